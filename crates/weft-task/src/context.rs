@@ -1,0 +1,171 @@
+//! Per-thread state of the task being polled: which task it is, its
+//! cooperative budget, the `catch_cancel` wrappers it passed through, and
+//! whether its future is being dropped to deliver a cancellation.
+//!
+//! All of it lives in `const` thread-locals touched only by the polling thread.
+
+use crate::error::Cancelled;
+use crate::raw::Header;
+use std::cell::{Cell, RefCell};
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// Polls a task gets before its leaf futures start returning `Pending` (after
+/// waking it): tokio's figure, enough to amortise a trip through the queue.
+const BUDGET: u8 = 128;
+
+thread_local! {
+    static LOOP: RefCell<Option<Arc<dyn CallSoon>>> = const { RefCell::new(None) };
+    static CURRENT: Cell<Option<NonNull<Header>>> = const { Cell::new(None) };
+    static BUDGET_LEFT: Cell<Option<u8>> = const { Cell::new(None) };
+    static INTERCEPTING: Cell<u32> = const { Cell::new(0) };
+    static DELIVERING: RefCell<Option<Cancelled>> = const { RefCell::new(None) };
+}
+
+/// Restores the previous task context when dropped.
+pub(crate) struct EnterTask {
+    prev: Option<NonNull<Header>>,
+    prev_budget: Option<u8>,
+    prev_intercepting: u32,
+}
+
+/// Marks `task` as the one being polled (or dropped) on this thread.
+pub(crate) fn enter_task(task: NonNull<Header>) -> EnterTask {
+    EnterTask {
+        prev: CURRENT.replace(Some(task)),
+        prev_budget: BUDGET_LEFT.replace(Some(BUDGET)),
+        prev_intercepting: INTERCEPTING.replace(0),
+    }
+}
+
+impl Drop for EnterTask {
+    fn drop(&mut self) {
+        CURRENT.set(self.prev);
+        BUDGET_LEFT.set(self.prev_budget);
+        INTERCEPTING.set(self.prev_intercepting);
+    }
+}
+
+/// The task being polled on this thread.
+pub(crate) fn current() -> Option<NonNull<Header>> {
+    CURRENT.get()
+}
+
+/// How many `catch_cancel` wrappers registered during this poll; resets it.
+pub(crate) fn take_intercept_count() -> u32 {
+    INTERCEPTING.replace(0)
+}
+
+pub(crate) fn intercept_count() -> u32 {
+    INTERCEPTING.get()
+}
+
+pub(crate) fn set_intercept_count(n: u32) {
+    INTERCEPTING.set(n);
+}
+
+/// While alive, futures dropped on this thread are being dropped to deliver a
+/// cancellation: a `Task` or `Promise` they await is cancelled too.
+pub(crate) struct EnterDelivery {
+    prev: Option<Cancelled>,
+}
+
+pub(crate) fn enter_cancel_delivery(cancelled: &Cancelled) -> EnterDelivery {
+    EnterDelivery { prev: DELIVERING.replace(Some(cancelled.clone())) }
+}
+
+impl Drop for EnterDelivery {
+    fn drop(&mut self) {
+        DELIVERING.set(self.prev.take());
+    }
+}
+
+/// The cancellation being delivered by dropping futures on this thread, if any.
+pub(crate) fn delivering() -> Option<Cancelled> {
+    DELIVERING.with_borrow(|d| d.clone())
+}
+
+/// Cooperative scheduling: spends one unit of the running task's budget.
+///
+/// Leaf futures that may be ready many times in a row (a finished task's handle,
+/// a channel with queued messages) call this first; once the task has used its
+/// budget they wake it and return `Pending`, so one task cannot starve its loop.
+/// Outside a task the budget is unlimited.
+///
+/// ```
+/// use std::future::poll_fn;
+///
+/// weft::run(async {
+///     // A leaf future that is always ready still yields now and then.
+///     poll_fn(|cx| weft_task::coop::poll_proceed(cx)).await;
+/// });
+/// ```
+pub fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
+    match BUDGET_LEFT.get() {
+        None => Poll::Ready(()),
+        Some(0) => {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+        Some(n) => {
+            BUDGET_LEFT.set(Some(n - 1));
+            Poll::Ready(())
+        }
+    }
+}
+
+/// Whether the running task has budget left (always true outside a task).
+pub fn has_budget_remaining() -> bool {
+    BUDGET_LEFT.get() != Some(0)
+}
+
+/// A loop that can run callbacks: what a [`Promise`](crate::Promise) made on this
+/// thread uses to schedule its done callbacks. Loop implementations register
+/// themselves with [`enter_loop`].
+pub trait CallSoon: Send + Sync {
+    /// Runs `f` soon on the loop, after the callbacks already scheduled.
+    fn call_soon(&self, f: Box<dyn FnOnce() + Send>);
+}
+
+/// Restores the previous loop when dropped.
+#[must_use = "the loop is current only while the guard lives"]
+pub struct EnterLoop {
+    prev: Option<Arc<dyn CallSoon>>,
+}
+
+impl std::fmt::Debug for EnterLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnterLoop").finish_non_exhaustive()
+    }
+}
+
+/// Makes `lp` this thread's current loop until the guard is dropped (for loop
+/// implementations: weft-loop calls it on each worker and in `block_on`).
+///
+/// ```
+/// use std::sync::Arc;
+/// use weft_task::context::{enter_loop, CallSoon};
+///
+/// struct Inline;
+/// impl CallSoon for Inline {
+///     fn call_soon(&self, f: Box<dyn FnOnce() + Send>) {
+///         f()
+///     }
+/// }
+/// let _guard = enter_loop(Arc::new(Inline));
+/// ```
+pub fn enter_loop(lp: Arc<dyn CallSoon>) -> EnterLoop {
+    EnterLoop { prev: LOOP.replace(Some(lp)) }
+}
+
+impl Drop for EnterLoop {
+    fn drop(&mut self) {
+        LOOP.set(self.prev.take());
+    }
+}
+
+/// This thread's current loop, if any.
+pub(crate) fn current_loop() -> Option<Arc<dyn CallSoon>> {
+    LOOP.with_borrow(|l| l.clone())
+}

@@ -1,0 +1,45 @@
+//! Task ids: one global counter, so default names read `Task-1`, `Task-2`, ...
+
+use crate::loom::sync::{AtomicU64, Ordering};
+use std::fmt;
+use std::num::NonZeroU64;
+
+/// A task's id, unique for the life of the process. The default task name is
+/// `Task-{id}`, as asyncio numbers its tasks from one global counter.
+///
+/// ```
+/// weft::run(async {
+///     let a = weft::spawn(async {});
+///     let b = weft::spawn(async {});
+///     assert!(b.id() > a.id());
+///     assert_eq!(a.name(), format!("Task-{}", a.id()));
+/// });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TaskId(NonZeroU64);
+
+impl TaskId {
+    pub(crate) fn next() -> TaskId {
+        #[cfg(not(loom))]
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        #[cfg(loom)]
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        // Relaxed: only uniqueness is needed, which the RMW gives by itself.
+        #[cfg(not(loom))]
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        #[cfg(loom)]
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        TaskId(NonZeroU64::new(id).expect("task id counter overflowed"))
+    }
+
+    /// The id as a number.
+    pub fn as_u64(self) -> u64 {
+        self.0.get()
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}

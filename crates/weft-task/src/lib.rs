@@ -1,0 +1,111 @@
+//! The core of weft: tasks and promises with asyncio's semantics, independent of
+//! any loop.
+//!
+//! * [`Task<T>`]: asyncio's Task. Await it for `Result<T, TaskError>`; cancel it
+//!   with [`cancel`](TaskRef::cancel) / [`cancel_with`](TaskRef::cancel_with);
+//!   dropping it does not cancel.
+//! * [`Promise<T>`]: asyncio's Future, settled by hand, awaited by many.
+//! * [`catch_cancel`] and [`Cancelled::raise`]: intercept a cancellation, clean
+//!   up (awaiting if need be), then re-raise or refuse it.
+//! * [`Schedule`], [`Runnable`], [`TaskRegistry`], [`spawn`] and
+//!   [`spawn_unchecked`]: the interface a loop (weft-loop) implements and uses.
+//!
+//! Users normally reach all of this through the `weft` crate.
+
+#![warn(missing_docs)]
+
+mod callback;
+mod cancel;
+pub mod context;
+mod error;
+mod id;
+mod loom;
+mod promise;
+mod raw;
+mod registry;
+mod schedule;
+mod state;
+mod task;
+
+#[cfg(all(test, loom))]
+mod loom_tests;
+
+pub use callback::DoneCallback;
+pub use cancel::{catch_cancel, CatchCancel, Raise};
+pub use error::{Cancelled, InvalidStateError, PanicError, TaskError, TimeoutError};
+pub use id::TaskId;
+pub use promise::{Promise, Wait};
+pub use registry::TaskRegistry;
+pub use schedule::Schedule;
+pub use task::{Runnable, Task, TaskRef};
+
+/// Cooperative scheduling budget, for leaf futures.
+pub mod coop {
+    pub use crate::context::{has_budget_remaining, poll_proceed};
+}
+
+use raw::{Built, RawTask};
+use std::future::Future;
+use std::panic::Location;
+
+/// The result of spawning: the task's handle, and its first [`Runnable`] unless
+/// the registry (the runtime) was closed.
+#[derive(Debug)]
+pub enum Spawned<T> {
+    /// Registered: queue the `Runnable` to start the task.
+    Ready(Task<T>, Runnable),
+    /// The registry is closed: the future was dropped unpolled and the handle
+    /// resolves to `Cancelled("runtime is shut down")`.
+    Refused(Task<T>),
+}
+
+/// Creates a task running `future` on `scheduler`, registered in its registry.
+pub fn spawn<F, S>(future: F, scheduler: S, location: &'static Location<'static>) -> Spawned<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    // SAFETY: F and its output are Send, so any thread may run and drop them.
+    unsafe { spawn_unchecked(future, scheduler, location, 0) }
+}
+
+/// [`spawn`] without the `Send` bounds, for tasks pinned to one loop.
+///
+/// # Safety
+///
+/// If `F` is not `Send`, `scheduler` must run the task's `Runnable`s only on the
+/// thread that called this, `local_owner` must be a non-zero key naming that
+/// thread's loop, and that thread must shut the task down (through
+/// [`TaskRegistry::shutdown_tasks`]) before it exits. If `F::Output` is not
+/// `Send`, the returned `Task` is not `Send` either, so the output stays put.
+pub unsafe fn spawn_unchecked<F, S>(
+    future: F,
+    scheduler: S,
+    location: &'static Location<'static>,
+    local_owner: usize,
+) -> Spawned<F::Output>
+where
+    F: Future + 'static,
+    S: Schedule,
+{
+    // SAFETY: the caller upholds allocate's contract (same as ours).
+    let (raw, built) = unsafe { RawTask::allocate(future, scheduler, location, local_owner) };
+    match built {
+        Built::Ready => Spawned::Ready(Task::from_raw(raw), Runnable::from_raw(raw.header_ptr())),
+        Built::Refused => Spawned::Refused(Task::from_raw(raw)),
+    }
+}
+
+/// The task being polled on this thread (asyncio's `current_task()`), or `None`
+/// outside any task.
+///
+/// ```
+/// assert!(weft_task::current_task().is_none());
+/// weft::run(async {
+///     assert!(weft_task::current_task().is_some());
+/// });
+/// ```
+pub fn current_task() -> Option<TaskRef> {
+    context::current().map(|ptr| TaskRef::from_raw_inc(RawTask::from_header(ptr)))
+}

@@ -1,0 +1,271 @@
+//! [`Promise<T>`]: asyncio's `Future`, a one-shot result settled by hand.
+
+use crate::callback::{remove_all, DoneCallback};
+use crate::context::{self, CallSoon};
+use crate::error::{Cancelled, InvalidStateError, TaskError};
+use crate::loom::sync::{Arc, Mutex};
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+/// asyncio's `Future`: a result that some code sets and any number of tasks
+/// await. (Named `Promise` so as not to collide with `std::future::Future`.)
+///
+/// Clones are handles to the same promise. Awaiting one (it implements
+/// `IntoFuture` when `T: Clone`) yields a clone of the value, or the
+/// [`TaskError`] it was settled with. Done callbacks run on the loop where the
+/// promise was created, never synchronously, in registration order; a promise
+/// made outside any loop runs them on the thread that settles it.
+///
+/// Dropping a handle never settles or cancels the promise. A task cancelled
+/// while awaiting a promise cancels the promise (asyncio propagates
+/// cancellation to the awaited future).
+///
+/// ```
+/// use weft::Promise;
+///
+/// weft::run(async {
+///     let p = Promise::new();
+///     let setter = p.clone();
+///     weft::spawn(async move { setter.set_result(5).unwrap() }).detach();
+///     assert_eq!(p.await.unwrap(), 5);
+/// });
+/// ```
+pub struct Promise<T> {
+    inner: Arc<Inner<T>>,
+}
+
+struct Inner<T> {
+    state: Mutex<State<T>>,
+    lp: Option<std::sync::Arc<dyn CallSoon>>,
+}
+
+struct State<T> {
+    outcome: Option<Result<T, TaskError>>,
+    /// Waiters' wakers, indexed by the slot each `Wait` holds.
+    wakers: Vec<Option<Waker>>,
+    callbacks: Vec<DoneCallback<Promise<T>>>,
+}
+
+impl<T: Send + 'static> Promise<T> {
+    /// A pending promise bound to the current loop (if any) for its callbacks.
+    pub fn new() -> Promise<T> {
+        Promise {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State { outcome: None, wakers: Vec::new(), callbacks: Vec::new() }),
+                lp: context::current_loop(),
+            }),
+        }
+    }
+
+    /// Settles the promise with a value. `Err(InvalidStateError)` if it is
+    /// already done (cancelled included); the value is then dropped.
+    pub fn set_result(&self, value: T) -> Result<(), InvalidStateError> {
+        self.settle(Ok(value))
+    }
+
+    /// Settles the promise with an error (asyncio's `set_exception`).
+    /// `Err(InvalidStateError)` if it is already done.
+    pub fn set_exception(&self, error: TaskError) -> Result<(), InvalidStateError> {
+        self.settle(Err(error))
+    }
+
+    /// Cancels the promise: false if it is already done, else true and it is
+    /// done and cancelled from now on.
+    pub fn cancel(&self) -> bool {
+        self.settle(Err(TaskError::Cancelled(Cancelled::new()))).is_ok()
+    }
+
+    /// [`cancel`](Self::cancel) with a message.
+    pub fn cancel_with(&self, message: impl Into<String>) -> bool {
+        let c = Cancelled::with_message(message.into());
+        self.settle(Err(TaskError::Cancelled(c))).is_ok()
+    }
+
+    fn settle(&self, outcome: Result<T, TaskError>) -> Result<(), InvalidStateError> {
+        let (wakers, callbacks) = {
+            let mut state = self.inner.state.lock();
+            if state.outcome.is_some() {
+                return Err(InvalidStateError::ALREADY_DONE);
+            }
+            state.outcome = Some(outcome);
+            (std::mem::take(&mut state.wakers), std::mem::take(&mut state.callbacks))
+        };
+        for w in wakers.into_iter().flatten() {
+            w.wake();
+        }
+        self.schedule_callbacks(callbacks);
+        Ok(())
+    }
+
+    fn schedule_callbacks(&self, callbacks: Vec<DoneCallback<Promise<T>>>) {
+        if callbacks.is_empty() {
+            return;
+        }
+        let this = self.clone();
+        let run = move || {
+            for cb in &callbacks {
+                cb.invoke(&this);
+            }
+        };
+        match self.inner.lp.clone().or_else(context::current_loop) {
+            Some(lp) => lp.call_soon(Box::new(run)),
+            None => run(),
+        }
+    }
+
+    /// Whether the promise is settled (value, error or cancelled).
+    pub fn done(&self) -> bool {
+        self.inner.state.lock().outcome.is_some()
+    }
+
+    /// Whether the promise was cancelled.
+    pub fn cancelled(&self) -> bool {
+        matches!(self.inner.state.lock().outcome, Some(Err(TaskError::Cancelled(_))))
+    }
+
+    /// The error it was settled with: `Ok(None)` for a value, `Ok(Some(err))` for
+    /// an error or cancellation, `Err(InvalidStateError)` while pending.
+    pub fn exception(&self) -> Result<Option<TaskError>, InvalidStateError> {
+        match &self.inner.state.lock().outcome {
+            None => Err(InvalidStateError::PENDING),
+            Some(Ok(_)) => Ok(None),
+            Some(Err(e)) => Ok(Some(e.clone())),
+        }
+    }
+
+    /// Registers `cb` to run when the promise is settled (at once, on the loop,
+    /// if it already is).
+    pub fn add_done_callback(&self, cb: DoneCallback<Promise<T>>) {
+        {
+            let mut state = self.inner.state.lock();
+            if state.outcome.is_none() {
+                state.callbacks.push(cb);
+                return;
+            }
+        }
+        self.schedule_callbacks(vec![cb]);
+    }
+
+    /// Removes every registration of `cb`; returns how many there were.
+    pub fn remove_done_callback(&self, cb: &DoneCallback<Promise<T>>) -> usize {
+        remove_all(&mut self.inner.state.lock().callbacks, cb)
+    }
+}
+
+impl<T: Clone + Send + 'static> Promise<T> {
+    /// The value (cloned) without awaiting: `Err(InvalidStateError)` while
+    /// pending; the inner `Result` is the outcome (asyncio's `result()`).
+    pub fn result(&self) -> Result<Result<T, TaskError>, InvalidStateError> {
+        self.inner.state.lock().outcome.clone().ok_or(InvalidStateError::PENDING)
+    }
+
+    /// A future resolving to the outcome; many may wait at once.
+    pub fn wait(&self) -> Wait<T> {
+        Wait { promise: self.clone(), slot: None }
+    }
+}
+
+impl<T: Send + 'static> Default for Promise<T> {
+    fn default() -> Self {
+        Promise::new()
+    }
+}
+
+impl<T> Clone for Promise<T> {
+    fn clone(&self) -> Self {
+        Promise { inner: self.inner.clone() }
+    }
+}
+
+impl<T> fmt::Debug for Promise<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.inner.state.lock().outcome {
+            None => "pending",
+            Some(Ok(_)) => "finished",
+            Some(Err(TaskError::Cancelled(_))) => "cancelled",
+            Some(Err(_)) => "failed",
+        };
+        f.debug_struct("Promise").field("state", &format_args!("{state}")).finish()
+    }
+}
+
+impl<T: Clone + Send + 'static> IntoFuture for Promise<T> {
+    type Output = Result<T, TaskError>;
+    type IntoFuture = Wait<T>;
+
+    fn into_future(self) -> Wait<T> {
+        Wait { promise: self, slot: None }
+    }
+}
+
+/// The future returned by [`Promise::wait`]. Dropping it while it waits inside
+/// a task that is being cancelled cancels the promise.
+#[must_use = "futures do nothing unless awaited"]
+pub struct Wait<T: Send + 'static> {
+    promise: Promise<T>,
+    slot: Option<usize>,
+}
+
+impl<T: Send + 'static> Unpin for Wait<T> {}
+
+impl<T: Clone + Send + 'static> Future for Wait<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if crate::coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let inner = self.promise.inner.clone();
+        let mut state = inner.state.lock();
+        if let Some(outcome) = &state.outcome {
+            self.slot = None;
+            return Poll::Ready(outcome.clone());
+        }
+        match self.slot {
+            Some(i) => match &mut state.wakers[i] {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                w => *w = Some(cx.waker().clone()),
+            },
+            None => {
+                let i = match state.wakers.iter().position(Option::is_none) {
+                    Some(i) => {
+                        state.wakers[i] = Some(cx.waker().clone());
+                        i
+                    }
+                    None => {
+                        state.wakers.push(Some(cx.waker().clone()));
+                        state.wakers.len() - 1
+                    }
+                };
+                self.slot = Some(i);
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl<T: Send + 'static> Drop for Wait<T> {
+    fn drop(&mut self) {
+        let Some(i) = self.slot else { return };
+        let cancel = {
+            let mut state = self.promise.inner.state.lock();
+            if let Some(w) = state.wakers.get_mut(i) {
+                *w = None;
+            }
+            state.outcome.is_none()
+        };
+        if cancel {
+            if let Some(c) = context::delivering() {
+                let _ = self.promise.settle(Err(TaskError::Cancelled(c)));
+            }
+        }
+    }
+}
+
+impl<T: Send + 'static> fmt::Debug for Wait<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Wait").field("promise", &self.promise).finish()
+    }
+}

@@ -1,0 +1,444 @@
+//! The task state word: lifecycle bits and a reference count in one `AtomicUsize`.
+//!
+//! # Bits
+//!
+//! | bit              | set by                        | cleared by                 | may not coexist with |
+//! |------------------|-------------------------------|----------------------------|----------------------|
+//! | `RUNNING`        | the runner (`to_running`)     | the runner (idle/complete) | `COMPLETE`           |
+//! | `COMPLETE`       | the runner (`to_complete`)    | never (terminal)           | `RUNNING`            |
+//! | `NOTIFIED`       | wakers, `cancel`              | the runner (`to_running`)  |                      |
+//! | `CANCEL_REQ`     | `cancel` / `Cancelled::raise` | runner, `catch_cancel`, `uncancel` |              |
+//! | `JOIN_INTEREST`  | spawn (the `Task<T>` handle)  | dropping the handle        |                      |
+//! | `JOIN_WAKER`     | the handle, after storing its waker | the handle           |                      |
+//! | `ENDED_CANCELLED`| `to_complete(cancelled)`      | never                      | requires `COMPLETE`  |
+//!
+//! The remaining high bits count references. Holders: the `Task<T>` handle, the
+//! registry entry (until the task completes), each [`Runnable`](crate::Runnable),
+//! each `Waker` and each [`TaskRef`](crate::TaskRef).
+//!
+//! # Invariants
+//!
+//! * `NOTIFIED && !RUNNING && !COMPLETE`: exactly one `Runnable` exists (queued
+//!   somewhere) and it owns one reference.
+//! * `NOTIFIED && RUNNING`: the task was woken while being polled; no `Runnable`
+//!   exists and the runner re-submits the one it holds when the poll returns.
+//! * Only the thread that set `RUNNING` touches the future; the output slot is
+//!   written once, before `COMPLETE` is published with `AcqRel`.
+//! * The join-waker slot is written by the handle only while `JOIN_WAKER` is
+//!   clear and the task is not complete; it is read by the runner only while
+//!   `JOIN_WAKER` is set and after the runner set `COMPLETE` (tokio's protocol,
+//!   `src/runtime/task/state.rs`, which this follows in spirit).
+//!
+//! Every read-modify-write here is `AcqRel` (each transition both publishes what
+//! its thread wrote and observes what the previous transition published) unless a
+//! comment says otherwise; the reference count decrement follows `Arc`: `AcqRel`
+//! so the thread that frees sees every other holder's writes.
+
+use crate::loom::sync::{AtomicUsize, Ordering};
+use std::fmt;
+
+pub(crate) const RUNNING: usize = 1 << 0;
+pub(crate) const COMPLETE: usize = 1 << 1;
+pub(crate) const NOTIFIED: usize = 1 << 2;
+pub(crate) const CANCEL_REQ: usize = 1 << 3;
+pub(crate) const JOIN_INTEREST: usize = 1 << 4;
+pub(crate) const JOIN_WAKER: usize = 1 << 5;
+pub(crate) const ENDED_CANCELLED: usize = 1 << 6;
+
+const LIFECYCLE: usize = RUNNING | COMPLETE;
+const REF_SHIFT: u32 = 7;
+pub(crate) const REF_ONE: usize = 1 << REF_SHIFT;
+#[cfg(test)]
+const FLAGS: usize = REF_ONE - 1;
+
+/// A new task: one reference for the handle, one for the registry, one for the
+/// first `Runnable`, which is already counted as `NOTIFIED`.
+const INITIAL: usize = 3 * REF_ONE | JOIN_INTEREST | NOTIFIED;
+
+/// The atomic state word of one task.
+pub(crate) struct State(AtomicUsize);
+
+/// A copy of the state word at one instant.
+#[derive(Copy, Clone, PartialEq, Eq)]
+pub(crate) struct Snapshot(usize);
+
+impl Snapshot {
+    pub(crate) fn is_running(self) -> bool {
+        self.0 & RUNNING != 0
+    }
+    pub(crate) fn is_complete(self) -> bool {
+        self.0 & COMPLETE != 0
+    }
+    pub(crate) fn is_notified(self) -> bool {
+        self.0 & NOTIFIED != 0
+    }
+    pub(crate) fn is_cancel_requested(self) -> bool {
+        self.0 & CANCEL_REQ != 0
+    }
+    pub(crate) fn is_join_interested(self) -> bool {
+        self.0 & JOIN_INTEREST != 0
+    }
+    pub(crate) fn is_join_waker_set(self) -> bool {
+        self.0 & JOIN_WAKER != 0
+    }
+    pub(crate) fn is_ended_cancelled(self) -> bool {
+        self.0 & ENDED_CANCELLED != 0
+    }
+    pub(crate) fn ref_count(self) -> usize {
+        self.0 >> REF_SHIFT
+    }
+    fn is_idle(self) -> bool {
+        self.0 & (LIFECYCLE | NOTIFIED) == 0
+    }
+}
+
+impl fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("running", &self.is_running())
+            .field("complete", &self.is_complete())
+            .field("notified", &self.is_notified())
+            .field("cancel_requested", &self.is_cancel_requested())
+            .field("join_interest", &self.is_join_interested())
+            .field("join_waker", &self.is_join_waker_set())
+            .field("refs", &self.ref_count())
+            .finish()
+    }
+}
+
+/// What the runner does after `to_running`.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ToRunning {
+    /// Poll the future. `cancel` says a cancellation request is pending.
+    Run { cancel: bool },
+    /// The task already completed (shut down while queued): drop the `Runnable`'s
+    /// reference and do nothing else.
+    Complete,
+}
+
+/// What the runner does after a poll returned `Pending`.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ToIdle {
+    /// Nobody woke the task; the runner's reference was released.
+    Idle,
+    /// The runner's reference was the last: free the task.
+    Dealloc,
+    /// Woken (or cancelled) during the poll: re-submit the `Runnable`, which keeps
+    /// its reference.
+    Notified,
+}
+
+/// What a waker (or `cancel`) does after marking the task notified.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ToNotified {
+    /// Submit a new `Runnable`; a reference was taken for it.
+    Submit,
+    /// Running, already queued or complete: nothing to submit.
+    Nothing,
+    /// (wake by value only) the waker's reference was the last: free the task.
+    Dealloc,
+}
+
+/// What `request_cancel` did.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ToCancelRequested {
+    /// The task is done; `cancel()` returns false.
+    AlreadyComplete,
+    /// Recorded; the task is running or queued and will see it.
+    Recorded,
+    /// Recorded and the task was idle: submit a `Runnable` (a reference was taken).
+    Submit,
+}
+
+impl State {
+    pub(crate) fn new() -> State {
+        State(AtomicUsize::new(INITIAL))
+    }
+
+    /// Reads the word. `Acquire`: pairs with the `AcqRel` of whichever transition
+    /// wrote it, so what that thread published (the output, the message) is seen.
+    pub(crate) fn load(&self) -> Snapshot {
+        Snapshot(self.0.load(Ordering::Acquire))
+    }
+
+    fn fetch_update<R>(&self, mut f: impl FnMut(Snapshot) -> (Option<Snapshot>, R)) -> R {
+        let mut current = self.load();
+        loop {
+            let (next, ret) = f(current);
+            let Some(next) = next else { return ret };
+            // AcqRel: see the module header; the failure load is Acquire for the
+            // same reason as `load`.
+            match self.0.compare_exchange_weak(
+                current.0,
+                next.0,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return ret,
+                Err(actual) => current = Snapshot(actual),
+            }
+        }
+    }
+
+    /// The runner claims the task. Requires `NOTIFIED` (the caller holds the
+    /// `Runnable`); clears it and sets `RUNNING`.
+    pub(crate) fn to_running(&self) -> ToRunning {
+        self.fetch_update(|s| {
+            debug_assert!(s.is_notified() || s.is_complete(), "{s:?}");
+            if s.is_complete() {
+                return (None, ToRunning::Complete);
+            }
+            debug_assert!(!s.is_running(), "{s:?}");
+            let next = Snapshot((s.0 | RUNNING) & !NOTIFIED);
+            (Some(next), ToRunning::Run { cancel: s.is_cancel_requested() })
+        })
+    }
+
+    /// The poll returned `Pending`. Clears `RUNNING`; if the task was notified
+    /// meanwhile the caller keeps its reference for the re-submitted `Runnable`,
+    /// otherwise the reference is released here.
+    pub(crate) fn to_idle(&self) -> ToIdle {
+        self.fetch_update(|s| {
+            debug_assert!(s.is_running(), "{s:?}");
+            if s.is_notified() {
+                // Stay notified: the Runnable the caller holds is re-submitted.
+                (Some(Snapshot(s.0 & !RUNNING)), ToIdle::Notified)
+            } else {
+                let next = Snapshot((s.0 & !RUNNING) - REF_ONE);
+                let action = if next.ref_count() == 0 { ToIdle::Dealloc } else { ToIdle::Idle };
+                (Some(next), action)
+            }
+        })
+    }
+
+    /// The runner finished the task. Clears `RUNNING`, sets `COMPLETE` (and
+    /// `ENDED_CANCELLED` if so) and withdraws any pending cancel request. Returns
+    /// the new snapshot: the caller drops the output itself when join interest is
+    /// gone, and wakes the join waker when it is set.
+    pub(crate) fn to_complete(&self, cancelled: bool) -> Snapshot {
+        let extra = if cancelled { COMPLETE | ENDED_CANCELLED } else { COMPLETE };
+        self.fetch_update(|s| {
+            debug_assert!(s.is_running() && !s.is_complete(), "{s:?}");
+            let next = Snapshot((s.0 & !(RUNNING | CANCEL_REQ)) | extra);
+            (Some(next), next)
+        })
+    }
+
+    /// Shutdown claims a task that is not running (the runtime's workers are
+    /// stopped, or this is the task's owner thread). Returns false if it is
+    /// complete or (defensively) running.
+    pub(crate) fn to_running_for_shutdown(&self) -> bool {
+        self.fetch_update(|s| {
+            if s.is_complete() || s.is_running() {
+                return (None, false);
+            }
+            (Some(Snapshot(s.0 | RUNNING)), true)
+        })
+    }
+
+    /// `wake_by_ref`: mark notified; if the task was idle take a reference for
+    /// the new `Runnable`.
+    pub(crate) fn to_notified_by_ref(&self) -> ToNotified {
+        self.fetch_update(|s| {
+            if s.is_complete() || s.is_notified() {
+                (None, ToNotified::Nothing)
+            } else if s.is_running() {
+                (Some(Snapshot(s.0 | NOTIFIED)), ToNotified::Nothing)
+            } else {
+                (Some(Snapshot((s.0 | NOTIFIED) + REF_ONE)), ToNotified::Submit)
+            }
+        })
+    }
+
+    /// `wake` (by value): the waker's own reference becomes the `Runnable`'s when
+    /// the task was idle, and is released otherwise.
+    pub(crate) fn to_notified_by_val(&self) -> ToNotified {
+        self.fetch_update(|s| {
+            if s.is_idle() {
+                return (Some(Snapshot(s.0 | NOTIFIED)), ToNotified::Submit);
+            }
+            let mut next = s.0 - REF_ONE;
+            if s.is_running() {
+                next |= NOTIFIED;
+            }
+            let next = Snapshot(next);
+            let action =
+                if next.ref_count() == 0 { ToNotified::Dealloc } else { ToNotified::Nothing };
+            (Some(next), action)
+        })
+    }
+
+    /// `cancel()`: record a request; schedule the task if it is idle so the
+    /// request is delivered promptly.
+    pub(crate) fn to_cancel_requested(&self) -> ToCancelRequested {
+        self.fetch_update(|s| {
+            if s.is_complete() {
+                (None, ToCancelRequested::AlreadyComplete)
+            } else if s.is_idle() {
+                let next = Snapshot((s.0 | CANCEL_REQ | NOTIFIED) + REF_ONE);
+                (Some(next), ToCancelRequested::Submit)
+            } else {
+                // Running: also mark notified so the runner re-polls and delivers.
+                (Some(Snapshot(s.0 | CANCEL_REQ | NOTIFIED)), ToCancelRequested::Recorded)
+            }
+        })
+    }
+
+    /// Withdraws a pending request (delivered through `catch_cancel`, or
+    /// `uncancel` reached zero). Returns whether one was pending.
+    pub(crate) fn clear_cancel_request(&self) -> bool {
+        // AcqRel: pairs with the AcqRel of `to_cancel_requested`.
+        self.0.fetch_and(!CANCEL_REQ, Ordering::AcqRel) & CANCEL_REQ != 0
+    }
+
+    /// Re-arms a request from inside the running task (`Cancelled::raise`).
+    pub(crate) fn set_cancel_request(&self) {
+        // Release: pairs with the Acquire load in the runner's `to_running`/`load`.
+        self.0.fetch_or(CANCEL_REQ, Ordering::Release);
+    }
+
+    /// The handle stored its waker: publish it. Fails (returns the snapshot) if
+    /// the task completed first, in which case the handle reads the output.
+    pub(crate) fn set_join_waker(&self) -> Result<Snapshot, Snapshot> {
+        self.fetch_update(|s| {
+            debug_assert!(s.is_join_interested() && !s.is_join_waker_set(), "{s:?}");
+            if s.is_complete() {
+                (None, Err(s))
+            } else {
+                let next = Snapshot(s.0 | JOIN_WAKER);
+                (Some(next), Ok(next))
+            }
+        })
+    }
+
+    /// The handle wants to replace its waker: take back exclusive access to the
+    /// slot. Fails if the task completed first.
+    pub(crate) fn unset_join_waker(&self) -> Result<Snapshot, Snapshot> {
+        self.fetch_update(|s| {
+            debug_assert!(s.is_join_interested() && s.is_join_waker_set(), "{s:?}");
+            if s.is_complete() {
+                (None, Err(s))
+            } else {
+                let next = Snapshot(s.0 & !JOIN_WAKER);
+                (Some(next), Ok(next))
+            }
+        })
+    }
+
+    /// The handle is dropped. If the task is not complete, clears
+    /// `JOIN_INTEREST | JOIN_WAKER` and returns `Ok(previous)`: the runner will
+    /// drop the output, and the handle may drop its waker if `JOIN_WAKER` was set.
+    /// If complete, returns `Err`: the output belongs to the handle.
+    pub(crate) fn unset_join_interest(&self) -> Result<Snapshot, Snapshot> {
+        self.fetch_update(|s| {
+            debug_assert!(s.is_join_interested(), "{s:?}");
+            if s.is_complete() {
+                (None, Err(s))
+            } else {
+                (Some(Snapshot(s.0 & !(JOIN_INTEREST | JOIN_WAKER))), Ok(s))
+            }
+        })
+    }
+
+    /// A task refused at spawn: complete and cancelled, held by its handle alone.
+    /// Only called before the task is shared.
+    pub(crate) fn set_refused(&self) {
+        // Release: pairs with the Acquire in `load` by the handle that reads the
+        // output.
+        self.0.store(REF_ONE | COMPLETE | ENDED_CANCELLED | JOIN_INTEREST, Ordering::Release);
+    }
+
+    /// Takes one more reference.
+    pub(crate) fn ref_inc(&self) {
+        // Relaxed: like `Arc::clone`, a new reference is made from an existing
+        // one, which already keeps the task alive; nothing is published.
+        let prev = self.0.fetch_add(REF_ONE, Ordering::Relaxed);
+        if prev > isize::MAX as usize {
+            std::process::abort();
+        }
+    }
+
+    /// Releases `n` references; true if they were the last.
+    pub(crate) fn ref_dec(&self, n: usize) -> bool {
+        // AcqRel: the releasing half publishes this holder's writes, the acquire
+        // half lets the thread that frees see every other holder's (as `Arc`).
+        let prev = Snapshot(self.0.fetch_sub(n * REF_ONE, Ordering::AcqRel));
+        debug_assert!(prev.ref_count() >= n, "{prev:?}");
+        prev.ref_count() == n
+    }
+
+    #[cfg(test)]
+    pub(crate) fn flags(&self) -> usize {
+        self.load().0 & FLAGS
+    }
+}
+
+impl fmt::Debug for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.load().fmt(f)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifecycle_of_a_task_that_completes() {
+        let s = State::new();
+        assert_eq!(s.load().ref_count(), 3);
+        assert_eq!(s.to_running(), ToRunning::Run { cancel: false });
+        assert!(s.load().is_running() && !s.load().is_notified());
+        let done = s.to_complete(false);
+        assert!(done.is_complete() && !done.is_running() && done.is_join_interested());
+        assert!(!s.ref_dec(1)); // runner
+        assert!(!s.ref_dec(1)); // registry
+        assert!(s.unset_join_interest().is_err());
+        assert!(s.ref_dec(1)); // handle: last
+    }
+
+    #[test]
+    fn wake_while_running_resubmits_after_poll() {
+        let s = State::new();
+        let _ = s.to_running();
+        assert_eq!(s.to_notified_by_ref(), ToNotified::Nothing);
+        assert_eq!(s.to_idle(), ToIdle::Notified);
+        assert_eq!(s.load().ref_count(), 3);
+        assert_eq!(s.to_running(), ToRunning::Run { cancel: false });
+        assert_eq!(s.to_idle(), ToIdle::Idle);
+        assert_eq!(s.load().ref_count(), 2);
+        assert_eq!(s.to_notified_by_ref(), ToNotified::Submit);
+        assert_eq!(s.to_notified_by_ref(), ToNotified::Nothing);
+        assert_eq!(s.load().ref_count(), 3);
+    }
+
+    #[test]
+    fn cancel_requests() {
+        let s = State::new();
+        let _ = s.to_running();
+        assert_eq!(s.to_idle(), ToIdle::Idle);
+        assert_eq!(s.to_cancel_requested(), ToCancelRequested::Submit);
+        assert_eq!(s.to_cancel_requested(), ToCancelRequested::Recorded);
+        assert_eq!(s.to_running(), ToRunning::Run { cancel: true });
+        assert!(s.clear_cancel_request());
+        assert!(!s.clear_cancel_request());
+        let done = s.to_complete(true);
+        assert!(done.is_ended_cancelled());
+        assert_eq!(s.to_cancel_requested(), ToCancelRequested::AlreadyComplete);
+        assert_eq!(s.flags() & CANCEL_REQ, 0);
+    }
+
+    #[test]
+    fn wake_by_val_releases_when_not_submitting() {
+        let s = State::new();
+        let _ = s.to_running();
+        s.ref_inc(); // a waker
+        assert_eq!(s.to_notified_by_val(), ToNotified::Nothing);
+        assert_eq!(s.load().ref_count(), 3);
+        assert_eq!(s.to_idle(), ToIdle::Notified);
+    }
+}

@@ -1,0 +1,389 @@
+//! The handles: [`Task<T>`] (asyncio's Task), [`TaskRef`] (a type-erased view of
+//! any task) and [`Runnable`] (a task ready to be polled, as loops queue it).
+
+use crate::callback::{remove_all, DoneCallback};
+use crate::context;
+use crate::error::{AwaitSelfError, InvalidStateError, TaskError};
+use crate::id::TaskId;
+use crate::loom::sync::Ordering;
+use crate::raw::{schedule_callbacks, RawTask};
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
+use std::ops::Deref;
+use std::panic::Location;
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// A handle to any task, whatever its output type: what `current_task()`,
+/// `all_tasks()` and done callbacks hand out. Cheap to clone.
+///
+/// Dropping a `TaskRef` releases only the reference; it never cancels the task.
+///
+/// ```
+/// weft::run(async {
+///     let me = weft::current_task().expect("inside a task");
+///     assert!(!me.done());
+///     assert!(me.name().starts_with("Task-"));
+/// });
+/// ```
+pub struct TaskRef {
+    raw: RawTask,
+}
+
+impl TaskRef {
+    /// Makes a handle, taking a new reference.
+    pub(crate) fn from_raw_inc(raw: RawTask) -> TaskRef {
+        raw.ref_inc();
+        TaskRef { raw }
+    }
+
+    pub(crate) fn raw(&self) -> RawTask {
+        self.raw
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        self.raw.header().id
+    }
+
+    /// The task's name: `Task-{id}` unless [`set_name`](Self::set_name) gave one.
+    pub fn name(&self) -> String {
+        let header = self.raw.header();
+        header
+            .peek_cold(|c| c.and_then(|c| c.name.as_deref().map(str::to_owned)))
+            .unwrap_or_else(|| format!("Task-{}", header.id))
+    }
+
+    /// Renames the task (asyncio's `set_name`; any string).
+    pub fn set_name(&self, name: impl Into<String>) {
+        let name: Arc<str> = Arc::from(name.into());
+        self.raw.header().with_cold(|c| c.name = Some(name));
+    }
+
+    /// Where the task was spawned.
+    pub fn location(&self) -> &'static Location<'static> {
+        self.raw.header().location
+    }
+
+    /// Whether the task finished: returned, failed, panicked or was cancelled.
+    pub fn done(&self) -> bool {
+        self.raw.header().state.load().is_complete()
+    }
+
+    /// Whether the task ended cancelled. A cancel request the task has not
+    /// acted on yet does not count (see [`cancelling`](Self::cancelling)).
+    pub fn cancelled(&self) -> bool {
+        self.raw.header().state.load().is_ended_cancelled()
+    }
+
+    /// Requests cancellation (asyncio's `cancel()`). Returns false if the task is
+    /// already done. Otherwise the task is woken and the request delivered at
+    /// its current await point: its future is dropped there and it ends
+    /// [`TaskError::Cancelled`], unless it intercepts the request with
+    /// [`catch_cancel`](crate::catch_cancel). A task cancelled before its first
+    /// poll is never polled. Each call adds one to [`cancelling`](Self::cancelling).
+    pub fn cancel(&self) -> bool {
+        self.raw.request_cancel(None)
+    }
+
+    /// [`cancel`](Self::cancel) with a message, which the resulting
+    /// [`Cancelled`](crate::Cancelled) carries (asyncio's `cancel(msg)`).
+    pub fn cancel_with(&self, message: impl Into<String>) -> bool {
+        self.raw.request_cancel(Some(Arc::from(message.into())))
+    }
+
+    /// Pending cancellation requests: `cancel()` calls minus `uncancel()` calls.
+    pub fn cancelling(&self) -> u32 {
+        self.raw.header().cancelling.load(Ordering::Relaxed)
+    }
+
+    /// Takes back one cancellation request (never below zero) and returns how
+    /// many remain. When none remain, a request not yet delivered is withdrawn.
+    pub fn uncancel(&self) -> u32 {
+        let header = self.raw.header();
+        let left = header
+            .cancelling
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(1)))
+            .map_or(0, |prev| prev.saturating_sub(1));
+        if left == 0 {
+            header.state.clear_cancel_request();
+        }
+        left
+    }
+
+    /// The error the task ended with: `Ok(None)` for a value, `Ok(Some(err))` for
+    /// a cancellation, panic or failure, `Err(InvalidStateError)` while pending.
+    pub fn exception(&self) -> Result<Option<TaskError>, InvalidStateError> {
+        if !self.done() {
+            return Err(InvalidStateError::PENDING);
+        }
+        Ok(self.raw.header().peek_cold(|c| c.and_then(|c| c.error.clone())))
+    }
+
+    /// Registers `cb` to run (on the loop, never synchronously) when the task is
+    /// done; if it is done already, `cb` is scheduled at once. Callbacks run in
+    /// registration order, each once.
+    pub fn add_done_callback(&self, cb: DoneCallback<TaskRef>) {
+        let fire_now = {
+            let mut slot = self.raw.header().cold.lock();
+            if slot.callbacks_fired {
+                true
+            } else {
+                slot.data.get_or_insert_with(Default::default).callbacks.push(cb.clone());
+                false
+            }
+        };
+        if fire_now {
+            schedule_callbacks(self.raw, vec![cb]);
+        }
+    }
+
+    /// Removes every registration of `cb`; returns how many there were.
+    pub fn remove_done_callback(&self, cb: &DoneCallback<TaskRef>) -> usize {
+        let mut slot = self.raw.header().cold.lock();
+        slot.data.as_mut().map_or(0, |c| remove_all(&mut c.callbacks, cb))
+    }
+
+    fn state_name(&self) -> &'static str {
+        let s = self.raw.header().state.load();
+        if s.is_ended_cancelled() {
+            "cancelled"
+        } else if s.is_complete() {
+            "done"
+        } else if s.is_running() {
+            "running"
+        } else {
+            "pending"
+        }
+    }
+
+    pub(crate) fn is_current(&self) -> bool {
+        context::current() == Some(self.raw.header_ptr())
+    }
+}
+
+impl Clone for TaskRef {
+    fn clone(&self) -> Self {
+        TaskRef::from_raw_inc(self.raw)
+    }
+}
+
+impl Drop for TaskRef {
+    fn drop(&mut self) {
+        self.raw.ref_dec();
+    }
+}
+
+impl PartialEq for TaskRef {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+
+impl Eq for TaskRef {}
+
+impl std::hash::Hash for TaskRef {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id().hash(state);
+    }
+}
+
+impl fmt::Debug for TaskRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("id", &self.id().as_u64())
+            .field("name", &self.name())
+            .field("state", &format_args!("{}", self.state_name()))
+            .finish()
+    }
+}
+
+/// asyncio's Task: a handle to a spawned future, awaitable for its result.
+///
+/// `Task<T>` dereferences to [`TaskRef`] for `cancel`, `done`, `name`,
+/// `cancelling`, `add_done_callback` and the rest. Awaiting it yields
+/// `Ok(value)`, or the [`TaskError`] it ended with.
+///
+/// **Dropping a `Task` does not cancel the task**: as in asyncio the runtime owns
+/// it and runs it to the end; the output is then dropped. [`detach`](Self::detach)
+/// says so in code. If a task is cancelled while awaiting another task's handle,
+/// the awaited task is cancelled too (asyncio propagates down await chains).
+///
+/// ```
+/// weft::run(async {
+///     let t = weft::spawn(async { 40 + 2 });
+///     assert!(format!("{t:?}").starts_with("Task { id: "));
+///     assert_eq!(t.await.unwrap(), 42);
+/// });
+/// ```
+#[must_use = "dropping a Task detaches it (it keeps running); call .detach() to say so"]
+pub struct Task<T> {
+    task: ManuallyDrop<TaskRef>,
+    /// Set once a poll returned `Pending`: we are awaiting it.
+    awaiting: bool,
+    _output: PhantomData<T>,
+}
+
+// SAFETY: the handle only moves the output `T` out (on the thread holding the
+// handle), so it is as Send as `T`; everything else goes through the header's
+// atomics and locks.
+unsafe impl<T: Send> Send for Task<T> {}
+// SAFETY: `&Task<T>` gives no access to `T` at all.
+unsafe impl<T> Sync for Task<T> {}
+impl<T> Unpin for Task<T> {}
+
+impl<T> Task<T> {
+    pub(crate) fn from_raw(raw: RawTask) -> Task<T> {
+        // The join reference was counted at allocation.
+        Task { task: ManuallyDrop::new(TaskRef { raw }), awaiting: false, _output: PhantomData }
+    }
+
+    /// A type-erased handle to the same task.
+    pub fn task_ref(&self) -> TaskRef {
+        (*self.task).clone()
+    }
+
+    /// The task's value, without awaiting (asyncio's `result()`). Moves it out:
+    /// a second call returns `Err(InvalidStateError)` ("result already taken"),
+    /// as does a call while the task is pending. The inner `Result` is the
+    /// task's outcome.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let mut t = weft::spawn(async { 1 });
+    ///     assert!(t.result().unwrap_err().is_pending());
+    ///     while !t.done() {
+    ///         weft::yield_now().await;
+    ///     }
+    ///     assert_eq!(t.result().unwrap().unwrap(), 1);
+    ///     assert!(t.result().is_err());
+    /// });
+    /// ```
+    pub fn result(&mut self) -> Result<Result<T, TaskError>, InvalidStateError> {
+        if !self.done() {
+            return Err(InvalidStateError::PENDING);
+        }
+        // SAFETY: T is this task's output type and we are its handle.
+        unsafe { self.task.raw.take_output::<T>() }.ok_or(InvalidStateError::TAKEN)
+    }
+
+    /// Lets the task run on without this handle. Same as dropping it; says so.
+    pub fn detach(self) {}
+}
+
+impl<T> Deref for Task<T> {
+    type Target = TaskRef;
+
+    fn deref(&self) -> &TaskRef {
+        &self.task
+    }
+}
+
+impl<T> Future for Task<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if !self.awaiting && self.task.is_current() && !self.done() {
+            return Poll::Ready(Err(TaskError::failed(AwaitSelfError)));
+        }
+        if crate::coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        // SAFETY: T is this task's output type and we are its handle.
+        let out = unsafe { self.task.raw.try_read_output::<T>(cx.waker()) };
+        self.awaiting = out.is_pending();
+        out
+    }
+}
+
+impl<T> Drop for Task<T> {
+    fn drop(&mut self) {
+        if self.awaiting {
+            // Dropped while awaited because the awaiting task is being cancelled:
+            // cancel this one too, with the same message.
+            if let Some(c) = context::delivering() {
+                self.task.raw.request_cancel(c.message_arc());
+            }
+        }
+        self.task.raw.drop_join_handle();
+    }
+}
+
+impl<T> fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (*self.task).fmt(f)
+    }
+}
+
+/// A task that is ready to be polled: what run queues hold. Running it polls the
+/// task once; dropping it without running releases its reference only.
+///
+/// Loops get `Runnable`s from [`Schedule::schedule`](crate::Schedule::schedule)
+/// and from spawning.
+pub struct Runnable {
+    raw: RawTask,
+}
+
+// SAFETY: a Runnable is a counted pointer; the Schedule implementation is
+// responsible for running tasks of !Send futures on their owner thread only
+// (the contract of `spawn_unchecked`).
+unsafe impl Send for Runnable {}
+
+impl Runnable {
+    pub(crate) fn from_raw(ptr: NonNull<crate::raw::Header>) -> Runnable {
+        Runnable { raw: RawTask::from_header(ptr) }
+    }
+
+    /// Polls the task once (or delivers its cancellation).
+    pub fn run(self) {
+        let raw = self.raw;
+        std::mem::forget(self);
+        raw.run();
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        self.raw.header().id
+    }
+
+    /// The local-owner key given at spawn (0 for tasks any thread may run).
+    pub fn local_owner(&self) -> usize {
+        self.raw.header().local_owner
+    }
+
+    /// A type-erased handle to the task.
+    pub fn task_ref(&self) -> TaskRef {
+        TaskRef::from_raw_inc(self.raw)
+    }
+
+    /// Turns the runnable into a raw pointer, e.g. to store it in a lock-free
+    /// slot. [`from_raw_ptr`](Self::from_raw_ptr) gives it back.
+    pub fn into_raw_ptr(self) -> NonNull<()> {
+        let ptr = self.raw.header_ptr().cast();
+        std::mem::forget(self);
+        ptr
+    }
+
+    /// # Safety
+    ///
+    /// `ptr` must come from [`into_raw_ptr`](Self::into_raw_ptr), and be used once.
+    pub unsafe fn from_raw_ptr(ptr: NonNull<()>) -> Runnable {
+        Runnable::from_raw(ptr.cast())
+    }
+}
+
+impl Drop for Runnable {
+    fn drop(&mut self) {
+        self.raw.ref_dec();
+    }
+}
+
+impl fmt::Debug for Runnable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runnable").field("id", &self.id().as_u64()).finish()
+    }
+}
