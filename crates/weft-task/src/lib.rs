@@ -98,12 +98,15 @@ where
 }
 
 /// The task being polled on this thread (asyncio's `current_task()`), or `None`
-/// outside any task.
+/// outside any task. The future given to `block_on` / `weft::run` is driven
+/// directly rather than as a task, so it sees `None` too.
 ///
 /// ```
 /// assert!(weft_task::current_task().is_none());
 /// weft::run(async {
-///     assert!(weft_task::current_task().is_some());
+///     let t = weft::spawn(async { weft_task::current_task().map(|t| t.id()) });
+///     let id = t.id();
+///     assert_eq!(t.await.unwrap(), Some(id));
 /// });
 /// ```
 pub fn current_task() -> Option<TaskRef> {

@@ -155,12 +155,16 @@ impl TaskRegistry {
 
     /// Cancels and drops every registered task accepted by `owned` (given each
     /// task's local owner key, 0 for tasks any thread may drop): each future is
-    /// dropped unpolled-further and the task ends `Cancelled`. Returns how many
-    /// were shut down.
+    /// dropped without another poll and the task ends `Cancelled`. `on_destroy`
+    /// sees each one first (to report it). Returns how many were shut down.
     ///
     /// The caller guarantees that no thread is polling those tasks (the
     /// runtime's workers have stopped, or these are this thread's local tasks).
-    pub fn shutdown_tasks(&self, mut owned: impl FnMut(usize) -> bool) -> usize {
+    pub fn shutdown_tasks(
+        &self,
+        mut owned: impl FnMut(usize) -> bool,
+        mut on_destroy: impl FnMut(&TaskRef),
+    ) -> usize {
         let mut victims = Vec::new();
         self.for_each(|raw| {
             if owned(raw.header().local_owner) && !raw.header().state.load().is_complete() {
@@ -169,6 +173,7 @@ impl TaskRegistry {
         });
         let n = victims.len();
         for task in victims {
+            on_destroy(&task);
             task.raw().shutdown();
         }
         n

@@ -25,9 +25,12 @@ use std::task::{Context, Poll};
 ///
 /// ```
 /// weft::run(async {
-///     let me = weft::current_task().expect("inside a task");
-///     assert!(!me.done());
-///     assert!(me.name().starts_with("Task-"));
+///     let t = weft::spawn(async {
+///         let me = weft::current_task().expect("inside a task");
+///         assert!(!me.done());
+///         me.name()
+///     });
+///     assert!(t.await.unwrap().starts_with("Task-"));
 /// });
 /// ```
 pub struct TaskRef {

@@ -1,0 +1,150 @@
+//! weft's loops: worker threads with work-stealing queues, parking, `block_on`,
+//! and the [`Runtime`] that owns them.
+//!
+//! Users normally reach this through the `weft` crate; see its docs.
+
+#![warn(missing_docs)]
+
+mod error;
+mod event_loop;
+mod loom;
+mod park;
+mod queue;
+mod runtime;
+mod shared;
+
+pub use error::{BlockOnError, SpawnError};
+pub use runtime::{Builder, Handle, Runtime, RuntimeMetrics, DEFAULT_SHUTDOWN_GRACE};
+
+
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use weft_task::{Task, TaskRef};
+
+/// Spawns `future` on the current runtime (asyncio's `create_task`).
+///
+/// Dropping the returned [`Task`] does not cancel it.
+///
+/// # Panics
+///
+/// Outside a weft runtime (use [`Handle::spawn`] there).
+///
+/// ```
+/// weft::run(async {
+///     let t = weft::spawn(async { 40 + 2 });
+///     assert_eq!(t.await.unwrap(), 42);
+/// });
+/// ```
+#[track_caller]
+pub fn spawn<F>(future: F) -> Task<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Handle::current().spawn(future)
+}
+
+/// Spawns a `!Send` future pinned to the current loop: it is never stolen, and
+/// runs only on this thread (a worker, or the thread inside `block_on`). Tasks
+/// still pending when their loop ends are cancelled.
+///
+/// # Panics
+///
+/// Outside a weft loop.
+///
+/// ```
+/// use std::rc::Rc;
+///
+/// weft::run(async {
+///     let shared = Rc::new(5);
+///     let t = weft::spawn_local(async move { *shared + 1 });
+///     assert_eq!(t.await.unwrap(), 6);
+/// });
+/// ```
+#[track_caller]
+pub fn spawn_local<F>(future: F) -> Task<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    Handle::spawn_local_inner(future, Location::caller())
+}
+
+/// Yields once to the loop: the task goes to the back of its worker's queue
+/// and other ready work runs first.
+///
+/// ```
+/// weft::run(async {
+///     weft::yield_now().await;
+/// });
+/// ```
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// The future returned by [`yield_now`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// The task running on this thread, or `None` (asyncio's `current_task`).
+pub fn current_task() -> Option<TaskRef> {
+    weft_task::current_task()
+}
+
+/// The current runtime's tasks that are not done yet (asyncio's `all_tasks`);
+/// empty outside a runtime.
+///
+/// ```
+/// weft::run(async {
+///     let t = weft::spawn(std::future::pending::<()>());
+///     assert!(weft::all_tasks().iter().any(|x| x.id() == t.id()));
+///     t.cancel();
+/// });
+/// ```
+pub fn all_tasks() -> Vec<TaskRef> {
+    Handle::try_current().map(|h| h.all_tasks()).unwrap_or_default()
+}
+
+/// asyncio's `run`: starts a runtime with default settings, drives `main` to
+/// completion on this thread, then cancels the tasks still pending, gives them
+/// up to [`DEFAULT_SHUTDOWN_GRACE`] to clean up, and reports (through
+/// `tracing`) any it had to destroy while pending. Returns `main`'s output.
+///
+/// # Panics
+///
+/// If the runtime's threads cannot be started, or on a thread already running
+/// a weft loop.
+///
+/// ```
+/// let out = weft::run(async {
+///     let t = weft::spawn(async { 40 + 2 });
+///     t.await.unwrap()
+/// });
+/// assert_eq!(out, 42);
+/// ```
+#[track_caller]
+pub fn run<F: Future>(main: F) -> F::Output {
+    let rt = Runtime::new().unwrap_or_else(|e| panic!("cannot start the weft runtime: {e}"));
+    let out = rt.block_on(main);
+    rt.shutdown_timeout(DEFAULT_SHUTDOWN_GRACE);
+    out
+}
+

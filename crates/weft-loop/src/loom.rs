@@ -1,0 +1,55 @@
+//! The one place weft-loop takes its atomics and locks from: `std` and
+//! `parking_lot` normally, [loom]'s under `--cfg loom` so the parking protocol
+//! can be model-checked (see `park.rs`).
+
+#[cfg(not(loom))]
+pub(crate) mod sync {
+    pub(crate) use parking_lot::{Condvar, Mutex};
+    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+    pub(crate) use std::sync::Arc;
+}
+
+#[cfg(loom)]
+pub(crate) mod sync {
+    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::{Arc, MutexGuard};
+
+    /// `parking_lot::Mutex`'s surface over loom's.
+    #[derive(Debug)]
+    pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+
+    impl<T> Mutex<T> {
+        pub(crate) fn new(value: T) -> Self {
+            Mutex(loom::sync::Mutex::new(value))
+        }
+
+        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+            self.0.lock().unwrap()
+        }
+    }
+
+    /// `parking_lot::Condvar`'s surface over loom's.
+    #[derive(Debug)]
+    pub(crate) struct Condvar(loom::sync::Condvar);
+
+    impl Condvar {
+        pub(crate) fn new() -> Self {
+            Condvar(loom::sync::Condvar::new())
+        }
+
+        pub(crate) fn wait<T>(&self, guard: &mut MutexGuard<'_, T>) {
+            // loom's condvar consumes the guard; swap it through a temporary.
+            // SAFETY: the guard is read out and a valid one written back before
+            // anyone can observe the hole; `wait` does not unwind under loom.
+            unsafe {
+                let g = std::ptr::read(guard);
+                let g = self.0.wait(g).unwrap();
+                std::ptr::write(guard, g);
+            }
+        }
+
+        pub(crate) fn notify_one(&self) {
+            self.0.notify_one();
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! Parking idle workers without losing a wake-up.
+//!
+//! # Pieces
+//!
+//! * [`Parker`]: one per loop thread. A token (`Mutex<bool>`) and a condvar;
+//!   `unpark` sets the token, `park` sleeps until it is set and clears it. The
+//!   token is a level, not an edge: an `unpark` before the `park` is kept.
+//! * [`Idle`]: the runtime-wide count of *searching* workers (out of work,
+//!   stealing) and *idle* workers (parked or about to park), packed into one
+//!   word so producers read both at once, plus the list of sleepers.
+//!
+//! # Protocol
+//!
+//! Producer (anyone who queues a stealable task):
+//!
+//! 1. push the task (injector or a local queue);
+//! 2. `fence(SeqCst)`, then read the counts;
+//! 3. if nobody is searching and someone is idle, pop a sleeper under the lock,
+//!    count it as searching, and unpark it.
+//!
+//! Worker running out of work:
+//!
+//! 1. optionally become a searcher (at most half the workers search, as in Go
+//!    and tokio), steal, and stop searching; a searcher that finds work and was
+//!    the last one notifies another worker (step 3 above) so that pending work
+//!    always has someone looking for it;
+//! 2. register as a sleeper: under the lock, push itself and add one to *idle*
+//!    (and drop *searching* if it was searching) with a `SeqCst` RMW;
+//! 3. `fence(SeqCst)`, then check every queue once more; if work appeared, take
+//!    itself off the sleeper list and go back to work;
+//! 4. otherwise `park()`.
+//!
+//! # Why no wake-up is lost
+//!
+//! Producer step 2 and worker step 3 are a store-fence-load pair on each side
+//! (push / fence / read counts against count update / fence / read queues). By
+//! the `SeqCst` fences one of the two loads sees the other side's store: either
+//! the producer sees the worker idle and wakes a sleeper (possibly this very
+//! worker, whose token then makes `park` return), or the worker sees the task
+//! in step 3. A producer that sees a searcher relies on it; the searcher that
+//! stops last passes through step 3 too, so it cannot miss the task either.
+//! A targeted wake-up (a pinned task or callback sent to one loop's inbox) goes
+//! straight to that loop's `Parker` after the send; the token makes it stick.
+//!
+//! `loom_park` in this file models producer against parking worker.
+
+use crate::loom::sync::{fence, Arc, AtomicUsize, Condvar, Mutex, Ordering};
+use std::fmt;
+
+/// Wakes and puts to sleep one loop thread.
+pub(crate) struct Parker {
+    token: Mutex<bool>,
+    condvar: Condvar,
+}
+
+impl Parker {
+    pub(crate) fn new() -> Arc<Parker> {
+        Arc::new(Parker { token: Mutex::new(false), condvar: Condvar::new() })
+    }
+
+    /// Sleeps until unparked (returns at once if a token is waiting).
+    pub(crate) fn park(&self) {
+        let mut token = self.token.lock();
+        while !*token {
+            self.condvar.wait(&mut token);
+        }
+        *token = false;
+    }
+
+    /// Wakes the thread, now or at its next `park`.
+    pub(crate) fn unpark(&self) {
+        let mut token = self.token.lock();
+        if !*token {
+            *token = true;
+            drop(token);
+            self.condvar.notify_one();
+        }
+    }
+}
+
+impl fmt::Debug for Parker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Parker").finish_non_exhaustive()
+    }
+}
+
+const SEARCH_SHIFT: u32 = usize::BITS / 2;
+const IDLE_MASK: usize = (1 << SEARCH_SHIFT) - 1;
+const SEARCH_ONE: usize = 1 << SEARCH_SHIFT;
+
+/// Searching and idle workers, and who sleeps.
+pub(crate) struct Idle {
+    /// `searching << SEARCH_SHIFT | idle`.
+    counts: AtomicUsize,
+    sleepers: Mutex<Vec<usize>>,
+    workers: usize,
+}
+
+impl Idle {
+    pub(crate) fn new(workers: usize) -> Idle {
+        Idle { counts: AtomicUsize::new(0), sleepers: Mutex::new(Vec::new()), workers }
+    }
+
+    /// Producer steps 2-3: returns the sleeper to unpark, if one should be.
+    pub(crate) fn worker_to_notify(&self) -> Option<usize> {
+        // SeqCst: pairs with the fence in `transition_to_parked` (see header).
+        fence(Ordering::SeqCst);
+        let counts = self.counts.load(Ordering::SeqCst);
+        if counts >> SEARCH_SHIFT != 0 || counts & IDLE_MASK == 0 {
+            return None;
+        }
+        let mut sleepers = self.sleepers.lock();
+        // Re-check under the lock: another producer may have woken the last one.
+        let counts = self.counts.load(Ordering::SeqCst);
+        if counts >> SEARCH_SHIFT != 0 {
+            return None;
+        }
+        let worker = sleepers.pop()?;
+        // The woken worker starts out searching, so further producers leave it
+        // be: one RMW moves it from idle to searching (idle >= 1, so no borrow).
+        self.counts.fetch_add(SEARCH_ONE - 1, Ordering::SeqCst);
+        Some(worker)
+    }
+
+    /// Worker step 1: become a searcher if fewer than half the workers search.
+    pub(crate) fn try_start_searching(&self) -> bool {
+        let counts = self.counts.load(Ordering::SeqCst);
+        let searching = counts >> SEARCH_SHIFT;
+        if 2 * searching >= self.workers {
+            return false;
+        }
+        self.counts.fetch_add(SEARCH_ONE, Ordering::SeqCst);
+        true
+    }
+
+    /// A searcher found work. True if it was the last searcher: the caller then
+    /// notifies another worker in case more work is pending.
+    pub(crate) fn stop_searching(&self) -> bool {
+        // SeqCst: part of the total order the protocol argues over.
+        let prev = self.counts.fetch_sub(SEARCH_ONE, Ordering::SeqCst);
+        prev >> SEARCH_SHIFT == 1
+    }
+
+    /// Worker steps 2-3 up to the re-check: registers `worker` as a sleeper.
+    pub(crate) fn transition_to_parked(&self, worker: usize, searching: bool) {
+        let mut sleepers = self.sleepers.lock();
+        sleepers.push(worker);
+        // SeqCst RMW then fence: pairs with the producer's fence in
+        // `worker_to_notify`. One RMW: idle + 1, and searching - 1 if searching.
+        if searching {
+            self.counts.fetch_sub(SEARCH_ONE - 1, Ordering::SeqCst);
+        } else {
+            self.counts.fetch_add(1, Ordering::SeqCst);
+        }
+        drop(sleepers);
+        fence(Ordering::SeqCst);
+    }
+
+    /// Takes `worker` off the sleeper list if it is still there (it found work in
+    /// its re-check, or was woken directly through its inbox). Returns true if it
+    /// was there; if not, a producer popped it and counted it as searching.
+    pub(crate) fn unregister(&self, worker: usize) -> bool {
+        let mut sleepers = self.sleepers.lock();
+        if let Some(i) = sleepers.iter().position(|&w| w == worker) {
+            sleepers.swap_remove(i);
+            self.counts.fetch_sub(1, Ordering::SeqCst);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether all sleepers are listed (every worker parked): for shutdown waits
+    /// and tests.
+    #[cfg(test)]
+    pub(crate) fn idle_count(&self) -> usize {
+        self.counts.load(Ordering::SeqCst) & IDLE_MASK
+    }
+}
+
+impl fmt::Debug for Idle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let counts = self.counts.load(Ordering::Relaxed);
+        f.debug_struct("Idle")
+            .field("searching", &(counts >> SEARCH_SHIFT))
+            .field("idle", &(counts & IDLE_MASK))
+            .finish()
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_park {
+    use super::*;
+    use loom::sync::atomic::AtomicBool;
+
+    /// A producer publishes work while the only worker goes to sleep: the
+    /// worker must end up with the work (seen in its re-check, or woken).
+    #[test]
+    fn loom_park_no_lost_wakeup() {
+        loom::model(|| {
+            let idle = Arc::new(Idle::new(1));
+            let parker = Parker::new();
+            let work = Arc::new(AtomicBool::new(false));
+
+            let producer = {
+                let (idle, parker, work) = (idle.clone(), parker.clone(), work.clone());
+                loom::thread::spawn(move || {
+                    work.store(true, Ordering::SeqCst);
+                    if let Some(w) = idle.worker_to_notify() {
+                        assert_eq!(w, 0);
+                        parker.unpark();
+                    }
+                })
+            };
+
+            // The worker: found nothing, registers, re-checks, parks.
+            if !work.load(Ordering::SeqCst) {
+                idle.transition_to_parked(0, false);
+                if work.load(Ordering::SeqCst) {
+                    idle.unregister(0);
+                } else {
+                    parker.park();
+                    idle.unregister(0);
+                }
+            }
+            assert!(work.load(Ordering::SeqCst));
+            producer.join().unwrap();
+        });
+    }
+
+    /// A searcher that gives up races a producer that saw it searching.
+    #[test]
+    fn loom_park_last_searcher_rechecks() {
+        loom::model(|| {
+            let idle = Arc::new(Idle::new(2));
+            let parker = Parker::new();
+            let work = Arc::new(AtomicBool::new(false));
+            assert!(idle.try_start_searching());
+
+            let producer = {
+                let (idle, parker, work) = (idle.clone(), parker.clone(), work.clone());
+                loom::thread::spawn(move || {
+                    work.store(true, Ordering::SeqCst);
+                    if idle.worker_to_notify().is_some() {
+                        parker.unpark();
+                    }
+                })
+            };
+
+            if !work.load(Ordering::SeqCst) {
+                idle.transition_to_parked(0, true);
+                if work.load(Ordering::SeqCst) {
+                    idle.unregister(0);
+                } else {
+                    parker.park();
+                    idle.unregister(0);
+                }
+            }
+            assert!(work.load(Ordering::SeqCst));
+            producer.join().unwrap();
+        });
+    }
+}

@@ -1,0 +1,398 @@
+//! [`Runtime`], [`Builder`] and [`Handle`].
+
+use crate::error::{BlockOnError, SpawnError};
+use crate::event_loop::{self, new_remote, Loop};
+use crate::loom::sync::Arc;
+use crate::queue::LifoSlot;
+use crate::shared::{Config, LocalScheduler, Remote, Scheduler, Shared};
+use crossbeam_deque::Worker;
+use crossbeam_utils::CachePadded;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::panic::Location;
+use std::sync::atomic::AtomicUsize;
+use std::thread::JoinHandle;
+use std::time::Duration;
+use weft_task::{Spawned, Task, TaskRef};
+
+/// How long [`run`](crate::run) lets cancelled tasks clean up before it drops
+/// them.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Configures and starts a [`Runtime`].
+///
+/// ```
+/// let rt = weft::Builder::new()
+///     .workers(2)
+///     .thread_name("my-worker")
+///     .on_thread_start(|| println!("worker up"))
+///     .build()
+///     .unwrap();
+/// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
+/// ```
+#[must_use = "a Builder does nothing until .build()"]
+pub struct Builder {
+    workers: Option<usize>,
+    thread_name: String,
+    on_thread_start: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
+    on_thread_stop: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
+}
+
+impl Builder {
+    /// Defaults: one worker per available core, threads named `weft-worker-N`.
+    pub fn new() -> Builder {
+        Builder { workers: None, thread_name: "weft-worker".into(), on_thread_start: None, on_thread_stop: None }
+    }
+
+    /// Number of worker threads (at least 1).
+    pub fn workers(mut self, n: usize) -> Builder {
+        self.workers = Some(n);
+        self
+    }
+
+    /// Prefix of the worker threads' names (`{name}-{index}`).
+    pub fn thread_name(mut self, name: impl Into<String>) -> Builder {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// Runs `f` on each worker thread as it starts.
+    pub fn on_thread_start(mut self, f: impl Fn() + Send + Sync + 'static) -> Builder {
+        self.on_thread_start = Some(std::sync::Arc::new(f));
+        self
+    }
+
+    /// Runs `f` on each worker thread as it stops.
+    pub fn on_thread_stop(mut self, f: impl Fn() + Send + Sync + 'static) -> Builder {
+        self.on_thread_stop = Some(std::sync::Arc::new(f));
+        self
+    }
+
+    /// Starts the workers. Fails with `InvalidInput` for zero workers, or with
+    /// the OS error if a thread cannot be started.
+    pub fn build(self) -> io::Result<Runtime> {
+        let n = match self.workers {
+            Some(0) => {
+                return Err(io::Error::new(io::ErrorKind::InvalidInput, "workers must be at least 1"))
+            }
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        let mut locals = Vec::with_capacity(n);
+        let mut remotes = Vec::with_capacity(n);
+        for _ in 0..n {
+            let queue = Worker::new_fifo();
+            let (lp, inbox) = new_remote();
+            remotes.push(Remote {
+                stealer: queue.stealer(),
+                lifo: LifoSlot::new(),
+                lp: lp.clone(),
+                steals: CachePadded::new(AtomicUsize::new(0).into()),
+                parks: CachePadded::new(AtomicUsize::new(0).into()),
+            });
+            locals.push((queue, lp, inbox));
+        }
+        let config = Config { on_thread_start: self.on_thread_start, on_thread_stop: self.on_thread_stop };
+        let shared = Arc::new(Shared::new(remotes.into_boxed_slice(), config));
+        let mut rt = Runtime { handle: Handle { shared: shared.clone() }, threads: Vec::with_capacity(n) };
+        for (index, (queue, lp, inbox)) in locals.into_iter().enumerate() {
+            let shared = shared.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("{}-{index}", self.thread_name))
+                .spawn(move || Loop::run_worker(shared, index, queue, lp, inbox));
+            match spawned {
+                Ok(t) => rt.threads.push(t),
+                Err(e) => return Err(e), // `rt` drops here and stops the others
+            }
+        }
+        Ok(rt)
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("workers", &self.workers)
+            .field("thread_name", &self.thread_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A weft runtime: worker threads with work-stealing loops.
+///
+/// **Dropping it** shuts it down at once: new work is refused, the workers
+/// stop, and every task still pending is cancelled without being polled again
+/// (its future is dropped; awaiters see `Cancelled`). For asyncio's gentler
+/// ending (cancel, let tasks clean up, then stop) use
+/// [`shutdown_timeout`](Self::shutdown_timeout) or [`run`](crate::run).
+///
+/// ```
+/// let rt = weft::Runtime::new().unwrap();
+/// let task = rt.spawn(async { "hi" });
+/// assert_eq!(rt.block_on(task).unwrap(), "hi");
+/// ```
+pub struct Runtime {
+    handle: Handle,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// A runtime with default settings ([`Builder::new`]).
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// A handle for spawning from elsewhere.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Spawns `future` (see [`Handle::spawn`]).
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// Drives `future` to completion on this thread (see [`Handle::block_on`]).
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.handle.block_on(future)
+    }
+
+    /// Shuts down gracefully: cancels every pending task, lets them run their
+    /// cleanup for up to `grace`, then stops the workers and drops what is
+    /// left, reporting each such task through `tracing` ("destroyed while
+    /// pending"). Returns whether every task finished within `grace`.
+    pub fn shutdown_timeout(mut self, grace: Duration) -> bool {
+        self.shutdown(grace)
+    }
+
+    fn shutdown(&mut self, grace: Duration) -> bool {
+        let shared = self.handle.shared.clone();
+        let mut clean = true;
+        if !grace.is_zero() && !shared.is_closed() {
+            for task in shared.registry.live_tasks() {
+                task.cancel();
+            }
+            clean = shared.wait_for_tasks(grace);
+        }
+        shared.close();
+        let on_own_worker = Loop::with_current(|lp| lp.is_some_and(|lp| lp.is_worker() && lp.shared().same(&shared)));
+        for t in self.threads.drain(..) {
+            if on_own_worker {
+                // Dropped from one of its own workers: it cannot join itself;
+                // the workers exit on their own.
+                continue;
+            }
+            if t.join().is_err() {
+                tracing::error!("a weft worker thread panicked");
+            }
+        }
+        let warn = !grace.is_zero();
+        shared.registry.shutdown_tasks(
+            |owner| owner == 0,
+            |task| {
+                if warn {
+                    tracing::warn!(task = ?task, location = %task.location(), "task destroyed while pending");
+                } else {
+                    tracing::debug!(task = ?task, "task dropped at runtime shutdown");
+                }
+            },
+        );
+        while !shared.injector.steal().is_empty() {}
+        clean
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            self.shutdown(Duration::ZERO);
+        }
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime").field("workers", &self.threads.len()).finish()
+    }
+}
+
+/// A cheap, cloneable, `Send + Sync` reference to a runtime, for spawning and
+/// blocking from any thread. Holding one does not keep the runtime running:
+/// once the [`Runtime`] is dropped, spawning through it is refused.
+///
+/// ```
+/// let rt = weft::Runtime::new().unwrap();
+/// let handle = rt.handle().clone();
+/// let t = std::thread::spawn(move || handle.block_on(handle.spawn(async { 7 })).unwrap());
+/// assert_eq!(t.join().unwrap(), 7);
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Handle {
+    /// The runtime whose loop runs on this thread.
+    ///
+    /// # Panics
+    ///
+    /// Outside a weft loop; see [`try_current`](Self::try_current).
+    #[track_caller]
+    pub fn current() -> Handle {
+        Handle::try_current().expect("not inside a weft runtime: call this from a task or block_on")
+    }
+
+    /// The runtime whose loop runs on this thread, if any.
+    pub fn try_current() -> Option<Handle> {
+        Loop::with_current(|lp| lp.map(|lp| Handle { shared: lp.shared().clone() }))
+    }
+
+    /// Spawns `future` as a task any worker may run (asyncio's `create_task`).
+    /// From a worker it goes to that worker's queue, from elsewhere to the
+    /// shared injector. On a shut-down runtime the future is dropped unpolled
+    /// and the returned task is already `Cancelled` ("runtime is shut down");
+    /// [`try_spawn`](Self::try_spawn) reports that as an error instead.
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match self.spawn_inner(future, Location::caller()) {
+            Ok(task) | Err(task) => task,
+        }
+    }
+
+    /// Like [`spawn`](Self::spawn), but a shut-down runtime is an error.
+    #[track_caller]
+    pub fn try_spawn<F>(&self, future: F) -> Result<Task<F::Output>, SpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_inner(future, Location::caller()).map_err(|_| SpawnError::shut_down())
+    }
+
+    fn spawn_inner<F>(&self, future: F, location: &'static Location<'static>) -> Result<Task<F::Output>, Task<F::Output>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let scheduler = Scheduler { shared: self.shared.clone() };
+        match weft_task::spawn(future, scheduler, location) {
+            Spawned::Ready(task, runnable) => {
+                use weft_task::Schedule;
+                Scheduler { shared: self.shared.clone() }.schedule(runnable);
+                Ok(task)
+            }
+            Spawned::Refused(task) => Err(task),
+        }
+    }
+
+    /// Drives `future` on this thread until it completes, while the workers run
+    /// everything else (asyncio's `run_until_complete`). Tasks spawned with
+    /// [`spawn_local`](crate::spawn_local) inside it run on this thread; any
+    /// still pending when it returns are cancelled.
+    ///
+    /// # Panics
+    ///
+    /// On a thread already running a weft loop (a worker, or inside another
+    /// `block_on`), where blocking would deadlock; see
+    /// [`try_block_on`](Self::try_block_on).
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        match self.try_block_on(future) {
+            Ok(out) => out,
+            Err(e) => panic!("{e}: use .await instead"),
+        }
+    }
+
+    /// Like [`block_on`](Self::block_on), but nested use is an error; the future
+    /// is then dropped unpolled.
+    pub fn try_block_on<F: Future>(&self, future: F) -> Result<F::Output, BlockOnError> {
+        if Loop::is_entered() {
+            return Err(BlockOnError::nested());
+        }
+        Ok(event_loop::block_on(&self.shared, future))
+    }
+
+    /// The tasks of this runtime that are not done yet (asyncio's `all_tasks`).
+    pub fn all_tasks(&self) -> Vec<TaskRef> {
+        self.shared.registry.live_tasks()
+    }
+
+    /// Counters describing the runtime.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        use std::sync::atomic::Ordering::Relaxed;
+        let s = &self.shared;
+        RuntimeMetrics {
+            workers: s.remotes.len(),
+            live_tasks: s.registry.len(),
+            spawned: s.registry.spawned(),
+            steals: s.remotes.iter().map(|r| r.steals.load(Relaxed)).sum(),
+            parks: s.remotes.iter().map(|r| r.parks.load(Relaxed)).sum(),
+        }
+    }
+
+    /// Whether the runtime has shut down (new work is refused).
+    pub fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+
+    pub(crate) fn spawn_local_inner<F>(future: F, location: &'static Location<'static>) -> Task<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        Loop::with_current(|lp| {
+            let lp = lp.expect("spawn_local called outside a weft loop: call it from a task or block_on");
+            let scheduler = LocalScheduler { shared: lp.shared().clone(), owner: lp.remote().clone() };
+            // SAFETY: LocalScheduler runs the task's Runnables only on this
+            // loop's thread (same-thread wakes go to its pinned queue, others
+            // through its inbox), the key names this loop, and the loop shuts
+            // its pinned tasks down on this thread before it ends.
+            match unsafe { weft_task::spawn_unchecked(future, scheduler, location, lp.key()) } {
+                Spawned::Ready(task, runnable) => {
+                    lp.push_pinned(runnable);
+                    task
+                }
+                Spawned::Refused(task) => task,
+            }
+        })
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle").field("shared", &self.shared).finish()
+    }
+}
+
+/// A snapshot of a runtime's counters ([`Handle::metrics`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RuntimeMetrics {
+    /// Worker threads.
+    pub workers: usize,
+    /// Tasks spawned and not yet complete.
+    pub live_tasks: usize,
+    /// Tasks spawned since the start.
+    pub spawned: usize,
+    /// Successful steals from other workers' queues.
+    pub steals: usize,
+    /// Times a worker went to sleep for lack of work.
+    pub parks: usize,
+}

@@ -1,0 +1,270 @@
+//! State shared by all loops of one runtime, and the two [`Schedule`]
+//! implementations: [`Scheduler`] for tasks any worker may run, and
+//! [`LocalScheduler`] for tasks pinned to one loop.
+//!
+//! # Where a woken task goes
+//!
+//! | task      | woken on                         | goes to                                   |
+//! |-----------|----------------------------------|-------------------------------------------|
+//! | stealable | a worker of this runtime         | that worker's LIFO slot (its old occupant to the back of its deque) |
+//! | stealable | anywhere else                    | the injector, then a parked worker is woken |
+//! | stealable | itself, during its own poll      | the back of the worker's deque (a yield)  |
+//! | pinned    | its own loop's thread            | that loop's pinned queue                  |
+//! | pinned    | any other thread                 | its loop's inbox (a channel), then that loop's parker |
+//!
+//! Every push of stealable work is followed by `notify_one` (see `park.rs` for
+//! why that loses no wake-up).
+
+use crate::event_loop::Loop;
+use crate::loom::sync::{AtomicBool, AtomicUsize, Ordering};
+use crate::park::{Idle, Parker};
+use crate::queue::LifoSlot;
+use crossbeam_deque::{Injector, Stealer};
+use crossbeam_utils::CachePadded;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use weft_task::context::CallSoon;
+use weft_task::{Runnable, Schedule, TaskRegistry};
+
+/// A callback queued with `call_soon`.
+pub(crate) type Callback = Box<dyn FnOnce() + Send>;
+
+/// What other threads send to one loop.
+pub(crate) enum Msg {
+    /// A pinned task of this loop was woken elsewhere.
+    Task(Runnable),
+    /// `call_soon` from another thread.
+    Call(Callback),
+}
+
+/// The side of a loop other threads can reach: its inbox and its parker.
+pub(crate) struct LoopRemote {
+    pub(crate) inbox: crossbeam_channel::Sender<Msg>,
+    pub(crate) parker: Arc<Parker>,
+    /// Unique across the process; the local-owner key of its pinned tasks.
+    pub(crate) key: usize,
+}
+
+impl LoopRemote {
+    /// Sends `msg` and wakes the loop. A closed loop drops the message (its
+    /// pinned tasks were already shut down, so only stale wakes arrive late).
+    pub(crate) fn send(&self, msg: Msg) {
+        if self.inbox.send(msg).is_ok() {
+            self.parker.unpark();
+        }
+    }
+}
+
+/// Per-worker state reachable from other workers.
+pub(crate) struct Remote {
+    pub(crate) stealer: Stealer<Runnable>,
+    pub(crate) lifo: LifoSlot,
+    pub(crate) lp: Arc<LoopRemote>,
+    pub(crate) steals: CachePadded<AtomicUsize>,
+    pub(crate) parks: CachePadded<AtomicUsize>,
+}
+
+/// User hooks and settings, fixed at build time.
+pub(crate) struct Config {
+    pub(crate) on_thread_start: Option<Arc<dyn Fn() + Send + Sync>>,
+    pub(crate) on_thread_stop: Option<Arc<dyn Fn() + Send + Sync>>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) injector: Injector<Runnable>,
+    pub(crate) remotes: Box<[Remote]>,
+    pub(crate) idle: Idle,
+    pub(crate) registry: TaskRegistry,
+    pub(crate) closed: AtomicBool,
+    pub(crate) config: Config,
+    next_call_target: AtomicUsize,
+}
+
+impl Shared {
+    pub(crate) fn new(remotes: Box<[Remote]>, config: Config) -> Shared {
+        let workers = remotes.len();
+        Shared {
+            injector: Injector::new(),
+            idle: Idle::new(workers),
+            registry: TaskRegistry::new(workers),
+            closed: AtomicBool::new(false),
+            config,
+            next_call_target: AtomicUsize::new(0),
+            remotes,
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        // Acquire: pairs with the Release in `close`.
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn close(&self) {
+        self.registry.close();
+        // Release: pairs with the Acquire in `is_closed`.
+        self.closed.store(true, Ordering::Release);
+        for r in self.remotes.iter() {
+            r.lp.parker.unpark();
+        }
+    }
+
+    /// A stealable task from outside any worker of this runtime.
+    pub(crate) fn inject(&self, task: Runnable) {
+        self.injector.push(task);
+        self.notify_one();
+    }
+
+    /// Wakes a parked worker if work may be waiting and nobody is looking.
+    pub(crate) fn notify_one(&self) {
+        if let Some(i) = self.idle.worker_to_notify() {
+            self.remotes[i].lp.parker.unpark();
+        }
+    }
+
+    /// Whether any stealable work is visible (the parking re-check).
+    pub(crate) fn has_stealable_work(&self) -> bool {
+        !self.injector.is_empty()
+            || self.remotes.iter().any(|r| !r.stealer.is_empty() || !r.lifo.is_empty())
+    }
+
+    /// `call_soon` from a thread that is not one of this runtime's loops: a
+    /// worker, chosen round-robin, gets it through its inbox.
+    pub(crate) fn call_soon_remote(&self, f: Callback) {
+        // Relaxed: only spreads load.
+        let i = self.next_call_target.fetch_add(1, Ordering::Relaxed) % self.remotes.len();
+        self.remotes[i].lp.send(Msg::Call(f));
+    }
+
+    pub(crate) fn same(&self, other: &Shared) -> bool {
+        std::ptr::eq(self, other)
+    }
+
+    /// Waits (polling) until no task is live or `deadline` passes.
+    pub(crate) fn wait_for_tasks(&self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if self.registry.is_empty() {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_micros(500));
+        }
+    }
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("workers", &self.remotes.len())
+            .field("idle", &self.idle)
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Queues a `call_soon` callback: on this thread's loop if it belongs to the
+/// runtime, else through a worker's inbox.
+pub(crate) fn call_soon(shared: &Arc<Shared>, f: Callback) {
+    let f = match Loop::with_current(|lp| match lp {
+        Some(lp) if lp.shared().same(shared) => {
+            lp.push_callback(f);
+            None
+        }
+        _ => Some(f),
+    }) {
+        None => return,
+        Some(f) => f,
+    };
+    shared.call_soon_remote(f);
+}
+
+/// Schedules tasks that any worker may run.
+pub(crate) struct Scheduler {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Schedule for Scheduler {
+    fn schedule(&self, task: Runnable) {
+        let task = Loop::with_current(|lp| match lp {
+            Some(lp) if lp.shared().same(&self.shared) => lp.push_woken(task),
+            _ => Some(task),
+        });
+        if let Some(task) = task {
+            self.shared.inject(task);
+        }
+    }
+
+    fn yield_now(&self, task: Runnable) {
+        let task = Loop::with_current(|lp| match lp {
+            Some(lp) if lp.shared().same(&self.shared) => lp.push_yielded(task),
+            _ => Some(task),
+        });
+        if let Some(task) = task {
+            self.shared.inject(task);
+        }
+    }
+
+    fn registry(&self) -> &TaskRegistry {
+        &self.shared.registry
+    }
+
+    fn call_soon(&self, f: Callback) {
+        call_soon(&self.shared, f);
+    }
+}
+
+/// Schedules tasks pinned to one loop (`spawn_local`).
+pub(crate) struct LocalScheduler {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) owner: Arc<LoopRemote>,
+}
+
+impl Schedule for LocalScheduler {
+    fn schedule(&self, task: Runnable) {
+        let task = Loop::with_current(|lp| match lp {
+            Some(lp) if lp.key() == self.owner.key => {
+                lp.push_pinned(task);
+                None
+            }
+            _ => Some(task),
+        });
+        if let Some(task) = task {
+            self.owner.send(Msg::Task(task));
+        }
+    }
+
+    fn registry(&self) -> &TaskRegistry {
+        &self.shared.registry
+    }
+
+    fn call_soon(&self, f: Callback) {
+        call_soon(&self.shared, f);
+    }
+}
+
+/// What a [`Promise`](weft_task::Promise) made on a loop uses for its callbacks.
+pub(crate) struct LoopCallSoon {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) owner: Arc<LoopRemote>,
+}
+
+impl CallSoon for LoopCallSoon {
+    fn call_soon(&self, f: Callback) {
+        let f = Loop::with_current(|lp| match lp {
+            Some(lp) if lp.key() == self.owner.key => {
+                lp.push_callback(f);
+                None
+            }
+            _ => Some(f),
+        });
+        if let Some(f) = f {
+            if self.shared.is_closed() {
+                return;
+            }
+            self.owner.send(Msg::Call(f));
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! # weft
+//!
+//! Python asyncio's task model — `create_task`, `cancel`, `gather`, `wait`,
+//! `TaskGroup`, `run_coroutine_threadsafe` — on a multi-threaded work-stealing
+//! Rust runtime.
+//!
+//! ```
+//! let out = weft::run(async {
+//!     let t = weft::spawn(async { 40 + 2 }); // asyncio.create_task
+//!     println!("waiting for {t:?}");           // Task { id: .., name: "Task-1", state: pending }
+//!     t.await.unwrap()
+//! });
+//! assert_eq!(out, 42);
+//! ```
+//!
+//! | asyncio                         | weft                                       |
+//! |---------------------------------|--------------------------------------------|
+//! | `asyncio.run(main())`           | [`run`]`(main)`                            |
+//! | `asyncio.create_task(coro)`     | [`spawn`]`(fut)` / [`Handle::spawn`]       |
+//! | `task.cancel(msg)`              | [`TaskRef::cancel_with`]`(msg)`            |
+//! | `try: await x except CancelledError:` | [`catch_cancel`]`(x).await`          |
+//! | `asyncio.Future()`              | [`Promise::new`]                           |
+//! | `asyncio.current_task()`        | [`current_task`]                           |
+//! | `asyncio.all_tasks()`           | [`all_tasks`]                              |
+//! | `loop.run_until_complete(f)`    | [`Runtime::block_on`]                      |
+//!
+//! See `docs/asyncio.md` in the repository for the full guide.
+
+#![warn(missing_docs)]
+
+pub use weft_loop::{
+    all_tasks, current_task, run, spawn, spawn_local, yield_now, BlockOnError, Builder, Handle,
+    Runtime, RuntimeMetrics, SpawnError, YieldNow, DEFAULT_SHUTDOWN_GRACE,
+};
+pub use weft_task::{
+    catch_cancel, coop, Cancelled, CatchCancel, DoneCallback, InvalidStateError, PanicError,
+    Promise, Raise, Task, TaskError, TaskId, TaskRef, TimeoutError,
+};
+
+/// Everything a typical program uses, for `use weft::prelude::*`.
+pub mod prelude {
+    pub use crate::{catch_cancel, spawn, spawn_local, yield_now, Promise, Task, TaskError, TaskRef};
+}
