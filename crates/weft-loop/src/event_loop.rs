@@ -78,7 +78,14 @@ pub(crate) fn new_remote() -> (Arc<LoopRemote>, crossbeam_channel::Receiver<Msg>
     let (tx, rx) = crossbeam_channel::unbounded();
     // Relaxed: only uniqueness matters.
     let key = NEXT_KEY.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    (Arc::new(LoopRemote { inbox: tx, parker: Parker::new(), key }), rx)
+    (
+        Arc::new(LoopRemote {
+            inbox: tx,
+            parker: Parker::new(),
+            key,
+        }),
+        rx,
+    )
 }
 
 impl Loop {
@@ -117,7 +124,9 @@ impl Loop {
     /// A stealable task woken on this thread: the LIFO slot on a worker. A
     /// `block_on` loop cannot run stealable tasks, so it gives the task back.
     pub(crate) fn push_woken(&self, task: Runnable) -> Option<Runnable> {
-        let Some(w) = &self.worker else { return Some(task) };
+        let Some(w) = &self.worker else {
+            return Some(task);
+        };
         let remote = &self.shared.remotes[w.index];
         if let Some(displaced) = remote.lifo.push(task) {
             w.queue.push(displaced);
@@ -129,7 +138,9 @@ impl Loop {
     /// A task that woke itself: the back of the deque. A `block_on` loop gives
     /// it back, as in `push_woken`.
     pub(crate) fn push_yielded(&self, task: Runnable) -> Option<Runnable> {
-        let Some(w) = &self.worker else { return Some(task) };
+        let Some(w) = &self.worker else {
+            return Some(task);
+        };
         w.queue.push(task);
         self.shared.notify_one();
         None
@@ -146,9 +157,14 @@ impl Loop {
                 CURRENT.set(self.prev);
             }
         }
-        let call_soon =
-            LoopCallSoon { shared: self.shared.clone(), owner: self.remote.clone() };
-        Exit { prev: CURRENT.replace(self), _promises: enter_loop(std::sync::Arc::new(call_soon)) }
+        let call_soon = LoopCallSoon {
+            shared: self.shared.clone(),
+            owner: self.remote.clone(),
+        };
+        Exit {
+            prev: CURRENT.replace(self),
+            _promises: enter_loop(std::sync::Arc::new(call_soon)),
+        }
     }
 
     /// Whether this thread is running any weft loop.
@@ -161,7 +177,9 @@ impl Loop {
     fn run_callbacks(&self) -> bool {
         let ready = self.local.borrow().callbacks.len();
         for _ in 0..ready {
-            let Some(f) = self.local.borrow_mut().callbacks.pop_front() else { break };
+            let Some(f) = self.local.borrow_mut().callbacks.pop_front() else {
+                break;
+            };
             if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
                 let err = weft_task::PanicError::from_payload(payload);
                 tracing::error!(error = %err, "a call_soon callback panicked");
@@ -234,7 +252,9 @@ impl Loop {
                 tick: Cell::new(0),
                 searching: Cell::new(false),
                 lifo_streak: Cell::new(0),
-                rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407)),
+                rng: Cell::new(
+                    0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407),
+                ),
             }),
             local: RefCell::new(LocalQueues::default()),
         };

@@ -16,7 +16,6 @@ mod shared;
 pub use error::{BlockOnError, SpawnError};
 pub use runtime::{Builder, Handle, Runtime, RuntimeMetrics, DEFAULT_SHUTDOWN_GRACE};
 
-
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
@@ -120,7 +119,9 @@ pub fn current_task() -> Option<TaskRef> {
 /// });
 /// ```
 pub fn all_tasks() -> Vec<TaskRef> {
-    Handle::try_current().map(|h| h.all_tasks()).unwrap_or_default()
+    Handle::try_current()
+        .map(|h| h.all_tasks())
+        .unwrap_or_default()
 }
 
 /// asyncio's `run`: starts a runtime with default settings, drives `main` to
@@ -147,4 +148,3 @@ pub fn run<F: Future>(main: F) -> F::Output {
     rt.shutdown_timeout(DEFAULT_SHUTDOWN_GRACE);
     out
 }
-

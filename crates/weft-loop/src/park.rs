@@ -55,7 +55,10 @@ pub(crate) struct Parker {
 
 impl Parker {
     pub(crate) fn new() -> Arc<Parker> {
-        Arc::new(Parker { token: Mutex::new(false), condvar: Condvar::new() })
+        Arc::new(Parker {
+            token: Mutex::new(false),
+            condvar: Condvar::new(),
+        })
     }
 
     /// Sleeps until unparked (returns at once if a token is waiting).
@@ -98,7 +101,11 @@ pub(crate) struct Idle {
 
 impl Idle {
     pub(crate) fn new(workers: usize) -> Idle {
-        Idle { counts: AtomicUsize::new(0), sleepers: Mutex::new(Vec::new()), workers }
+        Idle {
+            counts: AtomicUsize::new(0),
+            sleepers: Mutex::new(Vec::new()),
+            workers,
+        }
     }
 
     /// Producer steps 2-3: returns the sleeper to unpark, if one should be.
@@ -168,13 +175,6 @@ impl Idle {
         } else {
             false
         }
-    }
-
-    /// Whether all sleepers are listed (every worker parked): for shutdown waits
-    /// and tests.
-    #[cfg(test)]
-    pub(crate) fn idle_count(&self) -> usize {
-        self.counts.load(Ordering::SeqCst) & IDLE_MASK
     }
 }
 

@@ -23,7 +23,9 @@ pub(crate) struct LifoSlot {
 
 impl LifoSlot {
     pub(crate) fn new() -> LifoSlot {
-        LifoSlot { task: AtomicPtr::new(ptr::null_mut()) }
+        LifoSlot {
+            task: AtomicPtr::new(ptr::null_mut()),
+        }
     }
 
     /// Puts `task` in the slot; returns the task it displaced.
@@ -65,6 +67,8 @@ impl Drop for LifoSlot {
 
 impl fmt::Debug for LifoSlot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LifoSlot").field("empty", &self.is_empty()).finish()
+        f.debug_struct("LifoSlot")
+            .field("empty", &self.is_empty())
+            .finish()
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::error::{BlockOnError, SpawnError};
 use crate::event_loop::{self, new_remote, Loop};
-use crate::loom::sync::Arc;
+use crate::loom::sync::{Arc, AtomicUsize};
 use crate::queue::LifoSlot;
 use crate::shared::{Config, LocalScheduler, Remote, Scheduler, Shared};
 use crossbeam_deque::Worker;
@@ -11,7 +11,7 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::panic::Location;
-use std::sync::atomic::AtomicUsize;
+
 use std::thread::JoinHandle;
 use std::time::Duration;
 use weft_task::{Spawned, Task, TaskRef};
@@ -42,7 +42,12 @@ pub struct Builder {
 impl Builder {
     /// Defaults: one worker per available core, threads named `weft-worker-N`.
     pub fn new() -> Builder {
-        Builder { workers: None, thread_name: "weft-worker".into(), on_thread_start: None, on_thread_stop: None }
+        Builder {
+            workers: None,
+            thread_name: "weft-worker".into(),
+            on_thread_start: None,
+            on_thread_stop: None,
+        }
     }
 
     /// Number of worker threads (at least 1).
@@ -74,7 +79,10 @@ impl Builder {
     pub fn build(self) -> io::Result<Runtime> {
         let n = match self.workers {
             Some(0) => {
-                return Err(io::Error::new(io::ErrorKind::InvalidInput, "workers must be at least 1"))
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "workers must be at least 1",
+                ))
             }
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -88,14 +96,22 @@ impl Builder {
                 stealer: queue.stealer(),
                 lifo: LifoSlot::new(),
                 lp: lp.clone(),
-                steals: CachePadded::new(AtomicUsize::new(0).into()),
-                parks: CachePadded::new(AtomicUsize::new(0).into()),
+                steals: CachePadded::new(AtomicUsize::new(0)),
+                parks: CachePadded::new(AtomicUsize::new(0)),
             });
             locals.push((queue, lp, inbox));
         }
-        let config = Config { on_thread_start: self.on_thread_start, on_thread_stop: self.on_thread_stop };
+        let config = Config {
+            on_thread_start: self.on_thread_start,
+            on_thread_stop: self.on_thread_stop,
+        };
         let shared = Arc::new(Shared::new(remotes.into_boxed_slice(), config));
-        let mut rt = Runtime { handle: Handle { shared: shared.clone() }, threads: Vec::with_capacity(n) };
+        let mut rt = Runtime {
+            handle: Handle {
+                shared: shared.clone(),
+            },
+            threads: Vec::with_capacity(n),
+        };
         for (index, (queue, lp, inbox)) in locals.into_iter().enumerate() {
             let shared = shared.clone();
             let spawned = std::thread::Builder::new()
@@ -188,7 +204,9 @@ impl Runtime {
             clean = shared.wait_for_tasks(grace);
         }
         shared.close();
-        let on_own_worker = Loop::with_current(|lp| lp.is_some_and(|lp| lp.is_worker() && lp.shared().same(&shared)));
+        let on_own_worker = Loop::with_current(|lp| {
+            lp.is_some_and(|lp| lp.is_worker() && lp.shared().same(&shared))
+        });
         for t in self.threads.drain(..) {
             if on_own_worker {
                 // Dropped from one of its own workers: it cannot join itself;
@@ -225,7 +243,9 @@ impl Drop for Runtime {
 
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Runtime").field("workers", &self.threads.len()).finish()
+        f.debug_struct("Runtime")
+            .field("workers", &self.threads.len())
+            .finish()
     }
 }
 
@@ -257,7 +277,11 @@ impl Handle {
 
     /// The runtime whose loop runs on this thread, if any.
     pub fn try_current() -> Option<Handle> {
-        Loop::with_current(|lp| lp.map(|lp| Handle { shared: lp.shared().clone() }))
+        Loop::with_current(|lp| {
+            lp.map(|lp| Handle {
+                shared: lp.shared().clone(),
+            })
+        })
     }
 
     /// Spawns `future` as a task any worker may run (asyncio's `create_task`).
@@ -283,19 +307,29 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.spawn_inner(future, Location::caller()).map_err(|_| SpawnError::shut_down())
+        self.spawn_inner(future, Location::caller())
+            .map_err(|_| SpawnError::shut_down())
     }
 
-    fn spawn_inner<F>(&self, future: F, location: &'static Location<'static>) -> Result<Task<F::Output>, Task<F::Output>>
+    fn spawn_inner<F>(
+        &self,
+        future: F,
+        location: &'static Location<'static>,
+    ) -> Result<Task<F::Output>, Task<F::Output>>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let scheduler = Scheduler { shared: self.shared.clone() };
+        let scheduler = Scheduler {
+            shared: self.shared.clone(),
+        };
         match weft_task::spawn(future, scheduler, location) {
             Spawned::Ready(task, runnable) => {
                 use weft_task::Schedule;
-                Scheduler { shared: self.shared.clone() }.schedule(runnable);
+                Scheduler {
+                    shared: self.shared.clone(),
+                }
+                .schedule(runnable);
                 Ok(task)
             }
             Spawned::Refused(task) => Err(task),
@@ -352,14 +386,21 @@ impl Handle {
         self.shared.is_closed()
     }
 
-    pub(crate) fn spawn_local_inner<F>(future: F, location: &'static Location<'static>) -> Task<F::Output>
+    pub(crate) fn spawn_local_inner<F>(
+        future: F,
+        location: &'static Location<'static>,
+    ) -> Task<F::Output>
     where
         F: Future + 'static,
         F::Output: 'static,
     {
         Loop::with_current(|lp| {
-            let lp = lp.expect("spawn_local called outside a weft loop: call it from a task or block_on");
-            let scheduler = LocalScheduler { shared: lp.shared().clone(), owner: lp.remote().clone() };
+            let lp = lp
+                .expect("spawn_local called outside a weft loop: call it from a task or block_on");
+            let scheduler = LocalScheduler {
+                shared: lp.shared().clone(),
+                owner: lp.remote().clone(),
+            };
             // SAFETY: LocalScheduler runs the task's Runnables only on this
             // loop's thread (same-thread wakes go to its pinned queue, others
             // through its inbox), the key names this loop, and the loop shuts
@@ -377,7 +418,9 @@ impl Handle {
 
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Handle").field("shared", &self.shared).finish()
+        f.debug_struct("Handle")
+            .field("shared", &self.shared)
+            .finish()
     }
 }
 

@@ -125,7 +125,10 @@ impl Shared {
     /// Whether any stealable work is visible (the parking re-check).
     pub(crate) fn has_stealable_work(&self) -> bool {
         !self.injector.is_empty()
-            || self.remotes.iter().any(|r| !r.stealer.is_empty() || !r.lifo.is_empty())
+            || self
+                .remotes
+                .iter()
+                .any(|r| !r.stealer.is_empty() || !r.lifo.is_empty())
     }
 
     /// `call_soon` from a thread that is not one of this runtime's loops: a

@@ -68,7 +68,10 @@ impl<A: ?Sized> fmt::Debug for DoneCallback<A> {
 }
 
 /// Removes every registration of `cb` from `list`; returns how many.
-pub(crate) fn remove_all<A: ?Sized>(list: &mut Vec<DoneCallback<A>>, cb: &DoneCallback<A>) -> usize {
+pub(crate) fn remove_all<A: ?Sized>(
+    list: &mut Vec<DoneCallback<A>>,
+    cb: &DoneCallback<A>,
+) -> usize {
     let before = list.len();
     list.retain(|c| !c.same_as(cb));
     before - list.len()

@@ -62,7 +62,10 @@ use std::task::{Context, Poll};
 /// });
 /// ```
 pub fn catch_cancel<F: Future>(future: F) -> CatchCancel<F> {
-    CatchCancel { inner: Some(future), inner_wrappers: 0 }
+    CatchCancel {
+        inner: Some(future),
+        inner_wrappers: 0,
+    }
 }
 
 /// The future returned by [`catch_cancel`].
@@ -133,7 +136,9 @@ impl<F: Future> Future for CatchCancel<F> {
 
 impl<F> fmt::Debug for CatchCancel<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CatchCancel").field("done", &self.inner.is_none()).finish()
+        f.debug_struct("CatchCancel")
+            .field("done", &self.inner.is_none())
+            .finish()
     }
 }
 
@@ -162,7 +167,10 @@ impl Cancelled {
     /// });
     /// ```
     pub fn raise<T>(self) -> Raise<T> {
-        Raise { cancelled: Some(self), _output: PhantomData }
+        Raise {
+            cancelled: Some(self),
+            _output: PhantomData,
+        }
     }
 }
 

@@ -72,7 +72,9 @@ pub(crate) struct EnterDelivery {
 }
 
 pub(crate) fn enter_cancel_delivery(cancelled: &Cancelled) -> EnterDelivery {
-    EnterDelivery { prev: DELIVERING.replace(Some(cancelled.clone())) }
+    EnterDelivery {
+        prev: DELIVERING.replace(Some(cancelled.clone())),
+    }
 }
 
 impl Drop for EnterDelivery {
@@ -156,7 +158,9 @@ impl std::fmt::Debug for EnterLoop {
 /// let _guard = enter_loop(Arc::new(Inline));
 /// ```
 pub fn enter_loop(lp: Arc<dyn CallSoon>) -> EnterLoop {
-    EnterLoop { prev: LOOP.replace(Some(lp)) }
+    EnterLoop {
+        prev: LOOP.replace(Some(lp)),
+    }
 }
 
 impl Drop for EnterLoop {

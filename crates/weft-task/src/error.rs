@@ -111,7 +111,9 @@ impl Cancelled {
 
     /// A cancellation carrying `message` (asyncio's `cancel(msg)`).
     pub fn with_message(message: impl Into<Arc<str>>) -> Cancelled {
-        Cancelled { message: Some(message.into()) }
+        Cancelled {
+            message: Some(message.into()),
+        }
     }
 
     pub(crate) fn from_message(message: Option<Arc<str>>) -> Cancelled {
@@ -200,12 +202,15 @@ pub struct InvalidStateError {
 }
 
 impl InvalidStateError {
-    pub(crate) const PENDING: InvalidStateError =
-        InvalidStateError { reason: "result is not ready" };
-    pub(crate) const ALREADY_DONE: InvalidStateError =
-        InvalidStateError { reason: "already done" };
-    pub(crate) const TAKEN: InvalidStateError =
-        InvalidStateError { reason: "result already taken" };
+    pub(crate) const PENDING: InvalidStateError = InvalidStateError {
+        reason: "result is not ready",
+    };
+    pub(crate) const ALREADY_DONE: InvalidStateError = InvalidStateError {
+        reason: "already done",
+    };
+    pub(crate) const TAKEN: InvalidStateError = InvalidStateError {
+        reason: "result already taken",
+    };
 
     /// Why the state was invalid, in a few words.
     pub fn reason(&self) -> &str {

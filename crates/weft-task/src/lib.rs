@@ -60,7 +60,11 @@ pub enum Spawned<T> {
 }
 
 /// Creates a task running `future` on `scheduler`, registered in its registry.
-pub fn spawn<F, S>(future: F, scheduler: S, location: &'static Location<'static>) -> Spawned<F::Output>
+pub fn spawn<F, S>(
+    future: F,
+    scheduler: S,
+    location: &'static Location<'static>,
+) -> Spawned<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,

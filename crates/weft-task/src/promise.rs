@@ -53,7 +53,11 @@ impl<T: Send + 'static> Promise<T> {
     pub fn new() -> Promise<T> {
         Promise {
             inner: Arc::new(Inner {
-                state: Mutex::new(State { outcome: None, wakers: Vec::new(), callbacks: Vec::new() }),
+                state: Mutex::new(State {
+                    outcome: None,
+                    wakers: Vec::new(),
+                    callbacks: Vec::new(),
+                }),
                 lp: context::current_loop(),
             }),
         }
@@ -74,7 +78,8 @@ impl<T: Send + 'static> Promise<T> {
     /// Cancels the promise: false if it is already done, else true and it is
     /// done and cancelled from now on.
     pub fn cancel(&self) -> bool {
-        self.settle(Err(TaskError::Cancelled(Cancelled::new()))).is_ok()
+        self.settle(Err(TaskError::Cancelled(Cancelled::new())))
+            .is_ok()
     }
 
     /// [`cancel`](Self::cancel) with a message.
@@ -90,7 +95,10 @@ impl<T: Send + 'static> Promise<T> {
                 return Err(InvalidStateError::ALREADY_DONE);
             }
             state.outcome = Some(outcome);
-            (std::mem::take(&mut state.wakers), std::mem::take(&mut state.callbacks))
+            (
+                std::mem::take(&mut state.wakers),
+                std::mem::take(&mut state.callbacks),
+            )
         };
         for w in wakers.into_iter().flatten() {
             w.wake();
@@ -122,7 +130,10 @@ impl<T: Send + 'static> Promise<T> {
 
     /// Whether the promise was cancelled.
     pub fn cancelled(&self) -> bool {
-        matches!(self.inner.state.lock().outcome, Some(Err(TaskError::Cancelled(_))))
+        matches!(
+            self.inner.state.lock().outcome,
+            Some(Err(TaskError::Cancelled(_)))
+        )
     }
 
     /// The error it was settled with: `Ok(None)` for a value, `Ok(Some(err))` for
@@ -158,12 +169,20 @@ impl<T: Clone + Send + 'static> Promise<T> {
     /// The value (cloned) without awaiting: `Err(InvalidStateError)` while
     /// pending; the inner `Result` is the outcome (asyncio's `result()`).
     pub fn result(&self) -> Result<Result<T, TaskError>, InvalidStateError> {
-        self.inner.state.lock().outcome.clone().ok_or(InvalidStateError::PENDING)
+        self.inner
+            .state
+            .lock()
+            .outcome
+            .clone()
+            .ok_or(InvalidStateError::PENDING)
     }
 
     /// A future resolving to the outcome; many may wait at once.
     pub fn wait(&self) -> Wait<T> {
-        Wait { promise: self.clone(), slot: None }
+        Wait {
+            promise: self.clone(),
+            slot: None,
+        }
     }
 }
 
@@ -175,7 +194,9 @@ impl<T: Send + 'static> Default for Promise<T> {
 
 impl<T> Clone for Promise<T> {
     fn clone(&self) -> Self {
-        Promise { inner: self.inner.clone() }
+        Promise {
+            inner: self.inner.clone(),
+        }
     }
 }
 
@@ -187,7 +208,9 @@ impl<T> fmt::Debug for Promise<T> {
             Some(Err(TaskError::Cancelled(_))) => "cancelled",
             Some(Err(_)) => "failed",
         };
-        f.debug_struct("Promise").field("state", &format_args!("{state}")).finish()
+        f.debug_struct("Promise")
+            .field("state", &format_args!("{state}"))
+            .finish()
     }
 }
 
@@ -196,7 +219,10 @@ impl<T: Clone + Send + 'static> IntoFuture for Promise<T> {
     type IntoFuture = Wait<T>;
 
     fn into_future(self) -> Wait<T> {
-        Wait { promise: self, slot: None }
+        Wait {
+            promise: self,
+            slot: None,
+        }
     }
 }
 
@@ -266,6 +292,8 @@ impl<T: Send + 'static> Drop for Wait<T> {
 
 impl<T: Send + 'static> fmt::Debug for Wait<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Wait").field("promise", &self.promise).finish()
+        f.debug_struct("Wait")
+            .field("promise", &self.promise)
+            .finish()
     }
 }

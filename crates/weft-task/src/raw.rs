@@ -232,7 +232,8 @@ impl RawTask {
             // SAFETY: exclusive, as above.
             unsafe { *stage = Stage::Finished(Err(TaskError::Cancelled(cancelled.clone()))) }
         });
-        cell.header.with_cold(|c| c.error = Some(TaskError::Cancelled(cancelled)));
+        cell.header
+            .with_cold(|c| c.error = Some(TaskError::Cancelled(cancelled)));
         cell.header.state.set_refused();
         (raw, Built::Refused)
     }
@@ -387,7 +388,9 @@ impl RawTask {
         }
         // SAFETY: JOIN_WAKER is clear and the task not complete: the slot is the
         // handle's alone.
-        header.join_waker.with_mut(|w| unsafe { *w = Some(waker.clone()) });
+        header
+            .join_waker
+            .with_mut(|w| unsafe { *w = Some(waker.clone()) });
         header.state.set_join_waker().is_err()
     }
 }
@@ -479,9 +482,10 @@ unsafe fn poll_future<F: Future, S>(cell: &Cell<F, S>, ptr: NonNull<Header>) -> 
     let _enter = context::enter_task(ptr);
     let result = catch_unwind(AssertUnwindSafe(|| {
         cell.stage.with_mut(|stage| {
-            // SAFETY: RUNNING gives exclusive access to the future; it is pinned
-            // inside the heap cell and never moved until dropped.
+            // SAFETY: RUNNING gives exclusive access to the stage.
             match unsafe { &mut *stage } {
+                // SAFETY: the future lives in the heap cell and is never moved
+                // until it is dropped in place, so it is pinned.
                 Stage::Running(future) => unsafe { Pin::new_unchecked(future) }.poll(&mut cx),
                 _ => unreachable!("a task was polled after it completed"),
             }
@@ -489,7 +493,9 @@ unsafe fn poll_future<F: Future, S>(cell: &Cell<F, S>, ptr: NonNull<Header>) -> 
     }));
     let intercepting = context::take_intercept_count();
     // SAFETY: RUNNING is ours.
-    cell.header.intercept_depth.with_mut(|d| unsafe { *d = intercepting });
+    cell.header
+        .intercept_depth
+        .with_mut(|d| unsafe { *d = intercepting });
     match result {
         Ok(Poll::Pending) => Polled::Pending,
         Ok(Poll::Ready(value)) => Polled::Ready(Ok(value)),
@@ -512,7 +518,8 @@ unsafe fn drop_future<F: Future, S>(
     let _delivering = delivering.map(context::enter_cancel_delivery);
     let result = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: RUNNING gives exclusive access to the stage.
-        cell.stage.with_mut(|stage| unsafe { *stage = Stage::Consumed })
+        cell.stage
+            .with_mut(|stage| unsafe { *stage = Stage::Consumed })
     }));
     context::take_intercept_count();
     result.map_err(|payload| TaskError::Panicked(PanicError::from_payload(payload)))
@@ -561,13 +568,15 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
         header.with_cold(|c| c.error = Some(error));
     }
     // SAFETY: RUNNING is ours; the output is written before COMPLETE is published.
-    cell.stage.with_mut(|stage| unsafe { *stage = Stage::Finished(output) });
+    cell.stage
+        .with_mut(|stage| unsafe { *stage = Stage::Finished(output) });
     let snapshot = header.state.to_complete(cancelled);
     if !snapshot.is_join_interested() {
         // Nobody will read it: drop it here, guarding against a panicking drop.
-        // SAFETY: COMPLETE without JOIN_INTEREST: the runner owns the output.
         let _ = catch_unwind(AssertUnwindSafe(|| {
-            cell.stage.with_mut(|stage| unsafe { *stage = Stage::Consumed })
+            // SAFETY: COMPLETE without JOIN_INTEREST: the runner owns the output.
+            cell.stage
+                .with_mut(|stage| unsafe { *stage = Stage::Consumed })
         }));
     } else if snapshot.is_join_waker_set() {
         // SAFETY: JOIN_WAKER set and COMPLETE published by us: the handle no longer
@@ -592,7 +601,10 @@ fn fire_done_callbacks(raw: RawTask) {
     let callbacks = {
         let mut slot = raw.header().cold.lock();
         slot.callbacks_fired = true;
-        slot.data.as_mut().map(|c| std::mem::take(&mut c.callbacks)).unwrap_or_default()
+        slot.data
+            .as_mut()
+            .map(|c| std::mem::take(&mut c.callbacks))
+            .unwrap_or_default()
     };
     if !callbacks.is_empty() {
         schedule_callbacks(raw, callbacks);
@@ -663,10 +675,12 @@ unsafe fn take<F: Future, S>(ptr: NonNull<Header>) -> Option<Result<F::Output, T
     // SAFETY: live cell.
     let cell = unsafe { cell::<F, S>(ptr) };
     // SAFETY: the output is the handle's alone once COMPLETE is observed.
-    cell.stage.with_mut(|stage| match std::mem::replace(unsafe { &mut *stage }, Stage::Consumed) {
-        Stage::Finished(out) => Some(out),
-        _ => None,
-    })
+    cell.stage.with_mut(
+        |stage| match std::mem::replace(unsafe { &mut *stage }, Stage::Consumed) {
+            Stage::Finished(out) => Some(out),
+            _ => None,
+        },
+    )
 }
 
 /// # Safety
@@ -675,9 +689,10 @@ unsafe fn take<F: Future, S>(ptr: NonNull<Header>) -> Option<Result<F::Output, T
 unsafe fn drop_output<F: Future, S>(ptr: NonNull<Header>) {
     // SAFETY: live cell.
     let cell = unsafe { cell::<F, S>(ptr) };
-    // SAFETY: the output is the handle's once COMPLETE is observed.
     let _ = catch_unwind(AssertUnwindSafe(|| {
-        cell.stage.with_mut(|stage| unsafe { *stage = Stage::Consumed })
+        // SAFETY: the output is the handle's once COMPLETE is observed.
+        cell.stage
+            .with_mut(|stage| unsafe { *stage = Stage::Consumed })
     }));
 }
 
@@ -688,7 +703,8 @@ unsafe fn shutdown<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: live cell.
     let cell = unsafe { cell::<F, S>(ptr) };
     cell.header.with_cold(|c| {
-        c.cancel_message.get_or_insert_with(|| Arc::from("runtime is shut down"));
+        c.cancel_message
+            .get_or_insert_with(|| Arc::from("runtime is shut down"));
     });
     // `complete` releases one reference: take it for the shutdown.
     cell.header.state.ref_inc();

@@ -44,9 +44,18 @@ impl TaskRegistry {
         #[cfg(loom)]
         let n = 2;
         let shards = (0..n)
-            .map(|_| CachePadded::new(Mutex::new(Shard { head: None, len: 0, closed: false })))
+            .map(|_| {
+                CachePadded::new(Mutex::new(Shard {
+                    head: None,
+                    len: 0,
+                    closed: false,
+                }))
+            })
             .collect();
-        TaskRegistry { shards, spawned: AtomicUsize::new(0) }
+        TaskRegistry {
+            shards,
+            spawned: AtomicUsize::new(0),
+        }
     }
 
     fn shard(&self, header: &Header) -> &Mutex<Shard> {
@@ -64,10 +73,17 @@ impl TaskRegistry {
         let ptr = task.header_ptr();
         // SAFETY: links are only touched under this shard's lock; `ptr` and the
         // old head are live (each entry holds a reference).
-        header.links.with_mut(|l| unsafe { *l = Links { prev: None, next: shard.head } });
+        header.links.with_mut(|l| unsafe {
+            *l = Links {
+                prev: None,
+                next: shard.head,
+            }
+        });
         if let Some(old) = shard.head {
             // SAFETY: as above.
-            unsafe { old.as_ref() }.links.with_mut(|l| unsafe { (*l).prev = Some(ptr) });
+            unsafe { old.as_ref() }
+                .links
+                .with_mut(|l| unsafe { (*l).prev = Some(ptr) });
         }
         shard.head = Some(ptr);
         shard.len += 1;
@@ -182,6 +198,8 @@ impl TaskRegistry {
 
 impl fmt::Debug for TaskRegistry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskRegistry").field("live", &self.len()).finish()
+        f.debug_struct("TaskRegistry")
+            .field("live", &self.len())
+            .finish()
     }
 }

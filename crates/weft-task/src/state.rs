@@ -53,7 +53,7 @@ const FLAGS: usize = REF_ONE - 1;
 
 /// A new task: one reference for the handle, one for the registry, one for the
 /// first `Runnable`, which is already counted as `NOTIFIED`.
-const INITIAL: usize = 3 * REF_ONE | JOIN_INTEREST | NOTIFIED;
+const INITIAL: usize = (3 * REF_ONE) | JOIN_INTEREST | NOTIFIED;
 
 /// The atomic state word of one task.
 pub(crate) struct State(AtomicUsize);
@@ -194,7 +194,12 @@ impl State {
             }
             debug_assert!(!s.is_running(), "{s:?}");
             let next = Snapshot((s.0 | RUNNING) & !NOTIFIED);
-            (Some(next), ToRunning::Run { cancel: s.is_cancel_requested() })
+            (
+                Some(next),
+                ToRunning::Run {
+                    cancel: s.is_cancel_requested(),
+                },
+            )
         })
     }
 
@@ -209,7 +214,11 @@ impl State {
                 (Some(Snapshot(s.0 & !RUNNING)), ToIdle::Notified)
             } else {
                 let next = Snapshot((s.0 & !RUNNING) - REF_ONE);
-                let action = if next.ref_count() == 0 { ToIdle::Dealloc } else { ToIdle::Idle };
+                let action = if next.ref_count() == 0 {
+                    ToIdle::Dealloc
+                } else {
+                    ToIdle::Idle
+                };
                 (Some(next), action)
             }
         })
@@ -220,7 +229,11 @@ impl State {
     /// the new snapshot: the caller drops the output itself when join interest is
     /// gone, and wakes the join waker when it is set.
     pub(crate) fn to_complete(&self, cancelled: bool) -> Snapshot {
-        let extra = if cancelled { COMPLETE | ENDED_CANCELLED } else { COMPLETE };
+        let extra = if cancelled {
+            COMPLETE | ENDED_CANCELLED
+        } else {
+            COMPLETE
+        };
         self.fetch_update(|s| {
             debug_assert!(s.is_running() && !s.is_complete(), "{s:?}");
             let next = Snapshot((s.0 & !(RUNNING | CANCEL_REQ)) | extra);
@@ -249,7 +262,10 @@ impl State {
             } else if s.is_running() {
                 (Some(Snapshot(s.0 | NOTIFIED)), ToNotified::Nothing)
             } else {
-                (Some(Snapshot((s.0 | NOTIFIED) + REF_ONE)), ToNotified::Submit)
+                (
+                    Some(Snapshot((s.0 | NOTIFIED) + REF_ONE)),
+                    ToNotified::Submit,
+                )
             }
         })
     }
@@ -266,8 +282,11 @@ impl State {
                 next |= NOTIFIED;
             }
             let next = Snapshot(next);
-            let action =
-                if next.ref_count() == 0 { ToNotified::Dealloc } else { ToNotified::Nothing };
+            let action = if next.ref_count() == 0 {
+                ToNotified::Dealloc
+            } else {
+                ToNotified::Nothing
+            };
             (Some(next), action)
         })
     }
@@ -283,7 +302,10 @@ impl State {
                 (Some(next), ToCancelRequested::Submit)
             } else {
                 // Running: also mark notified so the runner re-polls and delivers.
-                (Some(Snapshot(s.0 | CANCEL_REQ | NOTIFIED)), ToCancelRequested::Recorded)
+                (
+                    Some(Snapshot(s.0 | CANCEL_REQ | NOTIFIED)),
+                    ToCancelRequested::Recorded,
+                )
             }
         })
     }
@@ -349,7 +371,10 @@ impl State {
     pub(crate) fn set_refused(&self) {
         // Release: pairs with the Acquire in `load` by the handle that reads the
         // output.
-        self.0.store(REF_ONE | COMPLETE | ENDED_CANCELLED | JOIN_INTEREST, Ordering::Release);
+        self.0.store(
+            REF_ONE | COMPLETE | ENDED_CANCELLED | JOIN_INTEREST,
+            Ordering::Release,
+        );
     }
 
     /// Takes one more reference.

@@ -110,7 +110,9 @@ impl TaskRef {
         let header = self.raw.header();
         let left = header
             .cancelling
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(1)))
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(1))
+            })
             .map_or(0, |prev| prev.saturating_sub(1));
         if left == 0 {
             header.state.clear_cancel_request();
@@ -124,7 +126,10 @@ impl TaskRef {
         if !self.done() {
             return Err(InvalidStateError::PENDING);
         }
-        Ok(self.raw.header().peek_cold(|c| c.and_then(|c| c.error.clone())))
+        Ok(self
+            .raw
+            .header()
+            .peek_cold(|c| c.and_then(|c| c.error.clone())))
     }
 
     /// Registers `cb` to run (on the loop, never synchronously) when the task is
@@ -136,7 +141,10 @@ impl TaskRef {
             if slot.callbacks_fired {
                 true
             } else {
-                slot.data.get_or_insert_with(Default::default).callbacks.push(cb.clone());
+                slot.data
+                    .get_or_insert_with(Default::default)
+                    .callbacks
+                    .push(cb.clone());
                 false
             }
         };
@@ -148,7 +156,9 @@ impl TaskRef {
     /// Removes every registration of `cb`; returns how many there were.
     pub fn remove_done_callback(&self, cb: &DoneCallback<TaskRef>) -> usize {
         let mut slot = self.raw.header().cold.lock();
-        slot.data.as_mut().map_or(0, |c| remove_all(&mut c.callbacks, cb))
+        slot.data
+            .as_mut()
+            .map_or(0, |c| remove_all(&mut c.callbacks, cb))
     }
 
     fn state_name(&self) -> &'static str {
@@ -242,7 +252,11 @@ impl<T> Unpin for Task<T> {}
 impl<T> Task<T> {
     pub(crate) fn from_raw(raw: RawTask) -> Task<T> {
         // The join reference was counted at allocation.
-        Task { task: ManuallyDrop::new(TaskRef { raw }), awaiting: false, _output: PhantomData }
+        Task {
+            task: ManuallyDrop::new(TaskRef { raw }),
+            awaiting: false,
+            _output: PhantomData,
+        }
     }
 
     /// A type-erased handle to the same task.
@@ -338,7 +352,9 @@ unsafe impl Send for Runnable {}
 
 impl Runnable {
     pub(crate) fn from_raw(ptr: NonNull<crate::raw::Header>) -> Runnable {
-        Runnable { raw: RawTask::from_header(ptr) }
+        Runnable {
+            raw: RawTask::from_header(ptr),
+        }
     }
 
     /// Polls the task once (or delivers its cancellation).
@@ -387,6 +403,8 @@ impl Drop for Runnable {
 
 impl fmt::Debug for Runnable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Runnable").field("id", &self.id().as_u64()).finish()
+        f.debug_struct("Runnable")
+            .field("id", &self.id().as_u64())
+            .finish()
     }
 }

@@ -39,5 +39,7 @@ pub use weft_task::{
 
 /// Everything a typical program uses, for `use weft::prelude::*`.
 pub mod prelude {
-    pub use crate::{catch_cancel, spawn, spawn_local, yield_now, Promise, Task, TaskError, TaskRef};
+    pub use crate::{
+        catch_cancel, spawn, spawn_local, yield_now, Promise, Task, TaskError, TaskRef,
+    };
 }
