@@ -121,15 +121,22 @@ impl Loop {
         self.local.borrow_mut().callbacks.push_back(f);
     }
 
-    /// A stealable task woken on this thread: the LIFO slot on a worker. A
-    /// `block_on` loop cannot run stealable tasks, so it gives the task back.
+    /// A stealable task woken on this thread. On a worker with nothing else
+    /// queued it goes to the LIFO slot (a hand-off: it runs next, on warm
+    /// caches); when other work is queued it goes to the back of the deque, so
+    /// a joiner woken by each finishing child does not alternate with them (it
+    /// runs once, after a batch, finding many results ready). A `block_on` loop
+    /// cannot run stealable tasks, so it gives the task back.
     pub(crate) fn push_woken(&self, task: Runnable) -> Option<Runnable> {
         let Some(w) = &self.worker else {
             return Some(task);
         };
-        let remote = &self.shared.remotes[w.index];
-        if let Some(displaced) = remote.lifo.push(task) {
-            w.queue.push(displaced);
+        if w.queue.is_empty() {
+            if let Some(displaced) = self.shared.remotes[w.index].lifo.push(task) {
+                w.queue.push(displaced);
+            }
+        } else {
+            w.queue.push(task);
         }
         self.shared.notify_one();
         None

@@ -42,7 +42,14 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    Handle::current().spawn(future)
+    let location = Location::caller();
+    let spawned = event_loop::Loop::with_current(|lp| {
+        let lp = lp.expect("weft::spawn called outside a weft runtime: use Handle::spawn");
+        runtime::spawn_on(lp.shared(), future, location)
+    });
+    match spawned {
+        Ok(task) | Err(task) => task,
+    }
 }
 
 /// Spawns a `!Send` future pinned to the current loop: it is never stolen, and

@@ -12,7 +12,13 @@ pub(crate) mod sync {
 #[cfg(loom)]
 pub(crate) mod sync {
     pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
-    pub(crate) use loom::sync::{Arc, MutexGuard};
+    pub(crate) use loom::sync::MutexGuard;
+    // `std`'s `Arc`, not loom's: `shared.rs` and `event_loop.rs` name
+    // `std::sync::Arc` directly (for `Arc<dyn Fn>` / `Arc<Parker>` fields and
+    // `std::task::Wake`), and loom's `Arc` is a different type that cannot be
+    // passed where they expect one. The models only need the atomics, the mutex
+    // and the condvar inside the `Arc` to be loom's.
+    pub(crate) use std::sync::Arc;
 
     /// `parking_lot::Mutex`'s surface over loom's.
     #[derive(Debug)]

@@ -320,20 +320,7 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let scheduler = Scheduler {
-            shared: self.shared.clone(),
-        };
-        match weft_task::spawn(future, scheduler, location) {
-            Spawned::Ready(task, runnable) => {
-                use weft_task::Schedule;
-                Scheduler {
-                    shared: self.shared.clone(),
-                }
-                .schedule(runnable);
-                Ok(task)
-            }
-            Spawned::Refused(task) => Err(task),
-        }
+        spawn_on(&self.shared, future, location)
     }
 
     /// Drives `future` on this thread until it completes, while the workers run
@@ -413,6 +400,32 @@ impl Handle {
                 Spawned::Refused(task) => task,
             }
         })
+    }
+}
+
+/// Spawns onto `shared`: the one `Arc` clone a task needs, then its first
+/// `Runnable` goes where a wake-up would put it.
+pub(crate) fn spawn_on<F>(
+    shared: &Arc<Shared>,
+    future: F,
+    location: &'static Location<'static>,
+) -> Result<Task<F::Output>, Task<F::Output>>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match weft_task::spawn(
+        future,
+        Scheduler {
+            shared: shared.clone(),
+        },
+        location,
+    ) {
+        Spawned::Ready(task, runnable) => {
+            Scheduler::schedule_on(shared, runnable);
+            Ok(task)
+        }
+        Spawned::Refused(task) => Err(task),
     }
 }
 

@@ -189,15 +189,22 @@ pub(crate) struct Scheduler {
     pub(crate) shared: Arc<Shared>,
 }
 
-impl Schedule for Scheduler {
-    fn schedule(&self, task: Runnable) {
+impl Scheduler {
+    /// `schedule` without needing a `Scheduler` (spawn uses it).
+    pub(crate) fn schedule_on(shared: &Shared, task: Runnable) {
         let task = Loop::with_current(|lp| match lp {
-            Some(lp) if lp.shared().same(&self.shared) => lp.push_woken(task),
+            Some(lp) if lp.shared().same(shared) => lp.push_woken(task),
             _ => Some(task),
         });
         if let Some(task) = task {
-            self.shared.inject(task);
+            shared.inject(task);
         }
+    }
+}
+
+impl Schedule for Scheduler {
+    fn schedule(&self, task: Runnable) {
+        Scheduler::schedule_on(&self.shared, task);
     }
 
     fn yield_now(&self, task: Runnable) {

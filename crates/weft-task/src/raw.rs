@@ -6,7 +6,7 @@
 //! ```text
 //! Cell<F, S> (repr(C), one Box)
 //! +---------------------------------------------------------------+
-//! | Header: state word, vtable, id, spawn location, registry links, |
+//! | Header: state word, vtable, id, spawn location, registry slot, |
 //! |         cancelling count, join waker, cold (name, message,     |
 //! |         done callbacks, error) behind a lazily boxed Mutex      |
 //! | scheduler: S                                                  |
@@ -24,7 +24,7 @@
 //! | `stage` (future) | the thread that set `RUNNING` (runner, or shutdown)        |
 //! | `stage` (output) | written by the runner before `COMPLETE`; afterwards owned by the `Task<T>` handle if `JOIN_INTEREST` was set at completion, else dropped by the runner |
 //! | `join_waker`     | see `state.rs`: handle while `JOIN_WAKER` is clear, runner after `COMPLETE` while it is set |
-//! | `links`          | under the registry shard's lock only                       |
+//! | `slot`           | the registry: written at insert, cleared at removal        |
 //! | `intercept_depth`| the thread that set `RUNNING`                              |
 //! | `cold`           | anyone, under its mutex                                    |
 //!
@@ -53,7 +53,7 @@ use crate::error::{Cancelled, PanicError, TaskError};
 use crate::id::TaskId;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::{AtomicU32, Mutex, Ordering};
-use crate::registry::Links;
+use crate::registry::Slot;
 use crate::schedule::Schedule;
 use crate::state::{State, ToIdle, ToNotified, ToRunning};
 use crate::task::TaskRef;
@@ -74,23 +74,13 @@ pub(crate) struct Header {
     pub(crate) location: &'static Location<'static>,
     /// Non-zero for tasks pinned to one loop (`spawn_local`): the loop's key.
     pub(crate) local_owner: usize,
-    pub(crate) links: UnsafeCell<Links>,
+    pub(crate) slot: UnsafeCell<Option<Slot>>,
     /// asyncio's `cancelling()`: requests made minus `uncancel()` calls.
     pub(crate) cancelling: AtomicU32,
     /// `catch_cancel` wrappers on the await path at the last `Pending`.
     pub(crate) intercept_depth: UnsafeCell<u32>,
     pub(crate) join_waker: UnsafeCell<Option<Waker>>,
-    pub(crate) cold: Mutex<ColdSlot>,
-}
-
-/// The cold block's slot: the flag completion sets without allocating, and the
-/// data allocated on first use.
-#[derive(Default)]
-pub(crate) struct ColdSlot {
-    /// Set when completion handed the callbacks to the loop; later ones are
-    /// scheduled at once.
-    pub(crate) callbacks_fired: bool,
-    pub(crate) data: Option<Box<Cold>>,
+    pub(crate) cold: Mutex<Option<Box<Cold>>>,
 }
 
 /// Rarely used per-task data.
@@ -107,13 +97,13 @@ impl Header {
     /// Runs `f` on the cold data, creating it if needed.
     pub(crate) fn with_cold<R>(&self, f: impl FnOnce(&mut Cold) -> R) -> R {
         let mut guard = self.cold.lock();
-        f(guard.data.get_or_insert_with(Default::default))
+        f(guard.get_or_insert_with(Default::default))
     }
 
     /// Reads the cold data if it exists.
     pub(crate) fn peek_cold<R>(&self, f: impl FnOnce(Option<&Cold>) -> R) -> R {
         let guard = self.cold.lock();
-        f(guard.data.as_deref())
+        f(guard.as_deref())
     }
 
     pub(crate) fn cancelled_error(&self) -> Cancelled {
@@ -201,11 +191,11 @@ impl RawTask {
                 id: TaskId::next(),
                 location,
                 local_owner,
-                links: UnsafeCell::new(Links::default()),
+                slot: UnsafeCell::new(None),
                 cancelling: AtomicU32::new(0),
                 intercept_depth: UnsafeCell::new(0),
                 join_waker: UnsafeCell::new(None),
-                cold: Mutex::new(ColdSlot::default()),
+                cold: Mutex::new(None),
             },
             scheduler,
             stage: UnsafeCell::new(Stage::Running(future)),
@@ -496,10 +486,24 @@ unsafe fn poll_future<F: Future, S>(cell: &Cell<F, S>, ptr: NonNull<Header>) -> 
     cell.header
         .intercept_depth
         .with_mut(|d| unsafe { *d = intercepting });
-    match result {
-        Ok(Poll::Pending) => Polled::Pending,
-        Ok(Poll::Ready(value)) => Polled::Ready(Ok(value)),
-        Err(payload) => Polled::Ready(Err(TaskError::Panicked(PanicError::from_payload(payload)))),
+    let output = match result {
+        Ok(Poll::Pending) => return Polled::Pending,
+        Ok(Poll::Ready(value)) => Ok(value),
+        Err(payload) => Err(TaskError::Panicked(PanicError::from_payload(payload))),
+    };
+    // Finished (or panicked): drop the future now, still inside the task's
+    // context. A panicking destructor becomes the task's error.
+    let dropped = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: RUNNING gives exclusive access to the stage.
+        cell.stage
+            .with_mut(|stage| unsafe { *stage = Stage::Consumed })
+    }));
+    match dropped {
+        Ok(()) => Polled::Ready(output),
+        Err(payload) => {
+            drop(output);
+            Polled::Ready(Err(TaskError::Panicked(PanicError::from_payload(payload))))
+        }
     }
 }
 
@@ -512,10 +516,10 @@ unsafe fn poll_future<F: Future, S>(cell: &Cell<F, S>, ptr: NonNull<Header>) -> 
 unsafe fn drop_future<F: Future, S>(
     cell: &Cell<F, S>,
     ptr: NonNull<Header>,
-    delivering: Option<&Cancelled>,
+    delivering: &Cancelled,
 ) -> Result<(), TaskError> {
     let _enter = context::enter_task(ptr);
-    let _delivering = delivering.map(context::enter_cancel_delivery);
+    let _delivering = context::enter_cancel_delivery(delivering);
     let result = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: RUNNING gives exclusive access to the stage.
         cell.stage
@@ -531,7 +535,7 @@ unsafe fn drop_future<F: Future, S>(
 unsafe fn cancel_future<F: Future + 'static, S: Schedule>(cell: &Cell<F, S>, ptr: NonNull<Header>) {
     let cancelled = cell.header.cancelled_error();
     // SAFETY: RUNNING is ours.
-    let output = match unsafe { drop_future(cell, ptr, Some(&cancelled)) } {
+    let output = match unsafe { drop_future(cell, ptr, &cancelled) } {
         Ok(()) => Err(TaskError::Cancelled(cancelled)),
         // An error raised during cleanup wins over the cancellation.
         Err(panicked) => Err(panicked),
@@ -553,14 +557,10 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
 ) {
     let header = &cell.header;
     let mut output = output;
-    if output.is_ok() {
-        // Drop the finished future before publishing (its destructor may panic).
-        // SAFETY: RUNNING is ours.
-        if let Err(panicked) = unsafe { drop_future(cell, ptr, None) } {
-            output = Err(panicked);
-        } else if header.state.load().is_cancel_requested() {
-            output = Err(TaskError::Cancelled(header.cancelled_error()));
-        }
+    // The future is gone by now (dropped by `poll_future` or `cancel_future`).
+    // A request that was never delivered turns a value into a cancellation.
+    if output.is_ok() && header.state.load().is_cancel_requested() {
+        output = Err(TaskError::Cancelled(header.cancelled_error()));
     }
     let cancelled = matches!(output, Err(TaskError::Cancelled(_)));
     if let Err(error) = &output {
@@ -587,7 +587,9 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
             }
         });
     }
-    fire_done_callbacks(RawTask::from_header(ptr));
+    if snapshot.has_callbacks() {
+        fire_done_callbacks(RawTask::from_header(ptr));
+    }
     let released = cell.scheduler.registry().remove(RawTask::from_header(ptr));
     if header.state.ref_dec(1 + usize::from(released)) {
         // SAFETY: those were the last references.
@@ -595,17 +597,10 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
     }
 }
 
-/// Hands the registered done callbacks to the loop, in registration order, and
-/// marks the task so that later registrations are scheduled at once.
+/// Hands the registered done callbacks to the loop, in registration order. Only
+/// called when completion saw `HAS_CALLBACKS` (see `State::set_has_callbacks`).
 fn fire_done_callbacks(raw: RawTask) {
-    let callbacks = {
-        let mut slot = raw.header().cold.lock();
-        slot.callbacks_fired = true;
-        slot.data
-            .as_mut()
-            .map(|c| std::mem::take(&mut c.callbacks))
-            .unwrap_or_default()
-    };
+    let callbacks = raw.header().with_cold(|c| std::mem::take(&mut c.callbacks));
     if !callbacks.is_empty() {
         schedule_callbacks(raw, callbacks);
     }

@@ -1,28 +1,34 @@
 //! The registry of a runtime's live tasks: what `all_tasks()` lists and what
 //! shutdown cancels.
 //!
-//! Sharded intrusive doubly-linked lists (links live in each task's header),
-//! one `Mutex` per shard, shard chosen by task id so spawns on different workers
-//! rarely meet on a lock. A registered task holds one reference for its entry;
-//! completion removes the entry and releases it. Once closed, the registry
-//! refuses new tasks, which is how a shut-down runtime refuses work.
+//! Shards of slabs: each shard is a `Mutex<Vec<slot>>` with a free list, and a
+//! task remembers its shard and slot in its header, so removal touches only its
+//! own slot (a linked list would also touch two neighbours, usually cold in
+//! cache). A thread spawns into its own shard (assigned round-robin on first
+//! use), so workers rarely meet on a lock, and the worker that completes a task
+//! is usually the one that spawned it. A registered task holds one reference
+//! for its entry; completion removes the entry and releases it. Once closed,
+//! the registry refuses new tasks, which is how a shut-down runtime refuses work.
 
 use crate::loom::sync::{AtomicUsize, Mutex, Ordering};
 use crate::raw::{Header, RawTask};
 use crate::task::TaskRef;
 use crossbeam_utils::CachePadded;
+use std::cell::Cell;
 use std::fmt;
 use std::ptr::NonNull;
 
-/// Links of the intrusive list; only touched under the shard's lock.
-#[derive(Default)]
-pub(crate) struct Links {
-    prev: Option<NonNull<Header>>,
-    next: Option<NonNull<Header>>,
+/// Where a task sits in the registry; only touched under its shard's lock
+/// (written at insert, read at removal).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Slot {
+    shard: u32,
+    index: u32,
 }
 
 struct Shard {
-    head: Option<NonNull<Header>>,
+    slots: Vec<Option<NonNull<Header>>>,
+    free: Vec<u32>,
     len: usize,
     closed: bool,
 }
@@ -30,6 +36,22 @@ struct Shard {
 // SAFETY: the pointers are only followed under the shard's lock, and each task
 // they point to is kept alive by the reference its entry holds.
 unsafe impl Send for Shard {}
+
+std::thread_local! {
+    static HOME_SHARD: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// This thread's shard number (modulo the shard count).
+fn home_shard() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    HOME_SHARD.with(|h| {
+        if h.get() == usize::MAX {
+            // Relaxed: only spreads threads over shards.
+            h.set(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        }
+        h.get()
+    })
+}
 
 /// The live tasks of one runtime.
 pub struct TaskRegistry {
@@ -40,13 +62,14 @@ pub struct TaskRegistry {
 impl TaskRegistry {
     /// A registry sized for `workers` threads spawning concurrently.
     pub fn new(workers: usize) -> TaskRegistry {
-        let n = (workers.max(1) * 4).next_power_of_two().min(256);
+        let n = (workers.max(1) * 2).next_power_of_two().min(256);
         #[cfg(loom)]
         let n = 2;
         let shards = (0..n)
             .map(|_| {
                 CachePadded::new(Mutex::new(Shard {
-                    head: None,
+                    slots: Vec::new(),
+                    free: Vec::new(),
                     len: 0,
                     closed: false,
                 }))
@@ -58,35 +81,32 @@ impl TaskRegistry {
         }
     }
 
-    fn shard(&self, header: &Header) -> &Mutex<Shard> {
-        &self.shards[(header.id.as_u64() as usize) & (self.shards.len() - 1)]
-    }
-
     /// Adds a new task (whose initial state already counts the entry's
     /// reference). False if the registry is closed.
     pub(crate) fn insert(&self, task: RawTask) -> bool {
-        let header = task.header();
-        let mut shard = self.shard(header).lock();
+        let shard_no = home_shard() & (self.shards.len() - 1);
+        let mut shard = self.shards[shard_no].lock();
         if shard.closed {
             return false;
         }
-        let ptr = task.header_ptr();
-        // SAFETY: links are only touched under this shard's lock; `ptr` and the
-        // old head are live (each entry holds a reference).
-        header.links.with_mut(|l| unsafe {
-            *l = Links {
-                prev: None,
-                next: shard.head,
+        let ptr = Some(task.header_ptr());
+        let index = match shard.free.pop() {
+            Some(i) => {
+                shard.slots[i as usize] = ptr;
+                i
             }
-        });
-        if let Some(old) = shard.head {
-            // SAFETY: as above.
-            unsafe { old.as_ref() }
-                .links
-                .with_mut(|l| unsafe { (*l).prev = Some(ptr) });
-        }
-        shard.head = Some(ptr);
+            None => {
+                shard.slots.push(ptr);
+                (shard.slots.len() - 1) as u32
+            }
+        };
         shard.len += 1;
+        let slot = Slot {
+            shard: shard_no as u32,
+            index,
+        };
+        // SAFETY: the slot field is only touched under this shard's lock.
+        task.header().slot.with_mut(|s| unsafe { *s = Some(slot) });
         // Relaxed: a statistic.
         self.spawned.fetch_add(1, Ordering::Relaxed);
         true
@@ -96,29 +116,21 @@ impl TaskRegistry {
     /// releases the entry's reference).
     pub(crate) fn remove(&self, task: RawTask) -> bool {
         let header = task.header();
-        let ptr = task.header_ptr();
-        let mut shard = self.shard(header).lock();
+        // Reading the slot before locking is fine: it is written once, at
+        // insert, by the spawning thread before the task could run (the queue
+        // hand-off orders it), and cleared only here, by the one completion.
+        // SAFETY: see above.
+        let Some(slot) = header.slot.with(|s| unsafe { *s }) else {
+            return false; // never inserted (refused)
+        };
+        let mut shard = self.shards[slot.shard as usize].lock();
         // SAFETY: under the shard lock.
-        let links = header.links.with(|l| unsafe { ((*l).prev, (*l).next) });
-        let (prev, next) = links;
-        if prev.is_none() && shard.head != Some(ptr) {
-            return false; // never inserted (refused), or already removed
-        }
-        // SAFETY: neighbours are live registered tasks; under the shard lock.
-        unsafe {
-            match prev {
-                Some(p) => p.as_ref().links.with_mut(|l| (*l).next = next),
-                None => shard.head = next,
-            }
-            if let Some(n) = next {
-                n.as_ref().links.with_mut(|l| (*l).prev = prev);
-            }
-            header.links.with_mut(|l| *l = Links::default());
-        }
+        header.slot.with_mut(|s| unsafe { *s = None });
+        shard.slots[slot.index as usize] = None;
+        shard.free.push(slot.index);
         shard.len -= 1;
         true
     }
-
     /// Tasks registered and not yet complete.
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.lock().len).sum()
@@ -148,12 +160,12 @@ impl TaskRegistry {
     fn for_each(&self, mut f: impl FnMut(RawTask)) {
         for shard in self.shards.iter() {
             let shard = shard.lock();
-            let mut cur = shard.head;
-            while let Some(ptr) = cur {
-                f(RawTask::from_header(ptr));
-                // SAFETY: under the shard lock; entries are live.
-                cur = unsafe { ptr.as_ref() }.links.with(|l| unsafe { (*l).next });
-            }
+            // Entries are live while registered (each holds a reference).
+            shard
+                .slots
+                .iter()
+                .flatten()
+                .for_each(|&ptr| f(RawTask::from_header(ptr)));
         }
     }
 

@@ -11,6 +11,7 @@
 //! | `JOIN_INTEREST`  | spawn (the `Task<T>` handle)  | dropping the handle        |                      |
 //! | `JOIN_WAKER`     | the handle, after storing its waker | the handle           |                      |
 //! | `ENDED_CANCELLED`| `to_complete(cancelled)`      | never                      | requires `COMPLETE`  |
+//! | `HAS_CALLBACKS`  | `add_done_callback` (under the cold lock) | never          |                      |
 //!
 //! The remaining high bits count references. Holders: the `Task<T>` handle, the
 //! registry entry (until the task completes), each [`Runnable`](crate::Runnable),
@@ -44,9 +45,10 @@ pub(crate) const CANCEL_REQ: usize = 1 << 3;
 pub(crate) const JOIN_INTEREST: usize = 1 << 4;
 pub(crate) const JOIN_WAKER: usize = 1 << 5;
 pub(crate) const ENDED_CANCELLED: usize = 1 << 6;
+pub(crate) const HAS_CALLBACKS: usize = 1 << 7;
 
 const LIFECYCLE: usize = RUNNING | COMPLETE;
-const REF_SHIFT: u32 = 7;
+const REF_SHIFT: u32 = 8;
 pub(crate) const REF_ONE: usize = 1 << REF_SHIFT;
 #[cfg(test)]
 const FLAGS: usize = REF_ONE - 1;
@@ -83,6 +85,9 @@ impl Snapshot {
     }
     pub(crate) fn is_ended_cancelled(self) -> bool {
         self.0 & ENDED_CANCELLED != 0
+    }
+    pub(crate) fn has_callbacks(self) -> bool {
+        self.0 & HAS_CALLBACKS != 0
     }
     pub(crate) fn ref_count(self) -> usize {
         self.0 >> REF_SHIFT
@@ -364,6 +369,17 @@ impl State {
                 (Some(Snapshot(s.0 & !(JOIN_INTEREST | JOIN_WAKER))), Ok(s))
             }
         })
+    }
+
+    /// `add_done_callback`, holding the cold lock: marks that callbacks exist.
+    /// Returns the previous snapshot. If it shows `COMPLETE`, completion has
+    /// passed its check without seeing the bit and the caller must run the
+    /// callback itself; otherwise completion will see the bit and take the
+    /// callbacks under the lock, after this caller releases it.
+    pub(crate) fn set_has_callbacks(&self) -> Snapshot {
+        // AcqRel: orders this RMW against `to_complete`'s in the word's
+        // modification order, which is what the argument above relies on.
+        Snapshot(self.0.fetch_or(HAS_CALLBACKS, Ordering::AcqRel))
     }
 
     /// A task refused at spawn: complete and cancelled, held by its handle alone.

@@ -136,28 +136,24 @@ impl TaskRef {
     /// done; if it is done already, `cb` is scheduled at once. Callbacks run in
     /// registration order, each once.
     pub fn add_done_callback(&self, cb: DoneCallback<TaskRef>) {
-        let fire_now = {
-            let mut slot = self.raw.header().cold.lock();
-            if slot.callbacks_fired {
+        let header = self.raw.header();
+        let completed_unseen = header.with_cold(|c| {
+            if header.state.set_has_callbacks().is_complete() {
                 true
             } else {
-                slot.data
-                    .get_or_insert_with(Default::default)
-                    .callbacks
-                    .push(cb.clone());
+                c.callbacks.push(cb.clone());
                 false
             }
-        };
-        if fire_now {
+        });
+        if completed_unseen {
             schedule_callbacks(self.raw, vec![cb]);
         }
     }
 
     /// Removes every registration of `cb`; returns how many there were.
     pub fn remove_done_callback(&self, cb: &DoneCallback<TaskRef>) -> usize {
-        let mut slot = self.raw.header().cold.lock();
-        slot.data
-            .as_mut()
+        let mut cold = self.raw.header().cold.lock();
+        cold.as_mut()
             .map_or(0, |c| remove_all(&mut c.callbacks, cb))
     }
 
