@@ -39,7 +39,7 @@ const GLOBAL_QUEUE_INTERVAL: u32 = 61;
 const MAX_LIFO_STREAK: u8 = 3;
 /// Passes over the victims before a searcher gives up.
 const SEARCH_ROUNDS: usize = 3;
-/// Pinned tasks and callbacks a `block_on` loop runs between polls of its future.
+/// Most pinned tasks a `block_on` loop runs between polls of its future.
 const BLOCK_ON_BATCH: usize = 128;
 
 thread_local! {
@@ -487,14 +487,16 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
             }
         }
         let mut ran = lp.run_callbacks();
-        for _ in 0..BLOCK_ON_BATCH {
-            match lp.pop_pinned() {
-                Some(task) => {
-                    task.run();
-                    ran = true;
-                }
-                None => break,
-            }
+        // Only the pinned tasks queued now: one that yields goes behind the
+        // main future, which then gets its turn (asyncio's round-robin).
+        lp.drain_inbox();
+        let queued = lp.local.borrow().pinned.len().min(BLOCK_ON_BATCH);
+        for _ in 0..queued {
+            let Some(task) = lp.local.borrow_mut().pinned.pop_front() else {
+                break;
+            };
+            task.run();
+            ran = true;
         }
         if !ran && !main.woken.load(std::sync::atomic::Ordering::Acquire) && !lp.has_local_work() {
             lp.remote.parker.park();

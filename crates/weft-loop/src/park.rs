@@ -260,4 +260,148 @@ mod loom_park {
             producer.join().unwrap();
         });
     }
+
+    /// Two loops, each running `event_loop.rs`'s worker loop in small: take a
+    /// task, else become a searcher (at most one of the two) and look again,
+    /// else register as a sleeper, re-check and park; a woken worker starts out
+    /// searching, and the last searcher to find work notifies another. Two
+    /// producers queue one task each. Both tasks must run: a lost wake-up
+    /// leaves a task queued with every worker parked, and loom reports the
+    /// deadlock. The queue counter stands for crossbeam's injector, whose push
+    /// and emptiness check are `SeqCst` too.
+    #[test]
+    fn loom_park_two_producers_two_workers() {
+        struct World {
+            idle: Idle,
+            parkers: [Arc<Parker>; 2],
+            queued: AtomicUsize,
+            ran: AtomicUsize,
+            closed: AtomicBool,
+        }
+
+        impl World {
+            fn push(&self) {
+                self.queued.fetch_add(1, Ordering::SeqCst);
+                self.notify_one();
+            }
+
+            fn take(&self) -> bool {
+                self.queued
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok()
+            }
+
+            fn notify_one(&self) {
+                if let Some(i) = self.idle.worker_to_notify() {
+                    self.parkers[i].unpark();
+                }
+            }
+
+            /// `run_task`; the worker that runs the last task shuts down
+            /// (`Shared::close`: set the flag, unpark everyone).
+            fn run(&self, searching: &mut bool) {
+                if std::mem::replace(searching, false) && self.idle.stop_searching() {
+                    self.notify_one();
+                }
+                if self.ran.fetch_add(1, Ordering::SeqCst) + 1 == 2 {
+                    self.closed.store(true, Ordering::SeqCst);
+                    self.parkers.iter().for_each(|p| p.unpark());
+                }
+            }
+
+            fn worker(&self, me: usize) {
+                let mut searching = false;
+                while !self.closed.load(Ordering::SeqCst) {
+                    if self.take() {
+                        self.run(&mut searching);
+                        continue;
+                    }
+                    if !searching && self.idle.try_start_searching() {
+                        searching = true;
+                    }
+                    if searching && self.take() {
+                        self.run(&mut searching);
+                        continue;
+                    }
+                    // `Loop::park`.
+                    self.idle
+                        .transition_to_parked(me, std::mem::replace(&mut searching, false));
+                    if self.queued.load(Ordering::SeqCst) > 0 || self.closed.load(Ordering::SeqCst)
+                    {
+                        if !self.idle.unregister(me) {
+                            searching = true;
+                        }
+                        continue;
+                    }
+                    self.parkers[me].park();
+                    if !self.idle.unregister(me) {
+                        searching = true;
+                    }
+                }
+            }
+        }
+
+        loom::model(|| {
+            let world = Arc::new(World {
+                idle: Idle::new(2),
+                parkers: [Parker::new(), Parker::new()],
+                queued: AtomicUsize::new(0),
+                ran: AtomicUsize::new(0),
+                closed: AtomicBool::new(false),
+            });
+            let threads: Vec<_> = [0, 1]
+                .into_iter()
+                .map(|me| {
+                    let world = world.clone();
+                    loom::thread::spawn(move || world.worker(me))
+                })
+                .collect();
+            let producer = {
+                let world = world.clone();
+                loom::thread::spawn(move || world.push())
+            };
+            world.push();
+            producer.join().unwrap();
+            for t in threads {
+                t.join().unwrap();
+            }
+            assert_eq!(world.ran.load(Ordering::SeqCst), 2);
+            assert_eq!(world.queued.load(Ordering::SeqCst), 0);
+        });
+    }
+
+    /// Targeted wake-ups (`LoopRemote::send`: push to the loop's inbox, then
+    /// unpark it) from two threads race the loop draining its inbox and
+    /// parking. The token is a level: an unpark before the park is kept, two
+    /// unparks leave one token, and the loop never sleeps on a message.
+    #[test]
+    fn loom_park_targeted_unpark_races_park() {
+        loom::model(|| {
+            let parker = Parker::new();
+            let inbox = Arc::new(Mutex::new(Vec::new()));
+            let senders: Vec<_> = [1, 2]
+                .into_iter()
+                .map(|msg| {
+                    let (parker, inbox) = (parker.clone(), inbox.clone());
+                    loom::thread::spawn(move || {
+                        inbox.lock().push(msg);
+                        parker.unpark();
+                    })
+                })
+                .collect();
+            let mut got = Vec::new();
+            loop {
+                got.append(&mut inbox.lock());
+                if got.len() == 2 {
+                    break;
+                }
+                parker.park();
+            }
+            got.sort_unstable();
+            assert_eq!(got, [1, 2]);
+            for s in senders {
+                s.join().unwrap();
+            }
+        });
+    }
 }

@@ -186,6 +186,12 @@ impl Runtime {
         self.handle.block_on(future)
     }
 
+    /// Like [`block_on`](Self::block_on), but nested use is an error (see
+    /// [`Handle::try_block_on`]).
+    pub fn try_block_on<F: Future>(&self, future: F) -> Result<F::Output, BlockOnError> {
+        self.handle.try_block_on(future)
+    }
+
     /// Shuts down gracefully: cancels every pending task, lets them run their
     /// cleanup for up to `grace`, then stops the workers and drops what is
     /// left, reporting each such task through `tracing` ("destroyed while

@@ -163,6 +163,8 @@ impl TaskRef {
             "cancelled"
         } else if s.is_complete() {
             "done"
+        } else if s.is_cancel_requested() {
+            "cancelling"
         } else if s.is_running() {
             "running"
         } else {

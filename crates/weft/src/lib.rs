@@ -7,7 +7,7 @@
 //! ```
 //! let out = weft::run(async {
 //!     let t = weft::spawn(async { 40 + 2 }); // asyncio.create_task
-//!     println!("waiting for {t:?}");           // Task { id: .., name: "Task-1", state: pending }
+//!     println!("waiting for {t:?}");           // e.g. Task { id: 1, name: "Task-1", state: pending }
 //!     t.await.unwrap()
 //! });
 //! assert_eq!(out, 42);
