@@ -55,7 +55,7 @@ use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::{AtomicU32, Mutex, Ordering};
 use crate::registry::Slot;
 use crate::schedule::Schedule;
-use crate::state::{State, ToIdle, ToNotified, ToRunning};
+use crate::state::{Outcome, State, ToIdle, ToNotified, ToRunning};
 use crate::task::TaskRef;
 use std::future::Future;
 use std::mem::ManuallyDrop;
@@ -556,21 +556,20 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
     output: Result<F::Output, TaskError>,
 ) {
     let header = &cell.header;
-    let mut output = output;
     // The future is gone by now (dropped by `poll_future` or `cancel_future`).
-    // A request that was never delivered turns a value into a cancellation.
-    if output.is_ok() && header.state.load().is_cancel_requested() {
-        output = Err(TaskError::Cancelled(header.cancelled_error()));
-    }
-    let cancelled = matches!(output, Err(TaskError::Cancelled(_)));
-    if let Err(error) = &output {
-        let error = error.clone();
-        header.with_cold(|c| c.error = Some(error));
-    }
+    let outcome = match &output {
+        Ok(_) => Outcome::Value,
+        Err(TaskError::Cancelled(_)) => Outcome::Cancelled,
+        Err(error) => {
+            let error = error.clone();
+            header.with_cold(|c| c.error = Some(error));
+            Outcome::Error
+        }
+    };
     // SAFETY: RUNNING is ours; the output is written before COMPLETE is published.
     cell.stage
         .with_mut(|stage| unsafe { *stage = Stage::Finished(output) });
-    let snapshot = header.state.to_complete(cancelled);
+    let snapshot = header.state.to_complete(outcome);
     if !snapshot.is_join_interested() {
         // Nobody will read it: drop it here, guarding against a panicking drop.
         let _ = catch_unwind(AssertUnwindSafe(|| {
@@ -670,12 +669,19 @@ unsafe fn take<F: Future, S>(ptr: NonNull<Header>) -> Option<Result<F::Output, T
     // SAFETY: live cell.
     let cell = unsafe { cell::<F, S>(ptr) };
     // SAFETY: the output is the handle's alone once COMPLETE is observed.
-    cell.stage.with_mut(
-        |stage| match std::mem::replace(unsafe { &mut *stage }, Stage::Consumed) {
+    let out = cell.stage.with_mut(|stage| {
+        match std::mem::replace(unsafe { &mut *stage }, Stage::Consumed) {
             Stage::Finished(out) => Some(out),
             _ => None,
-        },
-    )
+        }
+    })?;
+    // A value stored while a cancellation was pending: the task ended
+    // cancelled (see `State::to_complete`); the value is dropped.
+    if out.is_ok() && cell.header.state.load().is_ended_cancelled() {
+        drop(out);
+        return Some(Err(TaskError::Cancelled(cell.header.cancelled_error())));
+    }
+    Some(out)
 }
 
 /// # Safety

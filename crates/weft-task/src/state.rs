@@ -10,7 +10,7 @@
 //! | `CANCEL_REQ`     | `cancel` / `Cancelled::raise` | runner, `catch_cancel`, `uncancel` |              |
 //! | `JOIN_INTEREST`  | spawn (the `Task<T>` handle)  | dropping the handle        |                      |
 //! | `JOIN_WAKER`     | the handle, after storing its waker | the handle           |                      |
-//! | `ENDED_CANCELLED`| `to_complete(cancelled)`      | never                      | requires `COMPLETE`  |
+//! | `ENDED_CANCELLED`| `to_complete`                 | never                      | requires `COMPLETE`  |
 //! | `HAS_CALLBACKS`  | `add_done_callback` (under the cold lock) | never          |                      |
 //!
 //! The remaining high bits count references. Holders: the `Task<T>` handle, the
@@ -109,6 +109,17 @@ impl fmt::Debug for Snapshot {
             .field("refs", &self.ref_count())
             .finish()
     }
+}
+
+/// How the future ended, for `to_complete`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// It returned a value (which a pending request turns into a cancellation).
+    Value,
+    /// It was cancelled.
+    Cancelled,
+    /// It panicked or failed: an error wins over a pending request, as in asyncio.
+    Error,
 }
 
 /// What the runner does after `to_running`.
@@ -229,20 +240,27 @@ impl State {
         })
     }
 
-    /// The runner finished the task. Clears `RUNNING`, sets `COMPLETE` (and
-    /// `ENDED_CANCELLED` if so) and withdraws any pending cancel request. Returns
-    /// the new snapshot: the caller drops the output itself when join interest is
-    /// gone, and wakes the join waker when it is set.
-    pub(crate) fn to_complete(&self, cancelled: bool) -> Snapshot {
-        let extra = if cancelled {
-            COMPLETE | ENDED_CANCELLED
-        } else {
-            COMPLETE
-        };
+    /// The runner finished the task with `outcome`. Clears `RUNNING` and
+    /// `CANCEL_REQ`, sets `COMPLETE`, and sets `ENDED_CANCELLED` for a
+    /// cancellation — or for a value while a request is pending: deciding that
+    /// inside this one RMW is what makes `cancel() == true` mean "ends
+    /// cancelled" with no window in between (readers of the stored value turn it
+    /// into `Cancelled` when they see the bit). Returns the new snapshot: the
+    /// caller drops the output itself when join interest is gone, and wakes the
+    /// join waker when it is set.
+    pub(crate) fn to_complete(&self, outcome: Outcome) -> Snapshot {
         self.fetch_update(|s| {
             debug_assert!(s.is_running() && !s.is_complete(), "{s:?}");
-            let next = Snapshot((s.0 & !(RUNNING | CANCEL_REQ)) | extra);
-            (Some(next), next)
+            let cancelled = match outcome {
+                Outcome::Cancelled => true,
+                Outcome::Value => s.is_cancel_requested(),
+                Outcome::Error => false,
+            };
+            let mut next = (s.0 & !(RUNNING | CANCEL_REQ)) | COMPLETE;
+            if cancelled {
+                next |= ENDED_CANCELLED;
+            }
+            (Some(Snapshot(next)), Snapshot(next))
         })
     }
 
@@ -434,7 +452,7 @@ mod tests {
         assert_eq!(s.load().ref_count(), 3);
         assert_eq!(s.to_running(), ToRunning::Run { cancel: false });
         assert!(s.load().is_running() && !s.load().is_notified());
-        let done = s.to_complete(false);
+        let done = s.to_complete(Outcome::Value);
         assert!(done.is_complete() && !done.is_running() && done.is_join_interested());
         assert!(!s.ref_dec(1)); // runner
         assert!(!s.ref_dec(1)); // registry
@@ -467,7 +485,7 @@ mod tests {
         assert_eq!(s.to_running(), ToRunning::Run { cancel: true });
         assert!(s.clear_cancel_request());
         assert!(!s.clear_cancel_request());
-        let done = s.to_complete(true);
+        let done = s.to_complete(Outcome::Cancelled);
         assert!(done.is_ended_cancelled());
         assert_eq!(s.to_cancel_requested(), ToCancelRequested::AlreadyComplete);
         assert_eq!(s.flags() & CANCEL_REQ, 0);

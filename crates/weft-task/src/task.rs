@@ -123,13 +123,15 @@ impl TaskRef {
     /// The error the task ended with: `Ok(None)` for a value, `Ok(Some(err))` for
     /// a cancellation, panic or failure, `Err(InvalidStateError)` while pending.
     pub fn exception(&self) -> Result<Option<TaskError>, InvalidStateError> {
-        if !self.done() {
+        let header = self.raw.header();
+        let state = header.state.load();
+        if !state.is_complete() {
             return Err(InvalidStateError::PENDING);
         }
-        Ok(self
-            .raw
-            .header()
-            .peek_cold(|c| c.and_then(|c| c.error.clone())))
+        if state.is_ended_cancelled() {
+            return Ok(Some(TaskError::Cancelled(header.cancelled_error())));
+        }
+        Ok(header.peek_cold(|c| c.and_then(|c| c.error.clone())))
     }
 
     /// Registers `cb` to run (on the loop, never synchronously) when the task is
