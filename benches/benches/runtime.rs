@@ -1,0 +1,641 @@
+//! Scheduler benchmarks: the same six workloads on weft, tokio (multi-thread)
+//! and async-executor, in one run, so the numbers can be compared side by side.
+//!
+//! The workload shapes follow tokio's `benches/rt_multi_threaded.rs`.
+//! Every bench function id is `<bench>/<runtime>`; `benches/table.py` turns
+//! criterion's output into a markdown table.
+//!
+//! Worker count: `WEFT_BENCH_WORKERS` (default: `available_parallelism`).
+//!
+//! Each runtime is built once per bench function, outside the timed loop, and
+//! dropped before the next runtime is built, so idle workers of one runtime
+//! never compete with another runtime's measurement.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
+use tokio::sync::oneshot;
+
+// ---------------------------------------------------------------------------
+// Runtime abstraction
+// ---------------------------------------------------------------------------
+
+/// The operations a workload needs, implemented once per runtime.
+///
+/// "Inside" spawns (`spawn`, `spawn_detached`) are only called from tasks
+/// running on the runtime and use each runtime's idiomatic in-task spawn
+/// (`weft::spawn`, `tokio::spawn`, the captured `Arc<Executor>`).
+/// "Remote" spawns are called from the bench thread.
+trait Rt: Sized + 'static {
+    const NAME: &'static str;
+
+    /// What a task has to carry to spawn more tasks (`()` where the runtime
+    /// has an ambient, thread-local spawn).
+    type Ctx: Clone + Send + Sync + 'static;
+
+    fn build(workers: usize) -> Self;
+    fn ctx(&self) -> Self::Ctx;
+
+    /// Drive `f` to completion from the bench thread.
+    fn block_on<F: Future>(&self, f: F) -> F::Output;
+
+    /// Spawn from the bench (non-runtime) thread; the returned future
+    /// resolves to the task's output.
+    fn spawn_remote<F>(&self, f: F) -> impl Future<Output = F::Output> + Send + 'static
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+
+    /// Spawn from the bench thread and forget the handle (the task keeps running).
+    fn spawn_remote_detached<F>(&self, f: F)
+    where
+        F: Future<Output = ()> + Send + 'static;
+
+    /// Spawn from inside a task on this runtime.
+    fn spawn<F>(ctx: &Self::Ctx, f: F) -> impl Future<Output = F::Output> + Send + 'static
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+
+    /// Spawn from inside a task on this runtime and forget the handle.
+    fn spawn_detached<F>(ctx: &Self::Ctx, f: F)
+    where
+        F: Future<Output = ()> + Send + 'static;
+
+    fn yield_now() -> impl Future<Output = ()> + Send;
+}
+
+// ----- weft ----------------------------------------------------------------
+
+struct Weft(weft::Runtime);
+
+impl Rt for Weft {
+    const NAME: &'static str = "weft";
+    type Ctx = ();
+
+    fn build(workers: usize) -> Self {
+        Weft(
+            weft::Builder::new()
+                .workers(workers)
+                .thread_name("weft-bench")
+                .build()
+                .expect("build weft runtime"),
+        )
+    }
+
+    fn ctx(&self) -> Self::Ctx {}
+
+    fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.0.block_on(f)
+    }
+
+    fn spawn_remote<F>(&self, f: F) -> impl Future<Output = F::Output> + Send + 'static
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let task = self.0.spawn(f);
+        async move { task.await.expect("weft task failed") }
+    }
+
+    fn spawn_remote_detached<F>(&self, f: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.0.spawn(f).detach();
+    }
+
+    fn spawn<F>(_: &(), f: F) -> impl Future<Output = F::Output> + Send + 'static
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let task = weft::spawn(f);
+        async move { task.await.expect("weft task failed") }
+    }
+
+    fn spawn_detached<F>(_: &(), f: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        weft::spawn(f).detach();
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        weft::yield_now()
+    }
+}
+
+// ----- tokio ---------------------------------------------------------------
+
+struct Tokio(tokio::runtime::Runtime);
+
+impl Rt for Tokio {
+    const NAME: &'static str = "tokio";
+    type Ctx = ();
+
+    fn build(workers: usize) -> Self {
+        Tokio(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(workers)
+                .thread_name("tokio-bench")
+                .enable_all()
+                .build()
+                .expect("build tokio runtime"),
+        )
+    }
+
+    fn ctx(&self) -> Self::Ctx {}
+
+    fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.0.block_on(f)
+    }
+
+    fn spawn_remote<F>(&self, f: F) -> impl Future<Output = F::Output> + Send + 'static
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let task = self.0.spawn(f);
+        async move { task.await.expect("tokio task failed") }
+    }
+
+    fn spawn_remote_detached<F>(&self, f: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(self.0.spawn(f));
+    }
+
+    fn spawn<F>(_: &(), f: F) -> impl Future<Output = F::Output> + Send + 'static
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let task = tokio::spawn(f);
+        async move { task.await.expect("tokio task failed") }
+    }
+
+    fn spawn_detached<F>(_: &(), f: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(tokio::spawn(f));
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        tokio::task::yield_now()
+    }
+}
+
+// ----- async-executor ------------------------------------------------------
+
+/// An `async_executor::Executor` run by `workers` threads, each in
+/// `futures_lite::future::block_on(ex.run(shutdown))`.
+struct AsyncExecutor {
+    ex: Arc<async_executor::Executor<'static>>,
+    shutdown: Vec<oneshot::Sender<()>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Drop for AsyncExecutor {
+    fn drop(&mut self) {
+        // Dropping the senders resolves every runner's shutdown future.
+        self.shutdown.clear();
+        for t in self.threads.drain(..) {
+            t.join().expect("async-executor runner panicked");
+        }
+    }
+}
+
+impl Rt for AsyncExecutor {
+    const NAME: &'static str = "async-executor";
+    type Ctx = Arc<async_executor::Executor<'static>>;
+
+    fn build(workers: usize) -> Self {
+        let ex = Arc::new(async_executor::Executor::new());
+        let mut shutdown = Vec::with_capacity(workers);
+        let mut threads = Vec::with_capacity(workers);
+        for i in 0..workers {
+            let (tx, rx) = oneshot::channel::<()>();
+            shutdown.push(tx);
+            let ex = ex.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("async-executor-bench-{i}"))
+                    .spawn(move || {
+                        let _ = futures_lite::future::block_on(ex.run(rx));
+                    })
+                    .expect("spawn async-executor runner"),
+            );
+        }
+        AsyncExecutor {
+            ex,
+            shutdown,
+            threads,
+        }
+    }
+
+    fn ctx(&self) -> Self::Ctx {
+        self.ex.clone()
+    }
+
+    fn block_on<F: Future>(&self, f: F) -> F::Output {
+        futures_lite::future::block_on(f)
+    }
+
+    fn spawn_remote<F>(&self, f: F) -> impl Future<Output = F::Output> + Send + 'static
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Self::spawn(&self.ex, f)
+    }
+
+    fn spawn_remote_detached<F>(&self, f: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        Self::spawn_detached(&self.ex, f)
+    }
+
+    fn spawn<F>(ex: &Self::Ctx, f: F) -> impl Future<Output = F::Output> + Send + 'static
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        // async-executor's Task cancels on drop; it is always awaited here.
+        ex.spawn(f)
+    }
+
+    fn spawn_detached<F>(ex: &Self::Ctx, f: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        ex.spawn(f).detach();
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        futures_lite::future::yield_now()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+/// Counts down from `n`; the task that brings it to zero fires a oneshot.
+/// `tokio::sync::oneshot` is runtime-agnostic, so it is used on all three.
+struct Countdown {
+    rem: AtomicUsize,
+    done: Mutex<Option<oneshot::Sender<()>>>,
+}
+
+impl Countdown {
+    fn new(n: usize) -> (Arc<Self>, oneshot::Receiver<()>) {
+        let (tx, rx) = oneshot::channel();
+        let cd = Arc::new(Countdown {
+            rem: AtomicUsize::new(n),
+            done: Mutex::new(Some(tx)),
+        });
+        (cd, rx)
+    }
+
+    fn tick(&self) {
+        if self.rem.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let tx = self
+                .done
+                .lock()
+                .unwrap()
+                .take()
+                .expect("countdown fired twice");
+            tx.send(()).expect("countdown receiver gone");
+        }
+    }
+
+    fn remaining(&self) -> usize {
+        self.rem.load(Ordering::Acquire)
+    }
+}
+
+/// Wait on the bench thread for a countdown, independent of any runtime.
+fn wait_outside(rx: oneshot::Receiver<()>) {
+    futures_lite::future::block_on(rx).expect("countdown sender dropped");
+}
+
+/// Run `body` as a task on the runtime and wait for its result from the bench thread.
+fn run_in_task<R: Rt, T, F>(rt: &R, body: F) -> T
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let join = rt.spawn_remote(body);
+    rt.block_on(join)
+}
+
+// ---------------------------------------------------------------------------
+// Workloads
+// ---------------------------------------------------------------------------
+
+trait Workload {
+    const NAME: &'static str;
+    /// One iteration; must verify its own result.
+    fn run<R: Rt>(rt: &R);
+}
+
+/// From inside a task, spawn 10_000 empty tasks and await every handle.
+struct SpawnManyLocal;
+
+impl Workload for SpawnManyLocal {
+    const NAME: &'static str = "spawn_many_local";
+
+    fn run<R: Rt>(rt: &R) {
+        const NUM_SPAWN: usize = 10_000;
+        let ctx = rt.ctx();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let ran2 = ran.clone();
+        let sum = run_in_task(rt, async move {
+            let mut handles = Vec::with_capacity(NUM_SPAWN);
+            for _ in 0..NUM_SPAWN {
+                let ran = ran2.clone();
+                handles.push(R::spawn(&ctx, async move {
+                    ran.fetch_add(1, Ordering::Relaxed);
+                    1usize
+                }));
+            }
+            let mut sum = 0;
+            for h in handles {
+                sum += h.await;
+            }
+            sum
+        });
+        assert_eq!(sum, NUM_SPAWN);
+        assert_eq!(ran.load(Ordering::Relaxed), NUM_SPAWN);
+    }
+}
+
+/// The per-task cost bar: on ONE worker, from inside a task, spawn
+/// 100_000 empty tasks and await each handle. Reported per task (Throughput).
+struct SpawnCost;
+
+impl SpawnCost {
+    const N: usize = 100_000;
+}
+
+impl Workload for SpawnCost {
+    const NAME: &'static str = "spawn_cost_1_worker";
+
+    fn run<R: Rt>(rt: &R) {
+        let ctx = rt.ctx();
+        let sum = run_in_task(rt, async move {
+            let mut handles = Vec::with_capacity(SpawnCost::N);
+            for _ in 0..SpawnCost::N {
+                handles.push(R::spawn(&ctx, async { 1usize }));
+            }
+            let mut sum = 0;
+            for h in handles {
+                sum += h.await;
+            }
+            sum
+        });
+        assert_eq!(sum, SpawnCost::N);
+    }
+}
+
+/// From the bench thread, spawn 10_000 empty tasks and wait until all ran.
+struct SpawnManyRemote;
+
+impl Workload for SpawnManyRemote {
+    const NAME: &'static str = "spawn_many_remote";
+
+    fn run<R: Rt>(rt: &R) {
+        const NUM_SPAWN: usize = 10_000;
+        let (cd, rx) = Countdown::new(NUM_SPAWN);
+        for _ in 0..NUM_SPAWN {
+            let cd = cd.clone();
+            rt.spawn_remote_detached(async move { cd.tick() });
+        }
+        wait_outside(rx);
+        assert_eq!(cd.remaining(), 0);
+    }
+}
+
+/// A chain of 1_000 tasks, each spawning the next; the last one signals.
+struct ChainedSpawn;
+
+impl Workload for ChainedSpawn {
+    const NAME: &'static str = "chained_spawn";
+
+    fn run<R: Rt>(rt: &R) {
+        const ITER: usize = 1_000;
+
+        fn link<R: Rt>(ctx: R::Ctx, hops: Arc<AtomicUsize>, done: oneshot::Sender<()>, n: usize) {
+            hops.fetch_add(1, Ordering::Relaxed);
+            if n == 0 {
+                done.send(()).expect("chain receiver gone");
+            } else {
+                let next = ctx.clone();
+                R::spawn_detached(&ctx, async move { link::<R>(next, hops, done, n - 1) });
+            }
+        }
+
+        let ctx = rt.ctx();
+        let hops = Arc::new(AtomicUsize::new(0));
+        let hops2 = hops.clone();
+        run_in_task(rt, async move {
+            let (tx, rx) = oneshot::channel();
+            let start = ctx.clone();
+            R::spawn_detached(&ctx, async move { link::<R>(start, hops2, tx, ITER) });
+            rx.await.expect("chain dropped");
+        });
+        // ITER spawned links plus the final one (n == 0).
+        assert_eq!(hops.load(Ordering::Relaxed), ITER + 1);
+    }
+}
+
+/// 200 tasks (spawned from the bench thread), each yielding 1_000 times.
+struct YieldMany;
+
+impl Workload for YieldMany {
+    const NAME: &'static str = "yield_many";
+
+    fn run<R: Rt>(rt: &R) {
+        const TASKS: usize = 200;
+        const NUM_YIELD: usize = 1_000;
+        let yields = Arc::new(AtomicUsize::new(0));
+        let (cd, rx) = Countdown::new(TASKS);
+        for _ in 0..TASKS {
+            let cd = cd.clone();
+            let yields = yields.clone();
+            rt.spawn_remote_detached(async move {
+                for _ in 0..NUM_YIELD {
+                    R::yield_now().await;
+                }
+                yields.fetch_add(NUM_YIELD, Ordering::Relaxed);
+                cd.tick();
+            });
+        }
+        wait_outside(rx);
+        assert_eq!(yields.load(Ordering::Relaxed), TASKS * NUM_YIELD);
+    }
+}
+
+/// 1_000 ping-pong pairs: each "ping" task spawns a "pong" task, sends it a
+/// oneshot and awaits the reply on a second oneshot (tokio's ping_pong shape).
+struct PingPong;
+
+impl Workload for PingPong {
+    const NAME: &'static str = "ping_pong";
+
+    fn run<R: Rt>(rt: &R) {
+        const NUM_PINGS: usize = 1_000;
+        let ctx = rt.ctx();
+        let pongs = Arc::new(AtomicUsize::new(0));
+        let pongs2 = pongs.clone();
+        run_in_task(rt, async move {
+            let (cd, rx) = Countdown::new(NUM_PINGS);
+            for _ in 0..NUM_PINGS {
+                let cd = cd.clone();
+                let pongs = pongs2.clone();
+                let inner = ctx.clone();
+                R::spawn_detached(&ctx, async move {
+                    let (tx1, rx1) = oneshot::channel::<()>();
+                    let (tx2, rx2) = oneshot::channel::<()>();
+                    R::spawn_detached(&inner, async move {
+                        rx1.await.expect("ping dropped");
+                        pongs.fetch_add(1, Ordering::Relaxed);
+                        tx2.send(()).expect("ping gone");
+                    });
+                    tx1.send(()).expect("pong gone");
+                    rx2.await.expect("pong dropped");
+                    cd.tick();
+                });
+            }
+            rx.await.expect("countdown dropped");
+        });
+        assert_eq!(pongs.load(Ordering::Relaxed), NUM_PINGS);
+    }
+}
+
+/// Recursive spawn + join: a binary tree of depth 12 where every node spawns
+/// two children and awaits both handles (8_191 tasks).
+struct SpawnTree;
+
+impl Workload for SpawnTree {
+    const NAME: &'static str = "spawn_tree";
+
+    fn run<R: Rt>(rt: &R) {
+        const DEPTH: u32 = 12;
+
+        fn node<R: Rt>(ctx: R::Ctx, depth: u32) -> Pin<Box<dyn Future<Output = usize> + Send>> {
+            Box::pin(async move {
+                if depth == 0 {
+                    return 1;
+                }
+                let left = R::spawn(&ctx, node::<R>(ctx.clone(), depth - 1));
+                let right = R::spawn(&ctx, node::<R>(ctx.clone(), depth - 1));
+                1 + left.await + right.await
+            })
+        }
+
+        let nodes = run_in_task(rt, node::<R>(rt.ctx(), DEPTH));
+        assert_eq!(nodes, (1usize << (DEPTH + 1)) - 1);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Criterion wiring
+// ---------------------------------------------------------------------------
+
+fn workers() -> usize {
+    match std::env::var("WEFT_BENCH_WORKERS") {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|&n: &usize| n > 0)
+            .unwrap_or_else(|| panic!("WEFT_BENCH_WORKERS must be a positive integer, got {v:?}")),
+        Err(_) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    }
+}
+
+fn bench_one<W: Workload, R: Rt>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+) {
+    bench_one_with::<W, R>(group, workers());
+}
+
+fn bench_one_with<W: Workload, R: Rt>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    workers: usize,
+) {
+    let rt = R::build(workers);
+    // Sanity run before timing: a broken runtime fails here, not mid-sample.
+    W::run(&rt);
+    group.bench_function(R::NAME, |b| b.iter(|| W::run(&rt)));
+    drop(rt);
+}
+
+fn bench_workload<W: Workload>(c: &mut Criterion) {
+    let mut group = c.benchmark_group(W::NAME);
+    // Flat sampling: bounded iteration count even if one runtime is slow.
+    group.sampling_mode(SamplingMode::Flat);
+    bench_one::<W, Weft>(&mut group);
+    bench_one::<W, Tokio>(&mut group);
+    bench_one::<W, AsyncExecutor>(&mut group);
+    group.finish();
+}
+
+fn spawn_cost(c: &mut Criterion) {
+    let mut group = c.benchmark_group(SpawnCost::NAME);
+    group.sampling_mode(SamplingMode::Flat);
+    group.throughput(criterion::Throughput::Elements(SpawnCost::N as u64));
+    bench_one_with::<SpawnCost, Weft>(&mut group, 1);
+    bench_one_with::<SpawnCost, Tokio>(&mut group, 1);
+    bench_one_with::<SpawnCost, AsyncExecutor>(&mut group, 1);
+    group.finish();
+}
+
+fn spawn_many_local(c: &mut Criterion) {
+    bench_workload::<SpawnManyLocal>(c);
+}
+
+fn spawn_many_remote(c: &mut Criterion) {
+    bench_workload::<SpawnManyRemote>(c);
+}
+
+fn chained_spawn(c: &mut Criterion) {
+    bench_workload::<ChainedSpawn>(c);
+}
+
+fn yield_many(c: &mut Criterion) {
+    bench_workload::<YieldMany>(c);
+}
+
+fn ping_pong(c: &mut Criterion) {
+    bench_workload::<PingPong>(c);
+}
+
+fn spawn_tree(c: &mut Criterion) {
+    bench_workload::<SpawnTree>(c);
+}
+
+fn config() -> Criterion {
+    eprintln!("weft-benches: {} worker thread(s) per runtime", workers());
+    Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+}
+
+criterion_group! {
+    name = runtime;
+    config = config();
+    targets = spawn_cost, spawn_many_local, spawn_many_remote, chained_spawn, yield_many, ping_pong, spawn_tree
+}
+criterion_main!(runtime);

@@ -1,0 +1,1 @@
+//! Benchmarks for weft live in benches/benches.

@@ -1,0 +1,1 @@
+//! Integration tests for weft live in tests/tests.
