@@ -44,7 +44,10 @@ fn lifo_task_of_a_blocked_worker_is_stolen_after_wake() {
             b.await.unwrap();
             stolen
         }));
-        assert!(outcome.unwrap(), "the woken task waited behind its blocked worker");
+        assert!(
+            outcome.unwrap(),
+            "the woken task waited behind its blocked worker"
+        );
         assert!(ran.load(Ordering::SeqCst));
     }
 }
@@ -61,6 +64,9 @@ fn freshly_spawned_task_of_a_blocked_worker_is_stolen() {
             b.await.unwrap();
             stolen
         }));
-        assert!(outcome.unwrap(), "the spawned task waited behind its blocked worker");
+        assert!(
+            outcome.unwrap(),
+            "the spawned task waited behind its blocked worker"
+        );
     }
 }

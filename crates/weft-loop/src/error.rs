@@ -30,29 +30,53 @@ impl fmt::Display for SpawnError {
 
 impl Error for SpawnError {}
 
-/// `block_on` was called on a thread that is already running a weft loop (a
-/// worker, or inside another `block_on`): blocking there would deadlock.
+/// `block_on` could not run the future, which was dropped unpolled: the
+/// thread already runs a weft loop (a worker, or inside another `block_on`),
+/// where blocking would deadlock, or the runtime is shut down.
 ///
 /// ```
 /// let rt = weft::Runtime::new().unwrap();
 /// let handle = rt.handle().clone();
-/// rt.block_on(async move {
+/// rt.block_on(async {
 ///     let err = handle.try_block_on(async {}).unwrap_err();
+///     assert!(err.is_nested());
 ///     assert_eq!(err.to_string(), "cannot block on a future inside a running weft loop");
 /// });
+/// drop(rt);
+/// assert!(handle.try_block_on(async {}).unwrap_err().is_closed());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BlockOnError(());
+pub struct BlockOnError {
+    closed: bool,
+}
 
 impl BlockOnError {
     pub(crate) fn nested() -> BlockOnError {
-        BlockOnError(())
+        BlockOnError { closed: false }
+    }
+
+    pub(crate) fn closed() -> BlockOnError {
+        BlockOnError { closed: true }
+    }
+
+    /// Whether the thread was already running a weft loop.
+    pub fn is_nested(&self) -> bool {
+        !self.closed
+    }
+
+    /// Whether the runtime was shut down.
+    pub fn is_closed(&self) -> bool {
+        self.closed
     }
 }
 
 impl fmt::Display for BlockOnError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("cannot block on a future inside a running weft loop")
+        if self.closed {
+            f.write_str("runtime is shut down")
+        } else {
+            f.write_str("cannot block on a future inside a running weft loop")
+        }
     }
 }
 

@@ -8,8 +8,8 @@
 //!    callbacks queued meanwhile wait for the next tick).
 //! 2. Take a task: every 61st tick the injector and inbox come first (fairness
 //!    for work from outside); otherwise the LIFO slot (at most 3 times in a row,
-//!    then its task goes to the back of the deque), the deque, pinned tasks, the
-//!    inbox, the injector.
+//!    then its task goes to the back of the deque), the deque and pinned tasks
+//!    (each first on alternate ticks), the inbox, the injector.
 //! 3. None: search (steal half a victim's deque, random victim first; on the
 //!    second pass also victims' LIFO slots). At most half the workers search.
 //! 4. Still none: park (protocol in `park.rs`).
@@ -334,6 +334,13 @@ impl Loop {
             core.queue.push(t);
         }
         core.lifo_streak.set(0);
+        // Pinned tasks and the deque take turns being looked at first, so a
+        // task yielding in a loop (back of the deque) cannot starve them.
+        if core.tick.get() & 1 == 1 {
+            if let Some(t) = self.pop_pinned() {
+                return Some(t);
+            }
+        }
         core.queue
             .pop()
             .or_else(|| self.pop_pinned())

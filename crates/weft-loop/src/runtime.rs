@@ -337,21 +337,25 @@ impl Handle {
     /// # Panics
     ///
     /// On a thread already running a weft loop (a worker, or inside another
-    /// `block_on`), where blocking would deadlock; see
-    /// [`try_block_on`](Self::try_block_on).
+    /// `block_on`), where blocking would deadlock, or if the runtime is shut
+    /// down; see [`try_block_on`](Self::try_block_on).
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         match self.try_block_on(future) {
             Ok(out) => out,
-            Err(e) => panic!("{e}: use .await instead"),
+            Err(e) if e.is_nested() => panic!("{e}: use .await instead"),
+            Err(e) => panic!("{e}"),
         }
     }
 
-    /// Like [`block_on`](Self::block_on), but nested use is an error; the future
-    /// is then dropped unpolled.
+    /// Like [`block_on`](Self::block_on), but nested use, or a shut-down
+    /// runtime, is an error; the future is then dropped unpolled.
     pub fn try_block_on<F: Future>(&self, future: F) -> Result<F::Output, BlockOnError> {
         if Loop::is_entered() {
             return Err(BlockOnError::nested());
+        }
+        if self.shared.is_closed() {
+            return Err(BlockOnError::closed());
         }
         Ok(event_loop::block_on(&self.shared, future))
     }

@@ -274,7 +274,15 @@ impl CallSoon for LoopCallSoon {
             if self.shared.is_closed() {
                 return;
             }
-            self.owner.send(Msg::Call(f));
+            // The loop the promise was made on may have ended (a finished
+            // `block_on`): then any worker runs the callbacks.
+            if let Err(crossbeam_channel::SendError(Msg::Call(f))) =
+                self.owner.inbox.send(Msg::Call(f))
+            {
+                self.shared.call_soon_remote(f);
+            } else {
+                self.owner.parker.unpark();
+            }
         }
     }
 }

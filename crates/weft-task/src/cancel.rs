@@ -19,7 +19,7 @@
 //! future, or right after the inner future returns `Pending` if the request
 //! arrived (or was re-raised) during that poll.
 
-use crate::context;
+use crate::context::{self, PollStamp};
 use crate::error::Cancelled;
 use crate::raw::RawTask;
 use std::fmt;
@@ -78,8 +78,9 @@ pub struct CatchCancel<F> {
 
 impl<F: Future> CatchCancel<F> {
     /// Takes the request if one is pending for `task`; drops the inner future
-    /// (delivering the cancellation to what it awaits) and returns it.
-    fn intercept(self: Pin<&mut Self>, task: RawTask) -> Option<Cancelled> {
+    /// (delivering the cancellation to what it awaits: the leaf futures stamped
+    /// `awaited`) and returns it.
+    fn intercept(self: Pin<&mut Self>, task: RawTask, awaited: PollStamp) -> Option<Cancelled> {
         if !task.header().state.clear_cancel_request() {
             return None;
         }
@@ -87,7 +88,7 @@ impl<F: Future> CatchCancel<F> {
         // SAFETY: `inner` is structurally pinned; dropping it in place through
         // the pinned reference is allowed (drop is the end of its pin).
         let this = unsafe { self.get_unchecked_mut() };
-        let _delivering = context::enter_cancel_delivery(&cancelled);
+        let _delivering = context::enter_cancel_delivery(&cancelled, awaited);
         this.inner = None;
         Some(cancelled)
     }
@@ -97,10 +98,14 @@ impl<F: Future> Future for CatchCancel<F> {
     type Output = Result<F::Output, Cancelled>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let stamp = context::poll_stamp();
         let task = context::current().map(RawTask::from_header);
-        if let Some(task) = task {
+        if let (Some(task), Some((ptr, polls))) = (task, stamp) {
             if self.inner_wrappers == 0 && self.inner.is_some() {
-                if let Some(c) = self.as_mut().intercept(task) {
+                // Not polled yet in this task poll: the inner future's leaves
+                // were last stamped by the previous one.
+                let awaited = (ptr, polls.wrapping_sub(1));
+                if let Some(c) = self.as_mut().intercept(task, awaited) {
                     return Poll::Ready(Err(c));
                 }
             }
@@ -120,9 +125,9 @@ impl<F: Future> Future for CatchCancel<F> {
             Poll::Pending => {
                 let after = context::intercept_count();
                 this.inner_wrappers = after - before;
-                if let Some(task) = task {
+                if let (Some(task), Some(stamp)) = (task, stamp) {
                     if this.inner_wrappers == 0 {
-                        if let Some(c) = self.as_mut().intercept(task) {
+                        if let Some(c) = self.as_mut().intercept(task, stamp) {
                             return Poll::Ready(Err(c));
                         }
                     }

@@ -20,7 +20,7 @@ thread_local! {
     static CURRENT: Cell<Option<NonNull<Header>>> = const { Cell::new(None) };
     static BUDGET_LEFT: Cell<Option<u8>> = const { Cell::new(None) };
     static INTERCEPTING: Cell<u32> = const { Cell::new(0) };
-    static DELIVERING: RefCell<Option<Cancelled>> = const { RefCell::new(None) };
+    static DELIVERING: RefCell<Option<(Cancelled, PollStamp)>> = const { RefCell::new(None) };
 }
 
 /// Restores the previous task context when dropped.
@@ -65,15 +65,31 @@ pub(crate) fn set_intercept_count(n: u32) {
     INTERCEPTING.set(n);
 }
 
-/// While alive, futures dropped on this thread are being dropped to deliver a
-/// cancellation: a `Task` or `Promise` they await is cancelled too.
-pub(crate) struct EnterDelivery {
-    prev: Option<Cancelled>,
+/// Which poll of which task a leaf future (a `Task` handle, a promise waiter)
+/// last returned `Pending` in: the thing a task is *currently* awaiting is the
+/// one stamped with its latest poll. The task is named by its address, only
+/// ever compared, never followed (so stamps stay `Send`).
+pub(crate) type PollStamp = (usize, u32);
+
+/// The stamp for a leaf future returning `Pending` now, if inside a task.
+pub(crate) fn poll_stamp() -> Option<PollStamp> {
+    let task = CURRENT.get()?;
+    // SAFETY: CURRENT is the task being polled on this thread, which holds
+    // RUNNING; `polls` is only written by that thread.
+    let polls = unsafe { task.as_ref() }.polls.with(|p| unsafe { *p });
+    Some((task.as_ptr() as usize, polls))
 }
 
-pub(crate) fn enter_cancel_delivery(cancelled: &Cancelled) -> EnterDelivery {
+/// While alive, futures dropped on this thread are being dropped to deliver a
+/// cancellation: a `Task` or `Promise` they are awaiting (stamped `awaited`)
+/// is cancelled too.
+pub(crate) struct EnterDelivery {
+    prev: Option<(Cancelled, PollStamp)>,
+}
+
+pub(crate) fn enter_cancel_delivery(cancelled: &Cancelled, awaited: PollStamp) -> EnterDelivery {
     EnterDelivery {
-        prev: DELIVERING.replace(Some(cancelled.clone())),
+        prev: DELIVERING.replace(Some((cancelled.clone(), awaited))),
     }
 }
 
@@ -83,9 +99,14 @@ impl Drop for EnterDelivery {
     }
 }
 
-/// The cancellation being delivered by dropping futures on this thread, if any.
-pub(crate) fn delivering() -> Option<Cancelled> {
-    DELIVERING.with_borrow(|d| d.clone())
+/// The cancellation being delivered on this thread, if the future stamped
+/// `stamp` is one of those being awaited at the delivery point.
+pub(crate) fn delivering_to(stamp: Option<PollStamp>) -> Option<Cancelled> {
+    let stamp = stamp?;
+    DELIVERING.with_borrow(|d| match d {
+        Some((c, awaited)) if *awaited == stamp => Some(c.clone()),
+        _ => None,
+    })
 }
 
 /// Cooperative scheduling: spends one unit of the running task's budget.

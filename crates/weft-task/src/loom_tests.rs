@@ -10,22 +10,28 @@
 //!
 //! # What the models can see
 //!
-//! * The task cell holds the mock scheduler, which holds a loom `Arc`: a task
+//! * The task cell owns the mock scheduler, which holds a loom `Arc`: a task
 //!   that is never freed makes loom report "Arc leaked"; `Inner::freed` counts
 //!   scheduler drops (one per freed cell), so a double free shows as 2.
-//! * The futures and outputs count their drops (plain `std` atomics: loom runs
-//!   every model thread on one OS thread, and they are only read after joins).
-//! * The harness runs futures and drops outputs under `catch_unwind`, which
-//!   would swallow a failed assertion (or a loom race report) inside a poll or a
-//!   drop. A panic hook counts every panic on this test's thread, and each model
-//!   asserts the count is still zero at its end.
-//! * `context.rs` uses `std` thread-locals, which all loom threads of a model
-//!   share (they are coroutines on one OS thread). The models keep every use of
-//!   them on one loom thread at a time: the handle is only polled while the
-//!   task's own poll cannot be preempted (its future does no loom operation), and
-//!   no polled handle is dropped while a cancellation is being delivered.
+//! * The futures and outputs count how many were made and dropped (plain `std`
+//!   atomics: loom runs every model thread on one OS thread, and the counts are
+//!   only read after the joins).
+//! * The harness polls futures and drops them and their outputs under
+//!   `catch_unwind`, which would swallow a failed assertion (or a loom race
+//!   report) raised there. A panic hook counts every panic on the test's thread,
+//!   and each model asserts the count is still zero at its end.
+//! * The state word's `debug_assert!`s are compiled out (CI runs the models in
+//!   release), so the models check outcomes, not transitions.
+//! * `context.rs` and the registry's home shard use `std` thread-locals, which
+//!   all loom threads of a model share (they are coroutines on one OS thread).
+//!   The models keep each use of the task context on one loom thread at a time:
+//!   the handle is only polled or dropped-while-awaited when the task's own
+//!   poll cannot be preempted (its future does no loom operation) and no
+//!   cancellation is being delivered.
 
-use crate::{catch_cancel, Runnable, Schedule, Spawned, Task, TaskError, TaskRegistry};
+use crate::raw::RawTask;
+use crate::{catch_cancel, DoneCallback, Runnable, Schedule, Spawned, Task, TaskError};
+use crate::{TaskRef, TaskRegistry};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
 use std::cell::Cell;
@@ -34,7 +40,9 @@ use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+type StdArc<T> = std::sync::Arc<T>;
 
 // ----- panics swallowed by the harness -----
 
@@ -53,11 +61,21 @@ fn install_panic_counter() {
     });
 }
 
-/// Wraps a model: resets the panic count before each execution and checks it
-/// after, so a panic caught by the harness still fails the model.
+/// `loom::model`, resetting the panic count before each execution and checking
+/// it after, so that a panic caught inside the harness still fails the model.
 fn model(f: impl Fn() + Sync + Send + 'static) {
     install_panic_counter();
+    let iters = StdArc::new(AtomicUsize::new(0));
+    let it2 = iters.clone();
+    struct P(StdArc<AtomicUsize>);
+    impl Drop for P {
+        fn drop(&mut self) {
+            eprintln!("ITERATIONS {}", self.0.load(SeqCst));
+        }
+    }
+    let _p = P(iters);
     loom::model(move || {
+        it2.fetch_add(1, SeqCst);
         PANICS.with(|p| p.set(0));
         f();
         assert_eq!(
@@ -77,7 +95,7 @@ struct Inner {
     freed: AtomicUsize,
 }
 
-/// The scheduler a task owns. Dropped exactly when its cell is freed.
+/// The scheduler a task owns; dropped exactly when its cell is freed.
 struct Sched(Arc<Inner>);
 
 impl Drop for Sched {
@@ -100,13 +118,17 @@ impl Schedule for Sched {
     }
 }
 
-/// Drop counters shared by a model's future and output.
+/// What a model's futures and outputs did.
 #[derive(Debug, Default)]
 struct Counters {
+    futures_made: AtomicUsize,
     future_drops: AtomicUsize,
+    outputs_made: AtomicUsize,
     output_drops: AtomicUsize,
     polls: AtomicUsize,
     in_poll: AtomicBool,
+    /// A `YieldOnce` returned its value while a cancel request was pending.
+    saw_cancel_at_end: AtomicBool,
 }
 
 impl Counters {
@@ -124,9 +146,10 @@ impl Counters {
     }
 }
 
+/// One model's world: the scheduler's shared part and the counters.
 struct Env {
     inner: Arc<Inner>,
-    c: std::sync::Arc<Counters>,
+    c: StdArc<Counters>,
 }
 
 impl Env {
@@ -137,7 +160,7 @@ impl Env {
                 registry: TaskRegistry::new(1),
                 freed: AtomicUsize::new(0),
             }),
-            c: std::sync::Arc::new(Counters::default()),
+            c: StdArc::new(Counters::default()),
         }
     }
 
@@ -153,26 +176,41 @@ impl Env {
         }
     }
 
-    /// Checks that everything was released: call after every handle, waker and
-    /// thread is gone. `futures` and `outputs`: how many counted futures and
-    /// outputs the model created (each must have been dropped exactly once).
-    fn finish(self, futures: usize, outputs: usize) {
-        assert!(
-            self.inner.queue.lock().unwrap().is_empty(),
-            "a Runnable was left queued"
-        );
+    fn polls(&self) -> usize {
+        self.c.polls.load(SeqCst)
+    }
+
+    fn futures_made(&self) -> usize {
+        self.c.futures_made.load(SeqCst)
+    }
+
+    fn outputs_made(&self) -> usize {
+        self.c.outputs_made.load(SeqCst)
+    }
+
+    /// Checks that everything was released: call once every handle, waker and
+    /// model thread is gone. Each counted future and output must have been
+    /// dropped exactly once, and the task freed exactly once.
+    fn finish(self) {
+        let queued = self.inner.queue.lock().unwrap().len();
+        assert_eq!(queued, 0, "a Runnable was left queued");
         assert_eq!(self.inner.registry.len(), 0, "the task is still registered");
         assert_eq!(
             self.inner.freed.load(SeqCst),
             1,
             "the task was not freed exactly once"
         );
-        assert_eq!(self.c.future_drops.load(SeqCst), futures, "future drops");
-        assert_eq!(self.c.output_drops.load(SeqCst), outputs, "output drops");
-    }
-
-    fn polls(&self) -> usize {
-        self.c.polls.load(SeqCst)
+        let c = &self.c;
+        assert_eq!(
+            c.future_drops.load(SeqCst),
+            c.futures_made.load(SeqCst),
+            "future drops"
+        );
+        assert_eq!(
+            c.output_drops.load(SeqCst),
+            c.outputs_made.load(SeqCst),
+            "output drops"
+        );
     }
 }
 
@@ -189,11 +227,24 @@ fn drain(inner: &Inner) {
 
 // ----- outputs and futures -----
 
-/// The output: counts its drops.
+const VALUE: u32 = 7;
+const CAUGHT: u32 = 99;
+
+/// The output: counts its making and its drop.
 #[derive(Debug)]
 struct Out {
     value: u32,
-    c: std::sync::Arc<Counters>,
+    c: StdArc<Counters>,
+}
+
+impl Out {
+    fn new(value: u32, c: &StdArc<Counters>) -> Out {
+        c.outputs_made.fetch_add(1, SeqCst);
+        Out {
+            value,
+            c: c.clone(),
+        }
+    }
 }
 
 impl Drop for Out {
@@ -202,8 +253,21 @@ impl Drop for Out {
     }
 }
 
-const VALUE: u32 = 7;
-const CAUGHT: u32 = 99;
+/// Counts a future's making and drop.
+struct Counted(StdArc<Counters>);
+
+impl Counted {
+    fn new(c: &StdArc<Counters>) -> Counted {
+        c.futures_made.fetch_add(1, SeqCst);
+        Counted(c.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.future_drops.fetch_add(1, SeqCst);
+    }
+}
 
 /// A one-shot event with a waker slot, opened from another thread.
 struct Gate {
@@ -226,36 +290,67 @@ impl Gate {
     }
 }
 
-/// Pending (storing its waker in the gate) until the gate is open.
+/// `Pending` (storing its waker in the gate) until the gate is open.
 struct WaitGate {
     gate: Arc<Gate>,
-    c: std::sync::Arc<Counters>,
+    c: Counted,
+}
+
+impl WaitGate {
+    fn new(gate: &Arc<Gate>, c: &StdArc<Counters>) -> WaitGate {
+        WaitGate {
+            gate: gate.clone(),
+            c: Counted::new(c),
+        }
+    }
 }
 
 impl Future for WaitGate {
     type Output = Out;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Out> {
-        self.c.enter_poll();
+        let c = &self.c.0;
+        c.enter_poll();
         let mut state = self.gate.state.lock().unwrap();
         let ret = if state.0 {
-            Poll::Ready(Out {
-                value: VALUE,
-                c: self.c.clone(),
-            })
+            Poll::Ready(Out::new(VALUE, c))
         } else {
             state.1 = Some(cx.waker().clone());
             Poll::Pending
         };
         drop(state);
-        self.c.exit_poll();
+        c.exit_poll();
         ret
     }
 }
 
-impl Drop for WaitGate {
-    fn drop(&mut self) {
-        self.c.future_drops.fetch_add(1, SeqCst);
+/// `Pending` until both gates are open, storing its waker in each closed one.
+struct WaitTwoGates {
+    gates: [Arc<Gate>; 2],
+    c: Counted,
+}
+
+impl Future for WaitTwoGates {
+    type Output = Out;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Out> {
+        let c = &self.c.0;
+        c.enter_poll();
+        let mut open = 0;
+        for gate in &self.gates {
+            let mut state = gate.state.lock().unwrap();
+            if state.0 {
+                open += 1;
+            } else {
+                state.1 = Some(cx.waker().clone());
+            }
+        }
+        c.exit_poll();
+        if open == 2 {
+            Poll::Ready(Out::new(VALUE, c))
+        } else {
+            Poll::Pending
+        }
     }
 }
 
@@ -263,83 +358,146 @@ impl Drop for WaitGate {
 /// (asyncio's `await sleep(0)` then `return`).
 struct YieldOnce {
     yielded: bool,
-    c: std::sync::Arc<Counters>,
+    c: Counted,
+}
+
+impl YieldOnce {
+    fn new(c: &StdArc<Counters>) -> YieldOnce {
+        YieldOnce {
+            yielded: false,
+            c: Counted::new(c),
+        }
+    }
 }
 
 impl Future for YieldOnce {
     type Output = Out;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Out> {
-        self.c.enter_poll();
+        self.c.0.enter_poll();
         let ret = if self.yielded {
-            Poll::Ready(Out {
-                value: VALUE,
-                c: self.c.clone(),
-            })
+            // The poll computing the value takes a while: let the other threads
+            // run (a cancel can land here). Under the preemption bound loom
+            // would otherwise never put a cancel between `to_running` and the
+            // check below, as there is no write in between to switch at.
+            thread::yield_now();
+            // Whether a request is pending as the value is returned: the
+            // cancel-at-end rule must then turn the value into `Cancelled`.
+            let task = crate::context::current().expect("polled by the harness");
+            if RawTask::from_header(task)
+                .header()
+                .state
+                .load()
+                .is_cancel_requested()
+            {
+                self.c.0.saw_cancel_at_end.store(true, SeqCst);
+            }
+            Poll::Ready(Out::new(VALUE, &self.c.0))
         } else {
             self.yielded = true;
             cx.waker().wake_by_ref();
             Poll::Pending
         };
-        self.c.exit_poll();
+        self.c.0.exit_poll();
         ret
     }
 }
 
-impl Drop for YieldOnce {
-    fn drop(&mut self) {
-        self.c.future_drops.fetch_add(1, SeqCst);
-    }
+/// Ready at once. Its poll and drop do no loom operation, so no other loom
+/// thread runs while the task context (a shared thread-local here) is entered.
+struct ReadyNow {
+    c: Counted,
 }
 
-/// Ready at once; its poll and drop do no loom operation, so nothing else runs
-/// while the task context (a shared thread-local under loom) is entered.
-struct ReadyNow {
-    c: std::sync::Arc<Counters>,
+impl ReadyNow {
+    fn new(c: &StdArc<Counters>) -> ReadyNow {
+        ReadyNow { c: Counted::new(c) }
+    }
 }
 
 impl Future for ReadyNow {
     type Output = Out;
 
     fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Out> {
-        self.c.enter_poll();
-        let out = Out {
-            value: VALUE,
-            c: self.c.clone(),
-        };
-        self.c.exit_poll();
+        self.c.0.enter_poll();
+        let out = Out::new(VALUE, &self.c.0);
+        self.c.0.exit_poll();
         Poll::Ready(out)
     }
 }
 
-impl Drop for ReadyNow {
-    fn drop(&mut self) {
-        self.c.future_drops.fetch_add(1, SeqCst);
-    }
-}
-
-/// A waker that records being woken. `Arc::strong_count` tells whether the task
-/// still holds a clone.
-#[derive(Default)]
+/// The handle's waker: records being woken, and makes every use of it (clone,
+/// wake, drop) a write to a loom `UnsafeCell`, so loom checks that all uses
+/// are ordered by happens-before. The join-waker protocol promises that (the
+/// slot is the handle's, then the runner's after `COMPLETE`, then whoever frees
+/// the task), so a missing acquire on the way, e.g. in the last `ref_dec`
+/// before the task (and the waker in its slot) is freed, shows up as a race.
+/// `StdArc::strong_count` tells whether a clone is still held.
 struct Flag {
     woken: AtomicBool,
+    uses: loom::cell::UnsafeCell<usize>,
 }
 
-impl Wake for Flag {
-    fn wake(self: std::sync::Arc<Self>) {
-        self.woken.store(true, SeqCst);
+impl Flag {
+    fn touch(&self) {
+        // SAFETY: loom checks that no two uses of this waker are concurrent.
+        self.uses.with_mut(|n| unsafe { *n += 1 });
     }
 }
 
-fn flag_waker() -> (std::sync::Arc<Flag>, Waker) {
-    let flag = std::sync::Arc::new(Flag::default());
-    (flag.clone(), Waker::from(flag))
+static FLAG_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(flag_clone, flag_wake, flag_wake_by_ref, flag_drop);
+
+unsafe fn flag_clone(data: *const ()) -> RawWaker {
+    // SAFETY: `data` is a live `StdArc<Flag>` owned by the waker being cloned.
+    unsafe {
+        (*(data as *const Flag)).touch();
+        StdArc::increment_strong_count(data as *const Flag);
+    }
+    RawWaker::new(data, &FLAG_VTABLE)
+}
+
+unsafe fn flag_wake(data: *const ()) {
+    // SAFETY: as flag_clone; consumes the waker.
+    unsafe {
+        flag_wake_by_ref(data);
+        flag_drop(data);
+    }
+}
+
+unsafe fn flag_wake_by_ref(data: *const ()) {
+    // SAFETY: as flag_clone.
+    let flag = unsafe { &*(data as *const Flag) };
+    flag.touch();
+    flag.woken.store(true, SeqCst);
+}
+
+unsafe fn flag_drop(data: *const ()) {
+    // SAFETY: as flag_clone; releases the waker's count.
+    unsafe {
+        (*(data as *const Flag)).touch();
+        StdArc::decrement_strong_count(data as *const Flag);
+    }
+}
+
+fn flag_waker() -> (StdArc<Flag>, Waker) {
+    let flag = StdArc::new(Flag {
+        woken: AtomicBool::new(false),
+        uses: loom::cell::UnsafeCell::new(0),
+    });
+    let data = StdArc::into_raw(flag.clone()) as *const ();
+    // SAFETY: the vtable's functions follow the RawWaker contract over a
+    // counted `StdArc<Flag>`.
+    (flag, unsafe {
+        Waker::from_raw(RawWaker::new(data, &FLAG_VTABLE))
+    })
 }
 
 fn poll_handle<T>(task: &mut Task<T>, waker: &Waker) -> Poll<Result<T, TaskError>> {
     Pin::new(task).poll(&mut Context::from_waker(waker))
 }
 
+#[track_caller]
 fn expect_value(result: Result<Out, TaskError>) -> Out {
     match result {
         Ok(out) => {
@@ -352,19 +510,16 @@ fn expect_value(result: Result<Out, TaskError>) -> Out {
 
 // ----- wake racing the poll that returns Pending -----
 
-/// The task parks on a gate (poll returns `Pending` after storing its waker)
-/// while another thread opens the gate and wakes it, then both threads run
-/// whatever is queued. However the wake falls (before the poll, during it,
+/// The task parks on a gate (its poll stores its waker and returns `Pending`)
+/// while another thread opens the gate and wakes it; then both threads run
+/// whatever is queued. Wherever the wake falls (before the poll, during it,
 /// between its `Pending` and `to_idle`, after), the task must be polled again
-/// and complete: no lost wake-up, no second `Runnable`, never two polls at once.
+/// and complete: no lost wake-up, never two polls at once, no `Runnable` left.
 fn wake_races_pending_poll(by_val: bool) {
     model(move || {
         let env = Env::new();
         let gate = Gate::new();
-        let (mut task, runnable) = env.spawn(WaitGate {
-            gate: gate.clone(),
-            c: env.c.clone(),
-        });
+        let (mut task, runnable) = env.spawn(WaitGate::new(&gate, &env.c));
 
         let waker_thread = {
             let (gate, inner) = (gate.clone(), env.inner.clone());
@@ -391,12 +546,12 @@ fn wake_races_pending_poll(by_val: bool) {
             "lost wake-up: the gate is open but the task is not done"
         );
         assert!(!task.cancelled());
-        let out = expect_value(task.result().unwrap());
-        drop(out);
+        drop(expect_value(task.result().unwrap()));
         drop(task);
         drop(gate);
-        assert!((1..=2).contains(&env.polls()));
-        env.finish(1, 1);
+        assert!((1..=2).contains(&env.polls()), "{} polls", env.polls());
+        assert_eq!((env.futures_made(), env.outputs_made()), (1, 1));
+        env.finish();
     });
 }
 
@@ -410,21 +565,74 @@ fn loom_wake_by_val_races_pending_poll() {
     wake_races_pending_poll(true);
 }
 
+/// Two wakers, one by reference and one by value, each opening its own gate on
+/// its own thread, race each other and the runs (all three threads run what is
+/// queued): `NOTIFIED` coalesces them into at most one `Runnable` at a time, and
+/// the task is polled until it sees both gates open.
+#[test]
+fn loom_two_wakers_race_runs() {
+    model(|| {
+        let env = Env::new();
+        let gates = [Gate::new(), Gate::new()];
+        let future = WaitTwoGates {
+            gates: gates.clone(),
+            c: Counted::new(&env.c),
+        };
+        let (mut task, runnable) = env.spawn(future);
+
+        let wakers: Vec<_> = gates
+            .iter()
+            .enumerate()
+            .map(|(i, gate)| {
+                let (gate, inner) = (gate.clone(), env.inner.clone());
+                thread::spawn(move || {
+                    if let Some(w) = gate.open() {
+                        if i == 0 {
+                            w.wake_by_ref();
+                        } else {
+                            w.wake();
+                        }
+                    }
+                    drain(&inner);
+                })
+            })
+            .collect();
+
+        runnable.run();
+        drain(&env.inner);
+        for w in wakers {
+            w.join().unwrap();
+        }
+        drain(&env.inner);
+
+        assert!(
+            task.done(),
+            "lost wake-up: both gates are open but the task is not done"
+        );
+        drop(expect_value(task.result().unwrap()));
+        drop(task);
+        drop(gates);
+        assert!((1..=3).contains(&env.polls()), "{} polls", env.polls());
+        env.finish();
+    });
+}
+
 // ----- cancel racing the run -----
 
 /// `cancel()` on another thread while the task runs (it yields once, then
-/// returns the value). Exactly one outcome; a cancel that returned false saw the
-/// task done (value); the task always finishes and is freed.
-///
-/// With `strict`, also the documented rule (raw.rs, "Cancellation delivery"):
-/// `cancel() == true` means the task ends `Cancelled` unless it intercepts.
-fn cancel_races_run(strict: bool) {
-    model(move || {
+/// returns the value). Exactly one outcome; a `Cancelled` outcome needs a
+/// `cancel()` that returned true, a `false` one means the task was done (value);
+/// the task always finishes, the value computed by a cancelled-at-the-end task
+/// is dropped, and everything is freed. A request pending when the future
+/// returned its value (the future checks) turns the value into `Cancelled`.
+/// And the documented rule (raw.rs, "Cancellation delivery"): `cancel() ==
+/// true` means the task ends `Cancelled` unless it intercepts, even when the
+/// cancel lands between the future's return and `to_complete`.
+#[test]
+fn loom_cancel_races_run() {
+    model(|| {
         let env = Env::new();
-        let (mut task, runnable) = env.spawn(YieldOnce {
-            yielded: false,
-            c: env.c.clone(),
-        });
+        let (mut task, runnable) = env.spawn(YieldOnce::new(&env.c));
         let handle = task.task_ref();
         let canceller = thread::spawn(move || handle.cancel());
 
@@ -440,12 +648,12 @@ fn cancel_races_run(strict: bool) {
         match result {
             Ok(out) => {
                 assert_eq!(out.value, VALUE);
-                if strict {
-                    assert!(
-                        !accepted,
-                        "cancel() returned true but the task ended with its value"
-                    );
-                }
+                let saw = env.c.saw_cancel_at_end.load(SeqCst);
+                assert!(!saw, "the value was returned under a pending request");
+                assert!(
+                    !accepted,
+                    "cancel() returned true but the task ended with its value"
+                );
             }
             Err(e) => {
                 assert!(e.is_cancelled(), "{e:?}");
@@ -453,43 +661,34 @@ fn cancel_races_run(strict: bool) {
                 assert!(task.exception().unwrap().is_some_and(|e| e.is_cancelled()));
             }
         }
+        // Done: a later cancel() is refused and counts nothing.
+        assert!(!task.cancel());
+        assert_eq!(task.cancelling(), u32::from(accepted));
         drop(task);
-        // A task cancelled before its first poll is never polled; the value
-        // exists only if the second poll ran (the cancel-at-end rule drops it).
+        // Cancelled before the first poll: never polled. The value exists only
+        // if the second poll ran.
         let polls = env.polls();
-        assert!(polls <= 2);
-        env.finish(1, usize::from(polls == 2));
+        assert!(polls <= 2, "{polls} polls");
+        assert_eq!(env.outputs_made(), usize::from(polls == 2));
+        assert_eq!(env.futures_made(), 1);
+        env.finish();
     });
-}
-
-#[test]
-fn loom_cancel_races_run() {
-    cancel_races_run(false);
-}
-
-#[test]
-#[ignore = "bug: cancel() can return true yet the task ends with its value (cancel lands \
-            between complete()'s CANCEL_REQ check and to_complete)"]
-fn loom_cancel_races_run_cancel_at_end() {
-    cancel_races_run(true);
 }
 
 /// As `cancel_races_run`, with the task's await point inside `catch_cancel`: a
 /// cancel that returned false leaves the value; an intercepted one turns into
-/// `CAUGHT`; a `Cancelled` outcome needs an accepted cancel (before the first
-/// poll, where the wrapper is not yet on the await path, or at the end).
-fn cancel_races_intercepting_run(strict: bool) {
-    model(move || {
+/// `CAUGHT` (the inner future is dropped, polled or not); `Cancelled` needs an
+/// accepted cancel (before the first poll, when the wrapper is not yet on the
+/// await path, or at the very end); the value needs a refused one.
+#[test]
+fn loom_cancel_races_intercepting_run() {
+    model(|| {
         let env = Env::new();
         let c = env.c.clone();
         let (mut task, runnable) = env.spawn(async move {
-            let inner = YieldOnce {
-                yielded: false,
-                c: c.clone(),
-            };
-            match catch_cancel(inner).await {
+            match catch_cancel(YieldOnce::new(&c)).await {
                 Ok(out) => out,
-                Err(_) => Out { value: CAUGHT, c },
+                Err(_) => Out::new(CAUGHT, &c),
             }
         });
         let handle = task.task_ref();
@@ -505,12 +704,13 @@ fn cancel_races_intercepting_run(strict: bool) {
         assert_eq!(task.cancelled(), result.is_err());
         match &result {
             Ok(out) if out.value == VALUE => {
-                if strict {
-                    assert!(
-                        !accepted,
-                        "cancel() returned true but the task ended with its value"
-                    );
-                }
+                assert_eq!(env.polls(), 2);
+                let saw = env.c.saw_cancel_at_end.load(SeqCst);
+                assert!(!saw, "the value was returned under a pending request");
+                assert!(
+                    !accepted,
+                    "cancel() returned true but the task ended with its value"
+                );
             }
             Ok(out) => {
                 assert_eq!(out.value, CAUGHT);
@@ -521,49 +721,108 @@ fn cancel_races_intercepting_run(strict: bool) {
                 assert!(accepted, "cancelled although cancel() returned false");
             }
         }
-        let value = matches!(&result, Ok(out) if out.value == VALUE);
-        let caught = matches!(&result, Ok(out) if out.value == CAUGHT);
+        assert!(!task.cancel());
         drop(result);
         drop(task);
-        // The async block is not counted; the YieldOnce inside it is created by
-        // the first poll, and yields the value only if polled twice. A caught
-        // cancellation creates the CAUGHT output.
-        let polls = env.polls();
-        assert!(polls <= 2);
-        if value {
-            assert_eq!(polls, 2);
-        }
-        env.finish(
-            usize::from(polls > 0),
-            usize::from(polls == 2) + usize::from(caught),
-        );
+        assert!(env.polls() <= 2);
+        assert!(env.futures_made() <= 1);
+        env.finish();
     });
 }
 
+/// `cancel()` races the runs of a task that would wait forever (its poll
+/// stores nothing and returns `Pending`): the cancel is the only thing that
+/// can finish it, wherever it lands (queued, mid-poll, between the poll's
+/// `Pending` and `to_idle`, idle). It must return true and the task must end
+/// `Cancelled`, polled at most once.
 #[test]
-fn loom_cancel_races_intercepting_run() {
-    cancel_races_intercepting_run(false);
+fn loom_cancel_races_pending_forever() {
+    model(|| {
+        let env = Env::new();
+        let c = Counted::new(&env.c);
+        let (mut task, runnable) = env.spawn(std::future::poll_fn(move |_cx| {
+            c.0.enter_poll();
+            c.0.exit_poll();
+            Poll::<Out>::Pending
+        }));
+        let handle = task.task_ref();
+        let canceller = thread::spawn(move || handle.cancel());
+
+        runnable.run();
+        drain(&env.inner);
+        let accepted = canceller.join().unwrap();
+        drain(&env.inner);
+
+        assert!(accepted, "cancel() refused for a task that cannot finish");
+        assert!(task.done(), "lost cancellation: the task did not finish");
+        assert!(task.cancelled());
+        let e = task.result().unwrap().unwrap_err();
+        assert!(e.is_cancelled(), "{e:?}");
+        drop(task);
+        assert!(env.polls() <= 1);
+        env.finish();
+    });
 }
 
+/// A wake and a `cancel()` race the run of a task parked on a gate: the task
+/// finishes either way, `Cancelled` exactly when `cancel()` returned true, and
+/// is freed once.
 #[test]
-#[ignore = "bug: cancel() can return true yet the task ends with its value (cancel lands \
-            between complete()'s CANCEL_REQ check and to_complete)"]
-fn loom_cancel_races_intercepting_run_cancel_at_end() {
-    cancel_races_intercepting_run(true);
+fn loom_cancel_races_wake() {
+    model(|| {
+        let env = Env::new();
+        let gate = Gate::new();
+        let (mut task, runnable) = env.spawn(WaitGate::new(&gate, &env.c));
+        let handle = task.task_ref();
+        let canceller = thread::spawn(move || handle.cancel());
+        let waker_thread = {
+            let gate = gate.clone();
+            thread::spawn(move || {
+                if let Some(w) = gate.open() {
+                    w.wake();
+                }
+            })
+        };
+
+        runnable.run();
+        drain(&env.inner);
+        let accepted = canceller.join().unwrap();
+        waker_thread.join().unwrap();
+        drain(&env.inner);
+
+        assert!(task.done(), "the task did not finish");
+        match task.result().unwrap() {
+            Ok(out) => {
+                assert_eq!(out.value, VALUE);
+                assert!(
+                    !accepted,
+                    "cancel() returned true but the task ended with its value"
+                );
+            }
+            Err(e) => {
+                assert!(e.is_cancelled(), "{e:?}");
+                assert!(accepted, "cancelled although cancel() returned false");
+            }
+        }
+        drop(task);
+        drop(gate);
+        assert!(env.polls() <= 2);
+        env.finish();
+    });
 }
 
 // ----- join -----
 
 /// The handle is polled (twice, with two different wakers, so the second poll
-/// swaps the join waker) while the task completes on another thread. After each
+/// swaps the join waker) while the task completes on another thread. After a
 /// `Pending`, once the runner is done, the waker registered last must have been
-/// woken; the handle then reads the value. The join waker is released with the
-/// task.
+/// woken, and the handle then reads the value. The join wakers are released
+/// with the task.
 #[test]
 fn loom_join_races_complete() {
     model(|| {
         let env = Env::new();
-        let (mut task, runnable) = env.spawn(ReadyNow { c: env.c.clone() });
+        let (mut task, runnable) = env.spawn(ReadyNow::new(&env.c));
         let runner = thread::spawn(move || runnable.run());
 
         let (flag_a, waker_a) = flag_waker();
@@ -575,9 +834,9 @@ fn loom_join_races_complete() {
                 Poll::Pending => None,
             },
         };
-        let registered_b = got.is_none();
+        let pending = got.is_none();
         runner.join().unwrap();
-        if registered_b {
+        if pending {
             assert!(flag_b.woken.load(SeqCst), "lost join wake-up");
             match poll_handle(&mut task, &waker_b) {
                 Poll::Ready(r) => got = Some(r),
@@ -588,9 +847,67 @@ fn loom_join_races_complete() {
         drop(task);
         drop((waker_a, waker_b));
         assert_eq!(env.polls(), 1);
-        env.finish(1, 1);
-        assert_eq!(std::sync::Arc::strong_count(&flag_a), 1, "waker A leaked");
-        assert_eq!(std::sync::Arc::strong_count(&flag_b), 1, "waker B leaked");
+        env.finish();
+        assert_eq!(StdArc::strong_count(&flag_a), 1, "waker A leaked");
+        assert_eq!(StdArc::strong_count(&flag_b), 1, "waker B leaked");
+    });
+}
+
+/// The awaited handle is polled again (with a new waker) while the task runs on
+/// one thread and is cancelled from another. The handle's first poll happens
+/// before the runner starts, so later polls skip the await-self check (which
+/// reads the task context, a thread-local every loom thread shares). The
+/// handle reads `Cancelled` exactly when `cancel()` returned true (including a
+/// value stored while a request was pending), or the value; a `Pending` always
+/// ends with the last waker woken.
+#[test]
+fn loom_join_races_cancel() {
+    model(|| {
+        let env = Env::new();
+        let (mut task, runnable) = env.spawn(YieldOnce::new(&env.c));
+        let (_, waker_a) = flag_waker();
+        assert!(poll_handle(&mut task, &waker_a).is_pending());
+        let handle = task.task_ref();
+        let canceller = thread::spawn(move || handle.cancel());
+        let runner = {
+            let inner = env.inner.clone();
+            thread::spawn(move || {
+                runnable.run();
+                drain(&inner);
+            })
+        };
+
+        let (flag_b, waker_b) = flag_waker();
+        let mut got = match poll_handle(&mut task, &waker_b) {
+            Poll::Ready(r) => Some(r),
+            Poll::Pending => None,
+        };
+        let accepted = canceller.join().unwrap();
+        runner.join().unwrap();
+        drain(&env.inner);
+        if got.is_none() {
+            assert!(flag_b.woken.load(SeqCst), "lost join wake-up");
+            match poll_handle(&mut task, &waker_b) {
+                Poll::Ready(r) => got = Some(r),
+                Poll::Pending => panic!("woken and done, yet the handle is pending"),
+            }
+        }
+        match got.unwrap() {
+            Ok(out) => {
+                assert_eq!(out.value, VALUE);
+                assert!(
+                    !accepted,
+                    "cancel() returned true but the handle read the value"
+                );
+            }
+            Err(e) => {
+                assert!(e.is_cancelled(), "{e:?}");
+                assert!(accepted, "cancelled although cancel() returned false");
+            }
+        }
+        drop(task);
+        drop((waker_a, waker_b));
+        env.finish();
     });
 }
 
@@ -602,7 +919,7 @@ fn loom_join_races_complete() {
 fn drop_handle_races_complete(register_waker: bool) {
     model(move || {
         let env = Env::new();
-        let (mut task, runnable) = env.spawn(ReadyNow { c: env.c.clone() });
+        let (mut task, runnable) = env.spawn(ReadyNow::new(&env.c));
         let (flag, waker) = flag_waker();
         if register_waker {
             assert!(poll_handle(&mut task, &waker).is_pending());
@@ -611,13 +928,9 @@ fn drop_handle_races_complete(register_waker: bool) {
         drop(task);
         runner.join().unwrap();
         drop(waker);
-        assert_eq!(env.polls(), 1);
-        env.finish(1, 1);
-        assert_eq!(
-            std::sync::Arc::strong_count(&flag),
-            1,
-            "the join waker leaked"
-        );
+        assert_eq!((env.polls(), env.outputs_made()), (1, 1));
+        env.finish();
+        assert_eq!(StdArc::strong_count(&flag), 1, "the join waker leaked");
     });
 }
 
@@ -629,6 +942,39 @@ fn loom_drop_handle_races_complete() {
 #[test]
 fn loom_drop_awaited_handle_races_complete() {
     drop_handle_races_complete(true);
+}
+
+// ----- done callbacks -----
+
+/// `add_done_callback` on another thread while the task completes: the
+/// callback runs exactly once (fired by completion, or by the registration if
+/// it came too late for completion to see it), and its `TaskRef` is released.
+#[test]
+fn loom_done_callback_races_complete() {
+    model(|| {
+        let env = Env::new();
+        let (task, runnable) = env.spawn(ReadyNow::new(&env.c));
+        let calls = StdArc::new(AtomicUsize::new(0));
+        let registrar = {
+            let (handle, calls) = (task.task_ref(), calls.clone());
+            thread::spawn(move || {
+                handle.add_done_callback(DoneCallback::new(move |t: &TaskRef| {
+                    assert!(t.done());
+                    calls.fetch_add(1, SeqCst);
+                }));
+            })
+        };
+        runnable.run();
+        registrar.join().unwrap();
+        assert_eq!(
+            calls.load(SeqCst),
+            1,
+            "the done callback ran {} times",
+            calls.load(SeqCst)
+        );
+        drop(task);
+        env.finish();
+    });
 }
 
 // ----- the last reference -----
@@ -643,10 +989,7 @@ fn loom_last_reference_released_by_any_holder() {
     model(|| {
         let env = Env::new();
         let gate = Gate::new();
-        let (task, runnable) = env.spawn(WaitGate {
-            gate: gate.clone(),
-            c: env.c.clone(),
-        });
+        let (task, runnable) = env.spawn(WaitGate::new(&gate, &env.c));
         runnable.run(); // stores its waker, Pending
         let waker = gate.open().expect("the first poll stored a waker");
         waker.wake_by_ref(); // queues the Runnable
@@ -655,16 +998,13 @@ fn loom_last_reference_released_by_any_holder() {
         let waker_thread = thread::spawn(move || waker.wake());
         let runner = {
             let inner = env.inner.clone();
-            thread::spawn(move || {
-                let r = pop(&inner).expect("queued");
-                r.run();
-            })
+            thread::spawn(move || pop(&inner).expect("queued").run())
         };
         drop(task);
         waker_thread.join().unwrap();
         runner.join().unwrap();
-        drain(&env.inner); // a wake by value of an idle task would queue here
-        assert_eq!(env.polls(), 2);
-        env.finish(1, 1);
+        drain(&env.inner); // a wake of an idle task would have queued it here
+        assert_eq!((env.polls(), env.outputs_made()), (2, 1));
+        env.finish();
     });
 }

@@ -182,6 +182,7 @@ impl<T: Clone + Send + 'static> Promise<T> {
         Wait {
             promise: self.clone(),
             slot: None,
+            awaited_at: None,
         }
     }
 }
@@ -222,6 +223,7 @@ impl<T: Clone + Send + 'static> IntoFuture for Promise<T> {
         Wait {
             promise: self,
             slot: None,
+            awaited_at: None,
         }
     }
 }
@@ -232,6 +234,8 @@ impl<T: Clone + Send + 'static> IntoFuture for Promise<T> {
 pub struct Wait<T: Send + 'static> {
     promise: Promise<T>,
     slot: Option<usize>,
+    /// The task poll in which this waiter last returned `Pending`.
+    awaited_at: Option<context::PollStamp>,
 }
 
 impl<T: Send + 'static> Unpin for Wait<T> {}
@@ -241,6 +245,7 @@ impl<T: Clone + Send + 'static> Future for Wait<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if crate::coop::poll_proceed(cx).is_pending() {
+            self.awaited_at = context::poll_stamp();
             return Poll::Pending;
         }
         let inner = self.promise.inner.clone();
@@ -268,11 +273,14 @@ impl<T: Clone + Send + 'static> Future for Wait<T> {
                 self.slot = Some(i);
             }
         }
+        self.awaited_at = context::poll_stamp();
         Poll::Pending
     }
 }
 
 impl<T: Send + 'static> Drop for Wait<T> {
+    /// Leaves the waiter list; if the task awaiting this (at its latest poll)
+    /// is being cancelled, cancels the promise too.
     fn drop(&mut self) {
         let Some(i) = self.slot else { return };
         let cancel = {
@@ -283,7 +291,7 @@ impl<T: Send + 'static> Drop for Wait<T> {
             state.outcome.is_none()
         };
         if cancel {
-            if let Some(c) = context::delivering() {
+            if let Some(c) = context::delivering_to(self.awaited_at) {
                 let _ = self.promise.settle(Err(TaskError::Cancelled(c)));
             }
         }

@@ -25,7 +25,7 @@
 //! | `stage` (output) | written by the runner before `COMPLETE`; afterwards owned by the `Task<T>` handle if `JOIN_INTEREST` was set at completion, else dropped by the runner |
 //! | `join_waker`     | see `state.rs`: handle while `JOIN_WAKER` is clear, runner after `COMPLETE` while it is set |
 //! | `slot`           | the registry: written at insert, cleared at removal        |
-//! | `intercept_depth`| the thread that set `RUNNING`                              |
+//! | `intercept_depth`, `polls` | the thread that set `RUNNING`                    |
 //! | `cold`           | anyone, under its mutex                                    |
 //!
 //! # Cancellation delivery
@@ -79,6 +79,8 @@ pub(crate) struct Header {
     pub(crate) cancelling: AtomicU32,
     /// `catch_cancel` wrappers on the await path at the last `Pending`.
     pub(crate) intercept_depth: UnsafeCell<u32>,
+    /// Polls so far (wrapping); stamps what the task is awaiting. RUNNING only.
+    pub(crate) polls: UnsafeCell<u32>,
     pub(crate) join_waker: UnsafeCell<Option<Waker>>,
     pub(crate) cold: Mutex<Option<Box<Cold>>>,
 }
@@ -194,6 +196,7 @@ impl RawTask {
                 slot: UnsafeCell::new(None),
                 cancelling: AtomicU32::new(0),
                 intercept_depth: UnsafeCell::new(0),
+                polls: UnsafeCell::new(0),
                 join_waker: UnsafeCell::new(None),
                 cold: Mutex::new(None),
             },
@@ -222,8 +225,10 @@ impl RawTask {
             // SAFETY: exclusive, as above.
             unsafe { *stage = Stage::Finished(Err(TaskError::Cancelled(cancelled.clone()))) }
         });
-        cell.header
-            .with_cold(|c| c.error = Some(TaskError::Cancelled(cancelled)));
+        cell.header.with_cold(|c| {
+            c.cancel_message = cancelled.message_arc();
+            c.error = Some(TaskError::Cancelled(cancelled));
+        });
         cell.header.state.set_refused();
         (raw, Built::Refused)
     }
@@ -278,21 +283,27 @@ impl RawTask {
         let header = self.header();
         // The message and count are written before the request is published (the
         // AcqRel in `to_cancel_requested` pairs with the runner's Acquire), and
-        // rolled back if the task turns out to be done.
-        let previous = header.with_cold(|c| std::mem::replace(&mut c.cancel_message, message));
-        header.cancelling.fetch_add(1, Ordering::Relaxed);
-        match header.state.to_cancel_requested() {
-            AlreadyComplete => {
-                header.cancelling.fetch_sub(1, Ordering::Relaxed);
-                header.with_cold(|c| c.cancel_message = previous);
-                false
+        // rolled back if the task turns out to be done, all under the cold lock
+        // so no reader of the message sees the transient one.
+        let submit = {
+            let mut cold = header.cold.lock();
+            let cold = cold.get_or_insert_with(Default::default);
+            let previous = std::mem::replace(&mut cold.cancel_message, message);
+            header.cancelling.fetch_add(1, Ordering::Relaxed);
+            match header.state.to_cancel_requested() {
+                AlreadyComplete => {
+                    header.cancelling.fetch_sub(1, Ordering::Relaxed);
+                    cold.cancel_message = previous;
+                    return false;
+                }
+                Recorded => false,
+                Submit => true,
             }
-            Recorded => true,
-            Submit => {
-                self.schedule();
-                true
-            }
+        };
+        if submit {
+            self.schedule();
         }
+        true
     }
 
     /// Shuts the task down if nobody runs it: drops the future and completes it
@@ -469,6 +480,10 @@ unsafe fn poll_future<F: Future, S>(cell: &Cell<F, S>, ptr: NonNull<Header>) -> 
     // from releasing a reference it never took.
     let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw_waker(ptr)) });
     let mut cx = Context::from_waker(&waker);
+    // SAFETY: RUNNING is ours.
+    cell.header
+        .polls
+        .with_mut(|p| unsafe { *p = (*p).wrapping_add(1) });
     let _enter = context::enter_task(ptr);
     let result = catch_unwind(AssertUnwindSafe(|| {
         cell.stage.with_mut(|stage| {
@@ -519,7 +534,10 @@ unsafe fn drop_future<F: Future, S>(
     delivering: &Cancelled,
 ) -> Result<(), TaskError> {
     let _enter = context::enter_task(ptr);
-    let _delivering = context::enter_cancel_delivery(delivering);
+    // What the task awaited at its last poll is what this delivery cancels.
+    // SAFETY: RUNNING is ours.
+    let polls = cell.header.polls.with(|p| unsafe { *p });
+    let _delivering = context::enter_cancel_delivery(delivering, (ptr.as_ptr() as usize, polls));
     let result = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: RUNNING gives exclusive access to the stage.
         cell.stage
@@ -566,6 +584,9 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
             Outcome::Error
         }
     };
+    // Leave the registry first, so that whoever sees the task complete (the
+    // joiner, woken below) no longer counts it as live.
+    let released = cell.scheduler.registry().remove(RawTask::from_header(ptr));
     // SAFETY: RUNNING is ours; the output is written before COMPLETE is published.
     cell.stage
         .with_mut(|stage| unsafe { *stage = Stage::Finished(output) });
@@ -589,7 +610,6 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
     if snapshot.has_callbacks() {
         fire_done_callbacks(RawTask::from_header(ptr));
     }
-    let released = cell.scheduler.registry().remove(RawTask::from_header(ptr));
     if header.state.ref_dec(1 + usize::from(released)) {
         // SAFETY: those were the last references.
         unsafe { dealloc::<F, S>(ptr) }
@@ -668,8 +688,8 @@ unsafe fn take_output<F: Future, S>(ptr: NonNull<Header>, dst: *mut ()) {
 unsafe fn take<F: Future, S>(ptr: NonNull<Header>) -> Option<Result<F::Output, TaskError>> {
     // SAFETY: live cell.
     let cell = unsafe { cell::<F, S>(ptr) };
-    // SAFETY: the output is the handle's alone once COMPLETE is observed.
     let out = cell.stage.with_mut(|stage| {
+        // SAFETY: the output is the handle's alone once COMPLETE is observed.
         match std::mem::replace(unsafe { &mut *stage }, Stage::Consumed) {
             Stage::Finished(out) => Some(out),
             _ => None,

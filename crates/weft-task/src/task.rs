@@ -225,6 +225,9 @@ impl fmt::Debug for TaskRef {
 /// it and runs it to the end; the output is then dropped. [`detach`](Self::detach)
 /// says so in code. If a task is cancelled while awaiting another task's handle,
 /// the awaited task is cancelled too (asyncio propagates down await chains).
+/// "Awaiting" means the handle was polled, and pending, in the awaiting task's
+/// latest poll; a handle merely held (say, after losing a `select`) and not
+/// polled since is left alone.
 ///
 /// ```
 /// weft::run(async {
@@ -236,8 +239,9 @@ impl fmt::Debug for TaskRef {
 #[must_use = "dropping a Task detaches it (it keeps running); call .detach() to say so"]
 pub struct Task<T> {
     task: ManuallyDrop<TaskRef>,
-    /// Set once a poll returned `Pending`: we are awaiting it.
-    awaiting: bool,
+    /// The task poll in which this handle last returned `Pending`: while it is
+    /// the latest poll of that task, the task is awaiting this handle.
+    awaited_at: Option<context::PollStamp>,
     _output: PhantomData<T>,
 }
 
@@ -254,7 +258,7 @@ impl<T> Task<T> {
         // The join reference was counted at allocation.
         Task {
             task: ManuallyDrop::new(TaskRef { raw }),
-            awaiting: false,
+            awaited_at: None,
             _output: PhantomData,
         }
     }
@@ -304,27 +308,31 @@ impl<T> Future for Task<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if !self.awaiting && self.task.is_current() && !self.done() {
+        if self.awaited_at.is_none() && self.task.is_current() && !self.done() {
             return Poll::Ready(Err(TaskError::failed(AwaitSelfError)));
         }
-        if crate::coop::poll_proceed(cx).is_pending() {
-            return Poll::Pending;
-        }
-        // SAFETY: T is this task's output type and we are its handle.
-        let out = unsafe { self.task.raw.try_read_output::<T>(cx.waker()) };
-        self.awaiting = out.is_pending();
+        let out = if crate::coop::poll_proceed(cx).is_pending() {
+            Poll::Pending
+        } else {
+            // SAFETY: T is this task's output type and we are its handle.
+            unsafe { self.task.raw.try_read_output::<T>(cx.waker()) }
+        };
+        self.awaited_at = if out.is_pending() {
+            context::poll_stamp()
+        } else {
+            None
+        };
         out
     }
 }
 
 impl<T> Drop for Task<T> {
     fn drop(&mut self) {
-        if self.awaiting {
-            // Dropped while awaited because the awaiting task is being cancelled:
-            // cancel this one too, with the same message.
-            if let Some(c) = context::delivering() {
-                self.task.raw.request_cancel(c.message_arc());
-            }
+        // Dropped because the task awaiting it (right now) is being cancelled:
+        // cancel this one too, with the same message (asyncio cancels the
+        // future a task is waiting on). A handle merely held is left alone.
+        if let Some(c) = context::delivering_to(self.awaited_at) {
+            self.task.raw.request_cancel(c.message_arc());
         }
         self.task.raw.drop_join_handle();
     }

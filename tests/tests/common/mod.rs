@@ -1,0 +1,276 @@
+//! Helpers shared by the integration tests: a watchdog so no test can hang, drop
+//! counters (the `finally` of a Rust future), runtime builders, bounded waits, and a
+//! tracing subscriber that records what weft reports.
+//!
+//! Each test file pulls this in with `mod common;` and uses only part of it.
+#![allow(dead_code)]
+
+use std::fmt;
+use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use weft::{Runtime, TaskRef};
+
+/// How long any one test may run before it is declared hung.
+pub const WATCHDOG: Duration = Duration::from_secs(30);
+
+/// Runs `body` on a fresh thread and returns its result, failing the test if it
+/// has not finished within `limit` (the thread is then abandoned: a hung test
+/// fails instead of hanging the suite). A panic in `body` is re-raised here.
+pub fn watchdog_for<R, F>(limit: Duration, body: F) -> R
+where
+    R: Send + 'static,
+    F: FnOnce() -> R + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("test-body".into())
+        .spawn(move || {
+            let _ = tx.send(catch_unwind(AssertUnwindSafe(body)));
+        })
+        .expect("spawn the test body thread");
+    match rx.recv_timeout(limit) {
+        Ok(Ok(value)) => value,
+        Ok(Err(payload)) => resume_unwind(payload),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("test did not finish within {limit:?}: hang or deadlock")
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("test body thread vanished"),
+    }
+}
+
+/// [`watchdog_for`] with the default limit ([`WATCHDOG`]).
+pub fn watchdog<R, F>(body: F) -> R
+where
+    R: Send + 'static,
+    F: FnOnce() -> R + Send + 'static,
+{
+    watchdog_for(WATCHDOG, body)
+}
+
+/// A runtime with `workers` worker threads.
+pub fn runtime(workers: usize) -> Runtime {
+    weft::Builder::new()
+        .workers(workers)
+        .build()
+        .expect("build a weft runtime")
+}
+
+/// Under the watchdog: builds a runtime with `workers` workers, drives the future
+/// made by `make` to completion with `block_on`, drops the runtime, and returns
+/// the future's output. `make` runs on the watchdog's thread, so the future itself
+/// need not be `Send`.
+pub fn block_on<F, M>(workers: usize, make: M) -> F::Output
+where
+    M: FnOnce(&weft::Handle) -> F + Send + 'static,
+    F: Future,
+    F::Output: Send + 'static,
+{
+    watchdog(move || {
+        let rt = runtime(workers);
+        let fut = make(rt.handle());
+        rt.block_on(fut)
+    })
+}
+
+/// Counts drops: clone a [`DropGuard`] into a future's captured state and read
+/// the count to learn whether (and how often) its destructors ran.
+#[derive(Clone, Default)]
+pub struct DropCounter(Arc<AtomicUsize>);
+
+impl DropCounter {
+    pub fn new() -> DropCounter {
+        DropCounter::default()
+    }
+
+    /// A guard that adds one to this counter when dropped.
+    pub fn guard(&self) -> DropGuard {
+        DropGuard(self.0.clone())
+    }
+
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl fmt::Debug for DropCounter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DropCounter({})", self.get())
+    }
+}
+
+/// See [`DropCounter::guard`].
+pub struct DropGuard(Arc<AtomicUsize>);
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A shared boolean, for "did this code run?" questions.
+#[derive(Clone, Default, Debug)]
+pub struct Flag(Arc<AtomicBool>);
+
+impl Flag {
+    pub fn new() -> Flag {
+        Flag::default()
+    }
+
+    pub fn set(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A shared, ordered log of events (callback order, interleavings).
+#[derive(Clone, Default, Debug)]
+pub struct Log<T>(Arc<Mutex<Vec<T>>>);
+
+impl<T: Clone> Log<T> {
+    pub fn new() -> Log<T> {
+        Log(Arc::new(Mutex::new(Vec::new())))
+    }
+
+    pub fn push(&self, item: T) {
+        self.0.lock().push(item);
+    }
+
+    pub fn snapshot(&self) -> Vec<T> {
+        self.0.lock().clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.lock().len()
+    }
+}
+
+/// Yields to the loop until `cond` holds. Bounded by the test's watchdog; also
+/// gives up (panicking with `what`) after 20 s so the failure says what it waited
+/// for.
+pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        weft::yield_now().await;
+    }
+}
+
+/// Waits (yielding) until `task` is done.
+pub async fn wait_done(task: &TaskRef) {
+    wait_until(&format!("{task:?} to finish"), || task.done()).await;
+}
+
+/// Blocks this (plain) thread until `cond` holds, or panics after 20 s.
+pub fn spin_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The message of a `catch_unwind` payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string panic payload>".to_owned()
+    }
+}
+
+// ----- capturing tracing output -----
+
+/// One event weft reported through `tracing`.
+#[derive(Clone, Debug)]
+pub struct Captured {
+    pub level: tracing::Level,
+    /// The message and every field, as `name=value` pairs.
+    pub text: String,
+}
+
+struct Capture(Arc<Mutex<Vec<Captured>>>);
+
+struct Fields(String);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+        use fmt::Write;
+        let _ = write!(self.0, "{}={:?} ", field.name(), value);
+    }
+}
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut fields = Fields(String::new());
+        event.record(&mut fields);
+        self.0.lock().push(Captured {
+            level: *event.metadata().level(),
+            text: fields.0,
+        });
+    }
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// A record of the `tracing` events weft emitted on the threads it is installed
+/// on (a scoped default subscriber per thread, so concurrent tests do not mix).
+#[derive(Clone, Default, Debug)]
+pub struct TraceLog(Arc<Mutex<Vec<Captured>>>);
+
+impl TraceLog {
+    pub fn new() -> TraceLog {
+        TraceLog::default()
+    }
+
+    /// Records this thread's events until the guard drops.
+    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
+        tracing::subscriber::set_default(Capture(self.0.clone()))
+    }
+
+    /// Records this thread's events for the rest of its life (for
+    /// `Builder::on_thread_start`).
+    pub fn install_for_thread(&self) {
+        std::mem::forget(self.install());
+    }
+
+    pub fn events(&self) -> Vec<Captured> {
+        self.0.lock().clone()
+    }
+
+    /// Whether an event at `level` mentions every one of `needles`.
+    pub fn has(&self, level: tracing::Level, needles: &[&str]) -> bool {
+        self.events()
+            .iter()
+            .any(|e| e.level == level && needles.iter().all(|n| e.text.contains(n)))
+    }
+}
