@@ -853,19 +853,22 @@ fn loom_join_races_complete() {
     });
 }
 
-/// The awaited handle is polled again (with a new waker) while the task runs on
-/// one thread and is cancelled from another. The handle's first poll happens
-/// before the runner starts, so later polls skip the await-self check (which
-/// reads the task context, a thread-local every loom thread shares). The
-/// handle reads `Cancelled` exactly when `cancel()` returned true (including a
-/// value stored while a request was pending), or the value; a `Pending` always
-/// ends with the last waker woken.
+/// The awaited handle is polled again (with a new waker, swapping the join
+/// waker) while the task runs on one thread and is cancelled from another. The
+/// handle reads `Cancelled` exactly when `cancel()` returned true (before the
+/// first poll, or between the future's return and `to_complete`: a value stored
+/// under a pending request, which the handle must turn into `Cancelled`), else
+/// the value; a `Pending` always ends with the last waker woken.
+///
+/// The future is `ReadyNow`: `Task::poll` reads the task context (await-self
+/// check, poll stamp), a thread-local that every loom thread shares, so the
+/// runner must not be preempted while it has the context entered.
 #[test]
 fn loom_join_races_cancel() {
     model(|| {
         let env = Env::new();
-        let (mut task, runnable) = env.spawn(YieldOnce::new(&env.c));
-        let (_, waker_a) = flag_waker();
+        let (mut task, runnable) = env.spawn(ReadyNow::new(&env.c));
+        let (flag_a, waker_a) = flag_waker();
         assert!(poll_handle(&mut task, &waker_a).is_pending());
         let handle = task.task_ref();
         let canceller = thread::spawn(move || handle.cancel());
@@ -908,6 +911,8 @@ fn loom_join_races_cancel() {
         drop(task);
         drop((waker_a, waker_b));
         env.finish();
+        assert_eq!(StdArc::strong_count(&flag_a), 1, "waker A leaked");
+        assert_eq!(StdArc::strong_count(&flag_b), 1, "waker B leaked");
     });
 }
 
