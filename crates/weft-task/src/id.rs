@@ -1,8 +1,8 @@
 //! Task ids: one global counter, so default names read `Task-1`, `Task-2`, ...
 
-use crate::loom::sync::{AtomicU64, Ordering};
 use std::fmt;
 use std::num::NonZeroU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A task's id, unique for the life of the process. The default task name is
 /// `Task-{id}`, as asyncio numbers its tasks from one global counter.
@@ -20,15 +20,11 @@ pub struct TaskId(NonZeroU64);
 
 impl TaskId {
     pub(crate) fn next() -> TaskId {
-        #[cfg(not(loom))]
+        // A process-wide static, outside what the loom models explore (loom
+        // atomics cannot live in statics); only uniqueness matters.
         static NEXT: AtomicU64 = AtomicU64::new(1);
-        #[cfg(loom)]
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        // Relaxed: only uniqueness is needed, which the RMW gives by itself.
-        #[cfg(not(loom))]
+        // Relaxed: uniqueness comes from the RMW itself.
         let id = NEXT.fetch_add(1, Ordering::Relaxed);
-        #[cfg(loom)]
-        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         TaskId(NonZeroU64::new(id).expect("task id counter overflowed"))
     }
 

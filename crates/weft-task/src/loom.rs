@@ -7,13 +7,13 @@
 #[cfg(not(loom))]
 pub(crate) mod sync {
     pub(crate) use parking_lot::Mutex;
-    pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
     pub(crate) use std::sync::Arc;
 }
 
 #[cfg(loom)]
 pub(crate) mod sync {
-    pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
     pub(crate) use loom::sync::Arc;
 
     /// `parking_lot::Mutex`'s surface over loom's mutex.

@@ -20,8 +20,18 @@
 //!   `catch_unwind`, which would swallow a failed assertion (or a loom race
 //!   report) raised there. A panic hook counts every panic on the test's thread,
 //!   and each model asserts the count is still zero at its end.
+//! * The handle's waker (`Flag`) writes a loom `UnsafeCell` on every clone,
+//!   wake and drop, so a join waker used by two threads without a
+//!   happens-before edge between them (a missing acquire in the join-waker
+//!   protocol or in the last `ref_dec`) is reported as a race.
 //! * The state word's `debug_assert!`s are compiled out (CI runs the models in
 //!   release), so the models check outcomes, not transitions.
+//! * Loom bounds preemptions (CI: 2) and prunes with DPOR; together they can
+//!   skip an interleaving that needs a switch where the running thread only
+//!   loads. Where a model depends on such a point, its future calls
+//!   `loom::thread::yield_now()` there (see `YieldOnce`). A few orderings are
+//!   only caught at a bound of 3 (`LOOM_MAX_PREEMPTIONS=3`: these models then
+//!   take about 10 s), e.g. the acquire half of the last `ref_dec`.
 //! * `context.rs` and the registry's home shard use `std` thread-locals, which
 //!   all loom threads of a model share (they are coroutines on one OS thread).
 //!   The models keep each use of the task context on one loom thread at a time:
@@ -65,17 +75,7 @@ fn install_panic_counter() {
 /// it after, so that a panic caught inside the harness still fails the model.
 fn model(f: impl Fn() + Sync + Send + 'static) {
     install_panic_counter();
-    let iters = StdArc::new(AtomicUsize::new(0));
-    let it2 = iters.clone();
-    struct P(StdArc<AtomicUsize>);
-    impl Drop for P {
-        fn drop(&mut self) {
-            eprintln!("ITERATIONS {}", self.0.load(SeqCst));
-        }
-    }
-    let _p = P(iters);
     loom::model(move || {
-        it2.fetch_add(1, SeqCst);
         PANICS.with(|p| p.set(0));
         f();
         assert_eq!(
@@ -377,9 +377,9 @@ impl Future for YieldOnce {
         self.c.0.enter_poll();
         let ret = if self.yielded {
             // The poll computing the value takes a while: let the other threads
-            // run (a cancel can land here). Under the preemption bound loom
-            // would otherwise never put a cancel between `to_running` and the
-            // check below, as there is no write in between to switch at.
+            // run, so a cancel can land here. Without this, loom at a bound of
+            // 2 never puts the cancel between `to_running` and the check below
+            // (checked: dropping the cancel-at-end rule then went unnoticed).
             thread::yield_now();
             // Whether a request is pending as the value is returned: the
             // cancel-at-end rule must then turn the value into `Cancelled`.

@@ -50,7 +50,7 @@ pub(crate) const HAS_CALLBACKS: usize = 1 << 7;
 const LIFECYCLE: usize = RUNNING | COMPLETE;
 const REF_SHIFT: u32 = 8;
 pub(crate) const REF_ONE: usize = 1 << REF_SHIFT;
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 const FLAGS: usize = REF_ONE - 1;
 
 /// A new task: one reference for the handle, one for the registry, one for the
@@ -430,7 +430,7 @@ impl State {
         prev.ref_count() == n
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn flags(&self) -> usize {
         self.load().0 & FLAGS
     }
