@@ -223,18 +223,32 @@ impl Loop {
     }
 
     /// Shuts down this loop's pinned tasks (on their own thread) and drops what
-    /// is queued here.
+    /// is queued here. Repeats while a pass finds tasks, since a destructor run
+    /// by one pass may `spawn_local` another task (bounded, in case one always
+    /// does).
     fn shutdown_pinned(&self, warn: bool) {
         let key = self.key();
-        self.shared.registry.shutdown_tasks(|owner| owner == key, |task| {
-            if warn {
-                tracing::warn!(task = ?task, location = %task.location(), "task destroyed while pending");
+        for _ in 0..64 {
+            // SAFETY: these are this loop's pinned tasks and this is their
+            // thread; none is being polled (we are between polls here).
+            let n = unsafe {
+                self.shared.registry.shutdown_tasks(
+                    |owner| owner == key,
+                    |task| {
+                        if warn {
+                            tracing::warn!(task = ?task, location = %task.location(), "task destroyed while pending");
+                        }
+                    },
+                )
+            };
+            self.drain_inbox();
+            let local = std::mem::take(&mut *self.local.borrow_mut());
+            drop(local);
+            if n == 0 {
+                return;
             }
-        });
-        self.drain_inbox();
-        let mut local = std::mem::take(&mut *self.local.borrow_mut());
-        local.callbacks.clear();
-        local.pinned.clear();
+        }
+        tracing::error!("pinned tasks kept spawning new ones while being shut down; leaving them");
     }
 }
 
@@ -279,6 +293,13 @@ impl Loop {
         }
         if let Some(hook) = &lp.shared.config.on_thread_stop {
             hook();
+        }
+        // AcqRel: the last worker out sees every other worker's exit. The flag
+        // was stored before `close` (Release there, Acquire in `is_closed`).
+        if lp.shared.live_workers.fetch_sub(1, Ordering::AcqRel) == 1
+            && lp.shared.last_worker_finishes.load(Ordering::Relaxed)
+        {
+            lp.shared.shutdown_remaining();
         }
     }
 

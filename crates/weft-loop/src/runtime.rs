@@ -2,7 +2,7 @@
 
 use crate::error::{BlockOnError, SpawnError};
 use crate::event_loop::{self, new_remote, Loop};
-use crate::loom::sync::{Arc, AtomicUsize};
+use crate::loom::sync::{Arc, AtomicUsize, Ordering};
 use crate::queue::LifoSlot;
 use crate::shared::{Config, LocalScheduler, Remote, Scheduler, Shared};
 use crossbeam_deque::Worker;
@@ -196,45 +196,53 @@ impl Runtime {
     /// cleanup for up to `grace`, then stops the workers and drops what is
     /// left, reporting each such task through `tracing` ("destroyed while
     /// pending"). Returns whether every task finished within `grace`.
+    ///
+    /// Called from a task running on one of this runtime's own workers it
+    /// cannot wait (it would hold up the very cleanup it waits for): it
+    /// cancels everything, closes at once and returns false. Tasks pinned to
+    /// the calling loop are not waited for either (they cannot run meanwhile).
     pub fn shutdown_timeout(mut self, grace: Duration) -> bool {
         self.shutdown(grace)
     }
 
     fn shutdown(&mut self, grace: Duration) -> bool {
         let shared = self.handle.shared.clone();
+        let (on_own_worker, current_loop) = Loop::with_current(|lp| match lp {
+            Some(lp) if lp.shared().same(&shared) => (lp.is_worker(), lp.key()),
+            _ => (false, 0),
+        });
         let mut clean = true;
         if !grace.is_zero() && !shared.is_closed() {
+            let me = weft_task::current_task();
             for task in shared.registry.live_tasks() {
-                task.cancel();
-            }
-            clean = shared.wait_for_tasks(grace);
-        }
-        shared.close();
-        let on_own_worker = Loop::with_current(|lp| {
-            lp.is_some_and(|lp| lp.is_worker() && lp.shared().same(&shared))
-        });
-        for t in self.threads.drain(..) {
-            if on_own_worker {
-                // Dropped from one of its own workers: it cannot join itself;
-                // the workers exit on their own.
-                continue;
-            }
-            if t.join().is_err() {
-                tracing::error!("a weft worker thread panicked");
-            }
-        }
-        let warn = !grace.is_zero();
-        shared.registry.shutdown_tasks(
-            |owner| owner == 0,
-            |task| {
-                if warn {
-                    tracing::warn!(task = ?task, location = %task.location(), "task destroyed while pending");
-                } else {
-                    tracing::debug!(task = ?task, "task dropped at runtime shutdown");
+                if me.as_ref() != Some(&task) {
+                    task.cancel();
                 }
-            },
-        );
-        while !shared.injector.steal().is_empty() {}
+            }
+            // On one of its own workers, waiting would hold up the cleanup it
+            // waits for; elsewhere, wait for every task but the caller's own
+            // and those pinned to the caller's loop (which cannot run now).
+            clean = !on_own_worker && shared.wait_for_tasks(grace, current_loop);
+        }
+        shared
+            .warn_destroyed
+            .store(!grace.is_zero(), Ordering::Relaxed);
+        shared
+            .last_worker_finishes
+            .store(on_own_worker, Ordering::Relaxed);
+        shared.close();
+        // Dropped on one of its own workers, it cannot join itself: the
+        // workers exit on their own and the last one shuts down what is left.
+        // Otherwise join them, then do it here (reports land on this thread).
+        let threads = std::mem::take(&mut self.threads);
+        if !on_own_worker {
+            for t in threads {
+                if t.join().is_err() {
+                    tracing::error!("a weft worker thread panicked");
+                }
+            }
+            shared.shutdown_remaining();
+        }
         clean
     }
 }

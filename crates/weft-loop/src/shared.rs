@@ -77,6 +77,15 @@ pub(crate) struct Shared {
     pub(crate) idle: Idle,
     pub(crate) registry: TaskRegistry,
     pub(crate) closed: AtomicBool,
+    /// Whether `shutdown_remaining` reports destroyed tasks as warnings (a
+    /// graceful shutdown that ran out of time) or at debug level (a drop).
+    pub(crate) warn_destroyed: AtomicBool,
+    /// Workers still running.
+    pub(crate) live_workers: AtomicUsize,
+    /// Set (before `close`) when the runtime is dropped on one of its own
+    /// workers, where nobody joins them: the last worker to exit then calls
+    /// `shutdown_remaining`. Otherwise the dropping thread does, after joining.
+    pub(crate) last_worker_finishes: AtomicBool,
     pub(crate) config: Config,
     next_call_target: AtomicUsize,
 }
@@ -89,6 +98,9 @@ impl Shared {
             idle: Idle::new(workers),
             registry: TaskRegistry::new(workers),
             closed: AtomicBool::new(false),
+            warn_destroyed: AtomicBool::new(false),
+            live_workers: AtomicUsize::new(workers),
+            last_worker_finishes: AtomicBool::new(false),
             config,
             next_call_target: AtomicUsize::new(0),
             remotes,
@@ -112,7 +124,43 @@ impl Shared {
     /// A stealable task from outside any worker of this runtime.
     pub(crate) fn inject(&self, task: Runnable) {
         self.injector.push(task);
+        if self.is_closed() {
+            // Raced with shutdown (which may have drained the injector already):
+            // nobody will run it, so cancel it here rather than strand it.
+            self.drain_injector();
+            return;
+        }
         self.notify_one();
+    }
+
+    /// Cancels everything queued in the injector (after close).
+    pub(crate) fn drain_injector(&self) {
+        loop {
+            match self.injector.steal() {
+                crossbeam_deque::Steal::Success(t) => t.shutdown(),
+                crossbeam_deque::Steal::Retry => continue,
+                crossbeam_deque::Steal::Empty => break,
+            }
+        }
+    }
+
+    /// After every worker has exited: cancels the tasks any thread may run
+    /// that are still registered, and what is still queued. `warn` reports
+    /// each task destroyed while pending.
+    pub(crate) fn shutdown_remaining(&self) {
+        let warn = self.warn_destroyed.load(Ordering::Relaxed);
+        let report = |task: &weft_task::TaskRef| {
+            if warn {
+                tracing::warn!(task = ?task, location = %task.location(), "task destroyed while pending");
+            } else {
+                tracing::debug!(task = ?task, "task dropped at runtime shutdown");
+            }
+        };
+        // SAFETY: every worker has exited (the caller is the last one, or joined
+        // them all), and block_on loops never poll tasks with owner 0, so no
+        // thread polls the tasks accepted here; their futures are Send.
+        unsafe { self.registry.shutdown_tasks(|owner| owner == 0, report) };
+        self.drain_injector();
     }
 
     /// Wakes a parked worker if work may be waiting and nobody is looking.
@@ -143,11 +191,15 @@ impl Shared {
         std::ptr::eq(self, other)
     }
 
-    /// Waits (polling) until no task is live or `deadline` passes.
-    pub(crate) fn wait_for_tasks(&self, timeout: Duration) -> bool {
+    /// Waits (polling) until no task is live, except those pinned to the loop
+    /// keyed `skip_loop` (0: none skipped), or `timeout` passes.
+    pub(crate) fn wait_for_tasks(&self, timeout: Duration, skip_loop: usize) -> bool {
         let deadline = std::time::Instant::now() + timeout;
         loop {
-            if self.registry.is_empty() {
+            let live = self
+                .registry
+                .count_where(|owner| skip_loop == 0 || owner != skip_loop);
+            if live == 0 {
                 return true;
             }
             if std::time::Instant::now() >= deadline {
@@ -202,7 +254,8 @@ impl Scheduler {
     }
 }
 
-impl Schedule for Scheduler {
+// SAFETY: `registry` always returns the one registry of `self.shared`.
+unsafe impl Schedule for Scheduler {
     fn schedule(&self, task: Runnable) {
         Scheduler::schedule_on(&self.shared, task);
     }
@@ -232,7 +285,8 @@ pub(crate) struct LocalScheduler {
     pub(crate) owner: Arc<LoopRemote>,
 }
 
-impl Schedule for LocalScheduler {
+// SAFETY: `registry` always returns the one registry of `self.shared`.
+unsafe impl Schedule for LocalScheduler {
     fn schedule(&self, task: Runnable) {
         let task = Loop::with_current(|lp| match lp {
             Some(lp) if lp.key() == self.owner.key => {

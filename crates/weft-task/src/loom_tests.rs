@@ -104,7 +104,8 @@ impl Drop for Sched {
     }
 }
 
-impl Schedule for Sched {
+// SAFETY: `registry` always returns the registry this scheduler owns.
+unsafe impl Schedule for Sched {
     fn schedule(&self, task: Runnable) {
         self.0.queue.lock().unwrap().push_back(task);
     }

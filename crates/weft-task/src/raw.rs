@@ -432,7 +432,7 @@ unsafe fn run<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     let header = &cell.header;
     let cancel = match header.state.to_running() {
         ToRunning::Run { cancel } => cancel,
-        ToRunning::Complete => {
+        ToRunning::Complete | ToRunning::Busy => {
             RawTask::from_header(ptr).ref_dec();
             return;
         }
@@ -664,7 +664,7 @@ unsafe fn try_read_output<F: Future, S>(ptr: NonNull<Header>, dst: *mut (), wake
     if raw.set_join_waker(waker) {
         // SAFETY: complete, JOIN_INTEREST held by the caller: the output is ours.
         let Some(out) = (unsafe { take::<F, S>(ptr) }) else {
-            panic!("a weft Task was awaited after its result was taken with result()");
+            panic!("a weft Task was polled after its result was taken (it returned Ready already, or result() took it)");
         };
         // SAFETY: caller guarantees dst's type.
         unsafe { *(dst as *mut Poll<Result<F::Output, TaskError>>) = Poll::Ready(out) };

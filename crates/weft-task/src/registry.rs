@@ -10,7 +10,7 @@
 //! for its entry; completion removes the entry and releases it. Once closed,
 //! the registry refuses new tasks, which is how a shut-down runtime refuses work.
 
-use crate::loom::sync::{AtomicUsize, Mutex, Ordering};
+use crate::loom::sync::Mutex;
 use crate::raw::{Header, RawTask};
 use crate::task::TaskRef;
 use crossbeam_utils::CachePadded;
@@ -30,6 +30,8 @@ struct Shard {
     slots: Vec<Option<NonNull<Header>>>,
     free: Vec<u32>,
     len: usize,
+    /// Tasks ever inserted here (a statistic, kept under the lock already held).
+    inserted: usize,
     closed: bool,
 }
 
@@ -56,7 +58,6 @@ fn home_shard() -> usize {
 /// The live tasks of one runtime.
 pub struct TaskRegistry {
     shards: Box<[CachePadded<Mutex<Shard>>]>,
-    spawned: AtomicUsize,
 }
 
 impl TaskRegistry {
@@ -76,14 +77,12 @@ impl TaskRegistry {
                     slots: Vec::new(),
                     free: Vec::new(),
                     len: 0,
+                    inserted: 0,
                     closed: false,
                 }))
             })
             .collect();
-        TaskRegistry {
-            shards,
-            spawned: AtomicUsize::new(0),
-        }
+        TaskRegistry { shards }
     }
 
     /// Adds a new task (whose initial state already counts the entry's
@@ -106,14 +105,13 @@ impl TaskRegistry {
             }
         };
         shard.len += 1;
+        shard.inserted += 1;
         let slot = Slot {
             shard: shard_no as u32,
             index,
         };
         // SAFETY: the slot field is only touched under this shard's lock.
         task.header().slot.with_mut(|s| unsafe { *s = Some(slot) });
-        // Relaxed: a statistic.
-        self.spawned.fetch_add(1, Ordering::Relaxed);
         true
     }
 
@@ -136,6 +134,14 @@ impl TaskRegistry {
         shard.len -= 1;
         true
     }
+    /// Registered tasks whose local owner key `owner` accepts (0 for tasks any
+    /// thread may run).
+    pub fn count_where(&self, mut owner: impl FnMut(usize) -> bool) -> usize {
+        let mut n = 0;
+        self.for_each(|raw| n += usize::from(owner(raw.header().local_owner)));
+        n
+    }
+
     /// Tasks registered and not yet complete.
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.lock().len).sum()
@@ -148,7 +154,7 @@ impl TaskRegistry {
 
     /// Tasks spawned through this registry so far.
     pub fn spawned(&self) -> usize {
-        self.spawned.load(Ordering::Relaxed)
+        self.shards.iter().map(|s| s.lock().inserted).sum()
     }
 
     /// Handles to every registered task that is not done (asyncio's `all_tasks`).
@@ -191,9 +197,14 @@ impl TaskRegistry {
     /// dropped without another poll and the task ends `Cancelled`. `on_destroy`
     /// sees each one first (to report it). Returns how many were shut down.
     ///
-    /// The caller guarantees that no thread is polling those tasks (the
-    /// runtime's workers have stopped, or these are this thread's local tasks).
-    pub fn shutdown_tasks(
+    /// # Safety
+    ///
+    /// No thread may be polling, or start polling, the tasks `owned` accepts
+    /// while this runs, except through `Runnable`s queued before (those find
+    /// the task claimed and let it be): the runtime's workers have stopped, or
+    /// these are this thread's own pinned tasks. Tasks whose future is not
+    /// `Send` must only be accepted on their owner thread.
+    pub unsafe fn shutdown_tasks(
         &self,
         mut owned: impl FnMut(usize) -> bool,
         mut on_destroy: impl FnMut(&TaskRef),

@@ -5,7 +5,13 @@ use crate::Runnable;
 
 /// What a loop provides to the tasks it runs. weft-loop implements it; the task
 /// core calls it when a task is woken, yields, completes or has callbacks to run.
-pub trait Schedule: Send + Sync + 'static {
+///
+/// # Safety
+///
+/// Implementors promise that [`registry`](Schedule::registry) returns the same
+/// registry every time it is called on one scheduler value (a task is removed
+/// from the registry it was inserted in, by the slot it got there).
+pub unsafe trait Schedule: Send + Sync + 'static {
     /// A task became ready (woken): queue it. Called on whatever thread woke it.
     fn schedule(&self, task: Runnable);
 

@@ -23,6 +23,9 @@
 //!   somewhere) and it owns one reference.
 //! * `NOTIFIED && RUNNING`: the task was woken while being polled; no `Runnable`
 //!   exists and the runner re-submits the one it holds when the poll returns.
+//!   The one exception: shutdown claims `RUNNING` on a task whose `Runnable` is
+//!   still queued; whoever runs that `Runnable` then gets `ToRunning::Busy` and
+//!   only releases its reference.
 //! * Only the thread that set `RUNNING` touches the future; the output slot is
 //!   written once, before `COMPLETE` is published with `AcqRel`.
 //! * The join-waker slot is written by the handle only while `JOIN_WAKER` is
@@ -131,6 +134,9 @@ pub(crate) enum ToRunning {
     /// The task already completed (shut down while queued): drop the `Runnable`'s
     /// reference and do nothing else.
     Complete,
+    /// Shutdown claimed the task while this `Runnable` was queued and is
+    /// dropping its future now: drop the `Runnable`'s reference and leave it.
+    Busy,
 }
 
 /// What the runner does after a poll returned `Pending`.
@@ -208,7 +214,11 @@ impl State {
             if s.is_complete() {
                 return (None, ToRunning::Complete);
             }
-            debug_assert!(!s.is_running(), "{s:?}");
+            if s.is_running() {
+                // Only `to_running_for_shutdown` sets RUNNING while a Runnable
+                // is queued; never poll a future it is dropping.
+                return (None, ToRunning::Busy);
+            }
             let next = Snapshot((s.0 | RUNNING) & !NOTIFIED);
             (
                 Some(next),

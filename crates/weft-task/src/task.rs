@@ -236,6 +236,12 @@ impl fmt::Debug for TaskRef {
 ///     assert_eq!(t.await.unwrap(), 42);
 /// });
 /// ```
+///
+/// # Panics
+///
+/// Polling a `Task` again after it returned `Ready`, or after
+/// [`result`](Task::result) took the value, panics (the value is gone; any
+/// future may panic when polled after completion).
 #[must_use = "dropping a Task detaches it (it keeps running); call .detach() to say so"]
 pub struct Task<T> {
     task: ManuallyDrop<TaskRef>,
@@ -375,6 +381,19 @@ impl Runnable {
     /// The task's id.
     pub fn id(&self) -> TaskId {
         self.raw.header().id
+    }
+
+    /// Cancels the task without polling it again (its future is dropped here
+    /// and it ends `Cancelled`), for work refused after a runtime closed. A
+    /// task pinned to a loop (`local_owner() != 0`) is left alone: its future
+    /// may only be dropped on its own thread; only this reference is released.
+    pub fn shutdown(self) {
+        if self.local_owner() == 0 {
+            // Holding the Runnable means nobody is polling the task (a queued
+            // Runnable exists only while it is not running), and its future is
+            // Send, so this thread may drop it.
+            self.raw.shutdown();
+        }
     }
 
     /// The local-owner key given at spawn (0 for tasks any thread may run).
