@@ -193,14 +193,17 @@ mod loom_park {
     use super::*;
     use loom::sync::atomic::AtomicBool;
 
-    /// A producer publishes work while the only worker goes to sleep: the
-    /// worker must end up with the work (seen in its re-check, or woken).
-    #[test]
-    fn loom_park_no_lost_wakeup() {
-        loom::model(|| {
-            let idle = Arc::new(Idle::new(1));
+    /// One producer publishes work while worker 0, having found none, goes to
+    /// sleep (as a searcher or not): the worker must end up with the work,
+    /// seen in its re-check or woken for it.
+    fn producer_races_parking_worker(workers: usize, searching: bool) {
+        loom::model(move || {
+            let idle = Arc::new(Idle::new(workers));
             let parker = Parker::new();
             let work = Arc::new(AtomicBool::new(false));
+            if searching {
+                assert!(idle.try_start_searching());
+            }
 
             let producer = {
                 let (idle, parker, work) = (idle.clone(), parker.clone(), work.clone());
@@ -215,50 +218,27 @@ mod loom_park {
 
             // The worker: found nothing, registers, re-checks, parks.
             if !work.load(Ordering::SeqCst) {
-                idle.transition_to_parked(0, false);
-                if work.load(Ordering::SeqCst) {
-                    idle.unregister(0);
-                } else {
+                idle.transition_to_parked(0, searching);
+                if !work.load(Ordering::SeqCst) {
                     parker.park();
-                    idle.unregister(0);
                 }
+                idle.unregister(0);
             }
             assert!(work.load(Ordering::SeqCst));
             producer.join().unwrap();
         });
     }
 
+    /// The only worker goes to sleep while a producer publishes work.
+    #[test]
+    fn loom_park_no_lost_wakeup() {
+        producer_races_parking_worker(1, false);
+    }
+
     /// A searcher that gives up races a producer that saw it searching.
     #[test]
     fn loom_park_last_searcher_rechecks() {
-        loom::model(|| {
-            let idle = Arc::new(Idle::new(2));
-            let parker = Parker::new();
-            let work = Arc::new(AtomicBool::new(false));
-            assert!(idle.try_start_searching());
-
-            let producer = {
-                let (idle, parker, work) = (idle.clone(), parker.clone(), work.clone());
-                loom::thread::spawn(move || {
-                    work.store(true, Ordering::SeqCst);
-                    if idle.worker_to_notify().is_some() {
-                        parker.unpark();
-                    }
-                })
-            };
-
-            if !work.load(Ordering::SeqCst) {
-                idle.transition_to_parked(0, true);
-                if work.load(Ordering::SeqCst) {
-                    idle.unregister(0);
-                } else {
-                    parker.park();
-                    idle.unregister(0);
-                }
-            }
-            assert!(work.load(Ordering::SeqCst));
-            producer.join().unwrap();
-        });
+        producer_races_parking_worker(2, true);
     }
 
     /// Two loops, each running `event_loop.rs`'s worker loop in small: take a

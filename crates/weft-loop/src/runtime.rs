@@ -309,7 +309,7 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        match self.spawn_inner(future, Location::caller()) {
+        match spawn_on(&self.shared, future, Location::caller()) {
             Ok(task) | Err(task) => task,
         }
     }
@@ -321,20 +321,7 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.spawn_inner(future, Location::caller())
-            .map_err(|_| SpawnError::shut_down())
-    }
-
-    fn spawn_inner<F>(
-        &self,
-        future: F,
-        location: &'static Location<'static>,
-    ) -> Result<Task<F::Output>, Task<F::Output>>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        spawn_on(&self.shared, future, location)
+        spawn_on(&self.shared, future, Location::caller()).map_err(|_| SpawnError::shut_down())
     }
 
     /// Drives `future` on this thread until it completes, while the workers run

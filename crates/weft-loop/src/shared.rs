@@ -47,6 +47,18 @@ pub(crate) struct LoopRemote {
 }
 
 impl LoopRemote {
+    /// On this loop's own thread, hands `item` to `local` there; elsewhere
+    /// gives it back for the cross-thread path.
+    fn on_own_thread<T>(&self, item: T, local: impl FnOnce(&Loop, T)) -> Option<T> {
+        Loop::with_current(|lp| match lp {
+            Some(lp) if lp.key() == self.key => {
+                local(lp, item);
+                None
+            }
+            _ => Some(item),
+        })
+    }
+
     /// Sends `msg` and wakes the loop. A closed loop drops the message (its
     /// pinned tasks were already shut down, so only stale wakes arrive late).
     pub(crate) fn send(&self, msg: Msg) {
@@ -288,14 +300,7 @@ pub(crate) struct LocalScheduler {
 // SAFETY: `registry` always returns the one registry of `self.shared`.
 unsafe impl Schedule for LocalScheduler {
     fn schedule(&self, task: Runnable) {
-        let task = Loop::with_current(|lp| match lp {
-            Some(lp) if lp.key() == self.owner.key => {
-                lp.push_pinned(task);
-                None
-            }
-            _ => Some(task),
-        });
-        if let Some(task) = task {
+        if let Some(task) = self.owner.on_own_thread(task, Loop::push_pinned) {
             self.owner.send(Msg::Task(task));
         }
     }
@@ -317,13 +322,7 @@ pub(crate) struct LoopCallSoon {
 
 impl CallSoon for LoopCallSoon {
     fn call_soon(&self, f: Callback) {
-        let f = Loop::with_current(|lp| match lp {
-            Some(lp) if lp.key() == self.owner.key => {
-                lp.push_callback(f);
-                None
-            }
-            _ => Some(f),
-        });
+        let f = self.owner.on_own_thread(f, Loop::push_callback);
         if let Some(f) = f {
             if self.shared.is_closed() {
                 return;
