@@ -23,11 +23,14 @@ use std::sync::Arc;
 ///     let cb = DoneCallback::new(move |_task: &weft::TaskRef| {
 ///         counter.fetch_add(1, Ordering::SeqCst);
 ///     });
-///     let t = weft::spawn(async {});
+///     let go = weft::Promise::new();
+///     let gate = go.clone();
+///     let t = weft::spawn(async move { gate.await });
 ///     t.add_done_callback(cb.clone());
 ///     t.add_done_callback(cb.clone());
 ///     assert_eq!(t.remove_done_callback(&cb), 2);
-///     t.await.unwrap();
+///     go.set_result(()).unwrap();
+///     t.await.unwrap().unwrap();
 /// });
 /// ```
 pub struct DoneCallback<A: ?Sized> {

@@ -281,12 +281,15 @@ impl<T> Task<T> {
     ///
     /// ```
     /// weft::run(async {
-    ///     let mut t = weft::spawn(async { 1 });
+    ///     let go = weft::Promise::new();
+    ///     let gate = go.clone();
+    ///     let mut t = weft::spawn(async move { gate.await.map(|()| 1) });
     ///     assert!(t.result().unwrap_err().is_pending());
+    ///     go.set_result(()).unwrap();
     ///     while !t.done() {
     ///         weft::yield_now().await;
     ///     }
-    ///     assert_eq!(t.result().unwrap().unwrap(), 1);
+    ///     assert_eq!(t.result().unwrap().unwrap().unwrap(), 1);
     ///     assert!(t.result().is_err());
     /// });
     /// ```
