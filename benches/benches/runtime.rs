@@ -407,6 +407,33 @@ impl Workload for SpawnCost {
     }
 }
 
+/// The bar's literal form: on ONE worker, from inside a task, spawn 100_000
+/// detached empty tasks (each bumps a static counter: no handle, no join),
+/// then yield until all have run. Reported per task.
+struct SpawnDetachedCost;
+
+static DETACHED_RAN: AtomicUsize = AtomicUsize::new(0);
+
+impl Workload for SpawnDetachedCost {
+    const NAME: &'static str = "spawn_detached_cost_1_worker";
+
+    fn run<R: Rt>(rt: &R) {
+        let ctx = rt.ctx();
+        DETACHED_RAN.store(0, Ordering::SeqCst);
+        run_in_task(rt, async move {
+            for _ in 0..SpawnCost::N {
+                R::spawn_detached(&ctx, async {
+                    DETACHED_RAN.fetch_add(1, Ordering::Relaxed);
+                });
+            }
+            while DETACHED_RAN.load(Ordering::Relaxed) < SpawnCost::N {
+                R::yield_now().await;
+            }
+        });
+        assert_eq!(DETACHED_RAN.load(Ordering::SeqCst), SpawnCost::N);
+    }
+}
+
 /// From the bench thread, spawn 10_000 empty tasks and wait until all ran.
 struct SpawnManyRemote;
 
@@ -601,6 +628,16 @@ fn spawn_cost(c: &mut Criterion) {
     group.finish();
 }
 
+fn spawn_detached_cost(c: &mut Criterion) {
+    let mut group = c.benchmark_group(SpawnDetachedCost::NAME);
+    group.sampling_mode(SamplingMode::Flat);
+    group.throughput(criterion::Throughput::Elements(SpawnCost::N as u64));
+    bench_one_with::<SpawnDetachedCost, Weft>(&mut group, 1);
+    bench_one_with::<SpawnDetachedCost, Tokio>(&mut group, 1);
+    bench_one_with::<SpawnDetachedCost, AsyncExecutor>(&mut group, 1);
+    group.finish();
+}
+
 fn spawn_many_local(c: &mut Criterion) {
     bench_workload::<SpawnManyLocal>(c);
 }
@@ -636,6 +673,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = runtime;
     config = config();
-    targets = spawn_cost, spawn_many_local, spawn_many_remote, chained_spawn, yield_many, ping_pong, spawn_tree
+    targets = spawn_cost, spawn_detached_cost, spawn_many_local, spawn_many_remote, chained_spawn, yield_many, ping_pong, spawn_tree
 }
 criterion_main!(runtime);

@@ -138,8 +138,17 @@ impl Loop {
         } else {
             w.queue.push(task);
         }
-        self.shared.notify_one();
+        self.notify_siblings();
         None
+    }
+
+    /// After a push to this worker's own queues: wakes a sibling to steal. A
+    /// runtime with one worker has no sibling, and its only worker is this one,
+    /// awake, so it skips the fence `notify_one` costs.
+    fn notify_siblings(&self) {
+        if self.shared.remotes.len() > 1 {
+            self.shared.notify_one();
+        }
     }
 
     /// A task that woke itself: the back of the deque. A `block_on` loop gives
@@ -149,7 +158,7 @@ impl Loop {
             return Some(task);
         };
         w.queue.push(task);
-        self.shared.notify_one();
+        self.notify_siblings();
         None
     }
 
