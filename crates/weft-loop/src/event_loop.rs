@@ -19,7 +19,7 @@
 //! a busy owner. Shutdown: `Shared::close` unparks everyone; each worker leaves
 //! its loop at the next tick and shuts down its pinned tasks on its own thread.
 
-use crate::loom::sync::{Arc, Ordering};
+use crate::loom::sync::{Arc, AtomicBool, Ordering};
 use crate::park::Parker;
 use crate::shared::{Callback, LoopCallSoon, LoopRemote, Msg, Shared};
 use crossbeam_deque::{Steal, Worker};
@@ -71,6 +71,8 @@ pub(crate) struct Loop {
     local: RefCell<LocalQueues>,
 }
 
+/// Loop keys, unique in the process. A std static (loom atomics cannot be
+/// statics); only uniqueness matters, so it synchronises nothing.
 static NEXT_KEY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
 
 /// A fresh inbox and remote side for a loop.
@@ -470,7 +472,7 @@ impl Loop {
 
 /// Wakes a `block_on` loop for its main future.
 struct MainWaker {
-    woken: std::sync::atomic::AtomicBool,
+    woken: AtomicBool,
     parker: std::sync::Arc<Parker>,
 }
 
@@ -481,7 +483,7 @@ impl Wake for MainWaker {
 
     fn wake_by_ref(self: &std::sync::Arc<Self>) {
         // Release: pairs with the Acquire swap in `block_on` before polling.
-        if !self.woken.swap(true, std::sync::atomic::Ordering::Release) {
+        if !self.woken.swap(true, Ordering::Release) {
             self.parker.unpark();
         }
     }
@@ -510,7 +512,7 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     let _shutdown = ShutdownPinned(&lp);
 
     let main = std::sync::Arc::new(MainWaker {
-        woken: std::sync::atomic::AtomicBool::new(true),
+        woken: AtomicBool::new(true),
         parker: lp.remote.parker.clone(),
     });
     let waker = Waker::from(main.clone());
@@ -518,7 +520,7 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     let mut future = pin!(future);
     loop {
         // Acquire: pairs with the Release in `MainWaker::wake_by_ref`.
-        if main.woken.swap(false, std::sync::atomic::Ordering::Acquire) {
+        if main.woken.swap(false, Ordering::Acquire) {
             if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
                 return out;
             }
@@ -535,7 +537,7 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
             task.run();
             ran = true;
         }
-        if !ran && !main.woken.load(std::sync::atomic::Ordering::Acquire) && !lp.has_local_work() {
+        if !ran && !main.woken.load(Ordering::Acquire) && !lp.has_local_work() {
             lp.remote.parker.park();
         }
     }

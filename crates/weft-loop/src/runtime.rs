@@ -362,7 +362,7 @@ impl Handle {
 
     /// Counters describing the runtime.
     pub fn metrics(&self) -> RuntimeMetrics {
-        use std::sync::atomic::Ordering::Relaxed;
+        use crate::loom::sync::Ordering::Relaxed;
         let s = &self.shared;
         RuntimeMetrics {
             workers: s.remotes.len(),

@@ -45,6 +45,7 @@ std::thread_local! {
 
 /// This thread's shard number (modulo the shard count).
 fn home_shard() -> usize {
+    // A std static (loom atomics cannot be statics): it only spreads threads.
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     HOME_SHARD.with(|h| {
         if h.get() == usize::MAX {
