@@ -393,11 +393,13 @@ impl Handle {
                 shared: lp.shared().clone(),
                 owner: lp.remote().clone(),
             };
-            // SAFETY: LocalScheduler runs the task's Runnables only on this
-            // loop's thread (same-thread wakes go to its pinned queue, others
-            // through its inbox), the key names this loop, and the loop shuts
-            // its pinned tasks down on this thread before it ends.
-            match unsafe { weft_task::spawn_unchecked(future, scheduler, location, lp.key()) } {
+            // LocalScheduler runs the task's Runnables only on this loop's thread
+            // (same-thread wakes go to its pinned queue, others via its inbox),
+            // and the loop shuts its pinned tasks down on this thread at its end.
+            // SAFETY: so the contract of spawn_unchecked holds; the key is ours.
+            let spawned =
+                unsafe { weft_task::spawn_unchecked(future, scheduler, location, lp.key()) };
+            match spawned {
                 Spawned::Ready(task, runnable) => {
                     lp.push_pinned(runnable);
                     task

@@ -374,12 +374,11 @@ impl RawTask {
             return true;
         }
         if snapshot.is_join_waker_set() {
-            // SAFETY: JOIN_WAKER is set and the task not complete: the runner does
-            // not touch the slot until it completes; reading (not writing) it here
-            // races with nothing since only this handle writes it.
-            let same = header
-                .join_waker
-                .with(|w| unsafe { (*w).as_ref().is_some_and(|w| w.will_wake(waker)) });
+            let same = header.join_waker.with(|w| {
+                // SAFETY: JOIN_WAKER set, task not complete: the runner does not
+                // touch the slot until it completes, and only this handle writes it.
+                unsafe { (*w).as_ref().is_some_and(|w| w.will_wake(waker)) }
+            });
             if same {
                 return false;
             }
@@ -387,11 +386,10 @@ impl RawTask {
                 return true;
             }
         }
-        // SAFETY: JOIN_WAKER is clear and the task not complete: the slot is the
-        // handle's alone.
-        header
-            .join_waker
-            .with_mut(|w| unsafe { *w = Some(waker.clone()) });
+        header.join_waker.with_mut(|w| {
+            // SAFETY: JOIN_WAKER clear, task not complete: the slot is the handle's.
+            unsafe { *w = Some(waker.clone()) }
+        });
         header.state.set_join_waker().is_err()
     }
 }
