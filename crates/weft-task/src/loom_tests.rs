@@ -4,7 +4,7 @@
 //! Run with
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom \
+//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR=target/loom \
 //!     cargo test --release -p weft-task --lib loom_ -- --test-threads=2
 //! ```
 //!
@@ -26,12 +26,12 @@
 //!   protocol or in the last `ref_dec`) is reported as a race.
 //! * The state word's `debug_assert!`s are compiled out (CI runs the models in
 //!   release), so the models check outcomes, not transitions.
-//! * Loom bounds preemptions (CI: 2) and prunes with DPOR; together they can
+//! * Loom bounds preemptions (CI: 3 for these models) and prunes with DPOR; together they can
 //!   skip an interleaving that needs a switch where the running thread only
 //!   loads. Where a model depends on such a point, its future calls
 //!   `loom::thread::yield_now()` there (see `YieldOnce`). A few orderings are
-//!   only caught at a bound of 3 (`LOOM_MAX_PREEMPTIONS=3`: these models then
-//!   take about 10 s), e.g. the acquire half of the last `ref_dec`.
+//!   only caught at a bound of 3, e.g. the acquire half of the last `ref_dec`,
+//!   which is why CI runs these models at 3 (about 10 s).
 //! * `context.rs` and the registry's home shard use `std` thread-locals, which
 //!   all loom threads of a model share (they are coroutines on one OS thread).
 //!   The models keep each use of the task context on one loom thread at a time:
