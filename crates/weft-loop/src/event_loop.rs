@@ -133,12 +133,11 @@ impl Loop {
         let Some(w) = &self.worker else {
             return Some(task);
         };
-        if w.queue.is_empty() {
-            if let Some(displaced) = self.shared.remotes[w.index].lifo.push(task) {
-                w.queue.push(displaced);
-            }
-        } else {
-            w.queue.push(task);
+        if !w.queue.is_empty() {
+            return self.push_yielded(task);
+        }
+        if let Some(displaced) = self.shared.remotes[w.index].lifo.push(task) {
+            w.queue.push(displaced);
         }
         self.notify_siblings();
         None

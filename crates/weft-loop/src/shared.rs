@@ -199,6 +199,21 @@ impl Shared {
         self.remotes[i].lp.send(Msg::Call(f));
     }
 
+    /// On a loop of this runtime, offers `item` to `local` there (which may
+    /// give it back: a `block_on` loop cannot run stealable tasks); elsewhere,
+    /// or if refused, gives it back for the cross-thread path. The
+    /// runtime-wide counterpart of `LoopRemote::on_own_thread`.
+    pub(crate) fn on_own_loop<T>(
+        &self,
+        item: T,
+        local: impl FnOnce(&Loop, T) -> Option<T>,
+    ) -> Option<T> {
+        Loop::with_current(|lp| match lp {
+            Some(lp) if lp.shared().same(self) => local(lp, item),
+            _ => Some(item),
+        })
+    }
+
     pub(crate) fn same(&self, other: &Shared) -> bool {
         std::ptr::eq(self, other)
     }
@@ -234,18 +249,14 @@ impl fmt::Debug for Shared {
 
 /// Queues a `call_soon` callback: on this thread's loop if it belongs to the
 /// runtime, else through a worker's inbox.
-pub(crate) fn call_soon(shared: &Arc<Shared>, f: Callback) {
-    let f = match Loop::with_current(|lp| match lp {
-        Some(lp) if lp.shared().same(shared) => {
-            lp.push_callback(f);
-            None
-        }
-        _ => Some(f),
-    }) {
-        None => return,
-        Some(f) => f,
+pub(crate) fn call_soon(shared: &Shared, f: Callback) {
+    let local = |lp: &Loop, f| {
+        lp.push_callback(f);
+        None
     };
-    shared.call_soon_remote(f);
+    if let Some(f) = shared.on_own_loop(f, local) {
+        shared.call_soon_remote(f);
+    }
 }
 
 /// Schedules tasks that any worker may run.
@@ -256,11 +267,7 @@ pub(crate) struct Scheduler {
 impl Scheduler {
     /// `schedule` without needing a `Scheduler` (spawn uses it).
     pub(crate) fn schedule_on(shared: &Shared, task: Runnable) {
-        let task = Loop::with_current(|lp| match lp {
-            Some(lp) if lp.shared().same(shared) => lp.push_woken(task),
-            _ => Some(task),
-        });
-        if let Some(task) = task {
+        if let Some(task) = shared.on_own_loop(task, Loop::push_woken) {
             shared.inject(task);
         }
     }
@@ -273,11 +280,7 @@ unsafe impl Schedule for Scheduler {
     }
 
     fn yield_now(&self, task: Runnable) {
-        let task = Loop::with_current(|lp| match lp {
-            Some(lp) if lp.shared().same(&self.shared) => lp.push_yielded(task),
-            _ => Some(task),
-        });
-        if let Some(task) = task {
+        if let Some(task) = self.shared.on_own_loop(task, Loop::push_yielded) {
             self.shared.inject(task);
         }
     }

@@ -248,13 +248,13 @@ impl<T: Clone + Send + 'static> Future for Wait<T> {
             self.awaited_at = context::poll_stamp();
             return Poll::Pending;
         }
-        let inner = self.promise.inner.clone();
-        let mut state = inner.state.lock();
+        let this = &mut *self;
+        let mut state = this.promise.inner.state.lock();
         if let Some(outcome) = &state.outcome {
-            self.slot = None;
+            this.slot = None;
             return Poll::Ready(outcome.clone());
         }
-        match self.slot {
+        match this.slot {
             Some(i) => match &mut state.wakers[i] {
                 Some(w) if w.will_wake(cx.waker()) => {}
                 w => *w = Some(cx.waker().clone()),
@@ -270,10 +270,11 @@ impl<T: Clone + Send + 'static> Future for Wait<T> {
                         state.wakers.len() - 1
                     }
                 };
-                self.slot = Some(i);
+                this.slot = Some(i);
             }
         }
-        self.awaited_at = context::poll_stamp();
+        drop(state);
+        this.awaited_at = context::poll_stamp();
         Poll::Pending
     }
 }
