@@ -12,7 +12,10 @@
 //!    (each first on alternate ticks), the inbox, the injector.
 //! 3. None: search (steal half a victim's deque, random victim first; on the
 //!    second pass also victims' LIFO slots). At most half the workers search.
-//! 4. Still none: park (protocol in `park.rs`).
+//! 4. Still none: park (protocol in `park.rs`), inside the driver if no other
+//!    worker holds it (`driver.rs`), so timers fire and I/O is noticed.
+//!
+//! Every 61st tick a busy worker also turns the driver without blocking.
 //!
 //! A worker that finds work while searching stops searching, and if it was the
 //! last searcher wakes another worker, so queued work always has a searcher or
@@ -20,6 +23,7 @@
 //! its loop at the next tick and shuts down its pinned tasks on its own thread.
 
 use crate::loom::sync::{Arc, AtomicBool, Ordering};
+use crate::driver::Driver;
 use crate::park::Parker;
 use crate::shared::{Callback, LoopCallSoon, LoopRemote, Msg, Shared};
 use crossbeam_deque::{Steal, Worker};
@@ -76,14 +80,16 @@ pub(crate) struct Loop {
 static NEXT_KEY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
 
 /// A fresh inbox and remote side for a loop.
-pub(crate) fn new_remote() -> (Arc<LoopRemote>, crossbeam_channel::Receiver<Msg>) {
+pub(crate) fn new_remote(
+    driver: &Arc<Driver>,
+) -> (Arc<LoopRemote>, crossbeam_channel::Receiver<Msg>) {
     let (tx, rx) = crossbeam_channel::unbounded();
     // Relaxed: only uniqueness matters.
     let key = NEXT_KEY.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     (
         Arc::new(LoopRemote {
             inbox: tx,
-            parker: Parker::new(),
+            parker: Parker::new(driver.clone()),
             key,
         }),
         rx,
@@ -350,6 +356,7 @@ impl Loop {
     fn next_task(&self) -> Option<Runnable> {
         let core = self.core();
         if core.tick.get() % GLOBAL_QUEUE_INTERVAL == 0 {
+            self.shared.driver.maintain();
             self.drain_inbox();
             if let Some(t) = self.steal_injector() {
                 return Some(t);
@@ -460,7 +467,10 @@ impl Loop {
         }
         let parks = &self.shared.remotes[core.index].parks;
         parks.store(parks.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        self.remote.parker.park();
+        let parker = &self.remote.parker;
+        if !self.shared.driver.try_park(|turn| parker.park_driving(turn)) {
+            parker.park();
+        }
         if !idle.unregister(core.index) {
             core.searching.set(true);
         }
@@ -492,7 +502,7 @@ impl Wake for MainWaker {
 /// callbacks meanwhile; the workers run everything else. The caller checked
 /// that no loop runs on this thread.
 pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
-    let (remote, inbox) = new_remote();
+    let (remote, inbox) = new_remote(&shared.driver);
     let lp = Loop {
         shared: shared.clone(),
         remote,

@@ -5,15 +5,19 @@
 
 #![warn(missing_docs)]
 
+mod driver;
 mod error;
 mod event_loop;
 mod loom;
 mod park;
 mod queue;
+mod reactor;
 mod runtime;
 mod shared;
+mod timer;
 
 pub use error::{BlockOnError, SpawnError};
+pub use timer::{interval, interval_at, sleep, sleep_until, sleep_with, Interval, Sleep, SleepWith};
 pub use runtime::{Builder, Handle, Runtime, RuntimeMetrics, DEFAULT_SHUTDOWN_GRACE};
 
 use std::future::Future;

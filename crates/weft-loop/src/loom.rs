@@ -5,13 +5,17 @@
 #[cfg(not(loom))]
 pub(crate) mod sync {
     pub(crate) use parking_lot::{Condvar, Mutex};
-    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{
+        fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+    };
     pub(crate) use std::sync::Arc;
 }
 
 #[cfg(loom)]
 pub(crate) mod sync {
-    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{
+        fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+    };
     pub(crate) use loom::sync::MutexGuard;
     // `std`'s `Arc`, not loom's: `shared.rs` and `event_loop.rs` name
     // `std::sync::Arc` directly (for `Arc<dyn Fn>` / `Arc<Parker>` fields and
@@ -31,6 +35,10 @@ pub(crate) mod sync {
 
         pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
             self.0.lock().unwrap()
+        }
+
+        pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+            self.0.try_lock().ok()
         }
     }
 

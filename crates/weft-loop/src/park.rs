@@ -2,12 +2,33 @@
 //!
 //! # Pieces
 //!
-//! * [`Parker`]: one per loop thread. A token (`Mutex<bool>`) and a condvar;
-//!   `unpark` sets the token, `park` sleeps until it is set and clears it. The
-//!   token is a level, not an edge: an `unpark` before the `park` is kept.
+//! * [`Parker`]: one per loop thread. A parked thread sleeps either on a
+//!   condvar or, if it is the one worker that owns the reactor, inside
+//!   `Poller::wait` (see `driver.rs`); `unpark` wakes it by whichever it is
+//!   blocked in. An `unpark` with nobody parked leaves a token that the next
+//!   `park` consumes, so it is never lost.
 //! * [`Idle`]: the runtime-wide count of *searching* workers (out of work,
 //!   stealing) and *idle* workers (parked or about to park), packed into one
 //!   word so producers read both at once, plus the list of sleepers.
+//!
+//! # The parker's states
+//!
+//! | state            | meaning                                   | `unpark` does               |
+//! |------------------|-------------------------------------------|-----------------------------|
+//! | `EMPTY`          | running, no token                         | leaves `NOTIFIED`           |
+//! | `NOTIFIED`       | a token waits for the next `park`         | nothing                     |
+//! | `PARKED_CONDVAR` | asleep on the condvar (set under its lock)| takes the lock, notifies    |
+//! | `PARKED_DRIVER`  | blocked in the driver (`Poller::wait`)    | `Unpark::unpark` (`Poller::notify`) |
+//!
+//! `unpark` swaps in `NOTIFIED` and acts on what it replaced. The condvar case
+//! takes the lock before notifying, and the parker moved to `PARKED_CONDVAR`
+//! under that lock and only releases it inside `wait`, so the notification
+//! cannot fall between its check and its wait. The driver's notification is
+//! sticky (an eventfd write): if it lands before `Poller::wait` starts, the
+//! wait returns at once. Either way the thread wakes, and on the way out of
+//! `park` it swaps `EMPTY` back, consuming the token. The driver may also
+//! return on its own (I/O, a timer): a spurious wake-up, which the worker loop
+//! tolerates (it re-checks everything).
 //!
 //! # Protocol
 //!
@@ -47,36 +68,106 @@
 use crate::loom::sync::{fence, Arc, AtomicUsize, Condvar, Mutex, Ordering};
 use std::fmt;
 
+const EMPTY: usize = 0;
+const NOTIFIED: usize = 1;
+const PARKED_CONDVAR: usize = 2;
+const PARKED_DRIVER: usize = 3;
+
+/// Interrupts a thread blocked in the driver.
+pub(crate) trait Unpark: Send + Sync {
+    /// Makes the driver's current (or next) blocking wait return.
+    fn unpark(&self);
+}
+
 /// Wakes and puts to sleep one loop thread.
 pub(crate) struct Parker {
-    token: Mutex<bool>,
+    state: AtomicUsize,
+    lock: Mutex<()>,
     condvar: Condvar,
+    driver: Arc<dyn Unpark>,
 }
 
 impl Parker {
-    pub(crate) fn new() -> Arc<Parker> {
+    /// A parker whose thread may block in the driver that `driver` interrupts.
+    pub(crate) fn new(driver: Arc<dyn Unpark>) -> Arc<Parker> {
         Arc::new(Parker {
-            token: Mutex::new(false),
+            state: AtomicUsize::new(EMPTY),
+            lock: Mutex::new(()),
             condvar: Condvar::new(),
+            driver,
         })
     }
 
-    /// Sleeps until unparked (returns at once if a token is waiting).
-    pub(crate) fn park(&self) {
-        let mut token = self.token.lock();
-        while !*token {
-            self.condvar.wait(&mut token);
+    /// Consumes a waiting token, if there is one.
+    fn take_token(&self) -> bool {
+        // Acquire: pairs with the Release swap in `unpark`, so what the
+        // unparking thread did before (queueing work) is visible.
+        self.state
+            .compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Enters parked state `parked`; false if a token was waiting (consumed).
+    fn enter(&self, parked: usize) -> bool {
+        match self
+            .state
+            .compare_exchange(EMPTY, parked, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => true,
+            Err(actual) => {
+                debug_assert_eq!(actual, NOTIFIED, "a parker parks from one thread");
+                // Acquire: as in `take_token`.
+                self.state.swap(EMPTY, Ordering::Acquire);
+                false
+            }
         }
-        *token = false;
+    }
+
+    /// Sleeps on the condvar until unparked (returns at once if a token is
+    /// waiting).
+    pub(crate) fn park(&self) {
+        if self.take_token() {
+            return;
+        }
+        let mut guard = self.lock.lock();
+        if !self.enter(PARKED_CONDVAR) {
+            return;
+        }
+        loop {
+            self.condvar.wait(&mut guard);
+            if self.take_token() {
+                return;
+            }
+        }
+    }
+
+    /// Parks inside `drive`, which blocks in the driver until it is
+    /// interrupted through `Unpark` or has work (I/O, a timer) of its own.
+    /// Returns at once if a token is waiting.
+    pub(crate) fn park_driving(&self, drive: impl FnOnce()) {
+        if self.take_token() || !self.enter(PARKED_DRIVER) {
+            return;
+        }
+        drive();
+        // Acquire: as in `take_token` (the state is NOTIFIED or still
+        // PARKED_DRIVER after a wake-up of the driver's own).
+        self.state.swap(EMPTY, Ordering::Acquire);
     }
 
     /// Wakes the thread, now or at its next `park`.
     pub(crate) fn unpark(&self) {
-        let mut token = self.token.lock();
-        if !*token {
-            *token = true;
-            drop(token);
-            self.condvar.notify_one();
+        // Release: pairs with the Acquire in `take_token` / `enter` / the swap
+        // at the end of `park_driving`.
+        match self.state.swap(NOTIFIED, Ordering::Release) {
+            EMPTY | NOTIFIED => {}
+            PARKED_CONDVAR => {
+                // The parker holds the lock from entering PARKED_CONDVAR until
+                // it is inside `wait`: taking it here means it is waiting.
+                drop(self.lock.lock());
+                self.condvar.notify_one();
+            }
+            PARKED_DRIVER => self.driver.unpark(),
+            _ => unreachable!("invalid parker state"),
         }
     }
 }
@@ -193,13 +284,48 @@ mod loom_park {
     use super::*;
     use loom::sync::atomic::AtomicBool;
 
+    /// A stand-in for the reactor: blocking in it is a wait on a sticky flag,
+    /// as `Poller::wait` is on its eventfd.
+    struct MockDriver {
+        notified: Mutex<bool>,
+        condvar: Condvar,
+    }
+
+    impl MockDriver {
+        fn new() -> Arc<MockDriver> {
+            Arc::new(MockDriver {
+                notified: Mutex::new(false),
+                condvar: Condvar::new(),
+            })
+        }
+
+        fn wait(&self) {
+            let mut notified = self.notified.lock();
+            while !*notified {
+                self.condvar.wait(&mut notified);
+            }
+            *notified = false;
+        }
+    }
+
+    impl Unpark for MockDriver {
+        fn unpark(&self) {
+            *self.notified.lock() = true;
+            self.condvar.notify_one();
+        }
+    }
+
+    fn parker() -> Arc<Parker> {
+        Parker::new(MockDriver::new())
+    }
+
     /// One producer publishes work while worker 0, having found none, goes to
     /// sleep (as a searcher or not): the worker must end up with the work,
     /// seen in its re-check or woken for it.
     fn producer_races_parking_worker(workers: usize, searching: bool) {
         loom::model(move || {
             let idle = Arc::new(Idle::new(workers));
-            let parker = Parker::new();
+            let parker = parker();
             let work = Arc::new(AtomicBool::new(false));
             if searching {
                 assert!(idle.try_start_searching());
@@ -324,7 +450,7 @@ mod loom_park {
         loom::model(|| {
             let world = Arc::new(World {
                 idle: Idle::new(2),
-                parkers: [Parker::new(), Parker::new()],
+                parkers: [parker(), parker()],
                 queued: AtomicUsize::new(0),
                 ran: AtomicUsize::new(0),
                 closed: AtomicBool::new(false),
@@ -357,7 +483,7 @@ mod loom_park {
     #[test]
     fn loom_park_targeted_unpark_races_park() {
         loom::model(|| {
-            let parker = Parker::new();
+            let parker = parker();
             let inbox = Arc::new(Mutex::new(Vec::new()));
             let senders: Vec<_> = [1, 2]
                 .into_iter()
@@ -382,6 +508,30 @@ mod loom_park {
             for s in senders {
                 s.join().unwrap();
             }
+        });
+    }
+
+    /// A producer unparks a worker that blocks in the driver rather than on
+    /// the condvar: the worker must wake (through `Unpark`), whether the
+    /// unpark lands before it enters the driver, while it is inside, or as
+    /// the driver returns on its own.
+    #[test]
+    fn loom_park_driver_unpark() {
+        loom::model(|| {
+            let driver = MockDriver::new();
+            let parker = Parker::new(driver.clone());
+            let work = Arc::new(AtomicBool::new(false));
+            let producer = {
+                let (parker, work) = (parker.clone(), work.clone());
+                loom::thread::spawn(move || {
+                    work.store(true, Ordering::SeqCst);
+                    parker.unpark();
+                })
+            };
+            while !work.load(Ordering::SeqCst) {
+                parker.park_driving(|| driver.wait());
+            }
+            producer.join().unwrap();
         });
     }
 }

@@ -1,5 +1,6 @@
 //! [`Runtime`], [`Builder`] and [`Handle`].
 
+use crate::driver::Driver;
 use crate::error::{BlockOnError, SpawnError};
 use crate::event_loop::{self, new_remote, Loop};
 use crate::loom::sync::{Arc, AtomicUsize, Ordering};
@@ -87,11 +88,12 @@ impl Builder {
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
+        let driver = Arc::new(Driver::new(n)?);
         let mut locals = Vec::with_capacity(n);
         let mut remotes = Vec::with_capacity(n);
         for _ in 0..n {
             let queue = Worker::new_fifo();
-            let (lp, inbox) = new_remote();
+            let (lp, inbox) = new_remote(&driver);
             remotes.push(Remote {
                 stealer: queue.stealer(),
                 lifo: LifoSlot::new(),
@@ -105,7 +107,7 @@ impl Builder {
             on_thread_start: self.on_thread_start,
             on_thread_stop: self.on_thread_stop,
         };
-        let shared = Arc::new(Shared::new(remotes.into_boxed_slice(), config));
+        let shared = Arc::new(Shared::new(remotes.into_boxed_slice(), config, driver));
         let mut rt = Runtime {
             handle: Handle {
                 shared: shared.clone(),

@@ -15,6 +15,7 @@
 //! Every push of stealable work is followed by `notify_one` (see `park.rs` for
 //! why that loses no wake-up).
 
+use crate::driver::Driver;
 use crate::event_loop::Loop;
 use crate::loom::sync::{AtomicBool, AtomicUsize, Ordering};
 use crate::park::{Idle, Parker};
@@ -99,11 +100,13 @@ pub(crate) struct Shared {
     /// `shutdown_remaining`. Otherwise the dropping thread does, after joining.
     pub(crate) last_worker_finishes: AtomicBool,
     pub(crate) config: Config,
+    /// The reactor and timers.
+    pub(crate) driver: Arc<Driver>,
     next_call_target: AtomicUsize,
 }
 
 impl Shared {
-    pub(crate) fn new(remotes: Box<[Remote]>, config: Config) -> Shared {
+    pub(crate) fn new(remotes: Box<[Remote]>, config: Config, driver: Arc<Driver>) -> Shared {
         let workers = remotes.len();
         Shared {
             injector: Injector::new(),
@@ -114,6 +117,7 @@ impl Shared {
             live_workers: AtomicUsize::new(workers),
             last_worker_finishes: AtomicBool::new(false),
             config,
+            driver,
             next_call_target: AtomicUsize::new(0),
             remotes,
         }

@@ -29,8 +29,9 @@
 #![warn(missing_docs)]
 
 pub use weft_loop::{
-    all_tasks, current_task, run, spawn, spawn_local, yield_now, BlockOnError, Builder, Handle,
-    Runtime, RuntimeMetrics, SpawnError, YieldNow, DEFAULT_SHUTDOWN_GRACE,
+    all_tasks, current_task, interval, interval_at, run, sleep, sleep_until, sleep_with, spawn,
+    spawn_local, yield_now, BlockOnError, Builder, Handle, Interval, Runtime, RuntimeMetrics,
+    Sleep, SleepWith, SpawnError, YieldNow, DEFAULT_SHUTDOWN_GRACE,
 };
 pub use weft_task::{
     catch_cancel, coop, Cancelled, CatchCancel, DoneCallback, InvalidStateError, PanicError,

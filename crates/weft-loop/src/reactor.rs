@@ -1,0 +1,303 @@
+//! The I/O reactor: one `polling::Poller` per runtime and the readiness of
+//! every registered socket.
+//!
+//! # Registration
+//!
+//! A socket is added to the poller once, for both directions, in
+//! **edge-triggered** mode: the OS reports a change (data arrived, buffer
+//! space freed, peer hung up) once, and we remember it until an I/O call
+//! proves it stale. Unlike level mode this cannot spin on a hang-up nobody
+//! reads (polling's issue with level-triggered `HUP`), and unlike oneshot mode
+//! it needs no re-arming syscall per wait. Its key is an index into `sources`;
+//! dropping the socket deletes it from the poller (before the fd closes) and
+//! frees the index.
+//!
+//! # Readiness protocol
+//!
+//! Each [`Source`] keeps `readiness`: a READ and a WRITE bit and, above them,
+//! a tick that counts the events delivered. Per direction:
+//!
+//! 1. An I/O attempt first reads the bit (`poll_ready`). Set: try the call.
+//!    Clear: store the waker under the source's lock, then read the bit again
+//!    (an event may have landed in between) and return `Pending` only if it is
+//!    still clear.
+//! 2. The call fails with `WouldBlock`: clear the bit *only if the tick is the
+//!    one the attempt started from* (`clear_ready`). A newer event has a newer
+//!    tick, so an edge that arrived during the call is never erased.
+//! 3. The reactor, on an event: sets the bits and bumps the tick in one RMW,
+//!    *then* takes the lock and wakes the stored wakers.
+//!
+//! # Why no wake-up is lost
+//!
+//! The waiter stores its waker and re-reads under the lock; the reactor
+//! updates readiness before it takes the lock. If the reactor's lock comes
+//! after the waiter's, it finds the waker; if before, its readiness update
+//! happened before the waiter's re-read, which then sees the bit. And step 2's
+//! tick check means an edge that arrives while a call is failing is kept.
+
+use crate::loom::sync::{AtomicUsize, Mutex, Ordering};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+const READ: usize = 1;
+const WRITE: usize = 2;
+const TICK_SHIFT: u32 = 2;
+const BITS: usize = READ | WRITE;
+
+/// One direction of a socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read = 0,
+    Write = 1,
+}
+
+impl Direction {
+    fn bit(self) -> usize {
+        match self {
+            Direction::Read => READ,
+            Direction::Write => WRITE,
+        }
+    }
+}
+
+/// The readiness and wakers of one registered socket.
+pub(crate) struct Source {
+    readiness: AtomicUsize,
+    wakers: Mutex<[Option<Waker>; 2]>,
+    key: usize,
+}
+
+impl Source {
+    /// Ready: the tick to pass to `clear_ready`. Pending: the waker is stored.
+    pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<usize> {
+        // Acquire: pairs with the AcqRel update in `set_ready`.
+        let r = self.readiness.load(Ordering::Acquire);
+        if r & dir.bit() != 0 {
+            return Poll::Ready(r >> TICK_SHIFT);
+        }
+        let mut wakers = self.wakers.lock();
+        match &mut wakers[dir as usize] {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        // Re-read under the lock (header, step 1).
+        let r = self.readiness.load(Ordering::Acquire);
+        if r & dir.bit() != 0 {
+            return Poll::Ready(r >> TICK_SHIFT);
+        }
+        Poll::Pending
+    }
+
+    /// An I/O call started at `tick` would block: forget the readiness unless
+    /// a newer event arrived meanwhile.
+    pub(crate) fn clear_ready(&self, dir: Direction, tick: usize) {
+        // AcqRel / Acquire: ordered with `set_ready`'s update, whose tick it
+        // compares against.
+        let _ = self
+            .readiness
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| {
+                (r >> TICK_SHIFT == tick).then_some(r & !dir.bit())
+            });
+    }
+
+    /// An event arrived: record it and wake the waiters of `bits`.
+    fn set_ready(&self, bits: usize) {
+        // AcqRel: pairs with the Acquire loads in `poll_ready`.
+        let _ = self
+            .readiness
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| {
+                let tick = (r >> TICK_SHIFT).wrapping_add(1);
+                Some((tick << TICK_SHIFT) | (r & BITS) | bits)
+            });
+        let mut wakers = self.wakers.lock();
+        let read = if bits & READ != 0 { wakers[0].take() } else { None };
+        let write = if bits & WRITE != 0 { wakers[1].take() } else { None };
+        drop(wakers);
+        read.into_iter().chain(write).for_each(Waker::wake);
+    }
+}
+
+/// Registered sources by key, with a free list.
+struct Sources {
+    slots: Vec<Option<Arc<Source>>>,
+    free: Vec<usize>,
+    live: usize,
+}
+
+pub(crate) struct Reactor {
+    pub(crate) poller: polling::Poller,
+    sources: Mutex<Sources>,
+    /// Registered sources (Relaxed: a hint for busy workers whether polling
+    /// the OS is worth a syscall; exact counts come from `sources`).
+    registered: AtomicUsize,
+}
+
+impl Reactor {
+    pub(crate) fn new() -> io::Result<Reactor> {
+        let poller = polling::Poller::new()?;
+        if !poller.supports_edge() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "weft needs edge-triggered polling, which this platform's poller lacks",
+            ));
+        }
+        Ok(Reactor {
+            poller,
+            sources: Mutex::new(Sources {
+                slots: Vec::new(),
+                free: Vec::new(),
+                live: 0,
+            }),
+            registered: AtomicUsize::new(0),
+        })
+    }
+
+    /// Adds `fd` to the poller for both directions, edge-triggered.
+    pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<Arc<Source>> {
+        let mut sources = self.sources.lock();
+        let key = sources.free.pop().unwrap_or(sources.slots.len());
+        let source = Arc::new(Source {
+            readiness: AtomicUsize::new(0),
+            wakers: Mutex::new([None, None]),
+            key,
+        });
+        // SAFETY: the caller's socket deregisters itself (`deregister`, from
+        // its Drop) before its fd is closed.
+        let added = unsafe {
+            self.poller
+                .add_with_mode(fd.as_raw_fd(), polling::Event::all(key), polling::PollMode::Edge)
+        };
+        if let Err(e) = added {
+            if key < sources.slots.len() {
+                sources.free.push(key);
+            }
+            return Err(e);
+        }
+        if key == sources.slots.len() {
+            sources.slots.push(Some(source.clone()));
+        } else {
+            sources.slots[key] = Some(source.clone());
+        }
+        sources.live += 1;
+        self.registered.fetch_add(1, Ordering::Relaxed);
+        Ok(source)
+    }
+
+    /// Removes `fd` from the poller; call before the fd is closed.
+    pub(crate) fn deregister(&self, source: &Source, fd: BorrowedFd<'_>) {
+        // The fd may already be gone from epoll if it was dup'ed and closed
+        // elsewhere; nothing useful to do with that error.
+        let _ = self.poller.delete(fd);
+        let mut sources = self.sources.lock();
+        if sources.slots[source.key].take().is_some() {
+            sources.free.push(source.key);
+            sources.live -= 1;
+            self.registered.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Registered sockets.
+    pub(crate) fn len(&self) -> usize {
+        self.sources.lock().live
+    }
+
+    /// Whether any socket is registered (a hint, see `registered`).
+    pub(crate) fn has_sources(&self) -> bool {
+        self.registered.load(Ordering::Relaxed) > 0
+    }
+
+    /// Delivers the events of one `Poller::wait`. Sources are looked up under
+    /// the lock, and woken outside it (a waker may drop a socket).
+    pub(crate) fn dispatch(&self, events: &polling::Events, scratch: &mut Vec<(Arc<Source>, usize)>) {
+        if events.is_empty() {
+            return;
+        }
+        {
+            let sources = self.sources.lock();
+            for ev in events.iter() {
+                let bits = if ev.readable { READ } else { 0 } | if ev.writable { WRITE } else { 0 };
+                if bits == 0 {
+                    continue;
+                }
+                // A stale key (socket dropped after the event was queued) may
+                // name a newer socket: a spurious readiness, which its next
+                // I/O call corrects.
+                if let Some(Some(source)) = sources.slots.get(ev.key) {
+                    scratch.push((source.clone(), bits));
+                }
+            }
+        }
+        for (source, bits) in scratch.drain(..) {
+            source.set_ready(bits);
+        }
+    }
+}
+
+/// A non-blocking socket registered with a runtime's reactor. Dropping it
+/// deregisters it, then closes it.
+pub(crate) struct PollIo<T: AsFd> {
+    io: Option<T>,
+    source: Arc<Source>,
+    driver: Arc<crate::driver::Driver>,
+}
+
+impl<T: AsFd> PollIo<T> {
+    /// Registers `io` (already non-blocking) with the current runtime.
+    pub(crate) fn new(io: T) -> io::Result<PollIo<T>> {
+        let driver = crate::driver::Driver::current()?;
+        let source = driver.reactor.register(io.as_fd())?;
+        Ok(PollIo {
+            io: Some(io),
+            source,
+            driver,
+        })
+    }
+
+    pub(crate) fn get(&self) -> &T {
+        self.io.as_ref().expect("present until drop")
+    }
+
+    /// Runs `op` until it does not return `WouldBlock`, waiting for
+    /// readiness in `dir` in between. Spends one unit of the task's
+    /// cooperative budget per call, so a task whose I/O is always ready still
+    /// yields to others.
+    pub(crate) fn poll_io<R>(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        std::task::ready!(weft_task::coop::poll_proceed(cx));
+        loop {
+            let tick = std::task::ready!(self.source.poll_ready(dir, cx));
+            match op(self.get()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.source.clear_ready(dir, tick);
+                }
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    /// Waits until `dir` is (believed) ready, without doing I/O.
+    pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<()> {
+        self.source.poll_ready(dir, cx).map(|_| ())
+    }
+}
+
+impl<T: AsFd> Drop for PollIo<T> {
+    fn drop(&mut self) {
+        if let Some(io) = self.io.take() {
+            self.driver.reactor.deregister(&self.source, io.as_fd());
+            drop(io);
+        }
+    }
+}
+
+impl<T: AsFd + std::fmt::Debug> std::fmt::Debug for PollIo<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
+    }
+}

@@ -1,0 +1,260 @@
+//! [`Sleep`], [`SleepWith`] and [`Interval`].
+
+use super::TimerSlot;
+use crate::driver::Driver;
+use crate::event_loop::Loop;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// Waits until `duration` has passed (asyncio's `sleep`). `sleep(0)` yields
+/// to the loop exactly once, as in asyncio.
+///
+/// Never returns early; on an idle machine it returns within about a
+/// millisecond of the deadline. Dropping the future cancels the timer.
+///
+/// # Panics
+///
+/// When polled outside a weft runtime (the timer needs one to fire).
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// weft::run(async {
+///     let start = Instant::now();
+///     weft::sleep(Duration::from_millis(20)).await;
+///     assert!(start.elapsed() >= Duration::from_millis(20));
+/// });
+/// ```
+pub fn sleep(duration: Duration) -> Sleep {
+    let mut s = sleep_until(Instant::now() + duration);
+    s.yield_once = duration.is_zero();
+    s
+}
+
+/// Waits until `deadline` (tokio's `sleep_until`; asyncio spells it
+/// `sleep(when - loop.time())`). A deadline already past is ready at once.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// weft::run(async {
+///     let deadline = Instant::now() + Duration::from_millis(5);
+///     weft::sleep_until(deadline).await;
+///     assert!(Instant::now() >= deadline);
+/// });
+/// ```
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep {
+        deadline,
+        timer: None,
+        yield_once: false,
+    }
+}
+
+/// Waits `duration`, then returns `value` (asyncio's `sleep(delay, result)`).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// weft::run(async {
+///     let v = weft::sleep_with(Duration::from_millis(1), "done").await;
+///     assert_eq!(v, "done");
+/// });
+/// ```
+pub fn sleep_with<T>(duration: Duration, value: T) -> SleepWith<T> {
+    SleepWith {
+        sleep: sleep(duration),
+        value: Some(value),
+    }
+}
+
+/// The future of [`sleep`] and [`sleep_until`]. Dropping it cancels the timer.
+#[must_use = "futures do nothing unless awaited"]
+pub struct Sleep {
+    deadline: Instant,
+    timer: Option<(Arc<Driver>, TimerSlot)>,
+    /// `sleep(0)`: pending once, then ready.
+    yield_once: bool,
+}
+
+impl Sleep {
+    /// When this sleep ends.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Whether the deadline has passed.
+    pub fn is_elapsed(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// Moves the deadline (earlier or later); the next poll waits for the new
+    /// one. Used by timeout scopes' `reschedule`.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// weft::run(async {
+    ///     let mut s = weft::sleep(Duration::from_secs(3600));
+    ///     s.reset(Instant::now() + Duration::from_millis(1));
+    ///     s.await;
+    /// });
+    /// ```
+    pub fn reset(&mut self, deadline: Instant) {
+        self.cancel_timer();
+        self.deadline = deadline;
+        self.yield_once = false;
+    }
+
+    fn cancel_timer(&mut self) {
+        if let Some((driver, slot)) = self.timer.take() {
+            driver.timers.remove(slot);
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        if this.yield_once {
+            this.yield_once = false;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        if Instant::now() >= this.deadline {
+            this.cancel_timer();
+            return Poll::Ready(());
+        }
+        if let Some((driver, slot)) = &this.timer {
+            if driver.timers.set_waker(*slot, cx.waker()) {
+                return Poll::Pending;
+            }
+            // Fired, yet the clock says not quite: register again.
+        }
+        let (driver, key) = Loop::with_current(|lp| {
+            let lp = lp.expect("weft::sleep polled outside a weft runtime");
+            (lp.shared().driver.clone(), lp.key())
+        });
+        match driver.timers.insert(key, this.deadline, cx.waker().clone()) {
+            Ok((tick, slot)) => {
+                driver.timer_added(tick);
+                this.timer = Some((driver, slot));
+            }
+            // Its tick has been reached but the clock read above said not
+            // yet (a race at the tick boundary): look again at once.
+            Err(waker) => waker.wake(),
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.cancel_timer();
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline)
+            .field("registered", &self.timer.is_some())
+            .finish()
+    }
+}
+
+/// The future of [`sleep_with`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct SleepWith<T> {
+    sleep: Sleep,
+    value: Option<T>,
+}
+
+impl<T> Unpin for SleepWith<T> {}
+
+impl<T> Future for SleepWith<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        std::task::ready!(Pin::new(&mut self.sleep).poll(cx));
+        Poll::Ready(self.value.take().expect("SleepWith polled after completion"))
+    }
+}
+
+/// Ticks every `period`, the first tick at once (tokio's `interval`).
+///
+/// A tick that comes late (the task was busy) is delivered at once, and the
+/// schedule then skips the ticks it missed rather than bursting to catch up.
+///
+/// # Panics
+///
+/// If `period` is zero.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// weft::run(async {
+///     let mut every = weft::interval(Duration::from_millis(2));
+///     let first = every.tick().await;
+///     let second = every.tick().await;
+///     assert!(second - first >= Duration::from_millis(2));
+/// });
+/// ```
+pub fn interval(period: Duration) -> Interval {
+    interval_at(Instant::now(), period)
+}
+
+/// Like [`interval`], the first tick at `start`.
+///
+/// # Panics
+///
+/// If `period` is zero.
+pub fn interval_at(start: Instant, period: Duration) -> Interval {
+    assert!(!period.is_zero(), "interval period must be non-zero");
+    Interval {
+        sleep: sleep_until(start),
+        period,
+    }
+}
+
+/// The timer of [`interval`]. Dropping it cancels the pending tick.
+#[derive(Debug)]
+pub struct Interval {
+    sleep: Sleep,
+    period: Duration,
+}
+
+impl Interval {
+    /// Waits for the next tick and returns when it was scheduled.
+    pub async fn tick(&mut self) -> Instant {
+        std::future::poll_fn(|cx| self.poll_tick(cx)).await
+    }
+
+    /// Polls for the next tick (see [`tick`](Self::tick)).
+    pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
+        std::task::ready!(Pin::new(&mut self.sleep).poll(cx));
+        let scheduled = self.sleep.deadline();
+        let now = Instant::now();
+        let mut next = scheduled + self.period;
+        if next <= now {
+            // Missed ticks: skip to the first one still ahead.
+            let behind = (now - scheduled).as_nanos() / self.period.as_nanos();
+            let skip = u32::try_from(behind).unwrap_or(u32::MAX);
+            next = scheduled + self.period.saturating_mul(skip.saturating_add(1));
+        }
+        self.sleep.reset(next);
+        Poll::Ready(scheduled)
+    }
+
+    /// The time between ticks.
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+}
