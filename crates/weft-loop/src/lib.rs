@@ -9,6 +9,7 @@ mod driver;
 mod error;
 mod event_loop;
 mod loom;
+pub mod net;
 mod park;
 mod queue;
 mod reactor;

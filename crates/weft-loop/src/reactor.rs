@@ -280,11 +280,6 @@ impl<T: AsFd> PollIo<T> {
             }
         }
     }
-
-    /// Waits until `dir` is (believed) ready, without doing I/O.
-    pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<()> {
-        self.source.poll_ready(dir, cx).map(|_| ())
-    }
 }
 
 impl<T: AsFd> Drop for PollIo<T> {

@@ -372,6 +372,8 @@ impl Handle {
             spawned: s.registry.spawned(),
             steals: s.remotes.iter().map(|r| r.steals.load(Relaxed)).sum(),
             parks: s.remotes.iter().map(|r| r.parks.load(Relaxed)).sum(),
+            io_sources: s.driver.reactor.len(),
+            pending_timers: s.driver.timers.len(),
         }
     }
 
@@ -460,4 +462,8 @@ pub struct RuntimeMetrics {
     pub steals: usize,
     /// Times a worker went to sleep for lack of work.
     pub parks: usize,
+    /// Sockets registered with the reactor (each live socket is one).
+    pub io_sources: usize,
+    /// Timers waiting to fire (sleeps, intervals, `call_later`s).
+    pub pending_timers: usize,
 }

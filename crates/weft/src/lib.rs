@@ -33,6 +33,7 @@ pub use weft_loop::{
     spawn_local, yield_now, BlockOnError, Builder, Handle, Interval, Runtime, RuntimeMetrics,
     Sleep, SleepWith, SpawnError, YieldNow, DEFAULT_SHUTDOWN_GRACE,
 };
+pub use weft_loop::net;
 pub use weft_task::{
     catch_cancel, coop, Cancelled, CatchCancel, DoneCallback, InvalidStateError, PanicError,
     Promise, Raise, Task, TaskError, TaskId, TaskRef, TimeoutError,

@@ -105,7 +105,8 @@ impl Wheel {
     }
 
     /// The tick the wheel has been advanced to.
-    pub(crate) fn elapsed(&self) -> u64 {
+    #[cfg(test)]
+    fn elapsed(&self) -> u64 {
         self.elapsed
     }
 

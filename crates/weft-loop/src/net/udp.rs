@@ -1,0 +1,123 @@
+//! [`UdpSocket`].
+
+use crate::reactor::{Direction, PollIo};
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::task::{Context, Poll};
+
+/// A UDP socket registered with the runtime's reactor. Dropping it
+/// deregisters and closes it.
+///
+/// One task at a time should receive, and one send: each direction remembers
+/// only the latest waiter.
+///
+/// ```
+/// use weft::net::UdpSocket;
+///
+/// weft::run(async {
+///     let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+///     let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+///     a.send_to(b"ping", b.local_addr().unwrap()).await.unwrap();
+///     let mut buf = [0; 16];
+///     let (n, from) = b.recv_from(&mut buf).await.unwrap();
+///     assert_eq!(&buf[..n], b"ping");
+///     assert_eq!(from, a.local_addr().unwrap());
+/// });
+/// ```
+pub struct UdpSocket {
+    io: PollIo<std::net::UdpSocket>,
+}
+
+impl UdpSocket {
+    /// Binds to `addr` (port 0 picks a free port). Must be called inside a
+    /// weft runtime (else an `Other` error).
+    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        UdpSocket::from_std(std::net::UdpSocket::bind(addr)?)
+    }
+
+    /// Wraps a socket made elsewhere (it is set non-blocking).
+    pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
+        socket.set_nonblocking(true)?;
+        Ok(UdpSocket {
+            io: PollIo::new(socket)?,
+        })
+    }
+
+    /// Sets the default peer for [`send`](Self::send) and filters
+    /// [`recv`](Self::recv) to it. Does not block.
+    pub fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
+        self.io.get().connect(addr)
+    }
+
+    /// Sends one datagram to `addr`; returns the bytes sent.
+    pub async fn send_to(&self, buf: &[u8], addr: impl ToSocketAddrs) -> io::Result<usize> {
+        let addr = addr
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to send to"))?;
+        poll_fn(|cx| self.poll_send_to(cx, buf, addr)).await
+    }
+
+    /// Polls [`send_to`](Self::send_to).
+    pub fn poll_send_to(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        addr: SocketAddr,
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_io(Direction::Write, cx, |s| s.send_to(buf, addr))
+    }
+
+    /// Receives one datagram: its length and sender. A datagram longer than
+    /// `buf` is truncated.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        poll_fn(|cx| self.poll_recv_from(cx, buf)).await
+    }
+
+    /// Polls [`recv_from`](Self::recv_from).
+    pub fn poll_recv_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<(usize, SocketAddr)>> {
+        self.io.poll_io(Direction::Read, cx, |s| s.recv_from(buf))
+    }
+
+    /// Sends one datagram to the connected peer.
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_send(cx, buf)).await
+    }
+
+    /// Polls [`send`](Self::send).
+    pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_io(Direction::Write, cx, |s| s.send(buf))
+    }
+
+    /// Receives one datagram from the connected peer.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_recv(cx, buf)).await
+    }
+
+    /// Polls [`recv`](Self::recv).
+    pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_io(Direction::Read, cx, |s| s.recv(buf))
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get().local_addr()
+    }
+
+    /// The connected peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get().peer_addr()
+    }
+}
+
+impl fmt::Debug for UdpSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("UdpSocket").field(self.io.get()).finish()
+    }
+}
