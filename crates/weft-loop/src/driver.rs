@@ -163,7 +163,8 @@ impl Driver {
 
     /// Fires due timers; returns how many.
     fn fire_timers(&self, turn: &mut Turn, try_only: bool) -> usize {
-        self.timers.fire_due(Instant::now(), &mut turn.fired, try_only);
+        self.timers
+            .fire_due(Instant::now(), &mut turn.fired, try_only);
         let n = turn.fired.len();
         for f in turn.fired.drain(..) {
             f.waker.wake();

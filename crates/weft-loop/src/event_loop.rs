@@ -22,8 +22,8 @@
 //! a busy owner. Shutdown: `Shared::close` unparks everyone; each worker leaves
 //! its loop at the next tick and shuts down its pinned tasks on its own thread.
 
-use crate::loom::sync::{Arc, AtomicBool, Ordering};
 use crate::driver::Driver;
+use crate::loom::sync::{Arc, AtomicBool, Ordering};
 use crate::park::Parker;
 use crate::shared::{Callback, LoopCallSoon, LoopRemote, Msg, Shared};
 use crossbeam_deque::{Steal, Worker};
@@ -64,7 +64,8 @@ struct WorkerCore {
 #[derive(Default)]
 struct LocalQueues {
     pinned: VecDeque<Runnable>,
-    callbacks: VecDeque<Callback>,
+    /// Ready callbacks; those from this thread need not be `Send`.
+    callbacks: VecDeque<Box<dyn FnOnce()>>,
 }
 
 pub(crate) struct Loop {
@@ -126,6 +127,11 @@ impl Loop {
     }
 
     pub(crate) fn push_callback(&self, f: Callback) {
+        self.local.borrow_mut().callbacks.push_back(f);
+    }
+
+    /// A callback queued on this thread (`call_soon`), which may be `!Send`.
+    pub(crate) fn push_local_callback(&self, f: Box<dyn FnOnce()>) {
         self.local.borrow_mut().callbacks.push_back(f);
     }
 
@@ -212,7 +218,7 @@ impl Loop {
     }
 
     /// Moves what other threads sent into the local queues.
-    fn drain_inbox(&self) {
+    pub(crate) fn drain_inbox(&self) {
         while let Ok(msg) = self.inbox.try_recv() {
             let mut local = self.local.borrow_mut();
             match msg {
@@ -468,7 +474,11 @@ impl Loop {
         let parks = &self.shared.remotes[core.index].parks;
         parks.store(parks.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         let parker = &self.remote.parker;
-        if !self.shared.driver.try_park(|turn| parker.park_driving(turn)) {
+        if !self
+            .shared
+            .driver
+            .try_park(|turn| parker.park_driving(turn))
+        {
             parker.park();
         }
         if !idle.unregister(core.index) {

@@ -5,6 +5,7 @@
 
 #![warn(missing_docs)]
 
+mod callbacks;
 mod driver;
 mod error;
 mod event_loop;
@@ -17,9 +18,12 @@ mod runtime;
 mod shared;
 mod timer;
 
+pub use callbacks::{call_at, call_later, call_soon, loop_time, CallbackHandle, LoopHandle};
 pub use error::{BlockOnError, SpawnError};
-pub use timer::{interval, interval_at, sleep, sleep_until, sleep_with, Interval, Sleep, SleepWith};
 pub use runtime::{Builder, Handle, Runtime, RuntimeMetrics, DEFAULT_SHUTDOWN_GRACE};
+pub use timer::{
+    interval, interval_at, sleep, sleep_until, sleep_with, Interval, Sleep, SleepWith,
+};
 
 use std::future::Future;
 use std::panic::Location;

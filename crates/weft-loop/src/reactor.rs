@@ -112,8 +112,16 @@ impl Source {
                 Some((tick << TICK_SHIFT) | (r & BITS) | bits)
             });
         let mut wakers = self.wakers.lock();
-        let read = if bits & READ != 0 { wakers[0].take() } else { None };
-        let write = if bits & WRITE != 0 { wakers[1].take() } else { None };
+        let read = if bits & READ != 0 {
+            wakers[0].take()
+        } else {
+            None
+        };
+        let write = if bits & WRITE != 0 {
+            wakers[1].take()
+        } else {
+            None
+        };
         drop(wakers);
         read.into_iter().chain(write).for_each(Waker::wake);
     }
@@ -166,8 +174,11 @@ impl Reactor {
         // SAFETY: the caller's socket deregisters itself (`deregister`, from
         // its Drop) before its fd is closed.
         let added = unsafe {
-            self.poller
-                .add_with_mode(fd.as_raw_fd(), polling::Event::all(key), polling::PollMode::Edge)
+            self.poller.add_with_mode(
+                fd.as_raw_fd(),
+                polling::Event::all(key),
+                polling::PollMode::Edge,
+            )
         };
         if let Err(e) = added {
             if key < sources.slots.len() {
@@ -210,7 +221,11 @@ impl Reactor {
 
     /// Delivers the events of one `Poller::wait`. Sources are looked up under
     /// the lock, and woken outside it (a waker may drop a socket).
-    pub(crate) fn dispatch(&self, events: &polling::Events, scratch: &mut Vec<(Arc<Source>, usize)>) {
+    pub(crate) fn dispatch(
+        &self,
+        events: &polling::Events,
+        scratch: &mut Vec<(Arc<Source>, usize)>,
+    ) {
         if events.is_empty() {
             return;
         }

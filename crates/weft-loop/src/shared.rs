@@ -50,7 +50,7 @@ pub(crate) struct LoopRemote {
 impl LoopRemote {
     /// On this loop's own thread, hands `item` to `local` there; elsewhere
     /// gives it back for the cross-thread path.
-    fn on_own_thread<T>(&self, item: T, local: impl FnOnce(&Loop, T)) -> Option<T> {
+    pub(crate) fn on_own_thread<T>(&self, item: T, local: impl FnOnce(&Loop, T)) -> Option<T> {
         Loop::with_current(|lp| match lp {
             Some(lp) if lp.key() == self.key => {
                 local(lp, item);

@@ -23,17 +23,22 @@
 //! | `asyncio.current_task()`        | [`current_task`]                           |
 //! | `asyncio.all_tasks()`           | [`all_tasks`]                              |
 //! | `loop.run_until_complete(f)`    | [`Runtime::block_on`]                      |
+//! | `await asyncio.sleep(d)`        | [`sleep`]`(d).await`                       |
+//! | `loop.call_soon(f)` / `call_later` / `call_at` | [`call_soon`] / [`call_later`] / [`call_at`] |
+//! | `loop.call_soon_threadsafe(f)`  | [`LoopHandle::call_soon_threadsafe`]       |
+//! | `asyncio.open_connection` / `start_server` | [`net::TcpStream::connect`] / [`net::TcpListener::bind`] |
 //!
 //! See `docs/asyncio.md` in the repository for the full guide.
 
 #![warn(missing_docs)]
 
-pub use weft_loop::{
-    all_tasks, current_task, interval, interval_at, run, sleep, sleep_until, sleep_with, spawn,
-    spawn_local, yield_now, BlockOnError, Builder, Handle, Interval, Runtime, RuntimeMetrics,
-    Sleep, SleepWith, SpawnError, YieldNow, DEFAULT_SHUTDOWN_GRACE,
-};
 pub use weft_loop::net;
+pub use weft_loop::{
+    all_tasks, call_at, call_later, call_soon, current_task, interval, interval_at, loop_time, run,
+    sleep, sleep_until, sleep_with, spawn, spawn_local, yield_now, BlockOnError, Builder,
+    CallbackHandle, Handle, Interval, LoopHandle, Runtime, RuntimeMetrics, Sleep, SleepWith,
+    SpawnError, YieldNow, DEFAULT_SHUTDOWN_GRACE,
+};
 pub use weft_task::{
     catch_cancel, coop, Cancelled, CatchCancel, DoneCallback, InvalidStateError, PanicError,
     Promise, Raise, Task, TaskError, TaskId, TaskRef, TimeoutError,
@@ -42,6 +47,6 @@ pub use weft_task::{
 /// Everything a typical program uses, for `use weft::prelude::*`.
 pub mod prelude {
     pub use crate::{
-        catch_cancel, spawn, spawn_local, yield_now, Promise, Task, TaskError, TaskRef,
+        catch_cancel, sleep, spawn, spawn_local, yield_now, Promise, Task, TaskError, TaskRef,
     };
 }

@@ -10,5 +10,7 @@
 mod tcp;
 mod udp;
 
-pub use tcp::{Incoming, OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpListener, TcpStream, WriteHalf};
+pub use tcp::{
+    Incoming, OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpListener, TcpStream, WriteHalf,
+};
 pub use udp::UdpSocket;

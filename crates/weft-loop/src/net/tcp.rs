@@ -66,7 +66,8 @@ impl TcpListener {
 
     /// Polls for a connection (see [`accept`](Self::accept)).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        let (stream, peer) = std::task::ready!(self.io.poll_io(Direction::Read, cx, |l| l.accept()))?;
+        let (stream, peer) =
+            std::task::ready!(self.io.poll_io(Direction::Read, cx, |l| l.accept()))?;
         Poll::Ready(TcpStream::from_std(stream).map(|s| (s, peer)))
     }
 
@@ -152,16 +153,18 @@ impl TcpStream {
         };
         // Writable means the handshake finished, one way or the other.
         poll_fn(|cx| {
-            stream.io.poll_io(Direction::Write, cx, |s| match s.take_error()? {
-                Some(e) => Err(e),
-                None => match s.peer_addr() {
-                    Ok(_) => Ok(()),
-                    Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                        Err(io::ErrorKind::WouldBlock.into())
-                    }
-                    Err(e) => Err(e),
-                },
-            })
+            stream
+                .io
+                .poll_io(Direction::Write, cx, |s| match s.take_error()? {
+                    Some(e) => Err(e),
+                    None => match s.peer_addr() {
+                        Ok(_) => Ok(()),
+                        Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                            Err(io::ErrorKind::WouldBlock.into())
+                        }
+                        Err(e) => Err(e),
+                    },
+                })
         })
         .await?;
         Ok(stream)

@@ -67,7 +67,8 @@ impl UdpSocket {
         buf: &[u8],
         addr: SocketAddr,
     ) -> Poll<io::Result<usize>> {
-        self.io.poll_io(Direction::Write, cx, |s| s.send_to(buf, addr))
+        self.io
+            .poll_io(Direction::Write, cx, |s| s.send_to(buf, addr))
     }
 
     /// Receives one datagram: its length and sender. A datagram longer than

@@ -16,7 +16,9 @@
 mod sleep;
 pub(crate) mod wheel;
 
-pub use sleep::{interval, interval_at, sleep, sleep_until, sleep_with, Interval, Sleep, SleepWith};
+pub use sleep::{
+    interval, interval_at, sleep, sleep_until, sleep_with, Interval, Sleep, SleepWith,
+};
 
 use crate::loom::sync::Mutex;
 use crossbeam_utils::CachePadded;
@@ -131,7 +133,10 @@ impl Timers {
 
     /// The earliest tick at which some shard has work, if any.
     pub(crate) fn next_tick(&self) -> Option<u64> {
-        self.shards.iter().filter_map(|s| s.lock().next_tick()).min()
+        self.shards
+            .iter()
+            .filter_map(|s| s.lock().next_tick())
+            .min()
     }
 
     /// Pending timers in all shards.

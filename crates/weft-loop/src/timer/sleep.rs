@@ -184,7 +184,11 @@ impl<T> Future for SleepWith<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         std::task::ready!(Pin::new(&mut self.sleep).poll(cx));
-        Poll::Ready(self.value.take().expect("SleepWith polled after completion"))
+        Poll::Ready(
+            self.value
+                .take()
+                .expect("SleepWith polled after completion"),
+        )
     }
 }
 

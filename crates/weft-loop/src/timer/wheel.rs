@@ -113,7 +113,12 @@ impl Wheel {
     /// Adds an entry due at `tick` (`exact` orders it among entries firing
     /// together). A tick already reached is refused and the waker given back:
     /// the caller treats the timer as due.
-    pub(crate) fn insert(&mut self, tick: u64, exact: u64, waker: Waker) -> Result<TimerKey, Waker> {
+    pub(crate) fn insert(
+        &mut self,
+        tick: u64,
+        exact: u64,
+        waker: Waker,
+    ) -> Result<TimerKey, Waker> {
         if tick <= self.elapsed {
             return Err(waker);
         }
