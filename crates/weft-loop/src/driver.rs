@@ -33,6 +33,9 @@
 //! or `NOT_PARKED`, stored after the wait: the driver's worker is then awake
 //! and reads the wheels again before it next parks or at its next
 //! maintenance tick.
+//!
+//! `loom_driver_new_timer_interrupts_sleep` model-checks this (it deadlocks
+//! if `must_interrupt` ignores `COMPUTING`).
 
 use crate::loom::sync::{AtomicU64, Mutex, Ordering};
 use crate::park::Unpark;
@@ -47,6 +50,42 @@ const NOT_PARKED: u64 = u64::MAX;
 const COMPUTING: u64 = 0;
 const NO_TIMER: u64 = u64::MAX - 1;
 
+/// Until when the parked driver sleeps (the header's protocol).
+pub(crate) struct NextWake(AtomicU64);
+
+impl NextWake {
+    pub(crate) fn new() -> NextWake {
+        NextWake(AtomicU64::new(NOT_PARKED))
+    }
+
+    /// The driver, before it reads the wheels.
+    pub(crate) fn computing(&self) {
+        // SeqCst: see the header (stored before the shards are read; the
+        // shard locks order it before a later inserter's read).
+        self.0.store(COMPUTING, Ordering::SeqCst);
+    }
+
+    /// The driver, before it blocks: it sleeps until `tick` (None: no timer).
+    pub(crate) fn sleeping_until(&self, tick: Option<u64>) {
+        // SeqCst: as in `computing`.
+        self.0.store(tick.unwrap_or(NO_TIMER), Ordering::SeqCst);
+    }
+
+    /// The driver, after it wakes.
+    pub(crate) fn awake(&self) {
+        self.0.store(NOT_PARKED, Ordering::SeqCst);
+    }
+
+    /// An inserter, after releasing the shard lock: whether a timer for
+    /// `tick` must interrupt the driver.
+    pub(crate) fn must_interrupt(&self, tick: u64) -> bool {
+        // SeqCst: pairs with the stores above (the shard lock carries the
+        // ordering the header's argument needs).
+        let wake = self.0.load(Ordering::SeqCst);
+        wake != NOT_PARKED && (wake == COMPUTING || tick < wake)
+    }
+}
+
 /// The turning thread's scratch space.
 struct Turn {
     events: polling::Events,
@@ -58,7 +97,7 @@ pub(crate) struct Driver {
     pub(crate) reactor: Reactor,
     pub(crate) timers: Timers,
     turn: Mutex<Turn>,
-    next_wake: AtomicU64,
+    next_wake: NextWake,
 }
 
 impl Driver {
@@ -71,7 +110,7 @@ impl Driver {
                 fired: Vec::new(),
                 sources: Vec::new(),
             }),
-            next_wake: AtomicU64::new(NOT_PARKED),
+            next_wake: NextWake::new(),
         })
     }
 
@@ -86,11 +125,7 @@ impl Driver {
     /// After a timer was inserted for `tick`: interrupts the parked driver if
     /// it would sleep past it (header).
     pub(crate) fn timer_added(&self, tick: u64) {
-        // SeqCst: ordered after the shard lock's release by the argument in
-        // the header (the lock, not this ordering, carries it); SeqCst keeps
-        // the reasoning simple and costs nothing extra for a load on x86.
-        let wake = self.next_wake.load(Ordering::SeqCst);
-        if wake != NOT_PARKED && (wake == COMPUTING || tick < wake) {
+        if self.next_wake.must_interrupt(tick) {
             self.unpark();
         }
     }
@@ -114,14 +149,12 @@ impl Driver {
             self.poll_io(turn, Some(Duration::ZERO));
             return;
         }
-        // SeqCst: see the header (stored before the shards are read).
-        self.next_wake.store(COMPUTING, Ordering::SeqCst);
+        self.next_wake.computing();
         let next = self.timers.next_tick();
-        self.next_wake
-            .store(next.unwrap_or(NO_TIMER), Ordering::SeqCst);
+        self.next_wake.sleeping_until(next);
         let deadline = next.map(|t| self.timers.instant_of(t));
         self.wait_io(turn, deadline);
-        self.next_wake.store(NOT_PARKED, Ordering::SeqCst);
+        self.next_wake.awake();
         self.fire_timers(turn, false);
     }
 
@@ -186,5 +219,55 @@ impl std::fmt::Debug for Driver {
         f.debug_struct("Driver")
             .field("timers", &self.timers)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_driver {
+    use super::*;
+    use crate::loom::sync::{Arc, Condvar};
+
+    /// A timer inserted while the driver decides how long to sleep: the
+    /// driver either sees it in the wheel or is interrupted (a sticky
+    /// notification, like `Poller::notify`). The wheel is a locked list of
+    /// ticks; the driver, finding nothing due, sleeps with no deadline, so a
+    /// missed interruption is a deadlock loom reports.
+    #[test]
+    fn loom_driver_new_timer_interrupts_sleep() {
+        loom::model(|| {
+            let wheel = Arc::new(Mutex::new(Vec::<u64>::new()));
+            let next_wake = Arc::new(NextWake::new());
+            let notified = Arc::new((Mutex::new(false), Condvar::new()));
+
+            let inserter = {
+                let (wheel, next_wake, notified) =
+                    (wheel.clone(), next_wake.clone(), notified.clone());
+                loom::thread::spawn(move || {
+                    wheel.lock().push(5);
+                    if next_wake.must_interrupt(5) {
+                        *notified.0.lock() = true;
+                        notified.1.notify_one();
+                    }
+                })
+            };
+
+            // The driver's turns until it has fired the timer.
+            loop {
+                next_wake.computing();
+                let next = wheel.lock().first().copied();
+                if next.is_some() {
+                    break; // it fires (time is not modelled: due at once)
+                }
+                next_wake.sleeping_until(None);
+                let mut n = notified.0.lock();
+                while !*n {
+                    notified.1.wait(&mut n);
+                }
+                *n = false;
+                drop(n);
+                next_wake.awake();
+            }
+            inserter.join().unwrap();
+        });
     }
 }
