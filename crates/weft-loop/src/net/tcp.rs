@@ -41,14 +41,25 @@ pub struct TcpListener {
 
 impl TcpListener {
     /// Binds to `addr` (the first address it resolves to that can be bound)
-    /// and starts listening. Port 0 picks a free port; see
-    /// [`local_addr`](Self::local_addr).
+    /// and starts listening with a backlog of 1,024 pending connections
+    /// (`SO_REUSEADDR` set, as std does). Port 0 picks a free port; see
+    /// [`local_addr`](Self::local_addr). For other socket options build the
+    /// listener yourself and pass it to [`from_std`](Self::from_std).
     ///
     /// A literal address never blocks; a host name is resolved by the system
     /// resolver on this thread. Must be called inside a weft runtime (else an
     /// `Other` error).
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
-        TcpListener::from_std(std::net::TcpListener::bind(addr)?)
+        let mut last = None;
+        for addr in addr.to_socket_addrs()? {
+            match listen_on(addr) {
+                Ok(l) => return TcpListener::from_std(l),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "no address to bind to")
+        }))
     }
 
     /// Wraps a listener made elsewhere (it is set non-blocking).
@@ -81,6 +92,23 @@ impl TcpListener {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get().local_addr()
     }
+}
+
+/// Pending connections a listener queues before the kernel drops new ones
+/// (std uses 128, which a burst of clients overflows).
+const LISTEN_BACKLOG: i32 = 1024;
+
+fn listen_on(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM.cloexec(),
+        Some(socket2::Protocol::TCP),
+    )?;
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
 }
 
 impl fmt::Debug for TcpListener {
