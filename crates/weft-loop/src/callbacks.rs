@@ -153,7 +153,7 @@ impl LoopHandle {
     /// Runs `f` on this loop once `delay` has passed (asyncio's
     /// `call_later`); callable from any thread.
     pub fn call_later(&self, delay: Duration, f: impl FnOnce() + Send + 'static) -> CallbackHandle {
-        self.call_at(Instant::now() + delay, f)
+        self.call_at(crate::timer::Timers::deadline_after(delay), f)
     }
 
     /// Runs `f` on this loop at `when` (asyncio's `call_at`), never earlier;
@@ -169,20 +169,12 @@ impl LoopHandle {
         // Hold the handle's timer lock across the insert, so a `cancel`
         // racing it finds the timer and removes it.
         let mut timer = handle.state.timer.lock();
-        match driver
+        let (tick, slot) = driver
             .timers
-            .insert(self.remote.key, when, Waker::from(call))
-        {
-            Ok((tick, slot)) => {
-                *timer = Some((driver.clone(), slot));
-                drop(timer);
-                driver.timer_added(tick);
-            }
-            Err(waker) => {
-                drop(timer);
-                waker.wake();
-            }
-        }
+            .insert(self.remote.key, when, Waker::from(call));
+        *timer = Some((driver.clone(), slot));
+        drop(timer);
+        driver.timer_added(tick);
         handle
     }
 

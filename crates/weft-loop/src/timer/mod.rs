@@ -66,6 +66,14 @@ impl Timers {
         u64::try_from(ticks).unwrap_or(u64::MAX)
     }
 
+    /// `now + duration`, or a deadline far enough away to mean "never" if
+    /// that overflows (`sleep(Duration::MAX)`).
+    pub(crate) fn deadline_after(duration: Duration) -> Instant {
+        let now = Instant::now();
+        now.checked_add(duration)
+            .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
+    }
+
     /// The instant tick `tick` begins.
     pub(crate) fn instant_of(&self, tick: u64) -> Instant {
         self.base
@@ -74,26 +82,29 @@ impl Timers {
     }
 
     /// Registers `waker` for `deadline` in the shard of loop `loop_key`.
-    /// Returns the tick and where it went, or gives the waker back if that
-    /// tick has already been reached (the timer is due).
+    /// Returns the tick it will fire at and where it went. A deadline whose
+    /// tick has been reached fires at the next tick.
     pub(crate) fn insert(
         &self,
         loop_key: usize,
         deadline: Instant,
         waker: Waker,
-    ) -> Result<(u64, TimerSlot), Waker> {
+    ) -> (u64, TimerSlot) {
         let shard = loop_key % self.shards.len();
         let tick = self.tick_for(deadline);
         let exact = u64::try_from(deadline.saturating_duration_since(self.base).as_nanos())
             .unwrap_or(u64::MAX);
-        let key = self.shards[shard].lock().insert(tick, exact, waker)?;
-        Ok((
+        let mut wheel = self.shards[shard].lock();
+        let key = wheel.insert(tick, exact, waker);
+        let tick = tick.max(wheel.elapsed() + 1);
+        drop(wheel);
+        (
             tick,
             TimerSlot {
                 shard: shard as u32,
                 key,
             },
-        ))
+        )
     }
 
     /// Re-arms a registered timer with `waker`; false if it already fired.

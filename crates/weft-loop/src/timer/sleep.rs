@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 /// });
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    let mut s = sleep_until(Instant::now() + duration);
+    let mut s = sleep_until(super::Timers::deadline_after(duration));
     s.yield_once = duration.is_zero();
     s
 }
@@ -141,15 +141,9 @@ impl Future for Sleep {
             let lp = lp.expect("weft::sleep polled outside a weft runtime");
             (lp.shared().driver.clone(), lp.key())
         });
-        match driver.timers.insert(key, this.deadline, cx.waker().clone()) {
-            Ok((tick, slot)) => {
-                driver.timer_added(tick);
-                this.timer = Some((driver, slot));
-            }
-            // Its tick has been reached but the clock read above said not
-            // yet (a race at the tick boundary): look again at once.
-            Err(waker) => waker.wake(),
-        }
+        let (tick, slot) = driver.timers.insert(key, this.deadline, cx.waker().clone());
+        driver.timer_added(tick);
+        this.timer = Some((driver, slot));
         Poll::Pending
     }
 }
@@ -246,12 +240,16 @@ impl Interval {
         std::task::ready!(Pin::new(&mut self.sleep).poll(cx));
         let scheduled = self.sleep.deadline();
         let now = Instant::now();
-        let mut next = scheduled + self.period;
+        let after = |periods: u32| {
+            scheduled
+                .checked_add(self.period.saturating_mul(periods))
+                .unwrap_or_else(|| super::Timers::deadline_after(Duration::MAX))
+        };
+        let mut next = after(1);
         if next <= now {
             // Missed ticks: skip to the first one still ahead.
             let behind = (now - scheduled).as_nanos() / self.period.as_nanos();
-            let skip = u32::try_from(behind).unwrap_or(u32::MAX);
-            next = scheduled + self.period.saturating_mul(skip.saturating_add(1));
+            next = after(u32::try_from(behind).unwrap_or(u32::MAX).saturating_add(1));
         }
         self.sleep.reset(next);
         Poll::Ready(scheduled)

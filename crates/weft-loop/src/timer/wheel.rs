@@ -105,23 +105,16 @@ impl Wheel {
     }
 
     /// The tick the wheel has been advanced to.
-    #[cfg(test)]
-    fn elapsed(&self) -> u64 {
+    pub(crate) fn elapsed(&self) -> u64 {
         self.elapsed
     }
 
     /// Adds an entry due at `tick` (`exact` orders it among entries firing
-    /// together). A tick already reached is refused and the waker given back:
-    /// the caller treats the timer as due.
-    pub(crate) fn insert(
-        &mut self,
-        tick: u64,
-        exact: u64,
-        waker: Waker,
-    ) -> Result<TimerKey, Waker> {
-        if tick <= self.elapsed {
-            return Err(waker);
-        }
+    /// together). A tick already reached is moved to the next one: it fires
+    /// at the next advance, after any batch already taken off the wheel, so
+    /// entries for one instant still come out in scheduling order.
+    pub(crate) fn insert(&mut self, tick: u64, exact: u64, waker: Waker) -> TimerKey {
+        let tick = tick.max(self.elapsed + 1);
         self.seq += 1;
         let entry = Entry {
             tick,
@@ -150,10 +143,10 @@ impl Wheel {
         };
         self.link(index);
         self.len += 1;
-        Ok(TimerKey {
+        TimerKey {
             index,
             generation: self.entries[index as usize].generation,
-        })
+        }
     }
 
     fn live(&self, key: TimerKey) -> bool {
@@ -338,7 +331,7 @@ mod tests {
             x ^= x << 17;
             // Spread over levels 0-3 (up to ~16 M ticks), plus some far ones.
             let tick = 1 + x % [64, 4096, 262_144, 16_777_216][(i % 4) as usize];
-            wheel.insert(tick, tick, waker()).unwrap();
+            wheel.insert(tick, tick, waker());
             due.push(tick);
         }
         due.sort_unstable();
@@ -367,11 +360,11 @@ mod tests {
     #[test]
     fn remove_and_stale_keys() {
         let mut wheel = Wheel::new();
-        let a = wheel.insert(10, 10, waker()).unwrap();
-        let b = wheel.insert(5000, 5000, waker()).unwrap();
+        let a = wheel.insert(10, 10, waker());
+        let b = wheel.insert(5000, 5000, waker());
         assert!(wheel.remove(a).is_some());
         assert!(wheel.remove(a).is_none(), "a removed key is stale");
-        let c = wheel.insert(10, 10, waker()).unwrap();
+        let c = wheel.insert(10, 10, waker());
         assert_ne!(a, c, "a reused slot gets a new generation");
         let mut fired = Vec::new();
         wheel.advance(10, &mut fired);
@@ -379,7 +372,11 @@ mod tests {
         assert!(!wheel.set_waker(c, &waker()), "fired");
         assert!(wheel.set_waker(b, &waker()));
         assert_eq!(wheel.len(), 1);
-        assert!(wheel.insert(10, 10, waker()).is_err(), "already due");
+        // A tick already reached goes to the next tick, behind what fired.
+        wheel.insert(10, 10, waker());
+        fired.clear();
+        wheel.advance(11, &mut fired);
+        assert_eq!(fired.len(), 1);
         wheel.advance(u64::MAX / 2, &mut fired);
         assert_eq!(wheel.len(), 0);
     }
@@ -387,9 +384,9 @@ mod tests {
     #[test]
     fn ties_fire_in_scheduling_order_and_exact_order_within_a_tick() {
         let mut wheel = Wheel::new();
-        wheel.insert(3, 30, waker()).unwrap(); // seq 1
-        wheel.insert(3, 25, waker()).unwrap(); // seq 2, earlier within tick
-        wheel.insert(3, 30, waker()).unwrap(); // seq 3, tie with seq 1
+        wheel.insert(3, 30, waker()); // seq 1
+        wheel.insert(3, 25, waker()); // seq 2, earlier within tick
+        wheel.insert(3, 30, waker()); // seq 3, tie with seq 1
         let mut fired = Vec::new();
         wheel.advance(3, &mut fired);
         let order: Vec<_> = fired.iter().map(|f| (f.exact, f.seq)).collect();
@@ -400,7 +397,7 @@ mod tests {
     fn beyond_the_span_is_held_not_lost() {
         let mut wheel = Wheel::new();
         let far = MAX_SPAN * 3;
-        wheel.insert(far, far, waker()).unwrap();
+        wheel.insert(far, far, waker());
         let mut fired = Vec::new();
         let mut steps = 0;
         while fired.is_empty() {
