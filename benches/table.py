@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Print a markdown table from criterion's results for the `runtime` bench.
+"""Print a markdown table from criterion's results for the `runtime` and `io`
+benches.
 
 Reads <criterion dir>/*/*/new/estimates.json (plus the benchmark.json next to
 it for the group/function ids) and prints, per bench: the median time for
@@ -21,7 +22,8 @@ import sys
 
 RUNTIMES = ["weft", "tokio", "async-executor"]
 PEERS = ["tokio", "async-executor"]
-# Order of the benches in benches/benches/runtime.rs; others follow sorted.
+# Order of the benches in benches/benches/runtime.rs, then io.rs; others
+# follow sorted.
 ORDER = [
     "spawn_many_local",
     "spawn_many_remote",
@@ -29,6 +31,10 @@ ORDER = [
     "yield_many",
     "ping_pong",
     "spawn_tree",
+    "spawn_cost_1_worker",
+    "spawn_detached_cost_1_worker",
+    "tcp_echo",
+    "timer_storm",
 ]
 
 

@@ -9,281 +9,18 @@
 //!
 //! Each runtime is built once per bench function, outside the timed loop, and
 //! dropped before the next runtime is built, so idle workers of one runtime
-//! never compete with another runtime's measurement.
+//! never compete with another runtime's measurement. The runtime adapters
+//! (`Rt`) live in the crate's lib (`benches/src/lib.rs`), shared with `io.rs`.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
 use tokio::sync::oneshot;
-
-// ---------------------------------------------------------------------------
-// Runtime abstraction
-// ---------------------------------------------------------------------------
-
-/// The operations a workload needs, implemented once per runtime.
-///
-/// "Inside" spawns (`spawn`, `spawn_detached`) are only called from tasks
-/// running on the runtime and use each runtime's idiomatic in-task spawn
-/// (`weft::spawn`, `tokio::spawn`, the captured `Arc<Executor>`).
-/// "Remote" spawns are called from the bench thread.
-trait Rt: Sized + 'static {
-    const NAME: &'static str;
-
-    /// What a task has to carry to spawn more tasks (`()` where the runtime
-    /// has an ambient, thread-local spawn).
-    type Ctx: Clone + Send + Sync + 'static;
-
-    fn build(workers: usize) -> Self;
-    fn ctx(&self) -> Self::Ctx;
-
-    /// Drive `f` to completion from the bench thread.
-    fn block_on<F: Future>(&self, f: F) -> F::Output;
-
-    /// Spawn from the bench (non-runtime) thread; the returned future
-    /// resolves to the task's output.
-    fn spawn_remote<F>(&self, f: F) -> impl Future<Output = F::Output> + Send + 'static
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static;
-
-    /// Spawn from the bench thread and forget the handle (the task keeps running).
-    fn spawn_remote_detached<F>(&self, f: F)
-    where
-        F: Future<Output = ()> + Send + 'static;
-
-    /// Spawn from inside a task on this runtime.
-    fn spawn<F>(ctx: &Self::Ctx, f: F) -> impl Future<Output = F::Output> + Send + 'static
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static;
-
-    /// Spawn from inside a task on this runtime and forget the handle.
-    fn spawn_detached<F>(ctx: &Self::Ctx, f: F)
-    where
-        F: Future<Output = ()> + Send + 'static;
-
-    fn yield_now() -> impl Future<Output = ()> + Send;
-}
-
-// ----- weft ----------------------------------------------------------------
-
-struct Weft(weft::Runtime);
-
-impl Rt for Weft {
-    const NAME: &'static str = "weft";
-    type Ctx = ();
-
-    fn build(workers: usize) -> Self {
-        Weft(
-            weft::Builder::new()
-                .workers(workers)
-                .thread_name("weft-bench")
-                .build()
-                .expect("build weft runtime"),
-        )
-    }
-
-    fn ctx(&self) -> Self::Ctx {}
-
-    fn block_on<F: Future>(&self, f: F) -> F::Output {
-        self.0.block_on(f)
-    }
-
-    fn spawn_remote<F>(&self, f: F) -> impl Future<Output = F::Output> + Send + 'static
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let task = self.0.spawn(f);
-        async move { task.await.expect("weft task failed") }
-    }
-
-    fn spawn_remote_detached<F>(&self, f: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        self.0.spawn(f).detach();
-    }
-
-    fn spawn<F>(_: &(), f: F) -> impl Future<Output = F::Output> + Send + 'static
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let task = weft::spawn(f);
-        async move { task.await.expect("weft task failed") }
-    }
-
-    fn spawn_detached<F>(_: &(), f: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        weft::spawn(f).detach();
-    }
-
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        weft::yield_now()
-    }
-}
-
-// ----- tokio ---------------------------------------------------------------
-
-struct Tokio(tokio::runtime::Runtime);
-
-impl Rt for Tokio {
-    const NAME: &'static str = "tokio";
-    type Ctx = ();
-
-    fn build(workers: usize) -> Self {
-        Tokio(
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(workers)
-                .thread_name("tokio-bench")
-                .enable_all()
-                .build()
-                .expect("build tokio runtime"),
-        )
-    }
-
-    fn ctx(&self) -> Self::Ctx {}
-
-    fn block_on<F: Future>(&self, f: F) -> F::Output {
-        self.0.block_on(f)
-    }
-
-    fn spawn_remote<F>(&self, f: F) -> impl Future<Output = F::Output> + Send + 'static
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let task = self.0.spawn(f);
-        async move { task.await.expect("tokio task failed") }
-    }
-
-    fn spawn_remote_detached<F>(&self, f: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        drop(self.0.spawn(f));
-    }
-
-    fn spawn<F>(_: &(), f: F) -> impl Future<Output = F::Output> + Send + 'static
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let task = tokio::spawn(f);
-        async move { task.await.expect("tokio task failed") }
-    }
-
-    fn spawn_detached<F>(_: &(), f: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        drop(tokio::spawn(f));
-    }
-
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        tokio::task::yield_now()
-    }
-}
-
-// ----- async-executor ------------------------------------------------------
-
-/// An `async_executor::Executor` run by `workers` threads, each in
-/// `futures_lite::future::block_on(ex.run(shutdown))`.
-struct AsyncExecutor {
-    ex: Arc<async_executor::Executor<'static>>,
-    shutdown: Vec<oneshot::Sender<()>>,
-    threads: Vec<JoinHandle<()>>,
-}
-
-impl Drop for AsyncExecutor {
-    fn drop(&mut self) {
-        // Dropping the senders resolves every runner's shutdown future.
-        self.shutdown.clear();
-        for t in self.threads.drain(..) {
-            t.join().expect("async-executor runner panicked");
-        }
-    }
-}
-
-impl Rt for AsyncExecutor {
-    const NAME: &'static str = "async-executor";
-    type Ctx = Arc<async_executor::Executor<'static>>;
-
-    fn build(workers: usize) -> Self {
-        let ex = Arc::new(async_executor::Executor::new());
-        let mut shutdown = Vec::with_capacity(workers);
-        let mut threads = Vec::with_capacity(workers);
-        for i in 0..workers {
-            let (tx, rx) = oneshot::channel::<()>();
-            shutdown.push(tx);
-            let ex = ex.clone();
-            threads.push(
-                std::thread::Builder::new()
-                    .name(format!("async-executor-bench-{i}"))
-                    .spawn(move || {
-                        let _ = futures_lite::future::block_on(ex.run(rx));
-                    })
-                    .expect("spawn async-executor runner"),
-            );
-        }
-        AsyncExecutor {
-            ex,
-            shutdown,
-            threads,
-        }
-    }
-
-    fn ctx(&self) -> Self::Ctx {
-        self.ex.clone()
-    }
-
-    fn block_on<F: Future>(&self, f: F) -> F::Output {
-        futures_lite::future::block_on(f)
-    }
-
-    fn spawn_remote<F>(&self, f: F) -> impl Future<Output = F::Output> + Send + 'static
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        Self::spawn(&self.ex, f)
-    }
-
-    fn spawn_remote_detached<F>(&self, f: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        Self::spawn_detached(&self.ex, f)
-    }
-
-    fn spawn<F>(ex: &Self::Ctx, f: F) -> impl Future<Output = F::Output> + Send + 'static
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        // async-executor's Task cancels on drop; it is always awaited here.
-        ex.spawn(f)
-    }
-
-    fn spawn_detached<F>(ex: &Self::Ctx, f: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        ex.spawn(f).detach();
-    }
-
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        futures_lite::future::yield_now()
-    }
-}
+use weft_benches::{run_in_task, workers, AsyncExecutor, Rt, Tokio, Weft};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -326,16 +63,6 @@ impl Countdown {
 /// Wait on the bench thread for a countdown, independent of any runtime.
 fn wait_outside(rx: oneshot::Receiver<()>) {
     futures_lite::future::block_on(rx).expect("countdown sender dropped");
-}
-
-/// Run `body` as a task on the runtime and wait for its result from the bench thread.
-fn run_in_task<R: Rt, T, F>(rt: &R, body: F) -> T
-where
-    F: Future<Output = T> + Send + 'static,
-    T: Send + 'static,
-{
-    let join = rt.spawn_remote(body);
-    rt.block_on(join)
 }
 
 // ---------------------------------------------------------------------------
@@ -578,18 +305,6 @@ impl Workload for SpawnTree {
 // ---------------------------------------------------------------------------
 // Criterion wiring
 // ---------------------------------------------------------------------------
-
-fn workers() -> usize {
-    match std::env::var("WEFT_BENCH_WORKERS") {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .ok()
-            .filter(|&n: &usize| n > 0)
-            .unwrap_or_else(|| panic!("WEFT_BENCH_WORKERS must be a positive integer, got {v:?}")),
-        Err(_) => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    }
-}
 
 fn bench_one<W: Workload, R: Rt>(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,

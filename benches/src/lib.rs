@@ -1,1 +1,336 @@
-//! Benchmarks for weft live in benches/benches.
+//! Shared pieces of the weft benches (`benches/benches/*.rs`): the [`Rt`]
+//! trait with its adapters for weft, tokio (multi-thread) and async-executor,
+//! the worker count, and [`run_in_task`].
+//!
+//! Each runtime is built once per bench function, outside the timed loop, and
+//! dropped before the next runtime is built, so idle workers of one runtime
+//! never compete with another runtime's measurement.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use tokio::sync::oneshot;
+
+// ---------------------------------------------------------------------------
+// Runtime abstraction
+// ---------------------------------------------------------------------------
+
+/// The operations a workload needs, implemented once per runtime.
+///
+/// "Inside" spawns (`spawn`, `spawn_detached`) are only called from tasks
+/// running on the runtime and use each runtime's idiomatic in-task spawn
+/// (`weft::spawn`, `tokio::spawn`, the captured `Arc<Executor>`).
+/// "Remote" spawns are called from the bench thread.
+pub trait Rt: Sized + 'static {
+    const NAME: &'static str;
+
+    /// What a task has to carry to spawn more tasks (`()` where the runtime
+    /// has an ambient, thread-local spawn).
+    type Ctx: Clone + Send + Sync + 'static;
+
+    fn build(workers: usize) -> Self;
+    fn ctx(&self) -> Self::Ctx;
+
+    /// Drive `f` to completion from the bench thread.
+    fn block_on<F: Future>(&self, f: F) -> F::Output;
+
+    /// Spawn from the bench (non-runtime) thread; the returned future
+    /// resolves to the task's output.
+    fn spawn_remote<F>(&self, f: F) -> impl Future<Output = F::Output> + Send + 'static
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+
+    /// Spawn from the bench thread and forget the handle (the task keeps running).
+    fn spawn_remote_detached<F>(&self, f: F)
+    where
+        F: Future<Output = ()> + Send + 'static;
+
+    /// Spawn from inside a task on this runtime.
+    fn spawn<F>(ctx: &Self::Ctx, f: F) -> impl Future<Output = F::Output> + Send + 'static
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+
+    /// Spawn from inside a task on this runtime and forget the handle.
+    fn spawn_detached<F>(ctx: &Self::Ctx, f: F)
+    where
+        F: Future<Output = ()> + Send + 'static;
+
+    fn yield_now() -> impl Future<Output = ()> + Send;
+}
+
+// ----- weft ----------------------------------------------------------------
+
+pub struct Weft(pub weft::Runtime);
+
+impl Rt for Weft {
+    const NAME: &'static str = "weft";
+    type Ctx = ();
+
+    fn build(workers: usize) -> Self {
+        Weft(
+            weft::Builder::new()
+                .workers(workers)
+                .thread_name("weft-bench")
+                .build()
+                .expect("build weft runtime"),
+        )
+    }
+
+    fn ctx(&self) -> Self::Ctx {}
+
+    fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.0.block_on(f)
+    }
+
+    fn spawn_remote<F>(&self, f: F) -> impl Future<Output = F::Output> + Send + 'static
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let task = self.0.spawn(f);
+        async move { task.await.expect("weft task failed") }
+    }
+
+    fn spawn_remote_detached<F>(&self, f: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.0.spawn(f).detach();
+    }
+
+    fn spawn<F>(_: &(), f: F) -> impl Future<Output = F::Output> + Send + 'static
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let task = weft::spawn(f);
+        async move { task.await.expect("weft task failed") }
+    }
+
+    fn spawn_detached<F>(_: &(), f: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        weft::spawn(f).detach();
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        weft::yield_now()
+    }
+}
+
+// ----- tokio ---------------------------------------------------------------
+
+pub struct Tokio(pub tokio::runtime::Runtime);
+
+impl Rt for Tokio {
+    const NAME: &'static str = "tokio";
+    type Ctx = ();
+
+    fn build(workers: usize) -> Self {
+        Tokio(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(workers)
+                .thread_name("tokio-bench")
+                .enable_all()
+                .build()
+                .expect("build tokio runtime"),
+        )
+    }
+
+    fn ctx(&self) -> Self::Ctx {}
+
+    fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.0.block_on(f)
+    }
+
+    fn spawn_remote<F>(&self, f: F) -> impl Future<Output = F::Output> + Send + 'static
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let task = self.0.spawn(f);
+        async move { task.await.expect("tokio task failed") }
+    }
+
+    fn spawn_remote_detached<F>(&self, f: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(self.0.spawn(f));
+    }
+
+    fn spawn<F>(_: &(), f: F) -> impl Future<Output = F::Output> + Send + 'static
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let task = tokio::spawn(f);
+        async move { task.await.expect("tokio task failed") }
+    }
+
+    fn spawn_detached<F>(_: &(), f: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(tokio::spawn(f));
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        tokio::task::yield_now()
+    }
+}
+
+// ----- async-executor ------------------------------------------------------
+
+/// An `async_executor::Executor` run by `workers` threads, each in
+/// `block_on(ex.run(shutdown))`.
+///
+/// [`Rt::build`] uses `futures_lite::future::block_on` (a plain parker: the
+/// scheduler benches measure the executor alone).
+/// [`AsyncExecutor::build_driving_io`] uses `async_io::block_on`, which lets an
+/// idle runner drive async-io's reactor itself, as `smol` runs its executor;
+/// with the plain parker every I/O event and timer would go through
+/// async-io's fallback "async-io" thread first (an extra thread hop).
+pub struct AsyncExecutor {
+    ex: Arc<async_executor::Executor<'static>>,
+    shutdown: Vec<oneshot::Sender<()>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Drop for AsyncExecutor {
+    fn drop(&mut self) {
+        // Dropping the senders resolves every runner's shutdown future.
+        self.shutdown.clear();
+        for t in self.threads.drain(..) {
+            t.join().expect("async-executor runner panicked");
+        }
+    }
+}
+
+/// Which `block_on` an [`AsyncExecutor`] runner thread sits in.
+#[derive(Clone, Copy, Debug)]
+enum RunnerBlockOn {
+    FuturesLite,
+    AsyncIo,
+}
+
+impl AsyncExecutor {
+    /// `workers` runners in `async_io::block_on`: idle runners drive
+    /// async-io's reactor (for the I/O and timer benches).
+    pub fn build_driving_io(workers: usize) -> Self {
+        Self::build_with(workers, RunnerBlockOn::AsyncIo)
+    }
+
+    fn build_with(workers: usize, block_on: RunnerBlockOn) -> Self {
+        let ex = Arc::new(async_executor::Executor::new());
+        let mut shutdown = Vec::with_capacity(workers);
+        let mut threads = Vec::with_capacity(workers);
+        for i in 0..workers {
+            let (tx, rx) = oneshot::channel::<()>();
+            shutdown.push(tx);
+            let ex = ex.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("async-executor-bench-{i}"))
+                    .spawn(move || {
+                        let _ = match block_on {
+                            RunnerBlockOn::FuturesLite => {
+                                futures_lite::future::block_on(ex.run(rx))
+                            }
+                            RunnerBlockOn::AsyncIo => async_io::block_on(ex.run(rx)),
+                        };
+                    })
+                    .expect("spawn async-executor runner"),
+            );
+        }
+        AsyncExecutor {
+            ex,
+            shutdown,
+            threads,
+        }
+    }
+}
+
+impl Rt for AsyncExecutor {
+    const NAME: &'static str = "async-executor";
+    type Ctx = Arc<async_executor::Executor<'static>>;
+
+    fn build(workers: usize) -> Self {
+        Self::build_with(workers, RunnerBlockOn::FuturesLite)
+    }
+
+    fn ctx(&self) -> Self::Ctx {
+        self.ex.clone()
+    }
+
+    fn block_on<F: Future>(&self, f: F) -> F::Output {
+        futures_lite::future::block_on(f)
+    }
+
+    fn spawn_remote<F>(&self, f: F) -> impl Future<Output = F::Output> + Send + 'static
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Self::spawn(&self.ex, f)
+    }
+
+    fn spawn_remote_detached<F>(&self, f: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        Self::spawn_detached(&self.ex, f)
+    }
+
+    fn spawn<F>(ex: &Self::Ctx, f: F) -> impl Future<Output = F::Output> + Send + 'static
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        // async-executor's Task cancels on drop; it is always awaited here.
+        ex.spawn(f)
+    }
+
+    fn spawn_detached<F>(ex: &Self::Ctx, f: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        ex.spawn(f).detach();
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        futures_lite::future::yield_now()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+/// Worker threads of every runtime: `WEFT_BENCH_WORKERS`, default
+/// `std::thread::available_parallelism()`.
+pub fn workers() -> usize {
+    match std::env::var("WEFT_BENCH_WORKERS") {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|&n: &usize| n > 0)
+            .unwrap_or_else(|| panic!("WEFT_BENCH_WORKERS must be a positive integer, got {v:?}")),
+        Err(_) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    }
+}
+
+/// Run `body` as a task on the runtime and wait for its result from the bench thread.
+pub fn run_in_task<R: Rt, T, F>(rt: &R, body: F) -> T
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let join = rt.spawn_remote(body);
+    rt.block_on(join)
+}
