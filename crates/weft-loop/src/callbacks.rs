@@ -169,12 +169,12 @@ impl LoopHandle {
         // Hold the handle's timer lock across the insert, so a `cancel`
         // racing it finds the timer and removes it.
         let mut timer = handle.state.timer.lock();
-        let (tick, slot) = driver
+        let (tick, lowered, slot) = driver
             .timers
             .insert(self.remote.key, when, Waker::from(call));
         *timer = Some((driver.clone(), slot));
         drop(timer);
-        driver.timer_added(tick);
+        driver.timer_added(tick, lowered);
         handle
     }
 

@@ -20,24 +20,27 @@
 //!
 //! `next_wake` says until when the parked driver will sleep: `NOT_PARKED`,
 //! `COMPUTING` (it is reading the wheels), or a tick (`NO_TIMER`: no timers,
-//! only I/O or an unpark wakes it). Whoever inserts a timer, after releasing
-//! the shard's lock, reads `next_wake` and interrupts the driver (through
-//! `Poller::notify`, which is sticky) if it is `COMPUTING` or later than the
-//! new tick.
+//! only I/O or an unpark wakes it). The driver reads each shard's cached next
+//! tick (`Shard::next` in `timer/mod.rs`) rather than locking it. Whoever
+//! inserts a timer lowers that cached tick if it is the new earliest
+//! (`SeqCst` store), then reads `next_wake` and interrupts the driver
+//! (through `Poller::notify`, which is sticky) if it is `COMPUTING` or later
+//! than the new tick.
 //!
-//! Why no timer is missed: the driver stores `COMPUTING` before it reads the
-//! shards. If an insert took a shard's lock before the driver read that
-//! shard, the driver sees the timer. If after, the lock orders the driver's
-//! `COMPUTING` store before the inserter's read, which therefore sees
-//! `COMPUTING`, the published tick (and interrupts the wait if it is later),
-//! or `NOT_PARKED`, stored after the wait: the driver's worker is then awake
-//! and reads the wheels again before it next parks or at its next
-//! maintenance tick.
+//! Why no timer is missed: the driver stores `COMPUTING`, fences (`SeqCst`),
+//! then loads the cached ticks; the inserter stores the cached tick, fences,
+//! then loads `next_wake`. By the two fences one load sees the other side's
+//! store: either the driver sees the new tick, or the
+//! inserter sees `COMPUTING`, the published tick (and interrupts if it is
+//! later), or `NOT_PARKED`, stored after the wait: the driver's worker is then
+//! awake and reads the ticks again before it next parks, and at its next
+//! maintenance tick. (An inserter that does not store because the cached tick
+//! is already earlier needs nothing: the driver wakes by then anyway.)
 //!
 //! `loom_driver_new_timer_interrupts_sleep` model-checks this (it deadlocks
-//! if `must_interrupt` ignores `COMPUTING`).
+//! if `must_interrupt` ignores `COMPUTING` or loses its fence).
 
-use crate::loom::sync::{AtomicU64, Mutex, Ordering};
+use crate::loom::sync::{fence, AtomicU64, Mutex, MutexGuard, Ordering};
 use crate::park::Unpark;
 use crate::reactor::{Reactor, Source};
 use crate::timer::wheel::Fired;
@@ -60,9 +63,10 @@ impl NextWake {
 
     /// The driver, before it reads the wheels.
     pub(crate) fn computing(&self) {
-        // SeqCst: see the header (stored before the shards are read; the
-        // shard locks order it before a later inserter's read).
         self.0.store(COMPUTING, Ordering::SeqCst);
+        // SeqCst fence: pairs with the fence in `must_interrupt` (store,
+        // fence, load on each side; see the header).
+        fence(Ordering::SeqCst);
     }
 
     /// The driver, before it blocks: it sleeps until `tick` (None: no timer).
@@ -76,11 +80,11 @@ impl NextWake {
         self.0.store(NOT_PARKED, Ordering::SeqCst);
     }
 
-    /// An inserter, after releasing the shard lock: whether a timer for
-    /// `tick` must interrupt the driver.
+    /// An inserter that lowered a shard's cached tick to `tick`: whether the
+    /// timer must interrupt the driver.
     pub(crate) fn must_interrupt(&self, tick: u64) -> bool {
-        // SeqCst: pairs with the stores above (the shard lock carries the
-        // ordering the header's argument needs).
+        // SeqCst fence: pairs with the fence in `computing`.
+        fence(Ordering::SeqCst);
         let wake = self.0.load(Ordering::SeqCst);
         wake != NOT_PARKED && (wake == COMPUTING || tick < wake)
     }
@@ -122,87 +126,97 @@ impl Driver {
         })
     }
 
-    /// After a timer was inserted for `tick`: interrupts the parked driver if
-    /// it would sleep past it (header).
-    pub(crate) fn timer_added(&self, tick: u64) {
-        if self.next_wake.must_interrupt(tick) {
+    /// After a timer was inserted for `tick` (`lowered`: it became its
+    /// shard's earliest): interrupts the parked driver if it would sleep past
+    /// it (header). A timer that did not lower its shard's tick is no earlier
+    /// than one whose inserter already made this check.
+    pub(crate) fn timer_added(&self, tick: u64, lowered: bool) {
+        if lowered && self.next_wake.must_interrupt(tick) {
             self.unpark();
         }
     }
 
-    /// Parks in the driver if nobody else holds it: returns false (without
-    /// waiting) if the lock is taken, and the caller parks on its condvar.
-    /// `park` is the caller's parker's `park_driving`, given the blocking
-    /// turn to run.
-    pub(crate) fn try_park(&self, park: impl FnOnce(&mut dyn FnMut())) -> bool {
-        let Some(mut turn) = self.turn.try_lock() else {
-            return false;
-        };
-        park(&mut || self.park_turn(&mut turn));
-        true
-    }
-
-    /// One blocking turn: fire what is due; if nothing was, wait for I/O
-    /// until the earliest timer, then fire what came due.
-    fn park_turn(&self, turn: &mut Turn) {
-        if self.fire_timers(turn, false) > 0 {
-            self.poll_io(turn, Some(Duration::ZERO));
-            return;
-        }
-        self.next_wake.computing();
-        let next = self.timers.next_tick();
-        self.next_wake.sleeping_until(next);
-        let deadline = next.map(|t| self.timers.instant_of(t));
-        self.wait_io(turn, deadline);
-        self.next_wake.awake();
-        self.fire_timers(turn, false);
+    /// The turn, if nobody else holds it. A worker about to park that gets
+    /// it parks in [`Turning::block`], then (awake and off the sleeper list)
+    /// wakes what it found with [`Turning::dispatch`].
+    pub(crate) fn try_turn(&self) -> Option<Turning<'_>> {
+        self.turn
+            .try_lock()
+            .map(|turn| Turning { driver: self, turn })
     }
 
     /// A busy worker's non-blocking turn, if nobody else is turning.
     pub(crate) fn maintain(&self) {
-        let Some(mut turn) = self.turn.try_lock() else {
+        let Some(mut turning) = self.try_turn() else {
             return;
         };
         if self.reactor.has_sources() {
-            self.poll_io(&mut turn, Some(Duration::ZERO));
+            turning.poll_io(Some(Duration::ZERO));
         }
-        self.fire_timers(&mut turn, true);
+        turning.dispatch();
     }
+}
 
-    fn wait_io(&self, turn: &mut Turn, deadline: Option<Instant>) {
-        turn.events.clear();
-        let waited = match deadline {
-            Some(d) => self.reactor.poller.wait_deadline(&mut turn.events, d),
-            None => self.reactor.poller.wait(&mut turn.events, None),
-        };
-        self.after_wait(turn, waited);
-    }
+/// Holding the driver's turn.
+pub(crate) struct Turning<'a> {
+    driver: &'a Driver,
+    turn: MutexGuard<'a, Turn>,
+}
 
-    fn poll_io(&self, turn: &mut Turn, timeout: Option<Duration>) {
-        turn.events.clear();
-        let waited = self.reactor.poller.wait(&mut turn.events, timeout);
-        self.after_wait(turn, waited);
-    }
-
-    fn after_wait(&self, turn: &mut Turn, waited: io::Result<usize>) {
-        if let Err(e) = waited {
-            // Not expected from epoll short of a bug; report it and go on
-            // (the worker's loop re-checks everything).
-            tracing::error!(error = %e, "polling for I/O failed");
+impl Turning<'_> {
+    /// Blocks for I/O until the earliest timer, or an `Unpark` (only polls if
+    /// a timer is due already). Run inside `Parker::park_driving`.
+    pub(crate) fn block(&mut self) {
+        let driver = self.driver;
+        driver.next_wake.computing();
+        let next = driver.timers.next_tick();
+        if next.is_some_and(|t| t <= driver.timers.tick_passed(Instant::now())) {
+            driver.next_wake.awake();
+            self.poll_io(Some(Duration::ZERO));
             return;
         }
-        self.reactor.dispatch(&turn.events, &mut turn.sources);
+        driver.next_wake.sleeping_until(next);
+        let turn = &mut *self.turn;
+        turn.events.clear();
+        let waited = match next {
+            Some(t) => {
+                let deadline = driver.timers.instant_of(t);
+                driver
+                    .reactor
+                    .poller
+                    .wait_deadline(&mut turn.events, deadline)
+            }
+            None => driver.reactor.poller.wait(&mut turn.events, None),
+        };
+        driver.next_wake.awake();
+        report(waited);
     }
 
-    /// Fires due timers; returns how many.
-    fn fire_timers(&self, turn: &mut Turn, try_only: bool) -> usize {
-        self.timers
-            .fire_due(Instant::now(), &mut turn.fired, try_only);
-        let n = turn.fired.len();
+    fn poll_io(&mut self, timeout: Option<Duration>) {
+        let turn = &mut *self.turn;
+        turn.events.clear();
+        report(self.driver.reactor.poller.wait(&mut turn.events, timeout));
+    }
+
+    /// Wakes the sockets the last wait reported and the timers now due.
+    pub(crate) fn dispatch(&mut self) {
+        let turn = &mut *self.turn;
+        self.driver
+            .reactor
+            .dispatch(&turn.events, &mut turn.sources);
+        turn.events.clear();
+        self.driver.timers.fire_due(Instant::now(), &mut turn.fired);
         for f in turn.fired.drain(..) {
             f.waker.wake();
         }
-        n
+    }
+}
+
+fn report(waited: io::Result<usize>) {
+    if let Err(e) = waited {
+        // Not expected from epoll short of a bug; report it and go on (the
+        // worker's loop re-checks everything).
+        tracing::error!(error = %e, "polling for I/O failed");
     }
 }
 
@@ -228,34 +242,47 @@ mod loom_driver {
     use crate::loom::sync::{Arc, Condvar};
 
     /// A timer inserted while the driver decides how long to sleep: the
-    /// driver either sees it in the wheel or is interrupted (a sticky
-    /// notification, like `Poller::notify`). The wheel is a locked list of
-    /// ticks; the driver, finding nothing due, sleeps with no deadline, so a
-    /// missed interruption is a deadlock loom reports.
+    /// driver either sees it in the shard's cached next tick or is
+    /// interrupted (a sticky notification, like `Poller::notify`). The wheel
+    /// is a locked list of ticks with its cached earliest tick beside it, as
+    /// in `timer/mod.rs`; the driver, finding nothing, sleeps with no
+    /// deadline, so a missed interruption is a deadlock loom reports.
     #[test]
     fn loom_driver_new_timer_interrupts_sleep() {
         loom::model(|| {
             let wheel = Arc::new(Mutex::new(Vec::<u64>::new()));
+            let cached_next = Arc::new(AtomicU64::new(u64::MAX));
             let next_wake = Arc::new(NextWake::new());
             let notified = Arc::new((Mutex::new(false), Condvar::new()));
 
             let inserter = {
-                let (wheel, next_wake, notified) =
-                    (wheel.clone(), next_wake.clone(), notified.clone());
+                let (wheel, cached_next, next_wake, notified) = (
+                    wheel.clone(),
+                    cached_next.clone(),
+                    next_wake.clone(),
+                    notified.clone(),
+                );
                 loom::thread::spawn(move || {
-                    wheel.lock().push(5);
-                    if next_wake.must_interrupt(5) {
+                    // `Timers::insert`.
+                    let mut w = wheel.lock();
+                    w.push(5);
+                    let lowered = 5 < cached_next.load(Ordering::Relaxed);
+                    if lowered {
+                        cached_next.store(5, Ordering::Relaxed);
+                    }
+                    drop(w);
+                    // `Driver::timer_added`.
+                    if lowered && next_wake.must_interrupt(5) {
                         *notified.0.lock() = true;
                         notified.1.notify_one();
                     }
                 })
             };
 
-            // The driver's turns until it has fired the timer.
+            // The driver's turns (`Turning::block`) until it sees the timer.
             loop {
                 next_wake.computing();
-                let next = wheel.lock().first().copied();
-                if next.is_some() {
+                if cached_next.load(Ordering::Relaxed) != u64::MAX {
                     break; // it fires (time is not modelled: due at once)
                 }
                 next_wake.sleeping_until(None);

@@ -474,15 +474,18 @@ impl Loop {
         let parks = &self.shared.remotes[core.index].parks;
         parks.store(parks.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         let parker = &self.remote.parker;
-        if !self
-            .shared
-            .driver
-            .try_park(|turn| parker.park_driving(turn))
-        {
-            parker.park();
+        let mut turning = self.shared.driver.try_turn();
+        match &mut turning {
+            Some(turning) => parker.park_driving(|| turning.block()),
+            None => parker.park(),
         }
         if !idle.unregister(core.index) {
             core.searching.set(true);
+        }
+        // Awake and off the sleeper list: wake what the driver found (the
+        // tasks land in this worker's queues).
+        if let Some(mut turning) = turning {
+            turning.dispatch();
         }
     }
 }

@@ -20,7 +20,7 @@ pub use sleep::{
     interval, interval_at, sleep, sleep_until, sleep_with, Interval, Sleep, SleepWith,
 };
 
-use crate::loom::sync::Mutex;
+use crate::loom::sync::{AtomicU64, Mutex, Ordering};
 use crossbeam_utils::CachePadded;
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -36,9 +36,18 @@ pub(crate) struct TimerSlot {
 /// One tick of the wheels.
 const TICK_NANOS: u128 = 250_000;
 
+/// One wheel and, readable without its lock, a tick no later than its next
+/// work (`u64::MAX`: none). Inserts lower it; advancing the wheel sets it
+/// exactly; a removal leaves it (early is harmless: the driver wakes, finds
+/// nothing due, and reads it again).
+struct Shard {
+    wheel: Mutex<Wheel>,
+    next: AtomicU64,
+}
+
 pub(crate) struct Timers {
     base: Instant,
-    shards: Box<[CachePadded<Mutex<Wheel>>]>,
+    shards: Box<[CachePadded<Shard>]>,
 }
 
 impl Timers {
@@ -46,7 +55,12 @@ impl Timers {
         Timers {
             base: Instant::now(),
             shards: (0..shards.max(1))
-                .map(|_| CachePadded::new(Mutex::new(Wheel::new())))
+                .map(|_| {
+                    CachePadded::new(Shard {
+                        wheel: Mutex::new(Wheel::new()),
+                        next: AtomicU64::new(u64::MAX),
+                    })
+                })
                 .collect(),
         }
     }
@@ -82,24 +96,33 @@ impl Timers {
     }
 
     /// Registers `waker` for `deadline` in the shard of loop `loop_key`.
-    /// Returns the tick it will fire at and where it went. A deadline whose
-    /// tick has been reached fires at the next tick.
+    /// Returns the tick it will fire at, whether it became the shard's
+    /// earliest (pass both to `Driver::timer_added`), and where it went. A
+    /// deadline whose tick has been reached fires at the next tick.
     pub(crate) fn insert(
         &self,
         loop_key: usize,
         deadline: Instant,
         waker: Waker,
-    ) -> (u64, TimerSlot) {
+    ) -> (u64, bool, TimerSlot) {
         let shard = loop_key % self.shards.len();
         let tick = self.tick_for(deadline);
         let exact = u64::try_from(deadline.saturating_duration_since(self.base).as_nanos())
             .unwrap_or(u64::MAX);
-        let mut wheel = self.shards[shard].lock();
+        let shard_ref = &self.shards[shard];
+        let mut wheel = shard_ref.wheel.lock();
         let key = wheel.insert(tick, exact, waker);
         let tick = tick.max(wheel.elapsed() + 1);
+        // Relaxed: the fences in `NextWake` order this store against the
+        // driver's read (driver.rs header); the lock orders it among writers.
+        let lowered = tick < shard_ref.next.load(Ordering::Relaxed);
+        if lowered {
+            shard_ref.next.store(tick, Ordering::Relaxed);
+        }
         drop(wheel);
         (
             tick,
+            lowered,
             TimerSlot {
                 shard: shard as u32,
                 key,
@@ -110,6 +133,7 @@ impl Timers {
     /// Re-arms a registered timer with `waker`; false if it already fired.
     pub(crate) fn set_waker(&self, slot: TimerSlot, waker: &Waker) -> bool {
         self.shards[slot.shard as usize]
+            .wheel
             .lock()
             .set_waker(slot.key, waker)
     }
@@ -117,42 +141,43 @@ impl Timers {
     /// Cancels a registered timer (a no-op if it already fired). The waker is
     /// dropped after the shard's lock is released.
     pub(crate) fn remove(&self, slot: TimerSlot) {
-        let waker = self.shards[slot.shard as usize].lock().remove(slot.key);
+        let waker = self.shards[slot.shard as usize]
+            .wheel
+            .lock()
+            .remove(slot.key);
         drop(waker);
     }
 
     /// Fires what is due at `now` in every shard: appends the wakers to
     /// `fired` (each shard's in due order) for the caller to wake outside the
-    /// locks. `try_only` skips shards whose lock is taken.
-    pub(crate) fn fire_due(&self, now: Instant, fired: &mut Vec<Fired>, try_only: bool) {
+    /// locks. Shards with nothing due are skipped without locking.
+    pub(crate) fn fire_due(&self, now: Instant, fired: &mut Vec<Fired>) {
         let now = self.tick_passed(now);
         for shard in self.shards.iter() {
-            let wheel = if try_only {
-                match shard.try_lock() {
-                    Some(w) => w,
-                    None => continue,
-                }
-            } else {
-                shard.lock()
-            };
-            let mut wheel = wheel;
-            if wheel.next_tick().is_some_and(|t| t <= now) {
-                wheel.advance(now, fired);
+            if shard.next.load(Ordering::Relaxed) > now {
+                continue;
             }
+            let mut wheel = shard.wheel.lock();
+            wheel.advance(now, fired);
+            shard
+                .next
+                .store(wheel.next_tick().unwrap_or(u64::MAX), Ordering::Relaxed);
         }
     }
 
-    /// The earliest tick at which some shard has work, if any.
+    /// A tick no later than the earliest work of any shard, if there is any.
     pub(crate) fn next_tick(&self) -> Option<u64> {
         self.shards
             .iter()
-            .filter_map(|s| s.lock().next_tick())
+            // Relaxed: see `insert`.
+            .map(|s| s.next.load(Ordering::Relaxed))
             .min()
+            .filter(|&t| t != u64::MAX)
     }
 
     /// Pending timers in all shards.
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().len()).sum()
+        self.shards.iter().map(|s| s.wheel.lock().len()).sum()
     }
 }
 

@@ -141,8 +141,8 @@ impl Future for Sleep {
             let lp = lp.expect("weft::sleep polled outside a weft runtime");
             (lp.shared().driver.clone(), lp.key())
         });
-        let (tick, slot) = driver.timers.insert(key, this.deadline, cx.waker().clone());
-        driver.timer_added(tick);
+        let (tick, lowered, slot) = driver.timers.insert(key, this.deadline, cx.waker().clone());
+        driver.timer_added(tick, lowered);
         this.timer = Some((driver, slot));
         Poll::Pending
     }
