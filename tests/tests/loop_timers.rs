@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{block_on, runtime, spin_until, wait_until, watchdog, watchdog_for, Log};
+use common::{block_on, poll_once, runtime, spin_until, wait_until, watchdog, watchdog_for, Log};
 use futures_util::task::noop_waker_ref;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -38,11 +38,6 @@ impl Wake for CountWaker {
 fn counting_waker() -> (Arc<CountWaker>, Waker) {
     let count = Arc::new(CountWaker::default());
     (count.clone(), Waker::from(count))
-}
-
-/// Polls `fut` once with a waker that does nothing.
-fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
-    Pin::new(fut).poll(&mut Context::from_waker(noop_waker_ref()))
 }
 
 fn pending_timers() -> usize {

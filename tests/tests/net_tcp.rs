@@ -11,13 +11,12 @@ mod common;
 
 use common::{block_on, spin_until, wait_until, watchdog};
 use futures_util::{AsyncReadExt, AsyncWriteExt, StreamExt};
-use std::future::Future;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 use weft::net::{TcpListener, TcpStream};
 use weft::{Handle, Promise};
@@ -676,14 +675,6 @@ fn always_ready_reads_do_not_starve_another_task_on_one_worker() {
 
 // ----- outside a runtime -----
 
-/// Polls `fut` once with a no-op waker (no runtime needed).
-fn poll_once<F: Future>(fut: F) -> Poll<F::Output> {
-    let mut fut = pin!(fut);
-    fut.as_mut().poll(&mut Context::from_waker(
-        futures_util::task::noop_waker_ref(),
-    ))
-}
-
 /// Making a socket outside a weft runtime is an `Other` error, never a panic;
 /// `connect` fails on its first poll rather than waiting for a reactor that
 /// is not there.
@@ -696,7 +687,7 @@ fn sockets_made_outside_a_runtime_are_other_errors() {
 
         let std_listener = std::net::TcpListener::bind(LOCALHOST).unwrap();
         let addr: SocketAddr = std_listener.local_addr().unwrap();
-        let err = match poll_once(TcpStream::connect(addr)) {
+        let err = match common::poll_once(&mut pin!(TcpStream::connect(addr))) {
             Poll::Ready(Err(e)) => e,
             Poll::Ready(Ok(s)) => panic!("connected outside a runtime: {s:?}"),
             Poll::Pending => panic!("connect outside a runtime is pending forever"),

@@ -274,3 +274,10 @@ impl TraceLog {
             .any(|e| e.level == level && needles.iter().all(|n| e.text.contains(n)))
     }
 }
+
+/// Polls `fut` once with a waker that does nothing (no runtime needed).
+pub fn poll_once<F: std::future::Future + Unpin>(fut: &mut F) -> std::task::Poll<F::Output> {
+    std::pin::Pin::new(fut).poll(&mut std::task::Context::from_waker(
+        futures_util::task::noop_waker_ref(),
+    ))
+}
