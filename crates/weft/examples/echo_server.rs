@@ -26,7 +26,9 @@ async fn echo(mut conn: TcpStream) -> io::Result<u64> {
 }
 
 fn main() -> io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:7878".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:7878".into());
     weft::run(async move {
         let listener = TcpListener::bind(&addr)?;
         println!("echo server listening on {}", listener.local_addr()?);

@@ -34,14 +34,19 @@ async fn serve(mut conn: TcpStream) -> io::Result<()> {
             replies.extend_from_slice(RESPONSE);
         }
         if buf.len() > 64 * 1024 {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "request head too long"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "request head too long",
+            ));
         }
         conn.write_all(&replies).await?;
     }
 }
 
 fn main() -> io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8080".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
     weft::run(async move {
         let listener = TcpListener::bind(&addr)?;
         println!("hello_http listening on http://{}/", listener.local_addr()?);
