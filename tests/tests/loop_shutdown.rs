@@ -112,3 +112,65 @@ fn a_destructor_spawning_during_pinned_shutdown_leaks_nothing() {
         "the task spawned in Drop leaked"
     );
 }
+
+/// Regression: a `call_later` callback (and the driver, through the cycle
+/// driver -> timer waker -> loop -> parker -> driver) outlived its runtime,
+/// so a channel sender it captured was never dropped and a thread waiting on
+/// the receiver hung. Dropping the runtime now drops pending timers.
+#[test]
+fn dropping_the_runtime_drops_pending_call_later_callbacks() {
+    let rt = weft::Builder::new().workers(2).build().unwrap();
+    let (tx, rx) = mpsc::channel::<()>();
+    rt.block_on(async move {
+        let h = weft::call_later(Duration::from_secs(3600), move || drop(tx));
+        assert!(!h.cancelled());
+    });
+    drop(rt);
+    let start = Instant::now();
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(10)),
+        Err(mpsc::RecvTimeoutError::Disconnected),
+        "the callback (and its sender) should be dropped with the runtime"
+    );
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+/// Regression: a thread in `block_on`, waiting on a timer or a socket, hung
+/// forever when another thread dropped the runtime (nothing turned the driver
+/// any more). Now the shutdown wakes it: the sleep ends and the read fails.
+#[test]
+fn waits_in_block_on_end_when_another_thread_drops_the_runtime() {
+    use futures_util::AsyncReadExt;
+    let rt = weft::Builder::new().workers(2).build().unwrap();
+    let handle = rt.handle().clone();
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        handle.block_on(async move {
+            let listener = weft::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let mut client = weft::net::TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            ready_tx.send(()).unwrap();
+            let slept = async {
+                weft::sleep(Duration::from_secs(3600)).await;
+            };
+            let mut buf = [0u8; 8];
+            let read = client.read(&mut buf);
+            let (_, read) = futures_util::future::join(slept, read).await;
+            read
+        })
+    });
+    ready_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    drop(rt);
+    let start = Instant::now();
+    while !waiter.is_finished() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "block_on still waiting after the runtime was dropped"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let err = waiter.join().unwrap().expect_err("the read cannot succeed");
+    assert_eq!(err.kind(), std::io::ErrorKind::Other, "{err}");
+}

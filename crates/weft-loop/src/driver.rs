@@ -13,6 +13,19 @@
 //!   without blocking (`maintain`), so I/O and timers are not starved while
 //!   every worker is running tasks.
 //!
+//! Not handed over: a worker that found the turn taken sleeps on its condvar
+//! until it is unparked for work, even if the turn is freed meanwhile. So
+//! when the driver's worker leaves it to run tasks, timers and I/O wait for
+//! that worker's next park or maintenance tick (61 ticks); a poll that runs
+//! for a long time without yielding, while the other workers sleep, delays
+//! them by as much (as in tokio: do not block in a task; use
+//! `spawn_blocking`). Handing the turn to a sleeper on every release would
+//! cost a thread wake-up per driver return.
+//!
+//! At shutdown (`close`) the driver is marked closed and everything waiting
+//! on it is woken: sleeps end, socket calls fail with an error, pending
+//! timers (a `call_later` callback) are dropped.
+//!
 //! The wakers a turn fires run on the turning worker, whose loop is current:
 //! the tasks they wake go to its own queues, and it runs them next.
 //!
@@ -40,13 +53,14 @@
 //! `loom_driver_new_timer_interrupts_sleep` model-checks this (it deadlocks
 //! if `must_interrupt` ignores `COMPUTING` or loses its fence).
 
-use crate::loom::sync::{fence, AtomicU64, Mutex, MutexGuard, Ordering};
+use crate::loom::sync::{fence, AtomicBool, AtomicU64, Mutex, MutexGuard, Ordering};
 use crate::park::Unpark;
 use crate::reactor::{Reactor, Source};
 use crate::timer::wheel::Fired;
 use crate::timer::Timers;
 use std::io;
 use std::sync::Arc;
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 const NOT_PARKED: u64 = u64::MAX;
@@ -102,6 +116,7 @@ pub(crate) struct Driver {
     pub(crate) timers: Timers,
     turn: Mutex<Turn>,
     next_wake: NextWake,
+    closed: AtomicBool,
 }
 
 impl Driver {
@@ -115,7 +130,28 @@ impl Driver {
                 sources: Vec::new(),
             }),
             next_wake: NextWake::new(),
+            closed: AtomicBool::new(false),
         })
+    }
+
+    /// At runtime shutdown: from now on nothing turns the driver, so sleeps
+    /// end and socket calls fail rather than wait; wakes everything waiting
+    /// on it so it sees that. Drops every timer (a `call_later` callback is
+    /// dropped unrun), which also breaks the reference cycle driver -> timer
+    /// waker -> loop -> parker -> driver.
+    pub(crate) fn close(&self) {
+        // Release: pairs with the Acquire in `is_closed`.
+        self.closed.store(true, Ordering::Release);
+        let mut wakers = Vec::new();
+        self.timers.drain(&mut wakers);
+        wakers.into_iter().for_each(Waker::wake);
+        self.reactor.wake_all();
+    }
+
+    /// Whether the runtime has shut down (see `close`).
+    pub(crate) fn is_closed(&self) -> bool {
+        // Acquire: pairs with the Release in `close`.
+        self.closed.load(Ordering::Acquire)
     }
 
     /// The driver of the runtime whose loop runs on this thread.

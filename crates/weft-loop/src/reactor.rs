@@ -209,6 +209,19 @@ impl Reactor {
         }
     }
 
+    /// Wakes every socket's waiters (runtime shutdown: their next I/O call
+    /// sees the driver closed).
+    pub(crate) fn wake_all(&self) {
+        let mut wakers = Vec::new();
+        {
+            let sources = self.sources.lock();
+            for source in sources.slots.iter().flatten() {
+                wakers.extend(source.wakers.lock().iter_mut().filter_map(Option::take));
+            }
+        }
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
     /// Registered sockets.
     pub(crate) fn len(&self) -> usize {
         self.sources.lock().live
@@ -277,13 +290,17 @@ impl<T: AsFd> PollIo<T> {
     /// Runs `op` until it does not return `WouldBlock`, waiting for
     /// readiness in `dir` in between. Spends one unit of the task's
     /// cooperative budget per call, so a task whose I/O is always ready still
-    /// yields to others.
+    /// yields to others. Once the runtime has shut down (nobody polls the OS
+    /// for it any more) it fails with an `Other` error instead of waiting.
     pub(crate) fn poll_io<R>(
         &self,
         dir: Direction,
         cx: &mut Context<'_>,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
+        if self.driver.is_closed() {
+            return Poll::Ready(Err(io::Error::other("the weft runtime is shut down")));
+        }
         std::task::ready!(weft_task::coop::poll_proceed(cx));
         loop {
             let tick = std::task::ready!(self.source.poll_ready(dir, cx));

@@ -132,6 +132,7 @@ impl Shared {
         self.registry.close();
         // Release: pairs with the Acquire in `is_closed`.
         self.closed.store(true, Ordering::Release);
+        self.driver.close();
         for r in self.remotes.iter() {
             r.lp.parker.unpark();
         }
@@ -177,6 +178,8 @@ impl Shared {
         // thread polls the tasks accepted here; their futures are Send.
         unsafe { self.registry.shutdown_tasks(|owner| owner == 0, report) };
         self.drain_injector();
+        // Timers registered after `close` (a `call_later` from a destructor).
+        self.driver.close();
     }
 
     /// Wakes a parked worker if work may be waiting and nobody is looking.

@@ -71,6 +71,10 @@ impl TcpListener {
     }
 
     /// Waits for a connection: the stream and the peer's address.
+    ///
+    /// One task at a time should accept: the listener remembers only the
+    /// latest waiter (for several acceptors, have one accept and hand the
+    /// streams out).
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         poll_fn(|cx| self.poll_accept(cx)).await
     }

@@ -175,6 +175,14 @@ impl Timers {
             .filter(|&t| t != u64::MAX)
     }
 
+    /// Removes every timer, appending the wakers to `out` (shutdown).
+    pub(crate) fn drain(&self, out: &mut Vec<Waker>) {
+        for shard in self.shards.iter() {
+            shard.wheel.lock().drain(out);
+            shard.next.store(u64::MAX, Ordering::Relaxed);
+        }
+    }
+
     /// Pending timers in all shards.
     pub(crate) fn len(&self) -> usize {
         self.shards.iter().map(|s| s.wheel.lock().len()).sum()

@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 /// Waits until `duration` has passed (asyncio's `sleep`). `sleep(0)` yields
 /// to the loop exactly once, as in asyncio.
 ///
-/// Never returns early; on an idle machine it returns within about a
-/// millisecond of the deadline. Dropping the future cancels the timer.
+/// Never returns early while its runtime runs; on an idle machine it returns
+/// within about a millisecond of the deadline. If the runtime shuts down
+/// first, the sleep ends at once (nothing would ever fire it; its task is
+/// being cancelled anyway). Dropping the future cancels the timer.
 ///
 /// # Panics
 ///
@@ -132,6 +134,10 @@ impl Future for Sleep {
             return Poll::Ready(());
         }
         if let Some((driver, slot)) = &this.timer {
+            if driver.is_closed() {
+                this.cancel_timer();
+                return Poll::Ready(());
+            }
             if driver.timers.set_waker(*slot, cx.waker()) {
                 return Poll::Pending;
             }
@@ -141,6 +147,9 @@ impl Future for Sleep {
             let lp = lp.expect("weft::sleep polled outside a weft runtime");
             (lp.shared().driver.clone(), lp.key())
         });
+        if driver.is_closed() {
+            return Poll::Ready(());
+        }
         let (tick, lowered, slot) = driver.timers.insert(key, this.deadline, cx.waker().clone());
         driver.timer_added(tick, lowered);
         this.timer = Some((driver, slot));
@@ -240,16 +249,18 @@ impl Interval {
         std::task::ready!(Pin::new(&mut self.sleep).poll(cx));
         let scheduled = self.sleep.deadline();
         let now = Instant::now();
-        let after = |periods: u32| {
-            scheduled
-                .checked_add(self.period.saturating_mul(periods))
+        let after = |periods: u128| {
+            let nanos = self.period.as_nanos().saturating_mul(periods);
+            u64::try_from(nanos)
+                .ok()
+                .and_then(|n| scheduled.checked_add(Duration::from_nanos(n)))
                 .unwrap_or_else(|| super::Timers::deadline_after(Duration::MAX))
         };
         let mut next = after(1);
         if next <= now {
             // Missed ticks: skip to the first one still ahead.
             let behind = (now - scheduled).as_nanos() / self.period.as_nanos();
-            next = after(u32::try_from(behind).unwrap_or(u32::MAX).saturating_add(1));
+            next = after(behind + 1);
         }
         self.sleep.reset(next);
         Poll::Ready(scheduled)

@@ -42,7 +42,7 @@ const NIL: u32 = u32::MAX;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct TimerKey {
     index: u32,
-    generation: u32,
+    generation: u64,
 }
 
 /// A timer that came due: wake `waker`. `exact` and `seq` order the ones that
@@ -60,7 +60,7 @@ struct Entry {
     waker: Option<Waker>,
     prev: u32,
     next: u32,
-    generation: u32,
+    generation: u64,
     /// `level * SLOTS + slot` while linked; `NIL` while free.
     place: u32,
 }
@@ -182,6 +182,19 @@ impl Wheel {
     /// to fire, or a slot to cascade. Never later than the earliest entry.
     pub(crate) fn next_tick(&self) -> Option<u64> {
         self.next_expiration().map(|(_, _, tick)| tick)
+    }
+
+    /// Removes every entry, appending its waker to `out` (runtime shutdown).
+    pub(crate) fn drain(&mut self, out: &mut Vec<Waker>) {
+        for place in 0..LEVELS * SLOTS {
+            let mut next = std::mem::replace(&mut self.slots[place], EMPTY_LIST).head;
+            while next != NIL {
+                let index = next;
+                next = self.entries[index as usize].next;
+                out.push(self.release(index));
+            }
+        }
+        self.occupied = [0; LEVELS];
     }
 
     /// Fires every entry due at or before `now`, appending them to `fired` in
