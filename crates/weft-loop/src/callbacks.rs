@@ -165,16 +165,12 @@ impl LoopHandle {
             remote: self.remote.clone(),
             f: Mutex::new(Some(Box::new(handle.guard(f)))),
         });
+        // `handle` is not shared yet, so nothing can cancel it before the
+        // slot is stored; a timer that fires meanwhile leaves a stale slot,
+        // whose removal is a no-op.
         let driver = &self.shared.driver;
-        // Hold the handle's timer lock across the insert, so a `cancel`
-        // racing it finds the timer and removes it.
-        let mut timer = handle.state.timer.lock();
-        let (tick, lowered, slot) = driver
-            .timers
-            .insert(self.remote.key, when, Waker::from(call));
-        *timer = Some((driver.clone(), slot));
-        drop(timer);
-        driver.timer_added(tick, lowered);
+        let slot = driver.add_timer(self.remote.key, when, Waker::from(call));
+        *handle.state.timer.lock() = Some((driver.clone(), slot));
         handle
     }
 

@@ -57,7 +57,7 @@ use crate::loom::sync::{fence, AtomicBool, AtomicU64, Mutex, MutexGuard, Orderin
 use crate::park::Unpark;
 use crate::reactor::{Reactor, Source};
 use crate::timer::wheel::Fired;
-use crate::timer::Timers;
+use crate::timer::{TimerSlot, Timers};
 use std::io;
 use std::sync::Arc;
 use std::task::Waker;
@@ -162,14 +162,16 @@ impl Driver {
         })
     }
 
-    /// After a timer was inserted for `tick` (`lowered`: it became its
-    /// shard's earliest): interrupts the parked driver if it would sleep past
-    /// it (header). A timer that did not lower its shard's tick is no earlier
-    /// than one whose inserter already made this check.
-    pub(crate) fn timer_added(&self, tick: u64, lowered: bool) {
+    /// Registers `waker` for `deadline` in the timer shard of loop
+    /// `loop_key`, and interrupts the parked driver if it would sleep past
+    /// the new timer (header). A timer that did not become its shard's
+    /// earliest is no earlier than one whose inserter already checked.
+    pub(crate) fn add_timer(&self, loop_key: usize, deadline: Instant, waker: Waker) -> TimerSlot {
+        let (tick, lowered, slot) = self.timers.insert(loop_key, deadline, waker);
         if lowered && self.next_wake.must_interrupt(tick) {
             self.unpark();
         }
+        slot
     }
 
     /// The turn, if nobody else holds it. A worker about to park that gets
@@ -241,7 +243,7 @@ impl Turning<'_> {
             .reactor
             .dispatch(&turn.events, &mut turn.sources);
         turn.events.clear();
-        self.driver.timers.fire_due(Instant::now(), &mut turn.fired);
+        self.driver.timers.fire_due(&mut turn.fired);
         for f in turn.fired.drain(..) {
             f.waker.wake();
         }
@@ -307,7 +309,7 @@ mod loom_driver {
                         cached_next.store(5, Ordering::Relaxed);
                     }
                     drop(w);
-                    // `Driver::timer_added`.
+                    // The rest of `Driver::add_timer`.
                     if lowered && next_wake.must_interrupt(5) {
                         *notified.0.lock() = true;
                         notified.1.notify_one();

@@ -33,6 +33,12 @@ pub(crate) struct TimerSlot {
     key: TimerKey,
 }
 
+/// `at + d`, or 30 years after `at` (as good as never) if that overflows.
+pub(crate) fn saturating_add(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d)
+        .unwrap_or_else(|| at + Duration::from_secs(86_400 * 365 * 30))
+}
+
 /// One tick of the wheels.
 const TICK_NANOS: u128 = 250_000;
 
@@ -80,24 +86,22 @@ impl Timers {
         u64::try_from(ticks).unwrap_or(u64::MAX)
     }
 
-    /// `now + duration`, or a deadline far enough away to mean "never" if
-    /// that overflows (`sleep(Duration::MAX)`).
+    /// `now + duration`, saturating (`sleep(Duration::MAX)`).
     pub(crate) fn deadline_after(duration: Duration) -> Instant {
-        let now = Instant::now();
-        now.checked_add(duration)
-            .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
+        saturating_add(Instant::now(), duration)
     }
 
     /// The instant tick `tick` begins.
     pub(crate) fn instant_of(&self, tick: u64) -> Instant {
-        self.base
-            .checked_add(Duration::from_nanos(tick.saturating_mul(TICK_NANOS as u64)))
-            .unwrap_or_else(|| self.base + Duration::from_secs(86_400 * 365 * 100))
+        saturating_add(
+            self.base,
+            Duration::from_nanos(tick.saturating_mul(TICK_NANOS as u64)),
+        )
     }
 
     /// Registers `waker` for `deadline` in the shard of loop `loop_key`.
     /// Returns the tick it will fire at, whether it became the shard's
-    /// earliest (pass both to `Driver::timer_added`), and where it went. A
+    /// earliest (what `Driver::add_timer` needs), and where it went. A
     /// deadline whose tick has been reached fires at the next tick.
     pub(crate) fn insert(
         &self,
@@ -111,8 +115,7 @@ impl Timers {
             .unwrap_or(u64::MAX);
         let shard_ref = &self.shards[shard];
         let mut wheel = shard_ref.wheel.lock();
-        let key = wheel.insert(tick, exact, waker);
-        let tick = tick.max(wheel.elapsed() + 1);
+        let (key, tick) = wheel.insert(tick, exact, waker);
         // Relaxed: the fences in `NextWake` order this store against the
         // driver's read (driver.rs header); the lock orders it among writers.
         let lowered = tick < shard_ref.next.load(Ordering::Relaxed);
@@ -151,10 +154,17 @@ impl Timers {
     /// Fires what is due at `now` in every shard: appends the wakers to
     /// `fired` (each shard's in due order) for the caller to wake outside the
     /// locks. Shards with nothing due are skipped without locking.
-    pub(crate) fn fire_due(&self, now: Instant, fired: &mut Vec<Fired>) {
-        let now = self.tick_passed(now);
+    /// The clock is read only if some shard has a timer at all (every park
+    /// and maintenance tick comes through here).
+    pub(crate) fn fire_due(&self, fired: &mut Vec<Fired>) {
+        let mut now = None;
         for shard in self.shards.iter() {
-            if shard.next.load(Ordering::Relaxed) > now {
+            let next = shard.next.load(Ordering::Relaxed);
+            if next == u64::MAX {
+                continue;
+            }
+            let now = *now.get_or_insert_with(|| self.tick_passed(Instant::now()));
+            if next > now {
                 continue;
             }
             let mut wheel = shard.wheel.lock();

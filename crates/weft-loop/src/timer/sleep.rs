@@ -150,8 +150,7 @@ impl Future for Sleep {
         if driver.is_closed() {
             return Poll::Ready(());
         }
-        let (tick, lowered, slot) = driver.timers.insert(key, this.deadline, cx.waker().clone());
-        driver.timer_added(tick, lowered);
+        let slot = driver.add_timer(key, this.deadline, cx.waker().clone());
         this.timer = Some((driver, slot));
         Poll::Pending
     }
@@ -251,10 +250,8 @@ impl Interval {
         let now = Instant::now();
         let after = |periods: u128| {
             let nanos = self.period.as_nanos().saturating_mul(periods);
-            u64::try_from(nanos)
-                .ok()
-                .and_then(|n| scheduled.checked_add(Duration::from_nanos(n)))
-                .unwrap_or_else(|| super::Timers::deadline_after(Duration::MAX))
+            let nanos = u64::try_from(nanos).unwrap_or(u64::MAX);
+            super::saturating_add(scheduled, Duration::from_nanos(nanos))
         };
         let mut next = after(1);
         if next <= now {

@@ -105,15 +105,17 @@ impl Wheel {
     }
 
     /// The tick the wheel has been advanced to.
-    pub(crate) fn elapsed(&self) -> u64 {
+    #[cfg(test)]
+    fn elapsed(&self) -> u64 {
         self.elapsed
     }
 
     /// Adds an entry due at `tick` (`exact` orders it among entries firing
-    /// together). A tick already reached is moved to the next one: it fires
-    /// at the next advance, after any batch already taken off the wheel, so
-    /// entries for one instant still come out in scheduling order.
-    pub(crate) fn insert(&mut self, tick: u64, exact: u64, waker: Waker) -> TimerKey {
+    /// together); returns its key and the tick it will fire at. A tick
+    /// already reached is moved to the next one: it fires at the next
+    /// advance, after any batch already taken off the wheel, so entries for
+    /// one instant still come out in scheduling order.
+    pub(crate) fn insert(&mut self, tick: u64, exact: u64, waker: Waker) -> (TimerKey, u64) {
         let tick = tick.max(self.elapsed + 1);
         self.seq += 1;
         let entry = Entry {
@@ -143,10 +145,11 @@ impl Wheel {
         };
         self.link(index);
         self.len += 1;
-        TimerKey {
+        let key = TimerKey {
             index,
             generation: self.entries[index as usize].generation,
-        }
+        };
+        (key, tick)
     }
 
     fn live(&self, key: TimerKey) -> bool {
@@ -373,11 +376,11 @@ mod tests {
     #[test]
     fn remove_and_stale_keys() {
         let mut wheel = Wheel::new();
-        let a = wheel.insert(10, 10, waker());
-        let b = wheel.insert(5000, 5000, waker());
+        let (a, _) = wheel.insert(10, 10, waker());
+        let (b, _) = wheel.insert(5000, 5000, waker());
         assert!(wheel.remove(a).is_some());
         assert!(wheel.remove(a).is_none(), "a removed key is stale");
-        let c = wheel.insert(10, 10, waker());
+        let (c, _) = wheel.insert(10, 10, waker());
         assert_ne!(a, c, "a reused slot gets a new generation");
         let mut fired = Vec::new();
         wheel.advance(10, &mut fired);
@@ -386,7 +389,7 @@ mod tests {
         assert!(wheel.set_waker(b, &waker()));
         assert_eq!(wheel.len(), 1);
         // A tick already reached goes to the next tick, behind what fired.
-        wheel.insert(10, 10, waker());
+        assert_eq!(wheel.insert(10, 10, waker()).1, 11);
         fired.clear();
         wheel.advance(11, &mut fired);
         assert_eq!(fired.len(), 1);
