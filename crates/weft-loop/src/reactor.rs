@@ -131,14 +131,14 @@ impl Source {
 struct Sources {
     slots: Vec<Option<Arc<Source>>>,
     free: Vec<usize>,
-    live: usize,
 }
 
 pub(crate) struct Reactor {
     pub(crate) poller: polling::Poller,
     sources: Mutex<Sources>,
-    /// Registered sources (Relaxed: a hint for busy workers whether polling
-    /// the OS is worth a syscall; exact counts come from `sources`).
+    /// Registered sources. Changed only under the `sources` lock (so exact
+    /// there); read without it as a hint whether polling the OS is worth a
+    /// syscall, and by metrics.
     registered: AtomicUsize,
 }
 
@@ -156,7 +156,6 @@ impl Reactor {
             sources: Mutex::new(Sources {
                 slots: Vec::new(),
                 free: Vec::new(),
-                live: 0,
             }),
             registered: AtomicUsize::new(0),
         })
@@ -191,7 +190,6 @@ impl Reactor {
         } else {
             sources.slots[key] = Some(source.clone());
         }
-        sources.live += 1;
         self.registered.fetch_add(1, Ordering::Relaxed);
         Ok(source)
     }
@@ -204,7 +202,6 @@ impl Reactor {
         let mut sources = self.sources.lock();
         if sources.slots[source.key].take().is_some() {
             sources.free.push(source.key);
-            sources.live -= 1;
             self.registered.fetch_sub(1, Ordering::Relaxed);
         }
     }
@@ -224,10 +221,10 @@ impl Reactor {
 
     /// Registered sockets.
     pub(crate) fn len(&self) -> usize {
-        self.sources.lock().live
+        self.registered.load(Ordering::Relaxed)
     }
 
-    /// Whether any socket is registered (a hint, see `registered`).
+    /// Whether any socket is registered (a hint: see `registered`).
     pub(crate) fn has_sources(&self) -> bool {
         self.registered.load(Ordering::Relaxed) > 0
     }
@@ -291,19 +288,25 @@ impl<T: AsFd> PollIo<T> {
     /// readiness in `dir` in between. Spends one unit of the task's
     /// cooperative budget per call, so a task whose I/O is always ready still
     /// yields to others. Once the runtime has shut down (nobody polls the OS
-    /// for it any more) it fails with an `Other` error instead of waiting.
+    /// for it any more) it fails with an `Other` error instead of waiting;
+    /// that is checked only on the way to waiting, off the ready path.
+    /// `Driver::close` stores the flag before it takes each source's waker
+    /// lock, so a waiter that stored its waker after that sees the flag, and
+    /// one that stored it before is woken and sees it on its next poll.
     pub(crate) fn poll_io<R>(
         &self,
         dir: Direction,
         cx: &mut Context<'_>,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        if self.driver.is_closed() {
-            return Poll::Ready(Err(io::Error::other("the weft runtime is shut down")));
-        }
         std::task::ready!(weft_task::coop::poll_proceed(cx));
         loop {
-            let tick = std::task::ready!(self.source.poll_ready(dir, cx));
+            let Poll::Ready(tick) = self.source.poll_ready(dir, cx) else {
+                if self.driver.is_closed() {
+                    return Poll::Ready(Err(io::Error::other("the weft runtime is shut down")));
+                }
+                return Poll::Pending;
+            };
             match op(self.get()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.source.clear_ready(dir, tick);
