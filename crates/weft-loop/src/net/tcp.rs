@@ -102,12 +102,17 @@ impl TcpListener {
 /// (std uses 128, which a burst of clients overflows).
 const LISTEN_BACKLOG: i32 = 1024;
 
-fn listen_on(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
-    let socket = socket2::Socket::new(
+/// A fresh TCP socket for `addr`'s family (close-on-exec).
+fn tcp_socket(addr: SocketAddr) -> io::Result<socket2::Socket> {
+    socket2::Socket::new(
         socket2::Domain::for_address(addr),
         socket2::Type::STREAM.cloexec(),
         Some(socket2::Protocol::TCP),
-    )?;
+    )
+}
+
+fn listen_on(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = tcp_socket(addr)?;
     #[cfg(unix)]
     socket.set_reuse_address(true)?;
     socket.bind(&addr.into())?;
@@ -169,11 +174,7 @@ impl TcpStream {
     }
 
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
-        let socket = socket2::Socket::new(
-            socket2::Domain::for_address(addr),
-            socket2::Type::STREAM.cloexec(),
-            Some(socket2::Protocol::TCP),
-        )?;
+        let socket = tcp_socket(addr)?;
         socket.set_nonblocking(true)?;
         match socket.connect(&addr.into()) {
             Ok(()) => {}
