@@ -247,7 +247,7 @@ pub fn call_soon(f: impl FnOnce() + 'static) -> CallbackHandle {
     let f = Box::new(handle.guard(f));
     Loop::with_current(|lp| {
         lp.expect("weft::call_soon called outside a weft loop")
-            .push_local_callback(f);
+            .push_callback(f);
     });
     handle
 }

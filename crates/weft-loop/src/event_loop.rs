@@ -25,7 +25,7 @@
 use crate::driver::Driver;
 use crate::loom::sync::{Arc, AtomicBool, Ordering};
 use crate::park::Parker;
-use crate::shared::{Callback, LoopCallSoon, LoopRemote, Msg, Shared};
+use crate::shared::{LoopCallSoon, LoopRemote, Msg, Shared};
 use crossbeam_deque::{Steal, Worker};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -126,12 +126,9 @@ impl Loop {
         self.local.borrow_mut().pinned.push_back(task);
     }
 
-    pub(crate) fn push_callback(&self, f: Callback) {
-        self.local.borrow_mut().callbacks.push_back(f);
-    }
-
-    /// A callback queued on this thread (`call_soon`), which may be `!Send`.
-    pub(crate) fn push_local_callback(&self, f: Box<dyn FnOnce()>) {
+    /// Queues a ready callback on this loop; one queued from this thread
+    /// (`call_soon`) need not be `Send`.
+    pub(crate) fn push_callback(&self, f: Box<dyn FnOnce()>) {
         self.local.borrow_mut().callbacks.push_back(f);
     }
 

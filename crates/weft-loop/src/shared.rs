@@ -257,7 +257,7 @@ impl fmt::Debug for Shared {
 /// Queues a `call_soon` callback: on this thread's loop if it belongs to the
 /// runtime, else through a worker's inbox.
 pub(crate) fn call_soon(shared: &Shared, f: Callback) {
-    let local = |lp: &Loop, f| {
+    let local = |lp: &Loop, f: Callback| {
         lp.push_callback(f);
         None
     };
@@ -332,7 +332,7 @@ pub(crate) struct LoopCallSoon {
 
 impl CallSoon for LoopCallSoon {
     fn call_soon(&self, f: Callback) {
-        let f = self.owner.on_own_thread(f, Loop::push_callback);
+        let f = self.owner.on_own_thread(f, |lp, f| lp.push_callback(f));
         if let Some(f) = f {
             if self.shared.is_closed() {
                 return;
