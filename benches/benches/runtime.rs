@@ -333,24 +333,23 @@ fn bench_workload<W: Workload>(c: &mut Criterion) {
     group.finish();
 }
 
-fn spawn_cost(c: &mut Criterion) {
-    let mut group = c.benchmark_group(SpawnCost::NAME);
+/// A workload of `SpawnCost::N` tasks on one worker, reported per task.
+fn bench_one_worker<W: Workload>(c: &mut Criterion) {
+    let mut group = c.benchmark_group(W::NAME);
     group.sampling_mode(SamplingMode::Flat);
     group.throughput(criterion::Throughput::Elements(SpawnCost::N as u64));
-    bench_one_with::<SpawnCost, Weft>(&mut group, 1);
-    bench_one_with::<SpawnCost, Tokio>(&mut group, 1);
-    bench_one_with::<SpawnCost, AsyncExecutor>(&mut group, 1);
+    bench_one_with::<W, Weft>(&mut group, 1);
+    bench_one_with::<W, Tokio>(&mut group, 1);
+    bench_one_with::<W, AsyncExecutor>(&mut group, 1);
     group.finish();
 }
 
+fn spawn_cost(c: &mut Criterion) {
+    bench_one_worker::<SpawnCost>(c);
+}
+
 fn spawn_detached_cost(c: &mut Criterion) {
-    let mut group = c.benchmark_group(SpawnDetachedCost::NAME);
-    group.sampling_mode(SamplingMode::Flat);
-    group.throughput(criterion::Throughput::Elements(SpawnCost::N as u64));
-    bench_one_with::<SpawnDetachedCost, Weft>(&mut group, 1);
-    bench_one_with::<SpawnDetachedCost, Tokio>(&mut group, 1);
-    bench_one_with::<SpawnDetachedCost, AsyncExecutor>(&mut group, 1);
-    group.finish();
+    bench_one_worker::<SpawnDetachedCost>(c);
 }
 
 fn spawn_many_local(c: &mut Criterion) {
