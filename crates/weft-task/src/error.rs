@@ -47,6 +47,12 @@ impl TaskError {
         matches!(self, TaskError::Failed(_))
     }
 
+    /// Whether this is a [`TimeoutError`]: a deadline passed (what `wait_for`
+    /// and `as_completed` report).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, TaskError::Failed(e) if e.is::<TimeoutError>())
+    }
+
     /// The cancellation, if this is one.
     pub fn as_cancelled(&self) -> Option<&Cancelled> {
         match self {
@@ -78,6 +84,13 @@ impl Error for TaskError {
             TaskError::Panicked(p) => Some(p),
             TaskError::Failed(e) => Some(&**e),
         }
+    }
+}
+
+impl From<TimeoutError> for TaskError {
+    /// A timeout as a [`TaskError::Failed`], so `is_timeout()` finds it.
+    fn from(e: TimeoutError) -> TaskError {
+        TaskError::failed(e)
     }
 }
 
@@ -211,6 +224,17 @@ impl InvalidStateError {
     pub(crate) const TAKEN: InvalidStateError = InvalidStateError {
         reason: "result already taken",
     };
+
+    /// An error with `reason` (a few lower-case words), for other crates'
+    /// state machines (a timeout scope rescheduled after it expired).
+    ///
+    /// ```
+    /// let e = weft_task::InvalidStateError::new("timeout not entered");
+    /// assert_eq!(e.to_string(), "invalid state: timeout not entered");
+    /// ```
+    pub const fn new(reason: &'static str) -> InvalidStateError {
+        InvalidStateError { reason }
+    }
 
     /// Why the state was invalid, in a few words.
     pub fn reason(&self) -> &str {

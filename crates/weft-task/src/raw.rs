@@ -367,7 +367,7 @@ impl RawTask {
     }
 
     /// Registers `waker` as the join waker, or reports completion (true).
-    fn set_join_waker(self, waker: &Waker) -> bool {
+    pub(crate) fn set_join_waker(self, waker: &Waker) -> bool {
         let header = self.header();
         let snapshot = header.state.load();
         if snapshot.is_complete() {

@@ -301,6 +301,38 @@ impl<T> Task<T> {
         unsafe { self.task.raw.take_output::<T>() }.ok_or(InvalidStateError::TAKEN)
     }
 
+    /// Waits for the task to finish without taking its value, which stays for
+    /// [`result`](Task::result) (asyncio's `wait` and `shield` look at a task this
+    /// way). Registers `cx`'s waker like awaiting the handle does, and spends
+    /// one unit of the cooperative budget.
+    ///
+    /// Unlike awaiting the handle, this does not make the task the thing the
+    /// caller awaits: if the polling task is cancelled, this one is left alone.
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    ///
+    /// weft::run(async {
+    ///     let mut t = weft::spawn(async { 7 });
+    ///     poll_fn(|cx| t.poll_done(cx)).await;
+    ///     assert!(t.done());
+    ///     assert_eq!(t.result().unwrap().unwrap(), 7);
+    /// });
+    /// ```
+    pub fn poll_done(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.done() {
+            return Poll::Ready(());
+        }
+        if crate::coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        if self.task.raw.set_join_waker(cx.waker()) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
     /// Lets the task run on without this handle. Same as dropping it; says so.
     pub fn detach(self) {}
 }

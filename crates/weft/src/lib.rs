@@ -27,6 +27,13 @@
 //! | `loop.call_soon(f)` / `call_later` / `call_at` | [`call_soon`] / [`call_later`] / [`call_at`] |
 //! | `loop.call_soon_threadsafe(f)`  | [`LoopHandle::call_soon_threadsafe`]       |
 //! | `asyncio.open_connection` / `start_server` | [`net::TcpStream::connect`] / [`net::TcpListener::bind`] |
+//! | `await asyncio.gather(*tasks)`  | [`gather`]`(tasks).await` / [`gather!`]`(a, b).await` |
+//! | `await asyncio.wait(tasks, ...)` | [`wait`]`(tasks).timeout(t).return_when(w).await` |
+//! | `asyncio.as_completed(tasks)`   | [`as_completed`]`(tasks)` (a `Stream`)     |
+//! | `await asyncio.wait_for(t, d)`  | [`wait_for`]`(task, Some(d)).await`        |
+//! | `async with asyncio.timeout(d):` | [`timeout`]`(d).run(block).await`         |
+//! | `await asyncio.shield(t)`       | [`shield`]`(task).await`                   |
+//! | `async with asyncio.TaskGroup() as tg:` | [`task_group`]`(\|tg\| async move { .. }).await` |
 //!
 //! See `docs/asyncio.md` in the repository for the full guide.
 
@@ -39,6 +46,11 @@ pub use weft_loop::{
     CallbackHandle, Handle, Interval, LoopHandle, Runtime, RuntimeMetrics, Sleep, SleepWith,
     SpawnError, YieldNow, DEFAULT_SHUTDOWN_GRACE,
 };
+pub use weft_combinators::{
+    as_completed, ensure_future, gather, gather_settled, shield, task_group, timeout, timeout_at,
+    wait, wait_for, AsCompleted, AsCompletedTasks, EmptyError, ReturnWhen, TaskGroup,
+    TaskGroupError, TaskGroupSpawnError, TimedOut, Timeout, Wait, WaitResult,
+};
 pub use weft_task::{
     catch_cancel, coop, Cancelled, CatchCancel, DoneCallback, InvalidStateError, PanicError,
     Promise, Raise, Task, TaskError, TaskId, TaskRef, TimeoutError,
@@ -47,6 +59,7 @@ pub use weft_task::{
 /// Everything a typical program uses, for `use weft::prelude::*`.
 pub mod prelude {
     pub use crate::{
-        catch_cancel, sleep, spawn, spawn_local, yield_now, Promise, Task, TaskError, TaskRef,
+        as_completed, catch_cancel, gather, shield, sleep, spawn, spawn_local, task_group, timeout,
+        wait, wait_for, yield_now, Promise, ReturnWhen, Task, TaskError, TaskRef,
     };
 }

@@ -1,0 +1,183 @@
+//! `as_completed`: the children's results, as a stream, in the order they finish.
+
+use crate::child::{outcome, Done, Pending};
+use futures_util::stream::{Stream, StreamExt};
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use weft_loop::Sleep;
+use weft_task::{Task, TaskError, TimeoutError};
+
+/// A stream of the tasks' results in the order they finish (asyncio's
+/// `as_completed`): one item per task, `Ok(value)` or the task's error.
+///
+/// With [`AsCompleted::timeout`], once the deadline passes every task not yet
+/// yielded comes out as a [`TimeoutError`] (`TaskError::is_timeout`), and the
+/// stream ends; **those tasks are not cancelled** and run on, detached. Use
+/// [`AsCompleted::tasks`] to get the handles themselves instead, including
+/// those of the tasks still running at the deadline.
+///
+/// Dropping the stream, or cancelling the task polling it, cancels nothing:
+/// the tasks not yet yielded run on, detached.
+///
+/// ```
+/// use futures_util::StreamExt;
+/// use std::time::Duration;
+///
+/// weft::run(async {
+///     let tasks: Vec<_> = [30u64, 10, 20]
+///         .into_iter()
+///         .map(|ms| weft::spawn(weft::sleep_with(Duration::from_millis(ms), ms)))
+///         .collect();
+///     let order: Vec<u64> = weft::as_completed(tasks).map(|r| r.unwrap()).collect().await;
+///     assert_eq!(order, [10, 20, 30]);
+/// });
+/// ```
+pub fn as_completed<T, I>(tasks: I) -> AsCompleted<T>
+where
+    I: IntoIterator<Item = Task<T>>,
+{
+    AsCompleted {
+        tasks: AsCompletedTasks {
+            pending: tasks
+                .into_iter()
+                .enumerate()
+                .map(|(index, task)| Done::new(index, task))
+                .collect(),
+            deadline: None,
+            expired: VecDeque::new(),
+        },
+    }
+}
+
+/// The stream returned by [`as_completed`].
+#[must_use = "streams do nothing unless polled"]
+pub struct AsCompleted<T> {
+    tasks: AsCompletedTasks<T>,
+}
+
+impl<T> AsCompleted<T> {
+    /// Stops waiting `timeout` from now: what has not finished by then comes
+    /// out as a timeout, and keeps running.
+    pub fn timeout(mut self, timeout: Duration) -> AsCompleted<T> {
+        self.tasks.deadline = Some(weft_loop::sleep(timeout));
+        self
+    }
+
+    /// The same stream, yielding the finished handles themselves (asyncio
+    /// 3.13's `async for task in as_completed(...)`).
+    pub fn tasks(self) -> AsCompletedTasks<T> {
+        self.tasks
+    }
+}
+
+impl<T> Stream for AsCompleted<T> {
+    type Item = Result<T, TaskError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.tasks.poll_next_unpin(cx).map(|next| {
+            next.map(|item| match item {
+                Ok(mut task) => outcome(&mut task),
+                Err(_still_running) => Err(TimeoutError::new().into()),
+            })
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.tasks.size_hint()
+    }
+}
+
+/// The stream of [`AsCompleted::tasks`]: each task's handle as it finishes, or
+/// a [`TimedOut`] holding the handle of a task still running at the deadline.
+#[must_use = "streams do nothing unless polled"]
+pub struct AsCompletedTasks<T> {
+    pending: Pending<Task<T>>,
+    deadline: Option<Sleep>,
+    /// After the deadline: the tasks not yet yielded.
+    expired: VecDeque<Task<T>>,
+}
+
+impl<T> Stream for AsCompletedTasks<T> {
+    type Item = Result<Task<T>, TimedOut<T>>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Some(task) = this.expired.pop_front() {
+            // Finished between the deadline and now: a result, not a timeout.
+            return Poll::Ready(Some(if task.done() {
+                Ok(task)
+            } else {
+                Err(TimedOut { task })
+            }));
+        }
+        match this.pending.poll_next_unpin(cx) {
+            Poll::Ready(Some((_, task))) => return Poll::Ready(Some(Ok(task))),
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Pending => {}
+        }
+        if let Some(deadline) = this.deadline.as_mut() {
+            if Pin::new(deadline).poll(cx).is_ready() {
+                this.deadline = None;
+                let mut left: Vec<_> = std::mem::take(&mut this.pending)
+                    .into_iter()
+                    .filter_map(Done::into_parts)
+                    .collect();
+                left.sort_unstable_by_key(|(index, _)| *index);
+                this.expired = left.into_iter().map(|(_, task)| task).collect();
+                return self.poll_next(cx);
+            }
+        }
+        Poll::Pending
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.pending.len() + self.expired.len();
+        (n, Some(n))
+    }
+}
+
+/// A task still running when [`AsCompleted::timeout`]'s deadline passed. It
+/// keeps running; [`into_task`](TimedOut::into_task) gives its handle back.
+pub struct TimedOut<T> {
+    task: Task<T>,
+}
+
+impl<T> TimedOut<T> {
+    /// The handle of the task that did not finish in time.
+    pub fn into_task(self) -> Task<T> {
+        self.task
+    }
+}
+
+impl<T> fmt::Debug for TimedOut<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimedOut").field("task", &self.task).finish()
+    }
+}
+
+impl<T> fmt::Display for TimedOut<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        TimeoutError::new().fmt(f)
+    }
+}
+
+impl<T> std::error::Error for TimedOut<T> {}
+
+impl<T> fmt::Debug for AsCompleted<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.tasks.fmt(f)
+    }
+}
+
+impl<T> fmt::Debug for AsCompletedTasks<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsCompleted")
+            .field("pending", &self.pending.len())
+            .field("timed_out", &self.expired.len())
+            .finish()
+    }
+}

@@ -1,0 +1,152 @@
+//! What the combinators hold for each child, and the plumbing they share.
+//!
+//! A child is a [`Task`]. Combinators watch it with [`Task::poll_done`], never
+//! by awaiting the handle, so a cancellation of the caller is not passed down
+//! to the children by the task core's await-chain rule: each combinator decides
+//! what cancelling it does to its children (gather cancels them, wait and
+//! shield leave them running) and says so in its documentation.
+//!
+//! Waiting on many children goes through a [`FuturesUnordered`] of [`Done`]
+//! futures: each child gets its own waker, so a wake-up costs one poll of that
+//! child, not a pass over all of them (gather of 10^5 tasks stays linear).
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use std::future::Future;
+use std::ops::ControlFlow;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use weft_task::{catch_cancel, Cancelled, Task, TaskError, TaskRef};
+
+/// A task a combinator watches: polled for completion, its value left in place.
+#[doc(hidden)]
+pub trait Child {
+    /// Ready once the task is done; registers the waker otherwise.
+    fn poll_done(&mut self, cx: &mut Context<'_>) -> Poll<()>;
+    /// The task, for `cancel`, `done` and `exception`.
+    fn task_ref(&self) -> &TaskRef;
+}
+
+impl<T> Child for Task<T> {
+    fn poll_done(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        Task::poll_done(self, cx)
+    }
+
+    fn task_ref(&self) -> &TaskRef {
+        self
+    }
+}
+
+impl<C: Child + ?Sized> Child for &mut C {
+    fn poll_done(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        (**self).poll_done(cx)
+    }
+
+    fn task_ref(&self) -> &TaskRef {
+        (**self).task_ref()
+    }
+}
+
+/// A child and its position among the combinator's arguments; resolves to
+/// both once the child is done.
+#[derive(Debug)]
+pub(crate) struct Done<C> {
+    index: usize,
+    child: Option<C>,
+}
+
+impl<C> Done<C> {
+    pub(crate) fn new(index: usize, child: C) -> Done<C> {
+        Done {
+            index,
+            child: Some(child),
+        }
+    }
+
+    /// The child, unless it was handed out already.
+    pub(crate) fn child(&self) -> Option<&C> {
+        self.child.as_ref()
+    }
+
+    /// Gives the child back, with its position, whether or not it is done.
+    pub(crate) fn into_parts(self) -> Option<(usize, C)> {
+        let index = self.index;
+        self.child.map(|c| (index, c))
+    }
+}
+
+impl<C: Child + Unpin> Future for Done<C> {
+    type Output = (usize, C);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(usize, C)> {
+        let Some(child) = self.child.as_mut() else {
+            panic!("Done polled after it returned its child");
+        };
+        if child.poll_done(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let index = self.index;
+        let child = self.child.take().expect("checked above");
+        Poll::Ready((index, child))
+    }
+}
+
+/// The children still running.
+pub(crate) type Pending<C> = FuturesUnordered<Done<C>>;
+
+/// The outcome of a done task, taking its value. A value already taken by the
+/// caller (through [`Task::result`]) comes back as that `InvalidStateError`,
+/// failed, rather than a panic.
+pub(crate) fn outcome<T>(task: &mut Task<T>) -> Result<T, TaskError> {
+    task.result().unwrap_or_else(|e| Err(TaskError::failed(e)))
+}
+
+/// The error a done task ended with, if any (a cancellation included).
+pub(crate) fn error_of(task: &TaskRef) -> Option<TaskError> {
+    task.exception().ok().flatten()
+}
+
+/// Cancels `task` with the message of `cancelled` (asyncio passes a gather's
+/// cancel message on to its children).
+pub(crate) fn cancel_as(task: &TaskRef, cancelled: &Cancelled) -> bool {
+    match cancelled.message() {
+        Some(m) => task.cancel_with(m),
+        None => task.cancel(),
+    }
+}
+
+/// Runs `pending` until every child is done or `on_done` breaks, handling a
+/// cancellation of the caller as asyncio's `gather` does: every child still
+/// running is cancelled (with the same message), all of them are waited for,
+/// cleanup included, and then the cancellation is re-raised in the caller.
+///
+/// Outside a task (in `block_on`) nothing can cancel the caller and this is a
+/// plain loop.
+pub(crate) async fn supervise<C, B>(
+    pending: &mut Pending<C>,
+    mut on_done: impl FnMut(usize, C) -> ControlFlow<B>,
+) -> Option<B>
+where
+    C: Child + Unpin,
+{
+    let run = async {
+        while let Some((index, child)) = pending.next().await {
+            if let ControlFlow::Break(b) = on_done(index, child) {
+                return Some(b);
+            }
+        }
+        None
+    };
+    let caught = catch_cancel(run).await;
+    match caught {
+        Ok(broke) => broke,
+        Err(cancelled) => {
+            for done in pending.iter() {
+                if let Some(child) = done.child() {
+                    cancel_as(child.task_ref(), &cancelled);
+                }
+            }
+            while pending.next().await.is_some() {}
+            cancelled.raise().await
+        }
+    }
+}

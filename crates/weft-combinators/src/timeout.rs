@@ -1,0 +1,270 @@
+//! `wait_for` and timeout scopes (`asyncio.wait_for`, `asyncio.timeout`).
+
+use crate::body::{body, interrupt, poll_body};
+use crate::child::{cancel_as, outcome};
+use parking_lot::Mutex;
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+use weft_loop::{sleep, sleep_until, Sleep};
+use weft_task::{catch_cancel, current_task, InvalidStateError, Task, TaskError, TimeoutError};
+
+/// Waits for `task` for at most `timeout` (asyncio's `wait_for`). `None`
+/// waits as long as it takes. A task already done returns its outcome at
+/// once, even with a zero timeout.
+///
+/// When the timeout passes, the task is cancelled and **waited for until it
+/// has really finished**, its cleanup included. Then:
+/// - it ended cancelled: `Err`, a [`TimeoutError`] (`is_timeout()`);
+/// - it intercepted the cancellation and returned a value: `Ok(value)`;
+/// - its cleanup failed or panicked: that error wins.
+///
+/// **Cancelling the caller** cancels the task too (with the same message),
+/// waits for it to finish, then re-raises the cancellation. Dropping the
+/// future without cancelling leaves the task running.
+///
+/// For a plain future, spawn it first (`wait_for(weft::spawn(f), t)`, what
+/// asyncio does with a coroutine), or run it inline in a [`timeout`] scope.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// weft::run(async {
+///     let slow = weft::spawn(weft::sleep_with(Duration::from_secs(60), 1));
+///     let err = weft::wait_for(slow, Some(Duration::from_millis(10))).await.unwrap_err();
+///     assert!(err.is_timeout());
+///
+///     let fast = weft::spawn(async { 2 });
+///     assert_eq!(weft::wait_for(fast, Some(Duration::from_secs(1))).await.unwrap(), 2);
+/// });
+/// ```
+pub async fn wait_for<T>(mut task: Task<T>, timeout: Option<Duration>) -> Result<T, TaskError> {
+    let mut deadline: Option<Sleep> = timeout.filter(|t| !t.is_zero()).map(sleep);
+    let mut expire_now = timeout.is_some_and(|t| t.is_zero());
+    let mut expired = false;
+    let watched = catch_cancel(poll_fn(|cx| {
+        if !expired && !task.done() {
+            if let Some(d) = deadline.as_mut() {
+                expire_now |= Pin::new(d).poll(cx).is_ready();
+            }
+            if expire_now {
+                expired = true;
+                deadline = None;
+                task.cancel();
+            }
+        }
+        task.poll_done(cx)
+    }))
+    .await;
+    if let Err(cancelled) = watched {
+        cancel_as(&task, &cancelled);
+        poll_fn(|cx| task.poll_done(cx)).await;
+        return cancelled.raise().await;
+    }
+    match outcome(&mut task) {
+        Err(e) if expired && e.is_cancelled() => Err(TimeoutError::new().into()),
+        other => other,
+    }
+}
+
+/// A timeout scope for a block of async code (asyncio's `asyncio.timeout`):
+/// [`run`](Timeout::run) runs a future inline, in the caller's task, and stops
+/// it when the deadline passes. Clones share the scope, so the block itself
+/// can read or move its deadline.
+///
+/// At the deadline the scope cancels the task it runs in. The innermost
+/// [`catch_cancel`] in the block gets the request at its await point and may
+/// clean up (awaiting if it likes). If the block ends cancelled, `run`
+/// returns [`TimeoutError`]; if it swallowed the cancellation, its value. A
+/// cancellation from outside that arrives too is re-raised instead, and of
+/// nested scopes expiring together only the outermost reports the timeout
+/// (asyncio 3.11's `cancelling` / `uncancel` protocol).
+///
+/// Outside a task (the future given to `block_on`), there is no task to
+/// cancel: the block is dropped at the deadline, its destructors run.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// weft::run(async {
+///     let scope = weft::timeout(Duration::from_millis(10));
+///     let out = scope.run(weft::sleep(Duration::from_secs(60))).await;
+///     assert!(out.is_err() && scope.expired());
+///
+///     let scope = weft::Timeout::unbounded();
+///     let out = scope
+///         .run(async {
+///             scope.reschedule(Some(Instant::now() + Duration::from_secs(60))).unwrap();
+///             7
+///         })
+///         .await;
+///     assert_eq!(out.unwrap(), 7);
+///     assert!(!scope.expired());
+/// });
+/// ```
+#[derive(Clone)]
+pub struct Timeout {
+    scope: Arc<Mutex<Scope>>,
+}
+
+struct Scope {
+    deadline: Option<Instant>,
+    state: State,
+    /// The scope's future, woken when `reschedule` moves the deadline.
+    waker: Option<Waker>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Created,
+    Entered,
+    /// The deadline passed; the block is being stopped.
+    Expiring,
+    Expired,
+    Exited,
+}
+
+/// A scope that times out `delay` from now (asyncio's `timeout(delay)`).
+pub fn timeout(delay: Duration) -> Timeout {
+    Timeout::new(Some(sleep(delay).deadline()))
+}
+
+/// A scope that times out at `deadline` (asyncio's `timeout_at(when)`).
+pub fn timeout_at(deadline: Instant) -> Timeout {
+    Timeout::new(Some(deadline))
+}
+
+impl Timeout {
+    fn new(deadline: Option<Instant>) -> Timeout {
+        Timeout {
+            scope: Arc::new(Mutex::new(Scope {
+                deadline,
+                state: State::Created,
+                waker: None,
+            })),
+        }
+    }
+
+    /// A scope with no deadline yet (asyncio's `timeout(None)`); give it one
+    /// with [`reschedule`](Self::reschedule).
+    pub fn unbounded() -> Timeout {
+        Timeout::new(None)
+    }
+
+    /// The deadline, if any (asyncio's `when()`).
+    pub fn when(&self) -> Option<Instant> {
+        self.scope.lock().deadline
+    }
+
+    /// Whether the deadline passed while the block ran (asyncio's
+    /// `expired()`), whatever the block then did.
+    pub fn expired(&self) -> bool {
+        matches!(self.scope.lock().state, State::Expiring | State::Expired)
+    }
+
+    /// Moves the deadline (`None`: no deadline). Only while the block runs
+    /// and the scope has not expired; otherwise an [`InvalidStateError`].
+    /// A deadline already past expires the scope at once.
+    pub fn reschedule(&self, deadline: Option<Instant>) -> Result<(), InvalidStateError> {
+        let mut scope = self.scope.lock();
+        match scope.state {
+            State::Entered => {}
+            State::Created => return Err(InvalidStateError::new("timeout not entered")),
+            State::Expiring | State::Expired => {
+                return Err(InvalidStateError::new("timeout already expired"))
+            }
+            State::Exited => return Err(InvalidStateError::new("timeout already exited")),
+        }
+        scope.deadline = deadline;
+        if let Some(waker) = scope.waker.take() {
+            waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Runs `block` inline under this scope: its value, or [`TimeoutError`]
+    /// if the deadline stopped it.
+    ///
+    /// # Panics
+    ///
+    /// If the scope was run before: a scope is entered once.
+    pub async fn run<F: Future>(&self, block: F) -> Result<F::Output, TimeoutError> {
+        let task = current_task();
+        let cancelling_at_entry = task.as_ref().map_or(0, |t| t.cancelling());
+        {
+            let mut scope = self.scope.lock();
+            assert!(scope.state == State::Created, "a weft::Timeout scope runs once");
+            scope.state = State::Entered;
+        }
+        let mut block = pin!(body(block));
+        let mut timer: Option<Sleep> = None;
+        let out = poll_fn(|cx| {
+            if self.check_deadline(&mut timer, cx) {
+                interrupt(block.as_mut(), task.as_ref());
+            }
+            poll_body(block.as_mut(), cx)
+        })
+        .await;
+        let expired = {
+            let mut scope = self.scope.lock();
+            let expired = scope.state == State::Expiring;
+            scope.state = if expired { State::Expired } else { State::Exited };
+            scope.waker = None;
+            expired
+        };
+        let cancelled = match out {
+            Ok(value) => {
+                if expired {
+                    task.as_ref().map(|t| t.uncancel());
+                }
+                return Ok(value);
+            }
+            Err(cancelled) => cancelled,
+        };
+        if expired && task.as_ref().map_or(0, |t| t.uncancel()) <= cancelling_at_entry {
+            return Err(TimeoutError::new());
+        }
+        cancelled.raise().await
+    }
+
+    /// Arms `timer` for the current deadline and polls it; true once, when
+    /// the scope expires (the caller then stops the block).
+    fn check_deadline(&self, timer: &mut Option<Sleep>, cx: &mut std::task::Context<'_>) -> bool {
+        let mut scope = self.scope.lock();
+        if scope.state != State::Entered {
+            return false;
+        }
+        if !scope.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            scope.waker = Some(cx.waker().clone());
+        }
+        let Some(deadline) = scope.deadline else {
+            *timer = None;
+            return false;
+        };
+        let due = deadline <= Instant::now() || {
+            let timer = timer.get_or_insert_with(|| sleep_until(deadline));
+            if timer.deadline() != deadline {
+                timer.reset(deadline);
+            }
+            Pin::new(timer).poll(cx).is_ready()
+        };
+        if due {
+            scope.state = State::Expiring;
+            *timer = None;
+        }
+        due
+    }
+}
+
+impl fmt::Debug for Timeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scope = self.scope.lock();
+        f.debug_struct("Timeout")
+            .field("when", &scope.deadline)
+            .field("state", &scope.state)
+            .finish()
+    }
+}
