@@ -155,7 +155,9 @@ impl<T> TimedOut<T> {
 
 impl<T> fmt::Debug for TimedOut<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TimedOut").field("task", &self.task).finish()
+        f.debug_struct("TimedOut")
+            .field("task", &self.task)
+            .finish()
     }
 }
 

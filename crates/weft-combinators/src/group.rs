@@ -387,7 +387,11 @@ impl TaskGroupError {
 
 impl fmt::Display for TaskGroupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unhandled errors in a task group ({})", self.errors.len())
+        write!(
+            f,
+            "unhandled errors in a task group ({})",
+            self.errors.len()
+        )
     }
 }
 

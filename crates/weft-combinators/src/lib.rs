@@ -77,7 +77,9 @@ pub mod __private {
         type Output = T;
 
         fn ensure(&mut self) -> Task<T> {
-            self.0.take().expect("ensure_future! takes its argument once")
+            self.0
+                .take()
+                .expect("ensure_future! takes its argument once")
         }
     }
 
@@ -98,7 +100,11 @@ pub mod __private {
 
         #[track_caller]
         fn ensure(&mut self) -> Task<F::Output> {
-            weft_loop::spawn(self.0.take().expect("ensure_future! takes its argument once"))
+            weft_loop::spawn(
+                self.0
+                    .take()
+                    .expect("ensure_future! takes its argument once"),
+            )
         }
     }
 }

@@ -3,6 +3,7 @@
 use crate::body::{body, interrupt, poll_body};
 use crate::child::{cancel_as, outcome};
 use parking_lot::Mutex;
+use std::cell::Cell;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
@@ -196,13 +197,17 @@ impl Timeout {
         let cancelling_at_entry = task.as_ref().map_or(0, |t| t.cancelling());
         {
             let mut scope = self.scope.lock();
-            assert!(scope.state == State::Created, "a weft::Timeout scope runs once");
+            assert!(
+                scope.state == State::Created,
+                "a weft::Timeout scope runs once"
+            );
             scope.state = State::Entered;
         }
         let mut block = pin!(body(block));
         let mut timer: Option<Sleep> = None;
         let out = poll_fn(|cx| {
-            if self.check_deadline(&mut timer, cx) {
+            let now = PollClock::enter();
+            if self.check_deadline(now.instant, &mut timer, cx) {
                 interrupt(block.as_mut(), task.as_ref());
             }
             poll_body(block.as_mut(), cx)
@@ -211,7 +216,11 @@ impl Timeout {
         let expired = {
             let mut scope = self.scope.lock();
             let expired = scope.state == State::Expiring;
-            scope.state = if expired { State::Expired } else { State::Exited };
+            scope.state = if expired {
+                State::Expired
+            } else {
+                State::Exited
+            };
             scope.waker = None;
             expired
         };
@@ -230,32 +239,82 @@ impl Timeout {
         cancelled.raise().await
     }
 
-    /// Arms `timer` for the current deadline and polls it; true once, when
-    /// the scope expires (the caller then stops the block).
-    fn check_deadline(&self, timer: &mut Option<Sleep>, cx: &mut std::task::Context<'_>) -> bool {
+    /// Whether the deadline is at or before `now`: true once, when the scope
+    /// expires (the caller then stops the block). Otherwise arms `timer` for
+    /// the deadline.
+    fn check_deadline(
+        &self,
+        now: Instant,
+        timer: &mut Option<Sleep>,
+        cx: &mut std::task::Context<'_>,
+    ) -> bool {
         let mut scope = self.scope.lock();
         if scope.state != State::Entered {
             return false;
         }
-        if !scope.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+        if !scope
+            .waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
             scope.waker = Some(cx.waker().clone());
         }
         let Some(deadline) = scope.deadline else {
             *timer = None;
             return false;
         };
-        let due = deadline <= Instant::now() || {
-            let timer = timer.get_or_insert_with(|| sleep_until(deadline));
-            if timer.deadline() != deadline {
-                timer.reset(deadline);
-            }
-            Pin::new(timer).poll(cx).is_ready()
-        };
-        if due {
+        if deadline <= now {
             scope.state = State::Expiring;
             *timer = None;
+            return true;
         }
-        due
+        let timer = timer.get_or_insert_with(|| sleep_until(deadline));
+        if timer.deadline() != deadline {
+            timer.reset(deadline);
+        }
+        if Pin::new(timer).poll(cx).is_ready() {
+            // The deadline passed after `now` was read: decide on the next
+            // poll, with the other scopes of that poll.
+            cx.waker().wake_by_ref();
+        }
+        false
+    }
+}
+
+thread_local! {
+    static POLL_NOW: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// The clock reading shared by every timeout scope polled within one poll of
+/// the outermost scope, so nested scopes with one deadline agree on whether
+/// it has passed: the outer one, checked first, then expires too, and only
+/// it reports the timeout. (asyncio gets this by firing every due timer
+/// before the task runs again; reading the clock once per scope would let it
+/// pass between the outer scope's check and the inner one's.)
+struct PollClock {
+    instant: Instant,
+    outermost: bool,
+}
+
+impl PollClock {
+    fn enter() -> PollClock {
+        let (instant, outermost) = match POLL_NOW.get() {
+            Some(now) => (now, false),
+            None => {
+                let now = Instant::now();
+                POLL_NOW.set(Some(now));
+                (now, true)
+            }
+        };
+        PollClock { instant, outermost }
+    }
+}
+
+impl Drop for PollClock {
+    fn drop(&mut self) {
+        if self.outermost {
+            POLL_NOW.set(None);
+        }
     }
 }
 

@@ -124,9 +124,10 @@ impl<T> Wait<T> {
             _ if self.pending.is_empty() => true,
             ReturnWhen::AllCompleted => false,
             ReturnWhen::FirstCompleted => !self.done.is_empty(),
-            ReturnWhen::FirstException => self.done.iter().any(|(_, t)| {
-                error_of(t).is_some_and(|e| !e.is_cancelled())
-            }),
+            ReturnWhen::FirstException => self
+                .done
+                .iter()
+                .any(|(_, t)| error_of(t).is_some_and(|e| !e.is_cancelled())),
         }
     }
 

@@ -39,17 +39,17 @@
 
 #![warn(missing_docs)]
 
+pub use weft_combinators::{
+    as_completed, ensure_future, gather, gather_settled, shield, task_group, timeout, timeout_at,
+    wait, wait_for, AsCompleted, AsCompletedTasks, EmptyError, ReturnWhen, TaskGroup,
+    TaskGroupError, TaskGroupSpawnError, TimedOut, Timeout, Wait, WaitResult,
+};
 pub use weft_loop::net;
 pub use weft_loop::{
     all_tasks, call_at, call_later, call_soon, current_task, interval, interval_at, loop_time, run,
     sleep, sleep_until, sleep_with, spawn, spawn_local, yield_now, BlockOnError, Builder,
     CallbackHandle, Handle, Interval, LoopHandle, Runtime, RuntimeMetrics, Sleep, SleepWith,
     SpawnError, YieldNow, DEFAULT_SHUTDOWN_GRACE,
-};
-pub use weft_combinators::{
-    as_completed, ensure_future, gather, gather_settled, shield, task_group, timeout, timeout_at,
-    wait, wait_for, AsCompleted, AsCompletedTasks, EmptyError, ReturnWhen, TaskGroup,
-    TaskGroupError, TaskGroupSpawnError, TimedOut, Timeout, Wait, WaitResult,
 };
 pub use weft_task::{
     catch_cancel, coop, Cancelled, CatchCancel, DoneCallback, InvalidStateError, PanicError,
