@@ -117,7 +117,8 @@ pub(crate) fn cancel_as(task: &TaskRef, cancelled: &Cancelled) -> bool {
 /// Runs `pending` until every child is done or `on_done` breaks, handling a
 /// cancellation of the caller as asyncio's `gather` does: every child still
 /// running is cancelled (with the same message), all of them are waited for,
-/// cleanup included, and then the cancellation is re-raised in the caller.
+/// cleanup included, and then the cancellation is re-raised in the caller
+/// (see [`cancel_and_drain`]).
 ///
 /// Outside a task (in `block_on`) nothing can cancel the caller and this is a
 /// plain loop.
@@ -139,14 +140,27 @@ where
     let caught = catch_cancel(run).await;
     match caught {
         Ok(broke) => broke,
-        Err(cancelled) => {
-            for done in pending.iter() {
-                if let Some(child) = done.child() {
-                    cancel_as(child.task_ref(), &cancelled);
-                }
-            }
-            while pending.next().await.is_some() {}
-            cancelled.raise().await
-        }
+        Err(cancelled) => cancel_and_drain(pending, cancelled).await,
     }
+}
+
+/// Cancels every child in `pending` with the message of `cancelled`, waits
+/// until all are done (cleanup included; a further cancellation meanwhile is
+/// passed on to them too, as asyncio's gathering future does), then re-raises
+/// `cancelled` in the caller.
+pub(crate) async fn cancel_and_drain<C, T>(pending: &mut Pending<C>, cancelled: Cancelled) -> T
+where
+    C: Child + Unpin,
+{
+    let mut again = Some(cancelled.clone());
+    while let Some(c) = again.take() {
+        for done in pending.iter() {
+            if let Some(child) = done.child() {
+                cancel_as(child.task_ref(), &c);
+            }
+        }
+        let drained = catch_cancel(async { while pending.next().await.is_some() {} }).await;
+        again = drained.err();
+    }
+    cancelled.raise().await
 }

@@ -1,7 +1,7 @@
 //! `wait_for` and timeout scopes (`asyncio.wait_for`, `asyncio.timeout`).
 
 use crate::body::{body, interrupt, poll_body};
-use crate::child::{cancel_as, outcome};
+use crate::child::{cancel_and_drain, outcome, Done, Pending};
 use parking_lot::Mutex;
 use std::cell::Cell;
 use std::fmt;
@@ -61,9 +61,9 @@ pub async fn wait_for<T>(mut task: Task<T>, timeout: Option<Duration>) -> Result
     }))
     .await;
     if let Err(cancelled) = watched {
-        cancel_as(&task, &cancelled);
-        poll_fn(|cx| task.poll_done(cx)).await;
-        return cancelled.raise().await;
+        let mut only = Pending::new();
+        only.push(Done::new(0, &mut task));
+        return cancel_and_drain(&mut only, cancelled).await;
     }
     match outcome(&mut task) {
         Err(e) if expired && e.is_cancelled() => Err(TimeoutError::new().into()),
