@@ -4,7 +4,7 @@ use crate::child::{outcome, Done, Pending};
 use futures_util::stream::{Stream, StreamExt};
 use std::collections::VecDeque;
 use std::fmt;
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -71,6 +71,19 @@ impl<T> AsCompleted<T> {
     /// 3.13's `async for task in as_completed(...)`).
     pub fn tasks(self) -> AsCompletedTasks<T> {
         self.tasks
+    }
+
+    /// The next result, or `None` when every task has been yielded
+    /// (`StreamExt::next` without importing it).
+    pub async fn next(&mut self) -> Option<Result<T, TaskError>> {
+        poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+}
+
+impl<T> AsCompletedTasks<T> {
+    /// The next handle, or `None` when every task has been yielded.
+    pub async fn next(&mut self) -> Option<Result<Task<T>, TimedOut<T>>> {
+        poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
     }
 }
 

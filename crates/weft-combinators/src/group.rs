@@ -182,6 +182,8 @@ struct GroupState {
     /// The task the body runs in, until the group closes.
     parent: Option<TaskRef>,
     live: HashMap<TaskId, TaskRef>,
+    /// `spawn` calls between their check and their insert into `live`.
+    spawning: usize,
     errors: Vec<TaskError>,
     phase: Phase,
     aborting: bool,
@@ -223,6 +225,7 @@ impl TaskGroup {
                 state: Mutex::new(GroupState {
                     parent,
                     live: HashMap::new(),
+                    spawning: 0,
                     errors: Vec::new(),
                     phase: Phase::Body,
                     aborting: false,
@@ -253,20 +256,36 @@ impl TaskGroup {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        {
+            let mut st = self.inner.state.lock();
+            if st.phase == Phase::Closed {
+                return Err(TaskGroupSpawnError(Refusal::Finished));
+            }
+            if st.aborting {
+                return Err(TaskGroupSpawnError(Refusal::Aborting));
+            }
+            st.spawning += 1;
+        }
+        // Spawned without the lock: a future refused by a shut-down runtime
+        // is dropped in here, and its destructor may use the group.
+        let spawned = self.inner.handle.try_spawn(future);
         let mut st = self.inner.state.lock();
-        if st.phase == Phase::Closed {
-            return Err(TaskGroupSpawnError(Refusal::Finished));
-        }
-        if st.aborting {
-            return Err(TaskGroupSpawnError(Refusal::Aborting));
-        }
-        let task = self
-            .inner
-            .handle
-            .try_spawn(future)
-            .map_err(|_| TaskGroupSpawnError(Refusal::ShutDown))?;
+        st.spawning -= 1;
+        let Ok(task) = spawned else {
+            let waker = st.live.is_empty().then(|| st.waker.take()).flatten();
+            drop(st);
+            if let Some(w) = waker {
+                w.wake();
+            }
+            return Err(TaskGroupSpawnError(Refusal::ShutDown));
+        };
         st.live.insert(task.id(), task.task_ref());
+        // After the insert: a child already done runs the callback at once.
         task.add_done_callback(st.on_done.clone());
+        if st.aborting {
+            drop(st);
+            task.cancel();
+        }
         Ok(task)
     }
 
@@ -290,7 +309,7 @@ impl TaskGroup {
 
     fn poll_children_done(&self, cx: &mut Context<'_>) -> Poll<()> {
         let mut st = self.inner.state.lock();
-        if st.live.is_empty() {
+        if st.live.is_empty() && st.spawning == 0 {
             return Poll::Ready(());
         }
         st.waker = Some(cx.waker().clone());
@@ -308,7 +327,7 @@ impl Group {
                 return;
             }
             let failure = error_of(child).filter(|e| !e.is_cancelled());
-            let mut wake = st.live.is_empty();
+            let mut wake = st.live.is_empty() && st.spawning == 0;
             if let Some(e) = failure {
                 st.errors.push(e);
                 if !st.aborting {

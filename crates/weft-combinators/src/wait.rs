@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use weft_loop::Sleep;
-use weft_task::Task;
+use weft_task::{Task, TaskError};
 
 /// When [`wait`] returns (asyncio's `return_when`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -42,6 +42,13 @@ impl fmt::Display for EmptyError {
 }
 
 impl std::error::Error for EmptyError {}
+
+impl From<EmptyError> for TaskError {
+    /// As a [`TaskError::Failed`], so `?` works on `wait` inside a task body.
+    fn from(e: EmptyError) -> TaskError {
+        TaskError::failed(e)
+    }
+}
 
 /// What [`wait`] resolves to: the `(done, pending)` handles, each list in
 /// argument order, or [`EmptyError`].
@@ -84,6 +91,7 @@ where
         tasks: tasks.into_iter().collect(),
         pending: Pending::new(),
         done: Vec::new(),
+        failed: false,
         return_when: ReturnWhen::AllCompleted,
         timeout: None,
         deadline: None,
@@ -98,6 +106,8 @@ pub struct Wait<T> {
     tasks: Vec<Task<T>>,
     pending: Pending<Task<T>>,
     done: Vec<(usize, Task<T>)>,
+    /// Some task in `done` failed (a cancellation is not a failure).
+    failed: bool,
     return_when: ReturnWhen,
     timeout: Option<Duration>,
     deadline: Option<Sleep>,
@@ -124,11 +134,13 @@ impl<T> Wait<T> {
             _ if self.pending.is_empty() => true,
             ReturnWhen::AllCompleted => false,
             ReturnWhen::FirstCompleted => !self.done.is_empty(),
-            ReturnWhen::FirstException => self
-                .done
-                .iter()
-                .any(|(_, t)| error_of(t).is_some_and(|e| !e.is_cancelled())),
+            ReturnWhen::FirstException => self.failed,
         }
+    }
+
+    fn push_done(&mut self, index: usize, task: Task<T>) {
+        self.failed |= error_of(&task).is_some_and(|e| !e.is_cancelled());
+        self.done.push((index, task));
     }
 
     /// Splits every task into `(done, pending)`, in argument order. A task
@@ -166,7 +178,7 @@ impl<T> Future for Wait<T> {
             }
             for (index, task) in std::mem::take(&mut this.tasks).into_iter().enumerate() {
                 if task.done() {
-                    this.done.push((index, task));
+                    this.push_done(index, task);
                 } else {
                     this.pending.push(Done::new(index, task));
                 }
@@ -178,7 +190,7 @@ impl<T> Future for Wait<T> {
                 return Poll::Ready(Ok(this.split()));
             }
             match this.pending.poll_next_unpin(cx) {
-                Poll::Ready(Some(done)) => this.done.push(done),
+                Poll::Ready(Some((index, task))) => this.push_done(index, task),
                 Poll::Ready(None) => continue,
                 Poll::Pending => break,
             }
