@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Print a markdown table from criterion's results for the `runtime` and `io`
-benches.
+"""Print a markdown table from criterion's results for the `runtime`, `io` and
+`combinators` benches.
 
 Reads <criterion dir>/*/*/new/estimates.json (plus the benchmark.json next to
 it for the group/function ids) and prints, per bench: the median time for
@@ -22,8 +22,8 @@ import sys
 
 RUNTIMES = ["weft", "tokio", "async-executor"]
 PEERS = ["tokio", "async-executor"]
-# Order of the benches in benches/benches/runtime.rs, then io.rs; others
-# follow sorted.
+# Order of the benches in benches/benches/runtime.rs, then io.rs, then
+# combinators.rs; others follow sorted.
 ORDER = [
     "spawn_many_local",
     "spawn_many_remote",
@@ -35,6 +35,8 @@ ORDER = [
     "spawn_detached_cost_1_worker",
     "tcp_echo",
     "timer_storm",
+    "gather_100k",
+    "as_completed_10k",
 ]
 
 

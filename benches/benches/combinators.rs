@@ -1,0 +1,267 @@
+//! Combinator benchmarks: weft's `gather` and `as_completed` against what a
+//! tokio or async-executor user writes for the same job, in one run, with the
+//! same worker count (`WEFT_BENCH_WORKERS`, default `available_parallelism`).
+//!
+//! * `gather_100k`: from inside a task, spawn 100 000 tasks (task `i` returns
+//!   `i`) and wait for all the results, in spawn order. weft:
+//!   `weft::gather(tasks)`; tokio: `futures_util::future::join_all` over the
+//!   `JoinHandle`s (each result unwrapped); async-executor: `join_all` over its
+//!   `Task`s.
+//! * `as_completed_10k`: from inside a task, spawn 10 000 tasks (task `i`
+//!   yields `i % 3` times, then returns `i`, so they finish out of spawn order)
+//!   and consume the results in completion order. weft:
+//!   `weft::as_completed(tasks)`; tokio and async-executor: a
+//!   `FuturesUnordered` of their handles.
+//!
+//! The timed iteration covers the spawns and the wait (the whole body runs in
+//! one task on the runtime, via `run_in_task`). Every iteration checks its
+//! result (every value in order for gather, the sum for as_completed).
+//!
+//! The runtime adapters (`Rt`) are shared with `runtime.rs` and `io.rs`
+//! (`benches/src/lib.rs`); this file adds the handle-level operations
+//! ([`CombRt`]): `Rt::spawn` hides each runtime's handle type, and the
+//! combinators need it. Each runtime is built the first time its bench
+//! function runs, checked with one untimed iteration, and dropped before the
+//! next one is built; a bench function a filter leaves out builds nothing.
+//! Bench ids are `<bench>/<runtime>`, as in `runtime.rs`, so
+//! `benches/table.py` prints them too.
+//!
+//! On tokio, `join_all` (a `FuturesOrdered` beyond 30 futures) and
+//! `FuturesUnordered` over `JoinHandle`s run into tokio's cooperative budget:
+//! once a poll has used its 128 units, every further handle polled returns
+//! `Pending` with a deferred self-wake, so each poll of the waiting task walks
+//! all the handles still pending (futures-rs#2053, tokio#2401). That is what
+//! a tokio user who writes these idioms gets, so it is measured as is; an
+//! iteration of `gather_100k/tokio` takes seconds.
+
+use std::future::Future;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use futures_util::future::join_all;
+use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
+use weft_benches::{run_in_task, workers, AsyncExecutor, Rt, Tokio, Weft};
+
+// ---------------------------------------------------------------------------
+// Handle-level operations per runtime
+// ---------------------------------------------------------------------------
+
+/// What the combinator workloads need beyond [`Rt`]: the runtime's own task
+/// handle, and the idiomatic "wait for all, in order" and "each as it
+/// finishes" over a `Vec` of them. All called from tasks on the runtime.
+trait CombRt: Rt {
+    /// The runtime's join handle for a task returning `T`.
+    type Handle<T: Send + 'static>: Send + 'static;
+
+    /// Spawn from inside a task on this runtime, keeping the handle.
+    fn spawn_handle<F>(ctx: &Self::Ctx, f: F) -> Self::Handle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+
+    /// Every task's output, in the order of `handles`.
+    fn gather_all<T: Send + 'static>(
+        handles: Vec<Self::Handle<T>>,
+    ) -> impl Future<Output = Vec<T>> + Send;
+
+    /// Every task's output, in the order the tasks finish.
+    fn completed<T: Send + 'static>(handles: Vec<Self::Handle<T>>) -> impl Stream<Item = T> + Send;
+}
+
+impl CombRt for Weft {
+    type Handle<T: Send + 'static> = weft::Task<T>;
+
+    fn spawn_handle<F>(_: &(), f: F) -> weft::Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        weft::spawn(f)
+    }
+
+    async fn gather_all<T: Send + 'static>(handles: Vec<weft::Task<T>>) -> Vec<T> {
+        weft::gather(handles).await.expect("weft gather failed")
+    }
+
+    fn completed<T: Send + 'static>(handles: Vec<weft::Task<T>>) -> impl Stream<Item = T> + Send {
+        weft::as_completed(handles).map(|r| r.expect("weft task failed"))
+    }
+}
+
+impl CombRt for Tokio {
+    type Handle<T: Send + 'static> = tokio::task::JoinHandle<T>;
+
+    fn spawn_handle<F>(_: &(), f: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        tokio::spawn(f)
+    }
+
+    async fn gather_all<T: Send + 'static>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+        join_all(handles)
+            .await
+            .into_iter()
+            .map(|r| r.expect("tokio task failed"))
+            .collect()
+    }
+
+    fn completed<T: Send + 'static>(
+        handles: Vec<tokio::task::JoinHandle<T>>,
+    ) -> impl Stream<Item = T> + Send {
+        handles
+            .into_iter()
+            .collect::<FuturesUnordered<_>>()
+            .map(|r| r.expect("tokio task failed"))
+    }
+}
+
+impl CombRt for AsyncExecutor {
+    type Handle<T: Send + 'static> = async_executor::Task<T>;
+
+    fn spawn_handle<F>(ex: &Self::Ctx, f: F) -> async_executor::Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        // async-executor's Task cancels on drop; it is always awaited here.
+        ex.spawn(f)
+    }
+
+    async fn gather_all<T: Send + 'static>(handles: Vec<async_executor::Task<T>>) -> Vec<T> {
+        join_all(handles).await
+    }
+
+    fn completed<T: Send + 'static>(
+        handles: Vec<async_executor::Task<T>>,
+    ) -> impl Stream<Item = T> + Send {
+        handles.into_iter().collect::<FuturesUnordered<_>>()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Workloads
+// ---------------------------------------------------------------------------
+
+trait Workload {
+    const NAME: &'static str;
+    /// Tasks per iteration (the group's throughput).
+    const TASKS: usize;
+    /// One iteration; must verify its own result.
+    fn run<R: CombRt>(rt: &R);
+}
+
+/// From inside a task, spawn 100 000 tasks returning their index and gather
+/// the results in spawn order.
+struct Gather100k;
+
+impl Workload for Gather100k {
+    const NAME: &'static str = "gather_100k";
+    const TASKS: usize = 100_000;
+
+    fn run<R: CombRt>(rt: &R) {
+        let ctx = rt.ctx();
+        let values = run_in_task(rt, async move {
+            let handles: Vec<_> = (0..Self::TASKS)
+                .map(|i| R::spawn_handle(&ctx, async move { i }))
+                .collect();
+            R::gather_all(handles).await
+        });
+        assert_eq!(values.len(), Self::TASKS);
+        assert!(
+            values.iter().enumerate().all(|(i, &v)| i == v),
+            "gather out of order"
+        );
+    }
+}
+
+/// From inside a task, spawn 10 000 tasks (task `i` yields `i % 3` times, then
+/// returns `i`) and sum the results in completion order.
+struct AsCompleted10k;
+
+impl Workload for AsCompleted10k {
+    const NAME: &'static str = "as_completed_10k";
+    const TASKS: usize = 10_000;
+
+    fn run<R: CombRt>(rt: &R) {
+        let ctx = rt.ctx();
+        let (sum, count) = run_in_task(rt, async move {
+            let handles: Vec<_> = (0..Self::TASKS)
+                .map(|i| {
+                    R::spawn_handle(&ctx, async move {
+                        for _ in 0..i % 3 {
+                            R::yield_now().await;
+                        }
+                        i
+                    })
+                })
+                .collect();
+            let mut results = std::pin::pin!(R::completed(handles));
+            let (mut sum, mut count) = (0usize, 0usize);
+            while let Some(v) = results.next().await {
+                sum += v;
+                count += 1;
+            }
+            (sum, count)
+        });
+        assert_eq!(count, Self::TASKS);
+        assert_eq!(sum, Self::TASKS * (Self::TASKS - 1) / 2);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Criterion wiring
+// ---------------------------------------------------------------------------
+
+fn bench_one<W: Workload, R: CombRt>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+) {
+    // Built lazily, as in `io.rs`: a bench function a filter leaves out builds
+    // nothing (tokio's untimed `gather_100k` check alone takes seconds).
+    let mut rt: Option<R> = None;
+    group.bench_function(R::NAME, |b| {
+        let rt = rt.get_or_insert_with(|| {
+            let rt = R::build(workers());
+            // Sanity run before timing: a broken runtime fails here, not mid-sample.
+            W::run(&rt);
+            rt
+        });
+        b.iter(|| W::run(rt))
+    });
+    drop(rt);
+}
+
+fn bench_workload<W: Workload>(c: &mut Criterion) {
+    let mut group = c.benchmark_group(W::NAME);
+    // Flat sampling: bounded iteration count even if one runtime is slow.
+    group.sampling_mode(SamplingMode::Flat);
+    group.throughput(Throughput::Elements(W::TASKS as u64));
+    bench_one::<W, Weft>(&mut group);
+    bench_one::<W, Tokio>(&mut group);
+    bench_one::<W, AsyncExecutor>(&mut group);
+    group.finish();
+}
+
+fn gather_100k(c: &mut Criterion) {
+    bench_workload::<Gather100k>(c);
+}
+
+fn as_completed_10k(c: &mut Criterion) {
+    bench_workload::<AsCompleted10k>(c);
+}
+
+fn config() -> Criterion {
+    eprintln!("weft-benches: {} worker thread(s) per runtime", workers());
+    Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+}
+
+criterion_group! {
+    name = combinators;
+    config = config();
+    targets = gather_100k, as_completed_10k
+}
+criterion_main!(combinators);
