@@ -57,6 +57,9 @@ use weft_task::{
 ///   raised errors: those win, as a `TaskGroupError`.
 /// - Spawning into a group that has finished, or is aborting, is an error and
 ///   the future is dropped unpolled.
+/// - Dropping this future before it finishes (without cancelling it) closes
+///   the group to new spawns and leaves the children running, as dropping
+///   their handles does.
 ///
 /// The body runs inline and may borrow from the caller. Children are
 /// spawned tasks, run in parallel on any worker, so they borrow nothing:
@@ -95,6 +98,7 @@ where
 {
     let parent = current_task();
     let group = TaskGroup::enter(parent.clone());
+    let _closed_on_drop = CloseOnDrop(&group);
     let mut block = pin!(body(body_fn(group.clone())));
     let out = poll_fn(|cx| {
         if group.take_body_interrupt(cx) {
@@ -317,10 +321,32 @@ impl TaskGroup {
     }
 }
 
+/// Closes the group if its future is dropped before it finished (say, by a
+/// `select` that took another branch): no more spawns, and a cancellation the
+/// group requested to stop the body is taken back, since no exit step will.
+/// The children run on, as dropped handles do.
+struct CloseOnDrop<'a>(&'a TaskGroup);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        let mut st = self.0.inner.state.lock();
+        if st.phase == Phase::Closed {
+            return;
+        }
+        if st.phase == Phase::Body && st.parent_cancel_requested {
+            if let Some(p) = &st.parent {
+                p.uncancel();
+            }
+        }
+        st.phase = Phase::Closed;
+        st.parent = None;
+        st.waker = None;
+    }
+}
+
 impl Group {
     fn child_done(&self, child: &TaskRef) {
         let mut to_cancel = Vec::new();
-        let mut stop_parent = None;
         let waker = {
             let mut st = self.state.lock();
             if st.live.remove(&child.id()).is_none() {
@@ -335,7 +361,11 @@ impl Group {
                     if st.phase == Phase::Body {
                         st.parent_cancel_requested = true;
                         match &st.parent {
-                            Some(p) => stop_parent = Some(p.clone()),
+                            // Under the lock, so the exit step cannot take
+                            // the request back before it is made.
+                            Some(p) => {
+                                p.cancel();
+                            }
                             None => {
                                 st.interrupt_body = true;
                                 wake = true;
@@ -351,9 +381,6 @@ impl Group {
             }
         };
         cancel_all(&to_cancel);
-        if let Some(p) = stop_parent {
-            p.cancel();
-        }
         if let Some(w) = waker {
             w.wake();
         }

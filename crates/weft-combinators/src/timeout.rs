@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 use weft_loop::{sleep, sleep_until, Sleep};
-use weft_task::{catch_cancel, current_task, InvalidStateError, Task, TaskError, TimeoutError};
+use weft_task::{
+    catch_cancel, current_task, InvalidStateError, Task, TaskError, TaskRef, TimeoutError,
+};
 
 /// Waits for `task` for at most `timeout` (asyncio's `wait_for`). `None`
 /// waits as long as it takes. A task already done returns its outcome at
@@ -203,6 +205,10 @@ impl Timeout {
             );
             scope.state = State::Entered;
         }
+        let _exit_on_drop = ExitOnDrop {
+            scope: self,
+            task: task.clone(),
+        };
         let mut block = pin!(body(block));
         let mut timer: Option<Sleep> = None;
         let out = poll_fn(|cx| {
@@ -278,6 +284,31 @@ impl Timeout {
             cx.waker().wake_by_ref();
         }
         false
+    }
+}
+
+/// Leaves the scope if `run`'s future is dropped before it finished: an
+/// expired scope takes its cancellation back (asyncio's `__aexit__` always
+/// calls `uncancel` when it expired), so the task's `cancelling()` stays true.
+struct ExitOnDrop<'a> {
+    scope: &'a Timeout,
+    task: Option<TaskRef>,
+}
+
+impl Drop for ExitOnDrop<'_> {
+    fn drop(&mut self) {
+        let mut scope = self.scope.scope.lock();
+        match scope.state {
+            State::Expiring => {
+                scope.state = State::Expired;
+                drop(scope);
+                if let Some(t) = &self.task {
+                    t.uncancel();
+                }
+            }
+            State::Entered => scope.state = State::Exited,
+            _ => {}
+        }
     }
 }
 

@@ -1,0 +1,879 @@
+//! `weft::task_group` (ASYNCIO.md, "TaskGroup (3.11)"): leaving waits for every
+//! child (grandchildren included), cancelling one child touches no other, the
+//! first failure cancels the siblings and the body and every non-cancellation
+//! error comes back together, a body error does the same, cancelling the
+//! parent from outside cancels and awaits the children then re-raises (errors
+//! from their cleanup win), and a finished or aborting group refuses to spawn,
+//! dropping the future unpolled.
+//!
+//! The body is stopped two ways: inside a spawned task the group cancels that
+//! task and takes the request back (`uncancel`); in the future given to
+//! `block_on` (not a task) it drops the body. Tests that depend on the path run
+//! on both.
+
+mod common;
+
+use common::{block_on, wait_until, DropCounter, Flag, Log};
+use std::future::{pending, Future};
+use std::time::Duration;
+use weft::{catch_cancel, current_task, Promise, TaskError, TaskGroup, TaskGroupError, TaskRef};
+
+/// Ordering margin: long enough for the other side to get going.
+const TICK: Duration = Duration::from_millis(10);
+
+/// The error a body returns in these tests.
+#[derive(Debug)]
+struct BodyFailed;
+
+impl std::fmt::Display for BodyFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("body failed")
+    }
+}
+
+impl std::error::Error for BodyFailed {}
+
+fn is_body_failed(e: &TaskError) -> bool {
+    matches!(e, TaskError::Failed(inner) if inner.is::<BodyFailed>())
+}
+
+/// The panic message of `e`, or a test failure if it is no panic.
+fn panic_text(e: &TaskError) -> String {
+    match e {
+        TaskError::Panicked(p) => p.message().to_owned(),
+        other => panic!("expected a panic, got {other:?}"),
+    }
+}
+
+/// The panic messages of a group error, sorted.
+fn panic_texts(err: &TaskGroupError) -> Vec<String> {
+    let mut v: Vec<String> = err.errors().iter().map(panic_text).collect();
+    v.sort();
+    v
+}
+
+/// A child that parks until cancelled, then cleans up with an await, sets
+/// `cleaned`, and re-raises (asyncio's `except CancelledError: await ...; raise`).
+fn cleanup_child(reached: &Flag, cleaned: &Flag) -> impl Future<Output = ()> + Send + 'static {
+    let (reached, cleaned) = (reached.clone(), cleaned.clone());
+    async move {
+        reached.set();
+        match catch_cancel(pending::<()>()).await {
+            Ok(()) => unreachable!("pending() returned"),
+            Err(c) => {
+                weft::sleep(2 * TICK).await;
+                cleaned.set();
+                c.raise().await
+            }
+        }
+    }
+}
+
+/// A child that sleeps `after`, then panics with `msg`.
+fn failing_child(after: Duration, msg: &'static str) -> impl Future<Output = ()> + Send + 'static {
+    async move {
+        weft::sleep(after).await;
+        panic!("{msg}");
+    }
+}
+
+/// The cancel count of the task running this code (0 outside a task).
+fn my_cancelling() -> u32 {
+    current_task().map_or(0, |t| t.cancelling())
+}
+
+// ----- leaving waits for every child -----
+
+/// Body returns at once; a child sleeps, then spawns a grandchild through its
+/// own clone of the group; the grandchild sleeps, then sets `done`.
+async fn grandchild_scenario() {
+    let done = Flag::new();
+    let d = done.clone();
+    let out = weft::task_group(|tg| async move {
+        let tg2 = tg.clone();
+        tg.spawn(async move {
+            // By now the body has returned and the group is waiting.
+            weft::sleep(TICK).await;
+            tg2.spawn(async move {
+                weft::sleep(3 * TICK).await;
+                d.set();
+            })
+            .expect("a child may spawn while the group waits")
+            .detach();
+        })
+        .unwrap()
+        .detach();
+        Ok(5)
+    })
+    .await;
+    assert_eq!(out.unwrap(), 5);
+    assert!(
+        done.get(),
+        "task_group returned before a grandchild finished"
+    );
+    assert_eq!(my_cancelling(), 0);
+}
+
+// Spec: "Leaving the group waits for every child, including children spawned later by children."
+#[test]
+fn leaving_waits_for_grandchildren_spawned_later_by_children() {
+    block_on(2, |_| async {
+        grandchild_scenario().await;
+        weft::spawn(grandchild_scenario()).await.unwrap();
+    });
+}
+
+// Spec: "Leaving the group waits for every child" (children the body never awaits).
+#[test]
+fn leaving_waits_for_detached_children_the_body_never_awaits() {
+    block_on(2, |_| async {
+        let log = Log::new();
+        let (l, seen) = (log.clone(), log.clone());
+        weft::spawn(async move {
+            weft::task_group(|tg| async move {
+                for ms in [30u64, 10, 20] {
+                    let l = l.clone();
+                    tg.spawn(async move {
+                        weft::sleep(Duration::from_millis(ms)).await;
+                        l.push(ms);
+                    })
+                    .unwrap()
+                    .detach();
+                }
+                assert_eq!(tg.len(), 3);
+                Ok(())
+            })
+            .await
+            .unwrap();
+            assert_eq!(
+                seen.len(),
+                3,
+                "task_group returned with children still running"
+            );
+        })
+        .await
+        .unwrap();
+        let mut seen = log.snapshot();
+        seen.sort_unstable();
+        assert_eq!(seen, [10, 20, 30]);
+    });
+}
+
+// ----- cancelling one child -----
+
+async fn cancel_one_child_scenario() {
+    let (reached, cleaned, late) = (Flag::new(), Flag::new(), Flag::new());
+    let (rch, cln, lt) = (reached.clone(), cleaned.clone(), late.clone());
+    let cancelled_ref = Log::<TaskRef>::new();
+    let cr = cancelled_ref.clone();
+    let out = weft::task_group(|tg| async move {
+        let a = tg.spawn(cleanup_child(&rch, &cln)).unwrap();
+        let b = tg.spawn(weft::sleep_with(3 * TICK, 7)).unwrap();
+        tg.spawn(async move {
+            weft::sleep(5 * TICK).await;
+            lt.set();
+        })
+        .unwrap()
+        .detach();
+        cr.push(a.task_ref());
+        wait_until("the child to park", || rch.get()).await;
+        assert!(a.cancel_with("just this one"));
+        let err = a.await.unwrap_err();
+        assert_eq!(err.as_cancelled().unwrap().message(), Some("just this one"));
+        // The sibling and the body are untouched: the body keeps awaiting.
+        let v = b.await?;
+        weft::sleep(TICK).await;
+        Ok(v)
+    })
+    .await;
+    assert_eq!(out.expect("a cancelled child is no error"), 7);
+    assert!(cleaned.get());
+    assert!(late.get(), "the last sibling was cut short");
+    assert!(cancelled_ref.snapshot()[0].cancelled());
+    assert_eq!(my_cancelling(), 0, "the group cancelled its parent");
+}
+
+// Spec: "Cancelling one child explicitly affects no other."
+#[test]
+fn cancelling_one_child_affects_no_other_and_is_no_error() {
+    block_on(2, |_| async {
+        cancel_one_child_scenario().await;
+        weft::spawn(cancel_one_child_scenario()).await.unwrap();
+    });
+}
+
+// Spec: "Cancelling one child explicitly affects no other" (detached, cancelled
+// after the body returned: the group keeps waiting for the rest and succeeds).
+#[test]
+fn cancelling_a_detached_child_while_the_group_waits_is_no_error() {
+    block_on(2, |_| async {
+        let slot = Promise::<TaskRef>::new();
+        let s = slot.clone();
+        let other_done = Flag::new();
+        let od = other_done.clone();
+        let group = weft::spawn(async move {
+            weft::task_group(|tg| async move {
+                let t = tg.spawn(pending::<()>()).unwrap();
+                s.set_result(t.task_ref()).unwrap();
+                tg.spawn(async move {
+                    weft::sleep(4 * TICK).await;
+                    od.set();
+                })
+                .unwrap()
+                .detach();
+                Ok("left")
+            })
+            .await
+        });
+        let child = slot.await.unwrap();
+        weft::sleep(TICK).await;
+        assert!(!group.done());
+        assert!(child.cancel());
+        assert_eq!(group.await.unwrap().unwrap(), "left");
+        assert!(other_done.get());
+        assert!(child.cancelled());
+    });
+}
+
+// ----- the first failure -----
+
+// Spec: "The first child failure cancels the siblings and the body, waits for
+// them, then returns all non-cancellation errors together" (inside a task: the
+// body is interrupted by cancelling the task, which is then taken back).
+#[test]
+fn first_child_failure_cancels_siblings_and_body_and_waits_for_their_cleanup() {
+    block_on(2, |_| async {
+        let (reached, cleaned, body_ran_on) = (Flag::new(), Flag::new(), Flag::new());
+        let body_drops = DropCounter::new();
+        let sibling = Log::<TaskRef>::new();
+        let (rch, cln, bro, g, sib) = (
+            reached.clone(),
+            cleaned.clone(),
+            body_ran_on.clone(),
+            body_drops.guard(),
+            sibling.clone(),
+        );
+        let cln2 = cln.clone();
+        let parent = weft::spawn(async move {
+            let out = weft::task_group(|tg| async move {
+                let _g = g;
+                sib.push(tg.spawn(cleanup_child(&rch, &cln2)).unwrap().task_ref());
+                wait_until("the sibling to park", || rch.get()).await;
+                tg.spawn(failing_child(TICK, "child failed"))
+                    .unwrap()
+                    .detach();
+                pending::<()>().await;
+                bro.set();
+                Ok(())
+            })
+            .await;
+            let err = out.unwrap_err();
+            assert!(
+                cln.get(),
+                "task_group returned before the cancelled sibling finished its cleanup"
+            );
+            assert_eq!(panic_texts(&err), ["child failed"]);
+            // The group's own cancel request was taken back: the task goes on.
+            let me = current_task().unwrap();
+            assert_eq!(
+                me.cancelling(),
+                0,
+                "the group's cancellation was not taken back"
+            );
+            weft::sleep(TICK).await;
+            weft::yield_now().await;
+            42
+        });
+        assert_eq!(parent.await.expect("the enclosing task was cancelled"), 42);
+        assert_eq!(body_drops.get(), 1, "the body was not stopped");
+        assert!(
+            !body_ran_on.get(),
+            "the body ran past its await after a failure"
+        );
+        assert!(
+            sibling.snapshot()[0].cancelled(),
+            "the sibling was not cancelled"
+        );
+    });
+}
+
+// Spec: "The first child failure cancels ... the body, waits for them" (the body
+// intercepts the cancellation, cleans up with an await, and re-raises).
+#[test]
+fn first_child_failure_lets_the_body_clean_up_with_awaits_before_returning() {
+    block_on(2, |_| async {
+        let body_cleaned = Flag::new();
+        let (bc, bc2) = (body_cleaned.clone(), body_cleaned.clone());
+        let parent = weft::spawn(async move {
+            let out: Result<(), TaskGroupError> = weft::task_group(|tg| async move {
+                tg.spawn(failing_child(TICK, "boom")).unwrap().detach();
+                match catch_cancel(pending::<()>()).await {
+                    Ok(()) => unreachable!(),
+                    Err(c) => {
+                        weft::sleep(2 * TICK).await;
+                        bc.set();
+                        c.raise().await
+                    }
+                }
+            })
+            .await;
+            assert!(
+                bc2.get(),
+                "task_group returned before the body's cleanup ran"
+            );
+            let err = out.unwrap_err();
+            assert_eq!(panic_texts(&err), ["boom"]);
+            assert_eq!(my_cancelling(), 0);
+            weft::sleep(TICK).await;
+            "went on"
+        });
+        assert_eq!(parent.await.unwrap(), "went on");
+        assert!(body_cleaned.get());
+    });
+}
+
+// Spec: "The first child failure cancels the siblings" (after the body has
+// returned: the group, waiting, still aborts; the caller is not cancelled).
+#[test]
+fn child_failure_after_the_body_returned_cancels_the_siblings() {
+    block_on(2, |_| async {
+        let (reached, cleaned) = (Flag::new(), Flag::new());
+        let (rch, cln) = (reached.clone(), cleaned.clone());
+        let cln2 = cln.clone();
+        let parent = weft::spawn(async move {
+            let out = weft::task_group(|tg| async move {
+                tg.spawn(cleanup_child(&rch, &cln2)).unwrap().detach();
+                tg.spawn(failing_child(2 * TICK, "late failure"))
+                    .unwrap()
+                    .detach();
+                Ok(())
+            })
+            .await;
+            assert!(cln.get());
+            assert_eq!(panic_texts(&out.unwrap_err()), ["late failure"]);
+            assert_eq!(my_cancelling(), 0);
+            weft::sleep(TICK).await;
+            1
+        });
+        assert_eq!(parent.await.unwrap(), 1);
+    });
+}
+
+/// Two children park on the same promise; the body (in the enclosing task or
+/// in `block_on`) fires it, so both fail at once. Each catches a cancellation
+/// too and fails anyway, so neither can be cancelled out of failing, whichever
+/// the group sees first: both errors must come back.
+async fn two_failures_scenario() {
+    let gate = Promise::<()>::new();
+    let (ra, rb, reached, cleaned) = (Flag::new(), Flag::new(), Flag::new(), Flag::new());
+    let (g1, g2, ra1, rb1, rch, cln) = (
+        gate.clone(),
+        gate.clone(),
+        ra.clone(),
+        rb.clone(),
+        reached.clone(),
+        cleaned.clone(),
+    );
+    let out: Result<(), TaskGroupError> = weft::task_group(|tg| async move {
+        tg.spawn(async move {
+            ra1.set();
+            let _ = catch_cancel(g1.wait()).await;
+            panic!("a failed");
+        })
+        .unwrap()
+        .detach();
+        tg.spawn(async move {
+            rb1.set();
+            let _ = catch_cancel(g2.wait()).await;
+            panic!("b failed");
+        })
+        .unwrap()
+        .detach();
+        tg.spawn(cleanup_child(&rch, &cln)).unwrap().detach();
+        wait_until("every child to park", || ra.get() && rb.get() && rch.get()).await;
+        gate.set_result(()).unwrap();
+        pending::<()>().await;
+        unreachable!("the body ran on after the failures")
+    })
+    .await;
+    let err = out.unwrap_err();
+    assert_eq!(panic_texts(&err), ["a failed", "b failed"]);
+    assert_eq!(err.errors().len(), 2, "the cancelled sibling is no error");
+    assert!(cleaned.get());
+    assert_eq!(my_cancelling(), 0);
+}
+
+// Spec: "... then returns all non-cancellation errors together (an error group)."
+#[test]
+fn two_children_failing_at_once_are_both_reported() {
+    block_on(2, |_| async {
+        two_failures_scenario().await;
+        weft::spawn(two_failures_scenario()).await.unwrap();
+    });
+}
+
+// Spec: "The first child failure cancels ... the body" (only the innermost
+// group's body: a failure in a nested group leaves the outer group alone).
+#[test]
+fn a_failure_in_a_nested_group_stops_only_the_inner_body() {
+    block_on(2, |_| async {
+        let outer_sibling_done = Flag::new();
+        let osd = outer_sibling_done.clone();
+        let parent = weft::spawn(async move {
+            weft::task_group(|outer| async move {
+                outer
+                    .spawn(async move {
+                        weft::sleep(4 * TICK).await;
+                        osd.set();
+                    })
+                    .unwrap()
+                    .detach();
+                let inner = weft::task_group(|tg| async move {
+                    tg.spawn(failing_child(TICK, "inner")).unwrap().detach();
+                    pending::<()>().await;
+                    Ok(())
+                })
+                .await;
+                assert_eq!(panic_texts(&inner.unwrap_err()), ["inner"]);
+                assert_eq!(my_cancelling(), 0);
+                weft::sleep(TICK).await;
+                Ok(9)
+            })
+            .await
+        });
+        assert_eq!(parent.await.unwrap().expect("the outer group failed"), 9);
+        assert!(
+            outer_sibling_done.get(),
+            "the outer group's child was cut short"
+        );
+    });
+}
+
+// Spec: "The first child failure cancels ... the body" (in block_on, not a
+// task: there is nothing to cancel, so the body is dropped at its await).
+#[test]
+fn in_block_on_a_child_failure_drops_the_body_and_the_group_fails() {
+    block_on(2, |_| async {
+        assert!(current_task().is_none());
+        let (reached, cleaned, ran_on) = (Flag::new(), Flag::new(), Flag::new());
+        let body_drops = DropCounter::new();
+        let (g, ro, rch, cln) = (
+            body_drops.guard(),
+            ran_on.clone(),
+            reached.clone(),
+            cleaned.clone(),
+        );
+        let out = weft::task_group(|tg| async move {
+            let _g = g;
+            tg.spawn(cleanup_child(&rch, &cln)).unwrap().detach();
+            tg.spawn(failing_child(TICK, "dropped the body"))
+                .unwrap()
+                .detach();
+            pending::<()>().await;
+            ro.set();
+            Ok(())
+        })
+        .await;
+        assert_eq!(panic_texts(&out.unwrap_err()), ["dropped the body"]);
+        assert_eq!(body_drops.get(), 1, "the body was not dropped");
+        assert!(!ran_on.get());
+        assert!(cleaned.get(), "returned before the sibling's cleanup");
+    });
+}
+
+// ----- a body error -----
+
+async fn body_error_scenario() {
+    let (reached, cleaned) = (Flag::new(), Flag::new());
+    let (rch, cln) = (reached.clone(), cleaned.clone());
+    let child = Log::<TaskRef>::new();
+    let c = child.clone();
+    let out: Result<(), _> = weft::task_group(|tg| async move {
+        c.push(tg.spawn(cleanup_child(&rch, &cln)).unwrap().task_ref());
+        wait_until("the child to park", || rch.get()).await;
+        Err(TaskError::failed(BodyFailed))
+    })
+    .await;
+    let err = out.unwrap_err();
+    assert_eq!(err.errors().len(), 1, "{:?}", err.errors());
+    assert!(is_body_failed(&err.errors()[0]));
+    assert!(cleaned.get(), "returned before the child's cleanup");
+    assert!(child.snapshot()[0].cancelled());
+    assert_eq!(my_cancelling(), 0);
+}
+
+// Spec (task_group's docs; asyncio: an error in the `async with` body): "A body
+// returning Err does the same" (aborts the children; its error is reported).
+#[test]
+fn a_body_returning_err_aborts_the_children_and_is_reported() {
+    block_on(2, |_| async {
+        body_error_scenario().await;
+        weft::spawn(body_error_scenario()).await.unwrap();
+    });
+}
+
+// Spec: "... returns all non-cancellation errors together" (children's first,
+// then the body's).
+#[test]
+fn a_body_error_and_a_child_failure_are_reported_together() {
+    block_on(2, |_| async {
+        let out = weft::spawn(async {
+            weft::task_group(|tg| async move {
+                tg.spawn(failing_child(TICK, "child")).unwrap().detach();
+                match catch_cancel(pending::<()>()).await {
+                    Ok(()) => unreachable!(),
+                    // Stopped by the failure; the cleanup fails too.
+                    Err(_) => Err::<(), _>(TaskError::failed(BodyFailed)),
+                }
+            })
+            .await
+        })
+        .await
+        .unwrap();
+        let errors = out.unwrap_err().into_errors();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(panic_text(&errors[0]), "child");
+        assert!(is_body_failed(&errors[1]));
+    });
+}
+
+// ----- cancelling the parent from outside -----
+
+// Spec: "Cancelling the parent from outside cancels and awaits the children,
+// then reports Cancelled" (while the body runs).
+#[test]
+fn cancelling_the_parent_during_the_body_cancels_awaits_children_and_reraises() {
+    block_on(2, |_| async {
+        let (r1, c1, r2, c2, ran_on) = (
+            Flag::new(),
+            Flag::new(),
+            Flag::new(),
+            Flag::new(),
+            Flag::new(),
+        );
+        let body_drops = DropCounter::new();
+        let children = Log::<TaskRef>::new();
+        let (a, b, d, e, ro, g, ch) = (
+            r1.clone(),
+            c1.clone(),
+            r2.clone(),
+            c2.clone(),
+            ran_on.clone(),
+            body_drops.guard(),
+            children.clone(),
+        );
+        let parent = weft::spawn(async move {
+            let _ = weft::task_group(|tg| async move {
+                let _g = g;
+                ch.push(tg.spawn(cleanup_child(&a, &b)).unwrap().task_ref());
+                ch.push(tg.spawn(cleanup_child(&d, &e)).unwrap().task_ref());
+                pending::<()>().await;
+                Ok(())
+            })
+            .await;
+            ro.set();
+        });
+        wait_until("the children to park", || r1.get() && r2.get()).await;
+        weft::sleep(TICK).await;
+        assert!(parent.cancel_with("stop"));
+        let err = parent.await.unwrap_err();
+        // Cleanup takes 2 ticks: done before the parent ended, or not awaited.
+        let cleaned_when_parent_ended = (c1.get(), c2.get());
+        assert_eq!(
+            err.as_cancelled().expect("not Cancelled").message(),
+            Some("stop")
+        );
+        assert_eq!(
+            cleaned_when_parent_ended,
+            (true, true),
+            "children were not awaited"
+        );
+        assert!(children.snapshot().iter().all(TaskRef::cancelled));
+        assert_eq!(body_drops.get(), 1);
+        assert!(!ran_on.get(), "the caller ran past a cancelled task group");
+    });
+}
+
+// Spec: "Cancelling the parent from outside cancels and awaits the children,
+// then reports Cancelled" (after the body returned, while the group waits).
+#[test]
+fn cancelling_the_parent_while_the_group_waits_cancels_awaits_children_and_reraises() {
+    block_on(2, |_| async {
+        let (reached, cleaned, ran_on) = (Flag::new(), Flag::new(), Flag::new());
+        let children = Log::<TaskRef>::new();
+        let (rch, cln, ro, ch) = (
+            reached.clone(),
+            cleaned.clone(),
+            ran_on.clone(),
+            children.clone(),
+        );
+        let parent = weft::spawn(async move {
+            let _ = weft::task_group(|tg| async move {
+                ch.push(tg.spawn(cleanup_child(&rch, &cln)).unwrap().task_ref());
+                ch.push(
+                    tg.spawn(weft::sleep(Duration::from_secs(60)))
+                        .unwrap()
+                        .task_ref(),
+                );
+                Ok(())
+            })
+            .await;
+            ro.set();
+        });
+        wait_until("the child to park", || reached.get()).await;
+        weft::sleep(TICK).await;
+        assert!(!parent.done());
+        assert!(parent.cancel_with("leave"));
+        let err = parent.await.unwrap_err();
+        let cleaned_when_parent_ended = cleaned.get();
+        assert_eq!(
+            err.as_cancelled().expect("not Cancelled").message(),
+            Some("leave")
+        );
+        assert!(cleaned_when_parent_ended, "the child was not awaited");
+        assert!(children.snapshot().iter().all(TaskRef::cancelled));
+        assert!(!ran_on.get());
+    });
+}
+
+// Spec: "(errors raised during their cleanup win over Cancelled)": a child
+// panics in its cancellation cleanup. As in asyncio (the ExceptionGroup leaves
+// the `async with`), task_group returns the error and the enclosing task is not
+// ended cancelled; as in 3.11 the outside request stays counted.
+#[test]
+fn a_child_cleanup_failure_wins_over_the_parents_cancellation() {
+    block_on(2, |_| async {
+        let reached = Flag::new();
+        let r = reached.clone();
+        let parent = weft::spawn(async move {
+            let out = weft::task_group(|tg| async move {
+                tg.spawn(async move {
+                    r.set();
+                    if let Err(_c) = catch_cancel(pending::<()>()).await {
+                        weft::sleep(TICK).await;
+                        panic!("cleanup failed");
+                    }
+                })
+                .unwrap()
+                .detach();
+                pending::<()>().await;
+                Ok(())
+            })
+            .await;
+            let cancelling = my_cancelling();
+            // Not cancelled: the task can still await.
+            weft::sleep(TICK).await;
+            (out, cancelling)
+        });
+        wait_until("the child to park", || reached.get()).await;
+        weft::sleep(TICK).await;
+        assert!(parent.cancel_with("outside"));
+        let (out, cancelling) = parent
+            .await
+            .expect("the group's error must win over the cancellation");
+        let err = out.expect_err("the cleanup failure was lost");
+        assert_eq!(panic_texts(&err), ["cleanup failed"]);
+        assert_eq!(cancelling, 1);
+    });
+}
+
+// Spec: "(errors raised during their cleanup win over Cancelled)" (the body's
+// own cleanup fails, while the group waits for a child).
+#[test]
+fn a_body_cleanup_error_wins_over_the_parents_cancellation() {
+    block_on(2, |_| async {
+        let (reached, cleaned) = (Flag::new(), Flag::new());
+        let (rch, cln) = (reached.clone(), cleaned.clone());
+        let cln2 = cln.clone();
+        let parent = weft::spawn(async move {
+            let out = weft::task_group(|tg| async move {
+                tg.spawn(cleanup_child(&rch, &cln2)).unwrap().detach();
+                match catch_cancel(pending::<()>()).await {
+                    Ok(()) => unreachable!(),
+                    Err(_) => {
+                        weft::yield_now().await;
+                        Err::<(), _>(TaskError::failed(BodyFailed))
+                    }
+                }
+            })
+            .await;
+            assert!(cln.get());
+            out
+        });
+        wait_until("the child to park", || reached.get()).await;
+        weft::sleep(TICK).await;
+        assert!(parent.cancel());
+        let out = parent
+            .await
+            .expect("the body's error must win over the cancellation");
+        let err = out.unwrap_err();
+        assert_eq!(err.errors().len(), 1, "{:?}", err.errors());
+        assert!(is_body_failed(&err.errors()[0]));
+        assert!(cleaned.get());
+    });
+}
+
+// ----- spawning into a finished or aborting group -----
+
+// Spec: "Spawning into a finished group -> error (the future is dropped unpolled)."
+#[test]
+fn spawning_into_a_finished_group_fails_and_drops_the_future_unpolled() {
+    block_on(2, |h| {
+        let h = h.clone();
+        async move {
+            let mut kept: Option<TaskGroup> = None;
+            weft::task_group(|tg| {
+                kept = Some(tg.clone());
+                async { Ok(()) }
+            })
+            .await
+            .unwrap();
+            let tg = kept.unwrap();
+            let (drops, polled) = (DropCounter::new(), Flag::new());
+            let (g, p) = (drops.guard(), polled.clone());
+            let spawned_before = h.metrics().spawned;
+            let err = tg
+                .spawn(async move {
+                    let _g = g;
+                    p.set();
+                })
+                .expect_err("spawned into a finished group");
+            assert!(err.is_finished() && !err.is_aborting());
+            assert_eq!(drops.get(), 1, "the refused future was not dropped (once)");
+            assert_eq!(
+                h.metrics().spawned,
+                spawned_before,
+                "a task was spawned anyway"
+            );
+            weft::sleep(TICK).await;
+            assert!(!polled.get(), "the refused future was polled");
+            assert_eq!(drops.get(), 1);
+            assert!(tg.is_empty());
+        }
+    });
+}
+
+// Spec: "Spawning into a finished group -> error" (from a task holding a clone,
+// after the group finished).
+#[test]
+fn a_child_spawning_after_the_group_finished_is_refused() {
+    block_on(2, |_| async {
+        let gate = Promise::<()>::new();
+        let g = gate.clone();
+        let refused = Promise::<bool>::new();
+        let rf = refused.clone();
+        let mut kept = None;
+        weft::task_group(|tg| {
+            kept = Some(tg.clone());
+            async { Ok(()) }
+        })
+        .await
+        .unwrap();
+        let tg = kept.unwrap();
+        let (drops, polled) = (DropCounter::new(), Flag::new());
+        let (guard, p) = (drops.guard(), polled.clone());
+        weft::spawn(async move {
+            g.await.unwrap();
+            let r = tg.spawn(async move {
+                let _g = guard;
+                p.set();
+            });
+            rf.set_result(r.is_err_and(|e| e.is_finished())).unwrap();
+        })
+        .detach();
+        gate.set_result(()).unwrap();
+        assert!(refused.await.unwrap());
+        assert_eq!(drops.get(), 1);
+        assert!(!polled.get());
+    });
+}
+
+// Spec: "Spawning into a finished group -> error" (and while aborting: the body
+// in its cancellation cleanup, inside a task).
+#[test]
+fn spawning_from_the_body_while_the_group_aborts_is_refused() {
+    block_on(2, |_| async {
+        let (drops, polled) = (DropCounter::new(), Flag::new());
+        let (g, p) = (drops.guard(), polled.clone());
+        let out = weft::spawn(async move {
+            weft::task_group::<_, _, ()>(|tg| async move {
+                tg.spawn(failing_child(TICK, "abort")).unwrap().detach();
+                match catch_cancel(pending::<()>()).await {
+                    Ok(()) => unreachable!(),
+                    Err(c) => {
+                        let err = tg
+                            .spawn(async move {
+                                let _g = g;
+                                p.set();
+                            })
+                            .expect_err("spawned into an aborting group");
+                        assert!(err.is_aborting() && !err.is_finished());
+                        c.raise().await
+                    }
+                }
+            })
+            .await
+        })
+        .await
+        .unwrap();
+        assert_eq!(panic_texts(&out.unwrap_err()), ["abort"]);
+        weft::sleep(TICK).await;
+        assert_eq!(drops.get(), 1);
+        assert!(!polled.get());
+    });
+}
+
+/// A sibling's cleanup spawns while the group aborts after a failure.
+async fn sibling_spawns_while_aborting_scenario() {
+    let (drops, polled, reached, answered) =
+        (DropCounter::new(), Flag::new(), Flag::new(), Flag::new());
+    let (g, p, rch, ans) = (
+        drops.guard(),
+        polled.clone(),
+        reached.clone(),
+        answered.clone(),
+    );
+    let out: Result<(), _> = weft::task_group(|tg| async move {
+        let (tg2, r) = (tg.clone(), rch.clone());
+        tg.spawn(async move {
+            r.set();
+            if let Err(c) = catch_cancel(pending::<()>()).await {
+                let err = tg2
+                    .spawn(async move {
+                        let _g = g;
+                        p.set();
+                    })
+                    .expect_err("spawned into an aborting group");
+                assert!(err.is_aborting());
+                ans.set();
+                c.raise::<()>().await;
+            }
+        })
+        .unwrap()
+        .detach();
+        wait_until("the sibling to park", || rch.get()).await;
+        tg.spawn(failing_child(TICK, "abort")).unwrap().detach();
+        pending::<()>().await;
+        Ok(())
+    })
+    .await;
+    assert_eq!(panic_texts(&out.unwrap_err()), ["abort"]);
+    assert!(
+        answered.get(),
+        "the sibling's cleanup did not run to the end"
+    );
+    assert_eq!(drops.get(), 1);
+    assert!(!polled.get());
+}
+
+// Spec: "Spawning into a finished group -> error" (while aborting: a sibling's
+// cleanup spawns; on both paths, since in block_on the body is dropped).
+#[test]
+fn a_sibling_spawning_in_its_cleanup_while_the_group_aborts_is_refused() {
+    block_on(2, |_| async {
+        sibling_spawns_while_aborting_scenario().await;
+        weft::spawn(sibling_spawns_while_aborting_scenario())
+            .await
+            .unwrap();
+    });
+}
