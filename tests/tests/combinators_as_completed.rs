@@ -8,52 +8,17 @@
 
 mod common;
 
-use common::{block_on, wait_done, wait_until, Log};
+use common::{
+    assert_finished_normally, block_on, gated, gated_panic, open_and_finish, wait_done, wait_until,
+    yield_times, Log,
+};
 use futures_util::{Stream, StreamExt};
 use std::time::Duration;
-use weft::{Promise, Task, TaskError, TaskRef, TimeoutError};
+use weft::{Task, TaskError, TaskRef, TimeoutError};
 
-/// A task that returns `value` once its gate (the returned promise) is set.
-fn gated<T: Send + 'static>(value: T) -> (Promise<()>, Task<T>) {
-    let gate = Promise::new();
-    let g = gate.clone();
-    let task = weft::spawn(async move {
-        g.await.expect("the gate was cancelled");
-        value
-    });
-    (gate, task)
-}
-
-/// A task that panics once its gate is set.
-fn gated_panic(message: &'static str) -> (Promise<()>, Task<usize>) {
-    let gate = Promise::new();
-    let g = gate.clone();
-    let task = weft::spawn(async move {
-        g.await.expect("the gate was cancelled");
-        if std::hint::black_box(true) {
-            panic!("{message}");
-        }
-        0
-    });
-    (gate, task)
-}
-
-/// Asserts `task` was never asked to stop and is still running.
+/// Asserts `task` is still running and was never asked to stop.
 fn assert_running_uncancelled(task: &TaskRef) {
-    assert!(!task.done(), "{task:?} should still be running");
-    assert_eq!(
-        task.cancelling(),
-        0,
-        "{task:?} was cancelled by as_completed"
-    );
-}
-
-/// Asserts `task` finished with a value (not cancelled, not failed).
-fn assert_finished_normally(task: &TaskRef) {
-    assert!(task.done(), "{task:?} is not done");
-    assert!(!task.cancelled(), "{task:?} ended cancelled");
-    assert_eq!(task.cancelling(), 0, "{task:?} was asked to cancel");
-    assert!(task.exception().unwrap().is_none(), "{task:?} failed");
+    common::assert_running_uncancelled(task, "as_completed");
 }
 
 // ----- completion order -----
@@ -154,12 +119,7 @@ fn as_completed_timeout_yields_a_timeout_per_remaining_item_and_cancels_nothing(
         assert_running_uncancelled(&ra);
         assert_running_uncancelled(&rb);
         drop(stream);
-        g_a.set_result(()).unwrap();
-        g_b.set_result(()).unwrap();
-        wait_done(&ra).await;
-        wait_done(&rb).await;
-        assert_finished_normally(&ra);
-        assert_finished_normally(&rb);
+        open_and_finish(&[&g_a, &g_b], &[&ra, &rb]).await;
     });
 }
 
@@ -224,12 +184,7 @@ fn dropping_the_as_completed_stream_midway_cancels_nothing() {
         drop(stream);
         assert_running_uncancelled(&refs[0]);
         assert_running_uncancelled(&refs[2]);
-        g0.set_result(()).unwrap();
-        g2.set_result(()).unwrap();
-        for r in &refs {
-            wait_done(r).await;
-            assert_finished_normally(r);
-        }
+        open_and_finish(&[&g0, &g2], &[&refs[0], &refs[1], &refs[2]]).await;
 
         // The handle form, with a timeout pending, likewise.
         let (g0, t0) = gated(0u32);
@@ -243,9 +198,7 @@ fn dropping_the_as_completed_stream_midway_cancels_nothing() {
         assert_eq!(first.id(), refs[0].id());
         drop(handles);
         assert_running_uncancelled(&refs[1]);
-        g1.set_result(()).unwrap();
-        wait_done(&refs[1]).await;
-        assert_finished_normally(&refs[1]);
+        open_and_finish(&[&g1], &[&refs[1]]).await;
     });
 }
 
@@ -267,16 +220,12 @@ fn cancelling_the_reader_of_as_completed_cancels_nothing() {
         g0.set_result(()).unwrap();
         wait_until("the reader to take the first item", || got.len() == 1).await;
         // Let it go back to waiting for the second.
-        for _ in 0..10 {
-            weft::yield_now().await;
-        }
+        yield_times(10).await;
         assert!(reader.cancel_with("reader only"));
         let err: TaskError = reader.await.unwrap_err();
         assert!(err.is_cancelled());
         assert_eq!(got.snapshot(), [0]);
         assert_running_uncancelled(&refs[1]);
-        g1.set_result(()).unwrap();
-        wait_done(&refs[1]).await;
-        assert_finished_normally(&refs[1]);
+        open_and_finish(&[&g1], &[&refs[1]]).await;
     });
 }

@@ -11,79 +11,17 @@
 
 mod common;
 
-use common::{block_on, wait_done, wait_until, DropCounter, Flag, Log};
+use common::{
+    block_on, cancel_message, gated, gated_panic, open_and_finish, panic_text, parked,
+    spawn_started, wait_done, wait_until, yield_times, DropCounter, Flag, Log,
+};
 use std::future::pending;
 use std::time::Duration;
-use weft::{catch_cancel, Promise, Task, TaskError, TaskRef};
+use weft::{catch_cancel, Task, TaskRef};
 
-/// A task that returns `value` once its gate (the returned promise) is set.
-fn gated<T: Send + 'static>(value: T) -> (Promise<()>, Task<T>) {
-    let gate = Promise::new();
-    let g = gate.clone();
-    let task = weft::spawn(async move {
-        g.await.expect("the gate was cancelled");
-        value
-    });
-    (gate, task)
-}
-
-/// A task that panics with `message` once its gate is set.
-fn gated_panic(message: &'static str) -> (Promise<()>, Task<u32>) {
-    let gate = Promise::new();
-    let g = gate.clone();
-    let task = weft::spawn(async move {
-        g.await.expect("the gate was cancelled");
-        if std::hint::black_box(true) {
-            panic!("{message}");
-        }
-        0
-    });
-    (gate, task)
-}
-
-/// A task that marks `reached` when it parks, then waits forever; holds a guard
-/// from `drops`.
-fn parked(reached: &Log<()>, drops: &DropCounter) -> Task<u32> {
-    let (r, g) = (reached.clone(), drops.guard());
-    weft::spawn(async move {
-        let _finally = g;
-        r.push(());
-        pending::<u32>().await
-    })
-}
-
-/// The message of a cancellation error; panics if it is not one.
-fn cancel_message(err: &TaskError) -> Option<String> {
-    match err {
-        TaskError::Cancelled(c) => c.message().map(str::to_owned),
-        other => panic!("expected a cancellation, got {other:?}"),
-    }
-}
-
-/// The panic message of a panic error; panics if it is not one.
-fn panic_text(err: &TaskError) -> String {
-    match err {
-        TaskError::Panicked(p) => p.message().to_owned(),
-        other => panic!("expected a panic, got {other:?}"),
-    }
-}
-
-/// Asserts `task` was never asked to stop and is still running.
+/// Asserts `task` is still running and was never asked to stop.
 fn assert_running_uncancelled(task: &TaskRef) {
-    assert!(!task.done(), "{task:?} should still be running");
-    assert_eq!(task.cancelling(), 0, "{task:?} was cancelled by the gather");
-}
-
-/// Asserts `task` finished with a value (not cancelled, not failed).
-fn assert_finished_normally(task: &TaskRef) {
-    assert!(task.done(), "{task:?} is not done");
-    assert!(!task.cancelled(), "{task:?} ended cancelled");
-    assert_eq!(task.cancelling(), 0, "{task:?} was asked to cancel");
-    assert!(
-        task.exception().unwrap().is_none(),
-        "{task:?} failed: {:?}",
-        task.exception()
-    );
+    common::assert_running_uncancelled(task, "the gather");
 }
 
 // ----- argument order -----
@@ -170,17 +108,10 @@ fn gather_first_error_completes_it_at_once_and_the_other_children_keep_running()
         let err = gathering.await.unwrap().unwrap_err();
         assert_eq!(panic_text(&err), "boom");
         // Nothing was cancelled behind our back: they finish normally later.
-        for _ in 0..10 {
-            weft::yield_now().await;
-        }
+        yield_times(10).await;
         assert_running_uncancelled(&ar);
         assert_running_uncancelled(&cr);
-        ga.set_result(()).unwrap();
-        gc.set_result(()).unwrap();
-        wait_done(&ar).await;
-        wait_done(&cr).await;
-        assert_finished_normally(&ar);
-        assert_finished_normally(&cr);
+        open_and_finish(&[&ga, &gc], &[&ar, &cr]).await;
     });
 }
 
@@ -189,7 +120,7 @@ fn gather_first_error_completes_it_at_once_and_the_other_children_keep_running()
 #[test]
 fn gather_error_is_the_first_child_to_fail_not_the_first_in_argument_order() {
     block_on(2, |_| async {
-        let (g_late, late) = gated_panic("late");
+        let (g_late, late) = gated_panic::<u32>("late");
         let (g_early, early) = gated_panic("early");
         let (late_r, early_r) = (late.task_ref(), early.task_ref());
         let gathering = weft::spawn(weft::gather(vec![late, early]));
@@ -220,9 +151,7 @@ fn gather_with_an_already_failed_child_errs_at_once_and_leaves_the_rest_running(
         }
         drop(g);
         assert_running_uncancelled(&ar);
-        ga.set_result(()).unwrap();
-        wait_done(&ar).await;
-        assert_finished_normally(&ar);
+        open_and_finish(&[&ga], &[&ar]).await;
     });
 }
 
@@ -238,10 +167,7 @@ fn a_cancelled_child_is_an_error_for_gather_but_the_caller_is_not_cancelled() {
         let drops = DropCounter::new();
         let b = parked(&reached, &drops);
         let (ar, br) = (a.task_ref(), b.task_ref());
-        let started = Flag::new();
-        let s = started.clone();
-        let outer = weft::spawn(async move {
-            s.set();
+        let outer = spawn_started!("the caller to start gathering", {
             let err = weft::gather(vec![a, b]).await.unwrap_err();
             // Still running, and awaits work normally.
             weft::sleep(Duration::from_millis(2)).await;
@@ -249,7 +175,6 @@ fn a_cancelled_child_is_an_error_for_gather_but_the_caller_is_not_cancelled() {
             (err, 7)
         });
         let outer_ref = outer.task_ref();
-        wait_until("the caller to start gathering", || started.get()).await;
         wait_until("b to park", || reached.len() == 1).await;
         assert!(br.cancel_with("child only"));
         let (err, seven) = outer.await.expect("the caller must not be cancelled");
@@ -260,9 +185,7 @@ fn a_cancelled_child_is_an_error_for_gather_but_the_caller_is_not_cancelled() {
         assert!(br.cancelled());
         // The other child was not cancelled either.
         assert_running_uncancelled(&ar);
-        ga.set_result(()).unwrap();
-        wait_done(&ar).await;
-        assert_finished_normally(&ar);
+        open_and_finish(&[&ga], &[&ar]).await;
     });
 }
 
@@ -286,9 +209,7 @@ fn gather_settled_puts_errors_and_cancellations_at_their_childs_position() {
         wait_until("child 2 to park", || reached.len() == 1).await;
         assert!(r2.cancel_with("bye"));
         wait_done(&r2).await;
-        for _ in 0..10 {
-            weft::yield_now().await;
-        }
+        yield_times(10).await;
         assert!(
             !settled.done(),
             "gather_settled ended before its last child finished"
@@ -323,13 +244,9 @@ fn cancelling_the_gather_cancels_every_unfinished_child_with_the_same_message() 
         let refs: Vec<TaskRef> = kids.iter().map(|k| k.task_ref()).collect();
         let mut children = vec![finished];
         children.extend(kids);
-        let started = Flag::new();
-        let s = started.clone();
-        let outer = weft::spawn(async move {
-            s.set();
+        let outer = spawn_started!("the caller to start gathering", {
             weft::gather(children).await
         });
-        wait_until("the caller to start gathering", || started.get()).await;
         wait_until("the children to park", || reached.len() == 3).await;
         assert!(outer.cancel_with("stop"));
         let err = outer.await.unwrap_err();
@@ -367,14 +284,10 @@ fn cancelling_a_gather_settled_still_ends_cancelled() {
             catch_cancel(pending::<u32>()).await.unwrap_or(99)
         });
         let (plain_ref, refuses_ref) = (plain.task_ref(), refuses.task_ref());
-        let started = Flag::new();
-        let s = started.clone();
-        let outer = weft::spawn(async move {
-            s.set();
+        let outer = spawn_started!("the caller to start gathering", {
             weft::gather_settled(vec![plain, refuses]).await
         });
         let outer_ref = outer.task_ref();
-        wait_until("the caller to start gathering", || started.get()).await;
         wait_until("the children to park", || reached.len() == 2).await;
         assert!(outer.cancel());
         let err = outer
@@ -418,10 +331,8 @@ fn a_cancelled_gather_waits_for_its_childrens_cleanup_before_raising() {
             }
         });
         let child_ref = child.task_ref();
-        let started = Flag::new();
-        let (s, c) = (started.clone(), cleaned.clone());
-        let outer = weft::spawn(async move {
-            s.set();
+        let c = cleaned.clone();
+        let outer = spawn_started!("the caller to start gathering", {
             match catch_cancel(weft::gather(vec![child])).await {
                 Ok(_) => unreachable!("the child never returns"),
                 Err(cancelled) => {
@@ -431,7 +342,6 @@ fn a_cancelled_gather_waits_for_its_childrens_cleanup_before_raising() {
                 }
             }
         });
-        wait_until("the caller to start gathering", || started.get()).await;
         wait_until("the child to park", || parked_flag.get()).await;
         assert!(outer.cancel_with("clean up first"));
         let (cleaned_when_raised, message) = outer.await.unwrap();
@@ -471,14 +381,10 @@ fn a_second_cancel_during_the_cleanup_wait_does_not_abandon_the_children() {
             }
         });
         let child_ref = child.task_ref();
-        let started = Flag::new();
-        let s = started.clone();
-        let outer = weft::spawn(async move {
-            s.set();
+        let outer = spawn_started!("the caller to start gathering", {
             weft::gather(vec![child]).await
         });
         let outer_ref = outer.task_ref();
-        wait_until("the caller to start gathering", || started.get()).await;
         wait_until("the child to park", || parked_flag.get()).await;
         assert!(outer_ref.cancel_with("first"));
         wait_until("the child to start cleaning up", || cleaning.get()).await;
@@ -514,15 +420,11 @@ fn a_finished_gather_cannot_be_cancelled() {
         // Nor once it ended cancelled.
         let reached = Log::new();
         let drops = DropCounter::new();
-        let kid = parked(&reached, &drops);
-        let started = Flag::new();
-        let s = started.clone();
-        let outer = weft::spawn(async move {
-            s.set();
+        let kid = parked::<u32>(&reached, &drops);
+        let outer = spawn_started!("the caller to start gathering", {
             weft::gather(vec![kid]).await
         });
         let outer_ref = outer.task_ref();
-        wait_until("the caller to start gathering", || started.get()).await;
         wait_until("the child to park", || reached.len() == 1).await;
         assert!(outer_ref.cancel_with("first"));
         wait_done(&outer_ref).await;
@@ -540,10 +442,7 @@ fn gather_macro_takes_tasks_and_futures_of_different_types_in_argument_order() {
     block_on(2, |_| async {
         let (g_name, name) = gated("name");
         let name_ref = name.task_ref();
-        let started = Flag::new();
-        let s = started.clone();
-        let outer = weft::spawn(async move {
-            s.set();
+        let outer = spawn_started!("the caller to start gathering", {
             weft::gather!(
                 name,
                 async { 2u8 },
@@ -552,7 +451,6 @@ fn gather_macro_takes_tasks_and_futures_of_different_types_in_argument_order() {
             )
             .await
         });
-        wait_until("the caller to start gathering", || started.get()).await;
         // The first argument finishes last.
         weft::sleep(Duration::from_millis(20)).await;
         assert!(!outer.done(), "gather! ended before its first child");
@@ -589,7 +487,7 @@ fn gather_macro_spawns_plain_futures_as_tasks() {
 fn gather_macro_first_error_completes_it_and_the_others_keep_running() {
     block_on(2, |_| async {
         let (ga, a) = gated(1u32);
-        let (gb, b) = gated_panic("tuple boom");
+        let (gb, b) = gated_panic::<u32>("tuple boom");
         let (gc, c) = gated("c");
         let (ar, br, cr) = (a.task_ref(), b.task_ref(), c.task_ref());
         let gathering = weft::spawn(weft::gather!(a, b, c));
@@ -600,17 +498,12 @@ fn gather_macro_first_error_completes_it_and_the_others_keep_running() {
         assert_eq!(panic_text(&err), "tuple boom");
         assert_running_uncancelled(&ar);
         assert_running_uncancelled(&cr);
-        ga.set_result(()).unwrap();
-        gc.set_result(()).unwrap();
-        wait_done(&ar).await;
-        wait_done(&cr).await;
-        assert_finished_normally(&ar);
-        assert_finished_normally(&cr);
+        open_and_finish(&[&ga, &gc], &[&ar, &cr]).await;
 
         // A cancelled child is an error of the tuple form too; the caller goes on.
         let reached = Log::new();
         let drops = DropCounter::new();
-        let kid = parked(&reached, &drops);
+        let kid = parked::<u32>(&reached, &drops);
         let kid_ref = kid.task_ref();
         let outer = weft::spawn(async move {
             let err = weft::gather!(kid, async { 1u8 }).await.unwrap_err();
@@ -633,21 +526,12 @@ fn cancelling_a_gather_macro_cancels_its_children() {
     block_on(2, |_| async {
         let reached = Log::new();
         let drops = DropCounter::new();
-        let a = parked(&reached, &drops);
-        let (r, g) = (reached.clone(), drops.guard());
-        let b = weft::spawn(async move {
-            let _finally = g;
-            r.push(());
-            pending::<String>().await
-        });
+        let a = parked::<u32>(&reached, &drops);
+        let b = parked::<String>(&reached, &drops);
         let (ar, br) = (a.task_ref(), b.task_ref());
-        let started = Flag::new();
-        let s = started.clone();
-        let outer = weft::spawn(async move {
-            s.set();
+        let outer = spawn_started!("the caller to start gathering", {
             weft::gather!(a, b, async { 3u8 }).await
         });
-        wait_until("the caller to start gathering", || started.get()).await;
         wait_until("the children to park", || reached.len() == 2).await;
         assert!(outer.cancel_with("tuple stop"));
         let err = outer.await.unwrap_err();
@@ -662,15 +546,11 @@ fn cancelling_a_gather_macro_cancels_its_children() {
         // gather_settled! as well: it ends cancelled, not with outcomes.
         let reached = Log::new();
         let drops = DropCounter::new();
-        let a = parked(&reached, &drops);
+        let a = parked::<u32>(&reached, &drops);
         let ar = a.task_ref();
-        let started = Flag::new();
-        let s = started.clone();
-        let outer = weft::spawn(async move {
-            s.set();
+        let outer = spawn_started!("the caller to start gathering", {
             weft::gather_settled!(a, async { 3u8 }).await
         });
-        wait_until("the caller to start gathering", || started.get()).await;
         wait_until("the child to park", || reached.len() == 1).await;
         assert!(outer.cancel());
         assert!(outer.await.unwrap_err().is_cancelled());
@@ -685,7 +565,7 @@ fn gather_settled_macro_reports_each_outcome_at_its_position() {
     block_on(2, |_| async {
         let reached = Log::new();
         let drops = DropCounter::new();
-        let doomed = parked(&reached, &drops);
+        let doomed = parked::<u32>(&reached, &drops);
         let doomed_ref = doomed.task_ref();
         let outer = weft::spawn(async move {
             weft::gather_settled!(
@@ -759,7 +639,7 @@ fn a_panicking_child_is_an_ordinary_error_for_gather() {
         assert_eq!(*out[1].as_ref().unwrap(), 1);
 
         // The task awaiting the gather is unharmed by the child's panic.
-        let (gp, boom) = gated_panic("kaboom in task");
+        let (gp, boom) = gated_panic::<u32>("kaboom in task");
         gp.set_result(()).unwrap();
         let outer = weft::spawn(async move {
             let e = weft::gather(vec![boom]).await.unwrap_err();

@@ -14,17 +14,13 @@
 
 mod common;
 
-use common::{block_on, wait_until, DropCounter, Flag, Log};
+use common::{block_on, wait_until, DropCounter, Flag, Log, FOREVER, TICK};
 use futures_util::future::{select, Either};
+use std::fmt::Debug;
 use std::future::{pending, poll_fn, Future};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 use weft::{catch_cancel, current_task, Handle, Promise, ReturnWhen, Task, TaskError, TaskRef};
-
-/// Ordering margin.
-const TICK: Duration = Duration::from_millis(10);
-/// "Forever": far beyond any test.
-const FOREVER: Duration = Duration::from_secs(60);
 
 /// What must come back to its starting value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,7 +194,7 @@ async fn drop_mid_way<F: Future>(fut: F) {
 async fn cancel_mid_way<F>(fut: F)
 where
     F: Future + Send + 'static,
-    F::Output: Send + 'static + std::fmt::Debug,
+    F::Output: Send + 'static + Debug,
 {
     let caller = weft::spawn(fut);
     weft::sleep(3 * TICK).await;
@@ -215,6 +211,54 @@ where
     );
 }
 
+/// `drop_mid_way_in_a_task!(fut)`: [`drop_mid_way`] of `fut` in a spawned
+/// task, which must then run on, uncancelled. (A macro so that `fut` is
+/// written out in that task, as if by hand, and may borrow temporaries.)
+macro_rules! drop_mid_way_in_a_task {
+    ($fut:expr) => {{
+        let caller = weft::spawn(async move {
+            drop_mid_way($fut).await;
+            assert_eq!(current_task().unwrap().cancelling(), 0);
+            weft::sleep(TICK).await;
+            "ran on"
+        });
+        assert_eq!(caller.await.unwrap(), "ran on");
+    }};
+}
+
+/// How a test stops a combinator mid-way.
+#[derive(Clone, Copy, Debug)]
+enum Stop {
+    /// Its future is dropped ([`drop_mid_way`]).
+    Drop,
+    /// The task awaiting it is cancelled ([`cancel_mid_way`]).
+    Cancel,
+}
+
+impl Stop {
+    /// Stops `fut` mid-way, the way `self` says.
+    async fn mid_way<F>(self, fut: F)
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static + Debug,
+    {
+        match self {
+            Stop::Drop => drop_mid_way(fut).await,
+            Stop::Cancel => cancel_mid_way(fut).await,
+        }
+    }
+}
+
+/// What a stopped combinator must have done with its forever children.
+#[derive(Clone, Copy, Debug)]
+enum Then {
+    /// Left them running (a tick later they still run, none cancelled; the
+    /// test then cancels them).
+    LeftRunning,
+    /// Cancelled them and waited for their cleanup.
+    CancelledAndAwaited,
+}
+
 /// Runs a leak test body on a 2-worker runtime, handing it the handle and the
 /// usage at the start.
 fn leak_test<F, M>(make: M)
@@ -229,62 +273,109 @@ where
     })
 }
 
+/// For forever children a combinator left running: checks they still run,
+/// none cancelled (`why` names the case), cancels them, then [`settle`]s with
+/// `guards` guards.
+async fn cancel_running_and_settle(
+    h: &Handle,
+    start: Usage,
+    kids: &Kids,
+    why: &str,
+    guards: usize,
+) {
+    kids.assert_forever_running(why);
+    kids.cancel_forever();
+    settle(h, start, &kids.drops, guards).await;
+}
+
+/// A leak test of a combinator over spawned children: `spawn` makes them
+/// (one guard each); once all started, the future `combinator` makes of them
+/// is stopped mid-way as `stop` says; then their forever members must be as
+/// `then` says (`why` names the case in failure messages), and nothing may
+/// leak.
+fn children_leak_test<S, C, F>(spawn: S, combinator: C, stop: Stop, then: Then, why: &'static str)
+where
+    S: FnOnce(&Kids) -> Vec<Task<u32>> + Send + 'static,
+    C: FnOnce(Vec<Task<u32>>) -> F + Send + 'static,
+    F: Future + Send + 'static,
+    F::Output: Send + 'static + Debug,
+{
+    leak_test(move |h, start| async move {
+        let kids = Kids::new();
+        let tasks = spawn(&kids);
+        let children = tasks.len();
+        kids.wait_started(children).await;
+        stop.mid_way(combinator(tasks)).await;
+        match then {
+            Then::LeftRunning => {
+                weft::sleep(TICK).await;
+                cancel_running_and_settle(&h, start, &kids, why, children).await;
+            }
+            Then::CancelledAndAwaited => {
+                kids.assert_forever_cancelled_and_cleaned(why);
+                settle(&h, start, &kids.drops, children).await;
+            }
+        }
+    });
+}
+
+/// The children most tests use: forever, quick, forever.
+fn forever_quick_forever(kids: &Kids) -> Vec<Task<u32>> {
+    vec![kids.forever(), kids.quick(TICK, 1), kids.forever()]
+}
+
 // ----- gather -----
 
 #[test]
 fn gather_dropped_mid_way_leaks_nothing() {
-    leak_test(|h, start| async move {
-        let kids = Kids::new();
-        let tasks = vec![kids.forever(), kids.quick(TICK, 1), kids.forever()];
-        kids.wait_started(3).await;
-        drop_mid_way(weft::gather(tasks)).await;
-        // Documented: dropping leaves the children running.
-        weft::sleep(TICK).await;
-        kids.assert_forever_running("gather dropped");
-        kids.cancel_forever();
-        settle(&h, start, &kids.drops, 3).await;
-    });
+    // Documented: dropping leaves the children running.
+    children_leak_test(
+        forever_quick_forever,
+        weft::gather,
+        Stop::Drop,
+        Then::LeftRunning,
+        "gather dropped",
+    );
 }
 
 #[test]
 fn gather_cancelled_mid_way_cancels_and_awaits_children_and_leaks_nothing() {
-    leak_test(|h, start| async move {
-        let kids = Kids::new();
-        let tasks = vec![kids.forever(), kids.quick(TICK, 1), kids.forever()];
-        kids.wait_started(3).await;
-        cancel_mid_way(async move { weft::gather(tasks).await.map(|_| ()) }).await;
-        // Documented: the children were cancelled and waited for.
-        kids.assert_forever_cancelled_and_cleaned("gather cancelled");
-        settle(&h, start, &kids.drops, 3).await;
-    });
+    // Documented: the children were cancelled and waited for.
+    children_leak_test(
+        forever_quick_forever,
+        |tasks| async move { weft::gather(tasks).await.map(|_| ()) },
+        Stop::Cancel,
+        Then::CancelledAndAwaited,
+        "gather cancelled",
+    );
 }
 
 // ----- gather_settled -----
 
+fn quick_forever_forever(kids: &Kids) -> Vec<Task<u32>> {
+    vec![kids.quick(TICK, 1), kids.forever(), kids.forever()]
+}
+
 #[test]
 fn gather_settled_dropped_mid_way_leaks_nothing() {
-    leak_test(|h, start| async move {
-        let kids = Kids::new();
-        let tasks = vec![kids.quick(TICK, 1), kids.forever(), kids.forever()];
-        kids.wait_started(3).await;
-        drop_mid_way(weft::gather_settled(tasks)).await;
-        weft::sleep(TICK).await;
-        kids.assert_forever_running("gather_settled dropped");
-        kids.cancel_forever();
-        settle(&h, start, &kids.drops, 3).await;
-    });
+    children_leak_test(
+        quick_forever_forever,
+        weft::gather_settled,
+        Stop::Drop,
+        Then::LeftRunning,
+        "gather_settled dropped",
+    );
 }
 
 #[test]
 fn gather_settled_cancelled_mid_way_cancels_and_awaits_children_and_leaks_nothing() {
-    leak_test(|h, start| async move {
-        let kids = Kids::new();
-        let tasks = vec![kids.quick(TICK, 1), kids.forever(), kids.forever()];
-        kids.wait_started(3).await;
-        cancel_mid_way(async move { weft::gather_settled(tasks).await.len() }).await;
-        kids.assert_forever_cancelled_and_cleaned("gather_settled cancelled");
-        settle(&h, start, &kids.drops, 3).await;
-    });
+    children_leak_test(
+        quick_forever_forever,
+        |tasks| async move { weft::gather_settled(tasks).await.len() },
+        Stop::Cancel,
+        Then::CancelledAndAwaited,
+        "gather_settled cancelled",
+    );
 }
 
 // ----- gather! (tasks and plain futures mixed; the macro spawns the futures) -----
@@ -307,8 +398,7 @@ fn gather_macro_dropped_mid_way_leaks_nothing() {
         drop_mid_way(fut).await;
         kids.assert_forever_running("gather! dropped");
         wait_until("the spawned plain future to finish", || finished.get()).await;
-        kids.cancel_forever();
-        settle(&h, start, &kids.drops, 3).await;
+        cancel_running_and_settle(&h, start, &kids, "gather! dropped", 3).await;
     });
 }
 
@@ -337,134 +427,122 @@ fn gather_macro_cancelled_mid_way_cancels_spawned_futures_and_leaks_nothing() {
 
 #[test]
 fn wait_with_timeout_dropped_mid_way_leaks_nothing() {
-    leak_test(|h, start| async move {
-        let kids = Kids::new();
-        let tasks = vec![kids.forever(), kids.quick(TICK, 1), kids.forever()];
-        kids.wait_started(3).await;
-        drop_mid_way(weft::wait(tasks).timeout(FOREVER)).await;
-        // Documented: nothing is cancelled.
-        weft::sleep(TICK).await;
-        kids.assert_forever_running("wait dropped");
-        kids.cancel_forever();
-        settle(&h, start, &kids.drops, 3).await;
-    });
+    // Documented: nothing is cancelled.
+    children_leak_test(
+        forever_quick_forever,
+        |tasks| weft::wait(tasks).timeout(FOREVER),
+        Stop::Drop,
+        Then::LeftRunning,
+        "wait dropped",
+    );
 }
 
 #[test]
 fn wait_with_timeout_cancelled_mid_way_leaves_children_running_and_leaks_nothing() {
-    leak_test(|h, start| async move {
-        let kids = Kids::new();
-        let tasks = vec![kids.forever(), kids.quick(TICK, 1), kids.forever()];
-        kids.wait_started(3).await;
-        cancel_mid_way(async move {
+    children_leak_test(
+        forever_quick_forever,
+        |tasks| async move {
             weft::wait(tasks)
                 .timeout(FOREVER)
                 .return_when(ReturnWhen::AllCompleted)
                 .await
                 .map(|(d, p)| (d.len(), p.len()))
-        })
-        .await;
-        weft::sleep(TICK).await;
-        kids.assert_forever_running("wait's caller cancelled");
-        kids.cancel_forever();
-        settle(&h, start, &kids.drops, 3).await;
-    });
+        },
+        Stop::Cancel,
+        Then::LeftRunning,
+        "wait's caller cancelled",
+    );
 }
 
 // ----- as_completed (with a timeout) -----
 
 #[test]
 fn as_completed_with_timeout_dropped_mid_way_leaks_nothing() {
-    leak_test(|h, start| async move {
-        let kids = Kids::new();
-        let tasks = vec![kids.forever(), kids.quick(TICK, 1), kids.forever()];
-        kids.wait_started(3).await;
-        let stream = weft::as_completed(tasks).timeout(FOREVER);
-        drop_mid_way(async move {
-            let mut stream = stream;
-            assert_eq!(stream.next().await.unwrap().unwrap(), 1);
-            stream.next().await
-        })
-        .await;
-        // Documented: dropping the stream cancels nothing.
-        weft::sleep(TICK).await;
-        kids.assert_forever_running("as_completed dropped");
-        kids.cancel_forever();
-        settle(&h, start, &kids.drops, 3).await;
-    });
+    // Documented: dropping the stream cancels nothing.
+    children_leak_test(
+        forever_quick_forever,
+        |tasks| {
+            let stream = weft::as_completed(tasks).timeout(FOREVER);
+            async move {
+                let mut stream = stream;
+                assert_eq!(stream.next().await.unwrap().unwrap(), 1);
+                stream.next().await
+            }
+        },
+        Stop::Drop,
+        Then::LeftRunning,
+        "as_completed dropped",
+    );
 }
 
 #[test]
 fn as_completed_with_timeout_cancelled_mid_way_leaves_children_running_and_leaks_nothing() {
-    leak_test(|h, start| async move {
-        let kids = Kids::new();
-        let tasks = vec![kids.forever(), kids.quick(TICK, 1), kids.forever()];
-        kids.wait_started(3).await;
-        cancel_mid_way(async move {
+    children_leak_test(
+        forever_quick_forever,
+        |tasks| async move {
             let mut stream = weft::as_completed(tasks).timeout(FOREVER);
             let mut seen = Vec::new();
             while let Some(item) = stream.next().await {
                 seen.push(item.ok());
             }
             seen
-        })
-        .await;
-        weft::sleep(TICK).await;
-        kids.assert_forever_running("as_completed's caller cancelled");
-        kids.cancel_forever();
-        settle(&h, start, &kids.drops, 3).await;
-    });
+        },
+        Stop::Cancel,
+        Then::LeftRunning,
+        "as_completed's caller cancelled",
+    );
 }
 
 #[test]
 fn as_completed_tasks_cancelled_mid_way_leaks_nothing() {
-    leak_test(|h, start| async move {
-        let kids = Kids::new();
-        let tasks = vec![kids.quick(TICK, 1), kids.forever()];
-        kids.wait_started(2).await;
-        cancel_mid_way(async move {
+    children_leak_test(
+        |kids| vec![kids.quick(TICK, 1), kids.forever()],
+        |tasks| async move {
             let mut stream = weft::as_completed(tasks).timeout(FOREVER).tasks();
             let mut n = 0;
             while let Some(item) = stream.next().await {
                 n += usize::from(item.is_ok());
             }
             n
-        })
-        .await;
-        weft::sleep(TICK).await;
-        kids.assert_forever_running("as_completed(..).tasks()'s caller cancelled");
-        kids.cancel_forever();
-        settle(&h, start, &kids.drops, 2).await;
-    });
+        },
+        Stop::Cancel,
+        Then::LeftRunning,
+        "as_completed(..).tasks()'s caller cancelled",
+    );
 }
 
 // ----- wait_for -----
 
+/// The one child of a wait_for test.
+fn one_forever(kids: &Kids) -> Vec<Task<u32>> {
+    vec![kids.forever()]
+}
+
 #[test]
 fn wait_for_dropped_mid_way_leaks_nothing() {
-    leak_test(|h, start| async move {
-        let kids = Kids::new();
-        let task = kids.forever();
-        kids.wait_started(1).await;
-        drop_mid_way(weft::wait_for(task, Some(FOREVER))).await;
-        // Documented: dropping leaves the task running.
-        weft::sleep(TICK).await;
-        kids.assert_forever_running("wait_for dropped");
-        kids.cancel_forever();
-        settle(&h, start, &kids.drops, 1).await;
-    });
+    // Documented: dropping leaves the task running.
+    children_leak_test(
+        one_forever,
+        |mut tasks| weft::wait_for(tasks.remove(0), Some(FOREVER)),
+        Stop::Drop,
+        Then::LeftRunning,
+        "wait_for dropped",
+    );
 }
 
 #[test]
 fn wait_for_cancelled_mid_way_cancels_and_awaits_the_task_and_leaks_nothing() {
-    leak_test(|h, start| async move {
-        let kids = Kids::new();
-        let task = kids.forever();
-        kids.wait_started(1).await;
-        cancel_mid_way(async move { weft::wait_for(task, Some(FOREVER)).await.map(|_| ()) }).await;
-        kids.assert_forever_cancelled_and_cleaned("wait_for cancelled");
-        settle(&h, start, &kids.drops, 1).await;
-    });
+    children_leak_test(
+        one_forever,
+        |mut tasks| async move {
+            weft::wait_for(tasks.remove(0), Some(FOREVER))
+                .await
+                .map(|_| ())
+        },
+        Stop::Cancel,
+        Then::CancelledAndAwaited,
+        "wait_for cancelled",
+    );
 }
 
 #[test]
@@ -525,9 +603,7 @@ fn timeout_scope_dropped_mid_way_leaks_nothing() {
         // The body was dropped; the child whose handle it held runs on, as
         // after dropping any handle.
         assert_eq!(kids.drops.get(), 1, "the scope's body was not dropped");
-        kids.assert_forever_running("timeout scope dropped");
-        kids.cancel_forever();
-        settle(&h, start, &kids.drops, 2).await;
+        cancel_running_and_settle(&h, start, &kids, "timeout scope dropped", 2).await;
     });
 }
 
@@ -536,17 +612,8 @@ fn timeout_scope_dropped_mid_way_inside_a_task_leaks_nothing() {
     leak_test(|h, start| async move {
         let kids = Kids::new();
         let body = scope_body(&kids);
-        let caller = weft::spawn(async move {
-            drop_mid_way(weft::timeout(FOREVER).run(body)).await;
-            let me = current_task().unwrap();
-            assert_eq!(me.cancelling(), 0);
-            weft::sleep(TICK).await;
-            "ran on"
-        });
-        assert_eq!(caller.await.unwrap(), "ran on");
-        kids.assert_forever_running("timeout scope dropped in a task");
-        kids.cancel_forever();
-        settle(&h, start, &kids.drops, 2).await;
+        drop_mid_way_in_a_task!(weft::timeout(FOREVER).run(body));
+        cancel_running_and_settle(&h, start, &kids, "timeout scope dropped in a task", 2).await;
     });
 }
 
@@ -610,54 +677,49 @@ fn timeout_scope_dropped_while_its_expired_body_cleans_up_takes_its_cancellation
 
 // ----- shield -----
 
-#[test]
-fn shield_dropped_mid_way_leaks_nothing() {
-    leak_test(|h, start| async move {
+/// Shields a gated child and a forever child, stops each shield mid-way as
+/// `stop` says, and checks that, as documented, both shielded tasks keep
+/// running: the gated one then finishes with its value (else `failed`), the
+/// forever one runs on until the test cancels it (`why` names the case).
+fn shield_leak_test(stop: Stop, failed: &'static str, why: &'static str) {
+    leak_test(move |h, start| async move {
         let kids = Kids::new();
         let gate = Promise::new();
         let gated = kids.gated(&gate, 5);
         let gated_ref = gated.task_ref();
         let forever = kids.forever();
         kids.wait_started(2).await;
-        drop_mid_way(weft::shield(gated)).await;
-        drop_mid_way(weft::shield(forever)).await;
+        match stop {
+            Stop::Drop => {
+                drop_mid_way(weft::shield(gated)).await;
+                drop_mid_way(weft::shield(forever)).await;
+            }
+            Stop::Cancel => {
+                cancel_mid_way(async move { weft::shield(gated).await.is_ok() }).await;
+                cancel_mid_way(async move { weft::shield(forever).await.is_ok() }).await;
+            }
+        }
         // Documented: the shielded task keeps running and finishes.
         assert!(!gated_ref.done() && gated_ref.cancelling() == 0);
         gate.set_result(()).unwrap();
         wait_until("the shielded task to finish", || gated_ref.done()).await;
-        assert!(
-            gated_ref.exception().unwrap().is_none(),
-            "the shielded task failed"
-        );
-        kids.assert_forever_running("shield dropped");
-        kids.cancel_forever();
-        settle(&h, start, &kids.drops, 2).await;
+        assert!(gated_ref.exception().unwrap().is_none(), "{failed}");
+        cancel_running_and_settle(&h, start, &kids, why, 2).await;
     });
 }
 
 #[test]
+fn shield_dropped_mid_way_leaks_nothing() {
+    shield_leak_test(Stop::Drop, "the shielded task failed", "shield dropped");
+}
+
+#[test]
 fn shield_cancelled_mid_way_leaves_the_task_running_and_leaks_nothing() {
-    leak_test(|h, start| async move {
-        let kids = Kids::new();
-        let gate = Promise::new();
-        let gated = kids.gated(&gate, 5);
-        let gated_ref = gated.task_ref();
-        let forever = kids.forever();
-        kids.wait_started(2).await;
-        cancel_mid_way(async move { weft::shield(gated).await.is_ok() }).await;
-        cancel_mid_way(async move { weft::shield(forever).await.is_ok() }).await;
-        // Documented: the shielded task keeps running and finishes.
-        assert!(!gated_ref.done() && gated_ref.cancelling() == 0);
-        gate.set_result(()).unwrap();
-        wait_until("the shielded task to finish", || gated_ref.done()).await;
-        assert!(
-            gated_ref.exception().unwrap().is_none(),
-            "the shielded task was cancelled"
-        );
-        kids.assert_forever_running("shield's caller cancelled");
-        kids.cancel_forever();
-        settle(&h, start, &kids.drops, 2).await;
-    });
+    shield_leak_test(
+        Stop::Cancel,
+        "the shielded task was cancelled",
+        "shield's caller cancelled",
+    );
 }
 
 // ----- task_group -----
@@ -692,9 +754,7 @@ fn task_group_dropped_mid_way_leaks_nothing() {
         // Like every combinator's (crate docs), a dropped group's children
         // run on; the body itself was dropped.
         weft::sleep(TICK).await;
-        kids.assert_forever_running("task_group dropped");
-        kids.cancel_forever();
-        settle(&h, start, &kids.drops, 4).await;
+        cancel_running_and_settle(&h, start, &kids, "task_group dropped", 4).await;
     });
 }
 
@@ -703,16 +763,8 @@ fn task_group_dropped_mid_way_inside_a_task_leaks_nothing() {
     leak_test(|h, start| async move {
         let kids = Kids::new();
         let body = group_body(&kids);
-        let caller = weft::spawn(async move {
-            drop_mid_way(weft::task_group(body)).await;
-            assert_eq!(current_task().unwrap().cancelling(), 0);
-            weft::sleep(TICK).await;
-            "ran on"
-        });
-        assert_eq!(caller.await.unwrap(), "ran on");
-        kids.assert_forever_running("task_group dropped in a task");
-        kids.cancel_forever();
-        settle(&h, start, &kids.drops, 4).await;
+        drop_mid_way_in_a_task!(weft::task_group(body));
+        cancel_running_and_settle(&h, start, &kids, "task_group dropped in a task", 4).await;
     });
 }
 

@@ -1,37 +1,65 @@
-//! `shield` (ASYNCIO.md, "shield"): cancelling (or dropping, or timing out)
-//! the outer leaves the shielded task running and drops its later result; a
-//! cancellation of the shielded task itself comes out of the shield; a task
-//! already done comes back on the first poll.
-
 mod common;
 
-use common::{block_on, poll_once, wait_done, wait_until, DropCounter, DropGuard, Flag};
+use common::{
+    block_on, cancel_message, ms, poll_once, spawn_started, wait_done, wait_until, yield_times,
+    DropCounter, DropGuard, Flag,
+};
 use std::future::pending;
 use std::task::Poll;
-use std::time::Duration;
 use weft::{catch_cancel, shield, wait_for, Task, TaskError, TaskRef};
 
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
+/// A task to shield, and what shows how it ended: it works for 40 ms, sets
+/// `finished`, and returns a guard counted by `drops` (so whoever drops the
+/// result shows up there).
+#[derive(Clone)]
+struct Worker {
+    finished: Flag,
+    drops: DropCounter,
+    task: TaskRef,
 }
 
-/// The message of a cancellation error, or a panic if it is not one.
-fn cancel_message(err: &TaskError) -> Option<String> {
-    match err {
-        TaskError::Cancelled(c) => c.message().map(str::to_owned),
-        other => panic!("expected a cancellation, got {other:?}"),
+impl Worker {
+    /// Spawns the task; returns its handle and what watches it.
+    fn spawn() -> (Task<DropGuard>, Worker) {
+        let (finished, drops) = (Flag::new(), DropCounter::new());
+        let (f, g) = (finished.clone(), drops.guard());
+        let x = weft::spawn(async move {
+            weft::sleep(ms(40)).await;
+            f.set();
+            g
+        });
+        let task = x.task_ref();
+        let worker = Worker {
+            finished,
+            drops,
+            task,
+        };
+        (x, worker)
     }
-}
 
-/// A task that works for 40 ms, sets `finished`, and returns a guard counted
-/// by `drops` (so whoever drops the result shows up there).
-fn worker(finished: &Flag, drops: &DropCounter) -> Task<DropGuard> {
-    let (f, g) = (finished.clone(), drops.guard());
-    weft::spawn(async move {
-        weft::sleep(ms(40)).await;
-        f.set();
-        g
-    })
+    /// See [`assert_untouched`].
+    fn assert_untouched(&self) {
+        assert_untouched(&self.task, &self.finished);
+    }
+
+    /// Waits for the task to finish on its own and checks it ended with its
+    /// value; then, since nobody holds its handle any more, that its result is
+    /// dropped.
+    async fn assert_finishes_and_its_result_is_dropped(&self) {
+        let x = &self.task;
+        wait_done(x).await;
+        assert!(
+            self.finished.get(),
+            "the shielded task did not run to its end"
+        );
+        assert!(!x.cancelled(), "the shielded task was cancelled");
+        assert!(x.exception().unwrap().is_none());
+        assert_eq!(x.cancelling(), 0);
+        wait_until("the shielded task's result to be dropped", || {
+            self.drops.get() == 1
+        })
+        .await;
+    }
 }
 
 /// Checks that `x` was left alone: not done yet, no cancel request.
@@ -43,13 +71,14 @@ fn assert_untouched(x: &TaskRef, finished: &Flag) {
     );
 }
 
-/// Waits for `x` to finish on its own and checks it ended with its value.
-async fn assert_finishes_normally(x: &TaskRef, finished: &Flag) {
-    wait_done(x).await;
-    assert!(finished.get(), "the shielded task did not run to its end");
-    assert!(!x.cancelled(), "the shielded task was cancelled");
-    assert!(x.exception().unwrap().is_none());
-    assert_eq!(x.cancelling(), 0);
+/// Waits until `x` is done, then polls `shield(x)` once and returns its
+/// output; panics (naming what `x` is) if it is pending.
+async fn shield_once_done<T: Send + 'static>(x: Task<T>, what: &str) -> Result<T, TaskError> {
+    wait_done(&x).await;
+    match poll_once(&mut Box::pin(shield(x))) {
+        Poll::Ready(out) => out,
+        Poll::Pending => panic!("shield of a {what} task was pending"),
+    }
 }
 
 // Spec: shield(x): cancelling the outer does not cancel x; x keeps running and
@@ -57,32 +86,19 @@ async fn assert_finishes_normally(x: &TaskRef, finished: &Flag) {
 #[test]
 fn cancelling_the_outer_leaves_the_shielded_task_running_and_drops_its_result() {
     block_on(2, |_| async {
-        let (finished, drops) = (Flag::new(), DropCounter::new());
-        let x = worker(&finished, &drops);
-        let x_ref = x.task_ref();
-        let waiting = Flag::new();
-        let w = waiting.clone();
-        let outer = weft::spawn(async move {
-            w.set();
+        let (x, worker) = Worker::spawn();
+        let outer = spawn_started!("the outer task to await the shield", {
             shield(x).await.map(drop)
         });
+        yield_times(10).await;
         let outer_ref = outer.task_ref();
-        wait_until("the outer task to await the shield", || waiting.get()).await;
-        for _ in 0..10 {
-            weft::yield_now().await;
-        }
         assert!(outer.cancel_with("outer only"));
         let err = outer.await.unwrap_err();
         assert_eq!(cancel_message(&err).as_deref(), Some("outer only"));
         assert!(outer_ref.cancelled());
-        assert_untouched(&x_ref, &finished);
-
-        assert_finishes_normally(&x_ref, &finished).await;
+        worker.assert_untouched();
         // Nobody holds x's handle any more: its result is dropped.
-        wait_until("the shielded task's result to be dropped", || {
-            drops.get() == 1
-        })
-        .await;
+        worker.assert_finishes_and_its_result_is_dropped().await;
     });
 }
 
@@ -92,14 +108,9 @@ fn cancelling_the_outer_leaves_the_shielded_task_running_and_drops_its_result() 
 #[test]
 fn an_outer_that_catches_its_cancellation_around_shield_sees_the_task_still_running() {
     block_on(2, |_| async {
-        let (finished, drops) = (Flag::new(), DropCounter::new());
-        let x = worker(&finished, &drops);
-        let x_ref = x.task_ref();
-        let (xr, f) = (x_ref.clone(), finished.clone());
-        let waiting = Flag::new();
-        let w = waiting.clone();
-        let outer = weft::spawn(async move {
-            w.set();
+        let (x, worker) = Worker::spawn();
+        let (xr, f) = (worker.task.clone(), worker.finished.clone());
+        let outer = spawn_started!("the outer task to await the shield", {
             match catch_cancel(shield(x)).await {
                 Ok(_) => unreachable!("the shield finished before the cancel"),
                 Err(c) => {
@@ -113,17 +124,10 @@ fn an_outer_that_catches_its_cancellation_around_shield_sees_the_task_still_runn
                 }
             }
         });
-        wait_until("the outer task to await the shield", || waiting.get()).await;
-        for _ in 0..10 {
-            weft::yield_now().await;
-        }
+        yield_times(10).await;
         assert!(outer.cancel_with("stop"));
         assert_eq!(outer.await.unwrap(), "caught");
-        assert_finishes_normally(&x_ref, &finished).await;
-        wait_until("the shielded task's result to be dropped", || {
-            drops.get() == 1
-        })
-        .await;
+        worker.assert_finishes_and_its_result_is_dropped().await;
     });
 }
 
@@ -133,35 +137,23 @@ fn an_outer_that_catches_its_cancellation_around_shield_sees_the_task_still_runn
 fn a_timeout_around_shield_leaves_the_shielded_task_running() {
     block_on(2, |_| async {
         // A timeout scope in a task: stops the block by cancelling that task.
-        let (finished, drops) = (Flag::new(), DropCounter::new());
-        let x = worker(&finished, &drops);
-        let x_ref = x.task_ref();
+        let (x, worker) = Worker::spawn();
         let timed_out =
             weft::spawn(async move { weft::timeout(ms(10)).run(shield(x)).await.is_err() });
         assert!(timed_out.await.unwrap(), "the scope did not time out");
-        assert_untouched(&x_ref, &finished);
-        assert_finishes_normally(&x_ref, &finished).await;
-        wait_until("the shielded task's result to be dropped", || {
-            drops.get() == 1
-        })
-        .await;
+        worker.assert_untouched();
+        worker.assert_finishes_and_its_result_is_dropped().await;
 
         // wait_for of a task that awaits the shield: that task is cancelled,
         // x is not.
-        let (finished, drops) = (Flag::new(), DropCounter::new());
-        let x = worker(&finished, &drops);
-        let x_ref = x.task_ref();
+        let (x, worker) = Worker::spawn();
         let outer = weft::spawn(async move { shield(x).await.map(drop) });
         let outer_ref = outer.task_ref();
         let err = wait_for(outer, Some(ms(10))).await.unwrap_err();
         assert!(err.is_timeout());
         assert!(outer_ref.cancelled());
-        assert_untouched(&x_ref, &finished);
-        assert_finishes_normally(&x_ref, &finished).await;
-        wait_until("the shielded task's result to be dropped", || {
-            drops.get() == 1
-        })
-        .await;
+        worker.assert_untouched();
+        worker.assert_finishes_and_its_result_is_dropped().await;
     });
 }
 
@@ -170,18 +162,12 @@ fn a_timeout_around_shield_leaves_the_shielded_task_running() {
 #[test]
 fn dropping_the_shield_future_leaves_the_task_running() {
     block_on(2, |_| async {
-        let (finished, drops) = (Flag::new(), DropCounter::new());
-        let x = worker(&finished, &drops);
-        let x_ref = x.task_ref();
+        let (x, worker) = Worker::spawn();
         let mut fut = Box::pin(shield(x));
         assert!(poll_once(&mut fut).is_pending());
         drop(fut);
-        assert_untouched(&x_ref, &finished);
-        assert_finishes_normally(&x_ref, &finished).await;
-        wait_until("the shielded task's result to be dropped", || {
-            drops.get() == 1
-        })
-        .await;
+        worker.assert_untouched();
+        worker.assert_finishes_and_its_result_is_dropped().await;
     });
 }
 
@@ -228,20 +214,14 @@ fn shield_resolves_to_the_cancellation_when_the_shielded_task_itself_is_cancelle
         // asyncio's `await shield(x)` does, ends cancelled.
         let x = weft::spawn(pending::<u32>());
         let x_ref = x.task_ref();
-        let waiting = Flag::new();
-        let w = waiting.clone();
-        let outer = weft::spawn(async move {
-            w.set();
+        let outer = spawn_started!("the outer task to await the shield", {
             match shield(x).await {
                 Err(TaskError::Cancelled(c)) => c.raise().await,
                 other => panic!("expected the shielded task's cancellation, got {other:?}"),
             }
         });
+        yield_times(10).await;
         let outer_ref = outer.task_ref();
-        wait_until("the outer task to await the shield", || waiting.get()).await;
-        for _ in 0..10 {
-            weft::yield_now().await;
-        }
         assert!(x_ref.cancel_with("x again"));
         let err: TaskError = outer.await.unwrap_err();
         assert_eq!(cancel_message(&err).as_deref(), Some("x again"));
@@ -255,12 +235,7 @@ fn shield_resolves_to_the_cancellation_when_the_shielded_task_itself_is_cancelle
 fn shield_of_a_finished_task_returns_on_the_first_poll() {
     block_on(2, |_| async {
         let x = weft::spawn(async { 9u32 });
-        wait_done(&x).await;
-        let mut fut = Box::pin(shield(x));
-        match poll_once(&mut fut) {
-            Poll::Ready(out) => assert_eq!(out.unwrap(), 9),
-            Poll::Pending => panic!("shield of a finished task was pending"),
-        }
+        assert_eq!(shield_once_done(x, "finished").await.unwrap(), 9);
 
         // A finished task's error, too.
         let x = weft::spawn(async {
@@ -269,33 +244,17 @@ fn shield_of_a_finished_task_returns_on_the_first_poll() {
             }
             1u32
         });
-        wait_done(&x).await;
-        let mut fut = Box::pin(shield(x));
-        match poll_once(&mut fut) {
-            Poll::Ready(out) => assert!(out.unwrap_err().is_panic()),
-            Poll::Pending => panic!("shield of a failed task was pending"),
-        }
+        assert!(shield_once_done(x, "failed").await.unwrap_err().is_panic());
 
         let x = weft::spawn(pending::<u32>());
         x.cancel_with("gone");
-        wait_done(&x).await;
-        let mut fut = Box::pin(shield(x));
-        match poll_once(&mut fut) {
-            Poll::Ready(out) => {
-                assert_eq!(cancel_message(&out.unwrap_err()).as_deref(), Some("gone"))
-            }
-            Poll::Pending => panic!("shield of a cancelled task was pending"),
-        }
+        let err = shield_once_done(x, "cancelled").await.unwrap_err();
+        assert_eq!(cancel_message(&err).as_deref(), Some("gone"));
 
         // Inside a task (a cancel-aware context), the same.
         let v = weft::spawn(async {
             let x = weft::spawn(async { 10u32 });
-            wait_done(&x).await;
-            let mut fut = Box::pin(shield(x));
-            match poll_once(&mut fut) {
-                Poll::Ready(out) => out.unwrap(),
-                Poll::Pending => panic!("shield of a finished task was pending"),
-            }
+            shield_once_done(x, "finished").await.unwrap()
         })
         .await
         .unwrap();

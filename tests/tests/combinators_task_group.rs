@@ -13,13 +13,10 @@
 
 mod common;
 
-use common::{block_on, wait_until, DropCounter, Flag, Log};
+use common::{block_on, panic_text, wait_until, DropCounter, Flag, Log, TICK};
 use std::future::{pending, Future};
 use std::time::Duration;
 use weft::{catch_cancel, current_task, Promise, TaskError, TaskGroup, TaskGroupError, TaskRef};
-
-/// Ordering margin: long enough for the other side to get going.
-const TICK: Duration = Duration::from_millis(10);
 
 /// The error a body returns in these tests.
 #[derive(Debug)]
@@ -37,14 +34,6 @@ fn is_body_failed(e: &TaskError) -> bool {
     matches!(e, TaskError::Failed(inner) if inner.is::<BodyFailed>())
 }
 
-/// The panic message of `e`, or a test failure if it is no panic.
-fn panic_text(e: &TaskError) -> String {
-    match e {
-        TaskError::Panicked(p) => p.message().to_owned(),
-        other => panic!("expected a panic, got {other:?}"),
-    }
-}
-
 /// The panic messages of a group error, sorted.
 fn panic_texts(err: &TaskGroupError) -> Vec<String> {
     let mut v: Vec<String> = err.errors().iter().map(panic_text).collect();
@@ -52,34 +41,104 @@ fn panic_texts(err: &TaskGroupError) -> Vec<String> {
     v
 }
 
-/// A child that parks until cancelled, then cleans up with an await, sets
-/// `cleaned`, and re-raises (asyncio's `except CancelledError: await ...; raise`).
-fn cleanup_child(reached: &Flag, cleaned: &Flag) -> impl Future<Output = ()> + Send + 'static {
-    let (reached, cleaned) = (reached.clone(), cleaned.clone());
-    async move {
-        reached.set();
-        match catch_cancel(pending::<()>()).await {
-            Ok(()) => unreachable!("pending() returned"),
-            Err(c) => {
-                weft::sleep(2 * TICK).await;
-                cleaned.set();
-                c.raise().await
+/// A child that parks until cancelled, then cleans up with an await and
+/// re-raises (asyncio's `except CancelledError: await ...; raise`), and the
+/// flags that tell how far it got.
+#[derive(Clone, Default)]
+struct CleanupChild {
+    /// Set when it parks.
+    reached: Flag,
+    /// Set at the end of its cleanup, just before it re-raises.
+    cleaned: Flag,
+}
+
+impl CleanupChild {
+    fn new() -> CleanupChild {
+        CleanupChild::default()
+    }
+
+    /// The child's future (to spawn into a group).
+    fn future(&self) -> impl Future<Output = ()> + Send + 'static {
+        let (reached, cleaned) = (self.reached.clone(), self.cleaned.clone());
+        async move {
+            reached.set();
+            match catch_cancel(pending::<()>()).await {
+                Ok(()) => unreachable!("pending() returned"),
+                Err(c) => {
+                    weft::sleep(2 * TICK).await;
+                    cleaned.set();
+                    c.raise().await
+                }
             }
         }
     }
+
+    /// Waits until the child has parked (`who` names it in the failure
+    /// message).
+    async fn wait_parked(&self, who: &str) {
+        wait_until(&format!("{who} to park"), || self.reached.get()).await;
+    }
+}
+
+/// A child that sets `reached`, waits for `gate` (a cancellation there does
+/// not stop it), then panics with `msg`.
+fn failing_on_gate(
+    gate: &Promise<()>,
+    reached: &Flag,
+    msg: &'static str,
+) -> impl Future<Output = ()> + Send + 'static {
+    let (gate, reached) = (gate.clone(), reached.clone());
+    async move {
+        reached.set();
+        let _ = catch_cancel(gate.wait()).await;
+        panic!("{msg}");
+    }
+}
+
+/// A future that holds a guard from `drops` and sets `polled` if it is ever
+/// polled (for spawns that must be refused).
+fn refused_future(drops: &DropCounter, polled: &Flag) -> impl Future<Output = ()> + Send + 'static {
+    let (g, p) = (drops.guard(), polled.clone());
+    async move {
+        let _g = g;
+        p.set();
+    }
+}
+
+/// A clone of a group that has finished (its body returned at once).
+async fn finished_group() -> TaskGroup {
+    let mut kept = None;
+    weft::task_group(|tg| {
+        kept = Some(tg.clone());
+        async { Ok(()) }
+    })
+    .await
+    .unwrap();
+    kept.unwrap()
 }
 
 /// A child that sleeps `after`, then panics with `msg`.
-fn failing_child(after: Duration, msg: &'static str) -> impl Future<Output = ()> + Send + 'static {
-    async move {
-        weft::sleep(after).await;
-        panic!("{msg}");
-    }
+async fn failing_child(after: Duration, msg: &'static str) {
+    weft::sleep(after).await;
+    panic!("{msg}");
 }
 
 /// The cancel count of the task running this code (0 outside a task).
 fn my_cancelling() -> u32 {
     current_task().map_or(0, |t| t.cancelling())
+}
+
+/// Runs `scenario` on both paths of a group: in the future given to
+/// `block_on` (not a task: the group drops its body), then as a spawned task
+/// (the group cancels that task and takes the request back).
+fn on_both_paths<F>(scenario: fn() -> F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    block_on(2, move |_| async move {
+        scenario().await;
+        weft::spawn(scenario()).await.unwrap();
+    });
 }
 
 // ----- leaving waits for every child -----
@@ -117,10 +176,7 @@ async fn grandchild_scenario() {
 // Spec: "Leaving the group waits for every child, including children spawned later by children."
 #[test]
 fn leaving_waits_for_grandchildren_spawned_later_by_children() {
-    block_on(2, |_| async {
-        grandchild_scenario().await;
-        weft::spawn(grandchild_scenario()).await.unwrap();
-    });
+    on_both_paths(grandchild_scenario);
 }
 
 // Spec: "Leaving the group waits for every child" (children the body never awaits).
@@ -162,12 +218,12 @@ fn leaving_waits_for_detached_children_the_body_never_awaits() {
 // ----- cancelling one child -----
 
 async fn cancel_one_child_scenario() {
-    let (reached, cleaned, late) = (Flag::new(), Flag::new(), Flag::new());
-    let (rch, cln, lt) = (reached.clone(), cleaned.clone(), late.clone());
+    let (child, late) = (CleanupChild::new(), Flag::new());
+    let (ch, lt) = (child.clone(), late.clone());
     let cancelled_ref = Log::<TaskRef>::new();
     let cr = cancelled_ref.clone();
     let out = weft::task_group(|tg| async move {
-        let a = tg.spawn(cleanup_child(&rch, &cln)).unwrap();
+        let a = tg.spawn(ch.future()).unwrap();
         let b = tg.spawn(weft::sleep_with(3 * TICK, 7)).unwrap();
         tg.spawn(async move {
             weft::sleep(5 * TICK).await;
@@ -176,7 +232,7 @@ async fn cancel_one_child_scenario() {
         .unwrap()
         .detach();
         cr.push(a.task_ref());
-        wait_until("the child to park", || rch.get()).await;
+        ch.wait_parked("the child").await;
         assert!(a.cancel_with("just this one"));
         let err = a.await.unwrap_err();
         assert_eq!(err.as_cancelled().unwrap().message(), Some("just this one"));
@@ -187,7 +243,7 @@ async fn cancel_one_child_scenario() {
     })
     .await;
     assert_eq!(out.expect("a cancelled child is no error"), 7);
-    assert!(cleaned.get());
+    assert!(child.cleaned.get());
     assert!(late.get(), "the last sibling was cut short");
     assert!(cancelled_ref.snapshot()[0].cancelled());
     assert_eq!(my_cancelling(), 0, "the group cancelled its parent");
@@ -196,10 +252,7 @@ async fn cancel_one_child_scenario() {
 // Spec: "Cancelling one child explicitly affects no other."
 #[test]
 fn cancelling_one_child_affects_no_other_and_is_no_error() {
-    block_on(2, |_| async {
-        cancel_one_child_scenario().await;
-        weft::spawn(cancel_one_child_scenario()).await.unwrap();
-    });
+    on_both_paths(cancel_one_child_scenario);
 }
 
 // Spec: "Cancelling one child explicitly affects no other" (detached, cancelled
@@ -243,22 +296,21 @@ fn cancelling_a_detached_child_while_the_group_waits_is_no_error() {
 #[test]
 fn first_child_failure_cancels_siblings_and_body_and_waits_for_their_cleanup() {
     block_on(2, |_| async {
-        let (reached, cleaned, body_ran_on) = (Flag::new(), Flag::new(), Flag::new());
+        let (child, body_ran_on) = (CleanupChild::new(), Flag::new());
         let body_drops = DropCounter::new();
         let sibling = Log::<TaskRef>::new();
-        let (rch, cln, bro, g, sib) = (
-            reached.clone(),
-            cleaned.clone(),
+        let (ch, bro, g, sib) = (
+            child.clone(),
             body_ran_on.clone(),
             body_drops.guard(),
             sibling.clone(),
         );
-        let cln2 = cln.clone();
         let parent = weft::spawn(async move {
+            let ch2 = ch.clone();
             let out = weft::task_group(|tg| async move {
                 let _g = g;
-                sib.push(tg.spawn(cleanup_child(&rch, &cln2)).unwrap().task_ref());
-                wait_until("the sibling to park", || rch.get()).await;
+                sib.push(tg.spawn(ch2.future()).unwrap().task_ref());
+                ch2.wait_parked("the sibling").await;
                 tg.spawn(failing_child(TICK, "child failed"))
                     .unwrap()
                     .detach();
@@ -269,7 +321,7 @@ fn first_child_failure_cancels_siblings_and_body_and_waits_for_their_cleanup() {
             .await;
             let err = out.unwrap_err();
             assert!(
-                cln.get(),
+                ch.cleaned.get(),
                 "task_group returned before the cancelled sibling finished its cleanup"
             );
             assert_eq!(panic_texts(&err), ["child failed"]);
@@ -337,19 +389,18 @@ fn first_child_failure_lets_the_body_clean_up_with_awaits_before_returning() {
 #[test]
 fn child_failure_after_the_body_returned_cancels_the_siblings() {
     block_on(2, |_| async {
-        let (reached, cleaned) = (Flag::new(), Flag::new());
-        let (rch, cln) = (reached.clone(), cleaned.clone());
-        let cln2 = cln.clone();
+        let child = CleanupChild::new();
         let parent = weft::spawn(async move {
+            let ch = child.clone();
             let out = weft::task_group(|tg| async move {
-                tg.spawn(cleanup_child(&rch, &cln2)).unwrap().detach();
+                tg.spawn(ch.future()).unwrap().detach();
                 tg.spawn(failing_child(2 * TICK, "late failure"))
                     .unwrap()
                     .detach();
                 Ok(())
             })
             .await;
-            assert!(cln.get());
+            assert!(child.cleaned.get());
             assert_eq!(panic_texts(&out.unwrap_err()), ["late failure"]);
             assert_eq!(my_cancelling(), 0);
             weft::sleep(TICK).await;
@@ -365,32 +416,18 @@ fn child_failure_after_the_body_returned_cancels_the_siblings() {
 /// the group sees first: both errors must come back.
 async fn two_failures_scenario() {
     let gate = Promise::<()>::new();
-    let (ra, rb, reached, cleaned) = (Flag::new(), Flag::new(), Flag::new(), Flag::new());
-    let (g1, g2, ra1, rb1, rch, cln) = (
-        gate.clone(),
-        gate.clone(),
-        ra.clone(),
-        rb.clone(),
-        reached.clone(),
-        cleaned.clone(),
-    );
+    let (ra, rb, child) = (Flag::new(), Flag::new(), CleanupChild::new());
+    let ch = child.clone();
     let out: Result<(), TaskGroupError> = weft::task_group(|tg| async move {
-        tg.spawn(async move {
-            ra1.set();
-            let _ = catch_cancel(g1.wait()).await;
-            panic!("a failed");
+        let a = failing_on_gate(&gate, &ra, "a failed");
+        tg.spawn(a).unwrap().detach();
+        let b = failing_on_gate(&gate, &rb, "b failed");
+        tg.spawn(b).unwrap().detach();
+        tg.spawn(ch.future()).unwrap().detach();
+        wait_until("every child to park", || {
+            ra.get() && rb.get() && ch.reached.get()
         })
-        .unwrap()
-        .detach();
-        tg.spawn(async move {
-            rb1.set();
-            let _ = catch_cancel(g2.wait()).await;
-            panic!("b failed");
-        })
-        .unwrap()
-        .detach();
-        tg.spawn(cleanup_child(&rch, &cln)).unwrap().detach();
-        wait_until("every child to park", || ra.get() && rb.get() && rch.get()).await;
+        .await;
         gate.set_result(()).unwrap();
         pending::<()>().await;
         unreachable!("the body ran on after the failures")
@@ -399,17 +436,14 @@ async fn two_failures_scenario() {
     let err = out.unwrap_err();
     assert_eq!(panic_texts(&err), ["a failed", "b failed"]);
     assert_eq!(err.errors().len(), 2, "the cancelled sibling is no error");
-    assert!(cleaned.get());
+    assert!(child.cleaned.get());
     assert_eq!(my_cancelling(), 0);
 }
 
 // Spec: "... then returns all non-cancellation errors together (an error group)."
 #[test]
 fn two_children_failing_at_once_are_both_reported() {
-    block_on(2, |_| async {
-        two_failures_scenario().await;
-        weft::spawn(two_failures_scenario()).await.unwrap();
-    });
+    on_both_paths(two_failures_scenario);
 }
 
 // Spec: "The first child failure cancels ... the body" (only the innermost
@@ -455,17 +489,12 @@ fn a_failure_in_a_nested_group_stops_only_the_inner_body() {
 fn in_block_on_a_child_failure_drops_the_body_and_the_group_fails() {
     block_on(2, |_| async {
         assert!(current_task().is_none());
-        let (reached, cleaned, ran_on) = (Flag::new(), Flag::new(), Flag::new());
+        let (child, ran_on) = (CleanupChild::new(), Flag::new());
         let body_drops = DropCounter::new();
-        let (g, ro, rch, cln) = (
-            body_drops.guard(),
-            ran_on.clone(),
-            reached.clone(),
-            cleaned.clone(),
-        );
+        let (g, ro, ch) = (body_drops.guard(), ran_on.clone(), child.clone());
         let out = weft::task_group(|tg| async move {
             let _g = g;
-            tg.spawn(cleanup_child(&rch, &cln)).unwrap().detach();
+            tg.spawn(ch.future()).unwrap().detach();
             tg.spawn(failing_child(TICK, "dropped the body"))
                 .unwrap()
                 .detach();
@@ -477,28 +506,27 @@ fn in_block_on_a_child_failure_drops_the_body_and_the_group_fails() {
         assert_eq!(panic_texts(&out.unwrap_err()), ["dropped the body"]);
         assert_eq!(body_drops.get(), 1, "the body was not dropped");
         assert!(!ran_on.get());
-        assert!(cleaned.get(), "returned before the sibling's cleanup");
+        assert!(child.cleaned.get(), "returned before the sibling's cleanup");
     });
 }
 
 // ----- a body error -----
 
 async fn body_error_scenario() {
-    let (reached, cleaned) = (Flag::new(), Flag::new());
-    let (rch, cln) = (reached.clone(), cleaned.clone());
-    let child = Log::<TaskRef>::new();
-    let c = child.clone();
+    let child = CleanupChild::new();
+    let child_ref = Log::<TaskRef>::new();
+    let (ch, c) = (child.clone(), child_ref.clone());
     let out: Result<(), _> = weft::task_group(|tg| async move {
-        c.push(tg.spawn(cleanup_child(&rch, &cln)).unwrap().task_ref());
-        wait_until("the child to park", || rch.get()).await;
+        c.push(tg.spawn(ch.future()).unwrap().task_ref());
+        ch.wait_parked("the child").await;
         Err(TaskError::failed(BodyFailed))
     })
     .await;
     let err = out.unwrap_err();
     assert_eq!(err.errors().len(), 1, "{:?}", err.errors());
     assert!(is_body_failed(&err.errors()[0]));
-    assert!(cleaned.get(), "returned before the child's cleanup");
-    assert!(child.snapshot()[0].cancelled());
+    assert!(child.cleaned.get(), "returned before the child's cleanup");
+    assert!(child_ref.snapshot()[0].cancelled());
     assert_eq!(my_cancelling(), 0);
 }
 
@@ -506,10 +534,7 @@ async fn body_error_scenario() {
 // returning Err does the same" (aborts the children; its error is reported).
 #[test]
 fn a_body_returning_err_aborts_the_children_and_is_reported() {
-    block_on(2, |_| async {
-        body_error_scenario().await;
-        weft::spawn(body_error_scenario()).await.unwrap();
-    });
+    on_both_paths(body_error_scenario);
 }
 
 // Spec: "... returns all non-cancellation errors together" (children's first,
@@ -544,20 +569,12 @@ fn a_body_error_and_a_child_failure_are_reported_together() {
 #[test]
 fn cancelling_the_parent_during_the_body_cancels_awaits_children_and_reraises() {
     block_on(2, |_| async {
-        let (r1, c1, r2, c2, ran_on) = (
-            Flag::new(),
-            Flag::new(),
-            Flag::new(),
-            Flag::new(),
-            Flag::new(),
-        );
+        let (one, two, ran_on) = (CleanupChild::new(), CleanupChild::new(), Flag::new());
         let body_drops = DropCounter::new();
         let children = Log::<TaskRef>::new();
-        let (a, b, d, e, ro, g, ch) = (
-            r1.clone(),
-            c1.clone(),
-            r2.clone(),
-            c2.clone(),
+        let (a, b, ro, g, ch) = (
+            one.future(),
+            two.future(),
             ran_on.clone(),
             body_drops.guard(),
             children.clone(),
@@ -565,20 +582,23 @@ fn cancelling_the_parent_during_the_body_cancels_awaits_children_and_reraises() 
         let parent = weft::spawn(async move {
             let _ = weft::task_group(|tg| async move {
                 let _g = g;
-                ch.push(tg.spawn(cleanup_child(&a, &b)).unwrap().task_ref());
-                ch.push(tg.spawn(cleanup_child(&d, &e)).unwrap().task_ref());
+                ch.push(tg.spawn(a).unwrap().task_ref());
+                ch.push(tg.spawn(b).unwrap().task_ref());
                 pending::<()>().await;
                 Ok(())
             })
             .await;
             ro.set();
         });
-        wait_until("the children to park", || r1.get() && r2.get()).await;
+        wait_until("the children to park", || {
+            one.reached.get() && two.reached.get()
+        })
+        .await;
         weft::sleep(TICK).await;
         assert!(parent.cancel_with("stop"));
         let err = parent.await.unwrap_err();
         // Cleanup takes 2 ticks: done before the parent ended, or not awaited.
-        let cleaned_when_parent_ended = (c1.get(), c2.get());
+        let cleaned_when_parent_ended = (one.cleaned.get(), two.cleaned.get());
         assert_eq!(
             err.as_cancelled().expect("not Cancelled").message(),
             Some("stop")
@@ -599,17 +619,12 @@ fn cancelling_the_parent_during_the_body_cancels_awaits_children_and_reraises() 
 #[test]
 fn cancelling_the_parent_while_the_group_waits_cancels_awaits_children_and_reraises() {
     block_on(2, |_| async {
-        let (reached, cleaned, ran_on) = (Flag::new(), Flag::new(), Flag::new());
+        let (child, ran_on) = (CleanupChild::new(), Flag::new());
         let children = Log::<TaskRef>::new();
-        let (rch, cln, ro, ch) = (
-            reached.clone(),
-            cleaned.clone(),
-            ran_on.clone(),
-            children.clone(),
-        );
+        let (a, ro, ch) = (child.future(), ran_on.clone(), children.clone());
         let parent = weft::spawn(async move {
             let _ = weft::task_group(|tg| async move {
-                ch.push(tg.spawn(cleanup_child(&rch, &cln)).unwrap().task_ref());
+                ch.push(tg.spawn(a).unwrap().task_ref());
                 ch.push(
                     tg.spawn(weft::sleep(Duration::from_secs(60)))
                         .unwrap()
@@ -620,12 +635,12 @@ fn cancelling_the_parent_while_the_group_waits_cancels_awaits_children_and_rerai
             .await;
             ro.set();
         });
-        wait_until("the child to park", || reached.get()).await;
+        child.wait_parked("the child").await;
         weft::sleep(TICK).await;
         assert!(!parent.done());
         assert!(parent.cancel_with("leave"));
         let err = parent.await.unwrap_err();
-        let cleaned_when_parent_ended = cleaned.get();
+        let cleaned_when_parent_ended = child.cleaned.get();
         assert_eq!(
             err.as_cancelled().expect("not Cancelled").message(),
             Some("leave")
@@ -682,12 +697,12 @@ fn a_child_cleanup_failure_wins_over_the_parents_cancellation() {
 #[test]
 fn a_body_cleanup_error_wins_over_the_parents_cancellation() {
     block_on(2, |_| async {
-        let (reached, cleaned) = (Flag::new(), Flag::new());
-        let (rch, cln) = (reached.clone(), cleaned.clone());
-        let cln2 = cln.clone();
+        let child = CleanupChild::new();
+        let ch = child.clone();
         let parent = weft::spawn(async move {
+            let a = ch.future();
             let out = weft::task_group(|tg| async move {
-                tg.spawn(cleanup_child(&rch, &cln2)).unwrap().detach();
+                tg.spawn(a).unwrap().detach();
                 match catch_cancel(pending::<()>()).await {
                     Ok(()) => unreachable!(),
                     Err(_) => {
@@ -697,10 +712,10 @@ fn a_body_cleanup_error_wins_over_the_parents_cancellation() {
                 }
             })
             .await;
-            assert!(cln.get());
+            assert!(ch.cleaned.get());
             out
         });
-        wait_until("the child to park", || reached.get()).await;
+        child.wait_parked("the child").await;
         weft::sleep(TICK).await;
         assert!(parent.cancel());
         let out = parent
@@ -709,7 +724,7 @@ fn a_body_cleanup_error_wins_over_the_parents_cancellation() {
         let err = out.unwrap_err();
         assert_eq!(err.errors().len(), 1, "{:?}", err.errors());
         assert!(is_body_failed(&err.errors()[0]));
-        assert!(cleaned.get());
+        assert!(child.cleaned.get());
     });
 }
 
@@ -721,22 +736,12 @@ fn spawning_into_a_finished_group_fails_and_drops_the_future_unpolled() {
     block_on(2, |h| {
         let h = h.clone();
         async move {
-            let mut kept: Option<TaskGroup> = None;
-            weft::task_group(|tg| {
-                kept = Some(tg.clone());
-                async { Ok(()) }
-            })
-            .await
-            .unwrap();
-            let tg = kept.unwrap();
+            let tg = finished_group().await;
             let (drops, polled) = (DropCounter::new(), Flag::new());
-            let (g, p) = (drops.guard(), polled.clone());
+            let refused = refused_future(&drops, &polled);
             let spawned_before = h.metrics().spawned;
             let err = tg
-                .spawn(async move {
-                    let _g = g;
-                    p.set();
-                })
+                .spawn(refused)
                 .expect_err("spawned into a finished group");
             assert!(err.is_finished() && !err.is_aborting());
             assert_eq!(drops.get(), 1, "the refused future was not dropped (once)");
@@ -762,22 +767,12 @@ fn a_child_spawning_after_the_group_finished_is_refused() {
         let g = gate.clone();
         let refused = Promise::<bool>::new();
         let rf = refused.clone();
-        let mut kept = None;
-        weft::task_group(|tg| {
-            kept = Some(tg.clone());
-            async { Ok(()) }
-        })
-        .await
-        .unwrap();
-        let tg = kept.unwrap();
+        let tg = finished_group().await;
         let (drops, polled) = (DropCounter::new(), Flag::new());
-        let (guard, p) = (drops.guard(), polled.clone());
+        let fut = refused_future(&drops, &polled);
         weft::spawn(async move {
             g.await.unwrap();
-            let r = tg.spawn(async move {
-                let _g = guard;
-                p.set();
-            });
+            let r = tg.spawn(fut);
             rf.set_result(r.is_err_and(|e| e.is_finished())).unwrap();
         })
         .detach();
@@ -794,7 +789,7 @@ fn a_child_spawning_after_the_group_finished_is_refused() {
 fn spawning_from_the_body_while_the_group_aborts_is_refused() {
     block_on(2, |_| async {
         let (drops, polled) = (DropCounter::new(), Flag::new());
-        let (g, p) = (drops.guard(), polled.clone());
+        let refused = refused_future(&drops, &polled);
         let out = weft::spawn(async move {
             weft::task_group::<_, _, ()>(|tg| async move {
                 tg.spawn(failing_child(TICK, "abort")).unwrap().detach();
@@ -802,10 +797,7 @@ fn spawning_from_the_body_while_the_group_aborts_is_refused() {
                     Ok(()) => unreachable!(),
                     Err(c) => {
                         let err = tg
-                            .spawn(async move {
-                                let _g = g;
-                                p.set();
-                            })
+                            .spawn(refused)
                             .expect_err("spawned into an aborting group");
                         assert!(err.is_aborting() && !err.is_finished());
                         c.raise().await
@@ -827,22 +819,15 @@ fn spawning_from_the_body_while_the_group_aborts_is_refused() {
 async fn sibling_spawns_while_aborting_scenario() {
     let (drops, polled, reached, answered) =
         (DropCounter::new(), Flag::new(), Flag::new(), Flag::new());
-    let (g, p, rch, ans) = (
-        drops.guard(),
-        polled.clone(),
-        reached.clone(),
-        answered.clone(),
-    );
+    let refused = refused_future(&drops, &polled);
+    let (rch, ans) = (reached.clone(), answered.clone());
     let out: Result<(), _> = weft::task_group(|tg| async move {
         let (tg2, r) = (tg.clone(), rch.clone());
         tg.spawn(async move {
             r.set();
             if let Err(c) = catch_cancel(pending::<()>()).await {
                 let err = tg2
-                    .spawn(async move {
-                        let _g = g;
-                        p.set();
-                    })
+                    .spawn(refused)
                     .expect_err("spawned into an aborting group");
                 assert!(err.is_aborting());
                 ans.set();
@@ -870,10 +855,5 @@ async fn sibling_spawns_while_aborting_scenario() {
 // cleanup spawns; on both paths, since in block_on the body is dropped).
 #[test]
 fn a_sibling_spawning_in_its_cleanup_while_the_group_aborts_is_refused() {
-    block_on(2, |_| async {
-        sibling_spawns_while_aborting_scenario().await;
-        weft::spawn(sibling_spawns_while_aborting_scenario())
-            .await
-            .unwrap();
-    });
+    on_both_paths(sibling_spawns_while_aborting_scenario);
 }

@@ -14,30 +14,18 @@
 
 mod common;
 
-use common::{block_on, poll_once, wait_done, wait_until, DropCounter, Flag, Log};
+use common::{
+    block_on, cancel_message, ms, poll_once, spawn_started, wait_done, wait_until, yield_times,
+    DropCounter, Flag, Log, FOREVER,
+};
 use std::future::{pending, poll_fn, Future};
 use std::task::Poll;
 use std::time::{Duration, Instant};
-use weft::{catch_cancel, wait_for, Task, TaskError, Timeout};
-
-/// "Forever", for sleeps a test must never wait out.
-const FOREVER: Duration = Duration::from_secs(60);
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+use weft::{catch_cancel, wait_for, Task, TaskError, TaskRef, Timeout, TimeoutError};
 
 /// Timers registered in the current runtime.
 fn pending_timers() -> usize {
     weft::Handle::current().metrics().pending_timers
-}
-
-/// The message of a cancellation error, or a panic if it is not one.
-fn cancel_message(err: &TaskError) -> Option<String> {
-    match err {
-        TaskError::Cancelled(c) => c.message().map(str::to_owned),
-        other => panic!("expected a cancellation, got {other:?}"),
-    }
 }
 
 /// Runs `body` in a spawned task (the main path of timeout scopes) and returns
@@ -51,6 +39,15 @@ where
         Ok(v) => v,
         Err(e) => panic!("the test's task failed: {e}"),
     }
+}
+
+/// Under the watchdog, on a fresh 2-worker runtime: runs `body` in a spawned
+/// task ([`in_task`]).
+fn block_on_in_task<F>(body: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    block_on(2, |_| in_task(body));
 }
 
 /// What a [`Probe`] task does once its cancellation cleanup is over.
@@ -103,12 +100,20 @@ impl Probe {
         })
     }
 
+    /// Spawns a task doing `then`, waits until it parked, and runs `wait_for`
+    /// on it with a 10 ms timeout; returns the task and what `wait_for`
+    /// returned.
+    async fn expire_in_wait_for(&self, then: Then) -> (TaskRef, Result<u32, TaskError>) {
+        let t = self.spawn(then);
+        let r = t.task_ref();
+        self.wait_parked().await;
+        (r, wait_for(t, Some(ms(10))).await)
+    }
+
     /// Waits until the task parked in `catch_cancel`.
     async fn wait_parked(&self) {
         wait_until("the probe to park in catch_cancel", || self.parked.get()).await;
-        for _ in 0..10 {
-            weft::yield_now().await; // from the flag to the await point
-        }
+        yield_times(10).await; // from the flag to the await point
     }
 }
 
@@ -204,10 +209,8 @@ fn wait_for_a_finished_task_with_a_zero_timeout_returns_its_value_at_once() {
 fn wait_for_expiry_cancels_the_task_and_waits_for_its_cleanup_before_timing_out() {
     block_on(2, |_| async {
         let probe = Probe::new();
-        let t = probe.spawn(Then::Reraise);
-        let r = t.task_ref();
-        probe.wait_parked().await;
-        let err = wait_for(t, Some(ms(10))).await.unwrap_err();
+        let (r, out) = probe.expire_in_wait_for(Then::Reraise).await;
+        let err = out.unwrap_err();
         assert!(err.is_timeout(), "expected a TimeoutError, got {err:?}");
         assert!(
             probe.cleaned.get(),
@@ -253,10 +256,7 @@ fn wait_for_expiry_inside_a_task_waits_for_cleanup_and_leaves_the_caller_uncance
 fn wait_for_returns_the_value_of_a_task_that_swallows_the_cancellation() {
     block_on(2, |_| async {
         let probe = Probe::new();
-        let t = probe.spawn(Then::Return(42));
-        let r = t.task_ref();
-        probe.wait_parked().await;
-        let out = wait_for(t, Some(ms(10))).await;
+        let (r, out) = probe.expire_in_wait_for(Then::Return(42)).await;
         assert_eq!(out.unwrap(), 42, "the swallowing task's value was lost");
         assert!(probe.cleaned.get());
         assert!(!r.cancelled());
@@ -273,10 +273,8 @@ fn wait_for_returns_the_value_of_a_task_that_swallows_the_cancellation() {
 fn wait_for_reports_a_panic_raised_during_cleanup_instead_of_the_timeout() {
     block_on(2, |_| async {
         let probe = Probe::new();
-        let t = probe.spawn(Then::Panic);
-        let r = t.task_ref();
-        probe.wait_parked().await;
-        let err = wait_for(t, Some(ms(10))).await.unwrap_err();
+        let (r, out) = probe.expire_in_wait_for(Then::Panic).await;
+        let err = out.unwrap_err();
         assert!(err.is_panic(), "expected the cleanup's panic, got {err:?}");
         assert!(!err.is_timeout());
         assert!(r.done() && !r.cancelled());
@@ -292,18 +290,12 @@ fn cancelling_wait_for_cancels_the_task_with_the_message_and_waits_for_its_clean
             let probe = Probe::new();
             let inner = probe.spawn(Then::Reraise);
             let inner_ref = inner.task_ref();
-            let waiting = Flag::new();
-            let w = waiting.clone();
-            let outer = weft::spawn(async move {
-                w.set();
+            let outer = spawn_started!("the outer task to enter wait_for", {
                 wait_for(inner, timeout).await
             });
             let outer_ref = outer.task_ref();
             probe.wait_parked().await;
-            wait_until("the outer task to enter wait_for", || waiting.get()).await;
-            for _ in 0..10 {
-                weft::yield_now().await;
-            }
+            yield_times(10).await;
             assert!(outer.cancel_with("stop"));
             let err = outer.await.unwrap_err();
             assert_eq!(
@@ -356,48 +348,45 @@ fn a_timeout_scope_around_wait_for_cancels_the_inner_task_and_reports_the_timeou
 // Spec: timeout(d) scope: expired(), when().
 #[test]
 fn a_timeout_scope_reports_when_and_expired() {
-    block_on(2, |_| async {
-        in_task(async {
-            let before = Instant::now();
-            let scope = weft::timeout(ms(50));
-            let after = Instant::now();
-            let when = scope.when().expect("timeout(d) has a deadline");
-            assert!(
-                when >= before + ms(50) && when <= after + ms(50),
-                "when() is not now + d"
-            );
-            assert!(!scope.expired());
-            // A block that finishes in time: its value, not expired.
-            let out = scope.run(weft::sleep_with(ms(5), 1u32)).await;
-            assert_eq!(out.unwrap(), 1);
-            assert!(!scope.expired());
-            assert_eq!(scope.when(), Some(when));
+    block_on_in_task(async {
+        let before = Instant::now();
+        let scope = weft::timeout(ms(50));
+        let after = Instant::now();
+        let when = scope.when().expect("timeout(d) has a deadline");
+        assert!(
+            when >= before + ms(50) && when <= after + ms(50),
+            "when() is not now + d"
+        );
+        assert!(!scope.expired());
+        // A block that finishes in time: its value, not expired.
+        let out = scope.run(weft::sleep_with(ms(5), 1u32)).await;
+        assert_eq!(out.unwrap(), 1);
+        assert!(!scope.expired());
+        assert_eq!(scope.when(), Some(when));
 
-            // A block that does not: TimeoutError, expired, never early.
-            let scope = weft::timeout(ms(20));
-            let deadline = scope.when().unwrap();
-            let reached = Flag::new();
-            let r = reached.clone();
-            let out = scope
-                .run(async move {
-                    weft::sleep(FOREVER).await;
-                    r.set();
-                })
-                .await;
-            assert!(out.is_err());
-            assert!(Instant::now() >= deadline, "the scope expired early");
-            assert!(scope.expired());
-            assert!(!reached.get());
-            let me = weft::current_task().unwrap();
-            assert_eq!(
-                me.cancelling(),
-                0,
-                "the scope left its cancellation counted"
-            );
-            // The task is not cancelled: it may await more.
-            weft::sleep(ms(5)).await;
-        })
-        .await;
+        // A block that does not: TimeoutError, expired, never early.
+        let scope = weft::timeout(ms(20));
+        let deadline = scope.when().unwrap();
+        let reached = Flag::new();
+        let r = reached.clone();
+        let out = scope
+            .run(async move {
+                weft::sleep(FOREVER).await;
+                r.set();
+            })
+            .await;
+        assert!(out.is_err());
+        assert!(Instant::now() >= deadline, "the scope expired early");
+        assert!(scope.expired());
+        assert!(!reached.get());
+        let me = weft::current_task().unwrap();
+        assert_eq!(
+            me.cancelling(),
+            0,
+            "the scope left its cancellation counted"
+        );
+        // The task is not cancelled: it may await more.
+        weft::sleep(ms(5)).await;
     });
 }
 
@@ -440,202 +429,184 @@ fn a_timeout_scope_lets_its_block_clean_up_with_awaits_before_reporting_the_time
 // Spec: reschedule(); reschedule(None) disables it.
 #[test]
 fn reschedule_none_disables_the_deadline() {
-    block_on(2, |_| async {
-        in_task(async {
-            let scope = weft::timeout(ms(10));
-            let s = scope.clone();
-            let out = scope
-                .run(async move {
-                    s.reschedule(None).unwrap();
-                    weft::sleep(ms(60)).await; // well past the old deadline
-                    9u32
-                })
-                .await;
-            assert_eq!(out.unwrap(), 9);
-            assert!(!scope.expired());
-            assert_eq!(scope.when(), None);
-            assert_eq!(weft::current_task().unwrap().cancelling(), 0);
-        })
-        .await;
+    block_on_in_task(async {
+        let scope = weft::timeout(ms(10));
+        let s = scope.clone();
+        let out = scope
+            .run(async move {
+                s.reschedule(None).unwrap();
+                weft::sleep(ms(60)).await; // well past the old deadline
+                9u32
+            })
+            .await;
+        assert_eq!(out.unwrap(), 9);
+        assert!(!scope.expired());
+        assert_eq!(scope.when(), None);
+        assert_eq!(weft::current_task().unwrap().cancelling(), 0);
     });
 }
 
 // Spec: reschedule(); reschedule to an earlier time expires sooner.
 #[test]
 fn reschedule_to_an_earlier_deadline_expires_sooner() {
-    block_on(2, |_| async {
-        in_task(async {
-            // From inside the block.
-            let scope = weft::timeout(FOREVER);
-            let s = scope.clone();
-            let new_deadline = Instant::now() + ms(20);
-            let out = scope
-                .run(async move {
-                    s.reschedule(Some(new_deadline)).unwrap();
-                    weft::sleep(FOREVER).await;
-                })
-                .await;
-            assert!(out.is_err());
-            assert!(scope.expired());
-            assert!(
-                Instant::now() >= new_deadline,
-                "expired before the new deadline"
-            );
-            assert_eq!(scope.when(), Some(new_deadline));
+    block_on_in_task(async {
+        // From inside the block.
+        let scope = weft::timeout(FOREVER);
+        let s = scope.clone();
+        let new_deadline = Instant::now() + ms(20);
+        let out = scope
+            .run(async move {
+                s.reschedule(Some(new_deadline)).unwrap();
+                weft::sleep(FOREVER).await;
+            })
+            .await;
+        assert!(out.is_err());
+        assert!(scope.expired());
+        assert!(
+            Instant::now() >= new_deadline,
+            "expired before the new deadline"
+        );
+        assert_eq!(scope.when(), Some(new_deadline));
 
-            // From another task while the block is parked: the scope wakes up.
-            let scope = weft::timeout(FOREVER);
-            let s = scope.clone();
-            let mover = weft::spawn(async move {
-                weft::sleep(ms(20)).await;
-                s.reschedule(Some(Instant::now() + ms(5))).unwrap();
-            });
-            let out = scope.run(weft::sleep(FOREVER)).await;
-            assert!(out.is_err());
-            assert!(scope.expired());
-            mover.await.unwrap();
+        // From another task while the block is parked: the scope wakes up.
+        let scope = weft::timeout(FOREVER);
+        let s = scope.clone();
+        let mover = weft::spawn(async move {
+            weft::sleep(ms(20)).await;
+            s.reschedule(Some(Instant::now() + ms(5))).unwrap();
+        });
+        let out = scope.run(weft::sleep(FOREVER)).await;
+        assert!(out.is_err());
+        assert!(scope.expired());
+        mover.await.unwrap();
 
-            // To a deadline already past: expires at once.
-            let scope = weft::timeout(FOREVER);
-            let s = scope.clone();
-            let out = scope
-                .run(async move {
-                    s.reschedule(Some(Instant::now() - ms(1))).unwrap();
-                    weft::sleep(FOREVER).await;
-                })
-                .await;
-            assert!(out.is_err());
-            assert!(scope.expired());
-            assert_eq!(weft::current_task().unwrap().cancelling(), 0);
-        })
-        .await;
+        // To a deadline already past: expires at once.
+        let scope = weft::timeout(FOREVER);
+        let s = scope.clone();
+        let out = scope
+            .run(async move {
+                s.reschedule(Some(Instant::now() - ms(1))).unwrap();
+                weft::sleep(FOREVER).await;
+            })
+            .await;
+        assert!(out.is_err());
+        assert!(scope.expired());
+        assert_eq!(weft::current_task().unwrap().cancelling(), 0);
     });
 }
 
 // Spec: reschedule(); when() reports the (moved) deadline.
 #[test]
 fn reschedule_to_a_later_deadline_extends_the_scope() {
-    block_on(2, |_| async {
-        in_task(async {
-            let scope = weft::timeout(ms(10));
-            let s = scope.clone();
-            let later = Instant::now() + FOREVER;
-            let out = scope
-                .run(async move {
-                    s.reschedule(Some(later)).unwrap();
-                    assert_eq!(s.when(), Some(later));
-                    weft::sleep(ms(50)).await; // past the first deadline
-                    4u32
-                })
-                .await;
-            assert_eq!(out.unwrap(), 4);
-            assert!(!scope.expired());
-            assert_eq!(scope.when(), Some(later));
-        })
-        .await;
+    block_on_in_task(async {
+        let scope = weft::timeout(ms(10));
+        let s = scope.clone();
+        let later = Instant::now() + FOREVER;
+        let out = scope
+            .run(async move {
+                s.reschedule(Some(later)).unwrap();
+                assert_eq!(s.when(), Some(later));
+                weft::sleep(ms(50)).await; // past the first deadline
+                4u32
+            })
+            .await;
+        assert_eq!(out.unwrap(), 4);
+        assert!(!scope.expired());
+        assert_eq!(scope.when(), Some(later));
     });
 }
 
 // Spec: reschedule() before run / after expiry is an InvalidStateError.
 #[test]
 fn reschedule_outside_the_running_block_is_an_invalid_state_error() {
-    block_on(2, |_| async {
-        in_task(async {
-            let soon = || Some(Instant::now() + ms(100));
+    block_on_in_task(async {
+        let soon = || Some(Instant::now() + ms(100));
 
-            // Before run.
-            let scope = weft::timeout(ms(10));
-            let when = scope.when();
-            assert!(scope.reschedule(soon()).is_err(), "reschedule before run");
-            assert!(scope.reschedule(None).is_err());
-            assert_eq!(
-                scope.when(),
-                when,
-                "a refused reschedule moved the deadline"
-            );
+        // Before run.
+        let scope = weft::timeout(ms(10));
+        let when = scope.when();
+        assert!(scope.reschedule(soon()).is_err(), "reschedule before run");
+        assert!(scope.reschedule(None).is_err());
+        assert_eq!(
+            scope.when(),
+            when,
+            "a refused reschedule moved the deadline"
+        );
 
-            // After expiry.
-            assert!(scope.run(weft::sleep(FOREVER)).await.is_err());
-            assert!(scope.reschedule(soon()).is_err(), "reschedule after expiry");
-            assert!(scope.reschedule(None).is_err());
-            assert_eq!(scope.when(), when);
+        // After expiry.
+        assert!(scope.run(weft::sleep(FOREVER)).await.is_err());
+        assert!(scope.reschedule(soon()).is_err(), "reschedule after expiry");
+        assert!(scope.reschedule(None).is_err());
+        assert_eq!(scope.when(), when);
 
-            // While the block cleans up after expiry.
-            let scope = weft::timeout(ms(10));
-            let s = scope.clone();
-            let out = scope
-                .run(async move {
-                    match catch_cancel(weft::sleep(FOREVER)).await {
-                        Ok(()) => unreachable!(),
-                        Err(_) => s.reschedule(None).is_err(),
-                    }
-                })
-                .await;
-            assert!(
-                out.unwrap(),
-                "reschedule during the expiry cleanup was accepted"
-            );
+        // While the block cleans up after expiry.
+        let scope = weft::timeout(ms(10));
+        let s = scope.clone();
+        let out = scope
+            .run(async move {
+                match catch_cancel(weft::sleep(FOREVER)).await {
+                    Ok(()) => unreachable!(),
+                    Err(_) => s.reschedule(None).is_err(),
+                }
+            })
+            .await;
+        assert!(
+            out.unwrap(),
+            "reschedule during the expiry cleanup was accepted"
+        );
 
-            // After a normal exit.
-            let scope = weft::timeout(FOREVER);
-            scope.run(async {}).await.unwrap();
-            assert!(scope.reschedule(soon()).is_err(), "reschedule after exit");
-        })
-        .await;
+        // After a normal exit.
+        let scope = weft::timeout(FOREVER);
+        scope.run(async {}).await.unwrap();
+        assert!(scope.reschedule(soon()).is_err(), "reschedule after exit");
     });
 }
 
 // Spec: timeout_at(instant); when() reports the deadline.
 #[test]
 fn timeout_at_expires_at_the_given_instant_and_never_before() {
-    block_on(2, |_| async {
-        in_task(async {
-            let deadline = Instant::now() + ms(30);
-            let scope = weft::timeout_at(deadline);
-            assert_eq!(scope.when(), Some(deadline));
-            let out = scope.run(weft::sleep(FOREVER)).await;
-            assert!(out.is_err());
-            assert!(Instant::now() >= deadline, "timeout_at expired early");
-            assert!(scope.expired());
+    block_on_in_task(async {
+        let deadline = Instant::now() + ms(30);
+        let scope = weft::timeout_at(deadline);
+        assert_eq!(scope.when(), Some(deadline));
+        let out = scope.run(weft::sleep(FOREVER)).await;
+        assert!(out.is_err());
+        assert!(Instant::now() >= deadline, "timeout_at expired early");
+        assert!(scope.expired());
 
-            // A deadline already past: a block that must await times out.
-            let scope = weft::timeout_at(Instant::now() - ms(1));
-            assert!(scope.run(weft::sleep(FOREVER)).await.is_err());
-            assert!(scope.expired());
+        // A deadline already past: a block that must await times out.
+        let scope = weft::timeout_at(Instant::now() - ms(1));
+        assert!(scope.run(weft::sleep(FOREVER)).await.is_err());
+        assert!(scope.expired());
 
-            // In time: the value.
-            let scope = weft::timeout_at(Instant::now() + FOREVER);
-            assert_eq!(scope.run(async { 2u32 }).await.unwrap(), 2);
-            assert!(!scope.expired());
-        })
-        .await;
+        // In time: the value.
+        let scope = weft::timeout_at(Instant::now() + FOREVER);
+        assert_eq!(scope.run(async { 2u32 }).await.unwrap(), 2);
+        assert!(!scope.expired());
     });
 }
 
 // Spec: Timeout::unbounded() (asyncio's timeout(None)).
 #[test]
 fn an_unbounded_scope_never_expires_until_given_a_deadline() {
-    block_on(2, |_| async {
-        in_task(async {
-            let scope = Timeout::unbounded();
-            assert_eq!(scope.when(), None);
-            let out = scope.run(weft::sleep_with(ms(30), 5u32)).await;
-            assert_eq!(out.unwrap(), 5);
-            assert!(!scope.expired());
+    block_on_in_task(async {
+        let scope = Timeout::unbounded();
+        assert_eq!(scope.when(), None);
+        let out = scope.run(weft::sleep_with(ms(30), 5u32)).await;
+        assert_eq!(out.unwrap(), 5);
+        assert!(!scope.expired());
 
-            let scope = Timeout::unbounded();
-            let s = scope.clone();
-            let out = scope
-                .run(async move {
-                    weft::sleep(ms(10)).await;
-                    s.reschedule(Some(Instant::now() + ms(10))).unwrap();
-                    weft::sleep(FOREVER).await;
-                })
-                .await;
-            assert!(out.is_err());
-            assert!(scope.expired());
-        })
-        .await;
+        let scope = Timeout::unbounded();
+        let s = scope.clone();
+        let out = scope
+            .run(async move {
+                weft::sleep(ms(10)).await;
+                s.reschedule(Some(Instant::now() + ms(10))).unwrap();
+                weft::sleep(FOREVER).await;
+            })
+            .await;
+        assert!(out.is_err());
+        assert!(scope.expired());
     });
 }
 
@@ -643,43 +614,40 @@ fn an_unbounded_scope_never_expires_until_given_a_deadline() {
 // TimeoutError.
 #[test]
 fn nested_scopes_with_the_same_deadline_only_the_outermost_reports_the_timeout() {
-    block_on(2, |_| async {
-        in_task(async {
-            let deadline = Instant::now() + ms(20);
-            let outer = weft::timeout_at(deadline);
-            let inner = weft::timeout_at(deadline);
-            let seen_cancel = Flag::new();
-            let past_inner = Flag::new();
-            let (i, seen, past) = (inner.clone(), seen_cancel.clone(), past_inner.clone());
-            let out = outer
-                .run(async move {
-                    // asyncio: the inner `async with` raises CancelledError,
-                    // which code between the scopes sees, then the outer
-                    // scope turns it into TimeoutError.
-                    match catch_cancel(i.run(weft::sleep(FOREVER))).await {
-                        Err(c) => {
-                            seen.set();
-                            c.raise::<()>().await
-                        }
-                        Ok(r) => {
-                            past.set();
-                            panic!("the inner scope returned {r:?} to the outer block");
-                        }
+    block_on_in_task(async {
+        let deadline = Instant::now() + ms(20);
+        let outer = weft::timeout_at(deadline);
+        let inner = weft::timeout_at(deadline);
+        let seen_cancel = Flag::new();
+        let past_inner = Flag::new();
+        let (i, seen, past) = (inner.clone(), seen_cancel.clone(), past_inner.clone());
+        let out = outer
+            .run(async move {
+                // asyncio: the inner `async with` raises CancelledError,
+                // which code between the scopes sees, then the outer
+                // scope turns it into TimeoutError.
+                match catch_cancel(i.run(weft::sleep(FOREVER))).await {
+                    Err(c) => {
+                        seen.set();
+                        c.raise::<()>().await
                     }
-                })
-                .await;
-            assert!(out.is_err(), "the outer scope did not report the timeout");
-            assert!(!past_inner.get(), "the inner scope returned to its caller");
-            assert!(
-                seen_cancel.get(),
-                "the inner scope did not re-raise the cancellation"
-            );
-            assert!(outer.expired() && inner.expired());
-            let me = weft::current_task().unwrap();
-            assert_eq!(me.cancelling(), 0);
-            weft::sleep(ms(5)).await; // the task is not cancelled
-        })
-        .await;
+                    Ok(r) => {
+                        past.set();
+                        panic!("the inner scope returned {r:?} to the outer block");
+                    }
+                }
+            })
+            .await;
+        assert!(out.is_err(), "the outer scope did not report the timeout");
+        assert!(!past_inner.get(), "the inner scope returned to its caller");
+        assert!(
+            seen_cancel.get(),
+            "the inner scope did not re-raise the cancellation"
+        );
+        assert!(outer.expired() && inner.expired());
+        let me = weft::current_task().unwrap();
+        assert_eq!(me.cancelling(), 0);
+        weft::sleep(ms(5)).await; // the task is not cancelled
     });
 }
 
@@ -716,6 +684,17 @@ async fn nested_same_deadline_busy_rounds(runs: usize) -> Vec<bool> {
     inner_reported
 }
 
+/// Checks that in no round of 50 (of [`nested_same_deadline_busy_rounds`])
+/// the inner scope reported the timeout.
+fn assert_only_the_outermost_reported(inner_reported: &[bool]) {
+    assert!(
+        inner_reported.is_empty(),
+        "the inner scope reported TimeoutError to the outer block in {}/50 rounds \
+         (outer.expired() in those rounds: {inner_reported:?})",
+        inner_reported.len()
+    );
+}
+
 // Spec: nested scopes with the same deadline: only the outermost reports
 // TimeoutError (a block that keeps the task busy, polled as the deadline
 // passes).
@@ -723,12 +702,7 @@ async fn nested_same_deadline_busy_rounds(runs: usize) -> Vec<bool> {
 fn nested_scopes_with_the_same_deadline_around_a_busy_block_only_the_outermost_reports() {
     block_on(2, |_| async {
         let inner_reported = in_task(nested_same_deadline_busy_rounds(50)).await;
-        assert!(
-            inner_reported.is_empty(),
-            "the inner scope reported TimeoutError to the outer block in {}/50 rounds \
-             (outer.expired() in those rounds: {inner_reported:?})",
-            inner_reported.len()
-        );
+        assert_only_the_outermost_reported(&inner_reported);
     });
 }
 
@@ -739,12 +713,7 @@ fn outside_a_task_nested_scopes_with_the_same_deadline_around_a_busy_block_only_
 ) {
     block_on(2, |_| async {
         let inner_reported = nested_same_deadline_busy_rounds(50).await;
-        assert!(
-            inner_reported.is_empty(),
-            "the inner scope reported TimeoutError to the outer block in {}/50 rounds \
-             (outer.expired() in those rounds: {inner_reported:?})",
-            inner_reported.len()
-        );
+        assert_only_the_outermost_reported(&inner_reported);
     });
 }
 
@@ -752,23 +721,20 @@ fn outside_a_task_nested_scopes_with_the_same_deadline_around_a_busy_block_only_
 // inner scope expiring first reports TimeoutError to the outer block).
 #[test]
 fn an_inner_scope_with_an_earlier_deadline_reports_its_timeout_to_the_outer_block() {
-    block_on(2, |_| async {
-        in_task(async {
-            let outer = weft::timeout(FOREVER);
-            let inner = weft::timeout(ms(10));
-            let i = inner.clone();
-            let out = outer
-                .run(async move {
-                    let r = i.run(weft::sleep(FOREVER)).await;
-                    (r.is_err(), 11u32)
-                })
-                .await;
-            assert_eq!(out.unwrap(), (true, 11));
-            assert!(inner.expired());
-            assert!(!outer.expired());
-            assert_eq!(weft::current_task().unwrap().cancelling(), 0);
-        })
-        .await;
+    block_on_in_task(async {
+        let outer = weft::timeout(FOREVER);
+        let inner = weft::timeout(ms(10));
+        let i = inner.clone();
+        let out = outer
+            .run(async move {
+                let r = i.run(weft::sleep(FOREVER)).await;
+                (r.is_err(), 11u32)
+            })
+            .await;
+        assert_eq!(out.unwrap(), (true, 11));
+        assert!(inner.expired());
+        assert!(!outer.expired());
+        assert_eq!(weft::current_task().unwrap().cancelling(), 0);
     });
 }
 
@@ -843,30 +809,36 @@ fn a_scope_entered_with_a_counted_cancellation_still_reports_its_own_timeout() {
     });
 }
 
+/// Spawns a task that runs `scope` around a block that sleeps forever, and
+/// waits until that block has started (and reached its sleep). Returns the
+/// task and a flag it sets if `run` ever returns to it.
+async fn spawn_scoped_sleeper(scope: &Timeout) -> (Task<Result<(), TimeoutError>>, Flag) {
+    let entered = Flag::new();
+    let after = Flag::new();
+    let (s, e, a) = (scope.clone(), entered.clone(), after.clone());
+    let t = weft::spawn(async move {
+        let out = s
+            .run(async move {
+                e.set();
+                weft::sleep(FOREVER).await;
+            })
+            .await;
+        a.set();
+        out
+    });
+    wait_until("the block to start", || entered.get()).await;
+    yield_times(10).await;
+    (t, after)
+}
+
 // Spec: a cancellation from outside arriving while a scope is active is
 // re-raised, not turned into a timeout.
 #[test]
 fn an_outside_cancellation_during_a_scope_is_reraised_not_turned_into_a_timeout() {
     block_on(2, |_| async {
-        let entered = Flag::new();
-        let after = Flag::new();
         let scope = weft::timeout(FOREVER);
-        let (s, e, a) = (scope.clone(), entered.clone(), after.clone());
-        let t = weft::spawn(async move {
-            let out = s
-                .run(async move {
-                    e.set();
-                    weft::sleep(FOREVER).await;
-                })
-                .await;
-            a.set();
-            out
-        });
+        let (t, after) = spawn_scoped_sleeper(&scope).await;
         let r = t.task_ref();
-        wait_until("the block to start", || entered.get()).await;
-        for _ in 0..10 {
-            weft::yield_now().await;
-        }
         assert!(t.cancel_with("outside"));
         let err = t.await.unwrap_err();
         assert_eq!(cancel_message(&err).as_deref(), Some("outside"));
@@ -887,25 +859,9 @@ fn an_outside_cancellation_arriving_with_the_deadline_still_cancels_the_task() {
     // deadline and the outside request are both pending at its next poll.
     block_on(1, |_| async {
         in_task(async {
-            let entered = Flag::new();
-            let after = Flag::new();
             let scope = weft::timeout(ms(20));
-            let (s, e, a) = (scope.clone(), entered.clone(), after.clone());
-            let t = weft::spawn(async move {
-                let out = s
-                    .run(async move {
-                        e.set();
-                        weft::sleep(FOREVER).await;
-                    })
-                    .await;
-                a.set();
-                out
-            });
+            let (t, after) = spawn_scoped_sleeper(&scope).await;
             let r = t.task_ref();
-            wait_until("the block to start", || entered.get()).await;
-            for _ in 0..10 {
-                weft::yield_now().await;
-            }
             std::thread::sleep(ms(50)); // hold the worker past the deadline
             assert!(Instant::now() > scope.when().unwrap());
             assert!(

@@ -12,56 +12,38 @@
 
 mod common;
 
-use common::{block_on, poll_once, wait_done, wait_until, DropCounter, Flag, Log};
-use std::future::pending;
+use common::{
+    block_on, gated, gated_panic, open_and_finish, parked, poll_once, spawn_started, wait_done,
+    wait_until, yield_times, DropCounter, Log,
+};
 use std::future::Future;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 use weft::{EmptyError, Promise, ReturnWhen, Task, TaskId, TaskRef};
 
-/// A task that returns `value` once its gate (the returned promise) is set.
-fn gated<T: Send + 'static>(value: T) -> (Promise<()>, Task<T>) {
-    let gate = Promise::new();
-    let g = gate.clone();
-    let task = weft::spawn(async move {
-        g.await.expect("the gate was cancelled");
-        value
-    });
-    (gate, task)
-}
-
-/// A task that panics once its gate is set.
-fn gated_panic(message: &'static str) -> (Promise<()>, Task<u32>) {
-    let gate = Promise::new();
-    let g = gate.clone();
-    let task = weft::spawn(async move {
-        g.await.expect("the gate was cancelled");
-        if std::hint::black_box(true) {
-            panic!("{message}");
-        }
-        0
-    });
-    (gate, task)
-}
-
-/// A task that marks `reached` when it parks, then waits forever.
-fn parked(reached: &Log<()>, drops: &DropCounter) -> Task<u32> {
-    let (r, g) = (reached.clone(), drops.guard());
-    weft::spawn(async move {
-        let _finally = g;
-        r.push(());
-        pending::<u32>().await
-    })
-}
-
 fn ids<T>(tasks: &[Task<T>]) -> Vec<TaskId> {
     tasks.iter().map(|t| t.id()).collect()
 }
 
-/// Asserts `task` was never asked to stop and is still running.
+/// Asserts `task` is still running and was never asked to stop.
 fn assert_running_uncancelled(task: &TaskRef) {
-    assert!(!task.done(), "{task:?} should still be running");
-    assert_eq!(task.cancelling(), 0, "{task:?} was cancelled by wait");
+    common::assert_running_uncancelled(task, "wait");
+}
+
+/// `n` gated tasks returning their index: their gates, their refs and the
+/// tasks themselves, in index order.
+fn gated_batch(n: usize) -> (Vec<Promise<()>>, Vec<TaskRef>, Vec<Task<usize>>) {
+    let (gates, tasks): (Vec<_>, Vec<_>) = (0..n).map(gated).unzip();
+    let refs = tasks.iter().map(|t| t.task_ref()).collect();
+    (gates, refs, tasks)
+}
+
+/// Opens the gates of `order`, in that order, waiting for each task to finish.
+async fn finish_in_order(gates: &[Promise<()>], refs: &[TaskRef], order: &[usize]) {
+    for &i in order {
+        gates[i].set_result(()).unwrap();
+        wait_done(&refs[i]).await;
+    }
 }
 
 /// Polls `w` once; panics if it is not ready (for input already settled
@@ -93,9 +75,7 @@ async fn ready<F: Future + Unpin>(w: &mut F, what: &str) -> F::Output {
 /// Lets pending wake-ups land (see [`ready`]), then polls `w` once and panics
 /// if it is ready.
 async fn still_pending<F: Future + Unpin>(w: &mut F, what: &str) {
-    for _ in 0..20 {
-        weft::yield_now().await;
-    }
+    yield_times(20).await;
     if poll_once(w).is_ready() {
         panic!("{what}: wait returned too early");
     }
@@ -136,9 +116,7 @@ fn wait_on_no_tasks_is_an_empty_error() {
 #[test]
 fn all_completed_returns_only_when_every_task_is_done() {
     block_on(2, |_| async {
-        let gated_tasks: Vec<(Promise<()>, Task<u32>)> = (0..3).map(gated).collect();
-        let refs: Vec<TaskRef> = gated_tasks.iter().map(|(_, t)| t.task_ref()).collect();
-        let (gates, tasks): (Vec<_>, Vec<_>) = gated_tasks.into_iter().unzip();
+        let (gates, refs, tasks) = gated_batch(3);
         let expected = ids(&tasks);
         let mut w = weft::wait(tasks);
         still_pending(&mut w, "nothing finished").await;
@@ -148,14 +126,13 @@ fn all_completed_returns_only_when_every_task_is_done() {
             wait_done(&refs[i]).await;
             still_pending(&mut w, "some still running").await;
         }
-        gates[0].set_result(()).unwrap();
-        wait_done(&refs[0]).await;
+        finish_in_order(&gates, &refs, &[0]).await;
         let (mut done, pending) = ready(&mut w, "all finished").await.unwrap();
         assert!(pending.is_empty());
         assert_eq!(ids(&done), expected, "done is not in argument order");
         // The values stay in the handles.
         for (i, t) in done.iter_mut().enumerate() {
-            assert_eq!(t.result().unwrap().unwrap(), i as u32);
+            assert_eq!(t.result().unwrap().unwrap(), i);
         }
     });
 }
@@ -173,15 +150,11 @@ fn all_completed_puts_failed_and_cancelled_tasks_in_done() {
         let doomed_ref = doomed.task_ref();
         let tasks = vec![ok, boom, doomed, late];
         let expected = ids(&tasks);
-        let started = Flag::new();
-        let s = started.clone();
-        let waiter = weft::spawn(async move {
-            s.set();
+        let waiter = spawn_started!("the waiter to start", {
             weft::wait(tasks)
                 .return_when(ReturnWhen::AllCompleted)
                 .await
         });
-        wait_until("the waiter to start", || started.get()).await;
         gp.set_result(()).unwrap();
         wait_until("the child to park", || reached.len() == 1).await;
         assert!(doomed_ref.cancel_with("gone"));
@@ -201,17 +174,9 @@ fn all_completed_puts_failed_and_cancelled_tasks_in_done() {
 #[test]
 fn all_completed_done_is_in_argument_order_whatever_the_completion_order() {
     block_on(2, |_| async {
-        let gated_tasks: Vec<(Promise<()>, Task<usize>)> = (0..6).map(gated).collect();
-        let refs: Vec<TaskRef> = gated_tasks.iter().map(|(_, t)| t.task_ref()).collect();
-        let (gates, tasks): (Vec<_>, Vec<_>) = gated_tasks.into_iter().unzip();
+        let (gates, refs, tasks) = gated_batch(6);
         let expected = ids(&tasks);
-        let started = Flag::new();
-        let s = started.clone();
-        let waiter = weft::spawn(async move {
-            s.set();
-            weft::wait(tasks).await
-        });
-        wait_until("the waiter to start", || started.get()).await;
+        let waiter = spawn_started!("the waiter to start", { weft::wait(tasks).await });
         let finished = Log::new();
         for i in (0..6).rev() {
             gates[i].set_result(()).unwrap();
@@ -267,16 +232,11 @@ fn first_completed_returns_every_task_already_finished_before_the_first_poll() {
 #[test]
 fn first_completed_puts_every_task_done_at_wake_up_in_done() {
     block_on(2, |_| async {
-        let gated_tasks: Vec<(Promise<()>, Task<usize>)> = (0..4).map(gated).collect();
-        let refs: Vec<TaskRef> = gated_tasks.iter().map(|(_, t)| t.task_ref()).collect();
-        let (gates, tasks): (Vec<_>, Vec<_>) = gated_tasks.into_iter().unzip();
+        let (gates, refs, tasks) = gated_batch(4);
         let all = ids(&tasks);
         let mut w = weft::wait(tasks).return_when(ReturnWhen::FirstCompleted);
         still_pending(&mut w, "nothing finished").await;
-        for i in [3, 1, 2] {
-            gates[i].set_result(()).unwrap();
-            wait_done(&refs[i]).await;
-        }
+        finish_in_order(&gates, &refs, &[3, 1, 2]).await;
         let (mut done, pending) = ready(&mut w, "three finished").await.unwrap();
         assert_eq!(ids(&done), [all[1], all[2], all[3]]);
         assert_eq!(ids(&pending), [all[0]]);
@@ -286,8 +246,7 @@ fn first_completed_puts_every_task_done_at_wake_up_in_done() {
             .collect();
         assert_eq!(values, [1, 2, 3]);
         assert_running_uncancelled(&refs[0]);
-        gates[0].set_result(()).unwrap();
-        wait_done(&refs[0]).await;
+        finish_in_order(&gates, &refs, &[0]).await;
     });
 }
 
@@ -301,18 +260,12 @@ fn first_completed_returns_when_one_task_finishes_and_leaves_the_rest_running() 
         let (g2, t2) = gated(2u32);
         let (r0, r1, r2) = (t0.task_ref(), t1.task_ref(), t2.task_ref());
         let (id0, id1, id2) = (t0.id(), t1.id(), t2.id());
-        let started = Flag::new();
-        let s = started.clone();
-        let waiter = weft::spawn(async move {
-            s.set();
+        let waiter = spawn_started!("the waiter to start", {
             weft::wait(vec![t0, t1, t2])
                 .return_when(ReturnWhen::FirstCompleted)
                 .await
         });
-        wait_until("the waiter to start", || started.get()).await;
-        for _ in 0..10 {
-            weft::yield_now().await;
-        }
+        yield_times(10).await;
         assert!(!waiter.done(), "FIRST_COMPLETED returned with nothing done");
         g1.set_result(()).unwrap();
         let (done, pending) = waiter.await.unwrap().unwrap();
@@ -321,13 +274,7 @@ fn first_completed_returns_when_one_task_finishes_and_leaves_the_rest_running() 
         assert_running_uncancelled(&r0);
         assert_running_uncancelled(&r2);
         drop(pending); // dropping handles cancels nothing
-        g0.set_result(()).unwrap();
-        g2.set_result(()).unwrap();
-        for r in [&r0, &r1, &r2] {
-            wait_done(r).await;
-            assert!(!r.cancelled());
-            assert!(r.exception().unwrap().is_none());
-        }
+        open_and_finish(&[&g0, &g2], &[&r0, &r1, &r2]).await;
     });
 }
 
@@ -356,9 +303,7 @@ fn first_exception_returns_when_a_child_fails_and_leaves_the_rest_running() {
         assert_eq!(ids(&pending), [id0]);
         assert!(done[0].exception().unwrap().unwrap().is_panic());
         assert_running_uncancelled(&r0);
-        g0.set_result(()).unwrap();
-        wait_done(&r0).await;
-        assert!(r0.exception().unwrap().is_none());
+        open_and_finish(&[&g0], &[&r0]).await;
 
         // A failure before the first poll: returns at once.
         let (gb, boom) = gated_panic("already failed");
@@ -371,8 +316,7 @@ fn first_exception_returns_when_a_child_fails_and_leaves_the_rest_running() {
         assert_eq!((done.len(), pending.len()), (1, 1));
         assert!(done[0].exception().unwrap().unwrap().is_panic());
         assert_running_uncancelled(&r1);
-        g1.set_result(()).unwrap();
-        wait_done(&r1).await;
+        open_and_finish(&[&g1], &[&r1]).await;
     });
 }
 
@@ -392,9 +336,7 @@ fn first_exception_does_not_count_a_cancellation_as_a_failure() {
         assert!(doomed_ref.cancel());
         wait_done(&doomed_ref).await;
         still_pending(&mut w, "a cancellation is not a failure").await;
-        for _ in 0..10 {
-            weft::yield_now().await;
-        }
+        yield_times(10).await;
         still_pending(&mut w, "a cancellation is not a failure").await;
         g1.set_result(()).unwrap();
         wait_done(&r1).await;
@@ -424,26 +366,15 @@ fn first_exception_does_not_count_a_cancellation_as_a_failure() {
 #[test]
 fn first_exception_without_a_failure_behaves_like_all_completed() {
     block_on(2, |_| async {
-        let gated_tasks: Vec<(Promise<()>, Task<usize>)> = (0..3).map(gated).collect();
-        let refs: Vec<TaskRef> = gated_tasks.iter().map(|(_, t)| t.task_ref()).collect();
-        let (gates, tasks): (Vec<_>, Vec<_>) = gated_tasks.into_iter().unzip();
+        let (gates, refs, tasks) = gated_batch(3);
         let expected = ids(&tasks);
-        let started = Flag::new();
-        let s = started.clone();
-        let waiter = weft::spawn(async move {
-            s.set();
+        let waiter = spawn_started!("the waiter to start", {
             weft::wait(tasks)
                 .return_when(ReturnWhen::FirstException)
                 .await
         });
-        wait_until("the waiter to start", || started.get()).await;
-        for i in [1, 2] {
-            gates[i].set_result(()).unwrap();
-            wait_done(&refs[i]).await;
-        }
-        for _ in 0..10 {
-            weft::yield_now().await;
-        }
+        finish_in_order(&gates, &refs, &[1, 2]).await;
+        yield_times(10).await;
         assert!(
             !waiter.done(),
             "FIRST_EXCEPTION returned with no failure and a task still running"
@@ -524,37 +455,23 @@ fn cancelling_the_caller_of_wait_does_not_cancel_the_children() {
         let (g0, t0) = gated(0u32);
         let (g1, t1) = gated(1u32);
         let refs = [t0.task_ref(), t1.task_ref()];
-        let started = Flag::new();
-        let s = started.clone();
-        let waiter = weft::spawn(async move {
-            s.set();
+        let waiter = spawn_started!("the waiter to start", {
             weft::wait(vec![t0, t1])
                 .timeout(Duration::from_secs(10))
                 .await
         });
-        wait_until("the waiter to start", || started.get()).await;
-        for _ in 0..10 {
-            weft::yield_now().await;
-        }
+        yield_times(10).await;
         assert!(waiter.cancel_with("caller only"));
         let err = waiter.await.unwrap_err();
         assert!(err.is_cancelled());
         for r in &refs {
             assert_running_uncancelled(r);
         }
-        for _ in 0..10 {
-            weft::yield_now().await;
-        }
+        yield_times(10).await;
         for r in &refs {
             assert_running_uncancelled(r);
         }
-        g0.set_result(()).unwrap();
-        g1.set_result(()).unwrap();
-        for r in &refs {
-            wait_done(r).await;
-            assert!(!r.cancelled());
-            assert!(r.exception().unwrap().is_none());
-        }
+        open_and_finish(&[&g0, &g1], &[&refs[0], &refs[1]]).await;
     });
 }
 
@@ -568,9 +485,7 @@ fn dropping_a_wait_future_cancels_nothing() {
         still_pending(&mut w, "nothing finished").await;
         drop(w);
         assert_running_uncancelled(&r0);
-        g0.set_result(()).unwrap();
-        wait_done(&r0).await;
-        assert!(r0.exception().unwrap().is_none());
+        open_and_finish(&[&g0], &[&r0]).await;
     });
 }
 
@@ -581,30 +496,20 @@ fn dropping_a_wait_future_cancels_nothing() {
 #[test]
 fn wait_lists_done_and_pending_in_argument_order() {
     block_on(2, |_| async {
-        let gated_tasks: Vec<(Promise<()>, Task<usize>)> = (0..6).map(gated).collect();
-        let refs: Vec<TaskRef> = gated_tasks.iter().map(|(_, t)| t.task_ref()).collect();
-        let (gates, tasks): (Vec<_>, Vec<_>) = gated_tasks.into_iter().unzip();
+        let (gates, refs, tasks) = gated_batch(6);
         let all = ids(&tasks);
         let mut w = weft::wait(tasks).return_when(ReturnWhen::FirstCompleted);
         still_pending(&mut w, "nothing finished").await;
-        for i in [5, 3, 1] {
-            gates[i].set_result(()).unwrap();
-            wait_done(&refs[i]).await;
-        }
+        finish_in_order(&gates, &refs, &[5, 3, 1]).await;
         let (done, pending) = ready(&mut w, "three finished").await.unwrap();
         assert_eq!(ids(&done), [all[1], all[3], all[5]]);
         assert_eq!(ids(&pending), [all[0], all[2], all[4]]);
 
         // The same through the timeout path, the waiter a task.
-        let gated_tasks: Vec<(Promise<()>, Task<usize>)> = (0..6).map(gated).collect();
-        let refs: Vec<TaskRef> = gated_tasks.iter().map(|(_, t)| t.task_ref()).collect();
-        let (gates2, tasks): (Vec<_>, Vec<_>) = gated_tasks.into_iter().unzip();
+        let (gates2, refs, tasks) = gated_batch(6);
         let all = ids(&tasks);
         // Finish 4, 2, 0 first (in that order), then let the waiter time out.
-        for i in [4, 2, 0] {
-            gates2[i].set_result(()).unwrap();
-            wait_done(&refs[i]).await;
-        }
+        finish_in_order(&gates2, &refs, &[4, 2, 0]).await;
         let (done, pending) = weft::wait(tasks)
             .timeout(Duration::from_millis(10))
             .await

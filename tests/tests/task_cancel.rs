@@ -8,18 +8,10 @@
 
 mod common;
 
-use common::{block_on, wait_done, wait_until, DropCounter, Flag};
+use common::{block_on, cancel_message, wait_done, wait_until, DropCounter, Flag};
 use std::future::pending;
 use std::time::Duration;
 use weft::{catch_cancel, Cancelled, Promise, Task, TaskError, TaskRef};
-
-/// The message of a cancellation error, or a panic if it is not one.
-fn cancel_message(err: &TaskError) -> Option<String> {
-    match err {
-        TaskError::Cancelled(c) => c.message().map(str::to_owned),
-        other => panic!("expected a cancellation, got {other:?}"),
-    }
-}
 
 /// A task that signals it reached its await point, then waits forever. Holds a
 /// guard from `drops` in its state.

@@ -13,10 +13,21 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use weft::{Runtime, TaskRef};
+use weft::{Promise, Runtime, Task, TaskError, TaskRef};
 
 /// How long any one test may run before it is declared hung.
 pub const WATCHDOG: Duration = Duration::from_secs(30);
+
+/// Ordering margin: long enough for the other side to get going.
+pub const TICK: Duration = Duration::from_millis(10);
+
+/// "Forever": far beyond any test, for sleeps a test must never wait out.
+pub const FOREVER: Duration = Duration::from_secs(60);
+
+/// `n` milliseconds.
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
 
 /// Runs `body` on a fresh thread and returns its result, failing the test if it
 /// has not finished within `limit` (the thread is then abandoned: a hung test
@@ -171,6 +182,56 @@ pub async fn wait_done(task: &TaskRef) {
     wait_until(&format!("{task:?} to finish"), || task.done()).await;
 }
 
+/// Yields to the loop `n` times (lets pending wake-ups land, lets another task
+/// get from a flag to its next await point).
+pub async fn yield_times(n: usize) {
+    for _ in 0..n {
+        weft::yield_now().await;
+    }
+}
+
+/// `spawn_started!(what, { body })`: spawns a task running `body` and waits
+/// (with [`wait_until`], `what` naming the wait, e.g. "the waiter to start")
+/// until the body has reached its first await and is parked there (see
+/// [`flag_when_pending`]); evaluates to the task's handle. Use it in async
+/// code. Waiting for the first `Pending`, not merely for the body to start,
+/// matters: a cancellation that lands while the body is still on its way to
+/// `catch_cancel(weft::gather(..))` is taken by that `catch_cancel` before the
+/// gather is ever polled (combinators_gather's
+/// `a_cancelled_gather_waits_for_its_childrens_cleanup_before_raising` failed
+/// that way when the task's future was bigger or wrapped, which slowed the
+/// first poll).
+#[allow(unused_macros)]
+macro_rules! spawn_started {
+    ($what:expr, $body:block $(,)?) => {{
+        let started = crate::common::Flag::new();
+        let s = started.clone();
+        let task = weft::spawn(crate::common::flag_when_pending(s, async move { $body }));
+        crate::common::wait_until($what, || started.get()).await;
+        task
+    }};
+}
+
+/// Runs `future`, setting `flag` once it has returned `Pending`: it has
+/// reached its first await and is parked there, so a cancellation sent after
+/// the flag is seen arrives at that await (not before it, where an outer
+/// `catch_cancel` would take it before the inner combinator is polled).
+pub fn flag_when_pending<F>(flag: Flag, future: F) -> impl Future<Output = F::Output> + Send
+where
+    F: Future + Send + 'static,
+{
+    let mut future = Box::pin(future);
+    std::future::poll_fn(move |cx| {
+        let polled = future.as_mut().poll(cx);
+        if polled.is_pending() {
+            flag.set();
+        }
+        polled
+    })
+}
+#[allow(unused_imports)]
+pub(crate) use spawn_started;
+
 /// Blocks this (plain) thread until `cond` holds, or panics after 20 s.
 pub fn spin_until(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -280,4 +341,92 @@ pub fn poll_once<F: std::future::Future + Unpin>(fut: &mut F) -> std::task::Poll
     std::pin::Pin::new(fut).poll(&mut std::task::Context::from_waker(
         futures_util::task::noop_waker_ref(),
     ))
+}
+
+// ----- tasks for the combinator tests -----
+
+/// A task that returns `value` once its gate (the returned promise) is set.
+///
+/// Never share one gate between tasks that may be cancelled: cancelling a task
+/// that awaits a promise cancels the promise.
+pub fn gated<T: Send + 'static>(value: T) -> (Promise<()>, Task<T>) {
+    let gate = Promise::new();
+    let g = gate.clone();
+    let task = weft::spawn(async move {
+        g.await.expect("the gate was cancelled");
+        value
+    });
+    (gate, task)
+}
+
+/// A task that panics with `message` once its gate (the returned promise) is
+/// set; `T` is the output type it would have had.
+pub fn gated_panic<T: Send + 'static>(message: &'static str) -> (Promise<()>, Task<T>) {
+    let gate = Promise::new();
+    let g = gate.clone();
+    let task = weft::spawn(async move {
+        g.await.expect("the gate was cancelled");
+        panic!("{message}")
+    });
+    (gate, task)
+}
+
+/// A task that pushes to `reached` when it parks, then waits forever; holds a
+/// guard from `drops` (dropped when the task ends, however it ends). `T` is
+/// the output type it would have had.
+pub fn parked<T: Send + 'static>(reached: &Log<()>, drops: &DropCounter) -> Task<T> {
+    let (r, g) = (reached.clone(), drops.guard());
+    weft::spawn(async move {
+        let _finally = g;
+        r.push(());
+        std::future::pending::<T>().await
+    })
+}
+
+/// The message of a cancellation error; panics if `err` is not one.
+pub fn cancel_message(err: &TaskError) -> Option<String> {
+    match err {
+        TaskError::Cancelled(c) => c.message().map(str::to_owned),
+        other => panic!("expected a cancellation, got {other:?}"),
+    }
+}
+
+/// The panic message of a panic error; panics if `err` is not one.
+pub fn panic_text(err: &TaskError) -> String {
+    match err {
+        TaskError::Panicked(p) => p.message().to_owned(),
+        other => panic!("expected a panic, got {other:?}"),
+    }
+}
+
+/// Asserts `task` is still running and was never asked to stop (`by` names
+/// the combinator that must not have cancelled it, for the failure message).
+pub fn assert_running_uncancelled(task: &TaskRef, by: &str) {
+    assert!(!task.done(), "{task:?} should still be running");
+    assert_eq!(task.cancelling(), 0, "{task:?} was cancelled by {by}");
+}
+
+/// Asserts `task` finished with a value (not cancelled, not failed, never
+/// asked to cancel).
+pub fn assert_finished_normally(task: &TaskRef) {
+    assert!(task.done(), "{task:?} is not done");
+    assert!(!task.cancelled(), "{task:?} ended cancelled");
+    assert_eq!(task.cancelling(), 0, "{task:?} was asked to cancel");
+    assert!(
+        task.exception().unwrap().is_none(),
+        "{task:?} failed: {:?}",
+        task.exception()
+    );
+}
+
+/// Sets every gate in `gates`, then waits for each of `tasks` and checks it
+/// finished normally ([`assert_finished_normally`]).
+pub async fn open_and_finish(gates: &[&Promise<()>], tasks: &[&TaskRef]) {
+    for gate in gates {
+        gate.set_result(()).unwrap();
+    }
+    for task in tasks {
+        wait_done(task).await;
+        assert_finished_normally(task);
+    }
 }
