@@ -519,7 +519,10 @@ fn a_task_that_cancels_itself_and_returns_ends_cancelled() {
 #[test]
 fn uncancel_never_goes_below_zero_and_returns_what_is_left() {
     block_on(2, |_| async {
-        let t = weft::spawn(pending::<()>());
+        // Pinned to this thread's loop, which runs it only when this body
+        // awaits: a worker could otherwise end it between two `cancel()`s,
+        // and a done task's `cancel()` adds nothing.
+        let t = weft::spawn_local(pending::<()>());
         assert_eq!(t.uncancel(), 0);
         assert_eq!(t.cancelling(), 0);
         assert_eq!(t.uncancel(), 0);

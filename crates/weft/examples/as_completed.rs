@@ -58,7 +58,6 @@
 //! cargo run --example as_completed
 //! ```
 
-use futures_util::StreamExt;
 use std::time::Duration;
 use weft::TaskError;
 
