@@ -131,6 +131,10 @@ impl LoopHandle {
         LoopHandle::try_current().expect("LoopHandle::current called outside a weft loop")
     }
 
+    pub(crate) fn parts(&self) -> (&Arc<Shared>, &Arc<LoopRemote>) {
+        (&self.shared, &self.remote)
+    }
+
     /// The loop running on this thread, or `None`.
     pub fn try_current() -> Option<LoopHandle> {
         Loop::with_current(|lp| {

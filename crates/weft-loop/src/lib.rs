@@ -5,6 +5,8 @@
 
 #![warn(missing_docs)]
 
+mod blocking;
+mod bridge;
 mod callbacks;
 mod driver;
 mod error;
@@ -18,6 +20,8 @@ mod runtime;
 mod shared;
 mod timer;
 
+pub use blocking::{spawn_blocking, to_thread};
+pub use bridge::{run_coroutine_threadsafe, ConcurrentFuture, FutureError, Target};
 pub use callbacks::{call_at, call_later, call_soon, loop_time, CallbackHandle, LoopHandle};
 pub use error::{BlockOnError, SpawnError};
 pub use runtime::{Builder, Handle, Runtime, RuntimeMetrics, DEFAULT_SHUTDOWN_GRACE};

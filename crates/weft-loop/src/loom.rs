@@ -65,5 +65,29 @@ pub(crate) mod sync {
         pub(crate) fn notify_one(&self) {
             self.0.notify_one();
         }
+
+        pub(crate) fn notify_all(&self) {
+            self.0.notify_all();
+        }
+
+        /// loom has no clock: a timed wait is an untimed one, never timing out.
+        pub(crate) fn wait_until<T>(
+            &self,
+            guard: &mut MutexGuard<'_, T>,
+            _deadline: std::time::Instant,
+        ) -> WaitTimeout {
+            self.wait(guard);
+            WaitTimeout
+        }
+    }
+
+    /// `parking_lot::WaitTimeoutResult`'s surface.
+    #[derive(Debug)]
+    pub(crate) struct WaitTimeout;
+
+    impl WaitTimeout {
+        pub(crate) fn timed_out(&self) -> bool {
+            false
+        }
     }
 }

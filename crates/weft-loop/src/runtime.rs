@@ -38,6 +38,8 @@ pub struct Builder {
     thread_name: String,
     on_thread_start: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
     on_thread_stop: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
+    max_blocking_threads: usize,
+    blocking_keep_alive: Duration,
 }
 
 impl Builder {
@@ -48,7 +50,23 @@ impl Builder {
             thread_name: "weft-worker".into(),
             on_thread_start: None,
             on_thread_stop: None,
+            max_blocking_threads: crate::blocking::DEFAULT_MAX_THREADS,
+            blocking_keep_alive: crate::blocking::DEFAULT_KEEP_ALIVE,
         }
+    }
+
+    /// The most threads [`spawn_blocking`](crate::spawn_blocking) runs at
+    /// once (default 512; at least 1). Jobs beyond it wait for a free thread.
+    pub fn max_blocking_threads(mut self, n: usize) -> Builder {
+        self.max_blocking_threads = n;
+        self
+    }
+
+    /// How long an idle blocking thread waits for a job before it exits
+    /// (default 10 s).
+    pub fn blocking_keep_alive(mut self, keep_alive: Duration) -> Builder {
+        self.blocking_keep_alive = keep_alive;
+        self
     }
 
     /// Number of worker threads (at least 1).
@@ -107,7 +125,17 @@ impl Builder {
             on_thread_start: self.on_thread_start,
             on_thread_stop: self.on_thread_stop,
         };
-        let shared = Arc::new(Shared::new(remotes.into_boxed_slice(), config, driver));
+        let blocking = crate::blocking::BlockingPool::new(
+            self.max_blocking_threads,
+            self.blocking_keep_alive,
+            format!("{}-blocking", self.thread_name),
+        );
+        let shared = Arc::new(Shared::new(
+            remotes.into_boxed_slice(),
+            config,
+            driver,
+            blocking,
+        ));
         let mut rt = Runtime {
             handle: Handle {
                 shared: shared.clone(),
@@ -374,7 +402,28 @@ impl Handle {
             parks: s.remotes.iter().map(|r| r.parks.load(Relaxed)).sum(),
             io_sources: s.driver.reactor.len(),
             pending_timers: s.driver.timers.len(),
+            blocking_threads: s.blocking.threads(),
         }
+    }
+
+    /// Runs the sync function `f` on this runtime's blocking pool (see
+    /// [`spawn_blocking`](crate::spawn_blocking)); callable from any thread.
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let fut = rt.handle().spawn_blocking(|| 2 + 2);
+    /// assert_eq!(fut.result(None).unwrap(), 4);
+    /// ```
+    pub fn spawn_blocking<T, F>(&self, f: F) -> crate::ConcurrentFuture<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        crate::blocking::spawn_on(&self.shared.blocking, f)
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// Whether the runtime has shut down (new work is refused).
@@ -466,4 +515,6 @@ pub struct RuntimeMetrics {
     pub io_sources: usize,
     /// Timers waiting to fire (sleeps, intervals, `call_later`s).
     pub pending_timers: usize,
+    /// Threads of the blocking pool, busy or idle.
+    pub blocking_threads: usize,
 }

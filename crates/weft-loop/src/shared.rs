@@ -15,6 +15,7 @@
 //! Every push of stealable work is followed by `notify_one` (see `park.rs` for
 //! why that loses no wake-up).
 
+use crate::blocking::BlockingPool;
 use crate::driver::Driver;
 use crate::event_loop::Loop;
 use crate::loom::sync::{AtomicBool, AtomicUsize, Ordering};
@@ -60,6 +61,13 @@ impl LoopRemote {
         })
     }
 
+    /// Sends `msg` and wakes the loop; a loop that has ended gives it back.
+    pub(crate) fn try_send(&self, msg: Msg) -> Result<(), Msg> {
+        self.inbox.send(msg).map_err(|e| e.into_inner())?;
+        self.parker.unpark();
+        Ok(())
+    }
+
     /// Sends `msg` and wakes the loop. A closed loop drops the message (its
     /// pinned tasks were already shut down, so only stale wakes arrive late).
     pub(crate) fn send(&self, msg: Msg) {
@@ -102,11 +110,18 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     /// The reactor and timers.
     pub(crate) driver: Arc<Driver>,
+    /// Threads for `spawn_blocking`.
+    pub(crate) blocking: Arc<BlockingPool>,
     next_call_target: AtomicUsize,
 }
 
 impl Shared {
-    pub(crate) fn new(remotes: Box<[Remote]>, config: Config, driver: Arc<Driver>) -> Shared {
+    pub(crate) fn new(
+        remotes: Box<[Remote]>,
+        config: Config,
+        driver: Arc<Driver>,
+        blocking: BlockingPool,
+    ) -> Shared {
         let workers = remotes.len();
         Shared {
             injector: Injector::new(),
@@ -118,6 +133,7 @@ impl Shared {
             last_worker_finishes: AtomicBool::new(false),
             config,
             driver,
+            blocking: Arc::new(blocking),
             next_call_target: AtomicUsize::new(0),
             remotes,
         }
@@ -133,6 +149,7 @@ impl Shared {
         // Release: pairs with the Acquire in `is_closed`.
         self.closed.store(true, Ordering::Release);
         self.driver.close();
+        self.blocking.close();
         for r in self.remotes.iter() {
             r.lp.parker.unpark();
         }

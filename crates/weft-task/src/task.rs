@@ -303,8 +303,8 @@ impl<T> Task<T> {
 
     /// Waits for the task to finish without taking its value, which stays for
     /// [`result`](Task::result) (asyncio's `wait` and `shield` look at a task this
-    /// way). Registers `cx`'s waker like awaiting the handle does, and spends
-    /// one unit of the cooperative budget.
+    /// way). Registers `cx`'s waker like awaiting the handle does; once the
+    /// task is done it spends one unit of the cooperative budget.
     ///
     /// Unlike awaiting the handle, this does not make the task the thing the
     /// caller awaits: if the polling task is cancelled, this one is left alone.
@@ -320,17 +320,12 @@ impl<T> Task<T> {
     /// });
     /// ```
     pub fn poll_done(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.done() {
-            return Poll::Ready(());
-        }
-        if crate::coop::poll_proceed(cx).is_pending() {
+        if !self.done() && !self.task.raw.set_join_waker(cx.waker()) {
             return Poll::Pending;
         }
-        if self.task.raw.set_join_waker(cx.waker()) {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
+        // Done: a leaf about to be ready spends budget (a pending one has
+        // registered its waker, and is woken when the task completes).
+        crate::coop::poll_proceed(cx)
     }
 
     /// Lets the task run on without this handle. Same as dropping it; says so.
@@ -429,6 +424,18 @@ impl Runnable {
             // Send, so this thread may drop it.
             self.raw.shutdown();
         }
+    }
+
+    /// [`shutdown`](Self::shutdown) for a task pinned to a loop, from any
+    /// thread: for a pinned task whose loop ended before it ever ran (the
+    /// `Runnable` could not be delivered).
+    ///
+    /// # Safety
+    ///
+    /// The task's future and output must be `Send` (so this thread may drop
+    /// them), and nothing else may run the task: this is its only `Runnable`.
+    pub unsafe fn shutdown_pinned(self) {
+        self.raw.shutdown();
     }
 
     /// The local-owner key given at spawn (0 for tasks any thread may run).

@@ -34,6 +34,8 @@
 //! | `async with asyncio.timeout(d):` | [`timeout`]`(d).run(block).await`         |
 //! | `await asyncio.shield(t)`       | [`shield`]`(task).await`                   |
 //! | `async with asyncio.TaskGroup() as tg:` | [`task_group`]`(\|tg\| async move { .. }).await` |
+//! | `asyncio.run_coroutine_threadsafe(c, loop)` | [`run_coroutine_threadsafe`]`(fut, &handle)` → [`ConcurrentFuture`] |
+//! | `await asyncio.to_thread(f)`    | [`to_thread`]`(f).await` / [`spawn_blocking`]`(f)` |
 //!
 //! See `docs/asyncio.md` in the repository for the full guide.
 
@@ -50,6 +52,9 @@ pub use weft_loop::{
     sleep, sleep_until, sleep_with, spawn, spawn_local, yield_now, BlockOnError, Builder,
     CallbackHandle, Handle, Interval, LoopHandle, Runtime, RuntimeMetrics, Sleep, SleepWith,
     SpawnError, YieldNow, DEFAULT_SHUTDOWN_GRACE,
+};
+pub use weft_loop::{
+    run_coroutine_threadsafe, spawn_blocking, to_thread, ConcurrentFuture, FutureError, Target,
 };
 pub use weft_task::{
     catch_cancel, coop, Cancelled, CatchCancel, DoneCallback, InvalidStateError, PanicError,

@@ -1,0 +1,556 @@
+//! The sync bridge: [`run_coroutine_threadsafe`] and [`ConcurrentFuture`]
+//! (Python's `concurrent.futures.Future`), which [`spawn_blocking`] returns
+//! too.
+//!
+//! # Protocol
+//!
+//! A `ConcurrentFuture` is an `Arc<Slot<T>>`: the outcome and the work's
+//! source under one mutex, a condvar for blocked threads, and a `done` flag
+//! outside the lock for the waiting thread's short spin.
+//!
+//! - **Completion** (`Slot::complete`, once): under the lock, store the outcome
+//!   and set `done`; then, outside it, `notify_all` the condvar, wake the async
+//!   waiters and run the done callbacks, on the completing thread.
+//! - **A blocked `result`** spins on `done` (Acquire, pairs with the Release
+//!   store in `complete`) for a few microseconds, then locks, re-checks the
+//!   outcome and waits on the condvar. The outcome is stored under the lock
+//!   before `notify_all`, so the waiter either sees it or is already waiting
+//!   when the notification comes: no wake-up is lost.
+//! - **A task source** registers the slot as the task's join waker
+//!   ([`Task::poll_done`]) right after the spawn, then stores the handle in
+//!   the slot and checks `done()` once more: a task that completed in between
+//!   woke a slot that had no handle yet, and that check catches it. Every
+//!   later completion comes through the join waker.
+//! - **A blocking source** (`spawn_blocking`) completes the slot from the
+//!   pool thread. It claims the job under the lock (`start_job`), so `cancel`
+//!   either wins (the job is skipped) or sees it running and returns false.
+//!   A job dropped unrun (the runtime shut down) completes `Cancelled`.
+
+use crate::loom::sync::{AtomicBool, Condvar, Mutex, MutexGuard, Ordering};
+use crate::runtime::{spawn_on, Handle};
+use crate::shared::{LocalScheduler, Msg};
+use crate::{event_loop::Loop, LoopHandle};
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+use weft_task::{Cancelled, InvalidStateError, Spawned, Task, TaskError};
+
+/// Spins of a blocked `result` on the `done` flag before it sleeps on the
+/// condvar: a round trip to a worker usually ends within them, and a sleep
+/// and wake-up costs a futex call on each side.
+const SPINS: u32 = 64;
+/// Then `yield_now`s, giving the core to a worker on a busy machine.
+const YIELDS: u32 = 8;
+
+/// Runs `future` on a weft runtime from any thread (asyncio's
+/// `run_coroutine_threadsafe`) and returns a [`ConcurrentFuture`] for its
+/// outcome, which plain threads wait on with [`ConcurrentFuture::result`] and
+/// async code awaits.
+///
+/// `target` picks where it runs: a [`Handle`] (any worker of that runtime, as
+/// `spawn`) or a [`LoopHandle`] (that one loop, delivered through its inbox
+/// with a wake-up). Calling it from inside a task is fine: it only spawns.
+/// On a shut-down runtime the future is dropped unpolled and the result is
+/// `Cancelled` ("runtime is shut down").
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let rt = weft::Runtime::new().unwrap();
+/// let handle = rt.handle().clone();
+/// let answer = std::thread::spawn(move || {
+///     let fut = weft::run_coroutine_threadsafe(async { 6 * 7 }, &handle);
+///     fut.result(Some(Duration::from_secs(5))).unwrap()
+/// });
+/// assert_eq!(answer.join().unwrap(), 42);
+/// ```
+#[track_caller]
+pub fn run_coroutine_threadsafe<F, Tg>(future: F, target: &Tg) -> ConcurrentFuture<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    Tg: Target + ?Sized,
+{
+    let slot = Slot::new();
+    let started = slot.clone();
+    let task = target.spawn_on_target(
+        async move {
+            started.started.store(true, Ordering::Relaxed);
+            drop(started);
+            future.await
+        },
+        Location::caller(),
+    );
+    slot.watch(task);
+    ConcurrentFuture { slot }
+}
+
+/// Where [`run_coroutine_threadsafe`] runs its future: a [`Handle`] or a
+/// [`LoopHandle`]. Sealed.
+pub trait Target: sealed::Sealed {
+    #[doc(hidden)]
+    fn spawn_on_target<F>(
+        &self,
+        future: F,
+        location: &'static Location<'static>,
+    ) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for crate::Handle {}
+    impl Sealed for crate::LoopHandle {}
+}
+
+impl Target for Handle {
+    fn spawn_on_target<F>(&self, future: F, location: &'static Location<'static>) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match spawn_on(self.shared(), future, location) {
+            Ok(task) | Err(task) => task,
+        }
+    }
+}
+
+impl Target for LoopHandle {
+    fn spawn_on_target<F>(&self, future: F, location: &'static Location<'static>) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (shared, remote) = self.parts();
+        let scheduler = LocalScheduler {
+            shared: shared.clone(),
+            owner: remote.clone(),
+        };
+        // SAFETY: `F` and its output are `Send`, so running, dropping or
+        // shutting the task down on any thread is sound; LocalScheduler runs
+        // its Runnables on the owner loop only, and the key is that loop's.
+        let spawned =
+            unsafe { weft_task::spawn_unchecked(future, scheduler, location, remote.key) };
+        match spawned {
+            Spawned::Ready(task, runnable) => {
+                if let Some(runnable) = remote.on_own_thread(runnable, Loop::push_pinned) {
+                    if let Err(Msg::Task(runnable)) = remote.try_send(Msg::Task(runnable)) {
+                        // The loop has ended: nobody will run it.
+                        // SAFETY: `F` and its output are `Send`, and this
+                        // first Runnable was never delivered, so nobody else
+                        // runs the task.
+                        unsafe { runnable.shutdown_pinned() };
+                    }
+                }
+                task
+            }
+            Spawned::Refused(task) => task,
+        }
+    }
+}
+
+/// Python's `concurrent.futures.Future`: the outcome of work running
+/// elsewhere, for plain threads to wait on ([`result`](Self::result) with a
+/// timeout) and for async code to await. Returned by
+/// [`run_coroutine_threadsafe`] and [`spawn_blocking`](crate::spawn_blocking).
+///
+/// Clones share the outcome; the value is moved out by the first
+/// [`result`](Self::result) (or await) that gets it, later ones get
+/// [`FutureError::Taken`]. **Dropping it does not cancel the work**; call
+/// [`cancel`](Self::cancel).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let rt = weft::Runtime::new().unwrap();
+/// let fut = weft::run_coroutine_threadsafe(
+///     weft::sleep_with(Duration::from_secs(60), 1),
+///     rt.handle(),
+/// );
+/// let err = fut.result(Some(Duration::from_millis(10))).unwrap_err();
+/// assert!(err.is_timeout() && !fut.done()); // the task keeps running
+/// assert!(fut.cancel());
+/// assert!(fut.result(None).unwrap_err().is_cancelled());
+/// assert!(fut.cancelled());
+/// ```
+pub struct ConcurrentFuture<T> {
+    slot: Arc<Slot<T>>,
+}
+
+impl<T> Clone for ConcurrentFuture<T> {
+    fn clone(&self) -> Self {
+        ConcurrentFuture {
+            slot: self.slot.clone(),
+        }
+    }
+}
+
+/// A done callback: runs once, with the future.
+type Callback<T> = Box<dyn FnOnce(&ConcurrentFuture<T>) + Send>;
+
+pub(crate) struct Slot<T> {
+    state: Mutex<SlotState<T>>,
+    ready: Condvar,
+    /// Set once, under the lock, when the outcome is stored.
+    done: AtomicBool,
+    /// The work has begun (first poll of the task, or the job claimed).
+    started: AtomicBool,
+}
+
+struct SlotState<T> {
+    /// `None` until done; `Some(Ok(None))` once the value was taken.
+    outcome: Option<Result<Option<T>, TaskError>>,
+    source: Source<T>,
+    waiters: Vec<Waker>,
+    callbacks: Vec<Callback<T>>,
+}
+
+enum Source<T> {
+    /// Not attached yet, or done.
+    None,
+    Task(Task<T>),
+    /// A `spawn_blocking` job, not claimed yet or running.
+    Job,
+}
+
+impl<T> Slot<T> {
+    pub(crate) fn new() -> Arc<Slot<T>> {
+        Arc::new(Slot {
+            state: Mutex::new(SlotState {
+                outcome: None,
+                source: Source::None,
+                waiters: Vec::new(),
+                callbacks: Vec::new(),
+            }),
+            ready: Condvar::new(),
+            done: AtomicBool::new(false),
+            started: AtomicBool::new(false),
+        })
+    }
+
+    /// Marks the slot as fed by a blocking job.
+    pub(crate) fn new_job() -> Arc<Slot<T>> {
+        let slot = Slot::new();
+        slot.state.lock().source = Source::Job;
+        slot
+    }
+
+    /// Claims the job for running; false if it was cancelled first.
+    pub(crate) fn start_job(&self) -> bool {
+        let st = self.state.lock();
+        if st.outcome.is_some() {
+            return false;
+        }
+        self.started.store(true, Ordering::Relaxed);
+        true
+    }
+
+    /// Stores the outcome (the first one wins) and tells everyone waiting.
+    pub(crate) fn complete(self: &Arc<Self>, outcome: Result<T, TaskError>) {
+        let mut st = self.state.lock();
+        if st.outcome.is_some() {
+            return;
+        }
+        st.outcome = Some(outcome.map(Some));
+        st.source = Source::None;
+        // Release: pairs with the Acquire loads in `is_done` (the spin).
+        self.done.store(true, Ordering::Release);
+        let waiters = std::mem::take(&mut st.waiters);
+        let callbacks = std::mem::take(&mut st.callbacks);
+        drop(st);
+        self.ready.notify_all();
+        for w in waiters {
+            w.wake();
+        }
+        if !callbacks.is_empty() {
+            let fut = ConcurrentFuture { slot: self.clone() };
+            for cb in callbacks {
+                run_callback(cb, &fut);
+            }
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        // Acquire: pairs with the Release store in `complete`.
+        self.done.load(Ordering::Acquire)
+    }
+}
+
+impl<T: Send + 'static> Slot<T> {
+    /// Attaches the task: the slot becomes its join waker (see the module
+    /// header for why the check after storing the handle loses nothing).
+    fn watch(self: &Arc<Self>, mut task: Task<T>) {
+        let waker = Waker::from(self.clone());
+        let _ = task.poll_done(&mut Context::from_waker(&waker));
+        self.state.lock().source = Source::Task(task);
+        self.check_task();
+    }
+
+    /// Takes the task's outcome if it is done.
+    fn check_task(self: &Arc<Self>) {
+        let outcome = {
+            let mut st = self.state.lock();
+            match &mut st.source {
+                Source::Task(task) if task.done() => {
+                    task.result().unwrap_or_else(|e| Err(TaskError::failed(e)))
+                }
+                _ => return,
+            }
+        };
+        self.complete(outcome);
+    }
+}
+
+impl<T: Send + 'static> Wake for Slot<T> {
+    fn wake(self: Arc<Self>) {
+        self.check_task();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.check_task();
+    }
+}
+
+fn run_callback<T>(cb: Callback<T>, fut: &ConcurrentFuture<T>) {
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(fut))) {
+        let err = weft_task::PanicError::from_payload(payload);
+        tracing::error!(error = %err, "a ConcurrentFuture done callback panicked");
+    }
+}
+
+impl<T> ConcurrentFuture<T> {
+    pub(crate) fn from_slot(slot: Arc<Slot<T>>) -> ConcurrentFuture<T> {
+        ConcurrentFuture { slot }
+    }
+
+    /// Waits for the outcome: the value (moved out), or the work's error
+    /// (`Cancelled`, a panic, a failure). `timeout`: `None` waits as long as
+    /// it takes; when it passes first, [`FutureError::Timeout`], and **the
+    /// work keeps running**.
+    ///
+    /// Blocks the thread (a short spin, then a condvar), so call it from
+    /// plain threads. On a weft loop thread (inside a task or `block_on`),
+    /// where blocking could deadlock the loop the work needs, it does not
+    /// wait: a result not ready yet is [`FutureError::WouldBlock`]; await the
+    /// future there instead.
+    pub fn result(&self, timeout: Option<Duration>) -> Result<T, FutureError> {
+        let mut st = self.wait(timeout)?;
+        match st.outcome.as_mut() {
+            Some(Ok(value)) => value.take().ok_or(FutureError::Taken),
+            Some(Err(e)) => Err(FutureError::Task(e.clone())),
+            None => unreachable!("wait returns once the outcome is stored"),
+        }
+    }
+
+    /// Waits like [`result`](Self::result), then returns the work's error,
+    /// or `None` if it produced a value (concurrent.futures' `exception()`).
+    /// The value stays in place.
+    pub fn exception(&self, timeout: Option<Duration>) -> Result<Option<TaskError>, FutureError> {
+        let st = self.wait(timeout)?;
+        Ok(match st.outcome.as_ref() {
+            Some(Err(e)) => Some(e.clone()),
+            _ => None,
+        })
+    }
+
+    /// Whether the work has finished (a value, an error or cancelled).
+    pub fn done(&self) -> bool {
+        self.slot.is_done()
+    }
+
+    /// Whether the work ended cancelled.
+    pub fn cancelled(&self) -> bool {
+        matches!(
+            self.slot.state.lock().outcome,
+            Some(Err(TaskError::Cancelled(_)))
+        )
+    }
+
+    /// Whether the work has started and not finished.
+    pub fn running(&self) -> bool {
+        self.slot.started.load(Ordering::Relaxed) && !self.done()
+    }
+
+    /// Cancels the work; true unless it had finished already (then false).
+    /// A task gets a cancel request (it may intercept it, as any task may);
+    /// a blocking job not started yet is skipped and ends `Cancelled`, one
+    /// already running cannot be stopped (false). Calling it again is
+    /// harmless.
+    pub fn cancel(&self) -> bool {
+        let st = self.slot.state.lock();
+        match &st.source {
+            _ if st.outcome.is_some() => false,
+            Source::Task(task) => {
+                task.cancel();
+                true
+            }
+            Source::Job if self.slot.started.load(Ordering::Relaxed) => false,
+            Source::Job | Source::None => {
+                drop(st);
+                self.slot
+                    .complete(Err(TaskError::Cancelled(Cancelled::new())));
+                true
+            }
+        }
+    }
+
+    /// Runs `f` when the work finishes, on the thread that finishes it; at
+    /// once, on this thread, if it has finished already. Callbacks run in the
+    /// order they were added; a panic in one is reported through `tracing`.
+    pub fn add_done_callback(&self, f: impl FnOnce(&ConcurrentFuture<T>) + Send + 'static) {
+        let mut st = self.slot.state.lock();
+        if st.outcome.is_none() {
+            st.callbacks.push(Box::new(f));
+            return;
+        }
+        drop(st);
+        run_callback(Box::new(f), self);
+    }
+
+    /// Waits until done, or `timeout`; returns the locked state.
+    fn wait(&self, timeout: Option<Duration>) -> Result<MutexGuard<'_, SlotState<T>>, FutureError> {
+        if !self.slot.is_done() {
+            if Loop::with_current(|lp| lp.is_some()) {
+                return Err(FutureError::WouldBlock);
+            }
+            self.spin();
+        }
+        let deadline = timeout.map(|t| Instant::now().checked_add(t));
+        let mut st = self.slot.state.lock();
+        while st.outcome.is_none() {
+            match deadline {
+                None | Some(None) => self.slot.ready.wait(&mut st),
+                Some(Some(deadline)) => {
+                    if self.slot.ready.wait_until(&mut st, deadline).timed_out()
+                        && st.outcome.is_none()
+                    {
+                        return Err(FutureError::Timeout);
+                    }
+                }
+            }
+        }
+        Ok(st)
+    }
+
+    /// The short spin before sleeping.
+    fn spin(&self) {
+        for _ in 0..SPINS {
+            if self.slot.is_done() {
+                return;
+            }
+            std::hint::spin_loop();
+        }
+        for _ in 0..YIELDS {
+            if self.slot.is_done() {
+                return;
+            }
+            std::thread::yield_now();
+        }
+    }
+}
+
+impl<T> Future for ConcurrentFuture<T> {
+    type Output = Result<T, FutureError>;
+
+    /// Awaiting moves the value out, like [`result`](ConcurrentFuture::result);
+    /// works on any runtime (or none).
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut st = self.slot.state.lock();
+        match st.outcome.as_mut() {
+            Some(Ok(value)) => Poll::Ready(value.take().ok_or(FutureError::Taken)),
+            Some(Err(e)) => Poll::Ready(Err(FutureError::Task(e.clone()))),
+            None => {
+                if !st.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                    st.waiters.push(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T> fmt::Debug for ConcurrentFuture<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = if self.cancelled() {
+            "cancelled"
+        } else if self.done() {
+            "done"
+        } else if self.running() {
+            "running"
+        } else {
+            "pending"
+        };
+        f.debug_struct("ConcurrentFuture")
+            .field("state", &state)
+            .finish()
+    }
+}
+
+/// Why [`ConcurrentFuture::result`] returned no value.
+///
+/// ```
+/// let e = weft::FutureError::Timeout;
+/// assert_eq!(e.to_string(), "timed out waiting for the result");
+/// assert!(e.is_timeout());
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum FutureError {
+    /// The timeout passed first; the work goes on.
+    Timeout,
+    /// Called on a weft loop thread before the outcome was ready: waiting
+    /// there could deadlock the loop; await the future instead.
+    WouldBlock,
+    /// An earlier `result` or await took the value.
+    Taken,
+    /// The work ended with this error (a cancellation, a panic, a failure).
+    Task(TaskError),
+}
+
+impl FutureError {
+    /// Whether the timeout passed.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, FutureError::Timeout)
+    }
+
+    /// Whether the work was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, FutureError::Task(e) if e.is_cancelled())
+    }
+
+    /// The work's error, if it ended with one.
+    pub fn task_error(&self) -> Option<&TaskError> {
+        match self {
+            FutureError::Task(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for FutureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FutureError::Timeout => f.write_str("timed out waiting for the result"),
+            FutureError::WouldBlock => {
+                f.write_str("would block a weft loop thread: await the future instead")
+            }
+            FutureError::Taken => InvalidStateError::new("result already taken").fmt(f),
+            FutureError::Task(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for FutureError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            FutureError::Task(e) => Some(e),
+            _ => None,
+        }
+    }
+}
