@@ -253,7 +253,18 @@ impl<T> Slot<T> {
 
     /// Stores the outcome (the first one wins) and tells everyone waiting.
     pub(crate) fn complete(self: &Arc<Self>, outcome: Result<T, TaskError>) {
-        let mut st = self.state.lock();
+        let st = self.state.lock();
+        self.complete_locked(st, outcome);
+    }
+
+    /// [`complete`](Self::complete) with the lock already held: stores the
+    /// outcome under it (so a racing `cancel` or second completion sees it
+    /// done), then releases it to notify, wake and run the callbacks.
+    fn complete_locked(
+        self: &Arc<Self>,
+        mut st: MutexGuard<'_, SlotState<T>>,
+        outcome: Result<T, TaskError>,
+    ) {
         if st.outcome.is_some() {
             return;
         }
@@ -292,18 +303,19 @@ impl<T: Send + 'static> Slot<T> {
         self.check_task();
     }
 
-    /// Takes the task's outcome if it is done.
+    /// Takes the task's outcome if it is done, and completes the slot with
+    /// it under the same lock: two wake-ups racing, or a `cancel`, find it
+    /// complete, never a task whose value is already gone.
     fn check_task(self: &Arc<Self>) {
-        let outcome = {
-            let mut st = self.state.lock();
-            match &mut st.source {
-                Source::Task(task) if task.done() => {
-                    task.result().unwrap_or_else(|e| Err(TaskError::failed(e)))
-                }
-                _ => return,
-            }
+        let mut st = self.state.lock();
+        let Source::Task(task) = &mut st.source else {
+            return;
         };
-        self.complete(outcome);
+        if !task.done() {
+            return;
+        }
+        let outcome = task.result().unwrap_or_else(|e| Err(TaskError::failed(e)));
+        self.complete_locked(st, outcome);
     }
 }
 
@@ -392,9 +404,8 @@ impl<T> ConcurrentFuture<T> {
             }
             Source::Job if self.slot.started.load(Ordering::Relaxed) => false,
             Source::Job | Source::None => {
-                drop(st);
                 self.slot
-                    .complete(Err(TaskError::Cancelled(Cancelled::new())));
+                    .complete_locked(st, Err(TaskError::Cancelled(Cancelled::new())));
                 true
             }
         }
