@@ -7,8 +7,8 @@
 //! One mutex over the queue of jobs, the thread count, the idle count and a
 //! `closed` flag; one condvar for idle threads.
 //!
-//! - **Submit:** push the job; if a thread is idle, `notify_one`; else, below
-//!   the cap, start a thread. Above the cap the job waits in the queue for
+//! - **Submit:** push the job; if a thread is idle and not already woken
+//!   for an earlier job, `notify_one`; else, below the cap, start a thread. Above the cap the job waits in the queue for
 //!   the next thread to come free.
 //! - **A pool thread** takes jobs until the queue is empty, then waits (idle)
 //!   on the condvar for at most the keep-alive; woken with nothing to do
@@ -48,7 +48,13 @@ pub(crate) struct BlockingPool {
 struct PoolState {
     queue: VecDeque<Job>,
     threads: usize,
+    /// Threads waiting on the condvar.
     idle: usize,
+    /// Wake-ups sent to idle threads and not yet taken by one: a woken
+    /// thread counts as idle until it runs again, so submitters count only
+    /// `idle - notified` as free (else two quick submits would both wake the
+    /// same thread and start none).
+    notified: usize,
     closed: bool,
 }
 
@@ -63,6 +69,7 @@ impl BlockingPool {
                 queue: VecDeque::new(),
                 threads: 0,
                 idle: 0,
+                notified: 0,
                 closed: false,
             }),
             work: Condvar::new(),
@@ -82,7 +89,8 @@ impl BlockingPool {
             return;
         }
         st.queue.push_back(job);
-        if st.idle > 0 {
+        if st.idle > st.notified {
+            st.notified += 1;
             drop(st);
             self.work.notify_one();
             return;
@@ -126,7 +134,11 @@ impl BlockingPool {
             let deadline = std::time::Instant::now() + self.keep_alive;
             let timed_out = self.work.wait_until(&mut st, deadline).timed_out();
             st.idle -= 1;
-            if timed_out && st.queue.is_empty() {
+            let woken = st.notified > 0;
+            if woken {
+                st.notified -= 1;
+            }
+            if timed_out && !woken && st.queue.is_empty() {
                 break;
             }
         }

@@ -398,10 +398,8 @@ impl<T> ConcurrentFuture<T> {
         let st = self.slot.state.lock();
         match &st.source {
             _ if st.outcome.is_some() => false,
-            Source::Task(task) => {
-                task.cancel();
-                true
-            }
+            // False if it finished and its wake-up has not reached us yet.
+            Source::Task(task) => task.cancel(),
             Source::Job if self.slot.started.load(Ordering::Relaxed) => false,
             Source::Job | Source::None => {
                 self.slot
