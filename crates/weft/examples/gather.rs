@@ -58,6 +58,9 @@
 //! cargo run --example gather
 //! ```
 
+mod pymotw;
+
+use pymotw::py_list;
 use std::time::Duration;
 use weft::TaskError;
 
@@ -89,15 +92,8 @@ async fn async_main() -> Result<(), TaskError> {
     Ok(())
 }
 
-/// Python's `repr` of a list of strings: `['a', 'b']`.
-fn py_list(items: &[&str]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| format!("'{s}'")).collect();
-    format!("[{}]", quoted.join(", "))
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // event_loop.run_until_complete(main()); event_loop.close()
-    let rt = weft::Builder::new().workers(1).build()?;
-    rt.block_on(rt.spawn(async_main()))??;
+    pymotw::run_one_thread(async_main())??;
     Ok(())
 }

@@ -48,6 +48,9 @@
 //! cargo run --example wait
 //! ```
 
+mod pymotw;
+
+use pymotw::py_list;
 use std::time::Duration;
 use weft::TaskError;
 
@@ -76,15 +79,8 @@ async fn async_main(num_phases: u32) -> Result<(), TaskError> {
     Ok(())
 }
 
-/// Python's `repr` of a list of strings: `['a', 'b']`.
-fn py_list(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| format!("'{s}'")).collect();
-    format!("[{}]", quoted.join(", "))
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // event_loop.run_until_complete(main(3)); event_loop.close()
-    let rt = weft::Builder::new().workers(1).build()?;
-    rt.block_on(rt.spawn(async_main(3)))??;
+    pymotw::run_one_thread(async_main(3))??;
     Ok(())
 }

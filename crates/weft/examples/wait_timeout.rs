@@ -63,6 +63,8 @@
 //! cargo run --example wait_timeout
 //! ```
 
+mod pymotw;
+
 use std::time::Duration;
 
 async fn phase(i: u32) -> String {
@@ -118,7 +120,6 @@ async fn async_main(num_phases: u32) {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // event_loop.run_until_complete(main(3)); event_loop.close()
-    let rt = weft::Builder::new().workers(1).build()?;
-    rt.block_on(rt.spawn(async_main(3)))?;
+    pymotw::run_one_thread(async_main(3))?;
     Ok(())
 }
