@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""Print a markdown table from criterion's results for the `runtime`, `io` and
-`combinators` benches.
+"""Print a markdown table from criterion's results for the `runtime`, `io`,
+`combinators` and `bridge` benches.
 
 Reads <criterion dir>/*/*/new/estimates.json (plus the benchmark.json next to
 it for the group/function ids) and prints, per bench: the median time for
 weft, tokio and async-executor, weft/tokio and weft/best-peer (the faster of
 tokio and async-executor). Ratios below 1.00 mean weft is faster.
 
+With --per-element, a bench that declares an element throughput (the
+`spawn_*_cost_1_worker` and `submit_wait_*` ones) shows its median per element
+(per task, per round trip) instead of per iteration; the ratios are the same.
+
 Usage:
-    python3 benches/table.py [CRITERION_DIR]
+    python3 benches/table.py [--per-element] [CRITERION_DIR]
 
 CRITERION_DIR defaults to $CARGO_TARGET_DIR/criterion, else target/criterion
 relative to the workspace root (the parent of this script's folder).
@@ -23,7 +27,7 @@ import sys
 RUNTIMES = ["weft", "tokio", "async-executor"]
 PEERS = ["tokio", "async-executor"]
 # Order of the benches in benches/benches/runtime.rs, then io.rs, then
-# combinators.rs; others follow sorted.
+# combinators.rs, then bridge.rs; others follow sorted.
 ORDER = [
     "spawn_many_local",
     "spawn_many_remote",
@@ -37,6 +41,8 @@ ORDER = [
     "timer_storm",
     "gather_100k",
     "as_completed_10k",
+    "submit_wait_1thread",
+    "submit_wait_4threads",
 ]
 
 
@@ -48,25 +54,30 @@ def default_dir():
     return os.path.join(target, "criterion")
 
 
-def load(crit_dir):
-    """Return {bench: {runtime: median_ns}}."""
+def load(crit_dir, per_element=False):
+    """Return {bench: {runtime: median_ns}} (per element if asked and declared)."""
     results = {}
     pattern = os.path.join(crit_dir, "*", "*", "new", "estimates.json")
     for est_path in glob.glob(pattern):
         new_dir = os.path.dirname(est_path)
         bench_json = os.path.join(new_dir, "benchmark.json")
+        elements = None
         try:
             with open(bench_json) as f:
                 meta = json.load(f)
             group, func = meta["group_id"], meta["function_id"]
-        except (OSError, ValueError, KeyError):
+            elements = (meta.get("throughput") or {}).get("Elements")
+        except (OSError, ValueError, KeyError, AttributeError):
             # Fall back to the directory names.
             func_dir = os.path.dirname(new_dir)
             group = os.path.basename(os.path.dirname(func_dir))
             func = os.path.basename(func_dir)
         with open(est_path) as f:
             est = json.load(f)
-        results.setdefault(group, {})[func] = est["median"]["point_estimate"]
+        median = est["median"]["point_estimate"]
+        if per_element and elements:
+            median /= elements
+        results.setdefault(group, {})[func] = median
     return results
 
 
@@ -86,8 +97,11 @@ def fmt_ratio(a, b):
 
 
 def main(argv):
-    crit_dir = argv[1] if len(argv) > 1 else default_dir()
-    results = load(crit_dir)
+    args = argv[1:]
+    per_element = "--per-element" in args
+    args = [a for a in args if a != "--per-element"]
+    crit_dir = args[0] if args else default_dir()
+    results = load(crit_dir, per_element)
     if not results:
         sys.stderr.write("no criterion results under %s\n" % crit_dir)
         return 1

@@ -12,7 +12,7 @@
 //!   and set `done`; then, outside it, `notify_all` the condvar, wake the async
 //!   waiters and run the done callbacks, on the completing thread.
 //! - **A blocked `result`** spins on `done` (Acquire, pairs with the Release
-//!   store in `complete`) for a few microseconds, then locks, re-checks the
+//!   store in `complete`) for up to 10 µs, then locks, re-checks the
 //!   outcome and waits on the condvar. The outcome is stored under the lock
 //!   before `notify_all`, so the waiter either sees it or is already waiting
 //!   when the notification comes: no wake-up is lost.
@@ -39,12 +39,13 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 use weft_task::{Cancelled, InvalidStateError, Spawned, Task, TaskError};
 
-/// Spins of a blocked `result` on the `done` flag before it sleeps on the
-/// condvar: a round trip to a worker usually ends within them, and a sleep
-/// and wake-up costs a futex call on each side.
-const SPINS: u32 = 64;
-/// Then `yield_now`s, giving the core to a worker on a busy machine.
-const YIELDS: u32 = 8;
+/// How long a blocked `result` spins on the `done` flag before it sleeps on
+/// the condvar. A round trip to a worker usually ends within it, and a sleep
+/// and a wake-up cost a futex call on each side and often a migration. Timed,
+/// not counted, since one `spin_loop` costs from a few to tens of ns across
+/// CPUs. No `yield_now` phase: yielding let the woken worker and the waiter
+/// share one core (docs/benchmarks.md, "Sync bridge").
+const SPIN_FOR: Duration = Duration::from_micros(10);
 
 /// Runs `future` on a weft runtime from any thread (asyncio's
 /// `run_coroutine_threadsafe`) and returns a [`ConcurrentFuture`] for its
@@ -449,17 +450,17 @@ impl<T> ConcurrentFuture<T> {
 
     /// The short spin before sleeping.
     fn spin(&self) {
-        for _ in 0..SPINS {
-            if self.slot.is_done() {
+        let start = Instant::now();
+        loop {
+            for _ in 0..32 {
+                if self.slot.is_done() {
+                    return;
+                }
+                std::hint::spin_loop();
+            }
+            if start.elapsed() >= SPIN_FOR {
                 return;
             }
-            std::hint::spin_loop();
-        }
-        for _ in 0..YIELDS {
-            if self.slot.is_done() {
-                return;
-            }
-            std::thread::yield_now();
         }
     }
 }
