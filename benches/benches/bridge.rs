@@ -214,17 +214,9 @@ fn submit_wait_4threads(c: &mut Criterion) {
     bench_workload::<SubmitWait4Threads>(c);
 }
 
-fn config() -> Criterion {
-    eprintln!("weft-benches: {} worker thread(s) per runtime", workers());
-    Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-}
-
 criterion_group! {
     name = bridge;
-    config = config();
+    config = weft_benches::criterion_config();
     targets = submit_wait_1thread, submit_wait_4threads
 }
 criterion_main!(bridge);

@@ -35,7 +35,6 @@
 //! iteration of `gather_100k/tokio` takes seconds.
 
 use std::future::Future;
-use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use futures_util::future::join_all;
@@ -251,17 +250,9 @@ fn as_completed_10k(c: &mut Criterion) {
     bench_workload::<AsCompleted10k>(c);
 }
 
-fn config() -> Criterion {
-    eprintln!("weft-benches: {} worker thread(s) per runtime", workers());
-    Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-}
-
 criterion_group! {
     name = combinators;
-    config = config();
+    config = weft_benches::criterion_config();
     targets = gather_100k, as_completed_10k
 }
 criterion_main!(combinators);

@@ -16,7 +16,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
 use tokio::sync::oneshot;
@@ -376,17 +375,9 @@ fn spawn_tree(c: &mut Criterion) {
     bench_workload::<SpawnTree>(c);
 }
 
-fn config() -> Criterion {
-    eprintln!("weft-benches: {} worker thread(s) per runtime", workers());
-    Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-}
-
 criterion_group! {
     name = runtime;
-    config = config();
+    config = weft_benches::criterion_config();
     targets = spawn_cost, spawn_detached_cost, spawn_many_local, spawn_many_remote, chained_spawn, yield_many, ping_pong, spawn_tree
 }
 criterion_main!(runtime);

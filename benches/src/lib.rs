@@ -311,6 +311,17 @@ impl Rt for AsyncExecutor {
 // Helpers
 // ---------------------------------------------------------------------------
 
+/// The criterion settings of the scheduler, combinator and bridge benches:
+/// 20 samples, 1 s warm-up, 3 s measurement (command-line flags still
+/// override them). Prints the worker count once.
+pub fn criterion_config() -> criterion::Criterion {
+    eprintln!("weft-benches: {} worker thread(s) per runtime", workers());
+    criterion::Criterion::default()
+        .sample_size(20)
+        .warm_up_time(std::time::Duration::from_secs(1))
+        .measurement_time(std::time::Duration::from_secs(3))
+}
+
 /// Worker threads of every runtime: `WEFT_BENCH_WORKERS`, default
 /// `std::thread::available_parallelism()`.
 pub fn workers() -> usize {
