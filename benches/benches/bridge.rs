@@ -33,7 +33,6 @@
 //! `<bench>/<runtime>`, so `benches/table.py` prints them too.
 
 use std::future::Future;
-use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use weft_benches::{workers, AsyncExecutor, Rt, Tokio, Weft};
