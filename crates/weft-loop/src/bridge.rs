@@ -129,6 +129,7 @@ impl Target for LoopHandle {
         F::Output: Send + 'static,
     {
         let (shared, remote) = self.parts();
+        let key = remote.key;
         let scheduler = LocalScheduler {
             shared: shared.clone(),
             owner: remote.clone(),
@@ -136,8 +137,7 @@ impl Target for LoopHandle {
         // SAFETY: `F` and its output are `Send`, so running, dropping or
         // shutting the task down on any thread is sound; LocalScheduler runs
         // its Runnables on the owner loop only, and the key is that loop's.
-        let spawned =
-            unsafe { weft_task::spawn_unchecked(future, scheduler, location, remote.key) };
+        let spawned = unsafe { weft_task::spawn_unchecked(future, scheduler, location, key) };
         match spawned {
             Spawned::Ready(task, runnable) => {
                 if let Some(runnable) = remote.on_own_thread(runnable, Loop::push_pinned) {
