@@ -20,7 +20,7 @@
 //!   idle threads to exit. Jobs already running run to their end on their
 //!   threads, which are not joined: a blocking call cannot be interrupted.
 
-use crate::bridge::{ConcurrentFuture, Slot};
+use crate::bridge::{ConcurrentFuture, Slot, Source};
 use crate::loom::sync::{Condvar, Mutex};
 use crate::Handle;
 use std::collections::VecDeque;
@@ -193,10 +193,10 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let slot = Slot::new_job();
+    let slot = Slot::new(Source::Job);
     let unrun = Unrun(slot.clone());
     pool.submit(Box::new(move || {
-        let slot = unrun.0.clone();
+        let slot = &unrun.0;
         if !slot.start_job() {
             return; // cancelled before it started
         }

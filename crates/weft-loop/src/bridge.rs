@@ -76,7 +76,7 @@ where
     F::Output: Send + 'static,
     Tg: Target + ?Sized,
 {
-    let slot = Slot::new();
+    let slot = Slot::new(Source::None);
     let started = slot.clone();
     let task = target.spawn_on_target(
         async move {
@@ -116,7 +116,7 @@ impl Target for Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        match spawn_on(self.shared(), future, location) {
+        match spawn_on(&self.shared, future, location) {
             Ok(task) | Err(task) => task,
         }
     }
@@ -212,7 +212,7 @@ struct SlotState<T> {
     callbacks: Vec<Callback<T>>,
 }
 
-enum Source<T> {
+pub(crate) enum Source<T> {
     /// Not attached yet, or done.
     None,
     Task(Task<T>),
@@ -221,11 +221,13 @@ enum Source<T> {
 }
 
 impl<T> Slot<T> {
-    pub(crate) fn new() -> Arc<Slot<T>> {
+    /// A slot fed by `source`: `Source::Job` for a blocking job, `None` for
+    /// a task attached later by `watch`.
+    pub(crate) fn new(source: Source<T>) -> Arc<Slot<T>> {
         Arc::new(Slot {
             state: Mutex::new(SlotState {
                 outcome: None,
-                source: Source::None,
+                source,
                 waiters: Vec::new(),
                 callbacks: Vec::new(),
             }),
@@ -233,13 +235,6 @@ impl<T> Slot<T> {
             done: AtomicBool::new(false),
             started: AtomicBool::new(false),
         })
-    }
-
-    /// Marks the slot as fed by a blocking job.
-    pub(crate) fn new_job() -> Arc<Slot<T>> {
-        let slot = Slot::new();
-        slot.state.lock().source = Source::Job;
-        slot
     }
 
     /// Claims the job for running; false if it was cancelled first.

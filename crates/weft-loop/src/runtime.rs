@@ -422,10 +422,6 @@ impl Handle {
         crate::blocking::spawn_on(&self.shared.blocking, f)
     }
 
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
-    }
-
     /// Whether the runtime has shut down (new work is refused).
     pub fn is_closed(&self) -> bool {
         self.shared.is_closed()

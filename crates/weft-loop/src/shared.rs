@@ -71,9 +71,7 @@ impl LoopRemote {
     /// Sends `msg` and wakes the loop. A closed loop drops the message (its
     /// pinned tasks were already shut down, so only stale wakes arrive late).
     pub(crate) fn send(&self, msg: Msg) {
-        if self.inbox.send(msg).is_ok() {
-            self.parker.unpark();
-        }
+        let _ = self.try_send(msg);
     }
 }
 
@@ -356,12 +354,8 @@ impl CallSoon for LoopCallSoon {
             }
             // The loop the promise was made on may have ended (a finished
             // `block_on`): then any worker runs the callbacks.
-            if let Err(crossbeam_channel::SendError(Msg::Call(f))) =
-                self.owner.inbox.send(Msg::Call(f))
-            {
+            if let Err(Msg::Call(f)) = self.owner.try_send(Msg::Call(f)) {
                 self.shared.call_soon_remote(f);
-            } else {
-                self.owner.parker.unpark();
             }
         }
     }
