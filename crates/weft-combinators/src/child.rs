@@ -14,7 +14,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::future::Future;
 use std::ops::ControlFlow;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use weft_task::{catch_cancel, Cancelled, Task, TaskError, TaskRef};
 
 /// A task a combinator watches: polled for completion, its value left in place.
@@ -98,6 +98,14 @@ pub(crate) type Pending<C> = FuturesUnordered<Done<C>>;
 /// failed, rather than a panic.
 pub(crate) fn outcome<T>(task: &mut Task<T>) -> Result<T, TaskError> {
     task.result().unwrap_or_else(|e| Err(TaskError::failed(e)))
+}
+
+/// Stores `waker` in `slot` for a later wake-up, unless the one there
+/// already wakes the same task (then no clone: polls are frequent).
+pub(crate) fn set_waker(slot: &mut Option<Waker>, waker: &Waker) {
+    if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+        *slot = Some(waker.clone());
+    }
 }
 
 /// The error a done task ended with, if any (a cancellation included).

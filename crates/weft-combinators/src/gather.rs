@@ -1,6 +1,7 @@
 //! `gather`: run children concurrently, collect their results in argument order.
 
 use crate::child::{error_of, outcome, supervise, Child, Done, Pending};
+use std::convert::Infallible;
 use std::ops::ControlFlow;
 use weft_task::{Task, TaskError};
 
@@ -40,31 +41,11 @@ pub async fn gather<T, I>(tasks: I) -> Result<Vec<T>, TaskError>
 where
     I: IntoIterator<Item = Task<T>>,
 {
-    let mut values = Vec::new();
-    let mut pending = Pending::new();
-    for (index, mut task) in tasks.into_iter().enumerate() {
-        if task.done() {
-            values.push(Some(outcome(&mut task)?));
-        } else {
-            values.push(None);
-            pending.push(Done::new(index, task));
-        }
-    }
-    let failed = supervise(&mut pending, |index, mut task| match outcome(&mut task) {
-        Ok(v) => {
-            values[index] = Some(v);
-            ControlFlow::Continue(())
-        }
+    gather_with(tasks, |outcome| match outcome {
+        Ok(v) => ControlFlow::Continue(v),
         Err(e) => ControlFlow::Break(e),
     })
-    .await;
-    match failed {
-        Some(e) => Err(e),
-        None => Ok(values
-            .into_iter()
-            .map(|v| v.expect("every child of a finished gather is done"))
-            .collect()),
-    }
+    .await
 }
 
 /// [`gather`] with asyncio's `return_exceptions=True`: waits for every task and
@@ -87,25 +68,53 @@ pub async fn gather_settled<T, I>(tasks: I) -> Vec<Result<T, TaskError>>
 where
     I: IntoIterator<Item = Task<T>>,
 {
-    let mut outcomes = Vec::new();
+    match gather_with(tasks, ControlFlow::<Infallible, _>::Continue).await {
+        Ok(outcomes) => outcomes,
+        Err(never) => match never {},
+    }
+}
+
+/// Both gathers: `keep` turns each child's outcome into the value kept at
+/// its position, or breaks the gather at once with an error (the children
+/// still running keep running). Children already done are taken in a first
+/// sweep, in argument order; the rest as they finish.
+async fn gather_with<T, O, B, I>(
+    tasks: I,
+    mut keep: impl FnMut(Result<T, TaskError>) -> ControlFlow<B, O>,
+) -> Result<Vec<O>, B>
+where
+    I: IntoIterator<Item = Task<T>>,
+{
+    let mut kept = Vec::new();
     let mut pending = Pending::new();
     for (index, mut task) in tasks.into_iter().enumerate() {
         if task.done() {
-            outcomes.push(Some(outcome(&mut task)));
+            match keep(outcome(&mut task)) {
+                ControlFlow::Continue(o) => kept.push(Some(o)),
+                ControlFlow::Break(b) => return Err(b),
+            }
         } else {
-            outcomes.push(None);
+            kept.push(None);
             pending.push(Done::new(index, task));
         }
     }
-    let _: Option<()> = supervise(&mut pending, |index, mut task| {
-        outcomes[index] = Some(outcome(&mut task));
-        ControlFlow::Continue(())
+    let broke = supervise(&mut pending, |index, mut task| {
+        match keep(outcome(&mut task)) {
+            ControlFlow::Continue(o) => {
+                kept[index] = Some(o);
+                ControlFlow::Continue(())
+            }
+            ControlFlow::Break(b) => ControlFlow::Break(b),
+        }
     })
     .await;
-    outcomes
-        .into_iter()
-        .map(|o| o.expect("every child of a finished gather is done"))
-        .collect()
+    match broke {
+        Some(b) => Err(b),
+        None => Ok(kept
+            .into_iter()
+            .map(|o| o.expect("every child of a finished gather is done"))
+            .collect()),
+    }
 }
 
 /// A tuple of tasks of different types, gathered by [`gather!`](crate::gather!).

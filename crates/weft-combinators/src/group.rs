@@ -29,7 +29,7 @@
 //! its waker and reads the set under.
 
 use crate::body::{body, interrupt, poll_body};
-use crate::child::error_of;
+use crate::child::{error_of, set_waker};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::fmt;
@@ -307,7 +307,7 @@ impl TaskGroup {
     /// the group's waker for that.
     fn take_body_interrupt(&self, cx: &mut Context<'_>) -> bool {
         let mut st = self.inner.state.lock();
-        st.waker = Some(cx.waker().clone());
+        set_waker(&mut st.waker, cx.waker());
         std::mem::take(&mut st.interrupt_body)
     }
 
@@ -316,7 +316,7 @@ impl TaskGroup {
         if st.live.is_empty() && st.spawning == 0 {
             return Poll::Ready(());
         }
-        st.waker = Some(cx.waker().clone());
+        set_waker(&mut st.waker, cx.waker());
         Poll::Pending
     }
 }

@@ -1,7 +1,7 @@
 //! `wait_for` and timeout scopes (`asyncio.wait_for`, `asyncio.timeout`).
 
 use crate::body::{body, interrupt, poll_body};
-use crate::child::{cancel_and_drain, outcome, Done, Pending};
+use crate::child::{cancel_and_drain, outcome, set_waker, Done, Pending};
 use parking_lot::Mutex;
 use std::cell::Cell;
 use std::fmt;
@@ -258,13 +258,7 @@ impl Timeout {
         if scope.state != State::Entered {
             return false;
         }
-        if !scope
-            .waker
-            .as_ref()
-            .is_some_and(|w| w.will_wake(cx.waker()))
-        {
-            scope.waker = Some(cx.waker().clone());
-        }
+        set_waker(&mut scope.waker, cx.waker());
         let Some(deadline) = scope.deadline else {
             *timer = None;
             return false;
