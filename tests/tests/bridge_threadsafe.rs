@@ -547,13 +547,9 @@ fn done_callbacks_run_in_order_on_the_completing_worker_and_survive_a_panic() {
         assert!(is_worker_of(completer, "cb-w"), "ran on {completer:?}");
         assert!(ran.iter().all(|r| &r.1 == completer), "{ran:?}");
         assert!(ran.iter().all(|r| r.2 && r.3), "{ran:?}");
-        assert!(
-            trace.has(
-                tracing::Level::ERROR,
-                &["done callback panicked", "boom in done callback"]
-            ),
-            "{:?}",
-            trace.events()
+        trace.assert_has(
+            tracing::Level::ERROR,
+            &["done callback panicked", "boom in done callback"],
         );
 
         // Already done: at once, on this thread, in order, a panic contained.
@@ -575,7 +571,7 @@ fn done_callbacks_run_in_order_on_the_completing_worker_and_survive_a_panic() {
             late.snapshot(),
             (0..3).map(|i| (i, here.clone())).collect::<Vec<_>>()
         );
-        assert!(local.has(tracing::Level::ERROR, &["boom in a late callback"]));
+        local.assert_has(tracing::Level::ERROR, &["boom in a late callback"]);
         // The runtime is unharmed by the panics.
         let again = run_coroutine_threadsafe(async { 8 }, rt.handle());
         assert_eq!(again.result(Some(PATIENCE)).unwrap(), 8);

@@ -524,11 +524,7 @@ fn a_panicking_callback_is_reported_and_the_loop_goes_on() {
             ]
         );
         for boom in ["boom from call_soon", "boom from call_later"] {
-            assert!(
-                trace.has(tracing::Level::ERROR, &["callback panicked", boom]),
-                "no error report for {boom:?}: {:?}",
-                trace.events()
-            );
+            trace.assert_has(tracing::Level::ERROR, &["callback panicked", boom]);
         }
         drop(rt);
 
@@ -554,13 +550,9 @@ fn a_panicking_callback_is_reported_and_the_loop_goes_on() {
             }))
             .unwrap();
         assert_eq!(ran, ["next"]);
-        assert!(
-            trace.has(
-                tracing::Level::ERROR,
-                &["callback panicked", "boom on a worker"]
-            ),
-            "{:?}",
-            trace.events()
+        trace.assert_has(
+            tracing::Level::ERROR,
+            &["callback panicked", "boom on a worker"],
         );
     });
 }

@@ -417,13 +417,9 @@ fn run_destroys_and_reports_tasks_that_outlive_the_grace_period() {
     );
     assert_eq!(drops.get(), 1, "the stubborn future was not destroyed");
     assert!(task.done() && task.cancelled());
-    assert!(
-        trace.has(
-            tracing::Level::WARN,
-            &["destroyed while pending", "stubborn-one"]
-        ),
-        "the destroyed task was not reported: {:?}",
-        trace.events()
+    trace.assert_has(
+        tracing::Level::WARN,
+        &["destroyed while pending", "stubborn-one"],
     );
 }
 
@@ -454,7 +450,7 @@ fn shutdown_timeout_reports_whether_everything_finished() {
         assert!(start.elapsed() >= Duration::from_millis(200));
         assert_eq!(drops.get(), 1);
         assert!(r.done() && r.cancelled());
-        assert!(trace.has(tracing::Level::WARN, &["destroyed while pending"]));
+        trace.assert_has(tracing::Level::WARN, &["destroyed while pending"]);
     });
 }
 

@@ -404,11 +404,7 @@ fn a_panicking_promise_callback_is_reported_and_the_loop_keeps_running() {
             assert_eq!(weft::spawn(async { 2 }).await.unwrap(), 2);
         });
     });
-    assert!(
-        trace.has(tracing::Level::ERROR, &["promise cb boom"]),
-        "the callback panic was not reported: {:?}",
-        trace.events()
-    );
+    trace.assert_has(tracing::Level::ERROR, &["promise cb boom"]);
 }
 
 // ----- many awaiters -----

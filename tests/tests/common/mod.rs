@@ -334,6 +334,16 @@ impl TraceLog {
             .iter()
             .any(|e| e.level == level && needles.iter().all(|n| e.text.contains(n)))
     }
+
+    /// Asserts [`has`](Self::has), listing every captured event if not.
+    #[track_caller]
+    pub fn assert_has(&self, level: tracing::Level, needles: &[&str]) {
+        assert!(
+            self.has(level, needles),
+            "no {level} event mentioning {needles:?} in {:?}",
+            self.events()
+        );
+    }
 }
 
 /// Polls `fut` once with a waker that does nothing (no runtime needed).
