@@ -5,9 +5,9 @@
 //!
 //! * A worker about to park tries the lock. If it gets it, it parks *in* the
 //!   driver: it fires due timers and, if none were due, blocks in
-//!   `Poller::wait` until the earliest timer (see `park.rs` for how it is
+//!   the selector's `wait` until the earliest timer (see `park.rs` for how it is
 //!   woken). Otherwise someone else holds it, and the worker parks on its
-//!   condvar. So at most one thread blocks in the poller, and while any
+//!   condvar. So at most one thread blocks in the selector, and while any
 //!   worker is parked one of them normally does.
 //! * A busy worker, every 61 ticks, tries the lock and turns the driver
 //!   without blocking (`maintain`), so I/O and timers are not starved while
@@ -37,7 +37,7 @@
 //! tick (`Shard::next` in `timer/mod.rs`) rather than locking it. Whoever
 //! inserts a timer lowers that cached tick if it is the new earliest
 //! (`SeqCst` store), then reads `next_wake` and interrupts the driver
-//! (through `Poller::notify`, which is sticky) if it is `COMPUTING` or later
+//! (through the selector's `notify`, which is sticky) if it is `COMPUTING` or later
 //! than the new tick.
 //!
 //! Why no timer is missed: the driver stores `COMPUTING`, fences (`SeqCst`),
@@ -55,13 +55,13 @@
 
 use crate::loom::sync::{fence, AtomicBool, AtomicU64, Mutex, MutexGuard, Ordering};
 use crate::park::Unpark;
-use crate::reactor::{Reactor, Source};
+use crate::reactor::{sys, Reactor, Source};
 use crate::timer::wheel::Fired;
 use crate::timer::{TimerSlot, Timers};
 use std::io;
 use std::sync::Arc;
 use std::task::Waker;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const NOT_PARKED: u64 = u64::MAX;
 const COMPUTING: u64 = 0;
@@ -106,7 +106,7 @@ impl NextWake {
 
 /// The turning thread's scratch space.
 struct Turn {
-    events: polling::Events,
+    events: sys::Events,
     fired: Vec<Fired>,
     sources: Vec<(Arc<Source>, usize)>,
 }
@@ -125,7 +125,7 @@ impl Driver {
             reactor: Reactor::new()?,
             timers: Timers::new(timer_shards),
             turn: Mutex::new(Turn {
-                events: polling::Events::new(),
+                events: sys::Events::new(),
                 fired: Vec::new(),
                 sources: Vec::new(),
             }),
@@ -189,7 +189,7 @@ impl Driver {
             return;
         };
         if self.reactor.has_sources() {
-            turning.poll_io(Some(Duration::ZERO));
+            turning.poll_io();
         }
         turning.dispatch();
     }
@@ -210,30 +210,21 @@ impl Turning<'_> {
         let next = driver.timers.next_tick();
         if next.is_some_and(|t| t <= driver.timers.tick_passed(Instant::now())) {
             driver.next_wake.awake();
-            self.poll_io(Some(Duration::ZERO));
+            self.poll_io();
             return;
         }
         driver.next_wake.sleeping_until(next);
-        let turn = &mut *self.turn;
-        turn.events.clear();
-        let waited = match next {
-            Some(t) => {
-                let deadline = driver.timers.instant_of(t);
-                driver
-                    .reactor
-                    .poller
-                    .wait_deadline(&mut turn.events, deadline)
-            }
-            None => driver.reactor.poller.wait(&mut turn.events, None),
-        };
+        let deadline = next.map(|t| driver.timers.instant_of(t));
+        let waited = driver
+            .reactor
+            .selector
+            .wait(&mut self.turn.events, deadline);
         driver.next_wake.awake();
         report(waited);
     }
 
-    fn poll_io(&mut self, timeout: Option<Duration>) {
-        let turn = &mut *self.turn;
-        turn.events.clear();
-        report(self.driver.reactor.poller.wait(&mut turn.events, timeout));
+    fn poll_io(&mut self) {
+        report(self.driver.reactor.selector.poll(&mut self.turn.events));
     }
 
     /// Wakes the sockets the last wait reported and the timers now due.
@@ -250,7 +241,7 @@ impl Turning<'_> {
     }
 }
 
-fn report(waited: io::Result<usize>) {
+fn report(waited: io::Result<()>) {
     if let Err(e) = waited {
         // Not expected from epoll short of a bug; report it and go on (the
         // worker's loop re-checks everything).
@@ -260,7 +251,7 @@ fn report(waited: io::Result<usize>) {
 
 impl Unpark for Driver {
     fn unpark(&self) {
-        if let Err(e) = self.reactor.poller.notify() {
+        if let Err(e) = self.reactor.selector.notify() {
             tracing::error!(error = %e, "cannot wake the reactor");
         }
     }
@@ -281,7 +272,7 @@ mod loom_driver {
 
     /// A timer inserted while the driver decides how long to sleep: the
     /// driver either sees it in the shard's cached next tick or is
-    /// interrupted (a sticky notification, like `Poller::notify`). The wheel
+    /// interrupted (a sticky notification, like the selector's `notify`). The wheel
     /// is a locked list of ticks with its cached earliest tick beside it, as
     /// in `timer/mod.rs`; the driver, finding nothing, sleeps with no
     /// deadline, so a missed interruption is a deadlock loom reports.

@@ -4,7 +4,7 @@
 //!
 //! * [`Parker`]: one per loop thread. A parked thread sleeps either on a
 //!   condvar or, if it is the one worker that owns the reactor, inside
-//!   `Poller::wait` (see `driver.rs`); `unpark` wakes it by whichever it is
+//!   the selector's `wait` (see `driver.rs`); `unpark` wakes it by whichever it is
 //!   blocked in. An `unpark` with nobody parked leaves a token that the next
 //!   `park` consumes, so it is never lost.
 //! * [`Idle`]: the runtime-wide count of *searching* workers (out of work,
@@ -13,19 +13,19 @@
 //!
 //! # The parker's states
 //!
-//! | state            | meaning                                   | `unpark` does               |
-//! |------------------|-------------------------------------------|-----------------------------|
-//! | `EMPTY`          | running, no token                         | leaves `NOTIFIED`           |
-//! | `NOTIFIED`       | a token waits for the next `park`         | nothing                     |
-//! | `PARKED_CONDVAR` | asleep on the condvar (set under its lock)| takes the lock, notifies    |
-//! | `PARKED_DRIVER`  | blocked in the driver (`Poller::wait`)    | `Unpark::unpark` (`Poller::notify`) |
+//! | state            | meaning                                   | `unpark` does                        |
+//! |------------------|-------------------------------------------|--------------------------------------|
+//! | `EMPTY`          | running, no token                         | leaves `NOTIFIED`                    |
+//! | `NOTIFIED`       | a token waits for the next `park`         | nothing                              |
+//! | `PARKED_CONDVAR` | asleep on the condvar (set under its lock)| takes the lock, notifies             |
+//! | `PARKED_DRIVER`  | blocked in the driver (selector `wait`)   | `Unpark::unpark` (selector `notify`) |
 //!
 //! `unpark` swaps in `NOTIFIED` and acts on what it replaced. The condvar case
 //! takes the lock before notifying, and the parker moved to `PARKED_CONDVAR`
 //! under that lock and only releases it inside `wait`, so the notification
 //! cannot fall between its check and its wait. The driver's notification is
-//! sticky (an eventfd write): if it lands before `Poller::wait` starts, the
-//! wait returns at once. Either way the thread wakes, and on the way out of
+//! sticky (an eventfd write on Linux): if it lands before the wait starts,
+//! the wait returns at once. Either way the thread wakes, and on the way out of
 //! `park` it swaps `EMPTY` back, consuming the token. The driver may also
 //! return on its own (I/O, a timer): a spurious wake-up, which the worker loop
 //! tolerates (it re-checks everything).
@@ -285,7 +285,7 @@ mod loom_park {
     use loom::sync::atomic::AtomicBool;
 
     /// A stand-in for the reactor: blocking in it is a wait on a sticky flag,
-    /// as `Poller::wait` is on its eventfd.
+    /// as the selector's wait is on its eventfd.
     struct MockDriver {
         notified: Mutex<bool>,
         condvar: Condvar,

@@ -256,7 +256,8 @@ impl TcpStream {
     }
 
     fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_io(Direction::Read, cx, |mut s| s.read(buf))
+        let len = buf.len();
+        self.io.poll_read_stream(cx, len, |mut s| s.read(buf))
     }
 
     fn poll_read_vectored_priv(
@@ -264,8 +265,9 @@ impl TcpStream {
         cx: &mut Context<'_>,
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
+        let len = bufs.iter().map(|b| b.len()).sum();
         self.io
-            .poll_io(Direction::Read, cx, |mut s| s.read_vectored(bufs))
+            .poll_read_stream(cx, len, |mut s| s.read_vectored(bufs))
     }
 
     fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {

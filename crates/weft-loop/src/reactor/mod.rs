@@ -1,29 +1,45 @@
-//! The I/O reactor: one `polling::Poller` per runtime and the readiness of
-//! every registered socket.
+//! The I/O reactor: one selector per runtime and the readiness of every
+//! registered socket.
+//!
+//! # Selectors
+//!
+//! [`sys`] is the OS's event queue behind one small interface (`add`,
+//! `delete`, `wait`, `poll`, `notify`): on Linux `epoll.rs`, which talks to
+//! epoll directly (its header says why), elsewhere `portable.rs` on the
+//! `polling` crate. `--cfg weft_polling` builds the portable one on Linux
+//! too, so CI runs the socket tests against both.
 //!
 //! # Registration
 //!
-//! A socket is added to the poller once, for both directions, in
+//! A socket is added to the selector once, for both directions, in
 //! **edge-triggered** mode: the OS reports a change (data arrived, buffer
 //! space freed, peer hung up) once, and we remember it until an I/O call
 //! proves it stale. Unlike level mode this cannot spin on a hang-up nobody
 //! reads (polling's issue with level-triggered `HUP`), and unlike oneshot mode
 //! it needs no re-arming syscall per wait. Its key is an index into `sources`;
-//! dropping the socket deletes it from the poller (before the fd closes) and
+//! dropping the socket deletes it from the selector (before the fd closes) and
 //! frees the index.
 //!
 //! # Readiness protocol
 //!
-//! Each [`Source`] keeps `readiness`: a READ and a WRITE bit and, above them,
-//! a tick that counts the events delivered. Per direction:
+//! Each [`Source`] keeps `readiness`: READ, WRITE and READ_CLOSED bits and,
+//! above them, a tick that counts the events delivered. READ_CLOSED (the peer
+//! shut down its side, or the socket failed) outlives READ: a read after a
+//! shutdown returns at once (end of stream), so it is only dropped by a read
+//! that would block, which proves it stale (a late event for an earlier
+//! socket with the same key). Per direction:
 //!
-//! 1. An I/O attempt first reads the bit (`poll_ready`). Set: try the call.
-//!    Clear: store the waker under the source's lock, then read the bit again
-//!    (an event may have landed in between) and return `Pending` only if it is
-//!    still clear.
-//! 2. The call fails with `WouldBlock`: clear the bit *only if the tick is the
-//!    one the attempt started from* (`clear_ready`). A newer event has a newer
+//! 1. An I/O attempt first reads the bits (`poll_ready`; READ_CLOSED counts as
+//!    read-ready). Set: try the call. Clear: store the waker under the
+//!    source's lock, then read the bits again (an event may have landed in
+//!    between) and return `Pending` only if they are still clear.
+//! 2. The call fails with `WouldBlock`: clear the direction's bits *only if
+//!    the tick is the one the attempt started from* (`clear_ready`). A newer event has a newer
 //!    tick, so an edge that arrived during the call is never erased.
+//!    Where the selector reports READ_CLOSED, a stream read that fills less
+//!    than its buffer clears READ the same way: it took everything the
+//!    kernel had, so more data is a new edge, and a FIN that came with the
+//!    data left READ_CLOSED set. This saves the `recv` that would only fail.
 //! 3. The reactor, on an event: sets the bits and bumps the tick in one RMW,
 //!    *then* takes the lock and wakes the stored wakers.
 //!
@@ -33,18 +49,27 @@
 //! updates readiness before it takes the lock. If the reactor's lock comes
 //! after the waiter's, it finds the waker; if before, its readiness update
 //! happened before the waiter's re-read, which then sees the bit. And step 2's
-//! tick check means an edge that arrives while a call is failing is kept.
+//! tick check means an edge that arrives while a call is failing (or coming
+//! back short) is kept.
 
 use crate::loom::sync::{AtomicUsize, Mutex, Ordering};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
+#[cfg(all(any(target_os = "linux", target_os = "android"), not(weft_polling)))]
+#[path = "epoll.rs"]
+pub(crate) mod sys;
+#[cfg(not(all(any(target_os = "linux", target_os = "android"), not(weft_polling))))]
+#[path = "portable.rs"]
+pub(crate) mod sys;
+
 const READ: usize = 1;
 const WRITE: usize = 2;
-const TICK_SHIFT: u32 = 2;
-const BITS: usize = READ | WRITE;
+const READ_CLOSED: usize = 4;
+const TICK_SHIFT: u32 = 3;
+const BITS: usize = READ | WRITE | READ_CLOSED;
 
 /// One direction of a socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,9 +79,19 @@ pub(crate) enum Direction {
 }
 
 impl Direction {
+    /// The bit a call that drained the socket clears.
     fn bit(self) -> usize {
         match self {
             Direction::Read => READ,
+            Direction::Write => WRITE,
+        }
+    }
+
+    /// The bits that let a call be tried, and that one failing with
+    /// `WouldBlock` clears.
+    fn ready_mask(self) -> usize {
+        match self {
+            Direction::Read => READ | READ_CLOSED,
             Direction::Write => WRITE,
         }
     }
@@ -74,7 +109,7 @@ impl Source {
     pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<usize> {
         // Acquire: pairs with the AcqRel update in `set_ready`.
         let r = self.readiness.load(Ordering::Acquire);
-        if r & dir.bit() != 0 {
+        if r & dir.ready_mask() != 0 {
             return Poll::Ready(r >> TICK_SHIFT);
         }
         let mut wakers = self.wakers.lock();
@@ -84,21 +119,21 @@ impl Source {
         }
         // Re-read under the lock (header, step 1).
         let r = self.readiness.load(Ordering::Acquire);
-        if r & dir.bit() != 0 {
+        if r & dir.ready_mask() != 0 {
             return Poll::Ready(r >> TICK_SHIFT);
         }
         Poll::Pending
     }
 
-    /// An I/O call started at `tick` would block: forget the readiness unless
-    /// a newer event arrived meanwhile.
-    pub(crate) fn clear_ready(&self, dir: Direction, tick: usize) {
+    /// An I/O call started at `tick` would block (or drained the socket):
+    /// forget `bits` unless a newer event arrived meanwhile.
+    fn clear_ready(&self, bits: usize, tick: usize) {
         // AcqRel / Acquire: ordered with `set_ready`'s update, whose tick it
         // compares against.
         let _ = self
             .readiness
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| {
-                (r >> TICK_SHIFT == tick).then_some(r & !dir.bit())
+                (r >> TICK_SHIFT == tick).then_some(r & !bits)
             });
     }
 
@@ -112,7 +147,7 @@ impl Source {
                 Some((tick << TICK_SHIFT) | (r & BITS) | bits)
             });
         let mut wakers = self.wakers.lock();
-        let read = if bits & READ != 0 {
+        let read = if bits & (READ | READ_CLOSED) != 0 {
             wakers[0].take()
         } else {
             None
@@ -134,7 +169,7 @@ struct Sources {
 }
 
 pub(crate) struct Reactor {
-    pub(crate) poller: polling::Poller,
+    pub(crate) selector: sys::Selector,
     sources: Mutex<Sources>,
     /// Registered sources. Changed only under the `sources` lock (so exact
     /// there); read without it as a hint whether polling the OS is worth a
@@ -144,15 +179,8 @@ pub(crate) struct Reactor {
 
 impl Reactor {
     pub(crate) fn new() -> io::Result<Reactor> {
-        let poller = polling::Poller::new()?;
-        if !poller.supports_edge() {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "weft needs edge-triggered polling, which this platform's poller lacks",
-            ));
-        }
         Ok(Reactor {
-            poller,
+            selector: sys::Selector::new()?,
             sources: Mutex::new(Sources {
                 slots: Vec::new(),
                 free: Vec::new(),
@@ -161,7 +189,7 @@ impl Reactor {
         })
     }
 
-    /// Adds `fd` to the poller for both directions, edge-triggered.
+    /// Adds `fd` to the selector for both directions, edge-triggered.
     pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<Arc<Source>> {
         let mut sources = self.sources.lock();
         let key = sources.free.pop().unwrap_or(sources.slots.len());
@@ -172,13 +200,7 @@ impl Reactor {
         });
         // SAFETY: the caller's socket deregisters itself (`deregister`, from
         // its Drop) before its fd is closed.
-        let added = unsafe {
-            self.poller.add_with_mode(
-                fd.as_raw_fd(),
-                polling::Event::all(key),
-                polling::PollMode::Edge,
-            )
-        };
+        let added = unsafe { self.selector.add(fd, key) };
         if let Err(e) = added {
             if key < sources.slots.len() {
                 sources.free.push(key);
@@ -194,11 +216,11 @@ impl Reactor {
         Ok(source)
     }
 
-    /// Removes `fd` from the poller; call before the fd is closed.
+    /// Removes `fd` from the selector; call before the fd is closed.
     pub(crate) fn deregister(&self, source: &Source, fd: BorrowedFd<'_>) {
         // The fd may already be gone from epoll if it was dup'ed and closed
         // elsewhere; nothing useful to do with that error.
-        let _ = self.poller.delete(fd);
+        let _ = self.selector.delete(fd);
         let mut sources = self.sources.lock();
         if sources.slots[source.key].take().is_some() {
             sources.free.push(source.key);
@@ -229,27 +251,23 @@ impl Reactor {
         self.registered.load(Ordering::Relaxed) > 0
     }
 
-    /// Delivers the events of one `Poller::wait`. Sources are looked up under
-    /// the lock, and woken outside it (a waker may drop a socket).
-    pub(crate) fn dispatch(
-        &self,
-        events: &polling::Events,
-        scratch: &mut Vec<(Arc<Source>, usize)>,
-    ) {
+    /// Delivers the events of one wait. Sources are looked up under the lock,
+    /// and woken outside it (a waker may drop a socket).
+    pub(crate) fn dispatch(&self, events: &sys::Events, scratch: &mut Vec<(Arc<Source>, usize)>) {
         if events.is_empty() {
             return;
         }
         {
             let sources = self.sources.lock();
-            for ev in events.iter() {
-                let bits = if ev.readable { READ } else { 0 } | if ev.writable { WRITE } else { 0 };
+            for (key, bits) in events.iter() {
                 if bits == 0 {
                     continue;
                 }
                 // A stale key (socket dropped after the event was queued) may
                 // name a newer socket: a spurious readiness, which its next
-                // I/O call corrects.
-                if let Some(Some(source)) = sources.slots.get(ev.key) {
+                // I/O call corrects. (A spurious READ_CLOSED only costs
+                // reads that come back short their `WouldBlock` check.)
+                if let Some(Some(source)) = sources.slots.get(key) {
                     scratch.push((source.clone(), bits));
                 }
             }
@@ -297,7 +315,34 @@ impl<T: AsFd> PollIo<T> {
         &self,
         dir: Direction,
         cx: &mut Context<'_>,
+        op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_io_drained(dir, cx, op, |_| false)
+    }
+
+    /// A stream read into a buffer of `len` bytes, as [`poll_io`](Self::poll_io).
+    /// Where the selector reports the peer's shutdown, a read that comes back
+    /// short also forgets the read readiness (header, step 2), so the next
+    /// read waits for an event instead of failing a `recv` first.
+    pub(crate) fn poll_read_stream(
+        &self,
+        cx: &mut Context<'_>,
+        len: usize,
+        op: impl FnMut(&T) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        self.poll_io_drained(Direction::Read, cx, op, |&n| {
+            sys::REPORTS_READ_CLOSED && n > 0 && n < len
+        })
+    }
+
+    /// `poll_io`, where a result for which `drained` holds clears the
+    /// direction's readiness as `WouldBlock` would (READ_CLOSED excepted).
+    fn poll_io_drained<R>(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
         mut op: impl FnMut(&T) -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
         std::task::ready!(weft_task::coop::poll_proceed(cx));
         loop {
@@ -309,9 +354,15 @@ impl<T: AsFd> PollIo<T> {
             };
             match op(self.get()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.source.clear_ready(dir, tick);
+                    self.source.clear_ready(dir.ready_mask(), tick);
                 }
-                result => return Poll::Ready(result),
+                Ok(r) => {
+                    if drained(&r) {
+                        self.source.clear_ready(dir.bit(), tick);
+                    }
+                    return Poll::Ready(Ok(r));
+                }
+                Err(e) => return Poll::Ready(Err(e)),
             }
         }
     }
