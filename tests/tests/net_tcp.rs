@@ -409,6 +409,56 @@ fn half_close_reads_end_of_stream_and_writes_after_shutdown_fail() {
     });
 }
 
+/// The peer's data and its FIN (shut down, or closed) are both queued before
+/// the accepted socket is registered, so they arrive as one readiness edge.
+/// Reads that come back short (which may forget the read readiness) must
+/// still see the end of stream: no read may wait for an edge that never
+/// comes. Buffers smaller than the data make the last data read the short
+/// one; larger buffers make the first one short.
+#[test]
+fn data_and_fin_in_one_edge_still_reach_end_of_stream() {
+    block_on(2, |_| async {
+        let listener = TcpListener::bind(LOCALHOST).unwrap();
+        let addr = listener.local_addr().unwrap();
+        for (round, (len, buf_len, close)) in [
+            (1, 4096, false),
+            (64, 4096, true),
+            (100, 64, false),
+            (3000, 1024, true),
+            (128, 64, false),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let sent = pattern(round, len);
+            // A plain blocking std socket: everything is in the server's
+            // receive queue before weft sees the connection.
+            let mut peer = std::net::TcpStream::connect(addr).unwrap();
+            peer.write_all(&sent).unwrap();
+            peer.shutdown(Shutdown::Write).unwrap();
+            // Closed, or only shut down for writing (kept open meanwhile).
+            let _peer = (!close).then_some(peer);
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let reader = weft::spawn(async move {
+                let mut got = Vec::new();
+                let mut buf = vec![0; buf_len];
+                loop {
+                    match conn.read(&mut buf).await.unwrap() {
+                        0 => break,
+                        n => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                assert_eq!(conn.read(&mut buf).await.unwrap(), 0, "end of stream again");
+                got
+            });
+            let got = weft::wait_for(reader, Some(Duration::from_secs(10)))
+                .await
+                .unwrap_or_else(|e| panic!("round {round}: the reader waited for ever: {e}"));
+            assert_eq!(got, sent, "round {round}");
+        }
+    });
+}
+
 // ----- split -----
 
 /// Echoes everything it reads on one accepted connection, then closes its

@@ -382,3 +382,120 @@ impl<T: AsFd + std::fmt::Debug> std::fmt::Debug for PollIo<T> {
         self.get().fmt(f)
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn source() -> Source {
+        Source {
+            readiness: AtomicUsize::new(0),
+            wakers: Mutex::new([None, None]),
+            key: 0,
+        }
+    }
+
+    fn poll_ready(source: &Source, dir: Direction) -> Poll<usize> {
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        source.poll_ready(dir, &mut cx)
+    }
+
+    /// A read that drained the socket forgets READ but not READ_CLOSED; one
+    /// that would block forgets both (a stale READ_CLOSED must not make reads
+    /// spin).
+    #[test]
+    fn a_drained_read_keeps_read_closed_and_a_blocked_one_drops_it() {
+        let s = source();
+        s.set_ready(READ | READ_CLOSED);
+        let Poll::Ready(tick) = poll_ready(&s, Direction::Read) else {
+            panic!("an event makes the source read-ready")
+        };
+        s.clear_ready(Direction::Read.bit(), tick);
+        assert!(
+            poll_ready(&s, Direction::Read).is_ready(),
+            "end of stream still to read"
+        );
+        s.clear_ready(Direction::Read.ready_mask(), tick);
+        assert!(poll_ready(&s, Direction::Read).is_pending());
+    }
+
+    /// An event that lands while a call is failing has a newer tick, so the
+    /// call's clear does not erase it; the other direction is untouched.
+    #[test]
+    fn a_clear_from_an_older_tick_keeps_a_newer_event() {
+        let s = source();
+        s.set_ready(READ | WRITE);
+        let Poll::Ready(tick) = poll_ready(&s, Direction::Read) else {
+            panic!("read-ready")
+        };
+        s.set_ready(READ);
+        s.clear_ready(Direction::Read.ready_mask(), tick);
+        assert!(poll_ready(&s, Direction::Read).is_ready());
+        let Poll::Ready(tick) = poll_ready(&s, Direction::Read) else {
+            panic!("read-ready")
+        };
+        s.clear_ready(Direction::Read.ready_mask(), tick);
+        assert!(poll_ready(&s, Direction::Read).is_pending());
+        assert!(poll_ready(&s, Direction::Write).is_ready());
+    }
+
+    /// Ends a wait that should have ended by itself, so a lost timer fails
+    /// the test (by the elapsed time) instead of hanging it.
+    fn rescue_after(selector: &Arc<sys::Selector>, after: Duration) {
+        let selector = selector.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(after);
+            let _ = selector.notify();
+        });
+    }
+
+    /// A notify made before the wait starts ends it at once.
+    #[test]
+    fn a_notify_before_the_wait_ends_it() {
+        let selector = sys::Selector::new().unwrap();
+        let mut events = sys::Events::new();
+        selector.notify().unwrap();
+        selector.wait(&mut events, None).unwrap();
+        assert!(
+            events.iter().next().is_none(),
+            "a notify is no socket event"
+        );
+    }
+
+    /// Waits with a deadline never return before it, including a second wait
+    /// for the same deadline after the first was cut short (where the Linux
+    /// selector skips re-arming its timerfd), one for a past deadline, and
+    /// one for a new deadline after the timer fired.
+    #[test]
+    fn timed_waits_end_at_their_deadline_never_before() {
+        let selector = Arc::new(sys::Selector::new().unwrap());
+        let mut events = sys::Events::new();
+        let rescue = Duration::from_secs(10);
+
+        let deadline = Instant::now() + Duration::from_millis(30);
+        selector.notify().unwrap();
+        selector.wait(&mut events, Some(deadline)).unwrap();
+        assert!(Instant::now() < deadline, "the notify ended the first wait");
+
+        let start = Instant::now();
+        rescue_after(&selector, rescue);
+        // A wait may end early only spuriously (a signal); loop as the
+        // driver does.
+        while Instant::now() < deadline {
+            selector.wait(&mut events, Some(deadline)).unwrap();
+        }
+        assert!(start.elapsed() < rescue, "the timer woke the second wait");
+
+        let start = Instant::now();
+        selector.wait(&mut events, Some(deadline)).unwrap();
+        assert!(start.elapsed() < rescue, "a past deadline does not block");
+
+        let deadline = Instant::now() + Duration::from_millis(5);
+        let start = Instant::now();
+        while Instant::now() < deadline {
+            selector.wait(&mut events, Some(deadline)).unwrap();
+        }
+        assert!(start.elapsed() < rescue, "the re-armed timer woke the wait");
+    }
+}
