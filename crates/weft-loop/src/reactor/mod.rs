@@ -34,12 +34,13 @@
 //!    source's lock, then read the bits again (an event may have landed in
 //!    between) and return `Pending` only if they are still clear.
 //! 2. The call fails with `WouldBlock`: clear the direction's bits *only if
-//!    the tick is the one the attempt started from* (`clear_ready`). A newer event has a newer
-//!    tick, so an edge that arrived during the call is never erased.
-//!    Where the selector reports READ_CLOSED, a stream read that fills less
-//!    than its buffer clears READ the same way: it took everything the
-//!    kernel had, so more data is a new edge, and a FIN that came with the
-//!    data left READ_CLOSED set. This saves the `recv` that would only fail.
+//!    the tick is the one the attempt started from* (`clear_ready`). A newer
+//!    event has a newer tick, so an edge that arrived during the call is
+//!    never erased. Where the selector reports READ_CLOSED, a stream read
+//!    that fills less than its buffer clears READ the same way: it took
+//!    everything the kernel had, so more data is a new edge, and a FIN that
+//!    came with the data left READ_CLOSED set. This saves the `recv` that
+//!    would only fail.
 //! 3. The reactor, on an event: sets the bits and bumps the tick in one RMW,
 //!    *then* takes the lock and wakes the stored wakers.
 //!
