@@ -265,9 +265,11 @@ impl TcpStream {
         cx: &mut Context<'_>,
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
-        let len = bufs.iter().map(|b| b.len()).sum();
+        // Not `poll_read_stream`: `readv` takes at most IOV_MAX buffers (std
+        // passes no more), so a read short of their total size does not prove
+        // the socket drained.
         self.io
-            .poll_read_stream(cx, len, |mut s| s.read_vectored(bufs))
+            .poll_io(Direction::Read, cx, |mut s| s.read_vectored(bufs))
     }
 
     fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {

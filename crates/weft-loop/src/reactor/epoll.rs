@@ -8,9 +8,10 @@
 //! `EPOLLRDHUP`, and its `wait` costs five system calls (arm a timerfd,
 //! re-arm it and the notifier in epoll, wait, drain the notifier). Here:
 //!
-//! * Sockets are registered once, edge-triggered, with `EPOLLRDHUP`, so an
-//!   event says when the peer has shut down its side. That lets a stream read
-//!   that comes back short forget the read readiness (see `PollIo` in
+//! * Sockets are registered once, edge-triggered, with `EPOLLRDHUP` (and
+//!   `EPOLLPRI`), so an event says when the peer has shut down its side (or
+//!   urgent data stops reads at its mark). That lets a stream read that comes
+//!   back short forget the read readiness (READ_MORE and `PollIo` in
 //!   `mod.rs`): without it, data and a FIN that arrived in the same edge would
 //!   leave the reader waiting for an edge that never comes, so every read
 //!   would have to end in a failed `recv`.
@@ -32,7 +33,7 @@
 //! worst a stale event can do is clear `armed` early, which costs one extra
 //! `timerfd_settime`.
 
-use super::{READ, READ_CLOSED, WRITE};
+use super::{READ, READ_MORE, WRITE};
 use crate::loom::sync::Mutex;
 use rustix::buffer::spare_capacity;
 use rustix::event::epoll::{self, EventData, EventFlags};
@@ -52,8 +53,9 @@ const TIMER_KEY: u64 = u64::MAX - 1;
 /// Events one wait takes at most (more stay queued for the next wait).
 const CAPACITY: usize = 1024;
 
-/// Whether events report the peer's shutdown (`READ_CLOSED`).
-pub(crate) const REPORTS_READ_CLOSED: bool = true;
+/// Whether a stream read that comes back short proves the socket drained:
+/// events carry `READ_MORE` where it would not.
+pub(crate) const SHORT_READS_DRAIN: bool = true;
 
 pub(crate) struct Selector {
     epoll: OwnedFd,
@@ -92,31 +94,34 @@ impl Events {
     /// `(key, readiness bits)` of each socket event.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
         self.list.iter().filter_map(|ev| {
-            // Copies: the event may be a packed struct.
-            let (flags, data) = (ev.flags, ev.data);
-            let key = data.u64();
+            let key = key_of(ev);
             if key >= TIMER_KEY {
                 return None;
             }
+            // A copy: the event may be a packed struct.
+            let flags = ev.flags;
+            // What can make a read come back short with more to read (see
+            // READ_MORE in `mod.rs`): end of stream, an error, the urgent mark.
+            let more = EventFlags::RDHUP | EventFlags::HUP | EventFlags::ERR | EventFlags::PRI;
             let mut bits = 0;
-            if flags.intersects(
-                EventFlags::IN
-                    | EventFlags::PRI
-                    | EventFlags::RDHUP
-                    | EventFlags::HUP
-                    | EventFlags::ERR,
-            ) {
+            if flags.intersects(EventFlags::IN | more) {
                 bits |= READ;
             }
             if flags.intersects(EventFlags::OUT | EventFlags::HUP | EventFlags::ERR) {
                 bits |= WRITE;
             }
-            if flags.intersects(EventFlags::RDHUP | EventFlags::HUP | EventFlags::ERR) {
-                bits |= READ_CLOSED;
+            if flags.intersects(more) {
+                bits |= READ_MORE;
             }
             Some((key as usize, bits))
         })
     }
+}
+
+/// The key an event carries (a copy: the event may be a packed struct).
+fn key_of(ev: &epoll::Event) -> u64 {
+    let data = ev.data;
+    data.u64()
 }
 
 impl Selector {
@@ -145,7 +150,8 @@ impl Selector {
     /// `fd` must be [deleted](Self::delete) before it is closed (epoll itself
     /// would cope; the portable selector's contract is kept the same).
     pub(crate) unsafe fn add(&self, fd: BorrowedFd<'_>, key: usize) -> io::Result<()> {
-        let flags = EventFlags::IN | EventFlags::OUT | EventFlags::RDHUP | EventFlags::ET;
+        let flags =
+            EventFlags::IN | EventFlags::PRI | EventFlags::OUT | EventFlags::RDHUP | EventFlags::ET;
         epoll::add(&self.epoll, fd, EventData::new_u64(key as u64), flags)?;
         Ok(())
     }
@@ -227,10 +233,7 @@ impl Selector {
             Err(Errno::INTR) => return Ok(()),
             Err(e) => return Err(e.into()),
         }
-        if events.list.iter().any(|ev| {
-            let data = ev.data;
-            data.u64() == TIMER_KEY
-        }) {
+        if events.list.iter().any(|ev| key_of(ev) == TIMER_KEY) {
             *self.armed.lock() = None;
         }
         Ok(())

@@ -22,25 +22,26 @@
 //!
 //! # Readiness protocol
 //!
-//! Each [`Source`] keeps `readiness`: READ, WRITE and READ_CLOSED bits and,
-//! above them, a tick that counts the events delivered. READ_CLOSED (the peer
-//! shut down its side, or the socket failed) outlives READ: a read after a
-//! shutdown returns at once (end of stream), so it is only dropped by a read
-//! that would block, which proves it stale (a late event for an earlier
-//! socket with the same key). Per direction:
+//! Each [`Source`] keeps `readiness`: READ, WRITE and READ_MORE bits and,
+//! above them, a tick that counts the events delivered. READ_MORE (Linux
+//! only) marks the cases where a read can come back short with more still to
+//! read: the peer shut down (the end of stream is still to be read), the
+//! socket failed (so is the error), or urgent data is pending (a read stops
+//! at its mark). It outlives READ and is dropped only by a read that would
+//! block, which proves it stale. Per direction:
 //!
-//! 1. An I/O attempt first reads the bits (`poll_ready`; READ_CLOSED counts as
+//! 1. An I/O attempt first reads the bits (`poll_ready`; READ_MORE counts as
 //!    read-ready). Set: try the call. Clear: store the waker under the
 //!    source's lock, then read the bits again (an event may have landed in
 //!    between) and return `Pending` only if they are still clear.
 //! 2. The call fails with `WouldBlock`: clear the direction's bits *only if
 //!    the tick is the one the attempt started from* (`clear_ready`). A newer
 //!    event has a newer tick, so an edge that arrived during the call is
-//!    never erased. Where the selector reports READ_CLOSED, a stream read
-//!    that fills less than its buffer clears READ the same way: it took
-//!    everything the kernel had, so more data is a new edge, and a FIN that
-//!    came with the data left READ_CLOSED set. This saves the `recv` that
-//!    would only fail.
+//!    never erased. Where the selector reports READ_MORE, a stream read that
+//!    fills less than its buffer clears READ the same way: without READ_MORE
+//!    it took everything the kernel had, so more data is a new edge; and a
+//!    FIN that came with the data left READ_MORE set. This saves the `recv`
+//!    that would only fail.
 //! 3. The reactor, on an event: sets the bits and bumps the tick in one RMW,
 //!    *then* takes the lock and wakes the stored wakers.
 //!
@@ -68,9 +69,9 @@ pub(crate) mod sys;
 
 const READ: usize = 1;
 const WRITE: usize = 2;
-const READ_CLOSED: usize = 4;
+const READ_MORE: usize = 4;
 const TICK_SHIFT: u32 = 3;
-const BITS: usize = READ | WRITE | READ_CLOSED;
+const BITS: usize = READ | WRITE | READ_MORE;
 
 /// One direction of a socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,7 +93,7 @@ impl Direction {
     /// `WouldBlock` clears.
     fn ready_mask(self) -> usize {
         match self {
-            Direction::Read => READ | READ_CLOSED,
+            Direction::Read => READ | READ_MORE,
             Direction::Write => WRITE,
         }
     }
@@ -106,6 +107,14 @@ pub(crate) struct Source {
 }
 
 impl Source {
+    fn new(key: usize) -> Source {
+        Source {
+            readiness: AtomicUsize::new(0),
+            wakers: Mutex::new([None, None]),
+            key,
+        }
+    }
+
     /// Ready: the tick to pass to `clear_ready`. Pending: the waker is stored.
     pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<usize> {
         // Acquire: pairs with the AcqRel update in `set_ready`.
@@ -148,7 +157,7 @@ impl Source {
                 Some((tick << TICK_SHIFT) | (r & BITS) | bits)
             });
         let mut wakers = self.wakers.lock();
-        let read = if bits & (READ | READ_CLOSED) != 0 {
+        let read = if bits & (READ | READ_MORE) != 0 {
             wakers[0].take()
         } else {
             None
@@ -194,11 +203,7 @@ impl Reactor {
     pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<Arc<Source>> {
         let mut sources = self.sources.lock();
         let key = sources.free.pop().unwrap_or(sources.slots.len());
-        let source = Arc::new(Source {
-            readiness: AtomicUsize::new(0),
-            wakers: Mutex::new([None, None]),
-            key,
-        });
+        let source = Arc::new(Source::new(key));
         // SAFETY: the caller's socket deregisters itself (`deregister`, from
         // its Drop) before its fd is closed.
         let added = unsafe { self.selector.add(fd, key) };
@@ -266,8 +271,8 @@ impl Reactor {
                 }
                 // A stale key (socket dropped after the event was queued) may
                 // name a newer socket: a spurious readiness, which its next
-                // I/O call corrects. (A spurious READ_CLOSED only costs
-                // reads that come back short their `WouldBlock` check.)
+                // I/O call corrects (for READ_MORE, the first read that
+                // would block).
                 if let Some(Some(source)) = sources.slots.get(key) {
                     scratch.push((source.clone(), bits));
                 }
@@ -332,12 +337,12 @@ impl<T: AsFd> PollIo<T> {
         op: impl FnMut(&T) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
         self.poll_io_drained(Direction::Read, cx, op, |&n| {
-            sys::REPORTS_READ_CLOSED && n > 0 && n < len
+            sys::SHORT_READS_DRAIN && n > 0 && n < len
         })
     }
 
     /// `poll_io`, where a result for which `drained` holds clears the
-    /// direction's readiness as `WouldBlock` would (READ_CLOSED excepted).
+    /// direction's readiness as `WouldBlock` would (READ_MORE excepted).
     fn poll_io_drained<R>(
         &self,
         dir: Direction,
@@ -389,29 +394,27 @@ mod tests {
     use super::*;
     use std::time::{Duration, Instant};
 
-    fn source() -> Source {
-        Source {
-            readiness: AtomicUsize::new(0),
-            wakers: Mutex::new([None, None]),
-            key: 0,
-        }
-    }
-
     fn poll_ready(source: &Source, dir: Direction) -> Poll<usize> {
         let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
         source.poll_ready(dir, &mut cx)
     }
 
-    /// A read that drained the socket forgets READ but not READ_CLOSED; one
-    /// that would block forgets both (a stale READ_CLOSED must not make reads
+    /// The tick a read attempt starts from; the source must be read-ready.
+    fn read_tick(source: &Source) -> usize {
+        match poll_ready(source, Direction::Read) {
+            Poll::Ready(tick) => tick,
+            Poll::Pending => panic!("the source is not read-ready"),
+        }
+    }
+
+    /// A read that drained the socket forgets READ but not READ_MORE; one
+    /// that would block forgets both (a stale READ_MORE must not make reads
     /// spin).
     #[test]
-    fn a_drained_read_keeps_read_closed_and_a_blocked_one_drops_it() {
-        let s = source();
-        s.set_ready(READ | READ_CLOSED);
-        let Poll::Ready(tick) = poll_ready(&s, Direction::Read) else {
-            panic!("an event makes the source read-ready")
-        };
+    fn a_drained_read_keeps_read_more_and_a_blocked_one_drops_it() {
+        let s = Source::new(0);
+        s.set_ready(READ | READ_MORE);
+        let tick = read_tick(&s);
         s.clear_ready(Direction::Read.bit(), tick);
         assert!(
             poll_ready(&s, Direction::Read).is_ready(),
@@ -425,78 +428,115 @@ mod tests {
     /// call's clear does not erase it; the other direction is untouched.
     #[test]
     fn a_clear_from_an_older_tick_keeps_a_newer_event() {
-        let s = source();
+        let s = Source::new(0);
         s.set_ready(READ | WRITE);
-        let Poll::Ready(tick) = poll_ready(&s, Direction::Read) else {
-            panic!("read-ready")
-        };
+        let tick = read_tick(&s);
         s.set_ready(READ);
         s.clear_ready(Direction::Read.ready_mask(), tick);
-        assert!(poll_ready(&s, Direction::Read).is_ready());
-        let Poll::Ready(tick) = poll_ready(&s, Direction::Read) else {
-            panic!("read-ready")
-        };
+        let tick = read_tick(&s);
         s.clear_ready(Direction::Read.ready_mask(), tick);
         assert!(poll_ready(&s, Direction::Read).is_pending());
         assert!(poll_ready(&s, Direction::Write).is_ready());
     }
 
-    /// Ends a wait that should have ended by itself, so a lost timer fails
-    /// the test (by the elapsed time) instead of hanging it.
-    fn rescue_after(selector: &Arc<sys::Selector>, after: Duration) {
-        let selector = selector.clone();
+    /// How long a wait that should end by itself may take before a helper
+    /// thread ends it with a notify (so a lost wake-up fails the test by the
+    /// elapsed time instead of hanging it).
+    const RESCUE: Duration = Duration::from_secs(5);
+
+    /// Runs `waits` (some selector waits) under the rescue; the time taken.
+    fn rescued(selector: &Arc<sys::Selector>, waits: impl FnOnce()) -> Duration {
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (selector, flag) = (selector.clone(), done.clone());
         std::thread::spawn(move || {
-            std::thread::sleep(after);
-            let _ = selector.notify();
+            std::thread::sleep(RESCUE);
+            if !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                let _ = selector.notify();
+            }
         });
+        let start = Instant::now();
+        waits();
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        start.elapsed()
+    }
+
+    /// Waits until `deadline` the way the driver does (a wait may end early
+    /// spuriously, then the driver waits again); the number of waits it took.
+    fn wait_out(selector: &sys::Selector, events: &mut sys::Events, deadline: Instant) -> u32 {
+        let mut waits = 0;
+        while Instant::now() < deadline && waits < 1000 {
+            selector.wait(events, Some(deadline)).unwrap();
+            waits += 1;
+        }
+        waits
     }
 
     /// A notify made before the wait starts ends it at once.
     #[test]
     fn a_notify_before_the_wait_ends_it() {
-        let selector = sys::Selector::new().unwrap();
+        let selector = Arc::new(sys::Selector::new().unwrap());
         let mut events = sys::Events::new();
         selector.notify().unwrap();
-        selector.wait(&mut events, None).unwrap();
+        let took = rescued(&selector, || selector.wait(&mut events, None).unwrap());
+        assert!(took < RESCUE, "the notify did not end the wait");
         assert!(
             events.iter().next().is_none(),
             "a notify is no socket event"
         );
     }
 
-    /// Waits with a deadline never return before it, including a second wait
-    /// for the same deadline after the first was cut short (where the Linux
-    /// selector skips re-arming its timerfd), one for a past deadline, and
-    /// one for a new deadline after the timer fired.
+    /// A timed wait ends at its deadline in one wait (a selector that
+    /// returned early, or spun, would take many), including a second wait for
+    /// the same deadline after the first was cut short (where the Linux
+    /// selector does not set its timerfd again), one for a deadline already
+    /// past, and one for a new deadline after the timer fired; then a wait
+    /// with no deadline ends only at a notify.
     #[test]
-    fn timed_waits_end_at_their_deadline_never_before() {
+    fn timed_waits_end_at_their_deadline_in_one_wait() {
         let selector = Arc::new(sys::Selector::new().unwrap());
         let mut events = sys::Events::new();
-        let rescue = Duration::from_secs(10);
 
-        let deadline = Instant::now() + Duration::from_millis(30);
+        let deadline = Instant::now() + Duration::from_millis(300);
         selector.notify().unwrap();
         selector.wait(&mut events, Some(deadline)).unwrap();
         assert!(Instant::now() < deadline, "the notify ended the first wait");
 
-        let start = Instant::now();
-        rescue_after(&selector, rescue);
-        // A wait may end early only spuriously (a signal); loop as the
-        // driver does.
-        while Instant::now() < deadline {
-            selector.wait(&mut events, Some(deadline)).unwrap();
-        }
-        assert!(start.elapsed() < rescue, "the timer woke the second wait");
+        let mut waits = 0;
+        let took = rescued(&selector, || {
+            waits = wait_out(&selector, &mut events, deadline)
+        });
+        assert!(took < RESCUE, "the timer did not end the second wait");
+        assert!(waits <= 2, "{waits} waits for one deadline");
 
-        let start = Instant::now();
-        selector.wait(&mut events, Some(deadline)).unwrap();
-        assert!(start.elapsed() < rescue, "a past deadline does not block");
+        let took = rescued(&selector, || {
+            selector.wait(&mut events, Some(deadline)).unwrap()
+        });
+        assert!(took < RESCUE, "a past deadline blocked");
 
-        let deadline = Instant::now() + Duration::from_millis(5);
-        let start = Instant::now();
-        while Instant::now() < deadline {
-            selector.wait(&mut events, Some(deadline)).unwrap();
-        }
-        assert!(start.elapsed() < rescue, "the re-armed timer woke the wait");
+        let deadline = Instant::now() + Duration::from_millis(20);
+        let took = rescued(&selector, || {
+            waits = wait_out(&selector, &mut events, deadline)
+        });
+        assert!(took < RESCUE, "the timer set again did not end the wait");
+        assert!(waits <= 2, "{waits} waits for one deadline");
+
+        // Neither the fired timer nor the earlier notify wakes a wait with no
+        // deadline again (as they would if their descriptors, never read,
+        // were registered level-triggered): it ends only at the next notify.
+        let notify_at = Instant::now() + Duration::from_millis(50);
+        let notifier = selector.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(notify_at.saturating_duration_since(Instant::now()));
+            notifier.notify().unwrap();
+        });
+        let mut waits = 0;
+        let took = rescued(&selector, || {
+            while Instant::now() < notify_at && waits < 1000 {
+                selector.wait(&mut events, None).unwrap();
+                waits += 1;
+            }
+        });
+        assert!(took < RESCUE, "the notify did not end the wait");
+        assert!(waits <= 2, "{waits} waits for one notify");
     }
 }

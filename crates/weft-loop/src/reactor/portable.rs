@@ -2,7 +2,7 @@
 //! event ports, ...), sockets registered edge-triggered.
 //!
 //! `polling` does not say when the peer has shut down its side, so events
-//! never carry `READ_CLOSED` and a stream read keeps its readiness until a
+//! never carry `READ_MORE` and a stream read keeps its readiness until a
 //! call fails with `WouldBlock` (`PollIo` in `mod.rs`). On Linux this
 //! selector is built instead of `epoll.rs` under `--cfg weft_polling`, which
 //! is how CI tests it.
@@ -12,8 +12,9 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
-/// Whether events report the peer's shutdown (`READ_CLOSED`).
-pub(crate) const REPORTS_READ_CLOSED: bool = false;
+/// Whether a stream read that comes back short proves the socket drained:
+/// not here, events never carry `READ_MORE`.
+pub(crate) const SHORT_READS_DRAIN: bool = false;
 
 pub(crate) struct Selector {
     poller: polling::Poller,
