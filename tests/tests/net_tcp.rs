@@ -1,8 +1,8 @@
 //! TCP on the reactor (`weft::net::{TcpListener, TcpStream}`), over loopback:
 //! many concurrent echo connections with no leaked registrations, resets,
-//! vanishing clients, refused / in-use addresses, half-close, split halves,
-//! `incoming()`, the cooperative budget of always-ready reads, and sockets made
-//! outside a runtime.
+//! vanishing clients, refused / in-use addresses, half-close, data and FIN in
+//! one readiness edge, urgent data, split halves, `incoming()`, the cooperative
+//! budget of always-ready reads, and sockets made outside a runtime.
 //!
 //! Every test runs under the common watchdog, so a broken runtime fails the test
 //! instead of hanging the suite.
@@ -456,6 +456,41 @@ fn data_and_fin_in_one_edge_still_reach_end_of_stream() {
                 .unwrap_or_else(|e| panic!("round {round}: the reader waited for ever: {e}"));
             assert_eq!(got, sent, "round {round}");
         }
+    });
+}
+
+/// Urgent data: a read stops at the urgent mark, so it comes back short with
+/// more to read; that must not leave the reader waiting for an edge that
+/// never comes (the Linux selector registers `EPOLLPRI` for this). The peer
+/// stays open, so the end of stream cannot rescue the read.
+#[test]
+fn a_read_cut_short_by_urgent_data_still_gets_the_rest() {
+    block_on(2, |_| async {
+        let listener = TcpListener::bind(LOCALHOST).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let peer = socket2::Socket::from(std::net::TcpStream::connect(addr).unwrap());
+        assert_eq!(peer.send(b"abc").unwrap(), 3);
+        assert_eq!(peer.send_out_of_band(b"!").unwrap(), 1);
+        assert_eq!(peer.send(b"def").unwrap(), 3);
+        // Everything is queued before the accepted socket is registered.
+        std::thread::sleep(Duration::from_millis(20));
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let reader = weft::spawn(async move {
+            let mut got = Vec::new();
+            let mut buf = [0; 64];
+            while got.len() < 6 {
+                let n = conn.read(&mut buf).await.unwrap();
+                assert_ne!(n, 0, "the peer is still open");
+                got.extend_from_slice(&buf[..n]);
+            }
+            got
+        });
+        let got = weft::wait_for(reader, Some(Duration::from_secs(10)))
+            .await
+            .expect("the reader waited for ever after the urgent mark");
+        // The urgent byte is out of band (SO_OOBINLINE is off).
+        assert_eq!(got, b"abcdef");
+        drop(peer);
     });
 }
 
