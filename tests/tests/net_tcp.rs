@@ -494,6 +494,41 @@ fn a_read_cut_short_by_urgent_data_still_gets_the_rest() {
     });
 }
 
+// ----- name lookup -----
+
+/// `lookup_host` resolves on the blocking pool (a name, a pair, a literal),
+/// and its results connect; bad input is an `InvalidInput` error, and outside
+/// a runtime it is an `Other` error, never a panic.
+#[test]
+fn lookup_host_resolves_off_the_loop_and_reports_bad_input() {
+    block_on(2, |_| async {
+        let listener = TcpListener::bind(LOCALHOST).unwrap();
+        let port = listener.local_addr().unwrap().port();
+
+        let named = weft::net::lookup_host(format!("localhost:{port}"))
+            .await
+            .unwrap();
+        assert!(!named.is_empty());
+        assert!(named
+            .iter()
+            .all(|a| a.port() == port && a.ip().is_loopback()));
+
+        let pair = weft::net::lookup_host(("127.0.0.1", port)).await.unwrap();
+        assert_eq!(pair, [listener.local_addr().unwrap()]);
+        let (client, accepted) =
+            futures_util::future::join(TcpStream::connect(&pair[..]), listener.accept()).await;
+        assert_eq!(client.unwrap().peer_addr().unwrap(), pair[0]);
+        accepted.unwrap();
+
+        let err = weft::net::lookup_host("no port here").await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err:?}");
+    });
+    let err = futures_util::FutureExt::now_or_never(weft::net::lookup_host("127.0.0.1:1"))
+        .expect("fails at once")
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::Other, "{err:?}");
+}
+
 // ----- split -----
 
 /// Echoes everything it reads on one accepted connection, then closes its

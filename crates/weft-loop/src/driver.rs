@@ -158,7 +158,7 @@ impl Driver {
     pub(crate) fn current() -> io::Result<Arc<Driver>> {
         crate::event_loop::Loop::with_current(|lp| match lp {
             Some(lp) => Ok(lp.shared().driver.clone()),
-            None => Err(io::Error::other("not inside a weft runtime")),
+            None => Err(outside_runtime()),
         })
     }
 
@@ -239,6 +239,11 @@ impl Turning<'_> {
             f.waker.wake();
         }
     }
+}
+
+/// The error of an I/O call made outside a weft runtime.
+pub(crate) fn outside_runtime() -> io::Error {
+    io::Error::other("not inside a weft runtime")
 }
 
 fn report(waited: io::Result<()>) {

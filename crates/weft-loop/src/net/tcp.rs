@@ -47,7 +47,8 @@ impl TcpListener {
     /// listener yourself and pass it to [`from_std`](Self::from_std).
     ///
     /// A literal address never blocks; a host name is resolved by the system
-    /// resolver on this thread. Must be called inside a weft runtime (else an
+    /// resolver on this thread (use [`lookup_host`](super::lookup_host) to
+    /// keep the loop free). Must be called inside a weft runtime (else an
     /// `Other` error).
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         let mut last = None;
@@ -158,8 +159,9 @@ pub struct TcpStream {
 impl TcpStream {
     /// Opens a connection to `addr`, trying each address it resolves to in
     /// turn; the error is the last address's. The connect itself never
-    /// blocks the thread (a host name is resolved by the system resolver on
-    /// this thread; a literal address is not).
+    /// blocks the thread, nor does a literal address; a host name is resolved
+    /// by the system resolver on this thread (use
+    /// [`lookup_host`](super::lookup_host) to keep the loop free).
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         let mut last = None;
         for addr in addr.to_socket_addrs()? {

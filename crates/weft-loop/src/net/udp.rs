@@ -53,8 +53,8 @@ impl UdpSocket {
 
     /// Sends one datagram to `addr`; returns the bytes sent. A literal
     /// address never blocks; a host name is resolved by the system resolver
-    /// on this thread, on every call (resolve it once and pass the
-    /// `SocketAddr` in a loop).
+    /// on this thread, on every call (resolve it once with
+    /// [`lookup_host`](super::lookup_host) and pass the `SocketAddr`).
     pub async fn send_to(&self, buf: &[u8], addr: impl ToSocketAddrs) -> io::Result<usize> {
         let addr = addr
             .to_socket_addrs()?
