@@ -10,8 +10,8 @@
 mod common;
 
 use common::{
-    cancel_message, ms, panic_text, poll_once, runtime, spin_until, wait_until, watchdog,
-    watchdog_for, DropCounter, Flag, Log, TraceLog,
+    cancel_message, ms, panic_text, poll_once, runtime, sleep_until_true, spin_until, wait_until,
+    watchdog, watchdog_for, DropCounter, Flag, Log, TraceLog,
 };
 use std::future::pending;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,18 +28,6 @@ const PATIENCE: Duration = Duration::from_secs(5);
 /// Waits (on the loop, sleeping 1 ms at a time) until `flag` is set.
 async fn until_set(flag: Flag) {
     while !flag.get() {
-        weft::sleep(ms(1)).await;
-    }
-}
-
-/// Sleeps on the loop until `cond` holds; at most 10 s.
-async fn sleep_until_true(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
         weft::sleep(ms(1)).await;
     }
 }

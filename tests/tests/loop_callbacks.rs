@@ -7,8 +7,8 @@
 mod common;
 
 use common::{
-    block_on, panic_message, runtime, spin_until, wait_until, watchdog, DropCounter, Flag, Log,
-    TraceLog,
+    block_on, panic_message, runtime, sleep_until_true, spin_until, wait_until, watchdog,
+    DropCounter, Flag, Log, TraceLog,
 };
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -18,18 +18,6 @@ use std::sync::{mpsc, Arc};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 use weft::{CallbackHandle, LoopHandle};
-
-/// Sleeps (on the loop) until `cond` holds; at most 10 s.
-async fn sleep_until_true(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        weft::sleep(Duration::from_millis(2)).await;
-    }
-}
 
 fn pending_timers() -> usize {
     weft::Handle::current().metrics().pending_timers

@@ -177,6 +177,20 @@ pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Sleeps on the loop, 1 ms at a time, until `cond` holds, or panics after
+/// 20 s (for conditions another thread or a timer makes true, where yielding
+/// would spin).
+pub async fn sleep_until_true(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        weft::sleep(ms(1)).await;
+    }
+}
+
 /// Waits (yielding) until `task` is done.
 pub async fn wait_done(task: &TaskRef) {
     wait_until(&format!("{task:?} to finish"), || task.done()).await;
