@@ -26,12 +26,12 @@
 //!
 //! # The timerfd cache
 //!
-//! `armed` is the deadline the timerfd was last set to, or `None` when that
-//! is unknown. It is cleared whenever a wait reports the timerfd's event, so
-//! it never names a deadline whose expiry was already consumed: a wait that
-//! skips `timerfd_settime` because `armed` matches still gets woken. The
-//! worst a stale event can do is clear `armed` early, which costs one extra
-//! `timerfd_settime`.
+//! `armed` is the deadline the timerfd was last set to (`None` before the
+//! first). A wait for that same deadline skips `timerfd_settime`, and still
+//! gets woken: the timerfd was set to `deadline - now` at a time no earlier
+//! than that `now`, so it expires no earlier than the deadline (both clocks are
+//! `CLOCK_MONOTONIC`), and a wait whose deadline has passed does not block at
+//! all. So while a wait consults `armed`, its expiry is still to come.
 
 use super::{READ, READ_MORE, WRITE};
 use crate::loom::sync::Mutex;
@@ -94,12 +94,12 @@ impl Events {
     /// `(key, readiness bits)` of each socket event.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
         self.list.iter().filter_map(|ev| {
-            let key = key_of(ev);
+            // Copies: the event may be a packed struct.
+            let (flags, data) = (ev.flags, ev.data);
+            let key = data.u64();
             if key >= TIMER_KEY {
                 return None;
             }
-            // A copy: the event may be a packed struct.
-            let flags = ev.flags;
             // What can make a read come back short with more to read (see
             // READ_MORE in `mod.rs`): end of stream, an error, the urgent mark.
             let more = EventFlags::RDHUP | EventFlags::HUP | EventFlags::ERR | EventFlags::PRI;
@@ -116,12 +116,6 @@ impl Events {
             Some((key as usize, bits))
         })
     }
-}
-
-/// The key an event carries (a copy: the event may be a packed struct).
-fn key_of(ev: &epoll::Event) -> u64 {
-    let data = ev.data;
-    data.u64()
 }
 
 impl Selector {
@@ -229,13 +223,9 @@ impl Selector {
             spare_capacity(&mut events.list),
             timeout.as_ref(),
         ) {
-            Ok(_) => {}
-            Err(Errno::INTR) => return Ok(()),
-            Err(e) => return Err(e.into()),
+            // A signal ended the wait early: no events, as a spurious wake.
+            Ok(_) | Err(Errno::INTR) => Ok(()),
+            Err(e) => Err(e.into()),
         }
-        if events.list.iter().any(|ev| key_of(ev) == TIMER_KEY) {
-            *self.armed.lock() = None;
-        }
-        Ok(())
     }
 }
