@@ -157,18 +157,13 @@ impl Source {
                 Some((tick << TICK_SHIFT) | (r & BITS) | bits)
             });
         let mut wakers = self.wakers.lock();
-        let read = if bits & (READ | READ_MORE) != 0 {
-            wakers[0].take()
-        } else {
-            None
-        };
-        let write = if bits & WRITE != 0 {
-            wakers[1].take()
-        } else {
-            None
-        };
+        let woken = [Direction::Read, Direction::Write].map(|dir| {
+            (bits & dir.ready_mask() != 0)
+                .then(|| wakers[dir as usize].take())
+                .flatten()
+        });
         drop(wakers);
-        read.into_iter().chain(write).for_each(Waker::wake);
+        woken.into_iter().flatten().for_each(Waker::wake);
     }
 }
 
