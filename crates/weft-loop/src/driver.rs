@@ -4,9 +4,9 @@
 //! # Who turns it
 //!
 //! * A worker about to park tries the lock. If it gets it, it parks *in* the
-//!   driver: it fires due timers and, if none were due, blocks in
-//!   the selector's `wait` until the earliest timer (see `park.rs` for how it is
-//!   woken). Otherwise someone else holds it, and the worker parks on its
+//!   driver: it fires due timers and, if none were due, blocks in the
+//!   selector's `wait` until the earliest timer (see `park.rs` for how it
+//!   is woken). Otherwise someone else holds it, and the worker parks on its
 //!   condvar. So at most one thread blocks in the selector, and while any
 //!   worker is parked one of them normally does.
 //! * A busy worker, every 61 ticks, tries the lock and turns the driver
@@ -37,8 +37,8 @@
 //! tick (`Shard::next` in `timer/mod.rs`) rather than locking it. Whoever
 //! inserts a timer lowers that cached tick if it is the new earliest
 //! (`SeqCst` store), then reads `next_wake` and interrupts the driver
-//! (through the selector's `notify`, which is sticky) if it is `COMPUTING` or later
-//! than the new tick.
+//! (through the selector's `notify`, which is sticky) if it is `COMPUTING`
+//! or later than the new tick.
 //!
 //! Why no timer is missed: the driver stores `COMPUTING`, fences (`SeqCst`),
 //! then loads the cached ticks; the inserter stores the cached tick, fences,
@@ -277,9 +277,9 @@ mod loom_driver {
 
     /// A timer inserted while the driver decides how long to sleep: the
     /// driver either sees it in the shard's cached next tick or is
-    /// interrupted (a sticky notification, like the selector's `notify`). The wheel
-    /// is a locked list of ticks with its cached earliest tick beside it, as
-    /// in `timer/mod.rs`; the driver, finding nothing, sleeps with no
+    /// interrupted (a sticky notification, like the selector's `notify`). The
+    /// wheel is a locked list of ticks with its cached earliest tick beside
+    /// it, as in `timer/mod.rs`; the driver, finding nothing, sleeps with no
     /// deadline, so a missed interruption is a deadlock loom reports.
     #[test]
     fn loom_driver_new_timer_interrupts_sleep() {

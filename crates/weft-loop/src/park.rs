@@ -3,9 +3,9 @@
 //! # Pieces
 //!
 //! * [`Parker`]: one per loop thread. A parked thread sleeps either on a
-//!   condvar or, if it is the one worker that owns the reactor, inside
-//!   the selector's `wait` (see `driver.rs`); `unpark` wakes it by whichever it is
-//!   blocked in. An `unpark` with nobody parked leaves a token that the next
+//!   condvar or, if it is the one worker that owns the reactor, inside the
+//!   selector's `wait` (see `driver.rs`); `unpark` wakes it by whichever it
+//!   is blocked in. An `unpark` with nobody parked leaves a token that the next
 //!   `park` consumes, so it is never lost.
 //! * [`Idle`]: the runtime-wide count of *searching* workers (out of work,
 //!   stealing) and *idle* workers (parked or about to park), packed into one

@@ -321,10 +321,11 @@ impl<T: AsFd> PollIo<T> {
         self.poll_io_drained(dir, cx, op, |_| false)
     }
 
-    /// A stream read into a buffer of `len` bytes, as [`poll_io`](Self::poll_io).
-    /// Where the selector reports the peer's shutdown, a read that comes back
-    /// short also forgets the read readiness (header, step 2), so the next
-    /// read waits for an event instead of failing a `recv` first.
+    /// A stream read into a buffer of `len` bytes, as
+    /// [`poll_io`](Self::poll_io). Where short reads prove the socket drained
+    /// (`sys::SHORT_READS_DRAIN`), a read that comes back short also forgets
+    /// the read readiness (header, step 2), so the next read waits for an
+    /// event instead of failing a `recv` first.
     pub(crate) fn poll_read_stream(
         &self,
         cx: &mut Context<'_>,
