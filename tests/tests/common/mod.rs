@@ -163,16 +163,22 @@ impl<T: Clone> Log<T> {
     }
 }
 
+/// The bound of the wait-until helpers below: panics with what it waited
+/// for once 20 s have passed since `start`.
+fn give_up_after_20s(start: Instant, what: &str) {
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "timed out waiting for {what}"
+    );
+}
+
 /// Yields to the loop until `cond` holds. Bounded by the test's watchdog; also
 /// gives up (panicking with `what`) after 20 s so the failure says what it waited
 /// for.
 pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
+        give_up_after_20s(start, what);
         weft::yield_now().await;
     }
 }
@@ -183,10 +189,7 @@ pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 pub async fn sleep_until_true(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
+        give_up_after_20s(start, what);
         weft::sleep(ms(1)).await;
     }
 }
@@ -250,10 +253,7 @@ pub(crate) use spawn_started;
 pub fn spin_until(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
+        give_up_after_20s(start, what);
         std::thread::sleep(Duration::from_millis(1));
     }
 }
