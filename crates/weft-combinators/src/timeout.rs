@@ -50,7 +50,7 @@
 //! each uncancels once, so only the outermost finds `cancelling()` back at
 //! its entry value and reports the timeout; the inner ones re-raise.
 
-use crate::body::{body, interrupt, poll_body};
+use crate::body::run_body;
 use crate::child::{cancel_and_drain, outcome, set_waker, Done, Pending};
 use parking_lot::Mutex;
 use std::cell::Cell;
@@ -259,14 +259,15 @@ impl Timeout {
             scope: self,
             task: task.clone(),
         };
-        let mut block = pin!(body(block));
         let mut timer: Option<Sleep> = None;
+        let mut run = pin!(run_body(block, task.as_ref(), |cx| {
+            self.check_deadline(PollClock::now(), &mut timer, cx)
+        }));
+        // The clock is read once per poll, before the deadline check, and
+        // shared with the scopes nested in the block (see `PollClock`).
         let out = poll_fn(|cx| {
-            let now = PollClock::enter();
-            if self.check_deadline(now.instant, &mut timer, cx) {
-                interrupt(block.as_mut(), task.as_ref());
-            }
-            poll_body(block.as_mut(), cx)
+            let _clock = PollClock::enter();
+            run.as_mut().poll(cx)
         })
         .await;
         let expired = {
@@ -367,21 +368,23 @@ thread_local! {
 /// before the task runs again; reading the clock once per scope would let it
 /// pass between the outer scope's check and the inner one's.)
 struct PollClock {
-    instant: Instant,
     outermost: bool,
 }
 
 impl PollClock {
+    /// Reads the clock for this poll, unless an enclosing scope did.
     fn enter() -> PollClock {
-        let (instant, outermost) = match POLL_NOW.get() {
-            Some(now) => (now, false),
-            None => {
-                let now = Instant::now();
-                POLL_NOW.set(Some(now));
-                (now, true)
-            }
-        };
-        PollClock { instant, outermost }
+        let outermost = POLL_NOW.get().is_none();
+        if outermost {
+            POLL_NOW.set(Some(Instant::now()));
+        }
+        PollClock { outermost }
+    }
+
+    /// The reading of the outermost scope being polled (inside `enter`'s
+    /// guard; outside one, the clock now).
+    fn now() -> Instant {
+        POLL_NOW.get().unwrap_or_else(Instant::now)
     }
 }
 
