@@ -50,8 +50,11 @@
 //! maintenance tick. (An inserter that does not store because the cached tick
 //! is already earlier needs nothing: the driver wakes by then anyway.)
 //!
-//! `loom_driver_new_timer_interrupts_sleep` model-checks this (it deadlocks
-//! if `must_interrupt` ignores `COMPUTING` or loses its fence).
+//! Both sides are shipped as `NextWake::add_timer` (the inserter) and
+//! `NextWake::block` (the driver, with the selector's wait passed in), so
+//! `loom_driver_new_timer_interrupts_sleep` model-checks this very code on
+//! a real `Timers` (it deadlocks if `must_interrupt` ignores `COMPUTING` or
+//! loses its fence).
 
 use crate::loom::sync::{fence, AtomicBool, AtomicU64, Mutex, MutexGuard, Ordering};
 use crate::park::Unpark;
