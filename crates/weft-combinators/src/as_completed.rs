@@ -1,6 +1,6 @@
 //! `as_completed`: the children's results, as a stream, in the order they finish.
 
-use crate::child::{outcome, Done, Pending};
+use crate::child::{outcome, watch_all, Done, Pending};
 use futures_util::stream::{Stream, StreamExt};
 use std::collections::VecDeque;
 use std::fmt;
@@ -40,15 +40,13 @@ pub fn as_completed<T, I>(tasks: I) -> AsCompleted<T>
 where
     I: IntoIterator<Item = Task<T>>,
 {
+    let mut queued = VecDeque::new();
+    let pending = watch_all(tasks, |_, task| queued.push_back(task));
     AsCompleted {
         tasks: AsCompletedTasks {
-            pending: tasks
-                .into_iter()
-                .enumerate()
-                .map(|(index, task)| Done::new(index, task))
-                .collect(),
+            pending,
             deadline: None,
-            expired: VecDeque::new(),
+            queued,
         },
     }
 }
@@ -110,8 +108,10 @@ impl<T> Stream for AsCompleted<T> {
 pub struct AsCompletedTasks<T> {
     pending: Pending<Task<T>>,
     deadline: Option<Sleep>,
-    /// After the deadline: the tasks not yet yielded.
-    expired: VecDeque<Task<T>>,
+    /// Yielded before `pending` is polled: the tasks already done when the
+    /// stream was made (argument order), then, once the deadline passed,
+    /// every task not yet yielded (argument order).
+    queued: VecDeque<Task<T>>,
 }
 
 impl<T> Stream for AsCompletedTasks<T> {
@@ -119,8 +119,9 @@ impl<T> Stream for AsCompletedTasks<T> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        if let Some(task) = this.expired.pop_front() {
-            // Finished between the deadline and now: a result, not a timeout.
+        if let Some(task) = this.queued.pop_front() {
+            // Done at the start, or finished between the deadline and now: a
+            // result, not a timeout.
             return Poll::Ready(Some(if task.done() {
                 Ok(task)
             } else {
@@ -140,7 +141,7 @@ impl<T> Stream for AsCompletedTasks<T> {
                     .filter_map(Done::into_parts)
                     .collect();
                 left.sort_unstable_by_key(|(index, _)| *index);
-                this.expired = left.into_iter().map(|(_, task)| task).collect();
+                this.queued = left.into_iter().map(|(_, task)| task).collect();
                 return self.poll_next(cx);
             }
         }
@@ -148,7 +149,7 @@ impl<T> Stream for AsCompletedTasks<T> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.pending.len() + self.expired.len();
+        let n = self.pending.len() + self.queued.len();
         (n, Some(n))
     }
 }
@@ -192,7 +193,7 @@ impl<T> fmt::Debug for AsCompletedTasks<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsCompleted")
             .field("pending", &self.pending.len())
-            .field("timed_out", &self.expired.len())
+            .field("queued", &self.queued.len())
             .finish()
     }
 }

@@ -11,37 +11,35 @@
 //! task to cancel, and the scope drops the body at its await point instead:
 //! destructors run, async cleanup cannot.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
 use std::task::{Context, Poll};
-use weft_task::{catch_cancel, Cancelled, CatchCancel, TaskRef};
+use weft_task::{catch_cancel, Cancelled, TaskRef};
 
-/// A body, pinned in the scope's future; `None` once dropped by [`interrupt`].
-pub(crate) type Body<F> = Option<CatchCancel<F>>;
-
-/// Wraps `body` for [`poll_body`] and [`interrupt`].
-pub(crate) fn body<F: Future>(body: F) -> Body<F> {
-    Some(catch_cancel(body))
-}
-
-/// Polls the body: its value, or the cancellation that stopped it.
-pub(crate) fn poll_body<F: Future>(
-    body: Pin<&mut Body<F>>,
-    cx: &mut Context<'_>,
-) -> Poll<Result<F::Output, Cancelled>> {
-    match body.as_pin_mut() {
-        Some(body) => body.poll(cx),
-        None => Poll::Ready(Err(Cancelled::new())),
-    }
-}
-
-/// Stops the body: cancels `task`, the task the body runs in, or, outside a
-/// task, drops the body now. The next [`poll_body`] reports the outcome.
-pub(crate) fn interrupt<F: Future>(mut body: Pin<&mut Body<F>>, task: Option<&TaskRef>) {
-    match task {
-        Some(task) => {
-            task.cancel();
+/// Runs `body` inline, in the caller, until it finishes: its value, or the
+/// cancellation that stopped it. At every poll `stop` runs first (it may
+/// register the scope's waker with the context); each time it returns true
+/// the body is stopped: `task`, the task the body runs in, is cancelled, or
+/// outside a task (`None`) the body is dropped at its await point.
+pub(crate) async fn run_body<F: Future>(
+    body: F,
+    task: Option<&TaskRef>,
+    mut stop: impl FnMut(&mut Context<'_>) -> bool,
+) -> Result<F::Output, Cancelled> {
+    let mut body = pin!(Some(catch_cancel(body)));
+    poll_fn(|cx| {
+        if stop(cx) {
+            match task {
+                Some(task) => {
+                    task.cancel();
+                }
+                None => body.set(None),
+            }
         }
-        None => body.set(None),
-    }
+        match body.as_mut().as_pin_mut() {
+            Some(body) => body.poll(cx),
+            None => Poll::Ready(Err(Cancelled::new())),
+        }
+    })
+    .await
 }

@@ -11,6 +11,7 @@
 //! child, not a pass over all of them (gather of 10^5 tasks stays linear).
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use std::convert::Infallible;
 use std::future::Future;
 use std::ops::ControlFlow;
 use std::pin::Pin;
@@ -92,6 +93,50 @@ impl<C: Child + Unpin> Future for Done<C> {
 
 /// The children still running.
 pub(crate) type Pending<C> = FuturesUnordered<Done<C>>;
+
+/// The opening step every combinator over many children takes: numbers the
+/// children in argument order, hands each one already done to `on_done` at
+/// once, in argument order (no waker is registered for it), and puts the
+/// rest in a [`Pending`] set to wait on. Stops at the first `Break` of
+/// `on_done`, returning it; the children not yet looked at are dropped,
+/// which leaves them running, as dropping any handle does.
+///
+/// Nothing here checks or touches the caller's task: what a cancellation of
+/// the caller does is each combinator's rule, applied while it waits
+/// ([`supervise`] for gather, nothing for wait and as_completed).
+pub(crate) fn watch<C, B>(
+    children: impl IntoIterator<Item = C>,
+    mut on_done: impl FnMut(usize, C) -> ControlFlow<B>,
+) -> Result<Pending<C>, B>
+where
+    C: Child,
+{
+    let pending = Pending::new();
+    for (index, child) in children.into_iter().enumerate() {
+        if !child.task_ref().done() {
+            pending.push(Done::new(index, child));
+        } else if let ControlFlow::Break(b) = on_done(index, child) {
+            return Err(b);
+        }
+    }
+    Ok(pending)
+}
+
+/// [`watch`] for the combinators that never stop at a done child (wait,
+/// as_completed): every child already done goes to `on_done`.
+pub(crate) fn watch_all<C: Child>(
+    children: impl IntoIterator<Item = C>,
+    mut on_done: impl FnMut(usize, C),
+) -> Pending<C> {
+    let watched = watch(children, |index, child| {
+        on_done(index, child);
+        ControlFlow::<Infallible>::Continue(())
+    });
+    match watched {
+        Ok(pending) => pending,
+        Err(never) => match never {},
+    }
+}
 
 /// The outcome of a done task, taking its value. A value already taken by the
 /// caller (through [`Task::result`]) comes back as that `InvalidStateError`,

@@ -1,6 +1,6 @@
 //! `gather`: run children concurrently, collect their results in argument order.
 
-use crate::child::{error_of, outcome, supervise, Child, Done, Pending};
+use crate::child::{error_of, outcome, supervise, watch, Child};
 use std::convert::Infallible;
 use std::ops::ControlFlow;
 use weft_task::{Task, TaskError};
@@ -86,35 +86,25 @@ where
     I: IntoIterator<Item = Task<T>>,
 {
     let mut kept = Vec::new();
-    let mut pending = Pending::new();
-    for (index, mut task) in tasks.into_iter().enumerate() {
-        if task.done() {
-            match keep(outcome(&mut task)) {
-                ControlFlow::Continue(o) => kept.push(Some(o)),
-                ControlFlow::Break(b) => return Err(b),
+    let mut on_done = |index: usize, mut task: Task<T>| match keep(outcome(&mut task)) {
+        ControlFlow::Continue(o) => {
+            if kept.len() <= index {
+                kept.resize_with(index + 1, || None);
             }
-        } else {
-            kept.push(None);
-            pending.push(Done::new(index, task));
+            kept[index] = Some(o);
+            ControlFlow::Continue(())
         }
+        ControlFlow::Break(b) => ControlFlow::Break(b),
+    };
+    let mut pending = watch(tasks, &mut on_done)?;
+    if let Some(b) = supervise(&mut pending, &mut on_done).await {
+        return Err(b);
     }
-    let broke = supervise(&mut pending, |index, mut task| {
-        match keep(outcome(&mut task)) {
-            ControlFlow::Continue(o) => {
-                kept[index] = Some(o);
-                ControlFlow::Continue(())
-            }
-            ControlFlow::Break(b) => ControlFlow::Break(b),
-        }
-    })
-    .await;
-    match broke {
-        Some(b) => Err(b),
-        None => Ok(kept
-            .into_iter()
-            .map(|o| o.expect("every child of a finished gather is done"))
-            .collect()),
-    }
+    // Every child went through `on_done` once, so `kept` has one slot each.
+    Ok(kept
+        .into_iter()
+        .map(|o| o.expect("every child of a finished gather is done"))
+        .collect())
 }
 
 /// A tuple of tasks of different types, gathered by [`gather!`](crate::gather!).
@@ -170,19 +160,14 @@ task_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11);
 /// wins, as in [`gather`]), `None` when all are done. `settled`: never stop
 /// early.
 async fn wait_tuple<Tup: TaskTuple>(tasks: &mut Tup, settled: bool) -> Option<TaskError> {
-    let mut pending = Pending::new();
-    for (index, child) in tasks.children().into_iter().enumerate() {
-        if !child.task_ref().done() {
-            pending.push(Done::new(index, child));
-        } else if let (false, Some(e)) = (settled, error_of(child.task_ref())) {
-            return Some(e);
-        }
-    }
-    supervise(&mut pending, |_, child| match error_of(child.task_ref()) {
+    let on_done = |_, child: &mut (dyn Child + Send)| match error_of(child.task_ref()) {
         Some(e) if !settled => ControlFlow::Break(e),
         _ => ControlFlow::Continue(()),
-    })
-    .await
+    };
+    match watch(tasks.children(), on_done) {
+        Ok(mut pending) => supervise(&mut pending, on_done).await,
+        Err(e) => Some(e),
+    }
 }
 
 #[doc(hidden)]

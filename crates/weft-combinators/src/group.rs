@@ -28,13 +28,12 @@
 //! takes the group's waker under the same lock the waiting group registers
 //! its waker and reads the set under.
 
-use crate::body::{body, interrupt, poll_body};
+use crate::body::run_body;
 use crate::child::{error_of, set_waker};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::{poll_fn, Future};
-use std::pin::pin;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Waker};
 use weft_loop::Handle;
@@ -99,12 +98,10 @@ where
     let parent = current_task();
     let group = TaskGroup::enter(parent.clone());
     let _closed_on_drop = CloseOnDrop(&group);
-    let mut block = pin!(body(body_fn(group.clone())));
-    let out = poll_fn(|cx| {
-        if group.take_body_interrupt(cx) {
-            interrupt(block.as_mut(), None);
-        }
-        poll_body(block.as_mut(), cx)
+    // The group cancels `parent` itself (in `child_done`, under its lock), so
+    // `run_body` is told of no task: it only drops the body outside a task.
+    let out = run_body(body_fn(group.clone()), None, |cx| {
+        group.take_body_interrupt(cx)
     })
     .await;
 

@@ -1,6 +1,56 @@
 //! `wait_for` and timeout scopes (`asyncio.wait_for`, `asyncio.timeout`).
+//!
+//! # `wait_for`
+//!
+//! The deadline is a [`Sleep`] made at the first poll (`wait_for` is an
+//! `async fn`: its clock starts when it first runs, as a coroutine's does in
+//! asyncio). One `poll_fn` watches the task with
+//! `Task::poll_done` and, while the task is not done, the deadline; when it
+//! passes (or at once for a zero timeout) it cancels the task and marks the
+//! wait `expired`, then keeps waiting for the task to finish. The outcome is
+//! read only once the task is done: a cancellation after `expired` becomes
+//! the [`TimeoutError`]; a value or another error is returned as is. A
+//! cancellation of the caller goes through `child::cancel_and_drain`, as in
+//! gather.
+//!
+//! # Timeout scopes
+//!
+//! A [`Timeout`] is shared state (deadline, state, the running scope's
+//! waker) behind one mutex, so clones inside the block can read or move the
+//! deadline. Its states:
+//!
+//! | state      | reached by                                   | `reschedule`     | `expired()` |
+//! |------------|----------------------------------------------|------------------|-------------|
+//! | `Created`  | `timeout`, `timeout_at`, `unbounded`         | error            | false       |
+//! | `Entered`  | `run` starts (once; a second `run` panics)    | moves deadline   | false       |
+//! | `Expiring` | a poll of `run` finds the deadline passed    | error            | true        |
+//! | `Expired`  | `run` returns (or is dropped) from `Expiring` | error            | true        |
+//! | `Exited`   | `run` returns (or is dropped) from `Entered`  | error            | false       |
+//!
+//! Protocol of `run`, in the task `T` it is polled in (`current_task`):
+//!
+//! 1. Enter: remember `T.cancelling()`, move `Created -> Entered`, and arm a
+//!    guard (`ExitOnDrop`) that performs step 4 if the future is dropped.
+//! 2. Each poll: read the clock once per poll of the outermost scope
+//!    (`PollClock`, so nested scopes agree), then, under the lock, store the
+//!    waker and compare the deadline. Not passed: arm or move the timer and
+//!    poll the block. Passed: `Entered -> Expiring` and interrupt the block
+//!    (`body.rs`: cancel `T`, or outside a task drop the block), then poll it
+//!    so its innermost `catch_cancel` sees the request.
+//!    `reschedule` stores the new deadline under the same lock and wakes the
+//!    stored waker, so a moved deadline is looked at on the next poll.
+//! 3. The block finishes: `Expiring -> Expired` or `Entered -> Exited`.
+//! 4. Outcome. A value: returned (an expired scope takes its cancellation
+//!    back with `uncancel`). `Cancelled` from an expired scope whose
+//!    `uncancel` brings `T.cancelling()` back to the value of step 1: the
+//!    cancellation was the scope's own, so [`TimeoutError`]. Any other
+//!    `Cancelled` (from outside, or an outer scope's): re-raised.
+//!
+//! Of nested scopes expiring in the same poll, each cancels `T` once and
+//! each uncancels once, so only the outermost finds `cancelling()` back at
+//! its entry value and reports the timeout; the inner ones re-raise.
 
-use crate::body::{body, interrupt, poll_body};
+use crate::body::run_body;
 use crate::child::{cancel_and_drain, outcome, set_waker, Done, Pending};
 use parking_lot::Mutex;
 use std::cell::Cell;
@@ -209,14 +259,15 @@ impl Timeout {
             scope: self,
             task: task.clone(),
         };
-        let mut block = pin!(body(block));
         let mut timer: Option<Sleep> = None;
+        let mut run = pin!(run_body(block, task.as_ref(), |cx| {
+            self.check_deadline(PollClock::now(), &mut timer, cx)
+        }));
+        // The clock is read once per poll, before the deadline check, and
+        // shared with the scopes nested in the block (see `PollClock`).
         let out = poll_fn(|cx| {
-            let now = PollClock::enter();
-            if self.check_deadline(now.instant, &mut timer, cx) {
-                interrupt(block.as_mut(), task.as_ref());
-            }
-            poll_body(block.as_mut(), cx)
+            let _clock = PollClock::enter();
+            run.as_mut().poll(cx)
         })
         .await;
         let expired = {
@@ -317,21 +368,23 @@ thread_local! {
 /// before the task runs again; reading the clock once per scope would let it
 /// pass between the outer scope's check and the inner one's.)
 struct PollClock {
-    instant: Instant,
     outermost: bool,
 }
 
 impl PollClock {
+    /// Reads the clock for this poll, unless an enclosing scope did.
     fn enter() -> PollClock {
-        let (instant, outermost) = match POLL_NOW.get() {
-            Some(now) => (now, false),
-            None => {
-                let now = Instant::now();
-                POLL_NOW.set(Some(now));
-                (now, true)
-            }
-        };
-        PollClock { instant, outermost }
+        let outermost = POLL_NOW.get().is_none();
+        if outermost {
+            POLL_NOW.set(Some(Instant::now()));
+        }
+        PollClock { outermost }
+    }
+
+    /// The reading of the outermost scope being polled (inside `enter`'s
+    /// guard; outside one, the clock now).
+    fn now() -> Instant {
+        POLL_NOW.get().unwrap_or_else(Instant::now)
     }
 }
 

@@ -1,6 +1,6 @@
 //! `wait`: block until some or all children are done; hand back the handles.
 
-use crate::child::{error_of, Done, Pending};
+use crate::child::{error_of, watch_all, Done, Pending};
 use futures_util::stream::StreamExt;
 use std::fmt;
 use std::future::Future;
@@ -176,13 +176,8 @@ impl<T> Future for Wait<T> {
             if this.tasks.is_empty() {
                 return Poll::Ready(Err(EmptyError(())));
             }
-            for (index, task) in std::mem::take(&mut this.tasks).into_iter().enumerate() {
-                if task.done() {
-                    this.push_done(index, task);
-                } else {
-                    this.pending.push(Done::new(index, task));
-                }
-            }
+            let tasks = std::mem::take(&mut this.tasks);
+            this.pending = watch_all(tasks, |index, task| this.push_done(index, task));
             this.deadline = this.timeout.map(weft_loop::sleep);
         }
         loop {

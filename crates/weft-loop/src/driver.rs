@@ -50,8 +50,11 @@
 //! maintenance tick. (An inserter that does not store because the cached tick
 //! is already earlier needs nothing: the driver wakes by then anyway.)
 //!
-//! `loom_driver_new_timer_interrupts_sleep` model-checks this (it deadlocks
-//! if `must_interrupt` ignores `COMPUTING` or loses its fence).
+//! Both sides are shipped as `NextWake::add_timer` (the inserter) and
+//! `NextWake::block` (the driver, with the selector's wait passed in), so
+//! `loom_driver_new_timer_interrupts_sleep` model-checks this very code on
+//! a real `Timers` (it deadlocks if `must_interrupt` ignores `COMPUTING` or
+//! loses its fence).
 
 use crate::loom::sync::{fence, AtomicBool, AtomicU64, Mutex, MutexGuard, Ordering};
 use crate::park::Unpark;
@@ -101,6 +104,38 @@ impl NextWake {
         fence(Ordering::SeqCst);
         let wake = self.0.load(Ordering::SeqCst);
         wake != NOT_PARKED && (wake == COMPUTING || tick < wake)
+    }
+
+    /// The inserter's side of the header's protocol: registers `waker` for
+    /// `deadline` in `timers` (shard of loop `loop_key`) and says whether the
+    /// parked driver must be interrupted (it would sleep past the new timer).
+    /// A timer that did not become its shard's earliest is no earlier than
+    /// one whose inserter already checked.
+    pub(crate) fn add_timer(
+        &self,
+        timers: &Timers,
+        loop_key: usize,
+        deadline: Instant,
+        waker: Waker,
+    ) -> (TimerSlot, bool) {
+        let (tick, lowered, slot) = timers.insert(loop_key, deadline, waker);
+        (slot, lowered && self.must_interrupt(tick))
+    }
+
+    /// The driver's side: reads the earliest timer of `timers` and, unless
+    /// one is due already (then false, without blocking), blocks in `wait`
+    /// until that timer's instant (`None`: no timer) or an interruption.
+    pub(crate) fn block(&self, timers: &Timers, wait: impl FnOnce(Option<Instant>)) -> bool {
+        self.computing();
+        let next = timers.next_tick();
+        if next.is_some_and(|t| t <= timers.tick_passed(Instant::now())) {
+            self.awake();
+            return false;
+        }
+        self.sleeping_until(next);
+        wait(next.map(|t| timers.instant_of(t)));
+        self.awake();
+        true
     }
 }
 
@@ -164,11 +199,12 @@ impl Driver {
 
     /// Registers `waker` for `deadline` in the timer shard of loop
     /// `loop_key`, and interrupts the parked driver if it would sleep past
-    /// the new timer (header). A timer that did not become its shard's
-    /// earliest is no earlier than one whose inserter already checked.
+    /// the new timer (header; [`NextWake::add_timer`]).
     pub(crate) fn add_timer(&self, loop_key: usize, deadline: Instant, waker: Waker) -> TimerSlot {
-        let (tick, lowered, slot) = self.timers.insert(loop_key, deadline, waker);
-        if lowered && self.next_wake.must_interrupt(tick) {
+        let (slot, interrupt) = self
+            .next_wake
+            .add_timer(&self.timers, loop_key, deadline, waker);
+        if interrupt {
             self.unpark();
         }
         slot
@@ -206,21 +242,13 @@ impl Turning<'_> {
     /// a timer is due already). Run inside `Parker::park_driving`.
     pub(crate) fn block(&mut self) {
         let driver = self.driver;
-        driver.next_wake.computing();
-        let next = driver.timers.next_tick();
-        if next.is_some_and(|t| t <= driver.timers.tick_passed(Instant::now())) {
-            driver.next_wake.awake();
+        let events = &mut self.turn.events;
+        let blocked = driver.next_wake.block(&driver.timers, |deadline| {
+            report(driver.reactor.selector.wait(events, deadline));
+        });
+        if !blocked {
             self.poll_io();
-            return;
         }
-        driver.next_wake.sleeping_until(next);
-        let deadline = next.map(|t| driver.timers.instant_of(t));
-        let waited = driver
-            .reactor
-            .selector
-            .wait(&mut self.turn.events, deadline);
-        driver.next_wake.awake();
-        report(waited);
     }
 
     fn poll_io(&mut self) {
@@ -273,60 +301,57 @@ impl std::fmt::Debug for Driver {
 #[cfg(all(test, loom))]
 mod loom_driver {
     use super::*;
-    use crate::loom::sync::{Arc, Condvar};
+    use crate::loom::sync::Arc;
+    use crate::park::loom_park::MockDriver;
+    use std::time::Duration;
 
-    /// A timer inserted while the driver decides how long to sleep: the
-    /// driver either sees it in the shard's cached next tick or is
-    /// interrupted (a sticky notification, like the selector's `notify`). The
-    /// wheel is a locked list of ticks with its cached earliest tick beside
-    /// it, as in `timer/mod.rs`; the driver, finding nothing, sleeps with no
-    /// deadline, so a missed interruption is a deadlock loom reports.
+    /// A waker for a timer nobody waits on.
+    fn no_waker() -> Waker {
+        struct NoWake;
+        impl std::task::Wake for NoWake {
+            fn wake(self: Arc<Self>) {}
+        }
+        Waker::from(Arc::new(NoWake))
+    }
+
+    /// A timer inserted (the shipped [`NextWake::add_timer`] on real
+    /// [`Timers`]) while the driver decides how long to sleep (the shipped
+    /// [`NextWake::block`], as `Turning::block` runs it): the driver either
+    /// sees the timer or is interrupted, through a sticky notification like
+    /// the selector's `notify`. Finding no timer, the driver waits with no
+    /// deadline, so a missed interruption is a deadlock loom reports; a wait
+    /// with a deadline means it saw the timer (loom has no clock: the wait
+    /// would time out).
     #[test]
     fn loom_driver_new_timer_interrupts_sleep() {
         loom::model(|| {
-            let wheel = Arc::new(Mutex::new(Vec::<u64>::new()));
-            let cached_next = Arc::new(AtomicU64::new(u64::MAX));
+            let timers = Arc::new(Timers::new(1));
             let next_wake = Arc::new(NextWake::new());
-            let notified = Arc::new((Mutex::new(false), Condvar::new()));
+            let selector = MockDriver::new();
+            let deadline = Instant::now() + Duration::from_secs(3600);
 
             let inserter = {
-                let (wheel, cached_next, next_wake, notified) = (
-                    wheel.clone(),
-                    cached_next.clone(),
-                    next_wake.clone(),
-                    notified.clone(),
-                );
+                let (timers, next_wake, selector) =
+                    (timers.clone(), next_wake.clone(), selector.clone());
                 loom::thread::spawn(move || {
-                    // `Timers::insert`.
-                    let mut w = wheel.lock();
-                    w.push(5);
-                    let lowered = 5 < cached_next.load(Ordering::Relaxed);
-                    if lowered {
-                        cached_next.store(5, Ordering::Relaxed);
-                    }
-                    drop(w);
-                    // The rest of `Driver::add_timer`.
-                    if lowered && next_wake.must_interrupt(5) {
-                        *notified.0.lock() = true;
-                        notified.1.notify_one();
+                    let (_slot, interrupt) = next_wake.add_timer(&timers, 0, deadline, no_waker());
+                    if interrupt {
+                        selector.unpark();
                     }
                 })
             };
 
-            // The driver's turns (`Turning::block`) until it sees the timer.
+            // The driver's turns until one sleeps with the timer's deadline.
             loop {
-                next_wake.computing();
-                if cached_next.load(Ordering::Relaxed) != u64::MAX {
-                    break; // it fires (time is not modelled: due at once)
+                let mut saw_timer = false;
+                let blocked = next_wake.block(&timers, |wake_at| match wake_at {
+                    Some(_) => saw_timer = true,
+                    None => selector.wait(),
+                });
+                assert!(blocked, "the timer is an hour away: nothing is due");
+                if saw_timer {
+                    break;
                 }
-                next_wake.sleeping_until(None);
-                let mut n = notified.0.lock();
-                while !*n {
-                    notified.1.wait(&mut n);
-                }
-                *n = false;
-                drop(n);
-                next_wake.awake();
             }
             inserter.join().unwrap();
         });

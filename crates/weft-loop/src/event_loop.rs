@@ -458,27 +458,23 @@ impl Loop {
 
     fn park(&self) {
         let core = self.core();
-        let idle = &self.shared.idle;
-        idle.transition_to_parked(core.index, core.searching.replace(false));
-        // Re-check (park.rs, worker step 3).
-        if self.shared.has_stealable_work() || self.has_local_work() || self.shared.is_closed() {
-            if !idle.unregister(core.index) {
-                // A producer already picked us and counted us as searching.
-                core.searching.set(true);
-            }
-            return;
-        }
-        let parks = &self.shared.remotes[core.index].parks;
-        parks.store(parks.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        let parker = &self.remote.parker;
-        let mut turning = self.shared.driver.try_turn();
-        match &mut turning {
-            Some(turning) => parker.park_driving(|| turning.block()),
-            None => parker.park(),
-        }
-        if !idle.unregister(core.index) {
-            core.searching.set(true);
-        }
+        let mut turning = None;
+        self.shared.idle.park_worker(
+            core.index,
+            &core.searching,
+            // The re-check (park.rs, worker step 3).
+            || self.shared.has_stealable_work() || self.has_local_work() || self.shared.is_closed(),
+            || {
+                let parks = &self.shared.remotes[core.index].parks;
+                parks.store(parks.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                let parker = &self.remote.parker;
+                turning = self.shared.driver.try_turn();
+                match &mut turning {
+                    Some(turning) => parker.park_driving(|| turning.block()),
+                    None => parker.park(),
+                }
+            },
+        );
         // Awake and off the sleeper list: wake what the driver found (the
         // tasks land in this worker's queues).
         if let Some(mut turning) = turning {

@@ -51,6 +51,9 @@
 //!    itself off the sleeper list and go back to work;
 //! 4. otherwise `park()`.
 //!
+//! Steps 2-4 are [`Idle::park_worker`]; the loop supplies the re-check and
+//! the way it sleeps.
+//!
 //! # Why no wake-up is lost
 //!
 //! Producer step 2 and worker step 3 are a store-fence-load pair on each side
@@ -66,6 +69,7 @@
 //! `loom_park` in this file models producer against parking worker.
 
 use crate::loom::sync::{fence, Arc, AtomicUsize, Condvar, Mutex, Ordering};
+use std::cell::Cell;
 use std::fmt;
 
 const EMPTY: usize = 0;
@@ -254,6 +258,30 @@ impl Idle {
         fence(Ordering::SeqCst);
     }
 
+    /// Worker steps 2-4: registers `worker` as a sleeper (leaving the
+    /// searchers if `searching` is set), re-checks every queue with
+    /// `has_work`, and if that finds nothing sleeps in `sleep` (the parker's
+    /// `park` or `park_driving`). Returns with the worker off the sleeper
+    /// list; if a producer took it off first, it was counted as searching and
+    /// `searching` is set again.
+    pub(crate) fn park_worker(
+        &self,
+        worker: usize,
+        searching: &Cell<bool>,
+        has_work: impl FnOnce() -> bool,
+        sleep: impl FnOnce(),
+    ) {
+        self.transition_to_parked(worker, searching.replace(false));
+        if !has_work() {
+            sleep();
+        }
+        if !self.unregister(worker) {
+            // A producer already picked this worker and counted it as
+            // searching.
+            searching.set(true);
+        }
+    }
+
     /// Takes `worker` off the sleeper list if it is still there (it found work in
     /// its re-check, or was woken directly through its inbox). Returns true if it
     /// was there; if not, a producer popped it and counted it as searching.
@@ -280,26 +308,27 @@ impl fmt::Debug for Idle {
 }
 
 #[cfg(all(test, loom))]
-mod loom_park {
+pub(crate) mod loom_park {
     use super::*;
     use loom::sync::atomic::AtomicBool;
 
     /// A stand-in for the reactor: blocking in it is a wait on a sticky flag,
-    /// as the selector's wait is on its eventfd.
-    struct MockDriver {
+    /// as the selector's wait is on its eventfd. The driver's model uses it
+    /// too.
+    pub(crate) struct MockDriver {
         notified: Mutex<bool>,
         condvar: Condvar,
     }
 
     impl MockDriver {
-        fn new() -> Arc<MockDriver> {
+        pub(crate) fn new() -> Arc<MockDriver> {
             Arc::new(MockDriver {
                 notified: Mutex::new(false),
                 condvar: Condvar::new(),
             })
         }
 
-        fn wait(&self) {
+        pub(crate) fn wait(&self) {
             let mut notified = self.notified.lock();
             while !*notified {
                 self.condvar.wait(&mut notified);
@@ -344,11 +373,12 @@ mod loom_park {
 
             // The worker: found nothing, registers, re-checks, parks.
             if !work.load(Ordering::SeqCst) {
-                idle.transition_to_parked(0, searching);
-                if !work.load(Ordering::SeqCst) {
-                    parker.park();
-                }
-                idle.unregister(0);
+                idle.park_worker(
+                    0,
+                    &Cell::new(searching),
+                    || work.load(Ordering::SeqCst),
+                    || parker.park(),
+                );
             }
             assert!(work.load(Ordering::SeqCst));
             producer.join().unwrap();
@@ -369,8 +399,9 @@ mod loom_park {
 
     /// Two loops, each running `event_loop.rs`'s worker loop in small: take a
     /// task, else become a searcher (at most one of the two) and look again,
-    /// else register as a sleeper, re-check and park; a woken worker starts out
-    /// searching, and the last searcher to find work notifies another. Two
+    /// else park through the shipped [`Idle::park_worker`] (register,
+    /// re-check, park, unregister); a woken worker starts out searching, and
+    /// the last searcher to find work notifies another. Two
     /// producers queue one task each. Both tasks must run: a lost wake-up
     /// leaves a task queued with every worker parked, and loom reports the
     /// deadlock. The queue counter stands for crossbeam's injector, whose push
@@ -405,8 +436,8 @@ mod loom_park {
 
             /// `run_task`; the worker that runs the last task shuts down
             /// (`Shared::close`: set the flag, unpark everyone).
-            fn run(&self, searching: &mut bool) {
-                if std::mem::replace(searching, false) && self.idle.stop_searching() {
+            fn run(&self, searching: &Cell<bool>) {
+                if searching.replace(false) && self.idle.stop_searching() {
                     self.notify_one();
                 }
                 if self.ran.fetch_add(1, Ordering::SeqCst) + 1 == 2 {
@@ -416,33 +447,29 @@ mod loom_park {
             }
 
             fn worker(&self, me: usize) {
-                let mut searching = false;
+                let searching = Cell::new(false);
                 while !self.closed.load(Ordering::SeqCst) {
                     if self.take() {
-                        self.run(&mut searching);
+                        self.run(&searching);
                         continue;
                     }
-                    if !searching && self.idle.try_start_searching() {
-                        searching = true;
+                    if !searching.get() && self.idle.try_start_searching() {
+                        searching.set(true);
                     }
-                    if searching && self.take() {
-                        self.run(&mut searching);
+                    if searching.get() && self.take() {
+                        self.run(&searching);
                         continue;
                     }
-                    // `Loop::park`.
-                    self.idle
-                        .transition_to_parked(me, std::mem::replace(&mut searching, false));
-                    if self.queued.load(Ordering::SeqCst) > 0 || self.closed.load(Ordering::SeqCst)
-                    {
-                        if !self.idle.unregister(me) {
-                            searching = true;
-                        }
-                        continue;
-                    }
-                    self.parkers[me].park();
-                    if !self.idle.unregister(me) {
-                        searching = true;
-                    }
+                    // `Loop::park`, with the shipped steps 2-4.
+                    self.idle.park_worker(
+                        me,
+                        &searching,
+                        || {
+                            self.queued.load(Ordering::SeqCst) > 0
+                                || self.closed.load(Ordering::SeqCst)
+                        },
+                        || self.parkers[me].park(),
+                    );
                 }
             }
         }
