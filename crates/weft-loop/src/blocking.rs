@@ -131,7 +131,7 @@ impl BlockingPool {
                 break;
             }
             st.idle += 1;
-            let deadline = std::time::Instant::now() + self.keep_alive;
+            let deadline = crate::deadline::after(self.keep_alive);
             let timed_out = self.work.wait_until(&mut st, deadline).timed_out();
             st.idle -= 1;
             let woken = st.notified > 0;

@@ -157,7 +157,7 @@ impl LoopHandle {
     /// Runs `f` on this loop once `delay` has passed (asyncio's
     /// `call_later`); callable from any thread.
     pub fn call_later(&self, delay: Duration, f: impl FnOnce() + Send + 'static) -> CallbackHandle {
-        self.call_at(crate::timer::Timers::deadline_after(delay), f)
+        self.call_at(crate::deadline::after(delay), f)
     }
 
     /// Runs `f` on this loop at `when` (asyncio's `call_at`), never earlier;

@@ -281,6 +281,7 @@ impl Loop {
         queue: Worker<Runnable>,
         remote: Arc<LoopRemote>,
         inbox: crossbeam_channel::Receiver<Msg>,
+        started: Option<crossbeam_channel::Sender<Result<(), String>>>,
     ) {
         let lp = Loop {
             shared,
@@ -300,7 +301,13 @@ impl Loop {
         };
         let _enter = lp.enter();
         if let Some(hook) = &lp.shared.config.on_thread_start {
-            hook();
+            // A panicking hook is reported to `build`, which then fails and
+            // shuts the runtime down; this worker stays in its loop until then.
+            let outcome = catch_unwind(AssertUnwindSafe(|| hook()))
+                .map_err(|p| weft_task::PanicError::from_payload(p).message().to_owned());
+            if let Some(started) = started {
+                let _ = started.send(outcome);
+            }
         }
         lp.worker_main();
         lp.shutdown_pinned(true);

@@ -8,6 +8,7 @@
 mod blocking;
 mod bridge;
 mod callbacks;
+mod deadline;
 mod driver;
 mod error;
 mod event_loop;

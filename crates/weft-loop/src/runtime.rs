@@ -81,7 +81,19 @@ impl Builder {
         self
     }
 
-    /// Runs `f` on each worker thread as it starts.
+    /// Runs `f` on each worker thread as it starts. If `f` panics on any
+    /// worker, [`build`](Self::build) fails with an error naming the panic
+    /// (and stops the workers it started) rather than return a runtime with
+    /// a dead worker.
+    ///
+    /// ```
+    /// let err = weft::Builder::new()
+    ///     .workers(1)
+    ///     .on_thread_start(|| panic!("no config"))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("no config"));
+    /// ```
     pub fn on_thread_start(mut self, f: impl Fn() + Send + Sync + 'static) -> Builder {
         self.on_thread_start = Some(std::sync::Arc::new(f));
         self
@@ -93,8 +105,10 @@ impl Builder {
         self
     }
 
-    /// Starts the workers. Fails with `InvalidInput` for zero workers, or with
-    /// the OS error if a thread cannot be started.
+    /// Starts the workers. Fails with `InvalidInput` for zero workers, with
+    /// the OS error if a thread cannot be started, or with an `Other` error
+    /// ("on_thread_start panicked: ...") if the start hook panicked; it then
+    /// waits for every worker's hook to return before it returns.
     pub fn build(self) -> io::Result<Runtime> {
         let n = match self.workers {
             Some(0) => {
@@ -142,14 +156,34 @@ impl Builder {
             },
             threads: Vec::with_capacity(n),
         };
+        // Only a start hook can fail a started worker: then each reports.
+        let (started_tx, started_rx) = match shared.config.on_thread_start {
+            Some(_) => {
+                let (tx, rx) = crossbeam_channel::bounded(n);
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
         for (index, (queue, lp, inbox)) in locals.into_iter().enumerate() {
             let shared = shared.clone();
+            let started = started_tx.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("{}-{index}", self.thread_name))
-                .spawn(move || Loop::run_worker(shared, index, queue, lp, inbox));
+                .spawn(move || Loop::run_worker(shared, index, queue, lp, inbox, started));
             match spawned {
                 Ok(t) => rt.threads.push(t),
                 Err(e) => return Err(e), // `rt` drops here and stops the others
+            }
+        }
+        drop(started_tx);
+        if let Some(rx) = started_rx {
+            for outcome in rx.iter() {
+                if let Err(message) = outcome {
+                    // `rt` drops here and stops the workers.
+                    return Err(io::Error::other(format!(
+                        "on_thread_start panicked: {message}"
+                    )));
+                }
             }
         }
         Ok(rt)

@@ -243,7 +243,7 @@ impl Shared {
     /// Waits (polling) until no task is live, except those pinned to the loop
     /// keyed `skip_loop` (0: none skipped), or `timeout` passes.
     pub(crate) fn wait_for_tasks(&self, timeout: Duration, skip_loop: usize) -> bool {
-        let deadline = std::time::Instant::now() + timeout;
+        let deadline = crate::deadline::after(timeout);
         loop {
             let live = self
                 .registry

@@ -33,12 +33,6 @@ pub(crate) struct TimerSlot {
     key: TimerKey,
 }
 
-/// `at + d`, or 30 years after `at` (as good as never) if that overflows.
-pub(crate) fn saturating_add(at: Instant, d: Duration) -> Instant {
-    at.checked_add(d)
-        .unwrap_or_else(|| at + Duration::from_secs(86_400 * 365 * 30))
-}
-
 /// One tick of the wheels.
 const TICK_NANOS: u128 = 250_000;
 
@@ -86,14 +80,9 @@ impl Timers {
         u64::try_from(ticks).unwrap_or(u64::MAX)
     }
 
-    /// `now + duration`, saturating (`sleep(Duration::MAX)`).
-    pub(crate) fn deadline_after(duration: Duration) -> Instant {
-        saturating_add(Instant::now(), duration)
-    }
-
     /// The instant tick `tick` begins.
     pub(crate) fn instant_of(&self, tick: u64) -> Instant {
-        saturating_add(
+        crate::deadline::saturating_add(
             self.base,
             Duration::from_nanos(tick.saturating_mul(TICK_NANOS as u64)),
         )

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 /// });
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    let mut s = sleep_until(super::Timers::deadline_after(duration));
+    let mut s = sleep_until(crate::deadline::after(duration));
     s.yield_once = duration.is_zero();
     s
 }
@@ -251,7 +251,7 @@ impl Interval {
         let after = |periods: u128| {
             let nanos = self.period.as_nanos().saturating_mul(periods);
             let nanos = u64::try_from(nanos).unwrap_or(u64::MAX);
-            super::saturating_add(scheduled, Duration::from_nanos(nanos))
+            crate::deadline::saturating_add(scheduled, Duration::from_nanos(nanos))
         };
         let mut next = after(1);
         if next <= now {
