@@ -2,33 +2,55 @@
 //! and the [`Runtime`] that owns them.
 //!
 //! Users normally reach this through the `weft` crate; see its docs.
+//!
+//! # Modules, in layers
+//!
+//! Each module uses only those in the layers before its own (no import
+//! cycle: `python3 shared/tools/modcycles.py .` checks it):
+//!
+//! 1. `loom` (the sync shim), `deadline` (saturating deadlines), `error`.
+//! 2. `park` (sleeping workers), `lifo` (the LIFO slot), `reactor/` (the
+//!    selector and readiness), `timer/` (the timer wheels), `thread_pool`
+//!    (the blocking pool's threads).
+//! 3. `driver`: the reactor and the wheels, turned by one parked worker.
+//! 4. `state`: what all loops of a runtime share.
+//! 5. `context`: the one thread-local, the current loop.
+//! 6. `scheduler/`: where work goes (`mod.rs`), a worker's loop
+//!    (`worker.rs`), pinned tasks and the inbox (`local.rs`), `block_on`
+//!    (`block_on.rs`).
+//! 7. `time/` (`Sleep`, `Interval`, the one timer entry), then `loop_handle`
+//!    (`LoopHandle`, `call_soon`, `call_later`).
+//! 8. `runtime`: `Builder`, `Runtime`, `Handle`.
+//! 9. `bridge` (`ConcurrentFuture`, `run_coroutine_threadsafe`), `blocking`
+//!    (`spawn_blocking`), `net/` (sockets, with `PollIo`).
 
 #![warn(missing_docs)]
 
 mod blocking;
 mod bridge;
-mod callbacks;
+mod context;
 mod deadline;
 mod driver;
 mod error;
-mod event_loop;
+mod lifo;
 mod loom;
+mod loop_handle;
 pub mod net;
 mod park;
-mod queue;
 mod reactor;
 mod runtime;
-mod shared;
+mod scheduler;
+mod state;
+mod thread_pool;
+mod time;
 mod timer;
 
 pub use blocking::{spawn_blocking, to_thread};
 pub use bridge::{run_coroutine_threadsafe, ConcurrentFuture, FutureError, Target};
-pub use callbacks::{call_at, call_later, call_soon, loop_time, CallbackHandle, LoopHandle};
 pub use error::{BlockOnError, SpawnError};
+pub use loop_handle::{call_at, call_later, call_soon, loop_time, CallbackHandle, LoopHandle};
 pub use runtime::{Builder, Handle, Runtime, RuntimeMetrics, DEFAULT_SHUTDOWN_GRACE};
-pub use timer::{
-    interval, interval_at, sleep, sleep_until, sleep_with, Interval, Sleep, SleepWith,
-};
+pub use time::{interval, interval_at, sleep, sleep_until, sleep_with, Interval, Sleep, SleepWith};
 
 use std::future::Future;
 use std::panic::Location;
@@ -57,7 +79,7 @@ where
     F::Output: Send + 'static,
 {
     let location = Location::caller();
-    let spawned = event_loop::Loop::with_current(|lp| {
+    let spawned = context::with_current(|lp| {
         let lp = lp.expect("weft::spawn called outside a weft runtime: use Handle::spawn");
         runtime::spawn_on(lp.shared(), future, location)
     });

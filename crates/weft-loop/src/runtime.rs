@@ -1,11 +1,12 @@
 //! [`Runtime`], [`Builder`] and [`Handle`].
 
+use crate::context::{self, with_current};
 use crate::driver::Driver;
 use crate::error::{BlockOnError, SpawnError};
-use crate::event_loop::{self, new_remote, Loop};
+use crate::lifo::LifoSlot;
 use crate::loom::sync::{Arc, AtomicUsize, Ordering};
-use crate::queue::LifoSlot;
-use crate::shared::{Config, LocalScheduler, Remote, Scheduler, Shared};
+use crate::scheduler::{self, PinTo, Scheduler};
+use crate::state::{Config, LoopRemote, Remote, Shared};
 use crossbeam_deque::Worker;
 use crossbeam_utils::CachePadded;
 use std::fmt;
@@ -50,8 +51,8 @@ impl Builder {
             thread_name: "weft-worker".into(),
             on_thread_start: None,
             on_thread_stop: None,
-            max_blocking_threads: crate::blocking::DEFAULT_MAX_THREADS,
-            blocking_keep_alive: crate::blocking::DEFAULT_KEEP_ALIVE,
+            max_blocking_threads: crate::thread_pool::DEFAULT_MAX_THREADS,
+            blocking_keep_alive: crate::thread_pool::DEFAULT_KEEP_ALIVE,
         }
     }
 
@@ -125,7 +126,7 @@ impl Builder {
         let mut remotes = Vec::with_capacity(n);
         for _ in 0..n {
             let queue = Worker::new_fifo();
-            let (lp, inbox) = new_remote(&driver);
+            let (lp, inbox) = LoopRemote::new(&driver);
             remotes.push(Remote {
                 stealer: queue.stealer(),
                 lifo: LifoSlot::new(),
@@ -139,7 +140,7 @@ impl Builder {
             on_thread_start: self.on_thread_start,
             on_thread_stop: self.on_thread_stop,
         };
-        let blocking = crate::blocking::BlockingPool::new(
+        let blocking = crate::thread_pool::BlockingPool::new(
             self.max_blocking_threads,
             self.blocking_keep_alive,
             format!("{}-blocking", self.thread_name),
@@ -169,7 +170,7 @@ impl Builder {
             let started = started_tx.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("{}-{index}", self.thread_name))
-                .spawn(move || Loop::run_worker(shared, index, queue, lp, inbox, started));
+                .spawn(move || scheduler::run_worker(shared, index, queue, lp, inbox, started));
             match spawned {
                 Ok(t) => rt.threads.push(t),
                 Err(e) => return Err(e), // `rt` drops here and stops the others
@@ -271,7 +272,7 @@ impl Runtime {
 
     fn shutdown(&mut self, grace: Duration) -> bool {
         let shared = self.handle.shared.clone();
-        let (on_own_worker, current_loop) = Loop::with_current(|lp| match lp {
+        let (on_own_worker, current_loop) = with_current(|lp| match lp {
             Some(lp) if lp.shared().same(&shared) => (lp.is_worker(), lp.key()),
             _ => (false, 0),
         });
@@ -355,7 +356,7 @@ impl Handle {
 
     /// The runtime whose loop runs on this thread, if any.
     pub fn try_current() -> Option<Handle> {
-        Loop::with_current(|lp| {
+        with_current(|lp| {
             lp.map(|lp| Handle {
                 shared: lp.shared().clone(),
             })
@@ -410,13 +411,13 @@ impl Handle {
     /// Like [`block_on`](Self::block_on), but nested use, or a shut-down
     /// runtime, is an error; the future is then dropped unpolled.
     pub fn try_block_on<F: Future>(&self, future: F) -> Result<F::Output, BlockOnError> {
-        if Loop::is_entered() {
+        if context::is_entered() {
             return Err(BlockOnError::nested());
         }
         if self.shared.is_closed() {
             return Err(BlockOnError::closed());
         }
-        Ok(event_loop::block_on(&self.shared, future))
+        Ok(scheduler::block_on(&self.shared, future))
     }
 
     /// The tasks of this runtime that are not done yet (asyncio's `all_tasks`).
@@ -440,22 +441,6 @@ impl Handle {
         }
     }
 
-    /// Runs the sync function `f` on this runtime's blocking pool (see
-    /// [`spawn_blocking`](crate::spawn_blocking)); callable from any thread.
-    ///
-    /// ```
-    /// let rt = weft::Runtime::new().unwrap();
-    /// let fut = rt.handle().spawn_blocking(|| 2 + 2);
-    /// assert_eq!(fut.result(None).unwrap(), 4);
-    /// ```
-    pub fn spawn_blocking<T, F>(&self, f: F) -> crate::ConcurrentFuture<T>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        crate::blocking::spawn_on(&self.shared.blocking, f)
-    }
-
     /// Whether the runtime has shut down (new work is refused).
     pub fn is_closed(&self) -> bool {
         self.shared.is_closed()
@@ -469,26 +454,10 @@ impl Handle {
         F: Future + 'static,
         F::Output: 'static,
     {
-        Loop::with_current(|lp| {
+        with_current(|lp| {
             let lp = lp
                 .expect("spawn_local called outside a weft loop: call it from a task or block_on");
-            let scheduler = LocalScheduler {
-                shared: lp.shared().clone(),
-                owner: lp.remote().clone(),
-            };
-            // LocalScheduler runs the task's Runnables only on this loop's thread
-            // (same-thread wakes go to its pinned queue, others via its inbox),
-            // and the loop shuts its pinned tasks down on this thread at its end.
-            // SAFETY: so the contract of spawn_unchecked holds; the key is ours.
-            let spawned =
-                unsafe { weft_task::spawn_unchecked(future, scheduler, location, lp.key()) };
-            match spawned {
-                Spawned::Ready(task, runnable) => {
-                    lp.push_pinned(runnable);
-                    task
-                }
-                Spawned::Refused(task) => task,
-            }
+            scheduler::spawn_pinned(PinTo::here(lp), future, location)
         })
     }
 }
@@ -512,7 +481,7 @@ where
         location,
     ) {
         Spawned::Ready(task, runnable) => {
-            Scheduler::schedule_on(shared, runnable);
+            scheduler::schedule(shared, runnable);
             Ok(task)
         }
         Spawned::Refused(task) => Err(task),

@@ -1,5 +1,5 @@
-//! Timers: sharded hierarchical wheels ([`wheel`]) and the futures built on
-//! them ([`Sleep`], [`Interval`]).
+//! The timer wheels: sharded hierarchical wheels ([`wheel`]) that the driver
+//! fires. The futures and callbacks built on them are `time/`'s.
 //!
 //! Each loop registers its timers in one shard (its key modulo the shard
 //! count), so workers rarely contend on a shard's lock; any thread may remove
@@ -13,12 +13,7 @@
 //! within a tick of its deadline plus the OS's wake-up latency (the selector
 //! waits on a timerfd, so that is tens of microseconds on Linux).
 
-mod sleep;
 pub(crate) mod wheel;
-
-pub use sleep::{
-    interval, interval_at, sleep, sleep_until, sleep_with, Interval, Sleep, SleepWith,
-};
 
 use crate::loom::sync::{AtomicU64, Mutex, Ordering};
 use crossbeam_utils::CachePadded;

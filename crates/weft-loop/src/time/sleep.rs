@@ -1,12 +1,9 @@
 //! [`Sleep`], [`SleepWith`] and [`Interval`].
 
-use super::TimerSlot;
-use crate::driver::Driver;
-use crate::event_loop::Loop;
+use super::TimerEntry;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -78,7 +75,7 @@ pub fn sleep_with<T>(duration: Duration, value: T) -> SleepWith<T> {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
     deadline: Instant,
-    timer: Option<(Arc<Driver>, TimerSlot)>,
+    timer: Option<TimerEntry>,
     /// `sleep(0)`: pending once, then ready.
     yield_once: bool,
 }
@@ -113,9 +110,7 @@ impl Sleep {
     }
 
     fn cancel_timer(&mut self) {
-        if let Some((driver, slot)) = self.timer.take() {
-            driver.timers.remove(slot);
-        }
+        self.timer = None;
     }
 }
 
@@ -133,32 +128,30 @@ impl Future for Sleep {
             this.cancel_timer();
             return Poll::Ready(());
         }
-        if let Some((driver, slot)) = &this.timer {
-            if driver.is_closed() {
+        if let Some(entry) = &this.timer {
+            if entry.driver().is_closed() {
                 this.cancel_timer();
                 return Poll::Ready(());
             }
-            if driver.timers.set_waker(*slot, cx.waker()) {
+            if entry.set_waker(cx.waker()) {
                 return Poll::Pending;
             }
             // Fired, yet the clock says not quite: register again.
         }
-        let (driver, key) = Loop::with_current(|lp| {
+        let (driver, key) = crate::context::with_current(|lp| {
             let lp = lp.expect("weft::sleep polled outside a weft runtime");
             (lp.shared().driver.clone(), lp.key())
         });
         if driver.is_closed() {
             return Poll::Ready(());
         }
-        let slot = driver.add_timer(key, this.deadline, cx.waker().clone());
-        this.timer = Some((driver, slot));
+        this.timer = Some(TimerEntry::register(
+            driver,
+            key,
+            this.deadline,
+            cx.waker().clone(),
+        ));
         Poll::Pending
-    }
-}
-
-impl Drop for Sleep {
-    fn drop(&mut self) {
-        self.cancel_timer();
     }
 }
 
