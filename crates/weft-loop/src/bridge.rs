@@ -129,7 +129,9 @@ impl Target for LoopHandle {
         F::Output: Send + 'static,
     {
         let (shared, remote) = self.parts();
-        spawn_pinned(PinTo::there(shared, remote), future, location)
+        match spawn_pinned(PinTo::there(shared, remote), future, location) {
+            Ok(task) | Err(task) => task,
+        }
     }
 }
 

@@ -51,6 +51,7 @@ pub use error::{BlockOnError, SpawnError};
 pub use loop_handle::{call_at, call_later, call_soon, loop_time, CallbackHandle, LoopHandle};
 pub use runtime::{Builder, Handle, Runtime, RuntimeMetrics, DEFAULT_SHUTDOWN_GRACE};
 pub use time::{interval, interval_at, sleep, sleep_until, sleep_with, Interval, Sleep, SleepWith};
+pub use weft_task::current_task;
 
 use std::future::Future;
 use std::panic::Location;
@@ -64,7 +65,13 @@ use weft_task::{Task, TaskRef};
 ///
 /// # Panics
 ///
-/// Outside a weft runtime (use [`Handle::spawn`] there).
+/// Outside a weft runtime (use [`Handle::spawn`] there), and on a loop whose
+/// runtime has shut down (a `block_on` still running after its `Runtime` was
+/// dropped, a destructor run at shutdown): both are the same misuse, spawning
+/// where nothing will run the task, and get the same answer, as in asyncio
+/// (`create_task` raises `RuntimeError` with no running loop and on a closed
+/// one) and tokio (`tokio::spawn` panics outside a runtime). Code that may
+/// run in either place uses [`try_spawn`], which returns the error instead.
 ///
 /// ```
 /// weft::run(async {
@@ -78,14 +85,32 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let location = Location::caller();
-    let spawned = context::with_current(|lp| {
-        let lp = lp.expect("weft::spawn called outside a weft runtime: use Handle::spawn");
-        runtime::spawn_on(lp.shared(), future, location)
-    });
-    match spawned {
-        Ok(task) | Err(task) => task,
+    match Handle::try_spawn_current_at(future, Location::caller()) {
+        Ok(task) => task,
+        Err(e) if e.is_outside_runtime() => {
+            panic!("weft::spawn called outside a weft runtime: use Handle::spawn")
+        }
+        Err(e) => panic!("weft::spawn: {e}: use weft::try_spawn where that can happen"),
     }
+}
+
+/// Like [`spawn`], but outside a runtime, or on a shut-down one, returns
+/// [`SpawnError`] (and drops `future` unpolled) instead of panicking.
+///
+/// ```
+/// assert!(weft::try_spawn(async {}).unwrap_err().is_outside_runtime());
+/// weft::run(async {
+///     let t = weft::try_spawn(async { 7 }).unwrap();
+///     assert_eq!(t.await.unwrap(), 7);
+/// });
+/// ```
+#[track_caller]
+pub fn try_spawn<F>(future: F) -> Result<Task<F::Output>, SpawnError>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Handle::try_spawn_current_at(future, Location::caller())
 }
 
 /// Spawns a `!Send` future pinned to the current loop: it is never stolen, and
@@ -94,7 +119,8 @@ where
 ///
 /// # Panics
 ///
-/// Outside a weft loop.
+/// Outside a weft loop, or on a loop whose runtime has shut down, as
+/// [`spawn`]; see [`try_spawn_local`].
 ///
 /// ```
 /// use std::rc::Rc;
@@ -111,7 +137,34 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    Handle::spawn_local_inner(future, Location::caller())
+    match Handle::try_spawn_local_at(future, Location::caller()) {
+        Ok(task) => task,
+        Err(e) if e.is_outside_runtime() => {
+            panic!("spawn_local called outside a weft loop: call it from a task or block_on")
+        }
+        Err(e) => panic!("weft::spawn_local: {e}: use weft::try_spawn_local where that can happen"),
+    }
+}
+
+/// Like [`spawn_local`], but outside a loop, or on a shut-down runtime,
+/// returns [`SpawnError`] (and drops `future` unpolled) instead of panicking.
+///
+/// ```
+/// use std::rc::Rc;
+///
+/// assert!(weft::try_spawn_local(async {}).unwrap_err().is_outside_runtime());
+/// weft::run(async {
+///     let t = weft::try_spawn_local(async { Rc::new(3) }).unwrap();
+///     assert_eq!(*t.await.unwrap(), 3);
+/// });
+/// ```
+#[track_caller]
+pub fn try_spawn_local<F>(future: F) -> Result<Task<F::Output>, SpawnError>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    Handle::try_spawn_local_at(future, Location::caller())
 }
 
 /// Yields once to the loop: the task goes to the back of its worker's queue
@@ -144,11 +197,6 @@ impl Future for YieldNow {
         cx.waker().wake_by_ref();
         Poll::Pending
     }
-}
-
-/// The task running on this thread, or `None` (asyncio's `current_task`).
-pub fn current_task() -> Option<TaskRef> {
-    weft_task::current_task()
 }
 
 /// The current runtime's tasks that are not done yet (asyncio's `all_tasks`);

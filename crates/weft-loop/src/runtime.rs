@@ -245,6 +245,23 @@ impl Runtime {
         self.handle.spawn(future)
     }
 
+    /// Like [`spawn`](Self::spawn), but a shut-down runtime is an error (see
+    /// [`Handle::try_spawn`]).
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let t = rt.try_spawn(async { 1 }).unwrap();
+    /// assert_eq!(rt.block_on(t).unwrap(), 1);
+    /// ```
+    #[track_caller]
+    pub fn try_spawn<F>(&self, future: F) -> Result<Task<F::Output>, SpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.try_spawn(future)
+    }
+
     /// Drives `future` to completion on this thread (see [`Handle::block_on`]).
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
@@ -446,18 +463,36 @@ impl Handle {
         self.shared.is_closed()
     }
 
-    pub(crate) fn spawn_local_inner<F>(
+    /// Spawns `future` pinned to this thread's loop (`spawn_local`):
+    /// `Err` outside a loop or on a shut-down runtime.
+    pub(crate) fn try_spawn_local_at<F>(
         future: F,
         location: &'static Location<'static>,
-    ) -> Task<F::Output>
+    ) -> Result<Task<F::Output>, SpawnError>
     where
         F: Future + 'static,
         F::Output: 'static,
     {
         with_current(|lp| {
-            let lp = lp
-                .expect("spawn_local called outside a weft loop: call it from a task or block_on");
+            let lp = lp.ok_or_else(SpawnError::outside_runtime)?;
             scheduler::spawn_pinned(PinTo::here(lp), future, location)
+                .map_err(|_| SpawnError::shut_down())
+        })
+    }
+
+    /// Spawns `future` on this thread's runtime (`spawn`): `Err` outside a
+    /// loop or on a shut-down runtime.
+    pub(crate) fn try_spawn_current_at<F>(
+        future: F,
+        location: &'static Location<'static>,
+    ) -> Result<Task<F::Output>, SpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        with_current(|lp| {
+            let lp = lp.ok_or_else(SpawnError::outside_runtime)?;
+            spawn_on(lp.shared(), future, location).map_err(|_| SpawnError::shut_down())
         })
     }
 }

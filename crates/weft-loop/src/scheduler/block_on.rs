@@ -10,16 +10,23 @@
 //! 3. Run the pinned tasks queued now (at most 128): one that yields goes
 //!    behind the main future, which then gets its turn (asyncio's
 //!    round-robin).
-//! 4. Nothing ran and nothing is queued or woken: park on the loop's parker
-//!    (never inside the driver; the workers turn it).
+//! 4. Nothing ran and nothing is queued or woken: park on the loop's parker.
+//!    While the runtime runs, never inside the driver (the workers turn it).
+//!    Once it has shut down nobody else turns it, so this thread parks in
+//!    the driver if no other thread holds it (a sleep polled after shutdown
+//!    then still ends on time: `time/sleep.rs`).
 //!
 //! When `block_on` ends, normally or by a panic, its pinned tasks still
-//! pending are shut down on this thread, while its loop is still current.
+//! pending are shut down on this thread, while its loop is still current. A
+//! `block_on` that turned the driver after shutdown then closes it again,
+//! which wakes every timer still registered: a sleep of another `block_on`
+//! still running registers again, and its thread takes the driver over.
 
 use crate::context::{Kind, Loop};
 use crate::loom::sync::{Arc, AtomicBool, Ordering};
 use crate::park::Parker;
 use crate::state::{LoopRemote, Shared};
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Wake, Waker};
@@ -52,12 +59,19 @@ struct BlockOn {
 }
 
 /// Shuts down a loop's pinned tasks when dropped, even if the future
-/// panicked; dropped while the loop is still current.
-struct ShutdownPinned<'a>(&'a Loop);
+/// panicked; dropped while the loop is still current. Hands the driver over
+/// if this loop turned it after shutdown (module header).
+struct ShutdownPinned<'a> {
+    lp: &'a Loop,
+    turned: Cell<bool>,
+}
 
 impl Drop for ShutdownPinned<'_> {
     fn drop(&mut self) {
-        self.0.shutdown_pinned(true);
+        self.lp.shutdown_pinned(true);
+        if self.turned.get() {
+            self.lp.shared.driver.close();
+        }
     }
 }
 
@@ -75,7 +89,10 @@ impl BlockOn {
     fn run<F: Future>(&self, future: F) -> F::Output {
         let lp = &self.lp;
         let _enter = lp.enter();
-        let _shutdown = ShutdownPinned(lp);
+        let shutdown = ShutdownPinned {
+            lp,
+            turned: Cell::new(false),
+        };
         let main = std::sync::Arc::new(MainWaker {
             woken: AtomicBool::new(true),
             parker: lp.remote.parker.clone(),
@@ -104,8 +121,32 @@ impl BlockOn {
             }
             // Acquire: pairs with the Release in `MainWaker::wake_by_ref`.
             if !ran && !main.woken.load(Ordering::Acquire) && !lp.has_local_work() {
-                lp.remote.parker.park();
+                if lp.shared.is_closed() {
+                    if park_after_shutdown(lp) {
+                        shutdown.turned.set(true);
+                    }
+                } else {
+                    lp.remote.parker.park();
+                }
             }
+        }
+    }
+}
+
+/// Parks a `block_on` loop whose runtime has shut down: inside the driver if
+/// no other thread holds it, so timers registered since still fire (module
+/// header, step 4). Returns whether it turned the driver.
+fn park_after_shutdown(lp: &Loop) -> bool {
+    let parker = &lp.remote.parker;
+    match lp.shared.driver.try_turn() {
+        Some(mut turning) => {
+            parker.park_driving(|| turning.block());
+            turning.dispatch();
+            true
+        }
+        None => {
+            parker.park();
+            false
         }
     }
 }

@@ -138,12 +138,13 @@ impl<'a, F: Future> PinTo<'a, F> {
 
 /// Spawns `future` pinned to a loop: its first `Runnable` goes to that loop's
 /// pinned queue on its own thread, else through its inbox. A loop that has
-/// ended gets nothing: the task is shut down at once (cancelled).
+/// ended gets nothing: the task is shut down at once (cancelled). A shut-down
+/// runtime refuses the task: `Err` with it, already cancelled.
 pub(crate) fn spawn_pinned<F>(
     to: PinTo<'_, F>,
     future: F,
     location: &'static Location<'static>,
-) -> Task<F::Output>
+) -> Result<Task<F::Output>, Task<F::Output>>
 where
     F: Future + 'static,
     F::Output: 'static,
@@ -165,11 +166,11 @@ where
     let spawned = unsafe { weft_task::spawn_unchecked(future, scheduler, location, remote.key) };
     let (task, runnable) = match spawned {
         Spawned::Ready(task, runnable) => (task, runnable),
-        Spawned::Refused(task) => return task,
+        Spawned::Refused(task) => return Err(task),
     };
     if let Target::Here(lp) = to.target {
         lp.push_pinned(runnable);
-        return task;
+        return Ok(task);
     }
     if let Some(runnable) = on_own_thread(remote, runnable, Loop::push_pinned) {
         if let Err(Msg::Task(runnable)) = remote.try_send(Msg::Task(runnable)) {
@@ -180,5 +181,5 @@ where
             unsafe { runnable.shutdown_pinned() };
         }
     }
-    task
+    Ok(task)
 }

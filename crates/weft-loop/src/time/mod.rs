@@ -24,6 +24,8 @@ use std::time::Instant;
 pub(crate) struct TimerEntry {
     driver: Arc<Driver>,
     slot: TimerSlot,
+    /// Registered while the runtime still ran.
+    before_shutdown: bool,
 }
 
 impl TimerEntry {
@@ -35,18 +37,24 @@ impl TimerEntry {
         deadline: Instant,
         waker: Waker,
     ) -> TimerEntry {
+        let before_shutdown = !driver.is_closed();
         let slot = driver.add_timer(loop_key, deadline, waker);
-        TimerEntry { driver, slot }
+        TimerEntry {
+            driver,
+            slot,
+            before_shutdown,
+        }
+    }
+
+    /// Whether the timer was registered while the runtime ran and the
+    /// runtime has shut down since (which drained it).
+    pub(crate) fn outlived_runtime(&self) -> bool {
+        self.before_shutdown && self.driver.is_closed()
     }
 
     /// Re-arms the timer with `waker`; false if it already fired.
     pub(crate) fn set_waker(&self, waker: &Waker) -> bool {
         self.driver.timers.set_waker(self.slot, waker)
-    }
-
-    /// The driver it is registered with.
-    pub(crate) fn driver(&self) -> &Driver {
-        &self.driver
     }
 }
 

@@ -10,10 +10,17 @@ use std::time::{Duration, Instant};
 /// Waits until `duration` has passed (asyncio's `sleep`). `sleep(0)` yields
 /// to the loop exactly once, as in asyncio.
 ///
-/// Never returns early while its runtime runs; on an idle machine it returns
-/// within about a millisecond of the deadline. If the runtime shuts down
-/// first, the sleep ends at once (nothing would ever fire it; its task is
-/// being cancelled anyway). Dropping the future cancels the timer.
+/// Never returns early; on an idle machine it returns within about a
+/// millisecond of the deadline. Dropping the future cancels the timer.
+///
+/// After shutdown: a sleep that was waiting when its runtime shut down ends
+/// at once (its task is being cancelled, or it is the main future of a
+/// `block_on` that should notice the runtime is gone: see
+/// [`Handle::is_closed`](crate::Handle::is_closed)). A sleep first polled
+/// after shutdown, which only the main future or a pinned task of a
+/// `block_on` still running can do, waits out its duration as usual: that
+/// loop's thread then turns the timers itself. So a periodic loop in such a
+/// `block_on` keeps its period rather than spinning.
 ///
 /// # Panics
 ///
@@ -129,7 +136,7 @@ impl Future for Sleep {
             return Poll::Ready(());
         }
         if let Some(entry) = &this.timer {
-            if entry.driver().is_closed() {
+            if entry.outlived_runtime() {
                 this.cancel_timer();
                 return Poll::Ready(());
             }
@@ -142,9 +149,6 @@ impl Future for Sleep {
             let lp = lp.expect("weft::sleep polled outside a weft runtime");
             (lp.shared().driver.clone(), lp.key())
         });
-        if driver.is_closed() {
-            return Poll::Ready(());
-        }
         this.timer = Some(TimerEntry::register(
             driver,
             key,
