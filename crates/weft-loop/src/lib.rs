@@ -21,8 +21,8 @@
 //! 7. `time/` (`Sleep`, `Interval`, the one timer entry), then `loop_handle`
 //!    (`LoopHandle`, `call_soon`, `call_later`).
 //! 8. `runtime`: `Builder`, `Runtime`, `Handle`.
-//! 9. `bridge` (`ConcurrentFuture`, `run_coroutine_threadsafe`), `blocking`
-//!    (`spawn_blocking`), `net/` (sockets, with `PollIo`).
+//! 9. `bridge` (`ConcurrentFuture`, `run_coroutine_threadsafe`), then
+//!    `blocking` (`spawn_blocking`), then `net/` (sockets, with `PollIo`).
 
 #![warn(missing_docs)]
 

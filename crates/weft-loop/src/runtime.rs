@@ -1,4 +1,47 @@
-//! [`Runtime`], [`Builder`] and [`Handle`].
+//! [`Runtime`], [`Builder`] and [`Handle`]: starting the workers, spawning
+//! from anywhere, and shutting down.
+//!
+//! # Starting
+//!
+//! `Builder::build` makes the driver, one deque, LIFO slot and inbox per
+//! worker, and the shared state (`state.rs`), then starts the worker threads
+//! (`scheduler/worker.rs`). With an `on_thread_start` hook it waits until each
+//! worker has run it; if one panicked, `build` drops the runtime (the steps
+//! below, with no grace) and fails with an error naming the panic.
+//!
+//! # Shutdown protocol
+//!
+//! `shutdown_timeout(grace)`, and `Drop` with no grace:
+//!
+//! 1. Note whether the caller runs on one of this runtime's own workers, and
+//!    which loop it runs (its pinned tasks cannot run while it waits).
+//! 2. With a grace, if not closed yet: cancel every live task but the
+//!    caller's own, then wait (polling the registry) until none is live but
+//!    those pinned to the caller's loop, or the grace has passed. On one of
+//!    its own workers it does not wait: the wait would hold up the cleanup it
+//!    waits for.
+//! 3. Store how destroyed tasks are reported (`warn_destroyed`) and who
+//!    finishes step 6 (`last_worker_finishes`: the last worker out, when the
+//!    caller is one of them and cannot join itself). Relaxed: `close`'s
+//!    Release store publishes them to every worker's Acquire `is_closed`.
+//! 4. `Shared::close`: the registry refuses new tasks (spawns now return
+//!    `SpawnError` / a cancelled task), the closed flag is set, the driver is
+//!    closed (pending timers dropped after waking their wakers, socket waits
+//!    woken to fail), the blocking pool drops its queued jobs, and every
+//!    worker is unparked.
+//! 5. Each worker sees the flag at its next tick and leaves its loop: it
+//!    shuts down its pinned tasks on its own thread, drops its deque and LIFO
+//!    slot, runs `on_thread_stop`, and counts itself out of `live_workers`.
+//! 6. The caller joins the workers (or, per step 3, the last worker out
+//!    does this itself) and then shuts down what is left
+//!    (`Shared::shutdown_remaining`): the stealable tasks still registered,
+//!    whatever is in the injector, and timers registered since step 4.
+//!
+//! Why no task is polled while step 6 drops it: every worker has exited, and
+//! a `block_on` loop never polls a stealable task (a wake on its thread goes
+//! to the injector, which step 6 drains, and a push after close is cancelled
+//! at once by `Shared::inject`). A `block_on` still running on another thread
+//! keeps its own pinned tasks, which it shuts down when it returns.
 
 use crate::context::{self, with_current};
 use crate::driver::Driver;

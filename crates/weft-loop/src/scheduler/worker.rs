@@ -173,7 +173,7 @@ impl Worker {
 
     fn steal_injector(&self) -> Option<Runnable> {
         loop {
-            match self.lp.shared.injector.steal_batch_and_pop(&self.queue()) {
+            match self.lp.shared.injector.steal_batch_and_pop(self.queue()) {
                 Steal::Success(t) => return Some(t),
                 Steal::Empty => return None,
                 Steal::Retry => std::hint::spin_loop(),
@@ -208,7 +208,7 @@ impl Worker {
                 }
                 let remote = &self.lp.shared.remotes[victim];
                 loop {
-                    match remote.stealer.steal_batch_and_pop(&self.queue()) {
+                    match remote.stealer.steal_batch_and_pop(self.queue()) {
                         Steal::Success(t) => {
                             let mine = &self.lp.shared.remotes[self.index].steals;
                             mine.store(mine.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
