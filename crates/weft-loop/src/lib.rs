@@ -85,12 +85,21 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    match Handle::try_spawn_current_at(future, Location::caller()) {
+    or_panic(
+        Handle::try_spawn_current_at(future, Location::caller()),
+        "weft::spawn called outside a weft runtime: use Handle::spawn",
+        "spawn",
+    )
+}
+
+/// The task, or the panic `spawn` / `spawn_local` document for `Err`:
+/// `outside` outside a runtime, else one naming `try_{name}`.
+#[track_caller]
+fn or_panic<T>(spawned: Result<T, SpawnError>, outside: &str, name: &str) -> T {
+    match spawned {
         Ok(task) => task,
-        Err(e) if e.is_outside_runtime() => {
-            panic!("weft::spawn called outside a weft runtime: use Handle::spawn")
-        }
-        Err(e) => panic!("weft::spawn: {e}: use weft::try_spawn where that can happen"),
+        Err(e) if e.is_outside_runtime() => panic!("{outside}"),
+        Err(e) => panic!("weft::{name}: {e}: use weft::try_{name} where that can happen"),
     }
 }
 
@@ -137,13 +146,11 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    match Handle::try_spawn_local_at(future, Location::caller()) {
-        Ok(task) => task,
-        Err(e) if e.is_outside_runtime() => {
-            panic!("spawn_local called outside a weft loop: call it from a task or block_on")
-        }
-        Err(e) => panic!("weft::spawn_local: {e}: use weft::try_spawn_local where that can happen"),
-    }
+    or_panic(
+        Handle::try_spawn_local_at(future, Location::caller()),
+        "spawn_local called outside a weft loop: call it from a task or block_on",
+        "spawn_local",
+    )
 }
 
 /// Like [`spawn_local`], but outside a loop, or on a shut-down runtime,
