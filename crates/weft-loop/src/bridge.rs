@@ -405,12 +405,12 @@ impl<T> ConcurrentFuture<T> {
             }
             self.spin();
         }
-        let deadline = timeout.map(|t| Instant::now().checked_add(t));
+        let deadline = timeout.map(crate::deadline::after);
         let mut st = self.slot.state.lock();
         while st.outcome.is_none() {
             match deadline {
-                None | Some(None) => self.slot.ready.wait(&mut st),
-                Some(Some(deadline)) => {
+                None => self.slot.ready.wait(&mut st),
+                Some(deadline) => {
                     if self.slot.ready.wait_until(&mut st, deadline).timed_out()
                         && st.outcome.is_none()
                     {

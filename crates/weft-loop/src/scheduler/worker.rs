@@ -37,10 +37,11 @@ const MAX_LIFO_STREAK: u8 = 3;
 /// Passes over the victims before a searcher gives up.
 const SEARCH_ROUNDS: usize = 3;
 
-/// A worker: its loop's record (current on its thread) and the state only
-/// its own driving code reads.
-struct Worker {
-    lp: Loop,
+/// A worker: its loop's record (current on its thread), its own deque in
+/// that record, and the state only its own driving code reads.
+struct Worker<'a> {
+    lp: &'a Loop,
+    own: &'a WorkerQueue,
     index: usize,
     tick: Cell<u32>,
     searching: Cell<bool>,
@@ -59,13 +60,18 @@ pub(crate) fn run_worker(
     inbox: crossbeam_channel::Receiver<Msg>,
     started: Option<crossbeam_channel::Sender<Result<(), String>>>,
 ) {
+    let lp = super::new_loop(
+        shared,
+        remote,
+        inbox,
+        Kind::Worker(WorkerQueue { index, queue }),
+    );
+    let Kind::Worker(own) = &lp.kind else {
+        return; // made a worker loop just above
+    };
     let w = Worker {
-        lp: super::new_loop(
-            shared,
-            remote,
-            inbox,
-            Kind::Worker(WorkerQueue { index, queue }),
-        ),
+        lp: &lp,
+        own,
         index,
         tick: Cell::new(0),
         searching: Cell::new(false),
@@ -74,7 +80,6 @@ pub(crate) fn run_worker(
             0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407),
         ),
     };
-    let lp = &w.lp;
     let _enter = lp.enter();
     if let Some(hook) = &lp.shared.config.on_thread_start {
         // A panicking hook is reported to `build`, which then fails and
@@ -103,13 +108,9 @@ pub(crate) fn run_worker(
     }
 }
 
-impl Worker {
+impl Worker<'_> {
     fn queue(&self) -> &Deque<Runnable> {
-        match &self.lp.kind {
-            Kind::Worker(w) => &w.queue,
-            // `run_worker` makes every `Worker`'s loop a worker loop.
-            Kind::BlockOn => unreachable!("a worker's loop is a worker loop"),
-        }
+        &self.own.queue
     }
 
     fn main(&self) {
