@@ -145,3 +145,40 @@ fn spawn_outside_a_runtime_and_after_shutdown_answer_alike() {
         inside.join().unwrap();
     });
 }
+
+/// After shutdown each `block_on` still running turns the timers when no
+/// other thread does; when the one turning them returns, it hands them over,
+/// so another one's sleeps still end on time.
+#[test]
+fn sleeps_after_shutdown_in_two_block_ons_both_end() {
+    watchdog(|| {
+        let rt = Builder::new().workers(1).build().unwrap();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let sleeper = |stop_after: u32| {
+            let handle = rt.handle().clone();
+            let ready = ready_tx.clone();
+            std::thread::spawn(move || {
+                let h = handle.clone();
+                handle.block_on(async move {
+                    ready.send(()).unwrap();
+                    while !h.is_closed() {
+                        weft::sleep(ms(5)).await;
+                    }
+                    let start = Instant::now();
+                    for _ in 0..stop_after {
+                        weft::sleep(ms(10)).await;
+                    }
+                    start.elapsed()
+                })
+            })
+        };
+        let short = sleeper(2);
+        let long = sleeper(10);
+        ready_rx.recv().unwrap();
+        ready_rx.recv().unwrap();
+        drop(rt);
+        assert!(short.join().unwrap() >= ms(20));
+        let long = long.join().unwrap();
+        assert!(long >= ms(100) && long < ms(5_000), "{long:?}");
+    });
+}

@@ -20,7 +20,10 @@
 //! pending are shut down on this thread, while its loop is still current. A
 //! `block_on` that turned the driver after shutdown then closes it again,
 //! which wakes every timer still registered: a sleep of another `block_on`
-//! still running registers again, and its thread takes the driver over.
+//! still running registers again, and its thread takes the driver over. As
+//! with workers (`driver.rs`, "Not handed over"), a `block_on` parked on its
+//! condvar meanwhile gets its timers fired by the one turning the driver,
+//! so they wait while that one runs without parking.
 
 use crate::context::{Kind, Loop};
 use crate::loom::sync::{Arc, AtomicBool, Ordering};
