@@ -66,6 +66,14 @@ fn blocking_keep_alive_duration_max_keeps_the_pool_working() {
     });
 }
 
+/// Says `ready`, then sleeps until `handle`'s runtime has shut down.
+async fn until_shut_down(handle: weft::Handle, ready: mpsc::Sender<()>) {
+    ready.send(()).unwrap();
+    while !handle.is_closed() {
+        weft::sleep(ms(5)).await;
+    }
+}
+
 /// Regression: after the runtime was dropped, `sleep` returned at once, so a
 /// periodic loop in a `block_on` still running spun at 100% CPU. Now a sleep
 /// waiting at shutdown ends (the loop can notice the runtime is gone), and a
@@ -79,11 +87,8 @@ fn a_periodic_loop_in_block_on_keeps_its_period_after_shutdown() {
         let looper = std::thread::spawn(move || {
             let h = handle.clone();
             handle.block_on(async move {
-                ready_tx.send(()).unwrap();
                 // Until the runtime is gone, then for 200 ms more.
-                while !h.is_closed() {
-                    weft::sleep(ms(5)).await;
-                }
+                until_shut_down(h, ready_tx).await;
                 let start = Instant::now();
                 let mut ticks = 0u32;
                 while start.elapsed() < ms(200) {
@@ -160,10 +165,7 @@ fn sleeps_after_shutdown_in_two_block_ons_both_end() {
             std::thread::spawn(move || {
                 let h = handle.clone();
                 handle.block_on(async move {
-                    ready.send(()).unwrap();
-                    while !h.is_closed() {
-                        weft::sleep(ms(5)).await;
-                    }
+                    until_shut_down(h, ready).await;
                     let start = Instant::now();
                     for _ in 0..stop_after {
                         weft::sleep(ms(10)).await;
