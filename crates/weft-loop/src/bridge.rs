@@ -27,9 +27,9 @@
 //!   A job dropped unrun (the runtime shut down) completes `Cancelled`.
 
 use crate::loom::sync::{AtomicBool, Condvar, Mutex, MutexGuard, Ordering};
+use crate::loop_handle::LoopHandle;
 use crate::runtime::{spawn_on, Handle};
-use crate::shared::{LocalScheduler, Msg};
-use crate::{event_loop::Loop, LoopHandle};
+use crate::scheduler::{spawn_pinned, PinTo};
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
@@ -37,7 +37,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
-use weft_task::{Cancelled, InvalidStateError, Spawned, Task, TaskError};
+use weft_task::{Cancelled, InvalidStateError, Task, TaskError};
 
 /// How long a blocked `result` spins on the `done` flag before it sleeps on
 /// the condvar. A round trip to a worker usually ends within it, and a sleep
@@ -129,29 +129,8 @@ impl Target for LoopHandle {
         F::Output: Send + 'static,
     {
         let (shared, remote) = self.parts();
-        let key = remote.key;
-        let scheduler = LocalScheduler {
-            shared: shared.clone(),
-            owner: remote.clone(),
-        };
-        // SAFETY: `F` and its output are `Send`, so running, dropping or
-        // shutting the task down on any thread is sound; LocalScheduler runs
-        // its Runnables on the owner loop only, and the key is that loop's.
-        let spawned = unsafe { weft_task::spawn_unchecked(future, scheduler, location, key) };
-        match spawned {
-            Spawned::Ready(task, runnable) => {
-                if let Some(runnable) = remote.on_own_thread(runnable, Loop::push_pinned) {
-                    if let Err(Msg::Task(runnable)) = remote.try_send(Msg::Task(runnable)) {
-                        // The loop has ended: nobody will run it.
-                        // SAFETY: `F` and its output are `Send`, and this
-                        // first Runnable was never delivered, so nobody else
-                        // runs the task.
-                        unsafe { runnable.shutdown_pinned() };
-                    }
-                }
-                task
-            }
-            Spawned::Refused(task) => task,
+        match spawn_pinned(PinTo::there(shared, remote), future, location) {
+            Ok(task) | Err(task) => task,
         }
     }
 }
@@ -421,17 +400,17 @@ impl<T> ConcurrentFuture<T> {
     /// Waits until done, or `timeout`; returns the locked state.
     fn wait(&self, timeout: Option<Duration>) -> Result<MutexGuard<'_, SlotState<T>>, FutureError> {
         if !self.slot.is_done() {
-            if Loop::with_current(|lp| lp.is_some()) {
+            if crate::context::is_entered() {
                 return Err(FutureError::WouldBlock);
             }
             self.spin();
         }
-        let deadline = timeout.map(|t| Instant::now().checked_add(t));
+        let deadline = timeout.map(crate::deadline::after);
         let mut st = self.slot.state.lock();
         while st.outcome.is_none() {
             match deadline {
-                None | Some(None) => self.slot.ready.wait(&mut st),
-                Some(Some(deadline)) => {
+                None => self.slot.ready.wait(&mut st),
+                Some(deadline) => {
                     if self.slot.ready.wait_until(&mut st, deadline).timed_out()
                         && st.outcome.is_none()
                     {

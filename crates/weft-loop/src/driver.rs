@@ -189,14 +189,6 @@ impl Driver {
         self.closed.load(Ordering::Acquire)
     }
 
-    /// The driver of the runtime whose loop runs on this thread.
-    pub(crate) fn current() -> io::Result<Arc<Driver>> {
-        crate::event_loop::Loop::with_current(|lp| match lp {
-            Some(lp) => Ok(lp.shared().driver.clone()),
-            None => Err(outside_runtime()),
-        })
-    }
-
     /// Registers `waker` for `deadline` in the timer shard of loop
     /// `loop_key`, and interrupts the parked driver if it would sleep past
     /// the new timer (header; [`NextWake::add_timer`]).

@@ -3,28 +3,56 @@
 use std::error::Error;
 use std::fmt;
 
-/// The runtime refused a task because it is shut down. The future was dropped
-/// without being polled.
+/// A task was not spawned, and its future was dropped unpolled: the runtime
+/// is shut down ([`is_shutdown`](Self::is_shutdown)), or there is no runtime
+/// on this thread to spawn on ([`is_outside_runtime`](Self::is_outside_runtime):
+/// the free functions [`try_spawn`](crate::try_spawn) and
+/// [`try_spawn_local`](crate::try_spawn_local) outside a weft loop).
 ///
 /// ```
+/// let err = weft::try_spawn(async {}).unwrap_err();
+/// assert!(err.is_outside_runtime());
+/// assert_eq!(err.to_string(), "not inside a weft runtime");
+///
 /// let rt = weft::Runtime::new().unwrap();
 /// let handle = rt.handle().clone();
 /// drop(rt);
 /// let err = handle.try_spawn(async {}).unwrap_err();
+/// assert!(err.is_shutdown());
 /// assert_eq!(err.to_string(), "runtime is shut down");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SpawnError(());
+pub struct SpawnError {
+    shut_down: bool,
+}
 
 impl SpawnError {
     pub(crate) fn shut_down() -> SpawnError {
-        SpawnError(())
+        SpawnError { shut_down: true }
+    }
+
+    pub(crate) fn outside_runtime() -> SpawnError {
+        SpawnError { shut_down: false }
+    }
+
+    /// Whether the runtime was shut down.
+    pub fn is_shutdown(&self) -> bool {
+        self.shut_down
+    }
+
+    /// Whether no weft loop runs on the calling thread.
+    pub fn is_outside_runtime(&self) -> bool {
+        !self.shut_down
     }
 }
 
 impl fmt::Display for SpawnError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("runtime is shut down")
+        if self.shut_down {
+            f.write_str("runtime is shut down")
+        } else {
+            f.write_str("not inside a weft runtime")
+        }
     }
 }
 

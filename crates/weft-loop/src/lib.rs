@@ -2,32 +2,56 @@
 //! and the [`Runtime`] that owns them.
 //!
 //! Users normally reach this through the `weft` crate; see its docs.
+//!
+//! # Modules, in layers
+//!
+//! Each module uses only those in the layers before its own (no import
+//! cycle: `python3 shared/tools/modcycles.py .` checks it):
+//!
+//! 1. `loom` (the sync shim), `deadline` (saturating deadlines), `error`.
+//! 2. `park` (sleeping workers), `lifo` (the LIFO slot), `reactor/` (the
+//!    selector and readiness), `timer/` (the timer wheels), `thread_pool`
+//!    (the blocking pool's threads).
+//! 3. `driver`: the reactor and the wheels, turned by one parked worker.
+//! 4. `state`: what all loops of a runtime share.
+//! 5. `context`: the one thread-local, the current loop.
+//! 6. `scheduler/`: where work goes (`mod.rs`), a worker's loop
+//!    (`worker.rs`), pinned tasks and the inbox (`local.rs`), `block_on`
+//!    (`block_on.rs`).
+//! 7. `time/` (`Sleep`, `Interval`, the one timer entry), then `loop_handle`
+//!    (`LoopHandle`, `call_soon`, `call_later`).
+//! 8. `runtime`: `Builder`, `Runtime`, `Handle`.
+//! 9. `bridge` (`ConcurrentFuture`, `run_coroutine_threadsafe`), then
+//!    `blocking` (`spawn_blocking`), then `net/` (sockets, with `PollIo`).
 
 #![warn(missing_docs)]
 
 mod blocking;
 mod bridge;
-mod callbacks;
+mod context;
+mod deadline;
 mod driver;
 mod error;
-mod event_loop;
+mod lifo;
 mod loom;
+mod loop_handle;
 pub mod net;
 mod park;
-mod queue;
 mod reactor;
 mod runtime;
-mod shared;
+mod scheduler;
+mod state;
+mod thread_pool;
+mod time;
 mod timer;
 
 pub use blocking::{spawn_blocking, to_thread};
 pub use bridge::{run_coroutine_threadsafe, ConcurrentFuture, FutureError, Target};
-pub use callbacks::{call_at, call_later, call_soon, loop_time, CallbackHandle, LoopHandle};
 pub use error::{BlockOnError, SpawnError};
+pub use loop_handle::{call_at, call_later, call_soon, loop_time, CallbackHandle, LoopHandle};
 pub use runtime::{Builder, Handle, Runtime, RuntimeMetrics, DEFAULT_SHUTDOWN_GRACE};
-pub use timer::{
-    interval, interval_at, sleep, sleep_until, sleep_with, Interval, Sleep, SleepWith,
-};
+pub use time::{interval, interval_at, sleep, sleep_until, sleep_with, Interval, Sleep, SleepWith};
+pub use weft_task::current_task;
 
 use std::future::Future;
 use std::panic::Location;
@@ -41,7 +65,13 @@ use weft_task::{Task, TaskRef};
 ///
 /// # Panics
 ///
-/// Outside a weft runtime (use [`Handle::spawn`] there).
+/// Outside a weft runtime (use [`Handle::spawn`] there), and on a loop whose
+/// runtime has shut down (a `block_on` still running after its `Runtime` was
+/// dropped, a destructor run at shutdown): both are the same misuse, spawning
+/// where nothing will run the task, and get the same answer, as in asyncio
+/// (`create_task` raises `RuntimeError` with no running loop and on a closed
+/// one) and tokio (`tokio::spawn` panics outside a runtime). Code that may
+/// run in either place uses [`try_spawn`], which returns the error instead.
 ///
 /// ```
 /// weft::run(async {
@@ -55,14 +85,41 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let location = Location::caller();
-    let spawned = event_loop::Loop::with_current(|lp| {
-        let lp = lp.expect("weft::spawn called outside a weft runtime: use Handle::spawn");
-        runtime::spawn_on(lp.shared(), future, location)
-    });
+    or_panic(
+        Handle::try_spawn_current_at(future, Location::caller()),
+        "weft::spawn called outside a weft runtime: use Handle::spawn",
+        "spawn",
+    )
+}
+
+/// The task, or the panic `spawn` / `spawn_local` document for `Err`:
+/// `outside` outside a runtime, else one naming `try_{name}`.
+#[track_caller]
+fn or_panic<T>(spawned: Result<T, SpawnError>, outside: &str, name: &str) -> T {
     match spawned {
-        Ok(task) | Err(task) => task,
+        Ok(task) => task,
+        Err(e) if e.is_outside_runtime() => panic!("{outside}"),
+        Err(e) => panic!("weft::{name}: {e}: use weft::try_{name} where that can happen"),
     }
+}
+
+/// Like [`spawn`], but outside a runtime, or on a shut-down one, returns
+/// [`SpawnError`] (and drops `future` unpolled) instead of panicking.
+///
+/// ```
+/// assert!(weft::try_spawn(async {}).unwrap_err().is_outside_runtime());
+/// weft::run(async {
+///     let t = weft::try_spawn(async { 7 }).unwrap();
+///     assert_eq!(t.await.unwrap(), 7);
+/// });
+/// ```
+#[track_caller]
+pub fn try_spawn<F>(future: F) -> Result<Task<F::Output>, SpawnError>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Handle::try_spawn_current_at(future, Location::caller())
 }
 
 /// Spawns a `!Send` future pinned to the current loop: it is never stolen, and
@@ -71,7 +128,8 @@ where
 ///
 /// # Panics
 ///
-/// Outside a weft loop.
+/// Outside a weft loop, or on a loop whose runtime has shut down, as
+/// [`spawn`]; see [`try_spawn_local`].
 ///
 /// ```
 /// use std::rc::Rc;
@@ -88,7 +146,32 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    Handle::spawn_local_inner(future, Location::caller())
+    or_panic(
+        Handle::try_spawn_local_at(future, Location::caller()),
+        "spawn_local called outside a weft loop: call it from a task or block_on",
+        "spawn_local",
+    )
+}
+
+/// Like [`spawn_local`], but outside a loop, or on a shut-down runtime,
+/// returns [`SpawnError`] (and drops `future` unpolled) instead of panicking.
+///
+/// ```
+/// use std::rc::Rc;
+///
+/// assert!(weft::try_spawn_local(async {}).unwrap_err().is_outside_runtime());
+/// weft::run(async {
+///     let t = weft::try_spawn_local(async { Rc::new(3) }).unwrap();
+///     assert_eq!(*t.await.unwrap(), 3);
+/// });
+/// ```
+#[track_caller]
+pub fn try_spawn_local<F>(future: F) -> Result<Task<F::Output>, SpawnError>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    Handle::try_spawn_local_at(future, Location::caller())
 }
 
 /// Yields once to the loop: the task goes to the back of its worker's queue
@@ -121,11 +204,6 @@ impl Future for YieldNow {
         cx.waker().wake_by_ref();
         Poll::Pending
     }
-}
-
-/// The task running on this thread, or `None` (asyncio's `current_task`).
-pub fn current_task() -> Option<TaskRef> {
-    weft_task::current_task()
 }
 
 /// The current runtime's tasks that are not done yet (asyncio's `all_tasks`);

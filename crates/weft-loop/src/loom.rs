@@ -17,7 +17,7 @@ pub(crate) mod sync {
         fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
     };
     pub(crate) use loom::sync::MutexGuard;
-    // `std`'s `Arc`, not loom's: `shared.rs` and `event_loop.rs` name
+    // `std`'s `Arc`, not loom's: `state.rs` and `scheduler/` name
     // `std::sync::Arc` directly (for `Arc<dyn Fn>` / `Arc<Parker>` fields and
     // `std::task::Wake`), and loom's `Arc` is a different type that cannot be
     // passed where they expect one. The models only need the atomics, the mutex

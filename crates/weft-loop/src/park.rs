@@ -397,7 +397,7 @@ pub(crate) mod loom_park {
         producer_races_parking_worker(2, true);
     }
 
-    /// Two loops, each running `event_loop.rs`'s worker loop in small: take a
+    /// Two loops, each running `scheduler/worker.rs`'s worker loop in small: take a
     /// task, else become a searcher (at most one of the two) and look again,
     /// else park through the shipped [`Idle::park_worker`] (register,
     /// re-check, park, unregister); a woken worker starts out searching, and

@@ -1,11 +1,55 @@
-//! [`Runtime`], [`Builder`] and [`Handle`].
+//! [`Runtime`], [`Builder`] and [`Handle`]: starting the workers, spawning
+//! from anywhere, and shutting down.
+//!
+//! # Starting
+//!
+//! `Builder::build` makes the driver, one deque, LIFO slot and inbox per
+//! worker, and the shared state (`state.rs`), then starts the worker threads
+//! (`scheduler/worker.rs`). With an `on_thread_start` hook it waits until each
+//! worker has run it; if one panicked, `build` drops the runtime (the steps
+//! below, with no grace) and fails with an error naming the panic.
+//!
+//! # Shutdown protocol
+//!
+//! `shutdown_timeout(grace)`, and `Drop` with no grace:
+//!
+//! 1. Note whether the caller runs on one of this runtime's own workers, and
+//!    which loop it runs (its pinned tasks cannot run while it waits).
+//! 2. With a grace, if not closed yet: cancel every live task but the
+//!    caller's own, then wait (polling the registry) until none is live but
+//!    those pinned to the caller's loop, or the grace has passed. On one of
+//!    its own workers it does not wait: the wait would hold up the cleanup it
+//!    waits for.
+//! 3. Store how destroyed tasks are reported (`warn_destroyed`) and who
+//!    finishes step 6 (`last_worker_finishes`: the last worker out, when the
+//!    caller is one of them and cannot join itself). Relaxed: `close`'s
+//!    Release store publishes them to every worker's Acquire `is_closed`.
+//! 4. `Shared::close`: the registry refuses new tasks (spawns now return
+//!    `SpawnError` / a cancelled task), the closed flag is set, the driver is
+//!    closed (pending timers dropped after waking their wakers, socket waits
+//!    woken to fail), the blocking pool drops its queued jobs, and every
+//!    worker is unparked.
+//! 5. Each worker sees the flag at its next tick and leaves its loop: it
+//!    shuts down its pinned tasks on its own thread, drops its deque and LIFO
+//!    slot, runs `on_thread_stop`, and counts itself out of `live_workers`.
+//! 6. The caller joins the workers (or, per step 3, the last worker out
+//!    does this itself) and then shuts down what is left
+//!    (`Shared::shutdown_remaining`): the stealable tasks still registered,
+//!    whatever is in the injector, and timers registered since step 4.
+//!
+//! Why no task is polled while step 6 drops it: every worker has exited, and
+//! a `block_on` loop never polls a stealable task (a wake on its thread goes
+//! to the injector, which step 6 drains, and a push after close is cancelled
+//! at once by `Shared::inject`). A `block_on` still running on another thread
+//! keeps its own pinned tasks, which it shuts down when it returns.
 
+use crate::context::{self, with_current};
 use crate::driver::Driver;
 use crate::error::{BlockOnError, SpawnError};
-use crate::event_loop::{self, new_remote, Loop};
+use crate::lifo::LifoSlot;
 use crate::loom::sync::{Arc, AtomicUsize, Ordering};
-use crate::queue::LifoSlot;
-use crate::shared::{Config, LocalScheduler, Remote, Scheduler, Shared};
+use crate::scheduler::{self, PinTo, Scheduler};
+use crate::state::{Config, LoopRemote, Remote, Shared};
 use crossbeam_deque::Worker;
 use crossbeam_utils::CachePadded;
 use std::fmt;
@@ -50,8 +94,8 @@ impl Builder {
             thread_name: "weft-worker".into(),
             on_thread_start: None,
             on_thread_stop: None,
-            max_blocking_threads: crate::blocking::DEFAULT_MAX_THREADS,
-            blocking_keep_alive: crate::blocking::DEFAULT_KEEP_ALIVE,
+            max_blocking_threads: crate::thread_pool::DEFAULT_MAX_THREADS,
+            blocking_keep_alive: crate::thread_pool::DEFAULT_KEEP_ALIVE,
         }
     }
 
@@ -81,7 +125,19 @@ impl Builder {
         self
     }
 
-    /// Runs `f` on each worker thread as it starts.
+    /// Runs `f` on each worker thread as it starts. If `f` panics on any
+    /// worker, [`build`](Self::build) fails with an error naming the panic
+    /// (and stops the workers it started) rather than return a runtime with
+    /// a dead worker.
+    ///
+    /// ```
+    /// let err = weft::Builder::new()
+    ///     .workers(1)
+    ///     .on_thread_start(|| panic!("no config"))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("no config"));
+    /// ```
     pub fn on_thread_start(mut self, f: impl Fn() + Send + Sync + 'static) -> Builder {
         self.on_thread_start = Some(std::sync::Arc::new(f));
         self
@@ -93,8 +149,10 @@ impl Builder {
         self
     }
 
-    /// Starts the workers. Fails with `InvalidInput` for zero workers, or with
-    /// the OS error if a thread cannot be started.
+    /// Starts the workers. Fails with `InvalidInput` for zero workers, with
+    /// the OS error if a thread cannot be started, or with an `Other` error
+    /// ("on_thread_start panicked: ...") if the start hook panicked; it then
+    /// waits for every worker's hook to return before it returns.
     pub fn build(self) -> io::Result<Runtime> {
         let n = match self.workers {
             Some(0) => {
@@ -111,7 +169,7 @@ impl Builder {
         let mut remotes = Vec::with_capacity(n);
         for _ in 0..n {
             let queue = Worker::new_fifo();
-            let (lp, inbox) = new_remote(&driver);
+            let (lp, inbox) = LoopRemote::new(&driver);
             remotes.push(Remote {
                 stealer: queue.stealer(),
                 lifo: LifoSlot::new(),
@@ -125,7 +183,7 @@ impl Builder {
             on_thread_start: self.on_thread_start,
             on_thread_stop: self.on_thread_stop,
         };
-        let blocking = crate::blocking::BlockingPool::new(
+        let blocking = crate::thread_pool::BlockingPool::new(
             self.max_blocking_threads,
             self.blocking_keep_alive,
             format!("{}-blocking", self.thread_name),
@@ -142,14 +200,34 @@ impl Builder {
             },
             threads: Vec::with_capacity(n),
         };
+        // Only a start hook can fail a started worker: then each reports.
+        let (started_tx, started_rx) = match shared.config.on_thread_start {
+            Some(_) => {
+                let (tx, rx) = crossbeam_channel::bounded(n);
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
         for (index, (queue, lp, inbox)) in locals.into_iter().enumerate() {
             let shared = shared.clone();
+            let started = started_tx.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("{}-{index}", self.thread_name))
-                .spawn(move || Loop::run_worker(shared, index, queue, lp, inbox));
+                .spawn(move || scheduler::run_worker(shared, index, queue, lp, inbox, started));
             match spawned {
                 Ok(t) => rt.threads.push(t),
                 Err(e) => return Err(e), // `rt` drops here and stops the others
+            }
+        }
+        drop(started_tx);
+        if let Some(rx) = started_rx {
+            for outcome in rx.iter() {
+                if let Err(message) = outcome {
+                    // `rt` drops here and stops the workers.
+                    return Err(io::Error::other(format!(
+                        "on_thread_start panicked: {message}"
+                    )));
+                }
             }
         }
         Ok(rt)
@@ -210,6 +288,23 @@ impl Runtime {
         self.handle.spawn(future)
     }
 
+    /// Like [`spawn`](Self::spawn), but a shut-down runtime is an error (see
+    /// [`Handle::try_spawn`]).
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let t = rt.try_spawn(async { 1 }).unwrap();
+    /// assert_eq!(rt.block_on(t).unwrap(), 1);
+    /// ```
+    #[track_caller]
+    pub fn try_spawn<F>(&self, future: F) -> Result<Task<F::Output>, SpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.try_spawn(future)
+    }
+
     /// Drives `future` to completion on this thread (see [`Handle::block_on`]).
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
@@ -237,7 +332,7 @@ impl Runtime {
 
     fn shutdown(&mut self, grace: Duration) -> bool {
         let shared = self.handle.shared.clone();
-        let (on_own_worker, current_loop) = Loop::with_current(|lp| match lp {
+        let (on_own_worker, current_loop) = with_current(|lp| match lp {
             Some(lp) if lp.shared().same(&shared) => (lp.is_worker(), lp.key()),
             _ => (false, 0),
         });
@@ -321,7 +416,7 @@ impl Handle {
 
     /// The runtime whose loop runs on this thread, if any.
     pub fn try_current() -> Option<Handle> {
-        Loop::with_current(|lp| {
+        with_current(|lp| {
             lp.map(|lp| Handle {
                 shared: lp.shared().clone(),
             })
@@ -376,13 +471,13 @@ impl Handle {
     /// Like [`block_on`](Self::block_on), but nested use, or a shut-down
     /// runtime, is an error; the future is then dropped unpolled.
     pub fn try_block_on<F: Future>(&self, future: F) -> Result<F::Output, BlockOnError> {
-        if Loop::is_entered() {
+        if context::is_entered() {
             return Err(BlockOnError::nested());
         }
         if self.shared.is_closed() {
             return Err(BlockOnError::closed());
         }
-        Ok(event_loop::block_on(&self.shared, future))
+        Ok(scheduler::block_on(&self.shared, future))
     }
 
     /// The tasks of this runtime that are not done yet (asyncio's `all_tasks`).
@@ -406,55 +501,41 @@ impl Handle {
         }
     }
 
-    /// Runs the sync function `f` on this runtime's blocking pool (see
-    /// [`spawn_blocking`](crate::spawn_blocking)); callable from any thread.
-    ///
-    /// ```
-    /// let rt = weft::Runtime::new().unwrap();
-    /// let fut = rt.handle().spawn_blocking(|| 2 + 2);
-    /// assert_eq!(fut.result(None).unwrap(), 4);
-    /// ```
-    pub fn spawn_blocking<T, F>(&self, f: F) -> crate::ConcurrentFuture<T>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        crate::blocking::spawn_on(&self.shared.blocking, f)
-    }
-
     /// Whether the runtime has shut down (new work is refused).
     pub fn is_closed(&self) -> bool {
         self.shared.is_closed()
     }
 
-    pub(crate) fn spawn_local_inner<F>(
+    /// Spawns `future` pinned to this thread's loop (`spawn_local`):
+    /// `Err` outside a loop or on a shut-down runtime.
+    pub(crate) fn try_spawn_local_at<F>(
         future: F,
         location: &'static Location<'static>,
-    ) -> Task<F::Output>
+    ) -> Result<Task<F::Output>, SpawnError>
     where
         F: Future + 'static,
         F::Output: 'static,
     {
-        Loop::with_current(|lp| {
-            let lp = lp
-                .expect("spawn_local called outside a weft loop: call it from a task or block_on");
-            let scheduler = LocalScheduler {
-                shared: lp.shared().clone(),
-                owner: lp.remote().clone(),
-            };
-            // LocalScheduler runs the task's Runnables only on this loop's thread
-            // (same-thread wakes go to its pinned queue, others via its inbox),
-            // and the loop shuts its pinned tasks down on this thread at its end.
-            // SAFETY: so the contract of spawn_unchecked holds; the key is ours.
-            let spawned =
-                unsafe { weft_task::spawn_unchecked(future, scheduler, location, lp.key()) };
-            match spawned {
-                Spawned::Ready(task, runnable) => {
-                    lp.push_pinned(runnable);
-                    task
-                }
-                Spawned::Refused(task) => task,
-            }
+        with_current(|lp| {
+            let lp = lp.ok_or_else(SpawnError::outside_runtime)?;
+            scheduler::spawn_pinned(PinTo::here(lp), future, location)
+                .map_err(|_| SpawnError::shut_down())
+        })
+    }
+
+    /// Spawns `future` on this thread's runtime (`spawn`): `Err` outside a
+    /// loop or on a shut-down runtime.
+    pub(crate) fn try_spawn_current_at<F>(
+        future: F,
+        location: &'static Location<'static>,
+    ) -> Result<Task<F::Output>, SpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        with_current(|lp| {
+            let lp = lp.ok_or_else(SpawnError::outside_runtime)?;
+            spawn_on(lp.shared(), future, location).map_err(|_| SpawnError::shut_down())
         })
     }
 }
@@ -478,7 +559,7 @@ where
         location,
     ) {
         Spawned::Ready(task, runnable) => {
-            Scheduler::schedule_on(shared, runnable);
+            scheduler::schedule(shared, runnable);
             Ok(task)
         }
         Spawned::Refused(task) => Err(task),

@@ -3,6 +3,10 @@
 //! whether its future is being dropped to deliver a cancellation.
 //!
 //! All of it lives in `const` thread-locals touched only by the polling thread.
+//!
+//! Which *loop* runs on this thread is the loop implementation's business
+//! (weft-loop's `context.rs` holds the one current-loop thread-local); a
+//! promise asks it through the hook installed with [`set_loop_hook`].
 
 use crate::error::Cancelled;
 use crate::raw::Header;
@@ -16,7 +20,6 @@ use std::task::{Context, Poll};
 const BUDGET: u8 = 128;
 
 thread_local! {
-    static LOOP: RefCell<Option<Arc<dyn CallSoon>>> = const { RefCell::new(None) };
     static CURRENT: Cell<Option<NonNull<Header>>> = const { Cell::new(None) };
     static BUDGET_LEFT: Cell<Option<u8>> = const { Cell::new(None) };
     static INTERCEPTING: Cell<u32> = const { Cell::new(0) };
@@ -144,31 +147,28 @@ pub fn has_budget_remaining() -> bool {
 }
 
 /// A loop that can run callbacks: what a [`Promise`](crate::Promise) made on this
-/// thread uses to schedule its done callbacks. Loop implementations register
-/// themselves with [`enter_loop`].
+/// thread uses to schedule its done callbacks. Loop implementations make theirs
+/// reachable with [`set_loop_hook`].
 pub trait CallSoon: Send + Sync {
     /// Runs `f` soon on the loop, after the callbacks already scheduled.
     fn call_soon(&self, f: Box<dyn FnOnce() + Send>);
 }
 
-/// Restores the previous loop when dropped.
-#[must_use = "the loop is current only while the guard lives"]
-pub struct EnterLoop {
-    prev: Option<Arc<dyn CallSoon>>,
-}
+/// Asks the loop implementation for the loop running on this thread, if any.
+pub type LoopHook = fn() -> Option<Arc<dyn CallSoon>>;
 
-impl std::fmt::Debug for EnterLoop {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EnterLoop").finish_non_exhaustive()
-    }
-}
+/// The installed hook. A std `OnceLock`: set once per process, read by
+/// `Promise::new`; it orders nothing else.
+static LOOP_HOOK: std::sync::OnceLock<LoopHook> = std::sync::OnceLock::new();
 
-/// Makes `lp` this thread's current loop until the guard is dropped (for loop
-/// implementations: weft-loop calls it on each worker and in `block_on`).
+/// Installs `hook`, the function a [`Promise`](crate::Promise) calls to find
+/// the loop running on this thread (for loop implementations: weft-loop
+/// installs its own the first time a loop starts). One hook per process: a
+/// later call is ignored and returns false.
 ///
 /// ```
 /// use std::sync::Arc;
-/// use weft_task::context::{enter_loop, CallSoon};
+/// use weft_task::context::{set_loop_hook, CallSoon};
 ///
 /// struct Inline;
 /// impl CallSoon for Inline {
@@ -176,21 +176,17 @@ impl std::fmt::Debug for EnterLoop {
 ///         f()
 ///     }
 /// }
-/// let _guard = enter_loop(Arc::new(Inline));
+/// fn here() -> Option<Arc<dyn CallSoon>> {
+///     Some(Arc::new(Inline))
+/// }
+/// assert!(set_loop_hook(here));
+/// assert!(!set_loop_hook(here));
 /// ```
-pub fn enter_loop(lp: Arc<dyn CallSoon>) -> EnterLoop {
-    EnterLoop {
-        prev: LOOP.replace(Some(lp)),
-    }
+pub fn set_loop_hook(hook: LoopHook) -> bool {
+    LOOP_HOOK.set(hook).is_ok()
 }
 
-impl Drop for EnterLoop {
-    fn drop(&mut self) {
-        LOOP.set(self.prev.take());
-    }
-}
-
-/// This thread's current loop, if any.
+/// This thread's current loop, if any (through the installed hook).
 pub(crate) fn current_loop() -> Option<Arc<dyn CallSoon>> {
-    LOOP.with_borrow(|l| l.clone())
+    LOOP_HOOK.get().and_then(|hook| hook())
 }

@@ -49,9 +49,9 @@ pub use weft_combinators::{
 pub use weft_loop::net;
 pub use weft_loop::{
     all_tasks, call_at, call_later, call_soon, current_task, interval, interval_at, loop_time, run,
-    sleep, sleep_until, sleep_with, spawn, spawn_local, yield_now, BlockOnError, Builder,
-    CallbackHandle, Handle, Interval, LoopHandle, Runtime, RuntimeMetrics, Sleep, SleepWith,
-    SpawnError, YieldNow, DEFAULT_SHUTDOWN_GRACE,
+    sleep, sleep_until, sleep_with, spawn, spawn_local, try_spawn, try_spawn_local, yield_now,
+    BlockOnError, Builder, CallbackHandle, Handle, Interval, LoopHandle, Runtime, RuntimeMetrics,
+    Sleep, SleepWith, SpawnError, YieldNow, DEFAULT_SHUTDOWN_GRACE,
 };
 pub use weft_loop::{
     run_coroutine_threadsafe, spawn_blocking, to_thread, ConcurrentFuture, FutureError, Target,

@@ -12,6 +12,7 @@
 //! resolver on the calling thread. Resolve names with [`lookup_host`] first to
 //! keep the loop's thread free.
 
+mod poll_io;
 mod tcp;
 mod udp;
 

@@ -1,6 +1,7 @@
 //! [`TcpListener`] and [`TcpStream`].
 
-use crate::reactor::{Direction, PollIo};
+use super::poll_io::PollIo;
+use crate::reactor::Direction;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_util::Stream;
 use std::fmt;

@@ -1,6 +1,7 @@
 //! [`UdpSocket`].
 
-use crate::reactor::{Direction, PollIo};
+use super::poll_io::PollIo;
+use crate::reactor::Direction;
 use std::fmt;
 use std::future::poll_fn;
 use std::io;

@@ -11,8 +11,8 @@
 //! * Sockets are registered once, edge-triggered, with `EPOLLRDHUP` (and
 //!   `EPOLLPRI`), so an event says when the peer has shut down its side (or
 //!   urgent data stops reads at its mark). That lets a stream read that comes
-//!   back short forget the read readiness (READ_MORE and `PollIo` in
-//!   `mod.rs`): without it, data and a FIN that arrived in the same edge would
+//!   back short forget the read readiness (READ_MORE in `mod.rs`, `PollIo`
+//!   in `net/poll_io.rs`): without it, data and a FIN that arrived in the same edge would
 //!   leave the reader waiting for an edge that never comes, so every read
 //!   would have to end in a failed `recv`.
 //! * A wait is one `epoll_wait`. The timerfd is set only when the deadline

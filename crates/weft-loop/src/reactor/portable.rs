@@ -3,7 +3,7 @@
 //!
 //! `polling` does not say when the peer has shut down its side, so events
 //! never carry `READ_MORE` and a stream read keeps its readiness until a
-//! call fails with `WouldBlock` (`PollIo` in `mod.rs`). On Linux this
+//! call fails with `WouldBlock` (`PollIo` in `net/poll_io.rs`). On Linux this
 //! selector is built instead of `epoll.rs` under `--cfg weft_polling`, which
 //! is how CI tests it.
 

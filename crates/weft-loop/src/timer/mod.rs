@@ -1,5 +1,5 @@
-//! Timers: sharded hierarchical wheels ([`wheel`]) and the futures built on
-//! them ([`Sleep`], [`Interval`]).
+//! The timer wheels: sharded hierarchical wheels ([`wheel`]) that the driver
+//! fires. The futures and callbacks built on them are `time/`'s.
 //!
 //! Each loop registers its timers in one shard (its key modulo the shard
 //! count), so workers rarely contend on a shard's lock; any thread may remove
@@ -13,12 +13,7 @@
 //! within a tick of its deadline plus the OS's wake-up latency (the selector
 //! waits on a timerfd, so that is tens of microseconds on Linux).
 
-mod sleep;
 pub(crate) mod wheel;
-
-pub use sleep::{
-    interval, interval_at, sleep, sleep_until, sleep_with, Interval, Sleep, SleepWith,
-};
 
 use crate::loom::sync::{AtomicU64, Mutex, Ordering};
 use crossbeam_utils::CachePadded;
@@ -31,12 +26,6 @@ use wheel::{Fired, TimerKey, Wheel};
 pub(crate) struct TimerSlot {
     shard: u32,
     key: TimerKey,
-}
-
-/// `at + d`, or 30 years after `at` (as good as never) if that overflows.
-pub(crate) fn saturating_add(at: Instant, d: Duration) -> Instant {
-    at.checked_add(d)
-        .unwrap_or_else(|| at + Duration::from_secs(86_400 * 365 * 30))
 }
 
 /// One tick of the wheels.
@@ -86,14 +75,9 @@ impl Timers {
         u64::try_from(ticks).unwrap_or(u64::MAX)
     }
 
-    /// `now + duration`, saturating (`sleep(Duration::MAX)`).
-    pub(crate) fn deadline_after(duration: Duration) -> Instant {
-        saturating_add(Instant::now(), duration)
-    }
-
     /// The instant tick `tick` begins.
     pub(crate) fn instant_of(&self, tick: u64) -> Instant {
-        saturating_add(
+        crate::deadline::saturating_add(
             self.base,
             Duration::from_nanos(tick.saturating_mul(TICK_NANOS as u64)),
         )

@@ -1,22 +1,26 @@
 //! [`Sleep`], [`SleepWith`] and [`Interval`].
 
-use super::TimerSlot;
-use crate::driver::Driver;
-use crate::event_loop::Loop;
+use super::TimerEntry;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// Waits until `duration` has passed (asyncio's `sleep`). `sleep(0)` yields
 /// to the loop exactly once, as in asyncio.
 ///
-/// Never returns early while its runtime runs; on an idle machine it returns
-/// within about a millisecond of the deadline. If the runtime shuts down
-/// first, the sleep ends at once (nothing would ever fire it; its task is
-/// being cancelled anyway). Dropping the future cancels the timer.
+/// Never returns early; on an idle machine it returns within about a
+/// millisecond of the deadline. Dropping the future cancels the timer.
+///
+/// After shutdown: a sleep that was waiting when its runtime shut down ends
+/// at once (its task is being cancelled, or it is the main future of a
+/// `block_on` that should notice the runtime is gone: see
+/// [`Handle::is_closed`](crate::Handle::is_closed)). A sleep first polled
+/// after shutdown, which only the main future or a pinned task of a
+/// `block_on` still running can do, waits out its duration as usual: that
+/// loop's thread then turns the timers itself. So a periodic loop in such a
+/// `block_on` keeps its period rather than spinning.
 ///
 /// # Panics
 ///
@@ -32,7 +36,7 @@ use std::time::{Duration, Instant};
 /// });
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    let mut s = sleep_until(super::Timers::deadline_after(duration));
+    let mut s = sleep_until(crate::deadline::after(duration));
     s.yield_once = duration.is_zero();
     s
 }
@@ -78,7 +82,7 @@ pub fn sleep_with<T>(duration: Duration, value: T) -> SleepWith<T> {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
     deadline: Instant,
-    timer: Option<(Arc<Driver>, TimerSlot)>,
+    timer: Option<TimerEntry>,
     /// `sleep(0)`: pending once, then ready.
     yield_once: bool,
 }
@@ -113,9 +117,7 @@ impl Sleep {
     }
 
     fn cancel_timer(&mut self) {
-        if let Some((driver, slot)) = self.timer.take() {
-            driver.timers.remove(slot);
-        }
+        self.timer = None;
     }
 }
 
@@ -133,32 +135,27 @@ impl Future for Sleep {
             this.cancel_timer();
             return Poll::Ready(());
         }
-        if let Some((driver, slot)) = &this.timer {
-            if driver.is_closed() {
+        if let Some(entry) = &this.timer {
+            if entry.outlived_runtime() {
                 this.cancel_timer();
                 return Poll::Ready(());
             }
-            if driver.timers.set_waker(*slot, cx.waker()) {
+            if entry.set_waker(cx.waker()) {
                 return Poll::Pending;
             }
             // Fired, yet the clock says not quite: register again.
         }
-        let (driver, key) = Loop::with_current(|lp| {
+        let (driver, key) = crate::context::with_current(|lp| {
             let lp = lp.expect("weft::sleep polled outside a weft runtime");
             (lp.shared().driver.clone(), lp.key())
         });
-        if driver.is_closed() {
-            return Poll::Ready(());
-        }
-        let slot = driver.add_timer(key, this.deadline, cx.waker().clone());
-        this.timer = Some((driver, slot));
+        this.timer = Some(TimerEntry::register(
+            driver,
+            key,
+            this.deadline,
+            cx.waker().clone(),
+        ));
         Poll::Pending
-    }
-}
-
-impl Drop for Sleep {
-    fn drop(&mut self) {
-        self.cancel_timer();
     }
 }
 
@@ -251,7 +248,7 @@ impl Interval {
         let after = |periods: u128| {
             let nanos = self.period.as_nanos().saturating_mul(periods);
             let nanos = u64::try_from(nanos).unwrap_or(u64::MAX);
-            super::saturating_add(scheduled, Duration::from_nanos(nanos))
+            crate::deadline::saturating_add(scheduled, Duration::from_nanos(nanos))
         };
         let mut next = after(1);
         if next <= now {

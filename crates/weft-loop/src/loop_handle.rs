@@ -8,16 +8,17 @@
 //! keep the loop from its tasks. A panicking callback is reported through
 //! `tracing` and the loop goes on.
 //!
-//! A delayed callback is a timer whose waker, when it fires, hands the
-//! callback to its loop: directly on that loop's thread, else through its
+//! A delayed callback is a timer ([`TimerEntry`], as every timer) whose
+//! waker, when it fires, hands the callback to its loop
+//! (`scheduler::hand_over`): directly on that loop's thread, else through its
 //! inbox. Timers that fire together are handed over in due order, ties in
 //! scheduling order, and the inbox keeps that order.
 
-use crate::driver::Driver;
-use crate::event_loop::Loop;
+use crate::context::with_current;
 use crate::loom::sync::{AtomicBool, Mutex, Ordering};
-use crate::shared::{Callback, LoopRemote, Msg, Shared};
-use crate::timer::TimerSlot;
+use crate::scheduler::hand_over;
+use crate::state::{Callback, LoopRemote, Shared};
+use crate::time::TimerEntry;
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Wake, Waker};
@@ -33,7 +34,7 @@ pub struct CallbackHandle {
 struct CallbackState {
     cancelled: AtomicBool,
     /// A delayed callback's timer, removed on cancel so it frees at once.
-    timer: Mutex<Option<(Arc<Driver>, TimerSlot)>>,
+    timer: Mutex<Option<TimerEntry>>,
 }
 
 impl CallbackHandle {
@@ -67,10 +68,9 @@ impl CallbackHandle {
         // Release / Acquire: pairs with the load in `guard`, so a callback
         // that sees the flag clear was not cancelled before it started.
         self.state.cancelled.store(true, Ordering::Release);
+        // Taken under the lock, removed (dropped) after it is released.
         let timer = self.state.timer.lock().take();
-        if let Some((driver, slot)) = timer {
-            driver.timers.remove(slot);
-        }
+        drop(timer);
     }
 
     /// Whether [`cancel`](Self::cancel) was called.
@@ -137,7 +137,7 @@ impl LoopHandle {
 
     /// The loop running on this thread, or `None`.
     pub fn try_current() -> Option<LoopHandle> {
-        Loop::with_current(|lp| {
+        with_current(|lp| {
             lp.map(|lp| LoopHandle {
                 shared: lp.shared().clone(),
                 remote: lp.remote().clone(),
@@ -157,7 +157,7 @@ impl LoopHandle {
     /// Runs `f` on this loop once `delay` has passed (asyncio's
     /// `call_later`); callable from any thread.
     pub fn call_later(&self, delay: Duration, f: impl FnOnce() + Send + 'static) -> CallbackHandle {
-        self.call_at(crate::timer::Timers::deadline_after(delay), f)
+        self.call_at(crate::deadline::after(delay), f)
     }
 
     /// Runs `f` on this loop at `when` (asyncio's `call_at`), never earlier;
@@ -170,11 +170,15 @@ impl LoopHandle {
             f: Mutex::new(Some(Box::new(handle.guard(f)))),
         });
         // `handle` is not shared yet, so nothing can cancel it before the
-        // slot is stored; a timer that fires meanwhile leaves a stale slot,
+        // entry is stored; a timer that fires meanwhile leaves a stale slot,
         // whose removal is a no-op.
-        let driver = &self.shared.driver;
-        let slot = driver.add_timer(self.remote.key, when, Waker::from(call));
-        *handle.state.timer.lock() = Some((driver.clone(), slot));
+        let entry = TimerEntry::register(
+            self.shared.driver.clone(),
+            self.remote.key,
+            when,
+            Waker::from(call),
+        );
+        *handle.state.timer.lock() = Some(entry);
         handle
     }
 
@@ -211,18 +215,6 @@ impl Wake for DelayedCall {
     }
 }
 
-/// Gives a callback to its loop: on the loop's own thread behind whatever
-/// its inbox already holds (so order across threads is kept), else through
-/// the inbox.
-fn hand_over(remote: &LoopRemote, f: Callback) {
-    if let Some(f) = remote.on_own_thread(f, |lp, f| {
-        lp.drain_inbox();
-        lp.push_callback(f);
-    }) {
-        remote.send(Msg::Call(f));
-    }
-}
-
 /// Queues `f` to run on this loop's next iteration (asyncio's `call_soon`).
 /// Callbacks run in the order they were queued; one queued by a callback
 /// waits for the next iteration. `f` need not be `Send`: it runs on this
@@ -249,7 +241,7 @@ fn hand_over(remote: &LoopRemote, f: Callback) {
 pub fn call_soon(f: impl FnOnce() + 'static) -> CallbackHandle {
     let handle = CallbackHandle::new();
     let f = Box::new(handle.guard(f));
-    Loop::with_current(|lp| {
+    with_current(|lp| {
         lp.expect("weft::call_soon called outside a weft loop")
             .push_callback(f);
     });

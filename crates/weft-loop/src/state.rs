@@ -1,33 +1,23 @@
-//! State shared by all loops of one runtime, and the two [`Schedule`]
-//! implementations: [`Scheduler`] for tasks any worker may run, and
-//! [`LocalScheduler`] for tasks pinned to one loop.
+//! The state all loops of one runtime share ([`Shared`]): the injector, each
+//! worker's remote side (stealer, LIFO slot, counters), the sleepers
+//! (`park.rs`), the task registry, the driver and the blocking pool, and the
+//! shutdown flags; plus [`LoopRemote`], the side of one loop other threads
+//! reach (its inbox and parker), and the [`Msg`]s they send it.
 //!
-//! # Where a woken task goes
-//!
-//! | task      | woken on                         | goes to                                   |
-//! |-----------|----------------------------------|-------------------------------------------|
-//! | stealable | a worker of this runtime         | that worker's LIFO slot (its old occupant to the back of its deque) |
-//! | stealable | anywhere else                    | the injector, then a parked worker is woken |
-//! | stealable | itself, during its own poll      | the back of the worker's deque (a yield)  |
-//! | pinned    | its own loop's thread            | that loop's pinned queue                  |
-//! | pinned    | any other thread                 | its loop's inbox (a channel), then that loop's parker |
-//!
-//! Every push of stealable work is followed by `notify_one` (see `park.rs` for
-//! why that loses no wake-up).
+//! This is data and the operations on it alone; which loop is current is
+//! `context.rs`'s business, and where a task goes is `scheduler/`'s.
 
-use crate::blocking::BlockingPool;
 use crate::driver::Driver;
-use crate::event_loop::Loop;
+use crate::lifo::LifoSlot;
 use crate::loom::sync::{AtomicBool, AtomicUsize, Ordering};
 use crate::park::{Idle, Parker};
-use crate::queue::LifoSlot;
+use crate::thread_pool::BlockingPool;
 use crossbeam_deque::{Injector, Stealer};
 use crossbeam_utils::CachePadded;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
-use weft_task::context::CallSoon;
-use weft_task::{Runnable, Schedule, TaskRegistry};
+use weft_task::{Runnable, TaskRegistry};
 
 /// A callback queued with `call_soon`.
 pub(crate) type Callback = Box<dyn FnOnce() + Send>;
@@ -48,17 +38,24 @@ pub(crate) struct LoopRemote {
     pub(crate) key: usize,
 }
 
+/// Loop keys, unique in the process. A std static (loom atomics cannot be
+/// statics); only uniqueness matters, so it synchronises nothing.
+static NEXT_KEY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
 impl LoopRemote {
-    /// On this loop's own thread, hands `item` to `local` there; elsewhere
-    /// gives it back for the cross-thread path.
-    pub(crate) fn on_own_thread<T>(&self, item: T, local: impl FnOnce(&Loop, T)) -> Option<T> {
-        Loop::with_current(|lp| match lp {
-            Some(lp) if lp.key() == self.key => {
-                local(lp, item);
-                None
-            }
-            _ => Some(item),
-        })
+    /// A fresh remote side and the inbox it feeds, for a new loop.
+    pub(crate) fn new(driver: &Arc<Driver>) -> (Arc<LoopRemote>, crossbeam_channel::Receiver<Msg>) {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        // Relaxed: only uniqueness matters.
+        let key = NEXT_KEY.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        (
+            Arc::new(LoopRemote {
+                inbox: tx,
+                parker: Parker::new(driver.clone()),
+                key,
+            }),
+            rx,
+        )
     }
 
     /// Sends `msg` and wakes the loop; a loop that has ended gives it back.
@@ -221,21 +218,6 @@ impl Shared {
         self.remotes[i].lp.send(Msg::Call(f));
     }
 
-    /// On a loop of this runtime, offers `item` to `local` there (which may
-    /// give it back: a `block_on` loop cannot run stealable tasks); elsewhere,
-    /// or if refused, gives it back for the cross-thread path. The
-    /// runtime-wide counterpart of `LoopRemote::on_own_thread`.
-    pub(crate) fn on_own_loop<T>(
-        &self,
-        item: T,
-        local: impl FnOnce(&Loop, T) -> Option<T>,
-    ) -> Option<T> {
-        Loop::with_current(|lp| match lp {
-            Some(lp) if lp.shared().same(self) => local(lp, item),
-            _ => Some(item),
-        })
-    }
-
     pub(crate) fn same(&self, other: &Shared) -> bool {
         std::ptr::eq(self, other)
     }
@@ -243,7 +225,7 @@ impl Shared {
     /// Waits (polling) until no task is live, except those pinned to the loop
     /// keyed `skip_loop` (0: none skipped), or `timeout` passes.
     pub(crate) fn wait_for_tasks(&self, timeout: Duration, skip_loop: usize) -> bool {
-        let deadline = std::time::Instant::now() + timeout;
+        let deadline = crate::deadline::after(timeout);
         loop {
             let live = self
                 .registry
@@ -266,97 +248,5 @@ impl fmt::Debug for Shared {
             .field("idle", &self.idle)
             .field("closed", &self.is_closed())
             .finish_non_exhaustive()
-    }
-}
-
-/// Queues a `call_soon` callback: on this thread's loop if it belongs to the
-/// runtime, else through a worker's inbox.
-pub(crate) fn call_soon(shared: &Shared, f: Callback) {
-    let local = |lp: &Loop, f: Callback| {
-        lp.push_callback(f);
-        None
-    };
-    if let Some(f) = shared.on_own_loop(f, local) {
-        shared.call_soon_remote(f);
-    }
-}
-
-/// Schedules tasks that any worker may run.
-pub(crate) struct Scheduler {
-    pub(crate) shared: Arc<Shared>,
-}
-
-impl Scheduler {
-    /// `schedule` without needing a `Scheduler` (spawn uses it).
-    pub(crate) fn schedule_on(shared: &Shared, task: Runnable) {
-        if let Some(task) = shared.on_own_loop(task, Loop::push_woken) {
-            shared.inject(task);
-        }
-    }
-}
-
-// SAFETY: `registry` always returns the one registry of `self.shared`.
-unsafe impl Schedule for Scheduler {
-    fn schedule(&self, task: Runnable) {
-        Scheduler::schedule_on(&self.shared, task);
-    }
-
-    fn yield_now(&self, task: Runnable) {
-        if let Some(task) = self.shared.on_own_loop(task, Loop::push_yielded) {
-            self.shared.inject(task);
-        }
-    }
-
-    fn registry(&self) -> &TaskRegistry {
-        &self.shared.registry
-    }
-
-    fn call_soon(&self, f: Callback) {
-        call_soon(&self.shared, f);
-    }
-}
-
-/// Schedules tasks pinned to one loop (`spawn_local`).
-pub(crate) struct LocalScheduler {
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) owner: Arc<LoopRemote>,
-}
-
-// SAFETY: `registry` always returns the one registry of `self.shared`.
-unsafe impl Schedule for LocalScheduler {
-    fn schedule(&self, task: Runnable) {
-        if let Some(task) = self.owner.on_own_thread(task, Loop::push_pinned) {
-            self.owner.send(Msg::Task(task));
-        }
-    }
-
-    fn registry(&self) -> &TaskRegistry {
-        &self.shared.registry
-    }
-
-    fn call_soon(&self, f: Callback) {
-        call_soon(&self.shared, f);
-    }
-}
-
-/// What a [`Promise`](weft_task::Promise) made on a loop uses for its callbacks.
-pub(crate) struct LoopCallSoon {
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) owner: Arc<LoopRemote>,
-}
-
-impl CallSoon for LoopCallSoon {
-    fn call_soon(&self, f: Callback) {
-        let f = self.owner.on_own_thread(f, |lp, f| lp.push_callback(f));
-        if let Some(f) = f {
-            if self.shared.is_closed() {
-                return;
-            }
-            // The loop the promise was made on may have ended (a finished
-            // `block_on`): then any worker runs the callbacks.
-            if let Err(Msg::Call(f)) = self.owner.try_send(Msg::Call(f)) {
-                self.shared.call_soon_remote(f);
-            }
-        }
     }
 }

@@ -1,0 +1,268 @@
+//! A worker's loop, run on its own thread: what it runs next, how it
+//! searches and steals when it has nothing, and how it parks. (Where woken
+//! tasks go is `mod.rs`'s table; the pinned queue and inbox are `local.rs`'s.)
+//!
+//! # A worker's tick
+//!
+//! 1. Run the callbacks that were ready when the tick began (asyncio's rule:
+//!    callbacks queued meanwhile wait for the next tick).
+//! 2. Take a task: every 61st tick the injector and inbox come first (fairness
+//!    for work from outside); otherwise the LIFO slot (at most 3 times in a row,
+//!    then its task goes to the back of the deque), the deque and pinned tasks
+//!    (each first on alternate ticks), the inbox, the injector.
+//! 3. None: search (steal half a victim's deque, random victim first; on the
+//!    second pass also victims' LIFO slots). At most half the workers search.
+//! 4. Still none: park (protocol in `park.rs`), inside the driver if no other
+//!    worker holds it (`driver.rs`), so timers fire and I/O is noticed.
+//!
+//! Every 61st tick a busy worker also turns the driver without blocking.
+//!
+//! A worker that finds work while searching stops searching, and if it was the
+//! last searcher wakes another worker, so queued work always has a searcher or
+//! a busy owner. Shutdown: `Shared::close` unparks everyone; each worker leaves
+//! its loop at the next tick and shuts down its pinned tasks on its own thread.
+
+use crate::context::{Kind, Loop, WorkerQueue};
+use crate::loom::sync::{Arc, Ordering};
+use crate::state::{LoopRemote, Msg, Shared};
+use crossbeam_deque::{Steal, Worker as Deque};
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use weft_task::Runnable;
+
+/// Every this many ticks a worker looks at the injector and its inbox first.
+const GLOBAL_QUEUE_INTERVAL: u32 = 61;
+/// Consecutive polls from the LIFO slot before it yields to the deque.
+const MAX_LIFO_STREAK: u8 = 3;
+/// Passes over the victims before a searcher gives up.
+const SEARCH_ROUNDS: usize = 3;
+
+/// A worker: its loop's record (current on its thread), its own deque in
+/// that record, and the state only its own driving code reads.
+struct Worker<'a> {
+    lp: &'a Loop,
+    own: &'a WorkerQueue,
+    index: usize,
+    tick: Cell<u32>,
+    searching: Cell<bool>,
+    lifo_streak: Cell<u8>,
+    rng: Cell<u64>,
+}
+
+/// A worker's thread: runs the start hook, the loop until the runtime
+/// closes, then its share of shutdown. A panicking start hook is reported
+/// on `started` (`Builder::build` then fails and closes the runtime).
+pub(crate) fn run_worker(
+    shared: Arc<Shared>,
+    index: usize,
+    queue: Deque<Runnable>,
+    remote: Arc<LoopRemote>,
+    inbox: crossbeam_channel::Receiver<Msg>,
+    started: Option<crossbeam_channel::Sender<Result<(), String>>>,
+) {
+    let lp = super::new_loop(
+        shared,
+        remote,
+        inbox,
+        Kind::Worker(WorkerQueue { index, queue }),
+    );
+    let Kind::Worker(own) = &lp.kind else {
+        return; // made a worker loop just above
+    };
+    let w = Worker {
+        lp: &lp,
+        own,
+        index,
+        tick: Cell::new(0),
+        searching: Cell::new(false),
+        lifo_streak: Cell::new(0),
+        rng: Cell::new(
+            0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407),
+        ),
+    };
+    let _enter = lp.enter();
+    if let Some(hook) = &lp.shared.config.on_thread_start {
+        // A panicking hook is reported to `build`, which then fails and
+        // shuts the runtime down; this worker stays in its loop until then.
+        let outcome = catch_unwind(AssertUnwindSafe(|| hook()))
+            .map_err(|p| weft_task::PanicError::from_payload(p).message().to_owned());
+        if let Some(started) = started {
+            let _ = started.send(outcome);
+        }
+    }
+    w.main();
+    lp.shutdown_pinned(true);
+    while let Some(t) = w.queue().pop() {
+        drop(t);
+    }
+    drop(lp.shared.remotes[index].lifo.take());
+    if let Some(hook) = &lp.shared.config.on_thread_stop {
+        hook();
+    }
+    // AcqRel: the last worker out sees every other worker's exit. The flag
+    // was stored before `close` (Release there, Acquire in `is_closed`).
+    if lp.shared.live_workers.fetch_sub(1, Ordering::AcqRel) == 1
+        && lp.shared.last_worker_finishes.load(Ordering::Relaxed)
+    {
+        lp.shared.shutdown_remaining();
+    }
+}
+
+impl Worker<'_> {
+    fn queue(&self) -> &Deque<Runnable> {
+        &self.own.queue
+    }
+
+    fn main(&self) {
+        while !self.lp.shared.is_closed() {
+            self.tick.set(self.tick.get().wrapping_add(1));
+            self.lp.run_callbacks();
+            if let Some(task) = self.next_task() {
+                self.run_task(task);
+                continue;
+            }
+            if let Some(task) = self.search() {
+                self.run_task(task);
+                continue;
+            }
+            if self.lp.has_local_work() {
+                continue;
+            }
+            self.park();
+        }
+    }
+
+    fn run_task(&self, task: Runnable) {
+        if self.searching.replace(false) && self.lp.shared.idle.stop_searching() {
+            // The last searcher found work: there may be more, so make sure
+            // somebody is looking.
+            self.lp.shared.notify_one();
+        }
+        task.run();
+    }
+
+    fn next_task(&self) -> Option<Runnable> {
+        if self.tick.get() % GLOBAL_QUEUE_INTERVAL == 0 {
+            self.lp.shared.driver.maintain();
+            self.lp.drain_inbox();
+            if let Some(t) = self.steal_injector() {
+                return Some(t);
+            }
+        }
+        let lifo = &self.lp.shared.remotes[self.index].lifo;
+        if self.lifo_streak.get() < MAX_LIFO_STREAK {
+            if let Some(t) = lifo.take() {
+                self.lifo_streak.set(self.lifo_streak.get() + 1);
+                return Some(t);
+            }
+        } else if let Some(t) = lifo.take() {
+            self.queue().push(t);
+        }
+        self.lifo_streak.set(0);
+        // Pinned tasks and the deque take turns being looked at first, so a
+        // task yielding in a loop (back of the deque) cannot starve them.
+        if self.tick.get() & 1 == 1 {
+            if let Some(t) = self.lp.pop_pinned() {
+                return Some(t);
+            }
+        }
+        self.queue()
+            .pop()
+            .or_else(|| self.lp.pop_pinned())
+            .or_else(|| self.steal_injector())
+    }
+
+    fn steal_injector(&self) -> Option<Runnable> {
+        loop {
+            match self.lp.shared.injector.steal_batch_and_pop(self.queue()) {
+                Steal::Success(t) => return Some(t),
+                Steal::Empty => return None,
+                Steal::Retry => std::hint::spin_loop(),
+            }
+        }
+    }
+
+    fn next_random(&self, n: usize) -> usize {
+        // xorshift64*: victims only need to be spread, not unpredictable.
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as usize % n
+    }
+
+    fn search(&self) -> Option<Runnable> {
+        if !self.searching.get() {
+            if !self.lp.shared.idle.try_start_searching() {
+                return None;
+            }
+            self.searching.set(true);
+        }
+        let n = self.lp.shared.remotes.len();
+        for round in 0..SEARCH_ROUNDS {
+            let start = self.next_random(n);
+            for i in 0..n {
+                let victim = (start + i) % n;
+                if victim == self.index {
+                    continue;
+                }
+                let remote = &self.lp.shared.remotes[victim];
+                loop {
+                    match remote.stealer.steal_batch_and_pop(self.queue()) {
+                        Steal::Success(t) => {
+                            let mine = &self.lp.shared.remotes[self.index].steals;
+                            mine.store(mine.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                            return Some(t);
+                        }
+                        Steal::Empty => break,
+                        Steal::Retry => std::hint::spin_loop(),
+                    }
+                }
+                // The owner normally takes its own LIFO task at once; take it only
+                // on a later pass, when the owner looks stuck.
+                if round > 0 {
+                    if let Some(t) = remote.lifo.take() {
+                        return Some(t);
+                    }
+                }
+            }
+            if let Some(t) = self.steal_injector() {
+                return Some(t);
+            }
+            for _ in 0..(32 << round) {
+                std::hint::spin_loop();
+            }
+        }
+        None
+    }
+
+    fn park(&self) {
+        let mut turning = None;
+        self.lp.shared.idle.park_worker(
+            self.index,
+            &self.searching,
+            // The re-check (park.rs, worker step 3).
+            || {
+                self.lp.shared.has_stealable_work()
+                    || self.lp.has_local_work()
+                    || self.lp.shared.is_closed()
+            },
+            || {
+                let parks = &self.lp.shared.remotes[self.index].parks;
+                parks.store(parks.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                let parker = &self.lp.remote.parker;
+                turning = self.lp.shared.driver.try_turn();
+                match &mut turning {
+                    Some(turning) => parker.park_driving(|| turning.block()),
+                    None => parker.park(),
+                }
+            },
+        );
+        // Awake and off the sleeper list: wake what the driver found (the
+        // tasks land in this worker's queues).
+        if let Some(mut turning) = turning {
+            turning.dispatch();
+        }
+    }
+}
