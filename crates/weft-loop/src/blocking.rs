@@ -25,10 +25,9 @@ use crate::loom::sync::{Condvar, Mutex};
 use crate::Handle;
 use std::collections::VecDeque;
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
-use weft_task::{Cancelled, PanicError, TaskError};
+use weft_task::{Cancelled, TaskError};
 
 /// Default cap on blocking threads (tokio's figure).
 pub(crate) const DEFAULT_MAX_THREADS: usize = 512;
@@ -200,8 +199,7 @@ where
         if !slot.start_job() {
             return; // cancelled before it started
         }
-        let outcome = catch_unwind(AssertUnwindSafe(f))
-            .map_err(|payload| TaskError::Panicked(PanicError::from_payload(payload)));
+        let outcome = weft_task::catch_panic(f).map_err(TaskError::Panicked);
         slot.complete(outcome);
         drop(unrun); // a no-op now: the slot is complete
     }));

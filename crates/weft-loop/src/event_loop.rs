@@ -30,7 +30,6 @@ use crossbeam_deque::{Steal, Worker};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::ptr;
 use std::task::{Context, Poll, Wake, Waker};
@@ -206,10 +205,7 @@ impl Loop {
             let Some(f) = self.local.borrow_mut().callbacks.pop_front() else {
                 break;
             };
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
-                let err = weft_task::PanicError::from_payload(payload);
-                tracing::error!(error = %err, "a call_soon callback panicked");
-            }
+            weft_task::run_reporting("a call_soon callback", f);
         }
         ready > 0
     }

@@ -20,9 +20,11 @@ pub mod context;
 mod error;
 mod id;
 mod loom;
+mod panic;
 mod promise;
 mod raw;
 mod registry;
+mod result_cell;
 mod schedule;
 mod state;
 mod task;
@@ -30,12 +32,14 @@ mod task;
 #[cfg(all(test, loom))]
 mod loom_tests;
 
-pub use callback::DoneCallback;
+pub use callback::{DoneCallback, DoneCallbacks};
 pub use cancel::{catch_cancel, CatchCancel, Raise};
 pub use error::{Cancelled, InvalidStateError, PanicError, TaskError, TimeoutError};
 pub use id::TaskId;
-pub use promise::{Promise, Wait};
+pub use panic::{catch_panic, run_reporting};
+pub use promise::{Promise, PromiseWait};
 pub use registry::TaskRegistry;
+pub use result_cell::{ResultCell, Wakeups};
 pub use schedule::Schedule;
 pub use task::{Runnable, Task, TaskRef};
 

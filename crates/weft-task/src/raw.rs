@@ -10,9 +10,14 @@
 //! |         cancelling count, join waker, cold (name, message,     |
 //! |         done callbacks, error) behind a lazily boxed Mutex      |
 //! | scheduler: S                                                  |
-//! | stage: Running(F) | Finished(Result<F::Output, TaskError>) | Consumed |
+//! | stage: Running(F) | Finished(Outcome<F::Output>) | Consumed      |
 //! +---------------------------------------------------------------+
 //! ```
+//!
+//! The output is the result cell's [`Outcome`] (`result_cell.rs`), taken by
+//! the same rule as a promise's or a `ConcurrentFuture`'s; the done callbacks
+//! are the same [`DoneCallbacks`] list, in `cold`; the join waker is the one
+//! waiter, woken (like every waiter) through the panic runner.
 //!
 //! Type-erased pointers (`NonNull<Header>`) travel in [`Runnable`]s, wakers,
 //! [`TaskRef`]s and `Task<T>`; the vtable recovers `F` and `S`.
@@ -47,19 +52,21 @@
 //! `F` and `S`; the reference count (see `state.rs`) keeps it live, and the state
 //! bits above grant the exclusive access each function documents.
 
-use crate::callback::DoneCallback;
+use crate::callback::DoneCallbacks;
 use crate::context;
-use crate::error::{Cancelled, PanicError, TaskError};
+use crate::error::{Cancelled, InvalidStateError, TaskError};
 use crate::id::TaskId;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::{AtomicU32, Mutex, Ordering};
+use crate::panic::{catch_panic, discard, run_reporting};
 use crate::registry::Slot;
+use crate::result_cell::Outcome as Output;
 use crate::schedule::Schedule;
 use crate::state::{Outcome, State, ToIdle, ToNotified, ToRunning};
 use crate::task::TaskRef;
 use std::future::Future;
 use std::mem::ManuallyDrop;
-use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::panic::Location;
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -90,7 +97,7 @@ pub(crate) struct Header {
 pub(crate) struct Cold {
     pub(crate) name: Option<Arc<str>>,
     pub(crate) cancel_message: Option<Arc<str>>,
-    pub(crate) callbacks: Vec<DoneCallback<TaskRef>>,
+    pub(crate) callbacks: DoneCallbacks<TaskRef>,
     /// The error the task ended with, for `exception()` on any handle.
     pub(crate) error: Option<TaskError>,
 }
@@ -121,10 +128,12 @@ pub(crate) struct Vtable {
     pub(crate) schedule: unsafe fn(NonNull<Header>),
     /// Frees the allocation.
     pub(crate) dealloc: unsafe fn(NonNull<Header>),
-    /// Join: if complete, moves the output to `*dst` (a `Poll<Result<T, TaskError>>`),
-    /// else registers the waker.
+    /// Join: if complete, moves the output to `*dst` (a
+    /// `Poll<Result<Result<T, TaskError>, InvalidStateError>>`), else registers
+    /// the waker.
     pub(crate) try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
-    /// Moves the output to `*dst` (an `Option<Result<T, TaskError>>`) if complete.
+    /// Moves the output to `*dst` (a `Result<Result<T, TaskError>,
+    /// InvalidStateError>`, `Pending` until then) if complete.
     pub(crate) take_output: unsafe fn(NonNull<Header>, *mut ()),
     /// The handle is gone and the task complete: drop the output.
     pub(crate) drop_output: unsafe fn(NonNull<Header>),
@@ -143,7 +152,7 @@ struct Cell<F: Future, S> {
 
 enum Stage<F: Future> {
     Running(F),
-    Finished(Result<F::Output, TaskError>),
+    Finished(Output<F::Output>),
     Consumed,
 }
 
@@ -215,15 +224,17 @@ impl RawTask {
         // finish as cancelled, holding only the handle's reference.
         let dropped = cell.stage.with_mut(|stage| {
             // SAFETY: exclusive: the pointer has not been shared.
-            catch_unwind(AssertUnwindSafe(|| unsafe { *stage = Stage::Consumed }))
+            catch_panic(|| unsafe { *stage = Stage::Consumed })
         });
-        if let Err(payload) = dropped {
-            drop(PanicError::from_payload(payload));
+        if let Err(panicked) = dropped {
+            discard(panicked);
         }
         let cancelled = Cancelled::with_message("runtime is shut down");
         cell.stage.with_mut(|stage| {
             // SAFETY: exclusive, as above.
-            unsafe { *stage = Stage::Finished(Err(TaskError::Cancelled(cancelled.clone()))) }
+            let out = Err(TaskError::Cancelled(cancelled.clone()));
+            // SAFETY: exclusive, as above.
+            unsafe { *stage = Stage::Finished(Output::Ready(out)) }
         });
         cell.header.with_cold(|c| {
             c.cancel_message = cancelled.message_arc();
@@ -327,7 +338,10 @@ impl RawTask {
     /// # Safety
     ///
     /// `T` must be the task's output type and the caller must be the handle.
-    pub(crate) unsafe fn try_read_output<T>(self, waker: &Waker) -> Poll<Result<T, TaskError>> {
+    pub(crate) unsafe fn try_read_output<T>(
+        self,
+        waker: &Waker,
+    ) -> Poll<Result<Result<T, TaskError>, InvalidStateError>> {
         let mut out = Poll::Pending;
         // SAFETY: the caller guarantees T; `out` has the matching type.
         unsafe {
@@ -339,8 +353,8 @@ impl RawTask {
     /// # Safety
     ///
     /// As `try_read_output`.
-    pub(crate) unsafe fn take_output<T>(self) -> Option<Result<T, TaskError>> {
-        let mut out = None;
+    pub(crate) unsafe fn take_output<T>(self) -> Result<Result<T, TaskError>, InvalidStateError> {
+        let mut out = Err(InvalidStateError::Pending);
         // SAFETY: the caller guarantees T; `out` has the matching type.
         unsafe { (self.header().vtable.take_output)(self.ptr, &mut out as *mut _ as *mut ()) };
         out
@@ -483,7 +497,7 @@ unsafe fn poll_future<F: Future, S>(cell: &Cell<F, S>, ptr: NonNull<Header>) -> 
         .polls
         .with_mut(|p| unsafe { *p = (*p).wrapping_add(1) });
     let _enter = context::enter_task(ptr);
-    let result = catch_unwind(AssertUnwindSafe(|| {
+    let result = catch_panic(|| {
         cell.stage.with_mut(|stage| {
             // SAFETY: RUNNING gives exclusive access to the stage.
             match unsafe { &mut *stage } {
@@ -493,7 +507,7 @@ unsafe fn poll_future<F: Future, S>(cell: &Cell<F, S>, ptr: NonNull<Header>) -> 
                 _ => unreachable!("a task was polled after it completed"),
             }
         })
-    }));
+    });
     let intercepting = context::take_intercept_count();
     // SAFETY: RUNNING is ours.
     cell.header
@@ -502,20 +516,20 @@ unsafe fn poll_future<F: Future, S>(cell: &Cell<F, S>, ptr: NonNull<Header>) -> 
     let output = match result {
         Ok(Poll::Pending) => return Polled::Pending,
         Ok(Poll::Ready(value)) => Ok(value),
-        Err(payload) => Err(TaskError::Panicked(PanicError::from_payload(payload))),
+        Err(panicked) => Err(TaskError::Panicked(panicked)),
     };
     // Finished (or panicked): drop the future now, still inside the task's
     // context. A panicking destructor becomes the task's error.
-    let dropped = catch_unwind(AssertUnwindSafe(|| {
+    let dropped = catch_panic(|| {
         // SAFETY: RUNNING gives exclusive access to the stage.
         cell.stage
             .with_mut(|stage| unsafe { *stage = Stage::Consumed })
-    }));
+    });
     match dropped {
         Ok(()) => Polled::Ready(output),
-        Err(payload) => {
+        Err(panicked) => {
             drop(output);
-            Polled::Ready(Err(TaskError::Panicked(PanicError::from_payload(payload))))
+            Polled::Ready(Err(TaskError::Panicked(panicked)))
         }
     }
 }
@@ -536,13 +550,13 @@ unsafe fn drop_future<F: Future, S>(
     // SAFETY: RUNNING is ours.
     let polls = cell.header.polls.with(|p| unsafe { *p });
     let _delivering = context::enter_cancel_delivery(delivering, (ptr.as_ptr() as usize, polls));
-    let result = catch_unwind(AssertUnwindSafe(|| {
+    let result = catch_panic(|| {
         // SAFETY: RUNNING gives exclusive access to the stage.
         cell.stage
             .with_mut(|stage| unsafe { *stage = Stage::Consumed })
-    }));
+    });
     context::take_intercept_count();
-    result.map_err(|payload| TaskError::Panicked(PanicError::from_payload(payload)))
+    result.map_err(TaskError::Panicked)
 }
 
 /// # Safety
@@ -587,21 +601,23 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
     let released = cell.scheduler.registry().remove(RawTask::from_header(ptr));
     // SAFETY: RUNNING is ours; the output is written before COMPLETE is published.
     cell.stage
-        .with_mut(|stage| unsafe { *stage = Stage::Finished(output) });
+        .with_mut(|stage| unsafe { *stage = Stage::Finished(Output::Ready(output)) });
     let snapshot = header.state.to_complete(outcome);
     if !snapshot.is_join_interested() {
         // Nobody will read it: drop it here, guarding against a panicking drop.
-        let _ = catch_unwind(AssertUnwindSafe(|| {
+        run_reporting("a task's output, dropped unread,", || {
             // SAFETY: COMPLETE without JOIN_INTEREST: the runner owns the output.
             cell.stage
                 .with_mut(|stage| unsafe { *stage = Stage::Consumed })
-        }));
+        });
     } else if snapshot.is_join_waker_set() {
-        // SAFETY: JOIN_WAKER set and COMPLETE published by us: the handle no longer
-        // writes the slot.
-        header.join_waker.with(|w| unsafe {
-            if let Some(w) = &*w {
-                w.wake_by_ref();
+        header.join_waker.with(|w| {
+            // SAFETY: JOIN_WAKER set and COMPLETE published by us: the handle
+            // no longer writes the slot.
+            if let Some(w) = unsafe { &*w } {
+                // Through the panic runner: a panicking waker must not skip the
+                // callbacks and the reference release below (nor kill the worker).
+                run_reporting("a join waker", || w.wake_by_ref());
             }
         });
     }
@@ -617,20 +633,16 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
 /// Hands the registered done callbacks to the loop, in registration order. Only
 /// called when completion saw `HAS_CALLBACKS` (see `State::set_has_callbacks`).
 fn fire_done_callbacks(raw: RawTask) {
-    let callbacks = raw.header().with_cold(|c| std::mem::take(&mut c.callbacks));
+    let callbacks = raw.header().with_cold(|c| c.callbacks.take());
     if !callbacks.is_empty() {
         schedule_callbacks(raw, callbacks);
     }
 }
 
 /// Runs `callbacks` soon on the task's loop, each once, in order.
-pub(crate) fn schedule_callbacks(raw: RawTask, callbacks: Vec<DoneCallback<TaskRef>>) {
+pub(crate) fn schedule_callbacks(raw: RawTask, callbacks: DoneCallbacks<TaskRef>) {
     let task = TaskRef::from_raw_inc(raw);
-    raw.call_soon(Box::new(move || {
-        for cb in callbacks {
-            cb.invoke(&task);
-        }
-    }));
+    raw.call_soon(Box::new(move || callbacks.fire(&task)));
 }
 
 /// # Safety
@@ -649,57 +661,68 @@ unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
     // SAFETY: the cell came from Box::leak in `allocate`; no references remain.
     let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) };
     // A panicking output or scheduler drop must not unwind into runtime code.
-    if catch_unwind(AssertUnwindSafe(move || drop(cell))).is_err() {
-        tracing::error!("a task's output panicked while being dropped");
-    }
+    run_reporting(
+        "a task's output or scheduler, dropped at free,",
+        move || drop(cell),
+    );
 }
 
 /// # Safety
 ///
-/// `dst` points to a `Poll<Result<F::Output, TaskError>>`; the caller is the handle.
+/// `dst` points to a `Poll<Result<Result<F::Output, TaskError>,
+/// InvalidStateError>>`; the caller is the handle.
 unsafe fn try_read_output<F: Future, S>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker) {
     let raw = RawTask::from_header(ptr);
     if raw.set_join_waker(waker) {
         // SAFETY: complete, JOIN_INTEREST held by the caller: the output is ours.
-        let Some(out) = (unsafe { take::<F, S>(ptr) }) else {
-            panic!("a weft Task was polled after its result was taken (it returned Ready already, or result() took it)");
-        };
+        let out = unsafe { take::<F, S>(ptr) };
         // SAFETY: caller guarantees dst's type.
-        unsafe { *(dst as *mut Poll<Result<F::Output, TaskError>>) = Poll::Ready(out) };
+        unsafe {
+            *(dst as *mut Poll<Result<Result<F::Output, TaskError>, InvalidStateError>>) =
+                Poll::Ready(out)
+        };
     }
 }
 
 /// # Safety
 ///
-/// `dst` points to an `Option<Result<F::Output, TaskError>>`; the caller is the handle.
+/// `dst` points to a `Result<Result<F::Output, TaskError>, InvalidStateError>`;
+/// the caller is the handle.
 unsafe fn take_output<F: Future, S>(ptr: NonNull<Header>, dst: *mut ()) {
     // SAFETY: live cell.
     if unsafe { ptr.as_ref() }.state.load().is_complete() {
         // SAFETY: as in try_read_output; dst's type is guaranteed by the caller.
-        unsafe { *(dst as *mut Option<Result<F::Output, TaskError>>) = take::<F, S>(ptr) };
+        unsafe {
+            *(dst as *mut Result<Result<F::Output, TaskError>, InvalidStateError>) =
+                take::<F, S>(ptr)
+        };
     }
 }
 
 /// # Safety
 ///
 /// Complete, and the caller is the handle (owner of the output).
-unsafe fn take<F: Future, S>(ptr: NonNull<Header>) -> Option<Result<F::Output, TaskError>> {
+unsafe fn take<F: Future, S>(
+    ptr: NonNull<Header>,
+) -> Result<Result<F::Output, TaskError>, InvalidStateError> {
     // SAFETY: live cell.
     let cell = unsafe { cell::<F, S>(ptr) };
     let out = cell.stage.with_mut(|stage| {
         // SAFETY: the output is the handle's alone once COMPLETE is observed.
-        match std::mem::replace(unsafe { &mut *stage }, Stage::Consumed) {
-            Stage::Finished(out) => Some(out),
-            _ => None,
+        match unsafe { &mut *stage } {
+            // The result cell's take rule: a second take is `ResultTaken`.
+            Stage::Finished(outcome) => outcome.take(),
+            // Dropped with the handle's interest gone; only the handle takes.
+            _ => Err(InvalidStateError::ResultTaken),
         }
     })?;
     // A value stored while a cancellation was pending: the task ended
     // cancelled (see `State::to_complete`); the value is dropped.
     if out.is_ok() && cell.header.state.load().is_ended_cancelled() {
         drop(out);
-        return Some(Err(TaskError::Cancelled(cell.header.cancelled_error())));
+        return Ok(Err(TaskError::Cancelled(cell.header.cancelled_error())));
     }
-    Some(out)
+    Ok(out)
 }
 
 /// # Safety
@@ -708,11 +731,11 @@ unsafe fn take<F: Future, S>(ptr: NonNull<Header>) -> Option<Result<F::Output, T
 unsafe fn drop_output<F: Future, S>(ptr: NonNull<Header>) {
     // SAFETY: live cell.
     let cell = unsafe { cell::<F, S>(ptr) };
-    let _ = catch_unwind(AssertUnwindSafe(|| {
+    run_reporting("a task's output, dropped with its handle,", || {
         // SAFETY: the output is the handle's once COMPLETE is observed.
         cell.stage
             .with_mut(|stage| unsafe { *stage = Stage::Consumed })
-    }));
+    });
 }
 
 /// # Safety

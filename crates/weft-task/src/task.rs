@@ -1,7 +1,7 @@
 //! The handles: [`Task<T>`] (asyncio's Task), [`TaskRef`] (a type-erased view of
 //! any task) and [`Runnable`] (a task ready to be polled, as loops queue it).
 
-use crate::callback::{remove_all, DoneCallback};
+use crate::callback::DoneCallback;
 use crate::context;
 use crate::error::{AwaitSelfError, InvalidStateError, TaskError};
 use crate::id::TaskId;
@@ -126,7 +126,7 @@ impl TaskRef {
         let header = self.raw.header();
         let state = header.state.load();
         if !state.is_complete() {
-            return Err(InvalidStateError::PENDING);
+            return Err(InvalidStateError::Pending);
         }
         if state.is_ended_cancelled() {
             return Ok(Some(TaskError::Cancelled(header.cancelled_error())));
@@ -148,15 +148,14 @@ impl TaskRef {
             }
         });
         if completed_unseen {
-            schedule_callbacks(self.raw, vec![cb]);
+            schedule_callbacks(self.raw, cb.into());
         }
     }
 
     /// Removes every registration of `cb`; returns how many there were.
     pub fn remove_done_callback(&self, cb: &DoneCallback<TaskRef>) -> usize {
         let mut cold = self.raw.header().cold.lock();
-        cold.as_mut()
-            .map_or(0, |c| remove_all(&mut c.callbacks, cb))
+        cold.as_mut().map_or(0, |c| c.callbacks.remove(cb))
     }
 
     fn state_name(&self) -> &'static str {
@@ -240,7 +239,8 @@ impl fmt::Debug for TaskRef {
 /// # Panics
 ///
 /// Polling a `Task` again after it returned `Ready`, or after
-/// [`result`](Task::result) took the value, panics (the value is gone; any
+/// [`result`](Task::result) took the value, panics with
+/// [`InvalidStateError::ResultTaken`]'s message (the value is gone; any
 /// future may panic when polled after completion).
 #[must_use = "dropping a Task detaches it (it keeps running); call .detach() to say so"]
 pub struct Task<T> {
@@ -275,8 +275,8 @@ impl<T> Task<T> {
     }
 
     /// The task's value, without awaiting (asyncio's `result()`). Moves it out:
-    /// a second call returns `Err(InvalidStateError)` ("result already taken"),
-    /// as does a call while the task is pending. The inner `Result` is the
+    /// a second call returns [`InvalidStateError::ResultTaken`], and a call
+    /// while the task is pending [`InvalidStateError::Pending`]. The inner `Result` is the
     /// task's outcome.
     ///
     /// ```
@@ -294,11 +294,8 @@ impl<T> Task<T> {
     /// });
     /// ```
     pub fn result(&mut self) -> Result<Result<T, TaskError>, InvalidStateError> {
-        if !self.done() {
-            return Err(InvalidStateError::PENDING);
-        }
         // SAFETY: T is this task's output type and we are its handle.
-        unsafe { self.task.raw.take_output::<T>() }.ok_or(InvalidStateError::TAKEN)
+        unsafe { self.task.raw.take_output::<T>() }
     }
 
     /// Waits for the task to finish without taking its value, which stays for
@@ -351,7 +348,11 @@ impl<T> Future for Task<T> {
             Poll::Pending
         } else {
             // SAFETY: T is this task's output type and we are its handle.
-            unsafe { self.task.raw.try_read_output::<T>(cx.waker()) }
+            match unsafe { self.task.raw.try_read_output::<T>(cx.waker()) } {
+                Poll::Ready(Ok(out)) => Poll::Ready(out),
+                Poll::Ready(Err(taken)) => panic!("a weft Task polled after completion: {taken}"),
+                Poll::Pending => Poll::Pending,
+            }
         };
         self.awaited_at = if out.is_pending() {
             context::poll_stamp()
