@@ -310,7 +310,9 @@ unsafe impl Schedule for Scheduler {
     fn registry(&self) -> &TaskRegistry {
         &self.shared.registry
     }
+}
 
+impl CallSoon for Scheduler {
     fn call_soon(&self, f: Callback) {
         call_soon(&self.shared, f);
     }
@@ -333,7 +335,9 @@ unsafe impl Schedule for LocalScheduler {
     fn registry(&self) -> &TaskRegistry {
         &self.shared.registry
     }
+}
 
+impl CallSoon for LocalScheduler {
     fn call_soon(&self, f: Callback) {
         call_soon(&self.shared, f);
     }

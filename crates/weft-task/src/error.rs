@@ -9,7 +9,7 @@ use std::sync::Arc;
 /// How a task or promise ended without a value: asyncio's `CancelledError`, an
 /// exception, a `TimeoutError`, or (Rust only) a panic.
 ///
-/// Cheap to clone, so [`Task::exception`](crate::Task::exception) and many
+/// Cheap to clone, so [`TaskRef::exception`](crate::TaskRef::exception) and many
 /// awaiters of one [`Promise`](crate::Promise) can each have it.
 ///
 /// ```

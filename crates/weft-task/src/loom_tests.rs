@@ -113,7 +113,9 @@ unsafe impl Schedule for Sched {
     fn registry(&self) -> &TaskRegistry {
         &self.0.registry
     }
+}
 
+impl crate::context::CallSoon for Sched {
     fn call_soon(&self, f: Box<dyn FnOnce() + Send>) {
         f();
     }

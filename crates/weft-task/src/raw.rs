@@ -1,5 +1,6 @@
-//! The raw task: one heap allocation holding the header, the scheduler, and the
-//! future or its output; and the harness that polls, cancels and completes it.
+//! The raw task: one heap allocation holding the header (`header.rs`), the
+//! scheduler, and the future or its output; and the harness that allocates,
+//! polls, cancels and completes it.
 //!
 //! # Layout
 //!
@@ -14,9 +15,10 @@
 //! +---------------------------------------------------------------+
 //! ```
 //!
-//! The output is the result cell's [`Outcome`] (`result_cell.rs`), taken by
+//! The output is the result cell's `Outcome` (`result_cell.rs`; imported here
+//! as `Output`, apart from `state::Outcome`, how a task ended), taken by
 //! the same rule as a promise's or a `ConcurrentFuture`'s; the done callbacks
-//! are the same [`DoneCallbacks`] list, in `cold`; the join waker is the one
+//! are the same `DoneCallbacks` list, in `cold`; the join waker is the one
 //! waiter, woken (like every waiter) through the panic runner.
 //!
 //! Type-erased pointers (`NonNull<Header>`) travel in [`Runnable`]s, wakers,
@@ -52,18 +54,16 @@
 //! `F` and `S`; the reference count (see `state.rs`) keeps it live, and the state
 //! bits above grant the exclusive access each function documents.
 
-use crate::callback::DoneCallbacks;
 use crate::context;
 use crate::error::{Cancelled, InvalidStateError, TaskError};
+use crate::header::{Header, RawTask, Vtable};
 use crate::id::TaskId;
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::{AtomicU32, Mutex, Ordering};
+use crate::loom::sync::{AtomicU32, Mutex};
 use crate::panic::{catch_panic, discard, run_reporting};
-use crate::registry::Slot;
 use crate::result_cell::Outcome as Output;
 use crate::schedule::Schedule;
 use crate::state::{Outcome, State, ToIdle, ToNotified, ToRunning};
-use crate::task::TaskRef;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::Location;
@@ -71,77 +71,6 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
-
-/// The type-independent part of every task.
-#[repr(C)]
-pub(crate) struct Header {
-    pub(crate) state: State,
-    pub(crate) vtable: &'static Vtable,
-    pub(crate) id: TaskId,
-    pub(crate) location: &'static Location<'static>,
-    /// Non-zero for tasks pinned to one loop (`spawn_local`): the loop's key.
-    pub(crate) local_owner: usize,
-    pub(crate) slot: UnsafeCell<Option<Slot>>,
-    /// asyncio's `cancelling()`: requests made minus `uncancel()` calls.
-    pub(crate) cancelling: AtomicU32,
-    /// `catch_cancel` wrappers on the await path at the last `Pending`.
-    pub(crate) intercept_depth: UnsafeCell<u32>,
-    /// Polls so far (wrapping); stamps what the task is awaiting. RUNNING only.
-    pub(crate) polls: UnsafeCell<u32>,
-    pub(crate) join_waker: UnsafeCell<Option<Waker>>,
-    pub(crate) cold: Mutex<Option<Box<Cold>>>,
-}
-
-/// Rarely used per-task data.
-#[derive(Default)]
-pub(crate) struct Cold {
-    pub(crate) name: Option<Arc<str>>,
-    pub(crate) cancel_message: Option<Arc<str>>,
-    pub(crate) callbacks: DoneCallbacks<TaskRef>,
-    /// The error the task ended with, for `exception()` on any handle.
-    pub(crate) error: Option<TaskError>,
-}
-
-impl Header {
-    /// Runs `f` on the cold data, creating it if needed.
-    pub(crate) fn with_cold<R>(&self, f: impl FnOnce(&mut Cold) -> R) -> R {
-        let mut guard = self.cold.lock();
-        f(guard.get_or_insert_with(Default::default))
-    }
-
-    /// Reads the cold data if it exists.
-    pub(crate) fn peek_cold<R>(&self, f: impl FnOnce(Option<&Cold>) -> R) -> R {
-        let guard = self.cold.lock();
-        f(guard.as_deref())
-    }
-
-    pub(crate) fn cancelled_error(&self) -> Cancelled {
-        Cancelled::from_message(self.peek_cold(|c| c.and_then(|c| c.cancel_message.clone())))
-    }
-}
-
-/// The functions that need the concrete `F` and `S`.
-pub(crate) struct Vtable {
-    /// Runs the task (consumes a `Runnable`'s reference).
-    pub(crate) run: unsafe fn(NonNull<Header>),
-    /// Hands a `Runnable` (whose reference is already counted) to the scheduler.
-    pub(crate) schedule: unsafe fn(NonNull<Header>),
-    /// Frees the allocation.
-    pub(crate) dealloc: unsafe fn(NonNull<Header>),
-    /// Join: if complete, moves the output to `*dst` (a
-    /// `Poll<Result<Result<T, TaskError>, InvalidStateError>>`), else registers
-    /// the waker.
-    pub(crate) try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
-    /// Moves the output to `*dst` (a `Result<Result<T, TaskError>,
-    /// InvalidStateError>`, `Pending` until then) if complete.
-    pub(crate) take_output: unsafe fn(NonNull<Header>, *mut ()),
-    /// The handle is gone and the task complete: drop the output.
-    pub(crate) drop_output: unsafe fn(NonNull<Header>),
-    /// Drops the future and completes the task as cancelled. The caller set `RUNNING`.
-    pub(crate) shutdown: unsafe fn(NonNull<Header>),
-    /// Runs `f` soon on the task's loop.
-    pub(crate) call_soon: unsafe fn(NonNull<Header>, Box<dyn FnOnce() + Send>),
-}
 
 #[repr(C)]
 struct Cell<F: Future, S> {
@@ -164,248 +93,70 @@ pub(crate) enum Built {
     Refused,
 }
 
-/// A counted pointer-sized handle to a task of unknown type.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct RawTask {
-    ptr: NonNull<Header>,
-}
-
-// SAFETY: the header is only reached through atomics, locks and the access rules
-// in the module header; the future (which may be !Send) is only touched by the
-// thread the scheduler guarantees (see `spawn_unchecked`).
-unsafe impl Send for RawTask {}
-// SAFETY: as above.
-unsafe impl Sync for RawTask {}
-
-impl RawTask {
-    /// Allocates a task and registers it with the scheduler's registry.
-    ///
-    /// # Safety
-    ///
-    /// If `F` (or `F::Output`) is not `Send`, the scheduler must run, shut down
-    /// and drop the task only on the thread that spawned it (`local_owner` != 0
-    /// tells the registry to leave its shutdown to that thread).
-    pub(crate) unsafe fn allocate<F, S>(
-        future: F,
-        scheduler: S,
-        location: &'static Location<'static>,
-        local_owner: usize,
-    ) -> (RawTask, Built)
-    where
-        F: Future + 'static,
-        S: Schedule,
-    {
-        let cell = Box::new(Cell {
-            header: Header {
-                state: State::new(),
-                vtable: vtable::<F, S>(),
-                id: TaskId::next(),
-                location,
-                local_owner,
-                slot: UnsafeCell::new(None),
-                cancelling: AtomicU32::new(0),
-                intercept_depth: UnsafeCell::new(0),
-                polls: UnsafeCell::new(0),
-                join_waker: UnsafeCell::new(None),
-                cold: Mutex::new(None),
-            },
-            scheduler,
-            stage: UnsafeCell::new(Stage::Running(future)),
-        });
-        let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
-        let raw = RawTask { ptr };
-        // SAFETY: `ptr` came from the Box just leaked, whose first field (repr(C))
-        // is the header.
-        let cell = unsafe { ptr.cast::<Cell<F, S>>().as_ref() };
-        if cell.scheduler.registry().insert(raw) {
-            return (raw, Built::Ready);
-        }
-        // Refused: nobody else has the pointer. Drop the future unpolled and
-        // finish as cancelled, holding only the handle's reference.
-        let dropped = cell.stage.with_mut(|stage| {
-            // SAFETY: exclusive: the pointer has not been shared.
-            catch_panic(|| unsafe { *stage = Stage::Consumed })
-        });
-        if let Err(panicked) = dropped {
-            discard(panicked);
-        }
-        let cancelled = Cancelled::with_message("runtime is shut down");
-        cell.stage.with_mut(|stage| {
-            // SAFETY: exclusive, as above.
-            let out = Err(TaskError::Cancelled(cancelled.clone()));
-            // SAFETY: exclusive, as above.
-            unsafe { *stage = Stage::Finished(Output::Ready(out)) }
-        });
-        cell.header.with_cold(|c| {
-            c.cancel_message = cancelled.message_arc();
-            c.error = Some(TaskError::Cancelled(cancelled));
-        });
-        cell.header.state.set_refused();
-        (raw, Built::Refused)
+/// Allocates a task and registers it with the scheduler's registry.
+///
+/// # Safety
+///
+/// If `F` (or `F::Output`) is not `Send`, the scheduler must run, shut down
+/// and drop the task only on the thread that spawned it (`local_owner` != 0
+/// tells the registry to leave its shutdown to that thread).
+pub(crate) unsafe fn allocate<F, S>(
+    future: F,
+    scheduler: S,
+    location: &'static Location<'static>,
+    local_owner: usize,
+) -> (RawTask, Built)
+where
+    F: Future + 'static,
+    S: Schedule,
+{
+    let cell = Box::new(Cell {
+        header: Header {
+            state: State::new(),
+            vtable: vtable::<F, S>(),
+            id: TaskId::next(),
+            location,
+            local_owner,
+            slot: UnsafeCell::new(None),
+            cancelling: AtomicU32::new(0),
+            intercept_depth: UnsafeCell::new(0),
+            polls: UnsafeCell::new(0),
+            join_waker: UnsafeCell::new(None),
+            cold: Mutex::new(None),
+        },
+        scheduler,
+        stage: UnsafeCell::new(Stage::Running(future)),
+    });
+    let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
+    let raw = RawTask::from_header(ptr);
+    // SAFETY: `ptr` came from the Box just leaked, whose first field (repr(C))
+    // is the header.
+    let cell = unsafe { ptr.cast::<Cell<F, S>>().as_ref() };
+    if cell.scheduler.registry().insert(raw) {
+        return (raw, Built::Ready);
     }
-
-    pub(crate) fn from_header(ptr: NonNull<Header>) -> RawTask {
-        RawTask { ptr }
+    // Refused: nobody else has the pointer. Drop the future unpolled and
+    // finish as cancelled, holding only the handle's reference.
+    let dropped = cell.stage.with_mut(|stage| {
+        // SAFETY: exclusive: the pointer has not been shared.
+        catch_panic(|| unsafe { *stage = Stage::Consumed })
+    });
+    if let Err(panicked) = dropped {
+        discard(panicked);
     }
-
-    pub(crate) fn header_ptr(self) -> NonNull<Header> {
-        self.ptr
-    }
-
-    pub(crate) fn header(&self) -> &Header {
-        // SAFETY: a RawTask is only made from a live task whose reference the
-        // holder owns (see the module's Safety section).
-        unsafe { self.ptr.as_ref() }
-    }
-
-    /// Runs the task; consumes one `Runnable` reference.
-    pub(crate) fn run(self) {
-        // SAFETY: the caller (Runnable::run) owns a reference and NOTIFIED.
-        unsafe { (self.header().vtable.run)(self.ptr) }
-    }
-
-    pub(crate) fn ref_inc(self) {
-        self.header().state.ref_inc();
-    }
-
-    /// Releases one reference, freeing the task if it was the last.
-    pub(crate) fn ref_dec(self) {
-        if self.header().state.ref_dec(1) {
-            // SAFETY: that was the last reference.
-            unsafe { (self.header().vtable.dealloc)(self.ptr) }
-        }
-    }
-
-    /// Hands a `Runnable` (reference already counted) to the scheduler.
-    pub(crate) fn schedule(self) {
-        // SAFETY: the caller transferred a counted reference with NOTIFIED set.
-        unsafe { (self.header().vtable.schedule)(self.ptr) }
-    }
-
-    pub(crate) fn wake_by_ref(self) {
-        if let ToNotified::Submit = self.header().state.to_notified_by_ref() {
-            self.schedule();
-        }
-    }
-
-    /// Records a cancellation request; false if the task is done.
-    pub(crate) fn request_cancel(self, message: Option<Arc<str>>) -> bool {
-        use crate::state::ToCancelRequested::*;
-        let header = self.header();
-        // The message and count are written before the request is published (the
-        // AcqRel in `to_cancel_requested` pairs with the runner's Acquire), and
-        // rolled back if the task turns out to be done, all under the cold lock
-        // so no reader of the message sees the transient one.
-        let submit = {
-            let mut cold = header.cold.lock();
-            let cold = cold.get_or_insert_with(Default::default);
-            let previous = std::mem::replace(&mut cold.cancel_message, message);
-            header.cancelling.fetch_add(1, Ordering::Relaxed);
-            match header.state.to_cancel_requested() {
-                AlreadyComplete => {
-                    header.cancelling.fetch_sub(1, Ordering::Relaxed);
-                    cold.cancel_message = previous;
-                    return false;
-                }
-                Recorded => false,
-                Submit => true,
-            }
-        };
-        if submit {
-            self.schedule();
-        }
-        true
-    }
-
-    /// Shuts the task down if nobody runs it: drops the future and completes it
-    /// as cancelled. The caller guarantees no worker is running tasks of this
-    /// runtime, and for local tasks that this is the owner thread.
-    pub(crate) fn shutdown(self) {
-        if self.header().state.to_running_for_shutdown() {
-            // SAFETY: RUNNING was just claimed by this thread.
-            unsafe { (self.header().vtable.shutdown)(self.ptr) }
-        }
-    }
-
-    /// Schedules `f` on the task's loop.
-    pub(crate) fn call_soon(self, f: Box<dyn FnOnce() + Send>) {
-        // SAFETY: live task (caller holds a reference).
-        unsafe { (self.header().vtable.call_soon)(self.ptr, f) }
-    }
-
-    /// Join: see `Vtable::try_read_output`.
-    ///
-    /// # Safety
-    ///
-    /// `T` must be the task's output type and the caller must be the handle.
-    pub(crate) unsafe fn try_read_output<T>(
-        self,
-        waker: &Waker,
-    ) -> Poll<Result<Result<T, TaskError>, InvalidStateError>> {
-        let mut out = Poll::Pending;
-        // SAFETY: the caller guarantees T; `out` has the matching type.
-        unsafe {
-            (self.header().vtable.try_read_output)(self.ptr, &mut out as *mut _ as *mut (), waker)
-        };
-        out
-    }
-
-    /// # Safety
-    ///
-    /// As `try_read_output`.
-    pub(crate) unsafe fn take_output<T>(self) -> Result<Result<T, TaskError>, InvalidStateError> {
-        let mut out = Err(InvalidStateError::Pending);
-        // SAFETY: the caller guarantees T; `out` has the matching type.
-        unsafe { (self.header().vtable.take_output)(self.ptr, &mut out as *mut _ as *mut ()) };
-        out
-    }
-
-    /// The handle is dropped.
-    pub(crate) fn drop_join_handle(self) {
-        let header = self.header();
-        match header.state.unset_join_interest() {
-            Ok(prev) => {
-                if prev.is_join_waker_set() {
-                    // SAFETY: JOIN_WAKER was set and is now cleared by us before
-                    // completion: the slot is ours (state.rs, join waker protocol).
-                    header.join_waker.with_mut(|w| unsafe { *w = None });
-                }
-            }
-            Err(_) => {
-                // Complete: the output belongs to the handle.
-                // SAFETY: COMPLETE observed with JOIN_INTEREST still set.
-                unsafe { (header.vtable.drop_output)(self.ptr) };
-            }
-        }
-        self.ref_dec();
-    }
-
-    /// Registers `waker` as the join waker, or reports completion (true).
-    pub(crate) fn set_join_waker(self, waker: &Waker) -> bool {
-        let header = self.header();
-        let snapshot = header.state.load();
-        if snapshot.is_complete() {
-            return true;
-        }
-        if snapshot.is_join_waker_set() {
-            let same = header.join_waker.with(|w| {
-                // SAFETY: JOIN_WAKER set, task not complete: the runner does not
-                // touch the slot until it completes, and only this handle writes it.
-                unsafe { (*w).as_ref().is_some_and(|w| w.will_wake(waker)) }
-            });
-            if same {
-                return false;
-            }
-            if header.state.unset_join_waker().is_err() {
-                return true;
-            }
-        }
-        header.join_waker.with_mut(|w| {
-            // SAFETY: JOIN_WAKER clear, task not complete: the slot is the handle's.
-            unsafe { *w = Some(waker.clone()) }
-        });
-        header.state.set_join_waker().is_err()
-    }
+    let cancelled = Cancelled::with_message("runtime is shut down");
+    cell.stage.with_mut(|stage| {
+        // SAFETY: exclusive, as above.
+        let out = Err(TaskError::Cancelled(cancelled.clone()));
+        // SAFETY: exclusive, as above.
+        unsafe { *stage = Stage::Finished(Output::Ready(out)) }
+    });
+    cell.header.with_cold(|c| {
+        c.cancel_message = cancelled.message_arc();
+        c.error = Some(TaskError::Cancelled(cancelled));
+    });
+    cell.header.state.set_refused();
+    (raw, Built::Refused)
 }
 
 fn vtable<F: Future + 'static, S: Schedule>() -> &'static Vtable {
@@ -492,11 +243,14 @@ unsafe fn poll_future<F: Future, S>(cell: &Cell<F, S>, ptr: NonNull<Header>) -> 
     // from releasing a reference it never took.
     let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw_waker(ptr)) });
     let mut cx = Context::from_waker(&waker);
-    // SAFETY: RUNNING is ours.
-    cell.header
-        .polls
-        .with_mut(|p| unsafe { *p = (*p).wrapping_add(1) });
-    let _enter = context::enter_task(ptr);
+    let polls = cell.header.polls.with_mut(|p| {
+        // SAFETY: RUNNING is ours.
+        unsafe {
+            *p = (*p).wrapping_add(1);
+            *p
+        }
+    });
+    let _enter = context::enter_task(ptr.cast(), polls);
     let result = catch_panic(|| {
         cell.stage.with_mut(|stage| {
             // SAFETY: RUNNING gives exclusive access to the stage.
@@ -545,10 +299,10 @@ unsafe fn drop_future<F: Future, S>(
     ptr: NonNull<Header>,
     delivering: &Cancelled,
 ) -> Result<(), TaskError> {
-    let _enter = context::enter_task(ptr);
     // What the task awaited at its last poll is what this delivery cancels.
     // SAFETY: RUNNING is ours.
     let polls = cell.header.polls.with(|p| unsafe { *p });
+    let _enter = context::enter_task(ptr.cast(), polls);
     let _delivering = context::enter_cancel_delivery(delivering, (ptr.as_ptr() as usize, polls));
     let result = catch_panic(|| {
         // SAFETY: RUNNING gives exclusive access to the stage.
@@ -635,14 +389,8 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
 fn fire_done_callbacks(raw: RawTask) {
     let callbacks = raw.header().with_cold(|c| c.callbacks.take());
     if !callbacks.is_empty() {
-        schedule_callbacks(raw, callbacks);
+        crate::header::schedule_callbacks(raw, callbacks);
     }
-}
-
-/// Runs `callbacks` soon on the task's loop, each once, in order.
-pub(crate) fn schedule_callbacks(raw: RawTask, callbacks: DoneCallbacks<TaskRef>) {
-    let task = TaskRef::from_raw_inc(raw);
-    raw.call_soon(Box::new(move || callbacks.fire(&task)));
 }
 
 /// # Safety

@@ -1,12 +1,14 @@
-//! The handles: [`Task<T>`] (asyncio's Task), [`TaskRef`] (a type-erased view of
-//! any task) and [`Runnable`] (a task ready to be polled, as loops queue it).
+//! The handles: [`Task<T>`] (asyncio's Task), [`TaskRef`]'s methods (a
+//! type-erased view of any task; the type itself lives in `header.rs`, which
+//! the done-callback list names) and [`Runnable`] (a task ready to be polled,
+//! as loops queue it).
 
 use crate::callback::DoneCallback;
 use crate::context;
 use crate::error::{AwaitSelfError, InvalidStateError, TaskError};
+use crate::header::{schedule_callbacks, Header, RawTask, TaskRef};
 use crate::id::TaskId;
 use crate::loom::sync::Ordering;
-use crate::raw::{schedule_callbacks, RawTask};
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -18,36 +20,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-/// A handle to any task, whatever its output type: what `current_task()`,
-/// `all_tasks()` and done callbacks hand out. Cheap to clone.
-///
-/// Dropping a `TaskRef` releases only the reference; it never cancels the task.
-///
-/// ```
-/// weft::run(async {
-///     let t = weft::spawn(async {
-///         let me = weft::current_task().expect("inside a task");
-///         assert!(!me.done());
-///         me.name()
-///     });
-///     assert!(t.await.unwrap().starts_with("Task-"));
-/// });
-/// ```
-pub struct TaskRef {
-    raw: RawTask,
-}
-
 impl TaskRef {
-    /// Makes a handle, taking a new reference.
-    pub(crate) fn from_raw_inc(raw: RawTask) -> TaskRef {
-        raw.ref_inc();
-        TaskRef { raw }
-    }
-
-    pub(crate) fn raw(&self) -> RawTask {
-        self.raw
-    }
-
     /// The task's id.
     pub fn id(&self) -> TaskId {
         self.raw.header().id
@@ -174,19 +147,7 @@ impl TaskRef {
     }
 
     pub(crate) fn is_current(&self) -> bool {
-        context::current() == Some(self.raw.header_ptr())
-    }
-}
-
-impl Clone for TaskRef {
-    fn clone(&self) -> Self {
-        TaskRef::from_raw_inc(self.raw)
-    }
-}
-
-impl Drop for TaskRef {
-    fn drop(&mut self) {
-        self.raw.ref_dec();
+        RawTask::current() == Some(self.raw)
     }
 }
 
@@ -263,7 +224,7 @@ impl<T> Task<T> {
     pub(crate) fn from_raw(raw: RawTask) -> Task<T> {
         // The join reference was counted at allocation.
         Task {
-            task: ManuallyDrop::new(TaskRef { raw }),
+            task: ManuallyDrop::new(TaskRef::from_counted(raw)),
             awaited_at: None,
             _output: PhantomData,
         }
@@ -396,7 +357,7 @@ pub struct Runnable {
 unsafe impl Send for Runnable {}
 
 impl Runnable {
-    pub(crate) fn from_raw(ptr: NonNull<crate::raw::Header>) -> Runnable {
+    pub(crate) fn from_raw(ptr: NonNull<Header>) -> Runnable {
         Runnable {
             raw: RawTask::from_header(ptr),
         }
