@@ -220,57 +220,65 @@ impl Error for Cancelled {}
 /// ```
 #[derive(Clone)]
 pub struct PanicError {
-    message: Arc<str>,
+    /// One pointer, so a `TaskError` (and a task's output slot) stays as small
+    /// as it was before the payload was kept.
+    inner: Arc<PanicInner>,
+}
+
+struct PanicInner {
+    message: Box<str>,
     /// The payload until a clone takes it. A plain `std` mutex: taken at most
     /// once per panic, never contended on a hot path, and loom has nothing to
     /// model here.
-    payload: Arc<std::sync::Mutex<Option<Box<dyn Any + Send>>>>,
+    payload: std::sync::Mutex<Option<Box<dyn Any + Send>>>,
 }
 
 impl PanicError {
     /// Builds the error from a `catch_unwind` payload, keeping it.
     pub fn from_payload(payload: Box<dyn Any + Send>) -> PanicError {
-        let message: Arc<str> = if let Some(s) = payload.downcast_ref::<&'static str>() {
-            Arc::from(*s)
+        let message: Box<str> = if let Some(s) = payload.downcast_ref::<&'static str>() {
+            Box::from(*s)
         } else if let Some(s) = payload.downcast_ref::<String>() {
-            Arc::from(s.as_str())
+            Box::from(s.as_str())
         } else {
-            Arc::from("non-string panic payload")
+            Box::from("non-string panic payload")
         };
         PanicError {
-            message,
-            payload: Arc::new(std::sync::Mutex::new(Some(payload))),
+            inner: Arc::new(PanicInner {
+                message,
+                payload: std::sync::Mutex::new(Some(payload)),
+            }),
         }
     }
 
     /// The panic message.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.inner.message
     }
 
     /// The panic payload, to re-raise with `std::panic::resume_unwind`. The
     /// first clone to ask gets the original payload; the others get the
     /// message as a `String`.
     pub fn into_panic(self) -> Box<dyn Any + Send> {
-        let taken = match self.payload.lock() {
+        let taken = match self.inner.payload.lock() {
             Ok(mut payload) => payload.take(),
             Err(poisoned) => poisoned.into_inner().take(),
         };
-        taken.unwrap_or_else(|| Box::new(self.message.to_string()))
+        taken.unwrap_or_else(|| Box::new(self.message().to_owned()))
     }
 }
 
 impl fmt::Debug for PanicError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PanicError")
-            .field("message", &self.message)
+            .field("message", &self.message())
             .finish_non_exhaustive()
     }
 }
 
 impl fmt::Display for PanicError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "task panicked: {}", self.message)
+        write!(f, "task panicked: {}", self.message())
     }
 }
 
@@ -375,3 +383,16 @@ impl fmt::Display for AwaitSelfError {
 }
 
 impl Error for AwaitSelfError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keeping the panic payload must not grow a task's output slot: a
+    /// `TaskError` is three words, as it was when a panic kept only its
+    /// message.
+    #[test]
+    fn task_error_stays_three_words() {
+        assert!(std::mem::size_of::<TaskError>() <= 3 * std::mem::size_of::<usize>());
+    }
+}
