@@ -4,34 +4,11 @@
 
 mod common;
 
-use common::{spin_until, watchdog_for};
-use std::future::Future;
-use std::pin::Pin;
+use common::{poll_with, spin_until, watchdog_for, CountingWaker, PanickingWaker};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Poll, Waker};
 use std::time::Duration;
-
-struct PanickingWaker;
-
-impl Wake for PanickingWaker {
-    fn wake(self: Arc<Self>) {
-        panic!("this waker panics when woken");
-    }
-}
-
-#[derive(Default)]
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn poll_with<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
-    Pin::new(fut).poll(&mut Context::from_waker(waker))
-}
 
 /// Before the fix `Slot::complete_locked` unwound out of the first waiter's
 /// wake-up on the blocking-pool thread: that thread died, the second waiter
@@ -64,9 +41,7 @@ fn regression_a_concurrent_future_waker_that_panics_does_not_kill_the_completing
         assert!(poll_with(&mut second, &counting_waker).is_pending());
 
         go.send(()).unwrap();
-        spin_until("the second waiter to be woken", || {
-            counting.0.load(Ordering::SeqCst) == 1
-        });
+        spin_until("the second waiter to be woken", || counting.wakes() == 1);
         spin_until("the done callback to run", || {
             callbacks.load(Ordering::SeqCst) == 1
         });

@@ -5,37 +5,12 @@
 
 mod common;
 
-use common::{spin_until, watchdog_for, TraceLog};
-use std::future::Future;
-use std::pin::Pin;
+use common::{poll_with, spin_until, watchdog_for, CountingWaker, PanickingWaker, TraceLog};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Poll, Waker};
 use std::time::Duration;
 use weft::{DoneCallback, Promise};
-
-/// A waker that panics when woken.
-struct PanickingWaker;
-
-impl Wake for PanickingWaker {
-    fn wake(self: Arc<Self>) {
-        panic!("this waker panics when woken");
-    }
-}
-
-/// A waker that counts its wake-ups.
-#[derive(Default)]
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn poll_with<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
-    Pin::new(fut).poll(&mut Context::from_waker(waker))
-}
 
 /// Before the fix the one worker died in `complete` (the join-waker wake
 /// unwound out of it): the done callback never ran and nothing spawned later
@@ -105,11 +80,7 @@ fn regression_a_promise_waiter_whose_waker_panics_does_not_strand_the_others() {
             matches!(settled, Ok(Ok(()))),
             "set_result unwound or failed"
         );
-        assert_eq!(
-            counting.0.load(Ordering::SeqCst),
-            1,
-            "second waiter not woken"
-        );
+        assert_eq!(counting.wakes(), 1, "second waiter not woken");
         assert_eq!(callbacks.load(Ordering::SeqCst), 1, "callback skipped");
         assert!(matches!(
             poll_with(&mut second, &counting_waker),
