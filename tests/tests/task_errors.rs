@@ -98,3 +98,13 @@ fn result_taken_is_reported_one_way_by_task_and_concurrent_future() {
         }
     });
 }
+
+#[test]
+fn every_timeout_shape_chains_to_a_timeout_error() {
+    use std::error::Error;
+    let is_timeout = |e: &dyn Error| e.source().is_some_and(|s| s.is::<TimeoutError>());
+    assert!(is_timeout(&FutureError::Timeout));
+    assert!(is_timeout(&TaskError::from(TimeoutError::new())));
+    let wrapped = FutureError::Task(TaskError::from(TimeoutError::new()));
+    assert!(wrapped.source().is_some_and(|s| is_timeout(s)));
+}

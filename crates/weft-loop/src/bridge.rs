@@ -548,7 +548,11 @@ impl std::error::Error for FutureError {
         match self {
             FutureError::Task(e) => Some(e),
             FutureError::InvalidState(e) => Some(e),
-            _ => None,
+            FutureError::Timeout => {
+                static TIMEOUT: weft_task::TimeoutError = weft_task::TimeoutError::new();
+                Some(&TIMEOUT)
+            }
+            FutureError::WouldBlock => None,
         }
     }
 }

@@ -359,7 +359,7 @@ pub struct TimeoutError(());
 
 impl TimeoutError {
     /// A timeout.
-    pub fn new() -> TimeoutError {
+    pub const fn new() -> TimeoutError {
         TimeoutError(())
     }
 }
