@@ -98,12 +98,18 @@ impl<T> Outcome<T> {
 /// releasing the lock.
 ///
 /// ```
-/// use std::task::Waker;
+/// use std::sync::Arc;
+/// use std::task::{Wake, Waker};
 /// use weft_task::{InvalidStateError, ResultCell};
+///
+/// struct Nothing;
+/// impl Wake for Nothing {
+///     fn wake(self: Arc<Self>) {}
+/// }
 ///
 /// let mut cell = ResultCell::<u8, ()>::new();
 /// let mut slot = None;
-/// cell.register(&mut slot, Waker::noop());
+/// cell.register(&mut slot, &Waker::from(Arc::new(Nothing)));
 /// let wakeups = cell.try_set(Ok(7)).unwrap();
 /// wakeups.wake().fire(&());
 /// assert!(cell.try_set(Ok(8)).is_err());
