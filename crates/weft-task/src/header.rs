@@ -118,7 +118,7 @@ pub(crate) struct RawTask {
 }
 
 // SAFETY: the header is only reached through atomics, locks and the access rules
-// in the module header; the future (which may be !Send) is only touched by the
+// in raw.rs's module header; the future (which may be !Send) is only touched by the
 // thread the scheduler guarantees (see `spawn_unchecked`).
 unsafe impl Send for RawTask {}
 // SAFETY: as above.
@@ -141,7 +141,7 @@ impl RawTask {
 
     pub(crate) fn header(&self) -> &Header {
         // SAFETY: a RawTask is only made from a live task whose reference the
-        // holder owns (see the module's Safety section).
+        // holder owns (see raw.rs's Safety section).
         unsafe { self.ptr.as_ref() }
     }
 
