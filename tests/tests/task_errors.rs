@@ -106,5 +106,5 @@ fn every_timeout_shape_chains_to_a_timeout_error() {
     assert!(is_timeout(&FutureError::Timeout));
     assert!(is_timeout(&TaskError::from(TimeoutError::new())));
     let wrapped = FutureError::Task(TaskError::from(TimeoutError::new()));
-    assert!(wrapped.source().is_some_and(|s| is_timeout(s)));
+    assert!(wrapped.source().is_some_and(is_timeout));
 }
