@@ -125,6 +125,16 @@ pub struct ResultCell<T, A: ?Sized> {
 
 /// What setting a [`ResultCell`] released: the waiters to wake and the
 /// callbacks to fire, outside the owner's lock.
+///
+/// ```
+/// use weft_task::{DoneCallback, ResultCell};
+///
+/// let mut cell = ResultCell::<(), str>::new();
+/// cell.add_done_callback(DoneCallback::new(|who: &str| assert_eq!(who, "owner")))
+///     .unwrap();
+/// let wakeups = cell.try_set(Ok(())).unwrap(); // under the owner's lock
+/// wakeups.wake().fire("owner"); // after releasing it
+/// ```
 #[must_use = "the waiters are woken only by calling wake"]
 pub struct Wakeups<A: ?Sized> {
     waiters: Vec<Option<Waker>>,
