@@ -19,7 +19,9 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
-use weft::{run_coroutine_threadsafe, ConcurrentFuture, FutureError, Handle, LoopHandle};
+use weft::{
+    run_coroutine_threadsafe, ConcurrentFuture, FutureError, Handle, InvalidStateError, LoopHandle,
+};
 
 /// How long a plain thread waits for an outcome that should come at once; far
 /// beyond any real latency, well inside the watchdog.
@@ -609,14 +611,19 @@ fn running_done_exception_and_taken_follow_the_work() {
         assert!(fut.done() && !fut.running() && !fut.cancelled());
         // exception() left the value in place.
         assert_eq!(fut.result(None).unwrap(), 9);
-        assert!(matches!(fut.result(None), Err(FutureError::Taken)));
+        assert!(matches!(
+            fut.result(None),
+            Err(FutureError::InvalidState(InvalidStateError::ResultTaken))
+        ));
         assert!(matches!(
             fut.clone().result(Some(ms(1))),
-            Err(FutureError::Taken)
+            Err(FutureError::InvalidState(InvalidStateError::ResultTaken))
         ));
         assert!(matches!(
             poll_once(&mut fut.clone()),
-            Poll::Ready(Err(FutureError::Taken))
+            Poll::Ready(Err(FutureError::InvalidState(
+                InvalidStateError::ResultTaken
+            )))
         ));
         assert!(matches!(fut.exception(None), Ok(None)));
         assert!(fut.done() && !fut.cancelled());
@@ -625,7 +632,10 @@ fn running_done_exception_and_taken_follow_the_work() {
         // Awaiting takes it too; a later result() is Taken.
         let awaited = run_coroutine_threadsafe(async { 4 }, rt.handle());
         assert_eq!(rt.block_on(awaited.clone()).unwrap(), 4);
-        assert!(matches!(awaited.result(None), Err(FutureError::Taken)));
+        assert!(matches!(
+            awaited.result(None),
+            Err(FutureError::InvalidState(InvalidStateError::ResultTaken))
+        ));
 
         // An error: exception() returns it, and it stays.
         let failing = run_coroutine_threadsafe(
@@ -963,7 +973,10 @@ fn cancel_racing_completion_ends_each_future_exactly_one_way() {
                             Ok(v) => {
                                 assert_eq!(v, i);
                                 assert!(!fut.cancelled(), "thread {t}, {i}: a value and cancelled");
-                                assert!(matches!(fut.result(None), Err(FutureError::Taken)));
+                                assert!(matches!(
+                                    fut.result(None),
+                                    Err(FutureError::InvalidState(InvalidStateError::ResultTaken))
+                                ));
                                 ok += 1;
                                 if said {
                                     late_true += 1;

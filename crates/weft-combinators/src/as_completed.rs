@@ -181,7 +181,12 @@ impl<T> fmt::Display for TimedOut<T> {
     }
 }
 
-impl<T> std::error::Error for TimedOut<T> {}
+impl<T> std::error::Error for TimedOut<T> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        static TIMEOUT: TimeoutError = TimeoutError::new();
+        Some(&TIMEOUT)
+    }
+}
 
 impl<T> fmt::Debug for AsCompleted<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

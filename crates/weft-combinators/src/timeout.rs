@@ -225,11 +225,10 @@ impl Timeout {
         let mut scope = self.scope.lock();
         match scope.state {
             State::Entered => {}
-            State::Created => return Err(InvalidStateError::new("timeout not entered")),
-            State::Expiring | State::Expired => {
-                return Err(InvalidStateError::new("timeout already expired"))
+            State::Created => return Err(InvalidStateError::NotStarted),
+            State::Expiring | State::Expired | State::Exited => {
+                return Err(InvalidStateError::AlreadyDone)
             }
-            State::Exited => return Err(InvalidStateError::new("timeout already exited")),
         }
         scope.deadline = deadline;
         if let Some(waker) = scope.waker.take() {

@@ -5,9 +5,8 @@
 use crate::bridge::{ConcurrentFuture, Slot, Source};
 use crate::thread_pool::BlockingPool;
 use crate::Handle;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use weft_task::{Cancelled, PanicError, TaskError};
+use weft_task::{Cancelled, TaskError};
 
 /// Completes the job's future `Cancelled` if the job is dropped unrun.
 struct Unrun<T>(Arc<Slot<T>>);
@@ -35,8 +34,7 @@ where
         if !slot.start_job() {
             return; // cancelled before it started
         }
-        let outcome = catch_unwind(AssertUnwindSafe(f))
-            .map_err(|payload| TaskError::Panicked(PanicError::from_payload(payload)));
+        let outcome = weft_task::catch_panic(f).map_err(TaskError::Panicked);
         slot.complete(outcome);
         drop(unrun); // a no-op now: the slot is complete
     }));

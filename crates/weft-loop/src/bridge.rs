@@ -4,13 +4,17 @@
 //!
 //! # Protocol
 //!
-//! A `ConcurrentFuture` is an `Arc<Slot<T>>`: the outcome and the work's
-//! source under one mutex, a condvar for blocked threads, and a `done` flag
-//! outside the lock for the waiting thread's short spin.
+//! A `ConcurrentFuture` is an `Arc<Slot<T>>`: weft-task's one result cell
+//! ([`ResultCell`]: the outcome, the async waiters, the done callbacks, and
+//! its set-once / take-once rules) and the work's source under one mutex; a
+//! condvar for blocked threads around it; and a `done` flag outside the lock
+//! for the waiting thread's short spin.
 //!
-//! - **Completion** (`Slot::complete`, once): under the lock, store the outcome
-//!   and set `done`; then, outside it, `notify_all` the condvar, wake the async
-//!   waiters and run the done callbacks, on the completing thread.
+//! - **Completion** (`Slot::complete`, once): under the lock, set the cell
+//!   and `done`; then, outside it, `notify_all` the condvar, wake the async
+//!   waiters (each through the panic runner, so a panicking waker neither
+//!   stops the others nor skips the callbacks) and run the done callbacks, on
+//!   the completing thread.
 //! - **A blocked `result`** spins on `done` (Acquire, pairs with the Release
 //!   store in `complete`) for up to 10 µs, then locks, re-checks the
 //!   outcome and waits on the condvar. The outcome is stored under the lock
@@ -37,7 +41,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
-use weft_task::{Cancelled, InvalidStateError, Task, TaskError};
+use weft_task::{Cancelled, DoneCallback, InvalidStateError, ResultCell, Task, TaskError};
 
 /// How long a blocked `result` spins on the `done` flag before it sleeps on
 /// the condvar. A round trip to a worker usually ends within it, and a sleep
@@ -87,7 +91,7 @@ where
         Location::caller(),
     );
     slot.watch(task);
-    ConcurrentFuture { slot }
+    ConcurrentFuture::from_slot(slot)
 }
 
 /// Where [`run_coroutine_threadsafe`] runs its future: a [`Handle`] or a
@@ -142,7 +146,8 @@ impl Target for LoopHandle {
 ///
 /// Clones share the outcome; the value is moved out by the first
 /// [`result`](Self::result) (or await) that gets it, later ones get
-/// [`FutureError::Taken`]. **Dropping it does not cancel the work**; call
+/// [`FutureError::InvalidState`]`(`[`InvalidStateError::ResultTaken`]`)`; an
+/// error goes to every caller. **Dropping it does not cancel the work**; call
 /// [`cancel`](Self::cancel).
 ///
 /// ```
@@ -161,18 +166,23 @@ impl Target for LoopHandle {
 /// ```
 pub struct ConcurrentFuture<T> {
     slot: Arc<Slot<T>>,
+    /// This handle's index in the cell's waiter list, once it awaited.
+    waiter: Option<usize>,
 }
 
 impl<T> Clone for ConcurrentFuture<T> {
     fn clone(&self) -> Self {
-        ConcurrentFuture {
-            slot: self.slot.clone(),
-        }
+        ConcurrentFuture::from_slot(self.slot.clone())
     }
 }
 
-/// A done callback: runs once, with the future.
-type Callback<T> = Box<dyn FnOnce(&ConcurrentFuture<T>) + Send>;
+impl<T> Drop for ConcurrentFuture<T> {
+    fn drop(&mut self) {
+        if let Some(i) = self.waiter {
+            self.slot.state.lock().cell.deregister(i);
+        }
+    }
+}
 
 pub(crate) struct Slot<T> {
     state: Mutex<SlotState<T>>,
@@ -184,11 +194,22 @@ pub(crate) struct Slot<T> {
 }
 
 struct SlotState<T> {
-    /// `None` until done; `Some(Ok(None))` once the value was taken.
-    outcome: Option<Result<Option<T>, TaskError>>,
+    cell: ResultCell<T, ConcurrentFuture<T>>,
     source: Source<T>,
-    waiters: Vec<Waker>,
-    callbacks: Vec<Callback<T>>,
+}
+
+impl<T> SlotState<T> {
+    /// The value for the first taker; an error for every caller.
+    fn take_result(&mut self) -> Result<T, FutureError> {
+        match self.cell.take() {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(FutureError::Task(e)),
+            Err(invalid) => Err(match self.cell.error() {
+                Some(e) => FutureError::Task(e.clone()),
+                None => FutureError::InvalidState(invalid),
+            }),
+        }
+    }
 }
 
 pub(crate) enum Source<T> {
@@ -205,10 +226,8 @@ impl<T> Slot<T> {
     pub(crate) fn new(source: Source<T>) -> Arc<Slot<T>> {
         Arc::new(Slot {
             state: Mutex::new(SlotState {
-                outcome: None,
+                cell: ResultCell::new(),
                 source,
-                waiters: Vec::new(),
-                callbacks: Vec::new(),
             }),
             ready: Condvar::new(),
             done: AtomicBool::new(false),
@@ -219,7 +238,7 @@ impl<T> Slot<T> {
     /// Claims the job for running; false if it was cancelled first.
     pub(crate) fn start_job(&self) -> bool {
         let st = self.state.lock();
-        if st.outcome.is_some() {
+        if st.cell.is_done() {
             return false;
         }
         self.started.store(true, Ordering::Relaxed);
@@ -240,25 +259,17 @@ impl<T> Slot<T> {
         mut st: MutexGuard<'_, SlotState<T>>,
         outcome: Result<T, TaskError>,
     ) {
-        if st.outcome.is_some() {
+        let Ok(wakeups) = st.cell.try_set(outcome) else {
             return;
-        }
-        st.outcome = Some(outcome.map(Some));
+        };
         st.source = Source::None;
         // Release: pairs with the Acquire loads in `is_done` (the spin).
         self.done.store(true, Ordering::Release);
-        let waiters = std::mem::take(&mut st.waiters);
-        let callbacks = std::mem::take(&mut st.callbacks);
         drop(st);
         self.ready.notify_all();
-        for w in waiters {
-            w.wake();
-        }
+        let callbacks = wakeups.wake();
         if !callbacks.is_empty() {
-            let fut = ConcurrentFuture { slot: self.clone() };
-            for cb in callbacks {
-                run_callback(cb, &fut);
-            }
+            callbacks.fire(&ConcurrentFuture::from_slot(self.clone()));
         }
     }
 
@@ -304,16 +315,9 @@ impl<T: Send + 'static> Wake for Slot<T> {
     }
 }
 
-fn run_callback<T>(cb: Callback<T>, fut: &ConcurrentFuture<T>) {
-    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(fut))) {
-        let err = weft_task::PanicError::from_payload(payload);
-        tracing::error!(error = %err, "a ConcurrentFuture done callback panicked");
-    }
-}
-
 impl<T> ConcurrentFuture<T> {
     pub(crate) fn from_slot(slot: Arc<Slot<T>>) -> ConcurrentFuture<T> {
-        ConcurrentFuture { slot }
+        ConcurrentFuture { slot, waiter: None }
     }
 
     /// Waits for the outcome: the value (moved out), or the work's error
@@ -327,12 +331,7 @@ impl<T> ConcurrentFuture<T> {
     /// wait: a result not ready yet is [`FutureError::WouldBlock`]; await the
     /// future there instead.
     pub fn result(&self, timeout: Option<Duration>) -> Result<T, FutureError> {
-        let mut st = self.wait(timeout)?;
-        match st.outcome.as_mut() {
-            Some(Ok(value)) => value.take().ok_or(FutureError::Taken),
-            Some(Err(e)) => Err(FutureError::Task(e.clone())),
-            None => unreachable!("wait returns once the outcome is stored"),
-        }
+        self.wait(timeout)?.take_result()
     }
 
     /// Waits like [`result`](Self::result), then returns the work's error,
@@ -340,10 +339,7 @@ impl<T> ConcurrentFuture<T> {
     /// The value stays in place.
     pub fn exception(&self, timeout: Option<Duration>) -> Result<Option<TaskError>, FutureError> {
         let st = self.wait(timeout)?;
-        Ok(match st.outcome.as_ref() {
-            Some(Err(e)) => Some(e.clone()),
-            _ => None,
-        })
+        Ok(st.cell.error().cloned())
     }
 
     /// Whether the work has finished (a value, an error or cancelled).
@@ -353,10 +349,7 @@ impl<T> ConcurrentFuture<T> {
 
     /// Whether the work ended cancelled.
     pub fn cancelled(&self) -> bool {
-        matches!(
-            self.slot.state.lock().outcome,
-            Some(Err(TaskError::Cancelled(_)))
-        )
+        self.slot.state.lock().cell.is_cancelled()
     }
 
     /// Whether the work has started and not finished.
@@ -372,7 +365,7 @@ impl<T> ConcurrentFuture<T> {
     pub fn cancel(&self) -> bool {
         let st = self.slot.state.lock();
         match &st.source {
-            _ if st.outcome.is_some() => false,
+            _ if st.cell.is_done() => false,
             // False if it finished and its wake-up has not reached us yet.
             Source::Task(task) => task.cancel(),
             Source::Job if self.slot.started.load(Ordering::Relaxed) => false,
@@ -388,13 +381,15 @@ impl<T> ConcurrentFuture<T> {
     /// once, on this thread, if it has finished already. Callbacks run in the
     /// order they were added; a panic in one is reported through `tracing`.
     pub fn add_done_callback(&self, f: impl FnOnce(&ConcurrentFuture<T>) + Send + 'static) {
-        let mut st = self.slot.state.lock();
-        if st.outcome.is_none() {
-            st.callbacks.push(Box::new(f));
-            return;
+        let refused = self
+            .slot
+            .state
+            .lock()
+            .cell
+            .add_done_callback(DoneCallback::once(f));
+        if let Err(cb) = refused {
+            weft_task::DoneCallbacks::from(cb).fire(self);
         }
-        drop(st);
-        run_callback(Box::new(f), self);
     }
 
     /// Waits until done, or `timeout`; returns the locked state.
@@ -407,12 +402,12 @@ impl<T> ConcurrentFuture<T> {
         }
         let deadline = timeout.map(crate::deadline::after);
         let mut st = self.slot.state.lock();
-        while st.outcome.is_none() {
+        while !st.cell.is_done() {
             match deadline {
                 None => self.slot.ready.wait(&mut st),
                 Some(deadline) => {
                     if self.slot.ready.wait_until(&mut st, deadline).timed_out()
-                        && st.outcome.is_none()
+                        && !st.cell.is_done()
                     {
                         return Err(FutureError::Timeout);
                     }
@@ -444,18 +439,14 @@ impl<T> Future for ConcurrentFuture<T> {
 
     /// Awaiting moves the value out, like [`result`](ConcurrentFuture::result);
     /// works on any runtime (or none).
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut st = self.slot.state.lock();
-        match st.outcome.as_mut() {
-            Some(Ok(value)) => Poll::Ready(value.take().ok_or(FutureError::Taken)),
-            Some(Err(e)) => Poll::Ready(Err(FutureError::Task(e.clone()))),
-            None => {
-                if !st.waiters.iter().any(|w| w.will_wake(cx.waker())) {
-                    st.waiters.push(cx.waker().clone());
-                }
-                Poll::Pending
-            }
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let mut st = this.slot.state.lock();
+        if st.cell.is_done() {
+            return Poll::Ready(st.take_result());
         }
+        st.cell.register(&mut this.waiter, cx.waker());
+        Poll::Pending
     }
 }
 
@@ -491,8 +482,9 @@ pub enum FutureError {
     /// Called on a weft loop thread before the outcome was ready: waiting
     /// there could deadlock the loop; await the future instead.
     WouldBlock,
-    /// An earlier `result` or await took the value.
-    Taken,
+    /// An earlier `result` or await took the value
+    /// ([`InvalidStateError::ResultTaken`], as `Task::result` reports it).
+    InvalidState(InvalidStateError),
     /// The work ended with this error (a cancellation, a panic, a failure).
     Task(TaskError),
 }
@@ -524,7 +516,7 @@ impl fmt::Display for FutureError {
             FutureError::WouldBlock => {
                 f.write_str("would block a weft loop thread: await the future instead")
             }
-            FutureError::Taken => InvalidStateError::new("result already taken").fmt(f),
+            FutureError::InvalidState(e) => e.fmt(f),
             FutureError::Task(e) => e.fmt(f),
         }
     }
@@ -534,7 +526,12 @@ impl std::error::Error for FutureError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             FutureError::Task(e) => Some(e),
-            _ => None,
+            FutureError::InvalidState(e) => Some(e),
+            FutureError::Timeout => {
+                static TIMEOUT: weft_task::TimeoutError = weft_task::TimeoutError::new();
+                Some(&TIMEOUT)
+            }
+            FutureError::WouldBlock => None,
         }
     }
 }

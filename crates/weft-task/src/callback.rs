@@ -1,7 +1,9 @@
-//! Done callbacks with identity, so `remove_done_callback` can find them.
+//! Done callbacks with identity, so `remove_done_callback` can find them, and
+//! [`DoneCallbacks`], the one list of them that tasks, promises and the sync
+//! bridge's `ConcurrentFuture` all keep and fire.
 
+use crate::panic::run_reporting;
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 /// A callback run (on the loop, never synchronously) when a task or promise
@@ -43,6 +45,28 @@ impl<A: ?Sized> DoneCallback<A> {
         DoneCallback { f: Arc::new(f) }
     }
 
+    /// Wraps a callback that runs at most once (the first call runs `f`,
+    /// later ones do nothing): for callers whose callbacks are `FnOnce`.
+    ///
+    /// ```
+    /// use weft::DoneCallback;
+    ///
+    /// let cb = DoneCallback::once(|n: &u8| assert_eq!(*n, 1));
+    /// # let _ = cb;
+    /// ```
+    pub fn once(f: impl FnOnce(&A) + Send + 'static) -> DoneCallback<A> {
+        let f = std::sync::Mutex::new(Some(f));
+        DoneCallback::new(move |arg: &A| {
+            let f = match f.lock() {
+                Ok(mut f) => f.take(),
+                Err(poisoned) => poisoned.into_inner().take(),
+            };
+            if let Some(f) = f {
+                f(arg);
+            }
+        })
+    }
+
     /// Whether `self` and `other` are (clones of) the same callback.
     pub fn same_as(&self, other: &DoneCallback<A>) -> bool {
         Arc::ptr_eq(&self.f, &other.f)
@@ -51,10 +75,7 @@ impl<A: ?Sized> DoneCallback<A> {
     /// Calls it; a panic is reported through `tracing` and swallowed so the loop
     /// goes on.
     pub(crate) fn invoke(&self, arg: &A) {
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (self.f)(arg))) {
-            let err = crate::PanicError::from_payload(payload);
-            tracing::error!(error = %err, "a done callback panicked");
-        }
+        run_reporting("a done callback", || (self.f)(arg));
     }
 }
 
@@ -70,12 +91,84 @@ impl<A: ?Sized> fmt::Debug for DoneCallback<A> {
     }
 }
 
-/// Removes every registration of `cb` from `list`; returns how many.
-pub(crate) fn remove_all<A: ?Sized>(
-    list: &mut Vec<DoneCallback<A>>,
-    cb: &DoneCallback<A>,
-) -> usize {
-    let before = list.len();
-    list.retain(|c| !c.same_as(cb));
-    before - list.len()
+/// The done callbacks registered on one task, promise or `ConcurrentFuture`,
+/// in registration order: the one done-callback mechanism. The owner keeps
+/// the list under its lock, [`take`](Self::take)s it when the outcome is
+/// set, and [`fire`](Self::fire)s it outside the lock (on its loop or
+/// inline, as the owner documents).
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use weft_task::{DoneCallback, DoneCallbacks};
+///
+/// let calls = Arc::new(AtomicUsize::new(0));
+/// let counter = calls.clone();
+/// let mut list = DoneCallbacks::new();
+/// list.push(DoneCallback::new(move |_: &()| {
+///     counter.fetch_add(1, Ordering::SeqCst);
+/// }));
+/// list.push(DoneCallback::new(|_: &()| panic!("reported, not raised")));
+/// list.take().fire(&());
+/// assert_eq!(calls.load(Ordering::SeqCst), 1);
+/// ```
+pub struct DoneCallbacks<A: ?Sized> {
+    list: Vec<DoneCallback<A>>,
+}
+
+impl<A: ?Sized> DoneCallbacks<A> {
+    /// An empty list (no allocation).
+    pub const fn new() -> DoneCallbacks<A> {
+        DoneCallbacks { list: Vec::new() }
+    }
+
+    /// Adds `cb` at the end.
+    pub fn push(&mut self, cb: DoneCallback<A>) {
+        self.list.push(cb);
+    }
+
+    /// Removes every registration of `cb`; returns how many there were.
+    pub fn remove(&mut self, cb: &DoneCallback<A>) -> usize {
+        let before = self.list.len();
+        self.list.retain(|c| !c.same_as(cb));
+        before - self.list.len()
+    }
+
+    /// Whether no callback is registered.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Moves the callbacks out, leaving the list empty.
+    pub fn take(&mut self) -> DoneCallbacks<A> {
+        DoneCallbacks {
+            list: std::mem::take(&mut self.list),
+        }
+    }
+
+    /// Runs each callback once, in order, with `arg`; a panic in one is
+    /// reported through `tracing` and the rest still run.
+    pub fn fire(self, arg: &A) {
+        for cb in &self.list {
+            cb.invoke(arg);
+        }
+    }
+}
+
+impl<A: ?Sized> Default for DoneCallbacks<A> {
+    fn default() -> Self {
+        DoneCallbacks::new()
+    }
+}
+
+impl<A: ?Sized> From<DoneCallback<A>> for DoneCallbacks<A> {
+    fn from(cb: DoneCallback<A>) -> Self {
+        DoneCallbacks { list: vec![cb] }
+    }
+}
+
+impl<A: ?Sized> fmt::Debug for DoneCallbacks<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(&self.list).finish()
+    }
 }

@@ -21,7 +21,7 @@
 
 use crate::context::{self, PollStamp};
 use crate::error::Cancelled;
-use crate::raw::RawTask;
+use crate::header::RawTask;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -99,7 +99,7 @@ impl<F: Future> Future for CatchCancel<F> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let stamp = context::poll_stamp();
-        let task = context::current().map(RawTask::from_header);
+        let task = RawTask::current();
         if let (Some(task), Some((ptr, polls))) = (task, stamp) {
             if self.inner_wrappers == 0 && self.inner.is_some() {
                 // Not polled yet in this task poll: the inner future's leaves
@@ -190,7 +190,7 @@ impl<T> Future for Raise<T> {
     type Output = T;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        let Some(task) = context::current().map(RawTask::from_header) else {
+        let Some(task) = RawTask::current() else {
             panic!("Cancelled::raise awaited outside a weft task");
         };
         if let Some(cancelled) = self.cancelled.take() {

@@ -9,7 +9,6 @@
 //! promise asks it through the hook installed with [`set_loop_hook`].
 
 use crate::error::Cancelled;
-use crate::raw::Header;
 use std::cell::{Cell, RefCell};
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -20,23 +19,33 @@ use std::task::{Context, Poll};
 const BUDGET: u8 = 128;
 
 thread_local! {
-    static CURRENT: Cell<Option<NonNull<Header>>> = const { Cell::new(None) };
+    static CURRENT: Cell<Option<Current>> = const { Cell::new(None) };
     static BUDGET_LEFT: Cell<Option<u8>> = const { Cell::new(None) };
     static INTERCEPTING: Cell<u32> = const { Cell::new(0) };
     static DELIVERING: RefCell<Option<(Cancelled, PollStamp)>> = const { RefCell::new(None) };
 }
 
+/// The task being polled: its header's address, opaque here (only compared,
+/// and turned back into a task by the layer that knows the header), and which
+/// poll of it this is.
+#[derive(Clone, Copy)]
+struct Current {
+    task: NonNull<()>,
+    polls: u32,
+}
+
 /// Restores the previous task context when dropped.
 pub(crate) struct EnterTask {
-    prev: Option<NonNull<Header>>,
+    prev: Option<Current>,
     prev_budget: Option<u8>,
     prev_intercepting: u32,
 }
 
-/// Marks `task` as the one being polled (or dropped) on this thread.
-pub(crate) fn enter_task(task: NonNull<Header>) -> EnterTask {
+/// Marks `task` (a task header's address) as the one being polled (or
+/// dropped) on this thread, in its poll number `polls`.
+pub(crate) fn enter_task(task: NonNull<()>, polls: u32) -> EnterTask {
     EnterTask {
-        prev: CURRENT.replace(Some(task)),
+        prev: CURRENT.replace(Some(Current { task, polls })),
         prev_budget: BUDGET_LEFT.replace(Some(BUDGET)),
         prev_intercepting: INTERCEPTING.replace(0),
     }
@@ -50,9 +59,9 @@ impl Drop for EnterTask {
     }
 }
 
-/// The task being polled on this thread.
-pub(crate) fn current() -> Option<NonNull<Header>> {
-    CURRENT.get()
+/// The task being polled on this thread (its header's address).
+pub(crate) fn current() -> Option<NonNull<()>> {
+    CURRENT.get().map(|c| c.task)
 }
 
 /// How many `catch_cancel` wrappers registered during this poll; resets it.
@@ -76,11 +85,8 @@ pub(crate) type PollStamp = (usize, u32);
 
 /// The stamp for a leaf future returning `Pending` now, if inside a task.
 pub(crate) fn poll_stamp() -> Option<PollStamp> {
-    let task = CURRENT.get()?;
-    // SAFETY: CURRENT is the task being polled on this thread, which holds
-    // RUNNING; `polls` is only written by that thread.
-    let polls = unsafe { task.as_ref() }.polls.with(|p| unsafe { *p });
-    Some((task.as_ptr() as usize, polls))
+    let current = CURRENT.get()?;
+    Some((current.task.as_ptr() as usize, current.polls))
 }
 
 /// While alive, futures dropped on this thread are being dropped to deliver a

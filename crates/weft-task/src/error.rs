@@ -7,17 +7,20 @@ use std::fmt;
 use std::sync::Arc;
 
 /// How a task or promise ended without a value: asyncio's `CancelledError`, an
-/// exception, or (Rust only) a panic.
+/// exception, a `TimeoutError`, or (Rust only) a panic.
 ///
-/// Cheap to clone, so [`Task::exception`](crate::Task::exception) and many
+/// Cheap to clone, so [`TaskRef::exception`](crate::TaskRef::exception) and many
 /// awaiters of one [`Promise`](crate::Promise) can each have it.
 ///
 /// ```
-/// use weft_task::{Cancelled, TaskError};
+/// use weft_task::{Cancelled, TaskError, TimeoutError};
 ///
 /// let err = TaskError::Cancelled(Cancelled::with_message("shutting down"));
 /// assert!(err.is_cancelled());
 /// assert_eq!(err.to_string(), "task cancelled: shutting down");
+///
+/// let err = TaskError::from(TimeoutError::new());
+/// assert!(err.is_timeout() && !err.is_failed());
 /// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -25,10 +28,13 @@ pub enum TaskError {
     /// The task was cancelled (`asyncio.CancelledError`), with the message given
     /// to `cancel_with`, if any.
     Cancelled(Cancelled),
-    /// The task's future panicked; the payload's message is kept.
+    /// The task's future panicked; the payload is kept
+    /// ([`into_panic`](TaskError::into_panic)).
     Panicked(PanicError),
     /// The work failed with an error (`Promise::set_exception`).
     Failed(Arc<dyn Error + Send + Sync + 'static>),
+    /// A deadline passed first (what `wait_for` and `as_completed` report).
+    TimedOut(TimeoutError),
 }
 
 impl TaskError {
@@ -42,15 +48,16 @@ impl TaskError {
         matches!(self, TaskError::Panicked(_))
     }
 
-    /// Whether the work failed with an error (neither cancelled nor panicked).
+    /// Whether the work failed with an error (not cancelled, not panicked, not
+    /// timed out).
     pub fn is_failed(&self) -> bool {
         matches!(self, TaskError::Failed(_))
     }
 
-    /// Whether this is a [`TimeoutError`]: a deadline passed (what `wait_for`
+    /// Whether a deadline passed: [`TaskError::TimedOut`] (what `wait_for`
     /// and `as_completed` report).
     pub fn is_timeout(&self) -> bool {
-        matches!(self, TaskError::Failed(e) if e.is::<TimeoutError>())
+        matches!(self, TaskError::TimedOut(_))
     }
 
     /// The cancellation, if this is one.
@@ -65,6 +72,44 @@ impl TaskError {
     pub fn failed<E: Error + Send + Sync + 'static>(error: E) -> TaskError {
         TaskError::Failed(Arc::new(error))
     }
+
+    /// The panic's payload, to re-raise it with `std::panic::resume_unwind`
+    /// (tokio's `JoinError::into_panic`).
+    ///
+    /// # Panics
+    ///
+    /// If this is not [`TaskError::Panicked`]; see
+    /// [`try_into_panic`](Self::try_into_panic).
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let err = weft::spawn(async { std::panic::panic_any(7u32) }).await.unwrap_err();
+    ///     assert_eq!(*err.into_panic().downcast::<u32>().unwrap(), 7);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn into_panic(self) -> Box<dyn Any + Send> {
+        match self.try_into_panic() {
+            Ok(payload) => payload,
+            Err(e) => panic!("`TaskError::into_panic` on an error that is not a panic: {e}"),
+        }
+    }
+
+    /// The panic's payload if this is [`TaskError::Panicked`], else the error
+    /// back. See [`PanicError::into_panic`] for which clone gets the payload.
+    ///
+    /// ```
+    /// use weft_task::{Cancelled, TaskError};
+    ///
+    /// let err = TaskError::from(Cancelled::new());
+    /// assert!(err.try_into_panic().unwrap_err().is_cancelled());
+    /// ```
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, TaskError> {
+        match self {
+            TaskError::Panicked(p) => Ok(p.into_panic()),
+            other => Err(other),
+        }
+    }
 }
 
 impl fmt::Display for TaskError {
@@ -73,6 +118,7 @@ impl fmt::Display for TaskError {
             TaskError::Cancelled(c) => c.fmt(f),
             TaskError::Panicked(p) => p.fmt(f),
             TaskError::Failed(e) => write!(f, "task failed: {e}"),
+            TaskError::TimedOut(t) => t.fmt(f),
         }
     }
 }
@@ -83,14 +129,15 @@ impl Error for TaskError {
             TaskError::Cancelled(c) => Some(c),
             TaskError::Panicked(p) => Some(p),
             TaskError::Failed(e) => Some(&**e),
+            TaskError::TimedOut(t) => Some(t),
         }
     }
 }
 
 impl From<TimeoutError> for TaskError {
-    /// A timeout as a [`TaskError::Failed`], so `is_timeout()` finds it.
+    /// A timeout as [`TaskError::TimedOut`].
     fn from(e: TimeoutError) -> TaskError {
-        TaskError::failed(e)
+        TaskError::TimedOut(e)
     }
 }
 
@@ -154,8 +201,12 @@ impl fmt::Display for Cancelled {
 
 impl Error for Cancelled {}
 
-/// A task's future panicked. Holds the panic message (the payload when it was a
-/// `&str` or `String`).
+/// A task's future (or a callback) panicked. Keeps the panic payload, for
+/// [`into_panic`](PanicError::into_panic), and its message (when the payload
+/// was a `&str` or `String`) for `Display`.
+///
+/// Clones share the one payload: the first clone to call `into_panic` gets
+/// it; later calls get the message as a `String` payload.
 ///
 /// ```
 /// use weft_task::PanicError;
@@ -163,93 +214,134 @@ impl Error for Cancelled {}
 /// let p = PanicError::from_payload(Box::new("boom"));
 /// assert_eq!(p.message(), "boom");
 /// assert_eq!(p.to_string(), "task panicked: boom");
+/// let copy = p.clone();
+/// assert_eq!(*p.into_panic().downcast::<&str>().unwrap(), "boom");
+/// assert_eq!(*copy.into_panic().downcast::<String>().unwrap(), "boom");
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PanicError {
-    message: Arc<str>,
+    /// One pointer, so a `TaskError` (and a task's output slot) stays as small
+    /// as it was before the payload was kept.
+    inner: Arc<PanicInner>,
+}
+
+struct PanicInner {
+    message: Box<str>,
+    /// The payload until a clone takes it. A plain `std` mutex: taken at most
+    /// once per panic, never contended on a hot path, and loom has nothing to
+    /// model here.
+    payload: std::sync::Mutex<Option<Box<dyn Any + Send>>>,
 }
 
 impl PanicError {
-    /// Builds the error from a `catch_unwind` payload.
+    /// Builds the error from a `catch_unwind` payload, keeping it.
     pub fn from_payload(payload: Box<dyn Any + Send>) -> PanicError {
-        let message: Arc<str> = if let Some(s) = payload.downcast_ref::<&'static str>() {
-            Arc::from(*s)
+        let message: Box<str> = if let Some(s) = payload.downcast_ref::<&'static str>() {
+            Box::from(*s)
         } else if let Some(s) = payload.downcast_ref::<String>() {
-            Arc::from(s.as_str())
+            Box::from(s.as_str())
         } else {
-            Arc::from("non-string panic payload")
+            Box::from("non-string panic payload")
         };
-        // The payload itself is dropped here; a panicking payload drop would
-        // unwind through runtime code, so guard it.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
-        PanicError { message }
+        PanicError {
+            inner: Arc::new(PanicInner {
+                message,
+                payload: std::sync::Mutex::new(Some(payload)),
+            }),
+        }
     }
 
     /// The panic message.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.inner.message
+    }
+
+    /// The panic payload, to re-raise with `std::panic::resume_unwind`. The
+    /// first clone to ask gets the original payload; the others get the
+    /// message as a `String`.
+    pub fn into_panic(self) -> Box<dyn Any + Send> {
+        let taken = match self.inner.payload.lock() {
+            Ok(mut payload) => payload.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        taken.unwrap_or_else(|| Box::new(self.message().to_owned()))
+    }
+}
+
+impl fmt::Debug for PanicError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PanicError")
+            .field("message", &self.message())
+            .finish_non_exhaustive()
     }
 }
 
 impl fmt::Display for PanicError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "task panicked: {}", self.message)
+        write!(f, "task panicked: {}", self.message())
     }
 }
 
 impl Error for PanicError {}
 
 /// asyncio's `InvalidStateError`: the operation does not fit the object's state
-/// (a result asked of a pending task, a promise settled twice).
+/// (a result asked of a pending task, a promise settled twice, a value taken
+/// twice).
 ///
 /// ```
-/// use weft_task::Promise;
+/// use weft_task::{InvalidStateError, Promise};
 ///
 /// let p = Promise::<u8>::new();
 /// let err = p.exception().unwrap_err();
+/// assert!(err.is_pending());
+/// assert_eq!(err, InvalidStateError::Pending);
 /// assert_eq!(err.to_string(), "invalid state: result is not ready");
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InvalidStateError {
-    reason: &'static str,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvalidStateError {
+    /// The result was asked for before it was set.
+    Pending,
+    /// It was set (or cancelled, or finished) already.
+    AlreadyDone,
+    /// The value was moved out already (by an await or a `result()` call):
+    /// the one way every handle reports it.
+    ResultTaken,
+    /// The object was used before it was started (a timeout scope
+    /// rescheduled outside its block).
+    NotStarted,
 }
 
 impl InvalidStateError {
-    pub(crate) const PENDING: InvalidStateError = InvalidStateError {
-        reason: "result is not ready",
-    };
-    pub(crate) const ALREADY_DONE: InvalidStateError = InvalidStateError {
-        reason: "already done",
-    };
-    pub(crate) const TAKEN: InvalidStateError = InvalidStateError {
-        reason: "result already taken",
-    };
-
-    /// An error with `reason` (a few lower-case words), for other crates'
-    /// state machines (a timeout scope rescheduled after it expired).
-    ///
-    /// ```
-    /// let e = weft_task::InvalidStateError::new("timeout not entered");
-    /// assert_eq!(e.to_string(), "invalid state: timeout not entered");
-    /// ```
-    pub const fn new(reason: &'static str) -> InvalidStateError {
-        InvalidStateError { reason }
-    }
-
-    /// Why the state was invalid, in a few words.
-    pub fn reason(&self) -> &str {
-        self.reason
+    /// Why the state was invalid, in a few lower-case words.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            InvalidStateError::Pending => "result is not ready",
+            InvalidStateError::AlreadyDone => "already done",
+            InvalidStateError::ResultTaken => "result already taken",
+            InvalidStateError::NotStarted => "not started",
+        }
     }
 
     /// Whether the object was still pending.
     pub fn is_pending(&self) -> bool {
-        self.reason == Self::PENDING.reason
+        matches!(self, InvalidStateError::Pending)
+    }
+
+    /// Whether it was done already.
+    pub fn is_already_done(&self) -> bool {
+        matches!(self, InvalidStateError::AlreadyDone)
+    }
+
+    /// Whether the value was taken already.
+    pub fn is_result_taken(&self) -> bool {
+        matches!(self, InvalidStateError::ResultTaken)
     }
 }
 
 impl fmt::Display for InvalidStateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid state: {}", self.reason)
+        write!(f, "invalid state: {}", self.reason())
     }
 }
 
@@ -267,7 +359,7 @@ pub struct TimeoutError(());
 
 impl TimeoutError {
     /// A timeout.
-    pub fn new() -> TimeoutError {
+    pub const fn new() -> TimeoutError {
         TimeoutError(())
     }
 }
@@ -291,3 +383,16 @@ impl fmt::Display for AwaitSelfError {
 }
 
 impl Error for AwaitSelfError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keeping the panic payload must not grow a task's output slot: a
+    /// `TaskError` is three words, as it was when a panic kept only its
+    /// message.
+    #[test]
+    fn task_error_stays_three_words() {
+        assert!(std::mem::size_of::<TaskError>() <= 3 * std::mem::size_of::<usize>());
+    }
+}

@@ -18,11 +18,14 @@ mod callback;
 mod cancel;
 pub mod context;
 mod error;
+mod header;
 mod id;
 mod loom;
+mod panic;
 mod promise;
 mod raw;
 mod registry;
+mod result_cell;
 mod schedule;
 mod state;
 mod task;
@@ -30,21 +33,25 @@ mod task;
 #[cfg(all(test, loom))]
 mod loom_tests;
 
-pub use callback::DoneCallback;
+pub use callback::{DoneCallback, DoneCallbacks};
 pub use cancel::{catch_cancel, CatchCancel, Raise};
 pub use error::{Cancelled, InvalidStateError, PanicError, TaskError, TimeoutError};
+pub use header::TaskRef;
 pub use id::TaskId;
-pub use promise::{Promise, Wait};
+pub use panic::{catch_panic, run_reporting};
+pub use promise::{Promise, PromiseWait};
 pub use registry::TaskRegistry;
+pub use result_cell::{ResultCell, Wakeups};
 pub use schedule::Schedule;
-pub use task::{Runnable, Task, TaskRef};
+pub use task::{Runnable, Task};
 
 /// Cooperative scheduling budget, for leaf futures.
 pub mod coop {
     pub use crate::context::{has_budget_remaining, poll_proceed};
 }
 
-use raw::{Built, RawTask};
+use header::RawTask;
+use raw::Built;
 use std::future::Future;
 use std::panic::Location;
 
@@ -94,7 +101,7 @@ where
     S: Schedule,
 {
     // SAFETY: the caller upholds allocate's contract (same as ours).
-    let (raw, built) = unsafe { RawTask::allocate(future, scheduler, location, local_owner) };
+    let (raw, built) = unsafe { raw::allocate(future, scheduler, location, local_owner) };
     match built {
         Built::Ready => Spawned::Ready(Task::from_raw(raw), Runnable::from_raw(raw.header_ptr())),
         Built::Refused => Spawned::Refused(Task::from_raw(raw)),
@@ -114,5 +121,5 @@ where
 /// });
 /// ```
 pub fn current_task() -> Option<TaskRef> {
-    context::current().map(|ptr| TaskRef::from_raw_inc(RawTask::from_header(ptr)))
+    RawTask::current().map(TaskRef::from_raw_inc)
 }

@@ -39,7 +39,7 @@
 //!   poll cannot be preempted (its future does no loom operation) and no
 //!   cancellation is being delivered.
 
-use crate::raw::RawTask;
+use crate::header::RawTask;
 use crate::{catch_cancel, DoneCallback, Runnable, Schedule, Spawned, Task, TaskError};
 use crate::{TaskRef, TaskRegistry};
 use loom::sync::{Arc, Mutex};
@@ -113,7 +113,9 @@ unsafe impl Schedule for Sched {
     fn registry(&self) -> &TaskRegistry {
         &self.0.registry
     }
+}
 
+impl crate::context::CallSoon for Sched {
     fn call_soon(&self, f: Box<dyn FnOnce() + Send>) {
         f();
     }
@@ -384,13 +386,8 @@ impl Future for YieldOnce {
             thread::yield_now();
             // Whether a request is pending as the value is returned: the
             // cancel-at-end rule must then turn the value into `Cancelled`.
-            let task = crate::context::current().expect("polled by the harness");
-            if RawTask::from_header(task)
-                .header()
-                .state
-                .load()
-                .is_cancel_requested()
-            {
+            let task = RawTask::current().expect("polled by the harness");
+            if task.header().state.load().is_cancel_requested() {
                 self.c.0.saw_cancel_at_end.store(true, SeqCst);
             }
             Poll::Ready(Out::new(VALUE, &self.c.0))

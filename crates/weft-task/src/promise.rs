@@ -1,13 +1,14 @@
 //! [`Promise<T>`]: asyncio's `Future`, a one-shot result settled by hand.
 
-use crate::callback::{remove_all, DoneCallback};
+use crate::callback::{DoneCallback, DoneCallbacks};
 use crate::context::{self, CallSoon};
 use crate::error::{Cancelled, InvalidStateError, TaskError};
 use crate::loom::sync::{Arc, Mutex};
+use crate::result_cell::ResultCell;
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 /// asyncio's `Future`: a result that some code sets and any number of tasks
 /// await. (Named `Promise` so as not to collide with `std::future::Future`.)
@@ -37,15 +38,8 @@ pub struct Promise<T> {
 }
 
 struct Inner<T> {
-    state: Mutex<State<T>>,
+    state: Mutex<ResultCell<T, Promise<T>>>,
     lp: Option<std::sync::Arc<dyn CallSoon>>,
-}
-
-struct State<T> {
-    outcome: Option<Result<T, TaskError>>,
-    /// Waiters' wakers, indexed by the slot each `Wait` holds.
-    wakers: Vec<Option<Waker>>,
-    callbacks: Vec<DoneCallback<Promise<T>>>,
 }
 
 impl<T: Send + 'static> Promise<T> {
@@ -53,11 +47,7 @@ impl<T: Send + 'static> Promise<T> {
     pub fn new() -> Promise<T> {
         Promise {
             inner: Arc::new(Inner {
-                state: Mutex::new(State {
-                    outcome: None,
-                    wakers: Vec::new(),
-                    callbacks: Vec::new(),
-                }),
+                state: Mutex::new(ResultCell::new()),
                 lp: context::current_loop(),
             }),
         }
@@ -89,34 +79,25 @@ impl<T: Send + 'static> Promise<T> {
     }
 
     fn settle(&self, outcome: Result<T, TaskError>) -> Result<(), InvalidStateError> {
-        let (wakers, callbacks) = {
-            let mut state = self.inner.state.lock();
-            if state.outcome.is_some() {
-                return Err(InvalidStateError::ALREADY_DONE);
+        let settled = self.inner.state.lock().try_set(outcome);
+        match settled {
+            // Each waiter is woken through the panic runner, so one panicking
+            // waker neither strands the others nor skips the callbacks.
+            Ok(wakeups) => {
+                self.schedule_callbacks(wakeups.wake());
+                Ok(())
             }
-            state.outcome = Some(outcome);
-            (
-                std::mem::take(&mut state.wakers),
-                std::mem::take(&mut state.callbacks),
-            )
-        };
-        for w in wakers.into_iter().flatten() {
-            w.wake();
+            // The refused outcome is dropped here, outside the lock.
+            Err(_refused) => Err(InvalidStateError::AlreadyDone),
         }
-        self.schedule_callbacks(callbacks);
-        Ok(())
     }
 
-    fn schedule_callbacks(&self, callbacks: Vec<DoneCallback<Promise<T>>>) {
+    fn schedule_callbacks(&self, callbacks: DoneCallbacks<Promise<T>>) {
         if callbacks.is_empty() {
             return;
         }
         let this = self.clone();
-        let run = move || {
-            for cb in &callbacks {
-                cb.invoke(&this);
-            }
-        };
+        let run = move || callbacks.fire(&this);
         match self.inner.lp.clone().or_else(context::current_loop) {
             Some(lp) => lp.call_soon(Box::new(run)),
             None => run(),
@@ -125,43 +106,32 @@ impl<T: Send + 'static> Promise<T> {
 
     /// Whether the promise is settled (value, error or cancelled).
     pub fn done(&self) -> bool {
-        self.inner.state.lock().outcome.is_some()
+        self.inner.state.lock().is_done()
     }
 
     /// Whether the promise was cancelled.
     pub fn cancelled(&self) -> bool {
-        matches!(
-            self.inner.state.lock().outcome,
-            Some(Err(TaskError::Cancelled(_)))
-        )
+        self.inner.state.lock().is_cancelled()
     }
 
     /// The error it was settled with: `Ok(None)` for a value, `Ok(Some(err))` for
     /// an error or cancellation, `Err(InvalidStateError)` while pending.
     pub fn exception(&self) -> Result<Option<TaskError>, InvalidStateError> {
-        match &self.inner.state.lock().outcome {
-            None => Err(InvalidStateError::PENDING),
-            Some(Ok(_)) => Ok(None),
-            Some(Err(e)) => Ok(Some(e.clone())),
-        }
+        self.inner.state.lock().exception()
     }
 
     /// Registers `cb` to run when the promise is settled (at once, on the loop,
     /// if it already is).
     pub fn add_done_callback(&self, cb: DoneCallback<Promise<T>>) {
-        {
-            let mut state = self.inner.state.lock();
-            if state.outcome.is_none() {
-                state.callbacks.push(cb);
-                return;
-            }
+        let refused = self.inner.state.lock().add_done_callback(cb);
+        if let Err(cb) = refused {
+            self.schedule_callbacks(cb.into());
         }
-        self.schedule_callbacks(vec![cb]);
     }
 
     /// Removes every registration of `cb`; returns how many there were.
     pub fn remove_done_callback(&self, cb: &DoneCallback<Promise<T>>) -> usize {
-        remove_all(&mut self.inner.state.lock().callbacks, cb)
+        self.inner.state.lock().remove_done_callback(cb)
     }
 }
 
@@ -169,17 +139,12 @@ impl<T: Clone + Send + 'static> Promise<T> {
     /// The value (cloned) without awaiting: `Err(InvalidStateError)` while
     /// pending; the inner `Result` is the outcome (asyncio's `result()`).
     pub fn result(&self) -> Result<Result<T, TaskError>, InvalidStateError> {
-        self.inner
-            .state
-            .lock()
-            .outcome
-            .clone()
-            .ok_or(InvalidStateError::PENDING)
+        self.inner.state.lock().peek().cloned()
     }
 
     /// A future resolving to the outcome; many may wait at once.
-    pub fn wait(&self) -> Wait<T> {
-        Wait {
+    pub fn wait(&self) -> PromiseWait<T> {
+        PromiseWait {
             promise: self.clone(),
             slot: None,
             awaited_at: None,
@@ -203,11 +168,15 @@ impl<T> Clone for Promise<T> {
 
 impl<T> fmt::Debug for Promise<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match &self.inner.state.lock().outcome {
-            None => "pending",
-            Some(Ok(_)) => "finished",
-            Some(Err(TaskError::Cancelled(_))) => "cancelled",
-            Some(Err(_)) => "failed",
+        let state = self.inner.state.lock();
+        let state = if !state.is_done() {
+            "pending"
+        } else if state.is_cancelled() {
+            "cancelled"
+        } else if state.error().is_some() {
+            "failed"
+        } else {
+            "finished"
         };
         f.debug_struct("Promise")
             .field("state", &format_args!("{state}"))
@@ -217,10 +186,10 @@ impl<T> fmt::Debug for Promise<T> {
 
 impl<T: Clone + Send + 'static> IntoFuture for Promise<T> {
     type Output = Result<T, TaskError>;
-    type IntoFuture = Wait<T>;
+    type IntoFuture = PromiseWait<T>;
 
-    fn into_future(self) -> Wait<T> {
-        Wait {
+    fn into_future(self) -> PromiseWait<T> {
+        PromiseWait {
             promise: self,
             slot: None,
             awaited_at: None,
@@ -228,19 +197,31 @@ impl<T: Clone + Send + 'static> IntoFuture for Promise<T> {
     }
 }
 
-/// The future returned by [`Promise::wait`]. Dropping it while it waits inside
-/// a task that is being cancelled cancels the promise.
+/// The future returned by [`Promise::wait`] (and by awaiting a `Promise`).
+/// Dropping it while it waits inside a task that is being cancelled cancels
+/// the promise.
+///
+/// Named apart from `weft::Wait`, the combinator that waits for many tasks.
+///
+/// ```
+/// weft::run(async {
+///     let p = weft::Promise::new();
+///     p.set_result(3).unwrap();
+///     let waiting: weft::PromiseWait<i32> = p.wait();
+///     assert_eq!(waiting.await.unwrap(), 3);
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited"]
-pub struct Wait<T: Send + 'static> {
+pub struct PromiseWait<T: Send + 'static> {
     promise: Promise<T>,
     slot: Option<usize>,
     /// The task poll in which this waiter last returned `Pending`.
     awaited_at: Option<context::PollStamp>,
 }
 
-impl<T: Send + 'static> Unpin for Wait<T> {}
+impl<T: Send + 'static> Unpin for PromiseWait<T> {}
 
-impl<T: Clone + Send + 'static> Future for Wait<T> {
+impl<T: Clone + Send + 'static> Future for PromiseWait<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -250,46 +231,26 @@ impl<T: Clone + Send + 'static> Future for Wait<T> {
         }
         let this = &mut *self;
         let mut state = this.promise.inner.state.lock();
-        if let Some(outcome) = &state.outcome {
+        if let Ok(outcome) = state.peek() {
             this.slot = None;
             return Poll::Ready(outcome.clone());
         }
-        match this.slot {
-            Some(i) => match &mut state.wakers[i] {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                w => *w = Some(cx.waker().clone()),
-            },
-            None => {
-                let i = match state.wakers.iter().position(Option::is_none) {
-                    Some(i) => {
-                        state.wakers[i] = Some(cx.waker().clone());
-                        i
-                    }
-                    None => {
-                        state.wakers.push(Some(cx.waker().clone()));
-                        state.wakers.len() - 1
-                    }
-                };
-                this.slot = Some(i);
-            }
-        }
+        state.register(&mut this.slot, cx.waker());
         drop(state);
         this.awaited_at = context::poll_stamp();
         Poll::Pending
     }
 }
 
-impl<T: Send + 'static> Drop for Wait<T> {
+impl<T: Send + 'static> Drop for PromiseWait<T> {
     /// Leaves the waiter list; if the task awaiting this (at its latest poll)
     /// is being cancelled, cancels the promise too.
     fn drop(&mut self) {
         let Some(i) = self.slot else { return };
         let cancel = {
             let mut state = self.promise.inner.state.lock();
-            if let Some(w) = state.wakers.get_mut(i) {
-                *w = None;
-            }
-            state.outcome.is_none()
+            state.deregister(i);
+            !state.is_done()
         };
         if cancel {
             if let Some(c) = context::delivering_to(self.awaited_at) {
@@ -299,9 +260,9 @@ impl<T: Send + 'static> Drop for Wait<T> {
     }
 }
 
-impl<T: Send + 'static> fmt::Debug for Wait<T> {
+impl<T: Send + 'static> fmt::Debug for PromiseWait<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Wait")
+        f.debug_struct("PromiseWait")
             .field("promise", &self.promise)
             .finish()
     }

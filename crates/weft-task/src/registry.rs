@@ -10,21 +10,12 @@
 //! for its entry; completion removes the entry and releases it. Once closed,
 //! the registry refuses new tasks, which is how a shut-down runtime refuses work.
 
+use crate::header::{Header, RawTask, Slot, TaskRef};
 use crate::loom::sync::Mutex;
-use crate::raw::{Header, RawTask};
-use crate::task::TaskRef;
 use crossbeam_utils::CachePadded;
 use std::cell::Cell;
 use std::fmt;
 use std::ptr::NonNull;
-
-/// Where a task sits in the registry; only touched under its shard's lock
-/// (written at insert, read at removal).
-#[derive(Clone, Copy, Default)]
-pub(crate) struct Slot {
-    shard: u32,
-    index: u32,
-}
 
 struct Shard {
     slots: Vec<Option<NonNull<Header>>>,
@@ -107,10 +98,7 @@ impl TaskRegistry {
         };
         shard.len += 1;
         shard.inserted += 1;
-        let slot = Slot {
-            shard: shard_no as u32,
-            index,
-        };
+        let slot = Slot::new(shard_no as u32, index);
         // SAFETY: the slot field is only touched under this shard's lock.
         task.header().slot.with_mut(|s| unsafe { *s = Some(slot) });
         true
@@ -127,11 +115,11 @@ impl TaskRegistry {
         let Some(slot) = header.slot.with(|s| unsafe { *s }) else {
             return false; // never inserted (refused)
         };
-        let mut shard = self.shards[slot.shard as usize].lock();
+        let mut shard = self.shards[slot.shard() as usize].lock();
         // SAFETY: under the shard lock.
         header.slot.with_mut(|s| unsafe { *s = None });
-        shard.slots[slot.index as usize] = None;
-        shard.free.push(slot.index);
+        shard.slots[slot.index() as usize] = None;
+        shard.free.push(slot.index());
         shard.len -= 1;
         true
     }

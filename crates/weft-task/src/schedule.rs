@@ -1,17 +1,20 @@
 //! The contract between a task and the loop that runs it.
 
+use crate::context::CallSoon;
 use crate::registry::TaskRegistry;
-use crate::Runnable;
+use crate::task::Runnable;
 
 /// What a loop provides to the tasks it runs. weft-loop implements it; the task
-/// core calls it when a task is woken, yields, completes or has callbacks to run.
+/// core calls it when a task is woken, yields or completes. Running a task's
+/// done callbacks goes through its [`CallSoon`] supertrait, the one
+/// `call_soon` a promise made on the loop uses too.
 ///
 /// # Safety
 ///
 /// Implementors promise that [`registry`](Schedule::registry) returns the same
 /// registry every time it is called on one scheduler value (a task is removed
 /// from the registry it was inserted in, by the slot it got there).
-pub unsafe trait Schedule: Send + Sync + 'static {
+pub unsafe trait Schedule: CallSoon + Send + Sync + 'static {
     /// A task became ready (woken): queue it. Called on whatever thread woke it.
     fn schedule(&self, task: Runnable);
 
@@ -23,7 +26,4 @@ pub unsafe trait Schedule: Send + Sync + 'static {
 
     /// The registry the task was entered in at spawn.
     fn registry(&self) -> &TaskRegistry;
-
-    /// Runs `f` soon on the loop (asyncio's `call_soon`).
-    fn call_soon(&self, f: Box<dyn FnOnce() + Send>);
 }

@@ -1,12 +1,14 @@
-//! The handles: [`Task<T>`] (asyncio's Task), [`TaskRef`] (a type-erased view of
-//! any task) and [`Runnable`] (a task ready to be polled, as loops queue it).
+//! The handles: [`Task<T>`] (asyncio's Task), [`TaskRef`]'s methods (a
+//! type-erased view of any task; the type itself lives in `header.rs`, which
+//! the done-callback list names) and [`Runnable`] (a task ready to be polled,
+//! as loops queue it).
 
-use crate::callback::{remove_all, DoneCallback};
+use crate::callback::DoneCallback;
 use crate::context;
 use crate::error::{AwaitSelfError, InvalidStateError, TaskError};
+use crate::header::{schedule_callbacks, Header, RawTask, TaskRef};
 use crate::id::TaskId;
 use crate::loom::sync::Ordering;
-use crate::raw::{schedule_callbacks, RawTask};
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -18,36 +20,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-/// A handle to any task, whatever its output type: what `current_task()`,
-/// `all_tasks()` and done callbacks hand out. Cheap to clone.
-///
-/// Dropping a `TaskRef` releases only the reference; it never cancels the task.
-///
-/// ```
-/// weft::run(async {
-///     let t = weft::spawn(async {
-///         let me = weft::current_task().expect("inside a task");
-///         assert!(!me.done());
-///         me.name()
-///     });
-///     assert!(t.await.unwrap().starts_with("Task-"));
-/// });
-/// ```
-pub struct TaskRef {
-    raw: RawTask,
-}
-
 impl TaskRef {
-    /// Makes a handle, taking a new reference.
-    pub(crate) fn from_raw_inc(raw: RawTask) -> TaskRef {
-        raw.ref_inc();
-        TaskRef { raw }
-    }
-
-    pub(crate) fn raw(&self) -> RawTask {
-        self.raw
-    }
-
     /// The task's id.
     pub fn id(&self) -> TaskId {
         self.raw.header().id
@@ -126,7 +99,7 @@ impl TaskRef {
         let header = self.raw.header();
         let state = header.state.load();
         if !state.is_complete() {
-            return Err(InvalidStateError::PENDING);
+            return Err(InvalidStateError::Pending);
         }
         if state.is_ended_cancelled() {
             return Ok(Some(TaskError::Cancelled(header.cancelled_error())));
@@ -148,15 +121,14 @@ impl TaskRef {
             }
         });
         if completed_unseen {
-            schedule_callbacks(self.raw, vec![cb]);
+            schedule_callbacks(self.raw, cb.into());
         }
     }
 
     /// Removes every registration of `cb`; returns how many there were.
     pub fn remove_done_callback(&self, cb: &DoneCallback<TaskRef>) -> usize {
         let mut cold = self.raw.header().cold.lock();
-        cold.as_mut()
-            .map_or(0, |c| remove_all(&mut c.callbacks, cb))
+        cold.as_mut().map_or(0, |c| c.callbacks.remove(cb))
     }
 
     fn state_name(&self) -> &'static str {
@@ -175,19 +147,7 @@ impl TaskRef {
     }
 
     pub(crate) fn is_current(&self) -> bool {
-        context::current() == Some(self.raw.header_ptr())
-    }
-}
-
-impl Clone for TaskRef {
-    fn clone(&self) -> Self {
-        TaskRef::from_raw_inc(self.raw)
-    }
-}
-
-impl Drop for TaskRef {
-    fn drop(&mut self) {
-        self.raw.ref_dec();
+        RawTask::current() == Some(self.raw)
     }
 }
 
@@ -240,7 +200,8 @@ impl fmt::Debug for TaskRef {
 /// # Panics
 ///
 /// Polling a `Task` again after it returned `Ready`, or after
-/// [`result`](Task::result) took the value, panics (the value is gone; any
+/// [`result`](Task::result) took the value, panics with
+/// [`InvalidStateError::ResultTaken`]'s message (the value is gone; any
 /// future may panic when polled after completion).
 #[must_use = "dropping a Task detaches it (it keeps running); call .detach() to say so"]
 pub struct Task<T> {
@@ -263,7 +224,7 @@ impl<T> Task<T> {
     pub(crate) fn from_raw(raw: RawTask) -> Task<T> {
         // The join reference was counted at allocation.
         Task {
-            task: ManuallyDrop::new(TaskRef { raw }),
+            task: ManuallyDrop::new(TaskRef::from_counted(raw)),
             awaited_at: None,
             _output: PhantomData,
         }
@@ -275,8 +236,8 @@ impl<T> Task<T> {
     }
 
     /// The task's value, without awaiting (asyncio's `result()`). Moves it out:
-    /// a second call returns `Err(InvalidStateError)` ("result already taken"),
-    /// as does a call while the task is pending. The inner `Result` is the
+    /// a second call returns [`InvalidStateError::ResultTaken`], and a call
+    /// while the task is pending [`InvalidStateError::Pending`]. The inner `Result` is the
     /// task's outcome.
     ///
     /// ```
@@ -294,11 +255,8 @@ impl<T> Task<T> {
     /// });
     /// ```
     pub fn result(&mut self) -> Result<Result<T, TaskError>, InvalidStateError> {
-        if !self.done() {
-            return Err(InvalidStateError::PENDING);
-        }
         // SAFETY: T is this task's output type and we are its handle.
-        unsafe { self.task.raw.take_output::<T>() }.ok_or(InvalidStateError::TAKEN)
+        unsafe { self.task.raw.take_output::<T>() }
     }
 
     /// Waits for the task to finish without taking its value, which stays for
@@ -351,7 +309,11 @@ impl<T> Future for Task<T> {
             Poll::Pending
         } else {
             // SAFETY: T is this task's output type and we are its handle.
-            unsafe { self.task.raw.try_read_output::<T>(cx.waker()) }
+            match unsafe { self.task.raw.try_read_output::<T>(cx.waker()) } {
+                Poll::Ready(Ok(out)) => Poll::Ready(out),
+                Poll::Ready(Err(taken)) => panic!("a weft Task polled after completion: {taken}"),
+                Poll::Pending => Poll::Pending,
+            }
         };
         self.awaited_at = if out.is_pending() {
             context::poll_stamp()
@@ -395,7 +357,7 @@ pub struct Runnable {
 unsafe impl Send for Runnable {}
 
 impl Runnable {
-    pub(crate) fn from_raw(ptr: NonNull<crate::raw::Header>) -> Runnable {
+    pub(crate) fn from_raw(ptr: NonNull<Header>) -> Runnable {
         Runnable {
             raw: RawTask::from_header(ptr),
         }

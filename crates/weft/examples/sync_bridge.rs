@@ -53,7 +53,7 @@
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
-use weft::{ConcurrentFuture, FutureError, Handle, LoopHandle};
+use weft::{ConcurrentFuture, FutureError, Handle, InvalidStateError, LoopHandle};
 
 /// How long the threads whose work is quick are prepared to wait.
 const PATIENCE: Duration = Duration::from_secs(5);
@@ -118,7 +118,9 @@ fn submit_to_runtime(handle: &Handle) -> Vec<String> {
     out.push(format!("done callback ran, done() = {saw_done}"));
     // The value was moved out by the first result().
     match fut.result(Some(PATIENCE)) {
-        Err(e @ FutureError::Taken) => out.push(format!("second result(): Taken ({e})")),
+        Err(e @ FutureError::InvalidState(InvalidStateError::ResultTaken)) => {
+            out.push(format!("second result(): Taken ({e})"))
+        }
         other => out.push(format!("second result(): {other:?}")),
     }
     out

@@ -58,7 +58,7 @@ pub use weft_loop::{
 };
 pub use weft_task::{
     catch_cancel, coop, Cancelled, CatchCancel, DoneCallback, InvalidStateError, PanicError,
-    Promise, Raise, Task, TaskError, TaskId, TaskRef, TimeoutError,
+    Promise, PromiseWait, Raise, Task, TaskError, TaskId, TaskRef, TimeoutError,
 };
 
 /// Everything a typical program uses, for `use weft::prelude::*`.

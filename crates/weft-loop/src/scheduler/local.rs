@@ -12,7 +12,7 @@ use crate::loom::sync::Arc;
 use crate::state::{LoopRemote, Msg, Shared};
 use std::future::Future;
 use std::marker::PhantomData;
-use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::panic::Location;
 use weft_task::{Runnable, Spawned, Task};
 
 impl Loop {
@@ -34,10 +34,7 @@ impl Loop {
             let Some(f) = self.local.borrow_mut().callbacks.pop_front() else {
                 break;
             };
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
-                let err = weft_task::PanicError::from_payload(payload);
-                tracing::error!(error = %err, "a call_soon callback panicked");
-            }
+            weft_task::run_reporting("a call_soon callback", f);
         }
         ready > 0
     }

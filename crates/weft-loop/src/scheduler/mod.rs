@@ -160,7 +160,9 @@ unsafe impl Schedule for Scheduler {
     fn registry(&self) -> &TaskRegistry {
         &self.shared.registry
     }
+}
 
+impl CallSoon for Scheduler {
     fn call_soon(&self, f: Callback) {
         call_soon(&self.shared, f);
     }
@@ -183,7 +185,9 @@ unsafe impl Schedule for LocalScheduler {
     fn registry(&self) -> &TaskRegistry {
         &self.shared.registry
     }
+}
 
+impl CallSoon for LocalScheduler {
     fn call_soon(&self, f: Callback) {
         call_soon(&self.shared, f);
     }

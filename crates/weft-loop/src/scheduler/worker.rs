@@ -27,7 +27,6 @@ use crate::loom::sync::{Arc, Ordering};
 use crate::state::{LoopRemote, Msg, Shared};
 use crossbeam_deque::{Steal, Worker as Deque};
 use std::cell::Cell;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use weft_task::Runnable;
 
 /// Every this many ticks a worker looks at the injector and its inbox first.
@@ -84,8 +83,7 @@ pub(crate) fn run_worker(
     if let Some(hook) = &lp.shared.config.on_thread_start {
         // A panicking hook is reported to `build`, which then fails and
         // shuts the runtime down; this worker stays in its loop until then.
-        let outcome = catch_unwind(AssertUnwindSafe(|| hook()))
-            .map_err(|p| weft_task::PanicError::from_payload(p).message().to_owned());
+        let outcome = weft_task::catch_panic(|| hook()).map_err(|p| p.message().to_owned());
         if let Some(started) = started {
             let _ = started.send(outcome);
         }

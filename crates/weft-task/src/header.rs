@@ -1,0 +1,350 @@
+//! The type-erased side of a task: the [`Header`] every task starts with, the
+//! vtable that reaches its typed rest, and the pointer-sized handles built on
+//! them ([`RawTask`], and the [`TaskRef`] type). The layer under `raw.rs`
+//! (which allocates and runs typed tasks), `registry.rs`, `schedule.rs` and
+//! `task.rs`: it names none of them, so the task core has no import cycle.
+//!
+//! The field access rules, the layout and the Safety argument are in `raw.rs`'s
+//! module header; the state bits in `state.rs`.
+
+use crate::callback::DoneCallbacks;
+use crate::error::{Cancelled, InvalidStateError, TaskError};
+use crate::id::TaskId;
+use crate::loom::cell::UnsafeCell;
+use crate::loom::sync::{AtomicU32, Mutex, Ordering};
+use crate::state::{State, ToNotified};
+use std::panic::Location;
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::task::{Poll, Waker};
+
+/// The type-independent part of every task.
+#[repr(C)]
+pub(crate) struct Header {
+    pub(crate) state: State,
+    pub(crate) vtable: &'static Vtable,
+    pub(crate) id: TaskId,
+    pub(crate) location: &'static Location<'static>,
+    /// Non-zero for tasks pinned to one loop (`spawn_local`): the loop's key.
+    pub(crate) local_owner: usize,
+    pub(crate) slot: UnsafeCell<Option<Slot>>,
+    /// asyncio's `cancelling()`: requests made minus `uncancel()` calls.
+    pub(crate) cancelling: AtomicU32,
+    /// `catch_cancel` wrappers on the await path at the last `Pending`.
+    pub(crate) intercept_depth: UnsafeCell<u32>,
+    /// Polls so far (wrapping); stamps what the task is awaiting. RUNNING only.
+    pub(crate) polls: UnsafeCell<u32>,
+    pub(crate) join_waker: UnsafeCell<Option<Waker>>,
+    pub(crate) cold: Mutex<Option<Box<Cold>>>,
+}
+
+/// Rarely used per-task data.
+#[derive(Default)]
+pub(crate) struct Cold {
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) cancel_message: Option<Arc<str>>,
+    pub(crate) callbacks: DoneCallbacks<TaskRef>,
+    /// The error the task ended with, for `exception()` on any handle.
+    pub(crate) error: Option<TaskError>,
+}
+
+impl Header {
+    /// Runs `f` on the cold data, creating it if needed.
+    pub(crate) fn with_cold<R>(&self, f: impl FnOnce(&mut Cold) -> R) -> R {
+        let mut guard = self.cold.lock();
+        f(guard.get_or_insert_with(Default::default))
+    }
+
+    /// Reads the cold data if it exists.
+    pub(crate) fn peek_cold<R>(&self, f: impl FnOnce(Option<&Cold>) -> R) -> R {
+        let guard = self.cold.lock();
+        f(guard.as_deref())
+    }
+
+    pub(crate) fn cancelled_error(&self) -> Cancelled {
+        Cancelled::from_message(self.peek_cold(|c| c.and_then(|c| c.cancel_message.clone())))
+    }
+}
+
+/// The functions that need the concrete `F` and `S`.
+pub(crate) struct Vtable {
+    /// Runs the task (consumes a `Runnable`'s reference).
+    pub(crate) run: unsafe fn(NonNull<Header>),
+    /// Hands a `Runnable` (whose reference is already counted) to the scheduler.
+    pub(crate) schedule: unsafe fn(NonNull<Header>),
+    /// Frees the allocation.
+    pub(crate) dealloc: unsafe fn(NonNull<Header>),
+    /// Join: if complete, moves the output to `*dst` (a
+    /// `Poll<Result<Result<T, TaskError>, InvalidStateError>>`), else registers
+    /// the waker.
+    pub(crate) try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
+    /// Moves the output to `*dst` (a `Result<Result<T, TaskError>,
+    /// InvalidStateError>`, `Pending` until then) if complete.
+    pub(crate) take_output: unsafe fn(NonNull<Header>, *mut ()),
+    /// The handle is gone and the task complete: drop the output.
+    pub(crate) drop_output: unsafe fn(NonNull<Header>),
+    /// Drops the future and completes the task as cancelled. The caller set `RUNNING`.
+    pub(crate) shutdown: unsafe fn(NonNull<Header>),
+    /// Runs `f` soon on the task's loop.
+    pub(crate) call_soon: unsafe fn(NonNull<Header>, Box<dyn FnOnce() + Send>),
+}
+
+/// Where a task sits in the registry; only touched under its shard's lock
+/// (written at insert, read at removal).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Slot {
+    shard: u32,
+    index: u32,
+}
+
+impl Slot {
+    pub(crate) fn new(shard: u32, index: u32) -> Slot {
+        Slot { shard, index }
+    }
+
+    pub(crate) fn shard(self) -> u32 {
+        self.shard
+    }
+
+    pub(crate) fn index(self) -> u32 {
+        self.index
+    }
+}
+
+/// A counted pointer-sized handle to a task of unknown type.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RawTask {
+    ptr: NonNull<Header>,
+}
+
+// SAFETY: the header is only reached through atomics, locks and the access rules
+// in raw.rs's module header; the future (which may be !Send) is only touched by the
+// thread the scheduler guarantees (see `spawn_unchecked`).
+unsafe impl Send for RawTask {}
+// SAFETY: as above.
+unsafe impl Sync for RawTask {}
+
+impl RawTask {
+    pub(crate) fn from_header(ptr: NonNull<Header>) -> RawTask {
+        RawTask { ptr }
+    }
+
+    /// The task being polled on this thread, uncounted (the context stores
+    /// the header's address opaquely; this layer knows what it points to).
+    pub(crate) fn current() -> Option<RawTask> {
+        crate::context::current().map(|ptr| RawTask { ptr: ptr.cast() })
+    }
+
+    pub(crate) fn header_ptr(self) -> NonNull<Header> {
+        self.ptr
+    }
+
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: a RawTask is only made from a live task whose reference the
+        // holder owns (see raw.rs's Safety section).
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// Runs the task; consumes one `Runnable` reference.
+    pub(crate) fn run(self) {
+        // SAFETY: the caller (Runnable::run) owns a reference and NOTIFIED.
+        unsafe { (self.header().vtable.run)(self.ptr) }
+    }
+
+    pub(crate) fn ref_inc(self) {
+        self.header().state.ref_inc();
+    }
+
+    /// Releases one reference, freeing the task if it was the last.
+    pub(crate) fn ref_dec(self) {
+        if self.header().state.ref_dec(1) {
+            // SAFETY: that was the last reference.
+            unsafe { (self.header().vtable.dealloc)(self.ptr) }
+        }
+    }
+
+    /// Hands a `Runnable` (reference already counted) to the scheduler.
+    pub(crate) fn schedule(self) {
+        // SAFETY: the caller transferred a counted reference with NOTIFIED set.
+        unsafe { (self.header().vtable.schedule)(self.ptr) }
+    }
+
+    pub(crate) fn wake_by_ref(self) {
+        if let ToNotified::Submit = self.header().state.to_notified_by_ref() {
+            self.schedule();
+        }
+    }
+
+    /// Records a cancellation request; false if the task is done.
+    pub(crate) fn request_cancel(self, message: Option<Arc<str>>) -> bool {
+        use crate::state::ToCancelRequested::*;
+        let header = self.header();
+        // The message and count are written before the request is published (the
+        // AcqRel in `to_cancel_requested` pairs with the runner's Acquire), and
+        // rolled back if the task turns out to be done, all under the cold lock
+        // so no reader of the message sees the transient one.
+        let submit = {
+            let mut cold = header.cold.lock();
+            let cold = cold.get_or_insert_with(Default::default);
+            let previous = std::mem::replace(&mut cold.cancel_message, message);
+            header.cancelling.fetch_add(1, Ordering::Relaxed);
+            match header.state.to_cancel_requested() {
+                AlreadyComplete => {
+                    header.cancelling.fetch_sub(1, Ordering::Relaxed);
+                    cold.cancel_message = previous;
+                    return false;
+                }
+                Recorded => false,
+                Submit => true,
+            }
+        };
+        if submit {
+            self.schedule();
+        }
+        true
+    }
+
+    /// Shuts the task down if nobody runs it: drops the future and completes it
+    /// as cancelled. The caller guarantees no worker is running tasks of this
+    /// runtime, and for local tasks that this is the owner thread.
+    pub(crate) fn shutdown(self) {
+        if self.header().state.to_running_for_shutdown() {
+            // SAFETY: RUNNING was just claimed by this thread.
+            unsafe { (self.header().vtable.shutdown)(self.ptr) }
+        }
+    }
+
+    /// Schedules `f` on the task's loop.
+    pub(crate) fn call_soon(self, f: Box<dyn FnOnce() + Send>) {
+        // SAFETY: live task (caller holds a reference).
+        unsafe { (self.header().vtable.call_soon)(self.ptr, f) }
+    }
+
+    /// Join: see `Vtable::try_read_output`.
+    ///
+    /// # Safety
+    ///
+    /// `T` must be the task's output type and the caller must be the handle.
+    pub(crate) unsafe fn try_read_output<T>(
+        self,
+        waker: &Waker,
+    ) -> Poll<Result<Result<T, TaskError>, InvalidStateError>> {
+        let mut out = Poll::Pending;
+        // SAFETY: the caller guarantees T; `out` has the matching type.
+        unsafe {
+            (self.header().vtable.try_read_output)(self.ptr, &mut out as *mut _ as *mut (), waker)
+        };
+        out
+    }
+
+    /// # Safety
+    ///
+    /// As `try_read_output`.
+    pub(crate) unsafe fn take_output<T>(self) -> Result<Result<T, TaskError>, InvalidStateError> {
+        let mut out = Err(InvalidStateError::Pending);
+        // SAFETY: the caller guarantees T; `out` has the matching type.
+        unsafe { (self.header().vtable.take_output)(self.ptr, &mut out as *mut _ as *mut ()) };
+        out
+    }
+
+    /// The handle is dropped.
+    pub(crate) fn drop_join_handle(self) {
+        let header = self.header();
+        match header.state.unset_join_interest() {
+            Ok(prev) => {
+                if prev.is_join_waker_set() {
+                    // SAFETY: JOIN_WAKER was set and is now cleared by us before
+                    // completion: the slot is ours (state.rs, join waker protocol).
+                    header.join_waker.with_mut(|w| unsafe { *w = None });
+                }
+            }
+            Err(_) => {
+                // Complete: the output belongs to the handle.
+                // SAFETY: COMPLETE observed with JOIN_INTEREST still set.
+                unsafe { (header.vtable.drop_output)(self.ptr) };
+            }
+        }
+        self.ref_dec();
+    }
+
+    /// Registers `waker` as the join waker, or reports completion (true).
+    pub(crate) fn set_join_waker(self, waker: &Waker) -> bool {
+        let header = self.header();
+        let snapshot = header.state.load();
+        if snapshot.is_complete() {
+            return true;
+        }
+        if snapshot.is_join_waker_set() {
+            let same = header.join_waker.with(|w| {
+                // SAFETY: JOIN_WAKER set, task not complete: the runner does not
+                // touch the slot until it completes, and only this handle writes it.
+                unsafe { (*w).as_ref().is_some_and(|w| w.will_wake(waker)) }
+            });
+            if same {
+                return false;
+            }
+            if header.state.unset_join_waker().is_err() {
+                return true;
+            }
+        }
+        header.join_waker.with_mut(|w| {
+            // SAFETY: JOIN_WAKER clear, task not complete: the slot is the handle's.
+            unsafe { *w = Some(waker.clone()) }
+        });
+        header.state.set_join_waker().is_err()
+    }
+}
+
+/// Runs `callbacks` soon on the task's loop, each once, in order.
+pub(crate) fn schedule_callbacks(raw: RawTask, callbacks: DoneCallbacks<TaskRef>) {
+    let task = TaskRef::from_raw_inc(raw);
+    raw.call_soon(Box::new(move || callbacks.fire(&task)));
+}
+
+/// A handle to any task, whatever its output type: what `current_task()`,
+/// `all_tasks()` and done callbacks hand out. Cheap to clone.
+///
+/// Dropping a `TaskRef` releases only the reference; it never cancels the task.
+///
+/// ```
+/// weft::run(async {
+///     let t = weft::spawn(async {
+///         let me = weft::current_task().expect("inside a task");
+///         assert!(!me.done());
+///         me.name()
+///     });
+///     assert!(t.await.unwrap().starts_with("Task-"));
+/// });
+/// ```
+pub struct TaskRef {
+    pub(crate) raw: RawTask,
+}
+
+impl TaskRef {
+    /// Makes a handle, taking a new reference.
+    pub(crate) fn from_raw_inc(raw: RawTask) -> TaskRef {
+        raw.ref_inc();
+        TaskRef { raw }
+    }
+
+    /// Makes a handle from a reference already counted for it.
+    pub(crate) fn from_counted(raw: RawTask) -> TaskRef {
+        TaskRef { raw }
+    }
+
+    pub(crate) fn raw(&self) -> RawTask {
+        self.raw
+    }
+}
+
+impl Clone for TaskRef {
+    fn clone(&self) -> Self {
+        TaskRef::from_raw_inc(self.raw)
+    }
+}
+
+impl Drop for TaskRef {
+    fn drop(&mut self) {
+        self.raw.ref_dec();
+    }
+}

@@ -1,0 +1,42 @@
+//! The one panic-catching runner: every place in weft that runs code it does
+//! not own (a task's poll or drop, a done callback, a waker, a `call_soon`
+//! callback, a blocking job) goes through [`catch_panic`] or
+//! [`run_reporting`], so a panic there becomes a [`PanicError`] (the task's
+//! error) or a `tracing` report, never an unwind through runtime code.
+
+use crate::error::PanicError;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Runs `f`, turning a panic into a [`PanicError`] that keeps the payload.
+///
+/// `f` is treated as unwind-safe: a caller whose state `f` could leave torn
+/// by a panic must not use that state afterwards (weft drops a panicked task's
+/// future and never polls it again).
+///
+/// ```
+/// let err = weft_task::catch_panic(|| panic!("boom")).unwrap_err();
+/// assert_eq!(err.message(), "boom");
+/// assert_eq!(weft_task::catch_panic(|| 5).unwrap(), 5);
+/// ```
+pub fn catch_panic<R>(f: impl FnOnce() -> R) -> Result<R, PanicError> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(PanicError::from_payload)
+}
+
+/// Runs `f`; a panic is reported through `tracing` (at error level, with
+/// `what` saying what panicked) and swallowed, so the caller goes on.
+///
+/// ```
+/// weft_task::run_reporting("an example callback", || panic!("ignored"));
+/// ```
+pub fn run_reporting(what: &'static str, f: impl FnOnce()) {
+    if let Err(err) = catch_panic(f) {
+        tracing::error!(error = %err, "{what} panicked");
+        discard(err);
+    }
+}
+
+/// Drops a panic nobody will read, guarding against a payload whose own
+/// destructor panics.
+pub(crate) fn discard(err: PanicError) {
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(err)));
+}

@@ -1,0 +1,291 @@
+//! The one result cell: an outcome set once, then taken once or read
+//! (cloned) many times, with the wakers of everyone waiting for it and the
+//! done callbacks to fire when it is set.
+//!
+//! # Who uses it
+//!
+//! - [`Promise`](crate::Promise) keeps a [`ResultCell`] under its mutex; its
+//!   waiters read the outcome ([`ResultCell::peek`]).
+//! - The sync bridge's `ConcurrentFuture` (weft-loop) keeps one under its
+//!   mutex and adds a condvar for blocked threads around it; `result()` and
+//!   awaiting [`take`](ResultCell::take) the value.
+//! - A [`Task`](crate::Task) cannot pay for a lock and an allocation per task,
+//!   so it does not embed the whole cell: its output stays in the task's one
+//!   allocation (`raw.rs`, the stage) as the same [`Outcome`] with the same
+//!   take rule, its one waiter is the join waker (protocol in `state.rs`),
+//!   and its done callbacks are the same [`DoneCallbacks`] list, kept in the
+//!   task's cold data.
+//!
+//! # The rules, one place
+//!
+//! - **Set once.** A second set is refused (the caller reports
+//!   [`InvalidStateError::AlreadyDone`]) and gets its outcome back.
+//! - **Take once.** [`Outcome::take`] moves the value or error out; the cell
+//!   then remembers only the error (for `exception()` and `cancelled()`); a
+//!   second take is [`InvalidStateError::ResultTaken`], the one way every
+//!   handle reports a value already gone.
+//! - **Wake each waiter once, each through the panic runner**: a waker that
+//!   panics is reported through `tracing` and the others are still woken,
+//!   the callbacks still fired.
+
+use crate::callback::{DoneCallback, DoneCallbacks};
+use crate::error::{InvalidStateError, TaskError};
+use crate::panic::run_reporting;
+use std::fmt;
+use std::task::Waker;
+
+/// Where an outcome stands: not set, set, or moved out.
+pub(crate) enum Outcome<T> {
+    Pending,
+    Ready(Result<T, TaskError>),
+    /// Moved out by a take; the error, if it was one, is kept.
+    Taken(Option<TaskError>),
+}
+
+impl<T> Outcome<T> {
+    pub(crate) fn is_done(&self) -> bool {
+        !matches!(self, Outcome::Pending)
+    }
+
+    /// Moves the outcome out (see the module header).
+    pub(crate) fn take(&mut self) -> Result<Result<T, TaskError>, InvalidStateError> {
+        match self {
+            Outcome::Pending => Err(InvalidStateError::Pending),
+            Outcome::Taken(_) => Err(InvalidStateError::ResultTaken),
+            Outcome::Ready(Err(e)) => {
+                let e = e.clone();
+                *self = Outcome::Taken(Some(e.clone()));
+                Ok(Err(e))
+            }
+            Outcome::Ready(Ok(_)) => match std::mem::replace(self, Outcome::Taken(None)) {
+                Outcome::Ready(out) => Ok(out),
+                _ => unreachable!("matched Ready above"),
+            },
+        }
+    }
+
+    /// The outcome in place, for readers that clone it.
+    pub(crate) fn peek(&self) -> Result<&Result<T, TaskError>, InvalidStateError> {
+        match self {
+            Outcome::Pending => Err(InvalidStateError::Pending),
+            Outcome::Taken(_) => Err(InvalidStateError::ResultTaken),
+            Outcome::Ready(out) => Ok(out),
+        }
+    }
+
+    /// The error it ended with (`Ok(None)` for a value, taken or not).
+    pub(crate) fn exception(&self) -> Result<Option<TaskError>, InvalidStateError> {
+        match self {
+            Outcome::Pending => Err(InvalidStateError::Pending),
+            Outcome::Ready(Ok(_)) => Ok(None),
+            Outcome::Ready(Err(e)) => Ok(Some(e.clone())),
+            Outcome::Taken(e) => Ok(e.clone()),
+        }
+    }
+
+    /// The error it ended with, by reference.
+    fn error(&self) -> Option<&TaskError> {
+        match self {
+            Outcome::Ready(Err(e)) | Outcome::Taken(Some(e)) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// A result set once and awaited by many: the outcome, the waiters' wakers
+/// and the done callbacks (which receive an `A`). Not synchronised itself:
+/// its owner keeps it under a lock and calls [`Wakeups::wake`] after
+/// releasing the lock.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::task::{Wake, Waker};
+/// use weft_task::{InvalidStateError, ResultCell};
+///
+/// struct Nothing;
+/// impl Wake for Nothing {
+///     fn wake(self: Arc<Self>) {}
+/// }
+///
+/// let mut cell = ResultCell::<u8, ()>::new();
+/// let mut slot = None;
+/// cell.register(&mut slot, &Waker::from(Arc::new(Nothing)));
+/// let wakeups = cell.try_set(Ok(7)).unwrap();
+/// wakeups.wake().fire(&());
+/// assert!(cell.try_set(Ok(8)).is_err());
+/// assert_eq!(cell.take().unwrap().unwrap(), 7);
+/// assert_eq!(cell.take().unwrap_err(), InvalidStateError::ResultTaken);
+/// ```
+pub struct ResultCell<T, A: ?Sized> {
+    outcome: Outcome<T>,
+    /// Waiters' wakers, indexed by the slot each waiter holds.
+    waiters: Vec<Option<Waker>>,
+    callbacks: DoneCallbacks<A>,
+}
+
+/// What setting a [`ResultCell`] released: the waiters to wake and the
+/// callbacks to fire, outside the owner's lock.
+///
+/// ```
+/// use weft_task::{DoneCallback, ResultCell};
+///
+/// let mut cell = ResultCell::<(), str>::new();
+/// cell.add_done_callback(DoneCallback::new(|who: &str| assert_eq!(who, "owner")))
+///     .unwrap();
+/// let wakeups = cell.try_set(Ok(())).unwrap(); // under the owner's lock
+/// wakeups.wake().fire("owner"); // after releasing it
+/// ```
+#[must_use = "the waiters are woken only by calling wake"]
+pub struct Wakeups<A: ?Sized> {
+    waiters: Vec<Option<Waker>>,
+    callbacks: DoneCallbacks<A>,
+}
+
+impl<A: ?Sized> Wakeups<A> {
+    /// Wakes every waiter, each through the panic runner (a panicking waker
+    /// is reported and the others still woken), and returns the callbacks
+    /// for the owner to fire where it documents.
+    pub fn wake(self) -> DoneCallbacks<A> {
+        for w in self.waiters.into_iter().flatten() {
+            run_reporting("a waker woken on completion", || w.wake());
+        }
+        self.callbacks
+    }
+}
+
+impl<A: ?Sized> fmt::Debug for Wakeups<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Wakeups")
+            .field("waiters", &self.waiters.iter().flatten().count())
+            .field("callbacks", &self.callbacks)
+            .finish()
+    }
+}
+
+impl<T, A: ?Sized> ResultCell<T, A> {
+    /// An empty cell (no allocation).
+    pub const fn new() -> ResultCell<T, A> {
+        ResultCell {
+            outcome: Outcome::Pending,
+            waiters: Vec::new(),
+            callbacks: DoneCallbacks::new(),
+        }
+    }
+
+    /// Whether the outcome was set (taken or not).
+    pub fn is_done(&self) -> bool {
+        self.outcome.is_done()
+    }
+
+    /// Sets the outcome and hands back who to tell; if it was set already,
+    /// the outcome is refused and given back.
+    pub fn try_set(
+        &mut self,
+        outcome: Result<T, TaskError>,
+    ) -> Result<Wakeups<A>, Result<T, TaskError>> {
+        if self.outcome.is_done() {
+            return Err(outcome);
+        }
+        self.outcome = Outcome::Ready(outcome);
+        Ok(Wakeups {
+            waiters: std::mem::take(&mut self.waiters),
+            callbacks: self.callbacks.take(),
+        })
+    }
+
+    /// Moves the outcome out: [`InvalidStateError::Pending`] before it is
+    /// set, [`InvalidStateError::ResultTaken`] after a take. The error of an
+    /// outcome taken stays readable through [`exception`](Self::exception).
+    pub fn take(&mut self) -> Result<Result<T, TaskError>, InvalidStateError> {
+        self.outcome.take()
+    }
+
+    /// The outcome in place, to clone (errors as [`take`](Self::take)).
+    pub fn peek(&self) -> Result<&Result<T, TaskError>, InvalidStateError> {
+        self.outcome.peek()
+    }
+
+    /// The error it ended with: `Ok(None)` for a value (taken or not),
+    /// `Err(InvalidStateError::Pending)` before it is set.
+    pub fn exception(&self) -> Result<Option<TaskError>, InvalidStateError> {
+        self.outcome.exception()
+    }
+
+    /// The error it ended with, if set to one (taken or not).
+    pub fn error(&self) -> Option<&TaskError> {
+        self.outcome.error()
+    }
+
+    /// Whether it ended cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.error().is_some_and(TaskError::is_cancelled)
+    }
+
+    /// Registers (or refreshes) a waiter's waker. `slot` is the waiter's own
+    /// index into the list, `None` until its first registration.
+    pub fn register(&mut self, slot: &mut Option<usize>, waker: &Waker) {
+        match *slot {
+            Some(i) => match &mut self.waiters[i] {
+                Some(w) if w.will_wake(waker) => {}
+                w => *w = Some(waker.clone()),
+            },
+            None => {
+                let i = match self.waiters.iter().position(Option::is_none) {
+                    Some(i) => {
+                        self.waiters[i] = Some(waker.clone());
+                        i
+                    }
+                    None => {
+                        self.waiters.push(Some(waker.clone()));
+                        self.waiters.len() - 1
+                    }
+                };
+                *slot = Some(i);
+            }
+        }
+    }
+
+    /// Drops a waiter's waker (the waiter went away); its slot is reused.
+    pub fn deregister(&mut self, slot: usize) {
+        if let Some(w) = self.waiters.get_mut(slot) {
+            *w = None;
+        }
+    }
+
+    /// Registers a done callback; if the outcome is set already, gives it
+    /// back for the caller to fire (as it would fire the list).
+    pub fn add_done_callback(&mut self, cb: DoneCallback<A>) -> Result<(), DoneCallback<A>> {
+        if self.outcome.is_done() {
+            return Err(cb);
+        }
+        self.callbacks.push(cb);
+        Ok(())
+    }
+
+    /// Removes every registration of `cb`; returns how many there were.
+    pub fn remove_done_callback(&mut self, cb: &DoneCallback<A>) -> usize {
+        self.callbacks.remove(cb)
+    }
+}
+
+impl<T, A: ?Sized> Default for ResultCell<T, A> {
+    fn default() -> Self {
+        ResultCell::new()
+    }
+}
+
+impl<T, A: ?Sized> fmt::Debug for ResultCell<T, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.outcome {
+            Outcome::Pending => "pending",
+            Outcome::Ready(Ok(_)) => "finished",
+            Outcome::Ready(Err(TaskError::Cancelled(_)))
+            | Outcome::Taken(Some(TaskError::Cancelled(_))) => "cancelled",
+            Outcome::Ready(Err(_)) | Outcome::Taken(Some(_)) => "failed",
+            Outcome::Taken(None) => "taken",
+        };
+        f.debug_struct("ResultCell")
+            .field("state", &format_args!("{state}"))
+            .finish_non_exhaustive()
+    }
+}
