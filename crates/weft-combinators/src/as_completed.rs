@@ -28,12 +28,12 @@ use weft_task::{Task, TaskError, TimeoutError};
 /// use std::time::Duration;
 ///
 /// weft::run(async {
-///     let tasks: Vec<_> = [30u64, 10, 20]
+///     let tasks: Vec<_> = [60u64, 20, 40]
 ///         .into_iter()
 ///         .map(|ms| weft::spawn(weft::sleep_with(Duration::from_millis(ms), ms)))
 ///         .collect();
 ///     let order: Vec<u64> = weft::as_completed(tasks).map(|r| r.unwrap()).collect().await;
-///     assert_eq!(order, [10, 20, 30]);
+///     assert_eq!(order, [20, 40, 60]);
 /// });
 /// ```
 pub fn as_completed<T, I>(tasks: I) -> AsCompleted<T>
