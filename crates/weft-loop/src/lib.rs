@@ -6,7 +6,7 @@
 //! # Modules, in layers
 //!
 //! Each module uses only those in the layers before its own (no import
-//! cycle: `python3 shared/tools/modcycles.py .` checks it):
+//! cycle: `python3 .ci/modcycles.py .` checks it):
 //!
 //! 1. `loom` (the sync shim), `deadline` (saturating deadlines), `error`.
 //! 2. `park` (sleeping workers), `lifo` (the LIFO slot), `reactor/` (the
