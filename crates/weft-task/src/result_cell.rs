@@ -52,15 +52,14 @@ impl<T> Outcome<T> {
         match self {
             Outcome::Pending => Err(InvalidStateError::Pending),
             Outcome::Taken(_) => Err(InvalidStateError::ResultTaken),
-            Outcome::Ready(Err(e)) => {
-                let e = e.clone();
-                *self = Outcome::Taken(Some(e.clone()));
-                Ok(Err(e))
+            Outcome::Ready(out) => {
+                // The error stays for `exception()`: one clone, none for a value.
+                let kept = out.as_ref().err().cloned();
+                match std::mem::replace(self, Outcome::Taken(kept)) {
+                    Outcome::Ready(out) => Ok(out),
+                    _ => unreachable!("matched Ready above"),
+                }
             }
-            Outcome::Ready(Ok(_)) => match std::mem::replace(self, Outcome::Taken(None)) {
-                Outcome::Ready(out) => Ok(out),
-                _ => unreachable!("matched Ready above"),
-            },
         }
     }
 
