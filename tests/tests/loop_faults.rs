@@ -1,5 +1,5 @@
 //! Regression tests for runtime faults found by misuse: a panicking
-//! `on_thread_start` hook, durations too large to add to an `Instant`, a
+//! `on_thread_start` or `on_thread_stop` hook, durations too large to add to an `Instant`, a
 //! `sleep` after shutdown, and `spawn` outside a runtime or after shutdown.
 
 mod common;
@@ -182,5 +182,45 @@ fn sleeps_after_shutdown_in_two_block_ons_both_end() {
         assert!(short.join().unwrap() >= ms(20));
         let long = long.join().unwrap();
         assert!(long >= ms(100) && long < ms(5_000), "{long:?}");
+    });
+}
+
+/// Regression: a panicking `on_thread_stop` hook unwound out of the worker
+/// before it counted itself out of the live workers, so when the runtime was
+/// dropped on one of its own workers (nobody joins them; the last one out
+/// shuts down what is left) nobody did: a pending task's future was never
+/// dropped. The hook now runs through the panic runner, like
+/// `on_thread_start`, and the worker goes on with its exit.
+#[test]
+fn a_panicking_on_thread_stop_does_not_skip_the_last_workers_cleanup() {
+    watchdog(|| {
+        let rt = Builder::new()
+            .workers(2)
+            .on_thread_stop(|| panic!("stop hook exploded"))
+            .build()
+            .unwrap();
+        let dropped = common::DropCounter::new();
+        let guard = dropped.guard();
+        rt.spawn(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await
+        })
+        .detach();
+        // Dropped inside a task, on one of its own workers.
+        let rt = Arc::new(parking_lot::Mutex::new(Some(rt)));
+        let handle = rt.lock().as_ref().unwrap().handle().clone();
+        let holder = rt.clone();
+        handle
+            .spawn(async move { drop(holder.lock().take()) })
+            .detach();
+        let deadline = Instant::now() + ms(5_000);
+        while dropped.get() == 0 && Instant::now() < deadline {
+            std::thread::sleep(ms(5));
+        }
+        assert_eq!(
+            dropped.get(),
+            1,
+            "the pending task's future was never dropped"
+        );
     });
 }
