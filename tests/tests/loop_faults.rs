@@ -1,6 +1,7 @@
 //! Regression tests for runtime faults found by misuse: a panicking
-//! `on_thread_start` or `on_thread_stop` hook, a timer waker that panics, durations too large to add to an `Instant`, a
-//! `sleep` after shutdown, and `spawn` outside a runtime or after shutdown.
+//! `on_thread_start` or `on_thread_stop` hook, a timer waker that panics,
+//! durations too large to add to an `Instant`, a `sleep` after shutdown, and
+//! `spawn` outside a runtime or after shutdown.
 
 mod common;
 
