@@ -1,13 +1,15 @@
 //! Regression tests for runtime faults found by misuse: a panicking
-//! `on_thread_start` hook, durations too large to add to an `Instant`, a
-//! `sleep` after shutdown, and `spawn` outside a runtime or after shutdown.
+//! `on_thread_start` or `on_thread_stop` hook, a timer waker that panics,
+//! durations too large to add to an `Instant`, a `sleep` after shutdown, and
+//! `spawn` outside a runtime or after shutdown.
 
 mod common;
 
-use common::{ms, watchdog};
+use common::{ms, poll_with, watchdog, watchdog_for, PanickingWaker, TraceLog};
 use std::panic::catch_unwind;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
+use std::task::Waker;
 use std::time::{Duration, Instant};
 use weft::Builder;
 
@@ -182,5 +184,76 @@ fn sleeps_after_shutdown_in_two_block_ons_both_end() {
         assert!(short.join().unwrap() >= ms(20));
         let long = long.join().unwrap();
         assert!(long >= ms(100) && long < ms(5_000), "{long:?}");
+    });
+}
+
+/// Regression: a panicking `on_thread_stop` hook unwound out of the worker
+/// before it counted itself out of the live workers, so when the runtime was
+/// dropped on one of its own workers (nobody joins them; the last one out
+/// shuts down what is left) nobody did: a pending task's future was never
+/// dropped. The hook now runs through the panic runner, like
+/// `on_thread_start`, and the worker goes on with its exit.
+#[test]
+fn a_panicking_on_thread_stop_does_not_skip_the_last_workers_cleanup() {
+    watchdog(|| {
+        let rt = Builder::new()
+            .workers(2)
+            .on_thread_stop(|| panic!("stop hook exploded"))
+            .build()
+            .unwrap();
+        let dropped = common::DropCounter::new();
+        let guard = dropped.guard();
+        rt.spawn(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await
+        })
+        .detach();
+        // Dropped inside a task, on one of its own workers.
+        let rt = Arc::new(parking_lot::Mutex::new(Some(rt)));
+        let handle = rt.lock().as_ref().unwrap().handle().clone();
+        let holder = rt.clone();
+        handle
+            .spawn(async move { drop(holder.lock().take()) })
+            .detach();
+        let deadline = Instant::now() + ms(5_000);
+        while dropped.get() == 0 && Instant::now() < deadline {
+            std::thread::sleep(ms(5));
+        }
+        assert_eq!(
+            dropped.get(),
+            1,
+            "the pending task's future was never dropped"
+        );
+    });
+}
+
+/// Regression: a `Waker` that panics when its timer fires unwound out of the
+/// driver's dispatch, killing the worker that turned the driver (with one
+/// worker the runtime stopped serving) and dropping the other timers fired
+/// with it unwoken. Like every completion waker, it now goes through the
+/// panic runner: reported through `tracing`, and the rest are still woken.
+#[test]
+fn regression_a_timer_waker_that_panics_does_not_kill_the_driver_thread() {
+    watchdog_for(Duration::from_secs(10), || {
+        let log = TraceLog::new();
+        let on_worker = log.clone();
+        let rt = Builder::new()
+            .workers(1)
+            .on_thread_start(move || on_worker.install_for_thread())
+            .build()
+            .unwrap();
+        let t = rt.spawn(async {
+            let panicking = Waker::from(Arc::new(PanickingWaker));
+            let mut due_first = weft::sleep(ms(5));
+            assert!(poll_with(&mut due_first, &panicking).is_pending());
+            // Fired with (or after) the one above, by the same driver turn.
+            weft::sleep(ms(20)).await;
+            drop(due_first);
+            3
+        });
+        assert_eq!(rt.block_on(t).unwrap(), 3);
+        // The worker still serves.
+        assert_eq!(rt.block_on(rt.spawn(async { 4 })).unwrap(), 4);
+        log.assert_has(tracing::Level::ERROR, &["panicked"]);
     });
 }

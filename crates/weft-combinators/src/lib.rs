@@ -116,8 +116,8 @@ pub mod __private {
 ///
 /// # Panics
 ///
-/// Spawning a plain future outside a weft runtime panics, as `weft::spawn`
-/// does.
+/// Spawning a plain future outside a weft runtime, or on one that has shut
+/// down, panics, as `weft::spawn` does.
 ///
 /// ```
 /// weft::run(async {

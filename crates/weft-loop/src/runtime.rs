@@ -143,7 +143,8 @@ impl Builder {
         self
     }
 
-    /// Runs `f` on each worker thread as it stops.
+    /// Runs `f` on each worker thread as it stops. A panic in `f` is
+    /// reported through `tracing`, and the worker finishes its exit.
     pub fn on_thread_stop(mut self, f: impl Fn() + Send + Sync + 'static) -> Builder {
         self.on_thread_stop = Some(std::sync::Arc::new(f));
         self

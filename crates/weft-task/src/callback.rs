@@ -2,6 +2,7 @@
 //! [`DoneCallbacks`], the one list of them that tasks, promises and the sync
 //! bridge's `ConcurrentFuture` all keep and fire.
 
+use crate::loom::sync::Mutex;
 use crate::panic::run_reporting;
 use std::fmt;
 use std::sync::Arc;
@@ -55,12 +56,10 @@ impl<A: ?Sized> DoneCallback<A> {
     /// # let _ = cb;
     /// ```
     pub fn once(f: impl FnOnce(&A) + Send + 'static) -> DoneCallback<A> {
-        let f = std::sync::Mutex::new(Some(f));
+        let f = Mutex::new(Some(f));
         DoneCallback::new(move |arg: &A| {
-            let f = match f.lock() {
-                Ok(mut f) => f.take(),
-                Err(poisoned) => poisoned.into_inner().take(),
-            };
+            // Taken under the lock, run after it is released.
+            let f = f.lock().take();
             if let Some(f) = f {
                 f(arg);
             }

@@ -9,6 +9,10 @@
 //!   up (awaiting if need be), then re-raise or refuse it.
 //! * [`Schedule`], [`Runnable`], [`TaskRegistry`], [`spawn`] and
 //!   [`spawn_unchecked`]: the interface a loop (weft-loop) implements and uses.
+//! * [`ResultCell`] and [`DoneCallbacks`]: the one result cell and the one
+//!   done-callback list, which `Task`, `Promise` and weft-loop's
+//!   `ConcurrentFuture` share; [`catch_panic`] and [`run_reporting`]: the one
+//!   runner for code weft does not own.
 //!
 //! Users normally reach all of this through the `weft` crate.
 

@@ -52,15 +52,14 @@ impl<T> Outcome<T> {
         match self {
             Outcome::Pending => Err(InvalidStateError::Pending),
             Outcome::Taken(_) => Err(InvalidStateError::ResultTaken),
-            Outcome::Ready(Err(e)) => {
-                let e = e.clone();
-                *self = Outcome::Taken(Some(e.clone()));
-                Ok(Err(e))
+            Outcome::Ready(out) => {
+                // The error stays for `exception()`: one clone, none for a value.
+                let kept = out.as_ref().err().cloned();
+                match std::mem::replace(self, Outcome::Taken(kept)) {
+                    Outcome::Ready(out) => Ok(out),
+                    _ => unreachable!("matched Ready above"),
+                }
             }
-            Outcome::Ready(Ok(_)) => match std::mem::replace(self, Outcome::Taken(None)) {
-                Outcome::Ready(out) => Ok(out),
-                _ => unreachable!("matched Ready above"),
-            },
         }
     }
 
@@ -222,13 +221,32 @@ impl<T, A: ?Sized> ResultCell<T, A> {
     }
 
     /// Registers (or refreshes) a waiter's waker. `slot` is the waiter's own
-    /// index into the list, `None` until its first registration.
+    /// index into the list, `None` until its first registration. A slot the
+    /// list no longer has (it was emptied when the outcome was set) counts as
+    /// none: the waiter gets a new one.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::task::{Wake, Waker};
+    /// use weft_task::ResultCell;
+    ///
+    /// struct Nothing;
+    /// impl Wake for Nothing {
+    ///     fn wake(self: Arc<Self>) {}
+    /// }
+    /// let waker = Waker::from(Arc::new(Nothing));
+    ///
+    /// let mut cell = ResultCell::<u8, ()>::new();
+    /// let mut slot = None;
+    /// cell.register(&mut slot, &waker);
+    /// cell.try_set(Ok(1)).unwrap().wake().fire(&());
+    /// // The list was emptied by the set; the stale slot is not an index into it.
+    /// cell.register(&mut slot, &waker);
+    /// ```
     pub fn register(&mut self, slot: &mut Option<usize>, waker: &Waker) {
-        match *slot {
-            Some(i) => match &mut self.waiters[i] {
-                Some(w) if w.will_wake(waker) => {}
-                w => *w = Some(waker.clone()),
-            },
+        match slot.and_then(|i| self.waiters.get_mut(i)) {
+            Some(Some(w)) if w.will_wake(waker) => {}
+            Some(w) => *w = Some(waker.clone()),
             None => {
                 let i = match self.waiters.iter().position(Option::is_none) {
                     Some(i) => {

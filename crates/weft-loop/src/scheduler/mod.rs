@@ -19,7 +19,7 @@
 //! | pinned task                       | any other thread                           | its loop's inbox, then that loop's parker is unparked |
 //! | `call_soon` callback              | a loop of its runtime                      | that loop's callback queue |
 //! | `call_soon` callback              | any other thread                           | a worker's inbox, round-robin |
-//! | a promise's done callback         | the loop the promise was made on           | that loop's callback queue (its inbox from elsewhere); if that loop has ended, a worker's; after shutdown, dropped |
+//! | a promise's done callback         | the loop the promise was made on           | that loop's callback queue (its inbox from elsewhere); if that loop has ended, a worker's; after shutdown, from another thread, dropped |
 //!
 //! Stealable work pushed to a worker's own queues wakes a sibling to steal
 //! (`notify_one`, skipped when the runtime has one worker: that worker is

@@ -95,7 +95,9 @@ pub(crate) fn run_worker(
     }
     drop(lp.shared.remotes[index].lifo.take());
     if let Some(hook) = &lp.shared.config.on_thread_stop {
-        hook();
+        // A panicking hook must not skip the count below (the last worker
+        // out may be the one that shuts down what is left).
+        weft_task::run_reporting("on_thread_stop", || hook());
     }
     // AcqRel: the last worker out sees every other worker's exit. The flag
     // was stored before `close` (Release there, Acquire in `is_closed`).
