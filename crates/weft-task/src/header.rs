@@ -75,8 +75,8 @@ pub(crate) struct Vtable {
     /// Frees the allocation.
     pub(crate) dealloc: unsafe fn(NonNull<Header>),
     /// Join: if complete, moves the output to `*dst` (a
-    /// `Poll<Result<Result<T, TaskError>, InvalidStateError>>`), else registers
-    /// the waker.
+    /// `Poll<Result<T, TaskError>>`), else registers the waker; panics if the
+    /// output was taken already.
     pub(crate) try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
     /// Moves the output to `*dst` (a `Result<Result<T, TaskError>,
     /// InvalidStateError>`, `Pending` until then) if complete.
@@ -225,10 +225,7 @@ impl RawTask {
     /// # Safety
     ///
     /// `T` must be the task's output type and the caller must be the handle.
-    pub(crate) unsafe fn try_read_output<T>(
-        self,
-        waker: &Waker,
-    ) -> Poll<Result<Result<T, TaskError>, InvalidStateError>> {
+    pub(crate) unsafe fn try_read_output<T>(self, waker: &Waker) -> Poll<Result<T, TaskError>> {
         let mut out = Poll::Pending;
         // SAFETY: the caller guarantees T; `out` has the matching type.
         unsafe {

@@ -18,6 +18,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 /// assert_eq!(err.message(), "boom");
 /// assert_eq!(weft_task::catch_panic(|| 5).unwrap(), 5);
 /// ```
+#[inline]
 pub fn catch_panic<R>(f: impl FnOnce() -> R) -> Result<R, PanicError> {
     catch_unwind(AssertUnwindSafe(f)).map_err(PanicError::from_payload)
 }
@@ -28,6 +29,7 @@ pub fn catch_panic<R>(f: impl FnOnce() -> R) -> Result<R, PanicError> {
 /// ```
 /// weft_task::run_reporting("an example callback", || panic!("ignored"));
 /// ```
+#[inline]
 pub fn run_reporting(what: &'static str, f: impl FnOnce()) {
     if let Err(err) = catch_panic(f) {
         tracing::error!(error = %err, "{what} panicked");

@@ -11,13 +11,14 @@
 //! |         cancelling count, join waker, cold (name, message,     |
 //! |         done callbacks, error) behind a lazily boxed Mutex      |
 //! | scheduler: S                                                  |
-//! | stage: Running(F) | Finished(Outcome<F::Output>) | Consumed      |
+//! | stage: Running(F) | Finished(Result<F::Output, TaskError>) | Consumed |
 //! +---------------------------------------------------------------+
 //! ```
 //!
-//! The output is the result cell's `Outcome` (`result_cell.rs`; imported here
-//! as `Output`, apart from `state::Outcome`, how a task ended), taken by
-//! the same rule as a promise's or a `ConcurrentFuture`'s; the done callbacks
+//! The output is taken by the result cell's rule (`result_cell.rs`), as a
+//! promise's or a `ConcurrentFuture`'s is: moved out once, then
+//! `ResultTaken`; the error it ended with stays in `cold` for `exception()`
+//! (the `Stage` doc says why the stage is not an `Outcome`); the done callbacks
 //! are the same `DoneCallbacks` list, in `cold`; the join waker is the one
 //! waiter, woken (like every waiter) through the panic runner.
 //!
@@ -61,7 +62,6 @@ use crate::id::TaskId;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::{AtomicU32, Mutex};
 use crate::panic::{catch_panic, discard, run_reporting};
-use crate::result_cell::Outcome as Output;
 use crate::schedule::Schedule;
 use crate::state::{Outcome, State, ToIdle, ToNotified, ToRunning};
 use std::future::Future;
@@ -79,9 +79,15 @@ struct Cell<F: Future, S> {
     stage: UnsafeCell<Stage<F>>,
 }
 
+/// The task's side of the result cell's rule (`result_cell.rs`): `Finished`
+/// is a set outcome, `Consumed` one taken (or dropped unread). The kept error
+/// a taken `Outcome` remembers lives in the header's cold data here, so the
+/// stage stays as small as the output itself (a plain `Result` uses
+/// `TaskError`'s niche; a third variant would not, and would push the task's
+/// allocation past the size the compiler copies without `memcpy`).
 enum Stage<F: Future> {
     Running(F),
-    Finished(Output<F::Output>),
+    Finished(Result<F::Output, TaskError>),
     Consumed,
 }
 
@@ -149,7 +155,7 @@ where
         // SAFETY: exclusive, as above.
         let out = Err(TaskError::Cancelled(cancelled.clone()));
         // SAFETY: exclusive, as above.
-        unsafe { *stage = Stage::Finished(Output::Ready(out)) }
+        unsafe { *stage = Stage::Finished(out) }
     });
     cell.header.with_cold(|c| {
         c.cancel_message = cancelled.message_arc();
@@ -355,7 +361,7 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
     let released = cell.scheduler.registry().remove(RawTask::from_header(ptr));
     // SAFETY: RUNNING is ours; the output is written before COMPLETE is published.
     cell.stage
-        .with_mut(|stage| unsafe { *stage = Stage::Finished(Output::Ready(output)) });
+        .with_mut(|stage| unsafe { *stage = Stage::Finished(output) });
     let snapshot = header.state.to_complete(outcome);
     if !snapshot.is_join_interested() {
         // Nobody will read it: drop it here, guarding against a panicking drop.
@@ -417,18 +423,21 @@ unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
 
 /// # Safety
 ///
-/// `dst` points to a `Poll<Result<Result<F::Output, TaskError>,
-/// InvalidStateError>>`; the caller is the handle.
+/// `dst` points to a `Poll<Result<F::Output, TaskError>>`; the caller is the
+/// handle, which panics (as a finished future may) if polled after its result
+/// was taken.
 unsafe fn try_read_output<F: Future, S>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker) {
     let raw = RawTask::from_header(ptr);
     if raw.set_join_waker(waker) {
         // SAFETY: complete, JOIN_INTEREST held by the caller: the output is ours.
-        let out = unsafe { take::<F, S>(ptr) };
-        // SAFETY: caller guarantees dst's type.
-        unsafe {
-            *(dst as *mut Poll<Result<Result<F::Output, TaskError>, InvalidStateError>>) =
-                Poll::Ready(out)
+        let Some(out) = (unsafe { take::<F, S>(ptr) }) else {
+            panic!(
+                "a weft Task polled after completion: {}",
+                InvalidStateError::ResultTaken
+            );
         };
+        // SAFETY: caller guarantees dst's type.
+        unsafe { *(dst as *mut Poll<Result<F::Output, TaskError>>) = Poll::Ready(out) };
     }
 }
 
@@ -442,7 +451,7 @@ unsafe fn take_output<F: Future, S>(ptr: NonNull<Header>, dst: *mut ()) {
         // SAFETY: as in try_read_output; dst's type is guaranteed by the caller.
         unsafe {
             *(dst as *mut Result<Result<F::Output, TaskError>, InvalidStateError>) =
-                take::<F, S>(ptr)
+                take::<F, S>(ptr).ok_or(InvalidStateError::ResultTaken)
         };
     }
 }
@@ -450,27 +459,26 @@ unsafe fn take_output<F: Future, S>(ptr: NonNull<Header>, dst: *mut ()) {
 /// # Safety
 ///
 /// Complete, and the caller is the handle (owner of the output).
-unsafe fn take<F: Future, S>(
-    ptr: NonNull<Header>,
-) -> Result<Result<F::Output, TaskError>, InvalidStateError> {
+#[inline]
+unsafe fn take<F: Future, S>(ptr: NonNull<Header>) -> Option<Result<F::Output, TaskError>> {
     // SAFETY: live cell.
     let cell = unsafe { cell::<F, S>(ptr) };
     let out = cell.stage.with_mut(|stage| {
         // SAFETY: the output is the handle's alone once COMPLETE is observed.
-        match unsafe { &mut *stage } {
-            // The result cell's take rule: a second take is `ResultTaken`.
-            Stage::Finished(outcome) => outcome.take(),
-            // Dropped with the handle's interest gone; only the handle takes.
-            _ => Err(InvalidStateError::ResultTaken),
+        // The result cell's take rule: the first take moves the outcome out;
+        // after it (or after the output was dropped unread) there is none.
+        match std::mem::replace(unsafe { &mut *stage }, Stage::Consumed) {
+            Stage::Finished(out) => Some(out),
+            _ => None,
         }
     })?;
     // A value stored while a cancellation was pending: the task ended
     // cancelled (see `State::to_complete`); the value is dropped.
     if out.is_ok() && cell.header.state.load().is_ended_cancelled() {
         drop(out);
-        return Ok(Err(TaskError::Cancelled(cell.header.cancelled_error())));
+        return Some(Err(TaskError::Cancelled(cell.header.cancelled_error())));
     }
-    Ok(out)
+    Some(out)
 }
 
 /// # Safety

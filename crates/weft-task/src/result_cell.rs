@@ -11,8 +11,10 @@
 //!   awaiting [`take`](ResultCell::take) the value.
 //! - A [`Task`](crate::Task) cannot pay for a lock and an allocation per task,
 //!   so it does not embed the whole cell: its output stays in the task's one
-//!   allocation (`raw.rs`, the stage) as the same [`Outcome`] with the same
-//!   take rule, its one waiter is the join waker (protocol in `state.rs`),
+//!   allocation (`raw.rs`, the stage) and is taken by the same rule (moved
+//!   out once, then `ResultTaken`; the kept error is in the task's cold
+//!   data, so the stage stays a plain `Result`, as small as the output), its
+//!   one waiter is the join waker (protocol in `state.rs`),
 //!   and its done callbacks are the same [`DoneCallbacks`] list, kept in the
 //!   task's cold data.
 //!
@@ -48,6 +50,7 @@ impl<T> Outcome<T> {
     }
 
     /// Moves the outcome out (see the module header).
+    #[inline]
     pub(crate) fn take(&mut self) -> Result<Result<T, TaskError>, InvalidStateError> {
         match self {
             Outcome::Pending => Err(InvalidStateError::Pending),

@@ -309,11 +309,7 @@ impl<T> Future for Task<T> {
             Poll::Pending
         } else {
             // SAFETY: T is this task's output type and we are its handle.
-            match unsafe { self.task.raw.try_read_output::<T>(cx.waker()) } {
-                Poll::Ready(Ok(out)) => Poll::Ready(out),
-                Poll::Ready(Err(taken)) => panic!("a weft Task polled after completion: {taken}"),
-                Poll::Pending => Poll::Pending,
-            }
+            unsafe { self.task.raw.try_read_output::<T>(cx.waker()) }
         };
         self.awaited_at = if out.is_pending() {
             context::poll_stamp()
