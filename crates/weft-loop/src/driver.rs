@@ -58,7 +58,7 @@
 
 use crate::loom::sync::{fence, AtomicBool, AtomicU64, Mutex, MutexGuard, Ordering};
 use crate::park::Unpark;
-use crate::reactor::{sys, wake, Reactor, Source};
+use crate::reactor::{sys, wake_all, Reactor, Source};
 use crate::timer::wheel::Fired;
 use crate::timer::{TimerSlot, Timers};
 use std::io;
@@ -179,7 +179,7 @@ impl Driver {
         self.closed.store(true, Ordering::Release);
         let mut wakers = Vec::new();
         self.timers.drain(&mut wakers);
-        wakers.into_iter().for_each(wake);
+        wake_all(wakers);
         self.reactor.wake_all();
     }
 
@@ -255,9 +255,7 @@ impl Turning<'_> {
             .dispatch(&turn.events, &mut turn.sources);
         turn.events.clear();
         self.driver.timers.fire_due(&mut turn.fired);
-        for f in turn.fired.drain(..) {
-            wake(f.waker);
-        }
+        wake_all(turn.fired.drain(..).map(|f| f.waker));
     }
 }
 

@@ -42,7 +42,7 @@ pub use cancel::{catch_cancel, CatchCancel, Raise};
 pub use error::{Cancelled, InvalidStateError, PanicError, TaskError, TimeoutError};
 pub use header::TaskRef;
 pub use id::TaskId;
-pub use panic::{catch_panic, run_reporting};
+pub use panic::{catch_panic, run_reporting, wake_all};
 pub use promise::{Promise, PromiseWait};
 pub use registry::TaskRegistry;
 pub use result_cell::{ResultCell, Wakeups};

@@ -6,6 +6,7 @@
 
 use crate::error::PanicError;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::task::Waker;
 
 /// Runs `f`, turning a panic into a [`PanicError`] that keeps the payload.
 ///
@@ -32,6 +33,31 @@ pub fn catch_panic<R>(f: impl FnOnce() -> R) -> Result<R, PanicError> {
 #[inline]
 pub fn run_reporting(what: &'static str, f: impl FnOnce()) {
     if let Err(err) = catch_panic(f) {
+        tracing::error!(error = %err, "{what} panicked");
+        discard(err);
+    }
+}
+
+/// Wakes every waker of `wakers`; one that panics is reported through
+/// `tracing` (as [`run_reporting`] does, `what` naming it) and the rest are
+/// still woken. One unwind guard covers the whole batch, re-entered after a
+/// panic for what is left, so a batch costs one guard, not one per waker.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::task::{Wake, Waker};
+///
+/// struct Nothing;
+/// impl Wake for Nothing {
+///     fn wake(self: Arc<Self>) {}
+/// }
+/// let wakers = vec![Waker::from(Arc::new(Nothing)), Waker::from(Arc::new(Nothing))];
+/// weft_task::wake_all("an example waker", wakers);
+/// ```
+#[inline]
+pub fn wake_all(what: &'static str, wakers: impl IntoIterator<Item = Waker>) {
+    let mut rest = wakers.into_iter();
+    while let Err(err) = catch_panic(|| rest.by_ref().for_each(Waker::wake)) {
         tracing::error!(error = %err, "{what} panicked");
         discard(err);
     }

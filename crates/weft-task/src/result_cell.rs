@@ -32,7 +32,7 @@
 
 use crate::callback::{DoneCallback, DoneCallbacks};
 use crate::error::{InvalidStateError, TaskError};
-use crate::panic::run_reporting;
+use crate::panic::wake_all;
 use std::fmt;
 use std::task::Waker;
 
@@ -148,9 +148,10 @@ impl<A: ?Sized> Wakeups<A> {
     /// is reported and the others still woken), and returns the callbacks
     /// for the owner to fire where it documents.
     pub fn wake(self) -> DoneCallbacks<A> {
-        for w in self.waiters.into_iter().flatten() {
-            run_reporting("a waker woken on completion", || w.wake());
-        }
+        wake_all(
+            "a waker woken on completion",
+            self.waiters.into_iter().flatten(),
+        );
         self.callbacks
     }
 }

@@ -163,15 +163,15 @@ impl Source {
                 .flatten()
         });
         drop(wakers);
-        woken.into_iter().flatten().for_each(wake);
+        wake_all(woken.into_iter().flatten());
     }
 }
 
-/// Wakes a waker the driver found (a socket's, or a timer's), through the
+/// Wakes the wakers the driver found (sockets', or timers'), through the
 /// panic runner: a waker that panics is reported, and the thread turning the
 /// driver goes on to wake the rest.
-pub(crate) fn wake(waker: Waker) {
-    weft_task::run_reporting("a waker woken by the driver", || waker.wake());
+pub(crate) fn wake_all(wakers: impl IntoIterator<Item = Waker>) {
+    weft_task::wake_all("a waker woken by the driver", wakers);
 }
 
 /// Registered sources by key, with a free list.
@@ -246,7 +246,7 @@ impl Reactor {
                 wakers.extend(source.wakers.lock().iter_mut().filter_map(Option::take));
             }
         }
-        wakers.into_iter().for_each(wake);
+        wake_all(wakers);
     }
 
     /// Registered sockets.
