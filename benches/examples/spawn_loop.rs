@@ -1,0 +1,62 @@
+//! A fixed workload on one worker, for counting instructions with callgrind
+//! (repeatable, whatever else the machine is doing), where criterion's
+//! timings drown in a shared machine's noise:
+//!
+//! ```sh
+//! cargo build --release -p weft-benches --example spawn_loop
+//! valgrind --tool=callgrind target/release/examples/spawn_loop 100000 chain
+//! ```
+//!
+//! Modes: `join` (spawn N empty tasks, then await each), `chain` (spawn one and
+//! await it, N times), `detach` (spawn N detached), `promise` (N promise round
+//! trips between two tasks), `bridge` (N `run_coroutine_threadsafe` +
+//! `result` from the main thread). Each checks its result, so a broken
+//! runtime fails instead of measuring nothing.
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args.next().map_or(100_000, |s| s.parse().expect("N"));
+    let mode = args.next().unwrap_or_else(|| "join".into());
+    let rt = weft::Builder::new().workers(1).build().expect("runtime");
+    let handle = rt.handle().clone();
+    if mode == "bridge" {
+        for i in 0..n {
+            let fut = weft::run_coroutine_threadsafe(async move { i }, &handle);
+            assert_eq!(fut.result(None).expect("result"), i);
+        }
+        return;
+    }
+    let done = rt.block_on(handle.spawn(async move {
+        match mode.as_str() {
+            "join" => {
+                let tasks: Vec<_> = (0..n).map(|_| weft::spawn(async {})).collect();
+                for t in tasks {
+                    t.await.expect("task");
+                }
+            }
+            "chain" => {
+                for _ in 0..n {
+                    weft::spawn(async {}).await.expect("task");
+                }
+            }
+            "detach" => {
+                for _ in 0..n {
+                    weft::spawn(async {}).detach();
+                }
+                weft::yield_now().await;
+            }
+            "promise" => {
+                for i in 0..n {
+                    let p = weft::Promise::new();
+                    let setter = p.clone();
+                    let t = weft::spawn(async move { setter.set_result(i).expect("set") });
+                    assert_eq!(p.await.expect("promise"), i);
+                    t.await.expect("task");
+                }
+            }
+            other => panic!("unknown mode {other}: join, chain, detach, promise or bridge"),
+        }
+        n
+    }));
+    assert_eq!(done.expect("main task"), n);
+}
