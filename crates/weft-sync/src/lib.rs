@@ -29,6 +29,8 @@
 
 mod error;
 mod loom;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod semaphore;
 mod waitlist;
 
