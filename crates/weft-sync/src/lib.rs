@@ -28,13 +28,17 @@
 #![warn(missing_docs)]
 
 mod error;
+mod event;
 mod loom;
 #[cfg(all(test, loom))]
 mod loom_tests;
+mod mutex;
 mod semaphore;
 mod waitlist;
 
-pub use error::{ReleaseError, TimedOut, TryAcquireError};
+pub use error::{ReleaseError, TimedOut, TryAcquireError, TryLockError};
+pub use event::{Event, EventWait};
+pub use mutex::{Lock, LockOwned, Mutex, MutexGuard, OwnedMutexGuard};
 pub use semaphore::{
     Acquire, AcquireOwned, BoundedSemaphore, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
 };
