@@ -105,9 +105,6 @@
 //! cost is that the slab keeps its high-water capacity until the list is
 //! dropped. The uncontended paths touch only `word`.
 
-// Parts used only by the primitives still to land on this list.
-#![allow(dead_code)]
-
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
@@ -212,11 +209,6 @@ impl Waiter {
     /// Whether it holds a slot (queued, or assigned/closed and not yet seen).
     pub(crate) fn is_queued(&self) -> bool {
         self.slot != NONE
-    }
-
-    /// The units it asked for.
-    pub(crate) fn units(&self) -> usize {
-        self.units
     }
 }
 
@@ -830,12 +822,8 @@ impl<'a, S> Locked<'a, S> {
         self.list.word.fetch_and(!CLOSED, Ordering::Relaxed);
     }
 
-    /// Whether anyone is queued.
-    pub(crate) fn has_waiters(&mut self) -> bool {
-        self.inner().head != NONE
-    }
-
     /// How many are queued (walks the queue).
+    #[cfg(test)]
     pub(crate) fn waiter_count(&mut self) -> usize {
         let inner = self.inner();
         let mut n = 0;
