@@ -188,7 +188,7 @@ fn semaphore_random_cancellation_loses_no_permit() {
             2 if !waiting.is_empty() => {
                 let i = rng.below(waiting.len() as u64) as usize;
                 if let Poll::Ready(p) = poll(&mut waiting[i], &w) {
-                    waiting.swap_remove(i);
+                    drop(waiting.swap_remove(i));
                     held.push(p);
                 }
             }
