@@ -1,5 +1,6 @@
 //! Loom models of the wait list (`waitlist.rs`), on the shipped code through
-//! the `loom` shim: wake-then-cancel, and release racing a waiter's drop.
+//! the `loom` shim: wake-then-cancel, and release racing a waiter's drop,
+//! on the list itself and through `Mutex`'s owned lock future and guard.
 //!
 //! Run with
 //!
@@ -143,5 +144,37 @@ fn loom_two_releases_and_a_cancel_lose_nothing() {
         assert_eq!(woken(&fb), 1);
         assert!(poll(&list, &mut b, &wb).is_ready());
         assert_eq!(list.available(), 1);
+    });
+}
+
+/// The same race through the public types: A holds a `Mutex`, B and C wait
+/// in `lock_owned()` futures; A's guard is dropped on one thread while B's
+/// future is dropped on another. C must get the lock, and be woken for it.
+#[test]
+fn loom_mutex_unlock_races_a_cancelled_lock_future() {
+    use std::future::Future;
+
+    loom::model(|| {
+        let m = Arc::new(crate::Mutex::new(0usize));
+        let (_fb, wb) = flag();
+        let (fc, wc) = flag();
+        let a = m.clone().try_lock_owned().unwrap();
+        let mut b = Box::pin(m.clone().lock_owned());
+        let mut c = Box::pin(m.clone().lock_owned());
+        assert!(b.as_mut().poll(&mut Context::from_waker(&wb)).is_pending());
+        assert!(c.as_mut().poll(&mut Context::from_waker(&wc)).is_pending());
+
+        let unlocker = thread::spawn(move || drop(a));
+        let canceller = thread::spawn(move || drop(b));
+        unlocker.join().unwrap();
+        canceller.join().unwrap();
+
+        assert_eq!(woken(&fc), 1, "C was handed the lock but never woken");
+        let Poll::Ready(mut g) = c.as_mut().poll(&mut Context::from_waker(&wc)) else {
+            panic!("C not served");
+        };
+        *g += 1;
+        drop(g);
+        assert!(!m.locked());
     });
 }
