@@ -51,6 +51,8 @@ mod loom_tests;
 mod mutex;
 mod rwlock;
 mod semaphore;
+#[cfg(test)]
+mod test_util;
 #[cfg(all(test, not(loom)))]
 mod tests;
 mod waitlist;

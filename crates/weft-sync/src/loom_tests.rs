@@ -15,48 +15,34 @@
 //! an assertion.
 
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Poll, Waker};
 
 use loom::thread;
 
-use crate::loom::sync::{AtomicUsize, Ordering};
-use crate::waitlist::{Left, WaitList, Waiter};
-
-/// A waker counting its wakes in a loom atomic.
-struct Flag(AtomicUsize);
-
-impl Wake for Flag {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        // Release: pairs with the Acquire load in `woken`.
-        self.0.fetch_add(1, Ordering::Release);
-    }
-}
-
-fn flag() -> (Arc<Flag>, Waker) {
-    let f = Arc::new(Flag(AtomicUsize::new(0)));
-    (f.clone(), Waker::from(f))
-}
-
-fn woken(f: &Flag) -> usize {
-    // Acquire: pairs with the Release in `wake_by_ref`.
-    f.0.load(Ordering::Acquire)
-}
+use crate::test_util::{cancel, flag, poll as poll_fut, poll_units, woken};
+use crate::waitlist::{WaitList, Waiter};
 
 fn poll(list: &WaitList, w: &mut Waiter, waker: &Waker) -> Poll<()> {
-    list.poll_acquire(w, &mut Context::from_waker(waker))
-        .map(|r| assert!(r.is_ok()))
+    poll_units(list, w, waker).map(|r| assert!(r.is_ok()))
 }
 
-/// What a semaphore's `Drop` of a waiting future does.
-fn cancel(list: &WaitList, w: &mut Waiter) {
-    let mut l = list.lock();
-    if let Left::Queued(a) | Left::Assigned(a) = l.leave(w) {
-        l.release(a);
-    }
+/// A list with no free unit and two waiters, A then B, queued.
+fn two_waiters() -> (
+    Arc<WaitList>,
+    Waiter,
+    Waiter,
+    Waker,
+    Waker,
+    Arc<crate::test_util::Flag>,
+) {
+    let list = Arc::new(WaitList::new(0, ()));
+    let (_fa, wa) = flag();
+    let (fb, wb) = flag();
+    let mut a = Waiter::new(1);
+    let mut b = Waiter::new(1);
+    assert!(poll(&list, &mut a, &wa).is_pending());
+    assert!(poll(&list, &mut b, &wb).is_pending());
+    (list, a, b, wa, wb, fb)
 }
 
 /// A release assigns the unit to waiter A, whose future is dropped at the
@@ -65,13 +51,7 @@ fn cancel(list: &WaitList, w: &mut Waiter) {
 #[test]
 fn loom_wake_then_cancel_passes_the_unit_on() {
     loom::model(|| {
-        let list = Arc::new(WaitList::new(0, ()));
-        let (_fa, wa) = flag();
-        let (fb, wb) = flag();
-        let mut a = Waiter::new(1);
-        let mut b = Waiter::new(1);
-        assert!(poll(&list, &mut a, &wa).is_pending());
-        assert!(poll(&list, &mut b, &wb).is_pending());
+        let (list, mut a, mut b, _wa, wb, fb) = two_waiters();
 
         let l1 = list.clone();
         let releaser = thread::spawn(move || l1.release(1));
@@ -85,6 +65,7 @@ fn loom_wake_then_cancel_passes_the_unit_on() {
         assert_eq!(woken(&fb), 1, "B was assigned the unit but never woken");
         assert!(poll(&list, &mut b, &wb).is_ready());
         assert_eq!(list.available(), 0);
+        assert_eq!(list.lock().waiter_count(), 0);
         assert!(!list.has_waiters());
     });
 }
@@ -125,13 +106,7 @@ fn loom_release_races_enqueue_and_drop() {
 #[test]
 fn loom_two_releases_and_a_cancel_lose_nothing() {
     loom::model(|| {
-        let list = Arc::new(WaitList::new(0, ()));
-        let (_fa, wa) = flag();
-        let (fb, wb) = flag();
-        let mut a = Waiter::new(1);
-        let mut b = Waiter::new(1);
-        assert!(poll(&list, &mut a, &wa).is_pending());
-        assert!(poll(&list, &mut b, &wb).is_pending());
+        let (list, mut a, mut b, _wa, wb, fb) = two_waiters();
 
         let l1 = list.clone();
         let r1 = thread::spawn(move || l1.release(1));
@@ -152,8 +127,6 @@ fn loom_two_releases_and_a_cancel_lose_nothing() {
 /// future is dropped on another. C must get the lock, and be woken for it.
 #[test]
 fn loom_mutex_unlock_races_a_cancelled_lock_future() {
-    use std::future::Future;
-
     loom::model(|| {
         let m = Arc::new(crate::Mutex::new(0usize));
         let (_fb, wb) = flag();
@@ -161,8 +134,8 @@ fn loom_mutex_unlock_races_a_cancelled_lock_future() {
         let a = m.clone().try_lock_owned().unwrap();
         let mut b = Box::pin(m.clone().lock_owned());
         let mut c = Box::pin(m.clone().lock_owned());
-        assert!(b.as_mut().poll(&mut Context::from_waker(&wb)).is_pending());
-        assert!(c.as_mut().poll(&mut Context::from_waker(&wc)).is_pending());
+        assert!(poll_fut(&mut b, &wb).is_pending());
+        assert!(poll_fut(&mut c, &wc).is_pending());
 
         let unlocker = thread::spawn(move || drop(a));
         let canceller = thread::spawn(move || drop(b));
@@ -170,7 +143,7 @@ fn loom_mutex_unlock_races_a_cancelled_lock_future() {
         canceller.join().unwrap();
 
         assert_eq!(woken(&fc), 1, "C was handed the lock but never woken");
-        let Poll::Ready(mut g) = c.as_mut().poll(&mut Context::from_waker(&wc)) else {
+        let Poll::Ready(mut g) = poll_fut(&mut c, &wc) else {
             panic!("C not served");
         };
         *g += 1;

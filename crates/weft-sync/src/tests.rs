@@ -2,31 +2,11 @@
 //! interleavings are exact (CPython's test_locks.py cases are ported as
 //! integration tests in `tests/tests/sync_*.rs`).
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Poll;
 
+use crate::test_util::{flag, poll, woken};
 use crate::{Barrier, BoundedSemaphore, BrokenBarrierError, Condition, Event, Mutex, Semaphore};
-
-/// A waker counting its wakes.
-struct Flag(AtomicUsize);
-
-impl Wake for Flag {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
-
-fn flag() -> (Arc<Flag>, Waker) {
-    let f = Arc::new(Flag(AtomicUsize::new(0)));
-    (f.clone(), Waker::from(f))
-}
-
-fn poll<F: Future + Unpin>(f: &mut F, waker: &Waker) -> Poll<F::Output> {
-    Pin::new(f).poll(&mut Context::from_waker(waker))
-}
 
 #[test]
 fn condition_notified_waiter_dropped_in_the_queue_passes_the_notification_on() {
@@ -42,7 +22,7 @@ fn condition_notified_waiter_dropped_in_the_queue_passes_the_notification_on() {
     let g = cond.mutex().try_lock().unwrap();
     assert_eq!(cond.notify(1), Ok(1)); // to A
     drop(a); // A cancelled after its wake-up
-    assert_eq!(fb.0.load(SeqCst), 1, "B got A's notification");
+    assert_eq!(woken(&fb), 1, "B got A's notification");
     drop(g);
     let Poll::Ready(Ok(g)) = poll(&mut b, &wb) else {
         panic!("B not notified");
@@ -67,7 +47,7 @@ fn condition_waiter_cancelled_while_relocking_passes_the_notification_on() {
     // A saw the notification and now waits for the lock we hold.
     assert!(poll(&mut a, &wa).is_pending());
     drop(a);
-    assert_eq!(fb.0.load(SeqCst), 1);
+    assert_eq!(woken(&fb), 1);
     drop(g);
     assert!(matches!(poll(&mut b, &wb), Poll::Ready(Ok(_))));
 }
@@ -98,7 +78,7 @@ fn event_waiter_woken_by_set_returns_although_cleared() {
     assert!(poll(&mut a, &w).is_pending());
     ev.set();
     ev.clear();
-    assert_eq!(f.0.load(SeqCst), 1);
+    assert_eq!(woken(&f), 1);
     assert!(poll(&mut a, &w).is_ready());
     let mut b = ev.wait();
     assert!(poll(&mut b, &w).is_pending(), "cleared: a new wait waits");
