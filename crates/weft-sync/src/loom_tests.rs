@@ -19,55 +19,53 @@ use std::task::{Poll, Waker};
 
 use loom::thread;
 
-use crate::test_util::{cancel, flag, poll as poll_fut, poll_units, woken};
+use crate::test_util::{
+    cancel, flag, poll as poll_fut, poll_units, two_waiters, woken, TwoWaiters,
+};
 use crate::waitlist::{WaitList, Waiter};
 
 fn poll(list: &WaitList, w: &mut Waiter, waker: &Waker) -> Poll<()> {
     poll_units(list, w, waker).map(|r| assert!(r.is_ok()))
 }
 
-/// A list with no free unit and two waiters, A then B, queued.
-fn two_waiters() -> (
-    Arc<WaitList>,
-    Waiter,
-    Waiter,
-    Waker,
-    Waker,
-    Arc<crate::test_util::Flag>,
-) {
-    let list = Arc::new(WaitList::new(0, ()));
-    let (_fa, wa) = flag();
-    let (fb, wb) = flag();
-    let mut a = Waiter::new(1);
-    let mut b = Waiter::new(1);
-    assert!(poll(&list, &mut a, &wa).is_pending());
-    assert!(poll(&list, &mut b, &wb).is_pending());
-    (list, a, b, wa, wb, fb)
+/// Waiters A then B are queued; one thread releases a unit while another
+/// drops A's future (and, with `extra`, this thread releases one more).
+/// Whichever order, B gets a unit and is woken for it, A is woken at most
+/// once, and every other unit ends free.
+fn release_races_cancel(extra: bool) {
+    let TwoWaiters {
+        list,
+        mut a,
+        mut b,
+        fa,
+        fb,
+        wb,
+        ..
+    } = two_waiters();
+
+    let l1 = list.clone();
+    let releaser = thread::spawn(move || l1.release(1));
+    let l2 = list.clone();
+    let canceller = thread::spawn(move || cancel(&l2, &mut a));
+    if extra {
+        list.release(1);
+    }
+    releaser.join().unwrap();
+    canceller.join().unwrap();
+
+    assert!(woken(&fa) <= 1);
+    assert_eq!(woken(&fb), 1, "B was assigned a unit but never woken");
+    assert!(poll(&list, &mut b, &wb).is_ready());
+    assert_eq!(list.available(), usize::from(extra));
+    assert_eq!(list.lock().waiter_count(), 0);
+    assert!(!list.has_waiters());
 }
 
 /// A release assigns the unit to waiter A, whose future is dropped at the
-/// same time: whichever order, the unit reaches waiter B, and B's waker
-/// fires if B was assigned.
+/// same time: the unit reaches waiter B.
 #[test]
 fn loom_wake_then_cancel_passes_the_unit_on() {
-    loom::model(|| {
-        let (list, mut a, mut b, _wa, wb, fb) = two_waiters();
-
-        let l1 = list.clone();
-        let releaser = thread::spawn(move || l1.release(1));
-        let l2 = list.clone();
-        let canceller = thread::spawn(move || {
-            cancel(&l2, &mut a);
-        });
-        releaser.join().unwrap();
-        canceller.join().unwrap();
-
-        assert_eq!(woken(&fb), 1, "B was assigned the unit but never woken");
-        assert!(poll(&list, &mut b, &wb).is_ready());
-        assert_eq!(list.available(), 0);
-        assert_eq!(list.lock().waiter_count(), 0);
-        assert!(!list.has_waiters());
-    });
+    loom::model(|| release_races_cancel(false));
 }
 
 /// A fresh waiter queues (or takes the unit on its fast path) while a release
@@ -101,25 +99,11 @@ fn loom_release_races_enqueue_and_drop() {
     });
 }
 
-/// Two waiters, two concurrent releases of one unit each, and the head
-/// waiter dropped concurrently: every unit ends with B or free.
+/// Two concurrent releases of one unit each, and the head waiter dropped
+/// concurrently: one unit ends with B, the other free.
 #[test]
 fn loom_two_releases_and_a_cancel_lose_nothing() {
-    loom::model(|| {
-        let (list, mut a, mut b, _wa, wb, fb) = two_waiters();
-
-        let l1 = list.clone();
-        let r1 = thread::spawn(move || l1.release(1));
-        let l2 = list.clone();
-        let c = thread::spawn(move || cancel(&l2, &mut a));
-        list.release(1);
-        r1.join().unwrap();
-        c.join().unwrap();
-
-        assert_eq!(woken(&fb), 1);
-        assert!(poll(&list, &mut b, &wb).is_ready());
-        assert_eq!(list.available(), 1);
-    });
+    loom::model(|| release_races_cancel(true));
 }
 
 /// The same race through the public types: A holds a `Mutex`, B and C wait

@@ -54,3 +54,36 @@ pub(crate) fn cancel(list: &WaitList, w: &mut Waiter) {
         l.release(a);
     }
 }
+
+/// A list with no free unit and two waiters, `a` then `b`, queued.
+pub(crate) struct TwoWaiters {
+    pub(crate) list: Arc<WaitList>,
+    pub(crate) a: Waiter,
+    pub(crate) b: Waiter,
+    pub(crate) fa: Arc<Flag>,
+    pub(crate) fb: Arc<Flag>,
+    /// Only the unit tests poll `a` again.
+    #[cfg_attr(loom, allow(dead_code))]
+    pub(crate) wa: Waker,
+    pub(crate) wb: Waker,
+}
+
+/// See [`TwoWaiters`].
+pub(crate) fn two_waiters() -> TwoWaiters {
+    let list = Arc::new(WaitList::new(0, ()));
+    let (fa, wa) = flag();
+    let (fb, wb) = flag();
+    let mut a = Waiter::new(1);
+    let mut b = Waiter::new(1);
+    assert!(poll_units(&list, &mut a, &wa).is_pending());
+    assert!(poll_units(&list, &mut b, &wb).is_pending());
+    TwoWaiters {
+        list,
+        a,
+        b,
+        fa,
+        fb,
+        wa,
+        wb,
+    }
+}

@@ -864,7 +864,9 @@ impl<'a, S> Locked<'a, S> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::test_util::{cancel as drop_waiter, flag, poll_units as poll, woken};
+    use crate::test_util::{
+        cancel as drop_waiter, flag, poll_units as poll, two_waiters, woken, TwoWaiters,
+    };
     use std::sync::Arc;
 
     #[test]
@@ -882,13 +884,15 @@ mod tests {
 
     #[test]
     fn release_hands_off_in_fifo_order_and_blocks_barging() {
-        let list = WaitList::new(0, ());
-        let (fa, wa) = flag();
-        let (fb, wb) = flag();
-        let mut a = Waiter::new(1);
-        let mut b = Waiter::new(1);
-        assert!(poll(&list, &mut a, &wa).is_pending());
-        assert!(poll(&list, &mut b, &wb).is_pending());
+        let TwoWaiters {
+            list,
+            mut a,
+            mut b,
+            fa,
+            fb,
+            wa,
+            wb,
+        } = two_waiters();
         list.release(1);
         assert_eq!(woken(&fa), 1);
         assert_eq!(woken(&fb), 0);
@@ -904,13 +908,14 @@ mod tests {
 
     #[test]
     fn waiter_dropped_after_assignment_passes_units_on() {
-        let list = WaitList::new(0, ());
-        let (_fa, wa) = flag();
-        let (fb, wb) = flag();
-        let mut a = Waiter::new(1);
-        let mut b = Waiter::new(1);
-        assert!(poll(&list, &mut a, &wa).is_pending());
-        assert!(poll(&list, &mut b, &wb).is_pending());
+        let TwoWaiters {
+            list,
+            mut a,
+            mut b,
+            fb,
+            wb,
+            ..
+        } = two_waiters();
         list.release(1); // assigned to a
         drop_waiter(&list, &mut a); // a cancelled after its wake-up
         assert_eq!(woken(&fb), 1);
