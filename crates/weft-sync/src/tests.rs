@@ -211,3 +211,13 @@ fn mutex_blocking_threads_count_to_the_total() {
     }
     assert_eq!(*m.try_lock().unwrap(), 4_000);
 }
+
+#[test]
+fn acquiring_zero_permits_is_ready_even_behind_waiters() {
+    let sem = Semaphore::new(0);
+    let (_f, w) = flag();
+    let mut waiting = sem.acquire();
+    assert!(poll(&mut waiting, &w).is_pending());
+    assert!(poll(&mut sem.acquire_many(0), &w).is_ready());
+    assert_eq!(sem.try_acquire_many(0).unwrap().num_permits(), 0);
+}

@@ -273,6 +273,10 @@ impl<S> WaitList<S> {
             if cur & CLOSED != 0 {
                 return Err(Fail::Closed);
             }
+            if n == 0 {
+                // Nothing to take, so nobody to overtake.
+                return Ok(());
+            }
             if cur & WAITERS != 0 || cur >> SHIFT < n {
                 return Err(Fail::NoUnits);
             }
