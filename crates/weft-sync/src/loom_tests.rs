@@ -1,7 +1,8 @@
 //! Loom models of the wait list (`waitlist.rs`), on the shipped code through
 //! the `loom` shim: wake-then-cancel, and release racing a waiter's drop,
 //! on the list itself and through `Mutex`'s owned lock future and guard;
-//! and `Event::set` (and `clear`) racing a `wait` (no lost wake-up).
+//! `Event::set` (and `clear`) racing a `wait`, and `Condition::notify`
+//! racing a `wait` that queues and unlocks (no lost wake-up).
 //!
 //! Run with
 //!
@@ -175,5 +176,38 @@ fn loom_event_set_then_clear_still_releases_a_queued_waiter() {
         setter.join().unwrap();
         assert_eq!(woken(&f), 1);
         assert!(early || poll_fut(&mut wait, &waker).is_ready());
+    });
+}
+
+/// A task's `Condition::wait` (queue, then unlock) racing a thread that
+/// locks and notifies: a notify that counted the waiter wakes it, and the
+/// woken waiter gets the lock back; a notify before the wait finds nobody.
+#[test]
+fn loom_condition_notify_races_wait() {
+    loom::model(|| {
+        let cond = Arc::new(crate::Condition::new(0usize));
+        let c1 = cond.clone();
+        let notifier = thread::spawn(move || {
+            let mut g = c1.mutex().lock_blocking();
+            *g += 1;
+            let n = c1.notify(1).unwrap();
+            drop(g);
+            n
+        });
+        let (f, waker) = flag();
+        let g = cond.mutex().lock_blocking();
+        let seen = *g;
+        let mut wait = Box::pin(cond.wait(g));
+        assert!(poll_fut(&mut wait, &waker).is_pending());
+        let notified = notifier.join().unwrap();
+        assert_eq!(woken(&f), notified, "a counted waiter must be woken");
+        if notified == 1 {
+            let Poll::Ready(Ok(g)) = poll_fut(&mut wait, &waker) else {
+                panic!("notified waiter did not get the lock back");
+            };
+            assert_eq!(*g, seen + 1);
+        } else {
+            assert_eq!(seen, 1, "the notify ran before the wait");
+        }
     });
 }
