@@ -36,6 +36,8 @@
 //! | `async with asyncio.TaskGroup() as tg:` | [`task_group`]`(\|tg\| async move { .. }).await` |
 //! | `asyncio.run_coroutine_threadsafe(c, loop)` | [`run_coroutine_threadsafe`]`(fut, &handle)` → [`ConcurrentFuture`] |
 //! | `await asyncio.to_thread(f)`    | [`to_thread`]`(f).await` / [`spawn_blocking`]`(f)` |
+//! | `asyncio.Lock()`, `Event()`, `Condition()` | [`sync::Mutex`], [`sync::Event`], [`sync::Condition`] |
+//! | `asyncio.Semaphore(n)`, `BoundedSemaphore(n)`, `Barrier(n)` | [`sync::Semaphore`], [`sync::BoundedSemaphore`], [`sync::Barrier`] |
 //!
 //! See `docs/asyncio.md` in the repository for the full guide.
 
@@ -56,6 +58,7 @@ pub use weft_loop::{
 pub use weft_loop::{
     run_coroutine_threadsafe, spawn_blocking, to_thread, ConcurrentFuture, FutureError, Target,
 };
+pub use weft_sync as sync;
 pub use weft_task::{
     catch_cancel, coop, Cancelled, CatchCancel, DoneCallback, InvalidStateError, PanicError,
     Promise, PromiseWait, Raise, Task, TaskError, TaskId, TaskRef, TimeoutError,

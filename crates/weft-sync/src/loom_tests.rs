@@ -1,0 +1,213 @@
+//! Loom models of the wait list (`waitlist.rs`), on the shipped code through
+//! the `loom` shim: wake-then-cancel, and release racing a waiter's drop,
+//! on the list itself and through `Mutex`'s owned lock future and guard;
+//! `Event::set` (and `clear`) racing a `wait`, and `Condition::notify`
+//! racing a `wait` that queues and unlocks (no lost wake-up).
+//!
+//! Run with
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom \
+//!     cargo test --release -p weft-sync --lib loom_
+//! ```
+//!
+//! Every model ends by counting units: what is free plus what the surviving
+//! waiters got must equal what was released. A lost unit or a lost wake-up
+//! (a queued waiter whose waker never fires although it was assigned) fails
+//! an assertion.
+
+use std::sync::Arc;
+use std::task::{Poll, Waker};
+
+use loom::thread;
+
+use crate::test_util::{
+    cancel, flag, poll as poll_fut, poll_units, two_waiters, woken, TwoWaiters,
+};
+use crate::waitlist::{WaitList, Waiter};
+
+fn poll(list: &WaitList, w: &mut Waiter, waker: &Waker) -> Poll<()> {
+    poll_units(list, w, waker).map(|r| assert!(r.is_ok()))
+}
+
+/// Waiters A then B are queued; one thread releases a unit while another
+/// drops A's future (and, with `extra`, this thread releases one more).
+/// Whichever order, B gets a unit and is woken for it, A is woken at most
+/// once, and every other unit ends free.
+fn release_races_cancel(extra: bool) {
+    let TwoWaiters {
+        list,
+        mut a,
+        mut b,
+        fa,
+        fb,
+        wb,
+        ..
+    } = two_waiters();
+
+    let l1 = list.clone();
+    let releaser = thread::spawn(move || l1.release(1));
+    let l2 = list.clone();
+    let canceller = thread::spawn(move || cancel(&l2, &mut a));
+    if extra {
+        list.release(1);
+    }
+    releaser.join().unwrap();
+    canceller.join().unwrap();
+
+    assert!(woken(&fa) <= 1);
+    assert_eq!(woken(&fb), 1, "B was assigned a unit but never woken");
+    assert!(poll(&list, &mut b, &wb).is_ready());
+    assert_eq!(list.available(), usize::from(extra));
+    assert_eq!(list.lock().waiter_count(), 0);
+    assert!(!list.has_waiters());
+}
+
+/// A release assigns the unit to waiter A, whose future is dropped at the
+/// same time: the unit reaches waiter B.
+#[test]
+fn loom_wake_then_cancel_passes_the_unit_on() {
+    loom::model(|| release_races_cancel(false));
+}
+
+/// A fresh waiter queues (or takes the unit on its fast path) while a release
+/// runs, then is dropped if it had to wait: the unit ends free, never lost
+/// in a slot nobody owns.
+#[test]
+fn loom_release_races_enqueue_and_drop() {
+    loom::model(|| {
+        let list = Arc::new(WaitList::new(0, ()));
+        let l1 = list.clone();
+        let releaser = thread::spawn(move || l1.release(1));
+
+        let (f, waker) = flag();
+        let mut w = Waiter::new(1);
+        let got = match poll(&list, &mut w, &waker) {
+            Poll::Ready(()) => 1,
+            Poll::Pending => {
+                releaser.join().unwrap();
+                // The release ran: we were either assigned (and woken) or it
+                // went free before we queued (impossible: we would have
+                // taken it under the lock).
+                assert_eq!(woken(&f), 1, "assigned waiter never woken");
+                assert!(poll(&list, &mut w, &waker).is_ready());
+                list.release(1);
+                cancel(&list, &mut w);
+                return assert_eq!(list.available(), 1);
+            }
+        };
+        releaser.join().unwrap();
+        assert_eq!(got + list.available(), 1);
+    });
+}
+
+/// Two concurrent releases of one unit each, and the head waiter dropped
+/// concurrently: one unit ends with B, the other free.
+#[test]
+fn loom_two_releases_and_a_cancel_lose_nothing() {
+    loom::model(|| release_races_cancel(true));
+}
+
+/// The same race through the public types: A holds a `Mutex`, B and C wait
+/// in `lock_owned()` futures; A's guard is dropped on one thread while B's
+/// future is dropped on another. C must get the lock, and be woken for it.
+#[test]
+fn loom_mutex_unlock_races_a_cancelled_lock_future() {
+    loom::model(|| {
+        let m = Arc::new(crate::Mutex::new(0usize));
+        let (_fb, wb) = flag();
+        let (fc, wc) = flag();
+        let a = m.clone().try_lock_owned().unwrap();
+        let mut b = Box::pin(m.clone().lock_owned());
+        let mut c = Box::pin(m.clone().lock_owned());
+        assert!(poll_fut(&mut b, &wb).is_pending());
+        assert!(poll_fut(&mut c, &wc).is_pending());
+
+        let unlocker = thread::spawn(move || drop(a));
+        let canceller = thread::spawn(move || drop(b));
+        unlocker.join().unwrap();
+        canceller.join().unwrap();
+
+        assert_eq!(woken(&fc), 1, "C was handed the lock but never woken");
+        let Poll::Ready(mut g) = poll_fut(&mut c, &wc) else {
+            panic!("C not served");
+        };
+        *g += 1;
+        drop(g);
+        assert!(!m.locked());
+    });
+}
+
+/// `Event::set` on one thread while a task's `wait` polls on another: the
+/// waiter either sees the flag or is queued before the set and woken by it.
+#[test]
+fn loom_event_set_races_wait() {
+    loom::model(|| {
+        let ev = Arc::new(crate::Event::new());
+        let e1 = ev.clone();
+        let setter = thread::spawn(move || e1.set());
+        let (f, waker) = flag();
+        let mut wait = Box::pin(ev.wait());
+        let pending = poll_fut(&mut wait, &waker).is_pending();
+        setter.join().unwrap();
+        if pending {
+            assert_eq!(woken(&f), 1, "queued waiter missed the set");
+            assert!(poll_fut(&mut wait, &waker).is_ready());
+        }
+    });
+}
+
+/// A queued waiter, then `set` and at once `clear` on another thread racing
+/// the waiter's next poll: woken by the set, it returns although the flag is
+/// down again (asyncio's rule).
+#[test]
+fn loom_event_set_then_clear_still_releases_a_queued_waiter() {
+    loom::model(|| {
+        let ev = Arc::new(crate::Event::new());
+        let (f, waker) = flag();
+        let mut wait = Box::pin(ev.wait());
+        assert!(poll_fut(&mut wait, &waker).is_pending());
+        let e1 = ev.clone();
+        let setter = thread::spawn(move || {
+            e1.set();
+            e1.clear();
+        });
+        let early = poll_fut(&mut wait, &waker).is_ready();
+        setter.join().unwrap();
+        assert_eq!(woken(&f), 1);
+        assert!(early || poll_fut(&mut wait, &waker).is_ready());
+    });
+}
+
+/// A task's `Condition::wait` (queue, then unlock) racing a thread that
+/// locks and notifies: a notify that counted the waiter wakes it, and the
+/// woken waiter gets the lock back; a notify before the wait finds nobody.
+#[test]
+fn loom_condition_notify_races_wait() {
+    loom::model(|| {
+        let cond = Arc::new(crate::Condition::new(0usize));
+        let c1 = cond.clone();
+        let notifier = thread::spawn(move || {
+            let mut g = c1.mutex().lock_blocking();
+            *g += 1;
+            let n = c1.notify(1).unwrap();
+            drop(g);
+            n
+        });
+        let (f, waker) = flag();
+        let g = cond.mutex().lock_blocking();
+        let seen = *g;
+        let mut wait = Box::pin(cond.wait(g));
+        assert!(poll_fut(&mut wait, &waker).is_pending());
+        let notified = notifier.join().unwrap();
+        assert_eq!(woken(&f), notified, "a counted waiter must be woken");
+        if notified == 1 {
+            let Poll::Ready(Ok(g)) = poll_fut(&mut wait, &waker) else {
+                panic!("notified waiter did not get the lock back");
+            };
+            assert_eq!(*g, seen + 1);
+        } else {
+            assert_eq!(seen, 1, "the notify ran before the wait");
+        }
+    });
+}
