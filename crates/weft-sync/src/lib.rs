@@ -31,6 +31,7 @@ mod error;
 mod loom;
 #[cfg(all(test, loom))]
 mod loom_tests;
+pub mod queue;
 mod semaphore;
 mod waitlist;
 
