@@ -16,7 +16,7 @@ mod common;
 
 use common::{block_on, spawn_started, wait_until, Log};
 use std::future::Future;
-use weft::queue::{LifoQueue, PriorityQueue, Queue};
+use weft::queue::{GenericQueue, LifoQueue, PriorityQueue, Queue, Storage};
 
 /// Runs `body` in a spawned task on a fresh 2-worker runtime, under the watchdog.
 fn run<F>(body: F)
@@ -26,6 +26,18 @@ where
     block_on(2, |_| async move {
         weft::spawn(body).await.expect("the test's task failed")
     });
+}
+
+/// Puts 1, 3, 2 and gets three items (the body of CPython's `test_order`s).
+async fn put_1_3_2_and_get_3<S: Storage<Item = i32>>(q: GenericQueue<S>) -> Vec<i32> {
+    for i in [1, 3, 2] {
+        q.put(i).await.unwrap();
+    }
+    let mut items = Vec::new();
+    for _ in 0..3 {
+        items.push(q.get().await.unwrap());
+    }
+    items
 }
 
 // QueueBasicTests.test_repr (and _test_repr_or_str)
@@ -93,17 +105,7 @@ fn test_full() {
 // QueueBasicTests.test_order
 #[test]
 fn test_order() {
-    run(async {
-        let q = Queue::new(0);
-        for i in [1, 3, 2] {
-            q.put(i).await.unwrap();
-        }
-        let mut items = Vec::new();
-        for _ in 0..3 {
-            items.push(q.get().await.unwrap());
-        }
-        assert_eq!(items, [1, 3, 2]);
-    });
+    run(async { assert_eq!(put_1_3_2_and_get_3(Queue::new(0)).await, [1, 3, 2]) });
 }
 
 // QueueBasicTests.test_maxsize
@@ -142,33 +144,13 @@ fn test_maxsize() {
 // LifoQueueTests.test_order
 #[test]
 fn lifo_test_order() {
-    run(async {
-        let q = LifoQueue::new(0);
-        for i in [1, 3, 2] {
-            q.put(i).await.unwrap();
-        }
-        let mut items = Vec::new();
-        for _ in 0..3 {
-            items.push(q.get().await.unwrap());
-        }
-        assert_eq!(items, [2, 3, 1]);
-    });
+    run(async { assert_eq!(put_1_3_2_and_get_3(LifoQueue::new(0)).await, [2, 3, 1]) });
 }
 
 // PriorityQueueTests.test_order
 #[test]
 fn priority_test_order() {
-    run(async {
-        let q = PriorityQueue::new(0);
-        for i in [1, 3, 2] {
-            q.put(i).await.unwrap();
-        }
-        let mut items = Vec::new();
-        for _ in 0..3 {
-            items.push(q.get().await.unwrap());
-        }
-        assert_eq!(items, [1, 2, 3]);
-    });
+    run(async { assert_eq!(put_1_3_2_and_get_3(PriorityQueue::new(0)).await, [1, 2, 3]) });
 }
 
 /// Not in CPython: the handles are `Clone + Send + Sync` and work across

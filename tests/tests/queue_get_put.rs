@@ -481,3 +481,27 @@ fn waiters_are_served_in_fifo_order() {
         }
     });
 }
+
+/// Not in CPython as such (its putter twin of
+/// `test_get_cancel_drop_many_pending_readers`): a putter handed a free place
+/// and cancelled before it ran passes the place to the next putter, and its
+/// item is never inserted.
+#[test]
+fn a_woken_then_cancelled_putter_passes_its_place_on() {
+    run(async {
+        let q = Queue::new(1);
+        q.put_nowait("first").unwrap();
+        let q1 = q.clone();
+        let writer1 = spawn_started!("writer 1 to wait", { q1.put("cancelled").await });
+        let q2 = q.clone();
+        let writer2 = spawn_started!("writer 2 to wait", { q2.put("second").await });
+
+        assert_eq!(q.get_nowait(), Ok("first")); // the place goes to writer 1...
+        writer1.cancel(); // ...which is cancelled before it runs
+
+        assert_cancelled(writer1.await);
+        assert_eq!(writer2.await.unwrap(), Ok(()));
+        assert_eq!(q.get_nowait(), Ok("second"));
+        assert!(q.empty());
+    });
+}

@@ -7,26 +7,24 @@ mod common;
 
 use common::{block_on, wait_until};
 use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use weft::queue::{Queue, QueueShutDown};
 use weft::TaskError;
 
-/// A small xorshift generator: enough randomness to vary where cancellations
-/// land, with a fixed seed per test so a failure can be rerun.
+/// Pseudo-random numbers from a counter hashed with std's SipHash (fixed keys),
+/// enough to vary where cancellations land, and the same on every run so a
+/// failure can be rerun.
 struct Rng(u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        let mut h = DefaultHasher::new();
+        self.0 += 1;
+        h.write_u64(self.0);
+        h.finish() % n
     }
 }
 
