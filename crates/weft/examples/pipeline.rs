@@ -97,7 +97,10 @@ fn main() {
         .expect("joining the producers");
 
         queue.join().await;
-        println!("all {} jobs processed", PRODUCERS as u64 * JOBS_PER_PRODUCER);
+        println!(
+            "all {} jobs processed",
+            PRODUCERS as u64 * JOBS_PER_PRODUCER
+        );
         queue.shutdown(false);
 
         let mut totals = [0u64; PRODUCERS];
@@ -110,7 +113,9 @@ fn main() {
         for (producer, total) in totals.iter().enumerate() {
             println!("producer {producer}: total size {total}");
         }
-        assert!(totals.iter().all(|&t| t == JOBS_PER_PRODUCER * (JOBS_PER_PRODUCER + 1) / 2));
+        assert!(totals
+            .iter()
+            .all(|&t| t == JOBS_PER_PRODUCER * (JOBS_PER_PRODUCER + 1) / 2));
 
         // shutdown(immediate=True): what is still queued is dropped, and join
         // returns although nobody processed it.
@@ -121,9 +126,18 @@ fn main() {
         q.shutdown(true);
         q.join().await;
         println!("immediate shutdown dropped the rest: qsize {}", q.qsize());
-        if let Err(e) = q.put_blocking(Job { producer: 0, size: 9 }, Some(Duration::ZERO)) {
+        if let Err(e) = q.put_blocking(
+            Job {
+                producer: 0,
+                size: 9,
+            },
+            Some(Duration::ZERO),
+        ) {
             let message = e.to_string();
-            println!("a put after shutdown: {message}; the job comes back: {:?}", e.into_inner());
+            println!(
+                "a put after shutdown: {message}; the job comes back: {:?}",
+                e.into_inner()
+            );
         }
     });
 }

@@ -101,6 +101,8 @@
 //! ```
 
 mod error;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod storage;
 
 pub use error::{
