@@ -27,15 +27,31 @@
 
 #![warn(missing_docs)]
 
+mod barrier;
+mod condition;
 mod error;
+mod event;
 mod loom;
 #[cfg(all(test, loom))]
 mod loom_tests;
+mod mutex;
 pub mod queue;
+mod rwlock;
 mod semaphore;
 mod waitlist;
 
-pub use error::{ReleaseError, TimedOut, TryAcquireError};
+pub use barrier::{Barrier, BarrierWait};
+pub use condition::{Condition, ConditionWait};
+pub use error::{
+    BrokenBarrierError, NotLockedError, ReleaseError, TimedOut, TryAcquireError, TryLockError,
+    WrongMutexError, ZeroPartiesError,
+};
+pub use event::{Event, EventWait};
+pub use mutex::{Lock, LockOwned, Mutex, MutexGuard, OwnedMutexGuard};
+pub use rwlock::{
+    OwnedRwLockReadGuard, OwnedRwLockWriteGuard, Read, ReadOwned, RwLock, RwLockReadGuard,
+    RwLockWriteGuard, Write, WriteOwned,
+};
 pub use semaphore::{
     Acquire, AcquireOwned, BoundedSemaphore, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
 };

@@ -59,9 +59,10 @@
 //!    partial units to `word`), wake them all; later acquires fail.
 //!
 //! Wakers are collected while the lock is held and woken after it is dropped
-//! (32 at a time; a longer release drops and retakes the lock in between), so
-//! a waker that drops the last reference to a task, whose future then leaves
-//! this list, cannot deadlock on the lock. Blocked threads wait on one condvar
+//! (32 at a time; a longer release drops and retakes the lock in between), and
+//! a waker replaced or taken out of a freed slot is dropped after the unlock
+//! too, so a waker that drops the last reference to a task, whose future then
+//! leaves this list, cannot deadlock on the lock. Blocked threads wait on one condvar
 //! per list, notified (after the unlock) whenever a thread waiter was assigned
 //! or closed.
 //!
@@ -104,9 +105,6 @@
 //! access is by index under the lock, and there is no `unsafe` at all. The
 //! cost is that the slab keeps its high-water capacity until the list is
 //! dropped. The uncontended paths touch only `word`.
-
-// Parts used only by the primitives still to land on this list.
-#![allow(dead_code)]
 
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
@@ -212,11 +210,6 @@ impl Waiter {
     /// Whether it holds a slot (queued, or assigned/closed and not yet seen).
     pub(crate) fn is_queued(&self) -> bool {
         self.slot != NONE
-    }
-
-    /// The units it asked for.
-    pub(crate) fn units(&self) -> usize {
-        self.units
     }
 }
 
@@ -329,6 +322,7 @@ impl<S> WaitList<S> {
             guard: Some(self.inner.lock()),
             wakes: WakeList::new(),
             notify_threads: false,
+            stale: None,
         }
     }
 
@@ -380,6 +374,67 @@ impl<S> WaitList<S> {
     }
 }
 
+/// The state of one units-acquiring future (a semaphore's `acquire`, a
+/// mutex's `lock`, an rwlock's `read`/`write`): its waiter and whether it has
+/// completed. The future's `Drop` calls [`cancel`](Self::cancel).
+#[derive(Debug)]
+pub(crate) struct Acquiring {
+    waiter: Waiter,
+    done: bool,
+}
+
+impl Acquiring {
+    /// Not started, for `units` units.
+    pub(crate) const fn new(units: usize) -> Self {
+        Acquiring {
+            waiter: Waiter::new(units),
+            done: false,
+        }
+    }
+
+    /// The units it asks for.
+    pub(crate) fn units(&self) -> usize {
+        self.waiter.units
+    }
+
+    /// Whether it is queued.
+    pub(crate) fn is_queued(&self) -> bool {
+        self.waiter.is_queued()
+    }
+
+    /// Polls for the units (spending one unit of the task's cooperative
+    /// budget on the first poll). `Pending` forever once it returned `Ready`.
+    pub(crate) fn poll<S>(
+        &mut self,
+        list: &WaitList<S>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), Fail>> {
+        if self.done {
+            return Poll::Pending;
+        }
+        if !self.waiter.is_queued() && weft_task::coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let r = list.poll_acquire(&mut self.waiter, cx);
+        if r.is_ready() {
+            self.done = true;
+        }
+        r
+    }
+
+    /// The future was dropped: leaves the queue and hands on whatever units
+    /// were assigned to it (protocol step 6).
+    pub(crate) fn cancel<S>(&mut self, list: &WaitList<S>) {
+        if !self.waiter.is_queued() {
+            return;
+        }
+        let mut locked = list.lock();
+        if let Left::Queued(a) | Left::Assigned(a) = locked.leave(&mut self.waiter) {
+            locked.release(a);
+        }
+    }
+}
+
 /// Wakers taken under the lock, woken after it.
 #[derive(Debug)]
 struct WakeList {
@@ -422,12 +477,17 @@ pub(crate) struct Locked<'a, S> {
     guard: Option<MutexGuard<'a, Inner<S>>>,
     wakes: WakeList,
     notify_threads: bool,
+    /// A waker taken out of a slot that is freed or re-registered, dropped
+    /// after the unlock (with the `Locked`): dropping a waker may drop the
+    /// last reference to a task, and so a future that locks this list.
+    stale: Option<Waker>,
 }
 
 impl<S> Drop for Locked<'_, S> {
     fn drop(&mut self) {
         drop(self.guard.take());
         self.wake_now();
+        drop(self.stale.take());
     }
 }
 
@@ -514,9 +574,12 @@ impl<'a, S> Locked<'a, S> {
         let inner = self.inner();
         let slot = &mut inner.slots[idx];
         slot.state = SlotState::Free;
-        slot.wake = Wake::Idle;
+        let wake = std::mem::replace(&mut slot.wake, Wake::Idle);
         slot.next = inner.free;
         inner.free = idx;
+        if let Wake::Task(w) = wake {
+            self.stale = Some(w);
+        }
     }
 
     /// Unlinks a queued slot; clears `WAITERS` if the queue is now empty.
@@ -603,7 +666,12 @@ impl<'a, S> Locked<'a, S> {
             SlotState::Queued => {
                 match &slot.wake {
                     Wake::Task(old) if old.will_wake(waker) => {}
-                    _ => slot.wake = Wake::Task(waker.clone()),
+                    _ => {
+                        let old = std::mem::replace(&mut slot.wake, Wake::Task(waker.clone()));
+                        if let Wake::Task(w) = old {
+                            self.stale = Some(w);
+                        }
+                    }
                 }
                 return Poll::Pending;
             }
@@ -767,11 +835,6 @@ impl<'a, S> Locked<'a, S> {
     pub(crate) fn reopen(&mut self) {
         // Relaxed: as in `close`.
         self.list.word.fetch_and(!CLOSED, Ordering::Relaxed);
-    }
-
-    /// Whether anyone is queued.
-    pub(crate) fn has_waiters(&mut self) -> bool {
-        self.inner().head != NONE
     }
 
     /// How many are queued (walks the queue).
