@@ -121,7 +121,7 @@ use std::time::{Duration, Instant};
 use weft_task::coop::poll_proceed;
 
 use crate::loom::sync::{AtomicUsize, Ordering};
-use crate::waitlist::{Fail, Left, WaitList, Waiter};
+use crate::waitlist::{Acquiring, Fail, WaitList, Waiter};
 
 /// A first-in, first-out queue (asyncio's `Queue`).
 ///
@@ -215,17 +215,6 @@ struct Shared<S: Storage> {
 struct Store<S> {
     items: S,
     shut_down: bool,
-}
-
-/// Gives back what a waiter that goes away held (protocol: a woken-then-dropped
-/// waiter passes its unit on to the next one).
-fn leave<U>(list: &WaitList<U>, waiter: &mut Waiter) {
-    if waiter.is_queued() {
-        let mut locked = list.lock();
-        if let Left::Queued(units) | Left::Assigned(units) = locked.leave(waiter) {
-            locked.release(units);
-        }
-    }
 }
 
 /// The deadline `timeout` from now; `None` (no deadline) if it is `None` or too
@@ -400,7 +389,7 @@ impl<S: Storage> GenericQueue<S> {
         Put {
             shared: &self.shared,
             item: Some(item),
-            waiter: Waiter::new(1),
+            state: Acquiring::new(1),
         }
     }
 
@@ -423,7 +412,7 @@ impl<S: Storage> GenericQueue<S> {
     pub fn get(&self) -> Get<'_, S> {
         Get {
             shared: &self.shared,
-            waiter: Waiter::new(1),
+            state: Acquiring::new(1),
         }
     }
 
@@ -674,7 +663,8 @@ pub struct Put<'a, S: Storage> {
     shared: &'a Shared<S>,
     /// `None` once the future has completed.
     item: Option<S::Item>,
-    waiter: Waiter,
+    /// Its wait for a free place (bounded queues).
+    state: Acquiring,
 }
 
 // The item is never pinned: it is moved out by value, so `Put` may move
@@ -690,15 +680,19 @@ impl<S: Storage> Future for Put<'_, S> {
             // Polled after completion.
             return Poll::Pending;
         }
-        if !this.waiter.is_queued() && poll_proceed(cx).is_pending() {
-            return Poll::Pending;
-        }
         let closed = match &this.shared.slots {
-            None => false,
-            Some(slots) => match slots.poll_acquire(&mut this.waiter, cx) {
+            Some(slots) => match this.state.poll(slots, cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(acquired) => acquired.is_err(),
             },
+            // Unbounded: nothing to wait for, but the put still spends budget
+            // (a loop of ready puts must not starve its worker).
+            None => {
+                if poll_proceed(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                false
+            }
         };
         match this.item.take() {
             None => Poll::Pending,
@@ -711,7 +705,7 @@ impl<S: Storage> Future for Put<'_, S> {
 impl<S: Storage> Drop for Put<'_, S> {
     fn drop(&mut self) {
         if let Some(slots) = &self.shared.slots {
-            leave(slots, &mut self.waiter);
+            self.state.cancel(slots);
         }
     }
 }
@@ -719,7 +713,7 @@ impl<S: Storage> Drop for Put<'_, S> {
 impl<S: Storage> fmt::Debug for Put<'_, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Put")
-            .field("waiting", &self.waiter.is_queued())
+            .field("waiting", &self.state.is_queued())
             .field("done", &self.item.is_none())
             .finish()
     }
@@ -743,7 +737,8 @@ impl<S: Storage> fmt::Debug for Put<'_, S> {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Get<'a, S: Storage> {
     shared: &'a Shared<S>,
-    waiter: Waiter,
+    /// Its wait for an item.
+    state: Acquiring,
 }
 
 impl<S: Storage> Future for Get<'_, S> {
@@ -751,10 +746,7 @@ impl<S: Storage> Future for Get<'_, S> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        if !this.waiter.is_queued() && poll_proceed(cx).is_pending() {
-            return Poll::Pending;
-        }
-        match this.shared.items.poll_acquire(&mut this.waiter, cx) {
+        match this.state.poll(&this.shared.items, cx) {
             Poll::Pending => Poll::Pending,
             // Closed: after a shutdown, drain what is left.
             Poll::Ready(Ok(()) | Err(_)) => {
@@ -766,14 +758,14 @@ impl<S: Storage> Future for Get<'_, S> {
 
 impl<S: Storage> Drop for Get<'_, S> {
     fn drop(&mut self) {
-        leave(&self.shared.items, &mut self.waiter);
+        self.state.cancel(&self.shared.items);
     }
 }
 
 impl<S: Storage> fmt::Debug for Get<'_, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Get")
-            .field("waiting", &self.waiter.is_queued())
+            .field("waiting", &self.state.is_queued())
             .finish()
     }
 }
