@@ -6,7 +6,7 @@
 //!
 //! # Design
 //!
-//! A queue is three [`WaitList`]s (the crate's one waiter-list mechanism, see
+//! A queue is three `WaitList`s (the crate's one waiter-list mechanism, see
 //! `waitlist.rs`) and one counter, in a shared `Arc`:
 //!
 //! | part | units mean | its waiters | lock holds |
