@@ -194,6 +194,13 @@ pub type PriorityQueue<T> = GenericQueue<Priority<T>>;
 ///     producer.await.unwrap();
 /// });
 /// ```
+///
+/// Items that cannot cross threads make a queue that cannot either:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: T) {}
+/// assert_send(weft::queue::Queue::<std::rc::Rc<u8>>::new(0));
+/// ```
 pub struct GenericQueue<S: Storage> {
     shared: Arc<Shared<S>>,
 }
