@@ -863,34 +863,10 @@ impl<'a, S> Locked<'a, S> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize as Count, Ordering::SeqCst};
+    use crate::test_util::{
+        cancel as drop_waiter, flag, poll_units as poll, two_waiters, woken, TwoWaiters,
+    };
     use std::sync::Arc;
-    use std::task::Wake as WakeTrait;
-
-    /// A waker counting its wakes.
-    struct Flag(Count);
-
-    impl WakeTrait for Flag {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, SeqCst);
-        }
-    }
-
-    fn flag() -> (Arc<Flag>, Waker) {
-        let f = Arc::new(Flag(Count::new(0)));
-        (f.clone(), Waker::from(f))
-    }
-
-    fn poll(list: &WaitList, w: &mut Waiter, waker: &Waker) -> Poll<Result<(), Fail>> {
-        list.poll_acquire(w, &mut Context::from_waker(waker))
-    }
-
-    fn drop_waiter(list: &WaitList, w: &mut Waiter) {
-        let mut l = list.lock();
-        if let Left::Queued(a) | Left::Assigned(a) = l.leave(w) {
-            l.release(a);
-        }
-    }
 
     #[test]
     fn uncontended_takes_and_returns_units_without_queueing() {
@@ -907,21 +883,23 @@ mod tests {
 
     #[test]
     fn release_hands_off_in_fifo_order_and_blocks_barging() {
-        let list = WaitList::new(0, ());
-        let (fa, wa) = flag();
-        let (fb, wb) = flag();
-        let mut a = Waiter::new(1);
-        let mut b = Waiter::new(1);
-        assert!(poll(&list, &mut a, &wa).is_pending());
-        assert!(poll(&list, &mut b, &wb).is_pending());
+        let TwoWaiters {
+            list,
+            mut a,
+            mut b,
+            fa,
+            fb,
+            wa,
+            wb,
+        } = two_waiters();
         list.release(1);
-        assert_eq!(fa.0.load(SeqCst), 1);
-        assert_eq!(fb.0.load(SeqCst), 0);
+        assert_eq!(woken(&fa), 1);
+        assert_eq!(woken(&fb), 0);
         // A barging fast acquire is refused while b waits.
         assert_eq!(list.try_acquire(1), Err(Fail::NoUnits));
         assert_eq!(poll(&list, &mut a, &wa), Poll::Ready(Ok(())));
         list.release(1);
-        assert_eq!(fb.0.load(SeqCst), 1);
+        assert_eq!(woken(&fb), 1);
         assert_eq!(poll(&list, &mut b, &wb), Poll::Ready(Ok(())));
         assert!(!list.has_waiters());
         assert_eq!(list.available(), 0);
@@ -929,16 +907,17 @@ mod tests {
 
     #[test]
     fn waiter_dropped_after_assignment_passes_units_on() {
-        let list = WaitList::new(0, ());
-        let (_fa, wa) = flag();
-        let (fb, wb) = flag();
-        let mut a = Waiter::new(1);
-        let mut b = Waiter::new(1);
-        assert!(poll(&list, &mut a, &wa).is_pending());
-        assert!(poll(&list, &mut b, &wb).is_pending());
+        let TwoWaiters {
+            list,
+            mut a,
+            mut b,
+            fb,
+            wb,
+            ..
+        } = two_waiters();
         list.release(1); // assigned to a
         drop_waiter(&list, &mut a); // a cancelled after its wake-up
-        assert_eq!(fb.0.load(SeqCst), 1);
+        assert_eq!(woken(&fb), 1);
         assert_eq!(poll(&list, &mut b, &wb), Poll::Ready(Ok(())));
         assert_eq!(list.available(), 0);
     }
@@ -974,7 +953,7 @@ mod tests {
             assert_eq!(l.notify(5), 0);
             let _ = l.poll_slot(&mut late, &waker);
         }
-        assert_eq!(f.0.load(SeqCst), 41);
+        assert_eq!(woken(&f), 41);
         for w in &mut ws {
             assert_eq!(poll(&list, w, &waker), Poll::Ready(Ok(())));
         }
@@ -988,7 +967,7 @@ mod tests {
         let mut w = Waiter::new(2);
         assert!(poll(&list, &mut w, &waker).is_pending());
         list.lock().close();
-        assert_eq!(f.0.load(SeqCst), 1);
+        assert_eq!(woken(&f), 1);
         assert_eq!(poll(&list, &mut w, &waker), Poll::Ready(Err(Fail::Closed)));
         assert_eq!(list.available(), 1);
         assert_eq!(list.try_acquire(1), Err(Fail::Closed));
@@ -1022,7 +1001,7 @@ mod tests {
             assert!(poll(&list, w, &waker).is_pending());
         }
         list.release(100);
-        assert_eq!(f.0.load(SeqCst), 100);
+        assert_eq!(woken(&f), 100);
         assert!(!list.has_waiters());
         for w in &mut ws {
             assert_eq!(poll(&list, w, &waker), Poll::Ready(Ok(())));
