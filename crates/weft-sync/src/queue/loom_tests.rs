@@ -9,32 +9,20 @@
 //!     cargo test --release -p weft-sync --lib loom_
 //! ```
 //!
-//! Each model finishes its surviving futures with `block_on` below, which
-//! parks the loom thread until the future's waker unparks it: a lost wake-up
-//! is a deadlock loom reports. The queues are leaked so that futures borrowing them
-//! can move into loom threads.
+//! The first polls, which only queue a waiter, use `test_util`'s counting
+//! waker; each model finishes its surviving futures with `block_on` below,
+//! which parks the loom thread until the future's waker unparks it: a lost
+//! wake-up is a deadlock loom reports. The queues are leaked so that futures
+//! borrowing them can move into loom threads.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 use loom::thread;
 
 use super::{Queue, QueueShutDown};
-
-/// A waker that does nothing: for the first polls, which only queue a waiter
-/// (the wake that matters is `block_on`'s, registered by its own poll).
-struct Noop;
-
-impl Wake for Noop {
-    fn wake(self: Arc<Self>) {}
-}
-
-fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
-    let waker = Waker::from(Arc::new(Noop));
-    Pin::new(f).poll(&mut Context::from_waker(&waker))
-}
+use crate::test_util::{flag, poll};
 
 /// Unparks the loom thread that waits in [`block_on`].
 struct Unpark(thread::Thread);
@@ -71,8 +59,9 @@ fn loom_getter_woken_then_cancelled_passes_the_item_on() {
         let q: &'static Queue<u32> = leak(Queue::new(0));
         let mut a = q.get();
         let mut b = q.get();
-        assert!(poll_once(&mut a).is_pending());
-        assert!(poll_once(&mut b).is_pending());
+        let (_f, waker) = flag();
+        assert!(poll(&mut a, &waker).is_pending());
+        assert!(poll(&mut b, &waker).is_pending());
 
         let putter = thread::spawn(move || q.put_nowait(7).unwrap());
         let canceller = thread::spawn(move || drop(a));
@@ -93,8 +82,9 @@ fn loom_putter_woken_then_cancelled_passes_the_place_on() {
         q.put_nowait(1).unwrap();
         let mut a = q.put(2);
         let mut b = q.put(3);
-        assert!(poll_once(&mut a).is_pending());
-        assert!(poll_once(&mut b).is_pending());
+        let (_f, waker) = flag();
+        assert!(poll(&mut a, &waker).is_pending());
+        assert!(poll(&mut b, &waker).is_pending());
 
         let getter = thread::spawn(move || q.get_nowait().unwrap());
         let canceller = thread::spawn(move || drop(a));
@@ -114,7 +104,8 @@ fn loom_shutdown_racing_a_put_loses_no_item_and_no_getter() {
     loom::model(|| {
         let q: &'static Queue<u32> = leak(Queue::new(0));
         let mut g = q.get();
-        assert!(poll_once(&mut g).is_pending());
+        let (_f, waker) = flag();
+        assert!(poll(&mut g, &waker).is_pending());
 
         let putter = thread::spawn(move || q.put_nowait(5).is_ok());
         q.shutdown(false);
