@@ -505,3 +505,29 @@ fn a_woken_then_cancelled_putter_passes_its_place_on() {
         assert!(q.empty());
     });
 }
+
+/// Not in CPython (where `get_nowait` may take an item a woken getter was
+/// woken for; docs/asyncio.md, "Deviations in the queues"): an item handed to
+/// a waiting getter is reserved for it, and a place handed to a waiting putter
+/// likewise.
+#[test]
+fn nowait_calls_do_not_overtake_waiters() {
+    run(async {
+        let q = Queue::new(1);
+        let q1 = q.clone();
+        let getter = spawn_started!("the getter to wait", { q1.get().await });
+        q.put_nowait(1).unwrap();
+        assert_eq!(q.qsize(), 1);
+        assert!(q.get_nowait().unwrap_err().is_empty());
+        assert_eq!(getter.await.unwrap(), Ok(1));
+
+        q.put_nowait(2).unwrap();
+        let q2 = q.clone();
+        let putter = spawn_started!("the putter to wait", { q2.put(3).await });
+        assert_eq!(q.get_nowait(), Ok(2));
+        assert!(!q.full());
+        assert!(q.put_nowait(4).unwrap_err().is_full());
+        assert_eq!(putter.await.unwrap(), Ok(()));
+        assert_eq!(q.get_nowait(), Ok(3));
+    });
+}
