@@ -67,13 +67,20 @@
 //!   (its item is there for the gets that drain) or sees the flag and gives
 //!   its item back; the closes wake every waiter.
 //! * `unfinished` is raised before the item becomes visible, so a `task_done`
-//!   for that item never sees it at zero. A joiner reads it under the
-//!   `joiners` lock after queueing is decided; the task_done that reaches zero
-//!   takes the same lock afterwards to wake, so the joiner either sees zero or
-//!   is queued before the wake.
+//!   for that item never sees it at zero. A joiner reads it and queues in one
+//!   critical section under the `joiners` lock; the task_done that reaches
+//!   zero takes the same lock after its decrement to wake, so the joiner
+//!   either sees zero or is queued before the wake.
 //!
 //! Units go to waiters in arrival order and nobody overtakes a queued waiter
-//! (the wait list's FIFO rule), so getters and putters are served FIFO.
+//! (the wait list's FIFO rule), so getters and putters are served FIFO, and
+//! an item (or place) handed to a waiter is reserved for it: a `get_nowait`
+//! (`put_nowait`) that comes between cannot take it, although `qsize`
+//! (`full`) still counts it until the waiter runs.
+//!
+//! The loom models in `queue/loom_tests.rs` check the woken-then-cancelled
+//! getter and putter, a shutdown racing a put, and a `task_done` racing a
+//! `join`, on this code.
 //!
 //! ```
 //! use weft::queue::Queue;
