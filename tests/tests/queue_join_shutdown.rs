@@ -312,3 +312,30 @@ fn shutdown_wakes_every_blocked_getter_and_putter() {
         assert_eq!(putters_q.get().await, Err(QueueShutDown(())));
     });
 }
+
+/// Not in CPython: `shutdown` may be called again; a later `immediate` call
+/// still drops what is left and releases `join`.
+#[test]
+fn a_second_shutdown_may_be_immediate() {
+    use weft::queue::{Queue, QueueShutDown};
+    run(async {
+        let q = Queue::new(0);
+        for i in 0..3 {
+            q.put_nowait(i).unwrap();
+        }
+        q.shutdown(false);
+        q.shutdown(false);
+        assert_eq!(q.qsize(), 3);
+        assert_eq!(q.get().await, Ok(0));
+        q.shutdown(true);
+        assert_eq!(q.qsize(), 0);
+        assert_eq!(q.get().await, Err(QueueShutDown(())));
+        // One item was got and is still pending.
+        let q1 = q.clone();
+        let join_task = spawn_started!("join to wait", { q1.join().await });
+        q.task_done().unwrap();
+        wait_done(&join_task.task_ref()).await;
+        join_task.await.unwrap();
+        assert!(q.task_done().is_err());
+    });
+}
