@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::error::{ReleaseError, TimedOut, TryAcquireError};
+use crate::loom::const_fn_unless_loom;
 use crate::waitlist::{Acquiring, Fail, WaitList, MAX_UNITS};
 
 /// asyncio's `Semaphore`: a count of permits; [`acquire`](Self::acquire)
@@ -74,15 +75,18 @@ impl Semaphore {
     /// ```
     pub const MAX_PERMITS: usize = MAX_UNITS;
 
-    /// A semaphore with `permits` permits (at most [`MAX_PERMITS`](Self::MAX_PERMITS)).
-    ///
-    /// ```
-    /// let sem = weft::sync::Semaphore::new(3);
-    /// assert_eq!(sem.available_permits(), 3);
-    /// ```
-    pub fn new(permits: usize) -> Self {
-        Semaphore {
-            list: WaitList::new(permits, ()),
+    const_fn_unless_loom! {
+        /// A semaphore with `permits` permits (at most
+        /// [`MAX_PERMITS`](Self::MAX_PERMITS)). A `const fn`: usable in a `static`.
+        ///
+        /// ```
+        /// let sem = weft::sync::Semaphore::new(3);
+        /// assert_eq!(sem.available_permits(), 3);
+        /// ```
+        pub fn new(permits: usize) -> Self {
+            Semaphore {
+                list: WaitList::new(permits, ()),
+            }
         }
     }
 
@@ -552,18 +556,24 @@ impl Default for BoundedSemaphore {
 }
 
 impl BoundedSemaphore {
-    /// A bounded semaphore of `permits` permits (at most
-    /// [`Semaphore::MAX_PERMITS`]), which is also its bound.
-    ///
-    /// ```
-    /// let sem = weft::sync::BoundedSemaphore::new(2);
-    /// assert_eq!(sem.available_permits(), 2);
-    /// ```
-    pub fn new(permits: usize) -> Self {
-        let permits = permits.min(Semaphore::MAX_PERMITS);
-        BoundedSemaphore {
-            sem: Semaphore::new(permits),
-            bound: permits,
+    const_fn_unless_loom! {
+        /// A bounded semaphore of `permits` permits (at most
+        /// [`Semaphore::MAX_PERMITS`]), which is also its bound. A `const fn`.
+        ///
+        /// ```
+        /// let sem = weft::sync::BoundedSemaphore::new(2);
+        /// assert_eq!(sem.available_permits(), 2);
+        /// ```
+        pub fn new(permits: usize) -> Self {
+            let permits = if permits > Semaphore::MAX_PERMITS {
+                Semaphore::MAX_PERMITS
+            } else {
+                permits
+            };
+            BoundedSemaphore {
+                sem: Semaphore::new(permits),
+                bound: permits,
+            }
         }
     }
 

@@ -109,6 +109,7 @@
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
+use crate::loom::const_fn_unless_loom;
 use crate::loom::sync::{AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
 
 /// The list has been closed ([`Locked::close`]).
@@ -227,20 +228,23 @@ pub(crate) enum Left {
 }
 
 impl<S> WaitList<S> {
-    /// A list with `units` free units (saturated at [`MAX_UNITS`]) and the
-    /// primitive's state `user`.
-    pub(crate) fn new(units: usize, user: S) -> Self {
-        WaitList {
-            word: AtomicUsize::new(units.min(MAX_UNITS) << SHIFT),
-            inner: Mutex::new(Inner {
-                slots: Vec::new(),
-                free: NONE,
-                head: NONE,
-                tail: NONE,
-                next_ticket: 0,
-                user,
-            }),
-            threads: Condvar::new(),
+    const_fn_unless_loom! {
+        /// A list with `units` free units (saturated at [`MAX_UNITS`]) and the
+        /// primitive's state `user`.
+        pub(crate) fn new(units: usize, user: S) -> Self {
+            let units = if units > MAX_UNITS { MAX_UNITS } else { units };
+            WaitList {
+                word: AtomicUsize::new(units << SHIFT),
+                inner: Mutex::new(Inner {
+                    slots: Vec::new(),
+                    free: NONE,
+                    head: NONE,
+                    tail: NONE,
+                    next_ticket: 0,
+                    user,
+                }),
+                threads: Condvar::new(),
+            }
         }
     }
 
