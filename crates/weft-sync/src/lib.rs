@@ -49,6 +49,7 @@ mod loom;
 #[cfg(all(test, loom))]
 mod loom_tests;
 mod mutex;
+pub mod queue;
 mod rwlock;
 mod semaphore;
 #[cfg(test)]

@@ -870,7 +870,6 @@ impl<'a, S> Locked<'a, S> {
     }
 
     /// How many are queued (walks the queue).
-    #[cfg(test)]
     pub(crate) fn waiter_count(&mut self) -> usize {
         let inner = self.inner();
         let mut n = 0;

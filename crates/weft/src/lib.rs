@@ -38,6 +38,7 @@
 //! | `await asyncio.to_thread(f)`    | [`to_thread`]`(f).await` / [`spawn_blocking`]`(f)` |
 //! | `asyncio.Lock()`, `Event()`, `Condition()` | [`sync::Mutex`], [`sync::Event`], [`sync::Condition`] |
 //! | `asyncio.Semaphore(n)`, `BoundedSemaphore(n)`, `Barrier(n)` | [`sync::Semaphore`], [`sync::BoundedSemaphore`], [`sync::Barrier`] |
+//! | `asyncio.Queue(maxsize)`, `LifoQueue`, `PriorityQueue` | [`queue::Queue::new`]`(maxsize)`, [`queue::LifoQueue`], [`queue::PriorityQueue`] |
 //!
 //! See `docs/asyncio.md` in the repository for the full guide.
 
@@ -59,6 +60,7 @@ pub use weft_loop::{
     run_coroutine_threadsafe, spawn_blocking, to_thread, ConcurrentFuture, FutureError, Target,
 };
 pub use weft_sync as sync;
+pub use weft_sync::queue;
 pub use weft_task::{
     catch_cancel, coop, Cancelled, CatchCancel, DoneCallback, InvalidStateError, PanicError,
     Promise, PromiseWait, Raise, Task, TaskError, TaskId, TaskRef, TimeoutError,

@@ -1,0 +1,138 @@
+//! Loom models of the queue (`queue/mod.rs`) on the shipped code: a getter or
+//! putter woken then cancelled, a shutdown racing a put, and a `task_done`
+//! racing a `join`.
+//!
+//! Run with the wait list's models:
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom \
+//!     cargo test --release -p weft-sync --lib loom_
+//! ```
+//!
+//! The first polls, which only queue a waiter, use `test_util`'s counting
+//! waker; each model finishes its surviving futures with `block_on` below,
+//! which parks the loom thread until the future's waker unparks it: a lost
+//! wake-up is a deadlock loom reports. The queues are leaked so that futures
+//! borrowing them can move into loom threads.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use loom::thread;
+
+use super::{Queue, QueueShutDown};
+use crate::test_util::{flag, poll};
+
+/// Unparks the loom thread that waits in [`block_on`].
+struct Unpark(thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Polls `f` on this loom thread, parking between polls until its waker
+/// fires.
+fn block_on<F: Future>(f: F) -> F::Output {
+    let waker = Waker::from(Arc::new(Unpark(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        thread::park();
+    }
+}
+
+fn leak<T>(value: T) -> &'static T {
+    Box::leak(Box::new(value))
+}
+
+/// Getters A and B wait on an empty queue; a put hands the item to A while A
+/// is dropped: whichever runs first, B gets the item.
+#[test]
+fn loom_getter_woken_then_cancelled_passes_the_item_on() {
+    loom::model(|| {
+        let q: &'static Queue<u32> = leak(Queue::new(0));
+        let mut a = q.get();
+        let mut b = q.get();
+        let (_f, waker) = flag();
+        assert!(poll(&mut a, &waker).is_pending());
+        assert!(poll(&mut b, &waker).is_pending());
+
+        let putter = thread::spawn(move || q.put_nowait(7).unwrap());
+        let canceller = thread::spawn(move || drop(a));
+        putter.join().unwrap();
+        canceller.join().unwrap();
+
+        assert_eq!(block_on(b), Ok(7));
+        assert!(q.empty());
+    });
+}
+
+/// Putters A and B wait on a full queue; a get frees a place for A while A is
+/// dropped: B's item goes in, A's never does.
+#[test]
+fn loom_putter_woken_then_cancelled_passes_the_place_on() {
+    loom::model(|| {
+        let q: &'static Queue<u32> = leak(Queue::new(1));
+        q.put_nowait(1).unwrap();
+        let mut a = q.put(2);
+        let mut b = q.put(3);
+        let (_f, waker) = flag();
+        assert!(poll(&mut a, &waker).is_pending());
+        assert!(poll(&mut b, &waker).is_pending());
+
+        let getter = thread::spawn(move || q.get_nowait().unwrap());
+        let canceller = thread::spawn(move || drop(a));
+        assert_eq!(getter.join().unwrap(), 1);
+        canceller.join().unwrap();
+
+        assert_eq!(block_on(b), Ok(()));
+        assert_eq!(q.get_nowait(), Ok(3));
+        assert!(q.empty());
+    });
+}
+
+/// A shutdown races a put while a getter waits: the put succeeds exactly
+/// when the getter gets its item, and the getter is woken either way.
+#[test]
+fn loom_shutdown_racing_a_put_loses_no_item_and_no_getter() {
+    loom::model(|| {
+        let q: &'static Queue<u32> = leak(Queue::new(0));
+        let mut g = q.get();
+        let (_f, waker) = flag();
+        assert!(poll(&mut g, &waker).is_pending());
+
+        let putter = thread::spawn(move || q.put_nowait(5).is_ok());
+        q.shutdown(false);
+        let put = putter.join().unwrap();
+
+        let got = block_on(g);
+        if put {
+            assert_eq!(got, Ok(5));
+        } else {
+            assert_eq!(got, Err(QueueShutDown(())));
+        }
+        assert!(q.empty());
+    });
+}
+
+/// `join` polled for the first time while the last `task_done` runs: it
+/// returns, or is woken.
+#[test]
+fn loom_task_done_racing_join_wakes_the_joiner() {
+    loom::model(|| {
+        let q: &'static Queue<u32> = leak(Queue::new(0));
+        q.put_nowait(1).unwrap();
+        q.get_nowait().unwrap();
+
+        let finisher = thread::spawn(move || q.task_done().unwrap());
+        block_on(q.join());
+        finisher.join().unwrap();
+        assert!(q.task_done().is_err());
+    });
+}
