@@ -56,6 +56,7 @@ pub use weft_loop::{
 pub use weft_loop::{
     run_coroutine_threadsafe, spawn_blocking, to_thread, ConcurrentFuture, FutureError, Target,
 };
+pub use weft_sync as sync;
 pub use weft_task::{
     catch_cancel, coop, Cancelled, CatchCancel, DoneCallback, InvalidStateError, PanicError,
     Promise, PromiseWait, Raise, Task, TaskError, TaskId, TaskRef, TimeoutError,

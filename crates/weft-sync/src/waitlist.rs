@@ -1,0 +1,968 @@
+//! The one waiter list under every primitive of this crate (as tokio's batch
+//! semaphore is under its `Mutex`, `RwLock` and `Semaphore`).
+//!
+//! A [`WaitList`] is a count of free *units* plus a FIFO queue of waiters, each
+//! asking for some number of units. What a unit means is the primitive's
+//! business: a semaphore permit, the one unit of a mutex, one of `MAX_READS`
+//! units of an rwlock (a writer takes them all), or one notification of an
+//! event, condition or barrier (those never leave free units: they *notify*).
+//!
+//! # The state word and the queue
+//!
+//! `word` (an `AtomicUsize`) is `units << SHIFT | WAITERS | CLOSED`:
+//!
+//! | bit / field | meaning | may not coexist with |
+//! |-------------|---------|----------------------|
+//! | `units`     | free units anyone may take | `WAITERS` (units are 0 while it is set) |
+//! | `WAITERS`   | the queue is non-empty; set and cleared only under the lock | `units > 0` |
+//! | `CLOSED`    | [`Locked::close`] ran: waiters and new acquires fail | — |
+//!
+//! The queue lives in `inner` (a `Mutex`): a slab of [`Slot`]s linked into a
+//! FIFO list by index. A waiter's slot is in one of these states:
+//!
+//! | slot state | meaning | who moves it on |
+//! |------------|---------|-----------------|
+//! | `Free`     | on the free list | an enqueue (→ `Queued`) |
+//! | `Queued`   | in the FIFO; `assigned` units of its `wanted` already handed to it | a release/notify (→ `Assigned`), a close (→ `Closed`), its owner leaving (→ `Free`) |
+//! | `Assigned` | unlinked; all its units are its own; its owner has not looked yet | its owner only (→ `Free`) |
+//! | `Closed`   | unlinked by a close; owns nothing | its owner only (→ `Free`) |
+//!
+//! Only the owner (the waiter future, or the blocked thread) ever frees its
+//! slot, so a slot index is never reused under a waiter that still holds it.
+//!
+//! # Protocol
+//!
+//! 1. **Acquire, fast path** (no lock, no allocation): one CAS taking `n`
+//!    units from `word`, allowed only while `WAITERS` and `CLOSED` are clear.
+//!    Requiring `WAITERS` clear is the FIFO rule: nobody overtakes a queued
+//!    waiter.
+//! 2. **Acquire, slow path** (under the lock): re-read `word`. If units suffice
+//!    and no one is queued, take them. Otherwise take whatever units are free
+//!    (a partial assignment), set `WAITERS` in the same CAS, and link a slot at
+//!    the tail. The waker (or a "thread" marker) is stored in the slot.
+//! 3. **Release, fast path**: one CAS adding units, allowed only while
+//!    `WAITERS` is clear. A CAS that sees `WAITERS` goes to the slow path.
+//! 4. **Release, slow path** (under the lock): hand the units to the head
+//!    waiter until it has all it wanted, unlink it (`Assigned`), wake it, and
+//!    go on with the next; what is left when the queue is empty goes back to
+//!    `word` and `WAITERS` is cleared.
+//! 5. **Notify** (events, conditions, barriers): assign the head waiters their
+//!    units out of nothing, without ever adding free units; `notify_all` wakes
+//!    the waiters queued when it started (by ticket), not later arrivals.
+//! 6. **Leave** (a waiter future dropped, a blocked thread timing out): under
+//!    the lock, a `Queued` slot is unlinked and the units already assigned to it
+//!    are returned to the primitive, which releases them (step 4, so they reach
+//!    the next waiter); an `Assigned` slot (woken but dropped before it looked)
+//!    gives back everything it was given: a semaphore releases it, a condition
+//!    notifies the next waiter. Nothing is ever lost.
+//! 7. **Close**: set `CLOSED`, mark every queued slot `Closed` (returning its
+//!    partial units to `word`), wake them all; later acquires fail.
+//!
+//! Wakers are collected while the lock is held and woken after it is dropped
+//! (32 at a time; a longer release drops and retakes the lock in between), so
+//! a waker that drops the last reference to a task, whose future then leaves
+//! this list, cannot deadlock on the lock. Blocked threads wait on one condvar
+//! per list, notified (after the unlock) whenever a thread waiter was assigned
+//! or closed.
+//!
+//! # Why no wake-up or unit is lost
+//!
+//! * `WAITERS` is set exactly while the queue is non-empty, and both change
+//!   only under the lock. A fast release CASes on a word with `WAITERS` clear,
+//!   so it succeeds only if no waiter is queued at that instant; a waiter that
+//!   queues later first takes (under the lock, in the CAS that sets `WAITERS`)
+//!   every unit the fast release added. So a unit is either in `word`, or
+//!   assigned to a slot, or held by a caller; never nowhere.
+//! * A waiter checks its slot and stores its waker under the lock, and the
+//!   release that assigns it takes the waker under the same lock: either the
+//!   release sees the new waker, or the waiter sees `Assigned` and returns.
+//! * A thread waiter checks its slot under the lock and sleeps on the condvar
+//!   that atomically releases it; the assigner changes the slot under the lock
+//!   and notifies after releasing it, so the notify finds the thread asleep or
+//!   the thread finds the slot changed.
+//! * A waiter that goes away after it was assigned (asyncio's "cancelled after
+//!   it was woken") returns its units in `leave`, under the lock, and the
+//!   primitive hands them on (step 6). The loom models in `loom_tests` check
+//!   exactly this on this code.
+//!
+//! # FIFO and fairness
+//!
+//! Units go to the head of the queue first, and a fast acquire is refused while
+//! anyone is queued, so waiters are served in arrival order and a task that
+//! releases and at once re-acquires queues behind the waiter it just handed
+//! its unit to (hand-off, no barging). A head waiter that wants many units (a
+//! writer of an `RwLock`) collects them as they are released, and the readers
+//! behind it wait: that is what makes the `RwLock` write-preferring.
+//!
+//! # Why a slab and not an intrusive list
+//!
+//! An intrusive list (tokio's) needs no allocation at all, but needs pinned
+//! waiter nodes, raw pointers from the list into futures, and an `unsafe`
+//! protocol on every poll and drop. The slab is a `Vec` of slots reused
+//! through a free list: a contended wait allocates only when the number of
+//! simultaneous waiters reaches a new high (amortized to nothing), every
+//! access is by index under the lock, and there is no `unsafe` at all. The
+//! cost is that the slab keeps its high-water capacity until the list is
+//! dropped. The uncontended paths touch only `word`.
+
+// Parts used only by the primitives still to land on this list.
+#![allow(dead_code)]
+
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use crate::loom::sync::{AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
+
+/// The list has been closed ([`Locked::close`]).
+const CLOSED: usize = 0b01;
+/// The queue is non-empty (so `units` is 0). Only changed under the lock.
+const WAITERS: usize = 0b10;
+/// Where the unit count starts in the word.
+const SHIFT: u32 = 2;
+
+/// The most free units a list holds; releases past it saturate.
+pub(crate) const MAX_UNITS: usize = usize::MAX >> (SHIFT + 1);
+
+/// "No slot" in links and in [`Waiter::slot`].
+const NONE: usize = usize::MAX;
+
+/// Wakers woken per unlock.
+const WAKE_BATCH: usize = 32;
+
+/// Why an acquire did not complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fail {
+    /// The list is closed.
+    Closed,
+    /// (Fast path and timed waits only) no units now / before the deadline.
+    NoUnits,
+}
+
+/// How a slot's owner is woken.
+#[derive(Debug)]
+enum Wake {
+    /// Nothing registered yet.
+    Idle,
+    /// An async waiter.
+    Task(Waker),
+    /// A thread blocked on the list's condvar.
+    Thread,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SlotState {
+    Free,
+    Queued,
+    Assigned,
+    Closed,
+}
+
+#[derive(Debug)]
+struct Slot {
+    state: SlotState,
+    /// Units this waiter asked for.
+    wanted: usize,
+    /// Units handed to it so far (`wanted` once `Assigned`).
+    assigned: usize,
+    /// Enqueue order, so `notify_all` spares later arrivals.
+    ticket: u64,
+    prev: usize,
+    /// The next queued slot, or (while `Free`) the next free slot.
+    next: usize,
+    wake: Wake,
+}
+
+/// What is behind the lock: the queue, and the primitive's own state `S`
+/// (an event's flag, a barrier's count), so a primitive can decide and
+/// enqueue in one critical section.
+#[derive(Debug)]
+pub(crate) struct Inner<S> {
+    slots: Vec<Slot>,
+    free: usize,
+    head: usize,
+    tail: usize,
+    next_ticket: u64,
+    pub(crate) user: S,
+}
+
+/// A FIFO wait list with a free-unit count. See the module header.
+#[derive(Debug)]
+pub(crate) struct WaitList<S = ()> {
+    word: AtomicUsize,
+    inner: Mutex<Inner<S>>,
+    threads: Condvar,
+}
+
+/// A waiter's claim on the list: its slot, once queued.
+///
+/// Its owner must call [`Locked::leave`] (through the primitive's `Drop`) if
+/// it goes away while `is_queued()`.
+#[derive(Debug)]
+pub(crate) struct Waiter {
+    slot: usize,
+    units: usize,
+}
+
+impl Waiter {
+    /// A waiter for `units` units, not queued yet.
+    pub(crate) const fn new(units: usize) -> Self {
+        Waiter { slot: NONE, units }
+    }
+
+    /// Whether it holds a slot (queued, or assigned/closed and not yet seen).
+    pub(crate) fn is_queued(&self) -> bool {
+        self.slot != NONE
+    }
+
+    /// The units it asked for.
+    pub(crate) fn units(&self) -> usize {
+        self.units
+    }
+}
+
+/// What [`Locked::leave`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Left {
+    /// The waiter held no slot.
+    NotQueued,
+    /// It was still queued, with this many units already assigned to it.
+    Queued(usize),
+    /// It had been assigned all its units (woken) and had not looked yet.
+    Assigned(usize),
+    /// Its slot had been closed.
+    Closed,
+}
+
+impl<S> WaitList<S> {
+    /// A list with `units` free units (saturated at [`MAX_UNITS`]) and the
+    /// primitive's state `user`.
+    pub(crate) fn new(units: usize, user: S) -> Self {
+        WaitList {
+            word: AtomicUsize::new(units.min(MAX_UNITS) << SHIFT),
+            inner: Mutex::new(Inner {
+                slots: Vec::new(),
+                free: NONE,
+                head: NONE,
+                tail: NONE,
+                next_ticket: 0,
+                user,
+            }),
+            threads: Condvar::new(),
+        }
+    }
+
+    /// The free units now.
+    pub(crate) fn available(&self) -> usize {
+        self.word.load(Ordering::Relaxed) >> SHIFT
+    }
+
+    /// Whether anyone is queued now.
+    pub(crate) fn has_waiters(&self) -> bool {
+        self.word.load(Ordering::Relaxed) & WAITERS != 0
+    }
+
+    /// Whether the list is closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.word.load(Ordering::Relaxed) & CLOSED != 0
+    }
+
+    /// Takes `n` units without waiting (protocol step 1). Never takes the lock.
+    pub(crate) fn try_acquire(&self, n: usize) -> Result<(), Fail> {
+        let mut cur = self.word.load(Ordering::Relaxed);
+        loop {
+            if cur & CLOSED != 0 {
+                return Err(Fail::Closed);
+            }
+            if cur & WAITERS != 0 || cur >> SHIFT < n {
+                return Err(Fail::NoUnits);
+            }
+            // Acquire: pairs with the Release of the CAS/store that put these
+            // units in the word (`add_free`), so what the releaser did while
+            // holding them happens-before what we do now.
+            match self.word.compare_exchange_weak(
+                cur,
+                cur - (n << SHIFT),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Adds `n` free units if no one is queued (protocol step 3); false if
+    /// `WAITERS` is set. Under the lock with an empty queue it always succeeds.
+    fn add_free(&self, n: usize) -> bool {
+        let mut cur = self.word.load(Ordering::Relaxed);
+        loop {
+            if cur & WAITERS != 0 {
+                return false;
+            }
+            let units = ((cur >> SHIFT).saturating_add(n)).min(MAX_UNITS);
+            let new = (units << SHIFT) | (cur & CLOSED);
+            // Release: pairs with the Acquire in `try_acquire` and in
+            // `Locked::take_or_enqueue` of whoever takes these units next.
+            match self
+                .word
+                .compare_exchange_weak(cur, new, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Gives `n` units back: to the queue's head waiters first, the rest free
+    /// (protocol steps 3 and 4).
+    pub(crate) fn release(&self, n: usize) {
+        if n == 0 || self.add_free(n) {
+            return;
+        }
+        self.lock().release(n);
+    }
+
+    /// Takes the lock: the queue and the primitive's state.
+    pub(crate) fn lock(&self) -> Locked<'_, S> {
+        Locked {
+            list: self,
+            guard: Some(self.inner.lock()),
+            wakes: WakeList::new(),
+            notify_threads: false,
+        }
+    }
+
+    /// Polls an acquire of `w.units()` units: the fast path on the first poll,
+    /// then the slot. The caller's `Drop` must [`leave`](Locked::leave) (and
+    /// hand back what it returns) if this never returned `Ready`.
+    pub(crate) fn poll_acquire(
+        &self,
+        w: &mut Waiter,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), Fail>> {
+        if !w.is_queued() {
+            match self.try_acquire(w.units) {
+                Ok(()) => return Poll::Ready(Ok(())),
+                Err(Fail::Closed) => return Poll::Ready(Err(Fail::Closed)),
+                Err(Fail::NoUnits) => {}
+            }
+            let mut locked = self.lock();
+            return match locked.take_or_enqueue(w, Some(cx.waker())) {
+                Some(r) => Poll::Ready(r),
+                None => Poll::Pending,
+            };
+        }
+        self.lock().poll_slot(w, cx.waker())
+    }
+
+    /// Blocks the calling thread for `n` units, until `deadline` if given.
+    /// `Err(NoUnits)` on timeout (nothing taken), `Err(Closed)` if closed.
+    pub(crate) fn acquire_blocking(&self, n: usize, deadline: Option<Instant>) -> Result<(), Fail> {
+        match self.try_acquire(n) {
+            Err(Fail::NoUnits) => {}
+            r => return r,
+        }
+        let mut w = Waiter::new(n);
+        let mut locked = self.lock();
+        if let Some(r) = locked.take_or_enqueue(&mut w, None) {
+            return r;
+        }
+        match locked.wait_thread(&mut w, deadline) {
+            Ok(()) => Ok(()),
+            Err(Fail::Closed) => Err(Fail::Closed),
+            Err(Fail::NoUnits) => {
+                if let Left::Queued(a) | Left::Assigned(a) = locked.leave(&mut w) {
+                    locked.release(a);
+                }
+                Err(Fail::NoUnits)
+            }
+        }
+    }
+}
+
+/// Wakers taken under the lock, woken after it.
+#[derive(Debug)]
+struct WakeList {
+    wakers: [Option<Waker>; WAKE_BATCH],
+    len: usize,
+}
+
+impl WakeList {
+    fn new() -> Self {
+        WakeList {
+            wakers: Default::default(),
+            len: 0,
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.len == WAKE_BATCH
+    }
+
+    fn push(&mut self, w: Waker) {
+        self.wakers[self.len] = Some(w);
+        self.len += 1;
+    }
+
+    fn wake_all(&mut self) {
+        for w in &mut self.wakers[..self.len] {
+            if let Some(w) = w.take() {
+                w.wake();
+            }
+        }
+        self.len = 0;
+    }
+}
+
+/// The lock on a [`WaitList`], with the wakers to wake once it is dropped.
+#[derive(Debug)]
+pub(crate) struct Locked<'a, S> {
+    list: &'a WaitList<S>,
+    /// `Some` except for the instant `flush` drops and retakes it.
+    guard: Option<MutexGuard<'a, Inner<S>>>,
+    wakes: WakeList,
+    notify_threads: bool,
+}
+
+impl<S> Drop for Locked<'_, S> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        self.wake_now();
+    }
+}
+
+impl<'a, S> Locked<'a, S> {
+    fn inner(&mut self) -> &mut Inner<S> {
+        match &mut self.guard {
+            Some(g) => g,
+            // `guard` is `None` only inside `flush`, which never calls this.
+            None => unreachable!("wait list used while unlocked"),
+        }
+    }
+
+    /// The primitive's state.
+    pub(crate) fn user(&mut self) -> &mut S {
+        &mut self.inner().user
+    }
+
+    /// The list this lock is on.
+    pub(crate) fn list(&self) -> &'a WaitList<S> {
+        self.list
+    }
+
+    fn wake_now(&mut self) {
+        self.wakes.wake_all();
+        if std::mem::take(&mut self.notify_threads) {
+            self.list.threads.notify_all();
+        }
+    }
+
+    /// Drops the lock, wakes what was collected, retakes it.
+    fn flush(&mut self) {
+        drop(self.guard.take());
+        self.wake_now();
+        self.guard = Some(self.list.inner.lock());
+    }
+
+    fn wake_slot(&mut self, idx: usize) {
+        let wake = std::mem::replace(&mut self.inner().slots[idx].wake, Wake::Idle);
+        match wake {
+            Wake::Idle => {}
+            Wake::Task(w) => {
+                if self.wakes.is_full() {
+                    self.flush();
+                }
+                self.wakes.push(w);
+            }
+            Wake::Thread => self.notify_threads = true,
+        }
+    }
+
+    fn alloc_slot(&mut self, units: usize, assigned: usize, wake: Wake) -> usize {
+        let inner = self.inner();
+        let ticket = inner.next_ticket;
+        inner.next_ticket += 1;
+        let slot = Slot {
+            state: SlotState::Queued,
+            wanted: units,
+            assigned,
+            ticket,
+            prev: inner.tail,
+            next: NONE,
+            wake,
+        };
+        let idx = if inner.free != NONE {
+            let idx = inner.free;
+            inner.free = inner.slots[idx].next;
+            inner.slots[idx] = slot;
+            idx
+        } else {
+            inner.slots.push(slot);
+            inner.slots.len() - 1
+        };
+        if inner.tail == NONE {
+            inner.head = idx;
+        } else {
+            let tail = inner.tail;
+            inner.slots[tail].next = idx;
+        }
+        inner.tail = idx;
+        idx
+    }
+
+    fn free_slot(&mut self, idx: usize) {
+        let inner = self.inner();
+        let slot = &mut inner.slots[idx];
+        slot.state = SlotState::Free;
+        slot.wake = Wake::Idle;
+        slot.next = inner.free;
+        inner.free = idx;
+    }
+
+    /// Unlinks a queued slot; clears `WAITERS` if the queue is now empty.
+    fn unlink(&mut self, idx: usize) {
+        let inner = self.inner();
+        let (prev, next) = (inner.slots[idx].prev, inner.slots[idx].next);
+        if prev == NONE {
+            inner.head = next;
+        } else {
+            inner.slots[prev].next = next;
+        }
+        if next == NONE {
+            inner.tail = prev;
+        } else {
+            inner.slots[next].prev = prev;
+        }
+        if inner.head == NONE {
+            // Relaxed: `WAITERS` is only read as a hint outside the lock; the
+            // units themselves are published by `add_free`'s Release.
+            self.list.word.fetch_and(!WAITERS, Ordering::Relaxed);
+        }
+    }
+
+    fn mark_waiters(&mut self) {
+        // Relaxed: see `unlink`; ordering comes from the lock.
+        self.list.word.fetch_or(WAITERS, Ordering::Relaxed);
+    }
+
+    /// Protocol step 2: takes `w.units()` units now (`Some(Ok)`), fails if
+    /// closed (`Some(Err)`), or queues `w` with what units are free as a
+    /// partial assignment (`None`). `waker` is `None` for a thread waiter.
+    pub(crate) fn take_or_enqueue(
+        &mut self,
+        w: &mut Waiter,
+        waker: Option<&Waker>,
+    ) -> Option<Result<(), Fail>> {
+        let n = w.units;
+        let word = &self.list.word;
+        let mut cur = word.load(Ordering::Relaxed);
+        let taken = loop {
+            if cur & CLOSED != 0 {
+                return Some(Err(Fail::Closed));
+            }
+            if cur & WAITERS != 0 {
+                break 0;
+            }
+            let free = cur >> SHIFT;
+            let (new, taken) = if free >= n {
+                (cur - (n << SHIFT), n)
+            } else {
+                (WAITERS, free)
+            };
+            // Acquire: pairs with `add_free`'s Release (the units' releaser).
+            match word.compare_exchange_weak(cur, new, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) if taken == n => return Some(Ok(())),
+                Ok(_) => break taken,
+                Err(actual) => cur = actual,
+            }
+        };
+        self.enqueue_with(w, taken, waker);
+        None
+    }
+
+    /// Queues `w` without taking units (the notify-style primitives).
+    pub(crate) fn enqueue(&mut self, w: &mut Waiter, waker: Option<&Waker>) {
+        self.enqueue_with(w, 0, waker);
+    }
+
+    fn enqueue_with(&mut self, w: &mut Waiter, taken: usize, waker: Option<&Waker>) {
+        let wake = match waker {
+            Some(waker) => Wake::Task(waker.clone()),
+            None => Wake::Thread,
+        };
+        w.slot = self.alloc_slot(w.units, taken, wake);
+        self.mark_waiters();
+    }
+
+    /// Checks a queued waiter's slot: `Ready` (slot freed) once assigned or
+    /// closed, else stores `waker` and stays `Pending`.
+    pub(crate) fn poll_slot(&mut self, w: &mut Waiter, waker: &Waker) -> Poll<Result<(), Fail>> {
+        let idx = w.slot;
+        let slot = &mut self.inner().slots[idx];
+        let r = match slot.state {
+            SlotState::Queued => {
+                match &slot.wake {
+                    Wake::Task(old) if old.will_wake(waker) => {}
+                    _ => slot.wake = Wake::Task(waker.clone()),
+                }
+                return Poll::Pending;
+            }
+            SlotState::Assigned => Ok(()),
+            SlotState::Closed | SlotState::Free => Err(Fail::Closed),
+        };
+        self.free_slot(idx);
+        w.slot = NONE;
+        Poll::Ready(r)
+    }
+
+    /// Blocks the thread until `w` (queued as a thread waiter) is assigned
+    /// (`Ok`, slot freed), closed (`Err(Closed)`, slot freed) or `deadline`
+    /// passes (`Err(NoUnits)`: still queued; the caller must `leave`).
+    pub(crate) fn wait_thread(
+        &mut self,
+        w: &mut Waiter,
+        deadline: Option<Instant>,
+    ) -> Result<(), Fail> {
+        self.wake_now();
+        loop {
+            let idx = w.slot;
+            let r = match self.inner().slots[idx].state {
+                SlotState::Queued => None,
+                SlotState::Assigned => Some(Ok(())),
+                SlotState::Closed | SlotState::Free => Some(Err(Fail::Closed)),
+            };
+            if let Some(r) = r {
+                self.free_slot(idx);
+                w.slot = NONE;
+                return r;
+            }
+            let threads = &self.list.threads;
+            let guard = match &mut self.guard {
+                Some(g) => g,
+                None => unreachable!("wait list used while unlocked"),
+            };
+            match deadline {
+                None => threads.wait(guard),
+                Some(d) => {
+                    if Instant::now() >= d || threads.wait_until(guard, d).timed_out() {
+                        // One last look: an assignment may have raced the timeout.
+                        if self.inner().slots[idx].state == SlotState::Queued {
+                            return Err(Fail::NoUnits);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Protocol step 6: takes `w` out of the list. The caller hands on what
+    /// the result says it held (`Queued(a)`/`Assigned(a)` units).
+    pub(crate) fn leave(&mut self, w: &mut Waiter) -> Left {
+        let idx = w.slot;
+        if idx == NONE {
+            return Left::NotQueued;
+        }
+        w.slot = NONE;
+        let (state, assigned) = {
+            let slot = &self.inner().slots[idx];
+            (slot.state, slot.assigned)
+        };
+        let left = match state {
+            SlotState::Queued => {
+                self.unlink(idx);
+                Left::Queued(assigned)
+            }
+            SlotState::Assigned => Left::Assigned(assigned),
+            SlotState::Closed | SlotState::Free => Left::Closed,
+        };
+        self.free_slot(idx);
+        left
+    }
+
+    /// Protocol step 4: hands `n` units to the head waiters, the rest free.
+    pub(crate) fn release(&mut self, mut n: usize) {
+        while n > 0 {
+            let head = self.inner().head;
+            if head == NONE {
+                // Empty queue under the lock: `WAITERS` is clear and stays so.
+                let added = self.list.add_free(n);
+                debug_assert!(added);
+                return;
+            }
+            let slot = &mut self.inner().slots[head];
+            let give = n.min(slot.wanted - slot.assigned);
+            slot.assigned += give;
+            n -= give;
+            if slot.assigned == slot.wanted {
+                self.assign(head);
+            }
+        }
+    }
+
+    /// Unlinks the queued slot `idx`, marks it `Assigned` and wakes it.
+    fn assign(&mut self, idx: usize) {
+        self.unlink(idx);
+        let slot = &mut self.inner().slots[idx];
+        slot.assigned = slot.wanted;
+        slot.state = SlotState::Assigned;
+        self.wake_slot(idx);
+    }
+
+    /// Protocol step 5: wakes up to `n` head waiters (assigning them their
+    /// units out of nothing); returns how many.
+    pub(crate) fn notify(&mut self, n: usize) -> usize {
+        let mut woken = 0;
+        while woken < n {
+            let head = self.inner().head;
+            if head == NONE {
+                break;
+            }
+            self.assign(head);
+            woken += 1;
+        }
+        woken
+    }
+
+    /// Wakes every waiter queued now (not those that queue while the lock is
+    /// dropped to wake a batch); returns how many.
+    pub(crate) fn notify_all(&mut self) -> usize {
+        let end = self.inner().next_ticket;
+        let mut woken = 0;
+        loop {
+            let inner = self.inner();
+            let head = inner.head;
+            if head == NONE || inner.slots[head].ticket >= end {
+                return woken;
+            }
+            self.assign(head);
+            woken += 1;
+        }
+    }
+
+    /// Protocol step 7: fails every queued waiter and every later acquire.
+    pub(crate) fn close(&mut self) {
+        // Relaxed: readers of `CLOSED` outside the lock only fail early; the
+        // slots below are published by the lock.
+        self.list.word.fetch_or(CLOSED, Ordering::Relaxed);
+        let mut returned = 0usize;
+        loop {
+            let head = self.inner().head;
+            if head == NONE {
+                break;
+            }
+            self.unlink(head);
+            let slot = &mut self.inner().slots[head];
+            slot.state = SlotState::Closed;
+            returned = returned.saturating_add(slot.assigned);
+            slot.assigned = 0;
+            self.wake_slot(head);
+        }
+        if returned > 0 {
+            let added = self.list.add_free(returned);
+            debug_assert!(added);
+        }
+    }
+
+    /// Undoes [`close`](Self::close) for later acquires.
+    pub(crate) fn reopen(&mut self) {
+        // Relaxed: as in `close`.
+        self.list.word.fetch_and(!CLOSED, Ordering::Relaxed);
+    }
+
+    /// Whether anyone is queued.
+    pub(crate) fn has_waiters(&mut self) -> bool {
+        self.inner().head != NONE
+    }
+
+    /// How many are queued (walks the queue).
+    pub(crate) fn waiter_count(&mut self) -> usize {
+        let inner = self.inner();
+        let mut n = 0;
+        let mut at = inner.head;
+        while at != NONE {
+            n += 1;
+            at = inner.slots[at].next;
+        }
+        n
+    }
+
+    /// Units assigned to the head waiter so far (only the head can hold a
+    /// partial assignment).
+    pub(crate) fn head_assigned(&mut self) -> usize {
+        let inner = self.inner();
+        match inner.head {
+            NONE => 0,
+            h => inner.slots[h].assigned,
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize as Count, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::task::Wake as WakeTrait;
+
+    /// A waker counting its wakes.
+    struct Flag(Count);
+
+    impl WakeTrait for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    fn flag() -> (Arc<Flag>, Waker) {
+        let f = Arc::new(Flag(Count::new(0)));
+        (f.clone(), Waker::from(f))
+    }
+
+    fn poll(list: &WaitList, w: &mut Waiter, waker: &Waker) -> Poll<Result<(), Fail>> {
+        list.poll_acquire(w, &mut Context::from_waker(waker))
+    }
+
+    fn drop_waiter(list: &WaitList, w: &mut Waiter) {
+        let mut l = list.lock();
+        if let Left::Queued(a) | Left::Assigned(a) = l.leave(w) {
+            l.release(a);
+        }
+    }
+
+    #[test]
+    fn uncontended_takes_and_returns_units_without_queueing() {
+        let list = WaitList::new(2, ());
+        let (_f, waker) = flag();
+        let mut w = Waiter::new(2);
+        assert_eq!(poll(&list, &mut w, &waker), Poll::Ready(Ok(())));
+        assert!(!w.is_queued());
+        assert_eq!(list.available(), 0);
+        list.release(2);
+        assert_eq!(list.available(), 2);
+        assert!(!list.has_waiters());
+    }
+
+    #[test]
+    fn release_hands_off_in_fifo_order_and_blocks_barging() {
+        let list = WaitList::new(0, ());
+        let (fa, wa) = flag();
+        let (fb, wb) = flag();
+        let mut a = Waiter::new(1);
+        let mut b = Waiter::new(1);
+        assert!(poll(&list, &mut a, &wa).is_pending());
+        assert!(poll(&list, &mut b, &wb).is_pending());
+        list.release(1);
+        assert_eq!(fa.0.load(SeqCst), 1);
+        assert_eq!(fb.0.load(SeqCst), 0);
+        // A barging fast acquire is refused while b waits.
+        assert_eq!(list.try_acquire(1), Err(Fail::NoUnits));
+        assert_eq!(poll(&list, &mut a, &wa), Poll::Ready(Ok(())));
+        list.release(1);
+        assert_eq!(fb.0.load(SeqCst), 1);
+        assert_eq!(poll(&list, &mut b, &wb), Poll::Ready(Ok(())));
+        assert!(!list.has_waiters());
+        assert_eq!(list.available(), 0);
+    }
+
+    #[test]
+    fn waiter_dropped_after_assignment_passes_units_on() {
+        let list = WaitList::new(0, ());
+        let (_fa, wa) = flag();
+        let (fb, wb) = flag();
+        let mut a = Waiter::new(1);
+        let mut b = Waiter::new(1);
+        assert!(poll(&list, &mut a, &wa).is_pending());
+        assert!(poll(&list, &mut b, &wb).is_pending());
+        list.release(1); // assigned to a
+        drop_waiter(&list, &mut a); // a cancelled after its wake-up
+        assert_eq!(fb.0.load(SeqCst), 1);
+        assert_eq!(poll(&list, &mut b, &wb), Poll::Ready(Ok(())));
+        assert_eq!(list.available(), 0);
+    }
+
+    #[test]
+    fn partial_assignment_is_returned_when_the_waiter_leaves() {
+        let list = WaitList::new(1, ());
+        let (_f, waker) = flag();
+        let mut big = Waiter::new(3);
+        assert!(poll(&list, &mut big, &waker).is_pending());
+        assert_eq!(list.available(), 0); // its 1 unit is assigned to it
+        list.release(1);
+        drop_waiter(&list, &mut big);
+        assert_eq!(list.available(), 2);
+        assert!(!list.has_waiters());
+    }
+
+    #[test]
+    fn notify_all_spares_later_arrivals_and_adds_no_units() {
+        let list = WaitList::new(0, ());
+        let (f, waker) = flag();
+        let mut ws: Vec<Waiter> = (0..40).map(|_| Waiter::new(1)).collect();
+        {
+            let mut l = list.lock();
+            for w in &mut ws {
+                l.enqueue(w, Some(&waker));
+            }
+            assert_eq!(l.waiter_count(), 40);
+            assert_eq!(l.notify_all(), 40);
+            let mut late = Waiter::new(1);
+            l.enqueue(&mut late, Some(&waker));
+            assert_eq!(l.notify_all(), 1);
+            assert_eq!(l.notify(5), 0);
+            let _ = l.poll_slot(&mut late, &waker);
+        }
+        assert_eq!(f.0.load(SeqCst), 41);
+        for w in &mut ws {
+            assert_eq!(poll(&list, w, &waker), Poll::Ready(Ok(())));
+        }
+        assert_eq!(list.available(), 0);
+    }
+
+    #[test]
+    fn close_fails_waiters_and_later_acquires_and_returns_partial_units() {
+        let list = WaitList::new(1, ());
+        let (f, waker) = flag();
+        let mut w = Waiter::new(2);
+        assert!(poll(&list, &mut w, &waker).is_pending());
+        list.lock().close();
+        assert_eq!(f.0.load(SeqCst), 1);
+        assert_eq!(poll(&list, &mut w, &waker), Poll::Ready(Err(Fail::Closed)));
+        assert_eq!(list.available(), 1);
+        assert_eq!(list.try_acquire(1), Err(Fail::Closed));
+        list.lock().reopen();
+        assert_eq!(list.try_acquire(1), Ok(()));
+    }
+
+    #[test]
+    fn blocking_waiter_is_woken_by_release_and_times_out_cleanly() {
+        let list = Arc::new(WaitList::new(0, ()));
+        let l2 = list.clone();
+        let t = std::thread::spawn(move || l2.acquire_blocking(1, None));
+        while !list.has_waiters() {
+            std::thread::yield_now();
+        }
+        list.release(1);
+        assert_eq!(t.join().unwrap(), Ok(()));
+        let deadline = Instant::now() + std::time::Duration::from_millis(10);
+        assert_eq!(list.acquire_blocking(1, Some(deadline)), Err(Fail::NoUnits));
+        assert!(!list.has_waiters());
+        list.release(1);
+        assert_eq!(list.available(), 1);
+    }
+
+    #[test]
+    fn many_wakers_are_woken_in_batches() {
+        let list = WaitList::new(0, ());
+        let (f, waker) = flag();
+        let mut ws: Vec<Waiter> = (0..100).map(|_| Waiter::new(1)).collect();
+        for w in &mut ws {
+            assert!(poll(&list, w, &waker).is_pending());
+        }
+        list.release(100);
+        assert_eq!(f.0.load(SeqCst), 100);
+        assert!(!list.has_waiters());
+        for w in &mut ws {
+            assert_eq!(poll(&list, w, &waker), Poll::Ready(Ok(())));
+        }
+    }
+}
