@@ -516,18 +516,23 @@ impl Rng {
 
 // ----- asyncio-style scenarios (the sync_* ports of test_locks.py) -----
 
-/// Under the watchdog, on a runtime with ONE worker, runs `body` as a task and
-/// returns its output. With one loop thread tasks interleave only at their
-/// awaits and in FIFO order, as on asyncio's loop, so `weft::yield_now()`
-/// plays `await asyncio.sleep(0)`: every task made ready before it runs once
-/// before the body goes on. A failure inside the body fails the test.
-pub fn on_one_loop<F>(body: F) -> F::Output
+/// Under the watchdog, runs the future `make` returns as a task pinned to
+/// one loop (`weft::spawn_local` from `block_on`) and returns its output. On
+/// that loop pinned tasks run in FIFO order, spawned or woken, and interleave
+/// only at their awaits, as on asyncio's loop; so a scenario that spawns its
+/// tasks with `weft::spawn_local` gets asyncio's interleavings, and
+/// `weft::yield_now()` plays `await asyncio.sleep(0)`: every task made ready
+/// before it runs once before the body goes on. (Tasks spawned onto the
+/// workers would not: a worker runs the task it woke last first, from its
+/// LIFO slot.) A failure inside the body fails the test.
+pub fn on_one_loop<F, M>(make: M) -> F::Output
 where
-    F: Future + Send + 'static,
+    M: FnOnce() -> F + Send + 'static,
+    F: Future + 'static,
     F::Output: Send + 'static,
 {
     block_on(1, move |_| async move {
-        match weft::spawn(body).await {
+        match weft::spawn_local(make()).await {
             Ok(value) => value,
             Err(err) => panic!("the test task failed: {err}"),
         }
