@@ -64,3 +64,23 @@ impl fmt::Display for TimedOut {
 }
 
 impl Error for TimedOut {}
+
+/// A `try_lock` (or `try_read`/`try_write`) found the lock held, or someone
+/// queued for it.
+///
+/// ```
+/// let m = weft::sync::Mutex::new(0);
+/// let _g = m.try_lock().unwrap();
+/// assert_eq!(m.try_lock().unwrap_err().to_string(), "lock is held");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct TryLockError;
+
+impl fmt::Display for TryLockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("lock is held")
+    }
+}
+
+impl Error for TryLockError {}

@@ -28,11 +28,22 @@
 #![warn(missing_docs)]
 
 mod error;
+mod event;
 mod loom;
+#[cfg(all(test, loom))]
+mod loom_tests;
+mod mutex;
+mod rwlock;
 mod semaphore;
 mod waitlist;
 
-pub use error::{ReleaseError, TimedOut, TryAcquireError};
+pub use error::{ReleaseError, TimedOut, TryAcquireError, TryLockError};
+pub use event::{Event, EventWait};
+pub use mutex::{Lock, LockOwned, Mutex, MutexGuard, OwnedMutexGuard};
+pub use rwlock::{
+    OwnedRwLockReadGuard, OwnedRwLockWriteGuard, Read, ReadOwned, RwLock, RwLockReadGuard,
+    RwLockWriteGuard, Write, WriteOwned,
+};
 pub use semaphore::{
     Acquire, AcquireOwned, BoundedSemaphore, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
 };

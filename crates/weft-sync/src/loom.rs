@@ -5,12 +5,12 @@
 #[cfg(not(loom))]
 pub(crate) mod sync {
     pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard};
-    pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 }
 
 #[cfg(loom)]
 pub(crate) mod sync {
-    pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     pub(crate) use loom::sync::MutexGuard;
 
     /// `parking_lot::Mutex`'s surface over loom's.

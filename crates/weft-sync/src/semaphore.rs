@@ -10,10 +10,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use weft_task::coop::poll_proceed;
-
 use crate::error::{ReleaseError, TimedOut, TryAcquireError};
-use crate::waitlist::{Fail, Left, WaitList, Waiter, MAX_UNITS};
+use crate::waitlist::{Acquiring, Fail, WaitList, MAX_UNITS};
 
 /// asyncio's `Semaphore`: a count of permits; [`acquire`](Self::acquire)
 /// waits for one (FIFO) and returns a [`SemaphorePermit`] that gives it back
@@ -145,8 +143,7 @@ impl Semaphore {
     pub fn acquire_many(&self, n: usize) -> Acquire<'_> {
         Acquire {
             sem: self,
-            waiter: Waiter::new(n),
-            done: false,
+            state: Acquiring::new(n),
         }
     }
 
@@ -206,8 +203,7 @@ impl Semaphore {
     pub fn acquire_many_owned(self: Arc<Self>, n: usize) -> AcquireOwned {
         AcquireOwned {
             sem: self,
-            waiter: Waiter::new(n),
-            done: false,
+            state: Acquiring::new(n),
         }
     }
 
@@ -306,27 +302,6 @@ impl Semaphore {
     pub fn release(&self) {
         self.list.release(1);
     }
-
-    fn poll_waiter(&self, waiter: &mut Waiter, cx: &mut Context<'_>) -> Poll<()> {
-        if !waiter.is_queued() && poll_proceed(cx).is_pending() {
-            return Poll::Pending;
-        }
-        match self.list.poll_acquire(waiter, cx) {
-            Poll::Pending => Poll::Pending,
-            // A semaphore's list is never closed: `Err` cannot happen.
-            Poll::Ready(Ok(()) | Err(_)) => Poll::Ready(()),
-        }
-    }
-
-    fn cancel(&self, waiter: &mut Waiter) {
-        if !waiter.is_queued() {
-            return;
-        }
-        let mut locked = self.list.lock();
-        if let Left::Queued(a) | Left::Assigned(a) = locked.leave(waiter) {
-            locked.release(a);
-        }
-    }
 }
 
 /// The future of [`Semaphore::acquire`] / [`acquire_many`](Semaphore::acquire_many).
@@ -345,15 +320,14 @@ impl Semaphore {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Acquire<'a> {
     sem: &'a Semaphore,
-    waiter: Waiter,
-    done: bool,
+    state: Acquiring,
 }
 
 impl fmt::Debug for Acquire<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Acquire")
-            .field("permits", &self.waiter.units())
-            .field("queued", &self.waiter.is_queued())
+            .field("permits", &self.state.units())
+            .field("queued", &self.state.is_queued())
             .finish()
     }
 }
@@ -363,26 +337,20 @@ impl<'a> Future for Acquire<'a> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SemaphorePermit<'a>> {
         let this = self.get_mut();
-        if this.done {
-            // Polled after completion: the permit was already returned once.
-            return Poll::Pending;
-        }
-        match this.sem.poll_waiter(&mut this.waiter, cx) {
+        // A semaphore's list is never closed: `Err` cannot happen.
+        match this.state.poll(&this.sem.list, cx) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(()) => {
-                this.done = true;
-                Poll::Ready(SemaphorePermit {
-                    sem: this.sem,
-                    n: this.waiter.units(),
-                })
-            }
+            Poll::Ready(_) => Poll::Ready(SemaphorePermit {
+                sem: this.sem,
+                n: this.state.units(),
+            }),
         }
     }
 }
 
 impl Drop for Acquire<'_> {
     fn drop(&mut self) {
-        self.sem.cancel(&mut self.waiter);
+        self.state.cancel(&self.sem.list);
     }
 }
 
@@ -399,15 +367,14 @@ impl Drop for Acquire<'_> {
 #[must_use = "futures do nothing unless awaited"]
 pub struct AcquireOwned {
     sem: Arc<Semaphore>,
-    waiter: Waiter,
-    done: bool,
+    state: Acquiring,
 }
 
 impl fmt::Debug for AcquireOwned {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AcquireOwned")
-            .field("permits", &self.waiter.units())
-            .field("queued", &self.waiter.is_queued())
+            .field("permits", &self.state.units())
+            .field("queued", &self.state.is_queued())
             .finish()
     }
 }
@@ -417,25 +384,20 @@ impl Future for AcquireOwned {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<OwnedSemaphorePermit> {
         let this = self.get_mut();
-        if this.done {
-            return Poll::Pending;
-        }
-        match this.sem.poll_waiter(&mut this.waiter, cx) {
+        // A semaphore's list is never closed: `Err` cannot happen.
+        match this.state.poll(&this.sem.list, cx) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(()) => {
-                this.done = true;
-                Poll::Ready(OwnedSemaphorePermit {
-                    sem: this.sem.clone(),
-                    n: this.waiter.units(),
-                })
-            }
+            Poll::Ready(_) => Poll::Ready(OwnedSemaphorePermit {
+                sem: this.sem.clone(),
+                n: this.state.units(),
+            }),
         }
     }
 }
 
 impl Drop for AcquireOwned {
     fn drop(&mut self) {
-        self.sem.cancel(&mut self.waiter);
+        self.state.cancel(&self.sem.list);
     }
 }
 

@@ -380,6 +380,67 @@ impl<S> WaitList<S> {
     }
 }
 
+/// The state of one units-acquiring future (a semaphore's `acquire`, a
+/// mutex's `lock`, an rwlock's `read`/`write`): its waiter and whether it has
+/// completed. The future's `Drop` calls [`cancel`](Self::cancel).
+#[derive(Debug)]
+pub(crate) struct Acquiring {
+    waiter: Waiter,
+    done: bool,
+}
+
+impl Acquiring {
+    /// Not started, for `units` units.
+    pub(crate) const fn new(units: usize) -> Self {
+        Acquiring {
+            waiter: Waiter::new(units),
+            done: false,
+        }
+    }
+
+    /// The units it asks for.
+    pub(crate) fn units(&self) -> usize {
+        self.waiter.units
+    }
+
+    /// Whether it is queued.
+    pub(crate) fn is_queued(&self) -> bool {
+        self.waiter.is_queued()
+    }
+
+    /// Polls for the units (spending one unit of the task's cooperative
+    /// budget on the first poll). `Pending` forever once it returned `Ready`.
+    pub(crate) fn poll<S>(
+        &mut self,
+        list: &WaitList<S>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), Fail>> {
+        if self.done {
+            return Poll::Pending;
+        }
+        if !self.waiter.is_queued() && weft_task::coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let r = list.poll_acquire(&mut self.waiter, cx);
+        if r.is_ready() {
+            self.done = true;
+        }
+        r
+    }
+
+    /// The future was dropped: leaves the queue and hands on whatever units
+    /// were assigned to it (protocol step 6).
+    pub(crate) fn cancel<S>(&mut self, list: &WaitList<S>) {
+        if !self.waiter.is_queued() {
+            return;
+        }
+        let mut locked = list.lock();
+        if let Left::Queued(a) | Left::Assigned(a) = locked.leave(&mut self.waiter) {
+            locked.release(a);
+        }
+    }
+}
+
 /// Wakers taken under the lock, woken after it.
 #[derive(Debug)]
 struct WakeList {
