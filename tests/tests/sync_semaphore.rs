@@ -8,6 +8,10 @@
 //! `await sem.acquire()` (a permit that stays taken) is `acquire().await`
 //! followed by `forget()`; `sem.release()` is `release()` (one permit back).
 //!
+//! asyncio's checks of its private `_waiters` and `_value` become checks of
+//! `available_permits()`, `locked()` (which is true while anyone is queued)
+//! and of which tasks are done.
+//!
 //! Not ported, and why:
 //! - `test_repr`: Python's `repr`; weft's `Debug` output is not an interface.
 //! - `test_semaphore`: "a Semaphore cannot be awaited" is a Python `TypeError`;
