@@ -305,3 +305,35 @@ fn a_plain_thread_and_a_task_share_the_lock() {
         assert_eq!(*lock.lock().await, 1);
     });
 }
+
+/// A task group that aborts a child waiting for the lock (a sibling failed)
+/// leaves no waiter behind: the lock is free once its holder lets go.
+#[test]
+fn a_task_group_aborting_a_child_that_waits_for_the_lock_loses_nothing() {
+    on_one_loop(|| async {
+        let lock = Arc::new(Mutex::new(()));
+        let held = lock.clone().lock_owned().await;
+        let l = lock.clone();
+        let err = weft::task_group(|tg| async move {
+            tg.spawn(async move {
+                let _guard = l.lock().await;
+            })
+            .unwrap()
+            .detach();
+            tg.spawn(async {
+                weft::yield_now().await;
+                if std::hint::black_box(true) {
+                    panic!("a sibling fails");
+                }
+            })
+            .unwrap()
+            .detach();
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+        assert!(err.errors()[0].is_panic());
+        drop(held);
+        assert!(!lock.locked(), "the aborted child's waiter took the lock");
+    });
+}

@@ -419,3 +419,41 @@ fn an_owned_permit_moves_into_a_task() {
         assert_eq!(sem.available_permits(), 1);
     });
 }
+
+/// Every await is a cancellation point the rest of weft handles (issue 14,
+/// rule 4): a timeout scope, `wait_for` and `catch_cancel` around `acquire`
+/// give up without losing a permit or leaving a waiter queued.
+#[test]
+fn timeouts_and_catch_cancel_around_acquire_lose_nothing() {
+    on_one_loop(|| async {
+        let sem = Arc::new(Semaphore::new(1));
+        let held = sem.try_acquire().unwrap();
+
+        let out = weft::timeout(Duration::from_millis(5))
+            .run(sem.acquire())
+            .await;
+        assert!(out.is_err(), "acquired a permit that is held");
+
+        let s = sem.clone();
+        let t = weft::spawn_local(async move { s.acquire_owned().await });
+        let err = weft::wait_for(t, Some(Duration::from_millis(5)))
+            .await
+            .unwrap_err();
+        assert!(err.is_timeout());
+
+        let s = sem.clone();
+        let t = weft::spawn_local(async move {
+            match weft::catch_cancel(s.acquire()).await {
+                Ok(_) => unreachable!("the permit is held"),
+                Err(_cancelled) => s.available_permits(),
+            }
+        });
+        weft::yield_now().await; // it parks in acquire()
+        assert!(t.cancel());
+        assert_eq!(t.await.unwrap(), 0);
+
+        drop(held);
+        assert_eq!(sem.available_permits(), 1, "a permit was lost");
+        assert!(!sem.locked(), "a waiter was left queued");
+    });
+}
