@@ -84,3 +84,117 @@ impl fmt::Display for TryLockError {
 }
 
 impl Error for TryLockError {}
+
+/// [`Condition::wait`](crate::Condition::wait) was given a guard of another
+/// mutex than the condition's. Nothing was waited for; the guard is given back
+/// ([`into_guard`](Self::into_guard)), still locked.
+///
+/// ```
+/// weft::run(async {
+///     let cond = weft::sync::Condition::new(0);
+///     let other = weft::sync::Mutex::new(0);
+///     let err = cond.wait(other.lock().await).await.unwrap_err();
+///     assert_eq!(err.to_string(), "guard is of another mutex");
+///     let _guard = err.into_guard();
+/// });
+/// ```
+pub struct WrongMutexError<G> {
+    guard: G,
+}
+
+impl<G> WrongMutexError<G> {
+    pub(crate) fn new(guard: G) -> Self {
+        WrongMutexError { guard }
+    }
+
+    /// The guard that was passed in.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let cond = weft::sync::Condition::new(0);
+    ///     let other = weft::sync::Mutex::new(7);
+    ///     let err = cond.wait(other.lock().await).await.unwrap_err();
+    ///     assert_eq!(*err.into_guard(), 7);
+    /// });
+    /// ```
+    pub fn into_guard(self) -> G {
+        self.guard
+    }
+}
+
+impl<G> fmt::Debug for WrongMutexError<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WrongMutexError")
+    }
+}
+
+impl<G> fmt::Display for WrongMutexError<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("guard is of another mutex")
+    }
+}
+
+impl<G> Error for WrongMutexError<G> {}
+
+/// [`Condition::notify`](crate::Condition::notify) or
+/// [`notify_all`](crate::Condition::notify_all) was called while the
+/// condition's mutex was not locked (asyncio's `RuntimeError`). Nobody was
+/// notified.
+///
+/// ```
+/// let cond = weft::sync::Condition::new(());
+/// assert_eq!(cond.notify(1).unwrap_err().to_string(), "lock is not held");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct NotLockedError;
+
+impl fmt::Display for NotLockedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("lock is not held")
+    }
+}
+
+impl Error for NotLockedError {}
+
+/// A waiter of a [`Barrier`](crate::Barrier) that was aborted or reset
+/// (asyncio's `BrokenBarrierError`), or a `wait` on a broken barrier.
+///
+/// ```
+/// weft::run(async {
+///     let b = weft::sync::Barrier::new(2).unwrap();
+///     b.abort();
+///     let err = b.wait().await.unwrap_err();
+///     assert_eq!(err.to_string(), "barrier is broken");
+/// });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct BrokenBarrierError;
+
+impl fmt::Display for BrokenBarrierError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("barrier is broken")
+    }
+}
+
+impl Error for BrokenBarrierError {}
+
+/// [`Barrier::new`](crate::Barrier::new) was asked for zero parties
+/// (asyncio's `ValueError`).
+///
+/// ```
+/// let err = weft::sync::Barrier::new(0).unwrap_err();
+/// assert_eq!(err.to_string(), "barrier needs at least one party");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ZeroPartiesError;
+
+impl fmt::Display for ZeroPartiesError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("barrier needs at least one party")
+    }
+}
+
+impl Error for ZeroPartiesError {}

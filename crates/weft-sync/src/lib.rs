@@ -27,6 +27,8 @@
 
 #![warn(missing_docs)]
 
+mod barrier;
+mod condition;
 mod error;
 mod event;
 mod loom;
@@ -37,7 +39,12 @@ mod rwlock;
 mod semaphore;
 mod waitlist;
 
-pub use error::{ReleaseError, TimedOut, TryAcquireError, TryLockError};
+pub use barrier::{Barrier, BarrierWait};
+pub use condition::{Condition, ConditionWait};
+pub use error::{
+    BrokenBarrierError, NotLockedError, ReleaseError, TimedOut, TryAcquireError, TryLockError,
+    WrongMutexError, ZeroPartiesError,
+};
 pub use event::{Event, EventWait};
 pub use mutex::{Lock, LockOwned, Mutex, MutexGuard, OwnedMutexGuard};
 pub use rwlock::{

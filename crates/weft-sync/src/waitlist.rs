@@ -59,9 +59,10 @@
 //!    partial units to `word`), wake them all; later acquires fail.
 //!
 //! Wakers are collected while the lock is held and woken after it is dropped
-//! (32 at a time; a longer release drops and retakes the lock in between), so
-//! a waker that drops the last reference to a task, whose future then leaves
-//! this list, cannot deadlock on the lock. Blocked threads wait on one condvar
+//! (32 at a time; a longer release drops and retakes the lock in between), and
+//! a waker replaced or taken out of a freed slot is dropped after the unlock
+//! too, so a waker that drops the last reference to a task, whose future then
+//! leaves this list, cannot deadlock on the lock. Blocked threads wait on one condvar
 //! per list, notified (after the unlock) whenever a thread waiter was assigned
 //! or closed.
 //!
@@ -104,9 +105,6 @@
 //! access is by index under the lock, and there is no `unsafe` at all. The
 //! cost is that the slab keeps its high-water capacity until the list is
 //! dropped. The uncontended paths touch only `word`.
-
-// Parts used only by the primitives still to land on this list.
-#![allow(dead_code)]
 
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
@@ -212,11 +210,6 @@ impl Waiter {
     /// Whether it holds a slot (queued, or assigned/closed and not yet seen).
     pub(crate) fn is_queued(&self) -> bool {
         self.slot != NONE
-    }
-
-    /// The units it asked for.
-    pub(crate) fn units(&self) -> usize {
-        self.units
     }
 }
 
@@ -329,6 +322,7 @@ impl<S> WaitList<S> {
             guard: Some(self.inner.lock()),
             wakes: WakeList::new(),
             notify_threads: false,
+            stale: None,
         }
     }
 
@@ -483,12 +477,17 @@ pub(crate) struct Locked<'a, S> {
     guard: Option<MutexGuard<'a, Inner<S>>>,
     wakes: WakeList,
     notify_threads: bool,
+    /// A waker taken out of a slot that is freed or re-registered, dropped
+    /// after the unlock (with the `Locked`): dropping a waker may drop the
+    /// last reference to a task, and so a future that locks this list.
+    stale: Option<Waker>,
 }
 
 impl<S> Drop for Locked<'_, S> {
     fn drop(&mut self) {
         drop(self.guard.take());
         self.wake_now();
+        drop(self.stale.take());
     }
 }
 
@@ -575,9 +574,12 @@ impl<'a, S> Locked<'a, S> {
         let inner = self.inner();
         let slot = &mut inner.slots[idx];
         slot.state = SlotState::Free;
-        slot.wake = Wake::Idle;
+        let wake = std::mem::replace(&mut slot.wake, Wake::Idle);
         slot.next = inner.free;
         inner.free = idx;
+        if let Wake::Task(w) = wake {
+            self.stale = Some(w);
+        }
     }
 
     /// Unlinks a queued slot; clears `WAITERS` if the queue is now empty.
@@ -664,7 +666,12 @@ impl<'a, S> Locked<'a, S> {
             SlotState::Queued => {
                 match &slot.wake {
                     Wake::Task(old) if old.will_wake(waker) => {}
-                    _ => slot.wake = Wake::Task(waker.clone()),
+                    _ => {
+                        let old = std::mem::replace(&mut slot.wake, Wake::Task(waker.clone()));
+                        if let Wake::Task(w) = old {
+                            self.stale = Some(w);
+                        }
+                    }
                 }
                 return Poll::Pending;
             }
@@ -830,12 +837,8 @@ impl<'a, S> Locked<'a, S> {
         self.list.word.fetch_and(!CLOSED, Ordering::Relaxed);
     }
 
-    /// Whether anyone is queued.
-    pub(crate) fn has_waiters(&mut self) -> bool {
-        self.inner().head != NONE
-    }
-
     /// How many are queued (walks the queue).
+    #[cfg(test)]
     pub(crate) fn waiter_count(&mut self) -> usize {
         let inner = self.inner();
         let mut n = 0;

@@ -1,0 +1,293 @@
+//! `Barrier` (asyncio's), on the wait list in notify style: the arrival
+//! count lives behind the list's lock, the last arrival notifies everyone
+//! queued, and a broken barrier is a closed list.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::error::{BrokenBarrierError, ZeroPartiesError};
+use crate::waitlist::{Left, Locked, WaitList, Waiter};
+
+/// What the list's lock guards besides the queue.
+#[derive(Debug)]
+struct Arrivals {
+    parties: usize,
+    /// Waiting in the current round.
+    count: usize,
+}
+
+/// asyncio's `Barrier`: [`wait`](Self::wait) blocks until `parties` tasks
+/// (or threads) have called it, then all return, each with its arrival
+/// index (0 for the first), and the barrier is ready for the next round.
+///
+/// [`abort`](Self::abort) breaks it (current and later waiters fail with
+/// [`BrokenBarrierError`] until [`reset`](Self::reset)); `reset` fails the
+/// current waiters and makes it usable again. A waiter cancelled before the
+/// round completes leaves it (the count goes down, as in asyncio).
+///
+/// ```
+/// use std::sync::Arc;
+/// use weft::sync::Barrier;
+///
+/// weft::run(async {
+///     let barrier = Arc::new(Barrier::new(3).unwrap());
+///     let mut tasks = Vec::new();
+///     for _ in 0..3 {
+///         let b = barrier.clone();
+///         tasks.push(weft::spawn(async move { b.wait().await.unwrap() }));
+///     }
+///     let mut indices = Vec::new();
+///     for t in tasks {
+///         indices.push(t.await.unwrap());
+///     }
+///     indices.sort();
+///     assert_eq!(indices, [0, 1, 2]);
+/// });
+/// ```
+pub struct Barrier {
+    list: WaitList<Arrivals>,
+    parties: usize,
+}
+
+impl fmt::Debug for Barrier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Barrier")
+            .field("parties", &self.parties)
+            .field("n_waiting", &self.n_waiting())
+            .field("broken", &self.broken())
+            .finish()
+    }
+}
+
+impl Barrier {
+    /// A barrier for `parties` parties; zero is an error (asyncio's
+    /// `ValueError`).
+    ///
+    /// ```
+    /// use weft::sync::Barrier;
+    /// assert_eq!(Barrier::new(2).unwrap().parties(), 2);
+    /// assert!(Barrier::new(0).is_err());
+    /// ```
+    pub fn new(parties: usize) -> Result<Self, ZeroPartiesError> {
+        if parties == 0 {
+            return Err(ZeroPartiesError);
+        }
+        Ok(Barrier {
+            list: WaitList::new(0, Arrivals { parties, count: 0 }),
+            parties,
+        })
+    }
+
+    /// The number of parties a round needs.
+    ///
+    /// ```
+    /// assert_eq!(weft::sync::Barrier::new(4).unwrap().parties(), 4);
+    /// ```
+    pub fn parties(&self) -> usize {
+        self.parties
+    }
+
+    /// How many wait in the current round.
+    ///
+    /// ```
+    /// let b = weft::sync::Barrier::new(2).unwrap();
+    /// assert_eq!(b.n_waiting(), 0);
+    /// ```
+    pub fn n_waiting(&self) -> usize {
+        self.list.lock().user().count
+    }
+
+    /// Whether the barrier is broken ([`abort`](Self::abort) ran and no
+    /// [`reset`](Self::reset) since).
+    ///
+    /// ```
+    /// let b = weft::sync::Barrier::new(2).unwrap();
+    /// b.abort();
+    /// assert!(b.broken());
+    /// b.reset();
+    /// assert!(!b.broken());
+    /// ```
+    pub fn broken(&self) -> bool {
+        self.list.is_closed()
+    }
+
+    /// Waits for the round to fill; returns this caller's arrival index
+    /// (`0..parties`), or [`BrokenBarrierError`] if the barrier is broken,
+    /// or is aborted or reset while waiting. Dropping the future leaves the
+    /// round.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let b = weft::sync::Barrier::new(1).unwrap();
+    ///     assert_eq!(b.wait().await, Ok(0)); // one party: passes at once
+    /// });
+    /// ```
+    pub fn wait(&self) -> BarrierWait<'_> {
+        BarrierWait {
+            barrier: self,
+            waiter: Waiter::new(1),
+            index: 0,
+            done: false,
+        }
+    }
+
+    /// [`wait`](Self::wait) for a plain thread (not a task).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let b = Arc::new(weft::sync::Barrier::new(2).unwrap());
+    /// let b2 = b.clone();
+    /// let t = std::thread::spawn(move || b2.wait_blocking().unwrap());
+    /// let mine = b.wait_blocking().unwrap();
+    /// let theirs = t.join().unwrap();
+    /// assert_eq!(mine + theirs, 1); // indices 0 and 1
+    /// ```
+    pub fn wait_blocking(&self) -> Result<usize, BrokenBarrierError> {
+        let mut w = Waiter::new(1);
+        let mut locked = self.list.lock();
+        let index = match Self::arrive(&mut locked, &mut w, None) {
+            Arrival::Passed(r) => return r,
+            Arrival::Queued(index) => index,
+        };
+        match locked.wait_thread(&mut w, None) {
+            Ok(()) => Ok(index),
+            Err(_) => Err(BrokenBarrierError),
+        }
+    }
+
+    /// Breaks the barrier: every current waiter and every later `wait` fails
+    /// with [`BrokenBarrierError`] until [`reset`](Self::reset).
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let b = weft::sync::Barrier::new(2).unwrap();
+    ///     b.abort();
+    ///     assert!(b.wait().await.is_err());
+    /// });
+    /// ```
+    pub fn abort(&self) {
+        let mut locked = self.list.lock();
+        locked.close();
+        locked.user().count = 0;
+    }
+
+    /// Returns the barrier to its empty state: current waiters fail with
+    /// [`BrokenBarrierError`], a broken barrier becomes usable again.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let b = weft::sync::Barrier::new(1).unwrap();
+    ///     b.abort();
+    ///     b.reset();
+    ///     assert_eq!(b.wait().await, Ok(0));
+    /// });
+    /// ```
+    pub fn reset(&self) {
+        let mut locked = self.list.lock();
+        locked.close();
+        locked.reopen();
+        locked.user().count = 0;
+    }
+
+    /// Under the lock: fails if broken, else counts the arrival and either
+    /// completes the round (notifying the others) or queues `w`.
+    fn arrive(
+        locked: &mut Locked<'_, Arrivals>,
+        w: &mut Waiter,
+        cx: Option<&Context<'_>>,
+    ) -> Arrival {
+        if locked.list().is_closed() {
+            return Arrival::Passed(Err(BrokenBarrierError));
+        }
+        let arrivals = locked.user();
+        let index = arrivals.count;
+        arrivals.count += 1;
+        if arrivals.count == arrivals.parties {
+            arrivals.count = 0;
+            locked.notify_all();
+            return Arrival::Passed(Ok(index));
+        }
+        locked.enqueue(w, cx.map(|cx| cx.waker()));
+        Arrival::Queued(index)
+    }
+}
+
+enum Arrival {
+    /// Done at once: the round completed, or the barrier is broken.
+    Passed(Result<usize, BrokenBarrierError>),
+    /// Queued with this arrival index.
+    Queued(usize),
+}
+
+/// The future of [`Barrier::wait`]. Dropping it before the round completes
+/// leaves the round.
+///
+/// ```
+/// weft::run(async {
+///     let b = weft::sync::Barrier::new(2).unwrap();
+///     let fut: weft::sync::BarrierWait<'_> = b.wait();
+///     drop(fut);
+///     assert_eq!(b.n_waiting(), 0);
+/// });
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct BarrierWait<'a> {
+    barrier: &'a Barrier,
+    waiter: Waiter,
+    index: usize,
+    done: bool,
+}
+
+impl fmt::Debug for BarrierWait<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BarrierWait")
+            .field("queued", &self.waiter.is_queued())
+            .field("index", &self.index)
+            .finish()
+    }
+}
+
+impl Future for BarrierWait<'_> {
+    type Output = Result<usize, BrokenBarrierError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Pending;
+        }
+        let mut locked = this.barrier.list.lock();
+        let r = if this.waiter.is_queued() {
+            match locked.poll_slot(&mut this.waiter, cx.waker()) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(())) => Ok(this.index),
+                Poll::Ready(Err(_)) => Err(BrokenBarrierError),
+            }
+        } else {
+            match Barrier::arrive(&mut locked, &mut this.waiter, Some(cx)) {
+                Arrival::Passed(r) => r,
+                Arrival::Queued(index) => {
+                    this.index = index;
+                    return Poll::Pending;
+                }
+            }
+        };
+        this.done = true;
+        Poll::Ready(r)
+    }
+}
+
+impl Drop for BarrierWait<'_> {
+    fn drop(&mut self) {
+        if !self.waiter.is_queued() {
+            return;
+        }
+        let mut locked = self.barrier.list.lock();
+        if let Left::Queued(_) = locked.leave(&mut self.waiter) {
+            // Left before the round filled: one fewer waiting.
+            let arrivals = locked.user();
+            arrivals.count = arrivals.count.saturating_sub(1);
+        }
+    }
+}
