@@ -16,6 +16,8 @@
 //! - the `assertNotIn("resetting", repr(barrier))` lines in the reset and abort
 //!   cases: `repr` again; the ports check `broken()` and `n_waiting()` instead.
 //! - `Barrier(-4)` in `test_barrier_parties`: the count is a `usize`.
+//! - `test_draining_state`: it reads `repr` ("draining"); weft has no
+//!   draining phase either (see the draining cases at the end).
 
 mod common;
 
@@ -476,7 +478,6 @@ fn a_cancelled_waiter_does_not_leave_its_index_behind() {
 // again at once joins that next round (docs/asyncio.md). Each case below
 // runs asyncio's scenario and checks what weft does; where asyncio's would
 // hang under weft's rule, the parties failed by the reset wait once more.
-// `test_draining_state` is not ported: it reads `repr` ("draining").
 
 // BarrierTests.test_reset_barrier_when_tasks_half_draining (a deviation)
 #[test]

@@ -20,7 +20,7 @@
 //! - `test_lock_by_with_statement`: the `with await lock` syntax is Python's.
 //! - `test_release_not_acquired`: only a guard releases the lock and a guard
 //!   exists only while the lock is held, so releasing an unheld lock cannot be
-//!   written (docs/asyncio.md, "Locks, events, conditions, semaphores, barriers").
+//!   written (docs/asyncio.md, "Deviations in the sync primitives").
 
 mod common;
 

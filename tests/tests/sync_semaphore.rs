@@ -19,13 +19,13 @@
 //! - `test_semaphore_value`: a negative initial value is a `ValueError` in
 //!   Python; weft's count is a `usize`, so it cannot be written.
 //!
-//! Deviations (docs/asyncio.md, "Locks, events, conditions, semaphores,
-//! barriers"): a release hands its permit to the first waiter at once, so
-//! `available_permits()` and `locked()` count it as taken from then on, and
-//! a task that finds free permits with no one queued takes them without
-//! waiting for waiters that were already handed theirs but have not resumed
-//! yet (asyncio makes it queue behind them). `test_acquire_fifo_order_2` and
-//! `_4` pin what weft does instead.
+//! Deviations (docs/asyncio.md, "Deviations in the sync primitives"): a
+//! release hands its permit to the first waiter at once, so
+//! `available_permits()` and `locked()` count it as taken from then on, and a
+//! task that finds free permits with no one queued takes them without waiting
+//! for waiters that were already handed theirs but have not resumed yet
+//! (asyncio makes it queue behind them). `test_acquire_fifo_order_2` and `_4`
+//! pin what weft does instead.
 
 mod common;
 
