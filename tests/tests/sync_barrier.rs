@@ -55,6 +55,20 @@ fn barrier(parties: usize) -> Arc<Barrier> {
     Arc::new(Barrier::new(parties).expect("a barrier of at least one party"))
 }
 
+/// asyncio's closing checks: nobody waits and the barrier is not broken.
+#[track_caller]
+fn assert_idle(barrier: &Barrier) {
+    assert_eq!(barrier.n_waiting(), 0);
+    assert!(!barrier.broken());
+}
+
+/// Asserts `indices`, in any order, are `0..n`: one arrival index each.
+#[track_caller]
+fn assert_one_index_each(mut indices: Vec<usize>, n: usize) {
+    indices.sort_unstable();
+    assert_eq!(indices, (0..n).collect::<Vec<_>>());
+}
+
 // BarrierTests.test_barrier_parties
 #[test]
 fn a_barrier_of_zero_parties_is_an_error() {
@@ -77,11 +91,8 @@ fn every_party_gets_a_distinct_arrival_index() {
             async move { r.push(b.wait().await.unwrap()) }
         })
         .await;
-        let mut got = results.snapshot();
-        got.sort_unstable();
-        assert_eq!(got, (0..n).collect::<Vec<_>>());
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_one_index_each(results.snapshot(), n);
+        assert_idle(&barrier);
     });
 }
 
@@ -91,8 +102,7 @@ fn a_barrier_of_one_party_passes_at_once() {
     on_one_loop(|| async {
         let barrier = barrier(1);
         assert_eq!(barrier.wait().await.unwrap(), 0);
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_idle(&barrier);
     });
 }
 
@@ -112,8 +122,7 @@ fn a_barrier_of_one_party_passes_again_and_again() {
 
         assert_eq!(t1.done(), t2.done());
         assert_eq!(t1.result().unwrap().unwrap(), t2.result().unwrap().unwrap());
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_idle(&barrier);
     });
 }
 
@@ -136,11 +145,8 @@ fn n_waiting_counts_the_parties_that_arrived() {
         let t3 = waiter();
         weft::yield_now().await;
 
-        let mut indices = weft::gather([t1, t2, t3]).await.unwrap();
-        indices.sort_unstable();
-        assert_eq!(indices, [0, 1, 2]);
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_one_index_each(weft::gather([t1, t2, t3]).await.unwrap(), n);
+        assert_idle(&barrier);
     });
 }
 
@@ -164,8 +170,7 @@ fn the_barrier_is_reusable_after_it_passes() {
         assert_eq!(got.len(), N * 2);
         assert_eq!(got.iter().filter(|x| **x).count(), N);
         assert_eq!(got.iter().filter(|x| !**x).count(), N);
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_idle(&barrier);
     });
 }
 
@@ -175,7 +180,7 @@ fn the_second_round_gives_every_party_a_distinct_index_too() {
     on_one_loop(|| async {
         let barrier = barrier(N);
         let (results1, results2) = (Log::new(), Log::new());
-        let mut res = gather_tasks(N, || {
+        let res = gather_tasks(N, || {
             let (b, r1, r2) = (barrier.clone(), results1.clone(), results2.clone());
             async move {
                 b.wait().await.unwrap();
@@ -190,10 +195,8 @@ fn the_second_round_gives_every_party_a_distinct_index_too() {
         assert!(results1.snapshot().into_iter().all(|x| x));
         assert_eq!(results2.len(), N);
         assert!(results2.snapshot().into_iter().all(|x| x));
-        res.sort_unstable();
-        assert_eq!(res, (0..N).collect::<Vec<_>>());
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_one_index_each(res, N);
+        assert_idle(&barrier);
     });
 }
 
@@ -263,8 +266,7 @@ fn a_cancelled_waiter_leaves_the_barrier() {
         weft::gather([t2, t3, t4]).await.unwrap();
 
         assert_eq!(results.len(), n);
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_idle(&barrier);
     });
 }
 
@@ -275,8 +277,7 @@ fn reset_with_no_waiters_leaves_the_barrier_usable() {
         let barrier = barrier(1);
         barrier.reset();
         weft::yield_now().await;
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_idle(&barrier);
         assert_eq!(barrier.wait().await.unwrap(), 0);
     });
 }
@@ -301,8 +302,7 @@ fn reset_fails_the_current_waiters_with_broken_barrier() {
         weft::gather(tasks).await.unwrap();
 
         assert_eq!(results.len(), N - 1);
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_idle(&barrier);
     });
 }
 
@@ -459,11 +459,8 @@ fn a_cancelled_waiter_does_not_leave_its_index_behind() {
         let t3 = coro();
         let t4 = coro();
         weft::gather([t2, t3, t4]).await.unwrap();
-        let mut got = results.snapshot();
-        got.sort_unstable();
-        assert_eq!(got, (0..n).collect::<Vec<_>>());
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_one_index_each(results.snapshot(), n);
+        assert_idle(&barrier);
     });
 }
 
@@ -505,8 +502,7 @@ fn a_reset_after_the_round_completed_fails_none_of_its_parties() {
         .await;
         // asyncio: [True] * rest_of_tasks.
         assert_eq!(results1.len(), 0);
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_idle(&barrier);
     });
 }
 
@@ -548,8 +544,7 @@ fn a_reset_after_the_round_fails_only_the_parties_already_waiting_again() {
         // asyncio: results1 == [True] * blocking_tasks, results2 == [].
         assert_eq!(results1.len(), 0);
         assert_eq!(results2.len(), blocking_tasks);
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_idle(&barrier);
     });
 }
 

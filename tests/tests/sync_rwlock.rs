@@ -126,18 +126,45 @@ fn waiters_are_served_in_fifo_order_readers_together() {
     });
 }
 
+/// A read lock held, and queued behind it a writer, then a reader (both go
+/// on, and record their tags, as soon as they get the lock).
+struct Queued {
+    lock: Arc<RwLock<u32>>,
+    log: Log<&'static str>,
+    held: weft::sync::OwnedRwLockReadGuard<u32>,
+    w: Task<()>,
+    r: Task<()>,
+}
+
+async fn writer_then_reader_queued() -> Queued {
+    let lock = Arc::new(RwLock::new(0));
+    let log = Log::new();
+    let go = weft::Promise::new();
+    go.set_result(()).unwrap();
+    let held = lock.clone().read_owned().await;
+    let w = writer(&lock, &log, "w", &go);
+    weft::yield_now().await;
+    let r = reader(&lock, &log, "r", &go);
+    weft::yield_now().await;
+    Queued {
+        lock,
+        log,
+        held,
+        w,
+        r,
+    }
+}
+
 #[test]
 fn a_writer_cancelled_after_it_was_handed_the_lock_passes_it_on() {
     on_one_loop(|| async {
-        let lock = Arc::new(RwLock::new(0));
-        let log = Log::new();
-        let go = weft::Promise::new();
-        go.set_result(()).unwrap();
-        let held = lock.clone().read_owned().await;
-        let w = writer(&lock, &log, "w", &go);
-        weft::yield_now().await;
-        let r = reader(&lock, &log, "r", &go);
-        weft::yield_now().await;
+        let Queued {
+            lock,
+            log,
+            held,
+            w,
+            r,
+        } = writer_then_reader_queued().await;
         // Hand the lock to the writer and cancel it before it runs.
         assert!(w.cancel());
         drop(held);
@@ -153,15 +180,13 @@ fn a_writer_cancelled_after_it_was_handed_the_lock_passes_it_on() {
 #[test]
 fn a_cancelled_waiting_writer_lets_the_readers_behind_it_in() {
     on_one_loop(|| async {
-        let lock = Arc::new(RwLock::new(0));
-        let log = Log::new();
-        let go = weft::Promise::new();
-        go.set_result(()).unwrap();
-        let held = lock.clone().read_owned().await;
-        let w = writer(&lock, &log, "w", &go);
-        weft::yield_now().await;
-        let r = reader(&lock, &log, "r", &go);
-        weft::yield_now().await;
+        let Queued {
+            lock,
+            log,
+            held,
+            w,
+            r,
+        } = writer_then_reader_queued().await;
         assert!(log.snapshot().is_empty());
         // The writer gives up while a reader still holds the lock: the reader
         // behind it may now share with the holder.
