@@ -318,7 +318,12 @@ fn a_large_request_at_the_head_is_not_overtaken() {
         sem.add_permits(1);
         yield_times(10).await;
         assert!(order.snapshot().is_empty(), "the small one barged");
-        sem.add_permits(2);
+        // The third permit completes the big request; none is left over.
+        sem.add_permits(1);
+        wait_done(&big).await;
+        assert!(!small.done(), "the small one got a permit that was not there");
+        assert_eq!(sem.available_permits(), 0);
+        sem.add_permits(1);
         big.await.unwrap();
         small.await.unwrap();
         order.snapshot()
