@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use crate::loom::const_fn_unless_loom;
 use crate::loom::sync::{AtomicBool, Ordering};
 use crate::waitlist::{WaitList, Waiter};
 
@@ -56,15 +57,17 @@ impl Default for Event {
 }
 
 impl Event {
-    /// A cleared event.
-    ///
-    /// ```
-    /// assert!(!weft::sync::Event::new().is_set());
-    /// ```
-    pub fn new() -> Self {
-        Event {
-            flag: AtomicBool::new(false),
-            list: WaitList::new(0, ()),
+    const_fn_unless_loom! {
+        /// A cleared event. A `const fn`: usable in a `static`.
+        ///
+        /// ```
+        /// assert!(!weft::sync::Event::new().is_set());
+        /// ```
+        pub fn new() -> Self {
+            Event {
+                flag: AtomicBool::new(false),
+                list: WaitList::new(0, ()),
+            }
         }
     }
 

@@ -2,6 +2,22 @@
 //! `parking_lot` normally, [loom]'s under `--cfg loom` so the wait list
 //! (`waitlist.rs`) can be model-checked on the shipped code.
 
+/// Declares a `const fn` normally and a plain `fn` under loom, whose types
+/// have no `const` constructors (so `static M: Mutex<()> = Mutex::new(())`
+/// works in real builds).
+macro_rules! const_fn_unless_loom {
+    ($(#[$meta:meta])* $vis:vis fn $($rest:tt)*) => {
+        #[cfg(not(loom))]
+        $(#[$meta])*
+        $vis const fn $($rest)*
+
+        #[cfg(loom)]
+        $(#[$meta])*
+        $vis fn $($rest)*
+    };
+}
+pub(crate) use const_fn_unless_loom;
+
 #[cfg(not(loom))]
 pub(crate) mod sync {
     pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard};

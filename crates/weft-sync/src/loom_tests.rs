@@ -1,5 +1,6 @@
 //! Loom models of the wait list (`waitlist.rs`), on the shipped code through
-//! the `loom` shim: wake-then-cancel, and release racing a waiter's drop.
+//! the `loom` shim: wake-then-cancel, and release racing a waiter's drop,
+//! on the list itself and through `Mutex`'s owned lock future and guard.
 //!
 //! Run with
 //!
@@ -14,78 +15,57 @@
 //! an assertion.
 
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Poll, Waker};
 
 use loom::thread;
 
-use crate::loom::sync::{AtomicUsize, Ordering};
-use crate::waitlist::{Left, WaitList, Waiter};
-
-/// A waker counting its wakes in a loom atomic.
-struct Flag(AtomicUsize);
-
-impl Wake for Flag {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        // Release: pairs with the Acquire load in `woken`.
-        self.0.fetch_add(1, Ordering::Release);
-    }
-}
-
-fn flag() -> (Arc<Flag>, Waker) {
-    let f = Arc::new(Flag(AtomicUsize::new(0)));
-    (f.clone(), Waker::from(f))
-}
-
-fn woken(f: &Flag) -> usize {
-    // Acquire: pairs with the Release in `wake_by_ref`.
-    f.0.load(Ordering::Acquire)
-}
+use crate::test_util::{
+    cancel, flag, poll as poll_fut, poll_units, two_waiters, woken, TwoWaiters,
+};
+use crate::waitlist::{WaitList, Waiter};
 
 fn poll(list: &WaitList, w: &mut Waiter, waker: &Waker) -> Poll<()> {
-    list.poll_acquire(w, &mut Context::from_waker(waker))
-        .map(|r| assert!(r.is_ok()))
+    poll_units(list, w, waker).map(|r| assert!(r.is_ok()))
 }
 
-/// What a semaphore's `Drop` of a waiting future does.
-fn cancel(list: &WaitList, w: &mut Waiter) {
-    let mut l = list.lock();
-    if let Left::Queued(a) | Left::Assigned(a) = l.leave(w) {
-        l.release(a);
+/// Waiters A then B are queued; one thread releases a unit while another
+/// drops A's future (and, with `extra`, this thread releases one more).
+/// Whichever order, B gets a unit and is woken for it, A is woken at most
+/// once, and every other unit ends free.
+fn release_races_cancel(extra: bool) {
+    let TwoWaiters {
+        list,
+        mut a,
+        mut b,
+        fa,
+        fb,
+        wb,
+        ..
+    } = two_waiters();
+
+    let l1 = list.clone();
+    let releaser = thread::spawn(move || l1.release(1));
+    let l2 = list.clone();
+    let canceller = thread::spawn(move || cancel(&l2, &mut a));
+    if extra {
+        list.release(1);
     }
+    releaser.join().unwrap();
+    canceller.join().unwrap();
+
+    assert!(woken(&fa) <= 1);
+    assert_eq!(woken(&fb), 1, "B was assigned a unit but never woken");
+    assert!(poll(&list, &mut b, &wb).is_ready());
+    assert_eq!(list.available(), usize::from(extra));
+    assert_eq!(list.lock().waiter_count(), 0);
+    assert!(!list.has_waiters());
 }
 
 /// A release assigns the unit to waiter A, whose future is dropped at the
-/// same time: whichever order, the unit reaches waiter B, and B's waker
-/// fires if B was assigned.
+/// same time: the unit reaches waiter B.
 #[test]
 fn loom_wake_then_cancel_passes_the_unit_on() {
-    loom::model(|| {
-        let list = Arc::new(WaitList::new(0, ()));
-        let (_fa, wa) = flag();
-        let (fb, wb) = flag();
-        let mut a = Waiter::new(1);
-        let mut b = Waiter::new(1);
-        assert!(poll(&list, &mut a, &wa).is_pending());
-        assert!(poll(&list, &mut b, &wb).is_pending());
-
-        let l1 = list.clone();
-        let releaser = thread::spawn(move || l1.release(1));
-        let l2 = list.clone();
-        let canceller = thread::spawn(move || {
-            cancel(&l2, &mut a);
-        });
-        releaser.join().unwrap();
-        canceller.join().unwrap();
-
-        assert_eq!(woken(&fb), 1, "B was assigned the unit but never woken");
-        assert!(poll(&list, &mut b, &wb).is_ready());
-        assert_eq!(list.available(), 0);
-        assert!(!list.has_waiters());
-    });
+    loom::model(|| release_races_cancel(false));
 }
 
 /// A fresh waiter queues (or takes the unit on its fast path) while a release
@@ -119,29 +99,39 @@ fn loom_release_races_enqueue_and_drop() {
     });
 }
 
-/// Two waiters, two concurrent releases of one unit each, and the head
-/// waiter dropped concurrently: every unit ends with B or free.
+/// Two concurrent releases of one unit each, and the head waiter dropped
+/// concurrently: one unit ends with B, the other free.
 #[test]
 fn loom_two_releases_and_a_cancel_lose_nothing() {
+    loom::model(|| release_races_cancel(true));
+}
+
+/// The same race through the public types: A holds a `Mutex`, B and C wait
+/// in `lock_owned()` futures; A's guard is dropped on one thread while B's
+/// future is dropped on another. C must get the lock, and be woken for it.
+#[test]
+fn loom_mutex_unlock_races_a_cancelled_lock_future() {
     loom::model(|| {
-        let list = Arc::new(WaitList::new(0, ()));
-        let (_fa, wa) = flag();
-        let (fb, wb) = flag();
-        let mut a = Waiter::new(1);
-        let mut b = Waiter::new(1);
-        assert!(poll(&list, &mut a, &wa).is_pending());
-        assert!(poll(&list, &mut b, &wb).is_pending());
+        let m = Arc::new(crate::Mutex::new(0usize));
+        let (_fb, wb) = flag();
+        let (fc, wc) = flag();
+        let a = m.clone().try_lock_owned().unwrap();
+        let mut b = Box::pin(m.clone().lock_owned());
+        let mut c = Box::pin(m.clone().lock_owned());
+        assert!(poll_fut(&mut b, &wb).is_pending());
+        assert!(poll_fut(&mut c, &wc).is_pending());
 
-        let l1 = list.clone();
-        let r1 = thread::spawn(move || l1.release(1));
-        let l2 = list.clone();
-        let c = thread::spawn(move || cancel(&l2, &mut a));
-        list.release(1);
-        r1.join().unwrap();
-        c.join().unwrap();
+        let unlocker = thread::spawn(move || drop(a));
+        let canceller = thread::spawn(move || drop(b));
+        unlocker.join().unwrap();
+        canceller.join().unwrap();
 
-        assert_eq!(woken(&fb), 1);
-        assert!(poll(&list, &mut b, &wb).is_ready());
-        assert_eq!(list.available(), 1);
+        assert_eq!(woken(&fc), 1, "C was handed the lock but never woken");
+        let Poll::Ready(mut g) = poll_fut(&mut c, &wc) else {
+            panic!("C not served");
+        };
+        *g += 1;
+        drop(g);
+        assert!(!m.locked());
     });
 }

@@ -13,6 +13,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::error::{TimedOut, TryLockError};
+use crate::loom::const_fn_unless_loom;
 use crate::waitlist::{Acquiring, WaitList};
 
 /// An async mutex: asyncio's `Lock`, holding the data it guards.
@@ -78,16 +79,22 @@ impl<T> From<T> for Mutex<T> {
 }
 
 impl<T> Mutex<T> {
-    /// An unlocked mutex holding `value`.
-    ///
-    /// ```
-    /// let m = weft::sync::Mutex::new(5);
-    /// assert!(!m.locked());
-    /// ```
-    pub fn new(value: T) -> Self {
-        Mutex {
-            list: WaitList::new(1, ()),
-            data: UnsafeCell::new(value),
+    const_fn_unless_loom! {
+        /// An unlocked mutex holding `value`. A `const fn`, so a mutex can be
+        /// a `static`.
+        ///
+        /// ```
+        /// use weft::sync::Mutex;
+        /// static COUNTER: Mutex<u64> = Mutex::new(0);
+        /// let m = Mutex::new(5);
+        /// assert!(!m.locked());
+        /// assert_eq!(*COUNTER.try_lock().unwrap(), 0);
+        /// ```
+        pub fn new(value: T) -> Self {
+            Mutex {
+                list: WaitList::new(1, ()),
+                data: UnsafeCell::new(value),
+            }
         }
     }
 

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::error::TryLockError;
+use crate::loom::const_fn_unless_loom;
 use crate::waitlist::{Acquiring, WaitList};
 
 /// The most readers at once (a writer takes this many units).
@@ -74,16 +75,18 @@ impl<T> From<T> for RwLock<T> {
 }
 
 impl<T> RwLock<T> {
-    /// An unlocked lock holding `value`.
-    ///
-    /// ```
-    /// let l = weft::sync::RwLock::new(1);
-    /// assert_eq!(*l.try_read().unwrap(), 1);
-    /// ```
-    pub fn new(value: T) -> Self {
-        RwLock {
-            list: WaitList::new(MAX_READS, ()),
-            data: UnsafeCell::new(value),
+    const_fn_unless_loom! {
+        /// An unlocked lock holding `value`. A `const fn`: usable in a `static`.
+        ///
+        /// ```
+        /// let l = weft::sync::RwLock::new(1);
+        /// assert_eq!(*l.try_read().unwrap(), 1);
+        /// ```
+        pub fn new(value: T) -> Self {
+            RwLock {
+                list: WaitList::new(MAX_READS, ()),
+                data: UnsafeCell::new(value),
+            }
         }
     }
 

@@ -102,13 +102,17 @@
 //! protocol on every poll and drop. The slab is a `Vec` of slots reused
 //! through a free list: a contended wait allocates only when the number of
 //! simultaneous waiters reaches a new high (amortized to nothing), every
-//! access is by index under the lock, and there is no `unsafe` at all. The
-//! cost is that the slab keeps its high-water capacity until the list is
-//! dropped. The uncontended paths touch only `word`.
+//! access is by index under the lock, and the queue needs no `unsafe` (the
+//! only `unsafe` here is the wake batch's uninitialized storage). The cost
+//! is that the slab keeps its high-water capacity until the list is dropped.
+//! The uncontended paths touch only `word`.
 
+use std::fmt;
+use std::mem::MaybeUninit;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
+use crate::loom::const_fn_unless_loom;
 use crate::loom::sync::{AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
 
 /// The list has been closed ([`Locked::close`]).
@@ -227,20 +231,23 @@ pub(crate) enum Left {
 }
 
 impl<S> WaitList<S> {
-    /// A list with `units` free units (saturated at [`MAX_UNITS`]) and the
-    /// primitive's state `user`.
-    pub(crate) fn new(units: usize, user: S) -> Self {
-        WaitList {
-            word: AtomicUsize::new(units.min(MAX_UNITS) << SHIFT),
-            inner: Mutex::new(Inner {
-                slots: Vec::new(),
-                free: NONE,
-                head: NONE,
-                tail: NONE,
-                next_ticket: 0,
-                user,
-            }),
-            threads: Condvar::new(),
+    const_fn_unless_loom! {
+        /// A list with `units` free units (saturated at [`MAX_UNITS`]) and the
+        /// primitive's state `user`.
+        pub(crate) fn new(units: usize, user: S) -> Self {
+            let units = if units > MAX_UNITS { MAX_UNITS } else { units };
+            WaitList {
+                word: AtomicUsize::new(units << SHIFT),
+                inner: Mutex::new(Inner {
+                    slots: Vec::new(),
+                    free: NONE,
+                    head: NONE,
+                    tail: NONE,
+                    next_ticket: 0,
+                    user,
+                }),
+                threads: Condvar::new(),
+            }
         }
     }
 
@@ -265,6 +272,10 @@ impl<S> WaitList<S> {
         loop {
             if cur & CLOSED != 0 {
                 return Err(Fail::Closed);
+            }
+            if n == 0 {
+                // Nothing to take, so nobody to overtake.
+                return Ok(());
             }
             if cur & WAITERS != 0 || cur >> SHIFT < n {
                 return Err(Fail::NoUnits);
@@ -435,17 +446,24 @@ impl Acquiring {
     }
 }
 
-/// Wakers taken under the lock, woken after it.
-#[derive(Debug)]
+/// Wakers taken under the lock, woken after it. Uninitialized storage, so
+/// taking the lock does not write `WAKE_BATCH` empty slots first.
 struct WakeList {
-    wakers: [Option<Waker>; WAKE_BATCH],
+    /// `wakers[..len]` are initialized; the rest are not.
+    wakers: [MaybeUninit<Waker>; WAKE_BATCH],
     len: usize,
+}
+
+impl fmt::Debug for WakeList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WakeList").field("len", &self.len).finish()
+    }
 }
 
 impl WakeList {
     fn new() -> Self {
         WakeList {
-            wakers: Default::default(),
+            wakers: [const { MaybeUninit::uninit() }; WAKE_BATCH],
             len: 0,
         }
     }
@@ -454,18 +472,32 @@ impl WakeList {
         self.len == WAKE_BATCH
     }
 
+    /// The caller checked `!is_full()` (`Locked::wake_slot` flushes first).
     fn push(&mut self, w: Waker) {
-        self.wakers[self.len] = Some(w);
+        self.wakers[self.len].write(w);
         self.len += 1;
     }
 
     fn wake_all(&mut self) {
-        for w in &mut self.wakers[..self.len] {
-            if let Some(w) = w.take() {
-                w.wake();
-            }
+        // `len` is reset first: if a waker panics, the ones after it leak
+        // (never dropped twice).
+        let n = std::mem::take(&mut self.len);
+        for slot in &mut self.wakers[..n] {
+            // SAFETY: slots below the old `len` were written by `push`, and
+            // each is read out once: `len` is already 0.
+            let w = unsafe { slot.assume_init_read() };
+            w.wake();
         }
-        self.len = 0;
+    }
+}
+
+impl Drop for WakeList {
+    fn drop(&mut self) {
+        let n = std::mem::take(&mut self.len);
+        for slot in &mut self.wakers[..n] {
+            // SAFETY: as in `wake_all`: initialized, read out once.
+            drop(unsafe { slot.assume_init_read() });
+        }
     }
 }
 
@@ -864,34 +896,10 @@ impl<'a, S> Locked<'a, S> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize as Count, Ordering::SeqCst};
+    use crate::test_util::{
+        cancel as drop_waiter, flag, poll_units as poll, two_waiters, woken, TwoWaiters,
+    };
     use std::sync::Arc;
-    use std::task::Wake as WakeTrait;
-
-    /// A waker counting its wakes.
-    struct Flag(Count);
-
-    impl WakeTrait for Flag {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, SeqCst);
-        }
-    }
-
-    fn flag() -> (Arc<Flag>, Waker) {
-        let f = Arc::new(Flag(Count::new(0)));
-        (f.clone(), Waker::from(f))
-    }
-
-    fn poll(list: &WaitList, w: &mut Waiter, waker: &Waker) -> Poll<Result<(), Fail>> {
-        list.poll_acquire(w, &mut Context::from_waker(waker))
-    }
-
-    fn drop_waiter(list: &WaitList, w: &mut Waiter) {
-        let mut l = list.lock();
-        if let Left::Queued(a) | Left::Assigned(a) = l.leave(w) {
-            l.release(a);
-        }
-    }
 
     #[test]
     fn uncontended_takes_and_returns_units_without_queueing() {
@@ -908,21 +916,23 @@ mod tests {
 
     #[test]
     fn release_hands_off_in_fifo_order_and_blocks_barging() {
-        let list = WaitList::new(0, ());
-        let (fa, wa) = flag();
-        let (fb, wb) = flag();
-        let mut a = Waiter::new(1);
-        let mut b = Waiter::new(1);
-        assert!(poll(&list, &mut a, &wa).is_pending());
-        assert!(poll(&list, &mut b, &wb).is_pending());
+        let TwoWaiters {
+            list,
+            mut a,
+            mut b,
+            fa,
+            fb,
+            wa,
+            wb,
+        } = two_waiters();
         list.release(1);
-        assert_eq!(fa.0.load(SeqCst), 1);
-        assert_eq!(fb.0.load(SeqCst), 0);
+        assert_eq!(woken(&fa), 1);
+        assert_eq!(woken(&fb), 0);
         // A barging fast acquire is refused while b waits.
         assert_eq!(list.try_acquire(1), Err(Fail::NoUnits));
         assert_eq!(poll(&list, &mut a, &wa), Poll::Ready(Ok(())));
         list.release(1);
-        assert_eq!(fb.0.load(SeqCst), 1);
+        assert_eq!(woken(&fb), 1);
         assert_eq!(poll(&list, &mut b, &wb), Poll::Ready(Ok(())));
         assert!(!list.has_waiters());
         assert_eq!(list.available(), 0);
@@ -930,16 +940,17 @@ mod tests {
 
     #[test]
     fn waiter_dropped_after_assignment_passes_units_on() {
-        let list = WaitList::new(0, ());
-        let (_fa, wa) = flag();
-        let (fb, wb) = flag();
-        let mut a = Waiter::new(1);
-        let mut b = Waiter::new(1);
-        assert!(poll(&list, &mut a, &wa).is_pending());
-        assert!(poll(&list, &mut b, &wb).is_pending());
+        let TwoWaiters {
+            list,
+            mut a,
+            mut b,
+            fb,
+            wb,
+            ..
+        } = two_waiters();
         list.release(1); // assigned to a
         drop_waiter(&list, &mut a); // a cancelled after its wake-up
-        assert_eq!(fb.0.load(SeqCst), 1);
+        assert_eq!(woken(&fb), 1);
         assert_eq!(poll(&list, &mut b, &wb), Poll::Ready(Ok(())));
         assert_eq!(list.available(), 0);
     }
@@ -975,7 +986,7 @@ mod tests {
             assert_eq!(l.notify(5), 0);
             let _ = l.poll_slot(&mut late, &waker);
         }
-        assert_eq!(f.0.load(SeqCst), 41);
+        assert_eq!(woken(&f), 41);
         for w in &mut ws {
             assert_eq!(poll(&list, w, &waker), Poll::Ready(Ok(())));
         }
@@ -989,7 +1000,7 @@ mod tests {
         let mut w = Waiter::new(2);
         assert!(poll(&list, &mut w, &waker).is_pending());
         list.lock().close();
-        assert_eq!(f.0.load(SeqCst), 1);
+        assert_eq!(woken(&f), 1);
         assert_eq!(poll(&list, &mut w, &waker), Poll::Ready(Err(Fail::Closed)));
         assert_eq!(list.available(), 1);
         assert_eq!(list.try_acquire(1), Err(Fail::Closed));
@@ -1023,7 +1034,7 @@ mod tests {
             assert!(poll(&list, w, &waker).is_pending());
         }
         list.release(100);
-        assert_eq!(f.0.load(SeqCst), 100);
+        assert_eq!(woken(&f), 100);
         assert!(!list.has_waiters());
         for w in &mut ws {
             assert_eq!(poll(&list, w, &waker), Poll::Ready(Ok(())));

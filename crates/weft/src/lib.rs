@@ -36,6 +36,8 @@
 //! | `async with asyncio.TaskGroup() as tg:` | [`task_group`]`(\|tg\| async move { .. }).await` |
 //! | `asyncio.run_coroutine_threadsafe(c, loop)` | [`run_coroutine_threadsafe`]`(fut, &handle)` → [`ConcurrentFuture`] |
 //! | `await asyncio.to_thread(f)`    | [`to_thread`]`(f).await` / [`spawn_blocking`]`(f)` |
+//! | `asyncio.Lock()`, `Event()`, `Condition()` | [`sync::Mutex`], [`sync::Event`], [`sync::Condition`] |
+//! | `asyncio.Semaphore(n)`, `BoundedSemaphore(n)`, `Barrier(n)` | [`sync::Semaphore`], [`sync::BoundedSemaphore`], [`sync::Barrier`] |
 //!
 //! See `docs/asyncio.md` in the repository for the full guide.
 
