@@ -321,7 +321,10 @@ fn a_large_request_at_the_head_is_not_overtaken() {
         // The third permit completes the big request; none is left over.
         sem.add_permits(1);
         wait_done(&big).await;
-        assert!(!small.done(), "the small one got a permit that was not there");
+        assert!(
+            !small.done(),
+            "the small one got a permit that was not there"
+        );
         assert_eq!(sem.available_permits(), 0);
         sem.add_permits(1);
         big.await.unwrap();
