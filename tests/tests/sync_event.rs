@@ -148,18 +148,16 @@ fn a_plain_thread_waits_for_a_task_to_set_the_event() {
         let ev = Arc::new(Event::new());
         assert!(!ev.wait_timeout_blocking(Duration::from_millis(1)));
         let e = ev.clone();
-        let woke = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let woke = common::Flag::new();
         let w = woke.clone();
         let thread = std::thread::spawn(move || {
             e.wait_blocking();
-            w.store(true, std::sync::atomic::Ordering::SeqCst);
+            w.set();
         });
         weft::yield_now().await;
         ev.set();
-        common::sleep_until_true("the thread to wake", || {
-            woke.load(std::sync::atomic::Ordering::SeqCst)
-        })
-        .await;
+        common::sleep_until_true("the thread to wake", || woke.get()).await;
         thread.join().unwrap();
+        assert!(ev.wait_timeout_blocking(Duration::from_millis(1)));
     });
 }

@@ -4,10 +4,9 @@
 //!
 //! Each scenario runs as a task pinned to one loop ([`on_one_loop`]) and spawns
 //! its tasks there (`spawn_local`), so they run in asyncio's order and
-//! `weft::yield_now()` plays `await asyncio.sleep(0)` and the interleavings are
-//! asyncio's. A Python `acquire()` whose lock stays held after the acquiring
-//! task ends is a task that returns its owned guard; `release()` is dropping
-//! that guard.
+//! `weft::yield_now()` plays `await asyncio.sleep(0)`. A Python `acquire()`
+//! whose lock stays held after the acquiring task ends is a task that returns
+//! its owned guard; `release()` is dropping that guard.
 //!
 //! asyncio's checks of its private `_waiters` list become checks of behaviour:
 //! after the release the lock is free, so nobody was left queued.
@@ -25,6 +24,7 @@
 mod common;
 
 use common::{on_one_loop, wait_done, wait_until, yield_times, Log};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use weft::sync::{Mutex, OwnedMutexGuard};
 use weft::{Promise, Task};
@@ -157,14 +157,14 @@ fn a_release_racing_a_cancelled_waiter_moves_on_to_the_next() {
 fn a_waiter_cancelled_as_the_lock_is_released_passes_it_to_one_waiter_only() {
     on_one_loop(|| async {
         let lock = Arc::new(Mutex::new(()));
-        let lock_count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let call_count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let lock_count = Arc::new(AtomicUsize::new(0));
+        let call_count = Arc::new(AtomicUsize::new(0));
         let lockit = || {
             let (lock, locks, calls) = (lock.clone(), lock_count.clone(), call_count.clone());
             weft::spawn_local(async move {
-                calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                calls.fetch_add(1, Ordering::SeqCst);
                 let guard = lock.lock_owned().await;
-                locks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                locks.fetch_add(1, Ordering::SeqCst);
                 guard // stays held
             })
         };
@@ -180,8 +180,8 @@ fn a_waiter_cancelled_as_the_lock_is_released_passes_it_to_one_waiter_only() {
         let t1_ref = t1.task_ref();
         assert!(t1.await.unwrap_err().is_cancelled());
 
-        assert_eq!(lock_count.load(std::sync::atomic::Ordering::SeqCst), 1);
-        assert_eq!(call_count.load(std::sync::atomic::Ordering::SeqCst), 3);
+        assert_eq!(lock_count.load(Ordering::SeqCst), 1);
+        assert_eq!(call_count.load(Ordering::SeqCst), 3);
         assert!(t1_ref.cancelled() && t2.done());
         assert!(!t3.done(), "two tasks got the lock at once");
 
