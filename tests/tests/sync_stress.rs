@@ -14,7 +14,7 @@ use common::{block_on, spawn_started, wait_done, yield_times, Rng};
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use weft::sync::{Barrier, Condition, Mutex, Semaphore};
+use weft::sync::{Barrier, Condition, Mutex, RwLock, Semaphore};
 
 /// Attempts per test.
 const ATTEMPTS: usize = 10_000;
@@ -258,6 +258,47 @@ fn semaphore_acquire_many_cancelled_mid_assignment_loses_no_permit() {
         sem
     });
     assert_eq!(sem.available_permits(), PERMITS, "a permit was lost");
+}
+
+/// RwLock: readers and writers (one attempt in four a writer, which waits
+/// for every reader unit and so is often partly assigned when it is
+/// cancelled) cancelled at random; writers exclude everyone, and at the end
+/// the lock is free for a writer at once.
+#[test]
+fn rwlock_cancel_after_wake_loses_no_reader_unit() {
+    let lock = block_on(WORKERS, |_| async {
+        let lock = Arc::new(RwLock::new(()));
+        let (readers, writers) = (Occupancy::default(), Occupancy::default());
+        let (l, n) = (lock.clone(), Arc::new(AtomicUsize::new(0)));
+        hammer(move || {
+            let (lock, readers, writers) = (l.clone(), readers.clone(), writers.clone());
+            let write = n.fetch_add(1, Ordering::Relaxed) % 4 == 0;
+            async move {
+                if write {
+                    let _guard = lock.write().await;
+                    let _in = writers.enter(1);
+                    assert_eq!(
+                        readers.0.load(Ordering::SeqCst),
+                        0,
+                        "a writer beside readers"
+                    );
+                    weft::yield_now().await;
+                } else {
+                    let _guard = lock.read().await;
+                    let _in = readers.enter(usize::MAX);
+                    assert_eq!(
+                        writers.0.load(Ordering::SeqCst),
+                        0,
+                        "a reader beside a writer"
+                    );
+                    weft::yield_now().await;
+                }
+            }
+        })
+        .await;
+        lock
+    });
+    assert!(lock.try_write().is_ok(), "a reader unit was lost");
 }
 
 /// FIFO: waiters queued one after another are served in that order, on
