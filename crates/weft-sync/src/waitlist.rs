@@ -893,7 +893,9 @@ impl<'a, S> Locked<'a, S> {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+// The models under loom are in `loom_tests.rs`.
+#[cfg(not(loom))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::test_util::{
