@@ -9,7 +9,9 @@
 
 mod common;
 
-use common::{block_on, poll_once, runtime, spin_until, wait_until, watchdog, watchdog_for, Log};
+use common::{
+    block_on, poll_once, runtime, spin_until, wait_until, watchdog, watchdog_for, Log, Rng,
+};
 use futures_util::task::noop_waker_ref;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -42,29 +44,6 @@ fn counting_waker() -> (Arc<CountWaker>, Waker) {
 
 fn pending_timers() -> usize {
     weft::Handle::current().metrics().pending_timers
-}
-
-/// A small xorshift generator: spreads deadlines without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = self.below(i as u64 + 1) as usize;
-            v.swap(i, j);
-        }
-    }
 }
 
 /// Durations around the wheel's 250 µs tick and its multiples.

@@ -489,3 +489,52 @@ pub fn poll_with<F: Future + Unpin>(
 ) -> std::task::Poll<F::Output> {
     std::pin::Pin::new(fut).poll(&mut std::task::Context::from_waker(waker))
 }
+
+/// A small xorshift generator (seed it with a non-zero value): spreads
+/// deadlines, picks random cancellation points, without a dependency.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = self.below(i as u64 + 1) as usize;
+            v.swap(i, j);
+        }
+    }
+}
+
+// ----- asyncio-style scenarios (the sync_* ports of test_locks.py) -----
+
+/// Under the watchdog, runs the future `make` returns as a task pinned to
+/// one loop (`weft::spawn_local` from `block_on`) and returns its output. On
+/// that loop pinned tasks run in FIFO order, spawned or woken, and interleave
+/// only at their awaits, as on asyncio's loop; so a scenario that spawns its
+/// tasks with `weft::spawn_local` gets asyncio's interleavings, and
+/// `weft::yield_now()` plays `await asyncio.sleep(0)`: every task made ready
+/// before it runs once before the body goes on. (Tasks spawned onto the
+/// workers would not: a worker runs the task it woke last first, from its
+/// LIFO slot.) A failure inside the body fails the test.
+pub fn on_one_loop<F, M>(make: M) -> F::Output
+where
+    M: FnOnce() -> F + Send + 'static,
+    F: Future + 'static,
+    F::Output: Send + 'static,
+{
+    block_on(1, move |_| async move {
+        match weft::spawn_local(make()).await {
+            Ok(value) => value,
+            Err(err) => panic!("the test task failed: {err}"),
+        }
+    })
+}
