@@ -1,6 +1,14 @@
 //! `Barrier` (asyncio's), on the wait list in notify style: the arrival
 //! count lives behind the list's lock, the last arrival notifies everyone
 //! queued, and a broken barrier is a closed list.
+//!
+//! Arrival indices are given when the round completes, not on arrival: the
+//! last arrival numbers the waiters still queued (the list's tags, head
+//! first, so in arrival order) and takes `parties - 1` itself. A waiter that
+//! left before that never got a number, so the next arrival takes its place
+//! and every round hands out `0..parties` once each. A tagged waiter has
+//! passed, even if the list is closed before it looks, or it is dropped
+//! before it is woken (the round is not counted twice).
 
 use std::fmt;
 use std::future::Future;
@@ -20,7 +28,10 @@ struct Arrivals {
 
 /// asyncio's `Barrier`: [`wait`](Self::wait) blocks until `parties` tasks
 /// (or threads) have called it, then all return, each with its arrival
-/// index (0 for the first), and the barrier is ready for the next round.
+/// index (0 for the first, `parties - 1` for the one that completed the
+/// round), and the barrier is ready for the next round. Indices are given
+/// when the round completes, to the parties in it in arrival order, so a
+/// waiter that left the round gives its index up to the next arrival.
 ///
 /// [`abort`](Self::abort) breaks it (current and later waiters fail with
 /// [`BrokenBarrierError`] until [`reset`](Self::reset)); `reset` fails the
@@ -128,7 +139,6 @@ impl Barrier {
         BarrierWait {
             barrier: self,
             waiter: Waiter::new(1),
-            index: 0,
             done: false,
         }
     }
@@ -147,14 +157,11 @@ impl Barrier {
     pub fn wait_blocking(&self) -> Result<usize, BrokenBarrierError> {
         let mut w = Waiter::new(1);
         let mut locked = self.list.lock();
-        let index = match Self::arrive(&mut locked, &mut w, None) {
-            Arrival::Passed(r) => return r,
-            Arrival::Queued(index) => index,
-        };
-        match locked.wait_thread(&mut w, None) {
-            Ok(()) => Ok(index),
-            Err(_) => Err(BrokenBarrierError),
+        if let Some(r) = Self::arrive(&mut locked, &mut w, None) {
+            return r;
         }
+        let (_, index) = locked.wait_thread_tagged(&mut w, None);
+        index.ok_or(BrokenBarrierError)
     }
 
     /// Breaks the barrier: every current waiter and every later `wait` fails
@@ -192,33 +199,31 @@ impl Barrier {
     }
 
     /// Under the lock: fails if broken, else counts the arrival and either
-    /// completes the round (notifying the others) or queues `w`.
+    /// completes the round (numbering the queued waiters, notifying them and
+    /// returning the last index) or queues `w` (`None`).
     fn arrive(
         locked: &mut Locked<'_, Arrivals>,
         w: &mut Waiter,
         cx: Option<&Context<'_>>,
-    ) -> Arrival {
+    ) -> Option<Result<usize, BrokenBarrierError>> {
         if locked.list().is_closed() {
-            return Arrival::Passed(Err(BrokenBarrierError));
+            return Some(Err(BrokenBarrierError));
         }
         let arrivals = locked.user();
-        let index = arrivals.count;
         arrivals.count += 1;
-        if arrivals.count == arrivals.parties {
-            arrivals.count = 0;
-            locked.notify_all();
-            return Arrival::Passed(Ok(index));
+        if arrivals.count < arrivals.parties {
+            locked.enqueue(w, cx.map(|cx| cx.waker()));
+            return None;
         }
-        locked.enqueue(w, cx.map(|cx| cx.waker()));
-        Arrival::Queued(index)
+        let last = arrivals.parties - 1;
+        arrivals.count = 0;
+        // The untagged waiters are this round's `parties - 1` (any tagged
+        // ones passed in an earlier round whose notify has not reached them).
+        let numbered = locked.tag_queued(0);
+        debug_assert_eq!(numbered, last);
+        locked.notify_all();
+        Some(Ok(last))
     }
-}
-
-enum Arrival {
-    /// Done at once: the round completed, or the barrier is broken.
-    Passed(Result<usize, BrokenBarrierError>),
-    /// Queued with this arrival index.
-    Queued(usize),
 }
 
 /// The future of [`Barrier::wait`]. Dropping it before the round completes
@@ -236,7 +241,6 @@ enum Arrival {
 pub struct BarrierWait<'a> {
     barrier: &'a Barrier,
     waiter: Waiter,
-    index: usize,
     done: bool,
 }
 
@@ -244,7 +248,6 @@ impl fmt::Debug for BarrierWait<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BarrierWait")
             .field("queued", &self.waiter.is_queued())
-            .field("index", &self.index)
             .finish()
     }
 }
@@ -259,18 +262,18 @@ impl Future for BarrierWait<'_> {
         }
         let mut locked = this.barrier.list.lock();
         let r = if this.waiter.is_queued() {
+            // Read before `poll_slot` frees the slot. A tag means the round
+            // completed (even if a close reached the slot first); none, once
+            // the slot is done, means it was closed: broken or reset.
+            let index = locked.tag(&this.waiter);
             match locked.poll_slot(&mut this.waiter, cx.waker()) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Ok(())) => Ok(this.index),
-                Poll::Ready(Err(_)) => Err(BrokenBarrierError),
+                Poll::Ready(_) => index.ok_or(BrokenBarrierError),
             }
         } else {
             match Barrier::arrive(&mut locked, &mut this.waiter, Some(cx)) {
-                Arrival::Passed(r) => r,
-                Arrival::Queued(index) => {
-                    this.index = index;
-                    return Poll::Pending;
-                }
+                Some(r) => r,
+                None => return Poll::Pending,
             }
         };
         this.done = true;
@@ -284,10 +287,16 @@ impl Drop for BarrierWait<'_> {
             return;
         }
         let mut locked = self.barrier.list.lock();
+        // Tagged: its round completed (it was counted out then), though the
+        // notify had not reached it yet.
+        let passed = locked.tag(&self.waiter).is_some();
         if let Left::Queued(_) = locked.leave(&mut self.waiter) {
-            // Left before the round filled: one fewer waiting.
-            let arrivals = locked.user();
-            arrivals.count = arrivals.count.saturating_sub(1);
+            if !passed {
+                // Left before the round filled: one fewer waiting, and its
+                // index goes to the next arrival.
+                let arrivals = locked.user();
+                arrivals.count = arrivals.count.saturating_sub(1);
+            }
         }
     }
 }

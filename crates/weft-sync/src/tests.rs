@@ -121,6 +121,38 @@ fn barrier_cancelled_waiter_leaves_the_round_and_abort_reset_break_waiters() {
 }
 
 #[test]
+fn barrier_indices_are_given_when_the_round_completes_so_a_leaver_gives_its_up() {
+    // More parties than one wake batch, a blocking thread among them, and a
+    // waiter that leaves mid-round: every index `0..n` once, in arrival order.
+    let n = 40;
+    let b = Arc::new(Barrier::new(n).unwrap());
+    let (_f, w) = flag();
+    let mut waits: Vec<_> = (0..n - 2).map(|_| b.wait()).collect();
+    for f in &mut waits {
+        assert!(poll(f, &w).is_pending());
+    }
+    drop(waits.remove(1));
+    assert_eq!(b.n_waiting(), n - 3);
+    let b2 = b.clone();
+    let thread = std::thread::spawn(move || b2.wait_blocking());
+    while b.n_waiting() < n - 2 {
+        std::thread::yield_now();
+    }
+    let mut next = b.wait();
+    assert!(poll(&mut next, &w).is_pending());
+    let mut last = b.wait();
+    assert_eq!(poll(&mut last, &w), Poll::Ready(Ok(n - 1)));
+    // The round has passed: a reset now fails none of its parties.
+    b.reset();
+    for (i, f) in waits.iter_mut().enumerate() {
+        assert_eq!(poll(f, &w), Poll::Ready(Ok(i)));
+    }
+    assert_eq!(thread.join().unwrap(), Ok(n - 3));
+    assert_eq!(poll(&mut next, &w), Poll::Ready(Ok(n - 2)));
+    assert_eq!(b.n_waiting(), 0);
+}
+
+#[test]
 fn bounded_semaphore_refuses_past_its_bound_with_a_waiter_partly_served() {
     let sem = BoundedSemaphore::new(2);
     let (_f, w) = flag();

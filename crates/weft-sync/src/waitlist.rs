@@ -57,6 +57,9 @@
 //!    notifies the next waiter. Nothing is ever lost.
 //! 7. **Close**: set `CLOSED`, mark every queued slot `Closed` (returning its
 //!    partial units to `word`), wake them all; later acquires fail.
+//! 8. **Tags**: a primitive may number its queued waiters, head first
+//!    ([`Locked::tag_queued`]); a slot keeps its tag until its owner frees it
+//!    and reads it ([`Locked::tag`]). A barrier's arrival indices are these.
 //!
 //! Wakers are collected while the lock is held and woken after it is dropped
 //! (32 at a time; a longer release drops and retakes the lock in between), and
@@ -168,6 +171,9 @@ struct Slot {
     assigned: usize,
     /// Enqueue order, so `notify_all` spares later arrivals.
     ticket: u64,
+    /// The primitive's number for this waiter ([`Locked::tag_queued`]), or
+    /// `NONE`.
+    tag: usize,
     prev: usize,
     /// The next queued slot, or (while `Free`) the next free slot.
     next: usize,
@@ -579,6 +585,7 @@ impl<'a, S> Locked<'a, S> {
             wanted: units,
             assigned,
             ticket,
+            tag: NONE,
             prev: inner.tail,
             next: NONE,
             wake,
@@ -723,6 +730,16 @@ impl<'a, S> Locked<'a, S> {
         w: &mut Waiter,
         deadline: Option<Instant>,
     ) -> Result<(), Fail> {
+        self.wait_thread_tagged(w, deadline).0
+    }
+
+    /// [`wait_thread`](Self::wait_thread), also returning the slot's
+    /// [`tag`](Self::tag) as it was when the wait ended.
+    pub(crate) fn wait_thread_tagged(
+        &mut self,
+        w: &mut Waiter,
+        deadline: Option<Instant>,
+    ) -> (Result<(), Fail>, Option<usize>) {
         self.wake_now();
         loop {
             let idx = w.slot;
@@ -732,9 +749,10 @@ impl<'a, S> Locked<'a, S> {
                 SlotState::Closed | SlotState::Free => Some(Err(Fail::Closed)),
             };
             if let Some(r) = r {
+                let tag = self.tag(w);
                 self.free_slot(idx);
                 w.slot = NONE;
-                return r;
+                return (r, tag);
             }
             let threads = &self.list.threads;
             let guard = match &mut self.guard {
@@ -747,11 +765,42 @@ impl<'a, S> Locked<'a, S> {
                     if Instant::now() >= d || threads.wait_until(guard, d).timed_out() {
                         // One last look: an assignment may have raced the timeout.
                         if self.inner().slots[idx].state == SlotState::Queued {
-                            return Err(Fail::NoUnits);
+                            return (Err(Fail::NoUnits), self.tag(w));
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// Protocol step 8: gives every queued waiter that has no tag yet the
+    /// next number from `first`, head first; returns the number after the
+    /// last one given.
+    pub(crate) fn tag_queued(&mut self, first: usize) -> usize {
+        let inner = self.inner();
+        let mut next = first;
+        let mut at = inner.head;
+        while at != NONE {
+            let slot = &mut inner.slots[at];
+            if slot.tag == NONE {
+                slot.tag = next;
+                next += 1;
+            }
+            at = slot.next;
+        }
+        next
+    }
+
+    /// The tag of `w`'s slot, if it holds one and [`tag_queued`](Self::tag_queued)
+    /// numbered it. Read it before [`poll_slot`](Self::poll_slot) or
+    /// [`leave`](Self::leave) free the slot.
+    pub(crate) fn tag(&mut self, w: &Waiter) -> Option<usize> {
+        if w.slot == NONE {
+            return None;
+        }
+        match self.inner().slots[w.slot].tag {
+            NONE => None,
+            tag => Some(tag),
         }
     }
 
