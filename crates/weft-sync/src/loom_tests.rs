@@ -2,7 +2,9 @@
 //! the `loom` shim: wake-then-cancel, and release racing a waiter's drop,
 //! on the list itself and through `Mutex`'s owned lock future and guard;
 //! `Event::set` (and `clear`) racing a `wait`, and `Condition::notify`
-//! racing a `wait` that queues and unlocks (no lost wake-up).
+//! racing a `wait` that queues and unlocks (no lost wake-up); a
+//! `BoundedSemaphore::release` racing a permit's drop (the bound check and
+//! the release are one step).
 //!
 //! Run with
 //!
@@ -209,5 +211,33 @@ fn loom_condition_notify_races_wait() {
         } else {
             assert_eq!(seen, 1, "the notify ran before the wait");
         }
+    });
+}
+
+/// `BoundedSemaphore::release` on one thread while this one drops the one
+/// permit (bound 1) and then tries to take two. In either order the release
+/// and the take agree: release first (accepted: the drop makes two free, the
+/// take gets them) or drop first (refused: one is free already; the take
+/// finds one). A release that checks the bound and adds its permit in two
+/// steps can check before the drop and add after the take: accepted, and
+/// yet the take found one free.
+#[test]
+fn loom_bounded_release_races_a_permit_drop() {
+    loom::model(|| {
+        let sem = Arc::new(crate::BoundedSemaphore::new(1));
+        let permit = sem.clone().try_acquire_owned().unwrap();
+        let s1 = sem.clone();
+        let releaser = thread::spawn(move || s1.release().is_ok());
+        drop(permit);
+        let took_two = match sem.as_semaphore().try_acquire_many(2) {
+            Ok(p) => {
+                p.forget();
+                true
+            }
+            Err(_) => false,
+        };
+        let released = releaser.join().unwrap();
+        assert_eq!(released, took_two, "the release and the take disagree");
+        assert_eq!(sem.available_permits(), usize::from(!released));
     });
 }

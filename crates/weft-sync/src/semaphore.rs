@@ -536,7 +536,11 @@ impl Drop for OwnedSemaphorePermit {
 /// a panic; the semaphore stays usable).
 ///
 /// Permits returned by dropping a [`SemaphorePermit`] are always accepted
-/// (they were taken from this semaphore).
+/// (they were taken from this semaphore): a `release` while permits are
+/// held is checked against the count at that moment, so once they come back
+/// the count can stand above the initial value (asyncio's `async with` would
+/// raise on that exit instead; a drop cannot fail). The check and the
+/// release are one atomic step.
 ///
 /// ```
 /// weft::run(async {
@@ -706,15 +710,14 @@ impl BoundedSemaphore {
     /// assert!(sem.release().is_err());
     /// ```
     pub fn release(&self) -> Result<(), ReleaseError> {
-        // Under the lock so the count is stable: free units plus the units
-        // already handed to the head waiter (the only partial holder) are
-        // the semaphore's value; waiters hold nothing else.
-        let mut locked = self.sem.list.lock();
-        let value = locked.list().available() + locked.head_assigned();
-        if value >= self.sem.bound {
-            return Err(ReleaseError);
+        // The semaphore's value is its free units plus those already handed
+        // to the head waiter (the only partial holder); the list checks it
+        // against the bound in the same atomic step that adds the permit, so
+        // a permit dropped at the same moment cannot slip in between.
+        if self.sem.list.release_within(self.sem.bound) {
+            Ok(())
+        } else {
+            Err(ReleaseError)
         }
-        locked.release(1);
-        Ok(())
     }
 }

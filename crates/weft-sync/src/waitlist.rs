@@ -223,6 +223,17 @@ impl Waiter {
     }
 }
 
+/// What [`WaitList::add_free_within`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Added {
+    /// The units were added.
+    Done,
+    /// Someone is queued: nothing added (the units go through the lock).
+    Waiters,
+    /// The free units would exceed the bound: nothing added.
+    OverBound,
+}
+
 /// What [`Locked::leave`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Left {
@@ -304,21 +315,61 @@ impl<S> WaitList<S> {
     /// Adds `n` free units if no one is queued (protocol step 3); false if
     /// `WAITERS` is set. Under the lock with an empty queue it always succeeds.
     fn add_free(&self, n: usize) -> bool {
+        // No bound: the check below folds away.
+        matches!(self.add_free_within(n, usize::MAX), Added::Done)
+    }
+
+    /// [`add_free`](Self::add_free), refused (nothing changed) if the free
+    /// units would exceed `bound`; checked in the CAS that adds them.
+    #[inline]
+    fn add_free_within(&self, n: usize, bound: usize) -> Added {
         let mut cur = self.word.load(Ordering::Relaxed);
         loop {
             if cur & WAITERS != 0 {
-                return false;
+                return Added::Waiters;
             }
-            let units = ((cur >> SHIFT).saturating_add(n)).min(MAX_UNITS);
-            let new = (units << SHIFT) | (cur & CLOSED);
+            let units = (cur >> SHIFT).saturating_add(n);
+            if units > bound {
+                return Added::OverBound;
+            }
+            let new = (units.min(MAX_UNITS) << SHIFT) | (cur & CLOSED);
             // Release: pairs with the Acquire in `try_acquire` and in
             // `Locked::take_or_enqueue` of whoever takes these units next.
             match self
                 .word
                 .compare_exchange_weak(cur, new, Ordering::Release, Ordering::Relaxed)
             {
-                Ok(_) => return true,
+                Ok(_) => return Added::Done,
                 Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Gives one unit back unless the free units plus those already handed
+    /// to the head waiter (the only partial holder) would then exceed
+    /// `bound`; false, changing nothing, if so (a bounded semaphore's
+    /// `release`). The check and the release are one step: the CAS that adds
+    /// the unit while no one is queued, or, while anyone is, the lock, which
+    /// every release then takes (`add_free` refuses while `WAITERS` is set).
+    pub(crate) fn release_within(&self, bound: usize) -> bool {
+        match self.add_free_within(1, bound) {
+            Added::Done => return true,
+            Added::OverBound => return false,
+            Added::Waiters => {}
+        }
+        let mut locked = self.lock();
+        // The queue may have emptied before we got the lock.
+        match self.add_free_within(1, bound) {
+            Added::Done => true,
+            Added::OverBound => false,
+            // Still queued, so no units are free, and `WAITERS` stays set
+            // while we hold the lock: the head's partial units are the count.
+            Added::Waiters => {
+                if locked.head_assigned() >= bound {
+                    return false;
+                }
+                locked.release(1);
+                true
             }
         }
     }
