@@ -24,7 +24,9 @@ pub mod context;
 mod error;
 mod header;
 mod id;
-mod loom;
+// The workspace's one loom shim, public (hidden) for weft's own crates only.
+#[doc(hidden)]
+pub mod loom;
 mod panic;
 mod promise;
 mod raw;
