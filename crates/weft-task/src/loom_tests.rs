@@ -478,6 +478,10 @@ unsafe fn flag_drop(data: *const ()) {
     }
 }
 
+// The `StdArc<Flag>` is shared across loom threads on purpose (a `Waker` is
+// `Send + Sync`; `Waker::from_raw` below takes that on): loom's `UnsafeCell` is
+// `!Sync` because loom itself checks every access to it, which is the point.
+#[allow(clippy::arc_with_non_send_sync)]
 fn flag_waker() -> (StdArc<Flag>, Waker) {
     let flag = StdArc::new(Flag {
         woken: AtomicBool::new(false),
