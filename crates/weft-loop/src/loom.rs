@@ -1,5 +1,5 @@
-//! weft-loop's view of the workspace's one loom shim ([`weft_task::loom`]):
-//! `std` and `parking_lot` normally, [loom]'s under `--cfg loom` so the parking
+//! weft-loop's view of the workspace's one loom shim (`weft_task::loom`):
+//! `std` and `parking_lot` normally, loom's under `--cfg loom` so the parking
 //! protocol can be model-checked (see `park.rs`).
 
 pub(crate) mod sync {

@@ -1,5 +1,5 @@
-//! weft-sync's view of the workspace's one loom shim ([`weft_task::loom`]):
-//! `std` and `parking_lot` normally, [loom]'s under `--cfg loom` so the wait
+//! weft-sync's view of the workspace's one loom shim (`weft_task::loom`):
+//! `std` and `parking_lot` normally, loom's under `--cfg loom` so the wait
 //! list (`waitlist.rs`) can be model-checked on the shipped code.
 
 pub(crate) use weft_task::loom::*;

@@ -2,7 +2,7 @@
 //! weft-sync take their atomics, cells and locks from. It is public (hidden)
 //! only so weft's own crates can share it; it is not part of weft's API.
 //!
-//! Under `--cfg loom` every primitive comes from [loom] so the model tests
+//! Under `--cfg loom` every primitive comes from `loom` so the model tests
 //! (`loom_*` in each crate) explore all interleavings of the shipped code;
 //! otherwise from `std` and `parking_lot`. Nothing else in these crates names
 //! `std::sync::atomic`, `parking_lot` or `loom::sync` directly, outside the
@@ -13,7 +13,7 @@
 
 /// Declares a `const fn` normally and a plain `fn` under loom, whose types
 /// have no `const` constructors (so `static M: Mutex<()> = Mutex::new(())`
-/// works in real builds). For weft's own crates, through [`loom`](self).
+/// works in real builds). For weft's own crates, through `weft_task::loom`.
 ///
 /// ```ignore
 /// const_fn_unless_loom! {
