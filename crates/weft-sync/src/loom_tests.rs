@@ -1,6 +1,8 @@
 //! Loom models of the wait list (`waitlist.rs`), on the shipped code through
 //! the `loom` shim: wake-then-cancel, and release racing a waiter's drop,
-//! on the list itself and through `Mutex`'s owned lock future and guard.
+//! on the list itself and through `Mutex`'s owned lock future and guard;
+//! `Event::set` (and `clear`) racing a `wait`, and `Condition::notify`
+//! racing a `wait` that queues and unlocks (no lost wake-up).
 //!
 //! Run with
 //!
@@ -133,5 +135,79 @@ fn loom_mutex_unlock_races_a_cancelled_lock_future() {
         *g += 1;
         drop(g);
         assert!(!m.locked());
+    });
+}
+
+/// `Event::set` on one thread while a task's `wait` polls on another: the
+/// waiter either sees the flag or is queued before the set and woken by it.
+#[test]
+fn loom_event_set_races_wait() {
+    loom::model(|| {
+        let ev = Arc::new(crate::Event::new());
+        let e1 = ev.clone();
+        let setter = thread::spawn(move || e1.set());
+        let (f, waker) = flag();
+        let mut wait = Box::pin(ev.wait());
+        let pending = poll_fut(&mut wait, &waker).is_pending();
+        setter.join().unwrap();
+        if pending {
+            assert_eq!(woken(&f), 1, "queued waiter missed the set");
+            assert!(poll_fut(&mut wait, &waker).is_ready());
+        }
+    });
+}
+
+/// A queued waiter, then `set` and at once `clear` on another thread racing
+/// the waiter's next poll: woken by the set, it returns although the flag is
+/// down again (asyncio's rule).
+#[test]
+fn loom_event_set_then_clear_still_releases_a_queued_waiter() {
+    loom::model(|| {
+        let ev = Arc::new(crate::Event::new());
+        let (f, waker) = flag();
+        let mut wait = Box::pin(ev.wait());
+        assert!(poll_fut(&mut wait, &waker).is_pending());
+        let e1 = ev.clone();
+        let setter = thread::spawn(move || {
+            e1.set();
+            e1.clear();
+        });
+        let early = poll_fut(&mut wait, &waker).is_ready();
+        setter.join().unwrap();
+        assert_eq!(woken(&f), 1);
+        assert!(early || poll_fut(&mut wait, &waker).is_ready());
+    });
+}
+
+/// A task's `Condition::wait` (queue, then unlock) racing a thread that
+/// locks and notifies: a notify that counted the waiter wakes it, and the
+/// woken waiter gets the lock back; a notify before the wait finds nobody.
+#[test]
+fn loom_condition_notify_races_wait() {
+    loom::model(|| {
+        let cond = Arc::new(crate::Condition::new(0usize));
+        let c1 = cond.clone();
+        let notifier = thread::spawn(move || {
+            let mut g = c1.mutex().lock_blocking();
+            *g += 1;
+            let n = c1.notify(1).unwrap();
+            drop(g);
+            n
+        });
+        let (f, waker) = flag();
+        let g = cond.mutex().lock_blocking();
+        let seen = *g;
+        let mut wait = Box::pin(cond.wait(g));
+        assert!(poll_fut(&mut wait, &waker).is_pending());
+        let notified = notifier.join().unwrap();
+        assert_eq!(woken(&f), notified, "a counted waiter must be woken");
+        if notified == 1 {
+            let Poll::Ready(Ok(g)) = poll_fut(&mut wait, &waker) else {
+                panic!("notified waiter did not get the lock back");
+            };
+            assert_eq!(*g, seen + 1);
+        } else {
+            assert_eq!(seen, 1, "the notify ran before the wait");
+        }
     });
 }

@@ -47,6 +47,10 @@ use crate::waitlist::{Acquiring, Fail, WaitList, MAX_UNITS};
 /// ```
 pub struct Semaphore {
     list: WaitList,
+    /// The most `BoundedSemaphore::release` may raise the count to (its
+    /// initial value); `usize::MAX` for a plain semaphore, which never
+    /// checks it.
+    bound: usize,
 }
 
 impl fmt::Debug for Semaphore {
@@ -86,6 +90,7 @@ impl Semaphore {
         pub fn new(permits: usize) -> Self {
             Semaphore {
                 list: WaitList::new(permits, ()),
+                bound: usize::MAX,
             }
         }
     }
@@ -543,9 +548,12 @@ impl Drop for OwnedSemaphorePermit {
 /// });
 /// ```
 #[derive(Debug)]
+// Transparent over `Semaphore` (whose `bound` field holds the bound), so an
+// `Arc<BoundedSemaphore>` can be viewed as an `Arc<Semaphore>` for owned
+// permits (`into_semaphore_arc`).
+#[repr(transparent)]
 pub struct BoundedSemaphore {
     sem: Semaphore,
-    bound: usize,
 }
 
 impl Default for BoundedSemaphore {
@@ -571,14 +579,18 @@ impl BoundedSemaphore {
                 permits
             };
             BoundedSemaphore {
-                sem: Semaphore::new(permits),
-                bound: permits,
+                sem: Semaphore {
+                    list: WaitList::new(permits, ()),
+                    bound: permits,
+                },
             }
         }
     }
 
-    /// The unbounded semaphore inside, for its permit-returning methods
-    /// ([`acquire_owned`](Semaphore::acquire_owned) needs an `Arc` of it).
+    /// The semaphore inside, for the methods this type does not repeat
+    /// (`acquire_many`, `try_acquire_many`, ...). Its
+    /// [`release`](Semaphore::release) and
+    /// [`add_permits`](Semaphore::add_permits) do not check the bound.
     ///
     /// ```
     /// let sem = weft::sync::BoundedSemaphore::new(1);
@@ -632,6 +644,46 @@ impl BoundedSemaphore {
         self.sem.try_acquire()
     }
 
+    /// [`acquire`](Self::acquire) for a permit that owns a handle on the
+    /// semaphore, so it can move into a spawned task.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// weft::run(async {
+    ///     let sem = Arc::new(weft::sync::BoundedSemaphore::new(1));
+    ///     let permit = sem.clone().acquire_owned().await;
+    ///     weft::spawn(async move { drop(permit) }).await.unwrap();
+    ///     assert_eq!(sem.available_permits(), 1);
+    /// });
+    /// ```
+    pub fn acquire_owned(self: Arc<Self>) -> AcquireOwned {
+        Self::into_semaphore_arc(self).acquire_owned()
+    }
+
+    /// [`try_acquire`](Self::try_acquire) for an owned permit.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let sem = Arc::new(weft::sync::BoundedSemaphore::new(1));
+    /// let p = sem.clone().try_acquire_owned().unwrap();
+    /// assert!(sem.clone().try_acquire_owned().is_err());
+    /// drop(p);
+    /// assert!(sem.release().is_err()); // the permit came back; still bounded
+    /// ```
+    pub fn try_acquire_owned(self: Arc<Self>) -> Result<OwnedSemaphorePermit, TryAcquireError> {
+        Self::into_semaphore_arc(self).try_acquire_owned()
+    }
+
+    /// The same allocation, seen as the semaphore inside.
+    fn into_semaphore_arc(this: Arc<Self>) -> Arc<Semaphore> {
+        // SAFETY: `BoundedSemaphore` is `repr(transparent)` over `Semaphore`,
+        // so both have one size and alignment, which is what
+        // `Arc::from_raw` requires of a pointer from another type's
+        // `Arc::into_raw`; the allocation is dropped through either type's
+        // drop glue, which is the same (no `Drop` impl on the wrapper).
+        unsafe { Arc::from_raw(Arc::into_raw(this).cast::<Semaphore>()) }
+    }
+
     /// Blocks the calling thread for one permit; see
     /// [`Semaphore::acquire_blocking`].
     ///
@@ -659,7 +711,7 @@ impl BoundedSemaphore {
         // the semaphore's value; waiters hold nothing else.
         let mut locked = self.sem.list.lock();
         let value = locked.list().available() + locked.head_assigned();
-        if value >= self.bound {
+        if value >= self.sem.bound {
             return Err(ReleaseError);
         }
         locked.release(1);

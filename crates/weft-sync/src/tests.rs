@@ -211,3 +211,39 @@ fn mutex_blocking_threads_count_to_the_total() {
     }
     assert_eq!(*m.try_lock().unwrap(), 4_000);
 }
+
+#[test]
+fn acquiring_zero_permits_is_ready_even_behind_waiters() {
+    let sem = Semaphore::new(0);
+    let (_f, w) = flag();
+    let mut waiting = sem.acquire();
+    assert!(poll(&mut waiting, &w).is_pending());
+    assert!(poll(&mut sem.acquire_many(0), &w).is_ready());
+    assert_eq!(sem.try_acquire_many(0).unwrap().num_permits(), 0);
+}
+
+fn assert_send_sync<T: Send + Sync>(_: &T) {}
+
+/// Every primitive, guard and future can cross threads (a task's future
+/// must be `Send` for `weft::spawn`), including the `async fn` ones.
+#[test]
+fn primitives_guards_and_futures_are_send_and_sync() {
+    let sem = Arc::new(Semaphore::new(1));
+    assert_send_sync(&*sem);
+    assert_send_sync(&sem.acquire());
+    assert_send_sync(&sem.clone().acquire_owned());
+    assert_send_sync(&sem.try_acquire().unwrap());
+    assert_send_sync(&sem.clone().try_acquire_owned().unwrap());
+    assert_send_sync(&BoundedSemaphore::new(1));
+    let ev = Event::new();
+    assert_send_sync(&ev);
+    assert_send_sync(&ev.wait());
+    let b = Barrier::new(2).unwrap();
+    assert_send_sync(&b);
+    assert_send_sync(&b.wait());
+    let cond = Condition::new(vec![0u8]);
+    assert_send_sync(&cond);
+    assert_send_sync(&cond.wait(cond.mutex().try_lock().unwrap()));
+    assert_send_sync(&cond.wait_for(cond.mutex().try_lock().unwrap(), |v| v.is_empty()));
+    assert_send_sync(&cond.wait_catch_cancel(cond.mutex().try_lock().unwrap()));
+}

@@ -102,10 +102,13 @@
 //! protocol on every poll and drop. The slab is a `Vec` of slots reused
 //! through a free list: a contended wait allocates only when the number of
 //! simultaneous waiters reaches a new high (amortized to nothing), every
-//! access is by index under the lock, and there is no `unsafe` at all. The
-//! cost is that the slab keeps its high-water capacity until the list is
-//! dropped. The uncontended paths touch only `word`.
+//! access is by index under the lock, and the queue needs no `unsafe` (the
+//! only `unsafe` here is the wake batch's uninitialized storage). The cost
+//! is that the slab keeps its high-water capacity until the list is dropped.
+//! The uncontended paths touch only `word`.
 
+use std::fmt;
+use std::mem::MaybeUninit;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
@@ -269,6 +272,10 @@ impl<S> WaitList<S> {
         loop {
             if cur & CLOSED != 0 {
                 return Err(Fail::Closed);
+            }
+            if n == 0 {
+                // Nothing to take, so nobody to overtake.
+                return Ok(());
             }
             if cur & WAITERS != 0 || cur >> SHIFT < n {
                 return Err(Fail::NoUnits);
@@ -439,17 +446,24 @@ impl Acquiring {
     }
 }
 
-/// Wakers taken under the lock, woken after it.
-#[derive(Debug)]
+/// Wakers taken under the lock, woken after it. Uninitialized storage, so
+/// taking the lock does not write `WAKE_BATCH` empty slots first.
 struct WakeList {
-    wakers: [Option<Waker>; WAKE_BATCH],
+    /// `wakers[..len]` are initialized; the rest are not.
+    wakers: [MaybeUninit<Waker>; WAKE_BATCH],
     len: usize,
+}
+
+impl fmt::Debug for WakeList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WakeList").field("len", &self.len).finish()
+    }
 }
 
 impl WakeList {
     fn new() -> Self {
         WakeList {
-            wakers: Default::default(),
+            wakers: [const { MaybeUninit::uninit() }; WAKE_BATCH],
             len: 0,
         }
     }
@@ -458,18 +472,32 @@ impl WakeList {
         self.len == WAKE_BATCH
     }
 
+    /// The caller checked `!is_full()` (`Locked::wake_slot` flushes first).
     fn push(&mut self, w: Waker) {
-        self.wakers[self.len] = Some(w);
+        self.wakers[self.len].write(w);
         self.len += 1;
     }
 
     fn wake_all(&mut self) {
-        for w in &mut self.wakers[..self.len] {
-            if let Some(w) = w.take() {
-                w.wake();
-            }
+        // `len` is reset first: if a waker panics, the ones after it leak
+        // (never dropped twice).
+        let n = std::mem::take(&mut self.len);
+        for slot in &mut self.wakers[..n] {
+            // SAFETY: slots below the old `len` were written by `push`, and
+            // each is read out once: `len` is already 0.
+            let w = unsafe { slot.assume_init_read() };
+            w.wake();
         }
-        self.len = 0;
+    }
+}
+
+impl Drop for WakeList {
+    fn drop(&mut self) {
+        let n = std::mem::take(&mut self.len);
+        for slot in &mut self.wakers[..n] {
+            // SAFETY: as in `wake_all`: initialized, read out once.
+            drop(unsafe { slot.assume_init_read() });
+        }
     }
 }
 
@@ -864,7 +892,9 @@ impl<'a, S> Locked<'a, S> {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+// The models under loom are in `loom_tests.rs`.
+#[cfg(not(loom))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::test_util::{
