@@ -61,7 +61,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
-use weft_benches::{run_in_task, workers, AsyncExecutor, Rt, Tokio, Weft};
+use weft_benches::{bench_lazily, run_in_task, AsyncExecutor, Rt, Tokio, Weft};
 
 // ---------------------------------------------------------------------------
 // The primitives, per peer
@@ -503,19 +503,7 @@ fn bench_one<W: Workload, R: SyncRt>(
         Family::Lock => R::LOCK_NAME,
         Family::Queue => R::QUEUE_NAME,
     };
-    // Built lazily, as in `combinators.rs`: a bench function a filter leaves
-    // out builds nothing.
-    let mut rt: Option<R> = None;
-    group.bench_function(name, |b| {
-        let rt = rt.get_or_insert_with(|| {
-            let rt = R::build(workers());
-            // Sanity run before timing: a broken peer fails here, not mid-sample.
-            W::run(&rt);
-            rt
-        });
-        b.iter(|| W::run(rt))
-    });
-    drop(rt);
+    bench_lazily::<R>(group, name, W::run::<R>);
 }
 
 fn bench_workload<W: Workload>(c: &mut Criterion) {
