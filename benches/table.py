@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Print a markdown table from criterion's results for the `runtime`, `io`,
-`combinators` and `bridge` benches.
+`combinators`, `bridge` and `sync` benches.
 
 Reads <criterion dir>/*/*/new/estimates.json (plus the benchmark.json next to
 it for the group/function ids) and prints, per bench: the median time for
-weft, tokio and async-executor, weft/tokio and weft/best-peer (the faster of
-tokio and async-executor). Ratios below 1.00 mean weft is faster.
+weft, tokio and the third peer, weft/tokio and weft/best-peer (the faster of
+tokio and the third peer). Ratios below 1.00 mean weft is faster. The third
+peer is async-executor, or in the `sync` bench async-lock (locks, semaphore)
+or async-channel (queues), each on async-executor; the column is headed
+"async-executor" and holds whichever of them the bench has.
 
 With --per-element, a bench that declares an element throughput (the
 `spawn_*_cost_1_worker` and `submit_wait_*` ones) shows its median per element
@@ -25,9 +28,10 @@ import os
 import sys
 
 RUNTIMES = ["weft", "tokio", "async-executor"]
-PEERS = ["tokio", "async-executor"]
+# Bench ids that stand for the third peer (the async-executor column).
+THIRD_PEER = ["async-executor", "async-lock", "async-channel"]
 # Order of the benches in benches/benches/runtime.rs, then io.rs, then
-# combinators.rs, then bridge.rs; others follow sorted.
+# combinators.rs, then bridge.rs, then sync.rs; others follow sorted.
 ORDER = [
     "spawn_many_local",
     "spawn_many_remote",
@@ -43,6 +47,13 @@ ORDER = [
     "as_completed_10k",
     "submit_wait_1thread",
     "submit_wait_4threads",
+    "mutex_uncontended",
+    "mutex_contended",
+    "semaphore_contended",
+    "queue_1to1",
+    "queue_4to4",
+    "queue_backpressure",
+    "queue_thread_to_task",
 ]
 
 
@@ -77,6 +88,8 @@ def load(crit_dir, per_element=False):
         median = est["median"]["point_estimate"]
         if per_element and elements:
             median /= elements
+        if func in THIRD_PEER:
+            func = "async-executor"
         results.setdefault(group, {})[func] = median
     return results
 
@@ -115,7 +128,7 @@ def main(argv):
     for bench in benches:
         row = results[bench]
         weft = row.get("weft")
-        peers = [row[p] for p in PEERS if p in row]
+        peers = [row[p] for p in RUNTIMES if p != "weft" and p in row]
         best = min(peers) if peers else None
         cells = [bench]
         cells += [fmt_time(row.get(r)) for r in RUNTIMES]

@@ -39,7 +39,7 @@ use std::future::Future;
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use futures_util::future::join_all;
 use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
-use weft_benches::{run_in_task, workers, AsyncExecutor, Rt, Tokio, Weft};
+use weft_benches::{bench_lazily, run_in_task, AsyncExecutor, Rt, Tokio, Weft};
 
 // ---------------------------------------------------------------------------
 // Handle-level operations per runtime
@@ -218,17 +218,7 @@ fn bench_one<W: Workload, R: CombRt>(
 ) {
     // Built lazily, as in `io.rs`: a bench function a filter leaves out builds
     // nothing (tokio's untimed `gather_100k` check alone takes seconds).
-    let mut rt: Option<R> = None;
-    group.bench_function(R::NAME, |b| {
-        let rt = rt.get_or_insert_with(|| {
-            let rt = R::build(workers());
-            // Sanity run before timing: a broken runtime fails here, not mid-sample.
-            W::run(&rt);
-            rt
-        });
-        b.iter(|| W::run(rt))
-    });
-    drop(rt);
+    bench_lazily::<R>(group, R::NAME, W::run::<R>);
 }
 
 fn bench_workload<W: Workload>(c: &mut Criterion) {

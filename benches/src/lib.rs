@@ -336,6 +336,29 @@ pub fn workers() -> usize {
     }
 }
 
+/// Benchmarks `run` on a runtime `R` as `group`'s function `id`. The runtime
+/// is built (with [`workers()`] threads) the first time criterion runs the
+/// function, so a function a filter leaves out builds nothing, and checked
+/// with one untimed `run` (a broken runtime fails there, not mid-sample);
+/// it is dropped before this returns, so the next runtime's measurement
+/// never competes with its idle workers. `run` must verify its own result.
+pub fn bench_lazily<R: Rt>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    id: &str,
+    run: impl Fn(&R),
+) {
+    let mut rt: Option<R> = None;
+    group.bench_function(id, |b| {
+        let rt = rt.get_or_insert_with(|| {
+            let rt = R::build(workers());
+            run(&rt);
+            rt
+        });
+        b.iter(|| run(rt))
+    });
+    drop(rt);
+}
+
 /// Run `body` as a task on the runtime and wait for its result from the bench thread.
 pub fn run_in_task<R: Rt, T, F>(rt: &R, body: F) -> T
 where
