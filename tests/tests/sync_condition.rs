@@ -32,9 +32,16 @@ use weft::sync::{Condition, Mutex, MutexGuard};
 use weft::{Promise, Task};
 
 /// A condition that lives for the rest of the test binary, so its guards are
-/// `'static` and may move into and out of tasks.
-fn leaked<T: Send + 'static>(value: T) -> &'static Condition<T> {
-    Box::leak(Box::new(Condition::new(value)))
+/// `'static` and may move into and out of tasks. Its address stays in `KEPT`,
+/// so it is still reachable at exit: kept, not leaked (LeakSanitizer, in CI's
+/// sanitizer step, reports only memory nothing points to).
+fn kept<T: Send + 'static>(value: T) -> &'static Condition<T> {
+    static KEPT: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+    let cond: &'static Condition<T> = Box::leak(Box::new(Condition::new(value)));
+    KEPT.lock()
+        .unwrap()
+        .push(cond as *const Condition<T> as usize);
+    cond
 }
 
 /// asyncio's `c<tag>`: takes the lock, waits, records `tag`, and returns the
@@ -72,7 +79,7 @@ fn guard_of(task: &mut Task<MutexGuard<'static, ()>>) -> MutexGuard<'static, ()>
 #[test]
 fn wait_releases_the_lock_and_notify_wakes_waiters_in_order() {
     on_one_loop(|| async {
-        let cond = leaked(());
+        let cond = kept(());
         let result = Log::new();
         let mut t1 = waiter(cond, &result, 1);
         let mut t2 = waiter(cond, &result, 2);
@@ -119,7 +126,7 @@ fn wait_releases_the_lock_and_notify_wakes_waiters_in_order() {
 #[test]
 fn a_cancelled_wait_leaves_no_waiter_and_wait_catch_cancel_holds_the_lock_again() {
     on_one_loop(|| async {
-        let cond = leaked(());
+        let cond = kept(());
         let guard = cond.lock().await;
         let wait = weft::spawn_local(cond.wait(guard));
         weft::yield_now().await; // it waits
@@ -152,7 +159,7 @@ fn a_wait_cancelled_while_relocking_a_contested_lock() {
     on_one_loop(|| async {
         // asyncio's scenario, with wait_catch_cancel: the lock is held when it
         // returns, cancelled or not.
-        let cond = leaked(());
+        let cond = kept(());
         let guard = cond.lock().await;
         assert!(cond.locked());
         let wait_task = weft::spawn_local(async move {
@@ -191,7 +198,7 @@ fn a_wait_cancelled_while_relocking_a_contested_lock() {
 #[test]
 fn a_waiter_cancelled_after_its_notify_while_relocking_ends_cancelled() {
     on_one_loop(|| async {
-        let cond = leaked(());
+        let cond = kept(());
         let waited = common::Flag::new();
         let w = waited.clone();
         let waiter = weft::spawn_local(async move {
@@ -220,7 +227,7 @@ fn a_waiter_cancelled_after_its_notify_while_relocking_ends_cancelled() {
 #[test]
 fn wait_with_a_guard_of_another_mutex_is_an_error() {
     on_one_loop(|| async {
-        let cond = leaked(());
+        let cond = kept(());
         let other = Mutex::new(());
         let foreign = other.lock().await;
         let err = cond.wait(foreign).await.unwrap_err();
@@ -238,7 +245,7 @@ fn wait_with_a_guard_of_another_mutex_is_an_error() {
 #[test]
 fn wait_for_waits_until_the_predicate_holds() {
     on_one_loop(|| async {
-        let cond = leaked(false); // asyncio's `presult`
+        let cond = kept(false); // asyncio's `presult`
         let result = Log::new();
         let r = result.clone();
         let t = weft::spawn_local(async move {
@@ -274,7 +281,7 @@ fn wait_for_waits_until_the_predicate_holds() {
 #[test]
 fn wait_for_with_a_guard_of_another_mutex_is_an_error() {
     on_one_loop(|| async {
-        let cond = leaked(vec![1, 2, 3]);
+        let cond = kept(vec![1, 2, 3]);
         let other = Mutex::new(vec![1, 2, 3]);
 
         // asyncio returns a true predicate's value without a lock.
@@ -301,7 +308,7 @@ fn wait_for_with_a_guard_of_another_mutex_is_an_error() {
 #[test]
 fn notify_wakes_at_most_n_waiters_in_order() {
     on_one_loop(|| async {
-        let cond = leaked(());
+        let cond = kept(());
         let result = Log::new();
         let t1 = waiter_releasing(cond, &result, 1);
         let t2 = waiter_releasing(cond, &result, 2);
@@ -333,7 +340,7 @@ fn notify_wakes_at_most_n_waiters_in_order() {
 #[test]
 fn notify_all_wakes_every_waiter() {
     on_one_loop(|| async {
-        let cond = leaked(());
+        let cond = kept(());
         let result = Log::new();
         let t1 = waiter_releasing(cond, &result, 1);
         let t2 = waiter_releasing(cond, &result, 2);
@@ -428,7 +435,7 @@ fn a_condition_with_an_explicit_mutex_shares_it() {
 #[test]
 fn a_wait_under_a_timeout_scope_times_out() {
     on_one_loop(|| async {
-        let cond = leaked(());
+        let cond = kept(());
         let guard = cond.lock().await;
         let out = weft::timeout(Duration::from_millis(50))
             .run(cond.wait(guard))
@@ -460,7 +467,7 @@ fn cancellable_waiter(cond: &'static Condition<bool>) -> Task<()> {
 #[test]
 fn a_cancellation_while_waiting_reaches_the_caller_unchanged() {
     on_one_loop(|| async {
-        let cond = leaked(false);
+        let cond = kept(false);
         let task = cancellable_waiter(cond);
         weft::yield_now().await;
         // The task waits on the condition; cancel it there.
@@ -475,7 +482,7 @@ fn a_cancellation_while_waiting_reaches_the_caller_unchanged() {
 #[test]
 fn a_cancellation_while_relocking_reaches_the_caller_unchanged() {
     on_one_loop(|| async {
-        let cond = leaked(false);
+        let cond = kept(false);
         let task = cancellable_waiter(cond);
         weft::yield_now().await;
         // The task waits on the condition: wake it.
@@ -540,7 +547,7 @@ async fn check_consumed_and_stop(
 #[test]
 fn a_waiter_cancelled_as_it_is_notified_passes_the_notification_on() {
     on_one_loop(|| async {
-        let cond = leaked(0i64);
+        let cond = kept(0i64);
         let c0 = consumer(cond);
         let c1 = consumer(cond);
         weft::yield_now().await; // both settle in wait_for
@@ -559,7 +566,7 @@ fn a_waiter_cancelled_as_it_is_notified_passes_the_notification_on() {
 #[test]
 fn a_waiter_cancelled_while_relocking_passes_the_notification_on() {
     on_one_loop(|| async {
-        let cond = leaked(0i64);
+        let cond = kept(0i64);
         let c0 = consumer(cond);
         let c1 = consumer(cond);
         weft::yield_now().await;
@@ -580,7 +587,7 @@ fn a_waiter_cancelled_while_relocking_passes_the_notification_on() {
 #[test]
 fn a_plain_thread_waits_on_the_condition_with_the_tasks() {
     on_one_loop(|| async {
-        let cond = leaked(0u32);
+        let cond = kept(0u32);
         let thread = std::thread::spawn(move || {
             let mut guard = cond.mutex().lock_blocking();
             while *guard == 0 {
@@ -604,7 +611,7 @@ fn a_plain_thread_waits_on_the_condition_with_the_tasks() {
 #[test]
 fn notify_one_wakes_only_the_first_waiter() {
     on_one_loop(|| async {
-        let cond = leaked(());
+        let cond = kept(());
         let result = Log::new();
         let tasks: Vec<_> = (1..=3)
             .map(|i| waiter_releasing(cond, &result, i))
