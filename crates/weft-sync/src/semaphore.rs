@@ -680,11 +680,11 @@ impl BoundedSemaphore {
 
     /// The same allocation, seen as the semaphore inside.
     fn into_semaphore_arc(this: Arc<Self>) -> Arc<Semaphore> {
-        // SAFETY: `BoundedSemaphore` is `repr(transparent)` over `Semaphore`,
-        // so both have one size and alignment, which is what
-        // `Arc::from_raw` requires of a pointer from another type's
-        // `Arc::into_raw`; the allocation is dropped through either type's
-        // drop glue, which is the same (no `Drop` impl on the wrapper).
+        // `BoundedSemaphore` is `repr(transparent)` over `Semaphore`: one
+        // size and alignment, and the same drop glue (no `Drop` on the
+        // wrapper), so the allocation is valid and dropped alike as either.
+        // SAFETY: that layout identity is what `Arc::from_raw` requires of a
+        // pointer from another type's `Arc::into_raw`.
         unsafe { Arc::from_raw(Arc::into_raw(this).cast::<Semaphore>()) }
     }
 

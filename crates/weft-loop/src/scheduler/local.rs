@@ -154,12 +154,12 @@ where
         shared: shared.clone(),
         owner: remote.clone(),
     };
-    // SAFETY: LocalScheduler runs the task's Runnables only on the owner
-    // loop's thread (same-thread wakes go to its pinned queue, others through
-    // its inbox), the loop shuts its pinned tasks down on that thread at its
-    // end, and the key is that loop's. That is spawn_unchecked's contract
-    // when `F` is not `Send`, and `PinTo` proves it: `Here` is this thread's
-    // own loop; `There` requires `F` and its output to be `Send`.
+    // LocalScheduler runs the task's Runnables only on the owner loop's
+    // thread (same-thread wakes go to its pinned queue, others through its
+    // inbox), the loop shuts its pinned tasks down on that thread at its end,
+    // and the key is that loop's; `PinTo` proves the thread: `Here` is this
+    // thread's own loop, `There` requires `F` and its output to be `Send`.
+    // SAFETY: that is spawn_unchecked's contract when `F` is not `Send`.
     let spawned = unsafe { weft_task::spawn_unchecked(future, scheduler, location, remote.key) };
     let (task, runnable) = match spawned {
         Spawned::Ready(task, runnable) => (task, runnable),
