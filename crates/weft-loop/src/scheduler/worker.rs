@@ -41,7 +41,6 @@ const SEARCH_ROUNDS: usize = 3;
 struct Worker<'a> {
     lp: &'a Loop,
     own: &'a WorkerQueue,
-    index: usize,
     tick: Cell<u32>,
     searching: Cell<bool>,
     lifo_streak: Cell<u8>,
@@ -66,12 +65,11 @@ pub(crate) fn run_worker(
         Kind::Worker(WorkerQueue { index, queue }),
     );
     let Kind::Worker(own) = &lp.kind else {
-        return; // made a worker loop just above
+        unreachable!("the loop was made a worker just above");
     };
     let w = Worker {
         lp: &lp,
         own,
-        index,
         tick: Cell::new(0),
         searching: Cell::new(false),
         lifo_streak: Cell::new(0),
@@ -149,7 +147,7 @@ impl Worker<'_> {
                 return Some(t);
             }
         }
-        let lifo = &self.lp.shared.remotes[self.index].lifo;
+        let lifo = &self.lp.shared.remotes[self.own.index].lifo;
         if self.lifo_streak.get() < MAX_LIFO_STREAK {
             if let Some(t) = lifo.take() {
                 self.lifo_streak.set(self.lifo_streak.get() + 1);
@@ -204,14 +202,14 @@ impl Worker<'_> {
             let start = self.next_random(n);
             for i in 0..n {
                 let victim = (start + i) % n;
-                if victim == self.index {
+                if victim == self.own.index {
                     continue;
                 }
                 let remote = &self.lp.shared.remotes[victim];
                 loop {
                     match remote.stealer.steal_batch_and_pop(self.queue()) {
                         Steal::Success(t) => {
-                            let mine = &self.lp.shared.remotes[self.index].steals;
+                            let mine = &self.lp.shared.remotes[self.own.index].steals;
                             mine.store(mine.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
                             return Some(t);
                         }
@@ -240,7 +238,7 @@ impl Worker<'_> {
     fn park(&self) {
         let mut turning = None;
         self.lp.shared.idle.park_worker(
-            self.index,
+            self.own.index,
             &self.searching,
             // The re-check (park.rs, worker step 3).
             || {
@@ -249,7 +247,7 @@ impl Worker<'_> {
                     || self.lp.shared.is_closed()
             },
             || {
-                let parks = &self.lp.shared.remotes[self.index].parks;
+                let parks = &self.lp.shared.remotes[self.own.index].parks;
                 parks.store(parks.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
                 let parker = &self.lp.remote.parker;
                 turning = self.lp.shared.driver.try_turn();
