@@ -82,7 +82,10 @@ fn tokio_sleep_and_tcp_round_trip_work_under_compat() {
 
         let (slept, replies, on_weft, in_tokio) = client.await.unwrap();
         assert!(slept >= ms(20), "tokio's sleep ended early: {slept:?}");
-        assert!(slept < Duration::from_secs(5), "tokio's sleep took {slept:?}");
+        assert!(
+            slept < Duration::from_secs(5),
+            "tokio's sleep took {slept:?}"
+        );
         for (i, back) in replies.iter().enumerate() {
             assert_eq!(back, &[b'p', b'i', b'n', b'g', b'0' + i as u8]);
         }

@@ -41,6 +41,11 @@
 //! | `asyncio.Queue(maxsize)`, `LifoQueue`, `PriorityQueue` | [`queue::Queue::new`]`(maxsize)`, [`queue::LifoQueue`], [`queue::PriorityQueue`] |
 //!
 //! See `docs/asyncio.md` in the repository for the full guide.
+//!
+//! Feature `criterion` (off by default): criterion's `AsyncExecutor` for
+//! `&`[`Runtime`] and [`Handle`], so `b.to_async(&rt)` benches async code on
+//! weft as it does on tokio. Calling tokio-only libraries (reqwest, sqlx,
+//! tonic) from weft tasks: `docs/ecosystem.md`.
 
 #![warn(missing_docs)]
 
