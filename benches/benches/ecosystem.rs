@@ -3,27 +3,28 @@
 //! against weft's own `TcpStream`, both talking to the same weft echo server.
 //!
 //! * `compat_round_trip/weft`: a weft task, weft's `TcpStream`.
-//! * `compat_round_trip/tokio_under_compat`: a weft task running
-//!   `Compat::new(..)` around a `tokio::net::TcpStream`. Its readiness comes
-//!   from async-compat's own tokio runtime, a current-thread runtime on one
-//!   extra thread ("async-compat/tokio-1") that turns tokio's reactor, so
-//!   every wake-up crosses from that thread into weft.
+//! * `compat_round_trip/tokio_under_compat`: a weft task, a
+//!   `tokio::net::TcpStream` in `Compat::new(..)` (which gives it the
+//!   futures-io traits and enters tokio's context at each poll), running
+//!   the same round-trip code. Its readiness comes from async-compat's own
+//!   tokio runtime, a current-thread runtime on one extra thread
+//!   ("async-compat/tokio-1") that turns tokio's reactor, so every wake-up
+//!   crosses from that thread into weft.
 //!
 //! One iteration spawns one weft task that makes `ROUNDS` round trips of
 //! `MSG` bytes on a connection kept across iterations; throughput is per
 //! round trip. The bench thread drives the iterations with criterion's
-//! `to_async(&runtime)` (facade feature `criterion`). After each arm the
-//! CPU time of async-compat's thread is printed (Linux: from
+//! `to_async(&runtime)` (facade feature `criterion`). After the tokio arm
+//! the CPU time of async-compat's thread is printed (Linux: from
 //! `/proc/self/task`), the cost the extra thread adds.
 
 use async_compat::Compat;
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
-use futures_util::{AsyncReadExt, AsyncWriteExt};
+use futures_util::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use weft::net::{TcpListener, TcpStream};
 use weft::sync::Mutex;
 use weft_benches::workers;
@@ -66,20 +67,10 @@ fn echo_server(rt: &weft::Runtime) -> SocketAddr {
     })
 }
 
-/// `ROUNDS` round trips on weft's own stream.
-async fn weft_rounds(stream: Arc<Mutex<TcpStream>>) {
-    let mut stream = stream.lock().await;
-    let msg = [7u8; MSG];
-    let mut back = [0u8; MSG];
-    for _ in 0..ROUNDS {
-        stream.write_all(&msg).await.expect("write");
-        stream.read_exact(&mut back).await.expect("read");
-        assert_eq!(back, msg);
-    }
-}
-
-/// `ROUNDS` round trips on a tokio stream (polled under `Compat`).
-async fn tokio_rounds(stream: Arc<Mutex<tokio::net::TcpStream>>) {
+/// `ROUNDS` round trips on `stream`: the same code for both arms, on the
+/// futures-io traits (weft's stream has them; async-compat gives them to
+/// tokio's, entering tokio's context at each poll).
+async fn rounds<S: AsyncRead + AsyncWrite + Unpin>(stream: Arc<Mutex<S>>) {
     let mut stream = stream.lock().await;
     let msg = [7u8; MSG];
     let mut back = [0u8; MSG];
@@ -129,7 +120,7 @@ fn compat_round_trip(c: &mut Criterion) {
     group.bench_function("weft", |b| {
         b.to_async(&rt).iter(|| {
             let s = weft_stream.clone();
-            async move { weft::spawn(weft_rounds(s)).await.expect("weft task") }
+            async move { weft::spawn(rounds(s)).await.expect("weft task") }
         })
     });
     drop(weft_stream);
@@ -137,7 +128,7 @@ fn compat_round_trip(c: &mut Criterion) {
     let tokio_stream = rt.block_on(Compat::new(async {
         let s = tokio::net::TcpStream::connect(addr).await.expect("connect");
         s.set_nodelay(true).expect("nodelay");
-        Arc::new(Mutex::new(s))
+        Arc::new(Mutex::new(Compat::new(s)))
     }));
     let before = thread_cpu_ticks("async-compat/to");
     let iterations = AtomicUsize::new(0);
@@ -145,11 +136,7 @@ fn compat_round_trip(c: &mut Criterion) {
         b.to_async(&rt).iter(|| {
             let s = tokio_stream.clone();
             iterations.fetch_add(1, Ordering::Relaxed);
-            async move {
-                weft::spawn(Compat::new(tokio_rounds(s)))
-                    .await
-                    .expect("compat task")
-            }
+            async move { weft::spawn(rounds(s)).await.expect("compat task") }
         })
     });
     if let (Some(before), Some(after)) = (before, thread_cpu_ticks("async-compat/to")) {
@@ -163,8 +150,8 @@ fn compat_round_trip(c: &mut Criterion) {
             micros / rounds.max(1) as f64
         );
     }
-    // The tokio stream is dropped inside tokio's context.
-    rt.block_on(Compat::new(async move { drop(tokio_stream) }));
+    // `Compat` drops the tokio stream inside tokio's context.
+    drop(tokio_stream);
     group.finish();
 }
 
