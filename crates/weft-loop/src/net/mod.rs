@@ -36,6 +36,8 @@ pub use tcp::{
     Incoming, OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpListener, TcpStream, WriteHalf,
 };
 pub use udp::UdpSocket;
+
+pub(crate) use poll_io::PollIo;
 #[cfg(unix)]
 pub use unix::{UnixDatagram, UnixListener, UnixStream};
 
