@@ -97,7 +97,7 @@ fn bind_error(e: io::Error, addr: &SocketAddr) -> io::Error {
         return e;
     }
     let what = if addr.as_pathname().is_some() {
-        "a socket file exists at"
+        "a file already exists at"
     } else {
         "address in use:"
     };
@@ -178,6 +178,8 @@ impl UnixListener {
     /// # }
     /// ```
     pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixListener> {
+        // Outside a runtime, fail before a socket file is made.
+        crate::context::current_driver()?;
         let socket = unix_socket(socket2::Type::STREAM)?;
         socket
             .bind(&sock_addr(addr)?)
@@ -605,6 +607,8 @@ impl UnixDatagram {
     /// # }
     /// ```
     pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixDatagram> {
+        // Outside a runtime, fail before a socket file is made.
+        crate::context::current_driver()?;
         let socket =
             std::os::unix::net::UnixDatagram::bind_addr(addr).map_err(|e| bind_error(e, addr))?;
         UnixDatagram::from_std(socket)
