@@ -7,6 +7,9 @@
 //! valgrind --tool=callgrind target/release/examples/spawn_loop 100000 chain
 //! ```
 //!
+//! Arguments: `N`, the mode, and optionally the number of workers (default
+//! 1; more for wall-clock runs of `bridge` as the criterion bench has them).
+//!
 //! Modes: `join` (spawn N empty tasks, then await each), `chain` (spawn one and
 //! await it, N times), `detach` (spawn N detached), `promise` (N promise round
 //! trips between two tasks), `bridge` (N `run_coroutine_threadsafe` +
@@ -17,7 +20,8 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().map_or(100_000, |s| s.parse().expect("N"));
     let mode = args.next().unwrap_or_else(|| "join".into());
-    let rt = weft::Builder::new().workers(1).build().expect("runtime");
+    let workers: usize = args.next().map_or(1, |s| s.parse().expect("workers"));
+    let rt = weft::Builder::new().workers(workers).build().expect("runtime");
     let handle = rt.handle().clone();
     if mode == "bridge" {
         for i in 0..n {
