@@ -11,7 +11,9 @@
 //! 1; more for wall-clock runs of `bridge` as the criterion bench has them).
 //!
 //! Modes: `join` (spawn N empty tasks, then await each), `chain` (spawn one and
-//! await it, N times), `detach` (spawn N detached), `promise` (N promise round
+//! await it, N times), `detach` (spawn N detached), `gather` (spawn N tasks,
+//! task `i` returning `i`, then `weft::gather` them, as the `gather_100k`
+//! bench does), `promise` (N promise round
 //! trips between two tasks), `bridge` (N `run_coroutine_threadsafe` +
 //! `result` from the main thread). Each checks its result, so a broken
 //! runtime fails instead of measuring nothing.
@@ -49,6 +51,11 @@ fn main() {
                 }
                 weft::yield_now().await;
             }
+            "gather" => {
+                let tasks: Vec<_> = (0..n).map(|i| weft::spawn(async move { i })).collect();
+                let out = weft::gather(tasks).await.expect("gather");
+                assert!(out.into_iter().eq(0..n), "gather out of order");
+            }
             "promise" => {
                 for i in 0..n {
                     let p = weft::Promise::new();
@@ -58,7 +65,7 @@ fn main() {
                     t.await.expect("task");
                 }
             }
-            other => panic!("unknown mode {other}: join, chain, detach, promise or bridge"),
+            other => panic!("unknown mode {other}: join, chain, detach, gather, promise or bridge"),
         }
         n
     }));
