@@ -23,7 +23,10 @@ fn main() {
     let n: usize = args.next().map_or(100_000, |s| s.parse().expect("N"));
     let mode = args.next().unwrap_or_else(|| "join".into());
     let workers: usize = args.next().map_or(1, |s| s.parse().expect("workers"));
-    let rt = weft::Builder::new().workers(workers).build().expect("runtime");
+    let rt = weft::Builder::new()
+        .workers(workers)
+        .build()
+        .expect("runtime");
     let handle = rt.handle().clone();
     if mode == "bridge" {
         for i in 0..n {
