@@ -241,7 +241,27 @@ pub fn all_tasks() -> Vec<TaskRef> {
 /// ```
 #[track_caller]
 pub fn run<F: Future>(main: F) -> F::Output {
-    let rt = Runtime::new().unwrap_or_else(|e| panic!("cannot start the weft runtime: {e}"));
+    run_with(Builder::new(), main)
+}
+
+/// [`run`] on a runtime built from `builder`: what `#[weft::main]` and
+/// `#[weft::test]` expand to. Not a stable API; use the attributes, or
+/// [`Builder::build`] and [`Runtime::block_on`].
+///
+/// # Panics
+///
+/// As [`run`], and if `builder` is refused (zero workers).
+///
+/// ```
+/// let out = weft_loop::run_with(weft_loop::Builder::new().workers(1), async { 7 });
+/// assert_eq!(out, 7);
+/// ```
+#[doc(hidden)]
+#[track_caller]
+pub fn run_with<F: Future>(builder: Builder, main: F) -> F::Output {
+    let rt = builder
+        .build()
+        .unwrap_or_else(|e| panic!("cannot start the weft runtime: {e}"));
     let out = rt.block_on(main);
     rt.shutdown_timeout(DEFAULT_SHUTDOWN_GRACE);
     out

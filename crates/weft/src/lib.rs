@@ -59,12 +59,20 @@ pub use weft_loop::{
 pub use weft_loop::{
     run_coroutine_threadsafe, spawn_blocking, to_thread, ConcurrentFuture, FutureError, Target,
 };
+pub use weft_macros::{main, test};
 pub use weft_sync as sync;
 pub use weft_sync::queue;
 pub use weft_task::{
     catch_cancel, coop, Cancelled, CatchCancel, DoneCallback, InvalidStateError, PanicError,
     Promise, PromiseWait, Raise, Task, TaskError, TaskId, TaskRef, TimeoutError,
 };
+
+/// What the code `#[weft::main]` and `#[weft::test]` generate calls. Not a
+/// stable API: it changes with the attributes.
+#[doc(hidden)]
+pub mod __private {
+    pub use weft_loop::run_with;
+}
 
 /// Everything a typical program uses, for `use weft::prelude::*`.
 pub mod prelude {
