@@ -38,6 +38,7 @@ impl Kind {
 struct Config {
     workers: Option<(LitInt, Span)>,
     krate: Option<(syn::Path, Span)>,
+    time_limit: Option<(Expr, Span)>,
 }
 
 /// Expands `#[weft::main]` or `#[weft::test]` with arguments `args` on
@@ -51,7 +52,7 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
         }
     };
     let mut errors: Option<syn::Error> = None;
-    let config = match parse_args(args) {
+    let config = match parse_args(kind, args) {
         Ok(config) => config,
         Err(e) => {
             push(&mut errors, e);
@@ -75,12 +76,12 @@ fn push(errors: &mut Option<syn::Error>, e: syn::Error) {
     }
 }
 
-fn parse_args(args: TokenStream) -> syn::Result<Config> {
+fn parse_args(kind: Kind, args: TokenStream) -> syn::Result<Config> {
     let metas = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args)?;
     let mut config = Config::default();
     let mut errors = None;
     for meta in metas {
-        if let Err(e) = parse_arg(&mut config, meta) {
+        if let Err(e) = parse_arg(kind, &mut config, meta) {
             push(&mut errors, e);
         }
     }
@@ -90,9 +91,7 @@ fn parse_args(args: TokenStream) -> syn::Result<Config> {
     }
 }
 
-const EXPECTED: &str = "expected `workers = N` or `crate = \"path\"`";
-
-fn parse_arg(config: &mut Config, meta: Meta) -> syn::Result<()> {
+fn parse_arg(kind: Kind, config: &mut Config, meta: Meta) -> syn::Result<()> {
     let path = meta.path();
     let name = match path.get_ident() {
         Some(ident) => ident.to_string(),
@@ -101,6 +100,13 @@ fn parse_arg(config: &mut Config, meta: Meta) -> syn::Result<()> {
     let name_span = path.span();
     match name.as_str() {
         "workers" | "crate" => {}
+        "time_limit" if kind == Kind::Test => {}
+        "time_limit" => {
+            return Err(syn::Error::new(
+                name_span,
+                "`time_limit` is an argument of `#[weft::test]` only",
+            ))
+        }
         "start_paused" => {
             return Err(syn::Error::new(
                 name_span,
@@ -108,19 +114,25 @@ fn parse_arg(config: &mut Config, meta: Meta) -> syn::Result<()> {
             ))
         }
         _ => {
+            let expected = match kind {
+                Kind::Main => "expected `workers = N` or `crate = \"path\"`",
+                Kind::Test => {
+                    "expected `workers = N`, `time_limit = DURATION` or `crate = \"path\"`"
+                }
+            };
             return Err(syn::Error::new(
                 name_span,
-                format!("unknown argument `{name}`; {EXPECTED}"),
-            ))
+                format!("unknown argument `{name}`; {expected}"),
+            ));
         }
     }
     let value = match meta {
         Meta::NameValue(nv) => nv.value,
         _ => {
-            let example = if name == "workers" {
-                "`workers = 4`"
-            } else {
-                "`crate = \"my_weft\"`"
+            let example = match name.as_str() {
+                "workers" => "`workers = 4`",
+                "time_limit" => "`time_limit = Duration::from_secs(30)`",
+                _ => "`crate = \"my_weft\"`",
             };
             return Err(syn::Error::new(
                 meta.span(),
@@ -130,6 +142,7 @@ fn parse_arg(config: &mut Config, meta: Meta) -> syn::Result<()> {
     };
     let duplicate = match name.as_str() {
         "workers" => config.workers.as_ref().map(|w| w.1),
+        "time_limit" => config.time_limit.as_ref().map(|t| t.1),
         _ => config.krate.as_ref().map(|k| k.1),
     };
     if let Some(first) = duplicate {
@@ -137,10 +150,11 @@ fn parse_arg(config: &mut Config, meta: Meta) -> syn::Result<()> {
         e.combine(syn::Error::new(first, format!("`{name}` first given here")));
         return Err(e);
     }
-    if name == "workers" {
-        config.workers = Some((parse_workers(&value)?, name_span));
-    } else {
-        config.krate = Some((parse_crate(&value)?, name_span));
+    match name.as_str() {
+        "workers" => config.workers = Some((parse_workers(&value)?, name_span)),
+        // Any expression: the compiler checks that it is a `Duration`.
+        "time_limit" => config.time_limit = Some((value, name_span)),
+        _ => config.krate = Some((parse_crate(&value)?, name_span)),
     }
     Ok(())
 }
@@ -299,8 +313,17 @@ fn generate(kind: Kind, config: &Config, func: ItemFn) -> TokenStream {
     // about it shows at the end of the function rather than on the
     // attribute (a wrong `crate` path points at the path, in the `use`).
     let end = block.brace_token.span.close();
-    let run = quote_spanned! {end=>
-        __weft::__private::run_with(__weft::Builder::new() #workers, __weft_body())
+    let run = match &config.time_limit {
+        Some((limit, _)) => quote_spanned! {end=>
+            __weft::__private::run_with_time_limit(
+                __weft::Builder::new() #workers,
+                #limit,
+                __weft_body,
+            )
+        },
+        None => quote_spanned! {end=>
+            __weft::__private::run_with(__weft::Builder::new() #workers, __weft_body())
+        },
     };
     quote! {
         #test_attr

@@ -17,6 +17,11 @@
 //! - `crate = "path"`: the path of the `weft` crate, for a program that
 //!   renamed the dependency (`my_weft = { package = "weft", .. }` in
 //!   Cargo.toml). Without it the generated code names `::weft`.
+//! - `time_limit = DURATION` (`#[weft::test]` only): any expression of type
+//!   `std::time::Duration`. The body then runs on a thread of its own (named
+//!   as the test), and the test fails if it has not finished, runtime
+//!   shutdown included, within that time: a hang or a deadlock fails the test
+//!   instead of hanging the suite. The thread is then left behind.
 //!
 //! There is no `start_paused` (tokio's option that starts a test with its
 //! clock frozen): weft's timers run on the monotonic clock, which cannot be
@@ -25,8 +30,9 @@
 //! # Errors
 //!
 //! A function that is not `async`, takes arguments or is generic, an unknown,
-//! repeated or ill-typed argument, `workers = 0`, and `#[weft::test]` on
-//! `main` are compile errors pointing at the offending tokens.
+//! repeated or ill-typed argument, `workers = 0`, `#[weft::test]` on `main`
+//! or with a `#[test]` of its own, and `time_limit` on `#[weft::main]` are
+//! compile errors pointing at the offending tokens.
 
 #![warn(missing_docs)]
 
@@ -97,6 +103,8 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Makes an `async fn` a `#[test]` that runs on its own weft runtime.
 ///
 /// ```no_run
+/// use std::time::Duration;
+///
 /// #[weft::test]
 /// async fn spawns() {
 ///     let task = weft::spawn(async { 1 + 1 });
@@ -114,6 +122,11 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// async fn panics() {
 ///     weft::spawn(async { panic!("boom") }).await.unwrap();
 /// }
+///
+/// #[weft::test(time_limit = Duration::from_secs(10))]
+/// async fn fails_if_it_hangs() {
+///     weft::sleep(Duration::from_millis(1)).await;
+/// }
 /// # fn main() {}
 /// ```
 ///
@@ -124,9 +137,10 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// fails the test when it is an `Err`; other attributes such as
 /// `#[should_panic]` or `#[ignore]` go below `#[weft::test]`.
 ///
-/// Arguments: `workers = N` and `crate = "path"`, as for
-/// [`macro@main`]. There is no `start_paused`: weft's clock cannot be
-/// paused.
+/// Arguments: `workers = N` and `crate = "path"`, as for [`macro@main`],
+/// and `time_limit = DURATION`: the test fails if its body has not finished
+/// within that time (see the crate's docs). There is no `start_paused`:
+/// weft's clock cannot be paused.
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     entry::expand(entry::Kind::Test, args.into(), item.into()).into()

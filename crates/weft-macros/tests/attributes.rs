@@ -119,3 +119,38 @@ fn main_returns_the_body_output_after_a_graceful_shutdown() {
     assert!(again.cancelled());
     assert_eq!(CLEANED_UP.load(Ordering::SeqCst), 2);
 }
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+#[weft::test(workers = 2, time_limit = LIMIT)]
+async fn time_limit_runs_the_body_on_a_thread_named_after_the_test() {
+    assert_eq!(
+        std::thread::current().name(),
+        Some("time_limit_runs_the_body_on_a_thread_named_after_the_test")
+    );
+    assert_eq!(weft::Handle::current().metrics().workers, 2);
+    // The future is made on that thread: it need not be `Send`.
+    let local = std::rc::Rc::new(5);
+    weft::yield_now().await;
+    assert_eq!(*local, 5);
+}
+
+#[weft::test(time_limit = Duration::from_millis(50))]
+#[should_panic(expected = "did not finish within 50ms")]
+async fn time_limit_fails_a_test_that_runs_too_long() {
+    // Long past the limit, but it ends: the abandoned thread does not outlive
+    // the test binary by much.
+    weft::sleep(Duration::from_secs(2)).await;
+}
+
+#[weft::test(time_limit = LIMIT)]
+#[should_panic(expected = "a panic keeps its payload")]
+async fn time_limit_re_raises_the_bodys_panic() {
+    weft::yield_now().await;
+    panic!("a panic keeps its payload");
+}
+
+#[weft::test(time_limit = LIMIT)]
+async fn time_limit_returns_the_result() -> Result<(), String> {
+    weft::spawn(async { Ok(()) }).await.unwrap()
+}

@@ -71,7 +71,7 @@ pub use weft_task::{
 /// stable API: it changes with the attributes.
 #[doc(hidden)]
 pub mod __private {
-    pub use weft_loop::run_with;
+    pub use weft_loop::{run_with, run_with_time_limit};
 }
 
 /// Everything a typical program uses, for `use weft::prelude::*`.
