@@ -12,43 +12,37 @@ use weft::{FutureError, InvalidStateError, Promise, TaskError, TimeoutError};
 #[derive(Debug, PartialEq)]
 struct Custom(u32, &'static str);
 
-#[test]
-fn into_panic_gives_back_a_custom_payload() {
-    block_on(1, |_| async {
-        let t = weft::spawn(async { std::panic::panic_any(Custom(7, "seven")) });
-        let err = t.await.unwrap_err();
-        assert!(err.is_panic() && !err.is_failed() && !err.is_timeout());
-        let payload = err.into_panic();
-        assert_eq!(*payload.downcast::<Custom>().unwrap(), Custom(7, "seven"));
-    });
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn into_panic_gives_back_a_custom_payload() {
+    let t = weft::spawn(async { std::panic::panic_any(Custom(7, "seven")) });
+    let err = t.await.unwrap_err();
+    assert!(err.is_panic() && !err.is_failed() && !err.is_timeout());
+    let payload = err.into_panic();
+    assert_eq!(*payload.downcast::<Custom>().unwrap(), Custom(7, "seven"));
 }
 
-#[test]
-fn into_panic_payload_can_be_resumed() {
-    block_on(1, |_| async {
-        let t = weft::spawn(async { std::panic::panic_any(Custom(1, "one")) });
-        let err = t.await.unwrap_err();
-        let payload = err.into_panic();
-        let resumed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-            std::panic::resume_unwind(payload)
-        }));
-        let payload = resumed.unwrap_err();
-        assert_eq!(payload.downcast_ref::<Custom>(), Some(&Custom(1, "one")));
-    });
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn into_panic_payload_can_be_resumed() {
+    let t = weft::spawn(async { std::panic::panic_any(Custom(1, "one")) });
+    let err = t.await.unwrap_err();
+    let payload = err.into_panic();
+    let resumed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        std::panic::resume_unwind(payload)
+    }));
+    let payload = resumed.unwrap_err();
+    assert_eq!(payload.downcast_ref::<Custom>(), Some(&Custom(1, "one")));
 }
 
-#[test]
-fn only_the_first_clone_gets_the_payload_the_others_the_message() {
-    block_on(1, |_| async {
-        let t = weft::spawn(async { std::panic::panic_any(String::from("kaput")) });
-        let err = t.await.unwrap_err();
-        let copy = err.clone();
-        assert_eq!(*err.into_panic().downcast::<String>().unwrap(), "kaput");
-        assert_eq!(*copy.into_panic().downcast::<String>().unwrap(), "kaput");
-        // Not a panic: the error comes back.
-        let cancelled = TaskError::from(weft::Cancelled::new());
-        assert!(cancelled.try_into_panic().unwrap_err().is_cancelled());
-    });
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn only_the_first_clone_gets_the_payload_the_others_the_message() {
+    let t = weft::spawn(async { std::panic::panic_any(String::from("kaput")) });
+    let err = t.await.unwrap_err();
+    let copy = err.clone();
+    assert_eq!(*err.into_panic().downcast::<String>().unwrap(), "kaput");
+    assert_eq!(*copy.into_panic().downcast::<String>().unwrap(), "kaput");
+    // Not a panic: the error comes back.
+    let cancelled = TaskError::from(weft::Cancelled::new());
+    assert!(cancelled.try_into_panic().unwrap_err().is_cancelled());
 }
 
 #[test]
