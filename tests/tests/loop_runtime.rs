@@ -456,79 +456,75 @@ fn shutdown_timeout_reports_whether_everything_finished() {
 
 // ----- spawn_local -----
 
-#[test]
-fn spawn_local_runs_non_send_futures_on_the_block_on_thread() {
-    block_on(2, |_| async {
-        let here = std::thread::current().id();
-        let shared = Rc::new(std::cell::Cell::new(0));
-        let s = shared.clone();
-        let t = weft::spawn_local(async move {
-            let mut seen = Vec::new();
-            for _ in 0..10 {
-                s.set(s.get() + 1);
-                seen.push(std::thread::current().id());
-                weft::yield_now().await;
-            }
-            (seen, Rc::clone(&s))
-        });
-        let (seen, rc) = t.await.unwrap();
-        assert!(
-            seen.iter().all(|id| *id == here),
-            "a local task left its thread"
-        );
-        assert_eq!(rc.get(), 10);
-        assert_eq!(shared.get(), 10);
-
-        // Woken from another thread, it still runs here.
-        let p = Promise::<u8>::new();
-        let p2 = p.clone();
-        let t = weft::spawn_local(async move {
-            let local = Rc::new(p2.await.unwrap());
-            (*local, std::thread::current().id())
-        });
-        let setter = std::thread::spawn(move || p.set_result(8).unwrap());
-        let (v, id) = t.await.unwrap();
-        setter.join().unwrap();
-        assert_eq!((v, id), (8, here));
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn spawn_local_runs_non_send_futures_on_the_block_on_thread() {
+    let here = std::thread::current().id();
+    let shared = Rc::new(std::cell::Cell::new(0));
+    let s = shared.clone();
+    let t = weft::spawn_local(async move {
+        let mut seen = Vec::new();
+        for _ in 0..10 {
+            s.set(s.get() + 1);
+            seen.push(std::thread::current().id());
+            weft::yield_now().await;
+        }
+        (seen, Rc::clone(&s))
     });
+    let (seen, rc) = t.await.unwrap();
+    assert!(
+        seen.iter().all(|id| *id == here),
+        "a local task left its thread"
+    );
+    assert_eq!(rc.get(), 10);
+    assert_eq!(shared.get(), 10);
+
+    // Woken from another thread, it still runs here.
+    let p = Promise::<u8>::new();
+    let p2 = p.clone();
+    let t = weft::spawn_local(async move {
+        let local = Rc::new(p2.await.unwrap());
+        (*local, std::thread::current().id())
+    });
+    let setter = std::thread::spawn(move || p.set_result(8).unwrap());
+    let (v, id) = t.await.unwrap();
+    setter.join().unwrap();
+    assert_eq!((v, id), (8, here));
 }
 
-#[test]
-fn spawn_local_inside_a_worker_task_stays_on_that_worker() {
-    block_on(2, |_| async {
-        let results = weft::spawn(async {
-            let home = std::thread::current().id();
-            let locals: Vec<Task<Vec<ThreadId>>> = (0..8)
-                .map(|_| {
-                    weft::spawn_local(async {
-                        let marker = Rc::new(());
-                        let mut seen = Vec::new();
-                        for _ in 0..20 {
-                            seen.push(std::thread::current().id());
-                            // Keep the other worker hungry, so it tries to steal.
-                            weft::spawn(async {}).detach();
-                            weft::yield_now().await;
-                        }
-                        drop(marker);
-                        seen
-                    })
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn spawn_local_inside_a_worker_task_stays_on_that_worker() {
+    let results = weft::spawn(async {
+        let home = std::thread::current().id();
+        let locals: Vec<Task<Vec<ThreadId>>> = (0..8)
+            .map(|_| {
+                weft::spawn_local(async {
+                    let marker = Rc::new(());
+                    let mut seen = Vec::new();
+                    for _ in 0..20 {
+                        seen.push(std::thread::current().id());
+                        // Keep the other worker hungry, so it tries to steal.
+                        weft::spawn(async {}).detach();
+                        weft::yield_now().await;
+                    }
+                    drop(marker);
+                    seen
                 })
-                .collect();
-            let mut all = Vec::new();
-            for t in locals {
-                all.extend(t.await.unwrap());
-            }
-            (home, all)
-        })
-        .await
-        .unwrap();
-        let (home, seen) = results;
-        assert_eq!(seen.len(), 160);
-        assert!(
-            seen.iter().all(|id| *id == home),
-            "a local task was stolen by another worker"
-        );
-    });
+            })
+            .collect();
+        let mut all = Vec::new();
+        for t in locals {
+            all.extend(t.await.unwrap());
+        }
+        (home, all)
+    })
+    .await
+    .unwrap();
+    let (home, seen) = results;
+    assert_eq!(seen.len(), 160);
+    assert!(
+        seen.iter().all(|id| *id == home),
+        "a local task was stolen by another worker"
+    );
 }
 
 #[test]

@@ -108,30 +108,28 @@ fn sleep_never_returns_early() {
     });
 }
 
-#[test]
-fn sleep_with_returns_its_value_after_the_delay() {
-    block_on(2, |_| async {
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn sleep_with_returns_its_value_after_the_delay() {
+    let start = Instant::now();
+    let v = weft::sleep_with(Duration::from_millis(15), String::from("payload")).await;
+    assert_eq!(v, "payload");
+    assert!(start.elapsed() >= Duration::from_millis(15));
+
+    // Zero: yields once, then returns the value.
+    let mut s = weft::sleep_with(Duration::ZERO, vec![1, 2, 3]);
+    assert!(poll_once(&mut s).is_pending(), "sleep_with(0) yields once");
+    assert_eq!(poll_once(&mut s), Poll::Ready(vec![1, 2, 3]));
+
+    // On a worker, with a non-Clone value.
+    struct Token(u32);
+    let t = weft::spawn(async {
         let start = Instant::now();
-        let v = weft::sleep_with(Duration::from_millis(15), String::from("payload")).await;
-        assert_eq!(v, "payload");
-        assert!(start.elapsed() >= Duration::from_millis(15));
-
-        // Zero: yields once, then returns the value.
-        let mut s = weft::sleep_with(Duration::ZERO, vec![1, 2, 3]);
-        assert!(poll_once(&mut s).is_pending(), "sleep_with(0) yields once");
-        assert_eq!(poll_once(&mut s), Poll::Ready(vec![1, 2, 3]));
-
-        // On a worker, with a non-Clone value.
-        struct Token(u32);
-        let t = weft::spawn(async {
-            let start = Instant::now();
-            let tok = weft::sleep_with(Duration::from_millis(5), Token(7)).await;
-            (tok.0, start.elapsed())
-        });
-        let (v, took) = t.await.unwrap();
-        assert_eq!(v, 7);
-        assert!(took >= Duration::from_millis(5));
+        let tok = weft::sleep_with(Duration::from_millis(5), Token(7)).await;
+        (tok.0, start.elapsed())
     });
+    let (v, took) = t.await.unwrap();
+    assert_eq!(v, 7);
+    assert!(took >= Duration::from_millis(5));
 }
 
 #[test]
@@ -229,30 +227,28 @@ fn sleep_and_call_later_accept_any_duration() {
 
 // ----- sleep(0) -----
 
-#[test]
-fn sleep_zero_is_pending_once_then_ready() {
-    block_on(1, |_| async {
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn sleep_zero_is_pending_once_then_ready() {
+    let mut s = weft::sleep(Duration::ZERO);
+    let (count, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    assert!(Pin::new(&mut s).poll(&mut cx).is_pending(), "first poll");
+    assert_eq!(count.0.load(Ordering::SeqCst), 1, "it wakes itself once");
+    assert_eq!(pending_timers(), 0, "a yield, not a timer");
+    assert!(Pin::new(&mut s).poll(&mut cx).is_ready(), "second poll");
+    assert_eq!(count.0.load(Ordering::SeqCst), 1);
+
+    // The same inside a task on a worker.
+    weft::spawn(async {
         let mut s = weft::sleep(Duration::ZERO);
         let (count, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
-        assert!(Pin::new(&mut s).poll(&mut cx).is_pending(), "first poll");
-        assert_eq!(count.0.load(Ordering::SeqCst), 1, "it wakes itself once");
-        assert_eq!(pending_timers(), 0, "a yield, not a timer");
-        assert!(Pin::new(&mut s).poll(&mut cx).is_ready(), "second poll");
+        assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
+        assert!(Pin::new(&mut s).poll(&mut cx).is_ready());
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
-
-        // The same inside a task on a worker.
-        weft::spawn(async {
-            let mut s = weft::sleep(Duration::ZERO);
-            let (count, waker) = counting_waker();
-            let mut cx = Context::from_waker(&waker);
-            assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
-            assert!(Pin::new(&mut s).poll(&mut cx).is_ready());
-            assert_eq!(count.0.load(Ordering::SeqCst), 1);
-        })
-        .await
-        .unwrap();
-    });
+    })
+    .await
+    .unwrap();
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -691,69 +687,67 @@ fn sleep_reset_moves_the_deadline_earlier_and_later() {
 
 // ----- interval -----
 
-#[test]
-fn interval_ticks_on_its_grid_first_at_once_skipping_missed_ticks() {
-    block_on(2, |_| async {
-        let p = Duration::from_millis(20);
-        let created = Instant::now();
-        let mut every = weft::interval(p);
-        assert_eq!(every.period(), p);
-        let mut cx = Context::from_waker(noop_waker_ref());
-        // The first tick is immediate.
-        let t0 = match every.poll_tick(&mut cx) {
-            Poll::Ready(t) => t,
-            Poll::Pending => panic!("the first tick must be ready at once"),
-        };
-        assert!(t0 >= created && t0 <= Instant::now());
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn interval_ticks_on_its_grid_first_at_once_skipping_missed_ticks() {
+    let p = Duration::from_millis(20);
+    let created = Instant::now();
+    let mut every = weft::interval(p);
+    assert_eq!(every.period(), p);
+    let mut cx = Context::from_waker(noop_waker_ref());
+    // The first tick is immediate.
+    let t0 = match every.poll_tick(&mut cx) {
+        Poll::Ready(t) => t,
+        Poll::Pending => panic!("the first tick must be ready at once"),
+    };
+    assert!(t0 >= created && t0 <= Instant::now());
 
-        // The next ticks: on the grid, each one period after the last, never early.
-        for k in 1..=3u32 {
-            let t = every.tick().await;
-            assert_eq!(t, t0 + p * k, "tick {k} off the grid");
-            assert!(Instant::now() >= t, "tick {k} came early");
-        }
+    // The next ticks: on the grid, each one period after the last, never early.
+    for k in 1..=3u32 {
+        let t = every.tick().await;
+        assert_eq!(t, t0 + p * k, "tick {k} off the grid");
+        assert!(Instant::now() >= t, "tick {k} came early");
+    }
 
-        // Miss ticks: block this thread for five and a half periods.
-        std::thread::sleep(p * 5 + p / 2);
-        // The overdue tick (t0 + 4p) is delivered at once...
-        let before = Instant::now();
-        let late = match every.poll_tick(&mut cx) {
-            Poll::Ready(t) => t,
-            Poll::Pending => panic!("an overdue tick must be ready at once"),
-        };
-        let after = Instant::now();
-        assert_eq!(late, t0 + p * 4);
-        // ...and the schedule skips what was missed: the next tick is the first
-        // grid point after the late one was taken, not a burst of old ones.
-        let next = every.tick().await;
-        assert!(Instant::now() >= next);
-        assert!(
-            next > before,
-            "burst: a missed tick {:?} old",
-            before - next
-        );
-        assert!(next <= after + p, "skipped too far: {:?}", next - after);
-        let since = next - t0;
-        assert_eq!(
-            since.as_nanos() % p.as_nanos(),
-            0,
-            "the tick after a skip is off the grid"
-        );
-        let following = every.tick().await;
-        assert_eq!(following, next + p);
+    // Miss ticks: block this thread for five and a half periods.
+    std::thread::sleep(p * 5 + p / 2);
+    // The overdue tick (t0 + 4p) is delivered at once...
+    let before = Instant::now();
+    let late = match every.poll_tick(&mut cx) {
+        Poll::Ready(t) => t,
+        Poll::Pending => panic!("an overdue tick must be ready at once"),
+    };
+    let after = Instant::now();
+    assert_eq!(late, t0 + p * 4);
+    // ...and the schedule skips what was missed: the next tick is the first
+    // grid point after the late one was taken, not a burst of old ones.
+    let next = every.tick().await;
+    assert!(Instant::now() >= next);
+    assert!(
+        next > before,
+        "burst: a missed tick {:?} old",
+        before - next
+    );
+    assert!(next <= after + p, "skipped too far: {:?}", next - after);
+    let since = next - t0;
+    assert_eq!(
+        since.as_nanos() % p.as_nanos(),
+        0,
+        "the tick after a skip is off the grid"
+    );
+    let following = every.tick().await;
+    assert_eq!(following, next + p);
 
-        // interval_at: the first tick at its start, not before.
-        let start = Instant::now() + Duration::from_millis(30);
-        let mut later = weft::interval_at(start, p);
-        assert!(later.poll_tick(&mut cx).is_pending());
-        assert_eq!(later.tick().await, start);
-        assert!(Instant::now() >= start);
-        assert_eq!(later.tick().await, start + p);
+    // interval_at: the first tick at its start, not before.
+    let start = Instant::now() + Duration::from_millis(30);
+    let mut later = weft::interval_at(start, p);
+    assert!(later.poll_tick(&mut cx).is_pending());
+    assert_eq!(later.tick().await, start);
+    assert!(Instant::now() >= start);
+    assert_eq!(later.tick().await, start + p);
 
-        // A zero period is refused.
-        let err = catch_unwind(AssertUnwindSafe(|| weft::interval(Duration::ZERO))).unwrap_err();
-        assert!(common::panic_message(&*err).contains("non-zero"));
-    });
+    // A zero period is refused.
+    let err = catch_unwind(AssertUnwindSafe(|| weft::interval(Duration::ZERO))).unwrap_err();
+    assert!(common::panic_message(&*err).contains("non-zero"));
 }
 
 // ----- the driver's next_wake protocol -----
