@@ -707,31 +707,27 @@ async fn a_body_cleanup_error_wins_over_the_parents_cancellation() {
 // ----- spawning into a finished or aborting group -----
 
 // Spec: "Spawning into a finished group -> error (the future is dropped unpolled)."
-#[test]
-fn spawning_into_a_finished_group_fails_and_drops_the_future_unpolled() {
-    block_on(2, |h| {
-        let h = h.clone();
-        async move {
-            let tg = finished_group().await;
-            let (drops, polled) = (DropCounter::new(), Flag::new());
-            let refused = refused_future(&drops, &polled);
-            let spawned_before = h.metrics().spawned;
-            let err = tg
-                .spawn(refused)
-                .expect_err("spawned into a finished group");
-            assert!(err.is_finished() && !err.is_aborting());
-            assert_eq!(drops.get(), 1, "the refused future was not dropped (once)");
-            assert_eq!(
-                h.metrics().spawned,
-                spawned_before,
-                "a task was spawned anyway"
-            );
-            weft::sleep(TICK).await;
-            assert!(!polled.get(), "the refused future was polled");
-            assert_eq!(drops.get(), 1);
-            assert!(tg.is_empty());
-        }
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn spawning_into_a_finished_group_fails_and_drops_the_future_unpolled() {
+    let h = weft::Handle::current();
+    let tg = finished_group().await;
+    let (drops, polled) = (DropCounter::new(), Flag::new());
+    let refused = refused_future(&drops, &polled);
+    let spawned_before = h.metrics().spawned;
+    let err = tg
+        .spawn(refused)
+        .expect_err("spawned into a finished group");
+    assert!(err.is_finished() && !err.is_aborting());
+    assert_eq!(drops.get(), 1, "the refused future was not dropped (once)");
+    assert_eq!(
+        h.metrics().spawned,
+        spawned_before,
+        "a task was spawned anyway"
+    );
+    weft::sleep(TICK).await;
+    assert!(!polled.get(), "the refused future was polled");
+    assert_eq!(drops.get(), 1);
+    assert!(tg.is_empty());
 }
 
 // Spec: "Spawning into a finished group -> error" (from a task holding a clone,

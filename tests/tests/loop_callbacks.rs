@@ -366,60 +366,56 @@ fn a_tie_scheduled_while_the_driver_hands_over_its_batch_still_runs_last() {
     });
 }
 
-#[test]
-fn cancelling_a_delayed_callback_removes_its_timer_and_it_never_runs() {
-    block_on(1, |h| {
-        let h = h.clone();
-        async move {
-            let timers = || h.metrics().pending_timers;
-            let ran = Flag::new();
-            let r = ran.clone();
-            let hour = weft::call_later(Duration::from_secs(3600), move || r.set());
-            assert_eq!(timers(), 1);
-            assert!(!hour.cancelled());
-            hour.cancel();
-            assert!(hour.cancelled());
-            assert_eq!(timers(), 0, "cancel removes the timer at once");
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn cancelling_a_delayed_callback_removes_its_timer_and_it_never_runs() {
+    let h = weft::Handle::current();
+    let timers = || h.metrics().pending_timers;
+    let ran = Flag::new();
+    let r = ran.clone();
+    let hour = weft::call_later(Duration::from_secs(3600), move || r.set());
+    assert_eq!(timers(), 1);
+    assert!(!hour.cancelled());
+    hour.cancel();
+    assert!(hour.cancelled());
+    assert_eq!(timers(), 0, "cancel removes the timer at once");
 
-            let r = ran.clone();
-            let soon = weft::call_later(Duration::from_millis(10), move || r.set());
-            let r = ran.clone();
-            let at = weft::call_at(weft::loop_time() + Duration::from_millis(10), move || {
-                r.set()
-            });
-            assert_eq!(timers(), 2);
-            soon.cancel();
-            // From another thread.
-            std::thread::spawn(move || at.cancel()).join().unwrap();
-            assert_eq!(timers(), 0);
-            weft::sleep(Duration::from_millis(40)).await;
-            assert!(!ran.get(), "a cancelled delayed callback ran");
-
-            // Cancelled after its timer fired but before the loop ran it: this
-            // thread is held up so the callback waits in the loop's inbox.
-            let r = ran.clone();
-            let fired = weft::call_later(Duration::from_millis(5), move || r.set());
-            let hold = Instant::now();
-            while timers() != 0 {
-                assert!(
-                    hold.elapsed() < Duration::from_secs(10),
-                    "the timer never fired"
-                );
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            fired.cancel();
-            weft::sleep(Duration::from_millis(10)).await;
-            assert!(
-                !ran.get(),
-                "cancelled between firing and running, it still ran"
-            );
-
-            // Dropping the handle does not cancel.
-            let r = ran.clone();
-            drop(weft::call_later(Duration::from_millis(5), move || r.set()));
-            sleep_until_true("the dropped handle's callback", || ran.get()).await;
-        }
+    let r = ran.clone();
+    let soon = weft::call_later(Duration::from_millis(10), move || r.set());
+    let r = ran.clone();
+    let at = weft::call_at(weft::loop_time() + Duration::from_millis(10), move || {
+        r.set()
     });
+    assert_eq!(timers(), 2);
+    soon.cancel();
+    // From another thread.
+    std::thread::spawn(move || at.cancel()).join().unwrap();
+    assert_eq!(timers(), 0);
+    weft::sleep(Duration::from_millis(40)).await;
+    assert!(!ran.get(), "a cancelled delayed callback ran");
+
+    // Cancelled after its timer fired but before the loop ran it: this
+    // thread is held up so the callback waits in the loop's inbox.
+    let r = ran.clone();
+    let fired = weft::call_later(Duration::from_millis(5), move || r.set());
+    let hold = Instant::now();
+    while timers() != 0 {
+        assert!(
+            hold.elapsed() < Duration::from_secs(10),
+            "the timer never fired"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    fired.cancel();
+    weft::sleep(Duration::from_millis(10)).await;
+    assert!(
+        !ran.get(),
+        "cancelled between firing and running, it still ran"
+    );
+
+    // Dropping the handle does not cancel.
+    let r = ran.clone();
+    drop(weft::call_later(Duration::from_millis(5), move || r.set()));
+    sleep_until_true("the dropped handle's callback", || ran.get()).await;
 }
 
 // ----- the loop clock -----

@@ -183,44 +183,36 @@ fn assert_nested_block_on_refused(handle: &weft::Handle) {
     assert!(msg.contains(NESTED), "unclear panic message: {msg}");
 }
 
-#[test]
-fn block_on_inside_a_task_is_refused_not_a_deadlock() {
-    block_on(1, |h| {
-        let h = h.clone();
-        async move {
-            let other = common::runtime(1);
-            let other_handle = other.handle().clone();
-            weft::spawn(async move {
-                assert_nested_block_on_refused(&h);
-                // Any runtime: a worker thread must not block.
-                assert_nested_block_on_refused(&other_handle);
-                drop(other);
-            })
-            .await
-            .unwrap();
-            // The worker survived the panics.
-            assert_eq!(weft::spawn(async { 2 }).await.unwrap(), 2);
-        }
-    });
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn block_on_inside_a_task_is_refused_not_a_deadlock() {
+    let h = weft::Handle::current();
+    let other = common::runtime(1);
+    let other_handle = other.handle().clone();
+    weft::spawn(async move {
+        assert_nested_block_on_refused(&h);
+        // Any runtime: a worker thread must not block.
+        assert_nested_block_on_refused(&other_handle);
+        drop(other);
+    })
+    .await
+    .unwrap();
+    // The worker survived the panics.
+    assert_eq!(weft::spawn(async { 2 }).await.unwrap(), 2);
 }
 
-#[test]
-fn block_on_inside_block_on_is_refused_not_a_deadlock() {
-    block_on(1, |h| {
-        let h = h.clone();
-        async move {
-            assert_nested_block_on_refused(&h);
-            let other = common::runtime(1);
-            assert_nested_block_on_refused(other.handle());
-            // Also from a local task running on this block_on loop.
-            let h2 = h.clone();
-            weft::spawn_local(async move { assert_nested_block_on_refused(&h2) })
-                .await
-                .unwrap();
-            // Still usable afterwards.
-            assert_eq!(weft::spawn(async { 3 }).await.unwrap(), 3);
-        }
-    });
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn block_on_inside_block_on_is_refused_not_a_deadlock() {
+    let h = weft::Handle::current();
+    assert_nested_block_on_refused(&h);
+    let other = common::runtime(1);
+    assert_nested_block_on_refused(other.handle());
+    // Also from a local task running on this block_on loop.
+    let h2 = h.clone();
+    weft::spawn_local(async move { assert_nested_block_on_refused(&h2) })
+        .await
+        .unwrap();
+    // Still usable afterwards.
+    assert_eq!(weft::spawn(async { 3 }).await.unwrap(), 3);
 }
 
 // ----- a closed runtime -----
@@ -745,51 +737,43 @@ fn a_task_awaiting_finished_task_handles_does_not_starve_others() {
 
 // ----- metrics -----
 
-#[test]
-fn live_tasks_counts_no_task_whose_result_was_delivered() {
-    block_on(2, |h| {
-        let h = h.clone();
-        async move {
-            let mut lagging = 0;
-            for _ in 0..2_000 {
-                weft::spawn(async { 1 }).await.unwrap();
-                if h.metrics().live_tasks != 0 {
-                    lagging += 1;
-                }
-            }
-            assert_eq!(
-                lagging, 0,
-                "live_tasks counted finished tasks {lagging} times in 2000"
-            );
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn live_tasks_counts_no_task_whose_result_was_delivered() {
+    let h = weft::Handle::current();
+    let mut lagging = 0;
+    for _ in 0..2_000 {
+        weft::spawn(async { 1 }).await.unwrap();
+        if h.metrics().live_tasks != 0 {
+            lagging += 1;
         }
-    });
+    }
+    assert_eq!(
+        lagging, 0,
+        "live_tasks counted finished tasks {lagging} times in 2000"
+    );
 }
 
-#[test]
-fn metrics_count_spawned_and_live_tasks() {
-    block_on(2, |h| {
-        let h = h.clone();
-        async move {
-            let before = h.metrics();
-            let gate = Promise::<()>::new();
-            let tasks: Vec<Task<()>> = (0..10)
-                .map(|_| {
-                    let g = gate.clone();
-                    weft::spawn(async move { g.await.unwrap() })
-                })
-                .collect();
-            let m = h.metrics();
-            assert_eq!(m.spawned, before.spawned + 10);
-            assert_eq!(m.live_tasks, 10);
-            gate.set_result(()).unwrap();
-            let refs: Vec<TaskRef> = tasks.iter().map(|t| t.task_ref()).collect();
-            for t in tasks {
-                t.await.unwrap();
-            }
-            for r in &refs {
-                wait_done(r).await;
-            }
-            wait_until("live_tasks to reach 0", || h.metrics().live_tasks == 0).await;
-        }
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn metrics_count_spawned_and_live_tasks() {
+    let h = weft::Handle::current();
+    let before = h.metrics();
+    let gate = Promise::<()>::new();
+    let tasks: Vec<Task<()>> = (0..10)
+        .map(|_| {
+            let g = gate.clone();
+            weft::spawn(async move { g.await.unwrap() })
+        })
+        .collect();
+    let m = h.metrics();
+    assert_eq!(m.spawned, before.spawned + 10);
+    assert_eq!(m.live_tasks, 10);
+    gate.set_result(()).unwrap();
+    let refs: Vec<TaskRef> = tasks.iter().map(|t| t.task_ref()).collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for r in &refs {
+        wait_done(r).await;
+    }
+    wait_until("live_tasks to reach 0", || h.metrics().live_tasks == 0).await;
 }

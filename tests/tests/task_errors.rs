@@ -62,35 +62,31 @@ fn a_timeout_is_its_own_variant() {
     });
 }
 
-#[test]
-fn result_taken_is_reported_one_way_by_task_and_concurrent_future() {
-    block_on(1, |handle| {
-        let handle = handle.clone();
-        async move {
-            let mut t = weft::spawn(async { 1 });
-            while !t.done() {
-                weft::yield_now().await;
-            }
-            assert_eq!(t.result().unwrap().unwrap(), 1);
-            assert_eq!(t.result().unwrap_err(), InvalidStateError::ResultTaken);
-            assert!(t.result().unwrap_err().is_result_taken());
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn result_taken_is_reported_one_way_by_task_and_concurrent_future() {
+    let handle = weft::Handle::current();
+    let mut t = weft::spawn(async { 1 });
+    while !t.done() {
+        weft::yield_now().await;
+    }
+    assert_eq!(t.result().unwrap().unwrap(), 1);
+    assert_eq!(t.result().unwrap_err(), InvalidStateError::ResultTaken);
+    assert!(t.result().unwrap_err().is_result_taken());
 
-            let fut = weft::run_coroutine_threadsafe(async { 2 }, &handle);
-            assert_eq!(fut.clone().await.unwrap(), 2);
-            match fut.await {
-                Err(FutureError::InvalidState(e)) => {
-                    assert_eq!(e, InvalidStateError::ResultTaken);
-                    assert_eq!(e.to_string(), "invalid state: result already taken");
-                }
-                other => panic!("expected ResultTaken, got {other:?}"),
-            }
-
-            let p = Promise::<u8>::new();
-            assert_eq!(p.exception().unwrap_err(), InvalidStateError::Pending);
-            p.set_result(1).unwrap();
-            assert_eq!(p.set_result(2).unwrap_err(), InvalidStateError::AlreadyDone);
+    let fut = weft::run_coroutine_threadsafe(async { 2 }, &handle);
+    assert_eq!(fut.clone().await.unwrap(), 2);
+    match fut.await {
+        Err(FutureError::InvalidState(e)) => {
+            assert_eq!(e, InvalidStateError::ResultTaken);
+            assert_eq!(e.to_string(), "invalid state: result already taken");
         }
-    });
+        other => panic!("expected ResultTaken, got {other:?}"),
+    }
+
+    let p = Promise::<u8>::new();
+    assert_eq!(p.exception().unwrap_err(), InvalidStateError::Pending);
+    p.set_result(1).unwrap();
+    assert_eq!(p.set_result(2).unwrap_err(), InvalidStateError::AlreadyDone);
 }
 
 #[test]
