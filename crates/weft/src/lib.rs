@@ -15,7 +15,7 @@
 //!
 //! | asyncio                         | weft                                       |
 //! |---------------------------------|--------------------------------------------|
-//! | `asyncio.run(main())`           | [`run`]`(main)`                            |
+//! | `asyncio.run(main())`           | [`run`]`(main)` / [`#[weft::main]`](macro@main) |
 //! | `asyncio.create_task(coro)`     | [`spawn`]`(fut)` / [`Handle::spawn`]       |
 //! | `task.cancel(msg)`              | [`TaskRef::cancel_with`]`(msg)`            |
 //! | `try: await x except CancelledError:` | [`catch_cancel`]`(x).await`          |
