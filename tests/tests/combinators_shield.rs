@@ -23,8 +23,10 @@ impl Worker {
     fn spawn() -> (Task<DropGuard>, Worker) {
         let (finished, drops) = (Flag::new(), DropCounter::new());
         let (f, g) = (finished.clone(), drops.guard());
+        // Long against the 10 ms timeouts below, so a loaded machine that
+        // runs the check late still finds it running.
         let x = weft::spawn(async move {
-            weft::sleep(ms(40)).await;
+            weft::sleep(ms(250)).await;
             f.set();
             g
         });
