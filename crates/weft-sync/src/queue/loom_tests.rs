@@ -1,6 +1,9 @@
 //! Loom models of the queue (`queue/mod.rs`) on the shipped code: a getter or
-//! putter woken then cancelled, a shutdown racing a put, and a `task_done`
-//! racing a `join`.
+//! putter woken then cancelled, a shutdown (plain or immediate) racing a put,
+//! a put racing a get on the lock-free ring (one place, two places,
+//! unbounded), and a `task_done` racing a `join`. Under `--cfg loom` the ring
+//! (concurrent-queue) is built on loom's atomics, so its pushes, pops and
+//! close are explored too.
 //!
 //! Run with the wait list's models:
 //!
@@ -133,6 +136,66 @@ fn loom_task_done_racing_join_wakes_the_joiner() {
         let finisher = thread::spawn(move || q.task_done().unwrap());
         block_on(q.join());
         finisher.join().unwrap();
+        assert!(q.task_done().is_err());
+    });
+}
+
+/// A putter thread and a getter thread run at once on the ring of a queue
+/// of `maxsize`: every `items` unit the getter takes finds its item, in
+/// order, and a bounded putter waits for the place a get gives back.
+fn put_racing_get(maxsize: usize) {
+    loom::model(move || {
+        let q: &'static Queue<u32> = leak(Queue::new(maxsize));
+        let putter = thread::spawn(move || {
+            block_on(q.put(1)).unwrap();
+            block_on(q.put(2)).unwrap();
+        });
+        assert_eq!(block_on(q.get()), Ok(1));
+        assert_eq!(block_on(q.get()), Ok(2));
+        putter.join().unwrap();
+        assert!(q.empty());
+        assert!(q.get_nowait().unwrap_err().is_empty());
+    });
+}
+
+#[test]
+fn loom_put_racing_get_on_a_one_place_ring() {
+    put_racing_get(1);
+}
+
+#[test]
+fn loom_put_racing_get_on_a_two_place_ring() {
+    put_racing_get(2);
+}
+
+#[test]
+fn loom_put_racing_get_on_an_unbounded_ring() {
+    put_racing_get(0);
+}
+
+/// An immediate shutdown races a put while a getter waits: the item is
+/// either delivered to the getter or dropped by the shutdown and counted
+/// done, never left behind or counted twice.
+#[test]
+fn loom_immediate_shutdown_racing_a_put_delivers_or_drops_the_item() {
+    loom::model(|| {
+        let q: &'static Queue<u32> = leak(Queue::new(0));
+        let mut g = q.get();
+        let (_f, waker) = flag();
+        assert!(poll(&mut g, &waker).is_pending());
+
+        let putter = thread::spawn(move || q.put_nowait(5).is_ok());
+        q.shutdown(true);
+        let put = putter.join().unwrap();
+
+        if let Ok(item) = block_on(g) {
+            assert!(put);
+            assert_eq!(item, 5);
+            q.task_done().unwrap();
+        }
+        assert!(q.empty());
+        // Nothing pending: a put item was got and done, or dropped and
+        // counted done; a refused one was never counted.
         assert!(q.task_done().is_err());
     });
 }
