@@ -1,5 +1,6 @@
 //! Loom models of the queue (`queue/mod.rs`) on the shipped code: a getter or
-//! putter woken then cancelled, a shutdown (plain or immediate) racing a put,
+//! putter woken then cancelled, a shutdown (plain or immediate) racing a put
+//! (also with the woken getter on its own thread),
 //! a put racing a get on the lock-free ring (one place, two places,
 //! unbounded), and a `task_done` racing a `join`. Under `--cfg loom` the ring
 //! (concurrent-queue) is built on loom's atomics, so its pushes, pops and
@@ -115,6 +116,33 @@ fn loom_shutdown_racing_a_put_loses_no_item_and_no_getter() {
         let put = putter.join().unwrap();
 
         let got = block_on(g);
+        if put {
+            assert_eq!(got, Ok(5));
+        } else {
+            assert_eq!(got, Err(QueueShutDown(())));
+        }
+        assert!(q.empty());
+    });
+}
+
+/// As the model above, but the getter runs on its own thread while the put
+/// and the shutdown race, so a getter woken by the shutdown's close pops
+/// while the put may still be pushing: the put succeeds exactly when the
+/// getter gets its item.
+#[test]
+fn loom_shutdown_racing_a_put_and_the_woken_getter_loses_no_item() {
+    loom::model(|| {
+        let q: &'static Queue<u32> = leak(Queue::new(0));
+        let mut g = q.get();
+        let (_f, waker) = flag();
+        assert!(poll(&mut g, &waker).is_pending());
+
+        let getter = thread::spawn(move || block_on(g));
+        let putter = thread::spawn(move || q.put_nowait(5).is_ok());
+        q.shutdown(false);
+        let put = putter.join().unwrap();
+        let got = getter.join().unwrap();
+
         if put {
             assert_eq!(got, Ok(5));
         } else {
