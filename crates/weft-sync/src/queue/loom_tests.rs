@@ -101,21 +101,43 @@ fn loom_putter_woken_then_cancelled_passes_the_place_on() {
     });
 }
 
+/// The race of the shutdown models: a getter is queued on an empty queue,
+/// a thread puts 5 while this one shuts the queue down (`immediate` or not),
+/// and the getter finishes on a thread of its own during the race if
+/// `getter_thread`, else here once the put is over. Returns whether the put
+/// succeeded, what the getter got, and the queue.
+fn shutdown_racing_a_put(
+    immediate: bool,
+    getter_thread: bool,
+) -> (bool, Result<u32, QueueShutDown>, &'static Queue<u32>) {
+    let q: &'static Queue<u32> = leak(Queue::new(0));
+    let mut g = q.get();
+    let (_f, waker) = flag();
+    assert!(poll(&mut g, &waker).is_pending());
+
+    let mut g = Some(g);
+    let getter = if getter_thread {
+        g.take().map(|g| thread::spawn(move || block_on(g)))
+    } else {
+        None
+    };
+    let putter = thread::spawn(move || q.put_nowait(5).is_ok());
+    q.shutdown(immediate);
+    let put = putter.join().unwrap();
+    let got = match (getter, g) {
+        (Some(getter), _) => getter.join().unwrap(),
+        (None, Some(g)) => block_on(g),
+        (None, None) => unreachable!("the getter is here or on its thread"),
+    };
+    (put, got, q)
+}
+
 /// A shutdown races a put while a getter waits: the put succeeds exactly
 /// when the getter gets its item, and the getter is woken either way.
 #[test]
 fn loom_shutdown_racing_a_put_loses_no_item_and_no_getter() {
     loom::model(|| {
-        let q: &'static Queue<u32> = leak(Queue::new(0));
-        let mut g = q.get();
-        let (_f, waker) = flag();
-        assert!(poll(&mut g, &waker).is_pending());
-
-        let putter = thread::spawn(move || q.put_nowait(5).is_ok());
-        q.shutdown(false);
-        let put = putter.join().unwrap();
-
-        let got = block_on(g);
+        let (put, got, q) = shutdown_racing_a_put(false, false);
         if put {
             assert_eq!(got, Ok(5));
         } else {
@@ -132,17 +154,7 @@ fn loom_shutdown_racing_a_put_loses_no_item_and_no_getter() {
 #[test]
 fn loom_shutdown_racing_a_put_and_the_woken_getter_loses_no_item() {
     loom::model(|| {
-        let q: &'static Queue<u32> = leak(Queue::new(0));
-        let mut g = q.get();
-        let (_f, waker) = flag();
-        assert!(poll(&mut g, &waker).is_pending());
-
-        let getter = thread::spawn(move || block_on(g));
-        let putter = thread::spawn(move || q.put_nowait(5).is_ok());
-        q.shutdown(false);
-        let put = putter.join().unwrap();
-        let got = getter.join().unwrap();
-
+        let (put, got, q) = shutdown_racing_a_put(false, true);
         if put {
             assert_eq!(got, Ok(5));
         } else {
@@ -207,16 +219,8 @@ fn loom_put_racing_get_on_an_unbounded_ring() {
 #[test]
 fn loom_immediate_shutdown_racing_a_put_delivers_or_drops_the_item() {
     loom::model(|| {
-        let q: &'static Queue<u32> = leak(Queue::new(0));
-        let mut g = q.get();
-        let (_f, waker) = flag();
-        assert!(poll(&mut g, &waker).is_pending());
-
-        let putter = thread::spawn(move || q.put_nowait(5).is_ok());
-        q.shutdown(true);
-        let put = putter.join().unwrap();
-
-        if let Ok(item) = block_on(g) {
+        let (put, got, q) = shutdown_racing_a_put(true, false);
+        if let Ok(item) = got {
             assert!(put);
             assert_eq!(item, 5);
             q.task_done().unwrap();
