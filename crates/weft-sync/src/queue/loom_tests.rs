@@ -2,7 +2,9 @@
 //! putter woken then cancelled, a shutdown (plain or immediate) racing a put
 //! (also with the woken getter on its own thread),
 //! a put racing a get on the lock-free ring (one place, two places,
-//! unbounded), and a `task_done` racing a `join`. Under `--cfg loom` the ring
+//! unbounded), and a `task_done` racing a `join`. The woken-then-cancelled
+//! getter and the shutdown racing a put with the getter on its own thread are
+//! also run on a `LifoQueue`, whose store is kept under the `items` lock. Under `--cfg loom` the ring
 //! (concurrent-queue) is built on loom's atomics, so its pushes, pops and
 //! close are explored too.
 //!
@@ -25,7 +27,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use loom::thread;
 
-use super::{Queue, QueueShutDown};
+use super::{Fifo, GenericQueue, Lifo, Queue, QueueShutDown, Storage};
 use crate::test_util::{flag, poll};
 
 /// Unparks the loom thread that waits in [`block_on`].
@@ -59,8 +61,18 @@ fn leak<T>(value: T) -> &'static T {
 /// is dropped: whichever runs first, B gets the item.
 #[test]
 fn loom_getter_woken_then_cancelled_passes_the_item_on() {
+    getter_woken_then_cancelled::<Fifo<u32>>();
+}
+
+/// The same on a store kept under the `items` lock (a `LifoQueue`).
+#[test]
+fn loom_getter_woken_then_cancelled_on_a_locked_store_passes_the_item_on() {
+    getter_woken_then_cancelled::<Lifo<u32>>();
+}
+
+fn getter_woken_then_cancelled<S: Storage<Item = u32> + Send + 'static>() {
     loom::model(|| {
-        let q: &'static Queue<u32> = leak(Queue::new(0));
+        let q: &'static GenericQueue<S> = leak(GenericQueue::new(0));
         let mut a = q.get();
         let mut b = q.get();
         let (_f, waker) = flag();
@@ -106,11 +118,11 @@ fn loom_putter_woken_then_cancelled_passes_the_place_on() {
 /// and the getter finishes on a thread of its own during the race if
 /// `getter_thread`, else here once the put is over. Returns whether the put
 /// succeeded, what the getter got, and the queue.
-fn shutdown_racing_a_put(
+fn shutdown_racing_a_put<S: Storage<Item = u32> + Send + 'static>(
     immediate: bool,
     getter_thread: bool,
-) -> (bool, Result<u32, QueueShutDown>, &'static Queue<u32>) {
-    let q: &'static Queue<u32> = leak(Queue::new(0));
+) -> (bool, Result<u32, QueueShutDown>, &'static GenericQueue<S>) {
+    let q: &'static GenericQueue<S> = leak(GenericQueue::new(0));
     let mut g = q.get();
     let (_f, waker) = flag();
     assert!(poll(&mut g, &waker).is_pending());
@@ -137,7 +149,7 @@ fn shutdown_racing_a_put(
 #[test]
 fn loom_shutdown_racing_a_put_loses_no_item_and_no_getter() {
     loom::model(|| {
-        let (put, got, q) = shutdown_racing_a_put(false, false);
+        let (put, got, q) = shutdown_racing_a_put::<Fifo<u32>>(false, false);
         if put {
             assert_eq!(got, Ok(5));
         } else {
@@ -153,8 +165,19 @@ fn loom_shutdown_racing_a_put_loses_no_item_and_no_getter() {
 /// getter gets its item.
 #[test]
 fn loom_shutdown_racing_a_put_and_the_woken_getter_loses_no_item() {
+    shutdown_racing_a_put_and_the_woken_getter::<Fifo<u32>>();
+}
+
+/// The same on a store kept under the `items` lock (a `LifoQueue`), whose
+/// `shut_down` flag orders the race instead of the ring's close.
+#[test]
+fn loom_shutdown_racing_a_put_and_the_woken_getter_on_a_locked_store() {
+    shutdown_racing_a_put_and_the_woken_getter::<Lifo<u32>>();
+}
+
+fn shutdown_racing_a_put_and_the_woken_getter<S: Storage<Item = u32> + Send + 'static>() {
     loom::model(|| {
-        let (put, got, q) = shutdown_racing_a_put(false, true);
+        let (put, got, q) = shutdown_racing_a_put::<S>(false, true);
         if put {
             assert_eq!(got, Ok(5));
         } else {
@@ -219,7 +242,7 @@ fn loom_put_racing_get_on_an_unbounded_ring() {
 #[test]
 fn loom_immediate_shutdown_racing_a_put_delivers_or_drops_the_item() {
     loom::model(|| {
-        let (put, got, q) = shutdown_racing_a_put(true, false);
+        let (put, got, q) = shutdown_racing_a_put::<Fifo<u32>>(true, false);
         if let Ok(item) = got {
             assert!(put);
             assert_eq!(item, 5);
