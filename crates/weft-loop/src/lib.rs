@@ -22,13 +22,18 @@
 //!    (`LoopHandle`, `call_soon`, `call_later`).
 //! 8. `runtime`: `Builder`, `Runtime`, `Handle`.
 //! 9. `bridge` (`ConcurrentFuture`, `run_coroutine_threadsafe`), then
-//!    `blocking` (`spawn_blocking`), then `net/` (sockets, with `PollIo`).
+//!    `blocking` (`spawn_blocking`), then `net/` (sockets, with `PollIo`),
+//!    then `signal` (Unix signals, read through a `PollIo`).
+//! 10. `criterion` (feature `criterion`): criterion's `AsyncExecutor` for
+//!     `&Runtime` and `Handle`.
 
 #![warn(missing_docs)]
 
 mod blocking;
 mod bridge;
 mod context;
+#[cfg(feature = "criterion")]
+mod criterion;
 mod deadline;
 mod driver;
 mod error;
@@ -40,6 +45,8 @@ mod park;
 mod reactor;
 mod runtime;
 mod scheduler;
+#[cfg(unix)]
+pub mod signal;
 mod state;
 mod thread_pool;
 mod time;

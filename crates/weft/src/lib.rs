@@ -27,7 +27,9 @@
 //! | `loop.call_soon(f)` / `call_later` / `call_at` | [`call_soon`] / [`call_later`] / [`call_at`] |
 //! | `loop.call_soon_threadsafe(f)`  | [`LoopHandle::call_soon_threadsafe`]       |
 //! | `asyncio.open_connection` / `start_server` | [`net::TcpStream::connect`] / [`net::TcpListener::bind`] |
-//! | `await asyncio.gather(*tasks)`  | [`gather`]`(tasks).await` / [`gather!`]`(a, b).await` |
+//! | `asyncio.open_unix_connection` / `start_unix_server` | [`net::UnixStream::connect`] / [`net::UnixListener::bind`] |
+//! | `loop.add_signal_handler(sig, cb)` | [`signal::signal`]`(kind)?.recv().await` / [`signal::ctrl_c`]`().await` |
+//! | `await asyncio.gather(*tasks)`  | [`gather`](fn@gather)`(tasks).await` / [`gather!`](macro@gather)`(a, b).await` |
 //! | `await asyncio.wait(tasks, ...)` | [`wait`]`(tasks).timeout(t).return_when(w).await` |
 //! | `asyncio.as_completed(tasks)`   | [`as_completed`]`(tasks)` (a `Stream`)     |
 //! | `await asyncio.wait_for(t, d)`  | [`wait_for`]`(task, Some(d)).await`        |
@@ -41,6 +43,11 @@
 //! | `asyncio.Queue(maxsize)`, `LifoQueue`, `PriorityQueue` | [`queue::Queue::new`]`(maxsize)`, [`queue::LifoQueue`], [`queue::PriorityQueue`] |
 //!
 //! See `docs/asyncio.md` in the repository for the full guide.
+//!
+//! Feature `criterion` (off by default): criterion's `AsyncExecutor` for
+//! `&`[`Runtime`] and [`Handle`], so `b.to_async(&rt)` benches async code on
+//! weft as it does on tokio. Calling tokio-only libraries (reqwest, sqlx,
+//! tonic) from weft tasks: `docs/ecosystem.md`.
 
 #![warn(missing_docs)]
 
@@ -50,6 +57,8 @@ pub use weft_combinators::{
     TaskGroupError, TaskGroupSpawnError, TimedOut, Timeout, Wait, WaitResult,
 };
 pub use weft_loop::net;
+#[cfg(unix)]
+pub use weft_loop::signal;
 pub use weft_loop::{
     all_tasks, call_at, call_later, call_soon, current_task, interval, interval_at, loop_time, run,
     sleep, sleep_until, sleep_with, spawn, spawn_local, try_spawn, try_spawn_local, yield_now,
