@@ -148,15 +148,7 @@ fn shutdown_racing_a_put<S: Storage<Item = u32> + Send + 'static>(
 /// when the getter gets its item, and the getter is woken either way.
 #[test]
 fn loom_shutdown_racing_a_put_loses_no_item_and_no_getter() {
-    loom::model(|| {
-        let (put, got, q) = shutdown_racing_a_put::<Fifo<u32>>(false, false);
-        if put {
-            assert_eq!(got, Ok(5));
-        } else {
-            assert_eq!(got, Err(QueueShutDown(())));
-        }
-        assert!(q.empty());
-    });
+    put_succeeds_iff_the_getter_gets_it::<Fifo<u32>>(false);
 }
 
 /// As the model above, but the getter runs on its own thread while the put
@@ -165,19 +157,23 @@ fn loom_shutdown_racing_a_put_loses_no_item_and_no_getter() {
 /// getter gets its item.
 #[test]
 fn loom_shutdown_racing_a_put_and_the_woken_getter_loses_no_item() {
-    shutdown_racing_a_put_and_the_woken_getter::<Fifo<u32>>();
+    put_succeeds_iff_the_getter_gets_it::<Fifo<u32>>(true);
 }
 
 /// The same on a store kept under the `items` lock (a `LifoQueue`), whose
 /// `shut_down` flag orders the race instead of the ring's close.
 #[test]
 fn loom_shutdown_racing_a_put_and_the_woken_getter_on_a_locked_store() {
-    shutdown_racing_a_put_and_the_woken_getter::<Lifo<u32>>();
+    put_succeeds_iff_the_getter_gets_it::<Lifo<u32>>(true);
 }
 
-fn shutdown_racing_a_put_and_the_woken_getter<S: Storage<Item = u32> + Send + 'static>() {
-    loom::model(|| {
-        let (put, got, q) = shutdown_racing_a_put::<S>(false, true);
+/// The plain shutdown's models: the put succeeds exactly when the getter
+/// gets its item, and the getter is woken either way.
+fn put_succeeds_iff_the_getter_gets_it<S: Storage<Item = u32> + Send + 'static>(
+    getter_thread: bool,
+) {
+    loom::model(move || {
+        let (put, got, q) = shutdown_racing_a_put::<S>(false, getter_thread);
         if put {
             assert_eq!(got, Ok(5));
         } else {
