@@ -50,6 +50,7 @@ ORDER = [
     "mutex_uncontended",
     "mutex_contended",
     "semaphore_contended",
+    "rwlock_contended",
     "queue_1to1",
     "queue_4to4",
     "queue_backpressure",

@@ -19,6 +19,12 @@
 //!   The yield keeps the permits held across a scheduling point, so most
 //!   acquires find none free and wait in the semaphore's queue (without it,
 //!   2 workers never hold more than 2 permits and no one ever waits).
+//! * `rwlock_contended`: 8 tasks share one `RwLock<u64>`; each does 1 000
+//!   times: every eighth a write lock and an increment, else a read lock and
+//!   a read, yielding once while holding either (tokio's `sync_rwlock.rs`
+//!   mixes held readers and a writer the same way), so readers overlap and
+//!   the writers wait for them and make later readers wait (write-preferring
+//!   in all three).
 //! * `queue_1to1`: a producer task puts 10 000 items into a bounded queue of
 //!   capacity 1 024; the driver task (the one that spawned it) gets them.
 //! * `queue_4to4`: 4 producer tasks put 2 500 items each, 4 consumer tasks
@@ -37,6 +43,7 @@
 //! |---|---|---|---|
 //! | mutex | `weft::sync::Mutex` | `tokio::sync::Mutex` | `async_lock::Mutex` |
 //! | semaphore | `weft::sync::Semaphore` | `tokio::sync::Semaphore` | `async_lock::Semaphore` |
+//! | rwlock | `weft::sync::RwLock` | `tokio::sync::RwLock` | `async_lock::RwLock` |
 //! | queue | `weft::queue::Queue` (`maxsize` = capacity) | `tokio::sync::mpsc::channel` | `async_channel::bounded` |
 //! | blocking put | `put_blocking(item, None)` | `Sender::blocking_send` | `Sender::send_blocking` |
 //!
@@ -87,6 +94,15 @@ trait SyncRt: Rt {
     /// Acquire one permit, yield once holding it, release it.
     fn acquire_yield_release(s: &Self::Semaphore) -> impl Future<Output = ()> + Send;
 
+    type RwLock: Send + Sync + 'static;
+    fn rwlock() -> Self::RwLock;
+    /// Read lock, yield once holding it, read, unlock.
+    fn read_yield(l: &Self::RwLock) -> impl Future<Output = u64> + Send;
+    /// Write lock, yield once holding it, add one, unlock.
+    fn write_yield_increment(l: &Self::RwLock) -> impl Future<Output = ()> + Send;
+    /// The counter's value (nothing holds the lock).
+    fn rwlock_value(l: &Self::RwLock) -> u64;
+
     /// Producer end of a bounded queue.
     type Tx: Clone + Send + Sync + 'static;
     /// Consumer end, one consumer.
@@ -125,6 +141,24 @@ impl SyncRt for Weft {
         let permit = s.acquire().await;
         weft::yield_now().await;
         drop(permit);
+    }
+
+    type RwLock = weft::sync::RwLock<u64>;
+    fn rwlock() -> Self::RwLock {
+        weft::sync::RwLock::new(0)
+    }
+    async fn read_yield(l: &Self::RwLock) -> u64 {
+        let guard = l.read().await;
+        weft::yield_now().await;
+        *guard
+    }
+    async fn write_yield_increment(l: &Self::RwLock) {
+        let mut guard = l.write().await;
+        weft::yield_now().await;
+        *guard += 1;
+    }
+    fn rwlock_value(l: &Self::RwLock) -> u64 {
+        *l.try_read().expect("weft rwlock still write-locked")
     }
 
     type Tx = weft::queue::Queue<u64>;
@@ -176,6 +210,24 @@ impl SyncRt for Tokio {
         drop(permit);
     }
 
+    type RwLock = tokio::sync::RwLock<u64>;
+    fn rwlock() -> Self::RwLock {
+        tokio::sync::RwLock::new(0)
+    }
+    async fn read_yield(l: &Self::RwLock) -> u64 {
+        let guard = l.read().await;
+        tokio::task::yield_now().await;
+        *guard
+    }
+    async fn write_yield_increment(l: &Self::RwLock) {
+        let mut guard = l.write().await;
+        tokio::task::yield_now().await;
+        *guard += 1;
+    }
+    fn rwlock_value(l: &Self::RwLock) -> u64 {
+        *l.try_read().expect("tokio rwlock still write-locked")
+    }
+
     type Tx = tokio::sync::mpsc::Sender<u64>;
     type Rx = tokio::sync::mpsc::Receiver<u64>;
     type SharedRx = Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<u64>>>;
@@ -222,6 +274,24 @@ impl SyncRt for AsyncExecutor {
         let permit = s.acquire().await;
         futures_lite::future::yield_now().await;
         drop(permit);
+    }
+
+    type RwLock = async_lock::RwLock<u64>;
+    fn rwlock() -> Self::RwLock {
+        async_lock::RwLock::new(0)
+    }
+    async fn read_yield(l: &Self::RwLock) -> u64 {
+        let guard = l.read().await;
+        futures_lite::future::yield_now().await;
+        *guard
+    }
+    async fn write_yield_increment(l: &Self::RwLock) {
+        let mut guard = l.write().await;
+        futures_lite::future::yield_now().await;
+        *guard += 1;
+    }
+    fn rwlock_value(l: &Self::RwLock) -> u64 {
+        *l.try_read().expect("async-lock rwlock still write-locked")
     }
 
     type Tx = async_channel::Sender<u64>;
@@ -428,6 +498,55 @@ impl Workload for SemaphoreContended {
     }
 }
 
+/// 8 tasks x 1 000 lock operations on one `RwLock<u64>`: every eighth a
+/// write (increment), the rest reads, each holding the lock across a yield.
+struct RwLockContended;
+
+impl RwLockContended {
+    const TASKS: usize = 8;
+    const PER_TASK: usize = 1_000;
+    /// One operation in this many is a write.
+    const WRITE_EVERY: usize = 8;
+}
+
+impl Workload for RwLockContended {
+    const NAME: &'static str = "rwlock_contended";
+    const FAMILY: Family = Family::Lock;
+    const OPS: usize = Self::TASKS * Self::PER_TASK;
+
+    fn run<R: SyncRt>(rt: &R) {
+        let ctx = rt.ctx();
+        let (writes, value) = run_in_task(rt, async move {
+            let l = Arc::new(R::rwlock());
+            let tasks: Vec<_> = (0..Self::TASKS)
+                .map(|t| {
+                    let l = l.clone();
+                    R::spawn(&ctx, async move {
+                        let mut writes = 0;
+                        for i in 0..Self::PER_TASK {
+                            // Staggered, so the tasks do not all write at once.
+                            if (i + t) % Self::WRITE_EVERY == 0 {
+                                R::write_yield_increment(&l).await;
+                                writes += 1;
+                            } else {
+                                std::hint::black_box(R::read_yield(&l).await);
+                            }
+                        }
+                        writes
+                    })
+                })
+                .collect();
+            let mut writes = 0u64;
+            for t in tasks {
+                writes += t.await;
+            }
+            (writes, R::rwlock_value(&l))
+        });
+        assert_eq!(value, writes);
+        assert_eq!(writes, (Self::OPS / Self::WRITE_EVERY) as u64);
+    }
+}
+
 /// 1 producer task -> the driver task, 10 000 items, capacity 1 024.
 struct Queue1to1;
 
@@ -529,6 +648,10 @@ fn semaphore_contended(c: &mut Criterion) {
     bench_workload::<SemaphoreContended>(c);
 }
 
+fn rwlock_contended(c: &mut Criterion) {
+    bench_workload::<RwLockContended>(c);
+}
+
 fn queue_1to1(c: &mut Criterion) {
     bench_workload::<Queue1to1>(c);
 }
@@ -549,6 +672,6 @@ criterion_group! {
     name = sync;
     config = weft_benches::criterion_config();
     targets = mutex_uncontended, mutex_contended, semaphore_contended,
-        queue_1to1, queue_4to4, queue_backpressure, queue_thread_to_task
+        rwlock_contended, queue_1to1, queue_4to4, queue_backpressure, queue_thread_to_task
 }
 criterion_main!(sync);

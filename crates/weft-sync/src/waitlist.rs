@@ -729,22 +729,27 @@ impl<'a, S> Locked<'a, S> {
                 Err(actual) => cur = actual,
             }
         };
-        self.enqueue_with(w, taken, waker);
+        // `WAITERS` is set: the loop left either on seeing it or by the CAS
+        // that set it, and only this lock's holder clears it. So no second
+        // read-modify-write of the hot word (`enqueue`'s `mark_waiters`).
+        self.link(w, taken, waker);
         None
     }
 
     /// Queues `w` without taking units (the notify-style primitives).
     pub(crate) fn enqueue(&mut self, w: &mut Waiter, waker: Option<&Waker>) {
-        self.enqueue_with(w, 0, waker);
+        self.link(w, 0, waker);
+        self.mark_waiters();
     }
 
-    fn enqueue_with(&mut self, w: &mut Waiter, taken: usize, waker: Option<&Waker>) {
+    /// Links `w` at the tail with `taken` units already its own. The caller
+    /// sees to `WAITERS`.
+    fn link(&mut self, w: &mut Waiter, taken: usize, waker: Option<&Waker>) {
         let wake = match waker {
             Some(waker) => Wake::Task(waker.clone()),
             None => Wake::Thread,
         };
         w.slot = self.alloc_slot(w.units, taken, wake);
-        self.mark_waiters();
     }
 
     /// Checks a queued waiter's slot: `Ready` (slot freed) once assigned or

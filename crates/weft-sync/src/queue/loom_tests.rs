@@ -1,6 +1,12 @@
 //! Loom models of the queue (`queue/mod.rs`) on the shipped code: a getter or
-//! putter woken then cancelled, a shutdown racing a put, and a `task_done`
-//! racing a `join`.
+//! putter woken then cancelled, a shutdown (plain or immediate) racing a put
+//! (also with the woken getter on its own thread),
+//! a put racing a get on the lock-free ring (one place, two places,
+//! unbounded), and a `task_done` racing a `join`. The woken-then-cancelled
+//! getter and the shutdown racing a put with the getter on its own thread are
+//! also run on a `LifoQueue`, whose store is kept under the `items` lock. Under `--cfg loom` the ring
+//! (concurrent-queue) is built on loom's atomics, so its pushes, pops and
+//! close are explored too.
 //!
 //! Run with the wait list's models:
 //!
@@ -21,7 +27,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use loom::thread;
 
-use super::{Queue, QueueShutDown};
+use super::{Fifo, GenericQueue, Lifo, Queue, QueueShutDown, Storage};
 use crate::test_util::{flag, poll};
 
 /// Unparks the loom thread that waits in [`block_on`].
@@ -55,8 +61,18 @@ fn leak<T>(value: T) -> &'static T {
 /// is dropped: whichever runs first, B gets the item.
 #[test]
 fn loom_getter_woken_then_cancelled_passes_the_item_on() {
+    getter_woken_then_cancelled::<Fifo<u32>>();
+}
+
+/// The same on a store kept under the `items` lock (a `LifoQueue`).
+#[test]
+fn loom_getter_woken_then_cancelled_on_a_locked_store_passes_the_item_on() {
+    getter_woken_then_cancelled::<Lifo<u32>>();
+}
+
+fn getter_woken_then_cancelled<S: Storage<Item = u32> + Send + 'static>() {
     loom::model(|| {
-        let q: &'static Queue<u32> = leak(Queue::new(0));
+        let q: &'static GenericQueue<S> = leak(GenericQueue::new(0));
         let mut a = q.get();
         let mut b = q.get();
         let (_f, waker) = flag();
@@ -97,21 +113,67 @@ fn loom_putter_woken_then_cancelled_passes_the_place_on() {
     });
 }
 
+/// The race of the shutdown models: a getter is queued on an empty queue,
+/// a thread puts 5 while this one shuts the queue down (`immediate` or not),
+/// and the getter finishes on a thread of its own during the race if
+/// `getter_thread`, else here once the put is over. Returns whether the put
+/// succeeded, what the getter got, and the queue.
+fn shutdown_racing_a_put<S: Storage<Item = u32> + Send + 'static>(
+    immediate: bool,
+    getter_thread: bool,
+) -> (bool, Result<u32, QueueShutDown>, &'static GenericQueue<S>) {
+    let q: &'static GenericQueue<S> = leak(GenericQueue::new(0));
+    let mut g = q.get();
+    let (_f, waker) = flag();
+    assert!(poll(&mut g, &waker).is_pending());
+
+    let mut g = Some(g);
+    let getter = if getter_thread {
+        g.take().map(|g| thread::spawn(move || block_on(g)))
+    } else {
+        None
+    };
+    let putter = thread::spawn(move || q.put_nowait(5).is_ok());
+    q.shutdown(immediate);
+    let put = putter.join().unwrap();
+    let got = match (getter, g) {
+        (Some(getter), _) => getter.join().unwrap(),
+        (None, Some(g)) => block_on(g),
+        (None, None) => unreachable!("the getter is here or on its thread"),
+    };
+    (put, got, q)
+}
+
 /// A shutdown races a put while a getter waits: the put succeeds exactly
 /// when the getter gets its item, and the getter is woken either way.
 #[test]
 fn loom_shutdown_racing_a_put_loses_no_item_and_no_getter() {
-    loom::model(|| {
-        let q: &'static Queue<u32> = leak(Queue::new(0));
-        let mut g = q.get();
-        let (_f, waker) = flag();
-        assert!(poll(&mut g, &waker).is_pending());
+    put_succeeds_iff_the_getter_gets_it::<Fifo<u32>>(false);
+}
 
-        let putter = thread::spawn(move || q.put_nowait(5).is_ok());
-        q.shutdown(false);
-        let put = putter.join().unwrap();
+/// As the model above, but the getter runs on its own thread while the put
+/// and the shutdown race, so a getter woken by the shutdown's close pops
+/// while the put may still be pushing: the put succeeds exactly when the
+/// getter gets its item.
+#[test]
+fn loom_shutdown_racing_a_put_and_the_woken_getter_loses_no_item() {
+    put_succeeds_iff_the_getter_gets_it::<Fifo<u32>>(true);
+}
 
-        let got = block_on(g);
+/// The same on a store kept under the `items` lock (a `LifoQueue`), whose
+/// `shut_down` flag orders the race instead of the ring's close.
+#[test]
+fn loom_shutdown_racing_a_put_and_the_woken_getter_on_a_locked_store() {
+    put_succeeds_iff_the_getter_gets_it::<Lifo<u32>>(true);
+}
+
+/// The plain shutdown's models: the put succeeds exactly when the getter
+/// gets its item, and the getter is woken either way.
+fn put_succeeds_iff_the_getter_gets_it<S: Storage<Item = u32> + Send + 'static>(
+    getter_thread: bool,
+) {
+    loom::model(move || {
+        let (put, got, q) = shutdown_racing_a_put::<S>(false, getter_thread);
         if put {
             assert_eq!(got, Ok(5));
         } else {
@@ -133,6 +195,58 @@ fn loom_task_done_racing_join_wakes_the_joiner() {
         let finisher = thread::spawn(move || q.task_done().unwrap());
         block_on(q.join());
         finisher.join().unwrap();
+        assert!(q.task_done().is_err());
+    });
+}
+
+/// A putter thread and a getter thread run at once on the ring of a queue
+/// of `maxsize`: every `items` unit the getter takes finds its item, in
+/// order, and a bounded putter waits for the place a get gives back.
+fn put_racing_get(maxsize: usize) {
+    loom::model(move || {
+        let q: &'static Queue<u32> = leak(Queue::new(maxsize));
+        let putter = thread::spawn(move || {
+            block_on(q.put(1)).unwrap();
+            block_on(q.put(2)).unwrap();
+        });
+        assert_eq!(block_on(q.get()), Ok(1));
+        assert_eq!(block_on(q.get()), Ok(2));
+        putter.join().unwrap();
+        assert!(q.empty());
+        assert!(q.get_nowait().unwrap_err().is_empty());
+    });
+}
+
+#[test]
+fn loom_put_racing_get_on_a_one_place_ring() {
+    put_racing_get(1);
+}
+
+#[test]
+fn loom_put_racing_get_on_a_two_place_ring() {
+    put_racing_get(2);
+}
+
+#[test]
+fn loom_put_racing_get_on_an_unbounded_ring() {
+    put_racing_get(0);
+}
+
+/// An immediate shutdown races a put while a getter waits: the item is
+/// either delivered to the getter or dropped by the shutdown and counted
+/// done, never left behind or counted twice.
+#[test]
+fn loom_immediate_shutdown_racing_a_put_delivers_or_drops_the_item() {
+    loom::model(|| {
+        let (put, got, q) = shutdown_racing_a_put::<Fifo<u32>>(true, false);
+        if let Ok(item) = got {
+            assert!(put);
+            assert_eq!(item, 5);
+            q.task_done().unwrap();
+        }
+        assert!(q.empty());
+        // Nothing pending: a put item was got and done, or dropped and
+        // counted done; a refused one was never counted.
         assert!(q.task_done().is_err());
     });
 }

@@ -7,44 +7,55 @@
 //! # Design
 //!
 //! A queue is three `WaitList`s (the crate's one waiter-list mechanism, see
-//! `waitlist.rs`) and one counter, in a shared `Arc`:
+//! `waitlist.rs`), one counter and, for a FIFO queue, a lock-free ring, in a
+//! shared `Arc`:
 //!
 //! | part | units mean | its waiters | lock holds |
 //! |------|------------|-------------|------------|
 //! | `slots` (bounded queues only) | free places, `maxsize` at first | blocked putters | — |
-//! | `items` | items a getter may take | blocked getters | the store and the `shut_down` flag |
+//! | `items` | items a getter may take | blocked getters | the `shut_down` flag, and the store of a LIFO or priority queue |
+//! | `ring` (FIFO queues only, `queue/ring.rs`) | — (holds the items) | — | none: lock-free, with an atomic close |
 //! | `joiners` | none (notify-style) | `join` callers | — |
 //! | `unfinished` (atomic) | items put and not yet `task_done` | — | — |
 //!
 //! This is the shape of tokio's bounded channel (a semaphore of slots in front
-//! of the buffer), with the buffer kept under the `items` list's own lock so
-//! that inserting an item and handing its unit to the first getter is one
-//! critical section.
+//! of the buffer). Where the items live is the one thing that differs by
+//! [`Storage`]: a [`FIFO`](Storage::FIFO) store (the [`Queue`]'s) has them in
+//! the `ring`, outside every lock, so a put and a get running at once on two
+//! workers touch no common lock; any other order (LIFO, priority) needs the
+//! whole store to pick the next item, so its store is kept under the `items`
+//! list's own lock, and inserting an item and handing its unit to the first
+//! getter is one critical section. Every step below says what each kind does.
 //!
 //! ## Protocol
 //!
 //! 1. **put**: take one `slots` unit (waiting FIFO if there is none; an
 //!    unbounded queue has no `slots` and never waits). Then, in one step that
-//!    cannot be interrupted (no await): add one to `unfinished`, lock `items`,
-//!    and if `shut_down` is clear push the item and release one `items` unit
-//!    (to the first waiting getter, else free). If `shut_down` is set instead,
-//!    undo: `unfinished` minus one, the slot released, the item given back as
-//!    [`QueueShutDown`].
-//! 2. **get**: take one `items` unit (waiting FIFO), then in one step lock
-//!    `items`, pop from the store, unlock, and release one `slots` unit.
+//!    cannot be interrupted (no await): add one to `unfinished`, and
+//!    * ring: push the item (refused if the ring is closed), then release one
+//!      `items` unit (to the first waiting getter, else free);
+//!    * locked store: lock `items`, and if `shut_down` is clear push the item
+//!      and release one `items` unit under the lock.
+//!
+//!    If the push was refused (`shut_down` set), undo: `unfinished` minus
+//!    one, the slot released, the item given back as [`QueueShutDown`].
+//! 2. **get**: take one `items` unit (waiting FIFO), then in one step pop (from
+//!    the ring; or under the `items` lock from the store) and release one
+//!    `slots` unit.
 //! 3. **task_done**: subtract one from `unfinished` (never below zero:
 //!    [`TaskDoneError`]); whoever takes it to zero locks `joiners` and wakes
 //!    every joiner queued there.
 //! 4. **join**: lock `joiners`; if `unfinished` is zero, return; else queue
 //!    and wait to be woken.
-//! 5. **shutdown(immediate)**: lock `items`, set `shut_down`, pop every item
-//!    if `immediate`, close the list (every waiting getter wakes with
-//!    "closed"), unlock; close `slots` (every waiting putter wakes and gets its
-//!    item back); if `immediate`, subtract the popped items from
-//!    `unfinished` as in 3 (waking joiners at zero). Later gets still pop what
-//!    is left (a closed `items` list no longer counts, so a get after the
-//!    shutdown skips the unit and pops under the lock directly) and fail once
-//!    the store is empty.
+//! 5. **shutdown(immediate)**: close the ring (later pushes fail) and, if
+//!    `immediate`, pop every item from it; lock `items`, set `shut_down`, pop
+//!    every item of a locked store if `immediate`, close the list (every
+//!    waiting getter wakes with "closed"), unlock; close `slots` (every
+//!    waiting putter wakes and gets its item back); if `immediate`, subtract
+//!    the popped items from `unfinished` as in 3 (waking joiners at zero).
+//!    Later gets still pop what is left (a closed `items` list no longer
+//!    counts, so a get after the shutdown skips the unit and pops directly)
+//!    and fail once the queue is empty.
 //!
 //! ## Why no item and no wake-up is lost
 //!
@@ -55,17 +66,33 @@
 //! * A get pops only after its `items` unit is its own, in the same poll that
 //!   returns the item: a get dropped while waiting removed nothing.
 //! * Before the shutdown, every `items` unit stands for an item in the store
-//!   (the unit is released after the push, under the same lock, and taken
-//!   before the pop), so a get holding a unit always finds an item. Only after
-//!   `shut_down` is set can a pop find the store empty, and then the get
-//!   reports [`QueueShutDown`].
+//!   (the unit is released after the push, and taken before the pop), so a
+//!   get holding a unit always finds an item. For the locked store the lock
+//!   orders the two. For the ring, a put's push completes (the ring's own
+//!   Release on the item's place) before the put releases the unit (the wait
+//!   list's Release CAS, or its lock on the hand-off path), and the get
+//!   acquires the unit (Acquire CAS, or the lock) before it pops: the pop
+//!   happens after that push, and pops never outnumber the units taken, so
+//!   there is an item for each. Only a shutdown pops without a unit (an
+//!   `immediate` one, and the gets that drain a closed list), so only after
+//!   it has begun can a pop find the queue empty, and then the get reports
+//!   [`QueueShutDown`]. The loom model of a put racing a get on the ring checks
+//!   this on the shipped code.
 //! * A waiter dropped after it was handed a unit but before it looked (woken
 //!   then cancelled: asyncio's "cancelled after it was woken") leaves its
 //!   list and releases that unit, which goes to the next waiter in line; the
 //!   wait list's own header proves that this loses nothing.
-//! * `shut_down` is set under the `items` lock, so a put either pushed before
-//!   (its item is there for the gets that drain) or sees the flag and gives
-//!   its item back; the closes wake every waiter.
+//! * Locked store: `shut_down` is set under the `items` lock, so a put either
+//!   pushed before (its item is there for the gets that drain) or sees the
+//!   flag and gives its item back; the closes wake every waiter.
+//! * Ring: the ring's close and every push meet on the ring's one tail word,
+//!   so a put either pushed before the close or is refused and gives its item
+//!   back. The close comes before the `items` list is closed, so a getter
+//!   woken by that close pops after it and finds every item pushed before it
+//!   (a pop waits out a push that claimed its place but has not written it
+//!   yet). A put that pushed before the close may release its `items` unit
+//!   after the list closed: the unit then lies unused in a closed list, which
+//!   no get asks.
 //! * `unfinished` is raised before the item becomes visible, so a `task_done`
 //!   for that item never sees it at zero. A joiner reads it and queues in one
 //!   critical section under the `joiners` lock; the task_done that reaches
@@ -79,8 +106,9 @@
 //! (`full`) still counts it until the waiter runs.
 //!
 //! The loom models in `queue/loom_tests.rs` check the woken-then-cancelled
-//! getter and putter, a shutdown racing a put, and a `task_done` racing a
-//! `join`, on this code.
+//! getter and putter, a shutdown racing a put, a put racing a get on the ring
+//! (bounded and unbounded), and a `task_done` racing a `join`, on this code
+//! (under `--cfg loom` the ring is built on loom's atomics too).
 //!
 //! ```
 //! use weft::queue::Queue;
@@ -110,6 +138,7 @@
 mod error;
 #[cfg(all(test, loom))]
 mod loom_tests;
+mod ring;
 mod storage;
 
 pub use error::{
@@ -129,6 +158,7 @@ use weft_task::coop::poll_proceed;
 
 use crate::loom::sync::{AtomicUsize, Ordering};
 use crate::waitlist::{Acquiring, Fail, WaitList, Waiter};
+use ring::Ring;
 
 /// A first-in, first-out queue (asyncio's `Queue`).
 ///
@@ -219,6 +249,9 @@ struct Shared<S: Storage> {
     slots: Option<WaitList>,
     /// Items a getter may take; its lock guards the store.
     items: WaitList<Store<S>>,
+    /// The items themselves when `S` is [`FIFO`](Storage::FIFO) (the store
+    /// under `items` then stays empty); `None` otherwise.
+    ring: Option<Ring<S::Item>>,
     /// Woken when `unfinished` reaches zero.
     joiners: WaitList,
     /// Items put and not yet marked done.
@@ -241,30 +274,57 @@ impl<S: Storage> Shared<S> {
     /// Protocol step 1 after the slot is ours: insert, or give the item back
     /// (and the slot) if the queue has been shut down.
     fn insert(&self, item: S::Item) -> Result<(), QueueShutDown<S::Item>> {
-        // Relaxed: a counter; the item is published by the `items` lock below,
-        // and raising it first means a task_done for this item never sees 0.
+        // Relaxed: a counter; the item is published by the push and the unit's
+        // release below, and raising it first means a task_done for this item
+        // never sees 0.
         self.unfinished.fetch_add(1, Ordering::Relaxed);
-        let mut locked = self.items.lock();
-        let store = locked.user();
-        if store.shut_down {
-            drop(locked);
-            self.finish(1);
-            self.release_slot();
-            return Err(QueueShutDown(item));
-        }
-        store.items.push(item);
-        locked.release(1);
-        Ok(())
+        let refused = match &self.ring {
+            // The ring's close refuses the push if the shutdown came first.
+            Some(ring) => match ring.push(item) {
+                Ok(()) => {
+                    // After the push: this unit's Release (in the wait list)
+                    // publishes the item to the getter that acquires it.
+                    self.items.release(1);
+                    return Ok(());
+                }
+                Err(item) => item,
+            },
+            None => {
+                let mut locked = self.items.lock();
+                let store = locked.user();
+                if !store.shut_down {
+                    store.items.push(item);
+                    locked.release(1);
+                    return Ok(());
+                }
+                item
+            }
+        };
+        // Shut down first: undo, outside the lock.
+        self.finish(1);
+        self.release_slot();
+        Err(QueueShutDown(refused))
     }
 
     /// Protocol step 2 after the unit is ours (or the list is closed): pop.
     /// `None` only once the queue has been shut down.
     fn take(&self) -> Option<S::Item> {
-        let item = self.items.lock().user().items.pop();
+        let item = match &self.ring {
+            Some(ring) => ring.pop(),
+            None => self.items.lock().user().items.pop(),
+        };
         if item.is_some() {
             self.release_slot();
         }
         item
+    }
+
+    /// The items in the queue now.
+    fn len(&self) -> usize {
+        match &self.ring {
+            Some(ring) => ring.len(),
+            None => self.items.lock().user().items.len(),
+        }
     }
 
     fn release_slot(&self) {
@@ -324,6 +384,7 @@ impl<S: Storage> GenericQueue<S> {
                         shut_down: false,
                     },
                 ),
+                ring: S::FIFO.then(|| Ring::new(maxsize)),
                 joiners: WaitList::new(0, ()),
                 unfinished: AtomicUsize::new(0),
             }),
@@ -347,7 +408,7 @@ impl<S: Storage> GenericQueue<S> {
     /// assert_eq!(q.qsize(), 1);
     /// ```
     pub fn qsize(&self) -> usize {
-        self.shared.items.lock().user().items.len()
+        self.shared.len()
     }
 
     /// Whether the queue holds no item now.
@@ -599,6 +660,16 @@ impl<S: Storage> GenericQueue<S> {
     pub fn shutdown(&self, immediate: bool) {
         let shared = &*self.shared;
         let mut dropped = Vec::new();
+        if let Some(ring) = &shared.ring {
+            // First: a put whose push lands before this is drained (or, with
+            // `immediate`, dropped just below); any later push is refused.
+            ring.close();
+            if immediate {
+                while let Some(item) = ring.pop() {
+                    dropped.push(item);
+                }
+            }
+        }
         {
             let mut locked = shared.items.lock();
             let store = locked.user();
@@ -641,10 +712,8 @@ impl<S: Storage> fmt::Debug for GenericQueue<S> {
     /// putters: 0, tasks: 1, shut_down: false }`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let shared = &*self.shared;
-        let (qsize, getters) = {
-            let mut locked = shared.items.lock();
-            (locked.user().items.len(), locked.waiter_count())
-        };
+        let qsize = shared.len();
+        let getters = shared.items.lock().waiter_count();
         let putters = shared.slots.as_ref().map_or(0, |s| s.lock().waiter_count());
         f.debug_struct(S::KIND)
             .field("maxsize", &shared.maxsize)

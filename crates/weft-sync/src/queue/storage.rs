@@ -8,6 +8,8 @@ use std::collections::{BinaryHeap, VecDeque};
 /// The item store of a [`GenericQueue`](super::GenericQueue): it decides which
 /// item `get` returns. The queue calls these methods under its own lock, so
 /// they need no synchronization; they must not call back into the queue.
+/// A first-in, first-out store says so with [`FIFO`](Self::FIFO), and the
+/// queue then keeps the items itself in a lock-free ring instead.
 ///
 /// Implement it to make a queue with another order (asyncio's way is to
 /// subclass `Queue` and override `_put` / `_get`):
@@ -58,9 +60,25 @@ pub trait Storage {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Whether this store's order is first in, first out (as [`Fifo`]'s).
+    /// A queue over such a store keeps its items itself, in a lock-free ring
+    /// outside every lock, so that a put and a get running at once on two
+    /// threads do not contend; it then never calls `push`, `pop` or `len`.
+    /// Leave it `false` (the default) for any other order.
+    ///
+    /// ```
+    /// use weft::queue::{Fifo, Lifo, Storage};
+    ///
+    /// assert!(<Fifo<u8> as Storage>::FIFO);
+    /// assert!(!<Lifo<u8> as Storage>::FIFO);
+    /// ```
+    const FIFO: bool = false;
 }
 
-/// First in, first out: the store of [`Queue`](super::Queue).
+/// First in, first out: the store of [`Queue`](super::Queue). Being
+/// [`FIFO`](Storage::FIFO), it stays empty under a queue (whose items are in
+/// the queue's lock-free ring); it is a plain `VecDeque` store for other uses.
 ///
 /// ```
 /// let q = weft::queue::Queue::new(0);
@@ -74,6 +92,7 @@ pub struct Fifo<T>(VecDeque<T>);
 impl<T> Storage for Fifo<T> {
     type Item = T;
     const KIND: &'static str = "Queue";
+    const FIFO: bool = true;
     fn new() -> Self {
         Fifo(VecDeque::new())
     }
