@@ -5,12 +5,14 @@
 # times each, and prints the median of each side and their ratio.
 #
 #     bash benches/compare.sh ee64018 3
+#     bash benches/compare.sh ee64018 5 'chained_spawn/weft$'   # some rows only
 #
 # Alternating (base, current, base, current, ...) spreads the machine's noise
 # over both sides; read the ratio of medians, not one run.
 set -euo pipefail
 base_rev=${1:?usage: compare.sh BASE_REV [ROUNDS]}
 rounds=${2:-3}
+filter=${3:-/weft$}   # a criterion filter (a regex over the bench ids)
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 base_dir="$top/../weft-compare-base"
 out=$(mktemp -d)
@@ -33,7 +35,7 @@ for round in $(seq 1 "$rounds"); do
         [[ $side == base ]] && dir=$base_dir
         for bench in runtime io combinators bridge; do
             (cd "$dir/benches" && CRITERION_HOME="$out/criterion-$side" \
-                "$(exe "$dir" "$bench")" --bench --noplot '/weft$') \
+                "$(exe "$dir" "$bench")" --bench --noplot "$filter") \
                 > "$out/$side-$bench-$round.txt" 2>&1
         done
     done
