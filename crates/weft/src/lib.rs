@@ -73,3 +73,13 @@ pub mod prelude {
         wait, wait_for, yield_now, Promise, ReturnWhen, Task, TaskError, TaskRef,
     };
 }
+
+/// hyper 1.x and axum on weft (feature `hyper`): executor, timer, I/O
+/// adapter, the [`serve`](hyper::serve) helper with graceful shutdown, and
+/// client connections. See the `weft-hyper` crate.
+///
+/// ```
+/// let _timer = weft::hyper::WeftTimer::new();
+/// ```
+#[cfg(feature = "hyper")]
+pub use weft_hyper as hyper;
