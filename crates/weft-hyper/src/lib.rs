@@ -51,3 +51,13 @@ pub use io::WeftIo;
 pub use listener::Listener;
 pub use rt::{WeftExecutor, WeftTimer};
 pub use server::{serve, Handshake, Plain, Serve, Shutdown};
+
+/// hyper-util's adapter from a tower `Service` (an axum `Router`) to a hyper
+/// one, for [`serve`]; re-exported so an axum program needs no direct
+/// hyper-util dependency.
+///
+/// ```
+/// let router: axum::Router = axum::Router::new();
+/// let _svc = weft::hyper::TowerToHyperService::new(router);
+/// ```
+pub use hyper_util::service::TowerToHyperService;
