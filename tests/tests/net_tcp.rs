@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{block_on, spin_until, wait_until, watchdog};
+use common::{block_on, io_sources, spin_until, wait_until, watchdog};
 use futures_util::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr};
@@ -22,11 +22,6 @@ use weft::net::{TcpListener, TcpStream};
 use weft::{Handle, Promise};
 
 const LOCALHOST: &str = "127.0.0.1:0";
-
-/// Sockets registered with the current runtime's reactor.
-fn io_sources() -> usize {
-    Handle::current().metrics().io_sources
-}
 
 /// `len` bytes that differ from connection to connection (an xorshift stream
 /// seeded by `seed`).

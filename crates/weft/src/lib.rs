@@ -27,6 +27,7 @@
 //! | `loop.call_soon(f)` / `call_later` / `call_at` | [`call_soon`] / [`call_later`] / [`call_at`] |
 //! | `loop.call_soon_threadsafe(f)`  | [`LoopHandle::call_soon_threadsafe`]       |
 //! | `asyncio.open_connection` / `start_server` | [`net::TcpStream::connect`] / [`net::TcpListener::bind`] |
+//! | `asyncio.open_unix_connection` / `start_unix_server` | [`net::UnixStream::connect`] / [`net::UnixListener::bind`] |
 //! | `await asyncio.gather(*tasks)`  | [`gather`]`(tasks).await` / [`gather!`]`(a, b).await` |
 //! | `await asyncio.wait(tasks, ...)` | [`wait`]`(tasks).timeout(t).return_when(w).await` |
 //! | `asyncio.as_completed(tasks)`   | [`as_completed`]`(tasks)` (a `Stream`)     |
