@@ -5,10 +5,12 @@ use std::fmt;
 use std::io;
 use std::task::{Context, Poll};
 use weft_loop::net::{TcpListener, TcpStream};
+#[cfg(unix)]
+use weft_loop::net::{UnixListener, UnixStream};
 
 /// A source of connections for [`serve`](crate::serve): weft's
-/// [`TcpListener`] (with `TCP_NODELAY` set on each accepted stream), or any
-/// other listener whose streams speak futures-io.
+/// [`TcpListener`] (with `TCP_NODELAY` set on each accepted stream), weft's
+/// `UnixListener`, or any other listener whose streams speak futures-io.
 ///
 /// Implement it for your own listener (a Unix socket, a listener handed over
 /// by systemd) by forwarding to its `poll_accept`:
@@ -84,6 +86,30 @@ impl Listener for TcpListener {
     }
 }
 
-// The Unix listener (`weft::net::UnixListener`, branch wip-unixsig) gets its
-// impl here once that branch is merged: the same forwarding as above, with
-// `UnixStream` and its `SocketAddr`.
+/// Serving behind a local proxy: the same service over a Unix socket.
+///
+/// ```
+/// use weft::net::UnixListener;
+///
+/// weft::run(async {
+///     let path = std::env::temp_dir().join(format!("weft-hyper-doc-{}.sock", std::process::id()));
+///     let _ = std::fs::remove_file(&path);
+///     let listener = UnixListener::bind(&path).unwrap();
+///     let addr = weft::hyper::Listener::local_addr(&listener).unwrap();
+///     assert_eq!(addr.as_pathname(), Some(path.as_path()));
+///     std::fs::remove_file(&path).unwrap();
+/// });
+/// ```
+#[cfg(unix)]
+impl Listener for UnixListener {
+    type Io = UnixStream;
+    type Addr = std::os::unix::net::SocketAddr;
+
+    fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, Self::Addr)>> {
+        UnixListener::poll_accept(self, cx)
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        UnixListener::local_addr(self)
+    }
+}
