@@ -20,7 +20,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use weft::hyper::{serve, Serve, Shutdown, TowerToHyperService};
+use weft::hyper::{serve, Handshake, Serve, Shutdown, TowerToHyperService};
 use weft::net::{TcpListener, TcpStream};
 use weft::sync::Event;
 use weft::Task;
@@ -80,11 +80,12 @@ impl Running {
 }
 
 /// Serves `app` on a fresh loopback listener, configured by `configure`.
-fn start<S, B>(
+fn start<S, B, H>(
     service: S,
-    configure: impl FnOnce(Serve<TcpListener, S>) -> Serve<TcpListener, S>,
+    configure: impl FnOnce(Serve<TcpListener, S>) -> Serve<TcpListener, S, H>,
 ) -> Running
 where
+    H: Handshake<TcpStream>,
     S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -406,6 +407,46 @@ fn the_same_service_over_a_unix_socket() {
         stop.set();
         assert_eq!(server.await.unwrap().cut_off(), 0);
         std::fs::remove_file(&path).unwrap();
+        base.back().await;
+    });
+}
+
+#[test]
+fn a_stalled_handshake_neither_blocks_accepting_nor_outlives_its_timeout() {
+    block_on(2, |_| async {
+        let base = Baseline::now();
+        // A per-connection step that waits for a one-byte greeting, as a TLS
+        // handshake waits for a ClientHello.
+        let step = |mut stream: TcpStream| async move {
+            let mut hello = [0u8; 1];
+            stream.read_exact(&mut hello).await?;
+            Ok(stream)
+        };
+        let server = start(app(ms(2000)), |s| {
+            s.handshake(step).handshake_timeout(ms(300))
+        });
+
+        let mut silent = TcpStream::connect(server.addr).await.unwrap();
+        let started = Instant::now();
+        // Served while the silent client holds its handshake open.
+        let mut greeted = TcpStream::connect(server.addr).await.unwrap();
+        greeted.write_all(b"!GET / HTTP/1.0\r\n\r\n").await.unwrap();
+        let mut reply = String::new();
+        greeted.read_to_string(&mut reply).await.unwrap();
+        assert!(reply.starts_with("HTTP/1.0 200"), "{reply:?}");
+        assert!(
+            started.elapsed() < ms(300),
+            "accepting waited on a handshake"
+        );
+
+        // The silent one is dropped once its handshake times out.
+        let mut rest = Vec::new();
+        let n = silent.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(n, 0);
+        assert!(started.elapsed() >= ms(250));
+        drop((silent, greeted));
+
+        assert_eq!(server.shut_down().await.cut_off(), 0);
         base.back().await;
     });
 }
