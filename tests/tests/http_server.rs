@@ -450,3 +450,86 @@ fn a_stalled_handshake_neither_blocks_accepting_nor_outlives_its_timeout() {
         base.back().await;
     });
 }
+
+/// A listener whose first accepts fail with the given errors.
+struct FailingFirst {
+    inner: TcpListener,
+    errors: std::collections::VecDeque<std::io::Error>,
+}
+
+impl weft::hyper::Listener for FailingFirst {
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    fn poll_accept(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<(TcpStream, SocketAddr)>> {
+        match self.errors.pop_front() {
+            Some(e) => std::task::Poll::Ready(Err(e)),
+            None => weft::hyper::Listener::poll_accept(&mut self.inner, cx),
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn accept_errors_are_logged_and_serving_goes_on() {
+    const EMFILE: i32 = 24;
+    let log = common::TraceLog::new();
+    let report = common::watchdog({
+        let log = log.clone();
+        move || {
+            let _guard = log.install();
+            let rt = weft::Builder::new()
+                .workers(2)
+                .on_thread_start({
+                    let log = log.clone();
+                    move || log.install_for_thread()
+                })
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let base = Baseline::now();
+                let inner = TcpListener::bind(LOCALHOST).unwrap();
+                let addr = inner.local_addr().unwrap();
+                let listener = FailingFirst {
+                    inner,
+                    errors: [
+                        std::io::Error::from_raw_os_error(EMFILE),
+                        std::io::Error::from(std::io::ErrorKind::ConnectionAborted),
+                        std::io::Error::from_raw_os_error(EMFILE),
+                    ]
+                    .into(),
+                };
+                let stop = Arc::new(Event::new());
+                let started = Instant::now();
+                let server = weft::spawn({
+                    let stop = stop.clone();
+                    serve(listener, app(ms(2000)))
+                        .with_graceful_shutdown(async move { stop.wait().await })
+                });
+                assert_eq!(get(addr, "/").await.0, StatusCode::OK);
+                // Two pauses after running out of descriptors; none after the
+                // aborted connection.
+                let waited = started.elapsed();
+                stop.set();
+                let report = server.await.unwrap();
+                base.back().await;
+                (waited, report)
+            })
+        }
+    });
+    let (waited, shutdown) = report;
+    assert!(waited >= ms(190), "no back-off after EMFILE: {waited:?}");
+    assert_eq!(shutdown.cut_off(), 0);
+    log.assert_has(
+        tracing::Level::ERROR,
+        &["accept failed", "Too many open files"],
+    );
+    log.assert_has(tracing::Level::DEBUG, &["accept failed for one connection"]);
+}
