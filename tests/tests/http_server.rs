@@ -7,6 +7,8 @@
 
 mod common;
 
+// Each test file uses part of the example's module.
+#[allow(dead_code)]
 #[path = "../../crates/weft-hyper/examples/http_app/mod.rs"]
 mod http_app;
 
