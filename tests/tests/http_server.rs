@@ -6,6 +6,8 @@
 //! runtime's live tasks and sockets back to where they started.
 
 mod common;
+#[path = "common/http.rs"]
+mod http;
 
 // Each test file uses part of the example's module.
 #[allow(dead_code)]
@@ -13,8 +15,9 @@ mod common;
 mod http_app;
 
 use bytes::Bytes;
-use common::{block_on, io_sources, ms, sleep_until_true};
+use common::{block_on, ms};
 use futures_util::{AsyncReadExt, AsyncWriteExt};
+use http::{get, send, Baseline};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
@@ -28,37 +31,6 @@ use weft::sync::Event;
 use weft::Task;
 
 const LOCALHOST: &str = "127.0.0.1:0";
-
-fn live_tasks() -> usize {
-    weft::Handle::current().metrics().live_tasks
-}
-
-/// What the runtime holds before a test starts serving.
-struct Baseline {
-    tasks: usize,
-    sockets: usize,
-}
-
-impl Baseline {
-    fn now() -> Baseline {
-        Baseline {
-            tasks: live_tasks(),
-            sockets: io_sources(),
-        }
-    }
-
-    /// Waits until every task and socket the test made is gone.
-    async fn back(&self) {
-        sleep_until_true("live tasks back to the baseline", || {
-            live_tasks() == self.tasks
-        })
-        .await;
-        sleep_until_true("sockets back to the baseline", || {
-            io_sources() == self.sockets
-        })
-        .await;
-    }
-}
 
 type App = TowerToHyperService<axum::Router>;
 
@@ -108,20 +80,6 @@ where
         }
     });
     Running { addr, stop, task }
-}
-
-/// GET `path` on a new HTTP/1 connection: status and body.
-async fn get(addr: SocketAddr, path: &str) -> (StatusCode, String) {
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let mut sender = weft::hyper::client::http1(stream).await.unwrap();
-    let req = Request::get(path)
-        .header("host", "localhost")
-        .body(Empty::<Bytes>::new())
-        .unwrap();
-    let resp = sender.send_request(req).await.unwrap();
-    let status = resp.status();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8(body.to_vec()).unwrap())
 }
 
 /// Writes `bytes` on a raw connection, then reads until the server closes.
@@ -354,12 +312,7 @@ fn graceful_shutdown_cuts_off_what_outlives_the_grace_period() {
 
         let in_flight = weft::spawn(async move {
             let stream = TcpStream::connect(addr).await.unwrap();
-            let mut sender = weft::hyper::client::http1(stream).await.unwrap();
-            let req = Request::get("/sleep?ms=5000")
-                .header("host", "localhost")
-                .body(Empty::<Bytes>::new())
-                .unwrap();
-            sender.send_request(req).await
+            send(stream, "/sleep?ms=5000").await
         });
         weft::sleep(ms(100)).await;
         let started = Instant::now();
@@ -395,12 +348,7 @@ fn the_same_service_over_a_unix_socket() {
         for (path_and_query, want) in [("/", "Hello, world!\n"), ("/sleep?ms=10", "slept 10 ms\n")]
         {
             let stream = UnixStream::connect(&path).await.unwrap();
-            let mut sender = weft::hyper::client::http1(stream).await.unwrap();
-            let req = Request::get(path_and_query)
-                .header("host", "localhost")
-                .body(Empty::<Bytes>::new())
-                .unwrap();
-            let resp = sender.send_request(req).await.unwrap();
+            let resp = send(stream, path_and_query).await.unwrap();
             assert_eq!(resp.status(), StatusCode::OK);
             let body = resp.into_body().collect().await.unwrap().to_bytes();
             assert_eq!(&body[..], want.as_bytes());
