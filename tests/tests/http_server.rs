@@ -304,6 +304,34 @@ fn graceful_shutdown_finishes_in_flight_requests_and_refuses_new_ones() {
 }
 
 #[test]
+fn graceful_shutdown_lets_http2_streams_in_flight_finish() {
+    block_on(2, |_| async {
+        let base = Baseline::now();
+        let server = start(app(ms(5000)), |s| s.grace_period(ms(5000)));
+        let stream = TcpStream::connect(server.addr).await.unwrap();
+        let mut sender = weft::hyper::client::http2(stream).await.unwrap();
+        let in_flight = weft::spawn(async move {
+            let req = Request::get("http://localhost/sleep?ms=300")
+                .body(Empty::<Bytes>::new())
+                .unwrap();
+            let resp = sender.send_request(req).await.unwrap();
+            let status = resp.status();
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            (status, body)
+        });
+        weft::sleep(ms(100)).await;
+
+        // GOAWAY, then the stream in flight runs to its end.
+        let report = server.shut_down().await;
+        assert_eq!((report.finished(), report.cut_off()), (1, 0));
+        let (status, body) = in_flight.await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(&body[..], b"slept 300 ms\n");
+        base.back().await;
+    });
+}
+
+#[test]
 fn graceful_shutdown_cuts_off_what_outlives_the_grace_period() {
     block_on(2, |_| async {
         let base = Baseline::now();
