@@ -45,12 +45,17 @@ fn on_weft(workers: usize, addr: &str) {
         .workers(workers)
         .build()
         .expect("runtime");
-    rt.block_on(async {
-        let listener = weft::net::TcpListener::bind(addr).expect("bind");
-        println!("listening on {}", listener.local_addr().expect("addr"));
-        let svc = hyper::service::service_fn(hello);
-        match weft::hyper::serve(listener, svc).run().await {}
-    });
+    let listener = rt
+        .block_on(async { weft::net::TcpListener::bind(addr) })
+        .expect("bind");
+    println!("listening on {}", listener.local_addr().expect("addr"));
+    let svc = hyper::service::service_fn(hello);
+    // The accept loop runs as a task on the workers, as tokio's does below.
+    let server = rt.spawn(weft::hyper::serve(listener, svc).run());
+    match rt.block_on(server) {
+        Ok(never) => match never {},
+        Err(e) => panic!("the server task failed: {e}"),
+    }
 }
 
 fn on_tokio(workers: usize, addr: &str) {
