@@ -189,6 +189,11 @@ fn bench_one<W: Workload, R: BridgeRt>(
             W::run::<R>(&s);
             (rt, s)
         });
+        // `b.iter`, not `to_async`: what is measured is a plain thread
+        // blocking on work it hands to the runtime (`ConcurrentFuture::result`,
+        // tokio's `Handle::block_on`, `futures_lite` on a `Task`). Under
+        // `to_async` the bench thread would already sit in a runtime's
+        // `block_on`, and blocking there is the very misuse weft refuses.
         b.iter(|| W::run::<R>(s))
     });
     drop(rt);

@@ -14,8 +14,11 @@
 //!   `FuturesUnordered` of their handles.
 //!
 //! The timed iteration covers the spawns and the wait (the whole body runs in
-//! one task on the runtime, via `run_in_task`). Every iteration checks its
-//! result (every value in order for gather, the sum for as_completed).
+//! one task on the runtime, spawned from the bench thread and awaited there).
+//! Every iteration checks its result (every value in order for gather, the
+//! sum for as_completed). The iterations are timed with criterion's
+//! `to_async` on each runtime's own `block_on` (`Rt::iter_async`; weft's
+//! through the facade feature `criterion`), entered once per sample.
 //!
 //! The runtime adapters (`Rt`) are shared with `runtime.rs` and `io.rs`
 //! (`benches/src/lib.rs`); this file adds the handle-level operations
@@ -39,7 +42,7 @@ use std::future::Future;
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use futures_util::future::join_all;
 use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
-use weft_benches::{bench_lazily, run_in_task, AsyncExecutor, Rt, Tokio, Weft};
+use weft_benches::{bench_lazily_with, AsyncExecutor, Rt, Tokio, Weft};
 
 // ---------------------------------------------------------------------------
 // Handle-level operations per runtime
@@ -147,8 +150,9 @@ trait Workload {
     const NAME: &'static str;
     /// Tasks per iteration (the group's throughput).
     const TASKS: usize;
-    /// One iteration; must verify its own result.
-    fn run<R: CombRt>(rt: &R);
+    /// One iteration, awaited on the bench thread; must verify its own
+    /// result.
+    async fn iteration<R: CombRt>(rt: &R);
 }
 
 /// From inside a task, spawn 100 000 tasks returning their index and gather
@@ -159,14 +163,16 @@ impl Workload for Gather100k {
     const NAME: &'static str = "gather_100k";
     const TASKS: usize = 100_000;
 
-    fn run<R: CombRt>(rt: &R) {
+    async fn iteration<R: CombRt>(rt: &R) {
         let ctx = rt.ctx();
-        let values = run_in_task(rt, async move {
-            let handles: Vec<_> = (0..Self::TASKS)
-                .map(|i| R::spawn_handle(&ctx, async move { i }))
-                .collect();
-            R::gather_all(handles).await
-        });
+        let values = rt
+            .spawn_remote(async move {
+                let handles: Vec<_> = (0..Self::TASKS)
+                    .map(|i| R::spawn_handle(&ctx, async move { i }))
+                    .collect();
+                R::gather_all(handles).await
+            })
+            .await;
         assert_eq!(values.len(), Self::TASKS);
         assert!(
             values.iter().enumerate().all(|(i, &v)| i == v),
@@ -183,27 +189,29 @@ impl Workload for AsCompleted10k {
     const NAME: &'static str = "as_completed_10k";
     const TASKS: usize = 10_000;
 
-    fn run<R: CombRt>(rt: &R) {
+    async fn iteration<R: CombRt>(rt: &R) {
         let ctx = rt.ctx();
-        let (sum, count) = run_in_task(rt, async move {
-            let handles: Vec<_> = (0..Self::TASKS)
-                .map(|i| {
-                    R::spawn_handle(&ctx, async move {
-                        for _ in 0..i % 3 {
-                            R::yield_now().await;
-                        }
-                        i
+        let (sum, count) = rt
+            .spawn_remote(async move {
+                let handles: Vec<_> = (0..Self::TASKS)
+                    .map(|i| {
+                        R::spawn_handle(&ctx, async move {
+                            for _ in 0..i % 3 {
+                                R::yield_now().await;
+                            }
+                            i
+                        })
                     })
-                })
-                .collect();
-            let mut results = std::pin::pin!(R::completed(handles));
-            let (mut sum, mut count) = (0usize, 0usize);
-            while let Some(v) = results.next().await {
-                sum += v;
-                count += 1;
-            }
-            (sum, count)
-        });
+                    .collect();
+                let mut results = std::pin::pin!(R::completed(handles));
+                let (mut sum, mut count) = (0usize, 0usize);
+                while let Some(v) = results.next().await {
+                    sum += v;
+                    count += 1;
+                }
+                (sum, count)
+            })
+            .await;
         assert_eq!(count, Self::TASKS);
         assert_eq!(sum, Self::TASKS * (Self::TASKS - 1) / 2);
     }
@@ -218,7 +226,12 @@ fn bench_one<W: Workload, R: CombRt>(
 ) {
     // Built lazily, as in `io.rs`: a bench function a filter leaves out builds
     // nothing (tokio's untimed `gather_100k` check alone takes seconds).
-    bench_lazily::<R>(group, R::NAME, W::run::<R>);
+    bench_lazily_with::<R>(
+        group,
+        R::NAME,
+        |rt| rt.block_on(W::iteration(rt)),
+        |rt, b| rt.iter_async(b, || W::iteration(rt)),
+    );
 }
 
 fn bench_workload<W: Workload>(c: &mut Criterion) {

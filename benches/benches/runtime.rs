@@ -11,15 +11,22 @@
 //! dropped before the next runtime is built, so idle workers of one runtime
 //! never compete with another runtime's measurement. The runtime adapters
 //! (`Rt`) live in the crate's lib (`benches/src/lib.rs`), shared with `io.rs`.
+//!
+//! The workloads that run one task from the bench thread ([`TaskWorkload`])
+//! are timed with criterion's `to_async` on each runtime's own `block_on`
+//! (weft's through the facade feature `criterion`); the two that wait on the
+//! bench thread outside any runtime (`spawn_many_remote`, `yield_many`) keep
+//! `b.iter`.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
+use criterion::{criterion_group, criterion_main, Bencher, Criterion, SamplingMode};
 use tokio::sync::oneshot;
-use weft_benches::{run_in_task, workers, AsyncExecutor, Rt, Tokio, Weft};
+use weft_benches::{workers, AsyncExecutor, Rt, Tokio, Weft};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -72,34 +79,71 @@ trait Workload {
     const NAME: &'static str;
     /// One iteration; must verify its own result.
     fn run<R: Rt>(rt: &R);
+    /// Times iterations with `b`: by default `b.iter` over [`run`](Self::run),
+    /// for the workloads that wait on the bench thread outside any runtime
+    /// (`wait_outside`), which `to_async` would move into the runtime's
+    /// `block_on`.
+    fn time<R: Rt>(rt: &R, b: &mut Bencher<'_>) {
+        b.iter(|| Self::run(rt))
+    }
+}
+
+/// A workload whose iteration is one future the bench thread awaits on the
+/// runtime (a task spawned from the bench thread, then checked): timed with
+/// criterion's `to_async` on each runtime's own `block_on` ([`Rt::iter_async`]),
+/// so weft is benched the way its users bench async code. Each iteration does
+/// the same work as `block_on(iteration)` would; the bench thread enters
+/// `block_on` once per sample instead of once per iteration, on all three
+/// runtimes alike.
+trait TaskWorkload {
+    const NAME: &'static str;
+    /// One iteration; must verify its own result.
+    async fn iteration<R: Rt>(rt: &R);
+}
+
+/// A [`TaskWorkload`] as a [`Workload`].
+struct InTask<W>(PhantomData<W>);
+
+impl<W: TaskWorkload> Workload for InTask<W> {
+    const NAME: &'static str = W::NAME;
+
+    fn run<R: Rt>(rt: &R) {
+        rt.block_on(W::iteration(rt))
+    }
+
+    fn time<R: Rt>(rt: &R, b: &mut Bencher<'_>) {
+        rt.iter_async(b, || W::iteration(rt))
+    }
 }
 
 /// From inside a task, spawn 10_000 empty tasks and await every handle.
 struct SpawnManyLocal;
 
-impl Workload for SpawnManyLocal {
+impl TaskWorkload for SpawnManyLocal {
     const NAME: &'static str = "spawn_many_local";
 
-    fn run<R: Rt>(rt: &R) {
+    async fn iteration<R: Rt>(rt: &R) {
         const NUM_SPAWN: usize = 10_000;
         let ctx = rt.ctx();
         let ran = Arc::new(AtomicUsize::new(0));
         let ran2 = ran.clone();
-        let sum = run_in_task(rt, async move {
-            let mut handles = Vec::with_capacity(NUM_SPAWN);
-            for _ in 0..NUM_SPAWN {
-                let ran = ran2.clone();
-                handles.push(R::spawn(&ctx, async move {
-                    ran.fetch_add(1, Ordering::Relaxed);
-                    1usize
-                }));
-            }
-            let mut sum = 0;
-            for h in handles {
-                sum += h.await;
-            }
-            sum
-        });
+        let sum = rt
+            .spawn_remote(async move {
+                let mut handles = Vec::with_capacity(NUM_SPAWN);
+                for _ in 0..NUM_SPAWN {
+                    let ran = ran2.clone();
+                    handles.push(R::spawn(&ctx, async move {
+                        ran.fetch_add(1, Ordering::Relaxed);
+                        1usize
+                    }));
+                }
+                let mut sum = 0;
+                for h in handles {
+                    sum += h.await;
+                }
+                sum
+            })
+            .await;
         assert_eq!(sum, NUM_SPAWN);
         assert_eq!(ran.load(Ordering::Relaxed), NUM_SPAWN);
     }
@@ -113,22 +157,24 @@ impl SpawnCost {
     const N: usize = 100_000;
 }
 
-impl Workload for SpawnCost {
+impl TaskWorkload for SpawnCost {
     const NAME: &'static str = "spawn_cost_1_worker";
 
-    fn run<R: Rt>(rt: &R) {
+    async fn iteration<R: Rt>(rt: &R) {
         let ctx = rt.ctx();
-        let sum = run_in_task(rt, async move {
-            let mut handles = Vec::with_capacity(SpawnCost::N);
-            for _ in 0..SpawnCost::N {
-                handles.push(R::spawn(&ctx, async { 1usize }));
-            }
-            let mut sum = 0;
-            for h in handles {
-                sum += h.await;
-            }
-            sum
-        });
+        let sum = rt
+            .spawn_remote(async move {
+                let mut handles = Vec::with_capacity(SpawnCost::N);
+                for _ in 0..SpawnCost::N {
+                    handles.push(R::spawn(&ctx, async { 1usize }));
+                }
+                let mut sum = 0;
+                for h in handles {
+                    sum += h.await;
+                }
+                sum
+            })
+            .await;
         assert_eq!(sum, SpawnCost::N);
     }
 }
@@ -140,13 +186,13 @@ struct SpawnDetachedCost;
 
 static DETACHED_RAN: AtomicUsize = AtomicUsize::new(0);
 
-impl Workload for SpawnDetachedCost {
+impl TaskWorkload for SpawnDetachedCost {
     const NAME: &'static str = "spawn_detached_cost_1_worker";
 
-    fn run<R: Rt>(rt: &R) {
+    async fn iteration<R: Rt>(rt: &R) {
         let ctx = rt.ctx();
         DETACHED_RAN.store(0, Ordering::SeqCst);
-        run_in_task(rt, async move {
+        rt.spawn_remote(async move {
             for _ in 0..SpawnCost::N {
                 R::spawn_detached(&ctx, async {
                     DETACHED_RAN.fetch_add(1, Ordering::Relaxed);
@@ -155,7 +201,8 @@ impl Workload for SpawnDetachedCost {
             while DETACHED_RAN.load(Ordering::Relaxed) < SpawnCost::N {
                 R::yield_now().await;
             }
-        });
+        })
+        .await;
         assert_eq!(DETACHED_RAN.load(Ordering::SeqCst), SpawnCost::N);
     }
 }
@@ -181,10 +228,10 @@ impl Workload for SpawnManyRemote {
 /// A chain of 1_000 tasks, each spawning the next; the last one signals.
 struct ChainedSpawn;
 
-impl Workload for ChainedSpawn {
+impl TaskWorkload for ChainedSpawn {
     const NAME: &'static str = "chained_spawn";
 
-    fn run<R: Rt>(rt: &R) {
+    async fn iteration<R: Rt>(rt: &R) {
         const ITER: usize = 1_000;
 
         fn link<R: Rt>(ctx: R::Ctx, hops: Arc<AtomicUsize>, done: oneshot::Sender<()>, n: usize) {
@@ -200,12 +247,13 @@ impl Workload for ChainedSpawn {
         let ctx = rt.ctx();
         let hops = Arc::new(AtomicUsize::new(0));
         let hops2 = hops.clone();
-        run_in_task(rt, async move {
+        rt.spawn_remote(async move {
             let (tx, rx) = oneshot::channel();
             let start = ctx.clone();
             R::spawn_detached(&ctx, async move { link::<R>(start, hops2, tx, ITER) });
             rx.await.expect("chain dropped");
-        });
+        })
+        .await;
         // ITER spawned links plus the final one (n == 0).
         assert_eq!(hops.load(Ordering::Relaxed), ITER + 1);
     }
@@ -242,15 +290,15 @@ impl Workload for YieldMany {
 /// oneshot and awaits the reply on a second oneshot (tokio's ping_pong shape).
 struct PingPong;
 
-impl Workload for PingPong {
+impl TaskWorkload for PingPong {
     const NAME: &'static str = "ping_pong";
 
-    fn run<R: Rt>(rt: &R) {
+    async fn iteration<R: Rt>(rt: &R) {
         const NUM_PINGS: usize = 1_000;
         let ctx = rt.ctx();
         let pongs = Arc::new(AtomicUsize::new(0));
         let pongs2 = pongs.clone();
-        run_in_task(rt, async move {
+        rt.spawn_remote(async move {
             let (cd, rx) = Countdown::new(NUM_PINGS);
             for _ in 0..NUM_PINGS {
                 let cd = cd.clone();
@@ -270,7 +318,8 @@ impl Workload for PingPong {
                 });
             }
             rx.await.expect("countdown dropped");
-        });
+        })
+        .await;
         assert_eq!(pongs.load(Ordering::Relaxed), NUM_PINGS);
     }
 }
@@ -279,10 +328,10 @@ impl Workload for PingPong {
 /// two children and awaits both handles (8_191 tasks).
 struct SpawnTree;
 
-impl Workload for SpawnTree {
+impl TaskWorkload for SpawnTree {
     const NAME: &'static str = "spawn_tree";
 
-    fn run<R: Rt>(rt: &R) {
+    async fn iteration<R: Rt>(rt: &R) {
         const DEPTH: u32 = 12;
 
         fn node<R: Rt>(ctx: R::Ctx, depth: u32) -> Pin<Box<dyn Future<Output = usize> + Send>> {
@@ -296,7 +345,7 @@ impl Workload for SpawnTree {
             })
         }
 
-        let nodes = run_in_task(rt, node::<R>(rt.ctx(), DEPTH));
+        let nodes = rt.spawn_remote(node::<R>(rt.ctx(), DEPTH)).await;
         assert_eq!(nodes, (1usize << (DEPTH + 1)) - 1);
     }
 }
@@ -318,7 +367,7 @@ fn bench_one_with<W: Workload, R: Rt>(
     let rt = R::build(workers);
     // Sanity run before timing: a broken runtime fails here, not mid-sample.
     W::run(&rt);
-    group.bench_function(R::NAME, |b| b.iter(|| W::run(&rt)));
+    group.bench_function(R::NAME, |b| W::time(&rt, b));
     drop(rt);
 }
 
@@ -344,15 +393,15 @@ fn bench_one_worker<W: Workload>(c: &mut Criterion) {
 }
 
 fn spawn_cost(c: &mut Criterion) {
-    bench_one_worker::<SpawnCost>(c);
+    bench_one_worker::<InTask<SpawnCost>>(c);
 }
 
 fn spawn_detached_cost(c: &mut Criterion) {
-    bench_one_worker::<SpawnDetachedCost>(c);
+    bench_one_worker::<InTask<SpawnDetachedCost>>(c);
 }
 
 fn spawn_many_local(c: &mut Criterion) {
-    bench_workload::<SpawnManyLocal>(c);
+    bench_workload::<InTask<SpawnManyLocal>>(c);
 }
 
 fn spawn_many_remote(c: &mut Criterion) {
@@ -360,7 +409,7 @@ fn spawn_many_remote(c: &mut Criterion) {
 }
 
 fn chained_spawn(c: &mut Criterion) {
-    bench_workload::<ChainedSpawn>(c);
+    bench_workload::<InTask<ChainedSpawn>>(c);
 }
 
 fn yield_many(c: &mut Criterion) {
@@ -368,11 +417,11 @@ fn yield_many(c: &mut Criterion) {
 }
 
 fn ping_pong(c: &mut Criterion) {
-    bench_workload::<PingPong>(c);
+    bench_workload::<InTask<PingPong>>(c);
 }
 
 fn spawn_tree(c: &mut Criterion) {
-    bench_workload::<SpawnTree>(c);
+    bench_workload::<InTask<SpawnTree>>(c);
 }
 
 criterion_group! {

@@ -7,8 +7,13 @@
 //! valgrind --tool=callgrind target/release/examples/spawn_loop 100000 chain
 //! ```
 //!
+//! Arguments: `N`, the mode, and optionally the number of workers (default
+//! 1; more for wall-clock runs of `bridge` as the criterion bench has them).
+//!
 //! Modes: `join` (spawn N empty tasks, then await each), `chain` (spawn one and
-//! await it, N times), `detach` (spawn N detached), `promise` (N promise round
+//! await it, N times), `detach` (spawn N detached), `gather` (spawn N tasks,
+//! task `i` returning `i`, then `weft::gather` them, as the `gather_100k`
+//! bench does), `promise` (N promise round
 //! trips between two tasks), `bridge` (N `run_coroutine_threadsafe` +
 //! `result` from the main thread). Each checks its result, so a broken
 //! runtime fails instead of measuring nothing.
@@ -17,7 +22,11 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().map_or(100_000, |s| s.parse().expect("N"));
     let mode = args.next().unwrap_or_else(|| "join".into());
-    let rt = weft::Builder::new().workers(1).build().expect("runtime");
+    let workers: usize = args.next().map_or(1, |s| s.parse().expect("workers"));
+    let rt = weft::Builder::new()
+        .workers(workers)
+        .build()
+        .expect("runtime");
     let handle = rt.handle().clone();
     if mode == "bridge" {
         for i in 0..n {
@@ -45,6 +54,11 @@ fn main() {
                 }
                 weft::yield_now().await;
             }
+            "gather" => {
+                let tasks: Vec<_> = (0..n).map(|i| weft::spawn(async move { i })).collect();
+                let out = weft::gather(tasks).await.expect("gather");
+                assert!(out.into_iter().eq(0..n), "gather out of order");
+            }
             "promise" => {
                 for i in 0..n {
                     let p = weft::Promise::new();
@@ -54,7 +68,7 @@ fn main() {
                     t.await.expect("task");
                 }
             }
-            other => panic!("unknown mode {other}: join, chain, detach, promise or bridge"),
+            other => panic!("unknown mode {other}: join, chain, detach, gather, promise or bridge"),
         }
         n
     }));

@@ -10,6 +10,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use criterion::async_executor::AsyncExecutor as CriterionExecutor;
+use criterion::Bencher;
 use tokio::sync::oneshot;
 
 // ---------------------------------------------------------------------------
@@ -59,6 +61,11 @@ pub trait Rt: Sized + 'static {
         F: Future<Output = ()> + Send + 'static;
 
     fn yield_now() -> impl Future<Output = ()> + Send;
+
+    /// Times `routine` with criterion's `to_async` on this runtime's own
+    /// `block_on` (the same one [`Rt::block_on`] uses): the bench thread
+    /// enters it once per sample and awaits `routine()` once per iteration.
+    fn iter_async<Fut: Future>(&self, b: &mut Bencher<'_>, routine: impl FnMut() -> Fut);
 }
 
 // ----- weft ----------------------------------------------------------------
@@ -119,6 +126,11 @@ impl Rt for Weft {
 
     fn yield_now() -> impl Future<Output = ()> + Send {
         weft::yield_now()
+    }
+
+    fn iter_async<Fut: Future>(&self, b: &mut Bencher<'_>, routine: impl FnMut() -> Fut) {
+        // weft's own impl (facade feature `criterion`).
+        b.to_async(&self.0).iter(routine)
     }
 }
 
@@ -181,6 +193,11 @@ impl Rt for Tokio {
 
     fn yield_now() -> impl Future<Output = ()> + Send {
         tokio::task::yield_now()
+    }
+
+    fn iter_async<Fut: Future>(&self, b: &mut Bencher<'_>, routine: impl FnMut() -> Fut) {
+        // criterion's own impl (its feature `async_tokio`).
+        b.to_async(&self.0).iter(routine)
     }
 }
 
@@ -305,6 +322,23 @@ impl Rt for AsyncExecutor {
     fn yield_now() -> impl Future<Output = ()> + Send {
         futures_lite::future::yield_now()
     }
+
+    fn iter_async<Fut: Future>(&self, b: &mut Bencher<'_>, routine: impl FnMut() -> Fut) {
+        b.to_async(FuturesLiteBlockOn).iter(routine)
+    }
+}
+
+/// criterion's executor for [`AsyncExecutor`]: the bench thread waits in
+/// `futures_lite::future::block_on`, as [`Rt::block_on`] does for it
+/// (async-executor has no `block_on` of its own, and criterion has no impl
+/// for it).
+#[derive(Clone, Copy, Debug)]
+struct FuturesLiteBlockOn;
+
+impl CriterionExecutor for FuturesLiteBlockOn {
+    fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
+        futures_lite::future::block_on(future)
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -347,14 +381,26 @@ pub fn bench_lazily<R: Rt>(
     id: &str,
     run: impl Fn(&R),
 ) {
+    bench_lazily_with(group, id, &run, |rt, b| b.iter(|| run(rt)));
+}
+
+/// [`bench_lazily`] with the timing given: `check` is the untimed first
+/// iteration, `time` times iterations with the bencher (for example through
+/// [`Rt::iter_async`], criterion's `to_async`).
+pub fn bench_lazily_with<R: Rt>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    id: &str,
+    check: impl Fn(&R),
+    time: impl Fn(&R, &mut Bencher<'_>),
+) {
     let mut rt: Option<R> = None;
     group.bench_function(id, |b| {
         let rt = rt.get_or_insert_with(|| {
             let rt = R::build(workers());
-            run(&rt);
+            check(&rt);
             rt
         });
-        b.iter(|| run(rt))
+        time(rt, b)
     });
     drop(rt);
 }

@@ -89,9 +89,12 @@ where
     let mut on_done = |index: usize, mut task: Task<T>| match keep(outcome(&mut task)) {
         ControlFlow::Continue(o) => {
             if kept.len() <= index {
-                kept.resize_with(index + 1, || None);
+                // Usually `index == len` (children done in order): a push.
+                kept.resize_with(index, || None);
+                kept.push(Some(o));
+            } else {
+                kept[index] = Some(o);
             }
-            kept[index] = Some(o);
             ControlFlow::Continue(())
         }
         ControlFlow::Break(b) => ControlFlow::Break(b),

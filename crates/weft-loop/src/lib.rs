@@ -24,12 +24,16 @@
 //! 9. `bridge` (`ConcurrentFuture`, `run_coroutine_threadsafe`), then
 //!    `blocking` (`spawn_blocking`), then `net/` (sockets, with `PollIo`),
 //!    then `signal` (Unix signals, read through a `PollIo`).
+//! 10. `criterion` (feature `criterion`): criterion's `AsyncExecutor` for
+//!     `&Runtime` and `Handle`.
 
 #![warn(missing_docs)]
 
 mod blocking;
 mod bridge;
 mod context;
+#[cfg(feature = "criterion")]
+mod criterion;
 mod deadline;
 mod driver;
 mod error;

@@ -575,6 +575,28 @@ impl fmt::Debug for Handle {
     }
 }
 
+// Unwind safety, as tokio's `Runtime` and `Handle` have it. The compiler
+// cannot see it: the shared state holds locks' `UnsafeCell`s, raw task
+// pointers and the hooks' `dyn Fn` (none of them `RefUnwindSafe`), and a
+// `Runtime` owns its workers' `JoinHandle`s. What `UnwindSafe` guards
+// against, a panic leaving state half-changed that code observes after
+// `catch_unwind`, cannot happen through these types:
+// - user code (a poll, a drop, a waker, a callback, a hook, a blocking job)
+//   runs only through weft-task's one panic runner (`catch_panic`,
+//   `run_reporting`), so its panic never unwinds through runtime code that
+//   is halfway through a change;
+// - the locks do not poison and nothing holds one across user code, and
+//   the atomics' states are whole at every store;
+// - the panics of `Handle` itself (a nested `block_on`, `Handle::current`
+//   outside a runtime) come before it changes anything, and a `block_on`
+//   whose future panics shuts its pinned tasks down on the way out
+//   (`ShutdownPinned` in `scheduler/block_on.rs`).
+// Send and Sync stay as derived from the fields (nothing is asserted here).
+impl std::panic::UnwindSafe for Handle {}
+impl std::panic::RefUnwindSafe for Handle {}
+impl std::panic::UnwindSafe for Runtime {}
+impl std::panic::RefUnwindSafe for Runtime {}
+
 /// A snapshot of a runtime's counters ([`Handle::metrics`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]

@@ -13,7 +13,7 @@
 //!   tokio's does: from then on the signal's default action (SIGINT and
 //!   SIGTERM ending the process) no longer happens, even with no listener.
 //! - **A reader per runtime** with listeners: a duplicate of the pipe's read
-//!   end registered with that runtime's reactor ([`PollIo`]). Its waker is
+//!   end registered with that runtime's reactor (a `PollIo`). Its waker is
 //!   not a task's: when the reactor sees the pipe readable, the thread
 //!   turning the driver calls it, and it drains the pipe, re-arms and fans
 //!   the deliveries out (asyncio's self-pipe reader callback). Each

@@ -35,6 +35,10 @@ struct Current {
 }
 
 /// Restores the previous task context when dropped.
+///
+/// Entering, leaving and the per-poll reads below are `#[inline]`: they run
+/// on every poll, from `raw.rs`'s generic runner, which is compiled in the
+/// crate that spawns (where these would otherwise be calls).
 pub(crate) struct EnterTask {
     prev: Option<Current>,
     prev_budget: Option<u8>,
@@ -43,6 +47,7 @@ pub(crate) struct EnterTask {
 
 /// Marks `task` (a task header's address) as the one being polled (or
 /// dropped) on this thread, in its poll number `polls`.
+#[inline]
 pub(crate) fn enter_task(task: NonNull<()>, polls: u32) -> EnterTask {
     EnterTask {
         prev: CURRENT.replace(Some(Current { task, polls })),
@@ -52,6 +57,7 @@ pub(crate) fn enter_task(task: NonNull<()>, polls: u32) -> EnterTask {
 }
 
 impl Drop for EnterTask {
+    #[inline]
     fn drop(&mut self) {
         CURRENT.set(self.prev);
         BUDGET_LEFT.set(self.prev_budget);
@@ -60,11 +66,13 @@ impl Drop for EnterTask {
 }
 
 /// The task being polled on this thread (its header's address).
+#[inline]
 pub(crate) fn current() -> Option<NonNull<()>> {
     CURRENT.get().map(|c| c.task)
 }
 
 /// How many `catch_cancel` wrappers registered during this poll; resets it.
+#[inline]
 pub(crate) fn take_intercept_count() -> u32 {
     INTERCEPTING.replace(0)
 }
@@ -84,6 +92,7 @@ pub(crate) fn set_intercept_count(n: u32) {
 pub(crate) type PollStamp = (usize, u32);
 
 /// The stamp for a leaf future returning `Pending` now, if inside a task.
+#[inline]
 pub(crate) fn poll_stamp() -> Option<PollStamp> {
     let current = CURRENT.get()?;
     Some((current.task.as_ptr() as usize, current.polls))

@@ -33,8 +33,7 @@ pub fn catch_panic<R>(f: impl FnOnce() -> R) -> Result<R, PanicError> {
 #[inline]
 pub fn run_reporting(what: &'static str, f: impl FnOnce()) {
     if let Err(err) = catch_panic(f) {
-        tracing::error!(error = %err, "{what} panicked");
-        discard(err);
+        report(what, err);
     }
 }
 
@@ -58,9 +57,19 @@ pub fn run_reporting(what: &'static str, f: impl FnOnce()) {
 pub fn wake_all(what: &'static str, wakers: impl IntoIterator<Item = Waker>) {
     let mut rest = wakers.into_iter();
     while let Err(err) = catch_panic(|| rest.by_ref().for_each(Waker::wake)) {
-        tracing::error!(error = %err, "{what} panicked");
-        discard(err);
+        report(what, err);
     }
+}
+
+/// Reports a caught panic (`what` names what panicked) and drops it. Out of
+/// line and cold, so the runners above stay small enough to inline into the
+/// hot paths that call them (a task's free, its join waker's wake): the
+/// happy path is then the bare call, as without the guard.
+#[cold]
+#[inline(never)]
+fn report(what: &'static str, err: PanicError) {
+    tracing::error!(error = %err, "{what} panicked");
+    discard(err);
 }
 
 /// Drops a panic nobody will read, guarding against a payload whose own

@@ -148,10 +148,15 @@ impl<A: ?Sized> Wakeups<A> {
     /// is reported and the others still woken), and returns the callbacks
     /// for the owner to fire where it documents.
     pub fn wake(self) -> DoneCallbacks<A> {
-        wake_all(
-            "a waker woken on completion",
-            self.waiters.into_iter().flatten(),
-        );
+        // Most completions have no async waiter (a bridge round trip's
+        // waiter blocks on a condvar; a promise's is often awaited already
+        // done): then no unwind guard and no iterator to build and drop.
+        if !self.waiters.is_empty() {
+            wake_all(
+                "a waker woken on completion",
+                self.waiters.into_iter().flatten(),
+            );
+        }
         self.callbacks
     }
 }

@@ -29,7 +29,7 @@
 //! | `asyncio.open_connection` / `start_server` | [`net::TcpStream::connect`] / [`net::TcpListener::bind`]; for HTTP, `weft::hyper::serve` and `weft::hyper::client` (feature `hyper`) |
 //! | `asyncio.open_unix_connection` / `start_unix_server` | [`net::UnixStream::connect`] / [`net::UnixListener::bind`] |
 //! | `loop.add_signal_handler(sig, cb)` | [`signal::signal`]`(kind)?.recv().await` / [`signal::ctrl_c`]`().await` |
-//! | `await asyncio.gather(*tasks)`  | [`gather`]`(tasks).await` / [`gather!`]`(a, b).await` |
+//! | `await asyncio.gather(*tasks)`  | [`gather`](fn@gather)`(tasks).await` / [`gather!`](macro@gather)`(a, b).await` |
 //! | `await asyncio.wait(tasks, ...)` | [`wait`]`(tasks).timeout(t).return_when(w).await` |
 //! | `asyncio.as_completed(tasks)`   | [`as_completed`]`(tasks)` (a `Stream`)     |
 //! | `await asyncio.wait_for(t, d)`  | [`wait_for`]`(task, Some(d)).await`        |
@@ -43,6 +43,11 @@
 //! | `asyncio.Queue(maxsize)`, `LifoQueue`, `PriorityQueue` | [`queue::Queue::new`]`(maxsize)`, [`queue::LifoQueue`], [`queue::PriorityQueue`] |
 //!
 //! See `docs/asyncio.md` in the repository for the full guide.
+//!
+//! Feature `criterion` (off by default): criterion's `AsyncExecutor` for
+//! `&`[`Runtime`] and [`Handle`], so `b.to_async(&rt)` benches async code on
+//! weft as it does on tokio. Calling tokio-only libraries (reqwest, sqlx,
+//! tonic) from weft tasks: `docs/ecosystem.md`.
 
 #![warn(missing_docs)]
 

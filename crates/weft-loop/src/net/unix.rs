@@ -334,7 +334,9 @@ impl UnixStream {
     /// is `NotFound` (no file) or `ConnectionRefused` (a stale file). The
     /// thread never blocks: while the listener's backlog is full, the task
     /// waits and retries (the kernel refuses a non-blocking Unix connect then
-    /// instead of queueing it). See [`UnixListener`] for an example.
+    /// instead of queueing it), for as long as a blocking connect would wait:
+    /// bound it with a timeout (`weft::timeout`) if the server may never
+    /// accept. See [`UnixListener`] for an example.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         UnixStream::connect_addr(&path_addr(path.as_ref())?).await
     }

@@ -28,15 +28,27 @@ impl Loop {
 
     /// Runs the callbacks queued before this call, each once; those they queue
     /// wait for the next call. Returns whether any ran.
+    /// The check is inlined into every tick; running them is out of line,
+    /// since most ticks have none.
+    #[inline]
     pub(crate) fn run_callbacks(&self) -> bool {
         let ready = self.local.borrow().callbacks.len();
+        if ready == 0 {
+            return false;
+        }
+        self.run_ready_callbacks(ready);
+        true
+    }
+
+    /// Runs (at most) the first `ready` callbacks.
+    #[inline(never)]
+    fn run_ready_callbacks(&self, ready: usize) {
         for _ in 0..ready {
             let Some(f) = self.local.borrow_mut().callbacks.pop_front() else {
                 break;
             };
             weft_task::run_reporting("a call_soon callback", f);
         }
-        ready > 0
     }
 
     /// Moves what other threads sent into the local queues.

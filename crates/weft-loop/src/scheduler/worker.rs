@@ -24,7 +24,7 @@
 
 use crate::context::{Kind, Loop, WorkerQueue};
 use crate::loom::sync::{Arc, Ordering};
-use crate::state::{LoopRemote, Msg, Shared};
+use crate::state::{LoopRemote, Msg, Remote, Shared};
 use crossbeam_deque::{Steal, Worker as Deque};
 use std::cell::Cell;
 use weft_task::Runnable;
@@ -41,6 +41,9 @@ const SEARCH_ROUNDS: usize = 3;
 struct Worker<'a> {
     lp: &'a Loop,
     own: &'a WorkerQueue,
+    /// This worker's entry in `Shared::remotes` (its LIFO slot and counters),
+    /// looked up once: the tick reads the slot every time.
+    mine: &'a Remote,
     tick: Cell<u32>,
     searching: Cell<bool>,
     lifo_streak: Cell<u8>,
@@ -70,6 +73,7 @@ pub(crate) fn run_worker(
     let w = Worker {
         lp: &lp,
         own,
+        mine: &lp.shared.remotes[index],
         tick: Cell::new(0),
         searching: Cell::new(false),
         lifo_streak: Cell::new(0),
@@ -91,7 +95,7 @@ pub(crate) fn run_worker(
     while let Some(t) = w.queue().pop() {
         drop(t);
     }
-    drop(lp.shared.remotes[index].lifo.take());
+    drop(w.mine.lifo.take());
     if let Some(hook) = &lp.shared.config.on_thread_stop {
         // A panicking hook must not skip the count below (the last worker
         // out may be the one that shuts down what is left).
@@ -147,7 +151,7 @@ impl Worker<'_> {
                 return Some(t);
             }
         }
-        let lifo = &self.lp.shared.remotes[self.own.index].lifo;
+        let lifo = &self.mine.lifo;
         if self.lifo_streak.get() < MAX_LIFO_STREAK {
             if let Some(t) = lifo.take() {
                 self.lifo_streak.set(self.lifo_streak.get() + 1);
@@ -209,8 +213,8 @@ impl Worker<'_> {
                 loop {
                     match remote.stealer.steal_batch_and_pop(self.queue()) {
                         Steal::Success(t) => {
-                            let mine = &self.lp.shared.remotes[self.own.index].steals;
-                            mine.store(mine.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                            let steals = &self.mine.steals;
+                            steals.store(steals.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
                             return Some(t);
                         }
                         Steal::Empty => break,
@@ -247,7 +251,7 @@ impl Worker<'_> {
                     || self.lp.shared.is_closed()
             },
             || {
-                let parks = &self.lp.shared.remotes[self.own.index].parks;
+                let parks = &self.mine.parks;
                 parks.store(parks.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
                 let parker = &self.lp.remote.parker;
                 turning = self.lp.shared.driver.try_turn();
