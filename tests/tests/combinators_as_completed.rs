@@ -9,7 +9,7 @@
 mod common;
 
 use common::{
-    assert_finished_normally, block_on, gated, gated_panic, open_and_finish, wait_done, wait_until,
+    assert_finished_normally, gated, gated_panic, open_and_finish, wait_done, wait_until,
     yield_times, Log,
 };
 use futures_util::{Stream, StreamExt};
@@ -25,207 +25,193 @@ fn assert_running_uncancelled(task: &TaskRef) {
 
 // Spec: "Yields results in completion order, one per unique input" (an error
 // is an item too, at its completion position).
-#[test]
-fn as_completed_yields_results_in_completion_order_one_per_input() {
-    block_on(2, |_| async {
-        let mut gates = Vec::new();
-        let mut tasks = Vec::new();
-        for i in 0..5 {
-            let (g, t) = if i == 3 {
-                gated_panic("three")
-            } else {
-                gated(i)
-            };
-            gates.push(g);
-            tasks.push(t);
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn as_completed_yields_results_in_completion_order_one_per_input() {
+    let mut gates = Vec::new();
+    let mut tasks = Vec::new();
+    for i in 0..5 {
+        let (g, t) = if i == 3 {
+            gated_panic("three")
+        } else {
+            gated(i)
+        };
+        gates.push(g);
+        tasks.push(t);
+    }
+    let refs: Vec<TaskRef> = tasks.iter().map(|t| t.task_ref()).collect();
+    let mut stream = weft::as_completed(tasks);
+    assert_eq!(stream.size_hint(), (5, Some(5)));
+    for i in [2, 4, 3, 0, 1] {
+        gates[i].set_result(()).unwrap();
+        wait_done(&refs[i]).await;
+        let item = stream.next().await.expect("one item per input");
+        if i == 3 {
+            assert!(item.unwrap_err().is_panic(), "child 3's error");
+        } else {
+            assert_eq!(item.unwrap(), i, "not in completion order");
         }
-        let refs: Vec<TaskRef> = tasks.iter().map(|t| t.task_ref()).collect();
-        let mut stream = weft::as_completed(tasks);
-        assert_eq!(stream.size_hint(), (5, Some(5)));
-        for i in [2, 4, 3, 0, 1] {
-            gates[i].set_result(()).unwrap();
-            wait_done(&refs[i]).await;
-            let item = stream.next().await.expect("one item per input");
-            if i == 3 {
-                assert!(item.unwrap_err().is_panic(), "child 3's error");
-            } else {
-                assert_eq!(item.unwrap(), i, "not in completion order");
-            }
-        }
-        assert!(stream.next().await.is_none(), "more items than inputs");
-        assert_eq!(stream.size_hint(), (0, Some(0)));
-    });
+    }
+    assert!(stream.next().await.is_none(), "more items than inputs");
+    assert_eq!(stream.size_hint(), (0, Some(0)));
 }
 
 // Spec: "Yields results in completion order" — with real timers, and with
 // tasks already finished before the stream is polled.
-#[test]
-fn as_completed_follows_completion_order_with_sleeping_children() {
-    block_on(2, |_| async {
-        let already = weft::spawn(async { 0u64 });
-        wait_done(&already).await;
-        let mut tasks: Vec<Task<u64>> = [90u64, 5, 45]
-            .into_iter()
-            .map(|ms| weft::spawn(weft::sleep_with(Duration::from_millis(ms), ms)))
-            .collect();
-        tasks.push(already);
-        let order: Vec<u64> = weft::as_completed(tasks)
-            .map(|r| r.unwrap())
-            .collect()
-            .await;
-        assert_eq!(order, [0, 5, 45, 90]);
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn as_completed_follows_completion_order_with_sleeping_children() {
+    let already = weft::spawn(async { 0u64 });
+    wait_done(&already).await;
+    let mut tasks: Vec<Task<u64>> = [90u64, 5, 45]
+        .into_iter()
+        .map(|ms| weft::spawn(weft::sleep_with(Duration::from_millis(ms), ms)))
+        .collect();
+    tasks.push(already);
+    let order: Vec<u64> = weft::as_completed(tasks)
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
+    assert_eq!(order, [0, 5, 45, 90]);
 }
 
 // Spec: one item per input — none at all for no input.
-#[test]
-fn as_completed_of_nothing_ends_at_once() {
-    block_on(2, |_| async {
-        let mut stream = weft::as_completed(Vec::<Task<u32>>::new());
-        assert!(stream.next().await.is_none());
-        let mut handles = weft::as_completed(Vec::<Task<u32>>::new())
-            .timeout(Duration::from_secs(5))
-            .tasks();
-        assert!(handles.next().await.is_none());
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn as_completed_of_nothing_ends_at_once() {
+    let mut stream = weft::as_completed(Vec::<Task<u32>>::new());
+    assert!(stream.next().await.is_none());
+    let mut handles = weft::as_completed(Vec::<Task<u32>>::new())
+        .timeout(Duration::from_secs(5))
+        .tasks();
+    assert!(handles.next().await.is_none());
 }
 
 // ----- timeout -----
 
 // Spec: "With a timeout: after the deadline each remaining item yields
 // TimeoutError; the children are not cancelled."
-#[test]
-fn as_completed_timeout_yields_a_timeout_per_remaining_item_and_cancels_nothing() {
-    block_on(2, |_| async {
-        let fast = weft::spawn(async { 1u32 });
-        wait_done(&fast).await; // so the short deadline cannot beat it
-        let (g_a, slow_a) = gated(2u32);
-        let (g_b, slow_b) = gated(3u32);
-        let (ra, rb) = (slow_a.task_ref(), slow_b.task_ref());
-        let mut stream =
-            weft::as_completed(vec![slow_a, fast, slow_b]).timeout(Duration::from_millis(30));
-        assert_eq!(stream.next().await.unwrap().unwrap(), 1);
-        for _ in 0..2 {
-            let err = stream
-                .next()
-                .await
-                .expect("one item per input, timed out or not")
-                .expect_err("the deadline passed with this child unfinished");
-            assert!(err.is_timeout(), "expected a timeout, got {err:?}");
-            assert!(!err.is_cancelled());
-        }
-        assert!(stream.next().await.is_none());
-        // Not cancelled: still running, and they finish normally later.
-        assert_running_uncancelled(&ra);
-        assert_running_uncancelled(&rb);
-        drop(stream);
-        open_and_finish(&[&g_a, &g_b], &[&ra, &rb]).await;
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn as_completed_timeout_yields_a_timeout_per_remaining_item_and_cancels_nothing() {
+    let fast = weft::spawn(async { 1u32 });
+    wait_done(&fast).await; // so the short deadline cannot beat it
+    let (g_a, slow_a) = gated(2u32);
+    let (g_b, slow_b) = gated(3u32);
+    let (ra, rb) = (slow_a.task_ref(), slow_b.task_ref());
+    let mut stream =
+        weft::as_completed(vec![slow_a, fast, slow_b]).timeout(Duration::from_millis(30));
+    assert_eq!(stream.next().await.unwrap().unwrap(), 1);
+    for _ in 0..2 {
+        let err = stream
+            .next()
+            .await
+            .expect("one item per input, timed out or not")
+            .expect_err("the deadline passed with this child unfinished");
+        assert!(err.is_timeout(), "expected a timeout, got {err:?}");
+        assert!(!err.is_cancelled());
+    }
+    assert!(stream.next().await.is_none());
+    // Not cancelled: still running, and they finish normally later.
+    assert_running_uncancelled(&ra);
+    assert_running_uncancelled(&rb);
+    drop(stream);
+    open_and_finish(&[&g_a, &g_b], &[&ra, &rb]).await;
 }
 
 // Spec: "A form that yields the handles themselves as well" — finished
 // handles as Ok, then after the deadline TimedOut, whose into_task() gives back
 // the still-running handle.
-#[test]
-fn as_completed_tasks_yields_finished_handles_then_timed_out_handles() {
-    block_on(2, |_| async {
-        let (g_a, a) = gated(10u32);
-        let b = weft::spawn(async { 20u32 });
-        wait_done(&b).await;
-        let (g_c, c) = gated(30u32);
-        let (a_id, b_id, c_id) = (a.id(), b.id(), c.id());
-        let (a_ref, c_ref) = (a.task_ref(), c.task_ref());
-        let mut handles = weft::as_completed(vec![a, b, c])
-            .timeout(Duration::from_millis(300))
-            .tasks();
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn as_completed_tasks_yields_finished_handles_then_timed_out_handles() {
+    let (g_a, a) = gated(10u32);
+    let b = weft::spawn(async { 20u32 });
+    wait_done(&b).await;
+    let (g_c, c) = gated(30u32);
+    let (a_id, b_id, c_id) = (a.id(), b.id(), c.id());
+    let (a_ref, c_ref) = (a.task_ref(), c.task_ref());
+    let mut handles = weft::as_completed(vec![a, b, c])
+        .timeout(Duration::from_millis(300))
+        .tasks();
 
-        let mut first = handles.next().await.unwrap().expect("b finished in time");
-        assert_eq!(first.id(), b_id);
-        assert!(first.done());
-        assert_eq!(first.result().unwrap().unwrap(), 20);
+    let mut first = handles.next().await.unwrap().expect("b finished in time");
+    assert_eq!(first.id(), b_id);
+    assert!(first.done());
+    assert_eq!(first.result().unwrap().unwrap(), 20);
 
-        g_a.set_result(()).unwrap();
-        wait_done(&a_ref).await;
-        let second = handles.next().await.unwrap().expect("a finished in time");
-        assert_eq!(second.id(), a_id);
-        assert_eq!(second.await.unwrap(), 10);
+    g_a.set_result(()).unwrap();
+    wait_done(&a_ref).await;
+    let second = handles.next().await.unwrap().expect("a finished in time");
+    assert_eq!(second.id(), a_id);
+    assert_eq!(second.await.unwrap(), 10);
 
-        let timed_out = handles
-            .next()
-            .await
-            .unwrap()
-            .expect_err("c was still running at the deadline");
-        assert_eq!(timed_out.to_string(), TimeoutError::new().to_string());
-        let still_running = timed_out.into_task();
-        assert_eq!(still_running.id(), c_id);
-        assert_running_uncancelled(&c_ref);
-        assert!(handles.next().await.is_none());
-        drop(handles);
+    let timed_out = handles
+        .next()
+        .await
+        .unwrap()
+        .expect_err("c was still running at the deadline");
+    assert_eq!(timed_out.to_string(), TimeoutError::new().to_string());
+    let still_running = timed_out.into_task();
+    assert_eq!(still_running.id(), c_id);
+    assert_running_uncancelled(&c_ref);
+    assert!(handles.next().await.is_none());
+    drop(handles);
 
-        g_c.set_result(()).unwrap();
-        assert_eq!(still_running.await.unwrap(), 30);
-        assert_finished_normally(&c_ref);
-    });
+    g_c.set_result(()).unwrap();
+    assert_eq!(still_running.await.unwrap(), 30);
+    assert_finished_normally(&c_ref);
 }
 
 // ----- dropping / cancelling the reader -----
 
 // Brief: "Dropping the stream mid-way cancels nothing."
-#[test]
-fn dropping_the_as_completed_stream_midway_cancels_nothing() {
-    block_on(2, |_| async {
-        let (g0, t0) = gated(0u32);
-        let (g1, t1) = gated(1u32);
-        let (g2, t2) = gated(2u32);
-        let refs = [t0.task_ref(), t1.task_ref(), t2.task_ref()];
-        let mut stream = weft::as_completed(vec![t0, t1, t2]);
-        g1.set_result(()).unwrap();
-        assert_eq!(stream.next().await.unwrap().unwrap(), 1);
-        drop(stream);
-        assert_running_uncancelled(&refs[0]);
-        assert_running_uncancelled(&refs[2]);
-        open_and_finish(&[&g0, &g2], &[&refs[0], &refs[1], &refs[2]]).await;
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn dropping_the_as_completed_stream_midway_cancels_nothing() {
+    let (g0, t0) = gated(0u32);
+    let (g1, t1) = gated(1u32);
+    let (g2, t2) = gated(2u32);
+    let refs = [t0.task_ref(), t1.task_ref(), t2.task_ref()];
+    let mut stream = weft::as_completed(vec![t0, t1, t2]);
+    g1.set_result(()).unwrap();
+    assert_eq!(stream.next().await.unwrap().unwrap(), 1);
+    drop(stream);
+    assert_running_uncancelled(&refs[0]);
+    assert_running_uncancelled(&refs[2]);
+    open_and_finish(&[&g0, &g2], &[&refs[0], &refs[1], &refs[2]]).await;
 
-        // The handle form, with a timeout pending, likewise.
-        let (g0, t0) = gated(0u32);
-        let (g1, t1) = gated(1u32);
-        let refs = [t0.task_ref(), t1.task_ref()];
-        let mut handles = weft::as_completed(vec![t0, t1])
-            .timeout(Duration::from_secs(10))
-            .tasks();
-        g0.set_result(()).unwrap();
-        let first = handles.next().await.unwrap().unwrap();
-        assert_eq!(first.id(), refs[0].id());
-        drop(handles);
-        assert_running_uncancelled(&refs[1]);
-        open_and_finish(&[&g1], &[&refs[1]]).await;
-    });
+    // The handle form, with a timeout pending, likewise.
+    let (g0, t0) = gated(0u32);
+    let (g1, t1) = gated(1u32);
+    let refs = [t0.task_ref(), t1.task_ref()];
+    let mut handles = weft::as_completed(vec![t0, t1])
+        .timeout(Duration::from_secs(10))
+        .tasks();
+    g0.set_result(()).unwrap();
+    let first = handles.next().await.unwrap().unwrap();
+    assert_eq!(first.id(), refs[0].id());
+    drop(handles);
+    assert_running_uncancelled(&refs[1]);
+    open_and_finish(&[&g1], &[&refs[1]]).await;
 }
 
 // Doc (weft): cancelling the task polling the stream cancels nothing either.
-#[test]
-fn cancelling_the_reader_of_as_completed_cancels_nothing() {
-    block_on(2, |_| async {
-        let (g0, t0) = gated(0u32);
-        let (g1, t1) = gated(1u32);
-        let refs = [t0.task_ref(), t1.task_ref()];
-        let got = Log::new();
-        let log = got.clone();
-        let reader = weft::spawn(async move {
-            let mut stream = weft::as_completed(vec![t0, t1]);
-            while let Some(item) = stream.next().await {
-                log.push(item.unwrap());
-            }
-        });
-        g0.set_result(()).unwrap();
-        wait_until("the reader to take the first item", || got.len() == 1).await;
-        // Let it go back to waiting for the second.
-        yield_times(10).await;
-        assert!(reader.cancel_with("reader only"));
-        let err: TaskError = reader.await.unwrap_err();
-        assert!(err.is_cancelled());
-        assert_eq!(got.snapshot(), [0]);
-        assert_running_uncancelled(&refs[1]);
-        open_and_finish(&[&g1], &[&refs[1]]).await;
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn cancelling_the_reader_of_as_completed_cancels_nothing() {
+    let (g0, t0) = gated(0u32);
+    let (g1, t1) = gated(1u32);
+    let refs = [t0.task_ref(), t1.task_ref()];
+    let got = Log::new();
+    let log = got.clone();
+    let reader = weft::spawn(async move {
+        let mut stream = weft::as_completed(vec![t0, t1]);
+        while let Some(item) = stream.next().await {
+            log.push(item.unwrap());
+        }
     });
+    g0.set_result(()).unwrap();
+    wait_until("the reader to take the first item", || got.len() == 1).await;
+    // Let it go back to waiting for the second.
+    yield_times(10).await;
+    assert!(reader.cancel_with("reader only"));
+    let err: TaskError = reader.await.unwrap_err();
+    assert!(err.is_cancelled());
+    assert_eq!(got.snapshot(), [0]);
+    assert_running_uncancelled(&refs[1]);
+    open_and_finish(&[&g1], &[&refs[1]]).await;
 }

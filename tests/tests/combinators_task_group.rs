@@ -180,39 +180,37 @@ fn leaving_waits_for_grandchildren_spawned_later_by_children() {
 }
 
 // Spec: "Leaving the group waits for every child" (children the body never awaits).
-#[test]
-fn leaving_waits_for_detached_children_the_body_never_awaits() {
-    block_on(2, |_| async {
-        let log = Log::new();
-        let (l, seen) = (log.clone(), log.clone());
-        weft::spawn(async move {
-            weft::task_group(|tg| async move {
-                for ms in [30u64, 10, 20] {
-                    let l = l.clone();
-                    tg.spawn(async move {
-                        weft::sleep(Duration::from_millis(ms)).await;
-                        l.push(ms);
-                    })
-                    .unwrap()
-                    .detach();
-                }
-                assert_eq!(tg.len(), 3);
-                Ok(())
-            })
-            .await
-            .unwrap();
-            assert_eq!(
-                seen.len(),
-                3,
-                "task_group returned with children still running"
-            );
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn leaving_waits_for_detached_children_the_body_never_awaits() {
+    let log = Log::new();
+    let (l, seen) = (log.clone(), log.clone());
+    weft::spawn(async move {
+        weft::task_group(|tg| async move {
+            for ms in [30u64, 10, 20] {
+                let l = l.clone();
+                tg.spawn(async move {
+                    weft::sleep(Duration::from_millis(ms)).await;
+                    l.push(ms);
+                })
+                .unwrap()
+                .detach();
+            }
+            assert_eq!(tg.len(), 3);
+            Ok(())
         })
         .await
         .unwrap();
-        let mut seen = log.snapshot();
-        seen.sort_unstable();
-        assert_eq!(seen, [10, 20, 30]);
-    });
+        assert_eq!(
+            seen.len(),
+            3,
+            "task_group returned with children still running"
+        );
+    })
+    .await
+    .unwrap();
+    let mut seen = log.snapshot();
+    seen.sort_unstable();
+    assert_eq!(seen, [10, 20, 30]);
 }
 
 // ----- cancelling one child -----
@@ -257,35 +255,33 @@ fn cancelling_one_child_affects_no_other_and_is_no_error() {
 
 // Spec: "Cancelling one child explicitly affects no other" (detached, cancelled
 // after the body returned: the group keeps waiting for the rest and succeeds).
-#[test]
-fn cancelling_a_detached_child_while_the_group_waits_is_no_error() {
-    block_on(2, |_| async {
-        let slot = Promise::<TaskRef>::new();
-        let s = slot.clone();
-        let other_done = Flag::new();
-        let od = other_done.clone();
-        let group = weft::spawn(async move {
-            weft::task_group(|tg| async move {
-                let t = tg.spawn(pending::<()>()).unwrap();
-                s.set_result(t.task_ref()).unwrap();
-                tg.spawn(async move {
-                    weft::sleep(4 * TICK).await;
-                    od.set();
-                })
-                .unwrap()
-                .detach();
-                Ok("left")
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn cancelling_a_detached_child_while_the_group_waits_is_no_error() {
+    let slot = Promise::<TaskRef>::new();
+    let s = slot.clone();
+    let other_done = Flag::new();
+    let od = other_done.clone();
+    let group = weft::spawn(async move {
+        weft::task_group(|tg| async move {
+            let t = tg.spawn(pending::<()>()).unwrap();
+            s.set_result(t.task_ref()).unwrap();
+            tg.spawn(async move {
+                weft::sleep(4 * TICK).await;
+                od.set();
             })
-            .await
-        });
-        let child = slot.await.unwrap();
-        weft::sleep(TICK).await;
-        assert!(!group.done());
-        assert!(child.cancel());
-        assert_eq!(group.await.unwrap().unwrap(), "left");
-        assert!(other_done.get());
-        assert!(child.cancelled());
+            .unwrap()
+            .detach();
+            Ok("left")
+        })
+        .await
     });
+    let child = slot.await.unwrap();
+    weft::sleep(TICK).await;
+    assert!(!group.done());
+    assert!(child.cancel());
+    assert_eq!(group.await.unwrap().unwrap(), "left");
+    assert!(other_done.get());
+    assert!(child.cancelled());
 }
 
 // ----- the first failure -----
@@ -293,121 +289,115 @@ fn cancelling_a_detached_child_while_the_group_waits_is_no_error() {
 // Spec: "The first child failure cancels the siblings and the body, waits for
 // them, then returns all non-cancellation errors together" (inside a task: the
 // body is interrupted by cancelling the task, which is then taken back).
-#[test]
-fn first_child_failure_cancels_siblings_and_body_and_waits_for_their_cleanup() {
-    block_on(2, |_| async {
-        let (child, body_ran_on) = (CleanupChild::new(), Flag::new());
-        let body_drops = DropCounter::new();
-        let sibling = Log::<TaskRef>::new();
-        let (ch, bro, g, sib) = (
-            child.clone(),
-            body_ran_on.clone(),
-            body_drops.guard(),
-            sibling.clone(),
-        );
-        let parent = weft::spawn(async move {
-            let ch2 = ch.clone();
-            let out = weft::task_group(|tg| async move {
-                let _g = g;
-                sib.push(tg.spawn(ch2.future()).unwrap().task_ref());
-                ch2.wait_parked("the sibling").await;
-                tg.spawn(failing_child(TICK, "child failed"))
-                    .unwrap()
-                    .detach();
-                pending::<()>().await;
-                bro.set();
-                Ok(())
-            })
-            .await;
-            let err = out.unwrap_err();
-            assert!(
-                ch.cleaned.get(),
-                "task_group returned before the cancelled sibling finished its cleanup"
-            );
-            assert_eq!(panic_texts(&err), ["child failed"]);
-            // The group's own cancel request was taken back: the task goes on.
-            let me = current_task().unwrap();
-            assert_eq!(
-                me.cancelling(),
-                0,
-                "the group's cancellation was not taken back"
-            );
-            weft::sleep(TICK).await;
-            weft::yield_now().await;
-            42
-        });
-        assert_eq!(parent.await.expect("the enclosing task was cancelled"), 42);
-        assert_eq!(body_drops.get(), 1, "the body was not stopped");
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn first_child_failure_cancels_siblings_and_body_and_waits_for_their_cleanup() {
+    let (child, body_ran_on) = (CleanupChild::new(), Flag::new());
+    let body_drops = DropCounter::new();
+    let sibling = Log::<TaskRef>::new();
+    let (ch, bro, g, sib) = (
+        child.clone(),
+        body_ran_on.clone(),
+        body_drops.guard(),
+        sibling.clone(),
+    );
+    let parent = weft::spawn(async move {
+        let ch2 = ch.clone();
+        let out = weft::task_group(|tg| async move {
+            let _g = g;
+            sib.push(tg.spawn(ch2.future()).unwrap().task_ref());
+            ch2.wait_parked("the sibling").await;
+            tg.spawn(failing_child(TICK, "child failed"))
+                .unwrap()
+                .detach();
+            pending::<()>().await;
+            bro.set();
+            Ok(())
+        })
+        .await;
+        let err = out.unwrap_err();
         assert!(
-            !body_ran_on.get(),
-            "the body ran past its await after a failure"
+            ch.cleaned.get(),
+            "task_group returned before the cancelled sibling finished its cleanup"
         );
-        assert!(
-            sibling.snapshot()[0].cancelled(),
-            "the sibling was not cancelled"
+        assert_eq!(panic_texts(&err), ["child failed"]);
+        // The group's own cancel request was taken back: the task goes on.
+        let me = current_task().unwrap();
+        assert_eq!(
+            me.cancelling(),
+            0,
+            "the group's cancellation was not taken back"
         );
+        weft::sleep(TICK).await;
+        weft::yield_now().await;
+        42
     });
+    assert_eq!(parent.await.expect("the enclosing task was cancelled"), 42);
+    assert_eq!(body_drops.get(), 1, "the body was not stopped");
+    assert!(
+        !body_ran_on.get(),
+        "the body ran past its await after a failure"
+    );
+    assert!(
+        sibling.snapshot()[0].cancelled(),
+        "the sibling was not cancelled"
+    );
 }
 
 // Spec: "The first child failure cancels ... the body, waits for them" (the body
 // intercepts the cancellation, cleans up with an await, and re-raises).
-#[test]
-fn first_child_failure_lets_the_body_clean_up_with_awaits_before_returning() {
-    block_on(2, |_| async {
-        let body_cleaned = Flag::new();
-        let (bc, bc2) = (body_cleaned.clone(), body_cleaned.clone());
-        let parent = weft::spawn(async move {
-            let out: Result<(), TaskGroupError> = weft::task_group(|tg| async move {
-                tg.spawn(failing_child(TICK, "boom")).unwrap().detach();
-                match catch_cancel(pending::<()>()).await {
-                    Ok(()) => unreachable!(),
-                    Err(c) => {
-                        weft::sleep(2 * TICK).await;
-                        bc.set();
-                        c.raise().await
-                    }
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn first_child_failure_lets_the_body_clean_up_with_awaits_before_returning() {
+    let body_cleaned = Flag::new();
+    let (bc, bc2) = (body_cleaned.clone(), body_cleaned.clone());
+    let parent = weft::spawn(async move {
+        let out: Result<(), TaskGroupError> = weft::task_group(|tg| async move {
+            tg.spawn(failing_child(TICK, "boom")).unwrap().detach();
+            match catch_cancel(pending::<()>()).await {
+                Ok(()) => unreachable!(),
+                Err(c) => {
+                    weft::sleep(2 * TICK).await;
+                    bc.set();
+                    c.raise().await
                 }
-            })
-            .await;
-            assert!(
-                bc2.get(),
-                "task_group returned before the body's cleanup ran"
-            );
-            let err = out.unwrap_err();
-            assert_eq!(panic_texts(&err), ["boom"]);
-            assert_eq!(my_cancelling(), 0);
-            weft::sleep(TICK).await;
-            "went on"
-        });
-        assert_eq!(parent.await.unwrap(), "went on");
-        assert!(body_cleaned.get());
+            }
+        })
+        .await;
+        assert!(
+            bc2.get(),
+            "task_group returned before the body's cleanup ran"
+        );
+        let err = out.unwrap_err();
+        assert_eq!(panic_texts(&err), ["boom"]);
+        assert_eq!(my_cancelling(), 0);
+        weft::sleep(TICK).await;
+        "went on"
     });
+    assert_eq!(parent.await.unwrap(), "went on");
+    assert!(body_cleaned.get());
 }
 
 // Spec: "The first child failure cancels the siblings" (after the body has
 // returned: the group, waiting, still aborts; the caller is not cancelled).
-#[test]
-fn child_failure_after_the_body_returned_cancels_the_siblings() {
-    block_on(2, |_| async {
-        let child = CleanupChild::new();
-        let parent = weft::spawn(async move {
-            let ch = child.clone();
-            let out = weft::task_group(|tg| async move {
-                tg.spawn(ch.future()).unwrap().detach();
-                tg.spawn(failing_child(2 * TICK, "late failure"))
-                    .unwrap()
-                    .detach();
-                Ok(())
-            })
-            .await;
-            assert!(child.cleaned.get());
-            assert_eq!(panic_texts(&out.unwrap_err()), ["late failure"]);
-            assert_eq!(my_cancelling(), 0);
-            weft::sleep(TICK).await;
-            1
-        });
-        assert_eq!(parent.await.unwrap(), 1);
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn child_failure_after_the_body_returned_cancels_the_siblings() {
+    let child = CleanupChild::new();
+    let parent = weft::spawn(async move {
+        let ch = child.clone();
+        let out = weft::task_group(|tg| async move {
+            tg.spawn(ch.future()).unwrap().detach();
+            tg.spawn(failing_child(2 * TICK, "late failure"))
+                .unwrap()
+                .detach();
+            Ok(())
+        })
+        .await;
+        assert!(child.cleaned.get());
+        assert_eq!(panic_texts(&out.unwrap_err()), ["late failure"]);
+        assert_eq!(my_cancelling(), 0);
+        weft::sleep(TICK).await;
+        1
     });
+    assert_eq!(parent.await.unwrap(), 1);
 }
 
 /// Two children park on the same promise; the body (in the enclosing task or
@@ -448,66 +438,62 @@ fn two_children_failing_at_once_are_both_reported() {
 
 // Spec: "The first child failure cancels ... the body" (only the innermost
 // group's body: a failure in a nested group leaves the outer group alone).
-#[test]
-fn a_failure_in_a_nested_group_stops_only_the_inner_body() {
-    block_on(2, |_| async {
-        let outer_sibling_done = Flag::new();
-        let osd = outer_sibling_done.clone();
-        let parent = weft::spawn(async move {
-            weft::task_group(|outer| async move {
-                outer
-                    .spawn(async move {
-                        weft::sleep(4 * TICK).await;
-                        osd.set();
-                    })
-                    .unwrap()
-                    .detach();
-                let inner = weft::task_group(|tg| async move {
-                    tg.spawn(failing_child(TICK, "inner")).unwrap().detach();
-                    pending::<()>().await;
-                    Ok(())
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn a_failure_in_a_nested_group_stops_only_the_inner_body() {
+    let outer_sibling_done = Flag::new();
+    let osd = outer_sibling_done.clone();
+    let parent = weft::spawn(async move {
+        weft::task_group(|outer| async move {
+            outer
+                .spawn(async move {
+                    weft::sleep(4 * TICK).await;
+                    osd.set();
                 })
-                .await;
-                assert_eq!(panic_texts(&inner.unwrap_err()), ["inner"]);
-                assert_eq!(my_cancelling(), 0);
-                weft::sleep(TICK).await;
-                Ok(9)
+                .unwrap()
+                .detach();
+            let inner = weft::task_group(|tg| async move {
+                tg.spawn(failing_child(TICK, "inner")).unwrap().detach();
+                pending::<()>().await;
+                Ok(())
             })
-            .await
-        });
-        assert_eq!(parent.await.unwrap().expect("the outer group failed"), 9);
-        assert!(
-            outer_sibling_done.get(),
-            "the outer group's child was cut short"
-        );
+            .await;
+            assert_eq!(panic_texts(&inner.unwrap_err()), ["inner"]);
+            assert_eq!(my_cancelling(), 0);
+            weft::sleep(TICK).await;
+            Ok(9)
+        })
+        .await
     });
+    assert_eq!(parent.await.unwrap().expect("the outer group failed"), 9);
+    assert!(
+        outer_sibling_done.get(),
+        "the outer group's child was cut short"
+    );
 }
 
 // Spec: "The first child failure cancels ... the body" (in block_on, not a
 // task: there is nothing to cancel, so the body is dropped at its await).
-#[test]
-fn in_block_on_a_child_failure_drops_the_body_and_the_group_fails() {
-    block_on(2, |_| async {
-        assert!(current_task().is_none());
-        let (child, ran_on) = (CleanupChild::new(), Flag::new());
-        let body_drops = DropCounter::new();
-        let (g, ro, ch) = (body_drops.guard(), ran_on.clone(), child.clone());
-        let out = weft::task_group(|tg| async move {
-            let _g = g;
-            tg.spawn(ch.future()).unwrap().detach();
-            tg.spawn(failing_child(TICK, "dropped the body"))
-                .unwrap()
-                .detach();
-            pending::<()>().await;
-            ro.set();
-            Ok(())
-        })
-        .await;
-        assert_eq!(panic_texts(&out.unwrap_err()), ["dropped the body"]);
-        assert_eq!(body_drops.get(), 1, "the body was not dropped");
-        assert!(!ran_on.get());
-        assert!(child.cleaned.get(), "returned before the sibling's cleanup");
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn in_block_on_a_child_failure_drops_the_body_and_the_group_fails() {
+    assert!(current_task().is_none());
+    let (child, ran_on) = (CleanupChild::new(), Flag::new());
+    let body_drops = DropCounter::new();
+    let (g, ro, ch) = (body_drops.guard(), ran_on.clone(), child.clone());
+    let out = weft::task_group(|tg| async move {
+        let _g = g;
+        tg.spawn(ch.future()).unwrap().detach();
+        tg.spawn(failing_child(TICK, "dropped the body"))
+            .unwrap()
+            .detach();
+        pending::<()>().await;
+        ro.set();
+        Ok(())
+    })
+    .await;
+    assert_eq!(panic_texts(&out.unwrap_err()), ["dropped the body"]);
+    assert_eq!(body_drops.get(), 1, "the body was not dropped");
+    assert!(!ran_on.get());
+    assert!(child.cleaned.get(), "returned before the sibling's cleanup");
 }
 
 // ----- a body error -----
@@ -539,280 +525,262 @@ fn a_body_returning_err_aborts_the_children_and_is_reported() {
 
 // Spec: "... returns all non-cancellation errors together" (children's first,
 // then the body's).
-#[test]
-fn a_body_error_and_a_child_failure_are_reported_together() {
-    block_on(2, |_| async {
-        let out = weft::spawn(async {
-            weft::task_group(|tg| async move {
-                tg.spawn(failing_child(TICK, "child")).unwrap().detach();
-                match catch_cancel(pending::<()>()).await {
-                    Ok(()) => unreachable!(),
-                    // Stopped by the failure; the cleanup fails too.
-                    Err(_) => Err::<(), _>(TaskError::failed(BodyFailed)),
-                }
-            })
-            .await
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn a_body_error_and_a_child_failure_are_reported_together() {
+    let out = weft::spawn(async {
+        weft::task_group(|tg| async move {
+            tg.spawn(failing_child(TICK, "child")).unwrap().detach();
+            match catch_cancel(pending::<()>()).await {
+                Ok(()) => unreachable!(),
+                // Stopped by the failure; the cleanup fails too.
+                Err(_) => Err::<(), _>(TaskError::failed(BodyFailed)),
+            }
         })
         .await
-        .unwrap();
-        let errors = out.unwrap_err().into_errors();
-        assert_eq!(errors.len(), 2, "{errors:?}");
-        assert_eq!(panic_text(&errors[0]), "child");
-        assert!(is_body_failed(&errors[1]));
-    });
+    })
+    .await
+    .unwrap();
+    let errors = out.unwrap_err().into_errors();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!(panic_text(&errors[0]), "child");
+    assert!(is_body_failed(&errors[1]));
 }
 
 // ----- cancelling the parent from outside -----
 
 // Spec: "Cancelling the parent from outside cancels and awaits the children,
 // then reports Cancelled" (while the body runs).
-#[test]
-fn cancelling_the_parent_during_the_body_cancels_awaits_children_and_reraises() {
-    block_on(2, |_| async {
-        let (one, two, ran_on) = (CleanupChild::new(), CleanupChild::new(), Flag::new());
-        let body_drops = DropCounter::new();
-        let children = Log::<TaskRef>::new();
-        let (a, b, ro, g, ch) = (
-            one.future(),
-            two.future(),
-            ran_on.clone(),
-            body_drops.guard(),
-            children.clone(),
-        );
-        let parent = weft::spawn(async move {
-            let _ = weft::task_group(|tg| async move {
-                let _g = g;
-                ch.push(tg.spawn(a).unwrap().task_ref());
-                ch.push(tg.spawn(b).unwrap().task_ref());
-                pending::<()>().await;
-                Ok(())
-            })
-            .await;
-            ro.set();
-        });
-        wait_until("the children to park", || {
-            one.reached.get() && two.reached.get()
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn cancelling_the_parent_during_the_body_cancels_awaits_children_and_reraises() {
+    let (one, two, ran_on) = (CleanupChild::new(), CleanupChild::new(), Flag::new());
+    let body_drops = DropCounter::new();
+    let children = Log::<TaskRef>::new();
+    let (a, b, ro, g, ch) = (
+        one.future(),
+        two.future(),
+        ran_on.clone(),
+        body_drops.guard(),
+        children.clone(),
+    );
+    let parent = weft::spawn(async move {
+        let _ = weft::task_group(|tg| async move {
+            let _g = g;
+            ch.push(tg.spawn(a).unwrap().task_ref());
+            ch.push(tg.spawn(b).unwrap().task_ref());
+            pending::<()>().await;
+            Ok(())
         })
         .await;
-        weft::sleep(TICK).await;
-        assert!(parent.cancel_with("stop"));
-        let err = parent.await.unwrap_err();
-        // Cleanup takes 2 ticks: done before the parent ended, or not awaited.
-        let cleaned_when_parent_ended = (one.cleaned.get(), two.cleaned.get());
-        assert_eq!(
-            err.as_cancelled().expect("not Cancelled").message(),
-            Some("stop")
-        );
-        assert_eq!(
-            cleaned_when_parent_ended,
-            (true, true),
-            "children were not awaited"
-        );
-        assert!(children.snapshot().iter().all(TaskRef::cancelled));
-        assert_eq!(body_drops.get(), 1);
-        assert!(!ran_on.get(), "the caller ran past a cancelled task group");
+        ro.set();
     });
+    wait_until("the children to park", || {
+        one.reached.get() && two.reached.get()
+    })
+    .await;
+    weft::sleep(TICK).await;
+    assert!(parent.cancel_with("stop"));
+    let err = parent.await.unwrap_err();
+    // Cleanup takes 2 ticks: done before the parent ended, or not awaited.
+    let cleaned_when_parent_ended = (one.cleaned.get(), two.cleaned.get());
+    assert_eq!(
+        err.as_cancelled().expect("not Cancelled").message(),
+        Some("stop")
+    );
+    assert_eq!(
+        cleaned_when_parent_ended,
+        (true, true),
+        "children were not awaited"
+    );
+    assert!(children.snapshot().iter().all(TaskRef::cancelled));
+    assert_eq!(body_drops.get(), 1);
+    assert!(!ran_on.get(), "the caller ran past a cancelled task group");
 }
 
 // Spec: "Cancelling the parent from outside cancels and awaits the children,
 // then reports Cancelled" (after the body returned, while the group waits).
-#[test]
-fn cancelling_the_parent_while_the_group_waits_cancels_awaits_children_and_reraises() {
-    block_on(2, |_| async {
-        let (child, ran_on) = (CleanupChild::new(), Flag::new());
-        let children = Log::<TaskRef>::new();
-        let (a, ro, ch) = (child.future(), ran_on.clone(), children.clone());
-        let parent = weft::spawn(async move {
-            let _ = weft::task_group(|tg| async move {
-                ch.push(tg.spawn(a).unwrap().task_ref());
-                ch.push(
-                    tg.spawn(weft::sleep(Duration::from_secs(60)))
-                        .unwrap()
-                        .task_ref(),
-                );
-                Ok(())
-            })
-            .await;
-            ro.set();
-        });
-        child.wait_parked("the child").await;
-        weft::sleep(TICK).await;
-        assert!(!parent.done());
-        assert!(parent.cancel_with("leave"));
-        let err = parent.await.unwrap_err();
-        let cleaned_when_parent_ended = child.cleaned.get();
-        assert_eq!(
-            err.as_cancelled().expect("not Cancelled").message(),
-            Some("leave")
-        );
-        assert!(cleaned_when_parent_ended, "the child was not awaited");
-        assert!(children.snapshot().iter().all(TaskRef::cancelled));
-        assert!(!ran_on.get());
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn cancelling_the_parent_while_the_group_waits_cancels_awaits_children_and_reraises() {
+    let (child, ran_on) = (CleanupChild::new(), Flag::new());
+    let children = Log::<TaskRef>::new();
+    let (a, ro, ch) = (child.future(), ran_on.clone(), children.clone());
+    let parent = weft::spawn(async move {
+        let _ = weft::task_group(|tg| async move {
+            ch.push(tg.spawn(a).unwrap().task_ref());
+            ch.push(
+                tg.spawn(weft::sleep(Duration::from_secs(60)))
+                    .unwrap()
+                    .task_ref(),
+            );
+            Ok(())
+        })
+        .await;
+        ro.set();
     });
+    child.wait_parked("the child").await;
+    weft::sleep(TICK).await;
+    assert!(!parent.done());
+    assert!(parent.cancel_with("leave"));
+    let err = parent.await.unwrap_err();
+    let cleaned_when_parent_ended = child.cleaned.get();
+    assert_eq!(
+        err.as_cancelled().expect("not Cancelled").message(),
+        Some("leave")
+    );
+    assert!(cleaned_when_parent_ended, "the child was not awaited");
+    assert!(children.snapshot().iter().all(TaskRef::cancelled));
+    assert!(!ran_on.get());
 }
 
 // Spec: "(errors raised during their cleanup win over Cancelled)": a child
 // panics in its cancellation cleanup. As in asyncio (the ExceptionGroup leaves
 // the `async with`), task_group returns the error and the enclosing task is not
 // ended cancelled; as in 3.11 the outside request stays counted.
-#[test]
-fn a_child_cleanup_failure_wins_over_the_parents_cancellation() {
-    block_on(2, |_| async {
-        let reached = Flag::new();
-        let r = reached.clone();
-        let parent = weft::spawn(async move {
-            let out = weft::task_group(|tg| async move {
-                tg.spawn(async move {
-                    r.set();
-                    if let Err(_c) = catch_cancel(pending::<()>()).await {
-                        weft::sleep(TICK).await;
-                        panic!("cleanup failed");
-                    }
-                })
-                .unwrap()
-                .detach();
-                pending::<()>().await;
-                Ok(())
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn a_child_cleanup_failure_wins_over_the_parents_cancellation() {
+    let reached = Flag::new();
+    let r = reached.clone();
+    let parent = weft::spawn(async move {
+        let out = weft::task_group(|tg| async move {
+            tg.spawn(async move {
+                r.set();
+                if let Err(_c) = catch_cancel(pending::<()>()).await {
+                    weft::sleep(TICK).await;
+                    panic!("cleanup failed");
+                }
             })
-            .await;
-            let cancelling = my_cancelling();
-            // Not cancelled: the task can still await.
-            weft::sleep(TICK).await;
-            (out, cancelling)
-        });
-        wait_until("the child to park", || reached.get()).await;
+            .unwrap()
+            .detach();
+            pending::<()>().await;
+            Ok(())
+        })
+        .await;
+        let cancelling = my_cancelling();
+        // Not cancelled: the task can still await.
         weft::sleep(TICK).await;
-        assert!(parent.cancel_with("outside"));
-        let (out, cancelling) = parent
-            .await
-            .expect("the group's error must win over the cancellation");
-        let err = out.expect_err("the cleanup failure was lost");
-        assert_eq!(panic_texts(&err), ["cleanup failed"]);
-        assert_eq!(cancelling, 1);
+        (out, cancelling)
     });
+    wait_until("the child to park", || reached.get()).await;
+    weft::sleep(TICK).await;
+    assert!(parent.cancel_with("outside"));
+    let (out, cancelling) = parent
+        .await
+        .expect("the group's error must win over the cancellation");
+    let err = out.expect_err("the cleanup failure was lost");
+    assert_eq!(panic_texts(&err), ["cleanup failed"]);
+    assert_eq!(cancelling, 1);
 }
 
 // Spec: "(errors raised during their cleanup win over Cancelled)" (the body's
 // own cleanup fails, while the group waits for a child).
-#[test]
-fn a_body_cleanup_error_wins_over_the_parents_cancellation() {
-    block_on(2, |_| async {
-        let child = CleanupChild::new();
-        let ch = child.clone();
-        let parent = weft::spawn(async move {
-            let a = ch.future();
-            let out = weft::task_group(|tg| async move {
-                tg.spawn(a).unwrap().detach();
-                match catch_cancel(pending::<()>()).await {
-                    Ok(()) => unreachable!(),
-                    Err(_) => {
-                        weft::yield_now().await;
-                        Err::<(), _>(TaskError::failed(BodyFailed))
-                    }
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn a_body_cleanup_error_wins_over_the_parents_cancellation() {
+    let child = CleanupChild::new();
+    let ch = child.clone();
+    let parent = weft::spawn(async move {
+        let a = ch.future();
+        let out = weft::task_group(|tg| async move {
+            tg.spawn(a).unwrap().detach();
+            match catch_cancel(pending::<()>()).await {
+                Ok(()) => unreachable!(),
+                Err(_) => {
+                    weft::yield_now().await;
+                    Err::<(), _>(TaskError::failed(BodyFailed))
                 }
-            })
-            .await;
-            assert!(ch.cleaned.get());
-            out
-        });
-        child.wait_parked("the child").await;
-        weft::sleep(TICK).await;
-        assert!(parent.cancel());
-        let out = parent
-            .await
-            .expect("the body's error must win over the cancellation");
-        let err = out.unwrap_err();
-        assert_eq!(err.errors().len(), 1, "{:?}", err.errors());
-        assert!(is_body_failed(&err.errors()[0]));
-        assert!(child.cleaned.get());
+            }
+        })
+        .await;
+        assert!(ch.cleaned.get());
+        out
     });
+    child.wait_parked("the child").await;
+    weft::sleep(TICK).await;
+    assert!(parent.cancel());
+    let out = parent
+        .await
+        .expect("the body's error must win over the cancellation");
+    let err = out.unwrap_err();
+    assert_eq!(err.errors().len(), 1, "{:?}", err.errors());
+    assert!(is_body_failed(&err.errors()[0]));
+    assert!(child.cleaned.get());
 }
 
 // ----- spawning into a finished or aborting group -----
 
 // Spec: "Spawning into a finished group -> error (the future is dropped unpolled)."
-#[test]
-fn spawning_into_a_finished_group_fails_and_drops_the_future_unpolled() {
-    block_on(2, |h| {
-        let h = h.clone();
-        async move {
-            let tg = finished_group().await;
-            let (drops, polled) = (DropCounter::new(), Flag::new());
-            let refused = refused_future(&drops, &polled);
-            let spawned_before = h.metrics().spawned;
-            let err = tg
-                .spawn(refused)
-                .expect_err("spawned into a finished group");
-            assert!(err.is_finished() && !err.is_aborting());
-            assert_eq!(drops.get(), 1, "the refused future was not dropped (once)");
-            assert_eq!(
-                h.metrics().spawned,
-                spawned_before,
-                "a task was spawned anyway"
-            );
-            weft::sleep(TICK).await;
-            assert!(!polled.get(), "the refused future was polled");
-            assert_eq!(drops.get(), 1);
-            assert!(tg.is_empty());
-        }
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn spawning_into_a_finished_group_fails_and_drops_the_future_unpolled() {
+    let h = weft::Handle::current();
+    let tg = finished_group().await;
+    let (drops, polled) = (DropCounter::new(), Flag::new());
+    let refused = refused_future(&drops, &polled);
+    let spawned_before = h.metrics().spawned;
+    let err = tg
+        .spawn(refused)
+        .expect_err("spawned into a finished group");
+    assert!(err.is_finished() && !err.is_aborting());
+    assert_eq!(drops.get(), 1, "the refused future was not dropped (once)");
+    assert_eq!(
+        h.metrics().spawned,
+        spawned_before,
+        "a task was spawned anyway"
+    );
+    weft::sleep(TICK).await;
+    assert!(!polled.get(), "the refused future was polled");
+    assert_eq!(drops.get(), 1);
+    assert!(tg.is_empty());
 }
 
 // Spec: "Spawning into a finished group -> error" (from a task holding a clone,
 // after the group finished).
-#[test]
-fn a_child_spawning_after_the_group_finished_is_refused() {
-    block_on(2, |_| async {
-        let gate = Promise::<()>::new();
-        let g = gate.clone();
-        let refused = Promise::<bool>::new();
-        let rf = refused.clone();
-        let tg = finished_group().await;
-        let (drops, polled) = (DropCounter::new(), Flag::new());
-        let fut = refused_future(&drops, &polled);
-        weft::spawn(async move {
-            g.await.unwrap();
-            let r = tg.spawn(fut);
-            rf.set_result(r.is_err_and(|e| e.is_finished())).unwrap();
-        })
-        .detach();
-        gate.set_result(()).unwrap();
-        assert!(refused.await.unwrap());
-        assert_eq!(drops.get(), 1);
-        assert!(!polled.get());
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn a_child_spawning_after_the_group_finished_is_refused() {
+    let gate = Promise::<()>::new();
+    let g = gate.clone();
+    let refused = Promise::<bool>::new();
+    let rf = refused.clone();
+    let tg = finished_group().await;
+    let (drops, polled) = (DropCounter::new(), Flag::new());
+    let fut = refused_future(&drops, &polled);
+    weft::spawn(async move {
+        g.await.unwrap();
+        let r = tg.spawn(fut);
+        rf.set_result(r.is_err_and(|e| e.is_finished())).unwrap();
+    })
+    .detach();
+    gate.set_result(()).unwrap();
+    assert!(refused.await.unwrap());
+    assert_eq!(drops.get(), 1);
+    assert!(!polled.get());
 }
 
 // Spec: "Spawning into a finished group -> error" (and while aborting: the body
 // in its cancellation cleanup, inside a task).
-#[test]
-fn spawning_from_the_body_while_the_group_aborts_is_refused() {
-    block_on(2, |_| async {
-        let (drops, polled) = (DropCounter::new(), Flag::new());
-        let refused = refused_future(&drops, &polled);
-        let out = weft::spawn(async move {
-            weft::task_group::<_, _, ()>(|tg| async move {
-                tg.spawn(failing_child(TICK, "abort")).unwrap().detach();
-                match catch_cancel(pending::<()>()).await {
-                    Ok(()) => unreachable!(),
-                    Err(c) => {
-                        let err = tg
-                            .spawn(refused)
-                            .expect_err("spawned into an aborting group");
-                        assert!(err.is_aborting() && !err.is_finished());
-                        c.raise().await
-                    }
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn spawning_from_the_body_while_the_group_aborts_is_refused() {
+    let (drops, polled) = (DropCounter::new(), Flag::new());
+    let refused = refused_future(&drops, &polled);
+    let out = weft::spawn(async move {
+        weft::task_group::<_, _, ()>(|tg| async move {
+            tg.spawn(failing_child(TICK, "abort")).unwrap().detach();
+            match catch_cancel(pending::<()>()).await {
+                Ok(()) => unreachable!(),
+                Err(c) => {
+                    let err = tg
+                        .spawn(refused)
+                        .expect_err("spawned into an aborting group");
+                    assert!(err.is_aborting() && !err.is_finished());
+                    c.raise().await
                 }
-            })
-            .await
+            }
         })
         .await
-        .unwrap();
-        assert_eq!(panic_texts(&out.unwrap_err()), ["abort"]);
-        weft::sleep(TICK).await;
-        assert_eq!(drops.get(), 1);
-        assert!(!polled.get());
-    });
+    })
+    .await
+    .unwrap();
+    assert_eq!(panic_texts(&out.unwrap_err()), ["abort"]);
+    weft::sleep(TICK).await;
+    assert_eq!(drops.get(), 1);
+    assert!(!polled.get());
 }
 
 /// A sibling's cleanup spawns while the group aborts after a failure.

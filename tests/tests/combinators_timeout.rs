@@ -120,227 +120,211 @@ impl Probe {
 // ===== wait_for =====
 
 // Spec: wait_for(fut, None) is a plain await.
-#[test]
-fn wait_for_with_no_timeout_is_a_plain_await() {
-    block_on(2, |_| async {
-        // A slow value comes back, never a timeout.
-        let t = weft::spawn(weft::sleep_with(ms(30), 5u32));
-        assert_eq!(wait_for(t, None).await.unwrap(), 5);
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn wait_for_with_no_timeout_is_a_plain_await() {
+    // A slow value comes back, never a timeout.
+    let t = weft::spawn(weft::sleep_with(ms(30), 5u32));
+    assert_eq!(wait_for(t, None).await.unwrap(), 5);
 
-        // A panic and a cancellation come back as they are.
-        let t = weft::spawn(async {
-            weft::sleep(ms(5)).await;
-            if std::hint::black_box(true) {
-                panic!("boom");
-            }
-            1u32
-        });
-        assert!(wait_for(t, None).await.unwrap_err().is_panic());
-
-        let t = weft::spawn(pending::<u32>());
-        let r = t.task_ref();
-        let canceller = weft::spawn(async move {
-            weft::sleep(ms(10)).await;
-            r.cancel_with("by hand");
-        });
-        let err = wait_for(t, None).await.unwrap_err();
-        assert!(!err.is_timeout());
-        assert_eq!(cancel_message(&err).as_deref(), Some("by hand"));
-        canceller.await.unwrap();
-
-        // The same inside a task.
-        let v = in_task(async {
-            let t = weft::spawn(weft::sleep_with(ms(30), 6u32));
-            wait_for(t, None).await.unwrap()
-        })
-        .await;
-        assert_eq!(v, 6);
+    // A panic and a cancellation come back as they are.
+    let t = weft::spawn(async {
+        weft::sleep(ms(5)).await;
+        if std::hint::black_box(true) {
+            panic!("boom");
+        }
+        1u32
     });
+    assert!(wait_for(t, None).await.unwrap_err().is_panic());
+
+    let t = weft::spawn(pending::<u32>());
+    let r = t.task_ref();
+    let canceller = weft::spawn(async move {
+        weft::sleep(ms(10)).await;
+        r.cancel_with("by hand");
+    });
+    let err = wait_for(t, None).await.unwrap_err();
+    assert!(!err.is_timeout());
+    assert_eq!(cancel_message(&err).as_deref(), Some("by hand"));
+    canceller.await.unwrap();
+
+    // The same inside a task.
+    let v = in_task(async {
+        let t = weft::spawn(weft::sleep_with(ms(30), 6u32));
+        wait_for(t, None).await.unwrap()
+    })
+    .await;
+    assert_eq!(v, 6);
 }
 
 // Spec: an already-finished input returns its value even with timeout 0.
-#[test]
-fn wait_for_a_finished_task_with_a_zero_timeout_returns_its_value_at_once() {
-    block_on(2, |_| async {
-        let t = weft::spawn(async { 7u32 });
-        wait_done(&t).await;
-        let mut w = Box::pin(wait_for(t, Some(Duration::ZERO)));
-        match poll_once(&mut w) {
-            Poll::Ready(out) => assert_eq!(out.unwrap(), 7),
-            Poll::Pending => panic!("wait_for of a finished task with timeout 0 was pending"),
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn wait_for_a_finished_task_with_a_zero_timeout_returns_its_value_at_once() {
+    let t = weft::spawn(async { 7u32 });
+    wait_done(&t).await;
+    let mut w = Box::pin(wait_for(t, Some(Duration::ZERO)));
+    match poll_once(&mut w) {
+        Poll::Ready(out) => assert_eq!(out.unwrap(), 7),
+        Poll::Pending => panic!("wait_for of a finished task with timeout 0 was pending"),
+    }
+
+    // A finished task's error is its own, not a timeout.
+    let t = weft::spawn(async {
+        if std::hint::black_box(true) {
+            panic!("done failing");
         }
-
-        // A finished task's error is its own, not a timeout.
-        let t = weft::spawn(async {
-            if std::hint::black_box(true) {
-                panic!("done failing");
-            }
-            1u32
-        });
-        wait_done(&t).await;
-        assert!(wait_for(t, Some(Duration::ZERO))
-            .await
-            .unwrap_err()
-            .is_panic());
-
-        // Inside a task too.
-        let v = in_task(async {
-            let t = weft::spawn(async { 8u32 });
-            wait_done(&t).await;
-            wait_for(t, Some(Duration::ZERO)).await.unwrap()
-        })
-        .await;
-        assert_eq!(v, 8);
-
-        // Whereas an unfinished task with timeout 0 times out, cancelled.
-        let t = weft::spawn(pending::<u32>());
-        let r = t.task_ref();
-        assert!(wait_for(t, Some(Duration::ZERO))
-            .await
-            .unwrap_err()
-            .is_timeout());
-        assert!(r.cancelled());
+        1u32
     });
+    wait_done(&t).await;
+    assert!(wait_for(t, Some(Duration::ZERO))
+        .await
+        .unwrap_err()
+        .is_panic());
+
+    // Inside a task too.
+    let v = in_task(async {
+        let t = weft::spawn(async { 8u32 });
+        wait_done(&t).await;
+        wait_for(t, Some(Duration::ZERO)).await.unwrap()
+    })
+    .await;
+    assert_eq!(v, 8);
+
+    // Whereas an unfinished task with timeout 0 times out, cancelled.
+    let t = weft::spawn(pending::<u32>());
+    let r = t.task_ref();
+    assert!(wait_for(t, Some(Duration::ZERO))
+        .await
+        .unwrap_err()
+        .is_timeout());
+    assert!(r.cancelled());
 }
 
 // Spec: on expiry: cancel the inner work, wait until it has actually finished
 // (its cleanup included), then TimeoutError.
-#[test]
-fn wait_for_expiry_cancels_the_task_and_waits_for_its_cleanup_before_timing_out() {
-    block_on(2, |_| async {
-        let probe = Probe::new();
-        let (r, out) = probe.expire_in_wait_for(Then::Reraise).await;
-        let err = out.unwrap_err();
-        assert!(err.is_timeout(), "expected a TimeoutError, got {err:?}");
-        assert!(
-            probe.cleaned.get(),
-            "wait_for returned before the task's cleanup finished"
-        );
-        assert!(
-            r.done() && r.cancelled(),
-            "the task was not cancelled: {r:?}"
-        );
-        assert_eq!(probe.messages.snapshot(), vec![None]);
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn wait_for_expiry_cancels_the_task_and_waits_for_its_cleanup_before_timing_out() {
+    let probe = Probe::new();
+    let (r, out) = probe.expire_in_wait_for(Then::Reraise).await;
+    let err = out.unwrap_err();
+    assert!(err.is_timeout(), "expected a TimeoutError, got {err:?}");
+    assert!(
+        probe.cleaned.get(),
+        "wait_for returned before the task's cleanup finished"
+    );
+    assert!(
+        r.done() && r.cancelled(),
+        "the task was not cancelled: {r:?}"
+    );
+    assert_eq!(probe.messages.snapshot(), vec![None]);
 }
 
 // Spec: on expiry: cancel the inner work, wait until it has actually finished
 // (its cleanup included), then TimeoutError (caller inside a task).
-#[test]
-fn wait_for_expiry_inside_a_task_waits_for_cleanup_and_leaves_the_caller_uncancelled() {
-    block_on(2, |_| async {
-        let probe = Probe::new();
-        let p = probe.clone();
-        let v = in_task(async move {
-            let t = p.spawn(Then::Reraise);
-            let r = t.task_ref();
-            p.wait_parked().await;
-            let err = wait_for(t, Some(ms(10))).await.unwrap_err();
-            assert!(err.is_timeout(), "expected a TimeoutError, got {err:?}");
-            assert!(p.cleaned.get(), "returned before the cleanup finished");
-            assert!(r.cancelled());
-            let me = weft::current_task().unwrap();
-            assert_eq!(me.cancelling(), 0, "the caller was cancelled by wait_for");
-            // The caller carries on normally.
-            weft::sleep(ms(5)).await;
-            weft::spawn(async { 3u32 }).await.unwrap()
-        })
-        .await;
-        assert_eq!(v, 3);
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn wait_for_expiry_inside_a_task_waits_for_cleanup_and_leaves_the_caller_uncancelled() {
+    let probe = Probe::new();
+    let p = probe.clone();
+    let v = in_task(async move {
+        let t = p.spawn(Then::Reraise);
+        let r = t.task_ref();
+        p.wait_parked().await;
+        let err = wait_for(t, Some(ms(10))).await.unwrap_err();
+        assert!(err.is_timeout(), "expected a TimeoutError, got {err:?}");
+        assert!(p.cleaned.get(), "returned before the cleanup finished");
+        assert!(r.cancelled());
+        let me = weft::current_task().unwrap();
+        assert_eq!(me.cancelling(), 0, "the caller was cancelled by wait_for");
+        // The caller carries on normally.
+        weft::sleep(ms(5)).await;
+        weft::spawn(async { 3u32 }).await.unwrap()
+    })
+    .await;
+    assert_eq!(v, 3);
 }
 
 // Spec: if the inner work swallows the cancellation and returns a value, that
 // value is returned.
-#[test]
-fn wait_for_returns_the_value_of_a_task_that_swallows_the_cancellation() {
-    block_on(2, |_| async {
-        let probe = Probe::new();
-        let (r, out) = probe.expire_in_wait_for(Then::Return(42)).await;
-        assert_eq!(out.unwrap(), 42, "the swallowing task's value was lost");
-        assert!(probe.cleaned.get());
-        assert!(!r.cancelled());
-        assert_eq!(
-            probe.messages.len(),
-            1,
-            "the task was not cancelled at expiry"
-        );
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn wait_for_returns_the_value_of_a_task_that_swallows_the_cancellation() {
+    let probe = Probe::new();
+    let (r, out) = probe.expire_in_wait_for(Then::Return(42)).await;
+    assert_eq!(out.unwrap(), 42, "the swallowing task's value was lost");
+    assert!(probe.cleaned.get());
+    assert!(!r.cancelled());
+    assert_eq!(
+        probe.messages.len(),
+        1,
+        "the task was not cancelled at expiry"
+    );
 }
 
 // Spec: an error raised during its cleanup wins.
-#[test]
-fn wait_for_reports_a_panic_raised_during_cleanup_instead_of_the_timeout() {
-    block_on(2, |_| async {
-        let probe = Probe::new();
-        let (r, out) = probe.expire_in_wait_for(Then::Panic).await;
-        let err = out.unwrap_err();
-        assert!(err.is_panic(), "expected the cleanup's panic, got {err:?}");
-        assert!(!err.is_timeout());
-        assert!(r.done() && !r.cancelled());
-        assert!(probe.cleaned.get());
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn wait_for_reports_a_panic_raised_during_cleanup_instead_of_the_timeout() {
+    let probe = Probe::new();
+    let (r, out) = probe.expire_in_wait_for(Then::Panic).await;
+    let err = out.unwrap_err();
+    assert!(err.is_panic(), "expected the cleanup's panic, got {err:?}");
+    assert!(!err.is_timeout());
+    assert!(r.done() && !r.cancelled());
+    assert!(probe.cleaned.get());
 }
 
 // Spec: cancelling wait_for itself cancels the inner work.
-#[test]
-fn cancelling_wait_for_cancels_the_task_with_the_message_and_waits_for_its_cleanup() {
-    block_on(2, |_| async {
-        for timeout in [Some(FOREVER), None] {
-            let probe = Probe::new();
-            let inner = probe.spawn(Then::Reraise);
-            let inner_ref = inner.task_ref();
-            let outer = spawn_started!("the outer task to enter wait_for", {
-                wait_for(inner, timeout).await
-            });
-            let outer_ref = outer.task_ref();
-            probe.wait_parked().await;
-            yield_times(10).await;
-            assert!(outer.cancel_with("stop"));
-            let err = outer.await.unwrap_err();
-            assert_eq!(
-                cancel_message(&err).as_deref(),
-                Some("stop"),
-                "timeout {timeout:?}"
-            );
-            assert!(outer_ref.cancelled());
-            assert!(
-                probe.cleaned.get(),
-                "the outer task ended before the inner cleanup ran (timeout {timeout:?})"
-            );
-            assert!(inner_ref.done() && inner_ref.cancelled());
-            assert_eq!(probe.messages.snapshot(), vec![Some("stop".to_owned())]);
-            let e = inner_ref.exception().unwrap().unwrap();
-            assert_eq!(cancel_message(&e).as_deref(), Some("stop"));
-        }
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn cancelling_wait_for_cancels_the_task_with_the_message_and_waits_for_its_cleanup() {
+    for timeout in [Some(FOREVER), None] {
+        let probe = Probe::new();
+        let inner = probe.spawn(Then::Reraise);
+        let inner_ref = inner.task_ref();
+        let outer = spawn_started!("the outer task to enter wait_for", {
+            wait_for(inner, timeout).await
+        });
+        let outer_ref = outer.task_ref();
+        probe.wait_parked().await;
+        yield_times(10).await;
+        assert!(outer.cancel_with("stop"));
+        let err = outer.await.unwrap_err();
+        assert_eq!(
+            cancel_message(&err).as_deref(),
+            Some("stop"),
+            "timeout {timeout:?}"
+        );
+        assert!(outer_ref.cancelled());
+        assert!(
+            probe.cleaned.get(),
+            "the outer task ended before the inner cleanup ran (timeout {timeout:?})"
+        );
+        assert!(inner_ref.done() && inner_ref.cancelled());
+        assert_eq!(probe.messages.snapshot(), vec![Some("stop".to_owned())]);
+        let e = inner_ref.exception().unwrap().unwrap();
+        assert_eq!(cancel_message(&e).as_deref(), Some("stop"));
+    }
 }
 
 // Spec: cancelling wait_for itself cancels the inner work (the canceller is an
 // enclosing timeout scope).
-#[test]
-fn a_timeout_scope_around_wait_for_cancels_the_inner_task_and_reports_the_timeout() {
-    block_on(2, |_| async {
-        let probe = Probe::new();
-        let p = probe.clone();
-        let (out, inner_ref, expired) = in_task(async move {
-            let inner = p.spawn(Then::Reraise);
-            let inner_ref = inner.task_ref();
-            p.wait_parked().await;
-            let scope = weft::timeout(ms(10));
-            let out = scope.run(wait_for(inner, Some(FOREVER))).await;
-            assert_eq!(weft::current_task().unwrap().cancelling(), 0);
-            (out, inner_ref, scope.expired())
-        })
-        .await;
-        assert!(
-            out.is_err(),
-            "the scope did not report its timeout: {out:?}"
-        );
-        assert!(expired);
-        assert!(probe.cleaned.get());
-        assert!(inner_ref.cancelled());
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn a_timeout_scope_around_wait_for_cancels_the_inner_task_and_reports_the_timeout() {
+    let probe = Probe::new();
+    let p = probe.clone();
+    let (out, inner_ref, expired) = in_task(async move {
+        let inner = p.spawn(Then::Reraise);
+        let inner_ref = inner.task_ref();
+        p.wait_parked().await;
+        let scope = weft::timeout(ms(10));
+        let out = scope.run(wait_for(inner, Some(FOREVER))).await;
+        assert_eq!(weft::current_task().unwrap().cancelling(), 0);
+        (out, inner_ref, scope.expired())
+    })
+    .await;
+    assert!(
+        out.is_err(),
+        "the scope did not report its timeout: {out:?}"
+    );
+    assert!(expired);
+    assert!(probe.cleaned.get());
+    assert!(inner_ref.cancelled());
 }
 
 // ===== timeout scopes =====
@@ -392,38 +376,36 @@ fn a_timeout_scope_reports_when_and_expired() {
 
 // Spec: on expiry: cancel the inner work, wait until it has actually finished
 // (its cleanup included), then TimeoutError (for a scope's block).
-#[test]
-fn a_timeout_scope_lets_its_block_clean_up_with_awaits_before_reporting_the_timeout() {
-    block_on(2, |_| async {
-        let cleaned = Flag::new();
-        let c = cleaned.clone();
-        let (out, expired, cleaned_first) = in_task(async move {
-            let scope = weft::timeout(ms(10));
-            let c2 = c.clone();
-            let out = scope
-                .run(async move {
-                    match catch_cancel(weft::sleep(FOREVER)).await {
-                        Ok(()) => unreachable!(),
-                        Err(cancelled) => {
-                            weft::sleep(ms(20)).await;
-                            c2.set();
-                            cancelled.raise::<()>().await
-                        }
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn a_timeout_scope_lets_its_block_clean_up_with_awaits_before_reporting_the_timeout() {
+    let cleaned = Flag::new();
+    let c = cleaned.clone();
+    let (out, expired, cleaned_first) = in_task(async move {
+        let scope = weft::timeout(ms(10));
+        let c2 = c.clone();
+        let out = scope
+            .run(async move {
+                match catch_cancel(weft::sleep(FOREVER)).await {
+                    Ok(()) => unreachable!(),
+                    Err(cancelled) => {
+                        weft::sleep(ms(20)).await;
+                        c2.set();
+                        cancelled.raise::<()>().await
                     }
-                })
-                .await;
-            let first = c.get();
-            (out, scope.expired(), first)
-        })
-        .await;
-        assert!(out.is_err(), "expected a TimeoutError, got {out:?}");
-        assert!(expired);
-        assert!(
-            cleaned_first,
-            "run returned before the block's cleanup ended"
-        );
-        assert!(cleaned.get());
-    });
+                }
+            })
+            .await;
+        let first = c.get();
+        (out, scope.expired(), first)
+    })
+    .await;
+    assert!(out.is_err(), "expected a TimeoutError, got {out:?}");
+    assert!(expired);
+    assert!(
+        cleaned_first,
+        "run returned before the block's cleanup ended"
+    );
+    assert!(cleaned.get());
 }
 
 // Spec: reschedule(); reschedule(None) disables it.
@@ -698,12 +680,10 @@ fn assert_only_the_outermost_reported(inner_reported: &[bool]) {
 // Spec: nested scopes with the same deadline: only the outermost reports
 // TimeoutError (a block that keeps the task busy, polled as the deadline
 // passes).
-#[test]
-fn nested_scopes_with_the_same_deadline_around_a_busy_block_only_the_outermost_reports() {
-    block_on(2, |_| async {
-        let inner_reported = in_task(nested_same_deadline_busy_rounds(50)).await;
-        assert_only_the_outermost_reported(&inner_reported);
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn nested_scopes_with_the_same_deadline_around_a_busy_block_only_the_outermost_reports() {
+    let inner_reported = in_task(nested_same_deadline_busy_rounds(50)).await;
+    assert_only_the_outermost_reported(&inner_reported);
 }
 
 // Spec: nested scopes with the same deadline: only the outermost reports
@@ -740,73 +720,70 @@ fn an_inner_scope_with_an_earlier_deadline_reports_its_timeout_to_the_outer_bloc
 
 // Spec: a scope whose block swallows the cancellation returns Ok(value),
 // expired() is true, and the task is not cancelled afterwards.
-#[test]
-fn a_block_that_swallows_the_cancellation_returns_its_value_and_leaves_the_task_uncancelled() {
-    block_on(2, |_| async {
-        let t = weft::spawn(async {
-            let me = weft::current_task().unwrap();
-            assert_eq!(me.cancelling(), 0);
-            let scope = weft::timeout(ms(10));
-            let out = scope
-                .run(async {
-                    match catch_cancel(weft::sleep(FOREVER)).await {
-                        Ok(()) => 0u32,
-                        Err(_) => 5u32,
-                    }
-                })
-                .await;
-            assert_eq!(out.unwrap(), 5, "the swallowing block's value was lost");
-            assert!(scope.expired());
-            assert_eq!(
-                me.cancelling(),
-                0,
-                "cancelling() not back to its entry value"
-            );
-            // The task goes on: sleeps, awaits a child, finishes normally.
-            weft::sleep(ms(10)).await;
-            weft::yield_now().await;
-            let child = weft::spawn(weft::sleep_with(ms(5), 2u32));
-            out.unwrap() + child.await.unwrap()
-        });
-        let r = t.task_ref();
-        assert_eq!(t.await.unwrap(), 7);
-        assert!(!r.cancelled());
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn a_block_that_swallows_the_cancellation_returns_its_value_and_leaves_the_task_uncancelled()
+{
+    let t = weft::spawn(async {
+        let me = weft::current_task().unwrap();
+        assert_eq!(me.cancelling(), 0);
+        let scope = weft::timeout(ms(10));
+        let out = scope
+            .run(async {
+                match catch_cancel(weft::sleep(FOREVER)).await {
+                    Ok(()) => 0u32,
+                    Err(_) => 5u32,
+                }
+            })
+            .await;
+        assert_eq!(out.unwrap(), 5, "the swallowing block's value was lost");
+        assert!(scope.expired());
+        assert_eq!(
+            me.cancelling(),
+            0,
+            "cancelling() not back to its entry value"
+        );
+        // The task goes on: sleeps, awaits a child, finishes normally.
+        weft::sleep(ms(10)).await;
+        weft::yield_now().await;
+        let child = weft::spawn(weft::sleep_with(ms(5), 2u32));
+        out.unwrap() + child.await.unwrap()
     });
+    let r = t.task_ref();
+    assert_eq!(t.await.unwrap(), 7);
+    assert!(!r.cancelled());
 }
 
 // Spec: cancelling()/uncancel protocol: a scope entered while the task already
 // counts a (swallowed) cancellation still reports its own timeout, and leaves
 // the count where it found it.
-#[test]
-fn a_scope_entered_with_a_counted_cancellation_still_reports_its_own_timeout() {
-    block_on(2, |_| async {
-        let v = in_task(async {
-            let me = weft::current_task().unwrap();
-            assert!(me.cancel());
-            assert!(
-                catch_cancel(weft::yield_now()).await.is_err(),
-                "the self-cancellation was not delivered"
-            );
-            assert_eq!(me.cancelling(), 1);
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn a_scope_entered_with_a_counted_cancellation_still_reports_its_own_timeout() {
+    let v = in_task(async {
+        let me = weft::current_task().unwrap();
+        assert!(me.cancel());
+        assert!(
+            catch_cancel(weft::yield_now()).await.is_err(),
+            "the self-cancellation was not delivered"
+        );
+        assert_eq!(me.cancelling(), 1);
 
-            let scope = weft::timeout(ms(10));
-            let out = scope.run(weft::sleep(FOREVER)).await;
-            assert!(out.is_err(), "the scope re-raised instead of timing out");
-            assert!(scope.expired());
-            assert_eq!(me.cancelling(), 1);
+        let scope = weft::timeout(ms(10));
+        let out = scope.run(weft::sleep(FOREVER)).await;
+        assert!(out.is_err(), "the scope re-raised instead of timing out");
+        assert!(scope.expired());
+        assert_eq!(me.cancelling(), 1);
 
-            let scope = weft::timeout(ms(10));
-            let out = scope
-                .run(async { catch_cancel(weft::sleep(FOREVER)).await.is_err() })
-                .await;
-            assert!(out.unwrap());
-            assert_eq!(me.cancelling(), 1);
-            weft::sleep(ms(5)).await;
-            3u32
-        })
-        .await;
-        assert_eq!(v, 3);
-    });
+        let scope = weft::timeout(ms(10));
+        let out = scope
+            .run(async { catch_cancel(weft::sleep(FOREVER)).await.is_err() })
+            .await;
+        assert!(out.unwrap());
+        assert_eq!(me.cancelling(), 1);
+        weft::sleep(ms(5)).await;
+        3u32
+    })
+    .await;
+    assert_eq!(v, 3);
 }
 
 /// Spawns a task that runs `scope` around a block that sleeps forever, and
@@ -833,22 +810,20 @@ async fn spawn_scoped_sleeper(scope: &Timeout) -> (Task<Result<(), TimeoutError>
 
 // Spec: a cancellation from outside arriving while a scope is active is
 // re-raised, not turned into a timeout.
-#[test]
-fn an_outside_cancellation_during_a_scope_is_reraised_not_turned_into_a_timeout() {
-    block_on(2, |_| async {
-        let scope = weft::timeout(FOREVER);
-        let (t, after) = spawn_scoped_sleeper(&scope).await;
-        let r = t.task_ref();
-        assert!(t.cancel_with("outside"));
-        let err = t.await.unwrap_err();
-        assert_eq!(cancel_message(&err).as_deref(), Some("outside"));
-        assert!(r.cancelled());
-        assert!(
-            !after.get(),
-            "run returned to its caller after an outside cancel"
-        );
-        assert!(!scope.expired());
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn an_outside_cancellation_during_a_scope_is_reraised_not_turned_into_a_timeout() {
+    let scope = weft::timeout(FOREVER);
+    let (t, after) = spawn_scoped_sleeper(&scope).await;
+    let r = t.task_ref();
+    assert!(t.cancel_with("outside"));
+    let err = t.await.unwrap_err();
+    assert_eq!(cancel_message(&err).as_deref(), Some("outside"));
+    assert!(r.cancelled());
+    assert!(
+        !after.get(),
+        "run returned to its caller after an outside cancel"
+    );
+    assert!(!scope.expired());
 }
 
 // Spec: a cancellation from outside arriving while a scope is active is
@@ -880,149 +855,145 @@ fn an_outside_cancellation_arriving_with_the_deadline_still_cancels_the_task() {
 
 // Spec: drop path: outside a task the scope drops the block at the deadline
 // (its destructors run) and reports TimeoutError.
-#[test]
-fn outside_a_task_the_scope_drops_the_block_at_the_deadline() {
-    block_on(2, |_| async {
-        assert!(weft::current_task().is_none());
-        let drops = DropCounter::new();
-        let g = drops.guard();
-        let reached = Flag::new();
-        let r = reached.clone();
-        let scope = weft::timeout(ms(10));
-        let deadline = scope.when().unwrap();
-        let out = scope
-            .run(async move {
-                let _finally = g;
-                weft::sleep(FOREVER).await;
-                r.set();
-            })
-            .await;
-        assert!(out.is_err(), "expected a TimeoutError");
-        assert!(Instant::now() >= deadline, "expired early");
-        assert!(scope.expired());
-        assert_eq!(drops.get(), 1, "the block's destructors did not run");
-        assert!(!reached.get());
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn outside_a_task_the_scope_drops_the_block_at_the_deadline() {
+    assert!(weft::current_task().is_none());
+    let drops = DropCounter::new();
+    let g = drops.guard();
+    let reached = Flag::new();
+    let r = reached.clone();
+    let scope = weft::timeout(ms(10));
+    let deadline = scope.when().unwrap();
+    let out = scope
+        .run(async move {
+            let _finally = g;
+            weft::sleep(FOREVER).await;
+            r.set();
+        })
+        .await;
+    assert!(out.is_err(), "expected a TimeoutError");
+    assert!(Instant::now() >= deadline, "expired early");
+    assert!(scope.expired());
+    assert_eq!(drops.get(), 1, "the block's destructors did not run");
+    assert!(!reached.get());
 
-        // In time: the value, not expired.
-        let scope = weft::timeout(FOREVER);
-        assert_eq!(scope.run(weft::sleep_with(ms(5), 3u32)).await.unwrap(), 3);
-        assert!(!scope.expired());
+    // In time: the value, not expired.
+    let scope = weft::timeout(FOREVER);
+    assert_eq!(scope.run(weft::sleep_with(ms(5), 3u32)).await.unwrap(), 3);
+    assert!(!scope.expired());
 
-        // reschedule works on this path too.
-        let scope = weft::timeout(FOREVER);
-        let s = scope.clone();
-        let out = scope
-            .run(async move {
-                s.reschedule(Some(Instant::now() + ms(10))).unwrap();
-                weft::sleep(FOREVER).await;
-            })
-            .await;
-        assert!(out.is_err());
-        assert!(scope.expired());
+    // reschedule works on this path too.
+    let scope = weft::timeout(FOREVER);
+    let s = scope.clone();
+    let out = scope
+        .run(async move {
+            s.reschedule(Some(Instant::now() + ms(10))).unwrap();
+            weft::sleep(FOREVER).await;
+        })
+        .await;
+    assert!(out.is_err());
+    assert!(scope.expired());
 
-        // Nested, same deadline: the outer reports it; the inner's caller never
-        // sees a result.
-        let deadline = Instant::now() + ms(10);
-        let (outer, inner) = (weft::timeout_at(deadline), weft::timeout_at(deadline));
-        let past = Flag::new();
-        let p = past.clone();
-        let out = outer
-            .run(async move {
-                let r = inner.run(weft::sleep(FOREVER)).await;
-                p.set();
-                r
-            })
-            .await;
-        assert!(out.is_err(), "the outer scope did not report: {out:?}");
-        assert!(!past.get());
-    });
+    // Nested, same deadline: the outer reports it; the inner's caller never
+    // sees a result.
+    let deadline = Instant::now() + ms(10);
+    let (outer, inner) = (weft::timeout_at(deadline), weft::timeout_at(deadline));
+    let past = Flag::new();
+    let p = past.clone();
+    let out = outer
+        .run(async move {
+            let r = inner.run(weft::sleep(FOREVER)).await;
+            p.set();
+            r
+        })
+        .await;
+    assert!(out.is_err(), "the outer scope did not report: {out:?}");
+    assert!(!past.get());
 }
 
 // Spec: timers do not leak: after scopes and wait_for finish or are dropped,
 // pending_timers returns to its starting value.
-#[test]
-fn timers_do_not_leak_after_scopes_and_wait_for_finish_or_are_dropped() {
-    block_on(2, |_| async {
-        let base = pending_timers();
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn timers_do_not_leak_after_scopes_and_wait_for_finish_or_are_dropped() {
+    let base = pending_timers();
 
-        // Outside a task: the drop path.
+    // Outside a task: the drop path.
+    let s = weft::timeout(ms(10));
+    assert!(s.run(weft::sleep(FOREVER)).await.is_err());
+    let s = weft::timeout(FOREVER);
+    assert_eq!(s.run(weft::sleep_with(ms(5), 1u32)).await.unwrap(), 1);
+    {
+        let s = weft::timeout(FOREVER);
+        let mut fut = Box::pin(s.run(weft::sleep(FOREVER)));
+        assert!(poll_once(&mut fut).is_pending());
+        assert!(
+            pending_timers() > base,
+            "a pending scope registered no timer"
+        );
+    }
+    let t = weft::spawn(weft::sleep_with(ms(5), 2u32));
+    assert_eq!(wait_for(t, Some(FOREVER)).await.unwrap(), 2);
+    let t = weft::spawn(weft::sleep(FOREVER));
+    assert!(wait_for(t, Some(ms(10))).await.unwrap_err().is_timeout());
+    {
+        // Dropped while waiting: the task runs on; cancel it ourselves.
+        let t = weft::spawn(weft::sleep(FOREVER));
+        let r = t.task_ref();
+        let mut fut = Box::pin(wait_for(t, Some(FOREVER)));
+        assert!(poll_once(&mut fut).is_pending());
+        drop(fut);
+        r.cancel();
+        wait_done(&r).await;
+    }
+
+    // Inside a task: the main path.
+    in_task(async {
         let s = weft::timeout(ms(10));
         assert!(s.run(weft::sleep(FOREVER)).await.is_err());
         let s = weft::timeout(FOREVER);
-        assert_eq!(s.run(weft::sleep_with(ms(5), 1u32)).await.unwrap(), 1);
+        assert!(s.run(weft::sleep(ms(5))).await.is_ok());
+        let s = weft::timeout(ms(10));
+        let out = s
+            .run(async { catch_cancel(weft::sleep(FOREVER)).await.is_err() })
+            .await;
+        assert!(out.unwrap());
+        let s = weft::timeout(FOREVER);
+        let s2 = s.clone();
+        let out = s
+            .run(async move {
+                s2.reschedule(Some(Instant::now() + ms(30))).unwrap();
+                s2.reschedule(None).unwrap();
+                weft::sleep(ms(5)).await;
+            })
+            .await;
+        assert!(out.is_ok());
+        let deadline = Instant::now() + ms(10);
+        let (o, i) = (weft::timeout_at(deadline), weft::timeout_at(deadline));
+        assert!(o
+            .run(async move { i.run(weft::sleep(FOREVER)).await })
+            .await
+            .is_err());
         {
             let s = weft::timeout(FOREVER);
             let mut fut = Box::pin(s.run(weft::sleep(FOREVER)));
-            assert!(poll_once(&mut fut).is_pending());
-            assert!(
-                pending_timers() > base,
-                "a pending scope registered no timer"
-            );
+            let _ = poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx).is_pending())).await;
         }
-        let t = weft::spawn(weft::sleep_with(ms(5), 2u32));
-        assert_eq!(wait_for(t, Some(FOREVER)).await.unwrap(), 2);
         let t = weft::spawn(weft::sleep(FOREVER));
         assert!(wait_for(t, Some(ms(10))).await.unwrap_err().is_timeout());
-        {
-            // Dropped while waiting: the task runs on; cancel it ourselves.
-            let t = weft::spawn(weft::sleep(FOREVER));
-            let r = t.task_ref();
-            let mut fut = Box::pin(wait_for(t, Some(FOREVER)));
-            assert!(poll_once(&mut fut).is_pending());
-            drop(fut);
-            r.cancel();
-            wait_done(&r).await;
-        }
+    })
+    .await;
 
-        // Inside a task: the main path.
-        in_task(async {
-            let s = weft::timeout(ms(10));
-            assert!(s.run(weft::sleep(FOREVER)).await.is_err());
-            let s = weft::timeout(FOREVER);
-            assert!(s.run(weft::sleep(ms(5))).await.is_ok());
-            let s = weft::timeout(ms(10));
-            let out = s
-                .run(async { catch_cancel(weft::sleep(FOREVER)).await.is_err() })
-                .await;
-            assert!(out.unwrap());
-            let s = weft::timeout(FOREVER);
-            let s2 = s.clone();
-            let out = s
-                .run(async move {
-                    s2.reschedule(Some(Instant::now() + ms(30))).unwrap();
-                    s2.reschedule(None).unwrap();
-                    weft::sleep(ms(5)).await;
-                })
-                .await;
-            assert!(out.is_ok());
-            let deadline = Instant::now() + ms(10);
-            let (o, i) = (weft::timeout_at(deadline), weft::timeout_at(deadline));
-            assert!(o
-                .run(async move { i.run(weft::sleep(FOREVER)).await })
-                .await
-                .is_err());
-            {
-                let s = weft::timeout(FOREVER);
-                let mut fut = Box::pin(s.run(weft::sleep(FOREVER)));
-                let _ = poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx).is_pending())).await;
-            }
-            let t = weft::spawn(weft::sleep(FOREVER));
-            assert!(wait_for(t, Some(ms(10))).await.unwrap_err().is_timeout());
-        })
-        .await;
+    // A task cancelled while in wait_for.
+    let inner = weft::spawn(weft::sleep(FOREVER));
+    let inner_ref = inner.task_ref();
+    let outer = weft::spawn(async move { wait_for(inner, Some(FOREVER)).await });
+    weft::sleep(ms(10)).await;
+    outer.cancel();
+    assert!(outer.await.unwrap_err().is_cancelled());
+    assert!(inner_ref.cancelled());
 
-        // A task cancelled while in wait_for.
-        let inner = weft::spawn(weft::sleep(FOREVER));
-        let inner_ref = inner.task_ref();
-        let outer = weft::spawn(async move { wait_for(inner, Some(FOREVER)).await });
-        weft::sleep(ms(10)).await;
-        outer.cancel();
-        assert!(outer.await.unwrap_err().is_cancelled());
-        assert!(inner_ref.cancelled());
-
-        wait_until("pending_timers to return to its starting value", || {
-            pending_timers() == base
-        })
-        .await;
-    });
+    wait_until("pending_timers to return to its starting value", || {
+        pending_timers() == base
+    })
+    .await;
 }

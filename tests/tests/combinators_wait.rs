@@ -13,8 +13,8 @@
 mod common;
 
 use common::{
-    block_on, gated, gated_panic, open_and_finish, parked, poll_once, spawn_started, wait_done,
-    wait_until, yield_times, DropCounter, Log,
+    gated, gated_panic, open_and_finish, parked, poll_once, spawn_started, wait_done, wait_until,
+    yield_times, DropCounter, Log,
 };
 use std::future::Future;
 use std::task::Poll;
@@ -84,443 +84,413 @@ async fn still_pending<F: Future + Unpin>(w: &mut F, what: &str) {
 // ----- empty input -----
 
 // Spec: "Empty input -> error." (asyncio: ValueError; weft: EmptyError.)
-#[test]
-fn wait_on_no_tasks_is_an_empty_error() {
-    block_on(2, |_| async {
-        let err = weft::wait(Vec::<Task<u32>>::new()).await.unwrap_err();
-        assert_eq!(err.to_string(), "nothing to wait for");
-        let _: &dyn std::error::Error = &err;
-        // Whatever the options.
-        for when in [
-            ReturnWhen::AllCompleted,
-            ReturnWhen::FirstCompleted,
-            ReturnWhen::FirstException,
-        ] {
-            let r = weft::wait(Vec::<Task<u32>>::new())
-                .return_when(when)
-                .timeout(Duration::from_millis(1))
-                .await;
-            let e: EmptyError = r.expect_err("empty input must be an error");
-            assert_eq!(e.to_string(), "nothing to wait for", "{when:?}");
-        }
-        // At once, on the first poll.
-        let mut w = weft::wait(Vec::<Task<()>>::new());
-        assert!(ready_now(&mut w, "empty input").is_err());
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn wait_on_no_tasks_is_an_empty_error() {
+    let err = weft::wait(Vec::<Task<u32>>::new()).await.unwrap_err();
+    assert_eq!(err.to_string(), "nothing to wait for");
+    let _: &dyn std::error::Error = &err;
+    // Whatever the options.
+    for when in [
+        ReturnWhen::AllCompleted,
+        ReturnWhen::FirstCompleted,
+        ReturnWhen::FirstException,
+    ] {
+        let r = weft::wait(Vec::<Task<u32>>::new())
+            .return_when(when)
+            .timeout(Duration::from_millis(1))
+            .await;
+        let e: EmptyError = r.expect_err("empty input must be an error");
+        assert_eq!(e.to_string(), "nothing to wait for", "{when:?}");
+    }
+    // At once, on the first poll.
+    let mut w = weft::wait(Vec::<Task<()>>::new());
+    assert!(ready_now(&mut w, "empty input").is_err());
 }
 
 // ----- ALL_COMPLETED -----
 
 // Spec: "ALL_COMPLETED: (done, pending)" — it is the default and returns only
 // when every task is done, all of them in done.
-#[test]
-fn all_completed_returns_only_when_every_task_is_done() {
-    block_on(2, |_| async {
-        let (gates, refs, tasks) = gated_batch(3);
-        let expected = ids(&tasks);
-        let mut w = weft::wait(tasks);
-        still_pending(&mut w, "nothing finished").await;
-        // Finish them in reverse order; not done until the last one.
-        for i in [2, 1] {
-            gates[i].set_result(()).unwrap();
-            wait_done(&refs[i]).await;
-            still_pending(&mut w, "some still running").await;
-        }
-        finish_in_order(&gates, &refs, &[0]).await;
-        let (mut done, pending) = ready(&mut w, "all finished").await.unwrap();
-        assert!(pending.is_empty());
-        assert_eq!(ids(&done), expected, "done is not in argument order");
-        // The values stay in the handles.
-        for (i, t) in done.iter_mut().enumerate() {
-            assert_eq!(t.result().unwrap().unwrap(), i);
-        }
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn all_completed_returns_only_when_every_task_is_done() {
+    let (gates, refs, tasks) = gated_batch(3);
+    let expected = ids(&tasks);
+    let mut w = weft::wait(tasks);
+    still_pending(&mut w, "nothing finished").await;
+    // Finish them in reverse order; not done until the last one.
+    for i in [2, 1] {
+        gates[i].set_result(()).unwrap();
+        wait_done(&refs[i]).await;
+        still_pending(&mut w, "some still running").await;
+    }
+    finish_in_order(&gates, &refs, &[0]).await;
+    let (mut done, pending) = ready(&mut w, "all finished").await.unwrap();
+    assert!(pending.is_empty());
+    assert_eq!(ids(&done), expected, "done is not in argument order");
+    // The values stay in the handles.
+    for (i, t) in done.iter_mut().enumerate() {
+        assert_eq!(t.result().unwrap().unwrap(), i);
+    }
 }
 
 // Spec: "ALL_COMPLETED: (done, pending); failed children are in done."
-#[test]
-fn all_completed_puts_failed_and_cancelled_tasks_in_done() {
-    block_on(2, |_| async {
-        let ok = weft::spawn(async { 1u32 });
-        let (gp, boom) = gated_panic("boom");
-        let reached = Log::new();
-        let drops = DropCounter::new();
-        let doomed = parked(&reached, &drops);
-        let late = weft::spawn(weft::sleep_with(Duration::from_millis(20), 4u32));
-        let doomed_ref = doomed.task_ref();
-        let tasks = vec![ok, boom, doomed, late];
-        let expected = ids(&tasks);
-        let waiter = spawn_started!("the waiter to start", {
-            weft::wait(tasks)
-                .return_when(ReturnWhen::AllCompleted)
-                .await
-        });
-        gp.set_result(()).unwrap();
-        wait_until("the child to park", || reached.len() == 1).await;
-        assert!(doomed_ref.cancel_with("gone"));
-        let (mut done, pending) = waiter.await.unwrap().unwrap();
-        assert!(pending.is_empty(), "{pending:?}");
-        assert_eq!(ids(&done), expected);
-        assert_eq!(done[0].result().unwrap().unwrap(), 1);
-        assert!(done[1].exception().unwrap().unwrap().is_panic());
-        let e = done[2].exception().unwrap().unwrap();
-        assert_eq!(e.as_cancelled().and_then(|c| c.message()), Some("gone"));
-        assert_eq!(done[3].result().unwrap().unwrap(), 4);
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn all_completed_puts_failed_and_cancelled_tasks_in_done() {
+    let ok = weft::spawn(async { 1u32 });
+    let (gp, boom) = gated_panic("boom");
+    let reached = Log::new();
+    let drops = DropCounter::new();
+    let doomed = parked(&reached, &drops);
+    let late = weft::spawn(weft::sleep_with(Duration::from_millis(20), 4u32));
+    let doomed_ref = doomed.task_ref();
+    let tasks = vec![ok, boom, doomed, late];
+    let expected = ids(&tasks);
+    let waiter = spawn_started!("the waiter to start", {
+        weft::wait(tasks)
+            .return_when(ReturnWhen::AllCompleted)
+            .await
     });
+    gp.set_result(()).unwrap();
+    wait_until("the child to park", || reached.len() == 1).await;
+    assert!(doomed_ref.cancel_with("gone"));
+    let (mut done, pending) = waiter.await.unwrap().unwrap();
+    assert!(pending.is_empty(), "{pending:?}");
+    assert_eq!(ids(&done), expected);
+    assert_eq!(done[0].result().unwrap().unwrap(), 1);
+    assert!(done[1].exception().unwrap().unwrap().is_panic());
+    let e = done[2].exception().unwrap().unwrap();
+    assert_eq!(e.as_cancelled().and_then(|c| c.message()), Some("gone"));
+    assert_eq!(done[3].result().unwrap().unwrap(), 4);
 }
 
 // Spec: "done and pending lists come back in argument order" — done, whatever
 // the completion order (here the reverse of the argument order).
-#[test]
-fn all_completed_done_is_in_argument_order_whatever_the_completion_order() {
-    block_on(2, |_| async {
-        let (gates, refs, tasks) = gated_batch(6);
-        let expected = ids(&tasks);
-        let waiter = spawn_started!("the waiter to start", { weft::wait(tasks).await });
-        let finished = Log::new();
-        for i in (0..6).rev() {
-            gates[i].set_result(()).unwrap();
-            wait_done(&refs[i]).await;
-            finished.push(i);
-        }
-        assert_eq!(finished.snapshot(), [5, 4, 3, 2, 1, 0]);
-        let (mut done, pending) = waiter.await.unwrap().unwrap();
-        assert!(pending.is_empty());
-        assert_eq!(ids(&done), expected);
-        let values: Vec<usize> = done
-            .iter_mut()
-            .map(|t| t.result().unwrap().unwrap())
-            .collect();
-        assert_eq!(values, [0, 1, 2, 3, 4, 5]);
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn all_completed_done_is_in_argument_order_whatever_the_completion_order() {
+    let (gates, refs, tasks) = gated_batch(6);
+    let expected = ids(&tasks);
+    let waiter = spawn_started!("the waiter to start", { weft::wait(tasks).await });
+    let finished = Log::new();
+    for i in (0..6).rev() {
+        gates[i].set_result(()).unwrap();
+        wait_done(&refs[i]).await;
+        finished.push(i);
+    }
+    assert_eq!(finished.snapshot(), [5, 4, 3, 2, 1, 0]);
+    let (mut done, pending) = waiter.await.unwrap().unwrap();
+    assert!(pending.is_empty());
+    assert_eq!(ids(&done), expected);
+    let values: Vec<usize> = done
+        .iter_mut()
+        .map(|t| t.result().unwrap().unwrap())
+        .collect();
+    assert_eq!(values, [0, 1, 2, 3, 4, 5]);
 }
 
 // ----- FIRST_COMPLETED -----
 
 // Spec: "FIRST_COMPLETED: everything done at wake-up is in done (can be
 // several)" — tasks that finished before wait was first polled all come back.
-#[test]
-fn first_completed_returns_every_task_already_finished_before_the_first_poll() {
-    block_on(2, |_| async {
-        let a = weft::spawn(async { 1u32 });
-        let (ga, gated_b) = gated(2u32);
-        let c = weft::spawn(async { 3u32 });
-        let d = weft::spawn(async { 4u32 });
-        for t in [&a, &c, &d] {
-            wait_done(t).await;
-        }
-        let b_ref = gated_b.task_ref();
-        let (a_id, b_id, c_id, d_id) = (a.id(), gated_b.id(), c.id(), d.id());
-        let (done, pending) = weft::wait(vec![a, gated_b, c, d])
-            .return_when(ReturnWhen::FirstCompleted)
-            .await
-            .unwrap();
-        assert_eq!(
-            ids(&done),
-            [a_id, c_id, d_id],
-            "every finished task belongs in done"
-        );
-        assert_eq!(ids(&pending), [b_id]);
-        assert_running_uncancelled(&b_ref);
-        ga.set_result(()).unwrap();
-        wait_done(&b_ref).await;
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn first_completed_returns_every_task_already_finished_before_the_first_poll() {
+    let a = weft::spawn(async { 1u32 });
+    let (ga, gated_b) = gated(2u32);
+    let c = weft::spawn(async { 3u32 });
+    let d = weft::spawn(async { 4u32 });
+    for t in [&a, &c, &d] {
+        wait_done(t).await;
+    }
+    let b_ref = gated_b.task_ref();
+    let (a_id, b_id, c_id, d_id) = (a.id(), gated_b.id(), c.id(), d.id());
+    let (done, pending) = weft::wait(vec![a, gated_b, c, d])
+        .return_when(ReturnWhen::FirstCompleted)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&done),
+        [a_id, c_id, d_id],
+        "every finished task belongs in done"
+    );
+    assert_eq!(ids(&pending), [b_id]);
+    assert_running_uncancelled(&b_ref);
+    ga.set_result(()).unwrap();
+    wait_done(&b_ref).await;
 }
 
 // Spec: "FIRST_COMPLETED: everything done at wake-up is in done (can be
 // several)" — several finishing between two polls, while it waits.
-#[test]
-fn first_completed_puts_every_task_done_at_wake_up_in_done() {
-    block_on(2, |_| async {
-        let (gates, refs, tasks) = gated_batch(4);
-        let all = ids(&tasks);
-        let mut w = weft::wait(tasks).return_when(ReturnWhen::FirstCompleted);
-        still_pending(&mut w, "nothing finished").await;
-        finish_in_order(&gates, &refs, &[3, 1, 2]).await;
-        let (mut done, pending) = ready(&mut w, "three finished").await.unwrap();
-        assert_eq!(ids(&done), [all[1], all[2], all[3]]);
-        assert_eq!(ids(&pending), [all[0]]);
-        let values: Vec<usize> = done
-            .iter_mut()
-            .map(|t| t.result().unwrap().unwrap())
-            .collect();
-        assert_eq!(values, [1, 2, 3]);
-        assert_running_uncancelled(&refs[0]);
-        finish_in_order(&gates, &refs, &[0]).await;
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn first_completed_puts_every_task_done_at_wake_up_in_done() {
+    let (gates, refs, tasks) = gated_batch(4);
+    let all = ids(&tasks);
+    let mut w = weft::wait(tasks).return_when(ReturnWhen::FirstCompleted);
+    still_pending(&mut w, "nothing finished").await;
+    finish_in_order(&gates, &refs, &[3, 1, 2]).await;
+    let (mut done, pending) = ready(&mut w, "three finished").await.unwrap();
+    assert_eq!(ids(&done), [all[1], all[2], all[3]]);
+    assert_eq!(ids(&pending), [all[0]]);
+    let values: Vec<usize> = done
+        .iter_mut()
+        .map(|t| t.result().unwrap().unwrap())
+        .collect();
+    assert_eq!(values, [1, 2, 3]);
+    assert_running_uncancelled(&refs[0]);
+    finish_in_order(&gates, &refs, &[0]).await;
 }
 
 // Spec: "FIRST_COMPLETED" returns as soon as one task is done; the others stay
 // in pending, running and not cancelled.
-#[test]
-fn first_completed_returns_when_one_task_finishes_and_leaves_the_rest_running() {
-    block_on(2, |_| async {
-        let (g0, t0) = gated(0u32);
-        let (g1, t1) = gated(1u32);
-        let (g2, t2) = gated(2u32);
-        let (r0, r1, r2) = (t0.task_ref(), t1.task_ref(), t2.task_ref());
-        let (id0, id1, id2) = (t0.id(), t1.id(), t2.id());
-        let waiter = spawn_started!("the waiter to start", {
-            weft::wait(vec![t0, t1, t2])
-                .return_when(ReturnWhen::FirstCompleted)
-                .await
-        });
-        yield_times(10).await;
-        assert!(!waiter.done(), "FIRST_COMPLETED returned with nothing done");
-        g1.set_result(()).unwrap();
-        let (done, pending) = waiter.await.unwrap().unwrap();
-        assert_eq!(ids(&done), [id1]);
-        assert_eq!(ids(&pending), [id0, id2]);
-        assert_running_uncancelled(&r0);
-        assert_running_uncancelled(&r2);
-        drop(pending); // dropping handles cancels nothing
-        open_and_finish(&[&g0, &g2], &[&r0, &r1, &r2]).await;
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn first_completed_returns_when_one_task_finishes_and_leaves_the_rest_running() {
+    let (g0, t0) = gated(0u32);
+    let (g1, t1) = gated(1u32);
+    let (g2, t2) = gated(2u32);
+    let (r0, r1, r2) = (t0.task_ref(), t1.task_ref(), t2.task_ref());
+    let (id0, id1, id2) = (t0.id(), t1.id(), t2.id());
+    let waiter = spawn_started!("the waiter to start", {
+        weft::wait(vec![t0, t1, t2])
+            .return_when(ReturnWhen::FirstCompleted)
+            .await
     });
+    yield_times(10).await;
+    assert!(!waiter.done(), "FIRST_COMPLETED returned with nothing done");
+    g1.set_result(()).unwrap();
+    let (done, pending) = waiter.await.unwrap().unwrap();
+    assert_eq!(ids(&done), [id1]);
+    assert_eq!(ids(&pending), [id0, id2]);
+    assert_running_uncancelled(&r0);
+    assert_running_uncancelled(&r2);
+    drop(pending); // dropping handles cancels nothing
+    open_and_finish(&[&g0, &g2], &[&r0, &r1, &r2]).await;
 }
 
 // ----- FIRST_EXCEPTION -----
 
 // Spec: "FIRST_EXCEPTION: returns when a child fails" (the others stay
 // pending, not cancelled).
-#[test]
-fn first_exception_returns_when_a_child_fails_and_leaves_the_rest_running() {
-    block_on(2, |_| async {
-        let (g0, t0) = gated(0u32);
-        let (gb, boom) = gated_panic("first exception");
-        let (g2, t2) = gated(2u32);
-        let (r0, rb, r2) = (t0.task_ref(), boom.task_ref(), t2.task_ref());
-        let (id0, idb, id2) = (t0.id(), boom.id(), t2.id());
-        let mut w = weft::wait(vec![t0, boom, t2]).return_when(ReturnWhen::FirstException);
-        still_pending(&mut w, "nothing finished").await;
-        // A success alone does not end a FIRST_EXCEPTION wait.
-        g2.set_result(()).unwrap();
-        wait_done(&r2).await;
-        still_pending(&mut w, "one success, no failure").await;
-        gb.set_result(()).unwrap();
-        wait_done(&rb).await;
-        let (done, pending) = ready(&mut w, "a child panicked").await.unwrap();
-        assert_eq!(ids(&done), [idb, id2]);
-        assert_eq!(ids(&pending), [id0]);
-        assert!(done[0].exception().unwrap().unwrap().is_panic());
-        assert_running_uncancelled(&r0);
-        open_and_finish(&[&g0], &[&r0]).await;
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn first_exception_returns_when_a_child_fails_and_leaves_the_rest_running() {
+    let (g0, t0) = gated(0u32);
+    let (gb, boom) = gated_panic("first exception");
+    let (g2, t2) = gated(2u32);
+    let (r0, rb, r2) = (t0.task_ref(), boom.task_ref(), t2.task_ref());
+    let (id0, idb, id2) = (t0.id(), boom.id(), t2.id());
+    let mut w = weft::wait(vec![t0, boom, t2]).return_when(ReturnWhen::FirstException);
+    still_pending(&mut w, "nothing finished").await;
+    // A success alone does not end a FIRST_EXCEPTION wait.
+    g2.set_result(()).unwrap();
+    wait_done(&r2).await;
+    still_pending(&mut w, "one success, no failure").await;
+    gb.set_result(()).unwrap();
+    wait_done(&rb).await;
+    let (done, pending) = ready(&mut w, "a child panicked").await.unwrap();
+    assert_eq!(ids(&done), [idb, id2]);
+    assert_eq!(ids(&pending), [id0]);
+    assert!(done[0].exception().unwrap().unwrap().is_panic());
+    assert_running_uncancelled(&r0);
+    open_and_finish(&[&g0], &[&r0]).await;
 
-        // A failure before the first poll: returns at once.
-        let (gb, boom) = gated_panic("already failed");
-        gb.set_result(()).unwrap();
-        wait_done(&boom).await;
-        let (g1, t1) = gated(1u32);
-        let r1 = t1.task_ref();
-        let mut w = weft::wait(vec![t1, boom]).return_when(ReturnWhen::FirstException);
-        let (done, pending) = ready_now(&mut w, "a child had already failed").unwrap();
-        assert_eq!((done.len(), pending.len()), (1, 1));
-        assert!(done[0].exception().unwrap().unwrap().is_panic());
-        assert_running_uncancelled(&r1);
-        open_and_finish(&[&g1], &[&r1]).await;
-    });
+    // A failure before the first poll: returns at once.
+    let (gb, boom) = gated_panic("already failed");
+    gb.set_result(()).unwrap();
+    wait_done(&boom).await;
+    let (g1, t1) = gated(1u32);
+    let r1 = t1.task_ref();
+    let mut w = weft::wait(vec![t1, boom]).return_when(ReturnWhen::FirstException);
+    let (done, pending) = ready_now(&mut w, "a child had already failed").unwrap();
+    assert_eq!((done.len(), pending.len()), (1, 1));
+    assert!(done[0].exception().unwrap().unwrap().is_panic());
+    assert_running_uncancelled(&r1);
+    open_and_finish(&[&g1], &[&r1]).await;
 }
 
 // Spec: "FIRST_EXCEPTION: ... cancellation does not count as failure".
-#[test]
-fn first_exception_does_not_count_a_cancellation_as_a_failure() {
-    block_on(2, |_| async {
-        let reached = Log::new();
-        let drops = DropCounter::new();
-        let doomed = parked(&reached, &drops);
-        let (g1, t1) = gated(1u32);
-        let (doomed_ref, r1) = (doomed.task_ref(), t1.task_ref());
-        let (id0, id1) = (doomed.id(), t1.id());
-        let mut w = weft::wait(vec![doomed, t1]).return_when(ReturnWhen::FirstException);
-        still_pending(&mut w, "nothing finished").await;
-        wait_until("the child to park", || reached.len() == 1).await;
-        assert!(doomed_ref.cancel());
-        wait_done(&doomed_ref).await;
-        still_pending(&mut w, "a cancellation is not a failure").await;
-        yield_times(10).await;
-        still_pending(&mut w, "a cancellation is not a failure").await;
-        g1.set_result(()).unwrap();
-        wait_done(&r1).await;
-        let (done, pending) = ready(&mut w, "all finished").await.unwrap();
-        assert_eq!(ids(&done), [id0, id1]);
-        assert!(pending.is_empty());
-        assert!(done[0].cancelled());
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn first_exception_does_not_count_a_cancellation_as_a_failure() {
+    let reached = Log::new();
+    let drops = DropCounter::new();
+    let doomed = parked(&reached, &drops);
+    let (g1, t1) = gated(1u32);
+    let (doomed_ref, r1) = (doomed.task_ref(), t1.task_ref());
+    let (id0, id1) = (doomed.id(), t1.id());
+    let mut w = weft::wait(vec![doomed, t1]).return_when(ReturnWhen::FirstException);
+    still_pending(&mut w, "nothing finished").await;
+    wait_until("the child to park", || reached.len() == 1).await;
+    assert!(doomed_ref.cancel());
+    wait_done(&doomed_ref).await;
+    still_pending(&mut w, "a cancellation is not a failure").await;
+    yield_times(10).await;
+    still_pending(&mut w, "a cancellation is not a failure").await;
+    g1.set_result(()).unwrap();
+    wait_done(&r1).await;
+    let (done, pending) = ready(&mut w, "all finished").await.unwrap();
+    assert_eq!(ids(&done), [id0, id1]);
+    assert!(pending.is_empty());
+    assert!(done[0].cancelled());
 
-        // Also when the cancelled task was done before the first poll.
-        let reached = Log::new();
-        let doomed = parked(&reached, &drops);
-        wait_until("the child to park", || reached.len() == 1).await;
-        doomed.cancel();
-        wait_done(&doomed).await;
-        let (g1, t1) = gated(1u32);
-        let r1 = t1.task_ref();
-        let mut w = weft::wait(vec![doomed, t1]).return_when(ReturnWhen::FirstException);
-        still_pending(&mut w, "only a cancellation so far").await;
-        g1.set_result(()).unwrap();
-        wait_done(&r1).await;
-        let (done, pending) = ready(&mut w, "all finished").await.unwrap();
-        assert_eq!((done.len(), pending.len()), (2, 0));
-    });
+    // Also when the cancelled task was done before the first poll.
+    let reached = Log::new();
+    let doomed = parked(&reached, &drops);
+    wait_until("the child to park", || reached.len() == 1).await;
+    doomed.cancel();
+    wait_done(&doomed).await;
+    let (g1, t1) = gated(1u32);
+    let r1 = t1.task_ref();
+    let mut w = weft::wait(vec![doomed, t1]).return_when(ReturnWhen::FirstException);
+    still_pending(&mut w, "only a cancellation so far").await;
+    g1.set_result(()).unwrap();
+    wait_done(&r1).await;
+    let (done, pending) = ready(&mut w, "all finished").await.unwrap();
+    assert_eq!((done.len(), pending.len()), (2, 0));
 }
 
 // Spec: "FIRST_EXCEPTION: ... with no failure it behaves like ALL_COMPLETED".
-#[test]
-fn first_exception_without_a_failure_behaves_like_all_completed() {
-    block_on(2, |_| async {
-        let (gates, refs, tasks) = gated_batch(3);
-        let expected = ids(&tasks);
-        let waiter = spawn_started!("the waiter to start", {
-            weft::wait(tasks)
-                .return_when(ReturnWhen::FirstException)
-                .await
-        });
-        finish_in_order(&gates, &refs, &[1, 2]).await;
-        yield_times(10).await;
-        assert!(
-            !waiter.done(),
-            "FIRST_EXCEPTION returned with no failure and a task still running"
-        );
-        gates[0].set_result(()).unwrap();
-        let (done, pending) = waiter.await.unwrap().unwrap();
-        assert_eq!(ids(&done), expected);
-        assert!(pending.is_empty());
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn first_exception_without_a_failure_behaves_like_all_completed() {
+    let (gates, refs, tasks) = gated_batch(3);
+    let expected = ids(&tasks);
+    let waiter = spawn_started!("the waiter to start", {
+        weft::wait(tasks)
+            .return_when(ReturnWhen::FirstException)
+            .await
     });
+    finish_in_order(&gates, &refs, &[1, 2]).await;
+    yield_times(10).await;
+    assert!(
+        !waiter.done(),
+        "FIRST_EXCEPTION returned with no failure and a task still running"
+    );
+    gates[0].set_result(()).unwrap();
+    let (done, pending) = waiter.await.unwrap().unwrap();
+    assert_eq!(ids(&done), expected);
+    assert!(pending.is_empty());
 }
 
 // ----- timeout -----
 
 // Spec: "timeout never errors and never cancels: unfinished children stay in
 // pending and keep running."
-#[test]
-fn wait_timeout_returns_unfinished_tasks_in_pending_and_they_keep_running() {
-    block_on(2, |_| async {
-        let fast = weft::spawn(async { 1u32 });
-        wait_done(&fast).await; // so the short timeout cannot beat it
-        let (g_slow, slow) = gated(2u32);
-        let slow_ref = slow.task_ref();
-        let (fast_id, slow_id) = (fast.id(), slow.id());
-        let (done, mut pending) = weft::wait(vec![fast, slow])
-            .timeout(Duration::from_millis(30))
-            .await
-            .expect("a timeout is not an error");
-        assert_eq!(ids(&done), [fast_id]);
-        assert_eq!(ids(&pending), [slow_id]);
-        assert_running_uncancelled(&slow_ref);
-        // It finishes normally later, and the handle from pending gets its value.
-        g_slow.set_result(()).unwrap();
-        assert_eq!(pending.pop().unwrap().await.unwrap(), 2);
-        assert!(!slow_ref.cancelled());
-        assert_eq!(slow_ref.cancelling(), 0);
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn wait_timeout_returns_unfinished_tasks_in_pending_and_they_keep_running() {
+    let fast = weft::spawn(async { 1u32 });
+    wait_done(&fast).await; // so the short timeout cannot beat it
+    let (g_slow, slow) = gated(2u32);
+    let slow_ref = slow.task_ref();
+    let (fast_id, slow_id) = (fast.id(), slow.id());
+    let (done, mut pending) = weft::wait(vec![fast, slow])
+        .timeout(Duration::from_millis(30))
+        .await
+        .expect("a timeout is not an error");
+    assert_eq!(ids(&done), [fast_id]);
+    assert_eq!(ids(&pending), [slow_id]);
+    assert_running_uncancelled(&slow_ref);
+    // It finishes normally later, and the handle from pending gets its value.
+    g_slow.set_result(()).unwrap();
+    assert_eq!(pending.pop().unwrap().await.unwrap(), 2);
+    assert!(!slow_ref.cancelled());
+    assert_eq!(slow_ref.cancelling(), 0);
 }
 
 // Spec: "timeout never errors and never cancels" — not even when nothing
 // finished, whatever return_when says.
-#[test]
-fn wait_timeout_with_nothing_finished_is_not_an_error() {
-    block_on(2, |_| async {
-        for when in [
-            ReturnWhen::AllCompleted,
-            ReturnWhen::FirstCompleted,
-            ReturnWhen::FirstException,
-        ] {
-            let (g0, t0) = gated(0u32);
-            let (g1, t1) = gated(1u32);
-            let refs = [t0.task_ref(), t1.task_ref()];
-            let expected = vec![t0.id(), t1.id()];
-            let (done, pending) = weft::wait(vec![t0, t1])
-                .return_when(when)
-                .timeout(Duration::from_millis(10))
-                .await
-                .expect("a timeout is not an error");
-            assert!(done.is_empty(), "{when:?}");
-            assert_eq!(ids(&pending), expected, "{when:?}");
-            for r in &refs {
-                assert_running_uncancelled(r);
-            }
-            drop(pending);
-            g0.set_result(()).unwrap();
-            g1.set_result(()).unwrap();
-            for r in &refs {
-                wait_done(r).await;
-                assert!(r.exception().unwrap().is_none(), "{when:?}: {r:?}");
-            }
-        }
-    });
-}
-
-// Spec: "Cancelling the caller does not cancel the children."
-#[test]
-fn cancelling_the_caller_of_wait_does_not_cancel_the_children() {
-    block_on(2, |_| async {
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn wait_timeout_with_nothing_finished_is_not_an_error() {
+    for when in [
+        ReturnWhen::AllCompleted,
+        ReturnWhen::FirstCompleted,
+        ReturnWhen::FirstException,
+    ] {
         let (g0, t0) = gated(0u32);
         let (g1, t1) = gated(1u32);
         let refs = [t0.task_ref(), t1.task_ref()];
-        let waiter = spawn_started!("the waiter to start", {
-            weft::wait(vec![t0, t1])
-                .timeout(Duration::from_secs(10))
-                .await
-        });
-        yield_times(10).await;
-        assert!(waiter.cancel_with("caller only"));
-        let err = waiter.await.unwrap_err();
-        assert!(err.is_cancelled());
+        let expected = vec![t0.id(), t1.id()];
+        let (done, pending) = weft::wait(vec![t0, t1])
+            .return_when(when)
+            .timeout(Duration::from_millis(10))
+            .await
+            .expect("a timeout is not an error");
+        assert!(done.is_empty(), "{when:?}");
+        assert_eq!(ids(&pending), expected, "{when:?}");
         for r in &refs {
             assert_running_uncancelled(r);
         }
-        yield_times(10).await;
+        drop(pending);
+        g0.set_result(()).unwrap();
+        g1.set_result(()).unwrap();
         for r in &refs {
-            assert_running_uncancelled(r);
+            wait_done(r).await;
+            assert!(r.exception().unwrap().is_none(), "{when:?}: {r:?}");
         }
-        open_and_finish(&[&g0, &g1], &[&refs[0], &refs[1]]).await;
+    }
+}
+
+// Spec: "Cancelling the caller does not cancel the children."
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn cancelling_the_caller_of_wait_does_not_cancel_the_children() {
+    let (g0, t0) = gated(0u32);
+    let (g1, t1) = gated(1u32);
+    let refs = [t0.task_ref(), t1.task_ref()];
+    let waiter = spawn_started!("the waiter to start", {
+        weft::wait(vec![t0, t1])
+            .timeout(Duration::from_secs(10))
+            .await
     });
+    yield_times(10).await;
+    assert!(waiter.cancel_with("caller only"));
+    let err = waiter.await.unwrap_err();
+    assert!(err.is_cancelled());
+    for r in &refs {
+        assert_running_uncancelled(r);
+    }
+    yield_times(10).await;
+    for r in &refs {
+        assert_running_uncancelled(r);
+    }
+    open_and_finish(&[&g0, &g1], &[&refs[0], &refs[1]]).await;
 }
 
 // Doc (weft): dropping a wait future mid-way cancels nothing either.
-#[test]
-fn dropping_a_wait_future_cancels_nothing() {
-    block_on(2, |_| async {
-        let (g0, t0) = gated(0u32);
-        let r0 = t0.task_ref();
-        let mut w = weft::wait(vec![t0]);
-        still_pending(&mut w, "nothing finished").await;
-        drop(w);
-        assert_running_uncancelled(&r0);
-        open_and_finish(&[&g0], &[&r0]).await;
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn dropping_a_wait_future_cancels_nothing() {
+    let (g0, t0) = gated(0u32);
+    let r0 = t0.task_ref();
+    let mut w = weft::wait(vec![t0]);
+    still_pending(&mut w, "nothing finished").await;
+    drop(w);
+    assert_running_uncancelled(&r0);
+    open_and_finish(&[&g0], &[&r0]).await;
 }
 
 // ----- argument order -----
 
 // Spec: "done and pending lists come back in argument order" — both lists,
 // with done filled in the reverse of the argument order.
-#[test]
-fn wait_lists_done_and_pending_in_argument_order() {
-    block_on(2, |_| async {
-        let (gates, refs, tasks) = gated_batch(6);
-        let all = ids(&tasks);
-        let mut w = weft::wait(tasks).return_when(ReturnWhen::FirstCompleted);
-        still_pending(&mut w, "nothing finished").await;
-        finish_in_order(&gates, &refs, &[5, 3, 1]).await;
-        let (done, pending) = ready(&mut w, "three finished").await.unwrap();
-        assert_eq!(ids(&done), [all[1], all[3], all[5]]);
-        assert_eq!(ids(&pending), [all[0], all[2], all[4]]);
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn wait_lists_done_and_pending_in_argument_order() {
+    let (gates, refs, tasks) = gated_batch(6);
+    let all = ids(&tasks);
+    let mut w = weft::wait(tasks).return_when(ReturnWhen::FirstCompleted);
+    still_pending(&mut w, "nothing finished").await;
+    finish_in_order(&gates, &refs, &[5, 3, 1]).await;
+    let (done, pending) = ready(&mut w, "three finished").await.unwrap();
+    assert_eq!(ids(&done), [all[1], all[3], all[5]]);
+    assert_eq!(ids(&pending), [all[0], all[2], all[4]]);
 
-        // The same through the timeout path, the waiter a task.
-        let (gates2, refs, tasks) = gated_batch(6);
-        let all = ids(&tasks);
-        // Finish 4, 2, 0 first (in that order), then let the waiter time out.
-        finish_in_order(&gates2, &refs, &[4, 2, 0]).await;
-        let (done, pending) = weft::wait(tasks)
-            .timeout(Duration::from_millis(10))
-            .await
-            .unwrap();
-        assert_eq!(ids(&done), [all[0], all[2], all[4]]);
-        assert_eq!(ids(&pending), [all[1], all[3], all[5]]);
-        for i in [1, 3, 5] {
-            gates2[i].set_result(()).unwrap();
-        }
-        for i in [0, 2, 4] {
-            gates[i].set_result(()).unwrap();
-        }
-    });
+    // The same through the timeout path, the waiter a task.
+    let (gates2, refs, tasks) = gated_batch(6);
+    let all = ids(&tasks);
+    // Finish 4, 2, 0 first (in that order), then let the waiter time out.
+    finish_in_order(&gates2, &refs, &[4, 2, 0]).await;
+    let (done, pending) = weft::wait(tasks)
+        .timeout(Duration::from_millis(10))
+        .await
+        .unwrap();
+    assert_eq!(ids(&done), [all[0], all[2], all[4]]);
+    assert_eq!(ids(&pending), [all[1], all[3], all[5]]);
+    for i in [1, 3, 5] {
+        gates2[i].set_result(()).unwrap();
+    }
+    for i in [0, 2, 4] {
+        gates[i].set_result(()).unwrap();
+    }
 }

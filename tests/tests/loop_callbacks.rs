@@ -25,72 +25,70 @@ fn pending_timers() -> usize {
 
 // ----- call_soon -----
 
-#[test]
-fn call_soon_runs_in_fifo_order_and_cancel_skips() {
-    block_on(1, |_| async {
-        // `!Send` callbacks are fine: they run on this thread.
-        let log = Rc::new(RefCell::new(Vec::new()));
-        let mut handles = Vec::new();
-        for i in 0..10 {
-            let log = log.clone();
-            handles.push(weft::call_soon(move || log.borrow_mut().push(i)));
-        }
-        handles[3].cancel();
-        handles[7].cancel();
-        handles[7].cancel(); // idempotent
-                             // Dropping a handle does not cancel.
-        let l = log.clone();
-        drop(weft::call_soon(move || l.borrow_mut().push(10)));
-        for (i, h) in handles.iter().enumerate() {
-            assert_eq!(h.cancelled(), i == 3 || i == 7, "handle {i}: {h:?}");
-        }
-        assert!(
-            log.borrow().is_empty(),
-            "call_soon ran a callback synchronously"
-        );
-        weft::yield_now().await;
-        assert_eq!(*log.borrow(), [0, 1, 2, 4, 5, 6, 8, 9, 10]);
-        // Cancelling one that already ran changes nothing but the flag.
-        handles[0].cancel();
-        assert!(handles[0].cancelled());
-        weft::yield_now().await;
-        assert_eq!(log.borrow().len(), 9);
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn call_soon_runs_in_fifo_order_and_cancel_skips() {
+    // `!Send` callbacks are fine: they run on this thread.
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let mut handles = Vec::new();
+    for i in 0..10 {
+        let log = log.clone();
+        handles.push(weft::call_soon(move || log.borrow_mut().push(i)));
+    }
+    handles[3].cancel();
+    handles[7].cancel();
+    handles[7].cancel(); // idempotent
+                         // Dropping a handle does not cancel.
+    let l = log.clone();
+    drop(weft::call_soon(move || l.borrow_mut().push(10)));
+    for (i, h) in handles.iter().enumerate() {
+        assert_eq!(h.cancelled(), i == 3 || i == 7, "handle {i}: {h:?}");
+    }
+    assert!(
+        log.borrow().is_empty(),
+        "call_soon ran a callback synchronously"
+    );
+    weft::yield_now().await;
+    assert_eq!(*log.borrow(), [0, 1, 2, 4, 5, 6, 8, 9, 10]);
+    // Cancelling one that already ran changes nothing but the flag.
+    handles[0].cancel();
+    assert!(handles[0].cancelled());
+    weft::yield_now().await;
+    assert_eq!(log.borrow().len(), 9);
 
-        // FIFO at volume.
-        log.borrow_mut().clear();
-        for i in 0..1000 {
-            let log = log.clone();
-            weft::call_soon(move || log.borrow_mut().push(i));
-        }
-        weft::yield_now().await;
-        assert_eq!(*log.borrow(), (0..1000).collect::<Vec<_>>());
+    // FIFO at volume.
+    log.borrow_mut().clear();
+    for i in 0..1000 {
+        let log = log.clone();
+        weft::call_soon(move || log.borrow_mut().push(i));
+    }
+    weft::yield_now().await;
+    assert_eq!(*log.borrow(), (0..1000).collect::<Vec<_>>());
 
-        // A callback cancelling a later one of the same iteration: it is
-        // skipped (the flag is checked when its turn comes).
-        log.borrow_mut().clear();
-        let later: Rc<RefCell<Option<CallbackHandle>>> = Rc::default();
-        let (l, victim) = (log.clone(), later.clone());
-        weft::call_soon(move || {
-            l.borrow_mut().push(1);
-            victim.borrow().as_ref().unwrap().cancel();
-        });
-        let l = log.clone();
-        *later.borrow_mut() = Some(weft::call_soon(move || l.borrow_mut().push(2)));
-        let l = log.clone();
-        weft::call_soon(move || l.borrow_mut().push(3));
-        weft::yield_now().await;
-        assert_eq!(*log.borrow(), [1, 3]);
-
-        // Cancelled from another thread before its turn.
-        log.borrow_mut().clear();
-        let l = log.clone();
-        let h = weft::call_soon(move || l.borrow_mut().push(99));
-        let h2 = h.clone();
-        std::thread::spawn(move || h2.cancel()).join().unwrap();
-        assert!(h.cancelled());
-        weft::yield_now().await;
-        assert!(log.borrow().is_empty());
+    // A callback cancelling a later one of the same iteration: it is
+    // skipped (the flag is checked when its turn comes).
+    log.borrow_mut().clear();
+    let later: Rc<RefCell<Option<CallbackHandle>>> = Rc::default();
+    let (l, victim) = (log.clone(), later.clone());
+    weft::call_soon(move || {
+        l.borrow_mut().push(1);
+        victim.borrow().as_ref().unwrap().cancel();
     });
+    let l = log.clone();
+    *later.borrow_mut() = Some(weft::call_soon(move || l.borrow_mut().push(2)));
+    let l = log.clone();
+    weft::call_soon(move || l.borrow_mut().push(3));
+    weft::yield_now().await;
+    assert_eq!(*log.borrow(), [1, 3]);
+
+    // Cancelled from another thread before its turn.
+    log.borrow_mut().clear();
+    let l = log.clone();
+    let h = weft::call_soon(move || l.borrow_mut().push(99));
+    let h2 = h.clone();
+    std::thread::spawn(move || h2.cancel()).join().unwrap();
+    assert!(h.cancelled());
+    weft::yield_now().await;
+    assert!(log.borrow().is_empty());
 }
 
 #[test]
@@ -200,74 +198,72 @@ fn a_self_requeueing_callback_runs_once_per_iteration_and_cannot_starve_tasks() 
 
 // ----- call_later / call_at -----
 
-#[test]
-fn call_later_and_call_at_never_run_early_and_run_in_due_order() {
-    block_on(2, |_| async {
-        let log = Log::<(&str, Instant, Instant)>::new();
-        let record = |name: &'static str, due: Instant| {
-            let log = log.clone();
-            move || log.push((name, due, Instant::now()))
-        };
-        let now = Instant::now();
-        // Scheduled in the reverse of their due order, 40 ms apart.
-        weft::call_later(
-            Duration::from_millis(120),
-            record("120", now + Duration::from_millis(120)),
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn call_later_and_call_at_never_run_early_and_run_in_due_order() {
+    let log = Log::<(&str, Instant, Instant)>::new();
+    let record = |name: &'static str, due: Instant| {
+        let log = log.clone();
+        move || log.push((name, due, Instant::now()))
+    };
+    let now = Instant::now();
+    // Scheduled in the reverse of their due order, 40 ms apart.
+    weft::call_later(
+        Duration::from_millis(120),
+        record("120", now + Duration::from_millis(120)),
+    );
+    weft::call_later(
+        Duration::from_millis(80),
+        record("80", now + Duration::from_millis(80)),
+    );
+    let at = weft::loop_time() + Duration::from_millis(40);
+    weft::call_at(at, record("40", at));
+    weft::call_later(
+        Duration::from_millis(1),
+        record("1", now + Duration::from_millis(1)),
+    );
+    sleep_until_true("four callbacks", || log.len() == 4).await;
+    let ran = log.snapshot();
+    let names: Vec<&str> = ran.iter().map(|r| r.0).collect();
+    assert_eq!(names, ["1", "40", "80", "120"]);
+    for (name, due, at) in ran {
+        assert!(at >= due, "{name} ran {:?} early", due - at);
+        assert!(
+            at - due < Duration::from_secs(2),
+            "{name} ran {:?} late",
+            at - due
         );
-        weft::call_later(
-            Duration::from_millis(80),
-            record("80", now + Duration::from_millis(80)),
-        );
-        let at = weft::loop_time() + Duration::from_millis(40);
-        weft::call_at(at, record("40", at));
-        weft::call_later(
-            Duration::from_millis(1),
-            record("1", now + Duration::from_millis(1)),
-        );
-        sleep_until_true("four callbacks", || log.len() == 4).await;
-        let ran = log.snapshot();
-        let names: Vec<&str> = ran.iter().map(|r| r.0).collect();
-        assert_eq!(names, ["1", "40", "80", "120"]);
-        for (name, due, at) in ran {
-            assert!(at >= due, "{name} ran {:?} early", due - at);
-            assert!(
-                at - due < Duration::from_secs(2),
-                "{name} ran {:?} late",
-                at - due
-            );
-        }
+    }
 
-        // Many delays around the timer tick, each measured from just before
-        // its call.
-        let early = Arc::new(AtomicUsize::new(0));
-        let done = Arc::new(AtomicUsize::new(0));
-        for i in 0..400u64 {
-            let d = Duration::from_micros((i * 7919) % 30_000);
-            let (early, done) = (early.clone(), done.clone());
-            let start = Instant::now();
-            let cb = move || {
-                if start.elapsed() < d {
-                    early.fetch_add(1, Ordering::SeqCst);
-                }
-                done.fetch_add(1, Ordering::SeqCst);
-            };
-            if i % 2 == 0 {
-                weft::call_later(d, cb);
-            } else {
-                weft::call_at(start + d, cb);
+    // Many delays around the timer tick, each measured from just before
+    // its call.
+    let early = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    for i in 0..400u64 {
+        let d = Duration::from_micros((i * 7919) % 30_000);
+        let (early, done) = (early.clone(), done.clone());
+        let start = Instant::now();
+        let cb = move || {
+            if start.elapsed() < d {
+                early.fetch_add(1, Ordering::SeqCst);
             }
+            done.fetch_add(1, Ordering::SeqCst);
+        };
+        if i % 2 == 0 {
+            weft::call_later(d, cb);
+        } else {
+            weft::call_at(start + d, cb);
         }
-        sleep_until_true("400 delayed callbacks", || {
-            done.load(Ordering::SeqCst) == 400
-        })
-        .await;
-        assert_eq!(
-            early.load(Ordering::SeqCst),
-            0,
-            "delayed callbacks ran early"
-        );
-        assert_eq!(pending_timers(), 0);
-    });
+    }
+    sleep_until_true("400 delayed callbacks", || {
+        done.load(Ordering::SeqCst) == 400
+    })
+    .await;
+    assert_eq!(
+        early.load(Ordering::SeqCst),
+        0,
+        "delayed callbacks ran early"
+    );
+    assert_eq!(pending_timers(), 0);
 }
 
 /// Schedules `n` `call_at`s on the current loop, due at random whole
@@ -370,60 +366,56 @@ fn a_tie_scheduled_while_the_driver_hands_over_its_batch_still_runs_last() {
     });
 }
 
-#[test]
-fn cancelling_a_delayed_callback_removes_its_timer_and_it_never_runs() {
-    block_on(1, |h| {
-        let h = h.clone();
-        async move {
-            let timers = || h.metrics().pending_timers;
-            let ran = Flag::new();
-            let r = ran.clone();
-            let hour = weft::call_later(Duration::from_secs(3600), move || r.set());
-            assert_eq!(timers(), 1);
-            assert!(!hour.cancelled());
-            hour.cancel();
-            assert!(hour.cancelled());
-            assert_eq!(timers(), 0, "cancel removes the timer at once");
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn cancelling_a_delayed_callback_removes_its_timer_and_it_never_runs() {
+    let h = weft::Handle::current();
+    let timers = || h.metrics().pending_timers;
+    let ran = Flag::new();
+    let r = ran.clone();
+    let hour = weft::call_later(Duration::from_secs(3600), move || r.set());
+    assert_eq!(timers(), 1);
+    assert!(!hour.cancelled());
+    hour.cancel();
+    assert!(hour.cancelled());
+    assert_eq!(timers(), 0, "cancel removes the timer at once");
 
-            let r = ran.clone();
-            let soon = weft::call_later(Duration::from_millis(10), move || r.set());
-            let r = ran.clone();
-            let at = weft::call_at(weft::loop_time() + Duration::from_millis(10), move || {
-                r.set()
-            });
-            assert_eq!(timers(), 2);
-            soon.cancel();
-            // From another thread.
-            std::thread::spawn(move || at.cancel()).join().unwrap();
-            assert_eq!(timers(), 0);
-            weft::sleep(Duration::from_millis(40)).await;
-            assert!(!ran.get(), "a cancelled delayed callback ran");
-
-            // Cancelled after its timer fired but before the loop ran it: this
-            // thread is held up so the callback waits in the loop's inbox.
-            let r = ran.clone();
-            let fired = weft::call_later(Duration::from_millis(5), move || r.set());
-            let hold = Instant::now();
-            while timers() != 0 {
-                assert!(
-                    hold.elapsed() < Duration::from_secs(10),
-                    "the timer never fired"
-                );
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            fired.cancel();
-            weft::sleep(Duration::from_millis(10)).await;
-            assert!(
-                !ran.get(),
-                "cancelled between firing and running, it still ran"
-            );
-
-            // Dropping the handle does not cancel.
-            let r = ran.clone();
-            drop(weft::call_later(Duration::from_millis(5), move || r.set()));
-            sleep_until_true("the dropped handle's callback", || ran.get()).await;
-        }
+    let r = ran.clone();
+    let soon = weft::call_later(Duration::from_millis(10), move || r.set());
+    let r = ran.clone();
+    let at = weft::call_at(weft::loop_time() + Duration::from_millis(10), move || {
+        r.set()
     });
+    assert_eq!(timers(), 2);
+    soon.cancel();
+    // From another thread.
+    std::thread::spawn(move || at.cancel()).join().unwrap();
+    assert_eq!(timers(), 0);
+    weft::sleep(Duration::from_millis(40)).await;
+    assert!(!ran.get(), "a cancelled delayed callback ran");
+
+    // Cancelled after its timer fired but before the loop ran it: this
+    // thread is held up so the callback waits in the loop's inbox.
+    let r = ran.clone();
+    let fired = weft::call_later(Duration::from_millis(5), move || r.set());
+    let hold = Instant::now();
+    while timers() != 0 {
+        assert!(
+            hold.elapsed() < Duration::from_secs(10),
+            "the timer never fired"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    fired.cancel();
+    weft::sleep(Duration::from_millis(10)).await;
+    assert!(
+        !ran.get(),
+        "cancelled between firing and running, it still ran"
+    );
+
+    // Dropping the handle does not cancel.
+    let r = ran.clone();
+    drop(weft::call_later(Duration::from_millis(5), move || r.set()));
+    sleep_until_true("the dropped handle's callback", || ran.get()).await;
 }
 
 // ----- the loop clock -----

@@ -183,44 +183,36 @@ fn assert_nested_block_on_refused(handle: &weft::Handle) {
     assert!(msg.contains(NESTED), "unclear panic message: {msg}");
 }
 
-#[test]
-fn block_on_inside_a_task_is_refused_not_a_deadlock() {
-    block_on(1, |h| {
-        let h = h.clone();
-        async move {
-            let other = common::runtime(1);
-            let other_handle = other.handle().clone();
-            weft::spawn(async move {
-                assert_nested_block_on_refused(&h);
-                // Any runtime: a worker thread must not block.
-                assert_nested_block_on_refused(&other_handle);
-                drop(other);
-            })
-            .await
-            .unwrap();
-            // The worker survived the panics.
-            assert_eq!(weft::spawn(async { 2 }).await.unwrap(), 2);
-        }
-    });
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn block_on_inside_a_task_is_refused_not_a_deadlock() {
+    let h = weft::Handle::current();
+    let other = common::runtime(1);
+    let other_handle = other.handle().clone();
+    weft::spawn(async move {
+        assert_nested_block_on_refused(&h);
+        // Any runtime: a worker thread must not block.
+        assert_nested_block_on_refused(&other_handle);
+        drop(other);
+    })
+    .await
+    .unwrap();
+    // The worker survived the panics.
+    assert_eq!(weft::spawn(async { 2 }).await.unwrap(), 2);
 }
 
-#[test]
-fn block_on_inside_block_on_is_refused_not_a_deadlock() {
-    block_on(1, |h| {
-        let h = h.clone();
-        async move {
-            assert_nested_block_on_refused(&h);
-            let other = common::runtime(1);
-            assert_nested_block_on_refused(other.handle());
-            // Also from a local task running on this block_on loop.
-            let h2 = h.clone();
-            weft::spawn_local(async move { assert_nested_block_on_refused(&h2) })
-                .await
-                .unwrap();
-            // Still usable afterwards.
-            assert_eq!(weft::spawn(async { 3 }).await.unwrap(), 3);
-        }
-    });
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn block_on_inside_block_on_is_refused_not_a_deadlock() {
+    let h = weft::Handle::current();
+    assert_nested_block_on_refused(&h);
+    let other = common::runtime(1);
+    assert_nested_block_on_refused(other.handle());
+    // Also from a local task running on this block_on loop.
+    let h2 = h.clone();
+    weft::spawn_local(async move { assert_nested_block_on_refused(&h2) })
+        .await
+        .unwrap();
+    // Still usable afterwards.
+    assert_eq!(weft::spawn(async { 3 }).await.unwrap(), 3);
 }
 
 // ----- a closed runtime -----
@@ -456,79 +448,75 @@ fn shutdown_timeout_reports_whether_everything_finished() {
 
 // ----- spawn_local -----
 
-#[test]
-fn spawn_local_runs_non_send_futures_on_the_block_on_thread() {
-    block_on(2, |_| async {
-        let here = std::thread::current().id();
-        let shared = Rc::new(std::cell::Cell::new(0));
-        let s = shared.clone();
-        let t = weft::spawn_local(async move {
-            let mut seen = Vec::new();
-            for _ in 0..10 {
-                s.set(s.get() + 1);
-                seen.push(std::thread::current().id());
-                weft::yield_now().await;
-            }
-            (seen, Rc::clone(&s))
-        });
-        let (seen, rc) = t.await.unwrap();
-        assert!(
-            seen.iter().all(|id| *id == here),
-            "a local task left its thread"
-        );
-        assert_eq!(rc.get(), 10);
-        assert_eq!(shared.get(), 10);
-
-        // Woken from another thread, it still runs here.
-        let p = Promise::<u8>::new();
-        let p2 = p.clone();
-        let t = weft::spawn_local(async move {
-            let local = Rc::new(p2.await.unwrap());
-            (*local, std::thread::current().id())
-        });
-        let setter = std::thread::spawn(move || p.set_result(8).unwrap());
-        let (v, id) = t.await.unwrap();
-        setter.join().unwrap();
-        assert_eq!((v, id), (8, here));
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn spawn_local_runs_non_send_futures_on_the_block_on_thread() {
+    let here = std::thread::current().id();
+    let shared = Rc::new(std::cell::Cell::new(0));
+    let s = shared.clone();
+    let t = weft::spawn_local(async move {
+        let mut seen = Vec::new();
+        for _ in 0..10 {
+            s.set(s.get() + 1);
+            seen.push(std::thread::current().id());
+            weft::yield_now().await;
+        }
+        (seen, Rc::clone(&s))
     });
+    let (seen, rc) = t.await.unwrap();
+    assert!(
+        seen.iter().all(|id| *id == here),
+        "a local task left its thread"
+    );
+    assert_eq!(rc.get(), 10);
+    assert_eq!(shared.get(), 10);
+
+    // Woken from another thread, it still runs here.
+    let p = Promise::<u8>::new();
+    let p2 = p.clone();
+    let t = weft::spawn_local(async move {
+        let local = Rc::new(p2.await.unwrap());
+        (*local, std::thread::current().id())
+    });
+    let setter = std::thread::spawn(move || p.set_result(8).unwrap());
+    let (v, id) = t.await.unwrap();
+    setter.join().unwrap();
+    assert_eq!((v, id), (8, here));
 }
 
-#[test]
-fn spawn_local_inside_a_worker_task_stays_on_that_worker() {
-    block_on(2, |_| async {
-        let results = weft::spawn(async {
-            let home = std::thread::current().id();
-            let locals: Vec<Task<Vec<ThreadId>>> = (0..8)
-                .map(|_| {
-                    weft::spawn_local(async {
-                        let marker = Rc::new(());
-                        let mut seen = Vec::new();
-                        for _ in 0..20 {
-                            seen.push(std::thread::current().id());
-                            // Keep the other worker hungry, so it tries to steal.
-                            weft::spawn(async {}).detach();
-                            weft::yield_now().await;
-                        }
-                        drop(marker);
-                        seen
-                    })
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn spawn_local_inside_a_worker_task_stays_on_that_worker() {
+    let results = weft::spawn(async {
+        let home = std::thread::current().id();
+        let locals: Vec<Task<Vec<ThreadId>>> = (0..8)
+            .map(|_| {
+                weft::spawn_local(async {
+                    let marker = Rc::new(());
+                    let mut seen = Vec::new();
+                    for _ in 0..20 {
+                        seen.push(std::thread::current().id());
+                        // Keep the other worker hungry, so it tries to steal.
+                        weft::spawn(async {}).detach();
+                        weft::yield_now().await;
+                    }
+                    drop(marker);
+                    seen
                 })
-                .collect();
-            let mut all = Vec::new();
-            for t in locals {
-                all.extend(t.await.unwrap());
-            }
-            (home, all)
-        })
-        .await
-        .unwrap();
-        let (home, seen) = results;
-        assert_eq!(seen.len(), 160);
-        assert!(
-            seen.iter().all(|id| *id == home),
-            "a local task was stolen by another worker"
-        );
-    });
+            })
+            .collect();
+        let mut all = Vec::new();
+        for t in locals {
+            all.extend(t.await.unwrap());
+        }
+        (home, all)
+    })
+    .await
+    .unwrap();
+    let (home, seen) = results;
+    assert_eq!(seen.len(), 160);
+    assert!(
+        seen.iter().all(|id| *id == home),
+        "a local task was stolen by another worker"
+    );
 }
 
 #[test]
@@ -749,51 +737,43 @@ fn a_task_awaiting_finished_task_handles_does_not_starve_others() {
 
 // ----- metrics -----
 
-#[test]
-fn live_tasks_counts_no_task_whose_result_was_delivered() {
-    block_on(2, |h| {
-        let h = h.clone();
-        async move {
-            let mut lagging = 0;
-            for _ in 0..2_000 {
-                weft::spawn(async { 1 }).await.unwrap();
-                if h.metrics().live_tasks != 0 {
-                    lagging += 1;
-                }
-            }
-            assert_eq!(
-                lagging, 0,
-                "live_tasks counted finished tasks {lagging} times in 2000"
-            );
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn live_tasks_counts_no_task_whose_result_was_delivered() {
+    let h = weft::Handle::current();
+    let mut lagging = 0;
+    for _ in 0..2_000 {
+        weft::spawn(async { 1 }).await.unwrap();
+        if h.metrics().live_tasks != 0 {
+            lagging += 1;
         }
-    });
+    }
+    assert_eq!(
+        lagging, 0,
+        "live_tasks counted finished tasks {lagging} times in 2000"
+    );
 }
 
-#[test]
-fn metrics_count_spawned_and_live_tasks() {
-    block_on(2, |h| {
-        let h = h.clone();
-        async move {
-            let before = h.metrics();
-            let gate = Promise::<()>::new();
-            let tasks: Vec<Task<()>> = (0..10)
-                .map(|_| {
-                    let g = gate.clone();
-                    weft::spawn(async move { g.await.unwrap() })
-                })
-                .collect();
-            let m = h.metrics();
-            assert_eq!(m.spawned, before.spawned + 10);
-            assert_eq!(m.live_tasks, 10);
-            gate.set_result(()).unwrap();
-            let refs: Vec<TaskRef> = tasks.iter().map(|t| t.task_ref()).collect();
-            for t in tasks {
-                t.await.unwrap();
-            }
-            for r in &refs {
-                wait_done(r).await;
-            }
-            wait_until("live_tasks to reach 0", || h.metrics().live_tasks == 0).await;
-        }
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn metrics_count_spawned_and_live_tasks() {
+    let h = weft::Handle::current();
+    let before = h.metrics();
+    let gate = Promise::<()>::new();
+    let tasks: Vec<Task<()>> = (0..10)
+        .map(|_| {
+            let g = gate.clone();
+            weft::spawn(async move { g.await.unwrap() })
+        })
+        .collect();
+    let m = h.metrics();
+    assert_eq!(m.spawned, before.spawned + 10);
+    assert_eq!(m.live_tasks, 10);
+    gate.set_result(()).unwrap();
+    let refs: Vec<TaskRef> = tasks.iter().map(|t| t.task_ref()).collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for r in &refs {
+        wait_done(r).await;
+    }
+    wait_until("live_tasks to reach 0", || h.metrics().live_tasks == 0).await;
 }

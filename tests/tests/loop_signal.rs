@@ -32,44 +32,38 @@ fn ready_now(signal: &mut weft::signal::Signal) -> bool {
     matches!(poll_once(&mut recv), Poll::Ready(Some(())))
 }
 
-#[test]
-fn sigusr1_is_delivered_each_time() {
-    block_on(2, |_| async {
-        let mut usr1 = signal(SignalKind::user_defined1()).unwrap();
-        assert_eq!(usr1.kind().as_raw(), libc::SIGUSR1);
-        for _ in 0..3 {
-            // A task waiting first, then the signal.
-            let started = Flag::new();
-            let waiter = weft::spawn(flag_when_pending(started.clone(), async move {
-                assert_eq!(usr1.recv().await, Some(()));
-                usr1
-            }));
-            wait_until("the listener to wait", || started.get()).await;
-            raise(libc::SIGUSR1);
-            usr1 = waiter.await.unwrap();
-        }
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn sigusr1_is_delivered_each_time() {
+    let mut usr1 = signal(SignalKind::user_defined1()).unwrap();
+    assert_eq!(usr1.kind().as_raw(), libc::SIGUSR1);
+    for _ in 0..3 {
+        // A task waiting first, then the signal.
+        let started = Flag::new();
+        let waiter = weft::spawn(flag_when_pending(started.clone(), async move {
+            assert_eq!(usr1.recv().await, Some(()));
+            usr1
+        }));
+        wait_until("the listener to wait", || started.get()).await;
+        raise(libc::SIGUSR1);
+        usr1 = waiter.await.unwrap();
+    }
 }
 
-#[test]
-fn sigterm_is_delivered_through_the_stream() {
-    block_on(1, |_| async {
-        let mut term = signal(SignalKind::terminate()).unwrap();
-        raise(libc::SIGTERM);
-        assert_eq!(term.next().await, Some(()));
-    });
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn sigterm_is_delivered_through_the_stream() {
+    let mut term = signal(SignalKind::terminate()).unwrap();
+    raise(libc::SIGTERM);
+    assert_eq!(term.next().await, Some(()));
 }
 
 /// `ctrl_c` registers when first polled; a SIGINT after that resolves it.
-#[test]
-fn ctrl_c_resolves_on_sigint() {
-    block_on(2, |_| async {
-        let started = Flag::new();
-        let waiter = weft::spawn(flag_when_pending(started.clone(), ctrl_c()));
-        wait_until("ctrl_c to listen", || started.get()).await;
-        raise(libc::SIGINT);
-        waiter.await.unwrap().unwrap();
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn ctrl_c_resolves_on_sigint() {
+    let started = Flag::new();
+    let waiter = weft::spawn(flag_when_pending(started.clone(), ctrl_c()));
+    wait_until("ctrl_c to listen", || started.get()).await;
+    raise(libc::SIGINT);
+    waiter.await.unwrap().unwrap();
 }
 
 /// Two listeners on this runtime and one on another each see the one
@@ -116,48 +110,44 @@ fn every_listener_sees_each_delivery_once() {
 
 /// A signal that arrives while nobody awaits the listener is kept for its
 /// next `recv`; three before one `recv` count once.
-#[test]
-fn a_delivery_before_anyone_awaits_is_not_lost() {
-    block_on(1, |_| async {
-        let mut hup = signal(SignalKind::hangup()).unwrap();
-        raise(libc::SIGHUP);
-        // The reader fans the delivery out with nobody waiting.
-        weft::sleep(common::ms(50)).await;
-        assert_eq!(hup.recv().await, Some(()));
-        assert!(!ready_now(&mut hup));
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn a_delivery_before_anyone_awaits_is_not_lost() {
+    let mut hup = signal(SignalKind::hangup()).unwrap();
+    raise(libc::SIGHUP);
+    // The reader fans the delivery out with nobody waiting.
+    weft::sleep(common::ms(50)).await;
+    assert_eq!(hup.recv().await, Some(()));
+    assert!(!ready_now(&mut hup));
 
-        for _ in 0..3 {
-            raise(libc::SIGHUP);
-        }
-        weft::sleep(common::ms(50)).await;
-        assert_eq!(hup.recv().await, Some(()));
-        assert!(
-            !ready_now(&mut hup),
-            "deliveries while away did not coalesce"
-        );
-    });
+    for _ in 0..3 {
+        raise(libc::SIGHUP);
+    }
+    weft::sleep(common::ms(50)).await;
+    assert_eq!(hup.recv().await, Some(()));
+    assert!(
+        !ready_now(&mut hup),
+        "deliveries while away did not coalesce"
+    );
 }
 
-#[test]
-fn signals_that_cannot_be_handled_are_errors() {
-    block_on(1, |_| async {
-        for sig in [
-            libc::SIGKILL,
-            libc::SIGSTOP,
-            libc::SIGSEGV,
-            libc::SIGILL,
-            libc::SIGFPE,
-        ] {
-            let err = signal(SignalKind::from_raw(sig)).unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{sig}: {err}");
-            assert_eq!(err.to_string(), format!("signal {sig} cannot be handled"));
-        }
-        // Numbers that are no signal: the OS's error, not a panic.
-        for sig in [0, -1, 100_000] {
-            let err = signal(SignalKind::from_raw(sig)).unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{sig}: {err}");
-        }
-    });
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn signals_that_cannot_be_handled_are_errors() {
+    for sig in [
+        libc::SIGKILL,
+        libc::SIGSTOP,
+        libc::SIGSEGV,
+        libc::SIGILL,
+        libc::SIGFPE,
+    ] {
+        let err = signal(SignalKind::from_raw(sig)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{sig}: {err}");
+        assert_eq!(err.to_string(), format!("signal {sig} cannot be handled"));
+    }
+    // Numbers that are no signal: the OS's error, not a panic.
+    for sig in [0, -1, 100_000] {
+        let err = signal(SignalKind::from_raw(sig)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{sig}: {err}");
+    }
 }
 
 #[test]
@@ -176,22 +166,20 @@ fn outside_a_runtime_is_an_error() {
 
 /// The listeners of one runtime share one reader (one registration); the
 /// last one to go closes it.
-#[test]
-fn the_last_listener_closes_the_runtimes_reader() {
-    block_on(1, |_| async {
-        let baseline = io_sources();
-        let a = signal(SignalKind::alarm()).unwrap();
-        assert_eq!(io_sources(), baseline + 1);
-        let b = signal(SignalKind::window_change()).unwrap();
-        assert_eq!(io_sources(), baseline + 1);
-        drop(a);
-        assert_eq!(io_sources(), baseline + 1);
-        drop(b);
-        assert_eq!(io_sources(), baseline, "the reader outlived its listeners");
-        // A new listener gets a new reader.
-        let _c = signal(SignalKind::alarm()).unwrap();
-        assert_eq!(io_sources(), baseline + 1);
-    });
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn the_last_listener_closes_the_runtimes_reader() {
+    let baseline = io_sources();
+    let a = signal(SignalKind::alarm()).unwrap();
+    assert_eq!(io_sources(), baseline + 1);
+    let b = signal(SignalKind::window_change()).unwrap();
+    assert_eq!(io_sources(), baseline + 1);
+    drop(a);
+    assert_eq!(io_sources(), baseline + 1);
+    drop(b);
+    assert_eq!(io_sources(), baseline, "the reader outlived its listeners");
+    // A new listener gets a new reader.
+    let _c = signal(SignalKind::alarm()).unwrap();
+    assert_eq!(io_sources(), baseline + 1);
 }
 
 /// A listener that outlives its runtime returns `None`: nothing will read

@@ -108,151 +108,135 @@ fn sleep_never_returns_early() {
     });
 }
 
-#[test]
-fn sleep_with_returns_its_value_after_the_delay() {
-    block_on(2, |_| async {
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn sleep_with_returns_its_value_after_the_delay() {
+    let start = Instant::now();
+    let v = weft::sleep_with(Duration::from_millis(15), String::from("payload")).await;
+    assert_eq!(v, "payload");
+    assert!(start.elapsed() >= Duration::from_millis(15));
+
+    // Zero: yields once, then returns the value.
+    let mut s = weft::sleep_with(Duration::ZERO, vec![1, 2, 3]);
+    assert!(poll_once(&mut s).is_pending(), "sleep_with(0) yields once");
+    assert_eq!(poll_once(&mut s), Poll::Ready(vec![1, 2, 3]));
+
+    // On a worker, with a non-Clone value.
+    struct Token(u32);
+    let t = weft::spawn(async {
         let start = Instant::now();
-        let v = weft::sleep_with(Duration::from_millis(15), String::from("payload")).await;
-        assert_eq!(v, "payload");
-        assert!(start.elapsed() >= Duration::from_millis(15));
-
-        // Zero: yields once, then returns the value.
-        let mut s = weft::sleep_with(Duration::ZERO, vec![1, 2, 3]);
-        assert!(poll_once(&mut s).is_pending(), "sleep_with(0) yields once");
-        assert_eq!(poll_once(&mut s), Poll::Ready(vec![1, 2, 3]));
-
-        // On a worker, with a non-Clone value.
-        struct Token(u32);
-        let t = weft::spawn(async {
-            let start = Instant::now();
-            let tok = weft::sleep_with(Duration::from_millis(5), Token(7)).await;
-            (tok.0, start.elapsed())
-        });
-        let (v, took) = t.await.unwrap();
-        assert_eq!(v, 7);
-        assert!(took >= Duration::from_millis(5));
+        let tok = weft::sleep_with(Duration::from_millis(5), Token(7)).await;
+        (tok.0, start.elapsed())
     });
+    let (v, took) = t.await.unwrap();
+    assert_eq!(v, 7);
+    assert!(took >= Duration::from_millis(5));
 }
 
-#[test]
-fn sleep_until_a_past_instant_is_ready_without_suspending() {
-    block_on(2, |h| {
-        let h = h.clone();
-        async move {
-            let check = || {
-                let past = Instant::now();
-                let mut s = weft::sleep_until(past);
-                assert_eq!(s.deadline(), past);
-                assert!(s.is_elapsed());
-                let (count, waker) = counting_waker();
-                let polled = Pin::new(&mut s).poll(&mut Context::from_waker(&waker));
-                assert_eq!(polled, Poll::Ready(()), "a past deadline is ready at once");
-                assert_eq!(
-                    count.0.load(Ordering::SeqCst),
-                    0,
-                    "and does not wake itself"
-                );
-                assert_eq!(pending_timers(), 0, "nor registers a timer");
-            };
-            // On the block_on loop, and inside a task on a worker.
-            check();
-            weft::spawn(async move { check() }).await.unwrap();
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn sleep_until_a_past_instant_is_ready_without_suspending() {
+    let h = weft::Handle::current();
+    let check = || {
+        let past = Instant::now();
+        let mut s = weft::sleep_until(past);
+        assert_eq!(s.deadline(), past);
+        assert!(s.is_elapsed());
+        let (count, waker) = counting_waker();
+        let polled = Pin::new(&mut s).poll(&mut Context::from_waker(&waker));
+        assert_eq!(polled, Poll::Ready(()), "a past deadline is ready at once");
+        assert_eq!(
+            count.0.load(Ordering::SeqCst),
+            0,
+            "and does not wake itself"
+        );
+        assert_eq!(pending_timers(), 0, "nor registers a timer");
+    };
+    // On the block_on loop, and inside a task on a worker.
+    check();
+    weft::spawn(async move { check() }).await.unwrap();
 
-            // By ordering: a task awaiting a past deadline runs straight through,
-            // before a sibling queued behind it gets a turn.
-            let log = Log::new();
-            let (a, b) = (log.clone(), log.clone());
-            let first = weft::spawn_local(async move {
-                a.push("a: before");
-                weft::sleep_until(Instant::now()).await;
-                a.push("a: after");
-            });
-            let second = weft::spawn_local(async move { b.push("b") });
-            first.await.unwrap();
-            second.await.unwrap();
-            assert_eq!(log.snapshot(), ["a: before", "a: after", "b"]);
-            assert_eq!(h.metrics().pending_timers, 0);
-        }
+    // By ordering: a task awaiting a past deadline runs straight through,
+    // before a sibling queued behind it gets a turn.
+    let log = Log::new();
+    let (a, b) = (log.clone(), log.clone());
+    let first = weft::spawn_local(async move {
+        a.push("a: before");
+        weft::sleep_until(Instant::now()).await;
+        a.push("a: after");
     });
+    let second = weft::spawn_local(async move { b.push("b") });
+    first.await.unwrap();
+    second.await.unwrap();
+    assert_eq!(log.snapshot(), ["a: before", "a: after", "b"]);
+    assert_eq!(h.metrics().pending_timers, 0);
 }
 
-#[test]
-fn a_deadline_beyond_the_wheels_span_is_held_and_removable() {
-    block_on(2, |h| {
-        let h = h.clone();
-        async move {
-            // The wheels span about 200 days; a century is parked and held.
-            let century = Duration::from_secs(86_400 * 365 * 100);
-            let mut far = weft::sleep_until(Instant::now() + century);
-            assert!(poll_once(&mut far).is_pending());
-            let mut also_far = weft::sleep(Duration::from_secs(86_400 * 365));
-            assert!(poll_once(&mut also_far).is_pending());
-            assert_eq!(h.metrics().pending_timers, 2);
-            // Nearer timers still fire meanwhile.
-            let start = Instant::now();
-            weft::sleep(Duration::from_millis(10)).await;
-            assert!(start.elapsed() >= Duration::from_millis(10));
-            assert!(poll_once(&mut far).is_pending(), "a far deadline fired");
-            assert!(
-                poll_once(&mut also_far).is_pending(),
-                "a far deadline fired"
-            );
-            drop(far);
-            drop(also_far);
-            assert_eq!(h.metrics().pending_timers, 0);
-        }
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn a_deadline_beyond_the_wheels_span_is_held_and_removable() {
+    let h = weft::Handle::current();
+    // The wheels span about 200 days; a century is parked and held.
+    let century = Duration::from_secs(86_400 * 365 * 100);
+    let mut far = weft::sleep_until(Instant::now() + century);
+    assert!(poll_once(&mut far).is_pending());
+    let mut also_far = weft::sleep(Duration::from_secs(86_400 * 365));
+    assert!(poll_once(&mut also_far).is_pending());
+    assert_eq!(h.metrics().pending_timers, 2);
+    // Nearer timers still fire meanwhile.
+    let start = Instant::now();
+    weft::sleep(Duration::from_millis(10)).await;
+    assert!(start.elapsed() >= Duration::from_millis(10));
+    assert!(poll_once(&mut far).is_pending(), "a far deadline fired");
+    assert!(
+        poll_once(&mut also_far).is_pending(),
+        "a far deadline fired"
+    );
+    drop(far);
+    drop(also_far);
+    assert_eq!(h.metrics().pending_timers, 0);
 }
 
 /// Regression: `sleep(d)` and `call_later(d, f)` computed `Instant::now() + d`,
 /// which panicked ("overflow when adding duration to instant") for a huge `d`
 /// such as `Duration::MAX`. They now saturate to a far deadline, as asyncio's
 /// and tokio's sleeps accept any delay.
-#[test]
-fn sleep_and_call_later_accept_any_duration() {
-    block_on(1, |h| {
-        let h = h.clone();
-        async move {
-            let mut s = catch_unwind(|| weft::sleep(Duration::MAX))
-                .map_err(|e| common::panic_message(&*e))
-                .expect("sleep(Duration::MAX) panicked");
-            assert!(poll_once(&mut s).is_pending());
-            drop(s);
-            let cb = catch_unwind(|| weft::call_later(Duration::MAX, || ()))
-                .map_err(|e| common::panic_message(&*e))
-                .expect("call_later(Duration::MAX) panicked");
-            cb.cancel();
-            assert_eq!(h.metrics().pending_timers, 0);
-        }
-    });
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn sleep_and_call_later_accept_any_duration() {
+    let h = weft::Handle::current();
+    let mut s = catch_unwind(|| weft::sleep(Duration::MAX))
+        .map_err(|e| common::panic_message(&*e))
+        .expect("sleep(Duration::MAX) panicked");
+    assert!(poll_once(&mut s).is_pending());
+    drop(s);
+    let cb = catch_unwind(|| weft::call_later(Duration::MAX, || ()))
+        .map_err(|e| common::panic_message(&*e))
+        .expect("call_later(Duration::MAX) panicked");
+    cb.cancel();
+    assert_eq!(h.metrics().pending_timers, 0);
 }
 
 // ----- sleep(0) -----
 
-#[test]
-fn sleep_zero_is_pending_once_then_ready() {
-    block_on(1, |_| async {
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn sleep_zero_is_pending_once_then_ready() {
+    let mut s = weft::sleep(Duration::ZERO);
+    let (count, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    assert!(Pin::new(&mut s).poll(&mut cx).is_pending(), "first poll");
+    assert_eq!(count.0.load(Ordering::SeqCst), 1, "it wakes itself once");
+    assert_eq!(pending_timers(), 0, "a yield, not a timer");
+    assert!(Pin::new(&mut s).poll(&mut cx).is_ready(), "second poll");
+    assert_eq!(count.0.load(Ordering::SeqCst), 1);
+
+    // The same inside a task on a worker.
+    weft::spawn(async {
         let mut s = weft::sleep(Duration::ZERO);
         let (count, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
-        assert!(Pin::new(&mut s).poll(&mut cx).is_pending(), "first poll");
-        assert_eq!(count.0.load(Ordering::SeqCst), 1, "it wakes itself once");
-        assert_eq!(pending_timers(), 0, "a yield, not a timer");
-        assert!(Pin::new(&mut s).poll(&mut cx).is_ready(), "second poll");
+        assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
+        assert!(Pin::new(&mut s).poll(&mut cx).is_ready());
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
-
-        // The same inside a task on a worker.
-        weft::spawn(async {
-            let mut s = weft::sleep(Duration::ZERO);
-            let (count, waker) = counting_waker();
-            let mut cx = Context::from_waker(&waker);
-            assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
-            assert!(Pin::new(&mut s).poll(&mut cx).is_ready());
-            assert_eq!(count.0.load(Ordering::SeqCst), 1);
-        })
-        .await
-        .unwrap();
-    });
+    })
+    .await
+    .unwrap();
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -557,203 +541,193 @@ fn a_hundred_thousand_short_timers_all_fire() {
 
 // ----- cancelling by drop -----
 
-#[test]
-fn dropping_a_sleep_removes_its_timer() {
-    block_on(2, |h| {
-        let h = h.clone();
-        async move {
-            let hour = Duration::from_secs(3600);
-            let timers = || h.metrics().pending_timers;
-            let mut a = weft::sleep(hour);
-            assert_eq!(timers(), 0, "registered only when polled");
-            assert!(poll_once(&mut a).is_pending());
-            assert_eq!(timers(), 1);
-            assert!(poll_once(&mut a).is_pending());
-            assert_eq!(timers(), 1, "a second poll re-arms, it does not add");
-            let mut b = weft::sleep_until(Instant::now() + hour);
-            assert!(poll_once(&mut b).is_pending());
-            assert_eq!(timers(), 2);
-            drop(a);
-            assert_eq!(timers(), 1, "dropping a Sleep removes its timer at once");
-            drop(b);
-            assert_eq!(timers(), 0);
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn dropping_a_sleep_removes_its_timer() {
+    let h = weft::Handle::current();
+    let hour = Duration::from_secs(3600);
+    let timers = || h.metrics().pending_timers;
+    let mut a = weft::sleep(hour);
+    assert_eq!(timers(), 0, "registered only when polled");
+    assert!(poll_once(&mut a).is_pending());
+    assert_eq!(timers(), 1);
+    assert!(poll_once(&mut a).is_pending());
+    assert_eq!(timers(), 1, "a second poll re-arms, it does not add");
+    let mut b = weft::sleep_until(Instant::now() + hour);
+    assert!(poll_once(&mut b).is_pending());
+    assert_eq!(timers(), 2);
+    drop(a);
+    assert_eq!(timers(), 1, "dropping a Sleep removes its timer at once");
+    drop(b);
+    assert_eq!(timers(), 0);
 
-            // A finished sleep leaves nothing behind.
-            weft::sleep(Duration::from_millis(2)).await;
-            assert_eq!(timers(), 0);
+    // A finished sleep leaves nothing behind.
+    weft::sleep(Duration::from_millis(2)).await;
+    assert_eq!(timers(), 0);
 
-            // The loser of a race is dropped with its timer.
-            let short = weft::sleep_with(Duration::from_millis(5), "short");
-            let long = weft::sleep_with(hour, "long");
-            let won = match futures_util::future::select(Box::pin(short), Box::pin(long)).await {
-                futures_util::future::Either::Left((v, _)) => v,
-                futures_util::future::Either::Right((v, _)) => v,
-            };
-            assert_eq!(won, "short");
-            assert_eq!(timers(), 0);
+    // The loser of a race is dropped with its timer.
+    let short = weft::sleep_with(Duration::from_millis(5), "short");
+    let long = weft::sleep_with(hour, "long");
+    let won = match futures_util::future::select(Box::pin(short), Box::pin(long)).await {
+        futures_util::future::Either::Left((v, _)) => v,
+        futures_util::future::Either::Right((v, _)) => v,
+    };
+    assert_eq!(won, "short");
+    assert_eq!(timers(), 0);
 
-            // A task awaiting a sleep, cancelled.
-            let tasks: Vec<_> = (0..10).map(|_| weft::spawn(weft::sleep(hour))).collect();
-            wait_until("ten timers", || timers() == 10).await;
-            for t in &tasks[..5] {
-                t.cancel();
-            }
-            wait_until("five timers removed", || timers() == 5).await;
-            for t in &tasks[5..] {
-                t.cancel();
-            }
-            for t in tasks {
-                assert!(t.await.unwrap_err().is_cancelled());
-            }
-            assert_eq!(timers(), 0);
+    // A task awaiting a sleep, cancelled.
+    let tasks: Vec<_> = (0..10).map(|_| weft::spawn(weft::sleep(hour))).collect();
+    wait_until("ten timers", || timers() == 10).await;
+    for t in &tasks[..5] {
+        t.cancel();
+    }
+    wait_until("five timers removed", || timers() == 5).await;
+    for t in &tasks[5..] {
+        t.cancel();
+    }
+    for t in tasks {
+        assert!(t.await.unwrap_err().is_cancelled());
+    }
+    assert_eq!(timers(), 0);
 
-            // An interval's pending tick.
-            let mut every = weft::interval(hour);
-            every.tick().await;
-            assert!(poll_once(&mut Box::pin(every.tick())).is_pending());
-            assert_eq!(timers(), 1);
-            drop(every);
-            assert_eq!(timers(), 0);
-        }
-    });
+    // An interval's pending tick.
+    let mut every = weft::interval(hour);
+    every.tick().await;
+    assert!(poll_once(&mut Box::pin(every.tick())).is_pending());
+    assert_eq!(timers(), 1);
+    drop(every);
+    assert_eq!(timers(), 0);
 }
 
 // ----- reset -----
 
-#[test]
-fn sleep_reset_moves_the_deadline_earlier_and_later() {
-    block_on(2, |h| {
-        let h = h.clone();
-        async move {
-            let timers = || h.metrics().pending_timers;
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn sleep_reset_moves_the_deadline_earlier_and_later() {
+    let h = weft::Handle::current();
+    let timers = || h.metrics().pending_timers;
 
-            // Earlier: an hour's sleep, already registered, cut to 20 ms.
-            let mut s = weft::sleep(Duration::from_secs(3600));
-            assert!(poll_once(&mut s).is_pending());
-            assert_eq!(timers(), 1);
-            let start = Instant::now();
-            let target = start + Duration::from_millis(20);
-            s.reset(target);
-            assert_eq!(s.deadline(), target);
-            assert_eq!(timers(), 0, "reset drops the old timer at once");
-            (&mut s).await;
-            let now = Instant::now();
-            assert!(now >= target, "woke {:?} early", target - now);
-            assert!(
-                now - start < ON_TIME,
-                "the earlier deadline took {:?}",
-                now - start
-            );
-            assert_eq!(timers(), 0);
+    // Earlier: an hour's sleep, already registered, cut to 20 ms.
+    let mut s = weft::sleep(Duration::from_secs(3600));
+    assert!(poll_once(&mut s).is_pending());
+    assert_eq!(timers(), 1);
+    let start = Instant::now();
+    let target = start + Duration::from_millis(20);
+    s.reset(target);
+    assert_eq!(s.deadline(), target);
+    assert_eq!(timers(), 0, "reset drops the old timer at once");
+    (&mut s).await;
+    let now = Instant::now();
+    assert!(now >= target, "woke {:?} early", target - now);
+    assert!(
+        now - start < ON_TIME,
+        "the earlier deadline took {:?}",
+        now - start
+    );
+    assert_eq!(timers(), 0);
 
-            // Later: a 10 ms sleep, registered, pushed out to 60 ms. Its old
-            // timer must not end it.
-            let start = Instant::now();
-            let mut s = weft::sleep(Duration::from_millis(10));
-            assert!(poll_once(&mut s).is_pending());
-            let target = start + Duration::from_millis(60);
-            s.reset(target);
-            (&mut s).await;
-            assert!(
-                Instant::now() >= target,
-                "reset later: woke at the old deadline"
-            );
+    // Later: a 10 ms sleep, registered, pushed out to 60 ms. Its old
+    // timer must not end it.
+    let start = Instant::now();
+    let mut s = weft::sleep(Duration::from_millis(10));
+    assert!(poll_once(&mut s).is_pending());
+    let target = start + Duration::from_millis(60);
+    s.reset(target);
+    (&mut s).await;
+    assert!(
+        Instant::now() >= target,
+        "reset later: woke at the old deadline"
+    );
 
-            // Reset after completion waits again.
-            let again = Instant::now() + Duration::from_millis(15);
-            s.reset(again);
-            assert!(!s.is_elapsed());
-            s.await;
-            assert!(Instant::now() >= again);
+    // Reset after completion waits again.
+    let again = Instant::now() + Duration::from_millis(15);
+    s.reset(again);
+    assert!(!s.is_elapsed());
+    s.await;
+    assert!(Instant::now() >= again);
 
-            // Reset of a sleep(0) to a past instant: ready at once, no yield.
-            let mut z = weft::sleep(Duration::ZERO);
-            z.reset(Instant::now());
-            assert_eq!(poll_once(&mut z), Poll::Ready(()));
+    // Reset of a sleep(0) to a past instant: ready at once, no yield.
+    let mut z = weft::sleep(Duration::ZERO);
+    z.reset(Instant::now());
+    assert_eq!(poll_once(&mut z), Poll::Ready(()));
 
-            // On a worker, reset while the timer is pending from another poll.
-            let t = weft::spawn(async {
-                let start = Instant::now();
-                let mut s: Sleep = weft::sleep(Duration::from_secs(3600));
-                assert!(poll_once(&mut s).is_pending());
-                s.reset(start + Duration::from_millis(10));
-                s.await;
-                start.elapsed()
-            });
-            let took = t.await.unwrap();
-            assert!(
-                took >= Duration::from_millis(10) && took < ON_TIME,
-                "{took:?}"
-            );
-        }
+    // On a worker, reset while the timer is pending from another poll.
+    let t = weft::spawn(async {
+        let start = Instant::now();
+        let mut s: Sleep = weft::sleep(Duration::from_secs(3600));
+        assert!(poll_once(&mut s).is_pending());
+        s.reset(start + Duration::from_millis(10));
+        s.await;
+        start.elapsed()
     });
+    let took = t.await.unwrap();
+    assert!(
+        took >= Duration::from_millis(10) && took < ON_TIME,
+        "{took:?}"
+    );
 }
 
 // ----- interval -----
 
-#[test]
-fn interval_ticks_on_its_grid_first_at_once_skipping_missed_ticks() {
-    block_on(2, |_| async {
-        let p = Duration::from_millis(20);
-        let created = Instant::now();
-        let mut every = weft::interval(p);
-        assert_eq!(every.period(), p);
-        let mut cx = Context::from_waker(noop_waker_ref());
-        // The first tick is immediate.
-        let t0 = match every.poll_tick(&mut cx) {
-            Poll::Ready(t) => t,
-            Poll::Pending => panic!("the first tick must be ready at once"),
-        };
-        assert!(t0 >= created && t0 <= Instant::now());
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn interval_ticks_on_its_grid_first_at_once_skipping_missed_ticks() {
+    let p = Duration::from_millis(20);
+    let created = Instant::now();
+    let mut every = weft::interval(p);
+    assert_eq!(every.period(), p);
+    let mut cx = Context::from_waker(noop_waker_ref());
+    // The first tick is immediate.
+    let t0 = match every.poll_tick(&mut cx) {
+        Poll::Ready(t) => t,
+        Poll::Pending => panic!("the first tick must be ready at once"),
+    };
+    assert!(t0 >= created && t0 <= Instant::now());
 
-        // The next ticks: on the grid, each one period after the last, never early.
-        for k in 1..=3u32 {
-            let t = every.tick().await;
-            assert_eq!(t, t0 + p * k, "tick {k} off the grid");
-            assert!(Instant::now() >= t, "tick {k} came early");
-        }
+    // The next ticks: on the grid, each one period after the last, never early.
+    for k in 1..=3u32 {
+        let t = every.tick().await;
+        assert_eq!(t, t0 + p * k, "tick {k} off the grid");
+        assert!(Instant::now() >= t, "tick {k} came early");
+    }
 
-        // Miss ticks: block this thread for five and a half periods.
-        std::thread::sleep(p * 5 + p / 2);
-        // The overdue tick (t0 + 4p) is delivered at once...
-        let before = Instant::now();
-        let late = match every.poll_tick(&mut cx) {
-            Poll::Ready(t) => t,
-            Poll::Pending => panic!("an overdue tick must be ready at once"),
-        };
-        let after = Instant::now();
-        assert_eq!(late, t0 + p * 4);
-        // ...and the schedule skips what was missed: the next tick is the first
-        // grid point after the late one was taken, not a burst of old ones.
-        let next = every.tick().await;
-        assert!(Instant::now() >= next);
-        assert!(
-            next > before,
-            "burst: a missed tick {:?} old",
-            before - next
-        );
-        assert!(next <= after + p, "skipped too far: {:?}", next - after);
-        let since = next - t0;
-        assert_eq!(
-            since.as_nanos() % p.as_nanos(),
-            0,
-            "the tick after a skip is off the grid"
-        );
-        let following = every.tick().await;
-        assert_eq!(following, next + p);
+    // Miss ticks: block this thread for five and a half periods.
+    std::thread::sleep(p * 5 + p / 2);
+    // The overdue tick (t0 + 4p) is delivered at once...
+    let before = Instant::now();
+    let late = match every.poll_tick(&mut cx) {
+        Poll::Ready(t) => t,
+        Poll::Pending => panic!("an overdue tick must be ready at once"),
+    };
+    let after = Instant::now();
+    assert_eq!(late, t0 + p * 4);
+    // ...and the schedule skips what was missed: the next tick is the first
+    // grid point after the late one was taken, not a burst of old ones.
+    let next = every.tick().await;
+    assert!(Instant::now() >= next);
+    assert!(
+        next > before,
+        "burst: a missed tick {:?} old",
+        before - next
+    );
+    assert!(next <= after + p, "skipped too far: {:?}", next - after);
+    let since = next - t0;
+    assert_eq!(
+        since.as_nanos() % p.as_nanos(),
+        0,
+        "the tick after a skip is off the grid"
+    );
+    let following = every.tick().await;
+    assert_eq!(following, next + p);
 
-        // interval_at: the first tick at its start, not before.
-        let start = Instant::now() + Duration::from_millis(30);
-        let mut later = weft::interval_at(start, p);
-        assert!(later.poll_tick(&mut cx).is_pending());
-        assert_eq!(later.tick().await, start);
-        assert!(Instant::now() >= start);
-        assert_eq!(later.tick().await, start + p);
+    // interval_at: the first tick at its start, not before.
+    let start = Instant::now() + Duration::from_millis(30);
+    let mut later = weft::interval_at(start, p);
+    assert!(later.poll_tick(&mut cx).is_pending());
+    assert_eq!(later.tick().await, start);
+    assert!(Instant::now() >= start);
+    assert_eq!(later.tick().await, start + p);
 
-        // A zero period is refused.
-        let err = catch_unwind(AssertUnwindSafe(|| weft::interval(Duration::ZERO))).unwrap_err();
-        assert!(common::panic_message(&*err).contains("non-zero"));
-    });
+    // A zero period is refused.
+    let err = catch_unwind(AssertUnwindSafe(|| weft::interval(Duration::ZERO))).unwrap_err();
+    assert!(common::panic_message(&*err).contains("non-zero"));
 }
 
 // ----- the driver's next_wake protocol -----

@@ -179,73 +179,71 @@ fn thousand_concurrent_echo_connections_through_one_listener() {
 /// The client writes, the server reads part of it, then the client closes with
 /// SO_LINGER=0 (a RST). The server's reads end in `ConnectionReset` (or Ok(0),
 /// which some kernels report), and a write after that fails.
-#[test]
-fn peer_reset_mid_stream_is_an_error_not_a_panic() {
-    block_on(2, |_| async {
-        let listener = TcpListener::bind(LOCALHOST).unwrap();
-        let addr = listener.local_addr().unwrap();
-        // A plain blocking client: connecting to a listening loopback socket
-        // completes in the kernel, without waiting for accept.
-        let mut client = std::net::TcpStream::connect(addr).unwrap();
-        client.write_all(&pattern(7, 1024)).unwrap();
-        let (mut conn, _) = listener.accept().await.unwrap();
-        let mut first = [0; 512];
-        conn.read_exact(&mut first).await.unwrap();
-        assert_eq!(&first[..], &pattern(7, 1024)[..512]);
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn peer_reset_mid_stream_is_an_error_not_a_panic() {
+    let listener = TcpListener::bind(LOCALHOST).unwrap();
+    let addr = listener.local_addr().unwrap();
+    // A plain blocking client: connecting to a listening loopback socket
+    // completes in the kernel, without waiting for accept.
+    let mut client = std::net::TcpStream::connect(addr).unwrap();
+    client.write_all(&pattern(7, 1024)).unwrap();
+    let (mut conn, _) = listener.accept().await.unwrap();
+    let mut first = [0; 512];
+    conn.read_exact(&mut first).await.unwrap();
+    assert_eq!(&first[..], &pattern(7, 1024)[..512]);
 
-        socket2::SockRef::from(&client)
-            .set_linger(Some(Duration::ZERO))
-            .unwrap();
-        drop(client); // sends RST
+    socket2::SockRef::from(&client)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(client); // sends RST
 
-        // Whatever is still queued may come first; then the reset.
-        let mut buf = [0; 4096];
-        let mut extra = 0;
-        let end = loop {
-            match conn.read(&mut buf).await {
-                Ok(0) => break Ok(0),
-                Ok(n) => {
-                    extra += n;
-                    assert!(extra <= 512, "read more than the client sent");
-                }
-                Err(e) => break Err(e),
+    // Whatever is still queued may come first; then the reset.
+    let mut buf = [0; 4096];
+    let mut extra = 0;
+    let end = loop {
+        match conn.read(&mut buf).await {
+            Ok(0) => break Ok(0),
+            Ok(n) => {
+                extra += n;
+                assert!(extra <= 512, "read more than the client sent");
             }
-        };
-        eprintln!("read after the reset: {end:?}, after {extra} more bytes");
-        match &end {
-            Ok(0) => {}
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
-            other => panic!("read after a reset gave {other:?}"),
+            Err(e) => break Err(e),
         }
-        // Writing to a reset connection fails (at once, or once the peer's RST
-        // for the first segment has come back).
-        let mut write_err = None;
-        for _ in 0..50 {
-            match conn.write(b"are you there?").await {
-                Ok(_) => weft::sleep(Duration::from_millis(10)).await,
-                Err(e) => {
-                    write_err = Some(e);
-                    break;
-                }
+    };
+    eprintln!("read after the reset: {end:?}, after {extra} more bytes");
+    match &end {
+        Ok(0) => {}
+        Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
+        other => panic!("read after a reset gave {other:?}"),
+    }
+    // Writing to a reset connection fails (at once, or once the peer's RST
+    // for the first segment has come back).
+    let mut write_err = None;
+    for _ in 0..50 {
+        match conn.write(b"are you there?").await {
+            Ok(_) => weft::sleep(Duration::from_millis(10)).await,
+            Err(e) => {
+                write_err = Some(e);
+                break;
             }
         }
-        let e = write_err.expect("writes to a reset connection kept succeeding");
-        assert!(
-            matches!(
-                e.kind(),
-                io::ErrorKind::BrokenPipe
-                    | io::ErrorKind::ConnectionReset
-                    | io::ErrorKind::NotConnected
-            ),
-            "unexpected write error {e:?}"
-        );
-        // Reading again does not hang or panic either.
-        let again = conn.read(&mut buf).await;
-        assert!(
-            matches!(&again, Ok(0)) || again.is_err(),
-            "read after the error gave {again:?}"
-        );
-    });
+    }
+    let e = write_err.expect("writes to a reset connection kept succeeding");
+    assert!(
+        matches!(
+            e.kind(),
+            io::ErrorKind::BrokenPipe
+                | io::ErrorKind::ConnectionReset
+                | io::ErrorKind::NotConnected
+        ),
+        "unexpected write error {e:?}"
+    );
+    // Reading again does not hang or panic either.
+    let again = conn.read(&mut buf).await;
+    assert!(
+        matches!(&again, Ok(0)) || again.is_err(),
+        "read after the error gave {again:?}"
+    );
 }
 
 /// Clients connect and vanish without sending anything: every per-connection
@@ -316,39 +314,35 @@ fn clients_that_vanish_do_not_wedge_the_server() {
 
 // ----- connect / bind errors -----
 
-#[test]
-fn connecting_to_a_closed_port_is_refused() {
-    block_on(1, |_| async {
-        let baseline = io_sources();
-        let addr = {
-            let std_listener = std::net::TcpListener::bind(LOCALHOST).unwrap();
-            std_listener.local_addr().unwrap()
-        }; // dropped: nothing listens there now
-        let err = TcpStream::connect(addr).await.unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{err:?}");
-        // The failed attempt's socket is deregistered.
-        assert_eq!(io_sources(), baseline);
-    });
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn connecting_to_a_closed_port_is_refused() {
+    let baseline = io_sources();
+    let addr = {
+        let std_listener = std::net::TcpListener::bind(LOCALHOST).unwrap();
+        std_listener.local_addr().unwrap()
+    }; // dropped: nothing listens there now
+    let err = TcpStream::connect(addr).await.unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{err:?}");
+    // The failed attempt's socket is deregistered.
+    assert_eq!(io_sources(), baseline);
 }
 
-#[test]
-fn binding_an_address_in_use_fails_with_addr_in_use() {
-    block_on(1, |_| async {
-        let baseline = io_sources();
-        let first = TcpListener::bind(LOCALHOST).unwrap();
-        let addr = first.local_addr().unwrap();
-        let err = TcpListener::bind(addr).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err:?}");
-        // Also against a listener weft did not make.
-        let std_listener = std::net::TcpListener::bind(LOCALHOST).unwrap();
-        let err = TcpListener::bind(std_listener.local_addr().unwrap()).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err:?}");
-        assert_eq!(io_sources(), baseline + 1);
-        drop(first);
-        // Free again once the first listener is gone.
-        let again = TcpListener::bind(addr).unwrap();
-        assert_eq!(again.local_addr().unwrap(), addr);
-    });
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn binding_an_address_in_use_fails_with_addr_in_use() {
+    let baseline = io_sources();
+    let first = TcpListener::bind(LOCALHOST).unwrap();
+    let addr = first.local_addr().unwrap();
+    let err = TcpListener::bind(addr).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err:?}");
+    // Also against a listener weft did not make.
+    let std_listener = std::net::TcpListener::bind(LOCALHOST).unwrap();
+    let err = TcpListener::bind(std_listener.local_addr().unwrap()).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err:?}");
+    assert_eq!(io_sources(), baseline + 1);
+    drop(first);
+    // Free again once the first listener is gone.
+    let again = TcpListener::bind(addr).unwrap();
+    assert_eq!(again.local_addr().unwrap(), addr);
 }
 
 // ----- half-close -----
@@ -356,52 +350,50 @@ fn binding_an_address_in_use_fails_with_addr_in_use() {
 /// After the peer shuts down its write half, reads return Ok(0), every time;
 /// after our own `shutdown(Write)`, writes fail with an io::Error (BrokenPipe on
 /// Linux) while reading still works.
-#[test]
-fn half_close_reads_end_of_stream_and_writes_after_shutdown_fail() {
-    block_on(2, |_| async {
-        let listener = TcpListener::bind(LOCALHOST).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (client, accepted) =
-            futures_util::future::join(TcpStream::connect(addr), listener.accept()).await;
-        let mut client = client.unwrap();
-        let (mut server, peer) = accepted.unwrap();
-        assert_eq!(peer, client.local_addr().unwrap());
-        assert_eq!(server.local_addr().unwrap(), addr);
-        assert_eq!(client.peer_addr().unwrap(), addr);
-        assert_eq!(server.peer_addr().unwrap(), client.local_addr().unwrap());
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn half_close_reads_end_of_stream_and_writes_after_shutdown_fail() {
+    let listener = TcpListener::bind(LOCALHOST).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (client, accepted) =
+        futures_util::future::join(TcpStream::connect(addr), listener.accept()).await;
+    let mut client = client.unwrap();
+    let (mut server, peer) = accepted.unwrap();
+    assert_eq!(peer, client.local_addr().unwrap());
+    assert_eq!(server.local_addr().unwrap(), addr);
+    assert_eq!(client.peer_addr().unwrap(), addr);
+    assert_eq!(server.peer_addr().unwrap(), client.local_addr().unwrap());
 
-        client.set_nodelay(true).unwrap();
-        assert!(client.nodelay().unwrap());
-        client.set_nodelay(false).unwrap();
-        assert!(!client.nodelay().unwrap());
+    client.set_nodelay(true).unwrap();
+    assert!(client.nodelay().unwrap());
+    client.set_nodelay(false).unwrap();
+    assert!(!client.nodelay().unwrap());
 
-        client.write_all(b"last words").await.unwrap();
-        client.shutdown(Shutdown::Write).unwrap();
+    client.write_all(b"last words").await.unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
 
-        let mut got = Vec::new();
-        server.read_to_end(&mut got).await.unwrap();
-        assert_eq!(got, b"last words");
-        let mut buf = [0; 8];
-        for _ in 0..5 {
-            assert_eq!(server.read(&mut buf).await.unwrap(), 0);
-        }
+    let mut got = Vec::new();
+    server.read_to_end(&mut got).await.unwrap();
+    assert_eq!(got, b"last words");
+    let mut buf = [0; 8];
+    for _ in 0..5 {
+        assert_eq!(server.read(&mut buf).await.unwrap(), 0);
+    }
 
-        // Our write half is shut: writing fails, without a panic or SIGPIPE.
-        let err = client.write(b"more").await.unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe, "{err:?}");
-        let err = client.write_all(b"more").await.unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe, "{err:?}");
-        // Closing an already shut-down write half is fine.
-        client.close().await.unwrap();
+    // Our write half is shut: writing fails, without a panic or SIGPIPE.
+    let err = client.write(b"more").await.unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::BrokenPipe, "{err:?}");
+    let err = client.write_all(b"more").await.unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::BrokenPipe, "{err:?}");
+    // Closing an already shut-down write half is fine.
+    client.close().await.unwrap();
 
-        // The other direction still works.
-        server.write_all(b"reply").await.unwrap();
-        server.close().await.unwrap();
-        let mut reply = Vec::new();
-        client.read_to_end(&mut reply).await.unwrap();
-        assert_eq!(reply, b"reply");
-        assert_eq!(client.read(&mut buf).await.unwrap(), 0);
-    });
+    // The other direction still works.
+    server.write_all(b"reply").await.unwrap();
+    server.close().await.unwrap();
+    let mut reply = Vec::new();
+    client.read_to_end(&mut reply).await.unwrap();
+    assert_eq!(reply, b"reply");
+    assert_eq!(client.read(&mut buf).await.unwrap(), 0);
 }
 
 /// The peer's data and its FIN (shut down, or closed) are both queued before
@@ -410,83 +402,79 @@ fn half_close_reads_end_of_stream_and_writes_after_shutdown_fail() {
 /// still see the end of stream: no read may wait for an edge that never
 /// comes. Buffers smaller than the data make the last data read the short
 /// one; larger buffers make the first one short.
-#[test]
-fn data_and_fin_in_one_edge_still_reach_end_of_stream() {
-    block_on(2, |_| async {
-        let listener = TcpListener::bind(LOCALHOST).unwrap();
-        let addr = listener.local_addr().unwrap();
-        for (round, (len, buf_len, close)) in [
-            (1, 4096, false),
-            (64, 4096, true),
-            (100, 64, false),
-            (3000, 1024, true),
-            (128, 64, false),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let sent = pattern(round, len);
-            // A plain blocking std socket: everything is in the server's
-            // receive queue before weft sees the connection.
-            let mut peer = std::net::TcpStream::connect(addr).unwrap();
-            peer.write_all(&sent).unwrap();
-            peer.shutdown(Shutdown::Write).unwrap();
-            // Closed, or only shut down for writing (kept open meanwhile).
-            let _peer = (!close).then_some(peer);
-            let (mut conn, _) = listener.accept().await.unwrap();
-            let reader = weft::spawn(async move {
-                let mut got = Vec::new();
-                let mut buf = vec![0; buf_len];
-                loop {
-                    match conn.read(&mut buf).await.unwrap() {
-                        0 => break,
-                        n => got.extend_from_slice(&buf[..n]),
-                    }
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn data_and_fin_in_one_edge_still_reach_end_of_stream() {
+    let listener = TcpListener::bind(LOCALHOST).unwrap();
+    let addr = listener.local_addr().unwrap();
+    for (round, (len, buf_len, close)) in [
+        (1, 4096, false),
+        (64, 4096, true),
+        (100, 64, false),
+        (3000, 1024, true),
+        (128, 64, false),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let sent = pattern(round, len);
+        // A plain blocking std socket: everything is in the server's
+        // receive queue before weft sees the connection.
+        let mut peer = std::net::TcpStream::connect(addr).unwrap();
+        peer.write_all(&sent).unwrap();
+        peer.shutdown(Shutdown::Write).unwrap();
+        // Closed, or only shut down for writing (kept open meanwhile).
+        let _peer = (!close).then_some(peer);
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let reader = weft::spawn(async move {
+            let mut got = Vec::new();
+            let mut buf = vec![0; buf_len];
+            loop {
+                match conn.read(&mut buf).await.unwrap() {
+                    0 => break,
+                    n => got.extend_from_slice(&buf[..n]),
                 }
-                assert_eq!(conn.read(&mut buf).await.unwrap(), 0, "end of stream again");
-                got
-            });
-            let got = weft::wait_for(reader, Some(Duration::from_secs(10)))
-                .await
-                .unwrap_or_else(|e| panic!("round {round}: the reader waited for ever: {e}"));
-            assert_eq!(got, sent, "round {round}");
-        }
-    });
+            }
+            assert_eq!(conn.read(&mut buf).await.unwrap(), 0, "end of stream again");
+            got
+        });
+        let got = weft::wait_for(reader, Some(Duration::from_secs(10)))
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: the reader waited for ever: {e}"));
+        assert_eq!(got, sent, "round {round}");
+    }
 }
 
 /// Urgent data: a read stops at the urgent mark, so it comes back short with
 /// more to read; that must not leave the reader waiting for an edge that
 /// never comes (the Linux selector registers `EPOLLPRI` for this). The peer
 /// stays open, so the end of stream cannot rescue the read.
-#[test]
-fn a_read_cut_short_by_urgent_data_still_gets_the_rest() {
-    block_on(2, |_| async {
-        let listener = TcpListener::bind(LOCALHOST).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let peer = socket2::Socket::from(std::net::TcpStream::connect(addr).unwrap());
-        assert_eq!(peer.send(b"abc").unwrap(), 3);
-        assert_eq!(peer.send_out_of_band(b"!").unwrap(), 1);
-        assert_eq!(peer.send(b"def").unwrap(), 3);
-        // Everything is queued before the accepted socket is registered.
-        std::thread::sleep(Duration::from_millis(20));
-        let (mut conn, _) = listener.accept().await.unwrap();
-        let reader = weft::spawn(async move {
-            let mut got = Vec::new();
-            let mut buf = [0; 64];
-            while got.len() < 6 {
-                let n = conn.read(&mut buf).await.unwrap();
-                assert_ne!(n, 0, "the peer is still open");
-                got.extend_from_slice(&buf[..n]);
-            }
-            got
-        });
-        let got = weft::wait_for(reader, Some(Duration::from_secs(10)))
-            .await
-            .expect("the reader waited for ever after the urgent mark");
-        // The urgent byte is out of band (SO_OOBINLINE is off).
-        assert_eq!(got, b"abcdef");
-        drop(peer);
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn a_read_cut_short_by_urgent_data_still_gets_the_rest() {
+    let listener = TcpListener::bind(LOCALHOST).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peer = socket2::Socket::from(std::net::TcpStream::connect(addr).unwrap());
+    assert_eq!(peer.send(b"abc").unwrap(), 3);
+    assert_eq!(peer.send_out_of_band(b"!").unwrap(), 1);
+    assert_eq!(peer.send(b"def").unwrap(), 3);
+    // Everything is queued before the accepted socket is registered.
+    std::thread::sleep(Duration::from_millis(20));
+    let (mut conn, _) = listener.accept().await.unwrap();
+    let reader = weft::spawn(async move {
+        let mut got = Vec::new();
+        let mut buf = [0; 64];
+        while got.len() < 6 {
+            let n = conn.read(&mut buf).await.unwrap();
+            assert_ne!(n, 0, "the peer is still open");
+            got.extend_from_slice(&buf[..n]);
+        }
+        got
     });
+    let got = weft::wait_for(reader, Some(Duration::from_secs(10)))
+        .await
+        .expect("the reader waited for ever after the urgent mark");
+    // The urgent byte is out of band (SO_OOBINLINE is off).
+    assert_eq!(got, b"abcdef");
+    drop(peer);
 }
 
 // ----- name lookup -----
@@ -599,43 +587,41 @@ fn owned_halves_read_and_write_from_different_tasks_and_reunite() {
     });
 }
 
-#[test]
-fn reuniting_halves_of_different_streams_gives_them_back() {
-    block_on(2, |_| async {
-        let baseline = io_sources();
-        let listener = TcpListener::bind(LOCALHOST).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let a = TcpStream::connect(addr).await.unwrap();
-        let (a_srv, _) = listener.accept().await.unwrap();
-        let b = TcpStream::connect(addr).await.unwrap();
-        let (b_srv, _) = listener.accept().await.unwrap();
-        let (a_local, b_local) = (a.local_addr().unwrap(), b.local_addr().unwrap());
-        let (ar, aw) = a.into_split();
-        let (br, bw) = b.into_split();
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn reuniting_halves_of_different_streams_gives_them_back() {
+    let baseline = io_sources();
+    let listener = TcpListener::bind(LOCALHOST).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let a = TcpStream::connect(addr).await.unwrap();
+    let (a_srv, _) = listener.accept().await.unwrap();
+    let b = TcpStream::connect(addr).await.unwrap();
+    let (b_srv, _) = listener.accept().await.unwrap();
+    let (a_local, b_local) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+    let (ar, aw) = a.into_split();
+    let (br, bw) = b.into_split();
 
-        let (ar, bw) = match ar.reunite(bw) {
-            Ok(_) => panic!("halves of different streams reunited"),
-            Err(halves) => halves,
-        };
-        let (br, aw) = br.reunite(aw).expect_err("mismatched halves are refused");
-        // Nothing was closed: all four halves still work...
-        assert_eq!(ar.as_stream().local_addr().unwrap(), a_local);
-        assert_eq!(bw.as_stream().local_addr().unwrap(), b_local);
-        assert_eq!(io_sources(), baseline + 5);
-        // ...and the right pairs still reunite.
-        let mut a = ar.reunite(aw).expect("a's halves");
-        let mut b = br.reunite(bw).expect("b's halves");
-        assert_eq!(a.local_addr().unwrap(), a_local);
-        assert_eq!(b.local_addr().unwrap(), b_local);
-        for (stream, mut srv, msg) in [(&mut a, a_srv, b"to-a"), (&mut b, b_srv, b"to-b")] {
-            srv.write_all(msg).await.unwrap();
-            let mut got = [0; 4];
-            stream.read_exact(&mut got).await.unwrap();
-            assert_eq!(&got, msg);
-        }
-        drop((a, b, listener));
-        assert_eq!(io_sources(), baseline);
-    });
+    let (ar, bw) = match ar.reunite(bw) {
+        Ok(_) => panic!("halves of different streams reunited"),
+        Err(halves) => halves,
+    };
+    let (br, aw) = br.reunite(aw).expect_err("mismatched halves are refused");
+    // Nothing was closed: all four halves still work...
+    assert_eq!(ar.as_stream().local_addr().unwrap(), a_local);
+    assert_eq!(bw.as_stream().local_addr().unwrap(), b_local);
+    assert_eq!(io_sources(), baseline + 5);
+    // ...and the right pairs still reunite.
+    let mut a = ar.reunite(aw).expect("a's halves");
+    let mut b = br.reunite(bw).expect("b's halves");
+    assert_eq!(a.local_addr().unwrap(), a_local);
+    assert_eq!(b.local_addr().unwrap(), b_local);
+    for (stream, mut srv, msg) in [(&mut a, a_srv, b"to-a"), (&mut b, b_srv, b"to-b")] {
+        srv.write_all(msg).await.unwrap();
+        let mut got = [0; 4];
+        stream.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, msg);
+    }
+    drop((a, b, listener));
+    assert_eq!(io_sources(), baseline);
 }
 
 /// Borrowed halves (and `&TcpStream`) read and write at once within one task.

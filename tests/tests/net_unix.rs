@@ -92,23 +92,21 @@ async fn round_trip(mut client: UnixStream, msg: &[u8]) -> Vec<u8> {
 
 // ----- streams -----
 
-#[test]
-fn echo_over_a_path() {
-    block_on(2, |_| async {
-        let sock = SocketPath::new("echo");
-        let listener = UnixListener::bind(sock.path()).unwrap();
-        assert_eq!(
-            listener.local_addr().unwrap().as_pathname(),
-            Some(sock.path())
-        );
-        let server = weft::spawn(echo_once(listener));
-        let client = UnixStream::connect(sock.path()).await.unwrap();
-        assert_eq!(client.peer_addr().unwrap().as_pathname(), Some(sock.path()));
-        assert!(client.local_addr().unwrap().is_unnamed());
-        let msg: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
-        assert_eq!(round_trip(client, &msg).await, msg);
-        server.await.unwrap();
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn echo_over_a_path() {
+    let sock = SocketPath::new("echo");
+    let listener = UnixListener::bind(sock.path()).unwrap();
+    assert_eq!(
+        listener.local_addr().unwrap().as_pathname(),
+        Some(sock.path())
+    );
+    let server = weft::spawn(echo_once(listener));
+    let client = UnixStream::connect(sock.path()).await.unwrap();
+    assert_eq!(client.peer_addr().unwrap().as_pathname(), Some(sock.path()));
+    assert!(client.local_addr().unwrap().is_unnamed());
+    let msg: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    assert_eq!(round_trip(client, &msg).await, msg);
+    server.await.unwrap();
 }
 
 #[cfg(target_os = "linux")]
@@ -138,114 +136,104 @@ fn echo_over_an_abstract_name() {
 
 /// Owned halves in two tasks: one writes 1,000 numbered lines while the
 /// other reads the echo; then the halves reunite and the stream still works.
-#[test]
-fn owned_halves_in_two_tasks_then_reunite() {
-    block_on(2, |_| async {
-        let (ours, theirs) = UnixStream::pair().unwrap();
-        let server = weft::spawn(async move {
-            let (mut r, mut w) = theirs.split();
-            futures_util::io::copy(&mut r, &mut w).await.unwrap();
-        });
-        let (mut read, mut write) = ours.into_split();
-        let expected: Vec<u8> = (0..1000)
-            .flat_map(|i| format!("{i}\n").into_bytes())
-            .collect();
-        let sent = expected.clone();
-        let writer = weft::spawn(async move {
-            for line in sent.chunks(7) {
-                write.write_all(line).await.unwrap();
-            }
-            write
-        });
-        let reader = weft::spawn(async move {
-            let mut got = vec![0; expected.len()];
-            read.read_exact(&mut got).await.unwrap();
-            assert!(got == expected, "echo differs from what was written");
-            read
-        });
-        let write: OwnedWriteHalf = writer.await.unwrap();
-        let read: OwnedReadHalf = reader.await.unwrap();
-        let mut stream = read.reunite(write).unwrap();
-        stream.write_all(b"after").await.unwrap();
-        let mut buf = [0; 5];
-        stream.read_exact(&mut buf).await.unwrap();
-        assert_eq!(&buf, b"after");
-        drop(stream);
-        server.await.unwrap();
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn owned_halves_in_two_tasks_then_reunite() {
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let server = weft::spawn(async move {
+        let (mut r, mut w) = theirs.split();
+        futures_util::io::copy(&mut r, &mut w).await.unwrap();
     });
+    let (mut read, mut write) = ours.into_split();
+    let expected: Vec<u8> = (0..1000)
+        .flat_map(|i| format!("{i}\n").into_bytes())
+        .collect();
+    let sent = expected.clone();
+    let writer = weft::spawn(async move {
+        for line in sent.chunks(7) {
+            write.write_all(line).await.unwrap();
+        }
+        write
+    });
+    let reader = weft::spawn(async move {
+        let mut got = vec![0; expected.len()];
+        read.read_exact(&mut got).await.unwrap();
+        assert!(got == expected, "echo differs from what was written");
+        read
+    });
+    let write: OwnedWriteHalf = writer.await.unwrap();
+    let read: OwnedReadHalf = reader.await.unwrap();
+    let mut stream = read.reunite(write).unwrap();
+    stream.write_all(b"after").await.unwrap();
+    let mut buf = [0; 5];
+    stream.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"after");
+    drop(stream);
+    server.await.unwrap();
 }
 
-#[test]
-fn halves_of_different_streams_do_not_reunite() {
-    block_on(1, |_| async {
-        let (a, _a2) = UnixStream::pair().unwrap();
-        let (b, _b2) = UnixStream::pair().unwrap();
-        let (ra, _wa) = a.into_split();
-        let (_rb, wb) = b.into_split();
-        let (ra, wb) = ra.reunite(wb).unwrap_err();
-        assert!(!std::ptr::eq(ra.as_stream(), wb.as_stream()));
-    });
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn halves_of_different_streams_do_not_reunite() {
+    let (a, _a2) = UnixStream::pair().unwrap();
+    let (b, _b2) = UnixStream::pair().unwrap();
+    let (ra, _wa) = a.into_split();
+    let (_rb, wb) = b.into_split();
+    let (ra, wb) = ra.reunite(wb).unwrap_err();
+    assert!(!std::ptr::eq(ra.as_stream(), wb.as_stream()));
 }
 
 /// Borrowed halves read and write at once within one task.
-#[test]
-fn borrowed_halves_in_one_task() {
-    block_on(1, |_| async {
-        let (a, b) = UnixStream::pair().unwrap();
-        let (mut r, mut w) = a.split();
-        let peer = async {
-            let mut b = &b;
-            let mut buf = [0; 3];
-            b.read_exact(&mut buf).await.unwrap();
-            b.write_all(&buf).await.unwrap();
-        };
-        let us = async {
-            w.write_all(b"abc").await.unwrap();
-            let mut back = [0; 3];
-            r.read_exact(&mut back).await.unwrap();
-            back
-        };
-        let ((), back) = futures_util::future::join(peer, us).await;
-        assert_eq!(&back, b"abc");
-    });
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn borrowed_halves_in_one_task() {
+    let (a, b) = UnixStream::pair().unwrap();
+    let (mut r, mut w) = a.split();
+    let peer = async {
+        let mut b = &b;
+        let mut buf = [0; 3];
+        b.read_exact(&mut buf).await.unwrap();
+        b.write_all(&buf).await.unwrap();
+    };
+    let us = async {
+        w.write_all(b"abc").await.unwrap();
+        let mut back = [0; 3];
+        r.read_exact(&mut back).await.unwrap();
+        back
+    };
+    let ((), back) = futures_util::future::join(peer, us).await;
+    assert_eq!(&back, b"abc");
 }
 
 /// Both ends of an accepted connection, and of a pair, see this process's
 /// uid, gid and pid.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-#[test]
-fn peer_cred_is_our_uid_gid_and_pid() {
-    block_on(2, |_| async {
-        let (uid, gid) = our_uid_gid();
-        let pid = Some(std::process::id() as i32);
-        let sock = SocketPath::new("cred");
-        let listener = UnixListener::bind(sock.path()).unwrap();
-        let client = UnixStream::connect(sock.path()).await.unwrap();
-        let (server, _) = listener.accept().await.unwrap();
-        for stream in [&client, &server] {
-            let cred = stream.peer_cred().unwrap();
-            assert_eq!((cred.uid(), cred.gid(), cred.pid()), (uid, gid, pid));
-        }
-        let (a, _b) = UnixStream::pair().unwrap();
-        assert_eq!(a.peer_cred().unwrap().pid(), pid);
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn peer_cred_is_our_uid_gid_and_pid() {
+    let (uid, gid) = our_uid_gid();
+    let pid = Some(std::process::id() as i32);
+    let sock = SocketPath::new("cred");
+    let listener = UnixListener::bind(sock.path()).unwrap();
+    let client = UnixStream::connect(sock.path()).await.unwrap();
+    let (server, _) = listener.accept().await.unwrap();
+    for stream in [&client, &server] {
+        let cred = stream.peer_cred().unwrap();
+        assert_eq!((cred.uid(), cred.gid(), cred.pid()), (uid, gid, pid));
+    }
+    let (a, _b) = UnixStream::pair().unwrap();
+    assert_eq!(a.peer_cred().unwrap().pid(), pid);
 }
 
-#[test]
-fn shutdown_write_is_end_of_stream_for_the_peer() {
-    block_on(1, |_| async {
-        let (a, mut b) = UnixStream::pair().unwrap();
-        (&a).write_all(b"last").await.unwrap();
-        a.shutdown(Shutdown::Write).unwrap();
-        let mut got = Vec::new();
-        b.read_to_end(&mut got).await.unwrap();
-        assert_eq!(got, b"last");
-        // b can still write to a.
-        b.write_all(b"reply").await.unwrap();
-        let mut buf = [0; 5];
-        (&a).read_exact(&mut buf).await.unwrap();
-        assert_eq!(&buf, b"reply");
-    });
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn shutdown_write_is_end_of_stream_for_the_peer() {
+    let (a, mut b) = UnixStream::pair().unwrap();
+    (&a).write_all(b"last").await.unwrap();
+    a.shutdown(Shutdown::Write).unwrap();
+    let mut got = Vec::new();
+    b.read_to_end(&mut got).await.unwrap();
+    assert_eq!(got, b"last");
+    // b can still write to a.
+    b.write_all(b"reply").await.unwrap();
+    let mut buf = [0; 5];
+    (&a).read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"reply");
 }
 
 /// 200 clients, 20 at a time, each with its own message; afterwards every
@@ -346,64 +334,60 @@ fn connects_beyond_a_full_backlog_wait_and_retry() {
 
 // ----- datagrams -----
 
-#[test]
-fn datagrams_between_bound_sockets_carry_the_sender() {
-    block_on(2, |_| async {
-        let (a_path, b_path) = (SocketPath::new("dgram-a"), SocketPath::new("dgram-b"));
-        let a = UnixDatagram::bind(a_path.path()).unwrap();
-        let b = UnixDatagram::bind(b_path.path()).unwrap();
-        for i in 0..50u8 {
-            let msg = vec![i; 1 + i as usize * 13];
-            assert_eq!(a.send_to(&msg, b_path.path()).await.unwrap(), msg.len());
-            let mut buf = [0; 1024];
-            let (n, from) = b.recv_from(&mut buf).await.unwrap();
-            assert_eq!(&buf[..n], &msg[..]);
-            assert_eq!(from.as_pathname(), Some(a_path.path()));
-        }
-        // A datagram longer than the buffer is truncated.
-        a.send_to(&[7; 100], b_path.path()).await.unwrap();
-        let mut small = [0; 10];
-        assert_eq!(b.recv(&mut small).await.unwrap(), 10);
-        // Connected: send / recv, and peer_addr.
-        a.connect(b_path.path()).unwrap();
-        assert_eq!(a.peer_addr().unwrap().as_pathname(), Some(b_path.path()));
-        a.send(b"connected").await.unwrap();
-        let mut buf = [0; 16];
-        let n = b.recv(&mut buf).await.unwrap();
-        assert_eq!(&buf[..n], b"connected");
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn datagrams_between_bound_sockets_carry_the_sender() {
+    let (a_path, b_path) = (SocketPath::new("dgram-a"), SocketPath::new("dgram-b"));
+    let a = UnixDatagram::bind(a_path.path()).unwrap();
+    let b = UnixDatagram::bind(b_path.path()).unwrap();
+    for i in 0..50u8 {
+        let msg = vec![i; 1 + i as usize * 13];
+        assert_eq!(a.send_to(&msg, b_path.path()).await.unwrap(), msg.len());
+        let mut buf = [0; 1024];
+        let (n, from) = b.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], &msg[..]);
+        assert_eq!(from.as_pathname(), Some(a_path.path()));
+    }
+    // A datagram longer than the buffer is truncated.
+    a.send_to(&[7; 100], b_path.path()).await.unwrap();
+    let mut small = [0; 10];
+    assert_eq!(b.recv(&mut small).await.unwrap(), 10);
+    // Connected: send / recv, and peer_addr.
+    a.connect(b_path.path()).unwrap();
+    assert_eq!(a.peer_addr().unwrap().as_pathname(), Some(b_path.path()));
+    a.send(b"connected").await.unwrap();
+    let mut buf = [0; 16];
+    let n = b.recv(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], b"connected");
 }
 
-#[test]
-fn datagram_pair_and_unbound_sender() {
-    block_on(2, |_| async {
-        let baseline = io_sources();
-        let (a, b) = UnixDatagram::pair().unwrap();
-        assert_eq!(io_sources(), baseline + 2);
-        // A receiver on another task, a burst of 100 datagrams, in order.
-        let receiver = weft::spawn(async move {
-            let mut buf = [0; 8];
-            for i in 0..100u32 {
-                let n = b.recv(&mut buf).await.unwrap();
-                assert_eq!(&buf[..n], &i.to_le_bytes());
-            }
-        });
-        for i in 0..100u32 {
-            a.send(&i.to_le_bytes()).await.unwrap();
-        }
-        receiver.await.unwrap();
-        drop(a);
-        assert_eq!(io_sources(), baseline);
-
-        let sock = SocketPath::new("dgram-unbound");
-        let server = UnixDatagram::bind(sock.path()).unwrap();
-        let client = UnixDatagram::unbound().unwrap();
-        client.send_to(b"anon", sock.path()).await.unwrap();
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn datagram_pair_and_unbound_sender() {
+    let baseline = io_sources();
+    let (a, b) = UnixDatagram::pair().unwrap();
+    assert_eq!(io_sources(), baseline + 2);
+    // A receiver on another task, a burst of 100 datagrams, in order.
+    let receiver = weft::spawn(async move {
         let mut buf = [0; 8];
-        let (n, from) = server.recv_from(&mut buf).await.unwrap();
-        assert_eq!(&buf[..n], b"anon");
-        assert!(from.is_unnamed());
+        for i in 0..100u32 {
+            let n = b.recv(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], &i.to_le_bytes());
+        }
     });
+    for i in 0..100u32 {
+        a.send(&i.to_le_bytes()).await.unwrap();
+    }
+    receiver.await.unwrap();
+    drop(a);
+    assert_eq!(io_sources(), baseline);
+
+    let sock = SocketPath::new("dgram-unbound");
+    let server = UnixDatagram::bind(sock.path()).unwrap();
+    let client = UnixDatagram::unbound().unwrap();
+    client.send_to(b"anon", sock.path()).await.unwrap();
+    let mut buf = [0; 8];
+    let (n, from) = server.recv_from(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], b"anon");
+    assert!(from.is_unnamed());
 }
 
 #[cfg(target_os = "linux")]
@@ -428,72 +412,68 @@ fn datagram_over_an_abstract_name() {
 
 /// A path one byte past what `sun_path` holds is refused before any system
 /// call, by every call that takes a path, with the same clear error.
-#[test]
-fn a_path_too_long_is_invalid_input_everywhere() {
-    block_on(1, |_| async {
-        let long = std::env::temp_dir().join("p".repeat(120));
-        let check = |err: std::io::Error| {
-            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
-            assert!(err.to_string().contains("path too long"), "{err}");
-        };
-        check(UnixListener::bind(&long).unwrap_err());
-        check(UnixStream::connect(&long).await.unwrap_err());
-        check(UnixDatagram::bind(&long).unwrap_err());
-        let d = UnixDatagram::unbound().unwrap();
-        check(d.connect(&long).unwrap_err());
-        check(d.send_to(b"x", &long).await.unwrap_err());
-        assert!(!long.exists());
-        // 107 bytes (the most Linux takes) is still a valid path length: the
-        // limit is exactly sun_path's.
-        let dir = std::env::temp_dir();
-        let fill = 107 - dir.as_os_str().len() - 1;
-        let edge = SocketPath(dir.join("e".repeat(fill)));
-        assert_eq!(edge.path().as_os_str().len(), 107);
-        UnixListener::bind(edge.path()).unwrap();
-        let over = dir.join("e".repeat(fill + 1));
-        check(UnixListener::bind(&over).unwrap_err());
-    });
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn a_path_too_long_is_invalid_input_everywhere() {
+    let long = std::env::temp_dir().join("p".repeat(120));
+    let check = |err: std::io::Error| {
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        assert!(err.to_string().contains("path too long"), "{err}");
+    };
+    check(UnixListener::bind(&long).unwrap_err());
+    check(UnixStream::connect(&long).await.unwrap_err());
+    check(UnixDatagram::bind(&long).unwrap_err());
+    let d = UnixDatagram::unbound().unwrap();
+    check(d.connect(&long).unwrap_err());
+    check(d.send_to(b"x", &long).await.unwrap_err());
+    assert!(!long.exists());
+    // 107 bytes (the most Linux takes) is still a valid path length: the
+    // limit is exactly sun_path's.
+    let dir = std::env::temp_dir();
+    let fill = 107 - dir.as_os_str().len() - 1;
+    let edge = SocketPath(dir.join("e".repeat(fill)));
+    assert_eq!(edge.path().as_os_str().len(), 107);
+    UnixListener::bind(edge.path()).unwrap();
+    let over = dir.join("e".repeat(fill + 1));
+    check(UnixListener::bind(&over).unwrap_err());
 }
 
 /// Binding where a socket file exists is `AddrInUse` naming the path, the
 /// file is not removed (the first listener still serves), and dropping a
 /// listener leaves its file behind. A stale file refuses connections.
-#[test]
-fn an_existing_socket_file_is_addr_in_use_and_never_removed() {
-    block_on(2, |_| async {
-        let sock = SocketPath::new("in-use");
-        let first = UnixListener::bind(sock.path()).unwrap();
-        let err = UnixListener::bind(sock.path()).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::AddrInUse);
-        assert!(
-            err.to_string().contains(sock.path().to_str().unwrap()),
-            "{err}"
-        );
-        let err = UnixDatagram::bind(sock.path()).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::AddrInUse);
-        assert!(
-            err.to_string().contains(sock.path().to_str().unwrap()),
-            "{err}"
-        );
-        // The first listener still serves.
-        let server = weft::spawn(echo_once(first));
-        let client = UnixStream::connect(sock.path()).await.unwrap();
-        assert_eq!(round_trip(client, b"still here").await, b"still here");
-        server.await.unwrap();
-        // The listener is dropped; its file stays, and refuses connections.
-        let meta = std::fs::metadata(sock.path()).unwrap();
-        assert!(meta.file_type().is_socket());
-        let err = UnixStream::connect(sock.path()).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
-        assert_eq!(
-            UnixListener::bind(sock.path()).unwrap_err().kind(),
-            ErrorKind::AddrInUse
-        );
-        // No file at all: NotFound.
-        let missing = SocketPath::new("missing");
-        let err = UnixStream::connect(missing.path()).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::NotFound);
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn an_existing_socket_file_is_addr_in_use_and_never_removed() {
+    let sock = SocketPath::new("in-use");
+    let first = UnixListener::bind(sock.path()).unwrap();
+    let err = UnixListener::bind(sock.path()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AddrInUse);
+    assert!(
+        err.to_string().contains(sock.path().to_str().unwrap()),
+        "{err}"
+    );
+    let err = UnixDatagram::bind(sock.path()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AddrInUse);
+    assert!(
+        err.to_string().contains(sock.path().to_str().unwrap()),
+        "{err}"
+    );
+    // The first listener still serves.
+    let server = weft::spawn(echo_once(first));
+    let client = UnixStream::connect(sock.path()).await.unwrap();
+    assert_eq!(round_trip(client, b"still here").await, b"still here");
+    server.await.unwrap();
+    // The listener is dropped; its file stays, and refuses connections.
+    let meta = std::fs::metadata(sock.path()).unwrap();
+    assert!(meta.file_type().is_socket());
+    let err = UnixStream::connect(sock.path()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+    assert_eq!(
+        UnixListener::bind(sock.path()).unwrap_err().kind(),
+        ErrorKind::AddrInUse
+    );
+    // No file at all: NotFound.
+    let missing = SocketPath::new("missing");
+    let err = UnixStream::connect(missing.path()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
 }
 
 #[cfg(target_os = "linux")]
@@ -531,30 +511,28 @@ fn sockets_made_outside_a_runtime_are_other_errors() {
 }
 
 /// An accept loop keeps serving after a client vanishes before it is read.
-#[test]
-fn a_vanishing_client_does_not_stop_the_accept_loop() {
-    block_on(2, |_| async {
-        let sock = SocketPath::new("vanish");
-        let listener = UnixListener::bind(sock.path()).unwrap();
-        let served = Arc::new(AtomicUsize::new(0));
-        let s = served.clone();
-        let server = weft::spawn(async move {
-            for _ in 0..2 {
-                let (mut conn, _) = listener.accept().await.unwrap();
-                let mut buf = Vec::new();
-                // The vanished client's stream ends at once.
-                conn.read_to_end(&mut buf).await.unwrap();
-                let _ = conn.write_all(&buf).await;
-                s.fetch_add(1, Ordering::SeqCst);
-            }
-        });
-        drop(UnixStream::connect(sock.path()).await.unwrap());
-        wait_until("the vanished client to be served", || {
-            served.load(Ordering::SeqCst) == 1
-        })
-        .await;
-        let client = UnixStream::connect(sock.path()).await.unwrap();
-        assert_eq!(round_trip(client, b"next").await, b"next");
-        server.await.unwrap();
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn a_vanishing_client_does_not_stop_the_accept_loop() {
+    let sock = SocketPath::new("vanish");
+    let listener = UnixListener::bind(sock.path()).unwrap();
+    let served = Arc::new(AtomicUsize::new(0));
+    let s = served.clone();
+    let server = weft::spawn(async move {
+        for _ in 0..2 {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut buf = Vec::new();
+            // The vanished client's stream ends at once.
+            conn.read_to_end(&mut buf).await.unwrap();
+            let _ = conn.write_all(&buf).await;
+            s.fetch_add(1, Ordering::SeqCst);
+        }
     });
+    drop(UnixStream::connect(sock.path()).await.unwrap());
+    wait_until("the vanished client to be served", || {
+        served.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    let client = UnixStream::connect(sock.path()).await.unwrap();
+    assert_eq!(round_trip(client, b"next").await, b"next");
+    server.await.unwrap();
 }

@@ -187,29 +187,27 @@ fn cancel_on_a_pending_promise_returns_true_then_it_is_cancelled_and_done() {
     });
 }
 
-#[test]
-fn awaiting_a_cancelled_or_failed_promise_gives_its_error() {
-    block_on(2, |_| async {
-        let p = Promise::<u8>::new();
-        p.cancel_with("gone");
-        let e = p.clone().await.unwrap_err();
-        assert_eq!(e.as_cancelled().unwrap().message(), Some("gone"));
-        let p2 = p.clone();
-        let e = weft::spawn(async move { p2.await })
-            .await
-            .unwrap()
-            .unwrap_err();
-        assert_eq!(e.as_cancelled().unwrap().message(), Some("gone"));
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn awaiting_a_cancelled_or_failed_promise_gives_its_error() {
+    let p = Promise::<u8>::new();
+    p.cancel_with("gone");
+    let e = p.clone().await.unwrap_err();
+    assert_eq!(e.as_cancelled().unwrap().message(), Some("gone"));
+    let p2 = p.clone();
+    let e = weft::spawn(async move { p2.await })
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(e.as_cancelled().unwrap().message(), Some("gone"));
 
-        let p = Promise::<u8>::new();
-        p.set_exception(TaskError::failed(AppError("bad"))).unwrap();
-        assert!(p.wait().await.unwrap_err().is_failed());
-        // Settled promises can be awaited again and again.
-        let p = Promise::new();
-        p.set_result(3u8).unwrap();
-        assert_eq!(p.wait().await.unwrap(), 3);
-        assert_eq!(p.clone().await.unwrap(), 3);
-    });
+    let p = Promise::<u8>::new();
+    p.set_exception(TaskError::failed(AppError("bad"))).unwrap();
+    assert!(p.wait().await.unwrap_err().is_failed());
+    // Settled promises can be awaited again and again.
+    let p = Promise::new();
+    p.set_result(3u8).unwrap();
+    assert_eq!(p.wait().await.unwrap(), 3);
+    assert_eq!(p.clone().await.unwrap(), 3);
 }
 
 // ----- done callbacks -----
@@ -233,68 +231,64 @@ async fn settle_down() {
     }
 }
 
-#[test]
-fn done_callbacks_are_scheduled_not_run_synchronously() {
-    block_on(2, |_| async {
-        // Completion schedules them: set_result returns before they run.
-        let p = Promise::new();
-        let log = Log::new();
-        p.add_done_callback(logging_callback(&log, "a"));
-        p.set_result(1).unwrap();
-        assert!(
-            log.snapshot().is_empty(),
-            "done callbacks ran inside set_result"
-        );
-        wait_until("the callback", || log.len() == 1).await;
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn done_callbacks_are_scheduled_not_run_synchronously() {
+    // Completion schedules them: set_result returns before they run.
+    let p = Promise::new();
+    let log = Log::new();
+    p.add_done_callback(logging_callback(&log, "a"));
+    p.set_result(1).unwrap();
+    assert!(
+        log.snapshot().is_empty(),
+        "done callbacks ran inside set_result"
+    );
+    wait_until("the callback", || log.len() == 1).await;
 
-        // Added after completion: scheduled, not run inside add_done_callback.
-        p.add_done_callback(logging_callback(&log, "b"));
-        assert_eq!(
-            log.snapshot(),
-            ["a"],
-            "a callback ran inside add_done_callback"
-        );
-        wait_until("the late callback", || log.len() == 2).await;
+    // Added after completion: scheduled, not run inside add_done_callback.
+    p.add_done_callback(logging_callback(&log, "b"));
+    assert_eq!(
+        log.snapshot(),
+        ["a"],
+        "a callback ran inside add_done_callback"
+    );
+    wait_until("the late callback", || log.len() == 2).await;
 
-        // cancel() and set_exception schedule them too.
-        let p = Promise::new();
-        let log = Log::new();
-        p.add_done_callback(logging_callback(&log, "c"));
-        assert!(p.cancel());
-        assert!(
-            log.snapshot().is_empty(),
-            "done callbacks ran inside cancel"
-        );
-        wait_until("the callback after cancel", || log.len() == 1).await;
-        let p = Promise::new();
-        p.add_done_callback(logging_callback(&log, "d"));
-        p.set_exception(TaskError::failed(AppError("x"))).unwrap();
-        assert_eq!(
-            log.snapshot(),
-            ["c"],
-            "done callbacks ran inside set_exception"
-        );
-        wait_until("the callback after set_exception", || log.len() == 2).await;
-    });
+    // cancel() and set_exception schedule them too.
+    let p = Promise::new();
+    let log = Log::new();
+    p.add_done_callback(logging_callback(&log, "c"));
+    assert!(p.cancel());
+    assert!(
+        log.snapshot().is_empty(),
+        "done callbacks ran inside cancel"
+    );
+    wait_until("the callback after cancel", || log.len() == 1).await;
+    let p = Promise::new();
+    p.add_done_callback(logging_callback(&log, "d"));
+    p.set_exception(TaskError::failed(AppError("x"))).unwrap();
+    assert_eq!(
+        log.snapshot(),
+        ["c"],
+        "done callbacks ran inside set_exception"
+    );
+    wait_until("the callback after set_exception", || log.len() == 2).await;
 }
 
-#[test]
-fn done_callbacks_run_on_the_loop_that_created_the_promise() {
-    block_on(2, |_| async {
-        let here = std::thread::current().id();
-        let p = Promise::<u32>::new();
-        let ran_on = Promise::new();
-        let r = ran_on.clone();
-        p.add_done_callback(DoneCallback::new(move |_: &Promise<u32>| {
-            r.set_result(std::thread::current().id()).unwrap();
-        }));
-        // Settled from a worker.
-        let setter = p.clone();
-        weft::spawn(async move { setter.set_result(1).unwrap() })
-            .await
-            .unwrap();
-        assert_eq!(ran_on.await.unwrap(), here);
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn done_callbacks_run_on_the_loop_that_created_the_promise() {
+    let here = std::thread::current().id();
+    let p = Promise::<u32>::new();
+    let ran_on = Promise::new();
+    let r = ran_on.clone();
+    p.add_done_callback(DoneCallback::new(move |_: &Promise<u32>| {
+        r.set_result(std::thread::current().id()).unwrap();
+    }));
+    // Settled from a worker.
+    let setter = p.clone();
+    weft::spawn(async move { setter.set_result(1).unwrap() })
+        .await
+        .unwrap();
+    assert_eq!(ran_on.await.unwrap(), here);
 }
 
 #[test]
@@ -317,68 +311,64 @@ fn a_promise_made_outside_a_loop_settled_inside_one_schedules_its_callbacks() {
     });
 }
 
-#[test]
-fn done_callbacks_run_in_registration_order_each_once() {
-    block_on(2, |_| async {
-        let p = Promise::new();
-        let log = Log::new();
-        let a = logging_callback(&log, "a");
-        p.add_done_callback(a.clone());
-        p.add_done_callback(logging_callback(&log, "b"));
-        p.add_done_callback(logging_callback(&log, "c"));
-        p.add_done_callback(a);
-        let seen = Promise::<u32>::new();
-        let s = seen.clone();
-        p.add_done_callback(DoneCallback::new(move |p: &Promise<u32>| {
-            // The callback receives the promise itself, settled.
-            s.set_result(p.result().unwrap().unwrap()).unwrap();
-        }));
-        p.set_result(9).unwrap();
-        assert_eq!(seen.await.unwrap(), 9);
-        wait_until("four callbacks", || log.len() >= 4).await;
-        settle_down().await;
-        assert_eq!(log.snapshot(), ["a", "b", "c", "a"]);
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn done_callbacks_run_in_registration_order_each_once() {
+    let p = Promise::new();
+    let log = Log::new();
+    let a = logging_callback(&log, "a");
+    p.add_done_callback(a.clone());
+    p.add_done_callback(logging_callback(&log, "b"));
+    p.add_done_callback(logging_callback(&log, "c"));
+    p.add_done_callback(a);
+    let seen = Promise::<u32>::new();
+    let s = seen.clone();
+    p.add_done_callback(DoneCallback::new(move |p: &Promise<u32>| {
+        // The callback receives the promise itself, settled.
+        s.set_result(p.result().unwrap().unwrap()).unwrap();
+    }));
+    p.set_result(9).unwrap();
+    assert_eq!(seen.await.unwrap(), 9);
+    wait_until("four callbacks", || log.len() >= 4).await;
+    settle_down().await;
+    assert_eq!(log.snapshot(), ["a", "b", "c", "a"]);
 
-        // Added after completion: each scheduled, in order, once.
-        let late = Log::new();
-        for name in ["x", "y", "z"] {
-            p.add_done_callback(logging_callback(&late, name));
-        }
-        wait_until("three late callbacks", || late.len() >= 3).await;
-        settle_down().await;
-        assert_eq!(late.snapshot(), ["x", "y", "z"]);
-        assert_eq!(
-            log.snapshot(),
-            ["a", "b", "c", "a"],
-            "early callbacks ran again"
-        );
-        // Settling attempts after completion do not run anything again.
-        assert!(p.set_result(1).is_err());
-        assert!(!p.cancel());
-        settle_down().await;
-        assert_eq!(log.len() + late.len(), 7);
-    });
+    // Added after completion: each scheduled, in order, once.
+    let late = Log::new();
+    for name in ["x", "y", "z"] {
+        p.add_done_callback(logging_callback(&late, name));
+    }
+    wait_until("three late callbacks", || late.len() >= 3).await;
+    settle_down().await;
+    assert_eq!(late.snapshot(), ["x", "y", "z"]);
+    assert_eq!(
+        log.snapshot(),
+        ["a", "b", "c", "a"],
+        "early callbacks ran again"
+    );
+    // Settling attempts after completion do not run anything again.
+    assert!(p.set_result(1).is_err());
+    assert!(!p.cancel());
+    settle_down().await;
+    assert_eq!(log.len() + late.len(), 7);
 }
 
-#[test]
-fn remove_done_callback_removes_every_registration_and_counts_them() {
-    block_on(2, |_| async {
-        let p = Promise::new();
-        let log = Log::new();
-        let a = logging_callback(&log, "a");
-        let b = logging_callback(&log, "b");
-        p.add_done_callback(a.clone());
-        p.add_done_callback(b.clone());
-        p.add_done_callback(a.clone());
-        assert_eq!(p.remove_done_callback(&a), 2);
-        assert_eq!(p.remove_done_callback(&a), 0);
-        assert_eq!(p.remove_done_callback(&logging_callback(&log, "b")), 0);
-        p.set_result(0).unwrap();
-        wait_until("callback b", || log.len() == 1).await;
-        settle_down().await;
-        assert_eq!(log.snapshot(), ["b"]);
-        assert_eq!(p.remove_done_callback(&b), 0);
-    });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn remove_done_callback_removes_every_registration_and_counts_them() {
+    let p = Promise::new();
+    let log = Log::new();
+    let a = logging_callback(&log, "a");
+    let b = logging_callback(&log, "b");
+    p.add_done_callback(a.clone());
+    p.add_done_callback(b.clone());
+    p.add_done_callback(a.clone());
+    assert_eq!(p.remove_done_callback(&a), 2);
+    assert_eq!(p.remove_done_callback(&a), 0);
+    assert_eq!(p.remove_done_callback(&logging_callback(&log, "b")), 0);
+    p.set_result(0).unwrap();
+    wait_until("callback b", || log.len() == 1).await;
+    settle_down().await;
+    assert_eq!(log.snapshot(), ["b"]);
+    assert_eq!(p.remove_done_callback(&b), 0);
 }
 
 #[test]
@@ -409,91 +399,85 @@ fn a_panicking_promise_callback_is_reported_and_the_loop_keeps_running() {
 
 // ----- many awaiters -----
 
-#[test]
-fn a_promise_is_awaitable_by_many_tasks() {
-    block_on(2, |_| async {
-        let p = Promise::<String>::new();
-        let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let waiters: Vec<_> = (0..10)
-            .map(|_| {
-                let (p, s) = (p.clone(), started.clone());
-                weft::spawn(async move {
-                    s.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    p.await
-                })
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn a_promise_is_awaitable_by_many_tasks() {
+    let p = Promise::<String>::new();
+    let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let waiters: Vec<_> = (0..10)
+        .map(|_| {
+            let (p, s) = (p.clone(), started.clone());
+            weft::spawn(async move {
+                s.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                p.await
             })
-            .collect();
-        // Plus a local task and the block_on future itself.
-        let pl = p.clone();
-        let local = weft::spawn_local(async move { pl.wait().await });
-        wait_until("every waiter to start", || {
-            started.load(std::sync::atomic::Ordering::SeqCst) == 10
         })
-        .await;
-        let setter = p.clone();
-        let plain = std::thread::spawn(move || setter.set_result("shared".to_owned()).unwrap());
-        assert_eq!(p.wait().await.unwrap(), "shared");
-        plain.join().unwrap();
-        for w in waiters {
-            assert_eq!(w.await.unwrap().unwrap(), "shared");
-        }
-        assert_eq!(local.await.unwrap().unwrap(), "shared");
-    });
+        .collect();
+    // Plus a local task and the block_on future itself.
+    let pl = p.clone();
+    let local = weft::spawn_local(async move { pl.wait().await });
+    wait_until("every waiter to start", || {
+        started.load(std::sync::atomic::Ordering::SeqCst) == 10
+    })
+    .await;
+    let setter = p.clone();
+    let plain = std::thread::spawn(move || setter.set_result("shared".to_owned()).unwrap());
+    assert_eq!(p.wait().await.unwrap(), "shared");
+    plain.join().unwrap();
+    for w in waiters {
+        assert_eq!(w.await.unwrap().unwrap(), "shared");
+    }
+    assert_eq!(local.await.unwrap().unwrap(), "shared");
 }
 
-#[test]
-fn a_waiter_that_gives_up_does_not_disturb_the_others() {
-    block_on(2, |_| async {
-        let p = Promise::<u32>::new();
-        let gone = Flag::new();
-        let (p1, g) = (p.clone(), gone.clone());
-        // A waiter polled once, then dropped outside any cancellation.
-        weft::spawn(async move {
-            let mut w = p1.wait();
-            let _ = futures_util::future::select(&mut w, weft::yield_now()).await;
-            drop(w);
-            g.set();
-        })
-        .await
-        .unwrap();
-        assert!(gone.get());
-        assert!(!p.done(), "dropping a waiter settled the promise");
-        let p2 = p.clone();
-        let other = weft::spawn(async move { p2.await });
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn a_waiter_that_gives_up_does_not_disturb_the_others() {
+    let p = Promise::<u32>::new();
+    let gone = Flag::new();
+    let (p1, g) = (p.clone(), gone.clone());
+    // A waiter polled once, then dropped outside any cancellation.
+    weft::spawn(async move {
+        let mut w = p1.wait();
+        let _ = futures_util::future::select(&mut w, weft::yield_now()).await;
+        drop(w);
+        g.set();
+    })
+    .await
+    .unwrap();
+    assert!(gone.get());
+    assert!(!p.done(), "dropping a waiter settled the promise");
+    let p2 = p.clone();
+    let other = weft::spawn(async move { p2.await });
+    weft::yield_now().await;
+    p.set_result(4).unwrap();
+    assert_eq!(other.await.unwrap().unwrap(), 4);
+}
+
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn a_waiter_no_longer_awaited_does_not_cancel_the_promise_when_its_task_is_cancelled() {
+    let p = Promise::<u32>::new();
+    let parked = Flag::new();
+    let (p1, pk) = (p.clone(), parked.clone());
+    let holder = weft::spawn(async move {
+        let mut w = p1.wait();
+        // Wait a little, give up, keep the waiter around.
+        let _ = futures_util::future::select(&mut w, weft::yield_now()).await;
+        // One more task poll without polling `w`: from then on the task is
+        // no longer awaiting it (a leaf counts as awaited while it was
+        // pending in the task's latest poll).
         weft::yield_now().await;
-        p.set_result(4).unwrap();
-        assert_eq!(other.await.unwrap().unwrap(), 4);
+        pk.set();
+        std::future::pending::<()>().await;
+        drop(w);
     });
-}
-
-#[test]
-fn a_waiter_no_longer_awaited_does_not_cancel_the_promise_when_its_task_is_cancelled() {
-    block_on(2, |_| async {
-        let p = Promise::<u32>::new();
-        let parked = Flag::new();
-        let (p1, pk) = (p.clone(), parked.clone());
-        let holder = weft::spawn(async move {
-            let mut w = p1.wait();
-            // Wait a little, give up, keep the waiter around.
-            let _ = futures_util::future::select(&mut w, weft::yield_now()).await;
-            // One more task poll without polling `w`: from then on the task is
-            // no longer awaiting it (a leaf counts as awaited while it was
-            // pending in the task's latest poll).
-            weft::yield_now().await;
-            pk.set();
-            std::future::pending::<()>().await;
-            drop(w);
-        });
-        wait_until("the holder to park", || parked.get()).await;
-        holder.cancel();
-        assert!(holder.await.unwrap_err().is_cancelled());
-        // The task was not awaiting the promise when it was cancelled.
-        assert!(
-            !p.done(),
-            "the promise was cancelled by a task that no longer awaited it"
-        );
-        p.set_result(1).unwrap();
-    });
+    wait_until("the holder to park", || parked.get()).await;
+    holder.cancel();
+    assert!(holder.await.unwrap_err().is_cancelled());
+    // The task was not awaiting the promise when it was cancelled.
+    assert!(
+        !p.done(),
+        "the promise was cancelled by a task that no longer awaited it"
+    );
+    p.set_result(1).unwrap();
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{block_on, ms, watchdog};
+use common::{ms, watchdog};
 use std::time::{Duration, Instant};
 use weft::queue::{BlockingGetError, BlockingPutError, Queue};
 
@@ -55,29 +55,27 @@ fn get_blocking_times_out_on_an_empty_queue() {
     });
 }
 
-#[test]
-fn a_blocked_thread_is_woken_by_a_task() {
-    block_on(2, |_| async {
-        let q = Queue::new(1);
-        let q2 = q.clone();
-        let thread = std::thread::spawn(move || {
-            let first = q2.get_blocking(None);
-            // Now block on a full queue until the task takes the item.
-            q2.put_blocking(10, None).unwrap();
-            q2.put_blocking(11, None).unwrap();
-            first
-        });
-        weft::sleep(ms(20)).await;
-        q.put(1).await.unwrap();
-        assert_eq!(q.get().await, Ok(10));
-        assert_eq!(q.get().await, Ok(11));
-        assert_eq!(
-            weft::to_thread(move || thread.join().unwrap())
-                .await
-                .unwrap(),
-            Ok(1)
-        );
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn a_blocked_thread_is_woken_by_a_task() {
+    let q = Queue::new(1);
+    let q2 = q.clone();
+    let thread = std::thread::spawn(move || {
+        let first = q2.get_blocking(None);
+        // Now block on a full queue until the task takes the item.
+        q2.put_blocking(10, None).unwrap();
+        q2.put_blocking(11, None).unwrap();
+        first
     });
+    weft::sleep(ms(20)).await;
+    q.put(1).await.unwrap();
+    assert_eq!(q.get().await, Ok(10));
+    assert_eq!(q.get().await, Ok(11));
+    assert_eq!(
+        weft::to_thread(move || thread.join().unwrap())
+            .await
+            .unwrap(),
+        Ok(1)
+    );
 }
 
 #[test]

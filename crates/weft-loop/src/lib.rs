@@ -248,8 +248,91 @@ pub fn all_tasks() -> Vec<TaskRef> {
 /// ```
 #[track_caller]
 pub fn run<F: Future>(main: F) -> F::Output {
-    let rt = Runtime::new().unwrap_or_else(|e| panic!("cannot start the weft runtime: {e}"));
+    run_with(Builder::new(), main)
+}
+
+/// [`run`] on a runtime built from `builder`: what `#[weft::main]` and
+/// `#[weft::test]` expand to. Not a stable API; use the attributes, or
+/// [`Builder::build`] and [`Runtime::block_on`].
+///
+/// # Panics
+///
+/// As [`run`], and if `builder` is refused (zero workers).
+///
+/// ```
+/// let out = weft_loop::run_with(weft_loop::Builder::new().workers(1), async { 7 });
+/// assert_eq!(out, 7);
+/// ```
+#[doc(hidden)]
+#[track_caller]
+pub fn run_with<F: Future>(builder: Builder, main: F) -> F::Output {
+    let rt = builder
+        .build()
+        .unwrap_or_else(|e| panic!("cannot start the weft runtime: {e}"));
     let out = rt.block_on(main);
     rt.shutdown_timeout(DEFAULT_SHUTDOWN_GRACE);
     out
+}
+
+/// [`run_with`] on a thread of its own, named as the calling one, for at
+/// most `limit`: what `#[weft::test(time_limit = ..)]` expands to. Not a
+/// stable API.
+///
+/// # Panics
+///
+/// If `main` has not returned within `limit` (the thread is left behind,
+/// with its runtime: a hung test fails instead of hanging the suite), with
+/// `main`'s own panic payload if it panicked, and as [`run_with`].
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let out = weft_loop::run_with_time_limit(
+///     weft_loop::Builder::new().workers(1),
+///     Duration::from_secs(30),
+///     || async { 7 },
+/// );
+/// assert_eq!(out, 7);
+///
+/// let hung = std::panic::catch_unwind(|| {
+///     weft_loop::run_with_time_limit(
+///         weft_loop::Builder::new().workers(1),
+///         Duration::from_millis(20),
+///         || std::future::pending::<()>(),
+///     )
+/// });
+/// assert!(hung.is_err());
+/// ```
+#[doc(hidden)]
+pub fn run_with_time_limit<M, F>(builder: Builder, limit: std::time::Duration, main: M) -> F::Output
+where
+    M: FnOnce() -> F + Send + 'static,
+    F: Future,
+    F::Output: Send + 'static,
+{
+    use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let name = std::thread::current()
+        .name()
+        .unwrap_or("weft-main")
+        .to_owned();
+    let spawned = std::thread::Builder::new().name(name).spawn(move || {
+        // The future is made here, so it need not be `Send`.
+        let out = catch_unwind(AssertUnwindSafe(|| run_with(builder, main())));
+        // The receiver is gone only if the limit passed: nobody waits.
+        let _ = tx.send(out);
+    });
+    if let Err(e) = spawned {
+        panic!("cannot start a thread for the body: {e}");
+    }
+    match rx.recv_timeout(limit) {
+        Ok(Ok(out)) => out,
+        Ok(Err(payload)) => resume_unwind(payload),
+        Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+            panic!("did not finish within {limit:?}: a hang or a deadlock")
+        }
+        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+            panic!("the thread running the body ended without a result")
+        }
+    }
 }

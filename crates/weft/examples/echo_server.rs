@@ -7,6 +7,8 @@
 //! ```
 //!
 //! Try it with `nc 127.0.0.1 7878` (type a line, see it come back).
+//!
+//! `#[weft::main]` runs `main` on a weft runtime, as `weft::run` would.
 
 use futures_util::{AsyncReadExt, AsyncWriteExt};
 use std::io;
@@ -25,23 +27,22 @@ async fn echo(mut conn: TcpStream) -> io::Result<u64> {
     }
 }
 
-fn main() -> io::Result<()> {
+#[weft::main]
+async fn main() -> io::Result<()> {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:7878".into());
-    weft::run(async move {
-        let listener = TcpListener::bind(&addr)?;
-        println!("echo server listening on {}", listener.local_addr()?);
-        loop {
-            let (conn, peer) = listener.accept().await?;
-            conn.set_nodelay(true)?;
-            weft::spawn(async move {
-                match echo(conn).await {
-                    Ok(n) => println!("{peer}: closed after echoing {n} bytes"),
-                    Err(e) => println!("{peer}: {e}"),
-                }
-            })
-            .detach();
-        }
-    })
+    let listener = TcpListener::bind(&addr)?;
+    println!("echo server listening on {}", listener.local_addr()?);
+    loop {
+        let (conn, peer) = listener.accept().await?;
+        conn.set_nodelay(true)?;
+        weft::spawn(async move {
+            match echo(conn).await {
+                Ok(n) => println!("{peer}: closed after echoing {n} bytes"),
+                Err(e) => println!("{peer}: {e}"),
+            }
+        })
+        .detach();
+    }
 }

@@ -15,7 +15,7 @@
 //!
 //! | asyncio                         | weft                                       |
 //! |---------------------------------|--------------------------------------------|
-//! | `asyncio.run(main())`           | [`run`]`(main)`                            |
+//! | `asyncio.run(main())`           | [`run`]`(main)` / [`#[weft::main]`](macro@main) |
 //! | `asyncio.create_task(coro)`     | [`spawn`]`(fut)` / [`Handle::spawn`]       |
 //! | `task.cancel(msg)`              | [`TaskRef::cancel_with`]`(msg)`            |
 //! | `try: await x except CancelledError:` | [`catch_cancel`]`(x).await`          |
@@ -68,12 +68,20 @@ pub use weft_loop::{
 pub use weft_loop::{
     run_coroutine_threadsafe, spawn_blocking, to_thread, ConcurrentFuture, FutureError, Target,
 };
+pub use weft_macros::{main, test};
 pub use weft_sync as sync;
 pub use weft_sync::queue;
 pub use weft_task::{
     catch_cancel, coop, Cancelled, CatchCancel, DoneCallback, InvalidStateError, PanicError,
     Promise, PromiseWait, Raise, Task, TaskError, TaskId, TaskRef, TimeoutError,
 };
+
+/// What the code `#[weft::main]` and `#[weft::test]` generate calls. Not a
+/// stable API: it changes with the attributes.
+#[doc(hidden)]
+pub mod __private {
+    pub use weft_loop::{run_with, run_with_time_limit};
+}
 
 /// Everything a typical program uses, for `use weft::prelude::*`.
 pub mod prelude {

@@ -1,0 +1,2 @@
+#[weft::main(crate = "not_weft")]
+async fn main() {}

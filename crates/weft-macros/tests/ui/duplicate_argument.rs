@@ -1,0 +1,2 @@
+#[weft::main(workers = 2, workers = 4)]
+async fn main() {}

@@ -1,0 +1,4 @@
+#[weft::test]
+fn plain() {}
+
+fn main() {}

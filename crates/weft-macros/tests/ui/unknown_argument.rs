@@ -1,0 +1,2 @@
+#[weft::main(threads = 2)]
+async fn main() {}

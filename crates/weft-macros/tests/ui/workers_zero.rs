@@ -1,0 +1,2 @@
+#[weft::main(workers = 0)]
+async fn main() {}
