@@ -24,42 +24,41 @@ use weft::net::TcpListener;
 /// How long in-flight requests get after the stop signal.
 const GRACE: Duration = Duration::from_secs(5);
 
-fn main() -> ExitCode {
+#[weft::main]
+async fn main() -> ExitCode {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
-    weft::run(async move {
-        let listener = match TcpListener::bind(&addr) {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("http_server: cannot listen on {addr}: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        let stop = match http_app::stop_signal() {
-            Ok(stop) => stop,
-            Err(e) => {
-                eprintln!("http_server: cannot listen for signals: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        match listener.local_addr() {
-            Ok(local) => println!("listening on http://{local}"),
-            Err(e) => eprintln!("http_server: local address unknown: {e}"),
+    let listener = match TcpListener::bind(&addr) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("http_server: cannot listen on {addr}: {e}");
+            return ExitCode::FAILURE;
         }
-        let app = TowerToHyperService::new(http_app::router(http_app::REQUEST_DEADLINE));
-        let report = serve(listener, app)
-            .grace_period(GRACE)
-            .with_graceful_shutdown(async {
-                let name = stop.await;
-                println!("{name}: no new connections; finishing the requests in flight");
-            })
-            .await;
-        println!(
-            "shut down: {} connections finished, {} cut off",
-            report.finished(),
-            report.cut_off()
-        );
-        ExitCode::SUCCESS
-    })
+    };
+    let stop = match http_app::stop_signal() {
+        Ok(stop) => stop,
+        Err(e) => {
+            eprintln!("http_server: cannot listen for signals: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match listener.local_addr() {
+        Ok(local) => println!("listening on http://{local}"),
+        Err(e) => eprintln!("http_server: local address unknown: {e}"),
+    }
+    let app = TowerToHyperService::new(http_app::router(http_app::REQUEST_DEADLINE));
+    let report = serve(listener, app)
+        .grace_period(GRACE)
+        .with_graceful_shutdown(async {
+            let name = stop.await;
+            println!("{name}: no new connections; finishing the requests in flight");
+        })
+        .await;
+    println!(
+        "shut down: {} connections finished, {} cut off",
+        report.finished(),
+        report.cut_off()
+    );
+    ExitCode::SUCCESS
 }
