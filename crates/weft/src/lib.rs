@@ -26,7 +26,7 @@
 //! | `await asyncio.sleep(d)`        | [`sleep`]`(d).await`                       |
 //! | `loop.call_soon(f)` / `call_later` / `call_at` | [`call_soon`] / [`call_later`] / [`call_at`] |
 //! | `loop.call_soon_threadsafe(f)`  | [`LoopHandle::call_soon_threadsafe`]       |
-//! | `asyncio.open_connection` / `start_server` | [`net::TcpStream::connect`] / [`net::TcpListener::bind`] |
+//! | `asyncio.open_connection` / `start_server` | [`net::TcpStream::connect`] / [`net::TcpListener::bind`]; for HTTP, `weft::hyper::serve` and `weft::hyper::client` (feature `hyper`) |
 //! | `asyncio.open_unix_connection` / `start_unix_server` | [`net::UnixStream::connect`] / [`net::UnixListener::bind`] |
 //! | `loop.add_signal_handler(sig, cb)` | [`signal::signal`]`(kind)?.recv().await` / [`signal::ctrl_c`]`().await` |
 //! | `await asyncio.gather(*tasks)`  | [`gather`](fn@gather)`(tasks).await` / [`gather!`](macro@gather)`(a, b).await` |
@@ -90,3 +90,13 @@ pub mod prelude {
         wait, wait_for, yield_now, Promise, ReturnWhen, Task, TaskError, TaskRef,
     };
 }
+
+/// hyper 1.x and axum on weft (feature `hyper`): executor, timer, I/O
+/// adapter, the [`serve`](hyper::serve) helper with graceful shutdown, and
+/// client connections. See the `weft-hyper` crate.
+///
+/// ```
+/// let _timer = weft::hyper::WeftTimer::new();
+/// ```
+#[cfg(feature = "hyper")]
+pub use weft_hyper as hyper;
