@@ -15,7 +15,7 @@ mod common;
 #[path = "common/tls.rs"]
 mod tls;
 
-use common::{block_on, sleep_until_true, Log};
+use common::{block_on, io_sources, live_tasks, pattern, sleep_until_true, Log};
 use futures_rustls::rustls;
 use futures_rustls::TlsAcceptor;
 use futures_util::{AsyncReadExt, AsyncWriteExt};
@@ -26,31 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tls::Identity;
 use weft::net::{TcpListener, TcpStream};
-use weft::{Handle, Task};
-
-/// Sockets registered with the current runtime's reactor.
-fn io_sources() -> usize {
-    Handle::current().metrics().io_sources
-}
-
-/// Tasks of the current runtime that have not finished.
-fn live_tasks() -> usize {
-    Handle::current().metrics().live_tasks
-}
-
-/// `len` bytes that differ from connection to connection (an xorshift stream
-/// seeded by `seed`), so an echo that mixed two connections up would show.
-fn pattern(seed: usize, len: usize) -> Vec<u8> {
-    let mut x = (seed as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
+use weft::Task;
 
 /// What the server saw, connection by connection.
 struct Stats {
