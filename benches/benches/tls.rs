@@ -11,7 +11,10 @@
 //!   [`HANDSHAKES`] connections one after another: connect, full handshake,
 //!   one byte there and back (so both ends have finished their handshake),
 //!   read to the server's close. The listener and the accept loop are set up
-//!   once per runtime, outside the timed loop.
+//!   once per runtime, outside the timed loop. Both ends set `TCP_NODELAY`
+//!   (as weft's hyper listener does): a handshake is several small writes
+//!   in a row, which Nagle's algorithm would hold back for the peer's
+//!   delayed ACK.
 //!
 //! Every handshake is a full one: the client keeps no sessions (rustls would
 //! otherwise resume with a pre-shared key, which skips the certificate and
@@ -129,6 +132,7 @@ impl TlsRt for Weft {
         weft::spawn(async move {
             loop {
                 let (tcp, _) = listener.accept().await.expect("accept on loopback");
+                tcp.set_nodelay(true).expect("TCP_NODELAY");
                 let acceptor = acceptor.clone();
                 weft::spawn(async move {
                     use futures_util::{AsyncReadExt, AsyncWriteExt};
@@ -148,6 +152,7 @@ impl TlsRt for Weft {
     async fn handshake(addr: SocketAddr, config: Arc<ClientConfig>) -> io::Result<()> {
         use futures_util::{AsyncReadExt, AsyncWriteExt};
         let tcp = weft::net::TcpStream::connect(addr).await?;
+        tcp.set_nodelay(true)?;
         let connector = futures_rustls::TlsConnector::from(config);
         let mut stream = connector.connect(server_name(), tcp).await?;
         stream.write_all(&[PING]).await?;
@@ -167,6 +172,7 @@ impl TlsRt for Tokio {
         tokio::spawn(async move {
             loop {
                 let (tcp, _) = listener.accept().await.expect("accept on loopback");
+                tcp.set_nodelay(true).expect("TCP_NODELAY");
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
                     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -184,6 +190,7 @@ impl TlsRt for Tokio {
     async fn handshake(addr: SocketAddr, config: Arc<ClientConfig>) -> io::Result<()> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let tcp = tokio::net::TcpStream::connect(addr).await?;
+        tcp.set_nodelay(true)?;
         let connector = tokio_rustls::TlsConnector::from(config);
         let mut stream = connector.connect(server_name(), tcp).await?;
         stream.write_all(&[PING]).await?;
