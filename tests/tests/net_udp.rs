@@ -7,17 +7,11 @@
 
 mod common;
 
-use common::{block_on, watchdog};
+use common::{block_on, io_sources, watchdog};
 use std::io;
 use weft::net::UdpSocket;
-use weft::Handle;
 
 const LOCALHOST: &str = "127.0.0.1:0";
-
-/// Sockets registered with the current runtime's reactor.
-fn io_sources() -> usize {
-    Handle::current().metrics().io_sources
-}
 
 /// Datagram `i`: 1 to 1,200 bytes, its content derived from `i`.
 fn datagram(i: usize) -> Vec<u8> {

@@ -1,4 +1,8 @@
-//! A tiny HTTP/1.1 server that answers every request with "Hello, world!".
+//! The raw-socket floor: a tiny HTTP/1.1 server on weft's sockets alone,
+//! answering every request with "Hello, world!". It shows what the sockets
+//! cost with no HTTP library in the way; a real server uses hyper or axum
+//! through `weft::hyper` (`crates/weft-hyper/examples/http_server.rs`).
+//!
 //! It understands keep-alive and pipelined requests (it reads request heads
 //! up to the blank line and ignores bodies, so it is for GETs only).
 //!

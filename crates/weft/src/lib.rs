@@ -27,6 +27,7 @@
 //! | `loop.call_soon(f)` / `call_later` / `call_at` | [`call_soon`] / [`call_later`] / [`call_at`] |
 //! | `loop.call_soon_threadsafe(f)`  | [`LoopHandle::call_soon_threadsafe`]       |
 //! | `asyncio.open_connection` / `start_server` | [`net::TcpStream::connect`] / [`net::TcpListener::bind`] |
+//! | `asyncio.open_unix_connection` / `start_unix_server` | [`net::UnixStream::connect`] / [`net::UnixListener::bind`] |
 //! | `await asyncio.gather(*tasks)`  | [`gather`]`(tasks).await` / [`gather!`]`(a, b).await` |
 //! | `await asyncio.wait(tasks, ...)` | [`wait`]`(tasks).timeout(t).return_when(w).await` |
 //! | `asyncio.as_completed(tasks)`   | [`as_completed`]`(tasks)` (a `Stream`)     |
@@ -73,3 +74,13 @@ pub mod prelude {
         wait, wait_for, yield_now, Promise, ReturnWhen, Task, TaskError, TaskRef,
     };
 }
+
+/// hyper 1.x and axum on weft (feature `hyper`): executor, timer, I/O
+/// adapter, the [`serve`](hyper::serve) helper with graceful shutdown, and
+/// client connections. See the `weft-hyper` crate.
+///
+/// ```
+/// let _timer = weft::hyper::WeftTimer::new();
+/// ```
+#[cfg(feature = "hyper")]
+pub use weft_hyper as hyper;

@@ -249,6 +249,12 @@ where
 #[allow(unused_imports)]
 pub(crate) use spawn_started;
 
+/// Sockets registered with the current runtime's reactor (each holds one
+/// file descriptor): a count back at its baseline proves no socket leaked.
+pub fn io_sources() -> usize {
+    weft::Handle::current().metrics().io_sources
+}
+
 /// Blocks this (plain) thread until `cond` holds, or panics after 20 s.
 pub fn spin_until(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -270,11 +276,6 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 // ----- counts and data for the network tests -----
-
-/// Sockets registered with the current runtime's reactor.
-pub fn io_sources() -> usize {
-    weft::Handle::current().metrics().io_sources
-}
 
 /// Tasks of the current runtime that have not finished.
 pub fn live_tasks() -> usize {

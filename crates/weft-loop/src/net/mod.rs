@@ -1,4 +1,4 @@
-//! TCP and UDP sockets on the runtime's reactor.
+//! TCP, UDP and Unix domain sockets on the runtime's reactor.
 //!
 //! Sockets are non-blocking and registered once with the runtime's selector
 //! (edge-triggered; see the reactor's design notes in `reactor/mod.rs`).
@@ -7,14 +7,27 @@
 //! `io::Error`; creating a socket outside a weft runtime is an `Other` error.
 //! Dropping a socket deregisters it from the reactor and closes it.
 //!
-//! Addresses are std's `ToSocketAddrs`: a literal address never blocks, but a
+//! Unix sockets ([`UnixListener`], [`UnixStream`], [`UnixDatagram`]; their
+//! halves, incoming stream and peer credentials in [`unix`]) take paths, or
+//! std's `std::os::unix::net::SocketAddr` for Linux's abstract names; a path
+//! too long and a socket file already there are errors of their own, and no
+//! socket file is ever removed for you (see [`unix`]).
+//!
+//! Files: `poll_io.rs` (a socket registered with the reactor), `stream.rs`
+//! (what the TCP and Unix byte streams share: reads and writes, split
+//! halves), `tcp.rs`, `udp.rs`, `unix.rs`.
+//!
+//! Addresses of TCP and UDP are std's `ToSocketAddrs`: a literal address never blocks, but a
 //! host name given to `connect`, `bind` or `send_to` is resolved by the system
 //! resolver on the calling thread. Resolve names with [`lookup_host`] first to
 //! keep the loop's thread free.
 
 mod poll_io;
+mod stream;
 mod tcp;
 mod udp;
+#[cfg(unix)]
+pub mod unix;
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -23,6 +36,12 @@ pub use tcp::{
     Incoming, OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpListener, TcpStream, WriteHalf,
 };
 pub use udp::UdpSocket;
+#[cfg(unix)]
+pub use unix::{UnixDatagram, UnixListener, UnixStream};
+
+/// Pending connections a listener queues before the kernel drops new ones
+/// (std uses 128, which a burst of clients overflows).
+const LISTEN_BACKLOG: i32 = 1024;
 
 /// Resolves `host` (anything std's `ToSocketAddrs` takes: `"example.com:80"`,
 /// `("example.com", 80)`, a `SocketAddr`, ...) on the runtime's blocking pool

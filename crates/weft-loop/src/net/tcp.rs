@@ -1,15 +1,15 @@
 //! [`TcpListener`] and [`TcpStream`].
 
 use super::poll_io::PollIo;
+use super::stream::stream_halves;
+use super::LISTEN_BACKLOG;
 use crate::reactor::Direction;
-use futures_io::{AsyncRead, AsyncWrite};
 use futures_util::Stream;
 use std::fmt;
 use std::future::poll_fn;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 /// A TCP socket listening for connections, registered with the runtime's
@@ -99,10 +99,6 @@ impl TcpListener {
         self.io.get().local_addr()
     }
 }
-
-/// Pending connections a listener queues before the kernel drops new ones
-/// (std uses 128, which a burst of clients overflows).
-const LISTEN_BACKLOG: i32 = 1024;
 
 /// A fresh TCP socket for `addr`'s family (close-on-exec).
 fn tcp_socket(addr: SocketAddr) -> io::Result<socket2::Socket> {
@@ -239,62 +235,6 @@ impl TcpStream {
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.io.get().shutdown(how)
     }
-
-    /// Borrowed halves, for reading and writing from two places at once
-    /// within one task (`futures_util::join!`, `select!`).
-    pub fn split(&self) -> (ReadHalf<'_>, WriteHalf<'_>) {
-        (ReadHalf { stream: self }, WriteHalf { stream: self })
-    }
-
-    /// Owned halves that can move to different tasks. The socket closes when
-    /// both are dropped; [`reunite`](OwnedReadHalf::reunite) puts them back.
-    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
-        let stream = Arc::new(self);
-        (
-            OwnedReadHalf {
-                stream: stream.clone(),
-            },
-            OwnedWriteHalf { stream },
-        )
-    }
-
-    fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        let len = buf.len();
-        self.io.poll_read_stream(cx, len, |mut s| s.read(buf))
-    }
-
-    fn poll_read_vectored_priv(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &mut [IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        // Not `poll_read_stream`: `readv` takes at most IOV_MAX buffers (std
-        // passes no more), so a read short of their total size does not prove
-        // the socket drained.
-        self.io
-            .poll_io(Direction::Read, cx, |mut s| s.read_vectored(bufs))
-    }
-
-    fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_io(Direction::Write, cx, |mut s| s.write(buf))
-    }
-
-    fn poll_write_vectored_priv(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_io(Direction::Write, cx, |mut s| s.write_vectored(bufs))
-    }
-
-    fn poll_close_priv(&self) -> Poll<io::Result<()>> {
-        match self.shutdown(Shutdown::Write) {
-            // Already shut down or reset: closing is done either way.
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
-            r => Poll::Ready(r),
-        }
-    }
 }
 
 impl fmt::Debug for TcpStream {
@@ -303,130 +243,31 @@ impl fmt::Debug for TcpStream {
     }
 }
 
-/// The reading half of [`TcpStream::split`].
-#[derive(Debug)]
-pub struct ReadHalf<'a> {
-    stream: &'a TcpStream,
-}
+stream_halves!(
+    TcpStream,
+    r#"
+```
+use futures_util::{AsyncReadExt, AsyncWriteExt};
+use weft::net::{TcpListener, TcpStream};
 
-/// The writing half of [`TcpStream::split`]. Closing it shuts down the
-/// stream's write half.
-#[derive(Debug)]
-pub struct WriteHalf<'a> {
-    stream: &'a TcpStream,
-}
-
-/// The reading half of [`TcpStream::into_split`].
-#[derive(Debug)]
-pub struct OwnedReadHalf {
-    stream: Arc<TcpStream>,
-}
-
-/// The writing half of [`TcpStream::into_split`]. Closing it shuts down the
-/// stream's write half; dropping it does not (the read half keeps the socket
-/// open).
-#[derive(Debug)]
-pub struct OwnedWriteHalf {
-    stream: Arc<TcpStream>,
-}
-
-impl OwnedReadHalf {
-    /// Joins the halves of one stream again; gives them back if they are
-    /// from different streams.
-    #[allow(clippy::result_large_err)]
-    pub fn reunite(
-        self,
-        write: OwnedWriteHalf,
-    ) -> Result<TcpStream, (OwnedReadHalf, OwnedWriteHalf)> {
-        if !Arc::ptr_eq(&self.stream, &write.stream) {
-            return Err((self, write));
-        }
-        drop(write);
-        Ok(Arc::into_inner(self.stream).expect("the two halves held the only references"))
-    }
-
-    /// The stream both halves share.
-    pub fn as_stream(&self) -> &TcpStream {
-        &self.stream
-    }
-}
-
-impl OwnedWriteHalf {
-    /// The stream both halves share.
-    pub fn as_stream(&self) -> &TcpStream {
-        &self.stream
-    }
-}
-
-/// futures-io's `AsyncRead` for each `type => |self| the TcpStream`.
-macro_rules! impl_async_read {
-    ($($ty:ty => |$s:ident| $stream:expr),* $(,)?) => {$(
-        impl AsyncRead for $ty {
-            fn poll_read(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &mut [u8],
-            ) -> Poll<io::Result<usize>> {
-                let $s = &*self;
-                $stream.poll_read_priv(cx, buf)
-            }
-
-            fn poll_read_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &mut [IoSliceMut<'_>],
-            ) -> Poll<io::Result<usize>> {
-                let $s = &*self;
-                $stream.poll_read_vectored_priv(cx, bufs)
-            }
-        }
-    )*};
-}
-
-/// futures-io's `AsyncWrite` for each `type => |self| the TcpStream`. Writes
-/// are unbuffered (flush does nothing); close shuts down the write half.
-macro_rules! impl_async_write {
-    ($($ty:ty => |$s:ident| $stream:expr),* $(,)?) => {$(
-        impl AsyncWrite for $ty {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                let $s = &*self;
-                $stream.poll_write_priv(cx, buf)
-            }
-
-            fn poll_write_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &[IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
-                let $s = &*self;
-                $stream.poll_write_vectored_priv(cx, bufs)
-            }
-
-            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
-            }
-
-            fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                let $s = &*self;
-                $stream.poll_close_priv()
-            }
-        }
-    )*};
-}
-
-impl_async_read!(
-    TcpStream => |s| s,
-    &TcpStream => |s| s,
-    ReadHalf<'_> => |s| s.stream,
-    OwnedReadHalf => |s| s.stream,
-);
-impl_async_write!(
-    TcpStream => |s| s,
-    &TcpStream => |s| s,
-    WriteHalf<'_> => |s| s.stream,
-    OwnedWriteHalf => |s| s.stream,
+weft::run(async {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let echo = weft::spawn(async move {
+        let (conn, _) = listener.accept().await.unwrap();
+        let (mut read, mut write) = conn.into_split();
+        let mut buf = [0; 4];
+        read.read_exact(&mut buf).await.unwrap();
+        write.write_all(&buf).await.unwrap();
+        read.reunite(write).unwrap()
+    });
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    client.write_all(b"ping").await.unwrap();
+    let mut back = [0; 4];
+    client.read_exact(&mut back).await.unwrap();
+    assert_eq!(&back, b"ping");
+    echo.await.unwrap();
+});
+```
+"#
 );

@@ -1,0 +1,247 @@
+//! What the byte streams (TCP, Unix) share: reads and writes through
+//! [`PollIo`], and [`stream_halves!`], which gives a stream type its
+//! futures-io impls and its split halves. `tcp.rs` and `unix.rs` each
+//! instantiate the macro once, so the two streams behave alike by
+//! construction and their halves are distinct types
+//! (`weft::net::OwnedReadHalf` for TCP, `weft::net::unix::OwnedReadHalf` for
+//! Unix sockets), as in tokio.
+
+use super::poll_io::PollIo;
+use crate::reactor::Direction;
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::AsFd;
+use std::task::{Context, Poll};
+
+impl<T: AsFd> PollIo<T>
+where
+    for<'a> &'a T: Read + Write,
+{
+    /// A stream read into `buf` (see `poll_read_stream`).
+    pub(crate) fn poll_read_bytes(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let len = buf.len();
+        self.poll_read_stream(cx, len, |mut s| s.read(buf))
+    }
+
+    /// A vectored stream read.
+    pub(crate) fn poll_read_bytes_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        // Not `poll_read_stream`: `readv` takes at most IOV_MAX buffers (std
+        // passes no more), so a read short of their total size does not prove
+        // the socket drained.
+        self.poll_io(Direction::Read, cx, |mut s| s.read_vectored(bufs))
+    }
+
+    /// A stream write.
+    pub(crate) fn poll_write_bytes(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_io(Direction::Write, cx, |mut s| s.write(buf))
+    }
+
+    /// A vectored stream write.
+    pub(crate) fn poll_write_bytes_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_io(Direction::Write, cx, |mut s| s.write_vectored(bufs))
+    }
+}
+
+/// futures-io's `poll_close` for a stream: shuts down its write half (the
+/// peer reads end of stream). A stream already shut down or reset counts as
+/// closed.
+pub(crate) fn close_write(shutdown: io::Result<()>) -> Poll<io::Result<()>> {
+    match shutdown {
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
+        r => Poll::Ready(r),
+    }
+}
+
+/// The `how` futures-io's close passes to a stream's `shutdown`.
+pub(crate) const CLOSE: Shutdown = Shutdown::Write;
+
+/// For a stream type `$stream` with a field `io: PollIo<T>` (`&T: Read +
+/// Write`) and a `shutdown(&self, Shutdown) -> io::Result<()>` method,
+/// defined in the calling module: futures-io's `AsyncRead` / `AsyncWrite`
+/// for `$stream` and `&$stream`, its `split` and `into_split` methods, and
+/// the halves they return (`ReadHalf`, `WriteHalf`, `OwnedReadHalf`,
+/// `OwnedWriteHalf`), defined in the calling module too. `$example` is a
+/// doc example of `into_split` and `reunite`.
+macro_rules! stream_halves {
+    ($stream:ident, $example:literal) => {
+        impl $stream {
+            #[doc = concat!(
+                "Borrowed halves, for reading and writing from two places at once ",
+                "within one task (`futures_util::join!`, `select!`). `&", stringify!($stream),
+                "` is `AsyncRead` and `AsyncWrite` too, which does the same."
+            )]
+            pub fn split(&self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+                (ReadHalf { stream: self }, WriteHalf { stream: self })
+            }
+
+            /// Owned halves that can move to different tasks. The socket
+            /// closes when both are dropped; [`reunite`](OwnedReadHalf::reunite)
+            /// puts them back.
+            #[doc = $example]
+            pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+                let stream = ::std::sync::Arc::new(self);
+                (
+                    OwnedReadHalf {
+                        stream: stream.clone(),
+                    },
+                    OwnedWriteHalf { stream },
+                )
+            }
+        }
+
+        #[doc = concat!("The reading half of [`", stringify!($stream), "::split`].")]
+        #[derive(Debug)]
+        pub struct ReadHalf<'a> {
+            stream: &'a $stream,
+        }
+
+        #[doc = concat!(
+            "The writing half of [`", stringify!($stream), "::split`]. Closing it ",
+            "shuts down the stream's write half."
+        )]
+        #[derive(Debug)]
+        pub struct WriteHalf<'a> {
+            stream: &'a $stream,
+        }
+
+        #[doc = concat!(
+            "The reading half of [`", stringify!($stream), "::into_split`]. ",
+            "The socket closes once both halves are dropped."
+        )]
+        #[derive(Debug)]
+        pub struct OwnedReadHalf {
+            stream: ::std::sync::Arc<$stream>,
+        }
+
+        #[doc = concat!(
+            "The writing half of [`", stringify!($stream), "::into_split`]. Closing ",
+            "it shuts down the stream's write half; dropping it does not (the read ",
+            "half keeps the socket open)."
+        )]
+        #[derive(Debug)]
+        pub struct OwnedWriteHalf {
+            stream: ::std::sync::Arc<$stream>,
+        }
+
+        impl OwnedReadHalf {
+            /// Joins the halves of one stream again; gives them back if they
+            /// are from different streams.
+            #[allow(clippy::result_large_err)]
+            pub fn reunite(
+                self,
+                write: OwnedWriteHalf,
+            ) -> ::std::result::Result<$stream, (OwnedReadHalf, OwnedWriteHalf)> {
+                if !::std::sync::Arc::ptr_eq(&self.stream, &write.stream) {
+                    return Err((self, write));
+                }
+                drop(write);
+                Ok(::std::sync::Arc::into_inner(self.stream)
+                    .expect("the two halves held the only references"))
+            }
+
+            /// The stream both halves share.
+            pub fn as_stream(&self) -> &$stream {
+                &self.stream
+            }
+        }
+
+        impl OwnedWriteHalf {
+            /// The stream both halves share.
+            pub fn as_stream(&self) -> &$stream {
+                &self.stream
+            }
+        }
+
+        $crate::net::stream::stream_halves!(@read
+            $stream => |s| s,
+            &$stream => |s| s,
+            ReadHalf<'_> => |s| s.stream,
+            OwnedReadHalf => |s| s.stream,
+        );
+        $crate::net::stream::stream_halves!(@write
+            $stream => |s| s,
+            &$stream => |s| s,
+            WriteHalf<'_> => |s| s.stream,
+            OwnedWriteHalf => |s| s.stream,
+        );
+    };
+    (@read $($ty:ty => |$s:ident| $stream:expr),* $(,)?) => {$(
+        impl ::futures_io::AsyncRead for $ty {
+            fn poll_read(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> ::std::task::Poll<::std::io::Result<usize>> {
+                let $s = &*self;
+                $stream.io.poll_read_bytes(cx, buf)
+            }
+
+            fn poll_read_vectored(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+                bufs: &mut [::std::io::IoSliceMut<'_>],
+            ) -> ::std::task::Poll<::std::io::Result<usize>> {
+                let $s = &*self;
+                $stream.io.poll_read_bytes_vectored(cx, bufs)
+            }
+        }
+    )*};
+    // Writes are unbuffered (flush does nothing); close shuts down the
+    // write half.
+    (@write $($ty:ty => |$s:ident| $stream:expr),* $(,)?) => {$(
+        impl ::futures_io::AsyncWrite for $ty {
+            fn poll_write(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+                buf: &[u8],
+            ) -> ::std::task::Poll<::std::io::Result<usize>> {
+                let $s = &*self;
+                $stream.io.poll_write_bytes(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+                bufs: &[::std::io::IoSlice<'_>],
+            ) -> ::std::task::Poll<::std::io::Result<usize>> {
+                let $s = &*self;
+                $stream.io.poll_write_bytes_vectored(cx, bufs)
+            }
+
+            fn poll_flush(
+                self: ::std::pin::Pin<&mut Self>,
+                _cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::io::Result<()>> {
+                ::std::task::Poll::Ready(Ok(()))
+            }
+
+            fn poll_close(
+                self: ::std::pin::Pin<&mut Self>,
+                _cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::io::Result<()>> {
+                let $s = &*self;
+                $crate::net::stream::close_write(
+                    $stream.shutdown($crate::net::stream::CLOSE),
+                )
+            }
+        }
+    )*};
+}
+
+pub(crate) use stream_halves;
