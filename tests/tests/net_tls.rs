@@ -12,6 +12,8 @@
 //! live tasks back where they started.
 
 mod common;
+#[path = "../../crates/weft-hyper/examples/self_signed/mod.rs"]
+mod self_signed;
 #[path = "common/tls.rs"]
 mod tls;
 
@@ -19,12 +21,12 @@ use common::{block_on, io_sources, live_tasks, pattern, sleep_until_true, Log};
 use futures_rustls::rustls;
 use futures_rustls::TlsAcceptor;
 use futures_util::{AsyncReadExt, AsyncWriteExt};
+use self_signed::Identity;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tls::Identity;
 use weft::net::{TcpListener, TcpStream};
 use weft::Task;
 
@@ -144,7 +146,7 @@ async fn echo_client(
     len: usize,
 ) -> io::Result<()> {
     let tcp = TcpStream::connect(addr).await?;
-    let mut stream = connector.connect(tls::server_name(), tcp).await?;
+    let mut stream = connector.connect(self_signed::server_name(), tcp).await?;
     let data = pattern(seed, len);
     stream.write_all(&data).await?;
     let mut back = vec![0; len];
@@ -187,9 +189,9 @@ fn rustls_clients_echo_through_a_rustls_server_on_weft() {
     const LEN: usize = 64 * 1024;
     block_on(2, |_| async {
         let id = Identity::generate();
-        let server = Server::start(id.acceptor(), Duration::from_secs(20));
+        let server = Server::start(id.acceptor(&[]), Duration::from_secs(20));
         let clients: Vec<_> = (0..CLIENTS)
-            .map(|seed| weft::spawn(echo_client(server.addr, id.connector(), seed, LEN)))
+            .map(|seed| weft::spawn(echo_client(server.addr, id.connector(&[]), seed, LEN)))
             .collect();
         for client in clients {
             client.await.unwrap().expect("echo over TLS");
@@ -216,20 +218,10 @@ fn rustls_clients_echo_through_a_rustls_server_on_weft() {
 fn garbage_instead_of_a_client_hello_gets_a_tls_alert_and_the_server_keeps_serving() {
     block_on(2, |_| async {
         let id = Identity::generate();
-        let server = Server::start(id.acceptor(), Duration::from_secs(20));
+        let server = Server::start(id.acceptor(&[]), Duration::from_secs(20));
 
-        let mut raw = TcpStream::connect(server.addr).await.unwrap();
-        raw.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            .await
-            .unwrap();
-        let mut reply = Vec::new();
-        raw.read_to_end(&mut reply).await.unwrap();
-        // One TLS record: content type 21 (alert), then the alert's level
-        // (2: fatal) as its first payload byte.
-        assert!(reply.len() >= 7, "no alert before the close: {reply:?}");
-        assert_eq!(reply[0], 21, "not an alert record: {reply:?}");
-        assert_eq!(reply[5], 2, "not a fatal alert: {reply:?}");
-        drop(raw);
+        let reply = tls::plain_http_to(server.addr).await;
+        tls::assert_fatal_alert(&reply);
 
         let stats = server.stats.clone();
         sleep_until_true("the server to record the failed handshake", || {
@@ -243,7 +235,7 @@ fn garbage_instead_of_a_client_hello_gets_a_tls_alert_and_the_server_keeps_servi
             )]
         );
 
-        echo_client(server.addr, id.connector(), 1, 1024)
+        echo_client(server.addr, id.connector(&[]), 1, 1024)
             .await
             .expect("a real client after the garbage one");
         assert_eq!(Stats::get(&stats.handshakes), 1);
@@ -261,30 +253,21 @@ fn a_client_stalling_mid_handshake_is_cut_by_the_handshake_timeout() {
     const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
     block_on(2, |_| async {
         let id = Identity::generate();
-        let server = Server::start(id.acceptor(), HANDSHAKE_TIMEOUT);
+        let server = Server::start(id.acceptor(&[]), HANDSHAKE_TIMEOUT);
         let stats = server.stats.clone();
 
-        // A real ClientHello, made by rustls without any socket.
-        let mut hello = Vec::new();
-        let mut conn = rustls::ClientConnection::new(id.client_config(&[]), tls::server_name())
-            .expect("a client connection");
-        conn.write_tls(&mut hello).expect("rustls writes its hello");
-        assert!(
-            hello.len() > 100,
-            "short ClientHello: {} bytes",
-            hello.len()
-        );
-
+        let half_hello =
+            tls::half_a_client_hello(id.client_config(&[]), self_signed::server_name());
         let started = Instant::now();
         let mut staller = TcpStream::connect(server.addr).await.unwrap();
-        staller.write_all(&hello[..hello.len() / 2]).await.unwrap();
+        staller.write_all(&half_hello).await.unwrap();
         sleep_until_true("the stalled connection to be accepted", || {
             Stats::get(&stats.accepted) == 1
         })
         .await;
 
         // Served while the staller still holds its connection open.
-        echo_client(server.addr, id.connector(), 2, 4096)
+        echo_client(server.addr, id.connector(&[]), 2, 4096)
             .await
             .expect("a client beside the stalled one");
         assert_eq!(
@@ -293,22 +276,7 @@ fn a_client_stalling_mid_handshake_is_cut_by_the_handshake_timeout() {
             "the second client was served only after the stalled one timed out"
         );
 
-        let mut rest = Vec::new();
-        staller.read_to_end(&mut rest).await.unwrap();
-        let waited = started.elapsed();
-        assert!(
-            rest.is_empty(),
-            "the server answered half a hello: {rest:?}"
-        );
-        drop(staller);
-        assert!(
-            waited >= HANDSHAKE_TIMEOUT,
-            "cut after {waited:?}, before the {HANDSHAKE_TIMEOUT:?} timeout"
-        );
-        assert!(
-            waited < Duration::from_secs(15),
-            "cut only after {waited:?}"
-        );
+        tls::assert_cut_by_timeout(staller, started, HANDSHAKE_TIMEOUT).await;
         assert_eq!(Stats::get(&stats.timeouts), 1);
         assert_eq!(stats.tls_errors.snapshot(), vec![]);
         server.stop().await;
@@ -324,9 +292,9 @@ fn a_client_that_does_not_trust_the_certificate_fails_and_the_server_keeps_servi
     block_on(2, |_| async {
         let id = Identity::generate();
         let stranger = Identity::generate();
-        let server = Server::start(id.acceptor(), Duration::from_secs(20));
+        let server = Server::start(id.acceptor(&[]), Duration::from_secs(20));
 
-        let err = echo_client(server.addr, stranger.connector(), 3, 1024)
+        let err = echo_client(server.addr, stranger.connector(&[]), 3, 1024)
             .await
             .expect_err("a handshake against an untrusted certificate");
         // Both certificates name the same subject (rcgen's default), so
@@ -348,7 +316,7 @@ fn a_client_that_does_not_trust_the_certificate_fails_and_the_server_keeps_servi
             "the server did not get the client's alert: {errors:?}"
         );
 
-        echo_client(server.addr, id.connector(), 4, 1024)
+        echo_client(server.addr, id.connector(&[]), 4, 1024)
             .await
             .expect("a trusting client after the one that was refused");
         server.stop().await;
