@@ -31,9 +31,7 @@ async fn hello(_req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
 fn main() {
     let mut args = std::env::args().skip(1);
     let runtime = args.next().unwrap_or_else(|| "weft".into());
-    let workers: usize = args
-        .next()
-        .map_or(2, |s| s.parse().expect("worker count"));
+    let workers: usize = args.next().map_or(2, |s| s.parse().expect("worker count"));
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:8081".into());
     match runtime.as_str() {
         "weft" => on_weft(workers, &addr),
@@ -43,7 +41,10 @@ fn main() {
 }
 
 fn on_weft(workers: usize, addr: &str) {
-    let rt = weft::Builder::new().workers(workers).build().expect("runtime");
+    let rt = weft::Builder::new()
+        .workers(workers)
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         let listener = weft::net::TcpListener::bind(addr).expect("bind");
         println!("listening on {}", listener.local_addr().expect("addr"));

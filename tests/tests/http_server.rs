@@ -7,6 +7,8 @@
 
 mod common;
 
+// Each test file uses part of the example's module.
+#[allow(dead_code)]
 #[path = "../../crates/weft-hyper/examples/http_app/mod.rs"]
 mod http_app;
 
@@ -20,7 +22,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use weft::hyper::{serve, Serve, Shutdown, TowerToHyperService};
+use weft::hyper::{serve, Handshake, Serve, Shutdown, TowerToHyperService};
 use weft::net::{TcpListener, TcpStream};
 use weft::sync::Event;
 use weft::Task;
@@ -80,11 +82,12 @@ impl Running {
 }
 
 /// Serves `app` on a fresh loopback listener, configured by `configure`.
-fn start<S, B>(
+fn start<S, B, H>(
     service: S,
-    configure: impl FnOnce(Serve<TcpListener, S>) -> Serve<TcpListener, S>,
+    configure: impl FnOnce(Serve<TcpListener, S>) -> Serve<TcpListener, S, H>,
 ) -> Running
 where
+    H: Handshake<TcpStream>,
     S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -408,4 +411,127 @@ fn the_same_service_over_a_unix_socket() {
         std::fs::remove_file(&path).unwrap();
         base.back().await;
     });
+}
+
+#[test]
+fn a_stalled_handshake_neither_blocks_accepting_nor_outlives_its_timeout() {
+    block_on(2, |_| async {
+        let base = Baseline::now();
+        // A per-connection step that waits for a one-byte greeting, as a TLS
+        // handshake waits for a ClientHello.
+        let step = |mut stream: TcpStream| async move {
+            let mut hello = [0u8; 1];
+            stream.read_exact(&mut hello).await?;
+            Ok(stream)
+        };
+        let server = start(app(ms(2000)), |s| {
+            s.handshake(step).handshake_timeout(ms(300))
+        });
+
+        let mut silent = TcpStream::connect(server.addr).await.unwrap();
+        let started = Instant::now();
+        // Served while the silent client holds its handshake open.
+        let mut greeted = TcpStream::connect(server.addr).await.unwrap();
+        greeted.write_all(b"!GET / HTTP/1.0\r\n\r\n").await.unwrap();
+        let mut reply = String::new();
+        greeted.read_to_string(&mut reply).await.unwrap();
+        assert!(reply.starts_with("HTTP/1.0 200"), "{reply:?}");
+        assert!(
+            started.elapsed() < ms(300),
+            "accepting waited on a handshake"
+        );
+
+        // The silent one is dropped once its handshake times out.
+        let mut rest = Vec::new();
+        let n = silent.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(n, 0);
+        assert!(started.elapsed() >= ms(250));
+        drop((silent, greeted));
+
+        assert_eq!(server.shut_down().await.cut_off(), 0);
+        base.back().await;
+    });
+}
+
+/// A listener whose first accepts fail with the given errors.
+struct FailingFirst {
+    inner: TcpListener,
+    errors: std::collections::VecDeque<std::io::Error>,
+}
+
+impl weft::hyper::Listener for FailingFirst {
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    fn poll_accept(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<(TcpStream, SocketAddr)>> {
+        match self.errors.pop_front() {
+            Some(e) => std::task::Poll::Ready(Err(e)),
+            None => weft::hyper::Listener::poll_accept(&mut self.inner, cx),
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn accept_errors_are_logged_and_serving_goes_on() {
+    const EMFILE: i32 = 24;
+    let log = common::TraceLog::new();
+    let report = common::watchdog({
+        let log = log.clone();
+        move || {
+            let _guard = log.install();
+            let rt = weft::Builder::new()
+                .workers(2)
+                .on_thread_start({
+                    let log = log.clone();
+                    move || log.install_for_thread()
+                })
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let base = Baseline::now();
+                let inner = TcpListener::bind(LOCALHOST).unwrap();
+                let addr = inner.local_addr().unwrap();
+                let listener = FailingFirst {
+                    inner,
+                    errors: [
+                        std::io::Error::from_raw_os_error(EMFILE),
+                        std::io::Error::from(std::io::ErrorKind::ConnectionAborted),
+                        std::io::Error::from_raw_os_error(EMFILE),
+                    ]
+                    .into(),
+                };
+                let stop = Arc::new(Event::new());
+                let started = Instant::now();
+                let server = weft::spawn({
+                    let stop = stop.clone();
+                    serve(listener, app(ms(2000)))
+                        .with_graceful_shutdown(async move { stop.wait().await })
+                });
+                assert_eq!(get(addr, "/").await.0, StatusCode::OK);
+                // Two pauses after running out of descriptors; none after the
+                // aborted connection.
+                let waited = started.elapsed();
+                stop.set();
+                let report = server.await.unwrap();
+                base.back().await;
+                (waited, report)
+            })
+        }
+    });
+    let (waited, shutdown) = report;
+    assert!(waited >= ms(190), "no back-off after EMFILE: {waited:?}");
+    assert_eq!(shutdown.cut_off(), 0);
+    log.assert_has(
+        tracing::Level::ERROR,
+        &["accept failed", "Too many open files"],
+    );
+    log.assert_has(tracing::Level::DEBUG, &["accept failed for one connection"]);
 }

@@ -517,6 +517,10 @@ fn sockets_made_outside_a_runtime_are_other_errors() {
         let sock = SocketPath::new("outside");
         let err = UnixListener::bind(sock.path()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Other);
+        let err = UnixDatagram::bind(sock.path()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Other);
+        // Neither left a socket file behind.
+        assert!(!sock.path().exists());
         assert_eq!(UnixStream::pair().unwrap_err().kind(), ErrorKind::Other);
         assert_eq!(UnixDatagram::pair().unwrap_err().kind(), ErrorKind::Other);
         assert_eq!(

@@ -36,6 +36,13 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let stop = match http_app::stop_signal() {
+            Ok(stop) => stop,
+            Err(e) => {
+                eprintln!("http_server: cannot listen for signals: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         match listener.local_addr() {
             Ok(local) => println!("listening on http://{local}"),
             Err(e) => eprintln!("http_server: local address unknown: {e}"),
@@ -43,7 +50,10 @@ fn main() -> ExitCode {
         let app = TowerToHyperService::new(http_app::router(http_app::REQUEST_DEADLINE));
         let report = serve(listener, app)
             .grace_period(GRACE)
-            .with_graceful_shutdown(weft::sleep(Duration::MAX))
+            .with_graceful_shutdown(async {
+                let name = stop.await;
+                println!("{name}: no new connections; finishing the requests in flight");
+            })
             .await;
         println!(
             "shut down: {} connections finished, {} cut off",

@@ -41,10 +41,11 @@ use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::pin;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
-use weft_sync::Event;
+use weft_sync::{Event, EventWait};
 use weft_task::Task;
 
 /// How long a client may take to send a request head (hyper's
@@ -542,9 +543,10 @@ async fn serve_connection<I, H, S, B>(
     let stream = {
         let step = weft_combinators::timeout(handshake_timeout);
         let mut step_run = pin!(step.run(handshake.handshake(io)));
-        let mut stopped = pin!(stop.wait());
+        let wait = pin!(stop.wait());
+        let mut stopped = StopWatch::new(&stop, wait);
         let outcome = poll_fn(|cx| {
-            if stopped.as_mut().poll(cx).is_ready() {
+            if stopped.poll_stopped(cx) {
                 return Poll::Ready(None);
             }
             step_run.as_mut().poll(cx).map(Some)
@@ -565,10 +567,11 @@ async fn serve_connection<I, H, S, B>(
     };
 
     let mut conn = pin!(builder.serve_connection_with_upgrades(WeftIo::new(stream), service));
-    let mut stopped = pin!(stop.wait());
+    let wait = pin!(stop.wait());
+    let mut stopped = StopWatch::new(&stop, wait);
     let mut asked = false;
     let result = poll_fn(|cx| {
-        if !asked && stopped.as_mut().poll(cx).is_ready() {
+        if !asked && stopped.poll_stopped(cx) {
             asked = true;
             conn.as_mut().graceful_shutdown();
         }
@@ -577,6 +580,40 @@ async fn serve_connection<I, H, S, B>(
     .await;
     if let Err(e) = result {
         tracing::debug!(error = %e, "weft-hyper: connection ended with an error");
+    }
+}
+
+/// A connection task's view of the shutdown event. Polling an `EventWait`
+/// that is queued takes the event's lock, and every connection shares the
+/// event: doing that on each poll of each connection would serialise the
+/// workers. So the wait is polled (and the waker stored) only on the first
+/// poll and when the task's waker changes; otherwise a poll is one atomic
+/// load of the flag. `Event::set` wakes the stored waker, and the woken
+/// task's next poll sees the flag.
+struct StopWatch<'a, 'w> {
+    event: &'a Event,
+    wait: Pin<&'w mut EventWait<'a>>,
+    waker: Option<Waker>,
+}
+
+impl<'a, 'w> StopWatch<'a, 'w> {
+    fn new(event: &'a Event, wait: Pin<&'w mut EventWait<'a>>) -> StopWatch<'a, 'w> {
+        StopWatch {
+            event,
+            wait,
+            waker: None,
+        }
+    }
+
+    fn poll_stopped(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.event.is_set() {
+            return true;
+        }
+        if matches!(&self.waker, Some(w) if w.will_wake(cx.waker())) {
+            return false;
+        }
+        self.waker = Some(cx.waker().clone());
+        self.wait.as_mut().poll(cx).is_ready()
     }
 }
 

@@ -22,7 +22,8 @@
 //!    (`LoopHandle`, `call_soon`, `call_later`).
 //! 8. `runtime`: `Builder`, `Runtime`, `Handle`.
 //! 9. `bridge` (`ConcurrentFuture`, `run_coroutine_threadsafe`), then
-//!    `blocking` (`spawn_blocking`), then `net/` (sockets, with `PollIo`).
+//!    `blocking` (`spawn_blocking`), then `net/` (sockets, with `PollIo`),
+//!    then `signal` (Unix signals, read through a `PollIo`).
 
 #![warn(missing_docs)]
 
@@ -40,6 +41,8 @@ mod park;
 mod reactor;
 mod runtime;
 mod scheduler;
+#[cfg(unix)]
+pub mod signal;
 mod state;
 mod thread_pool;
 mod time;

@@ -28,6 +28,7 @@
 //! | `loop.call_soon_threadsafe(f)`  | [`LoopHandle::call_soon_threadsafe`]       |
 //! | `asyncio.open_connection` / `start_server` | [`net::TcpStream::connect`] / [`net::TcpListener::bind`] |
 //! | `asyncio.open_unix_connection` / `start_unix_server` | [`net::UnixStream::connect`] / [`net::UnixListener::bind`] |
+//! | `loop.add_signal_handler(sig, cb)` | [`signal::signal`]`(kind)?.recv().await` / [`signal::ctrl_c`]`().await` |
 //! | `await asyncio.gather(*tasks)`  | [`gather`]`(tasks).await` / [`gather!`]`(a, b).await` |
 //! | `await asyncio.wait(tasks, ...)` | [`wait`]`(tasks).timeout(t).return_when(w).await` |
 //! | `asyncio.as_completed(tasks)`   | [`as_completed`]`(tasks)` (a `Stream`)     |
@@ -51,6 +52,8 @@ pub use weft_combinators::{
     TaskGroupError, TaskGroupSpawnError, TimedOut, Timeout, Wait, WaitResult,
 };
 pub use weft_loop::net;
+#[cfg(unix)]
+pub use weft_loop::signal;
 pub use weft_loop::{
     all_tasks, call_at, call_later, call_soon, current_task, interval, interval_at, loop_time, run,
     sleep, sleep_until, sleep_with, spawn, spawn_local, try_spawn, try_spawn_local, yield_now,

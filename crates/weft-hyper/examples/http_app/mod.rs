@@ -10,7 +10,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::io;
 use std::time::Duration;
+use weft::signal::{signal, SignalKind};
 
 /// How long one request may take before it is answered 504.
 pub(crate) const REQUEST_DEADLINE: Duration = Duration::from_secs(2);
@@ -20,6 +23,23 @@ const MAX_SLEEP_MS: u64 = 60_000;
 
 /// The most iterations `/work?n=N` runs (400 above it).
 const MAX_WORK: u64 = 100_000_000;
+
+/// Listens to Ctrl-C (`SIGINT`) and `SIGTERM` now, and gives the future that
+/// resolves, with the signal's name, at the first of them: the server's
+/// shutdown signal. Listening starts before the future is first polled, so a
+/// signal sent as soon as the server says it listens is not missed.
+pub(crate) fn stop_signal() -> io::Result<impl Future<Output = &'static str>> {
+    let mut interrupts = signal(SignalKind::interrupt())?;
+    let mut terminations = signal(SignalKind::terminate())?;
+    Ok(async move {
+        let interrupt = std::pin::pin!(interrupts.recv());
+        let terminate = std::pin::pin!(terminations.recv());
+        match futures_util::future::select(interrupt, terminate).await {
+            futures_util::future::Either::Left(_) => "SIGINT",
+            futures_util::future::Either::Right(_) => "SIGTERM",
+        }
+    })
+}
 
 /// The application: every route, each request bounded by `deadline`.
 pub(crate) fn router(deadline: Duration) -> Router {

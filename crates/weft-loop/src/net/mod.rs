@@ -15,13 +15,15 @@
 //!
 //! Files: `poll_io.rs` (a socket registered with the reactor), `stream.rs`
 //! (what the TCP and Unix byte streams share: reads and writes, split
-//! halves), `tcp.rs`, `udp.rs`, `unix.rs`.
+//! halves), `datagram.rs` (what the UDP and Unix datagram sockets share),
+//! `tcp.rs`, `udp.rs`, `unix.rs`.
 //!
 //! Addresses of TCP and UDP are std's `ToSocketAddrs`: a literal address never blocks, but a
 //! host name given to `connect`, `bind` or `send_to` is resolved by the system
 //! resolver on the calling thread. Resolve names with [`lookup_host`] first to
 //! keep the loop's thread free.
 
+mod datagram;
 mod poll_io;
 mod stream;
 mod tcp;
@@ -36,6 +38,8 @@ pub use tcp::{
     Incoming, OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpListener, TcpStream, WriteHalf,
 };
 pub use udp::UdpSocket;
+
+pub(crate) use poll_io::PollIo;
 #[cfg(unix)]
 pub use unix::{UnixDatagram, UnixListener, UnixStream};
 

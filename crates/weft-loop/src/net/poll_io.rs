@@ -48,6 +48,20 @@ impl<T: AsFd> PollIo<T> {
         cx: &mut Context<'_>,
         op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
+        std::task::ready!(weft_task::coop::poll_proceed(cx));
+        self.poll_io_drained(dir, cx, op, |_| false)
+    }
+
+    /// [`poll_io`](Self::poll_io) without the cooperative budget, for I/O the
+    /// runtime does for itself outside any task: the signal reader, which
+    /// polls from its own waker, where a budget's `Pending` (which wakes the
+    /// waker at once) would recurse.
+    pub(crate) fn poll_io_unbudgeted<R>(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
         self.poll_io_drained(dir, cx, op, |_| false)
     }
 
@@ -62,13 +76,15 @@ impl<T: AsFd> PollIo<T> {
         len: usize,
         op: impl FnMut(&T) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
+        std::task::ready!(weft_task::coop::poll_proceed(cx));
         self.poll_io_drained(Direction::Read, cx, op, |&n| {
             sys::SHORT_READS_DRAIN && n > 0 && n < len
         })
     }
 
-    /// `poll_io`, where a result for which `drained` holds clears the
-    /// direction's readiness as `WouldBlock` would (READ_MORE excepted).
+    /// `poll_io` (its caller spends the budget), where a result for which
+    /// `drained` holds clears the direction's readiness as `WouldBlock` would
+    /// (READ_MORE excepted).
     fn poll_io_drained<R>(
         &self,
         dir: Direction,
@@ -76,7 +92,6 @@ impl<T: AsFd> PollIo<T> {
         mut op: impl FnMut(&T) -> io::Result<R>,
         drained: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
-        std::task::ready!(weft_task::coop::poll_proceed(cx));
         loop {
             let Poll::Ready(tick) = self.source.poll_ready(dir, cx) else {
                 if self.driver.is_closed() {

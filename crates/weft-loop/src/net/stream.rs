@@ -9,7 +9,6 @@
 use super::poll_io::PollIo;
 use crate::reactor::Direction;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
-use std::net::Shutdown;
 use std::os::fd::AsFd;
 use std::task::{Context, Poll};
 
@@ -68,9 +67,6 @@ pub(crate) fn close_write(shutdown: io::Result<()>) -> Poll<io::Result<()>> {
     }
 }
 
-/// The `how` futures-io's close passes to a stream's `shutdown`.
-pub(crate) const CLOSE: Shutdown = Shutdown::Write;
-
 /// For a stream type `$stream` with a field `io: PollIo<T>` (`&T: Read +
 /// Write`) and a `shutdown(&self, Shutdown) -> io::Result<()>` method,
 /// defined in the calling module: futures-io's `AsyncRead` / `AsyncWrite`
@@ -105,7 +101,10 @@ macro_rules! stream_halves {
             }
         }
 
-        #[doc = concat!("The reading half of [`", stringify!($stream), "::split`].")]
+        #[doc = concat!(
+            "The reading half of [`", stringify!($stream), "::split`]. Dropping it ",
+            "does nothing to the stream."
+        )]
         #[derive(Debug)]
         pub struct ReadHalf<'a> {
             stream: &'a $stream,
@@ -113,7 +112,7 @@ macro_rules! stream_halves {
 
         #[doc = concat!(
             "The writing half of [`", stringify!($stream), "::split`]. Closing it ",
-            "shuts down the stream's write half."
+            "shuts down the stream's write half; dropping it does nothing to the stream."
         )]
         #[derive(Debug)]
         pub struct WriteHalf<'a> {
@@ -237,7 +236,7 @@ macro_rules! stream_halves {
             ) -> ::std::task::Poll<::std::io::Result<()>> {
                 let $s = &*self;
                 $crate::net::stream::close_write(
-                    $stream.shutdown($crate::net::stream::CLOSE),
+                    $stream.shutdown(::std::net::Shutdown::Write),
                 )
             }
         }

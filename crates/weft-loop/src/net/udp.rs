@@ -1,5 +1,6 @@
 //! [`UdpSocket`].
 
+use super::datagram::datagram_io;
 use super::poll_io::PollIo;
 use crate::reactor::Direction;
 use std::fmt;
@@ -74,52 +75,29 @@ impl UdpSocket {
         self.io
             .poll_io(Direction::Write, cx, |s| s.send_to(buf, addr))
     }
-
-    /// Receives one datagram: its length and sender. A datagram longer than
-    /// `buf` is truncated.
-    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        poll_fn(|cx| self.poll_recv_from(cx, buf)).await
-    }
-
-    /// Polls [`recv_from`](Self::recv_from).
-    pub fn poll_recv_from(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<(usize, SocketAddr)>> {
-        self.io.poll_io(Direction::Read, cx, |s| s.recv_from(buf))
-    }
-
-    /// Sends one datagram to the connected peer.
-    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.poll_send(cx, buf)).await
-    }
-
-    /// Polls [`send`](Self::send).
-    pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_io(Direction::Write, cx, |s| s.send(buf))
-    }
-
-    /// Receives one datagram from the connected peer.
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.poll_recv(cx, buf)).await
-    }
-
-    /// Polls [`recv`](Self::recv).
-    pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_io(Direction::Read, cx, |s| s.recv(buf))
-    }
-
-    /// The local address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get().local_addr()
-    }
-
-    /// The connected peer's address.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get().peer_addr()
-    }
 }
+
+datagram_io!(
+    UdpSocket,
+    SocketAddr,
+    r#"
+```
+use weft::net::UdpSocket;
+
+weft::run(async {
+    let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+    a.connect(b.local_addr().unwrap()).unwrap();
+    b.connect(a.local_addr().unwrap()).unwrap();
+    assert_eq!(a.peer_addr().unwrap(), b.local_addr().unwrap());
+    a.send(b"ping").await.unwrap();
+    let mut buf = [0; 8];
+    let n = b.recv(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], b"ping");
+});
+```
+"#
+);
 
 impl fmt::Debug for UdpSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -15,6 +15,7 @@
 //! datagram socket closes it but leaves its file behind, as std does; remove
 //! it with `std::fs::remove_file` when you are done.
 
+use super::datagram::datagram_io;
 use super::poll_io::PollIo;
 use super::stream::stream_halves;
 use super::LISTEN_BACKLOG;
@@ -97,7 +98,7 @@ fn bind_error(e: io::Error, addr: &SocketAddr) -> io::Error {
         return e;
     }
     let what = if addr.as_pathname().is_some() {
-        "a socket file exists at"
+        "a file already exists at"
     } else {
         "address in use:"
     };
@@ -178,6 +179,8 @@ impl UnixListener {
     /// # }
     /// ```
     pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixListener> {
+        // Outside a runtime, fail before a socket file is made.
+        crate::context::current_driver()?;
         let socket = unix_socket(socket2::Type::STREAM)?;
         socket
             .bind(&sock_addr(addr)?)
@@ -605,6 +608,8 @@ impl UnixDatagram {
     /// # }
     /// ```
     pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixDatagram> {
+        // Outside a runtime, fail before a socket file is made.
+        crate::context::current_driver()?;
         let socket =
             std::os::unix::net::UnixDatagram::bind_addr(addr).map_err(|e| bind_error(e, addr))?;
         UnixDatagram::from_std(socket)
@@ -722,96 +727,6 @@ impl UnixDatagram {
             .poll_io(Direction::Write, cx, |s| s.send_to_addr(buf, addr))
     }
 
-    /// Receives one datagram: its length and sender. A datagram longer than
-    /// `buf` is truncated. See [`UnixDatagram`] for an example.
-    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        poll_fn(|cx| self.poll_recv_from(cx, buf)).await
-    }
-
-    /// Polls [`recv_from`](Self::recv_from).
-    ///
-    /// ```
-    /// use std::future::poll_fn;
-    ///
-    /// weft::run(async {
-    ///     let (a, b) = weft::net::UnixDatagram::pair().unwrap();
-    ///     a.send(b"hi").await.unwrap();
-    ///     let mut buf = [0; 8];
-    ///     let (n, _) = poll_fn(|cx| b.poll_recv_from(cx, &mut buf)).await.unwrap();
-    ///     assert_eq!(n, 2);
-    /// });
-    /// ```
-    pub fn poll_recv_from(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<(usize, SocketAddr)>> {
-        self.io.poll_io(Direction::Read, cx, |s| s.recv_from(buf))
-    }
-
-    /// Sends one datagram to the connected peer. See
-    /// [`pair`](Self::pair) for an example.
-    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.poll_send(cx, buf)).await
-    }
-
-    /// Polls [`send`](Self::send).
-    ///
-    /// ```
-    /// use std::future::poll_fn;
-    ///
-    /// weft::run(async {
-    ///     let (a, _b) = weft::net::UnixDatagram::pair().unwrap();
-    ///     assert_eq!(poll_fn(|cx| a.poll_send(cx, b"hi")).await.unwrap(), 2);
-    /// });
-    /// ```
-    pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_io(Direction::Write, cx, |s| s.send(buf))
-    }
-
-    /// Receives one datagram from the connected peer. See
-    /// [`pair`](Self::pair) for an example.
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.poll_recv(cx, buf)).await
-    }
-
-    /// Polls [`recv`](Self::recv).
-    ///
-    /// ```
-    /// use std::future::poll_fn;
-    ///
-    /// weft::run(async {
-    ///     let (a, b) = weft::net::UnixDatagram::pair().unwrap();
-    ///     a.send(b"hi").await.unwrap();
-    ///     let mut buf = [0; 8];
-    ///     assert_eq!(poll_fn(|cx| b.poll_recv(cx, &mut buf)).await.unwrap(), 2);
-    /// });
-    /// ```
-    pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_io(Direction::Read, cx, |s| s.recv(buf))
-    }
-
-    /// The local address. See [`from_std`](Self::from_std) for an example.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get().local_addr()
-    }
-
-    /// The connected peer's address.
-    ///
-    /// ```
-    /// let path = std::env::temp_dir().join(format!("weft-doc-dgram-peer-{}.sock", std::process::id()));
-    /// weft::run(async {
-    ///     let _server = weft::net::UnixDatagram::bind(&path).unwrap();
-    ///     let client = weft::net::UnixDatagram::unbound().unwrap();
-    ///     client.connect(&path).unwrap();
-    ///     assert_eq!(client.peer_addr().unwrap().as_pathname(), Some(path.as_path()));
-    /// });
-    /// std::fs::remove_file(&path).unwrap();
-    /// ```
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get().peer_addr()
-    }
-
     /// Shuts down the read half, the write half, or both. It does not block.
     ///
     /// ```
@@ -827,6 +742,27 @@ impl UnixDatagram {
         self.io.get().shutdown(how)
     }
 }
+
+datagram_io!(
+    UnixDatagram,
+    SocketAddr,
+    r#"
+```
+let path = std::env::temp_dir().join(format!("weft-doc-dgram-peer-{}.sock", std::process::id()));
+weft::run(async {
+    let server = weft::net::UnixDatagram::bind(&path).unwrap();
+    let client = weft::net::UnixDatagram::unbound().unwrap();
+    client.connect(&path).unwrap();
+    assert_eq!(client.peer_addr().unwrap().as_pathname(), Some(path.as_path()));
+    client.send(b"hi").await.unwrap();
+    let mut buf = [0; 8];
+    let n = server.recv(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], b"hi");
+});
+std::fs::remove_file(&path).unwrap();
+```
+"#
+);
 
 impl fmt::Debug for UnixDatagram {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
