@@ -17,8 +17,9 @@
 //! The TLS handshake is the serve helper's per-connection step: it runs in
 //! each connection's own task, under the helper's handshake timeout, never
 //! in the accept loop, so a client that sends garbage or stalls halfway
-//! through its hello costs only its own task. The server stops as
-//! `http_server` does and removes the certificate file on the way out.
+//! through its hello costs only its own task. Like `http_server`, it stops
+//! accepting on Ctrl-C or SIGTERM, gives requests in flight a grace period
+//! and exits 0; it removes the certificate file on the way out.
 
 mod http_app;
 mod self_signed;
@@ -54,6 +55,13 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let stop = match http_app::stop_signal() {
+            Ok(stop) => stop,
+            Err(e) => {
+                eprintln!("https_server: cannot listen for signals: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let identity = self_signed::Identity::generate();
         let cert_path: PathBuf = std::env::temp_dir().join(format!("weft-https-server-{port}.pem"));
         if let Err(e) = std::fs::write(&cert_path, identity.cert_pem()) {
@@ -73,7 +81,10 @@ fn main() -> ExitCode {
             .handshake(move |tcp| acceptor.accept(tcp))
             .handshake_timeout(HANDSHAKE_TIMEOUT)
             .grace_period(GRACE)
-            .with_graceful_shutdown(weft::sleep(Duration::MAX))
+            .with_graceful_shutdown(async {
+                let name = stop.await;
+                println!("{name}: no new connections; finishing the requests in flight");
+            })
             .await;
         println!(
             "shut down: {} connections finished, {} cut off",
