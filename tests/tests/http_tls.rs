@@ -11,6 +11,8 @@
 
 mod common;
 
+// The example's shutdown signal is not used here.
+#[allow(dead_code)]
 #[path = "../../crates/weft-hyper/examples/http_app/mod.rs"]
 mod http_app;
 #[path = "../../crates/weft-hyper/examples/self_signed/mod.rs"]
