@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{block_on, io_sources, spin_until, wait_until, watchdog};
+use common::{block_on, io_sources, pattern, spin_until, wait_until, watchdog};
 use futures_util::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr};
@@ -22,20 +22,6 @@ use weft::net::{TcpListener, TcpStream};
 use weft::{Handle, Promise};
 
 const LOCALHOST: &str = "127.0.0.1:0";
-
-/// `len` bytes that differ from connection to connection (an xorshift stream
-/// seeded by `seed`).
-fn pattern(seed: usize, len: usize) -> Vec<u8> {
-    let mut x = (seed as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
 
 /// The soft `RLIMIT_NOFILE` of this process, from /proc (the tests crate has no
 /// libc); `None` where it cannot be read or is unlimited.

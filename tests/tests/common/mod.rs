@@ -275,6 +275,27 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+// ----- counts and data for the network tests -----
+
+/// Tasks of the current runtime that have not finished.
+pub fn live_tasks() -> usize {
+    weft::Handle::current().metrics().live_tasks
+}
+
+/// `len` bytes that differ from connection to connection (an xorshift stream
+/// seeded by `seed`), so an echo that mixed two connections up would show.
+pub fn pattern(seed: usize, len: usize) -> Vec<u8> {
+    let mut x = (seed as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
 // ----- capturing tracing output -----
 
 /// One event weft reported through `tracing`.
