@@ -147,6 +147,7 @@ pub use error::{
 };
 pub use storage::{Fifo, Lifo, Priority, Storage};
 
+use crossbeam_utils::CachePadded;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -246,16 +247,16 @@ pub struct GenericQueue<S: Storage> {
 struct Shared<S: Storage> {
     maxsize: usize,
     /// Free places; `None` for an unbounded queue.
-    slots: Option<WaitList>,
+    slots: Option<CachePadded<WaitList>>,
     /// Items a getter may take; its lock guards the store.
-    items: WaitList<Store<S>>,
+    items: CachePadded<WaitList<Store<S>>>,
     /// The items themselves when `S` is [`FIFO`](Storage::FIFO) (the store
     /// under `items` then stays empty); `None` otherwise.
     ring: Option<Ring<S::Item>>,
     /// Woken when `unfinished` reaches zero.
     joiners: WaitList,
     /// Items put and not yet marked done.
-    unfinished: AtomicUsize,
+    unfinished: CachePadded<AtomicUsize>,
 }
 
 /// What the `items` lock guards.
@@ -376,17 +377,17 @@ impl<S: Storage> GenericQueue<S> {
         GenericQueue {
             shared: Arc::new(Shared {
                 maxsize,
-                slots: (maxsize > 0).then(|| WaitList::new(maxsize, ())),
-                items: WaitList::new(
+                slots: (maxsize > 0).then(|| CachePadded::new(WaitList::new(maxsize, ()))),
+                items: CachePadded::new(WaitList::new(
                     0,
                     Store {
                         items: S::new(),
                         shut_down: false,
                     },
-                ),
+                )),
                 ring: S::FIFO.then(|| Ring::new(maxsize)),
                 joiners: WaitList::new(0, ()),
-                unfinished: AtomicUsize::new(0),
+                unfinished: CachePadded::new(AtomicUsize::new(0)),
             }),
         }
     }
