@@ -19,29 +19,15 @@ mod http_app;
 use std::process::ExitCode;
 use std::time::Duration;
 use weft::hyper::{serve, TowerToHyperService};
-use weft::net::TcpListener;
 
 /// How long in-flight requests get after the stop signal.
 const GRACE: Duration = Duration::from_secs(5);
 
 #[weft::main]
 async fn main() -> ExitCode {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
-    let listener = match TcpListener::bind(&addr) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("http_server: cannot listen on {addr}: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let stop = match http_app::stop_signal() {
-        Ok(stop) => stop,
-        Err(e) => {
-            eprintln!("http_server: cannot listen for signals: {e}");
-            return ExitCode::FAILURE;
-        }
+    let (listener, stop) = match http_app::listen("http_server", "127.0.0.1:8080") {
+        Ok(ready) => ready,
+        Err(code) => return code,
     };
     match listener.local_addr() {
         Ok(local) => println!("listening on http://{local}"),

@@ -28,7 +28,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 use weft::hyper::{serve, TowerToHyperService};
-use weft::net::TcpListener;
 
 /// How long in-flight requests get after the stop signal.
 const GRACE: Duration = Duration::from_secs(5);
@@ -36,64 +35,50 @@ const GRACE: Duration = Duration::from_secs(5);
 /// How long a client may take over its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn main() -> ExitCode {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:8443".to_owned());
-    weft::run(async move {
-        let listener = match TcpListener::bind(&addr) {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("https_server: cannot listen on {addr}: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        let port = match listener.local_addr() {
-            Ok(local) => local.port(),
-            Err(e) => {
-                eprintln!("https_server: local address unknown: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        let stop = match http_app::stop_signal() {
-            Ok(stop) => stop,
-            Err(e) => {
-                eprintln!("https_server: cannot listen for signals: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        let identity = self_signed::Identity::generate();
-        let cert_path: PathBuf = std::env::temp_dir().join(format!("weft-https-server-{port}.pem"));
-        if let Err(e) = std::fs::write(&cert_path, identity.cert_pem()) {
-            eprintln!("https_server: cannot write {}: {e}", cert_path.display());
+#[weft::main]
+async fn main() -> ExitCode {
+    let (listener, stop) = match http_app::listen("https_server", "127.0.0.1:8443") {
+        Ok(ready) => ready,
+        Err(code) => return code,
+    };
+    let port = match listener.local_addr() {
+        Ok(local) => local.port(),
+        Err(e) => {
+            eprintln!("https_server: local address unknown: {e}");
             return ExitCode::FAILURE;
         }
-        println!("listening on https://localhost:{port}");
-        println!("certificate: {}", cert_path.display());
-        println!(
-            "try: curl --cacert {} https://localhost:{port}/",
-            cert_path.display()
-        );
+    };
+    let identity = self_signed::Identity::generate();
+    let cert_path: PathBuf = std::env::temp_dir().join(format!("weft-https-server-{port}.pem"));
+    if let Err(e) = std::fs::write(&cert_path, identity.cert_pem()) {
+        eprintln!("https_server: cannot write {}: {e}", cert_path.display());
+        return ExitCode::FAILURE;
+    }
+    println!("listening on https://localhost:{port}");
+    println!("certificate: {}", cert_path.display());
+    println!(
+        "try: curl --cacert {} https://localhost:{port}/",
+        cert_path.display()
+    );
 
-        let acceptor = identity.acceptor(self_signed::HTTP_ALPN);
-        let app = TowerToHyperService::new(http_app::router(http_app::REQUEST_DEADLINE));
-        let report = serve(listener, app)
-            .handshake(move |tcp| acceptor.accept(tcp))
-            .handshake_timeout(HANDSHAKE_TIMEOUT)
-            .grace_period(GRACE)
-            .with_graceful_shutdown(async {
-                let name = stop.await;
-                println!("{name}: no new connections; finishing the requests in flight");
-            })
-            .await;
-        println!(
-            "shut down: {} connections finished, {} cut off",
-            report.finished(),
-            report.cut_off()
-        );
-        if let Err(e) = std::fs::remove_file(&cert_path) {
-            eprintln!("https_server: cannot remove {}: {e}", cert_path.display());
-        }
-        ExitCode::SUCCESS
-    })
+    let acceptor = identity.acceptor(self_signed::HTTP_ALPN);
+    let app = TowerToHyperService::new(http_app::router(http_app::REQUEST_DEADLINE));
+    let report = serve(listener, app)
+        .handshake(move |tcp| acceptor.accept(tcp))
+        .handshake_timeout(HANDSHAKE_TIMEOUT)
+        .grace_period(GRACE)
+        .with_graceful_shutdown(async {
+            let name = stop.await;
+            println!("{name}: no new connections; finishing the requests in flight");
+        })
+        .await;
+    println!(
+        "shut down: {} connections finished, {} cut off",
+        report.finished(),
+        report.cut_off()
+    );
+    if let Err(e) = std::fs::remove_file(&cert_path) {
+        eprintln!("https_server: cannot remove {}: {e}", cert_path.display());
+    }
+    ExitCode::SUCCESS
 }

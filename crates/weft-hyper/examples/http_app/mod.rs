@@ -12,7 +12,9 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::io;
+use std::process::ExitCode;
 use std::time::Duration;
+use weft::net::TcpListener;
 use weft::signal::{signal, SignalKind};
 
 /// How long one request may take before it is answered 504.
@@ -39,6 +41,28 @@ pub(crate) fn stop_signal() -> io::Result<impl Future<Output = &'static str>> {
             futures_util::future::Either::Right(_) => "SIGTERM",
         }
     })
+}
+
+/// What both servers do before serving: listen on the address given as the
+/// first argument (`default` without one) and on Ctrl-C / SIGTERM
+/// ([`stop_signal`]). On failure it says why, naming the program `name`, and
+/// gives the exit code to return.
+pub(crate) fn listen(
+    name: &str,
+    default: &str,
+) -> Result<(TcpListener, impl Future<Output = &'static str>), ExitCode> {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| default.to_owned());
+    let listener = TcpListener::bind(&addr).map_err(|e| {
+        eprintln!("{name}: cannot listen on {addr}: {e}");
+        ExitCode::FAILURE
+    })?;
+    let stop = stop_signal().map_err(|e| {
+        eprintln!("{name}: cannot listen for signals: {e}");
+        ExitCode::FAILURE
+    })?;
+    Ok((listener, stop))
 }
 
 /// The application: every route, each request bounded by `deadline`.
