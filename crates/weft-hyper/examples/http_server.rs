@@ -36,15 +36,8 @@ async fn main() -> ExitCode {
     let app = TowerToHyperService::new(http_app::router(http_app::REQUEST_DEADLINE));
     let report = serve(listener, app)
         .grace_period(GRACE)
-        .with_graceful_shutdown(async {
-            let name = stop.await;
-            println!("{name}: no new connections; finishing the requests in flight");
-        })
+        .with_graceful_shutdown(stop)
         .await;
-    println!(
-        "shut down: {} connections finished, {} cut off",
-        report.finished(),
-        report.cut_off()
-    );
+    http_app::print_report(report);
     ExitCode::SUCCESS
 }

@@ -67,16 +67,9 @@ async fn main() -> ExitCode {
         .handshake(move |tcp| acceptor.accept(tcp))
         .handshake_timeout(HANDSHAKE_TIMEOUT)
         .grace_period(GRACE)
-        .with_graceful_shutdown(async {
-            let name = stop.await;
-            println!("{name}: no new connections; finishing the requests in flight");
-        })
+        .with_graceful_shutdown(stop)
         .await;
-    println!(
-        "shut down: {} connections finished, {} cut off",
-        report.finished(),
-        report.cut_off()
-    );
+    http_app::print_report(report);
     if let Err(e) = std::fs::remove_file(&cert_path) {
         eprintln!("https_server: cannot remove {}: {e}", cert_path.display());
     }

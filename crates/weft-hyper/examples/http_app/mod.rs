@@ -45,12 +45,13 @@ pub(crate) fn stop_signal() -> io::Result<impl Future<Output = &'static str>> {
 
 /// What both servers do before serving: listen on the address given as the
 /// first argument (`default` without one) and on Ctrl-C / SIGTERM
-/// ([`stop_signal`]). On failure it says why, naming the program `name`, and
-/// gives the exit code to return.
+/// ([`stop_signal`]; the future it returns says which came when it resolves).
+/// On failure it says why, naming the program `name`, and gives the exit code
+/// to return.
 pub(crate) fn listen(
     name: &str,
     default: &str,
-) -> Result<(TcpListener, impl Future<Output = &'static str>), ExitCode> {
+) -> Result<(TcpListener, impl Future<Output = ()>), ExitCode> {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| default.to_owned());
@@ -62,7 +63,20 @@ pub(crate) fn listen(
         eprintln!("{name}: cannot listen for signals: {e}");
         ExitCode::FAILURE
     })?;
+    let stop = async {
+        let name = stop.await;
+        println!("{name}: no new connections; finishing the requests in flight");
+    };
     Ok((listener, stop))
+}
+
+/// Prints what the graceful shutdown did.
+pub(crate) fn print_report(report: weft::hyper::Shutdown) {
+    println!(
+        "shut down: {} connections finished, {} cut off",
+        report.finished(),
+        report.cut_off()
+    );
 }
 
 /// The application: every route, each request bounded by `deadline`.
