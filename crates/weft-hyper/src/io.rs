@@ -138,12 +138,11 @@ impl<T: AsyncRead> hyper::rt::Read for WeftIo<T> {
     ) -> Poll<io::Result<()>> {
         let this = self.project();
         let window = *this.window;
-        // SAFETY: `as_mut` obliges us never to de-initialise a byte of the
-        // cursor's spare capacity: we only write zeroes over its first `len`
-        // bytes (in bounds, `len <= spare.len()`), which also makes them
-        // initialised, so the `&mut [u8]` over exactly those bytes is valid
-        // (`MaybeUninit<u8>` has `u8`'s layout). Nothing else borrows `buf`
-        // while `init` lives.
+        // `as_mut` obliges us never to de-initialise a byte of the cursor's
+        // spare capacity: we only write zeroes over its first `len` bytes (in
+        // bounds, `len <= spare.len()`), which also makes them initialised.
+        // SAFETY: so the `&mut [u8]` over exactly those bytes is valid
+        // (`MaybeUninit<u8>` has `u8`'s layout); nothing else borrows `buf`.
         let init: &mut [u8] = unsafe {
             let spare = buf.as_mut();
             let len = spare.len().min(window);

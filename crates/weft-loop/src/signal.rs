@@ -403,13 +403,13 @@ impl Globals {
             let mut pipe = pipe;
             let _ = pipe.write(&[1]);
         };
-        // SAFETY: `register` runs `action` inside a signal handler, so it must
-        // be async-signal-safe: it stores to an atomic and makes one
-        // `write(2)` on a non-blocking socket (std's `write` on a
-        // `UnixStream` is that call, no allocation, no lock), it ignores the
-        // result, so it cannot panic, and signal-hook-registry saves and
-        // restores `errno` around it. `signum` is not in `FORBIDDEN`
-        // (checked by `signal`), so `register` does not panic.
+        // `register` runs `action` inside a signal handler, so it must be
+        // async-signal-safe: it stores to an atomic and makes one `write(2)`
+        // on a non-blocking socket (std's `write` on a `UnixStream` is that
+        // call, no allocation, no lock), it ignores the result, so it cannot
+        // panic, and signal-hook-registry saves and restores `errno` around it.
+        // SAFETY: `action` is async-signal-safe (above); `signum` is not in
+        // `FORBIDDEN` (checked by `signal`), so `register` does not panic.
         unsafe { signal_hook_registry::register(signum, action) }?;
         slots.insert(signum, slot.clone());
         Ok(slot)
