@@ -161,10 +161,7 @@ impl Event {
     /// assert!(ev.wait_timeout_blocking(Duration::from_millis(5)));
     /// ```
     pub fn wait_timeout_blocking(&self, timeout: Duration) -> bool {
-        match Instant::now().checked_add(timeout) {
-            Some(deadline) => self.wait_until_blocking(Some(deadline)),
-            None => self.wait_until_blocking(None),
-        }
+        self.wait_until_blocking(Instant::now().checked_add(timeout))
     }
 
     fn wait_until_blocking(&self, deadline: Option<Instant>) -> bool {

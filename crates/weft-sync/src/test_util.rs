@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 use crate::loom::sync::{AtomicUsize, Ordering};
-use crate::waitlist::{Fail, Left, WaitList, Waiter};
+use crate::waitlist::{Fail, WaitList, Waiter};
 
 /// A waker counting its wakes.
 pub(crate) struct Flag(AtomicUsize);
@@ -49,10 +49,7 @@ pub(crate) fn poll_units(list: &WaitList, w: &mut Waiter, waker: &Waker) -> Poll
 /// What a units-acquiring future's `Drop` does: leave, handing on what it
 /// was given.
 pub(crate) fn cancel(list: &WaitList, w: &mut Waiter) {
-    let mut l = list.lock();
-    if let Left::Queued(a) | Left::Assigned(a) = l.leave(w) {
-        l.release(a);
-    }
+    list.lock().cancel(w);
 }
 
 /// A list with no free unit and two waiters, `a` then `b`, queued.

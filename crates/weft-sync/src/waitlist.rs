@@ -433,9 +433,7 @@ impl<S> WaitList<S> {
             Ok(()) => Ok(()),
             Err(Fail::Closed) => Err(Fail::Closed),
             Err(Fail::NoUnits) => {
-                if let Left::Queued(a) | Left::Assigned(a) = locked.leave(&mut w) {
-                    locked.release(a);
-                }
+                locked.cancel(&mut w);
                 Err(Fail::NoUnits)
             }
         }
@@ -496,10 +494,7 @@ impl Acquiring {
         if !self.waiter.is_queued() {
             return;
         }
-        let mut locked = list.lock();
-        if let Left::Queued(a) | Left::Assigned(a) = locked.leave(&mut self.waiter) {
-            locked.release(a);
-        }
+        list.lock().cancel(&mut self.waiter);
     }
 }
 
@@ -857,6 +852,14 @@ impl<'a, S> Locked<'a, S> {
         match self.inner().slots[w.slot].tag {
             NONE => None,
             tag => Some(tag),
+        }
+    }
+
+    /// Protocol step 6 for a units waiter that goes away: leaves, handing on
+    /// the units it held (a timed-out blocking acquire, a dropped future).
+    pub(crate) fn cancel(&mut self, w: &mut Waiter) {
+        if let Left::Queued(a) | Left::Assigned(a) = self.leave(w) {
+            self.release(a);
         }
     }
 
