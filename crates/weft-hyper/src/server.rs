@@ -540,26 +540,33 @@ async fn serve_connection<I, H, S, B>(
     B::Data: Send,
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
 {
+    // One view of the shutdown event for the whole task: the handshake and
+    // the connection both race against it.
+    let wait = pin!(stop.wait());
+    let mut stopped = StopWatch::new(&stop, wait);
     let stream = {
-        let step = weft_combinators::timeout(handshake_timeout);
-        let mut step_run = pin!(step.run(handshake.handshake(io)));
-        let wait = pin!(stop.wait());
-        let mut stopped = StopWatch::new(&stop, wait);
+        let mut step_run = pin!(handshake.handshake(io));
+        // A plain sleep, not a timeout scope: on expiry the step is simply
+        // dropped, and a step done at once (no TLS) never arms the timer.
+        let mut deadline = pin!(weft_loop::sleep(handshake_timeout));
         let outcome = poll_fn(|cx| {
             if stopped.poll_stopped(cx) {
                 return Poll::Ready(None);
             }
-            step_run.as_mut().poll(cx).map(Some)
+            if let Poll::Ready(r) = step_run.as_mut().poll(cx) {
+                return Poll::Ready(Some(Some(r)));
+            }
+            deadline.as_mut().poll(cx).map(|()| Some(None))
         })
         .await;
         match outcome {
             None => return,
-            Some(Ok(Ok(stream))) => stream,
-            Some(Ok(Err(e))) => {
+            Some(Some(Ok(stream))) => stream,
+            Some(Some(Err(e))) => {
                 tracing::debug!(error = %e, "weft-hyper: handshake failed");
                 return;
             }
-            Some(Err(_)) => {
+            Some(None) => {
                 tracing::debug!(timeout = ?handshake_timeout, "weft-hyper: handshake timed out");
                 return;
             }
@@ -567,8 +574,6 @@ async fn serve_connection<I, H, S, B>(
     };
 
     let mut conn = pin!(builder.serve_connection_with_upgrades(WeftIo::new(stream), service));
-    let wait = pin!(stop.wait());
-    let mut stopped = StopWatch::new(&stop, wait);
     let mut asked = false;
     let result = poll_fn(|cx| {
         if !asked && stopped.poll_stopped(cx) {
