@@ -16,42 +16,16 @@
 //! ```
 //!
 //! The first polls, which only queue a waiter, use `test_util`'s counting
-//! waker; each model finishes its surviving futures with `block_on` below,
-//! which parks the loom thread until the future's waker unparks it: a lost
+//! waker; each model finishes its surviving futures with loom's `block_on`,
+//! which parks the loom thread until the future's waker fires: a lost
 //! wake-up is a deadlock loom reports. The queues are leaked so that futures
 //! borrowing them can move into loom threads.
 
-use std::future::Future;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
-
+use loom::future::block_on;
 use loom::thread;
 
 use super::{Fifo, GenericQueue, Lifo, Queue, QueueShutDown, Storage};
 use crate::test_util::{flag, poll};
-
-/// Unparks the loom thread that waits in [`block_on`].
-struct Unpark(thread::Thread);
-
-impl Wake for Unpark {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-/// Polls `f` on this loom thread, parking between polls until its waker
-/// fires.
-fn block_on<F: Future>(f: F) -> F::Output {
-    let waker = Waker::from(Arc::new(Unpark(thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut f = std::pin::pin!(f);
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-        thread::park();
-    }
-}
 
 fn leak<T>(value: T) -> &'static T {
     Box::leak(Box::new(value))
