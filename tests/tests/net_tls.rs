@@ -277,6 +277,12 @@ fn a_client_stalling_mid_handshake_is_cut_by_the_handshake_timeout() {
         );
 
         tls::assert_cut_by_timeout(staller, started, HANDSHAKE_TIMEOUT).await;
+        // The scope closes the socket (dropping the handshake) before the
+        // server's task counts the timeout: the client may see the end first.
+        sleep_until_true("the server to count the timeout", || {
+            Stats::get(&stats.timeouts) >= 1
+        })
+        .await;
         assert_eq!(Stats::get(&stats.timeouts), 1);
         assert_eq!(stats.tls_errors.snapshot(), vec![]);
         server.stop().await;
