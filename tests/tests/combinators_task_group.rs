@@ -633,12 +633,16 @@ async fn cancelling_the_parent_while_the_group_waits_cancels_awaits_children_and
 
 // Spec: "(errors raised during their cleanup win over Cancelled)": a child
 // panics in its cancellation cleanup. As in asyncio (the ExceptionGroup leaves
-// the `async with`), task_group returns the error and the enclosing task is not
-// ended cancelled; as in 3.11 the outside request stays counted.
+// the `async with`), task_group returns the error; the outside request stays
+// counted and, as in 3.13, stays requested: the task's next await is cancelled.
 #[weft::test(workers = 2, time_limit = common::WATCHDOG)]
 async fn a_child_cleanup_failure_wins_over_the_parents_cancellation() {
     let reached = Flag::new();
     let r = reached.clone();
+    let seen = Log::new();
+    let seen2 = seen.clone();
+    let went_on = Flag::new();
+    let went_on2 = went_on.clone();
     let parent = weft::spawn(async move {
         let out = weft::task_group(|tg| async move {
             tg.spawn(async move {
@@ -654,28 +658,43 @@ async fn a_child_cleanup_failure_wins_over_the_parents_cancellation() {
             Ok(())
         })
         .await;
-        let cancelling = my_cancelling();
-        // Not cancelled: the task can still await.
+        seen2.push((out, my_cancelling()));
+        // Still cancelled (asyncio 3.13): the next await is.
         weft::sleep(TICK).await;
-        (out, cancelling)
+        went_on2.set();
     });
     wait_until("the child to park", || reached.get()).await;
     weft::sleep(TICK).await;
     assert!(parent.cancel_with("outside"));
-    let (out, cancelling) = parent
-        .await
-        .expect("the group's error must win over the cancellation");
-    let err = out.expect_err("the cleanup failure was lost");
+    let ended = parent.await.unwrap_err();
+    let (out, cancelling) = seen.snapshot().pop().expect("task_group did not return");
+    let err = out.expect_err("the group's error must win over the cancellation");
     assert_eq!(panic_texts(&err), ["cleanup failed"]);
     assert_eq!(cancelling, 1);
+    assert_eq!(
+        ended
+            .as_cancelled()
+            .expect("the outside cancellation was lost")
+            .message(),
+        Some("outside")
+    );
+    assert!(
+        !went_on.get(),
+        "the await after the group was not cancelled"
+    );
 }
 
 // Spec: "(errors raised during their cleanup win over Cancelled)" (the body's
 // own cleanup fails, while the group waits for a child).
+// The group's `Err` is recorded before the task returns: the outside
+// cancellation, requested again by the group (3.13), turns the task's return
+// into a cancellation.
 #[weft::test(workers = 2, time_limit = common::WATCHDOG)]
 async fn a_body_cleanup_error_wins_over_the_parents_cancellation() {
     let child = CleanupChild::new();
     let ch = child.clone();
+    let seen = Log::new();
+    let seen2 = seen.clone();
     let parent = weft::spawn(async move {
         let a = ch.future();
         let out = weft::task_group(|tg| async move {
@@ -690,15 +709,14 @@ async fn a_body_cleanup_error_wins_over_the_parents_cancellation() {
         })
         .await;
         assert!(ch.cleaned.get());
-        out
+        seen2.push(out);
     });
     child.wait_parked("the child").await;
     weft::sleep(TICK).await;
     assert!(parent.cancel());
-    let out = parent
-        .await
-        .expect("the body's error must win over the cancellation");
-    let err = out.unwrap_err();
+    assert!(parent.await.unwrap_err().is_cancelled());
+    let out = seen.snapshot().pop().expect("task_group did not return");
+    let err = out.expect_err("the body's error must win over the cancellation");
     assert_eq!(err.errors().len(), 1, "{:?}", err.errors());
     assert!(is_body_failed(&err.errors()[0]));
     assert!(child.cleaned.get());
@@ -824,4 +842,268 @@ async fn sibling_spawns_while_aborting_scenario() {
 #[test]
 fn a_sibling_spawning_in_its_cleanup_while_the_group_aborts_is_refused() {
     on_both_paths(sibling_spawns_while_aborting_scenario);
+}
+
+// ----- asyncio 3.13: a child's error and an outside cancellation together -----
+
+// CPython: test_taskgroups.py BaseTestTaskGroup.test_error_and_cancel
+// A child fails while the task is being cancelled from outside: the group
+// returns the error, the task still counts the outside request (1), and the
+// request stands: the next await is cancelled and the task ends cancelled.
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn a_child_error_with_an_outside_cancel_returns_the_error_and_the_task_stays_cancelled() {
+    let event = Promise::<()>::new();
+    let seen = Log::new();
+    let (body_went_on, went_on) = (Flag::new(), Flag::new());
+    let (ev, seen2, bwo, wo) = (
+        event.clone(),
+        seen.clone(),
+        body_went_on.clone(),
+        went_on.clone(),
+    );
+    let inner = weft::spawn(async move {
+        let me = current_task().unwrap();
+        let out = weft::task_group(|tg| async move {
+            tg.spawn(async move {
+                ev.set_result(()).unwrap();
+                // Fails once the outside cancel() was made (asyncio's loop
+                // order makes it arrive first), cancelled meanwhile or not.
+                let _ = catch_cancel(wait_until("the outside cancel", move || {
+                    me.cancelling() > 0
+                }))
+                .await;
+                panic!("runtime error");
+            })
+            .unwrap()
+            .detach();
+            weft::sleep(Duration::from_secs(1)).await;
+            bwo.set();
+            Ok(())
+        })
+        .await;
+        seen2.push((out, my_cancelling()));
+        weft::sleep(Duration::from_secs(1)).await;
+        wo.set();
+    });
+    let inner_ref = inner.task_ref();
+    event.clone().await.unwrap();
+    assert_eq!(inner_ref.cancelling(), 0);
+    assert!(inner_ref.cancel());
+    assert_eq!(inner_ref.cancelling(), 1);
+    let ended = inner.await.unwrap_err();
+    assert!(ended.is_cancelled(), "{ended:?}");
+    assert!(inner_ref.cancelled());
+    let (out, cancelling) = seen.snapshot().pop().expect("task_group did not return");
+    assert_eq!(panic_texts(&out.unwrap_err()), ["runtime error"]);
+    assert_eq!(cancelling, 1, "the outside cancellation is not counted");
+    assert!(
+        !body_went_on.get(),
+        "the sleep in the group was not cancelled"
+    );
+    assert!(
+        !went_on.get(),
+        "the sleep after the group was not cancelled"
+    );
+}
+
+// CPython: test_taskgroups.py BaseTestTaskGroup.test_cancelling_level_preserved
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn a_child_failure_leaves_the_cancel_count_where_it_was() {
+    let t = weft::spawn(async {
+        let out = weft::task_group(|tg| async move {
+            tg.spawn(async {
+                weft::sleep(Duration::ZERO).await;
+                panic!("runtime error")
+            })
+            .unwrap()
+            .detach();
+            Ok(())
+        })
+        .await;
+        assert_eq!(panic_texts(&out.unwrap_err()), ["runtime error"]);
+        my_cancelling()
+    });
+    assert_eq!(t.await.unwrap(), 0);
+}
+
+// CPython: test_taskgroups.py BaseTestTaskGroup.test_nested_groups_both_cancelled
+// Both groups of one task see a child fail (the outer group's first). The
+// inner group returns its error with the outer group's request still counted
+// (1); the outer group then takes its own back (0).
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn nested_groups_both_failing_leave_the_count_at_one_then_zero() {
+    let t = weft::spawn(async {
+        let out = weft::task_group(|outer| async move {
+            let inner_out = weft::task_group(|inner| async move {
+                let value_error = outer
+                    .spawn(async { panic!("value error") })
+                    .unwrap()
+                    .task_ref();
+                inner
+                    .spawn(async move {
+                        let _ = catch_cancel(common::wait_done(&value_error)).await;
+                        panic!("runtime error");
+                    })
+                    .unwrap()
+                    .detach();
+                pending::<()>().await;
+                Ok(())
+            })
+            .await;
+            assert_eq!(panic_texts(&inner_out.unwrap_err()), ["runtime error"]);
+            assert_eq!(my_cancelling(), 1);
+            Ok(())
+        })
+        .await;
+        assert_eq!(panic_texts(&out.unwrap_err()), ["value error"]);
+        my_cancelling()
+    });
+    assert_eq!(t.await.unwrap(), 0);
+}
+
+// CPython: test_taskgroups.py BaseTestTaskGroup.test_cancellation_does_not_leak_out_of_tg
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn a_failed_group_leaves_no_cancellation_behind() {
+    let t = weft::spawn(async {
+        let out = weft::task_group(|tg| async move {
+            tg.spawn(async { panic!("my error") }).unwrap().detach();
+            Ok(())
+        })
+        .await;
+        assert_eq!(panic_texts(&out.unwrap_err()), ["my error"]);
+        weft::yield_now().await;
+        "went on"
+    });
+    assert_eq!(t.await.unwrap(), "went on");
+}
+
+// CPython: test_taskgroups.py BaseTestTaskGroup.test_taskgroup_context_manager_exit_raises
+// A child fails and the body's own cleanup (a context manager's exit) fails
+// too: both errors come back and the task is left uncancelled.
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn a_child_error_and_a_failing_body_cleanup_both_come_back_and_nothing_is_cancelled() {
+    let t = weft::spawn(async {
+        let out = weft::task_group(|tg| async move {
+            tg.spawn(async { panic!("custom exception") })
+                .unwrap()
+                .detach();
+            let _ = catch_cancel(weft::sleep(Duration::from_secs(1))).await;
+            Err::<(), _>(TaskError::failed(BodyFailed))
+        })
+        .await;
+        let err = out.unwrap_err();
+        assert_eq!(err.errors().len(), 2, "{:?}", err.errors());
+        assert_eq!(panic_text(&err.errors()[0]), "custom exception");
+        assert!(is_body_failed(&err.errors()[1]));
+        my_cancelling()
+    });
+    assert_eq!(t.await.unwrap(), 0);
+}
+
+// CPython: test_taskgroups.py BaseTestTaskGroup.test_taskgroup_08
+// Cancelled from outside while five children fail in their cleanup: the group
+// returns their errors (3.13: the ExceptionGroup, not CancelledError). asyncio
+// raises that group out of the task; a weft task returns, and the outside
+// cancellation, requested again by the group, ends it cancelled.
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn cancelled_from_outside_while_children_fail_in_cleanup_returns_their_errors() {
+    let parked = Log::<()>::new();
+    let seen = Log::new();
+    let (p, seen2) = (parked.clone(), seen.clone());
+    let r = weft::spawn(async move {
+        let out = weft::task_group(|tg| async move {
+            for _ in 0..5 {
+                let p = p.clone();
+                tg.spawn(async move {
+                    p.push(());
+                    let _ = catch_cancel(weft::sleep(Duration::from_secs(10))).await;
+                    panic!("zero division");
+                })
+                .unwrap()
+                .detach();
+            }
+            weft::sleep(Duration::from_secs(10)).await;
+            Ok(())
+        })
+        .await;
+        seen2.push(out);
+    });
+    wait_until("the children to park", || parked.len() == 5).await;
+    assert!(!r.done());
+    assert!(r.cancel());
+    assert!(r.await.unwrap_err().is_cancelled());
+    let out = seen.snapshot().pop().expect("task_group did not return");
+    assert_eq!(panic_texts(&out.unwrap_err()), ["zero division"; 5]);
+}
+
+// CPython: test_taskgroups.py BaseTestTaskGroup.test_taskgroup_15
+// The body intercepts an outside cancellation and cleans up; a child fails
+// during that cleanup: the group stops the cleanup, returns the error, and
+// the task stays cancelled.
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn a_child_failing_during_the_bodys_cancellation_cleanup_returns_its_error() {
+    let (parked, cleaned) = (Flag::new(), Flag::new());
+    let seen = Log::new();
+    let (p, c, seen2) = (parked.clone(), cleaned.clone(), seen.clone());
+    let r = weft::spawn(async move {
+        let out = weft::task_group(|tg| async move {
+            tg.spawn(failing_child(Duration::from_millis(300), "zero division"))
+                .unwrap()
+                .detach();
+            p.set();
+            if let Err(cancelled) = catch_cancel(weft::sleep(Duration::from_secs(10))).await {
+                weft::sleep(Duration::from_millis(500)).await;
+                c.set();
+                return cancelled.raise().await;
+            }
+            Ok(())
+        })
+        .await;
+        seen2.push(out);
+    });
+    wait_until("the body to start", || parked.get()).await;
+    weft::sleep(Duration::from_millis(100)).await;
+    assert!(!r.done());
+    assert!(r.cancel());
+    assert!(r.await.unwrap_err().is_cancelled());
+    let out = seen.snapshot().pop().expect("task_group did not return");
+    assert_eq!(panic_texts(&out.unwrap_err()), ["zero division"]);
+    assert!(
+        !cleaned.get(),
+        "the child's failure did not stop the body's cleanup"
+    );
+}
+
+// CPython: test_taskgroups.py BaseTestTaskGroup.test_taskgroup_18
+// The body turns an outside cancellation into an error: the group returns it,
+// and the task stays cancelled.
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn a_body_turning_the_outside_cancellation_into_an_error_returns_it() {
+    let (parked, caught) = (Flag::new(), Flag::new());
+    let seen = Log::new();
+    let (p, c, seen2) = (parked.clone(), caught.clone(), seen.clone());
+    let r = weft::spawn(async move {
+        let out = weft::task_group(|_tg| async move {
+            p.set();
+            match catch_cancel(weft::sleep(Duration::from_secs(10))).await {
+                Ok(()) => Ok(()),
+                Err(_) => {
+                    c.set();
+                    Err(TaskError::failed(BodyFailed))
+                }
+            }
+        })
+        .await;
+        seen2.push((out, my_cancelling()));
+    });
+    wait_until("the body to start", || parked.get()).await;
+    weft::sleep(TICK).await;
+    assert!(r.cancel());
+    assert!(r.await.unwrap_err().is_cancelled());
+    let (out, cancelling) = seen.snapshot().pop().expect("task_group did not return");
+    let err = out.unwrap_err();
+    assert_eq!(err.errors().len(), 1);
+    assert!(is_body_failed(&err.errors()[0]));
+    assert_eq!(cancelling, 1);
+    assert!(caught.get());
 }

@@ -1,4 +1,4 @@
-//! `TaskGroup`: structured concurrency (asyncio 3.11's `TaskGroup`).
+//! `TaskGroup`: structured concurrency (asyncio 3.13's `TaskGroup`).
 //!
 //! # Protocol
 //!
@@ -23,13 +23,18 @@
 //!    the result is a [`TaskGroupError`] holding all of them (children's
 //!    first, in completion order, then the body's); otherwise a cancellation
 //!    is re-raised; otherwise the body's value comes back.
+//! 5. Errors returned while the task still counts a cancellation from outside
+//!    (`cancelling() > 0` after step 2's `uncancel`): the group requests that
+//!    cancellation again, `uncancel` then `cancel`, so the count stays the same
+//!    and the caller's next await is cancelled (asyncio 3.13: the outside
+//!    cancellation is not lost because the group reported errors instead).
 //!
 //! No wake-up is lost: a child's callback removes it from the live set and
 //! takes the group's waker under the same lock the waiting group registers
 //! its waker and reads the set under.
 
 use crate::body::run_body;
-use crate::child::{error_of, set_waker};
+use crate::child::{cancel_as, error_of, set_waker};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::fmt;
@@ -52,8 +57,11 @@ use weft_task::{
 ///   them, and the group returns every non-cancellation error together in a
 ///   [`TaskGroupError`]. A body returning `Err` does the same.
 /// - Cancelling the caller from outside cancels the children and the body,
-///   waits for them, then re-raises the cancellation, unless their cleanup
-///   raised errors: those win, as a `TaskGroupError`.
+///   waits for them, then re-raises the cancellation, unless there are
+///   errors (a child's failure arriving with the cancellation, or raised in
+///   cleanup): those win, as a `TaskGroupError`, and the cancellation is not
+///   lost: the caller's task stays cancelled (`cancelling()` unchanged), so
+///   its next await is cancelled (asyncio 3.13).
 /// - Spawning into a group that has finished, or is aborting, is an error and
 ///   the future is dropped unpolled.
 /// - Dropping this future before it finishes (without cancelling it) closes
@@ -106,10 +114,16 @@ where
     .await;
 
     let (mut value, mut body_error, mut propagate) = (None, None, None);
+    // The last cancellation the group intercepted, for its message if the
+    // group has to request it again (step 5).
+    let mut last_cancel = None;
     match out {
         Ok(Ok(v)) => value = Some(v),
         Ok(Err(e)) => body_error = Some(e),
-        Err(c) => propagate = Some(c),
+        Err(c) => {
+            last_cancel = Some(c.clone());
+            propagate = Some(c);
+        }
     }
     let to_cancel = {
         let mut st = group.inner.state.lock();
@@ -130,6 +144,7 @@ where
         match waited {
             Ok(()) => break,
             Err(c) => {
+                last_cancel = Some(c.clone());
                 let to_cancel = {
                     let mut st = group.inner.state.lock();
                     if st.aborting {
@@ -153,6 +168,15 @@ where
     };
     errors.extend(body_error);
     if !errors.is_empty() {
+        if let Some(p) = parent.as_ref().filter(|p| p.cancelling() > 0) {
+            // Step 5: the request from outside was consumed by the body or
+            // the wait above; make it again, keeping the count.
+            p.uncancel();
+            match &last_cancel {
+                Some(c) => cancel_as(p, c),
+                None => p.cancel(),
+            };
+        }
         return Err(TaskGroupError { errors });
     }
     match (propagate, value.take()) {
