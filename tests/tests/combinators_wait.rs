@@ -84,6 +84,8 @@ async fn still_pending<F: Future + Unpin>(w: &mut F, what: &str) {
 // ----- empty input -----
 
 // Spec: "Empty input -> error." (asyncio: ValueError; weft: EmptyError.)
+// CPython: test_tasks.py BaseTaskTests.test_wait_errors (its second half, an
+// invalid return_when, cannot be written: ReturnWhen is an enum).
 #[weft::test(workers = 2, time_limit = common::WATCHDOG)]
 async fn wait_on_no_tasks_is_an_empty_error() {
     let err = weft::wait(Vec::<Task<u32>>::new()).await.unwrap_err();
@@ -493,4 +495,183 @@ async fn wait_lists_done_and_pending_in_argument_order() {
     for i in [0, 2, 4] {
         gates[i].set_result(()).unwrap();
     }
+}
+
+// ----- CPython's test_tasks.py wait cases -----
+
+// CPython: test_tasks.py BaseTaskTests.test_wait
+// ALL_COMPLETED over two sleepers; waiting again on the done handles takes
+// no time.
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn cpython_wait_all_completed_over_sleepers_then_again_at_once() {
+    let a = weft::spawn(weft::sleep(Duration::from_millis(100)));
+    let b = weft::spawn(weft::sleep(Duration::from_millis(150)));
+    let (a_id, b_id) = (a.id(), b.id());
+    let t0 = Instant::now();
+    let (done, pending) = weft::wait(vec![b, a]).await.unwrap();
+    assert!(t0.elapsed() >= Duration::from_millis(150));
+    assert_eq!(ids(&done), [b_id, a_id]);
+    assert!(pending.is_empty());
+    // Again, on tasks all done: at once (another path: nothing to watch).
+    let mut w = weft::wait(done);
+    let (done, pending) = ready_now(&mut w, "every task was done").unwrap();
+    assert_eq!(ids(&done), [b_id, a_id]);
+    assert!(pending.is_empty());
+}
+
+// CPython: test_tasks.py BaseTaskTests.test_wait_first_completed
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn cpython_wait_first_completed_returns_the_sleeper_that_finished() {
+    let a = weft::spawn(weft::sleep(Duration::from_secs(10)));
+    let b = weft::spawn(weft::sleep(Duration::from_millis(100)));
+    let (a_ref, a_id, b_id) = (a.task_ref(), a.id(), b.id());
+    let (mut done, pending) = weft::wait(vec![b, a])
+        .return_when(ReturnWhen::FirstCompleted)
+        .await
+        .unwrap();
+    assert_eq!(ids(&done), [b_id]);
+    assert_eq!(ids(&pending), [a_id]);
+    assert!(!a_ref.done());
+    assert!(done[0].done());
+    done[0].result().unwrap().unwrap();
+    a_ref.cancel();
+}
+
+// CPython: test_tasks.py BaseTaskTests.test_wait_really_done
+// Tasks in the pending list that are done by the time wait returns, their
+// wake-ups not all delivered yet, are in done.
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn cpython_wait_really_done_puts_every_finished_task_in_done() {
+    let (ga, a) = gated(());
+    let (gb, b) = gated(());
+    let (ra, rb) = (a.task_ref(), b.task_ref());
+    let mut w = weft::wait(vec![b, a]).return_when(ReturnWhen::FirstCompleted);
+    still_pending(&mut w, "nothing finished").await;
+    ga.set_result(()).unwrap();
+    gb.set_result(()).unwrap();
+    wait_done(&ra).await;
+    wait_done(&rb).await;
+    let (mut done, pending) = ready(&mut w, "both finished").await.unwrap();
+    assert_eq!(done.len(), 2);
+    assert!(pending.is_empty());
+    for t in &mut done {
+        assert!(t.done());
+        t.result().unwrap().unwrap();
+    }
+}
+
+// CPython: test_tasks.py BaseTaskTests.test_wait_first_exception
+// A task that has already failed: FIRST_EXCEPTION returns at once.
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn cpython_wait_first_exception_with_a_task_already_failed_returns_at_once() {
+    let a = weft::spawn(weft::sleep(Duration::from_secs(10)));
+    let b = weft::spawn(async { panic!("err") });
+    let (a_ref, a_id, b_id) = (a.task_ref(), a.id(), b.id());
+    wait_done(&b.task_ref()).await;
+    let t0 = Instant::now();
+    let (done, pending) = weft::wait(vec![b, a])
+        .return_when(ReturnWhen::FirstException)
+        .await
+        .unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    assert_eq!(ids(&done), [b_id]);
+    assert_eq!(ids(&pending), [a_id]);
+    a_ref.cancel();
+}
+
+// CPython: test_tasks.py BaseTaskTests.test_wait_first_exception_in_wait
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn cpython_wait_first_exception_returns_when_a_task_fails_while_waiting() {
+    let a = weft::spawn(weft::sleep(Duration::from_secs(10)));
+    let b = weft::spawn(async {
+        weft::sleep(Duration::from_millis(10)).await;
+        panic!("err")
+    });
+    let (a_ref, a_id, b_id) = (a.task_ref(), a.id(), b.id());
+    let (done, pending) = weft::wait(vec![b, a])
+        .return_when(ReturnWhen::FirstException)
+        .await
+        .unwrap();
+    assert_eq!(ids(&done), [b_id]);
+    assert_eq!(ids(&pending), [a_id]);
+    assert!(done[0].exception().unwrap().unwrap().is_panic());
+    assert!(!a_ref.done());
+    a_ref.cancel();
+}
+
+// CPython: test_tasks.py BaseTaskTests.test_wait_with_exception
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn cpython_wait_all_completed_with_one_failure_returns_both_done() {
+    let a = weft::spawn(weft::sleep(Duration::from_millis(100)));
+    let b = weft::spawn(async {
+        weft::sleep(Duration::from_millis(150)).await;
+        panic!("really")
+    });
+    let (done, pending) = weft::wait(vec![b, a]).await.unwrap();
+    assert_eq!(done.len(), 2);
+    assert!(pending.is_empty());
+    let errors = done
+        .iter()
+        .filter(|t| t.exception().unwrap().is_some())
+        .count();
+    assert_eq!(errors, 1);
+}
+
+// CPython: test_tasks.py BaseTaskTests.test_wait_with_timeout
+// (the second task never finishes here: 10 ms of margin on each side of the
+// timeout would make the port depend on a quiet machine).
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn cpython_wait_with_timeout_returns_what_finished_before_it() {
+    let a = weft::spawn(weft::sleep(Duration::from_millis(50)));
+    let (gb, b) = gated(());
+    let (a_id, b_id) = (a.id(), b.id());
+    let t0 = Instant::now();
+    let (done, pending) = weft::wait(vec![b, a])
+        .timeout(Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert!(t0.elapsed() >= Duration::from_millis(300));
+    assert_eq!(ids(&done), [a_id]);
+    assert_eq!(ids(&pending), [b_id]);
+    gb.set_result(()).unwrap();
+}
+
+// CPython: test_tasks.py BaseTaskTests.test_wait_concurrent_complete
+// A task finishing at the same moment the timeout fires is in done, whatever
+// return_when says: here it finished, then the deadline passed, then wait is
+// polled.
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn cpython_wait_a_task_finishing_as_the_timeout_fires_is_in_done() {
+    for when in [
+        ReturnWhen::AllCompleted,
+        ReturnWhen::FirstCompleted,
+        ReturnWhen::FirstException,
+    ] {
+        let (ga, a) = gated(1u32);
+        let (gb, b) = gated(2u32);
+        let (ra, a_id, b_id) = (a.task_ref(), a.id(), b.id());
+        let mut w = weft::wait(vec![b, a])
+            .return_when(when)
+            .timeout(Duration::from_millis(20));
+        assert!(poll_once(&mut w).is_pending(), "{when:?}");
+        ga.set_result(()).unwrap();
+        wait_done(&ra).await;
+        weft::sleep(Duration::from_millis(40)).await;
+        let (done, pending) = ready_now(&mut w, "the deadline passed").unwrap();
+        assert_eq!(ids(&done), [a_id], "{when:?}");
+        assert_eq!(ids(&pending), [b_id], "{when:?}");
+        gb.set_result(()).unwrap();
+    }
+}
+
+// CPython: test_tasks.py BaseTaskTests.test_wait_with_iterator_of_tasks and
+// test_wait_generator: any iterator of tasks.
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn cpython_wait_takes_any_iterator_of_tasks() {
+    let (done, pending) = weft::wait((0..10u32).map(|i| weft::spawn(async move { i })))
+        .return_when(ReturnWhen::AllCompleted)
+        .await
+        .unwrap();
+    assert_eq!(done.len(), 10);
+    assert!(pending.is_empty());
 }
