@@ -215,3 +215,79 @@ async fn cancelling_the_reader_of_as_completed_cancels_nothing() {
     assert_running_uncancelled(&refs[1]);
     open_and_finish(&[&g1], &[&refs[1]]).await;
 }
+
+// ----- CPython's test_tasks.py as_completed cases -----
+
+// CPython: test_tasks.py BaseTaskTests.test_as_completed
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn cpython_as_completed_yields_the_sleepers_in_the_order_they_finish() {
+    let sleeper =
+        |ms: u64, x: &'static str| weft::spawn(weft::sleep_with(Duration::from_millis(ms), x));
+    let (a, b, c) = (sleeper(10, "a"), sleeper(10, "b"), sleeper(150, "c"));
+    let res: Vec<&str> = weft::as_completed(vec![b, c, a])
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
+    assert!(res[..2].contains(&"a"), "{res:?}");
+    assert!(res[..2].contains(&"b"), "{res:?}");
+    assert_eq!(res[2], "c");
+}
+
+// CPython: test_tasks.py BaseTaskTests.test_as_completed_with_timeout
+// (the second task never finishes here, so the port does not depend on
+// 20 ms of margin on a loaded machine).
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn cpython_as_completed_with_timeout_yields_a_value_then_a_timeout() {
+    let a = weft::spawn(weft::sleep_with(Duration::from_millis(100), "a"));
+    let (gb, b) = gated("b");
+    let b_ref = b.task_ref();
+    let mut values = Vec::new();
+    let mut stream = weft::as_completed(vec![a, b]).timeout(Duration::from_millis(400));
+    while let Some(item) = stream.next().await {
+        values.push(item);
+    }
+    assert_eq!(values.len(), 2, "{values:?}");
+    assert_eq!(*values[0].as_ref().unwrap(), "a");
+    assert!(values[1].as_ref().unwrap_err().is_timeout(), "{values:?}");
+    assert_running_uncancelled(&b_ref);
+    open_and_finish(&[&gb], &[&b_ref]).await;
+}
+
+// CPython: test_tasks.py BaseTaskTests.test_as_completed_with_unused_timeout
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn cpython_as_completed_with_an_unused_timeout_yields_the_value() {
+    let a = weft::spawn(weft::sleep_with(Duration::from_millis(10), "a"));
+    let mut stream = weft::as_completed(vec![a]).timeout(Duration::from_secs(1));
+    assert_eq!(stream.next().await.unwrap().unwrap(), "a");
+    assert!(stream.next().await.is_none());
+}
+
+// Issue 16, section 2: a task that finished before the deadline passed is a
+// result, not a timeout, even when the stream is first polled after the
+// deadline (asyncio's done callback runs before the timeout handler).
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn as_completed_yields_a_task_done_when_the_deadline_passes_as_a_result() {
+    let (ga, a) = gated(1u32);
+    let (gb, b) = gated(2u32);
+    let (ra, rb) = (a.task_ref(), b.task_ref());
+    let mut stream = weft::as_completed(vec![b, a])
+        .timeout(Duration::from_millis(20))
+        .tasks();
+    assert!(common::poll_once(&mut Box::pin(stream.next())).is_pending());
+    ga.set_result(()).unwrap();
+    wait_done(&ra).await;
+    weft::sleep(Duration::from_millis(40)).await;
+    let first = stream.next().await.unwrap();
+    assert_eq!(
+        first.expect("a done task came out as a timeout").id(),
+        ra.id()
+    );
+    let second = stream.next().await.unwrap();
+    assert_eq!(
+        second.expect_err("b is still running").into_task().id(),
+        rb.id()
+    );
+    assert!(stream.next().await.is_none());
+    drop(stream);
+    open_and_finish(&[&gb], &[&rb]).await;
+}
