@@ -997,3 +997,33 @@ async fn timers_do_not_leak_after_scopes_and_wait_for_finish_or_are_dropped() {
     })
     .await;
 }
+
+// Issue 16, section 2 (asyncio's timeout scope: a wake-up queued before the
+// timer fired runs first, so a result that is ready when the deadline passes
+// is the scope's value, not a timeout): the block's promise is set, then the
+// deadline passes, then the scope is polled. In a task and outside one.
+#[test]
+fn a_block_ready_when_the_deadline_passes_returns_its_value() {
+    async fn scenario() {
+        let scope = weft::timeout(ms(20));
+        let gate = weft::Promise::<u32>::new();
+        let g = gate.clone();
+        let mut run = Box::pin(scope.run(async move { g.await.unwrap() }));
+        assert!(poll_once(&mut run).is_pending());
+        gate.set_result(7).unwrap();
+        weft::sleep(ms(40)).await;
+        match poll_once(&mut run) {
+            Poll::Ready(out) => assert_eq!(out.expect("a ready value became a timeout"), 7),
+            Poll::Pending => panic!("the scope is pending with its block ready"),
+        }
+        drop(run);
+        assert!(!scope.expired());
+        if let Some(me) = weft::current_task() {
+            assert_eq!(me.cancelling(), 0);
+        }
+    }
+    block_on(2, |_| async {
+        scenario().await;
+        in_task(scenario()).await;
+    });
+}

@@ -32,11 +32,14 @@
 //! 1. Enter: remember `T.cancelling()`, move `Created -> Entered`, and arm a
 //!    guard (`ExitOnDrop`) that performs step 4 if the future is dropped.
 //! 2. Each poll: read the clock once per poll of the outermost scope
-//!    (`PollClock`, so nested scopes agree), then, under the lock, store the
-//!    waker and compare the deadline. Not passed: arm or move the timer and
-//!    poll the block. Passed: `Entered -> Expiring` and interrupt the block
-//!    (`body.rs`: cancel `T`, or outside a task drop the block), then poll it
-//!    so its innermost `catch_cancel` sees the request.
+//!    (`PollClock`, so nested scopes agree), then poll the block. A block
+//!    that is ready gives the outcome, even if the deadline has passed too
+//!    (asyncio: a wake-up queued before the timer fired runs first, and the
+//!    value wins). A pending block: under the lock, store the waker and
+//!    compare the deadline. Not passed: arm or move the timer. Passed:
+//!    `Entered -> Expiring` and interrupt the block (`body.rs`: cancel `T`,
+//!    whose innermost `catch_cancel` takes the request at the next poll, or
+//!    outside a task drop the block).
 //!    `reschedule` stores the new deadline under the same lock and wakes the
 //!    stored waker, so a moved deadline is looked at on the next poll.
 //! 3. The block finishes: `Expiring -> Expired` or `Entered -> Exited`.
@@ -362,10 +365,11 @@ thread_local! {
 
 /// The clock reading shared by every timeout scope polled within one poll of
 /// the outermost scope, so nested scopes with one deadline agree on whether
-/// it has passed: the outer one, checked first, then expires too, and only
-/// it reports the timeout. (asyncio gets this by firing every due timer
-/// before the task runs again; reading the clock once per scope would let it
-/// pass between the outer scope's check and the inner one's.)
+/// it has passed: the inner one, checked first, and then the outer one
+/// expire in the same poll, and only the outer one reports the timeout.
+/// (asyncio gets this by firing every due timer before the task runs again;
+/// reading the clock once per scope would let it pass between the inner
+/// scope's check and the outer one's.)
 struct PollClock {
     outermost: bool,
 }
