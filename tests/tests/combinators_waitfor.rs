@@ -237,7 +237,7 @@ async fn a_timed_out_wait_for_waits_for_the_tasks_cancellation_cleanup() {
             let _finally = g;
             if let Err(c) = catch_cancel(weft::sleep(Duration::from_secs(10))).await {
                 weft::sleep(EPSILON).await;
-                return c.raise().await;
+                c.raise::<()>().await;
             }
         });
         wait_for(inner_task, Some(EPSILON)).await.unwrap_err()
@@ -261,7 +261,7 @@ async fn a_zero_timeout_waits_for_the_tasks_cancellation_cleanup() {
             let _finally = g;
             if let Err(c) = catch_cancel(weft::sleep(Duration::from_secs(10))).await {
                 weft::sleep(EPSILON).await;
-                return c.raise().await;
+                c.raise::<()>().await;
             }
         });
         weft::sleep(EPSILON).await;
