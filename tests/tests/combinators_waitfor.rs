@@ -54,19 +54,6 @@ impl SlowTask {
     }
 }
 
-/// Runs `body` in a spawned task (the caller of `wait_for` is a task in
-/// asyncio) and returns its value; a failure of that task fails the test.
-async fn in_task<T, F>(body: F) -> T
-where
-    F: Future<Output = T> + Send + 'static,
-    T: Send + 'static,
-{
-    match weft::spawn(body).await {
-        Ok(v) => v,
-        Err(e) => panic!("the test's task failed: {e}"),
-    }
-}
-
 /// Spawns `body` and waits until it has parked at its first await.
 async fn spawn_parked<T, F>(body: F) -> weft::Task<T>
 where
@@ -94,8 +81,9 @@ async fn cancelling_wait_for_waits_for_a_task_that_ignores_cancellation() {
 async fn a_timed_out_wait_for_waits_for_a_task_that_ignores_cancellation() {
     let t = SlowTask::default();
     let run = t.run();
-    let out =
-        in_task(async move { wait_for(weft::spawn(run), Some(TASK_TIMEOUT / 2)).await }).await;
+    let out = weft::spawn(async move { wait_for(weft::spawn(run), Some(TASK_TIMEOUT / 2)).await })
+        .await
+        .unwrap();
     // 3.12+: the task swallowed the cancellation and returned, so its value
     // (CPython accepts a TimeoutError too).
     match out {
@@ -125,13 +113,14 @@ async fn a_zero_timeout_on_a_done_task_returns_its_result() {
 async fn a_zero_timeout_never_starts_a_task_not_started_yet() {
     let foo_started = Flag::new();
     let s = foo_started.clone();
-    let (err, elapsed) = in_task(async move {
+    let (err, elapsed) = weft::spawn(async move {
         let t0 = Instant::now();
         let foo = weft::spawn(async move { s.set() });
         let err = wait_for(foo, Some(Duration::ZERO)).await.unwrap_err();
         (err, t0.elapsed())
     })
-    .await;
+    .await
+    .unwrap();
     assert!(err.is_timeout(), "{err:?}");
     assert!(!foo_started.get(), "the task was started");
     assert!(elapsed < QUICK);
@@ -198,7 +187,7 @@ async fn wait_for_with_no_timeout_returns_the_result() {
 // CPython: test_waitfor.py AsyncioWaitForTest.test_wait_for_race_condition
 #[weft::test(workers = 2, time_limit = common::WATCHDOG)]
 async fn a_result_set_before_the_timeout_is_returned() {
-    let res = in_task(async {
+    let res = weft::spawn(async {
         let fut = Promise::<&'static str>::new();
         let f = fut.clone();
         let task = weft::spawn(async move { f.await });
@@ -207,81 +196,89 @@ async fn a_result_set_before_the_timeout_is_returned() {
         });
         wait_for(task, Some(ms(200))).await
     })
-    .await;
+    .await
+    .unwrap();
     assert_eq!(res.unwrap().unwrap(), "ok");
+}
+
+/// In a task: spawns a task that sleeps `sleep` and, cancelled there,
+/// returns `on_cancel`; waits until it parked; runs `wait_for` on it with
+/// `timeout`.
+async fn wait_for_a_task_catching_the_timeout(
+    sleep: Duration,
+    timeout: Duration,
+    on_cancel: u32,
+) -> Result<u32, weft::TaskError> {
+    weft::spawn(async move {
+        let inner = spawn_parked(async move {
+            match catch_cancel(weft::sleep(sleep)).await {
+                Ok(()) => panic!("the sleep was not cancelled"),
+                Err(_) => on_cancel,
+            }
+        })
+        .await;
+        wait_for(inner, Some(timeout)).await
+    })
+    .await
+    .unwrap()
+}
+
+/// A task body that sleeps 10 s and, cancelled there, cleans up with an
+/// await before re-raising; `finally` is dropped when it ends, however.
+async fn cleanup_then_reraise(finally: common::DropGuard) {
+    let _finally = finally;
+    if let Err(c) = catch_cancel(weft::sleep(Duration::from_secs(10))).await {
+        weft::sleep(EPSILON).await;
+        c.raise::<()>().await;
+    }
 }
 
 // CPython: test_waitfor.py AsyncioWaitForTest.test_wait_for_cancellation_race_condition
 #[weft::test(workers = 2, time_limit = common::WATCHDOG)]
 async fn a_task_that_catches_the_timeouts_cancellation_returns_its_value() {
-    let result = in_task(async {
-        let inner = spawn_parked(async {
-            let slept = catch_cancel(weft::sleep(Duration::from_secs(1))).await;
-            assert!(slept.is_err(), "the sleep was not cancelled");
-            1
-        })
-        .await;
-        wait_for(inner, Some(ms(10))).await
-    })
-    .await;
+    let result = wait_for_a_task_catching_the_timeout(Duration::from_secs(1), ms(10), 1).await;
     assert_eq!(result.unwrap(), 1);
+}
+
+/// In a task: spawns [`cleanup_then_reraise`], sleeps `first` (if any),
+/// runs `wait_for` on it with `timeout`; checks that the result is the
+/// timeout and came only once the task had ended.
+async fn time_out_a_task_cleaning_up(first: Option<Duration>, timeout: Duration) {
+    let task_done = DropCounter::new();
+    let g = task_done.guard();
+    let err = weft::spawn(async move {
+        let inner_task = weft::spawn(cleanup_then_reraise(g));
+        if let Some(d) = first {
+            weft::sleep(d).await;
+        }
+        wait_for(inner_task, Some(timeout)).await.unwrap_err()
+    })
+    .await
+    .unwrap();
+    assert!(err.is_timeout(), "{err:?}");
+    assert_eq!(
+        task_done.get(),
+        1,
+        "wait_for returned before the task ended"
+    );
 }
 
 // CPython: test_waitfor.py AsyncioWaitForTest.test_wait_for_waits_for_task_cancellation
 #[weft::test(workers = 2, time_limit = common::WATCHDOG)]
 async fn a_timed_out_wait_for_waits_for_the_tasks_cancellation_cleanup() {
-    let task_done = DropCounter::new();
-    let g = task_done.guard();
-    let err = in_task(async move {
-        let inner_task = weft::spawn(async move {
-            let _finally = g;
-            if let Err(c) = catch_cancel(weft::sleep(Duration::from_secs(10))).await {
-                weft::sleep(EPSILON).await;
-                c.raise::<()>().await;
-            }
-        });
-        wait_for(inner_task, Some(EPSILON)).await.unwrap_err()
-    })
-    .await;
-    assert!(err.is_timeout(), "{err:?}");
-    assert_eq!(
-        task_done.get(),
-        1,
-        "wait_for returned before the task ended"
-    );
+    time_out_a_task_cleaning_up(None, EPSILON).await;
 }
 
 // CPython: test_waitfor.py AsyncioWaitForTest.test_wait_for_waits_for_task_cancellation_w_timeout_0
 #[weft::test(workers = 2, time_limit = common::WATCHDOG)]
 async fn a_zero_timeout_waits_for_the_tasks_cancellation_cleanup() {
-    let task_done = DropCounter::new();
-    let g = task_done.guard();
-    let err = in_task(async move {
-        let inner_task = weft::spawn(async move {
-            let _finally = g;
-            if let Err(c) = catch_cancel(weft::sleep(Duration::from_secs(10))).await {
-                weft::sleep(EPSILON).await;
-                c.raise::<()>().await;
-            }
-        });
-        weft::sleep(EPSILON).await;
-        wait_for(inner_task, Some(Duration::ZERO))
-            .await
-            .unwrap_err()
-    })
-    .await;
-    assert!(err.is_timeout(), "{err:?}");
-    assert_eq!(
-        task_done.get(),
-        1,
-        "wait_for returned before the task ended"
-    );
+    time_out_a_task_cleaning_up(Some(EPSILON), Duration::ZERO).await;
 }
 
 // CPython: test_waitfor.py AsyncioWaitForTest.test_wait_for_reraises_exception_during_cancellation
 #[weft::test(workers = 2, time_limit = common::WATCHDOG)]
 async fn an_error_raised_in_the_tasks_cleanup_replaces_the_timeout() {
-    let err = in_task(async {
+    let err = weft::spawn(async {
         let inner_task = weft::spawn(async {
             // try: sleep(0.2) finally: raise FooException
             let _ = catch_cancel(weft::sleep(ms(200))).await;
@@ -289,7 +286,8 @@ async fn an_error_raised_in_the_tasks_cleanup_replaces_the_timeout() {
         });
         wait_for(inner_task, Some(EPSILON)).await.unwrap_err()
     })
-    .await;
+    .await
+    .unwrap();
     assert_eq!(common::panic_text(&err), "foo exception");
 }
 
@@ -350,17 +348,7 @@ async fn cancelling_a_wait_for_with_a_timeout_cancels_its_task() {
 // CPython: test_waitfor.py AsyncioWaitForTest.test_wait_for_cancel_suppressed
 #[weft::test(workers = 2, time_limit = common::WATCHDOG)]
 async fn a_task_returning_a_value_from_its_cancellation_gives_that_value() {
-    let res = in_task(async {
-        let return_42 = spawn_parked(async {
-            match catch_cancel(weft::sleep(Duration::from_secs(10))).await {
-                Ok(()) => 0,
-                Err(_) => 42,
-            }
-        })
-        .await;
-        wait_for(return_42, Some(ms(100))).await
-    })
-    .await;
+    let res = wait_for_a_task_catching_the_timeout(Duration::from_secs(10), ms(100), 42).await;
     assert_eq!(res.unwrap(), 42);
 }
 
