@@ -1107,3 +1107,70 @@ async fn a_body_turning_the_outside_cancellation_into_an_error_returns_it() {
     assert_eq!(cancelling, 1);
     assert!(caught.get());
 }
+
+/// asyncio's test_taskgroup_11 and _12: an outer group (with `outer_child`
+/// spawned into it, if any) around an inner group whose five children fail
+/// in their cleanup; the task is cancelled from outside. The inner group's
+/// error, returned by the outer body, comes back inside the outer group's
+/// (an ExceptionGroup in an ExceptionGroup), and the task stays cancelled.
+async fn nested_groups_cancelled_from_outside(outer_child: bool) {
+    let parked = Log::<()>::new();
+    let seen = Log::new();
+    let (p, seen2) = (parked.clone(), seen.clone());
+    let r = weft::spawn(async move {
+        let out = weft::task_group(|g1| async move {
+            if outer_child {
+                g1.spawn(weft::sleep(Duration::from_secs(10)))
+                    .unwrap()
+                    .detach();
+            }
+            weft::task_group(|g2| async move {
+                for _ in 0..5 {
+                    let p = p.clone();
+                    g2.spawn(async move {
+                        p.push(());
+                        let _ = catch_cancel(weft::sleep(Duration::from_secs(10))).await;
+                        panic!("zero division");
+                    })
+                    .unwrap()
+                    .detach();
+                }
+                weft::sleep(Duration::from_secs(10)).await;
+                Ok(())
+            })
+            .await
+            .map_err(TaskError::failed)
+        })
+        .await;
+        seen2.push(out);
+    });
+    wait_until("the children to park", || parked.len() == 5).await;
+    assert!(!r.done());
+    assert!(r.cancel());
+    assert!(r.await.unwrap_err().is_cancelled());
+    let err = seen
+        .snapshot()
+        .pop()
+        .expect("task_group did not return")
+        .unwrap_err();
+    assert_eq!(err.errors().len(), 1, "{:?}", err.errors());
+    let TaskError::Failed(inner) = &err.errors()[0] else {
+        panic!("not the inner group's error: {:?}", err.errors()[0]);
+    };
+    let inner = inner
+        .downcast_ref::<TaskGroupError>()
+        .expect("not the inner group's error");
+    assert_eq!(panic_texts(inner), ["zero division"; 5]);
+}
+
+// CPython: test_taskgroups.py BaseTestTaskGroup.test_taskgroup_11
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn nested_groups_cancelled_from_outside_return_the_inner_errors_nested() {
+    nested_groups_cancelled_from_outside(false).await;
+}
+
+// CPython: test_taskgroups.py BaseTestTaskGroup.test_taskgroup_12
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn nested_groups_with_an_outer_child_cancelled_from_outside_return_the_inner_errors_nested() {
+    nested_groups_cancelled_from_outside(true).await;
+}

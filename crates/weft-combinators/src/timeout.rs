@@ -131,9 +131,10 @@ pub async fn wait_for<T>(mut task: Task<T>, timeout: Option<Duration>) -> Result
 /// it when the deadline passes. Clones share the scope, so the block itself
 /// can read or move its deadline.
 ///
-/// At the deadline the scope cancels the task it runs in. The innermost
-/// [`catch_cancel`] in the block gets the request at its await point and may
-/// clean up (awaiting if it likes). If the block ends cancelled, `run`
+/// At the deadline the scope cancels the task it runs in (a block that is
+/// ready by then gives its value instead). The innermost [`catch_cancel`] in
+/// the block gets the request at its await point and may clean up (awaiting
+/// if it likes). If the block ends cancelled, `run`
 /// returns [`TimeoutError`]; if it swallowed the cancellation, its value. A
 /// cancellation from outside that arrives too is re-raised instead, and of
 /// nested scopes expiring together only the outermost reports the timeout
