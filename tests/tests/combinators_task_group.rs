@@ -4,7 +4,9 @@
 //! error comes back together, a body error does the same, cancelling the
 //! parent from outside cancels and awaits the children then re-raises (errors
 //! from their cleanup win), and a finished or aborting group refuses to spawn,
-//! dropping the future unpolled.
+//! dropping the future unpolled. As of asyncio 3.13 (test_taskgroups.py cases
+//! at the end): when errors win over an outside cancellation, the task stays
+//! cancelled.
 //!
 //! The body is stopped two ways: inside a spawned task the group cancels that
 //! task and takes the request back (`uncancel`); in the future given to
