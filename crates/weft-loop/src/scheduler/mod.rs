@@ -15,6 +15,8 @@
 //! | stealable task (spawn or wake)    | a worker of its runtime, deque not empty   | the back of the worker's deque (a woken joiner runs after the batch) |
 //! | stealable task, waking itself     | a worker of its runtime (`yield_now`)      | the back of the worker's deque |
 //! | stealable task                    | anywhere else (`block_on`, another runtime, a plain thread) | the injector |
+//! | eager spawn (`spawn_eager`, `Builder::eager_tasks`) | a loop of its runtime (worker or `block_on`) | nowhere: its first step runs inside the spawn call (`start_eager`); if it suspends, its wake-ups follow the rows above |
+//! | eager spawn                       | anywhere else                              | as a plain spawn |
 //! | pinned task (`spawn_local`)       | its loop's thread                          | that loop's pinned queue |
 //! | pinned task                       | any other thread                           | its loop's inbox, then that loop's parker is unparked |
 //! | `call_soon` callback              | a loop of its runtime                      | that loop's callback queue |
@@ -113,6 +115,39 @@ pub(crate) fn on_own_thread<T>(
 pub(crate) fn schedule(shared: &Shared, task: Runnable) {
     if let Some(task) = on_own_loop(shared, task, Loop::push_woken) {
         shared.inject(task);
+    }
+}
+
+/// Starts a new stealable task of `shared`'s runtime eagerly (`spawn_eager`,
+/// `Builder::eager_tasks`): on a loop of its runtime (a worker, or the thread
+/// inside `block_on`) its first step runs here, now, inside the spawn call,
+/// with the task as the current task; if it suspends, its wake-ups route as
+/// any task's do. Anywhere else (a plain thread, another runtime's loop) there
+/// is no running loop of the runtime to run it on, so it is scheduled as usual.
+///
+/// On a `block_on` loop this is the one place a stealable task is polled. A
+/// shutdown from another thread may then scan the registry while the step
+/// runs, see the task running, and leave it (`to_running_for_shutdown`
+/// refuses a running task): so if the step suspends and the registry is
+/// closed by now, the task is cancelled here, and, the runtime being closed,
+/// that cancels it at once (`Shared::inject`). The check takes a registry
+/// lock, which orders it against the scan: either the scan ran after the step
+/// and shut the task down itself, or the check sees the registry closed.
+pub(crate) fn start_eager(shared: &Shared, task: Runnable) {
+    let here = with_current(|lp| match lp {
+        Some(lp) if lp.shared().same(shared) => Some(lp.is_worker()),
+        _ => None,
+    });
+    match here {
+        None => schedule(shared, task),
+        Some(true) => task.run(),
+        Some(false) => {
+            let task_ref = task.task_ref();
+            task.run();
+            if !task_ref.done() && shared.registry.is_closed() {
+                task_ref.cancel_with("runtime is shut down");
+            }
+        }
     }
 }
 
