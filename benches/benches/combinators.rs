@@ -241,41 +241,24 @@ trait Spawner: 'static {
     ) -> impl Future<Output = Vec<T>> + Send;
 }
 
-/// `weft::spawn_eager`, then `weft::gather`.
-struct WeftEager;
+/// weft: `weft::spawn_eager` (`EAGER`) or `weft::spawn`, then `weft::gather`
+/// (the plain row is the same code as `gather_100k/weft`).
+struct WeftSpawn<const EAGER: bool>;
 
-impl Spawner for WeftEager {
+impl<const EAGER: bool> Spawner for WeftSpawn<EAGER> {
     type R = Weft;
-    const ID: &'static str = "weft_eager";
+    const ID: &'static str = if EAGER { "weft_eager" } else { "weft" };
 
     fn spawn<F>(f: F) -> weft::Task<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        weft::spawn_eager(f)
-    }
-
-    fn wait_all<T: Send + 'static>(
-        handles: Vec<weft::Task<T>>,
-    ) -> impl Future<Output = Vec<T>> + Send {
-        Weft::gather_all(handles)
-    }
-}
-
-/// `weft::spawn`, then `weft::gather` (as `gather_100k/weft`).
-struct WeftPlain;
-
-impl Spawner for WeftPlain {
-    type R = Weft;
-    const ID: &'static str = "weft";
-
-    fn spawn<F>(f: F) -> weft::Task<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        weft::spawn(f)
+        if EAGER {
+            weft::spawn_eager(f)
+        } else {
+            weft::spawn(f)
+        }
     }
 
     fn wait_all<T: Send + 'static>(
@@ -376,8 +359,8 @@ fn eager_gather_100k(c: &mut Criterion) {
     let mut group = c.benchmark_group("eager_gather_100k");
     group.sampling_mode(SamplingMode::Flat);
     group.throughput(Throughput::Elements(100_000));
-    bench_eager_row::<WeftEager>(&mut group);
-    bench_eager_row::<WeftPlain>(&mut group);
+    bench_eager_row::<WeftSpawn<true>>(&mut group);
+    bench_eager_row::<WeftSpawn<false>>(&mut group);
     bench_eager_row::<TokioSpawn>(&mut group);
     group.finish();
 }

@@ -249,33 +249,20 @@ fn future_finishing_eagerly_is_dropped_inside_spawn() {
 
 // ----- BaseTaskCountingTests -----
 
-/// `recursive_gather(width, depth)`: each level spawns `width` children and
-/// gathers them. Counts, in `scheduled`, the spawns whose task was not done
-/// when `spawn` returned (those the loop had to schedule).
-fn recursive_gather(
-    width: usize,
-    depth: usize,
-    scheduled: Arc<AtomicUsize>,
-) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-    Box::pin(async move {
-        if depth == 0 {
-            return;
-        }
-        let tasks: Vec<_> = (0..width)
-            .map(|_| {
-                let t = weft::spawn(recursive_gather(width, depth - 1, scheduled.clone()));
-                if !t.done() {
-                    scheduled.fetch_add(1, Ordering::Relaxed);
-                }
-                t
-            })
-            .collect();
-        weft::gather(tasks).await.unwrap();
-    })
+/// How a level of the recursion waits for its children: CPython's
+/// `recursive_gather` or `recursive_taskgroups`.
+#[derive(Clone, Copy)]
+enum Via {
+    Gather,
+    TaskGroup,
 }
 
-/// `recursive_taskgroups(width, depth)`, counted as [`recursive_gather`].
-fn recursive_taskgroups(
+/// `recursive_gather(width, depth)` / `recursive_taskgroups(width, depth)`:
+/// each level spawns `width` children and waits for them `via` gather or a
+/// task group. Counts, in `scheduled`, the spawns whose task was not done when
+/// the spawn returned (those the loop had to schedule).
+fn recursive(
+    via: Via,
     width: usize,
     depth: usize,
     scheduled: Arc<AtomicUsize>,
@@ -284,71 +271,76 @@ fn recursive_taskgroups(
         if depth == 0 {
             return;
         }
-        weft::task_group(|tg| async move {
-            for _ in 0..width {
-                let t = tg
-                    .spawn(recursive_taskgroups(width, depth - 1, scheduled.clone()))
-                    .unwrap();
-                if !t.done() {
-                    scheduled.fetch_add(1, Ordering::Relaxed);
-                }
+        let shared = scheduled.clone();
+        let child = move || recursive(via, width, depth - 1, shared.clone());
+        let count = |done: bool| {
+            if !done {
+                scheduled.fetch_add(1, Ordering::Relaxed);
             }
-            Ok(())
-        })
-        .await
-        .unwrap();
+        };
+        match via {
+            Via::Gather => {
+                let tasks: Vec<_> = (0..width)
+                    .map(|_| {
+                        let t = weft::spawn(child());
+                        count(t.done());
+                        t
+                    })
+                    .collect();
+                weft::gather(tasks).await.unwrap();
+            }
+            Via::TaskGroup => weft::task_group(|tg| async move {
+                for _ in 0..width {
+                    count(tg.spawn(child()).unwrap().done());
+                }
+                Ok(())
+            })
+            .await
+            .unwrap(),
+        }
     })
 }
 
-/// Runs `make(counter)` as the main task on an eager or plain runtime; returns
-/// (spawns that had to be scheduled, tasks spawned in all, main included).
-fn count_scheduled<M>(eager: bool, make: M) -> (usize, usize)
-where
-    M: FnOnce(Arc<AtomicUsize>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + 'static,
-{
-    run_in_task(eager, async move {
+/// Runs `recursive(via, 5, 4)` as the main task on an eager or plain
+/// one-worker runtime and checks that it spawned 5 + 5^2 + 5^3 + 5^4 tasks
+/// (CPython's 781 minus the main task, spawned here from the test thread,
+/// where no spawn is eager), `scheduled` of which were not done at spawn.
+fn assert_recursive_schedules(eager: bool, via: Via, scheduled: usize) {
+    const CHILDREN: usize = 780;
+    let (counted, spawned) = run_in_task(eager, async move {
         let before = weft::Handle::current().metrics().spawned;
         let counter = Arc::new(AtomicUsize::new(0));
-        make(counter.clone()).await;
+        recursive(via, 5, 4, counter.clone()).await;
         let spawned = weft::Handle::current().metrics().spawned - before;
         (counter.load(Ordering::Relaxed), spawned)
-    })
+    });
+    assert_eq!(spawned, CHILDREN);
+    assert_eq!(counted, scheduled);
 }
-
-/// 5 + 5^2 + 5^3 + 5^4: CPython's 781 minus the main task (spawned here from
-/// the test thread, where no spawn is eager).
-const CHILDREN_5_4: usize = 780;
 
 // CPython: test_eager_task_factory.py BaseTaskCountingTests.test_recursive_gather (EagerTests)
 #[test]
 fn recursive_gather_on_an_eager_runtime_schedules_no_task() {
-    let (scheduled, spawned) = count_scheduled(true, |c| recursive_gather(5, 4, c));
-    assert_eq!(spawned, CHILDREN_5_4);
-    assert_eq!(scheduled, 0);
+    assert_recursive_schedules(true, Via::Gather, 0);
 }
 
 // CPython: test_eager_task_factory.py BaseTaskCountingTests.test_recursive_gather (NonEagerTests)
 #[test]
 fn recursive_gather_on_a_plain_runtime_schedules_every_task() {
-    let (scheduled, spawned) = count_scheduled(false, |c| recursive_gather(5, 4, c));
-    assert_eq!(spawned, CHILDREN_5_4);
-    assert_eq!(scheduled, CHILDREN_5_4);
+    // One worker, busy with the spawning task: no child can run before it yields.
+    assert_recursive_schedules(false, Via::Gather, 780);
 }
 
 // CPython: test_eager_task_factory.py BaseTaskCountingTests.test_recursive_taskgroups (EagerTests)
 #[test]
 fn recursive_task_groups_on_an_eager_runtime_schedule_no_task() {
-    let (scheduled, spawned) = count_scheduled(true, |c| recursive_taskgroups(5, 4, c));
-    assert_eq!(spawned, CHILDREN_5_4);
-    assert_eq!(scheduled, 0);
+    assert_recursive_schedules(true, Via::TaskGroup, 0);
 }
 
 // CPython: test_eager_task_factory.py BaseTaskCountingTests.test_recursive_taskgroups (NonEagerTests)
 #[test]
 fn recursive_task_groups_on_a_plain_runtime_schedule_every_task() {
-    let (scheduled, spawned) = count_scheduled(false, |c| recursive_taskgroups(5, 4, c));
-    assert_eq!(spawned, CHILDREN_5_4);
-    assert_eq!(scheduled, CHILDREN_5_4);
+    assert_recursive_schedules(false, Via::TaskGroup, 780);
 }
 
 // ----- what asyncio leaves to the loop -----

@@ -67,7 +67,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use weft_task::{Task, TaskRef};
 
-/// Spawns `future` on the current runtime (asyncio's `create_task`).
+/// Spawns `future` on the current runtime (asyncio's `create_task`). On a
+/// runtime built with [`Builder::eager_tasks`] it is eager: see
+/// [`spawn_eager`].
 ///
 /// Dropping the returned [`Task`] does not cancel it.
 ///

@@ -456,7 +456,11 @@ impl Handle {
 
     /// Spawns `future` as a task any worker may run (asyncio's `create_task`).
     /// From a worker it goes to that worker's queue, from elsewhere to the
-    /// shared injector. On a shut-down runtime the future is dropped unpolled
+    /// shared injector. On a runtime built with
+    /// [`eager_tasks`](Builder::eager_tasks), a spawn from a loop of this
+    /// runtime first runs the task's first step inside this call (see
+    /// [`spawn_eager`](crate::spawn_eager)); from any other thread the task is
+    /// scheduled as usual. On a shut-down runtime the future is dropped unpolled
     /// and the returned task is already `Cancelled` ("runtime is shut down");
     /// [`try_spawn`](Self::try_spawn) reports that as an error instead.
     #[track_caller]
