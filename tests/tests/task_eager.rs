@@ -630,3 +630,38 @@ fn dropping_an_eager_runtime_cancels_a_blocked_eager_task_without_leaking() {
         assert!(t.done());
     });
 }
+
+/// A shutdown from another thread that runs while an eager step runs inside
+/// `block_on` finds the task running and leaves it; the spawn then cancels it
+/// itself once the step has suspended, so it neither leaks nor waits forever.
+#[test]
+fn eager_step_in_block_on_racing_a_shutdown_is_cancelled_not_leaked() {
+    common::watchdog(|| {
+        let rt = common::runtime(1);
+        let handle = rt.handle().clone();
+        let drops = DropCounter::new();
+        let (in_step_tx, in_step_rx) = std::sync::mpsc::channel::<()>();
+        let shut_down = Flag::new();
+        let (g, gone) = (drops.guard(), shut_down.clone());
+        let d = drops.clone();
+        let block_on_thread = std::thread::spawn(move || {
+            handle.block_on(async move {
+                let t = weft::spawn_eager(async move {
+                    let _g = g;
+                    in_step_tx.send(()).unwrap();
+                    // Hold the step until the runtime is gone, then suspend.
+                    common::spin_until("the runtime to shut down", || gone.get());
+                    std::future::pending::<()>().await;
+                });
+                assert!(t.done(), "the task outlived its runtime, pending");
+                assert!(t.cancelled());
+                assert_eq!(d.get(), 1, "its future was dropped");
+            });
+        });
+        in_step_rx.recv().unwrap();
+        drop(rt);
+        shut_down.set();
+        block_on_thread.join().unwrap();
+        assert_eq!(drops.get(), 1);
+    });
+}
