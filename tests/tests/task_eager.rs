@@ -623,11 +623,12 @@ fn dropping_an_eager_runtime_cancels_a_blocked_eager_task_without_leaking() {
                 weft::sleep(common::FOREVER).await;
             });
             assert!(!t.done());
-            t
+            t.task_ref()
         });
         drop(rt);
         assert_eq!(drops.get(), 1);
         assert!(t.done());
+        assert!(t.cancelled());
     });
 }
 
