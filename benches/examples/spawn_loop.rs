@@ -13,8 +13,7 @@
 //! Modes: `join` (spawn N empty tasks, then await each), `chain` (spawn one and
 //! await it, N times), `detach` (spawn N detached), `gather` (spawn N tasks,
 //! task `i` returning `i`, then `weft::gather` them, as the `gather_100k`
-//! bench does), `eager_gather` (the same with `weft::spawn_eager`, as
-//! `eager_gather_100k/weft_eager`), `promise` (N promise round
+//! bench does), `promise` (N promise round
 //! trips between two tasks), `bridge` (N `run_coroutine_threadsafe` +
 //! `result` from the main thread). Each checks its result, so a broken
 //! runtime fails instead of measuring nothing.
@@ -60,13 +59,6 @@ fn main() {
                 let out = weft::gather(tasks).await.expect("gather");
                 assert!(out.into_iter().eq(0..n), "gather out of order");
             }
-            "eager_gather" => {
-                let tasks: Vec<_> = (0..n)
-                    .map(|i| weft::spawn_eager(async move { i }))
-                    .collect();
-                let out = weft::gather(tasks).await.expect("gather");
-                assert!(out.into_iter().eq(0..n), "gather out of order");
-            }
             "promise" => {
                 for i in 0..n {
                     let p = weft::Promise::new();
@@ -76,9 +68,7 @@ fn main() {
                     t.await.expect("task");
                 }
             }
-            other => panic!(
-                "unknown mode {other}: join, chain, detach, gather, eager_gather, promise or bridge"
-            ),
+            other => panic!("unknown mode {other}: join, chain, detach, gather, promise or bridge"),
         }
         n
     }));

@@ -586,17 +586,10 @@ pub(crate) enum Start {
     Eager,
 }
 
-impl Start {
-    /// Whether a task spawned on `shared`'s runtime starts eagerly.
-    #[inline]
-    pub(crate) fn is_eager(self, shared: &Shared) -> bool {
-        matches!(self, Start::Eager) || shared.config.eager_tasks
-    }
-}
-
 /// Spawns onto `shared`: the one `Arc` clone a task needs, then its first
 /// `Runnable` goes where a wake-up would put it, or, for an eager `start`,
-/// runs here (`scheduler::start_eager` says where that falls back).
+/// runs here (`scheduler::schedule_spawned` decides, and says where that
+/// falls back).
 pub(crate) fn spawn_on<F>(
     shared: &Arc<Shared>,
     future: F,
@@ -615,11 +608,7 @@ where
         location,
     ) {
         Spawned::Ready(task, runnable) => {
-            if start.is_eager(shared) {
-                scheduler::start_eager(shared, runnable);
-            } else {
-                scheduler::schedule(shared, runnable);
-            }
+            scheduler::schedule_spawned(shared, runnable, matches!(start, Start::Eager));
             Ok(task)
         }
         Spawned::Refused(task) => Err(task),

@@ -15,7 +15,7 @@
 //! | stealable task (spawn or wake)    | a worker of its runtime, deque not empty   | the back of the worker's deque (a woken joiner runs after the batch) |
 //! | stealable task, waking itself     | a worker of its runtime (`yield_now`)      | the back of the worker's deque |
 //! | stealable task                    | anywhere else (`block_on`, another runtime, a plain thread) | the injector |
-//! | eager spawn (`spawn_eager`, `Builder::eager_tasks`) | a loop of its runtime (worker or `block_on`) | nowhere: its first step runs inside the spawn call (`start_eager`); if it suspends, its wake-ups follow the rows above |
+//! | eager spawn (`spawn_eager`, `Builder::eager_tasks`) | a loop of its runtime (worker or `block_on`) | nowhere: its first step runs inside the spawn call (`schedule_spawned`, `start_eager`); if it suspends, its wake-ups follow the rows above |
 //! | eager spawn                       | anywhere else                              | as a plain spawn |
 //! | pinned task (`spawn_local`)       | its loop's thread                          | that loop's pinned queue |
 //! | pinned task                       | any other thread                           | its loop's inbox, then that loop's parker is unparked |
@@ -111,6 +111,21 @@ pub(crate) fn on_own_thread<T>(
     })
 }
 
+/// A stealable task of `shared`'s runtime, just spawned: started eagerly
+/// (`start_eager`) if `eager` (`spawn_eager`) or the runtime says so
+/// (`Builder::eager_tasks`), else queued as a wake-up would be. Inlined into
+/// the generic spawn path, it adds one load and branch there; `schedule` and
+/// `start_eager` stay out of line (callgrind, `spawn_loop`: +0.4% instructions
+/// for `join`, `chain` and `detach` against the tree without eager tasks).
+#[inline]
+pub(crate) fn schedule_spawned(shared: &Shared, task: Runnable, eager: bool) {
+    if eager || shared.config.eager_tasks {
+        start_eager(shared, task);
+    } else {
+        schedule(shared, task);
+    }
+}
+
 /// Queues a stealable task of `shared`'s runtime (a spawn or a wake-up).
 pub(crate) fn schedule(shared: &Shared, task: Runnable) {
     if let Some(task) = on_own_loop(shared, task, Loop::push_woken) {
@@ -133,7 +148,7 @@ pub(crate) fn schedule(shared: &Shared, task: Runnable) {
 /// that cancels it at once (`Shared::inject`). The check takes a registry
 /// lock, which orders it against the scan: either the scan ran after the step
 /// and shut the task down itself, or the check sees the registry closed.
-pub(crate) fn start_eager(shared: &Shared, task: Runnable) {
+fn start_eager(shared: &Shared, task: Runnable) {
     let here = with_current(|lp| match lp {
         Some(lp) if lp.shared().same(shared) => Some(lp.is_worker()),
         _ => None,
