@@ -145,9 +145,12 @@ pub(crate) fn schedule(shared: &Shared, task: Runnable) {
 /// runs, see the task running, and leave it (`to_running_for_shutdown`
 /// refuses a running task): so if the step suspends and the registry is
 /// closed by now, the task is cancelled here, and, the runtime being closed,
-/// that cancels it at once (`Shared::inject`). The check takes a registry
-/// lock, which orders it against the scan: either the scan ran after the step
-/// and shut the task down itself, or the check sees the registry closed.
+/// that cancels it at once (`Shared::inject`). The check needs no new
+/// ordering: `TaskRegistry::close` takes every shard's lock, shard 0's
+/// included, before the scan, and `is_closed` takes shard 0's after the step.
+/// If the check's lock comes first, the step's end happens before the close
+/// and so before the scan, which finds the task idle and shuts it down
+/// itself; if it comes second, the check sees the registry closed.
 fn start_eager(shared: &Shared, task: Runnable) {
     let here = with_current(|lp| match lp {
         Some(lp) if lp.shared().same(shared) => Some(lp.is_worker()),
