@@ -12,6 +12,13 @@
 //!   and consume the results in completion order. weft:
 //!   `weft::as_completed(tasks)`; tokio and async-executor: a
 //!   `FuturesUnordered` of their handles.
+//! * `eager_gather_100k`: `gather_100k`'s job (100 000 tasks that finish
+//!   without suspending) spawned three ways: `weft_eager`
+//!   (`weft::spawn_eager`: each task's only step runs inside the spawn, so
+//!   none is ever queued), `weft` (`weft::spawn`, the same code as
+//!   `gather_100k/weft`) and `tokio` (`tokio::spawn`, then each `JoinHandle`
+//!   awaited in order: `join_all` would run into the budget pathology below and
+//!   measure it instead of the spawns).
 //!
 //! The timed iteration covers the spawns and the wait (the whole body runs in
 //! one task on the runtime, spawned from the bench thread and awaited there).
@@ -217,6 +224,101 @@ impl Workload for AsCompleted10k {
     }
 }
 
+/// How `eager_gather_100k` spawns its tasks: one row per implementation.
+trait Spawner: 'static {
+    type R: CombRt;
+    /// The bench id's last part.
+    const ID: &'static str;
+
+    fn spawn<F>(f: F) -> <Self::R as CombRt>::Handle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+
+    /// Every task's output, in spawn order.
+    fn wait_all<T: Send + 'static>(
+        handles: Vec<<Self::R as CombRt>::Handle<T>>,
+    ) -> impl Future<Output = Vec<T>> + Send;
+}
+
+/// weft: `weft::spawn_eager` (`EAGER`) or `weft::spawn`, then `weft::gather`
+/// (the plain row is the same code as `gather_100k/weft`).
+struct WeftSpawn<const EAGER: bool>;
+
+impl<const EAGER: bool> Spawner for WeftSpawn<EAGER> {
+    type R = Weft;
+    const ID: &'static str = if EAGER { "weft_eager" } else { "weft" };
+
+    fn spawn<F>(f: F) -> weft::Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        if EAGER {
+            weft::spawn_eager(f)
+        } else {
+            weft::spawn(f)
+        }
+    }
+
+    fn wait_all<T: Send + 'static>(
+        handles: Vec<weft::Task<T>>,
+    ) -> impl Future<Output = Vec<T>> + Send {
+        Weft::gather_all(handles)
+    }
+}
+
+/// `tokio::spawn`, then each handle awaited in order.
+struct TokioSpawn;
+
+impl Spawner for TokioSpawn {
+    type R = Tokio;
+    const ID: &'static str = "tokio";
+
+    fn spawn<F>(f: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        tokio::spawn(f)
+    }
+
+    async fn wait_all<T: Send + 'static>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+        let mut out = Vec::with_capacity(handles.len());
+        for h in handles {
+            out.push(h.await.expect("tokio task failed"));
+        }
+        out
+    }
+}
+
+/// One iteration of `eager_gather_100k` spawned by `S`.
+async fn eager_gather_iteration<S: Spawner>(rt: &S::R) {
+    const TASKS: usize = 100_000;
+    let values = rt
+        .spawn_remote(async move {
+            let handles: Vec<_> = (0..TASKS).map(|i| S::spawn(async move { i })).collect();
+            S::wait_all(handles).await
+        })
+        .await;
+    assert_eq!(values.len(), TASKS);
+    assert!(
+        values.iter().enumerate().all(|(i, &v)| i == v),
+        "gather out of order"
+    );
+}
+
+fn bench_eager_row<S: Spawner>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+) {
+    bench_lazily_with::<S::R>(
+        group,
+        S::ID,
+        |rt| rt.block_on(eager_gather_iteration::<S>(rt)),
+        |rt, b| rt.iter_async(b, || eager_gather_iteration::<S>(rt)),
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Criterion wiring
 // ---------------------------------------------------------------------------
@@ -253,9 +355,19 @@ fn as_completed_10k(c: &mut Criterion) {
     bench_workload::<AsCompleted10k>(c);
 }
 
+fn eager_gather_100k(c: &mut Criterion) {
+    let mut group = c.benchmark_group("eager_gather_100k");
+    group.sampling_mode(SamplingMode::Flat);
+    group.throughput(Throughput::Elements(100_000));
+    bench_eager_row::<WeftSpawn<true>>(&mut group);
+    bench_eager_row::<WeftSpawn<false>>(&mut group);
+    bench_eager_row::<TokioSpawn>(&mut group);
+    group.finish();
+}
+
 criterion_group! {
     name = combinators;
     config = weft_benches::criterion_config();
-    targets = gather_100k, as_completed_10k
+    targets = gather_100k, as_completed_10k, eager_gather_100k
 }
 criterion_main!(combinators);

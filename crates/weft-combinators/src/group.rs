@@ -305,7 +305,15 @@ impl TaskGroup {
             return Err(TaskGroupSpawnError(Refusal::ShutDown));
         };
         st.live.insert(task.id(), task.task_ref());
-        // After the insert: a child already done runs the callback at once.
+        if task.done() {
+            // Done already (an eager child that finished in its first step):
+            // counted now, not on a later turn of the loop, as asyncio 3.12's
+            // TaskGroup calls its done handler at once for such a child.
+            drop(st);
+            self.inner.child_done(&task);
+            return Ok(task);
+        }
+        // After the insert: a child done meanwhile runs the callback at once.
         task.add_done_callback(st.on_done.clone());
         if st.aborting {
             drop(st);

@@ -32,7 +32,7 @@
 
 use crate::loom::sync::{AtomicBool, Condvar, Mutex, MutexGuard, Ordering};
 use crate::loop_handle::LoopHandle;
-use crate::runtime::{spawn_on, Handle};
+use crate::runtime::{spawn_on, Handle, Start};
 use crate::scheduler::{spawn_pinned, PinTo};
 use std::fmt;
 use std::future::Future;
@@ -120,7 +120,7 @@ impl Target for Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        match spawn_on(&self.shared, future, location) {
+        match spawn_on(&self.shared, future, location, Start::Configured) {
             Ok(task) | Err(task) => task,
         }
     }

@@ -60,13 +60,16 @@ pub use runtime::{Builder, Handle, Runtime, RuntimeMetrics, DEFAULT_SHUTDOWN_GRA
 pub use time::{interval, interval_at, sleep, sleep_until, sleep_with, Interval, Sleep, SleepWith};
 pub use weft_task::current_task;
 
+use runtime::Start;
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use weft_task::{Task, TaskRef};
 
-/// Spawns `future` on the current runtime (asyncio's `create_task`).
+/// Spawns `future` on the current runtime (asyncio's `create_task`). On a
+/// runtime built with [`Builder::eager_tasks`] it is eager: see
+/// [`spawn_eager`].
 ///
 /// Dropping the returned [`Task`] does not cancel it.
 ///
@@ -93,7 +96,7 @@ where
     F::Output: Send + 'static,
 {
     or_panic(
-        Handle::try_spawn_current_at(future, Location::caller()),
+        Handle::try_spawn_current_at(future, Location::caller(), Start::Configured),
         "weft::spawn called outside a weft runtime: use Handle::spawn",
         "spawn",
     )
@@ -126,7 +129,69 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    Handle::try_spawn_current_at(future, Location::caller())
+    Handle::try_spawn_current_at(future, Location::caller(), Start::Configured)
+}
+
+/// Spawns `future` as an eager task (asyncio 3.12's `eager_task_factory`, for
+/// one task): its first step runs now, inside this call, with the new task as
+/// [`current_task`] (the caller's is back when it returns). If the future
+/// finishes in that step, the task is never scheduled and the returned handle
+/// is already done, its done callbacks scheduled as usual; if it suspends, it
+/// goes on as any spawned task. [`Builder::eager_tasks`] makes every spawn of
+/// a runtime eager.
+///
+/// Cancelling the handle after it returned acts as on any task: a task that
+/// finished in its first step stays finished (`cancel()` returns false).
+///
+/// # Panics
+///
+/// Outside a weft runtime, or on a loop whose runtime has shut down, as
+/// [`spawn`]; see [`try_spawn_eager`]. From a plain thread use
+/// [`Handle::spawn`] (which is eager on a runtime built with
+/// [`Builder::eager_tasks`] only where a loop of it runs the caller: a plain
+/// thread has none, so the task is scheduled as usual).
+///
+/// ```
+/// weft::run(async {
+///     let t = weft::spawn_eager(async {
+///         // The first step runs inside spawn_eager, as the new task.
+///         weft::current_task().expect("a task").name()
+///     });
+///     assert!(t.done());
+///     assert!(t.await.unwrap().starts_with("Task-"));
+/// });
+/// ```
+#[track_caller]
+pub fn spawn_eager<F>(future: F) -> Task<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    or_panic(
+        Handle::try_spawn_current_at(future, Location::caller(), Start::Eager),
+        "weft::spawn_eager called outside a weft runtime: use Handle::spawn",
+        "spawn_eager",
+    )
+}
+
+/// Like [`spawn_eager`], but outside a runtime, or on a shut-down one,
+/// returns [`SpawnError`] (and drops `future` unpolled) instead of panicking.
+///
+/// ```
+/// assert!(weft::try_spawn_eager(async {}).unwrap_err().is_outside_runtime());
+/// weft::run(async {
+///     let t = weft::try_spawn_eager(async { 7 }).unwrap();
+///     assert!(t.done());
+///     assert_eq!(t.await.unwrap(), 7);
+/// });
+/// ```
+#[track_caller]
+pub fn try_spawn_eager<F>(future: F) -> Result<Task<F::Output>, SpawnError>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Handle::try_spawn_current_at(future, Location::caller(), Start::Eager)
 }
 
 /// Spawns a `!Send` future pinned to the current loop: it is never stolen, and

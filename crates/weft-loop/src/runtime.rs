@@ -40,7 +40,10 @@
 //! Why no task is polled while step 6 drops it: every worker has exited, and
 //! a `block_on` loop never polls a stealable task (a wake on its thread goes
 //! to the injector, which step 6 drains, and a push after close is cancelled
-//! at once by `Shared::inject`). A `block_on` still running on another thread
+//! at once by `Shared::inject`) except in the first step of an eager spawn
+//! made there; step 6 leaves a task whose step is running alone (its state
+//! says `RUNNING`), and `scheduler::start_eager` cancels it after the step if
+//! the registry closed meanwhile. A `block_on` still running on another thread
 //! keeps its own pinned tasks, which it shuts down when it returns.
 
 use crate::context::{self, with_current};
@@ -84,6 +87,7 @@ pub struct Builder {
     on_thread_stop: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
     max_blocking_threads: usize,
     blocking_keep_alive: Duration,
+    eager_tasks: bool,
 }
 
 impl Builder {
@@ -96,7 +100,31 @@ impl Builder {
             on_thread_stop: None,
             max_blocking_threads: crate::thread_pool::DEFAULT_MAX_THREADS,
             blocking_keep_alive: crate::thread_pool::DEFAULT_KEEP_ALIVE,
+            eager_tasks: false,
         }
+    }
+
+    /// Makes every task spawned on this runtime eager (asyncio 3.12's
+    /// `loop.set_task_factory(asyncio.eager_task_factory)`): `spawn`,
+    /// `spawn_local`, [`Handle::spawn`] and the spawns of `TaskGroup`,
+    /// `gather!` and `ensure_future!` run the new task's first step at once,
+    /// inside the spawn call, as [`spawn_eager`](crate::spawn_eager) does for
+    /// one task. A spawn from a thread that runs no loop of this runtime (a
+    /// plain thread calling [`Handle::spawn`], another runtime's worker)
+    /// schedules the task as usual, as asyncio starts a task eagerly only on
+    /// its running loop. Default: off.
+    ///
+    /// ```
+    /// let rt = weft::Builder::new().workers(1).eager_tasks(true).build().unwrap();
+    /// rt.block_on(async {
+    ///     let t = weft::spawn(async { 7 });
+    ///     assert!(t.done()); // it finished inside `spawn`
+    ///     assert_eq!(t.await.unwrap(), 7);
+    /// });
+    /// ```
+    pub fn eager_tasks(mut self, eager: bool) -> Builder {
+        self.eager_tasks = eager;
+        self
     }
 
     /// The most threads [`spawn_blocking`](crate::spawn_blocking) runs at
@@ -183,6 +211,7 @@ impl Builder {
         let config = Config {
             on_thread_start: self.on_thread_start,
             on_thread_stop: self.on_thread_stop,
+            eager_tasks: self.eager_tasks,
         };
         let blocking = crate::thread_pool::BlockingPool::new(
             self.max_blocking_threads,
@@ -246,6 +275,7 @@ impl fmt::Debug for Builder {
         f.debug_struct("Builder")
             .field("workers", &self.workers)
             .field("thread_name", &self.thread_name)
+            .field("eager_tasks", &self.eager_tasks)
             .finish_non_exhaustive()
     }
 }
@@ -426,7 +456,11 @@ impl Handle {
 
     /// Spawns `future` as a task any worker may run (asyncio's `create_task`).
     /// From a worker it goes to that worker's queue, from elsewhere to the
-    /// shared injector. On a shut-down runtime the future is dropped unpolled
+    /// shared injector. On a runtime built with
+    /// [`eager_tasks`](Builder::eager_tasks), a spawn from a loop of this
+    /// runtime first runs the task's first step inside this call (see
+    /// [`spawn_eager`](crate::spawn_eager)); from any other thread the task is
+    /// scheduled as usual. On a shut-down runtime the future is dropped unpolled
     /// and the returned task is already `Cancelled` ("runtime is shut down");
     /// [`try_spawn`](Self::try_spawn) reports that as an error instead.
     #[track_caller]
@@ -435,7 +469,7 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        match spawn_on(&self.shared, future, Location::caller()) {
+        match spawn_on(&self.shared, future, Location::caller(), Start::Configured) {
             Ok(task) | Err(task) => task,
         }
     }
@@ -447,7 +481,8 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        spawn_on(&self.shared, future, Location::caller()).map_err(|_| SpawnError::shut_down())
+        spawn_on(&self.shared, future, Location::caller(), Start::Configured)
+            .map_err(|_| SpawnError::shut_down())
     }
 
     /// Drives `future` on this thread until it completes, while the workers run
@@ -529,6 +564,7 @@ impl Handle {
     pub(crate) fn try_spawn_current_at<F>(
         future: F,
         location: &'static Location<'static>,
+        start: Start,
     ) -> Result<Task<F::Output>, SpawnError>
     where
         F: Future + Send + 'static,
@@ -536,17 +572,29 @@ impl Handle {
     {
         with_current(|lp| {
             let lp = lp.ok_or_else(SpawnError::outside_runtime)?;
-            spawn_on(lp.shared(), future, location).map_err(|_| SpawnError::shut_down())
+            spawn_on(lp.shared(), future, location, start).map_err(|_| SpawnError::shut_down())
         })
     }
 }
 
+/// How a new task takes its first step.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Start {
+    /// As the runtime's [`Builder::eager_tasks`] says.
+    Configured,
+    /// Eagerly, whatever the runtime says ([`spawn_eager`](crate::spawn_eager)).
+    Eager,
+}
+
 /// Spawns onto `shared`: the one `Arc` clone a task needs, then its first
-/// `Runnable` goes where a wake-up would put it.
+/// `Runnable` goes where a wake-up would put it, or, for an eager `start`,
+/// runs here (`scheduler::schedule_spawned` decides, and says where that
+/// falls back).
 pub(crate) fn spawn_on<F>(
     shared: &Arc<Shared>,
     future: F,
     location: &'static Location<'static>,
+    start: Start,
 ) -> Result<Task<F::Output>, Task<F::Output>>
 where
     F: Future + Send + 'static,
@@ -560,7 +608,7 @@ where
         location,
     ) {
         Spawned::Ready(task, runnable) => {
-            scheduler::schedule(shared, runnable);
+            scheduler::schedule_spawned(shared, runnable, matches!(start, Start::Eager));
             Ok(task)
         }
         Spawned::Refused(task) => Err(task),

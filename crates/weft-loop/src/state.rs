@@ -85,6 +85,8 @@ pub(crate) struct Remote {
 pub(crate) struct Config {
     pub(crate) on_thread_start: Option<Arc<dyn Fn() + Send + Sync>>,
     pub(crate) on_thread_stop: Option<Arc<dyn Fn() + Send + Sync>>,
+    /// `Builder::eager_tasks`: every spawn runs the task's first step at once.
+    pub(crate) eager_tasks: bool,
 }
 
 pub(crate) struct Shared {
@@ -186,8 +188,10 @@ impl Shared {
             }
         };
         // SAFETY: every worker has exited (the caller is the last one, or joined
-        // them all), and block_on loops never poll tasks with owner 0, so no
-        // thread polls the tasks accepted here; their futures are Send.
+        // them all), and block_on loops poll tasks with owner 0 only in an
+        // eager spawn's first step, which holds RUNNING (so the shutdown of
+        // that one task is refused: `to_running_for_shutdown`); so no thread
+        // polls the tasks shut down here; their futures are Send.
         unsafe { self.registry.shutdown_tasks(|owner| owner == 0, report) };
         self.drain_injector();
         // Timers registered after `close` (a `call_later` from a destructor).

@@ -68,6 +68,9 @@ pub use weft_loop::{
 pub use weft_loop::{
     run_coroutine_threadsafe, spawn_blocking, to_thread, ConcurrentFuture, FutureError, Target,
 };
+// Issue 16 section 4: eager tasks (asyncio 3.12's eager_task_factory); the
+// runtime-wide switch is `Builder::eager_tasks`.
+pub use weft_loop::{spawn_eager, try_spawn_eager};
 pub use weft_macros::{main, test};
 pub use weft_sync as sync;
 pub use weft_sync::queue;

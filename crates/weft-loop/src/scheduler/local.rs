@@ -146,7 +146,8 @@ impl<'a, F: Future> PinTo<'a, F> {
 }
 
 /// Spawns `future` pinned to a loop: its first `Runnable` goes to that loop's
-/// pinned queue on its own thread, else through its inbox. A loop that has
+/// pinned queue on its own thread (or runs at once there, on a runtime built
+/// with `eager_tasks`), else through its inbox. A loop that has
 /// ended gets nothing: the task is shut down at once (cancelled). A shut-down
 /// runtime refuses the task: `Err` with it, already cancelled.
 pub(crate) fn spawn_pinned<F>(
@@ -178,7 +179,13 @@ where
         Spawned::Refused(task) => return Err(task),
     };
     if let Target::Here(lp) = to.target {
-        lp.push_pinned(runnable);
+        if lp.shared().config.eager_tasks {
+            // Eager (`Builder::eager_tasks`): the first step runs now, on the
+            // task's own thread; if it suspends, its wake-ups come back here.
+            runnable.run();
+        } else {
+            lp.push_pinned(runnable);
+        }
         return Ok(task);
     }
     if let Some(runnable) = on_own_thread(remote, runnable, Loop::push_pinned) {
