@@ -8,6 +8,7 @@
 //! module header; the state bits in `state.rs`.
 
 use crate::callback::DoneCallbacks;
+use crate::chain::Drains;
 use crate::error::{Cancelled, InvalidStateError, TaskError};
 use crate::id::TaskId;
 use crate::loom::cell::UnsafeCell;
@@ -30,7 +31,9 @@ pub(crate) struct Header {
     pub(crate) slot: UnsafeCell<Option<Slot>>,
     /// asyncio's `cancelling()`: requests made minus `uncancel()` calls.
     pub(crate) cancelling: AtomicU32,
-    /// `catch_cancel` wrappers on the await path at the last `Pending`.
+    /// `catch_cancel` wrappers on the await path at the last `Pending`, or
+    /// `raw::DRAINING` once the future is dropped and the task waits for
+    /// what it awaited to end.
     pub(crate) intercept_depth: UnsafeCell<u32>,
     /// Polls so far (wrapping); stamps what the task is awaiting. RUNNING only.
     pub(crate) polls: UnsafeCell<u32>,
@@ -46,6 +49,18 @@ pub(crate) struct Cold {
     pub(crate) callbacks: DoneCallbacks<TaskRef>,
     /// The error the task ended with, for `exception()` on any handle.
     pub(crate) error: Option<TaskError>,
+    /// While draining (see `raw.rs`): the error it will end with and what it
+    /// waits for first. Touched only by the thread holding `RUNNING`.
+    pub(crate) draining: Option<Box<Draining>>,
+}
+
+/// A cancelled task whose future is dropped, waiting for the tasks it awaited
+/// to end before it completes (`chain.rs`).
+pub(crate) struct Draining {
+    /// The outcome it completes with: the cancellation, or a panic raised
+    /// while its future was dropped.
+    pub(crate) ending: TaskError,
+    pub(crate) drains: Drains,
 }
 
 impl Header {
