@@ -212,18 +212,23 @@ async fn cancel_awaited_task() {
 
 // ----- a task awaiting a promise -----
 
+/// `async def task(): await f; return 12`, started (parked on `f`).
+async fn awaiting_inner_future(f: &Promise<u32>) -> Task<u32> {
+    let f = f.clone();
+    spawn_started!("the task to await f", {
+        match f.await {
+            Ok(_) => 12,
+            Err(e) => reraise(e).await,
+        }
+    })
+}
+
 // CPython: test_tasks.py BaseTaskTests.test_cancel_inner_future
 #[weft::test(workers = 1, time_limit = common::WATCHDOG)]
 async fn cancel_inner_future() {
     in_task(async move {
         let f = Promise::<u32>::new();
-        let f1 = f.clone();
-        let t = spawn_started!("the task to await f", {
-            match f1.await {
-                Ok(_) => 12,
-                Err(e) => reraise(e).await,
-            }
-        });
+        let t = awaiting_inner_future(&f).await;
         assert!(f.cancel());
         assert!(t.await.unwrap_err().is_cancelled());
         assert!(f.cancelled());
@@ -236,13 +241,7 @@ async fn cancel_inner_future() {
 async fn cancel_both_task_and_inner_future() {
     in_task(async move {
         let f = Promise::<u32>::new();
-        let f1 = f.clone();
-        let t = spawn_started!("the task to await f", {
-            match f1.await {
-                Ok(_) => 12,
-                Err(e) => reraise(e).await,
-            }
-        });
+        let t = awaiting_inner_future(&f).await;
         let r = t.task_ref();
         assert!(f.cancel());
         assert!(t.cancel());
@@ -305,6 +304,14 @@ async fn cancel_task_ignoring() {
 
 // ----- a task cancelling itself -----
 
+/// Awaits `t`: it ends cancelled, and a later `cancel()` is refused.
+async fn ends_cancelled_for_good<T: Send + std::fmt::Debug + 'static>(t: Task<T>) {
+    let r = t.task_ref();
+    assert!(t.await.unwrap_err().is_cancelled());
+    assert!(r.done() && r.cancelled());
+    assert!(!r.cancel());
+}
+
 // CPython: test_tasks.py BaseTaskTests.test_cancel_yield
 #[weft::test(workers = 1, time_limit = common::WATCHDOG)]
 async fn cancel_yield() {
@@ -314,11 +321,8 @@ async fn cancel_yield() {
             weft::yield_now().await;
             12
         });
-        let r = t.task_ref();
         assert!(t.cancel());
-        assert!(t.await.unwrap_err().is_cancelled());
-        assert!(r.done() && r.cancelled());
-        assert!(!r.cancel());
+        ends_cancelled_for_good(t).await;
     })
     .await
 }
@@ -333,11 +337,8 @@ async fn cancel_current_task() {
             weft::sleep(Duration::from_secs(100)).await;
             12
         });
-        let r = t.task_ref();
-        assert!(!r.cancelled());
-        assert!(t.await.unwrap_err().is_cancelled());
-        assert!(r.done() && r.cancelled());
-        assert!(!r.cancel());
+        assert!(!t.cancelled());
+        ends_cancelled_for_good(t).await;
     })
     .await
 }
@@ -350,10 +351,7 @@ async fn cancel_at_end() {
             weft::current_task().unwrap().cancel();
             12
         });
-        let r = t.task_ref();
-        assert!(t.await.unwrap_err().is_cancelled());
-        assert!(r.done() && r.cancelled());
-        assert!(!r.cancel());
+        ends_cancelled_for_good(t).await;
     })
     .await
 }

@@ -31,9 +31,7 @@ pub(crate) struct Header {
     pub(crate) slot: UnsafeCell<Option<Slot>>,
     /// asyncio's `cancelling()`: requests made minus `uncancel()` calls.
     pub(crate) cancelling: AtomicU32,
-    /// `catch_cancel` wrappers on the await path at the last `Pending`, or
-    /// `raw::DRAINING` once the future is dropped and the task waits for
-    /// what it awaited to end.
+    /// `catch_cancel` wrappers on the await path at the last `Pending`.
     pub(crate) intercept_depth: UnsafeCell<u32>,
     /// Polls so far (wrapping); stamps what the task is awaiting. RUNNING only.
     pub(crate) polls: UnsafeCell<u32>,

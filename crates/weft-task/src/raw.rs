@@ -55,11 +55,15 @@
 //! task must wait for. If there are any, the task does not complete yet but
 //! enters the **draining** stage:
 //!
-//! | stage    | `stage`    | `intercept_depth` | `cold.draining`        | a run of the task        |
+//! | stage    | `stage`    | state bits        | `cold.draining`        | a run of the task        |
 //! |----------|------------|-------------------|------------------------|--------------------------|
-//! | running  | `Running`  | wrappers (0..)    | `None`                 | polls (or delivers)      |
+//! | running  | `Running`  | —                 | `None`                 | polls (or delivers)      |
 //! | draining | `Consumed` | `DRAINING`        | the ending and targets | passes a new request on, polls the targets; completes once all ended |
-//! | complete | `Finished` / `Consumed` | —    | `None`                 | nothing (`ToRunning::Complete`) |
+//! | complete | `Finished` / `Consumed` | `COMPLETE` | `None`             | nothing (`ToRunning::Complete`) |
+//!
+//! `to_running` reports `DRAINING` as it reports a request (`cancel`), and a
+//! draining task's `intercept_depth` is 0, so the poll path tests nothing
+//! more than it did before draining existed.
 //!
 //! A draining task is idle between runs like any pending task, woken by its
 //! targets' ends (each registered with the task's waker and re-checked in the
@@ -208,12 +212,9 @@ unsafe fn cell<'a, F: Future, S>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
 enum Polled<T> {
     Pending,
     Ready(Result<T, TaskError>),
+    /// Deliver the pending cancellation (or, draining, take the next step).
+    Cancel,
 }
-
-/// `intercept_depth` of a draining task: its future is dropped (cancelled)
-/// and it waits for what it was awaiting to end (see "Cancellation
-/// delivery"). No poll registers that many `catch_cancel` wrappers.
-const DRAINING: u32 = u32::MAX;
 
 /// # Safety
 ///
@@ -231,12 +232,9 @@ unsafe fn run<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     };
     // SAFETY: RUNNING is ours.
     let depth = header.intercept_depth.with(|d| unsafe { *d });
-    let polled = if depth == 0 && cancel {
-        // SAFETY: RUNNING is ours.
-        unsafe { cancel_future(cell, ptr, true) }
-    } else if depth == DRAINING {
-        // SAFETY: RUNNING is ours.
-        unsafe { drain(cell, ptr) }
+    // `cancel` includes draining (a draining task's depth is 0).
+    let polled = if cancel && depth == 0 {
+        Polled::Cancel
     } else {
         // SAFETY: RUNNING is ours.
         match unsafe { poll_future(cell, ptr) } {
@@ -246,24 +244,65 @@ unsafe fn run<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
                 // A request that arrived (or was re-raised) during the poll with
                 // no wrapper to catch it is delivered now rather than a poll later.
                 if depth == 0 && header.state.load().is_cancel_requested() {
-                    // SAFETY: RUNNING is ours.
-                    unsafe { cancel_future(cell, ptr, true) }
+                    Polled::Cancel
                 } else {
                     Polled::Pending
                 }
             }
-            ready => ready,
+            other => other,
         }
     };
     match polled {
-        Polled::Pending => match header.state.to_idle() {
-            ToIdle::Idle => {}
-            ToIdle::Notified => cell.scheduler.yield_now(crate::Runnable::from_raw(ptr)),
-            // SAFETY: the runner's reference was the last.
-            ToIdle::Dealloc => unsafe { dealloc::<F, S>(ptr) },
-        },
+        // SAFETY: RUNNING is ours.
+        Polled::Pending => unsafe { to_idle(cell, ptr) },
         // SAFETY: RUNNING is ours.
         Polled::Ready(output) => unsafe { complete(cell, ptr, output) },
+        // SAFETY: RUNNING is ours.
+        Polled::Cancel => unsafe { deliver_cancel(cell, ptr) },
+    }
+}
+
+/// The task stays pending: release `RUNNING` (re-submitting the task if it
+/// was woken meanwhile).
+///
+/// # Safety
+///
+/// The caller holds `RUNNING` and the runner's reference.
+#[inline]
+unsafe fn to_idle<F: Future + 'static, S: Schedule>(cell: &Cell<F, S>, ptr: NonNull<Header>) {
+    match cell.header.state.to_idle() {
+        ToIdle::Idle => {}
+        ToIdle::Notified => cell.scheduler.yield_now(crate::Runnable::from_raw(ptr)),
+        // SAFETY: the runner's reference was the last.
+        ToIdle::Dealloc => unsafe { dealloc::<F, S>(ptr) },
+    }
+}
+
+/// The runner's slow path: delivers the pending cancellation, or takes the
+/// next step of a draining task; then completes the task or leaves it idle.
+/// Out of line, so the poll path stays as small as it was.
+///
+/// # Safety
+///
+/// The caller holds `RUNNING` and the runner's reference.
+#[inline(never)]
+unsafe fn deliver_cancel<F: Future + 'static, S: Schedule>(
+    cell: &Cell<F, S>,
+    ptr: NonNull<Header>,
+) {
+    let polled = if cell.header.state.load().is_draining() {
+        // SAFETY: RUNNING is ours; the task is draining.
+        unsafe { drain(cell, ptr) }
+    } else {
+        // SAFETY: RUNNING is ours.
+        unsafe { cancel_future(cell, ptr, true) }
+    };
+    match polled {
+        // SAFETY: RUNNING is ours.
+        Polled::Pending => unsafe { to_idle(cell, ptr) },
+        // SAFETY: RUNNING is ours.
+        Polled::Ready(output) => unsafe { complete(cell, ptr, output) },
+        Polled::Cancel => unreachable!("a delivered cancellation ends or drains"),
     }
 }
 
@@ -362,8 +401,7 @@ unsafe fn cancel_future<F: Future + 'static, S: Schedule>(
     may_drain: bool,
 ) -> Polled<F::Output> {
     let header = &cell.header;
-    // SAFETY: RUNNING is ours.
-    if header.intercept_depth.with(|d| unsafe { *d }) == DRAINING {
+    if header.state.load().is_draining() {
         // Shutdown of a draining task: nobody will wake it any more.
         let draining = header.with_cold(|c| c.draining.take());
         return Polled::Ready(Err(draining
@@ -384,10 +422,7 @@ unsafe fn cancel_future<F: Future + 'static, S: Schedule>(
     // Delivered: from now on a request is a new one, to pass on.
     header.state.clear_cancel_request();
     header.with_cold(|c| c.draining = Some(Box::new(Draining { ending, drains })));
-    // SAFETY: RUNNING is ours.
-    header
-        .intercept_depth
-        .with_mut(|d| unsafe { *d = DRAINING });
+    header.state.set_draining();
     // SAFETY: RUNNING is ours.
     unsafe { drain(cell, ptr) }
 }

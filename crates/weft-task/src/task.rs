@@ -330,17 +330,27 @@ impl<T> Drop for Task<T> {
         // cancel this one too, with the same message (asyncio cancels the
         // future a task is waiting on), and make the canceller wait until
         // this one has ended (chain.rs). A handle merely held is left alone.
-        if let Some(c) = self.awaited_at.delivering() {
-            let raw = self.task.raw;
-            raw.request_cancel(c.message_arc());
-            if !raw.header().state.load().is_complete() {
-                // The handle's reference and join interest move to the delivery.
-                chain::wait_for_end(Box::new(JoinEnd { raw }));
-                return;
-            }
+        if self.awaited_at.is_set() && pass_cancel_on(self.task.raw, &self.awaited_at) {
+            return;
         }
         self.task.raw.drop_join_handle();
     }
+}
+
+/// A dropped handle that was pending in its holder's latest poll: if the
+/// holder is being cancelled, cancels `raw` too and, while it runs on, hands
+/// the handle's reference and join interest to the delivery (true).
+#[inline(never)]
+fn pass_cancel_on(raw: RawTask, awaited_at: &AwaitMark) -> bool {
+    let Some(c) = awaited_at.delivering() else {
+        return false;
+    };
+    raw.request_cancel(c.message_arc());
+    if raw.header().state.load().is_complete() {
+        return false;
+    }
+    chain::wait_for_end(Box::new(JoinEnd { raw }));
+    true
 }
 
 /// A `Task` handle dropped by a cancellation delivery while its task runs on:
