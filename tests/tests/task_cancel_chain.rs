@@ -125,7 +125,7 @@ async fn each_task_of_a_chain_ends_after_the_one_it_awaited() {
         c_ref.add_done_callback(weft::DoneCallback::new(move |_: &TaskRef| {
             log.lock().unwrap().push("c")
         }));
-        let b = weft::spawn(async move { c.await });
+        let b = weft::spawn(c);
         let (b_ref, log) = (b.task_ref(), order.clone());
         b_ref.add_done_callback(weft::DoneCallback::new(move |_: &TaskRef| {
             log.lock().unwrap().push("b")
@@ -658,7 +658,7 @@ fn wrap_future_cancel_body() {
     let f1 = rt.handle().spawn_blocking(move || rn.set());
     let f2 = f1.clone();
     rt.block_on(async move {
-        let t = spawn_started!("the task to await the job", { f2.await.map(|()| ()) });
+        let t = spawn_started!("the task to await the job", { f2.await });
         assert!(t.cancel());
         assert!(t.await.unwrap_err().is_cancelled());
     });

@@ -185,8 +185,11 @@ pub struct ConcurrentFuture<T> {
     awaited_at: AwaitMark,
     /// How a cancellation of the task awaiting this is passed on: set by
     /// `poll`, where `T: Send + 'static` is known (this `Drop` cannot ask).
-    pass_on: Option<fn(&Arc<Slot<T>>, &Cancelled)>,
+    pass_on: Option<PassOn<T>>,
 }
+
+/// How a cancellation of the awaiting task reaches the work (`pass_cancel_on`).
+type PassOn<T> = fn(&Arc<Slot<T>>, &Cancelled);
 
 impl<T> Clone for ConcurrentFuture<T> {
     fn clone(&self) -> Self {

@@ -61,6 +61,8 @@ struct Delivery {
 /// ends: a task it was awaiting, or the work behind a `ConcurrentFuture`.
 ///
 /// For leaf futures of weft's own crates (weft-loop's `ConcurrentFuture`).
+/// `Sync` so that a [`catch_cancel`](crate::catch_cancel) wrapper holding
+/// some stays as `Sync` as its inner future.
 ///
 /// ```
 /// use std::task::{Context, Poll};
@@ -78,7 +80,7 @@ struct Delivery {
 /// let mut cx = Context::from_waker(std::task::Waker::noop());
 /// assert!(Ended.poll_ended(&mut cx).is_ready());
 /// ```
-pub trait Awaited: Send {
+pub trait Awaited: Send + Sync {
     /// Passes on a further cancellation of the waiting task (asyncio passes
     /// every `cancel()` to the future the task is blocked on).
     fn cancel(&mut self, cancelled: &Cancelled);
