@@ -40,8 +40,10 @@ use std::task::{Context, Poll};
 /// while it is awaited into `Err(Cancelled)` (asyncio's
 /// `try: await x except CancelledError:`).
 ///
-/// On interception `future` is dropped (its destructors run) and the request is
-/// consumed: the task is no longer being cancelled, so it may await cleanup and
+/// On interception `future` is dropped (its destructors run; what it was
+/// awaiting — a task, a promise — is cancelled with it, and the wrapper returns
+/// only once such a task has ended, as asyncio's `CancelledError` comes up only
+/// after the inner future is done) and the request is consumed: the task is no longer being cancelled, so it may await cleanup and
 /// then either re-raise with [`Cancelled::raise`] or carry on and return a value
 /// (the task then ends normally, as in asyncio). [`Task::cancelling`] still counts
 /// the request until [`Task::uncancel`] is called.
