@@ -15,7 +15,10 @@
 //! task `i` returning `i`, then `weft::gather` them, as the `gather_100k`
 //! bench does), `promise` (N promise round
 //! trips between two tasks), `bridge` (N `run_coroutine_threadsafe` +
-//! `result` from the main thread). Each checks its result, so a broken
+//! `result` from the main thread), `yield` (N / 1000 tasks yielding 1000
+//! times each, the `yield_many` bench's shape), `pingpong` (N ping tasks,
+//! each spawning a pong task and trading two `tokio::sync::oneshot`s with
+//! it, the `ping_pong` bench's shape). Each checks its result, so a broken
 //! runtime fails instead of measuring nothing.
 
 fn main() {
@@ -68,7 +71,43 @@ fn main() {
                     t.await.expect("task");
                 }
             }
-            other => panic!("unknown mode {other}: join, chain, detach, gather, promise or bridge"),
+            "yield" => {
+                let tasks: Vec<_> = (0..n / 1000)
+                    .map(|_| {
+                        weft::spawn(async {
+                            for _ in 0..1000 {
+                                weft::yield_now().await;
+                            }
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.expect("task");
+                }
+            }
+            "pingpong" => {
+                let pings: Vec<_> = (0..n)
+                    .map(|_| {
+                        weft::spawn(async {
+                            let (tx1, rx1) = tokio::sync::oneshot::channel::<()>();
+                            let (tx2, rx2) = tokio::sync::oneshot::channel::<()>();
+                            weft::spawn(async move {
+                                rx1.await.expect("ping dropped");
+                                tx2.send(()).expect("ping gone");
+                            })
+                            .detach();
+                            tx1.send(()).expect("pong gone");
+                            rx2.await.expect("pong dropped");
+                        })
+                    })
+                    .collect();
+                for t in pings {
+                    t.await.expect("ping");
+                }
+            }
+            other => panic!(
+                "unknown mode {other}: join, chain, detach, gather, promise, bridge, yield or pingpong"
+            ),
         }
         n
     }));

@@ -29,6 +29,15 @@
 //!   pool thread. It claims the job under the lock (`start_job`), so `cancel`
 //!   either wins (the job is skipped) or sees it running and returns false.
 //!   A job dropped unrun (the runtime shut down) completes `Cancelled`.
+//! - **A task awaiting the future is cancelled** (its future dropped while
+//!   this was pending in its latest poll, weft-task's `chain.rs`): the
+//!   cancellation is passed on as [`cancel`](ConcurrentFuture::cancel)
+//!   would (asyncio's `wrap_future` cancels the concurrent future). If that
+//!   was accepted and the work has not ended yet (a task now cancelled), the
+//!   cancelled task ends only after it has: a clone of the future waits for
+//!   the slot through the cell's waiter list, like an await. A running job
+//!   cannot be stopped (`cancel` returns false), and is not waited for, as
+//!   asyncio's task does not wait for its thread.
 
 use crate::loom::sync::{AtomicBool, Condvar, Mutex, MutexGuard, Ordering};
 use crate::loop_handle::LoopHandle;
@@ -41,6 +50,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
+use weft_task::chain::{self, AwaitMark, Awaited};
 use weft_task::{Cancelled, DoneCallback, InvalidStateError, ResultCell, Task, TaskError};
 
 /// How long a blocked `result` spins on the `done` flag before it sleeps on
@@ -148,7 +158,10 @@ impl Target for LoopHandle {
 /// [`result`](Self::result) (or await) that gets it, later ones get
 /// [`FutureError::InvalidState`]`(`[`InvalidStateError::ResultTaken`]`)`; an
 /// error goes to every caller. **Dropping it does not cancel the work**; call
-/// [`cancel`](Self::cancel).
+/// [`cancel`](Self::cancel) — except when a task awaiting it is cancelled
+/// (its future dropped with this pending in it): then the cancellation is
+/// passed on, as asyncio's `wrap_future` does, and if it was accepted the
+/// task ends only after the work has.
 ///
 /// ```
 /// use std::time::Duration;
@@ -168,7 +181,15 @@ pub struct ConcurrentFuture<T> {
     slot: Arc<Slot<T>>,
     /// This handle's index in the cell's waiter list, once it awaited.
     waiter: Option<usize>,
+    /// The task poll in which this last returned `Pending`.
+    awaited_at: AwaitMark,
+    /// How a cancellation of the task awaiting this is passed on: set by
+    /// `poll`, where `T: Send + 'static` is known (this `Drop` cannot ask).
+    pass_on: Option<PassOn<T>>,
 }
+
+/// How a cancellation of the awaiting task reaches the work (`pass_cancel_on`).
+type PassOn<T> = fn(&Arc<Slot<T>>, &Cancelled);
 
 impl<T> Clone for ConcurrentFuture<T> {
     fn clone(&self) -> Self {
@@ -181,6 +202,36 @@ impl<T> Drop for ConcurrentFuture<T> {
         if let Some(i) = self.waiter {
             self.slot.state.lock().cell.deregister(i);
         }
+        if let Some(pass_on) = self.pass_on {
+            if let Some(cancelled) = self.awaited_at.delivering() {
+                pass_on(&self.slot, &cancelled);
+            }
+        }
+    }
+}
+
+/// A task awaiting the future is being cancelled: cancel the work with the
+/// same message; if that was accepted and it has not ended, the task ends
+/// only after it has (see the module header).
+fn pass_cancel_on<T: Send + 'static>(slot: &Arc<Slot<T>>, cancelled: &Cancelled) {
+    let end = ConcurrentFuture::from_slot(slot.clone());
+    if end.cancel_as(cancelled) && !end.done() {
+        chain::wait_for_end(Box::new(end));
+    }
+}
+
+impl<T: Send + 'static> Awaited for ConcurrentFuture<T> {
+    fn cancel(&mut self, cancelled: &Cancelled) {
+        self.cancel_as(cancelled);
+    }
+
+    fn poll_ended(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut st = self.slot.state.lock();
+        if st.cell.is_done() {
+            return Poll::Ready(());
+        }
+        st.cell.register(&mut self.waiter, cx.waker());
+        Poll::Pending
     }
 }
 
@@ -317,7 +368,12 @@ impl<T: Send + 'static> Wake for Slot<T> {
 
 impl<T> ConcurrentFuture<T> {
     pub(crate) fn from_slot(slot: Arc<Slot<T>>) -> ConcurrentFuture<T> {
-        ConcurrentFuture { slot, waiter: None }
+        ConcurrentFuture {
+            slot,
+            waiter: None,
+            awaited_at: AwaitMark::new(),
+            pass_on: None,
+        }
     }
 
     /// Waits for the outcome: the value (moved out), or the work's error
@@ -363,15 +419,23 @@ impl<T> ConcurrentFuture<T> {
     /// already running cannot be stopped (false). Calling it again is
     /// harmless.
     pub fn cancel(&self) -> bool {
+        self.cancel_as(&Cancelled::new())
+    }
+
+    /// [`cancel`](Self::cancel) with the message of `cancelled`.
+    fn cancel_as(&self, cancelled: &Cancelled) -> bool {
         let st = self.slot.state.lock();
         match &st.source {
             _ if st.cell.is_done() => false,
             // False if it finished and its wake-up has not reached us yet.
-            Source::Task(task) => task.cancel(),
+            Source::Task(task) => match cancelled.message() {
+                Some(message) => task.cancel_with(message),
+                None => task.cancel(),
+            },
             Source::Job if self.slot.started.load(Ordering::Relaxed) => false,
             Source::Job | Source::None => {
                 self.slot
-                    .complete_locked(st, Err(TaskError::Cancelled(Cancelled::new())));
+                    .complete_locked(st, Err(TaskError::Cancelled(cancelled.clone())));
                 true
             }
         }
@@ -434,7 +498,7 @@ impl<T> ConcurrentFuture<T> {
     }
 }
 
-impl<T> Future for ConcurrentFuture<T> {
+impl<T: Send + 'static> Future for ConcurrentFuture<T> {
     type Output = Result<T, FutureError>;
 
     /// Awaiting moves the value out, like [`result`](ConcurrentFuture::result);
@@ -443,9 +507,13 @@ impl<T> Future for ConcurrentFuture<T> {
         let this = &mut *self;
         let mut st = this.slot.state.lock();
         if st.cell.is_done() {
+            this.awaited_at.ready();
             return Poll::Ready(st.take_result());
         }
         st.cell.register(&mut this.waiter, cx.waker());
+        drop(st);
+        this.awaited_at.pending();
+        this.pass_on = Some(pass_cancel_on::<T>);
         Poll::Pending
     }
 }

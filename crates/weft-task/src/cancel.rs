@@ -18,7 +18,15 @@
 //! path consumes the request (clears `CANCEL_REQ`) before polling its inner
 //! future, or right after the inner future returns `Pending` if the request
 //! arrived (or was re-raised) during that poll.
+//!
+//! A wrapper that intercepts while its inner future was awaiting tasks
+//! (`chain.rs`) returns `Err(Cancelled)` only once those have ended, as
+//! asyncio's `CancelledError` comes up only after the awaited future ended.
+//! Until then it stays `Pending` and counts as intercepting, so a further
+//! request reaches it (and it passes that on to them) instead of dropping the
+//! task's future around it.
 
+use crate::chain::{self, Drains};
 use crate::context::{self, PollStamp};
 use crate::error::Cancelled;
 use crate::header::RawTask;
@@ -32,8 +40,10 @@ use std::task::{Context, Poll};
 /// while it is awaited into `Err(Cancelled)` (asyncio's
 /// `try: await x except CancelledError:`).
 ///
-/// On interception `future` is dropped (its destructors run) and the request is
-/// consumed: the task is no longer being cancelled, so it may await cleanup and
+/// On interception `future` is dropped (its destructors run; what it was
+/// awaiting — a task, a promise — is cancelled with it, and the wrapper returns
+/// only once such a task has ended, as asyncio's `CancelledError` comes up only
+/// after the inner future is done) and the request is consumed: the task is no longer being cancelled, so it may await cleanup and
 /// then either re-raise with [`Cancelled::raise`] or carry on and return a value
 /// (the task then ends normally, as in asyncio). [`Task::cancelling`] still counts
 /// the request until [`Task::uncancel`] is called.
@@ -65,6 +75,7 @@ pub fn catch_cancel<F: Future>(future: F) -> CatchCancel<F> {
     CatchCancel {
         inner: Some(future),
         inner_wrappers: 0,
+        ending: None,
     }
 }
 
@@ -74,23 +85,67 @@ pub struct CatchCancel<F> {
     inner: Option<F>,
     /// Wrappers that registered inside this one during its last `Pending` poll.
     inner_wrappers: u32,
+    /// Intercepted: the cancellation to return once what the inner future
+    /// awaited has ended.
+    ending: Option<(Cancelled, Drains)>,
+}
+
+impl<F> Drop for CatchCancel<F> {
+    fn drop(&mut self) {
+        // Dropped while waiting for those: an outer delivery takes them over.
+        if let Some((_, drains)) = self.ending.take() {
+            drains.hand_over();
+        }
+    }
 }
 
 impl<F: Future> CatchCancel<F> {
     /// Takes the request if one is pending for `task`; drops the inner future
     /// (delivering the cancellation to what it awaits: the leaf futures stamped
-    /// `awaited`) and returns it.
-    fn intercept(self: Pin<&mut Self>, task: RawTask, awaited: PollStamp) -> Option<Cancelled> {
+    /// `awaited`), and waits for what those leaves pass on to end.
+    fn intercept(
+        mut self: Pin<&mut Self>,
+        task: RawTask,
+        awaited: PollStamp,
+        cx: &mut Context<'_>,
+    ) -> Option<Poll<Cancelled>> {
         if !task.header().state.clear_cancel_request() {
             return None;
         }
         let cancelled = task.header().cancelled_error();
         // SAFETY: `inner` is structurally pinned; dropping it in place through
         // the pinned reference is allowed (drop is the end of its pin).
-        let this = unsafe { self.get_unchecked_mut() };
-        let _delivering = context::enter_cancel_delivery(&cancelled, awaited);
+        let this = unsafe { self.as_mut().get_unchecked_mut() };
+        let delivery = chain::enter_cancel_delivery(&cancelled, awaited);
         this.inner = None;
-        Some(cancelled)
+        let drains = delivery.finish();
+        if drains.is_empty() {
+            return Some(Poll::Ready(cancelled));
+        }
+        this.ending = Some((cancelled, drains));
+        Some(self.poll_ending(task, cx))
+    }
+
+    /// Intercepted: `Ready` with the cancellation once what the inner future
+    /// awaited has ended. Meanwhile a new request is consumed and passed on
+    /// to those, and the wrapper counts as intercepting.
+    fn poll_ending(self: Pin<&mut Self>, task: RawTask, cx: &mut Context<'_>) -> Poll<Cancelled> {
+        // SAFETY: `ending` is not structurally pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        let Some((cancelled, drains)) = this.ending.as_mut() else {
+            unreachable!("poll_ending without an ending");
+        };
+        let header = task.header();
+        if header.state.clear_cancel_request() {
+            drains.cancel_all(&header.cancelled_error());
+        }
+        if drains.poll(cx).is_ready() {
+            let cancelled = cancelled.clone();
+            this.ending = None;
+            return Poll::Ready(cancelled);
+        }
+        context::set_intercept_count(context::intercept_count() + 1);
+        Poll::Pending
     }
 }
 
@@ -101,12 +156,15 @@ impl<F: Future> Future for CatchCancel<F> {
         let stamp = context::poll_stamp();
         let task = RawTask::current();
         if let (Some(task), Some((ptr, polls))) = (task, stamp) {
+            if self.ending.is_some() {
+                return self.poll_ending(task, cx).map(Err);
+            }
             if self.inner_wrappers == 0 && self.inner.is_some() {
                 // Not polled yet in this task poll: the inner future's leaves
                 // were last stamped by the previous one.
                 let awaited = (ptr, polls.wrapping_sub(1));
-                if let Some(c) = self.as_mut().intercept(task, awaited) {
-                    return Poll::Ready(Err(c));
+                if let Some(c) = self.as_mut().intercept(task, awaited, cx) {
+                    return c.map(Err);
                 }
             }
         }
@@ -127,8 +185,8 @@ impl<F: Future> Future for CatchCancel<F> {
                 this.inner_wrappers = after - before;
                 if let (Some(task), Some(stamp)) = (task, stamp) {
                     if this.inner_wrappers == 0 {
-                        if let Some(c) = self.as_mut().intercept(task, stamp) {
-                            return Poll::Ready(Err(c));
+                        if let Some(c) = self.as_mut().intercept(task, stamp, cx) {
+                            return c.map(Err);
                         }
                     }
                     context::set_intercept_count(after + 1);

@@ -1,6 +1,7 @@
 //! Per-thread state of the task being polled: which task it is, its
-//! cooperative budget, the `catch_cancel` wrappers it passed through, and
-//! whether its future is being dropped to deliver a cancellation.
+//! cooperative budget and the `catch_cancel` wrappers it passed through.
+//! (Whether its future is being dropped to deliver a cancellation is
+//! `chain.rs`'s.)
 //!
 //! All of it lives in `const` thread-locals touched only by the polling thread.
 //!
@@ -8,8 +9,7 @@
 //! (weft-loop's `context.rs` holds the one current-loop thread-local); a
 //! promise asks it through the hook installed with [`set_loop_hook`].
 
-use crate::error::Cancelled;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -22,7 +22,6 @@ thread_local! {
     static CURRENT: Cell<Option<Current>> = const { Cell::new(None) };
     static BUDGET_LEFT: Cell<Option<u8>> = const { Cell::new(None) };
     static INTERCEPTING: Cell<u32> = const { Cell::new(0) };
-    static DELIVERING: RefCell<Option<(Cancelled, PollStamp)>> = const { RefCell::new(None) };
 }
 
 /// The task being polled: its header's address, opaque here (only compared,
@@ -96,35 +95,6 @@ pub(crate) type PollStamp = (usize, u32);
 pub(crate) fn poll_stamp() -> Option<PollStamp> {
     let current = CURRENT.get()?;
     Some((current.task.as_ptr() as usize, current.polls))
-}
-
-/// While alive, futures dropped on this thread are being dropped to deliver a
-/// cancellation: a `Task` or `Promise` they are awaiting (stamped `awaited`)
-/// is cancelled too.
-pub(crate) struct EnterDelivery {
-    prev: Option<(Cancelled, PollStamp)>,
-}
-
-pub(crate) fn enter_cancel_delivery(cancelled: &Cancelled, awaited: PollStamp) -> EnterDelivery {
-    EnterDelivery {
-        prev: DELIVERING.replace(Some((cancelled.clone(), awaited))),
-    }
-}
-
-impl Drop for EnterDelivery {
-    fn drop(&mut self) {
-        DELIVERING.set(self.prev.take());
-    }
-}
-
-/// The cancellation being delivered on this thread, if the future stamped
-/// `stamp` is one of those being awaited at the delivery point.
-pub(crate) fn delivering_to(stamp: Option<PollStamp>) -> Option<Cancelled> {
-    let stamp = stamp?;
-    DELIVERING.with_borrow(|d| match d {
-        Some((c, awaited)) if *awaited == stamp => Some(c.clone()),
-        _ => None,
-    })
 }
 
 /// Cooperative scheduling: spends one unit of the running task's budget.

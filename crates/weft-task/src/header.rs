@@ -8,6 +8,7 @@
 //! module header; the state bits in `state.rs`.
 
 use crate::callback::DoneCallbacks;
+use crate::chain::Drains;
 use crate::error::{Cancelled, InvalidStateError, TaskError};
 use crate::id::TaskId;
 use crate::loom::cell::UnsafeCell;
@@ -46,6 +47,18 @@ pub(crate) struct Cold {
     pub(crate) callbacks: DoneCallbacks<TaskRef>,
     /// The error the task ended with, for `exception()` on any handle.
     pub(crate) error: Option<TaskError>,
+    /// While draining (see `raw.rs`): the error it will end with and what it
+    /// waits for first. Touched only by the thread holding `RUNNING`.
+    pub(crate) draining: Option<Box<Draining>>,
+}
+
+/// A cancelled task whose future is dropped, waiting for the tasks it awaited
+/// to end before it completes (`chain.rs`).
+pub(crate) struct Draining {
+    /// The outcome it completes with: the cancellation, or a panic raised
+    /// while its future was dropped.
+    pub(crate) ending: TaskError,
+    pub(crate) drains: Drains,
 }
 
 impl Header {

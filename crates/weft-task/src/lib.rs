@@ -20,6 +20,10 @@
 
 mod callback;
 mod cancel;
+// Public (hidden) for the leaf futures of weft's own crates (weft-loop's
+// `ConcurrentFuture`); users see its effects through `Task` and `Promise`.
+#[doc(hidden)]
+pub mod chain;
 pub mod context;
 mod error;
 mod header;

@@ -195,13 +195,18 @@ impl Env {
     /// model thread is gone. Each counted future and output must have been
     /// dropped exactly once, and the task freed exactly once.
     fn finish(self) {
+        self.finish_tasks(1);
+    }
+
+    /// [`finish`](Self::finish) for a model that spawned `tasks` tasks.
+    fn finish_tasks(self, tasks: usize) {
         let queued = self.inner.queue.lock().unwrap().len();
         assert_eq!(queued, 0, "a Runnable was left queued");
         assert_eq!(self.inner.registry.len(), 0, "the task is still registered");
         assert_eq!(
             self.inner.freed.load(SeqCst),
-            1,
-            "the task was not freed exactly once"
+            tasks,
+            "a task was not freed exactly once"
         );
         let c = &self.c;
         assert_eq!(
@@ -763,6 +768,60 @@ fn loom_cancel_races_pending_forever() {
         drop(task);
         assert!(env.polls() <= 1);
         env.finish();
+    });
+}
+
+// ----- cancellation down the await chain (chain.rs) -----
+
+/// A parent awaiting a child's handle is cancelled while the child, cancelled
+/// too, completes on another thread: the parent's delivery passes its
+/// cancellation on and drains (its join waker registered on the child) or
+/// finds the child complete. Either way the parent ends `Cancelled`, only
+/// after the child (no lost wake-up for the draining parent), and both are
+/// freed once. The child's future does no loom operation, so its run (which
+/// enters the shared thread-local task context) cannot be preempted inside.
+#[test]
+fn loom_cancelled_parent_drains_while_its_child_completes() {
+    model(|| {
+        let env = Env::new();
+        let c = Counted::new(&env.c);
+        let (child, child_run) = env.spawn(std::future::poll_fn(move |_cx| {
+            c.0.enter_poll();
+            c.0.exit_poll();
+            Poll::<Out>::Pending
+        }));
+        child_run.run();
+        let child_ref = child.task_ref();
+        // The parent's future is the child's handle: it awaits the child.
+        let (mut parent, parent_run) = env.spawn(child);
+        parent_run.run();
+        assert!(!parent.done());
+        let watched = child_ref.clone();
+        parent.add_done_callback(DoneCallback::new(move |_: &TaskRef| {
+            assert!(
+                watched.done(),
+                "the parent ended before the child it awaited"
+            );
+        }));
+
+        assert!(child_ref.cancel());
+        let child_cancelled = pop(&env.inner).expect("the cancelled child is queued");
+        let runner = thread::spawn(move || child_cancelled.run());
+        assert!(parent.cancel());
+        drain(&env.inner);
+        runner.join().unwrap();
+        drain(&env.inner);
+
+        assert!(child_ref.done() && child_ref.cancelled());
+        assert!(
+            parent.done(),
+            "lost wake-up: the draining parent never ended"
+        );
+        assert!(parent.cancelled());
+        let e = parent.result().unwrap().unwrap_err();
+        assert!(e.is_cancelled(), "{e:?}");
+        drop((parent, child_ref));
+        env.finish_tasks(2);
     });
 }
 

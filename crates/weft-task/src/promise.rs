@@ -1,6 +1,7 @@
 //! [`Promise<T>`]: asyncio's `Future`, a one-shot result settled by hand.
 
 use crate::callback::{DoneCallback, DoneCallbacks};
+use crate::chain::AwaitMark;
 use crate::context::{self, CallSoon};
 use crate::error::{Cancelled, InvalidStateError, TaskError};
 use crate::loom::sync::{Arc, Mutex};
@@ -147,7 +148,7 @@ impl<T: Clone + Send + 'static> Promise<T> {
         PromiseWait {
             promise: self.clone(),
             slot: None,
-            awaited_at: None,
+            awaited_at: AwaitMark::new(),
         }
     }
 }
@@ -192,7 +193,7 @@ impl<T: Clone + Send + 'static> IntoFuture for Promise<T> {
         PromiseWait {
             promise: self,
             slot: None,
-            awaited_at: None,
+            awaited_at: AwaitMark::new(),
         }
     }
 }
@@ -216,7 +217,7 @@ pub struct PromiseWait<T: Send + 'static> {
     promise: Promise<T>,
     slot: Option<usize>,
     /// The task poll in which this waiter last returned `Pending`.
-    awaited_at: Option<context::PollStamp>,
+    awaited_at: AwaitMark,
 }
 
 impl<T: Send + 'static> Unpin for PromiseWait<T> {}
@@ -226,7 +227,7 @@ impl<T: Clone + Send + 'static> Future for PromiseWait<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if crate::coop::poll_proceed(cx).is_pending() {
-            self.awaited_at = context::poll_stamp();
+            self.awaited_at.pending();
             return Poll::Pending;
         }
         let this = &mut *self;
@@ -237,7 +238,7 @@ impl<T: Clone + Send + 'static> Future for PromiseWait<T> {
         }
         state.register(&mut this.slot, cx.waker());
         drop(state);
-        this.awaited_at = context::poll_stamp();
+        this.awaited_at.pending();
         Poll::Pending
     }
 }
@@ -253,7 +254,7 @@ impl<T: Send + 'static> Drop for PromiseWait<T> {
             !state.is_done()
         };
         if cancel {
-            if let Some(c) = context::delivering_to(self.awaited_at) {
+            if let Some(c) = self.awaited_at.delivering() {
                 let _ = self.promise.settle(Err(TaskError::Cancelled(c)));
             }
         }

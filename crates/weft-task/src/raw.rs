@@ -34,6 +34,7 @@
 //! | `join_waker`     | see `state.rs`: handle while `JOIN_WAKER` is clear, runner after `COMPLETE` while it is set |
 //! | `slot`           | the registry: written at insert, cleared at removal        |
 //! | `intercept_depth`, `polls` | the thread that set `RUNNING`                    |
+//! | `cold.draining`  | the thread that set `RUNNING` (under the cold lock, taken out while polled) |
 //! | `cold`           | anyone, under its mutex                                    |
 //!
 //! # Cancellation delivery
@@ -49,15 +50,37 @@
 //! coroutine stopped"), so `cancel() == true` always means "ends cancelled unless
 //! it intercepts".
 //!
+//! The drop delivers the cancellation down the await chain (`chain.rs`): the
+//! tasks the future was awaiting are cancelled, and handed back as what the
+//! task must wait for. If there are any, the task does not complete yet but
+//! enters the **draining** stage:
+//!
+//! | stage    | `stage`    | state bits        | `cold.draining`        | a run of the task        |
+//! |----------|------------|-------------------|------------------------|--------------------------|
+//! | running  | `Running`  | —                 | `None`                 | polls (or delivers)      |
+//! | draining | `Consumed` | `DRAINING`        | the ending and targets | passes a new request on, polls the targets; completes once all ended |
+//! | complete | `Finished` / `Consumed` | `COMPLETE` | `None`             | nothing (`ToRunning::Complete`) |
+//!
+//! `to_running` reports `DRAINING` as it reports a request (`cancel`), and a
+//! draining task's `intercept_depth` is 0, so the poll path tests nothing
+//! more than it did before draining existed.
+//!
+//! A draining task is idle between runs like any pending task, woken by its
+//! targets' ends (each registered with the task's waker and re-checked in the
+//! same step, the target's own join or waiter protocol: no wake-up is lost),
+//! and by `cancel()`. Shutdown ends it at once, and a cancellation delivered
+//! by shutdown waits for nothing.
+//!
 //! # Safety
 //!
 //! Every `unsafe fn` here takes a pointer to a live task whose vtable matches
 //! `F` and `S`; the reference count (see `state.rs`) keeps it live, and the state
 //! bits above grant the exclusive access each function documents.
 
+use crate::chain::{self, Drains};
 use crate::context;
 use crate::error::{Cancelled, InvalidStateError, TaskError};
-use crate::header::{Header, RawTask, Vtable};
+use crate::header::{Draining, Header, RawTask, Vtable};
 use crate::id::TaskId;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::{AtomicU32, Mutex};
@@ -189,6 +212,7 @@ unsafe fn cell<'a, F: Future, S>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
 enum Polled<T> {
     Pending,
     Ready(Result<T, TaskError>),
+    /// Deliver the pending cancellation (or, draining, take the next step).
     Cancel,
 }
 
@@ -208,6 +232,7 @@ unsafe fn run<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     };
     // SAFETY: RUNNING is ours.
     let depth = header.intercept_depth.with(|d| unsafe { *d });
+    // `cancel` includes draining (a draining task's depth is 0).
     let polled = if cancel && depth == 0 {
         Polled::Cancel
     } else {
@@ -228,16 +253,56 @@ unsafe fn run<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
         }
     };
     match polled {
-        Polled::Pending => match header.state.to_idle() {
-            ToIdle::Idle => {}
-            ToIdle::Notified => cell.scheduler.yield_now(crate::Runnable::from_raw(ptr)),
-            // SAFETY: the runner's reference was the last.
-            ToIdle::Dealloc => unsafe { dealloc::<F, S>(ptr) },
-        },
+        // SAFETY: RUNNING is ours.
+        Polled::Pending => unsafe { to_idle(cell, ptr) },
         // SAFETY: RUNNING is ours.
         Polled::Ready(output) => unsafe { complete(cell, ptr, output) },
         // SAFETY: RUNNING is ours.
-        Polled::Cancel => unsafe { cancel_future(cell, ptr) },
+        Polled::Cancel => unsafe { deliver_cancel(cell, ptr) },
+    }
+}
+
+/// The task stays pending: release `RUNNING` (re-submitting the task if it
+/// was woken meanwhile).
+///
+/// # Safety
+///
+/// The caller holds `RUNNING` and the runner's reference.
+#[inline]
+unsafe fn to_idle<F: Future + 'static, S: Schedule>(cell: &Cell<F, S>, ptr: NonNull<Header>) {
+    match cell.header.state.to_idle() {
+        ToIdle::Idle => {}
+        ToIdle::Notified => cell.scheduler.yield_now(crate::Runnable::from_raw(ptr)),
+        // SAFETY: the runner's reference was the last.
+        ToIdle::Dealloc => unsafe { dealloc::<F, S>(ptr) },
+    }
+}
+
+/// The runner's slow path: delivers the pending cancellation, or takes the
+/// next step of a draining task; then completes the task or leaves it idle.
+/// Out of line, so the poll path stays as small as it was.
+///
+/// # Safety
+///
+/// The caller holds `RUNNING` and the runner's reference.
+#[inline(never)]
+unsafe fn deliver_cancel<F: Future + 'static, S: Schedule>(
+    cell: &Cell<F, S>,
+    ptr: NonNull<Header>,
+) {
+    let polled = if cell.header.state.load().is_draining() {
+        // SAFETY: RUNNING is ours; the task is draining.
+        unsafe { drain(cell, ptr) }
+    } else {
+        // SAFETY: RUNNING is ours.
+        unsafe { cancel_future(cell, ptr, true) }
+    };
+    match polled {
+        // SAFETY: RUNNING is ours.
+        Polled::Pending => unsafe { to_idle(cell, ptr) },
+        // SAFETY: RUNNING is ours.
+        Polled::Ready(output) => unsafe { complete(cell, ptr, output) },
+        Polled::Cancel => unreachable!("a delivered cancellation ends or drains"),
     }
 }
 
@@ -295,7 +360,9 @@ unsafe fn poll_future<F: Future, S>(cell: &Cell<F, S>, ptr: NonNull<Header>) -> 
 }
 
 /// Drops the future in place (with the task context entered so destructors see
-/// it). A panic while dropping becomes the task's error.
+/// it), delivering `delivering` to what it awaited. A panic while dropping
+/// becomes the task's error. Returns what the task must wait for before it
+/// ends (tasks it was awaiting, cancelled now; `chain.rs`).
 ///
 /// # Safety
 ///
@@ -304,34 +371,90 @@ unsafe fn drop_future<F: Future, S>(
     cell: &Cell<F, S>,
     ptr: NonNull<Header>,
     delivering: &Cancelled,
-) -> Result<(), TaskError> {
+) -> (Result<(), TaskError>, Drains) {
     // What the task awaited at its last poll is what this delivery cancels.
     // SAFETY: RUNNING is ours.
     let polls = cell.header.polls.with(|p| unsafe { *p });
     let _enter = context::enter_task(ptr.cast(), polls);
-    let _delivering = context::enter_cancel_delivery(delivering, (ptr.as_ptr() as usize, polls));
+    let delivery = chain::enter_cancel_delivery(delivering, (ptr.as_ptr() as usize, polls));
     let result = catch_panic(|| {
         // SAFETY: RUNNING gives exclusive access to the stage.
         cell.stage
             .with_mut(|stage| unsafe { *stage = Stage::Consumed })
     });
+    let drains = delivery.finish();
     context::take_intercept_count();
-    result.map_err(TaskError::Panicked)
+    (result.map_err(TaskError::Panicked), drains)
 }
 
+/// Delivers the pending cancellation: drops the future and ends the task
+/// `Cancelled` — at once, or (`may_drain`, and it was awaiting tasks that
+/// are still running) after those have ended, as a draining task. A task
+/// draining already (only shutdown calls this then) ends at once.
+///
 /// # Safety
 ///
 /// The caller holds `RUNNING`.
-unsafe fn cancel_future<F: Future + 'static, S: Schedule>(cell: &Cell<F, S>, ptr: NonNull<Header>) {
-    let cancelled = cell.header.cancelled_error();
+unsafe fn cancel_future<F: Future + 'static, S: Schedule>(
+    cell: &Cell<F, S>,
+    ptr: NonNull<Header>,
+    may_drain: bool,
+) -> Polled<F::Output> {
+    let header = &cell.header;
+    if header.state.load().is_draining() {
+        // Shutdown of a draining task: nobody will wake it any more.
+        let draining = header.with_cold(|c| c.draining.take());
+        return Polled::Ready(Err(draining
+            .expect("a draining task has its drains")
+            .ending));
+    }
+    let cancelled = header.cancelled_error();
     // SAFETY: RUNNING is ours.
-    let output = match unsafe { drop_future(cell, ptr, &cancelled) } {
-        Ok(()) => Err(TaskError::Cancelled(cancelled)),
+    let (dropped, drains) = unsafe { drop_future(cell, ptr, &cancelled) };
+    let ending = match dropped {
+        Ok(()) => TaskError::Cancelled(cancelled),
         // An error raised during cleanup wins over the cancellation.
-        Err(panicked) => Err(panicked),
+        Err(panicked) => panicked,
     };
+    if !may_drain || drains.is_empty() {
+        return Polled::Ready(Err(ending));
+    }
+    // Delivered: from now on a request is a new one, to pass on.
+    header.state.clear_cancel_request();
+    header.with_cold(|c| c.draining = Some(Box::new(Draining { ending, drains })));
+    header.state.set_draining();
     // SAFETY: RUNNING is ours.
-    unsafe { complete(cell, ptr, output) }
+    unsafe { drain(cell, ptr) }
+}
+
+/// One step of a draining task: passes a new cancellation request on to what
+/// it waits for, then polls those; `Ready` with its ending once all have
+/// ended, `Pending` (their ends registered to wake it) before.
+///
+/// # Safety
+///
+/// The caller holds `RUNNING`, and the task is draining.
+unsafe fn drain<F: Future, S>(cell: &Cell<F, S>, ptr: NonNull<Header>) -> Polled<F::Output> {
+    let header = &cell.header;
+    // Out of the cold lock while polling: the targets' protocols take their
+    // own locks and may run wakers.
+    let Some(mut draining) = header.with_cold(|c| c.draining.take()) else {
+        unreachable!("a draining task has its drains");
+    };
+    if header.state.clear_cancel_request() {
+        draining.drains.cancel_all(&header.cancelled_error());
+    }
+    // SAFETY: a waker borrowed from the runner's reference, as in `poll_future`.
+    let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw_waker(ptr)) });
+    if draining
+        .drains
+        .poll(&mut Context::from_waker(&waker))
+        .is_ready()
+    {
+        return Polled::Ready(Err(draining.ending));
+    }
+    header.with_cold(|c| c.draining = Some(draining));
+    Polled::Pending
 }
 
 /// Stores the output, publishes `COMPLETE`, wakes the joiner, schedules the done
@@ -506,8 +629,13 @@ unsafe fn shutdown<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     });
     // `complete` releases one reference: take it for the shutdown.
     cell.header.state.ref_inc();
+    // Nothing runs any more: what the task awaited is cancelled, not waited for.
     // SAFETY: RUNNING is ours.
-    unsafe { cancel_future(cell, ptr) }
+    let Polled::Ready(output) = (unsafe { cancel_future(cell, ptr, false) }) else {
+        unreachable!("a cancellation without draining ends the task");
+    };
+    // SAFETY: RUNNING is ours.
+    unsafe { complete(cell, ptr, output) }
 }
 
 /// # Safety

@@ -12,6 +12,7 @@
 //! | `JOIN_WAKER`     | the handle, after storing its waker | the handle           |                      |
 //! | `ENDED_CANCELLED`| `to_complete`                 | never                      | requires `COMPLETE`  |
 //! | `HAS_CALLBACKS`  | `add_done_callback` (under the cold lock) | never          |                      |
+//! | `DRAINING`       | the runner (`set_draining`), future dropped | `to_complete` | `COMPLETE`        |
 //!
 //! The remaining high bits count references. Holders: the `Task<T>` handle, the
 //! registry entry (until the task completes), each [`Runnable`](crate::Runnable),
@@ -49,9 +50,13 @@ pub(crate) const JOIN_INTEREST: usize = 1 << 4;
 pub(crate) const JOIN_WAKER: usize = 1 << 5;
 pub(crate) const ENDED_CANCELLED: usize = 1 << 6;
 pub(crate) const HAS_CALLBACKS: usize = 1 << 7;
+/// Cancelled, future dropped, waiting for what it awaited to end (raw.rs,
+/// "Cancellation delivery"). A bit, not a field, so that `to_running`'s one
+/// test of the word tells the runner "deliver" for it as for a request.
+pub(crate) const DRAINING: usize = 1 << 8;
 
 const LIFECYCLE: usize = RUNNING | COMPLETE;
-const REF_SHIFT: u32 = 8;
+const REF_SHIFT: u32 = 9;
 pub(crate) const REF_ONE: usize = 1 << REF_SHIFT;
 #[cfg(all(test, not(loom)))]
 const FLAGS: usize = REF_ONE - 1;
@@ -92,6 +97,9 @@ impl Snapshot {
     pub(crate) fn has_callbacks(self) -> bool {
         self.0 & HAS_CALLBACKS != 0
     }
+    pub(crate) fn is_draining(self) -> bool {
+        self.0 & DRAINING != 0
+    }
     pub(crate) fn ref_count(self) -> usize {
         self.0 >> REF_SHIFT
     }
@@ -109,6 +117,7 @@ impl fmt::Debug for Snapshot {
             .field("cancel_requested", &self.is_cancel_requested())
             .field("join_interest", &self.is_join_interested())
             .field("join_waker", &self.is_join_waker_set())
+            .field("draining", &self.is_draining())
             .field("refs", &self.ref_count())
             .finish()
     }
@@ -129,7 +138,9 @@ pub(crate) enum Outcome {
 #[must_use]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ToRunning {
-    /// Poll the future. `cancel` says a cancellation request is pending.
+    /// Poll the future. `cancel` says a cancellation request is pending, or
+    /// the task is draining: either way the runner delivers instead of
+    /// polling (unless a `catch_cancel` wrapper is there to take a request).
     Run { cancel: bool },
     /// The task already completed (shut down while queued): drop the `Runnable`'s
     /// reference and do nothing else.
@@ -223,7 +234,7 @@ impl State {
             (
                 Some(next),
                 ToRunning::Run {
-                    cancel: s.is_cancel_requested(),
+                    cancel: s.0 & (CANCEL_REQ | DRAINING) != 0,
                 },
             )
         })
@@ -266,7 +277,7 @@ impl State {
                 Outcome::Value => s.is_cancel_requested(),
                 Outcome::Error => false,
             };
-            let mut next = (s.0 & !(RUNNING | CANCEL_REQ)) | COMPLETE;
+            let mut next = (s.0 & !(RUNNING | CANCEL_REQ | DRAINING)) | COMPLETE;
             if cancelled {
                 next |= ENDED_CANCELLED;
             }
@@ -348,6 +359,14 @@ impl State {
     pub(crate) fn clear_cancel_request(&self) -> bool {
         // AcqRel: pairs with the AcqRel of `to_cancel_requested`.
         self.0.fetch_and(!CANCEL_REQ, Ordering::AcqRel) & CANCEL_REQ != 0
+    }
+
+    /// The runner dropped the future of a cancelled task that must wait for
+    /// what it awaited: from now on every run delivers (drains).
+    pub(crate) fn set_draining(&self) {
+        // AcqRel: as every transition here; read back by the runner's
+        // `to_running` (AcqRel) on the task's later runs.
+        self.0.fetch_or(DRAINING, Ordering::AcqRel);
     }
 
     /// Re-arms a request from inside the running task (`Cancelled::raise`).
@@ -499,6 +518,19 @@ mod tests {
         assert!(done.is_ended_cancelled());
         assert_eq!(s.to_cancel_requested(), ToCancelRequested::AlreadyComplete);
         assert_eq!(s.flags() & CANCEL_REQ, 0);
+    }
+
+    #[test]
+    fn a_draining_task_is_delivered_to_on_every_run_until_complete() {
+        let s = State::new();
+        assert_eq!(s.to_running(), ToRunning::Run { cancel: false });
+        s.set_draining();
+        assert_eq!(s.to_idle(), ToIdle::Idle);
+        assert_eq!(s.to_notified_by_ref(), ToNotified::Submit);
+        assert_eq!(s.to_running(), ToRunning::Run { cancel: true });
+        assert!(!s.clear_cancel_request(), "draining is not a request");
+        let done = s.to_complete(Outcome::Cancelled);
+        assert!(done.is_ended_cancelled() && !done.is_draining());
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! as loops queue it).
 
 use crate::callback::DoneCallback;
-use crate::context;
+use crate::chain::{self, AwaitMark, Awaited};
+use crate::error::Cancelled;
 use crate::error::{AwaitSelfError, InvalidStateError, TaskError};
 use crate::header::{schedule_callbacks, Header, RawTask, TaskRef};
 use crate::id::TaskId;
@@ -60,8 +61,10 @@ impl TaskRef {
     /// already done. Otherwise the task is woken and the request delivered at
     /// its current await point: its future is dropped there and it ends
     /// [`TaskError::Cancelled`], unless it intercepts the request with
-    /// [`catch_cancel`](crate::catch_cancel). A task cancelled before its first
-    /// poll is never polled. Each call adds one to [`cancelling`](Self::cancelling).
+    /// [`catch_cancel`](crate::catch_cancel). What it was awaiting there (a
+    /// task, a promise) is cancelled with it, and it ends only after that has
+    /// ended. A task cancelled before its first poll is never polled. Each
+    /// call adds one to [`cancelling`](Self::cancelling).
     pub fn cancel(&self) -> bool {
         self.raw.request_cancel(None)
     }
@@ -184,10 +187,11 @@ impl fmt::Debug for TaskRef {
 /// **Dropping a `Task` does not cancel the task**: as in asyncio the runtime owns
 /// it and runs it to the end; the output is then dropped. [`detach`](Self::detach)
 /// says so in code. If a task is cancelled while awaiting another task's handle,
-/// the awaited task is cancelled too (asyncio propagates down await chains).
-/// "Awaiting" means the handle was polled, and pending, in the awaiting task's
-/// latest poll; a handle merely held (say, after losing a `select`) and not
-/// polled since is left alone.
+/// the awaited task is cancelled too (asyncio propagates down await chains),
+/// and the cancelled task reports done only after the awaited one has ended,
+/// its cleanup included. "Awaiting" means the handle was polled, and pending,
+/// in the awaiting task's latest poll; a handle merely held (say, after losing
+/// a `select`) and not polled since is left alone.
 ///
 /// ```
 /// weft::run(async {
@@ -208,7 +212,7 @@ pub struct Task<T> {
     task: ManuallyDrop<TaskRef>,
     /// The task poll in which this handle last returned `Pending`: while it is
     /// the latest poll of that task, the task is awaiting this handle.
-    awaited_at: Option<context::PollStamp>,
+    awaited_at: AwaitMark,
     _output: PhantomData<T>,
 }
 
@@ -225,7 +229,7 @@ impl<T> Task<T> {
         // The join reference was counted at allocation.
         Task {
             task: ManuallyDrop::new(TaskRef::from_counted(raw)),
-            awaited_at: None,
+            awaited_at: AwaitMark::new(),
             _output: PhantomData,
         }
     }
@@ -302,7 +306,7 @@ impl<T> Future for Task<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if self.awaited_at.is_none() && self.task.is_current() && !self.done() {
+        if !self.awaited_at.is_set() && self.task.is_current() && !self.done() {
             return Poll::Ready(Err(TaskError::failed(AwaitSelfError)));
         }
         let out = if crate::coop::poll_proceed(cx).is_pending() {
@@ -311,11 +315,11 @@ impl<T> Future for Task<T> {
             // SAFETY: T is this task's output type and we are its handle.
             unsafe { self.task.raw.try_read_output::<T>(cx.waker()) }
         };
-        self.awaited_at = if out.is_pending() {
-            context::poll_stamp()
+        if out.is_pending() {
+            self.awaited_at.pending();
         } else {
-            None
-        };
+            self.awaited_at.ready();
+        }
         out
     }
 }
@@ -324,11 +328,56 @@ impl<T> Drop for Task<T> {
     fn drop(&mut self) {
         // Dropped because the task awaiting it (right now) is being cancelled:
         // cancel this one too, with the same message (asyncio cancels the
-        // future a task is waiting on). A handle merely held is left alone.
-        if let Some(c) = context::delivering_to(self.awaited_at) {
-            self.task.raw.request_cancel(c.message_arc());
+        // future a task is waiting on), and make the canceller wait until
+        // this one has ended (chain.rs). A handle merely held is left alone.
+        if self.awaited_at.is_set() && pass_cancel_on(self.task.raw, &self.awaited_at) {
+            return;
         }
         self.task.raw.drop_join_handle();
+    }
+}
+
+/// A dropped handle that was pending in its holder's latest poll: if the
+/// holder is being cancelled, cancels `raw` too and, while it runs on, hands
+/// the handle's reference and join interest to the delivery (true).
+#[inline(never)]
+fn pass_cancel_on(raw: RawTask, awaited_at: &AwaitMark) -> bool {
+    let Some(c) = awaited_at.delivering() else {
+        return false;
+    };
+    raw.request_cancel(c.message_arc());
+    if raw.header().state.load().is_complete() {
+        return false;
+    }
+    chain::wait_for_end(Box::new(JoinEnd { raw }));
+    true
+}
+
+/// A `Task` handle dropped by a cancellation delivery while its task runs on:
+/// what the cancelled awaiter waits for (chain.rs). It keeps the handle's
+/// reference and join interest, and waits through the join waker as the
+/// handle did; dropping it is dropping the handle.
+struct JoinEnd {
+    raw: RawTask,
+}
+
+impl Awaited for JoinEnd {
+    fn cancel(&mut self, cancelled: &Cancelled) {
+        self.raw.request_cancel(cancelled.message_arc());
+    }
+
+    fn poll_ended(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.raw.set_join_waker(cx.waker()) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl Drop for JoinEnd {
+    fn drop(&mut self) {
+        self.raw.drop_join_handle();
     }
 }
 

@@ -1,0 +1,258 @@
+//! Cancellation down the await chain, and back up: what a task awaits is
+//! cancelled with it, and the task ends only after that has ended.
+//!
+//! asyncio passes `task.cancel()` to the future the task is blocked on
+//! (`_fut_waiter.cancel()`), and the `CancelledError` comes back up through
+//! the task's coroutine only once that future has ended. weft delivers a
+//! cancellation by dropping the task's future (or a
+//! [`catch_cancel`](crate::catch_cancel) wrapper's inner future), so the same
+//! two halves happen here in the drop:
+//!
+//! 1. **Down.** While the future is dropped, this thread holds the
+//!    cancellation and the stamp of the task poll it is delivered at
+//!    ([`EnterDelivery`]). A leaf future (a `Task` handle, a promise waiter, a
+//!    `ConcurrentFuture`) remembers in an [`AwaitMark`] the poll it last
+//!    returned `Pending` in; if that is the stamp being delivered, the task
+//!    was awaiting it right now, and its destructor passes the cancellation
+//!    on ([`AwaitMark::delivering`]).
+//! 2. **Back up.** A leaf whose target does not end synchronously (a task
+//!    has to run its own cleanup; a promise is settled on the spot and needs
+//!    nothing) hands the delivery something to wait for
+//!    ([`wait_for_end`]: an [`Awaited`]). When the drop is over, the
+//!    deliverer takes that list ([`EnterDelivery::finish`]) and, if it is not
+//!    empty, ends only after each entry has ended: the runner keeps the task
+//!    in its *draining* stage (future gone, not complete; `raw.rs`), a
+//!    `catch_cancel` wrapper returns `Err(Cancelled)` only then (`cancel.rs`).
+//!
+//! # Draining
+//!
+//! | stage of the canceller | who polls [`Drains`]          | a further `cancel()` |
+//! |------------------------|-------------------------------|----------------------|
+//! | task, future dropped   | the runner, under `RUNNING`   | consumed, passed on to every entry |
+//! | `catch_cancel` wrapper | the wrapper, in its task poll | consumed by the wrapper (it counts as intercepting), passed on |
+//!
+//! No wake-up is lost: each [`Awaited`] registers the canceller's waker and
+//! checks for the end in the same step, under the target's own protocol (a
+//! task's join waker, `state.rs`; a result cell's waiter list under its
+//! lock), exactly as awaiting it does; the canceller is not complete, so the
+//! wake-up finds it and schedules it. Everything else here is thread-local
+//! or touched only by the thread holding the canceller's `RUNNING`, so this
+//! adds no cross-thread protocol of its own.
+
+use crate::context::{self, PollStamp};
+use crate::error::Cancelled;
+use std::cell::RefCell;
+use std::fmt;
+use std::task::{Context, Poll};
+
+thread_local! {
+    static DELIVERING: RefCell<Option<Delivery>> = const { RefCell::new(None) };
+}
+
+/// A cancellation being delivered on this thread: the error, the poll it is
+/// delivered at, and what the deliverer must wait for before it ends.
+struct Delivery {
+    cancelled: Cancelled,
+    at: PollStamp,
+    ends: Vec<Box<dyn Awaited>>,
+}
+
+/// Something a cancelled task (or `catch_cancel` wrapper) waits for before it
+/// ends: a task it was awaiting, or the work behind a `ConcurrentFuture`.
+///
+/// For leaf futures of weft's own crates (weft-loop's `ConcurrentFuture`).
+/// `Sync` so that a [`catch_cancel`](crate::catch_cancel) wrapper holding
+/// some stays as `Sync` as its inner future.
+///
+/// ```
+/// use std::task::{Context, Poll};
+/// use weft_task::chain::Awaited;
+/// use weft_task::Cancelled;
+///
+/// /// Already over: nothing to wait for.
+/// struct Ended;
+/// impl Awaited for Ended {
+///     fn cancel(&mut self, _: &Cancelled) {}
+///     fn poll_ended(&mut self, _: &mut Context<'_>) -> Poll<()> {
+///         Poll::Ready(())
+///     }
+/// }
+/// let mut cx = Context::from_waker(std::task::Waker::noop());
+/// assert!(Ended.poll_ended(&mut cx).is_ready());
+/// ```
+pub trait Awaited: Send + Sync {
+    /// Passes on a further cancellation of the waiting task (asyncio passes
+    /// every `cancel()` to the future the task is blocked on).
+    fn cancel(&mut self, cancelled: &Cancelled);
+
+    /// Ready once the target has ended; otherwise registers `cx`'s waker to
+    /// be woken when it does.
+    fn poll_ended(&mut self, cx: &mut Context<'_>) -> Poll<()>;
+}
+
+/// Which task poll a leaf future last returned `Pending` in: while that is
+/// the task's latest poll, the task is awaiting this leaf, and a cancellation
+/// delivered by dropping it passes through ([`delivering`](Self::delivering)).
+///
+/// ```
+/// use weft_task::chain::AwaitMark;
+///
+/// let mut mark = AwaitMark::new();
+/// mark.pending(); // outside a task: records nothing
+/// assert!(mark.delivering().is_none());
+/// ```
+#[derive(Clone, Copy, Default)]
+pub struct AwaitMark {
+    at: Option<PollStamp>,
+}
+
+impl AwaitMark {
+    /// A leaf not awaited yet.
+    pub const fn new() -> AwaitMark {
+        AwaitMark { at: None }
+    }
+
+    /// The leaf returns `Pending` now: remember this task poll.
+    #[inline]
+    pub fn pending(&mut self) {
+        self.at = context::poll_stamp();
+    }
+
+    /// The leaf returned `Ready`: it is awaited no more.
+    #[inline]
+    pub fn ready(&mut self) {
+        self.at = None;
+    }
+
+    /// Whether the leaf was ever left pending (and not finished since).
+    pub fn is_set(&self) -> bool {
+        self.at.is_some()
+    }
+
+    /// In the leaf's destructor: the cancellation being delivered to it, if
+    /// the task awaiting it (at its latest poll) is being cancelled by this
+    /// drop. The leaf then cancels its target with it, and hands
+    /// [`wait_for_end`] the target if that does not end at once.
+    pub fn delivering(&self) -> Option<Cancelled> {
+        let at = self.at?;
+        DELIVERING.with_borrow(|d| match d {
+            Some(d) if d.at == at => Some(d.cancelled.clone()),
+            _ => None,
+        })
+    }
+}
+
+impl fmt::Debug for AwaitMark {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AwaitMark")
+            .field("set", &self.is_set())
+            .finish()
+    }
+}
+
+/// During a delivery (from a destructor that [`AwaitMark::delivering`]
+/// answered): the cancelled task ends only after `awaited` has ended. Outside
+/// any delivery `awaited` is dropped at once.
+///
+/// ```
+/// use std::task::{Context, Poll};
+/// use weft_task::chain::{wait_for_end, Awaited};
+/// use weft_task::Cancelled;
+///
+/// struct Ended;
+/// impl Awaited for Ended {
+///     fn cancel(&mut self, _: &Cancelled) {}
+///     fn poll_ended(&mut self, _: &mut Context<'_>) -> Poll<()> {
+///         Poll::Ready(())
+///     }
+/// }
+/// wait_for_end(Box::new(Ended)); // no delivery here: dropped
+/// ```
+pub fn wait_for_end(awaited: Box<dyn Awaited>) {
+    let refused = DELIVERING.with_borrow_mut(|d| match d {
+        Some(d) => {
+            d.ends.push(awaited);
+            None
+        }
+        None => Some(awaited),
+    });
+    // Dropped outside the borrow: its destructor may reach this thread-local.
+    drop(refused);
+}
+
+/// What a cancelled task or wrapper still waits for: the [`Awaited`]s its
+/// delivery collected, each dropped once it has ended.
+pub(crate) struct Drains {
+    ends: Vec<Box<dyn Awaited>>,
+}
+
+impl Drains {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Passes a further cancellation on to every target still running.
+    pub(crate) fn cancel_all(&mut self, cancelled: &Cancelled) {
+        for end in &mut self.ends {
+            end.cancel(cancelled);
+        }
+    }
+
+    /// Ready once every target has ended; drops each as it ends.
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.ends.retain_mut(|end| end.poll_ended(cx).is_pending());
+        if self.ends.is_empty() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Dropped unfinished (the wrapper holding it is dropped): a delivery in
+    /// progress on this thread takes the targets over, so whoever it cancels
+    /// still waits for them; otherwise they are let go.
+    pub(crate) fn hand_over(self) {
+        for end in self.ends {
+            wait_for_end(end);
+        }
+    }
+}
+
+/// While alive, futures dropped on this thread are being dropped to deliver a
+/// cancellation (see the module header).
+pub(crate) struct EnterDelivery {
+    prev: Option<Delivery>,
+}
+
+/// Starts delivering `cancelled` to what was awaited at poll `at`.
+pub(crate) fn enter_cancel_delivery(cancelled: &Cancelled, at: PollStamp) -> EnterDelivery {
+    let delivery = Delivery {
+        cancelled: cancelled.clone(),
+        at,
+        ends: Vec::new(),
+    };
+    EnterDelivery {
+        prev: DELIVERING.replace(Some(delivery)),
+    }
+}
+
+impl EnterDelivery {
+    /// Ends the delivery: what the deliverer must wait for.
+    pub(crate) fn finish(mut self) -> Drains {
+        let ends = DELIVERING
+            .replace(self.prev.take())
+            .map(|d| d.ends)
+            .unwrap_or_default();
+        std::mem::forget(self);
+        Drains { ends }
+    }
+}
+
+impl Drop for EnterDelivery {
+    /// Unwinding out of the drop: restore the outer delivery; what this one
+    /// collected is let go.
+    fn drop(&mut self) {
+        let ours = DELIVERING.replace(self.prev.take());
+        drop(ours);
+    }
+}
