@@ -15,8 +15,11 @@
 //! task `i` returning `i`, then `weft::gather` them, as the `gather_100k`
 //! bench does), `promise` (N promise round
 //! trips between two tasks), `bridge` (N `run_coroutine_threadsafe` +
-//! `result` from the main thread). Each checks its result, so a broken
-//! runtime fails instead of measuring nothing.
+//! `result` from the main thread), `yield` (200 tasks sharing N
+//! `yield_now`s, as the `yield_many` bench), `pingpong` (N ping tasks, each
+//! spawning a pong task and trading two promises with it, as the
+//! `ping_pong` bench). Each checks its result, so a broken runtime fails
+//! instead of measuring nothing.
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -68,7 +71,44 @@ fn main() {
                     t.await.expect("task");
                 }
             }
-            other => panic!("unknown mode {other}: join, chain, detach, gather, promise or bridge"),
+            "yield" => {
+                const TASKS: usize = 200;
+                let per_task = n / TASKS;
+                let tasks: Vec<_> = (0..TASKS)
+                    .map(|_| {
+                        weft::spawn(async move {
+                            for _ in 0..per_task {
+                                weft::yield_now().await;
+                            }
+                            per_task
+                        })
+                    })
+                    .collect();
+                let out = weft::gather(tasks).await.expect("gather");
+                assert_eq!(out.iter().sum::<usize>(), TASKS * per_task);
+            }
+            "pingpong" => {
+                let pings: Vec<_> = (0..n)
+                    .map(|i| {
+                        weft::spawn(async move {
+                            let (ping, pong) = (weft::Promise::new(), weft::Promise::new());
+                            let (ping2, pong2) = (ping.clone(), pong.clone());
+                            weft::spawn(async move {
+                                let i = ping2.await.expect("ping");
+                                pong2.set_result(i).expect("pong set");
+                            })
+                            .detach();
+                            ping.set_result(i).expect("ping set");
+                            pong.await.expect("pong")
+                        })
+                    })
+                    .collect();
+                let out = weft::gather(pings).await.expect("gather");
+                assert!(out.into_iter().eq(0..n), "ping pong lost a reply");
+            }
+            other => panic!(
+                "unknown mode {other}: join, chain, detach, gather, promise, bridge, yield or pingpong"
+            ),
         }
         n
     }));
