@@ -46,17 +46,19 @@ use std::task::{Context, Poll, Wake, Waker};
 /// Most steps a `block_on` loop runs before it takes in its inbox again.
 const BLOCK_ON_BATCH: usize = 128;
 
-/// `MainTurn` state: not woken since its last turn began.
-const IDLE: u32 = 0;
-/// `MainTurn` state: woken from another thread; the loop has not queued the
-/// turn yet.
+/// `MainTurn` bit: woken from another thread since its last turn began.
+/// Only other threads set it (and the loop clears it in `begin`).
 const WOKEN: u32 = 1;
-/// `MainTurn` state: the turn is in the ready queue.
+/// `MainTurn` bit: the turn is in the ready queue. Only the loop's thread
+/// sets and clears it.
 const QUEUED: u32 = 2;
 
-/// Whether the main future's turn is due, and queued (module header). Only
-/// the loop's thread moves the state to `QUEUED` or `IDLE`; other threads
-/// only from `IDLE` to `WOKEN`.
+/// Whether the main future's turn is due, and queued (module header): the
+/// bits `WOKEN` and `QUEUED`, 0 when neither. Every change is a
+/// read-modify-write, so each wake-up from elsewhere (a Release `fetch_or`,
+/// even when the bit is already set) heads a release sequence that the
+/// Acquire swap in `begin` reads from or after: the poll that follows sees
+/// what the waker wrote before waking, or a later turn is due.
 pub(crate) struct MainTurn {
     state: AtomicU32,
 }
@@ -72,45 +74,43 @@ impl MainTurn {
     /// A wake-up on the loop's own thread: whether the caller must queue
     /// the turn now (it was not queued yet).
     fn wake_here(&self) -> bool {
-        // Relaxed: the loop's own thread, which later reads the state; as a
-        // read-modify-write it continues the release sequence of a `WOKEN`
-        // stored by `wake_elsewhere`, so `begin` still pairs with that.
-        self.state.swap(QUEUED, Ordering::Relaxed) != QUEUED
+        // Relaxed: this thread reads it next; as a read-modify-write it
+        // keeps the release sequences `begin` acquires.
+        self.state.fetch_or(QUEUED, Ordering::Relaxed) & QUEUED == 0
     }
 
     /// A wake-up from another thread: whether the caller must unpark the
-    /// loop (it was neither woken nor queued).
+    /// loop (no turn was due yet).
     fn wake_elsewhere(&self) -> bool {
         // Release: pairs with the Acquire swap in `begin`, so the poll sees
         // what the waker wrote before waking.
-        self.state
-            .compare_exchange(IDLE, WOKEN, Ordering::Release, Ordering::Relaxed)
-            .is_ok()
+        self.state.fetch_or(WOKEN, Ordering::Release) == 0
     }
 
     /// On the loop's thread: whether a wake-up from elsewhere waits to be
     /// queued; if so it is marked queued, and the caller queues it.
     fn take_woken(&self) -> bool {
-        // Relaxed: only decides whether to queue the turn; the read-modify-
-        // write keeps the release sequence that `begin` acquires.
-        self.state
-            .compare_exchange(WOKEN, QUEUED, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
+        // Relaxed: only decides whether to queue the turn. Between the load
+        // and the `fetch_or` other threads can only set `WOKEN`, already set.
+        if self.state.load(Ordering::Relaxed) != WOKEN {
+            return false;
+        }
+        self.state.fetch_or(QUEUED, Ordering::Relaxed);
+        true
     }
 
     /// On the loop's thread, as its turn is taken: wake-ups from now on
-    /// queue another turn.
+    /// make another turn due.
     fn begin(&self) {
-        // Acquire: pairs with the Release CAS in `wake_elsewhere` (through the
-        // release sequence `take_woken` / `wake_here` continue).
-        self.state.swap(IDLE, Ordering::Acquire);
+        // Acquire: pairs with the Release `fetch_or` in `wake_elsewhere`.
+        self.state.swap(0, Ordering::Acquire);
     }
 
     /// Whether no turn is due (the parking check; a wake-up racing it
-    /// unparks the parker, so park returns).
+    /// unparks the parker, so the park returns).
     fn idle(&self) -> bool {
         // Relaxed: `Parker`'s token orders a racing wake-up against the park.
-        self.state.load(Ordering::Relaxed) == IDLE
+        self.state.load(Ordering::Relaxed) == 0
     }
 }
 
@@ -234,5 +234,69 @@ fn park_after_shutdown(lp: &Loop) -> bool {
             parker.park();
             false
         }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_main_turn {
+    use super::*;
+    use crate::loom::sync::AtomicBool;
+    use crate::park::loom_park::MockDriver;
+
+    /// `block_on`'s loop in small: a thread writes, then wakes the main
+    /// future from elsewhere, while the loop takes its queued turn ("polls":
+    /// ready once it sees the write) and parks when no turn is due. With
+    /// `wake_here`, a step on the loop's thread wakes the main future too,
+    /// racing the other thread. The loop must end with a turn that sees the
+    /// write: no wake-up is lost, none is taken without its write.
+    fn model(wake_here_too: bool) {
+        loom::model(move || {
+            let turn = Arc::new(MainTurn::queued());
+            let parker = Parker::new(MockDriver::new());
+            let written = Arc::new(AtomicBool::new(false));
+            let waker = {
+                let (turn, parker, written) = (turn.clone(), parker.clone(), written.clone());
+                loom::thread::spawn(move || {
+                    written.store(true, Ordering::Relaxed);
+                    if turn.wake_elsewhere() {
+                        parker.unpark();
+                    }
+                })
+            };
+            // The loop's ready queue, reduced to "is the turn in it".
+            let mut queued = true;
+            let mut first = true;
+            loop {
+                if turn.take_woken() {
+                    assert!(!queued, "a turn queued twice");
+                    queued = true;
+                }
+                if queued {
+                    queued = false;
+                    turn.begin();
+                    if written.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    if std::mem::take(&mut first) && wake_here_too && turn.wake_here() {
+                        queued = true;
+                    }
+                    continue;
+                }
+                if turn.idle() {
+                    parker.park();
+                }
+            }
+            waker.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn loom_main_turn_wake_from_elsewhere() {
+        model(false);
+    }
+
+    #[test]
+    fn loom_main_turn_wakes_here_and_elsewhere() {
+        model(true);
     }
 }
