@@ -46,8 +46,9 @@ pub(crate) struct WorkerQueue {
     /// Tasks pushed into `queue` so far (by this worker: only the owner
     /// pushes).
     pub(crate) pushed: Cell<u64>,
-    /// Whether woken tasks may use the LIFO slot: only with sibling workers
-    /// (`scheduler/mod.rs`); a lone worker runs its work in FIFO order.
+    /// Whether the slot is a LIFO slot, where a woken task displaces the one
+    /// there (with sibling workers), or, on a lone worker, the front of its
+    /// FIFO, filled only when nothing else is queued (`scheduler/mod.rs`).
     pub(crate) lifo: bool,
 }
 

@@ -11,8 +11,9 @@
 //!
 //! | what                              | pushed or woken on                         | goes to |
 //! |-----------------------------------|--------------------------------------------|---------|
-//! | stealable task (spawn or wake)    | a worker of its runtime with siblings, nothing queued on it (deque and ready queue empty) | the worker's LIFO slot; a task it displaces goes to the back of the deque |
-//! | stealable task (spawn or wake)    | a worker of its runtime, something queued on it, or a lone worker | the back of the worker's deque (a woken joiner runs after the batch) |
+//! | stealable task (spawn or wake)    | a worker of its runtime with siblings, its deque empty | the worker's LIFO slot; a task it displaces goes to the back of the deque |
+//! | stealable task (spawn or wake)    | a lone worker, nothing queued on it (slot, deque and ready queue empty) | the worker's slot, the front of its FIFO |
+//! | stealable task (spawn or wake)    | a worker of its runtime, something queued on it | the back of the worker's deque (a woken joiner runs after the batch) |
 //! | stealable task, waking itself     | a worker of its runtime (`yield_now`)      | the back of the worker's deque |
 //! | stealable task                    | anywhere else (`block_on`, another runtime, a plain thread) | the injector |
 //! | pinned task (`spawn_local`)       | its loop's thread                          | that loop's ready queue |
@@ -24,11 +25,14 @@
 //! A loop runs its ready queue and its deque as one FIFO, in the order the
 //! work was pushed (`local.rs`), as asyncio's loop runs its one queue of
 //! callbacks and task steps. Two things reorder it, both only with sibling
-//! workers: the LIFO slot (a task woken while nothing is queued on the
-//! worker runs next, ahead of one woken before it in the same step), and
+//! workers: the LIFO slot (a task woken while the worker's deque is empty
+//! runs next, ahead of the callbacks and pinned steps queued on that worker
+//! and of a task woken before it in the same step), and
 //! stealing (a sibling runs tasks from the front of the deque, in parallel).
-//! A lone worker has no LIFO slot, so `Builder::workers(1)` and `block_on`
-//! run exactly FIFO.
+//! A lone worker fills its slot only when nothing else is queued on it and
+//! always runs the slot first, so there the slot is the front of the FIFO
+//! (the cheapest place for a chain of hand-offs, one runnable task at a
+//! time): `Builder::workers(1)` and `block_on` run exactly FIFO.
 //!
 //! Stealable work pushed to a worker's own queues wakes a sibling to steal
 //! (`notify_one`, skipped when the runtime has one worker: that worker is
@@ -57,10 +61,21 @@ impl Loop {
         let Some(w) = self.worker() else {
             return Some(task);
         };
-        if !w.lifo || !w.queue.is_empty() || !self.local.borrow().ready.is_empty() {
+        if !w.queue.is_empty() {
             return self.push_yielded(task);
         }
-        if let Some(displaced) = self.shared.remotes[w.index].lifo.push(task) {
+        let slot = &self.shared.remotes[w.index].lifo;
+        if !w.lifo {
+            // A lone worker: the slot is the front of its FIFO, so a task
+            // goes there only if nothing at all is queued.
+            if !slot.is_empty() || !self.local.borrow().ready.is_empty() {
+                return self.push_yielded(task);
+            }
+            let displaced = slot.push(task);
+            debug_assert!(displaced.is_none(), "only this worker fills its slot");
+            return None;
+        }
+        if let Some(displaced) = slot.push(task) {
             w.push(displaced);
         }
         self.notify_siblings();

@@ -22,7 +22,7 @@
 //! a busy owner. Shutdown: `Shared::close` unparks everyone; each worker leaves
 //! its loop at the next tick and shuts down its pinned tasks on its own thread.
 
-use crate::context::{Kind, Loop, Ready, WorkerQueue};
+use crate::context::{Kind, Loop, WorkerQueue};
 use crate::loom::sync::{Arc, Ordering};
 use crate::state::{LoopRemote, Msg, Remote, Shared};
 use crossbeam_deque::{Steal, Worker as Deque};
@@ -35,6 +35,14 @@ const GLOBAL_QUEUE_INTERVAL: u32 = 61;
 const MAX_LIFO_STREAK: u8 = 3;
 /// Passes over the victims before a searcher gives up.
 const SEARCH_ROUNDS: usize = 3;
+
+/// What a worker's tick found to run.
+enum Next {
+    /// A task from the slot, the deque or the injector.
+    Task(Runnable),
+    /// The front of the ready queue, which is due (`Loop::ready_due`).
+    Ready,
+}
 
 /// A worker: its loop's record (current on its thread), its own deque in
 /// that record, and the state only its own driving code reads.
@@ -124,19 +132,24 @@ impl WorkerQueue {
     }
 
     /// Runs `steal`, which moves a batch of tasks into this deque (and pops
-    /// one of them), and counts the batch as pushed now.
+    /// one of them), and counts the batch as pushed now. `before` is the
+    /// deque's length before (0 where the caller just found it empty: only
+    /// this worker pushes, so it stays so), so a failed steal costs nothing
+    /// more.
     fn steal_into(
         &self,
+        before: usize,
         steal: impl FnOnce(&Deque<Runnable>) -> Steal<Runnable>,
     ) -> Steal<Runnable> {
-        let before = self.queue.len();
         let stolen = steal(&self.queue);
-        // Siblings may steal from this deque meanwhile: the count may then
-        // fall short, which only makes ready steps queued before the batch
-        // wait behind (part of) it.
-        let added = self.queue.len().saturating_sub(before);
-        self.pushed
-            .set(self.pushed.get().wrapping_add(added as u64));
+        if let Steal::Success(_) = stolen {
+            // Siblings may steal from this deque meanwhile: the count may
+            // then fall short, which only makes ready steps queued before the
+            // batch wait behind (part of) it.
+            let added = self.queue.len().saturating_sub(before);
+            self.pushed
+                .set(self.pushed.get().wrapping_add(added as u64));
+        }
         stolen
     }
 }
@@ -149,10 +162,18 @@ impl Worker<'_> {
     fn main(&self) {
         while !self.lp.shared.is_closed() {
             self.tick.set(self.tick.get().wrapping_add(1));
-            if let Some(step) = self.next_step() {
-                self.stop_searching();
-                step.run();
-                continue;
+            match self.next() {
+                Some(Next::Task(task)) => {
+                    self.stop_searching();
+                    task.run();
+                    continue;
+                }
+                Some(Next::Ready) => {
+                    self.stop_searching();
+                    self.lp.run_ready();
+                    continue;
+                }
+                None => {}
             }
             if let Some(task) = self.search() {
                 self.stop_searching();
@@ -176,46 +197,60 @@ impl Worker<'_> {
     }
 
     /// The tick's step 2 (module header).
-    fn next_step(&self) -> Option<Ready> {
+    fn next(&self) -> Option<Next> {
         if self.tick.get() % GLOBAL_QUEUE_INTERVAL == 0 {
             self.lp.shared.driver.maintain();
             self.lp.drain_inbox();
-            if let Some(t) = self.steal_injector() {
-                return Some(Ready::Task(t));
+            if let Some(t) = self.steal_injector(self.queue().len()) {
+                return Some(Next::Task(t));
             }
         }
-        let lifo = &self.mine.lifo;
-        if self.lifo_streak.get() < MAX_LIFO_STREAK {
-            if let Some(t) = lifo.take() {
+        let slot = &self.mine.lifo;
+        if !self.own.lifo {
+            // A lone worker's slot is the front of its FIFO (`mod.rs`).
+            if let Some(t) = slot.take() {
+                return Some(Next::Task(t));
+            }
+        } else if self.lifo_streak.get() < MAX_LIFO_STREAK {
+            if let Some(t) = slot.take() {
                 self.lifo_streak.set(self.lifo_streak.get() + 1);
-                return Some(Ready::Task(t));
+                return Some(Next::Task(t));
             }
-        } else if let Some(t) = lifo.take() {
-            self.own.push(t);
+            self.lifo_streak.set(0);
+        } else {
+            if let Some(t) = slot.take() {
+                self.own.push(t);
+            }
+            self.lifo_streak.set(0);
         }
-        self.lifo_streak.set(0);
-        if self.tick.get() & 1 == 1 {
+        // The inbox once a tick: on odd ticks first, on even ones once the
+        // deque is empty.
+        let odd = self.tick.get() & 1 == 1;
+        if odd {
             self.lp.poll_inbox();
         }
         // The ready queue and the deque, as one FIFO (`local.rs`).
-        if let Some(step) = self.lp.pop_ready() {
-            return Some(step);
+        if self.lp.ready_due() {
+            return Some(Next::Ready);
         }
         if let Some(t) = self.queue().pop() {
-            return Some(Ready::Task(t));
+            return Some(Next::Task(t));
         }
-        self.lp.poll_inbox();
-        if let Some(step) = self.lp.pop_ready() {
-            return Some(step);
+        if !odd {
+            self.lp.poll_inbox();
+            if self.lp.ready_due() {
+                return Some(Next::Ready);
+            }
         }
-        self.steal_injector().map(Ready::Task)
+        self.steal_injector(0).map(Next::Task)
     }
 
-    fn steal_injector(&self) -> Option<Runnable> {
+    /// A batch from the injector; `before` as in `WorkerQueue::steal_into`.
+    fn steal_injector(&self, before: usize) -> Option<Runnable> {
         loop {
             match self
                 .own
-                .steal_into(|q| self.lp.shared.injector.steal_batch_and_pop(q))
+                .steal_into(before, |q| self.lp.shared.injector.steal_batch_and_pop(q))
             {
                 Steal::Success(t) => return Some(t),
                 Steal::Empty => return None,
@@ -253,7 +288,7 @@ impl Worker<'_> {
                 loop {
                     match self
                         .own
-                        .steal_into(|q| remote.stealer.steal_batch_and_pop(q))
+                        .steal_into(0, |q| remote.stealer.steal_batch_and_pop(q))
                     {
                         Steal::Success(t) => {
                             let steals = &self.mine.steals;
@@ -272,7 +307,7 @@ impl Worker<'_> {
                     }
                 }
             }
-            if let Some(t) = self.steal_injector() {
+            if let Some(t) = self.steal_injector(0) {
                 return Some(t);
             }
             for _ in 0..(32 << round) {
