@@ -225,3 +225,35 @@ fn a_callback_queued_before_a_yield_runs_before_the_task_resumes() {
         assert_eq!(result.snapshot(), [1], "on {on:?}");
     });
 }
+
+// No single CPython case: asyncio schedules a future's waiters when it is
+// set, so tasks woken one after the other in one step run in that order. A
+// lone worker's slot must not reverse them (a LIFO slot would run the last
+// one woken first).
+#[test]
+fn tasks_woken_in_one_step_run_in_the_order_they_were_woken() {
+    on_each_loop(|on| async move {
+        let log = Log::new();
+        let gates: Vec<weft::Promise<()>> = (0..3).map(|_| weft::Promise::new()).collect();
+        let waiters: Vec<_> = gates
+            .iter()
+            .enumerate()
+            .map(|(i, gate)| {
+                let (gate, log) = (gate.clone(), log.clone());
+                spawn_on(on, async move {
+                    gate.await.unwrap();
+                    log.push(i);
+                })
+            })
+            .collect();
+        weft::yield_now().await; // every waiter now waits on its gate
+        for i in [2, 0, 1] {
+            gates[i].set_result(()).unwrap();
+        }
+        weft::yield_now().await;
+        assert_eq!(log.snapshot(), [2, 0, 1], "on {on:?}");
+        for w in waiters {
+            w.await.unwrap();
+        }
+    });
+}
