@@ -18,7 +18,7 @@ use weft::sync::{Event, Mutex, Semaphore};
 
 /// Which loop a case runs on, and how it spawns there.
 #[derive(Clone, Copy, Debug)]
-enum On {
+enum Site {
     /// A task on a one-worker runtime, spawning stealable tasks.
     Worker,
     /// A task on a one-worker runtime, spawning tasks pinned to the worker.
@@ -27,30 +27,30 @@ enum On {
     BlockOn,
 }
 
-fn spawn_on<F>(on: On, future: F) -> weft::Task<F::Output>
+fn spawn_on<F>(on: Site, future: F) -> weft::Task<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
     match on {
-        On::Worker => weft::spawn(future),
-        On::WorkerPinned | On::BlockOn => weft::spawn_local(future),
+        Site::Worker => weft::spawn(future),
+        Site::WorkerPinned | Site::BlockOn => weft::spawn_local(future),
     }
 }
 
-/// Runs the case `make` builds on each loop of [`On`], each on a fresh
+/// Runs the case `make` builds on each loop of [`Site`], each on a fresh
 /// one-worker runtime, under the watchdog.
 fn on_each_loop<M, F>(make: M)
 where
-    M: Fn(On) -> F + Send + 'static,
+    M: Fn(Site) -> F + Send + 'static,
     F: Future<Output = ()> + Send + 'static,
 {
     watchdog(move || {
-        for on in [On::Worker, On::WorkerPinned, On::BlockOn] {
+        for on in [Site::Worker, Site::WorkerPinned, Site::BlockOn] {
             let rt = common::runtime(1);
             match on {
-                On::BlockOn => rt.block_on(make(on)),
-                On::Worker | On::WorkerPinned => {
+                Site::BlockOn => rt.block_on(make(on)),
+                Site::Worker | Site::WorkerPinned => {
                     let case = rt.handle().spawn(make(on));
                     rt.block_on(case)
                         .unwrap_or_else(|e| panic!("the case on {on:?} failed: {e}"));
@@ -125,7 +125,7 @@ fn a_call_soon_cancel_cancels_the_task_after_its_first_step() {
 /// blocked task, cancelled by a callback queued right after it was created,
 /// cancels the blocked task too (Python issue #23219), which needs the
 /// `wait_for` to be running when the cancel arrives.
-async fn cancel_wait_for(on: On, timeout: Option<Duration>) {
+async fn cancel_wait_for(on: Site, timeout: Option<Duration>) {
     let blocked = spawn_on(on, std::future::pending::<()>());
     let blocked_ref = blocked.task_ref();
     let wait = spawn_on(on, weft::wait_for(blocked, timeout));
