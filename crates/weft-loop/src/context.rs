@@ -36,19 +36,45 @@ pub(crate) enum Kind {
     BlockOn,
 }
 
-/// A worker's own stealable queue (other workers hold its stealer).
+/// A worker's own stealable queue (other workers hold its stealer), and the
+/// count of tasks ever pushed into it, which orders the loop's ready queue
+/// against it (`scheduler/local.rs`).
 pub(crate) struct WorkerQueue {
     /// The worker's index in `Shared::remotes`.
     pub(crate) index: usize,
     pub(crate) queue: Worker<Runnable>,
+    /// Tasks pushed into `queue` so far (by this worker: only the owner
+    /// pushes).
+    pub(crate) pushed: Cell<u64>,
+    /// Whether the slot is a LIFO slot, where a woken task displaces the one
+    /// there (with sibling workers), or, on a lone worker, the front of its
+    /// FIFO, filled only when nothing else is queued (`scheduler/mod.rs`).
+    pub(crate) lifo: bool,
+}
+
+/// One step of a loop's ready queue.
+pub(crate) enum Ready {
+    /// A step of a task pinned to this loop.
+    Task(Runnable),
+    /// A `call_soon` callback (one queued from this thread need not be `Send`).
+    Call(Box<dyn FnOnce()>),
+    /// The turn of `block_on`'s own future (only a `block_on` loop queues it).
+    Main,
+}
+
+/// A step in the ready queue, with the place it was queued at in the
+/// worker's deque: `WorkerQueue::pushed` then (0 in `block_on`).
+pub(crate) struct Queued {
+    pub(crate) mark: u64,
+    pub(crate) step: Ready,
 }
 
 /// Work only the loop's own thread may touch.
 #[derive(Default)]
 pub(crate) struct LocalQueues {
-    pub(crate) pinned: VecDeque<Runnable>,
-    /// Ready callbacks; those from this thread need not be `Send`.
-    pub(crate) callbacks: VecDeque<Box<dyn FnOnce()>>,
+    /// Pinned task steps, callbacks and (in `block_on`) the main future's
+    /// turn, in the order they were scheduled.
+    pub(crate) ready: VecDeque<Queued>,
 }
 
 /// A running loop's record (see the module header).

@@ -10,6 +10,10 @@
 //! but only on its second pass over the victims, so the owner normally wins and
 //! hand-offs stay on one core.
 //!
+//! A lone worker has nobody to hand off to and keeps asyncio's FIFO order: it
+//! fills its slot only when nothing else is queued on it, and always runs the
+//! slot first, so there the slot is the front of its FIFO (`scheduler/mod.rs`).
+//!
 //! Ownership: whoever swaps a non-null pointer out owns that `Runnable`.
 
 use crate::loom::sync::{AtomicPtr, Ordering};

@@ -2,11 +2,11 @@
 //! [`CallbackHandle`], and [`LoopHandle`] for reaching one loop from other
 //! threads.
 //!
-//! A callback belongs to one loop and runs on its thread, in the callback
-//! phase of a loop iteration: an iteration runs only the callbacks that were
-//! ready when it began (asyncio's rule), so one that queues another cannot
-//! keep the loop from its tasks. A panicking callback is reported through
-//! `tracing` and the loop goes on.
+//! A callback belongs to one loop and runs on its thread, in that loop's
+//! one FIFO of ready work (asyncio's order, `scheduler/local.rs`): after the
+//! task steps and callbacks queued before it, before those queued after it,
+//! so one that queues another cannot keep the loop from its tasks. A
+//! panicking callback is reported through `tracing` and the loop goes on.
 //!
 //! A delayed callback is a timer ([`TimerEntry`], as every timer) whose
 //! waker, when it fires, hands the callback to its loop
@@ -215,10 +215,11 @@ impl Wake for DelayedCall {
     }
 }
 
-/// Queues `f` to run on this loop's next iteration (asyncio's `call_soon`).
-/// Callbacks run in the order they were queued; one queued by a callback
-/// waits for the next iteration. `f` need not be `Send`: it runs on this
-/// thread.
+/// Queues `f` to run on this loop (asyncio's `call_soon`), behind the
+/// callbacks and task steps queued on it before: the loop runs them all in
+/// the order they were scheduled (on a runtime of several workers, see
+/// docs/asyncio.md for what the LIFO slot and stealing reorder). `f` need
+/// not be `Send`: it runs on this thread.
 ///
 /// # Panics
 ///

@@ -1,13 +1,30 @@
-//! A loop's own queues: its pinned tasks (`spawn_local`), its ready
-//! callbacks (`call_soon`), and its inbox, where other threads send both.
-//! Only the loop's thread touches the queues; the inbox is a channel.
+//! A loop's own ready queue and its inbox. The ready queue holds the steps
+//! only this loop may run: its pinned tasks (`spawn_local`), its callbacks
+//! (`call_soon`) and, in `block_on`, the main future's turn; other threads
+//! send the first two through the inbox, a channel. Only the loop's thread
+//! touches the ready queue.
+//!
+//! # One order for a loop's ready work
+//!
+//! asyncio's loop has one FIFO of ready callbacks and task steps. A worker
+//! has two queues (its stealable deque and this ready queue), so each entry
+//! here carries a mark, the count of tasks pushed into the deque when it was
+//! queued (`WorkerQueue::pushed`). The deque is FIFO and loses tasks only
+//! from its front (popped or stolen), so an entry has no deque task queued
+//! before it left exactly when the deque holds no more tasks than were
+//! pushed after the entry: `len <= pushed - mark`. [`Loop::pop_ready`]
+//! gives the front entry only then; otherwise the worker pops its deque.
+//! The two queues are thus one FIFO. Tasks moved into the deque in a batch
+//! (stolen from the injector or a sibling) count as pushed when they arrive.
+//! In `block_on` there is no deque: every mark is 0 and the ready queue is
+//! the loop's one FIFO.
 //!
 //! [`spawn_pinned`] is the one way a task is pinned to a loop, from its own
 //! thread (`spawn_local`) or from another (`run_coroutine_threadsafe` on a
 //! `LoopHandle`).
 
 use super::{on_own_thread, LocalScheduler};
-use crate::context::Loop;
+use crate::context::{Loop, Queued, Ready};
 use crate::loom::sync::Arc;
 use crate::state::{LoopRemote, Msg, Shared};
 use std::future::Future;
@@ -15,67 +32,99 @@ use std::marker::PhantomData;
 use std::panic::Location;
 use weft_task::{Runnable, Spawned, Task};
 
+impl Ready {
+    /// Runs a task step or a callback (a panicking callback is reported
+    /// through `tracing`, and the loop goes on). Gives back `false` for the
+    /// main future's turn, which only `block_on` can take.
+    pub(crate) fn run(self) -> bool {
+        match self {
+            Ready::Task(task) => task.run(),
+            Ready::Call(f) => weft_task::run_reporting("a call_soon callback", f),
+            Ready::Main => return false,
+        }
+        true
+    }
+}
+
 impl Loop {
+    /// Queues `step` behind everything this loop has queued so far.
+    pub(crate) fn push_ready(&self, step: Ready) {
+        let mark = self.worker().map_or(0, |w| w.pushed.get());
+        self.local
+            .borrow_mut()
+            .ready
+            .push_back(Queued { mark, step });
+    }
+
     pub(crate) fn push_pinned(&self, task: Runnable) {
-        self.local.borrow_mut().pinned.push_back(task);
+        self.push_ready(Ready::Task(task));
     }
 
     /// Queues a ready callback on this loop; one queued from this thread
     /// (`call_soon`) need not be `Send`.
     pub(crate) fn push_callback(&self, f: Box<dyn FnOnce()>) {
-        self.local.borrow_mut().callbacks.push_back(f);
+        self.push_ready(Ready::Call(f));
     }
 
-    /// Runs the callbacks queued before this call, each once; those they queue
-    /// wait for the next call. Returns whether any ran.
-    /// The check is inlined into every tick; running them is out of line,
-    /// since most ticks have none.
+    /// Whether the front of the ready queue is due: no task queued before
+    /// it waits in this worker's deque (module header); in `block_on`,
+    /// whether there is a front.
     #[inline]
-    pub(crate) fn run_callbacks(&self) -> bool {
-        let ready = self.local.borrow().callbacks.len();
-        if ready == 0 {
+    pub(crate) fn ready_due(&self) -> bool {
+        let local = self.local.borrow();
+        let Some(front) = local.ready.front() else {
             return false;
+        };
+        match self.worker() {
+            Some(w) => w.queue.len() as u64 <= w.pushed.get().wrapping_sub(front.mark),
+            None => true,
         }
-        self.run_ready_callbacks(ready);
-        true
     }
 
-    /// Runs (at most) the first `ready` callbacks.
+    /// The front of the ready queue, if it is due (`ready_due`).
+    pub(crate) fn pop_ready(&self) -> Option<Ready> {
+        if !self.ready_due() {
+            return None;
+        }
+        self.local.borrow_mut().ready.pop_front().map(|q| q.step)
+    }
+
+    /// Runs the front of the ready queue (a worker's tick found it due). Out
+    /// of line: most ticks run a task from the deque instead.
     #[inline(never)]
-    fn run_ready_callbacks(&self, ready: usize) {
-        for _ in 0..ready {
-            let Some(f) = self.local.borrow_mut().callbacks.pop_front() else {
-                break;
-            };
-            weft_task::run_reporting("a call_soon callback", f);
+    pub(crate) fn run_ready(&self) {
+        let front = self.local.borrow_mut().ready.pop_front();
+        if let Some(q) = front {
+            q.step.run();
         }
     }
 
-    /// Moves what other threads sent into the local queues.
+    /// Steps in the ready queue now.
+    pub(crate) fn ready_len(&self) -> usize {
+        self.local.borrow().ready.len()
+    }
+
+    /// Moves what other threads sent into the ready queue, in arrival order.
     pub(crate) fn drain_inbox(&self) {
         while let Ok(msg) = self.inbox.try_recv() {
-            let mut local = self.local.borrow_mut();
             match msg {
-                Msg::Task(t) => local.pinned.push_back(t),
-                Msg::Call(f) => local.callbacks.push_back(f),
+                Msg::Task(t) => self.push_pinned(t),
+                Msg::Call(f) => self.push_callback(f),
             }
         }
     }
 
-    pub(crate) fn pop_pinned(&self) -> Option<Runnable> {
-        if let Some(t) = self.local.borrow_mut().pinned.pop_front() {
-            return Some(t);
+    /// Drains the inbox if anything waits there (cheaper than `drain_inbox`
+    /// on an empty one).
+    #[inline]
+    pub(crate) fn poll_inbox(&self) {
+        if !self.inbox.is_empty() {
+            self.drain_inbox();
         }
-        if self.inbox.is_empty() {
-            return None;
-        }
-        self.drain_inbox();
-        self.local.borrow_mut().pinned.pop_front()
     }
 
     pub(crate) fn has_local_work(&self) -> bool {
-        let local = self.local.borrow();
-        !local.pinned.is_empty() || !local.callbacks.is_empty() || !self.inbox.is_empty()
+        !self.local.borrow().ready.is_empty() || !self.inbox.is_empty()
     }
 
     /// Shuts down this loop's pinned tasks (on their own thread) and drops what
@@ -146,7 +195,7 @@ impl<'a, F: Future> PinTo<'a, F> {
 }
 
 /// Spawns `future` pinned to a loop: its first `Runnable` goes to that loop's
-/// pinned queue on its own thread (or runs at once there, on a runtime built
+/// ready queue on its own thread (or runs at once there, on a runtime built
 /// with `eager_tasks`), else through its inbox. A loop that has
 /// ended gets nothing: the task is shut down at once (cancelled). A shut-down
 /// runtime refuses the task: `Err` with it, already cancelled.
@@ -168,7 +217,7 @@ where
         owner: remote.clone(),
     };
     // LocalScheduler runs the task's Runnables only on the owner loop's
-    // thread (same-thread wakes go to its pinned queue, others through its
+    // thread (same-thread wakes go to its ready queue, others through its
     // inbox), the loop shuts its pinned tasks down on that thread at its end,
     // and the key is that loop's; `PinTo` proves the thread: `Here` is this
     // thread's own loop, `There` requires `F` and its output to be `Send`.

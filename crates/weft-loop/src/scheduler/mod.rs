@@ -1,7 +1,7 @@
 //! The scheduler: where a task goes when it is spawned or woken, and where a
 //! callback goes when it is queued. Every such decision is made in this file;
 //! what a loop then runs next is its driver's (`worker.rs` for a worker's
-//! tick, `block_on.rs` for `block_on`), and the pinned queue and inbox are
+//! tick, `block_on.rs` for `block_on`), and the ready queue and inbox are
 //! `local.rs`'s.
 //!
 //! # Where work goes
@@ -11,17 +11,30 @@
 //!
 //! | what                              | pushed or woken on                         | goes to |
 //! |-----------------------------------|--------------------------------------------|---------|
-//! | stealable task (spawn or wake)    | a worker of its runtime, deque empty       | the worker's LIFO slot; a task it displaces goes to the back of the deque |
-//! | stealable task (spawn or wake)    | a worker of its runtime, deque not empty   | the back of the worker's deque (a woken joiner runs after the batch) |
+//! | stealable task (spawn or wake)    | a worker of its runtime with siblings, its deque empty | the worker's LIFO slot; a task it displaces goes to the back of the deque |
+//! | stealable task (spawn or wake)    | a lone worker, nothing queued on it (slot, deque and ready queue empty) | the worker's slot, the front of its FIFO |
+//! | stealable task (spawn or wake)    | a worker of its runtime, something queued on it | the back of the worker's deque (a woken joiner runs after the batch) |
 //! | stealable task, waking itself     | a worker of its runtime (`yield_now`)      | the back of the worker's deque |
 //! | stealable task                    | anywhere else (`block_on`, another runtime, a plain thread) | the injector |
 //! | eager spawn (`spawn_eager`, `Builder::eager_tasks`) | a loop of its runtime (worker or `block_on`) | nowhere: its first step runs inside the spawn call (`schedule_spawned`, `start_eager`); if it suspends, its wake-ups follow the rows above |
 //! | eager spawn                       | anywhere else                              | as a plain spawn |
-//! | pinned task (`spawn_local`)       | its loop's thread                          | that loop's pinned queue |
+//! | pinned task (`spawn_local`)       | its loop's thread                          | that loop's ready queue |
 //! | pinned task                       | any other thread                           | its loop's inbox, then that loop's parker is unparked |
-//! | `call_soon` callback              | a loop of its runtime                      | that loop's callback queue |
+//! | `call_soon` callback              | a loop of its runtime                      | that loop's ready queue |
 //! | `call_soon` callback              | any other thread                           | a worker's inbox, round-robin |
-//! | a promise's done callback         | the loop the promise was made on           | that loop's callback queue (its inbox from elsewhere); if that loop has ended, a worker's; after shutdown, from another thread, dropped |
+//! | a promise's done callback         | the loop the promise was made on           | that loop's ready queue (its inbox from elsewhere); if that loop has ended, a worker's; after shutdown, from another thread, dropped |
+//!
+//! A loop runs its ready queue and its deque as one FIFO, in the order the
+//! work was pushed (`local.rs`), as asyncio's loop runs its one queue of
+//! callbacks and task steps. Two things reorder it, both only with sibling
+//! workers: the LIFO slot (a task woken while the worker's deque is empty
+//! runs next, ahead of the callbacks and pinned steps queued on that worker
+//! and of a task woken before it in the same step), and
+//! stealing (a sibling runs tasks from the front of the deque, in parallel).
+//! A lone worker fills its slot only when nothing else is queued on it and
+//! always runs the slot first, so there the slot is the front of the FIFO
+//! (the cheapest place for a chain of hand-offs, one runnable task at a
+//! time): `Builder::workers(1)` and `block_on` run exactly FIFO.
 //!
 //! Stealable work pushed to a worker's own queues wakes a sibling to steal
 //! (`notify_one`, skipped when the runtime has one worker: that worker is
@@ -53,8 +66,19 @@ impl Loop {
         if !w.queue.is_empty() {
             return self.push_yielded(task);
         }
-        if let Some(displaced) = self.shared.remotes[w.index].lifo.push(task) {
-            w.queue.push(displaced);
+        let slot = &self.shared.remotes[w.index].lifo;
+        if !w.lifo {
+            // A lone worker: the slot is the front of its FIFO, so a task
+            // goes there only if nothing at all is queued.
+            if !slot.is_empty() || !self.local.borrow().ready.is_empty() {
+                return self.push_yielded(task);
+            }
+            let displaced = slot.push(task);
+            debug_assert!(displaced.is_none(), "only this worker fills its slot");
+            return None;
+        }
+        if let Some(displaced) = slot.push(task) {
+            w.push(displaced);
         }
         self.notify_siblings();
         None
@@ -66,7 +90,7 @@ impl Loop {
         let Some(w) = self.worker() else {
             return Some(task);
         };
-        w.queue.push(task);
+        w.push(task);
         self.notify_siblings();
         None
     }

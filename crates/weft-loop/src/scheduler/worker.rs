@@ -1,15 +1,15 @@
 //! A worker's loop, run on its own thread: what it runs next, how it
 //! searches and steals when it has nothing, and how it parks. (Where woken
-//! tasks go is `mod.rs`'s table; the pinned queue and inbox are `local.rs`'s.)
+//! tasks go is `mod.rs`'s table; the ready queue and inbox are `local.rs`'s.)
 //!
 //! # A worker's tick
 //!
-//! 1. Run the callbacks that were ready when the tick began (asyncio's rule:
-//!    callbacks queued meanwhile wait for the next tick).
-//! 2. Take a task: every 61st tick the injector and inbox come first (fairness
-//!    for work from outside); otherwise the LIFO slot (at most 3 times in a row,
-//!    then its task goes to the back of the deque), the deque and pinned tasks
-//!    (each first on alternate ticks), the inbox, the injector.
+//! 1. Every 61st tick the injector and inbox come first (fairness for work
+//!    from outside): a task stolen from the injector runs now.
+//! 2. Take one step: the LIFO slot (with siblings only; at most 3 times in a
+//!    row, then its task goes to the back of the deque), then the ready queue
+//!    (pinned task steps, callbacks) and the deque as one FIFO (`local.rs`),
+//!    the inbox (on odd ticks, or when both are empty), the injector.
 //! 3. None: search (steal half a victim's deque, random victim first; on the
 //!    second pass also victims' LIFO slots). At most half the workers search.
 //! 4. Still none: park (protocol in `park.rs`), inside the driver if no other
@@ -36,6 +36,14 @@ const MAX_LIFO_STREAK: u8 = 3;
 /// Passes over the victims before a searcher gives up.
 const SEARCH_ROUNDS: usize = 3;
 
+/// What a worker's tick found to run.
+enum Next {
+    /// A task from the slot, the deque or the injector.
+    Task(Runnable),
+    /// The front of the ready queue, which is due (`Loop::ready_due`).
+    Ready,
+}
+
 /// A worker: its loop's record (current on its thread), its own deque in
 /// that record, and the state only its own driving code reads.
 struct Worker<'a> {
@@ -61,11 +69,17 @@ pub(crate) fn run_worker(
     inbox: crossbeam_channel::Receiver<Msg>,
     started: Option<crossbeam_channel::Sender<Result<(), String>>>,
 ) {
+    let shared_workers = shared.remotes.len();
     let lp = super::new_loop(
         shared,
         remote,
         inbox,
-        Kind::Worker(WorkerQueue { index, queue }),
+        Kind::Worker(WorkerQueue {
+            index,
+            queue,
+            pushed: Cell::new(0),
+            lifo: shared_workers > 1,
+        }),
     );
     let Kind::Worker(own) = &lp.kind else {
         unreachable!("the loop was made a worker just above");
@@ -110,6 +124,36 @@ pub(crate) fn run_worker(
     }
 }
 
+impl WorkerQueue {
+    /// Pushes `task` at the back of this worker's deque.
+    pub(crate) fn push(&self, task: Runnable) {
+        self.queue.push(task);
+        self.pushed.set(self.pushed.get().wrapping_add(1));
+    }
+
+    /// Runs `steal`, which moves a batch of tasks into this deque (and pops
+    /// one of them), and counts the batch as pushed now. `before` is the
+    /// deque's length before (0 where the caller just found it empty: only
+    /// this worker pushes, so it stays so), so a failed steal costs nothing
+    /// more.
+    fn steal_into(
+        &self,
+        before: usize,
+        steal: impl FnOnce(&Deque<Runnable>) -> Steal<Runnable>,
+    ) -> Steal<Runnable> {
+        let stolen = steal(&self.queue);
+        if let Steal::Success(_) = stolen {
+            // Siblings may steal from this deque meanwhile: the count may
+            // then fall short, which only makes ready steps queued before the
+            // batch wait behind (part of) it.
+            let added = self.queue.len().saturating_sub(before);
+            self.pushed
+                .set(self.pushed.get().wrapping_add(added as u64));
+        }
+        stolen
+    }
+}
+
 impl Worker<'_> {
     fn queue(&self) -> &Deque<Runnable> {
         &self.own.queue
@@ -118,13 +162,22 @@ impl Worker<'_> {
     fn main(&self) {
         while !self.lp.shared.is_closed() {
             self.tick.set(self.tick.get().wrapping_add(1));
-            self.lp.run_callbacks();
-            if let Some(task) = self.next_task() {
-                self.run_task(task);
-                continue;
+            match self.next() {
+                Some(Next::Task(task)) => {
+                    self.stop_searching();
+                    task.run();
+                    continue;
+                }
+                Some(Next::Ready) => {
+                    self.stop_searching();
+                    self.lp.run_ready();
+                    continue;
+                }
+                None => {}
             }
             if let Some(task) = self.search() {
-                self.run_task(task);
+                self.stop_searching();
+                task.run();
                 continue;
             }
             if self.lp.has_local_work() {
@@ -134,49 +187,71 @@ impl Worker<'_> {
         }
     }
 
-    fn run_task(&self, task: Runnable) {
+    /// About to run what it found: a searcher stops searching.
+    fn stop_searching(&self) {
         if self.searching.replace(false) && self.lp.shared.idle.stop_searching() {
             // The last searcher found work: there may be more, so make sure
             // somebody is looking.
             self.lp.shared.notify_one();
         }
-        task.run();
     }
 
-    fn next_task(&self) -> Option<Runnable> {
+    /// The tick's step 2 (module header).
+    fn next(&self) -> Option<Next> {
         if self.tick.get() % GLOBAL_QUEUE_INTERVAL == 0 {
             self.lp.shared.driver.maintain();
             self.lp.drain_inbox();
-            if let Some(t) = self.steal_injector() {
-                return Some(t);
+            if let Some(t) = self.steal_injector(self.queue().len()) {
+                return Some(Next::Task(t));
             }
         }
-        let lifo = &self.mine.lifo;
-        if self.lifo_streak.get() < MAX_LIFO_STREAK {
-            if let Some(t) = lifo.take() {
+        let slot = &self.mine.lifo;
+        if !self.own.lifo {
+            // A lone worker's slot is the front of its FIFO (`mod.rs`).
+            if let Some(t) = slot.take() {
+                return Some(Next::Task(t));
+            }
+        } else if self.lifo_streak.get() < MAX_LIFO_STREAK {
+            if let Some(t) = slot.take() {
                 self.lifo_streak.set(self.lifo_streak.get() + 1);
-                return Some(t);
+                return Some(Next::Task(t));
             }
-        } else if let Some(t) = lifo.take() {
-            self.queue().push(t);
+            self.lifo_streak.set(0);
+        } else {
+            if let Some(t) = slot.take() {
+                self.own.push(t);
+            }
+            self.lifo_streak.set(0);
         }
-        self.lifo_streak.set(0);
-        // Pinned tasks and the deque take turns being looked at first, so a
-        // task yielding in a loop (back of the deque) cannot starve them.
-        if self.tick.get() & 1 == 1 {
-            if let Some(t) = self.lp.pop_pinned() {
-                return Some(t);
+        // The inbox once a tick: on odd ticks first, on even ones once the
+        // deque is empty.
+        let odd = self.tick.get() & 1 == 1;
+        if odd {
+            self.lp.poll_inbox();
+        }
+        // The ready queue and the deque, as one FIFO (`local.rs`).
+        if self.lp.ready_due() {
+            return Some(Next::Ready);
+        }
+        if let Some(t) = self.queue().pop() {
+            return Some(Next::Task(t));
+        }
+        if !odd {
+            self.lp.poll_inbox();
+            if self.lp.ready_due() {
+                return Some(Next::Ready);
             }
         }
-        self.queue()
-            .pop()
-            .or_else(|| self.lp.pop_pinned())
-            .or_else(|| self.steal_injector())
+        self.steal_injector(0).map(Next::Task)
     }
 
-    fn steal_injector(&self) -> Option<Runnable> {
+    /// A batch from the injector; `before` as in `WorkerQueue::steal_into`.
+    fn steal_injector(&self, before: usize) -> Option<Runnable> {
         loop {
-            match self.lp.shared.injector.steal_batch_and_pop(self.queue()) {
+            match self
+                .own
+                .steal_into(before, |q| self.lp.shared.injector.steal_batch_and_pop(q))
+            {
                 Steal::Success(t) => return Some(t),
                 Steal::Empty => return None,
                 Steal::Retry => std::hint::spin_loop(),
@@ -211,7 +286,10 @@ impl Worker<'_> {
                 }
                 let remote = &self.lp.shared.remotes[victim];
                 loop {
-                    match remote.stealer.steal_batch_and_pop(self.queue()) {
+                    match self
+                        .own
+                        .steal_into(0, |q| remote.stealer.steal_batch_and_pop(q))
+                    {
                         Steal::Success(t) => {
                             let steals = &self.mine.steals;
                             steals.store(steals.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
@@ -229,7 +307,7 @@ impl Worker<'_> {
                     }
                 }
             }
-            if let Some(t) = self.steal_injector() {
+            if let Some(t) = self.steal_injector(0) {
                 return Some(t);
             }
             for _ in 0..(32 << round) {
