@@ -14,6 +14,7 @@
 //! inbox. Timers that fire together are handed over in due order, ties in
 //! scheduling order, and the inbox keeps that order.
 
+use weft_task::contextvars::copy_context;
 use crate::context::with_current;
 use crate::loom::sync::{AtomicBool, Mutex, Ordering};
 use crate::scheduler::hand_over;
@@ -78,13 +79,15 @@ impl CallbackHandle {
         self.state.cancelled.load(Ordering::Acquire)
     }
 
-    /// Wraps `f` so it runs only if not cancelled by then.
+    /// Wraps `f` so it runs only if not cancelled by then, in a copy of the
+    /// context current now (asyncio's callback handles copy it too).
     fn guard<F: FnOnce()>(&self, f: F) -> impl FnOnce() {
         let state = self.state.clone();
+        let mut context = copy_context();
         move || {
             // Acquire: pairs with the Release in `cancel`.
             if !state.cancelled.load(Ordering::Acquire) {
-                f();
+                context.run(f);
             }
         }
     }

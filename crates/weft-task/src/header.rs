@@ -8,6 +8,7 @@
 //! module header; the state bits in `state.rs`.
 
 use crate::callback::DoneCallbacks;
+use crate::contextvars::Snapshot;
 use crate::error::{Cancelled, InvalidStateError, TaskError};
 use crate::id::TaskId;
 use crate::loom::cell::UnsafeCell;
@@ -35,6 +36,10 @@ pub(crate) struct Header {
     /// Polls so far (wrapping); stamps what the task is awaiting. RUNNING only.
     pub(crate) polls: UnsafeCell<u32>,
     pub(crate) join_waker: UnsafeCell<Option<Waker>>,
+    /// The task's context variables (`None`: empty). Written at spawn, then
+    /// only by the RUNNING thread under the `cold` lock; read freely by it,
+    /// by others under the `cold` lock.
+    pub(crate) vars: UnsafeCell<Snapshot>,
     pub(crate) cold: Mutex<Option<Box<Cold>>>,
 }
 

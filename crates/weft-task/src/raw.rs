@@ -56,6 +56,7 @@
 //! bits above grant the exclusive access each function documents.
 
 use crate::context;
+use crate::contextvars;
 use crate::error::{Cancelled, InvalidStateError, TaskError};
 use crate::header::{Header, RawTask, Vtable};
 use crate::id::TaskId;
@@ -128,6 +129,8 @@ where
             intercept_depth: UnsafeCell::new(0),
             polls: UnsafeCell::new(0),
             join_waker: UnsafeCell::new(None),
+            // A copy of the spawner's context: one `Arc` clone, none if empty.
+            vars: UnsafeCell::new(contextvars::snapshot()),
             cold: Mutex::new(None),
         },
         scheduler,
@@ -211,8 +214,9 @@ unsafe fn run<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     let polled = if cancel && depth == 0 {
         Polled::Cancel
     } else {
-        // SAFETY: RUNNING is ours.
-        match unsafe { poll_future(cell, ptr) } {
+        // SAFETY: RUNNING is ours (for both calls).
+        let polled = unsafe { in_task_context(header, || poll_future(cell, ptr)) };
+        match polled {
             Polled::Pending => {
                 // SAFETY: RUNNING is ours.
                 let depth = header.intercept_depth.with(|d| unsafe { *d });
@@ -239,6 +243,40 @@ unsafe fn run<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
         // SAFETY: RUNNING is ours.
         Polled::Cancel => unsafe { cancel_future(cell, ptr) },
     }
+}
+
+/// Runs `f` (a poll of the task, or the drop of its future) with the task's
+/// context variables entered, and keeps what it set: the new version is
+/// written back only if `f` changed it, so a task whose context is empty
+/// pays two thread-local swaps and a compare.
+///
+/// # Safety
+///
+/// The caller holds `RUNNING`.
+#[inline]
+unsafe fn in_task_context<R>(header: &Header, f: impl FnOnce() -> R) -> R {
+    // SAFETY: RUNNING is ours, so no other thread writes `vars`.
+    let vars = header.vars.with(|v| unsafe { (*v).clone() });
+    let entered = contextvars::enter(vars, contextvars::TASK_OWNER | header.id.as_u64());
+    let out = f();
+    let (left, _) = entered.leave();
+    // SAFETY: as above.
+    let changed = header
+        .vars
+        .with(|v| !contextvars::same(unsafe { &*v }, &left));
+    if changed {
+        let old = {
+            let _readers = header.cold.lock();
+            // SAFETY: RUNNING is ours and the cold lock keeps the other
+            // readers (`TaskRef::context`) out while it is written.
+            header
+                .vars
+                .with_mut(|v| unsafe { std::mem::replace(&mut *v, left) })
+        };
+        // Outside the lock: the last reference to a value runs its `Drop`.
+        drop(old);
+    }
+    out
 }
 
 /// # Safety
@@ -324,8 +362,9 @@ unsafe fn drop_future<F: Future, S>(
 /// The caller holds `RUNNING`.
 unsafe fn cancel_future<F: Future + 'static, S: Schedule>(cell: &Cell<F, S>, ptr: NonNull<Header>) {
     let cancelled = cell.header.cancelled_error();
-    // SAFETY: RUNNING is ours.
-    let output = match unsafe { drop_future(cell, ptr, &cancelled) } {
+    // SAFETY: RUNNING is ours (for both calls).
+    let dropped = unsafe { in_task_context(&cell.header, || drop_future(cell, ptr, &cancelled)) };
+    let output = match dropped {
         Ok(()) => Err(TaskError::Cancelled(cancelled)),
         // An error raised during cleanup wins over the cancellation.
         Err(panicked) => Err(panicked),

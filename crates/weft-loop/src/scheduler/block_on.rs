@@ -103,10 +103,13 @@ impl BlockOn {
         let waker = Waker::from(main.clone());
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
+        // The main future runs in a copy of the caller's context (asyncio.run's
+        // main task does): what it sets stays inside this `block_on`.
+        let mut context = weft_task::contextvars::copy_context();
         loop {
             // Acquire: pairs with the Release in `MainWaker::wake_by_ref`.
             if main.woken.swap(false, Ordering::Acquire) {
-                if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                if let Poll::Ready(out) = context.run(|| future.as_mut().poll(&mut cx)) {
                     return out;
                 }
             }
