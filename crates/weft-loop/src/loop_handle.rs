@@ -14,7 +14,6 @@
 //! inbox. Timers that fire together are handed over in due order, ties in
 //! scheduling order, and the inbox keeps that order.
 
-use weft_task::contextvars::copy_context;
 use crate::context::with_current;
 use crate::loom::sync::{AtomicBool, Mutex, Ordering};
 use crate::scheduler::hand_over;
@@ -24,6 +23,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
+use weft_task::contextvars::copy_context;
 
 /// A queued callback. [`cancel`](Self::cancel) keeps it from running (asyncio's
 /// `Handle` / `TimerHandle`). Dropping the handle does not cancel.

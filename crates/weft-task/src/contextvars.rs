@@ -512,6 +512,14 @@ impl Context {
     /// assert_eq!(ctx.run(|| v.get()), Some(1));
     /// assert_eq!(v.get(), Some(0));
     /// ```
+    ///
+    /// Entering a context from inside its own `run` (Python's "is already
+    /// entered" `RuntimeError`) does not compile:
+    ///
+    /// ```compile_fail
+    /// let mut ctx = weft::contextvars::Context::new();
+    /// ctx.run(|| ctx.run(|| ()));
+    /// ```
     pub fn run<R>(&mut self, f: impl FnOnce() -> R) -> R {
         let entered = enter(self.vars.clone(), self.owner);
         let out = f();
@@ -581,7 +589,9 @@ impl Context {
     /// assert_eq!(ctx.names().collect::<Vec<_>>(), ["a", "b"]);
     /// ```
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.vars.iter().flat_map(|v| v.entries.iter().map(|e| e.name))
+        self.vars
+            .iter()
+            .flat_map(|v| v.entries.iter().map(|e| e.name))
     }
 }
 
@@ -601,9 +611,10 @@ impl PartialEq for Context {
         };
         Arc::ptr_eq(a, b)
             || (a.entries.len() == b.entries.len()
-                && a.entries.iter().zip(b.entries.iter()).all(|(x, y)| {
-                    x.var == y.var && Arc::ptr_eq(&x.value, &y.value)
-                }))
+                && a.entries
+                    .iter()
+                    .zip(b.entries.iter())
+                    .all(|(x, y)| x.var == y.var && Arc::ptr_eq(&x.value, &y.value)))
     }
 }
 
