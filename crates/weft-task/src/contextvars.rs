@@ -16,17 +16,23 @@
 //! never sets a variable never allocates or counts a reference for one) and
 //! the container's owner number, which [`Token`]s record so that
 //! [`ContextVar::reset`] can refuse a token made in another context. Owner
-//! numbers: `0` is "not numbered yet" (a thread's base context or a
-//! [`Context`] value get a number from a global counter the first time a
-//! token is made in them), a task's is its id with [`TASK_OWNER`] set. The
+//! numbers: a task's is its id with [`TASK_OWNER`] set; a thread's own
+//! context and a [`Context`] value get one from a global counter the first
+//! time a token is made in them (until then `IMPLICIT` and `UNNUMBERED`). The
 //! thread-local is this module's, not `context.rs`'s: it holds this module's
 //! map type, and `context.rs` (the poll context) sits below every other module.
 //!
 //! Entering and leaving a container is a swap of that thread-local
 //! ([`enter`] / [`Entered::leave`]). The task runner (`raw.rs`) does it
-//! around every poll and around the drop of the future, with the task's
-//! version kept in its header; it writes the version back only when the poll
-//! changed it. Callbacks (`call_soon` and friends, done callbacks) run in the
+//! around a poll (and around the drop of the future) of a task whose context
+//! is not empty, with the task's version kept in its header, written back
+//! only when the poll changed it. A task whose context is empty, polled where
+//! the thread-local is clear (empty, nothing entered: a worker between
+//! tasks), is polled with no swap: the clear context stands for the task's
+//! (`IMPLICIT`: a token made there names the running task), and whatever the
+//! poll left there is moved into the task afterwards ([`is_clear`],
+//! [`take_current`]). So a program that never sets a variable pays two
+//! thread-local reads per poll. Callbacks (`call_soon` and friends, done callbacks) run in the
 //! context captured when they were registered, through [`Context::run`] or
 //! [`run_in`].
 //!
@@ -120,6 +126,14 @@ pub(crate) fn same(a: &Snapshot, b: &Snapshot) -> bool {
 /// Set in a task's owner number: the rest is its id.
 pub(crate) const TASK_OWNER: u64 = 1 << 63;
 
+/// The owner of the thread's own context before it is numbered, and of the
+/// context of a task polled with nothing entered (see `is_clear`): a token
+/// made there names the running task, if any, else the thread.
+const IMPLICIT: u64 = 0;
+
+/// The owner of an entered [`Context`] value not numbered yet.
+const UNNUMBERED: u64 = u64::MAX;
+
 /// The container current on a thread.
 #[derive(Default)]
 struct Current {
@@ -146,25 +160,69 @@ fn next_number() -> u64 {
 }
 
 /// Runs `f` on this thread's current container. `f` must not run user code.
+/// While the thread-local is being destroyed (a task dropped by another
+/// thread-local's destructor as the thread exits), `f` sees an empty context
+/// and what it sets is dropped.
 #[inline]
 fn with_current<R>(f: impl FnOnce(&mut Current) -> R) -> R {
-    CURRENT.with(|cell| {
-        let mut current = cell.take();
-        let out = f(&mut current);
-        cell.set(current);
-        out
-    })
+    let mut current = CURRENT.try_with(Cell::take).unwrap_or_default();
+    let out = f(&mut current);
+    // If the thread-local is gone, `current` is dropped with the closure.
+    let _ = CURRENT.try_with(|cell| cell.set(current));
+    out
 }
 
 /// The current context's contents (what a spawn copies): O(1).
 #[inline]
 pub(crate) fn snapshot() -> Snapshot {
-    with_current(|c| c.vars.clone())
+    CURRENT
+        .try_with(|cell| {
+            // SAFETY: the thread-local is only reached from this thread, and
+            // nothing re-enters it while this reference lives (`Arc::clone`
+            // runs no user code).
+            unsafe { &*cell.as_ptr() }.vars.clone()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether nothing is entered on this thread and its own context is empty
+/// and unnumbered: then a task with an empty context can be polled as it is
+/// (`raw.rs`), with no swap.
+#[inline]
+pub(crate) fn is_clear() -> bool {
+    CURRENT
+        .try_with(|cell| {
+            // SAFETY: as in `snapshot`; only plain fields are read.
+            let current = unsafe { &*cell.as_ptr() };
+            current.vars.is_none() && current.owner == IMPLICIT
+        })
+        .unwrap_or(false)
+}
+
+/// What a task polled in the clear context left there (its new context),
+/// clearing it again; `None` if the thread-local is gone.
+pub(crate) fn take_current() -> Option<Snapshot> {
+    CURRENT.try_with(Cell::take).ok().map(|c| c.vars)
+}
+
+/// The current container's owner number, numbering it if need be.
+fn owner(current: &mut Current) -> u64 {
+    if current.owner == IMPLICIT {
+        current.owner = match crate::context::current_id() {
+            Some(task) => TASK_OWNER | task,
+            None => next_number(),
+        };
+    } else if current.owner == UNNUMBERED {
+        current.owner = next_number();
+    }
+    current.owner
 }
 
 /// A container entered on this thread; [`leave`](Self::leave) (or a drop,
 /// on unwinding) makes the previous one current again.
 pub(crate) struct Entered {
+    /// The container to restore; `None` if nothing was entered because the
+    /// thread-local is being destroyed.
     prev: Option<Current>,
 }
 
@@ -172,18 +230,21 @@ pub(crate) struct Entered {
 #[inline]
 pub(crate) fn enter(vars: Snapshot, owner: u64) -> Entered {
     Entered {
-        prev: Some(CURRENT.replace(Current { vars, owner })),
+        prev: CURRENT
+            .try_with(|cell| cell.replace(Current { vars, owner }))
+            .ok(),
     }
 }
 
 impl Entered {
     /// Restores the previous container; returns the entered one's contents
-    /// and owner number as the code that ran left them.
+    /// and owner number as the code that ran left them (`None` if nothing
+    /// was entered: keep what you had).
     #[inline]
-    pub(crate) fn leave(mut self) -> (Snapshot, u64) {
-        let prev = self.prev.take().unwrap_or_default();
-        let left = CURRENT.replace(prev);
-        (left.vars, left.owner)
+    pub(crate) fn leave(mut self) -> Option<(Snapshot, u64)> {
+        let prev = self.prev.take()?;
+        let left = CURRENT.try_with(|cell| cell.replace(prev)).ok()?;
+        Some((left.vars, left.owner))
     }
 }
 
@@ -191,8 +252,10 @@ impl Drop for Entered {
     #[inline]
     fn drop(&mut self) {
         if let Some(prev) = self.prev.take() {
-            // Unwinding out of the entered code: restore, drop what it left.
-            drop(CURRENT.replace(prev));
+            // Unwinding out of the entered code: restore, then drop what it
+            // left (the thread-local is already restored by then).
+            let left = CURRENT.try_with(|cell| cell.replace(prev));
+            drop(left);
         }
     }
 }
@@ -200,7 +263,7 @@ impl Drop for Entered {
 /// Runs `f` in a copy of `vars` (a context captured earlier), discarding
 /// what `f` sets: how callbacks registered in a context run.
 pub(crate) fn run_in<R>(vars: &Snapshot, f: impl FnOnce() -> R) -> R {
-    let entered = enter(vars.clone(), 0);
+    let entered = enter(vars.clone(), UNNUMBERED);
     let out = f();
     drop(entered.leave());
     out
@@ -337,12 +400,10 @@ impl<T: Clone + Send + Sync + 'static> ContextVar<T> {
         let id = self.id();
         let value: Value = Arc::new(value);
         let (old, replaced, owner) = with_current(|c| {
-            if c.owner == 0 {
-                c.owner = next_number();
-            }
+            let owner = owner(c);
             let old = Vars::find(&c.vars, id).map(|e| e.value.clone());
             let new = Vars::with(&c.vars, id, self.name, Some(value));
-            (old, std::mem::replace(&mut c.vars, new), c.owner)
+            (old, std::mem::replace(&mut c.vars, new), owner)
         });
         drop(replaced);
         Token {
@@ -381,7 +442,7 @@ impl<T: Clone + Send + Sync + 'static> ContextVar<T> {
             return Err(ContextError::WrongVar);
         }
         let replaced = with_current(|c| {
-            if c.owner != token.owner {
+            if owner(c) != token.owner {
                 return Err(ContextError::WrongContext);
             }
             if token.used.swap(true, Ordering::Relaxed) {
@@ -521,11 +582,16 @@ impl Context {
     /// ctx.run(|| ctx.run(|| ()));
     /// ```
     pub fn run<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        let entered = enter(self.vars.clone(), self.owner);
+        let owner = match self.owner {
+            IMPLICIT => UNNUMBERED,
+            n => n,
+        };
+        let entered = enter(self.vars.clone(), owner);
         let out = f();
-        let (vars, owner) = entered.leave();
-        self.owner = owner;
-        drop(std::mem::replace(&mut self.vars, vars));
+        if let Some((vars, owner)) = entered.leave() {
+            self.owner = if owner == UNNUMBERED { IMPLICIT } else { owner };
+            drop(std::mem::replace(&mut self.vars, vars));
+        }
         out
     }
 

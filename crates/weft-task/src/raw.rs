@@ -214,8 +214,13 @@ unsafe fn run<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     let polled = if cancel && depth == 0 {
         Polled::Cancel
     } else {
-        // SAFETY: RUNNING is ours (for both calls).
-        let polled = unsafe { in_task_context(header, || poll_future(cell, ptr)) };
+        // SAFETY: RUNNING is ours (for the three calls).
+        let polled = unsafe {
+            let scope = enter_task_context(header);
+            let polled = poll_future(cell, ptr);
+            leave_task_context(header, scope);
+            polled
+        };
         match polled {
             Polled::Pending => {
                 // SAFETY: RUNNING is ours.
@@ -245,38 +250,100 @@ unsafe fn run<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     }
 }
 
-/// Runs `f` (a poll of the task, or the drop of its future) with the task's
-/// context variables entered, and keeps what it set: the new version is
-/// written back only if `f` changed it, so a task whose context is empty
-/// pays two thread-local swaps and a compare.
+/// How a poll (or the drop of the future) was put in the task's context
+/// variables; [`leave_task_context`] undoes it.
+///
+/// The common case costs two thread-local reads: a task whose context is
+/// empty, polled where no context is entered (`contextvars::is_clear`), runs
+/// in the thread's clear context as it is (a `set` there names the running
+/// task as the owner), and only if the poll left something there is it moved
+/// into the task. Otherwise the task's context is entered around the poll,
+/// and written back only if the poll changed it. Two plain calls around the
+/// poll rather than a closure, so the poll stays inlined in `run`.
+enum TaskContext {
+    Clear,
+    Entered(contextvars::Entered),
+}
+
+/// # Safety
+///
+/// The caller holds `RUNNING`.
+#[inline(always)]
+unsafe fn enter_task_context(header: &Header) -> TaskContext {
+    // SAFETY: RUNNING is ours, so no other thread writes `vars`.
+    let empty = header.vars.with(|v| unsafe { (*v).is_none() });
+    if empty && contextvars::is_clear() {
+        return TaskContext::Clear;
+    }
+    // SAFETY: RUNNING is ours (the caller's promise).
+    TaskContext::Entered(unsafe { enter_slow(header) })
+}
+
+/// # Safety
+///
+/// The caller holds `RUNNING`.
+#[cold]
+#[inline(never)]
+unsafe fn enter_slow(header: &Header) -> contextvars::Entered {
+    // SAFETY: RUNNING is ours, so no other thread writes `vars`.
+    let vars = header.vars.with(|v| unsafe { (*v).clone() });
+    contextvars::enter(vars, contextvars::TASK_OWNER | header.id.as_u64())
+}
+
+/// # Safety
+///
+/// The caller holds `RUNNING`; `scope` came from [`enter_task_context`] on
+/// this thread, for this task, with nothing entered or left since.
+#[inline(always)]
+unsafe fn leave_task_context(header: &Header, scope: TaskContext) {
+    match scope {
+        TaskContext::Clear if contextvars::is_clear() => {}
+        // SAFETY: RUNNING is ours (the caller's promise, for both).
+        TaskContext::Clear => unsafe { leave_slow(header, contextvars::take_current()) },
+        TaskContext::Entered(entered) => unsafe {
+            leave_slow(header, entered.leave().map(|(vars, _)| vars))
+        },
+    }
+}
+
+/// Keeps what the poll left (`None`: the thread-local is gone, as the
+/// thread exits) as the task's context, if it changed.
 ///
 /// # Safety
 ///
 /// The caller holds `RUNNING`.
-#[inline]
-unsafe fn in_task_context<R>(header: &Header, f: impl FnOnce() -> R) -> R {
+#[cold]
+#[inline(never)]
+unsafe fn leave_slow(header: &Header, left: Option<contextvars::Snapshot>) {
+    let Some(left) = left else {
+        return;
+    };
     // SAFETY: RUNNING is ours, so no other thread writes `vars`.
-    let vars = header.vars.with(|v| unsafe { (*v).clone() });
-    let entered = contextvars::enter(vars, contextvars::TASK_OWNER | header.id.as_u64());
-    let out = f();
-    let (left, _) = entered.leave();
-    // SAFETY: as above.
     let changed = header
         .vars
         .with(|v| !contextvars::same(unsafe { &*v }, &left));
     if changed {
-        let old = {
-            let _readers = header.cold.lock();
-            // SAFETY: RUNNING is ours and the cold lock keeps the other
-            // readers (`TaskRef::context`) out while it is written.
-            header
-                .vars
-                .with_mut(|v| unsafe { std::mem::replace(&mut *v, left) })
-        };
-        // Outside the lock: the last reference to a value runs its `Drop`.
-        drop(old);
+        // SAFETY: RUNNING is ours.
+        unsafe { store_vars(header, left) };
     }
-    out
+}
+
+/// Makes `vars` the task's context (see `Header::vars` for the rule).
+///
+/// # Safety
+///
+/// The caller holds `RUNNING`.
+unsafe fn store_vars(header: &Header, vars: contextvars::Snapshot) {
+    let old = {
+        let _readers = header.cold.lock();
+        // SAFETY: RUNNING is ours and the cold lock keeps the other readers
+        // (`TaskRef::context`) out while it is written.
+        header
+            .vars
+            .with_mut(|v| unsafe { std::mem::replace(&mut *v, vars) })
+    };
+    // Outside the lock: the last reference to a value runs its `Drop`.
+    drop(old);
 }
 
 /// # Safety
@@ -294,7 +361,7 @@ unsafe fn poll_future<F: Future, S>(cell: &Cell<F, S>, ptr: NonNull<Header>) -> 
             *p
         }
     });
-    let _enter = context::enter_task(ptr.cast(), polls);
+    let _enter = context::enter_task(ptr.cast(), polls, cell.header.id.as_u64());
     let result = catch_panic(|| {
         cell.stage.with_mut(|stage| {
             // SAFETY: RUNNING gives exclusive access to the stage.
@@ -346,7 +413,7 @@ unsafe fn drop_future<F: Future, S>(
     // What the task awaited at its last poll is what this delivery cancels.
     // SAFETY: RUNNING is ours.
     let polls = cell.header.polls.with(|p| unsafe { *p });
-    let _enter = context::enter_task(ptr.cast(), polls);
+    let _enter = context::enter_task(ptr.cast(), polls, cell.header.id.as_u64());
     let _delivering = context::enter_cancel_delivery(delivering, (ptr.as_ptr() as usize, polls));
     let result = catch_panic(|| {
         // SAFETY: RUNNING gives exclusive access to the stage.
@@ -362,8 +429,13 @@ unsafe fn drop_future<F: Future, S>(
 /// The caller holds `RUNNING`.
 unsafe fn cancel_future<F: Future + 'static, S: Schedule>(cell: &Cell<F, S>, ptr: NonNull<Header>) {
     let cancelled = cell.header.cancelled_error();
-    // SAFETY: RUNNING is ours (for both calls).
-    let dropped = unsafe { in_task_context(&cell.header, || drop_future(cell, ptr, &cancelled)) };
+    // SAFETY: RUNNING is ours (for the three calls).
+    let dropped = unsafe {
+        let scope = enter_task_context(&cell.header);
+        let dropped = drop_future(cell, ptr, &cancelled);
+        leave_task_context(&cell.header, scope);
+        dropped
+    };
     let output = match dropped {
         Ok(()) => Err(TaskError::Cancelled(cancelled)),
         // An error raised during cleanup wins over the cancellation.
