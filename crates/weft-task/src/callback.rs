@@ -2,9 +2,9 @@
 //! [`DoneCallbacks`], the one list of them that tasks, promises and the sync
 //! bridge's `ConcurrentFuture` all keep and fire.
 
-use crate::contextvars::{run_in, snapshot, Snapshot};
 use crate::loom::sync::Mutex;
 use crate::panic::run_reporting;
+use crate::varmap::{run_in, snapshot, Snapshot};
 use std::fmt;
 use std::sync::Arc;
 

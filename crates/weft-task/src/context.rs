@@ -26,13 +26,12 @@ thread_local! {
 }
 
 /// The task being polled: its header's address, opaque here (only compared,
-/// and turned back into a task by the layer that knows the header), which
-/// poll of it this is, and its id (which names its context for `contextvars`).
+/// and turned back into a task by the layer that knows the header), and which
+/// poll of it this is.
 #[derive(Clone, Copy)]
 struct Current {
     task: NonNull<()>,
     polls: u32,
-    id: u64,
 }
 
 /// Restores the previous task context when dropped.
@@ -46,12 +45,12 @@ pub(crate) struct EnterTask {
     prev_intercepting: u32,
 }
 
-/// Marks `task` (a task header's address, its id `id`) as the one being
-/// polled (or dropped) on this thread, in its poll number `polls`.
+/// Marks `task` (a task header's address) as the one being polled (or
+/// dropped) on this thread, in its poll number `polls`.
 #[inline]
-pub(crate) fn enter_task(task: NonNull<()>, polls: u32, id: u64) -> EnterTask {
+pub(crate) fn enter_task(task: NonNull<()>, polls: u32) -> EnterTask {
     EnterTask {
-        prev: CURRENT.replace(Some(Current { task, polls, id })),
+        prev: CURRENT.replace(Some(Current { task, polls })),
         prev_budget: BUDGET_LEFT.replace(Some(BUDGET)),
         prev_intercepting: INTERCEPTING.replace(0),
     }
@@ -70,12 +69,6 @@ impl Drop for EnterTask {
 #[inline]
 pub(crate) fn current() -> Option<NonNull<()>> {
     CURRENT.get().map(|c| c.task)
-}
-
-/// The id of the task being polled on this thread.
-#[inline]
-pub(crate) fn current_id() -> Option<u64> {
-    CURRENT.get().map(|c| c.id)
 }
 
 /// How many `catch_cancel` wrappers registered during this poll; resets it.

@@ -11,262 +11,48 @@
 //! (each task holds the copy it was spawned with, and its `set`s change only
 //! it), or a [`Context`] value while [`Context::run`] has it entered.
 //!
-//! Which container is current on a thread lives in one thread-local,
-//! `CURRENT`: the version (`None` is the empty context, so a program that
-//! never sets a variable never allocates or counts a reference for one) and
-//! the container's owner number, which [`Token`]s record so that
-//! [`ContextVar::reset`] can refuse a token made in another context. Owner
-//! numbers: a task's is its id with [`TASK_OWNER`] set; a thread's own
-//! context and a [`Context`] value get one from a global counter the first
-//! time a token is made in them (until then `IMPLICIT` and `UNNUMBERED`). The
-//! thread-local is this module's, not `context.rs`'s: it holds this module's
-//! map type, and `context.rs` (the poll context) sits below every other module.
+//! Which container is current on a thread lives in one thread-local
+//! (`varmap.rs`, with the map itself): the version (`None` is the empty
+//! context, so a program that never sets a variable never allocates or counts
+//! a reference for one) and the container's owner number, which [`Token`]s
+//! record so that [`ContextVar::reset`] can refuse a token made in another
+//! context. Owner numbers: a task's is its id with a high bit set; a thread's
+//! own context and a [`Context`] value get one from a global counter the
+//! first time a token is made in them.
 //!
-//! Entering and leaving a container is a swap of that thread-local
-//! ([`enter`] / [`Entered::leave`]). The task runner (`raw.rs`) does it
-//! around a poll (and around the drop of the future) of a task whose context
-//! is not empty, with the task's version kept in its header, written back
-//! only when the poll changed it. A task whose context is empty, polled where
-//! the thread-local is clear (empty, nothing entered: a worker between
-//! tasks), is polled with no swap: the clear context stands for the task's
-//! (`IMPLICIT`: a token made there names the running task), and whatever the
-//! poll left there is moved into the task afterwards ([`is_clear`],
-//! [`take_current`]). So a program that never sets a variable pays two
-//! thread-local reads per poll. Callbacks (`call_soon` and friends, done callbacks) run in the
-//! context captured when they were registered, through [`Context::run`] or
-//! [`run_in`].
-//!
-//! # The map
-//!
-//! A version is a sorted boxed slice of `(variable id, value)` entries
-//! behind an `Arc`: a copy is O(1), a lookup a binary search, a `set` copies
-//! the entries (n `Arc` clones). Programs use a handful of context
-//! variables, and at those sizes one small contiguous copy is cheaper than
-//! the path copy and node allocations of a hash array mapped trie (CPython's
-//! choice, made for contexts of any size), so no persistent-map crate is
-//! used; `set` would turn quadratic only for contexts of hundreds of
-//! variables.
-//!
-//! Nothing here runs user code while the thread-local is taken: values are
-//! cloned (`T::clone`) and dropped only after it is restored, so a `Clone`
-//! or `Drop` impl that reads a context variable sees the right context.
+//! The task runner (`raw.rs`) swaps a task's version in around a poll (and
+//! around the drop of its future) when the task holds variables, and writes
+//! it back only when the poll changed it. A task whose context is empty,
+//! polled where the thread-local is clear (empty, nothing entered: a worker
+//! between tasks), is polled with no swap: the clear context stands for the
+//! task's (a token made there names the running task), and whatever the poll
+//! left there is moved into the task afterwards. So a program that never
+//! sets a variable pays two thread-local loads per poll. Callbacks
+//! (`call_soon` and friends, done callbacks) run in a copy of the context
+//! captured when they were registered.
 
 pub use crate::error::ContextError;
+use crate::header::RawTask;
 use crate::loom::sync::{AtomicBool, AtomicU64, Ordering};
-use std::any::Any;
-use std::cell::Cell;
+use crate::varmap::{
+    self, next_number, with_current, Current, Snapshot, Value, Vars, IMPLICIT, TASK_OWNER,
+    UNNUMBERED,
+};
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-/// A value stored in a context, type-erased (the variable's id fixes its type).
-type Value = Arc<dyn Any + Send + Sync>;
-
-/// One variable's value in one version of a context.
-#[derive(Clone)]
-struct Entry {
-    var: u64,
-    name: &'static str,
-    value: Value,
-}
-
-/// One version of a context: its entries, sorted by variable id. Never
-/// changed once made.
-pub(crate) struct Vars {
-    entries: Box<[Entry]>,
-}
-
-/// A context's contents: `None` is the empty context.
-pub(crate) type Snapshot = Option<Arc<Vars>>;
-
-impl Vars {
-    fn find(snapshot: &Snapshot, var: u64) -> Option<&Entry> {
-        let entries = &snapshot.as_ref()?.entries;
-        entries
-            .binary_search_by_key(&var, |e| e.var)
-            .ok()
-            .map(|i| &entries[i])
-    }
-
-    /// A new version: `snapshot` with `var` set to `value`, or removed when
-    /// `value` is `None`.
-    fn with(snapshot: &Snapshot, var: u64, name: &'static str, value: Option<Value>) -> Snapshot {
-        let old: &[Entry] = snapshot.as_ref().map_or(&[], |v| &v.entries);
-        let mut entries = Vec::with_capacity(old.len() + 1);
-        let at = old.partition_point(|e| e.var < var);
-        entries.extend_from_slice(&old[..at]);
-        if let Some(value) = value {
-            entries.push(Entry { var, name, value });
-        }
-        let rest = old.get(at..).unwrap_or(&[]);
-        let rest = match rest.first() {
-            Some(e) if e.var == var => &rest[1..],
-            _ => rest,
-        };
-        entries.extend_from_slice(rest);
-        if entries.is_empty() {
-            return None;
-        }
-        Some(Arc::new(Vars {
-            entries: entries.into_boxed_slice(),
-        }))
-    }
-}
-
-/// Whether two versions are the same one (not merely equal).
-#[inline]
-pub(crate) fn same(a: &Snapshot, b: &Snapshot) -> bool {
-    match (a, b) {
-        (None, None) => true,
-        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-        _ => false,
-    }
-}
-
-/// Set in a task's owner number: the rest is its id.
-pub(crate) const TASK_OWNER: u64 = 1 << 63;
-
-/// The owner of the thread's own context before it is numbered, and of the
-/// context of a task polled with nothing entered (see `is_clear`): a token
-/// made there names the running task, if any, else the thread.
-const IMPLICIT: u64 = 0;
-
-/// The owner of an entered [`Context`] value not numbered yet.
-const UNNUMBERED: u64 = u64::MAX;
-
-/// The container current on a thread.
-#[derive(Default)]
-struct Current {
-    vars: Snapshot,
-    owner: u64,
-}
-
-thread_local! {
-    static CURRENT: Cell<Current> = const {
-        Cell::new(Current {
-            vars: None,
-            owner: 0,
-        })
-    };
-}
-
-/// A fresh owner number for a thread's base context or a [`Context`], or a
-/// fresh variable id.
-fn next_number() -> u64 {
-    // A process-wide static, as `TaskId::next` (loom atomics cannot live in
-    // statics); only uniqueness matters. Relaxed: the RMW alone gives it.
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-}
-
-/// Runs `f` on this thread's current container. `f` must not run user code.
-/// While the thread-local is being destroyed (a task dropped by another
-/// thread-local's destructor as the thread exits), `f` sees an empty context
-/// and what it sets is dropped.
-#[inline]
-fn with_current<R>(f: impl FnOnce(&mut Current) -> R) -> R {
-    let mut current = CURRENT.try_with(Cell::take).unwrap_or_default();
-    let out = f(&mut current);
-    // If the thread-local is gone, `current` is dropped with the closure.
-    let _ = CURRENT.try_with(|cell| cell.set(current));
-    out
-}
-
-/// The current context's contents (what a spawn copies): O(1).
-#[inline]
-pub(crate) fn snapshot() -> Snapshot {
-    CURRENT
-        .try_with(|cell| {
-            // SAFETY: the thread-local is only reached from this thread, and
-            // nothing re-enters it while this reference lives (`Arc::clone`
-            // runs no user code).
-            unsafe { &*cell.as_ptr() }.vars.clone()
-        })
-        .unwrap_or_default()
-}
-
-/// Whether nothing is entered on this thread and its own context is empty
-/// and unnumbered: then a task with an empty context can be polled as it is
-/// (`raw.rs`), with no swap.
-#[inline]
-pub(crate) fn is_clear() -> bool {
-    CURRENT
-        .try_with(|cell| {
-            // SAFETY: as in `snapshot`; only plain fields are read.
-            let current = unsafe { &*cell.as_ptr() };
-            current.vars.is_none() && current.owner == IMPLICIT
-        })
-        .unwrap_or(false)
-}
-
-/// What a task polled in the clear context left there (its new context),
-/// clearing it again; `None` if the thread-local is gone.
-pub(crate) fn take_current() -> Option<Snapshot> {
-    CURRENT.try_with(Cell::take).ok().map(|c| c.vars)
-}
-
 /// The current container's owner number, numbering it if need be.
 fn owner(current: &mut Current) -> u64 {
     if current.owner == IMPLICIT {
-        current.owner = match crate::context::current_id() {
-            Some(task) => TASK_OWNER | task,
+        current.owner = match RawTask::current() {
+            Some(task) => TASK_OWNER | task.header().id.as_u64(),
             None => next_number(),
         };
     } else if current.owner == UNNUMBERED {
         current.owner = next_number();
     }
     current.owner
-}
-
-/// A container entered on this thread; [`leave`](Self::leave) (or a drop,
-/// on unwinding) makes the previous one current again.
-pub(crate) struct Entered {
-    /// The container to restore; `None` if nothing was entered because the
-    /// thread-local is being destroyed.
-    prev: Option<Current>,
-}
-
-/// Makes `vars` (owned by `owner`) the current context on this thread.
-#[inline]
-pub(crate) fn enter(vars: Snapshot, owner: u64) -> Entered {
-    Entered {
-        prev: CURRENT
-            .try_with(|cell| cell.replace(Current { vars, owner }))
-            .ok(),
-    }
-}
-
-impl Entered {
-    /// Restores the previous container; returns the entered one's contents
-    /// and owner number as the code that ran left them (`None` if nothing
-    /// was entered: keep what you had).
-    #[inline]
-    pub(crate) fn leave(mut self) -> Option<(Snapshot, u64)> {
-        let prev = self.prev.take()?;
-        let left = CURRENT.try_with(|cell| cell.replace(prev)).ok()?;
-        Some((left.vars, left.owner))
-    }
-}
-
-impl Drop for Entered {
-    #[inline]
-    fn drop(&mut self) {
-        if let Some(prev) = self.prev.take() {
-            // Unwinding out of the entered code: restore, then drop what it
-            // left (the thread-local is already restored by then).
-            let left = CURRENT.try_with(|cell| cell.replace(prev));
-            drop(left);
-        }
-    }
-}
-
-/// Runs `f` in a copy of `vars` (a context captured earlier), discarding
-/// what `f` sets: how callbacks registered in a context run.
-pub(crate) fn run_in<R>(vars: &Snapshot, f: impl FnOnce() -> R) -> R {
-    let entered = enter(vars.clone(), UNNUMBERED);
-    let out = f();
-    drop(entered.leave());
-    out
 }
 
 /// A context variable (Python's `contextvars.ContextVar`): a value per
@@ -379,7 +165,7 @@ impl<T: Clone + Send + Sync + 'static> ContextVar<T> {
     /// ```
     pub fn get(&self) -> Option<T> {
         let id = self.id();
-        let value = with_current(|c| Vars::find(&c.vars, id).map(|e| e.value.clone()));
+        let value = varmap::lookup(id);
         match value {
             Some(value) => value.downcast_ref::<T>().cloned(),
             None => self.default.clone(),
@@ -586,12 +372,15 @@ impl Context {
             IMPLICIT => UNNUMBERED,
             n => n,
         };
-        let entered = enter(self.vars.clone(), owner);
+        let entered = varmap::enter(self.vars.clone(), owner);
         let out = f();
-        if let Some((vars, owner)) = entered.leave() {
-            self.owner = if owner == UNNUMBERED { IMPLICIT } else { owner };
-            drop(std::mem::replace(&mut self.vars, vars));
-        }
+        let left = entered.leave();
+        self.owner = if left.owner == UNNUMBERED {
+            IMPLICIT
+        } else {
+            left.owner
+        };
+        drop(std::mem::replace(&mut self.vars, left.vars));
         out
     }
 
@@ -706,5 +495,5 @@ impl fmt::Debug for Context {
 /// assert_eq!(copy.get(&v), Some(2));
 /// ```
 pub fn copy_context() -> Context {
-    Context::from_snapshot(snapshot())
+    Context::from_snapshot(varmap::snapshot())
 }

@@ -8,12 +8,13 @@
 //! module header; the state bits in `state.rs`.
 
 use crate::callback::DoneCallbacks;
-use crate::contextvars::Snapshot;
 use crate::error::{Cancelled, InvalidStateError, TaskError};
 use crate::id::TaskId;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::{AtomicU32, Mutex, Ordering};
 use crate::state::{State, ToNotified};
+use crate::varmap::Snapshot;
+use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -38,8 +39,8 @@ pub(crate) struct Header {
     pub(crate) join_waker: UnsafeCell<Option<Waker>>,
     /// The task's context variables (`None`: empty). Written at spawn, then
     /// only by the RUNNING thread under the `cold` lock; read freely by it,
-    /// by others under the `cold` lock.
-    pub(crate) vars: UnsafeCell<Snapshot>,
+    /// by others under the `cold` lock. Dropped by `raw.rs`'s `dealloc`.
+    pub(crate) vars: UnsafeCell<ManuallyDrop<Snapshot>>,
     pub(crate) cold: Mutex<Option<Box<Cold>>>,
 }
 

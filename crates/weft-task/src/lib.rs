@@ -38,6 +38,7 @@ mod result_cell;
 mod schedule;
 mod state;
 mod task;
+mod varmap;
 
 #[cfg(all(test, loom))]
 mod loom_tests;

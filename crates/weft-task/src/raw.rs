@@ -8,8 +8,9 @@
 //! Cell<F, S> (repr(C), one Box)
 //! +---------------------------------------------------------------+
 //! | Header: state word, vtable, id, spawn location, registry slot, |
-//! |         cancelling count, join waker, cold (name, message,     |
-//! |         done callbacks, error) behind a lazily boxed Mutex      |
+//! |         cancelling count, join waker, context variables,      |
+//! |         cold (name, message, done callbacks, error) behind a  |
+//! |         lazily boxed Mutex                                    |
 //! | scheduler: S                                                  |
 //! | stage: Running(F) | Finished(Result<F::Output, TaskError>) | Consumed |
 //! +---------------------------------------------------------------+
@@ -34,6 +35,7 @@
 //! | `join_waker`     | see `state.rs`: handle while `JOIN_WAKER` is clear, runner after `COMPLETE` while it is set |
 //! | `slot`           | the registry: written at insert, cleared at removal        |
 //! | `intercept_depth`, `polls` | the thread that set `RUNNING`                    |
+//! | `vars`           | written at spawn, then by the thread that set `RUNNING` under the `cold` lock; read by it freely, by others (`TaskRef::context`) under the lock; dropped at free |
 //! | `cold`           | anyone, under its mutex                                    |
 //!
 //! # Cancellation delivery
@@ -56,7 +58,6 @@
 //! bits above grant the exclusive access each function documents.
 
 use crate::context;
-use crate::contextvars;
 use crate::error::{Cancelled, InvalidStateError, TaskError};
 use crate::header::{Header, RawTask, Vtable};
 use crate::id::TaskId;
@@ -65,6 +66,7 @@ use crate::loom::sync::{AtomicU32, Mutex};
 use crate::panic::{catch_panic, discard, run_reporting};
 use crate::schedule::Schedule;
 use crate::state::{Outcome, State, ToIdle, ToNotified, ToRunning};
+use crate::varmap::{self, Snapshot};
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::Location;
@@ -117,25 +119,34 @@ where
     F: Future + 'static,
     S: Schedule,
 {
-    let cell = Box::new(Cell {
-        header: Header {
-            state: State::new(),
-            vtable: vtable::<F, S>(),
-            id: TaskId::next(),
-            location,
-            local_owner,
-            slot: UnsafeCell::new(None),
-            cancelling: AtomicU32::new(0),
-            intercept_depth: UnsafeCell::new(0),
-            polls: UnsafeCell::new(0),
-            join_waker: UnsafeCell::new(None),
-            // A copy of the spawner's context: one `Arc` clone, none if empty.
-            vars: UnsafeCell::new(contextvars::snapshot()),
-            cold: Mutex::new(None),
-        },
-        scheduler,
-        stage: UnsafeCell::new(Stage::Running(future)),
-    });
+    // Written into its allocation in place rather than built on the stack
+    // and moved into a `Box`: a cell past the size the compiler copies with
+    // a few moves would cost a `memcpy` per spawn.
+    let mut cell = Box::<Cell<F, S>>::new_uninit();
+    let at = cell.as_mut_ptr();
+    let header = Header {
+        state: State::new(),
+        vtable: vtable::<F, S>(),
+        id: TaskId::next(),
+        location,
+        local_owner,
+        slot: UnsafeCell::new(None),
+        cancelling: AtomicU32::new(0),
+        intercept_depth: UnsafeCell::new(0),
+        polls: UnsafeCell::new(0),
+        join_waker: UnsafeCell::new(None),
+        // A copy of the spawner's context: one `Arc` clone, none if empty.
+        vars: UnsafeCell::new(ManuallyDrop::new(varmap::snapshot())),
+        cold: Mutex::new(None),
+    };
+    // SAFETY: `at` points to the uninitialised cell; each field is written
+    // once, all of them before `assume_init`.
+    let cell = unsafe {
+        std::ptr::addr_of_mut!((*at).header).write(header);
+        std::ptr::addr_of_mut!((*at).scheduler).write(scheduler);
+        std::ptr::addr_of_mut!((*at).stage).write(UnsafeCell::new(Stage::Running(future)));
+        cell.assume_init()
+    };
     let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
     let raw = RawTask::from_header(ptr);
     // SAFETY: `ptr` came from the Box just leaked, whose first field (repr(C))
@@ -214,14 +225,8 @@ unsafe fn run<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     let polled = if cancel && depth == 0 {
         Polled::Cancel
     } else {
-        // SAFETY: RUNNING is ours (for the three calls).
-        let polled = unsafe {
-            let scope = enter_task_context(header);
-            let polled = poll_future(cell, ptr);
-            leave_task_context(header, scope);
-            polled
-        };
-        match polled {
+        // SAFETY: RUNNING is ours.
+        match unsafe { poll_future(cell, ptr) } {
             Polled::Pending => {
                 // SAFETY: RUNNING is ours.
                 let depth = header.intercept_depth.with(|d| unsafe { *d });
@@ -254,15 +259,16 @@ unsafe fn run<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
 /// variables; [`leave_task_context`] undoes it.
 ///
 /// The common case costs two thread-local reads: a task whose context is
-/// empty, polled where no context is entered (`contextvars::is_clear`), runs
+/// empty, polled where no context is entered (`varmap::is_clear`), runs
 /// in the thread's clear context as it is (a `set` there names the running
 /// task as the owner), and only if the poll left something there is it moved
 /// into the task. Otherwise the task's context is entered around the poll,
 /// and written back only if the poll changed it. Two plain calls around the
-/// poll rather than a closure, so the poll stays inlined in `run`.
+/// poll (in `poll_future` and `drop_future`) rather than a closure, so the
+/// poll stays inlined in `run`.
 enum TaskContext {
     Clear,
-    Entered(contextvars::Entered),
+    Entered(varmap::Entered),
 }
 
 /// # Safety
@@ -272,7 +278,7 @@ enum TaskContext {
 unsafe fn enter_task_context(header: &Header) -> TaskContext {
     // SAFETY: RUNNING is ours, so no other thread writes `vars`.
     let empty = header.vars.with(|v| unsafe { (*v).is_none() });
-    if empty && contextvars::is_clear() {
+    if empty && varmap::is_clear() {
         return TaskContext::Clear;
     }
     // SAFETY: RUNNING is ours (the caller's promise).
@@ -284,10 +290,10 @@ unsafe fn enter_task_context(header: &Header) -> TaskContext {
 /// The caller holds `RUNNING`.
 #[cold]
 #[inline(never)]
-unsafe fn enter_slow(header: &Header) -> contextvars::Entered {
+unsafe fn enter_slow(header: &Header) -> varmap::Entered {
     // SAFETY: RUNNING is ours, so no other thread writes `vars`.
-    let vars = header.vars.with(|v| unsafe { (*v).clone() });
-    contextvars::enter(vars, contextvars::TASK_OWNER | header.id.as_u64())
+    let vars = header.vars.with(|v| unsafe { Snapshot::clone(&*v) });
+    varmap::enter(vars, varmap::TASK_OWNER | header.id.as_u64())
 }
 
 /// # Safety
@@ -297,31 +303,23 @@ unsafe fn enter_slow(header: &Header) -> contextvars::Entered {
 #[inline(always)]
 unsafe fn leave_task_context(header: &Header, scope: TaskContext) {
     match scope {
-        TaskContext::Clear if contextvars::is_clear() => {}
+        TaskContext::Clear if varmap::is_clear() => {}
         // SAFETY: RUNNING is ours (the caller's promise, for both).
-        TaskContext::Clear => unsafe { leave_slow(header, contextvars::take_current()) },
-        TaskContext::Entered(entered) => unsafe {
-            leave_slow(header, entered.leave().map(|(vars, _)| vars))
-        },
+        TaskContext::Clear => unsafe { leave_slow(header, varmap::take_current()) },
+        TaskContext::Entered(entered) => unsafe { leave_slow(header, entered.leave().vars) },
     }
 }
 
-/// Keeps what the poll left (`None`: the thread-local is gone, as the
-/// thread exits) as the task's context, if it changed.
+/// Keeps what the poll left as the task's context, if it changed.
 ///
 /// # Safety
 ///
 /// The caller holds `RUNNING`.
 #[cold]
 #[inline(never)]
-unsafe fn leave_slow(header: &Header, left: Option<contextvars::Snapshot>) {
-    let Some(left) = left else {
-        return;
-    };
+unsafe fn leave_slow(header: &Header, left: Snapshot) {
     // SAFETY: RUNNING is ours, so no other thread writes `vars`.
-    let changed = header
-        .vars
-        .with(|v| !contextvars::same(unsafe { &*v }, &left));
+    let changed = header.vars.with(|v| !varmap::same(unsafe { &*v }, &left));
     if changed {
         // SAFETY: RUNNING is ours.
         unsafe { store_vars(header, left) };
@@ -333,14 +331,14 @@ unsafe fn leave_slow(header: &Header, left: Option<contextvars::Snapshot>) {
 /// # Safety
 ///
 /// The caller holds `RUNNING`.
-unsafe fn store_vars(header: &Header, vars: contextvars::Snapshot) {
+unsafe fn store_vars(header: &Header, vars: Snapshot) {
     let old = {
         let _readers = header.cold.lock();
         // SAFETY: RUNNING is ours and the cold lock keeps the other readers
         // (`TaskRef::context`) out while it is written.
         header
             .vars
-            .with_mut(|v| unsafe { std::mem::replace(&mut *v, vars) })
+            .with_mut(|v| unsafe { std::mem::replace(&mut **v, vars) })
     };
     // Outside the lock: the last reference to a value runs its `Drop`.
     drop(old);
@@ -361,7 +359,9 @@ unsafe fn poll_future<F: Future, S>(cell: &Cell<F, S>, ptr: NonNull<Header>) -> 
             *p
         }
     });
-    let _enter = context::enter_task(ptr.cast(), polls, cell.header.id.as_u64());
+    let _enter = context::enter_task(ptr.cast(), polls);
+    // SAFETY: RUNNING is ours (for this and the two leaves below).
+    let scope = unsafe { enter_task_context(&cell.header) };
     let result = catch_panic(|| {
         cell.stage.with_mut(|stage| {
             // SAFETY: RUNNING gives exclusive access to the stage.
@@ -379,7 +379,11 @@ unsafe fn poll_future<F: Future, S>(cell: &Cell<F, S>, ptr: NonNull<Header>) -> 
         .intercept_depth
         .with_mut(|d| unsafe { *d = intercepting });
     let output = match result {
-        Ok(Poll::Pending) => return Polled::Pending,
+        Ok(Poll::Pending) => {
+            // SAFETY: RUNNING is ours.
+            unsafe { leave_task_context(&cell.header, scope) };
+            return Polled::Pending;
+        }
         Ok(Poll::Ready(value)) => Ok(value),
         Err(panicked) => Err(TaskError::Panicked(panicked)),
     };
@@ -390,6 +394,8 @@ unsafe fn poll_future<F: Future, S>(cell: &Cell<F, S>, ptr: NonNull<Header>) -> 
         cell.stage
             .with_mut(|stage| unsafe { *stage = Stage::Consumed })
     });
+    // SAFETY: RUNNING is ours.
+    unsafe { leave_task_context(&cell.header, scope) };
     match dropped {
         Ok(()) => Polled::Ready(output),
         Err(panicked) => {
@@ -413,13 +419,17 @@ unsafe fn drop_future<F: Future, S>(
     // What the task awaited at its last poll is what this delivery cancels.
     // SAFETY: RUNNING is ours.
     let polls = cell.header.polls.with(|p| unsafe { *p });
-    let _enter = context::enter_task(ptr.cast(), polls, cell.header.id.as_u64());
+    let _enter = context::enter_task(ptr.cast(), polls);
     let _delivering = context::enter_cancel_delivery(delivering, (ptr.as_ptr() as usize, polls));
+    // SAFETY: RUNNING is ours (for this and the leave below).
+    let scope = unsafe { enter_task_context(&cell.header) };
     let result = catch_panic(|| {
         // SAFETY: RUNNING gives exclusive access to the stage.
         cell.stage
             .with_mut(|stage| unsafe { *stage = Stage::Consumed })
     });
+    // SAFETY: RUNNING is ours.
+    unsafe { leave_task_context(&cell.header, scope) };
     context::take_intercept_count();
     result.map_err(TaskError::Panicked)
 }
@@ -429,14 +439,8 @@ unsafe fn drop_future<F: Future, S>(
 /// The caller holds `RUNNING`.
 unsafe fn cancel_future<F: Future + 'static, S: Schedule>(cell: &Cell<F, S>, ptr: NonNull<Header>) {
     let cancelled = cell.header.cancelled_error();
-    // SAFETY: RUNNING is ours (for the three calls).
-    let dropped = unsafe {
-        let scope = enter_task_context(&cell.header);
-        let dropped = drop_future(cell, ptr, &cancelled);
-        leave_task_context(&cell.header, scope);
-        dropped
-    };
-    let output = match dropped {
+    // SAFETY: RUNNING is ours.
+    let output = match unsafe { drop_future(cell, ptr, &cancelled) } {
         Ok(()) => Err(TaskError::Cancelled(cancelled)),
         // An error raised during cleanup wins over the cancellation.
         Err(panicked) => Err(panicked),
@@ -525,10 +529,20 @@ unsafe fn schedule<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
 unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
     // SAFETY: the cell came from Box::leak in `allocate`; no references remain.
     let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) };
+    // The context's one drop (`Header::vars` is `ManuallyDrop`, so the
+    // header needs no drop glue of its own for it).
+    // SAFETY: no references remain; taken once, here.
+    let vars = cell
+        .header
+        .vars
+        .with_mut(|v| unsafe { ManuallyDrop::take(&mut *v) });
     // A panicking output or scheduler drop must not unwind into runtime code.
     run_reporting(
         "a task's output or scheduler, dropped at free,",
-        move || drop(cell),
+        move || {
+            drop(vars);
+            drop(cell);
+        },
     );
 }
 

@@ -133,7 +133,7 @@ impl TaskRef {
             let _readers = header.cold.lock();
             // SAFETY: the cold lock keeps the runner from writing `vars`
             // (header.rs: it writes only under that lock).
-            header.vars.with(|v| unsafe { (*v).clone() })
+            header.vars.with(|v| unsafe { Option::clone(&*v) })
         };
         crate::contextvars::Context::from_snapshot(vars)
     }
