@@ -556,7 +556,7 @@ async fn every_spawn_path_copies_the_spawners_context() {
         .unwrap();
     let group = weft::task_group(|tg| async move {
         let a = tg.spawn(async { PATH.get() }).unwrap();
-        Ok(a.await?)
+        a.await
     })
     .await
     .unwrap();

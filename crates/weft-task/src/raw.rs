@@ -121,9 +121,15 @@ where
 {
     // Written into its allocation in place rather than built on the stack
     // and moved into a `Box`: a cell past the size the compiler copies with
-    // a few moves would cost a `memcpy` per spawn.
-    let mut cell = Box::<Cell<F, S>>::new_uninit();
-    let at = cell.as_mut_ptr();
+    // a few moves would cost a `memcpy` per spawn. Allocated as `Box` would
+    // (the global allocator, the cell's layout), so `dealloc` frees it as a
+    // `Box`. (`Box::new_uninit` is newer than the workspace's MSRV.)
+    let layout = std::alloc::Layout::new::<Cell<F, S>>();
+    // SAFETY: the layout is not zero-sized: a cell starts with its header.
+    let at = unsafe { std::alloc::alloc(layout) }.cast::<Cell<F, S>>();
+    if at.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
     let header = Header {
         state: State::new(),
         vtable: vtable::<F, S>(),
@@ -139,17 +145,17 @@ where
         vars: UnsafeCell::new(ManuallyDrop::new(varmap::snapshot())),
         cold: Mutex::new(None),
     };
-    // SAFETY: `at` points to the uninitialised cell; each field is written
-    // once, all of them before `assume_init`.
-    let cell = unsafe {
+    // SAFETY: `at` is a fresh allocation for a `Cell<F, S>`, not shared; each
+    // field is written once, all of them before it is used as a cell.
+    unsafe {
         std::ptr::addr_of_mut!((*at).header).write(header);
         std::ptr::addr_of_mut!((*at).scheduler).write(scheduler);
         std::ptr::addr_of_mut!((*at).stage).write(UnsafeCell::new(Stage::Running(future)));
-        cell.assume_init()
-    };
-    let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
+    }
+    // SAFETY: checked non-null above.
+    let ptr = unsafe { NonNull::new_unchecked(at) }.cast::<Header>();
     let raw = RawTask::from_header(ptr);
-    // SAFETY: `ptr` came from the Box just leaked, whose first field (repr(C))
+    // SAFETY: `ptr` is the cell just written, whose first field (repr(C))
     // is the header.
     let cell = unsafe { ptr.cast::<Cell<F, S>>().as_ref() };
     if cell.scheduler.registry().insert(raw) {
@@ -304,8 +310,9 @@ unsafe fn enter_slow(header: &Header) -> varmap::Entered {
 unsafe fn leave_task_context(header: &Header, scope: TaskContext) {
     match scope {
         TaskContext::Clear if varmap::is_clear() => {}
-        // SAFETY: RUNNING is ours (the caller's promise, for both).
+        // SAFETY: RUNNING is ours (the caller's promise).
         TaskContext::Clear => unsafe { leave_slow(header, varmap::take_current()) },
+        // SAFETY: as above.
         TaskContext::Entered(entered) => unsafe { leave_slow(header, entered.leave().vars) },
     }
 }
@@ -527,7 +534,8 @@ unsafe fn schedule<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
 ///
 /// The last reference was released.
 unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
-    // SAFETY: the cell came from Box::leak in `allocate`; no references remain.
+    // SAFETY: the cell was allocated in `allocate` with the global allocator and
+    // its own layout, as a `Box` is; no references remain.
     let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) };
     // The context's one drop (`Header::vars` is `ManuallyDrop`, so the
     // header needs no drop glue of its own for it).
