@@ -20,7 +20,7 @@ impl<T> Drop for Unrun<T> {
     }
 }
 
-/// Runs `f` on `pool`; its outcome (a value, or its panic as the error)
+/// Runs `f` on `pool`, in a copy of the caller's context; its outcome (a value, or its panic as the error)
 /// completes the returned future.
 pub(crate) fn spawn_on<T, F>(pool: &Arc<BlockingPool>, f: F) -> ConcurrentFuture<T>
 where
@@ -29,12 +29,14 @@ where
 {
     let slot = Slot::new(Source::Job);
     let unrun = Unrun(slot.clone());
+    // The job runs in a copy of the caller's context (asyncio's `to_thread`).
+    let mut context = weft_task::contextvars::copy_context();
     pool.submit(Box::new(move || {
         let slot = &unrun.0;
         if !slot.start_job() {
             return; // cancelled before it started
         }
-        let outcome = weft_task::catch_panic(f).map_err(TaskError::Panicked);
+        let outcome = weft_task::catch_panic(|| context.run(f)).map_err(TaskError::Panicked);
         slot.complete(outcome);
         drop(unrun); // a no-op now: the slot is complete
     }));

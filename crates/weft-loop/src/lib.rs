@@ -194,6 +194,46 @@ where
     Handle::try_spawn_current_at(future, Location::caller(), Start::Eager)
 }
 
+/// Spawns `future` on the current runtime to run in `context` instead of a
+/// copy of the caller's (asyncio's `create_task(coro, context=ctx)`). The
+/// task starts with `context`'s values; what it sets stays in the task
+/// ([`TaskRef::context`] reads it), not in `context`, which is a value here.
+///
+/// # Panics
+///
+/// As [`spawn`].
+///
+/// ```
+/// use weft::contextvars::{Context, ContextVar};
+///
+/// static LEVEL: ContextVar<u8> = ContextVar::new("level");
+///
+/// weft::run(async {
+///     let mut ctx = Context::new();
+///     ctx.run(|| LEVEL.set(3));
+///     LEVEL.set(1);
+///     let t = weft::spawn_with_context(ctx.clone(), async { LEVEL.get() });
+///     assert_eq!(t.context(), ctx);
+///     assert_eq!(t.await.unwrap(), Some(3));
+/// });
+/// ```
+#[track_caller]
+pub fn spawn_with_context<F>(context: weft_task::contextvars::Context, future: F) -> Task<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let location = Location::caller();
+    let mut context = context;
+    // A spawn copies the current context: entering `context` makes it that.
+    let spawned = context.run(|| Handle::try_spawn_current_at(future, location, Start::Configured));
+    or_panic(
+        spawned,
+        "weft::spawn_with_context called outside a weft runtime: use Handle::spawn",
+        "spawn",
+    )
+}
+
 /// Spawns a `!Send` future pinned to the current loop: it is never stolen, and
 /// runs only on this thread (a worker, or the thread inside `block_on`). Tasks
 /// still pending when their loop ends are cancelled.

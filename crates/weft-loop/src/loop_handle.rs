@@ -23,6 +23,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
+use weft_task::contextvars::copy_context;
 
 /// A queued callback. [`cancel`](Self::cancel) keeps it from running (asyncio's
 /// `Handle` / `TimerHandle`). Dropping the handle does not cancel.
@@ -78,13 +79,15 @@ impl CallbackHandle {
         self.state.cancelled.load(Ordering::Acquire)
     }
 
-    /// Wraps `f` so it runs only if not cancelled by then.
+    /// Wraps `f` so it runs only if not cancelled by then, in a copy of the
+    /// context current now (asyncio's callback handles copy it too).
     fn guard<F: FnOnce()>(&self, f: F) -> impl FnOnce() {
         let state = self.state.clone();
+        let mut context = copy_context();
         move || {
             // Acquire: pairs with the Release in `cancel`.
             if !state.cancelled.load(Ordering::Acquire) {
-                f();
+                context.run(f);
             }
         }
     }

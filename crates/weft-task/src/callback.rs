@@ -4,6 +4,7 @@
 
 use crate::loom::sync::Mutex;
 use crate::panic::run_reporting;
+use crate::varmap::{run_in, snapshot, Snapshot};
 use std::fmt;
 use std::sync::Arc;
 
@@ -38,12 +39,18 @@ use std::sync::Arc;
 /// ```
 pub struct DoneCallback<A: ?Sized> {
     f: Arc<dyn Fn(&A) + Send + Sync>,
+    /// The context it runs in, captured where it was registered; `None`
+    /// until then (it runs in whatever context is current).
+    vars: Option<Snapshot>,
 }
 
 impl<A: ?Sized> DoneCallback<A> {
     /// Wraps `f`.
     pub fn new(f: impl Fn(&A) + Send + Sync + 'static) -> DoneCallback<A> {
-        DoneCallback { f: Arc::new(f) }
+        DoneCallback {
+            f: Arc::new(f),
+            vars: None,
+        }
     }
 
     /// Wraps a callback that runs at most once (the first call runs `f`,
@@ -74,13 +81,29 @@ impl<A: ?Sized> DoneCallback<A> {
     /// Calls it; a panic is reported through `tracing` and swallowed so the loop
     /// goes on.
     pub(crate) fn invoke(&self, arg: &A) {
-        run_reporting("a done callback", || (self.f)(arg));
+        match &self.vars {
+            Some(vars) => run_in(vars, || run_reporting("a done callback", || (self.f)(arg))),
+            None => run_reporting("a done callback", || (self.f)(arg)),
+        }
+    }
+
+    /// The same callback (same identity), set to run in a copy of the
+    /// context current now: what registering it does (asyncio's
+    /// `add_done_callback` copies the context too).
+    pub(crate) fn in_current_context(self) -> DoneCallback<A> {
+        DoneCallback {
+            f: self.f,
+            vars: Some(snapshot()),
+        }
     }
 }
 
 impl<A: ?Sized> Clone for DoneCallback<A> {
     fn clone(&self) -> Self {
-        DoneCallback { f: self.f.clone() }
+        DoneCallback {
+            f: self.f.clone(),
+            vars: self.vars.clone(),
+        }
     }
 }
 

@@ -396,3 +396,56 @@ mod tests {
         assert!(std::mem::size_of::<TaskError>() <= 3 * std::mem::size_of::<usize>());
     }
 }
+
+/// Why [`ContextVar::reset`](crate::contextvars::ContextVar::reset) refused a
+/// token (Python raises `RuntimeError` or `ValueError`). The context is left
+/// as it was.
+///
+/// ```
+/// let v = weft::ContextVar::new("v");
+/// let token = v.set(1);
+/// v.reset(&token).unwrap();
+/// let err = v.reset(&token).unwrap_err();
+/// assert!(err.is_used());
+/// assert_eq!(err.to_string(), "token has already been used");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ContextError {
+    /// The token was used by an earlier `reset`.
+    Used,
+    /// The token was made by another context variable.
+    WrongVar,
+    /// The token was made in another context (another task, thread or
+    /// `Context`).
+    WrongContext,
+}
+
+impl ContextError {
+    /// Whether the token was used already.
+    pub fn is_used(&self) -> bool {
+        *self == ContextError::Used
+    }
+
+    /// Whether the token belongs to another variable.
+    pub fn is_wrong_var(&self) -> bool {
+        *self == ContextError::WrongVar
+    }
+
+    /// Whether the token was made in another context.
+    pub fn is_wrong_context(&self) -> bool {
+        *self == ContextError::WrongContext
+    }
+}
+
+impl fmt::Display for ContextError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ContextError::Used => "token has already been used",
+            ContextError::WrongVar => "token was created by a different context var",
+            ContextError::WrongContext => "token was created in a different context",
+        })
+    }
+}
+
+impl Error for ContextError {}

@@ -14,6 +14,8 @@ use crate::id::TaskId;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::{AtomicU32, Mutex, Ordering};
 use crate::state::{State, ToNotified};
+use crate::varmap::Snapshot;
+use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -36,6 +38,10 @@ pub(crate) struct Header {
     /// Polls so far (wrapping); stamps what the task is awaiting. RUNNING only.
     pub(crate) polls: UnsafeCell<u32>,
     pub(crate) join_waker: UnsafeCell<Option<Waker>>,
+    /// The task's context variables (`None`: empty). Written at spawn, then
+    /// only by the RUNNING thread under the `cold` lock; read freely by it,
+    /// by others under the `cold` lock. Dropped by `raw.rs`'s `dealloc`.
+    pub(crate) vars: UnsafeCell<ManuallyDrop<Snapshot>>,
     pub(crate) cold: Mutex<Option<Box<Cold>>>,
 }
 

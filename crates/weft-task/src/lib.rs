@@ -5,6 +5,8 @@
 //!   with [`cancel`](TaskRef::cancel) / [`cancel_with`](TaskRef::cancel_with);
 //!   dropping it does not cancel.
 //! * [`Promise<T>`]: asyncio's Future, settled by hand, awaited by many.
+//! * [`contextvars`]: PEP 567 context variables; every task runs in a copy
+//!   of its spawner's context.
 //! * [`catch_cancel`] and [`Cancelled::raise`]: intercept a cancellation, clean
 //!   up (awaiting if need be), then re-raise or refuse it.
 //! * [`Schedule`], [`Runnable`], [`TaskRegistry`], [`spawn`] and
@@ -25,6 +27,7 @@ mod cancel;
 #[doc(hidden)]
 pub mod chain;
 pub mod context;
+pub mod contextvars;
 mod error;
 mod header;
 mod id;
@@ -39,13 +42,14 @@ mod result_cell;
 mod schedule;
 mod state;
 mod task;
+mod varmap;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
 
 pub use callback::{DoneCallback, DoneCallbacks};
 pub use cancel::{catch_cancel, CatchCancel, Raise};
-pub use error::{Cancelled, InvalidStateError, PanicError, TaskError, TimeoutError};
+pub use error::{Cancelled, ContextError, InvalidStateError, PanicError, TaskError, TimeoutError};
 pub use header::TaskRef;
 pub use id::TaskId;
 pub use panic::{catch_panic, run_reporting, wake_all};

@@ -8,8 +8,9 @@
 //! Cell<F, S> (repr(C), one Box)
 //! +---------------------------------------------------------------+
 //! | Header: state word, vtable, id, spawn location, registry slot, |
-//! |         cancelling count, join waker, cold (name, message,     |
-//! |         done callbacks, error) behind a lazily boxed Mutex      |
+//! |         cancelling count, join waker, context variables,      |
+//! |         cold (name, message, done callbacks, error) behind a  |
+//! |         lazily boxed Mutex                                    |
 //! | scheduler: S                                                  |
 //! | stage: Running(F) | Finished(Result<F::Output, TaskError>) | Consumed |
 //! +---------------------------------------------------------------+
@@ -35,6 +36,7 @@
 //! | `slot`           | the registry: written at insert, cleared at removal        |
 //! | `intercept_depth`, `polls` | the thread that set `RUNNING`                    |
 //! | `cold.draining`  | the thread that set `RUNNING` (under the cold lock, taken out while polled) |
+//! | `vars`           | written at spawn, then by the thread that set `RUNNING` under the `cold` lock; read by it freely, by others (`TaskRef::context`) under the lock; dropped at free |
 //! | `cold`           | anyone, under its mutex                                    |
 //!
 //! # Cancellation delivery
@@ -87,6 +89,7 @@ use crate::loom::sync::{AtomicU32, Mutex};
 use crate::panic::{catch_panic, discard, run_reporting};
 use crate::schedule::Schedule;
 use crate::state::{Outcome, State, ToIdle, ToNotified, ToRunning};
+use crate::varmap::{self, Snapshot};
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::Location;
@@ -139,26 +142,43 @@ where
     F: Future + 'static,
     S: Schedule,
 {
-    let cell = Box::new(Cell {
-        header: Header {
-            state: State::new(),
-            vtable: vtable::<F, S>(),
-            id: TaskId::next(),
-            location,
-            local_owner,
-            slot: UnsafeCell::new(None),
-            cancelling: AtomicU32::new(0),
-            intercept_depth: UnsafeCell::new(0),
-            polls: UnsafeCell::new(0),
-            join_waker: UnsafeCell::new(None),
-            cold: Mutex::new(None),
-        },
-        scheduler,
-        stage: UnsafeCell::new(Stage::Running(future)),
-    });
-    let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
+    // Written into its allocation in place rather than built on the stack
+    // and moved into a `Box`: a cell past the size the compiler copies with
+    // a few moves would cost a `memcpy` per spawn. Allocated as `Box` would
+    // (the global allocator, the cell's layout), so `dealloc` frees it as a
+    // `Box`. (`Box::new_uninit` is newer than the workspace's MSRV.)
+    let layout = std::alloc::Layout::new::<Cell<F, S>>();
+    // SAFETY: the layout is not zero-sized: a cell starts with its header.
+    let at = unsafe { std::alloc::alloc(layout) }.cast::<Cell<F, S>>();
+    if at.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    let header = Header {
+        state: State::new(),
+        vtable: vtable::<F, S>(),
+        id: TaskId::next(),
+        location,
+        local_owner,
+        slot: UnsafeCell::new(None),
+        cancelling: AtomicU32::new(0),
+        intercept_depth: UnsafeCell::new(0),
+        polls: UnsafeCell::new(0),
+        join_waker: UnsafeCell::new(None),
+        // A copy of the spawner's context: one `Arc` clone, none if empty.
+        vars: UnsafeCell::new(ManuallyDrop::new(varmap::snapshot())),
+        cold: Mutex::new(None),
+    };
+    // SAFETY: `at` is a fresh allocation for a `Cell<F, S>`, not shared; each
+    // field is written once, all of them before it is used as a cell.
+    unsafe {
+        std::ptr::addr_of_mut!((*at).header).write(header);
+        std::ptr::addr_of_mut!((*at).scheduler).write(scheduler);
+        std::ptr::addr_of_mut!((*at).stage).write(UnsafeCell::new(Stage::Running(future)));
+    }
+    // SAFETY: checked non-null above.
+    let ptr = unsafe { NonNull::new_unchecked(at) }.cast::<Header>();
     let raw = RawTask::from_header(ptr);
-    // SAFETY: `ptr` came from the Box just leaked, whose first field (repr(C))
+    // SAFETY: `ptr` is the cell just written, whose first field (repr(C))
     // is the header.
     let cell = unsafe { ptr.cast::<Cell<F, S>>().as_ref() };
     if cell.scheduler.registry().insert(raw) {
@@ -306,6 +326,96 @@ unsafe fn deliver_cancel<F: Future + 'static, S: Schedule>(
     }
 }
 
+/// How a poll (or the drop of the future) was put in the task's context
+/// variables; [`leave_task_context`] undoes it.
+///
+/// The common case costs two thread-local reads: a task whose context is
+/// empty, polled where no context is entered (`varmap::is_clear`), runs
+/// in the thread's clear context as it is (a `set` there names the running
+/// task as the owner), and only if the poll left something there is it moved
+/// into the task. Otherwise the task's context is entered around the poll,
+/// and written back only if the poll changed it. Two plain calls around the
+/// poll (in `poll_future` and `drop_future`) rather than a closure, so the
+/// poll stays inlined in `run`.
+enum TaskContext {
+    Clear,
+    Entered(varmap::Entered),
+}
+
+/// # Safety
+///
+/// The caller holds `RUNNING`.
+#[inline(always)]
+unsafe fn enter_task_context(header: &Header) -> TaskContext {
+    // SAFETY: RUNNING is ours, so no other thread writes `vars`.
+    let empty = header.vars.with(|v| unsafe { (*v).is_none() });
+    if empty && varmap::is_clear() {
+        return TaskContext::Clear;
+    }
+    // SAFETY: RUNNING is ours (the caller's promise).
+    TaskContext::Entered(unsafe { enter_slow(header) })
+}
+
+/// # Safety
+///
+/// The caller holds `RUNNING`.
+#[cold]
+#[inline(never)]
+unsafe fn enter_slow(header: &Header) -> varmap::Entered {
+    // SAFETY: RUNNING is ours, so no other thread writes `vars`.
+    let vars = header.vars.with(|v| unsafe { Snapshot::clone(&*v) });
+    varmap::enter(vars, varmap::TASK_OWNER | header.id.as_u64())
+}
+
+/// # Safety
+///
+/// The caller holds `RUNNING`; `scope` came from [`enter_task_context`] on
+/// this thread, for this task, with nothing entered or left since.
+#[inline(always)]
+unsafe fn leave_task_context(header: &Header, scope: TaskContext) {
+    match scope {
+        TaskContext::Clear if varmap::is_clear() => {}
+        // SAFETY: RUNNING is ours (the caller's promise).
+        TaskContext::Clear => unsafe { leave_slow(header, varmap::take_current()) },
+        // SAFETY: as above.
+        TaskContext::Entered(entered) => unsafe { leave_slow(header, entered.leave().vars) },
+    }
+}
+
+/// Keeps what the poll left as the task's context, if it changed.
+///
+/// # Safety
+///
+/// The caller holds `RUNNING`.
+#[cold]
+#[inline(never)]
+unsafe fn leave_slow(header: &Header, left: Snapshot) {
+    // SAFETY: RUNNING is ours, so no other thread writes `vars`.
+    let changed = header.vars.with(|v| !varmap::same(unsafe { &*v }, &left));
+    if changed {
+        // SAFETY: RUNNING is ours.
+        unsafe { store_vars(header, left) };
+    }
+}
+
+/// Makes `vars` the task's context (see `Header::vars` for the rule).
+///
+/// # Safety
+///
+/// The caller holds `RUNNING`.
+unsafe fn store_vars(header: &Header, vars: Snapshot) {
+    let old = {
+        let _readers = header.cold.lock();
+        // SAFETY: RUNNING is ours and the cold lock keeps the other readers
+        // (`TaskRef::context`) out while it is written.
+        header
+            .vars
+            .with_mut(|v| unsafe { std::mem::replace(&mut **v, vars) })
+    };
+    // Outside the lock: the last reference to a value runs its `Drop`.
+    drop(old);
+}
+
 /// # Safety
 ///
 /// The caller holds `RUNNING`.
@@ -322,6 +432,8 @@ unsafe fn poll_future<F: Future, S>(cell: &Cell<F, S>, ptr: NonNull<Header>) -> 
         }
     });
     let _enter = context::enter_task(ptr.cast(), polls);
+    // SAFETY: RUNNING is ours (for this and the two leaves below).
+    let scope = unsafe { enter_task_context(&cell.header) };
     let result = catch_panic(|| {
         cell.stage.with_mut(|stage| {
             // SAFETY: RUNNING gives exclusive access to the stage.
@@ -339,7 +451,11 @@ unsafe fn poll_future<F: Future, S>(cell: &Cell<F, S>, ptr: NonNull<Header>) -> 
         .intercept_depth
         .with_mut(|d| unsafe { *d = intercepting });
     let output = match result {
-        Ok(Poll::Pending) => return Polled::Pending,
+        Ok(Poll::Pending) => {
+            // SAFETY: RUNNING is ours.
+            unsafe { leave_task_context(&cell.header, scope) };
+            return Polled::Pending;
+        }
         Ok(Poll::Ready(value)) => Ok(value),
         Err(panicked) => Err(TaskError::Panicked(panicked)),
     };
@@ -350,6 +466,8 @@ unsafe fn poll_future<F: Future, S>(cell: &Cell<F, S>, ptr: NonNull<Header>) -> 
         cell.stage
             .with_mut(|stage| unsafe { *stage = Stage::Consumed })
     });
+    // SAFETY: RUNNING is ours.
+    unsafe { leave_task_context(&cell.header, scope) };
     match dropped {
         Ok(()) => Polled::Ready(output),
         Err(panicked) => {
@@ -377,12 +495,16 @@ unsafe fn drop_future<F: Future, S>(
     let polls = cell.header.polls.with(|p| unsafe { *p });
     let _enter = context::enter_task(ptr.cast(), polls);
     let delivery = chain::enter_cancel_delivery(delivering, (ptr.as_ptr() as usize, polls));
+    // SAFETY: RUNNING is ours (for this and the leave below).
+    let scope = unsafe { enter_task_context(&cell.header) };
     let result = catch_panic(|| {
         // SAFETY: RUNNING gives exclusive access to the stage.
         cell.stage
             .with_mut(|stage| unsafe { *stage = Stage::Consumed })
     });
     let drains = delivery.finish();
+    // SAFETY: RUNNING is ours.
+    unsafe { leave_task_context(&cell.header, scope) };
     context::take_intercept_count();
     (result.map_err(TaskError::Panicked), drains)
 }
@@ -535,12 +657,23 @@ unsafe fn schedule<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
 ///
 /// The last reference was released.
 unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
-    // SAFETY: the cell came from Box::leak in `allocate`; no references remain.
+    // SAFETY: the cell was allocated in `allocate` with the global allocator and
+    // its own layout, as a `Box` is; no references remain.
     let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) };
+    // The context's one drop (`Header::vars` is `ManuallyDrop`, so the
+    // header needs no drop glue of its own for it).
+    // SAFETY: no references remain; taken once, here.
+    let vars = cell
+        .header
+        .vars
+        .with_mut(|v| unsafe { ManuallyDrop::take(&mut *v) });
     // A panicking output or scheduler drop must not unwind into runtime code.
     run_reporting(
         "a task's output or scheduler, dropped at free,",
-        move || drop(cell),
+        move || {
+            drop(vars);
+            drop(cell);
+        },
     );
 }
 

@@ -279,9 +279,11 @@ impl<T, A: ?Sized> ResultCell<T, A> {
         }
     }
 
-    /// Registers a done callback; if the outcome is set already, gives it
-    /// back for the caller to fire (as it would fire the list).
+    /// Registers a done callback, to run in the context current now (see
+    /// `contextvars`); if the outcome is set already, gives it back for the
+    /// caller to fire (as it would fire the list).
     pub fn add_done_callback(&mut self, cb: DoneCallback<A>) -> Result<(), DoneCallback<A>> {
+        let cb = cb.in_current_context();
         if self.outcome.is_done() {
             return Err(cb);
         }

@@ -110,10 +110,43 @@ impl TaskRef {
         Ok(header.peek_cold(|c| c.and_then(|c| c.error.clone())))
     }
 
+    /// The task's context variables (asyncio's `task.get_context()`): a
+    /// copy of the context it runs in, as of the start of its current step
+    /// (inside the task itself, [`copy_context`](crate::contextvars::copy_context)
+    /// gives the live one). A task starts with a copy of its spawner's
+    /// context; its `set`s change only its own.
+    ///
+    /// ```
+    /// static USER: weft::ContextVar<&str> = weft::ContextVar::new("user");
+    ///
+    /// weft::run(async {
+    ///     USER.set("ann");
+    ///     let t = weft::spawn(async { USER.set("bob"); });
+    ///     let before = t.context();
+    ///     let handle: weft::TaskRef = (*t).clone();
+    ///     t.await.unwrap();
+    ///     let t = handle;
+    ///     assert_eq!(before.get(&USER), Some("ann"));
+    ///     assert_eq!(t.context().get(&USER), Some("bob"));
+    /// });
+    /// ```
+    pub fn context(&self) -> crate::contextvars::Context {
+        let header = self.raw.header();
+        let vars = {
+            let _readers = header.cold.lock();
+            // SAFETY: the cold lock keeps the runner from writing `vars`
+            // (header.rs: it writes only under that lock).
+            header.vars.with(|v| unsafe { Option::clone(&*v) })
+        };
+        crate::contextvars::Context::from_snapshot(vars)
+    }
+
     /// Registers `cb` to run (on the loop, never synchronously) when the task is
     /// done; if it is done already, `cb` is scheduled at once. Callbacks run in
-    /// registration order, each once.
+    /// registration order, each once, each in (a copy of) the context current
+    /// when it was registered.
     pub fn add_done_callback(&self, cb: DoneCallback<TaskRef>) {
+        let cb = cb.in_current_context();
         let header = self.raw.header();
         let completed_unseen = header.with_cold(|c| {
             if header.state.set_has_callbacks().is_complete() {

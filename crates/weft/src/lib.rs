@@ -21,6 +21,8 @@
 //! | `try: await x except CancelledError:` | [`catch_cancel`]`(x).await`          |
 //! | `asyncio.Future()`              | [`Promise::new`]                           |
 //! | `asyncio.current_task()`        | [`current_task`]                           |
+//! | `contextvars.ContextVar(name)` / `copy_context()` | [`ContextVar::new`] / [`copy_context`] ([`contextvars`]) |
+//! | `asyncio.create_task(c, context=ctx)` | [`spawn_with_context`]`(ctx, fut)`   |
 //! | `asyncio.all_tasks()`           | [`all_tasks`]                              |
 //! | `loop.run_until_complete(f)`    | [`Runtime::block_on`]                      |
 //! | `await asyncio.sleep(d)`        | [`sleep`]`(d).await`                       |
@@ -78,6 +80,12 @@ pub use weft_task::{
     catch_cancel, coop, Cancelled, CatchCancel, DoneCallback, InvalidStateError, PanicError,
     Promise, PromiseWait, Raise, Task, TaskError, TaskId, TaskRef, TimeoutError,
 };
+
+// Issue 16, section 3: context variables (PEP 567). The `Context` type stays
+// inside `weft::contextvars`, so it is never confused with `std::task::Context`.
+pub use weft_loop::spawn_with_context;
+pub use weft_task::contextvars;
+pub use weft_task::contextvars::{copy_context, ContextVar};
 
 /// What the code `#[weft::main]` and `#[weft::test]` generate calls. Not a
 /// stable API: it changes with the attributes.

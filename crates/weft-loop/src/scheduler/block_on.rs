@@ -187,6 +187,9 @@ impl BlockOn {
         let waker = Waker::from(main.clone());
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
+        // The main future runs in a copy of the caller's context (asyncio.run's
+        // main task does): what it sets stays inside this `block_on`.
+        let mut context = weft_task::contextvars::copy_context();
         loop {
             lp.poll_inbox();
             if main.turn.take_woken() {
@@ -201,7 +204,7 @@ impl BlockOn {
                 };
                 if !step.run() {
                     main.turn.begin();
-                    if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                    if let Poll::Ready(out) = context.run(|| future.as_mut().poll(&mut cx)) {
                         return out;
                     }
                 }
