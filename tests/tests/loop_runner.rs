@@ -72,8 +72,10 @@ fn stop_during_a_run_is_not_kept_for_the_next() {
     watchdog(|| {
         let rt = Runtime::new().unwrap();
         let handle = rt.handle().clone();
-        // Two stops during the first run: the run ends, both consumed.
+        // Two stops during the first run (which starts long before the
+        // sleep ends): the run ends, both consumed.
         rt.spawn(async move {
+            weft::sleep(Duration::from_millis(50)).await;
             handle.stop();
             handle.stop();
         })

@@ -46,6 +46,9 @@ pub(crate) struct Cold {
     pub(crate) callbacks: DoneCallbacks<TaskRef>,
     /// The error the task ended with, for `exception()` on any handle.
     pub(crate) error: Option<TaskError>,
+    /// `exception()` returned that error: it was retrieved, so dropping
+    /// the handle with the output unread does not report it.
+    pub(crate) error_retrieved: bool,
 }
 
 impl Header {

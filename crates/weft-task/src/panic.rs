@@ -2,9 +2,11 @@
 //! not own (a task's poll or drop, a done callback, a waker, a `call_soon`
 //! callback, a blocking job) goes through [`catch_panic`] or
 //! [`run_reporting`], so a panic there becomes a [`PanicError`] (the task's
-//! error) or a `tracing` report, never an unwind through runtime code.
+//! error) or a report to the loop's exception handler (`exception.rs`),
+//! never an unwind through runtime code.
 
-use crate::error::PanicError;
+use crate::error::{PanicError, TaskError};
+use crate::exception::ExceptionContext;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::task::Waker;
 
@@ -24,8 +26,10 @@ pub fn catch_panic<R>(f: impl FnOnce() -> R) -> Result<R, PanicError> {
     catch_unwind(AssertUnwindSafe(f)).map_err(PanicError::from_payload)
 }
 
-/// Runs `f`; a panic is reported through `tracing` (at error level, with
-/// `what` saying what panicked) and swallowed, so the caller goes on.
+/// Runs `f`; a panic is reported to the exception handler of the loop
+/// running on this thread (by default: logged through `tracing` at error
+/// level), with the message "{what} panicked", and swallowed, so the caller
+/// goes on.
 ///
 /// ```
 /// weft_task::run_reporting("an example callback", || panic!("ignored"));
@@ -61,15 +65,16 @@ pub fn wake_all(what: &'static str, wakers: impl IntoIterator<Item = Waker>) {
     }
 }
 
-/// Reports a caught panic (`what` names what panicked) and drops it. Out of
-/// line and cold, so the runners above stay small enough to inline into the
+/// Reports a caught panic (`what` names what panicked) to the exception
+/// handler (`exception.rs`), which drops it. Out of line and cold, so the runners above stay small enough to inline into the
 /// hot paths that call them (a task's free, its join waker's wake): the
 /// happy path is then the bare call, as without the guard.
 #[cold]
 #[inline(never)]
 fn report(what: &'static str, err: PanicError) {
-    tracing::error!(error = %err, "{what} panicked");
-    discard(err);
+    let context =
+        ExceptionContext::new(format!("{what} panicked")).with_error(TaskError::Panicked(err));
+    crate::exception::report(None, context);
 }
 
 /// Drops a panic nobody will read, guarding against a payload whose own

@@ -57,7 +57,7 @@
 
 use crate::context;
 use crate::error::{Cancelled, InvalidStateError, TaskError};
-use crate::header::{Header, RawTask, Vtable};
+use crate::header::{Header, RawTask, TaskRef, Vtable};
 use crate::id::TaskId;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::{AtomicU32, Mutex};
@@ -347,11 +347,14 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
 ) {
     let header = &cell.header;
     // The future is gone by now (dropped by `poll_future` or `cancel_future`).
+    // The error, kept for a report if nobody will read it (below).
+    let mut failed = None;
     let outcome = match &output {
         Ok(_) => Outcome::Value,
         Err(TaskError::Cancelled(_)) => Outcome::Cancelled,
         Err(error) => {
             let error = error.clone();
+            failed = Some(error.clone());
             header.with_cold(|c| c.error = Some(error));
             Outcome::Error
         }
@@ -370,6 +373,10 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
             cell.stage
                 .with_mut(|stage| unsafe { *stage = Stage::Consumed })
         });
+        // The handle was dropped first: nobody can retrieve the error.
+        if let Some(error) = failed {
+            report_unretrieved(cell, ptr, error);
+        }
     } else if snapshot.is_join_waker_set() {
         header.join_waker.with(|w| {
             // SAFETY: JOIN_WAKER set and COMPLETE published by us: the handle
@@ -484,14 +491,46 @@ unsafe fn take<F: Future, S>(ptr: NonNull<Header>) -> Option<Result<F::Output, T
 /// # Safety
 ///
 /// Complete, and the caller is the handle.
-unsafe fn drop_output<F: Future, S>(ptr: NonNull<Header>) {
+unsafe fn drop_output<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: live cell.
     let cell = unsafe { cell::<F, S>(ptr) };
+    // An error still in the stage was never taken; unless `exception()`
+    // read it, it was never retrieved. (Checked on the stage first, so a
+    // handle dropped after its value was taken costs no lock.)
+    // SAFETY: the output is the handle's once COMPLETE is observed.
+    let unread = cell.stage.with(|stage| match unsafe { &*stage } {
+        Stage::Finished(Err(e)) if !e.is_cancelled() => Some(e.clone()),
+        _ => None,
+    });
     run_reporting("a task's output, dropped with its handle,", || {
-        // SAFETY: the output is the handle's once COMPLETE is observed.
+        // SAFETY: as above.
         cell.stage
             .with_mut(|stage| unsafe { *stage = Stage::Consumed })
     });
+    if let Some(error) = unread {
+        let retrieved = cell
+            .header
+            .peek_cold(|c| c.is_some_and(|c| c.error_retrieved));
+        if !retrieved {
+            report_unretrieved(cell, ptr, error);
+        }
+    }
+}
+
+/// asyncio's "Task exception was never retrieved": hands the error to the
+/// task's runtime's exception handler, on this thread. The caller holds a
+/// reference (the runner's, or the handle's).
+#[cold]
+#[inline(never)]
+fn report_unretrieved<F: Future + 'static, S: Schedule>(
+    cell: &Cell<F, S>,
+    ptr: NonNull<Header>,
+    error: TaskError,
+) {
+    let context = crate::ExceptionContext::new("Task exception was never retrieved")
+        .with_error(error)
+        .with_task(TaskRef::from_raw_inc(RawTask::from_header(ptr)));
+    crate::exception::report(Some(&cell.scheduler), context);
 }
 
 /// # Safety

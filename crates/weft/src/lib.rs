@@ -78,6 +78,7 @@ pub use weft_task::{
     catch_cancel, coop, Cancelled, CatchCancel, DoneCallback, InvalidStateError, PanicError,
     Promise, PromiseWait, Raise, Task, TaskError, TaskId, TaskRef, TimeoutError,
 };
+pub use weft_task::{default_exception_handler, ExceptionContext};
 
 /// What the code `#[weft::main]` and `#[weft::test]` generate calls. Not a
 /// stable API: it changes with the attributes.

@@ -39,7 +39,7 @@ use crate::context::{with_current, Loop};
 use crate::state::{Callback, LoopRemote, Msg, Shared};
 use std::sync::Arc;
 use weft_task::context::CallSoon;
-use weft_task::{Runnable, Schedule, TaskRegistry};
+use weft_task::{ExceptionContext, Runnable, Schedule, TaskRegistry};
 
 impl Loop {
     /// A stealable task woken on this thread (rows 1 and 2). A `block_on`
@@ -166,6 +166,10 @@ impl CallSoon for Scheduler {
     fn call_soon(&self, f: Callback) {
         call_soon(&self.shared, f);
     }
+
+    fn call_exception_handler(&self, context: ExceptionContext) {
+        self.shared.call_exception_handler(context);
+    }
 }
 
 /// Schedules tasks pinned to one loop (`spawn_local`).
@@ -191,6 +195,10 @@ impl CallSoon for LocalScheduler {
     fn call_soon(&self, f: Callback) {
         call_soon(&self.shared, f);
     }
+
+    fn call_exception_handler(&self, context: ExceptionContext) {
+        self.shared.call_exception_handler(context);
+    }
 }
 
 /// What a [`Promise`](weft_task::Promise) made on a loop uses for its callbacks.
@@ -212,6 +220,10 @@ impl CallSoon for LoopCallSoon {
                 self.shared.call_soon_remote(f);
             }
         }
+    }
+
+    fn call_exception_handler(&self, context: ExceptionContext) {
+        self.shared.call_exception_handler(context);
     }
 }
 
