@@ -417,3 +417,72 @@ fn test_tb_logger_not_called_after_cancel() {
         assert_eq!(seen.messages(), ["marker"]);
     });
 }
+
+// CPython: test_tasks.py GatherTestsBase.test_exception_marking (gather
+// marks its children's errors retrieved: a child failing after the first
+// error was raised is not reported)
+#[test]
+fn test_exception_marking() {
+    watchdog(|| {
+        let seen = Seen::default();
+        let rt = runtime_with(&seen);
+        rt.block_on(async {
+            let (a, b) = (Promise::<()>::new(), Promise::<()>::new());
+            let inner = |gate: Promise<()>| async move {
+                gate.await.unwrap();
+                Err::<(), _>("should not be ignored").unwrap()
+            };
+            let (ta, tb) = (weft::spawn(inner(a.clone())), weft::spawn(inner(b.clone())));
+            let tb_ref = tb.task_ref();
+            let outer = weft::spawn(weft::gather(vec![ta, tb]));
+            weft::yield_now().await;
+            a.set_result(()).unwrap();
+            assert!(outer.await.unwrap().unwrap_err().is_panic());
+            b.set_result(()).unwrap();
+            while !tb_ref.done() {
+                weft::yield_now().await;
+            }
+            // Its done callbacks (gather's marker) have run by now.
+            weft::sleep(Duration::from_millis(10)).await;
+        });
+        rt.handle()
+            .call_exception_handler(ExceptionContext::new("marker"));
+        assert_eq!(seen.messages(), ["marker"]);
+    });
+}
+
+// CPython: futures.py Future.__del__ runs after the done callbacks: a done
+// callback of a detached task that reads its error retrieves it
+#[test]
+fn a_done_callback_that_reads_the_error_retrieves_it() {
+    watchdog(|| {
+        let seen = Seen::default();
+        let rt = runtime_with(&seen);
+        let read = Arc::new(parking_lot::Mutex::new(None));
+        let r = read.clone();
+        let t = rt.spawn(async {
+            weft::sleep(Duration::from_millis(5)).await;
+            panic!("read by a callback")
+        });
+        t.add_done_callback(DoneCallback::new(move |task: &TaskRef| {
+            *r.lock() = task.exception().unwrap().map(|e| e.to_string());
+        }));
+        let task = t.task_ref();
+        t.detach();
+        common::spin_until("the callback", || read.lock().is_some());
+        assert!(task.done());
+        std::thread::sleep(Duration::from_millis(10));
+        rt.handle()
+            .call_exception_handler(ExceptionContext::new("marker"));
+        assert_eq!(seen.messages(), ["marker"]);
+        // Without such a callback, it is reported (after the callbacks ran).
+        let t = rt.spawn(async { panic!("not read") });
+        t.add_done_callback(DoneCallback::new(|_: &TaskRef| {}));
+        t.detach();
+        seen.wait_for(2);
+        assert_eq!(
+            seen.messages(),
+            ["marker", "Task exception was never retrieved"]
+        );
+    });
+}

@@ -373,10 +373,6 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
             cell.stage
                 .with_mut(|stage| unsafe { *stage = Stage::Consumed })
         });
-        // The handle was dropped first: nobody can retrieve the error.
-        if let Some(error) = failed {
-            report_unretrieved(cell, ptr, error);
-        }
     } else if snapshot.is_join_waker_set() {
         header.join_waker.with(|w| {
             // SAFETY: JOIN_WAKER set and COMPLETE published by us: the handle
@@ -388,8 +384,15 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
             }
         });
     }
+    // An error with the handle gone: no handle will retrieve it, but a
+    // done callback still may (asyncio reports when the last reference
+    // goes, after the callbacks ran): reported after them, if still unread.
+    let mut unretrieved = failed.filter(|_| !snapshot.is_join_interested());
     if snapshot.has_callbacks() {
-        fire_done_callbacks(RawTask::from_header(ptr));
+        unretrieved = fire_done_callbacks(RawTask::from_header(ptr), unretrieved);
+    }
+    if let Some(error) = unretrieved {
+        report_unretrieved(cell, ptr, error);
     }
     if header.state.ref_dec(1 + usize::from(released)) {
         // SAFETY: those were the last references.
@@ -397,13 +400,17 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
     }
 }
 
-/// Hands the registered done callbacks to the loop, in registration order. Only
+/// Hands the registered done callbacks to the loop, in registration order,
+/// then `unretrieved` to the exception handler if they left it unread. Only
 /// called when completion saw `HAS_CALLBACKS` (see `State::set_has_callbacks`).
-fn fire_done_callbacks(raw: RawTask) {
+/// With no callback left to run, gives `unretrieved` back to report now.
+fn fire_done_callbacks(raw: RawTask, unretrieved: Option<TaskError>) -> Option<TaskError> {
     let callbacks = raw.header().with_cold(|c| c.callbacks.take());
-    if !callbacks.is_empty() {
-        crate::header::schedule_callbacks(raw, callbacks);
+    if callbacks.is_empty() {
+        return unretrieved;
     }
+    crate::header::schedule_callbacks(raw, callbacks, unretrieved);
+    None
 }
 
 /// # Safety
@@ -527,10 +534,15 @@ fn report_unretrieved<F: Future + 'static, S: Schedule>(
     ptr: NonNull<Header>,
     error: TaskError,
 ) {
-    let context = crate::ExceptionContext::new("Task exception was never retrieved")
+    let task = TaskRef::from_raw_inc(RawTask::from_header(ptr));
+    crate::exception::report(Some(&cell.scheduler), unretrieved_context(task, error));
+}
+
+/// The context of asyncio's "Task exception was never retrieved".
+pub(crate) fn unretrieved_context(task: TaskRef, error: TaskError) -> crate::ExceptionContext {
+    crate::ExceptionContext::new("Task exception was never retrieved")
         .with_error(error)
-        .with_task(TaskRef::from_raw_inc(RawTask::from_header(ptr)));
-    crate::exception::report(Some(&cell.scheduler), context);
+        .with_task(task)
 }
 
 /// # Safety
