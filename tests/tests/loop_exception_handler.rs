@@ -486,3 +486,35 @@ fn a_done_callback_that_reads_the_error_retrieves_it() {
         );
     });
 }
+
+// CPython: tasks.py shield's `_inner_done_callback` ("Mark inner's result as
+// retrieved"): the caller of a shield is cancelled, the inner task runs on
+// and fails; that error is not reported
+#[test]
+fn shielded_task_failing_after_the_caller_was_cancelled_is_not_reported() {
+    watchdog(|| {
+        let seen = Seen::default();
+        let rt = runtime_with(&seen);
+        rt.block_on(async {
+            let gate = Promise::<()>::new();
+            let g = gate.clone();
+            let inner = weft::spawn(async move {
+                g.await.unwrap();
+                panic!("after the caller left")
+            });
+            let inner_ref = inner.task_ref();
+            let outer = weft::spawn(weft::shield(inner));
+            weft::yield_now().await;
+            outer.cancel();
+            assert!(outer.await.unwrap_err().is_cancelled());
+            gate.set_result(()).unwrap();
+            while !inner_ref.done() {
+                weft::yield_now().await;
+            }
+            weft::sleep(Duration::from_millis(10)).await;
+        });
+        rt.handle()
+            .call_exception_handler(ExceptionContext::new("marker"));
+        assert_eq!(seen.messages(), ["marker"]);
+    });
+}
