@@ -140,7 +140,7 @@ impl Shared {
             config,
             driver,
             blocking: Arc::new(blocking),
-            stop: StopSignal::default(),
+            stop: StopSignal::new(),
             exception_handler: Mutex::new(None),
             next_call_target: AtomicUsize::new(0),
             remotes,
@@ -276,6 +276,17 @@ impl Shared {
             }
             std::thread::sleep(Duration::from_micros(500));
         }
+    }
+}
+
+/// A runtime's exception handler as the task core reaches it (through the
+/// hook `context.rs` installs): what a panic caught on one of its loops, or a
+/// promise error dropped there unread, is reported to.
+pub(crate) struct RuntimeExceptions(pub(crate) Arc<Shared>);
+
+impl weft_task::CallExceptionHandler for RuntimeExceptions {
+    fn call_exception_handler(&self, context: ExceptionContext) {
+        self.0.call_exception_handler(context);
     }
 }
 

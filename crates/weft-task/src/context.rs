@@ -167,17 +167,6 @@ pub fn has_budget_remaining() -> bool {
 pub trait CallSoon: Send + Sync {
     /// Runs `f` soon on the loop, after the callbacks already scheduled.
     fn call_soon(&self, f: Box<dyn FnOnce() + Send>);
-
-    /// Hands `context` to the loop's exception handler (asyncio's
-    /// `loop.call_exception_handler`), now, on this thread. The default,
-    /// for loops without one, is
-    /// [`default_exception_handler`](crate::default_exception_handler).
-    /// An implementation catches a panic of its handler, and drops the
-    /// context through [`discard_context`](crate::discard_context).
-    fn call_exception_handler(&self, context: crate::ExceptionContext) {
-        crate::default_exception_handler(&context);
-        crate::discard_context(context);
-    }
 }
 
 /// Asks the loop implementation for the loop running on this thread, if any.

@@ -295,28 +295,16 @@ impl RawTask {
     }
 }
 
-/// Runs `callbacks` soon on the task's loop, each once, in order; then, if
-/// `unretrieved` is an error none of them read (`exception()`), reports it
-/// as never retrieved (the task's handle is gone: `raw.rs`, `complete`).
-pub(crate) fn schedule_callbacks(
-    raw: RawTask,
-    callbacks: DoneCallbacks<TaskRef>,
-    unretrieved: Option<TaskError>,
-) {
+/// Runs `callbacks` soon on the task's loop, each once, in order.
+pub(crate) fn schedule_callbacks(raw: RawTask, callbacks: DoneCallbacks<TaskRef>) {
     let task = TaskRef::from_raw_inc(raw);
-    raw.call_soon(Box::new(move || {
-        callbacks.fire(&task);
-        if let Some(error) = unretrieved {
-            let read = task
-                .raw
-                .header()
-                .peek_cold(|c| c.is_some_and(|c| c.error_retrieved));
-            if !read {
-                let context = crate::raw::unretrieved_context(task, error);
-                crate::exception::report(None, context);
-            }
-        }
-    }));
+    raw.call_soon(Box::new(move || callbacks.fire(&task)));
+}
+
+/// Whether `exception()` read the task's error (see `Cold::error_retrieved`).
+pub(crate) fn error_retrieved(raw: RawTask) -> bool {
+    raw.header()
+        .peek_cold(|c| c.is_some_and(|c| c.error_retrieved))
 }
 
 /// A handle to any task, whatever its output type: what `current_task()`,

@@ -15,7 +15,7 @@
 //!   runner for code weft does not own.
 //! * [`ExceptionContext`] and [`default_exception_handler`]: what reaches a
 //!   loop's exception handler (a panicking callback, an error never
-//!   retrieved), through [`CallSoon::call_exception_handler`](context::CallSoon::call_exception_handler).
+//!   retrieved), through the [`CallExceptionHandler`] a loop provides.
 //!
 //! Users normally reach all of this through the `weft` crate.
 
@@ -46,7 +46,10 @@ mod loom_tests;
 pub use callback::{DoneCallback, DoneCallbacks};
 pub use cancel::{catch_cancel, CatchCancel, Raise};
 pub use error::{Cancelled, InvalidStateError, PanicError, TaskError, TimeoutError};
-pub use exception::{default_exception_handler, discard_context, ExceptionContext};
+pub use exception::{
+    default_exception_handler, discard_context, set_exception_hook, CallExceptionHandler,
+    ExceptionContext, ExceptionHook,
+};
 pub use header::TaskRef;
 pub use id::TaskId;
 pub use panic::{catch_panic, run_reporting, wake_all};

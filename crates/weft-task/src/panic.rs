@@ -5,8 +5,7 @@
 //! error) or a report to the loop's exception handler (`exception.rs`),
 //! never an unwind through runtime code.
 
-use crate::error::{PanicError, TaskError};
-use crate::exception::ExceptionContext;
+use crate::error::PanicError;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::task::Waker;
 
@@ -66,15 +65,30 @@ pub fn wake_all(what: &'static str, wakers: impl IntoIterator<Item = Waker>) {
 }
 
 /// Reports a caught panic (`what` names what panicked) to the exception
-/// handler (`exception.rs`), which drops it. Out of line and cold, so the runners above stay small enough to inline into the
+/// handler (through the reporter `exception.rs` installs), which drops it. Out of line and cold, so the runners above stay small enough to inline into the
 /// hot paths that call them (a task's free, its join waker's wake): the
 /// happy path is then the bare call, as without the guard.
 #[cold]
 #[inline(never)]
 fn report(what: &'static str, err: PanicError) {
-    let context =
-        ExceptionContext::new(format!("{what} panicked")).with_error(TaskError::Panicked(err));
-    crate::exception::report(None, context);
+    match REPORTER.get() {
+        Some(reporter) => reporter(what, err),
+        None => {
+            tracing::error!(error = %err, "{what} panicked");
+            discard(err);
+        }
+    }
+}
+
+/// Where [`report`] sends a caught panic: set by `exception.rs` when a loop
+/// installs its exception hook (this layer cannot name the handler's types);
+/// until then, a panic is logged here. A std `OnceLock`: set once per
+/// process, it orders nothing else.
+static REPORTER: std::sync::OnceLock<fn(&'static str, PanicError)> = std::sync::OnceLock::new();
+
+/// Sends the panics caught from now on to `reporter` (once per process).
+pub(crate) fn set_reporter(reporter: fn(&'static str, PanicError)) {
+    let _ = REPORTER.set(reporter);
 }
 
 /// Drops a panic nobody will read, guarding against a payload whose own

@@ -22,8 +22,9 @@ use std::task::{Context, Poll};
 /// Dropping a handle never settles or cancels the promise; dropping the
 /// last one of a promise settled with an error nobody read (by awaiting,
 /// `result()` or `exception()`) reports that error to the exception handler
-/// of the loop it was made on, as asyncio logs "Future exception was never
-/// retrieved". A task cancelled
+/// of the loop running on the thread dropping it (the default handler, which
+/// logs, on a thread without one), as asyncio logs "Future exception was
+/// never retrieved". A task cancelled
 /// while awaiting a promise cancels the promise (asyncio propagates
 /// cancellation to the awaited future).
 ///
@@ -166,23 +167,23 @@ impl<T: Clone + Send + 'static> Promise<T> {
 
 impl<T> Drop for Inner<T> {
     /// The last handle is gone: an error nobody read is reported to the
-    /// exception handler of the loop the promise was made on (asyncio's
+    /// exception handler of the loop running on this thread (asyncio's
     /// "Future exception was never retrieved").
     fn drop(&mut self) {
         let error = self.state.lock().unretrieved_error().cloned();
         if let Some(error) = error {
-            report_unretrieved::<T>(self.lp.as_deref(), error);
+            report_unretrieved::<T>(error);
         }
     }
 }
 
 #[cold]
 #[inline(never)]
-fn report_unretrieved<T>(lp: Option<&dyn CallSoon>, error: TaskError) {
+fn report_unretrieved<T>(error: TaskError) {
     let context = crate::ExceptionContext::new("Future exception was never retrieved")
         .with_error(error)
         .with_future(std::any::type_name::<Promise<T>>());
-    crate::exception::report(lp, context);
+    crate::exception::report(None, context);
 }
 
 impl<T: Send + 'static> Default for Promise<T> {

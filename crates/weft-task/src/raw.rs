@@ -409,7 +409,18 @@ fn fire_done_callbacks(raw: RawTask, unretrieved: Option<TaskError>) -> Option<T
     if callbacks.is_empty() {
         return unretrieved;
     }
-    crate::header::schedule_callbacks(raw, callbacks, unretrieved);
+    match unretrieved {
+        None => crate::header::schedule_callbacks(raw, callbacks),
+        Some(error) => {
+            let task = TaskRef::from_raw_inc(raw);
+            raw.call_soon(Box::new(move || {
+                callbacks.fire(&task);
+                if !crate::header::error_retrieved(task.raw()) {
+                    crate::exception::report(None, unretrieved_context(task, error));
+                }
+            }));
+        }
+    }
     None
 }
 
@@ -539,7 +550,7 @@ fn report_unretrieved<F: Future + 'static, S: Schedule>(
 }
 
 /// The context of asyncio's "Task exception was never retrieved".
-pub(crate) fn unretrieved_context(task: TaskRef, error: TaskError) -> crate::ExceptionContext {
+fn unretrieved_context(task: TaskRef, error: TaskError) -> crate::ExceptionContext {
     crate::ExceptionContext::new("Task exception was never retrieved")
         .with_error(error)
         .with_task(task)

@@ -127,7 +127,7 @@ impl TaskRef {
             }
         });
         if completed_unseen {
-            schedule_callbacks(self.raw, cb.into(), None);
+            schedule_callbacks(self.raw, cb.into());
         }
     }
 

@@ -39,7 +39,7 @@ use crate::context::{with_current, Loop};
 use crate::state::{Callback, LoopRemote, Msg, Shared};
 use std::sync::Arc;
 use weft_task::context::CallSoon;
-use weft_task::{ExceptionContext, Runnable, Schedule, TaskRegistry};
+use weft_task::{CallExceptionHandler, ExceptionContext, Runnable, Schedule, TaskRegistry};
 
 impl Loop {
     /// A stealable task woken on this thread (rows 1 and 2). A `block_on`
@@ -162,13 +162,15 @@ unsafe impl Schedule for Scheduler {
     }
 }
 
+impl CallExceptionHandler for Scheduler {
+    fn call_exception_handler(&self, context: ExceptionContext) {
+        self.shared.call_exception_handler(context);
+    }
+}
+
 impl CallSoon for Scheduler {
     fn call_soon(&self, f: Callback) {
         call_soon(&self.shared, f);
-    }
-
-    fn call_exception_handler(&self, context: ExceptionContext) {
-        self.shared.call_exception_handler(context);
     }
 }
 
@@ -191,13 +193,15 @@ unsafe impl Schedule for LocalScheduler {
     }
 }
 
+impl CallExceptionHandler for LocalScheduler {
+    fn call_exception_handler(&self, context: ExceptionContext) {
+        self.shared.call_exception_handler(context);
+    }
+}
+
 impl CallSoon for LocalScheduler {
     fn call_soon(&self, f: Callback) {
         call_soon(&self.shared, f);
-    }
-
-    fn call_exception_handler(&self, context: ExceptionContext) {
-        self.shared.call_exception_handler(context);
     }
 }
 
@@ -220,10 +224,6 @@ impl CallSoon for LoopCallSoon {
                 self.shared.call_soon_remote(f);
             }
         }
-    }
-
-    fn call_exception_handler(&self, context: ExceptionContext) {
-        self.shared.call_exception_handler(context);
     }
 }
 
