@@ -240,7 +240,7 @@ impl Runner {
 /// `deadline` has passed; returns whether none is left.
 async fn all_done(shared: &crate::state::Shared, deadline: Instant) -> bool {
     loop {
-        if shared.registry.len() == 0 {
+        if shared.registry.is_empty() {
             return true;
         }
         if Instant::now() >= deadline {
