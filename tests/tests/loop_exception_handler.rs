@@ -83,16 +83,15 @@ fn test_set_exc_handler_custom() {
         let s = same.clone();
         let hh = h.handler();
         rt.handle()
-            .set_exception_handler(Some(move |handle: &Handle, ctx: &ExceptionContext| {
+            .set_exception_handler(move |handle: &Handle, ctx: &ExceptionContext| {
                 *s.lock() = Some(handle.metrics().workers);
                 hh(handle, ctx)
-            }));
+            });
         run_loop();
         assert_eq!(h.messages(), ["a call_soon callback panicked"]);
         assert_eq!(*same.lock(), Some(1));
-        // `None` restores the default, which logs.
-        rt.handle()
-            .set_exception_handler(None::<fn(&Handle, &ExceptionContext)>);
+        // Reset: the default again, which logs.
+        rt.handle().reset_exception_handler();
         let trace = TraceLog::new();
         {
             let _g = trace.install();

@@ -5,7 +5,7 @@
 //! # The runner's loop
 //!
 //! Each `run` is a `block_on` on one loop record the runner keeps for its
-//! whole life (`scheduler::block_on_loop`), instead of a fresh one per call:
+//! whole life (`scheduler::BlockOn`), instead of a fresh one per call:
 //! tasks pinned to it ([`spawn_local`](crate::spawn_local) inside a run) and
 //! callbacks queued on it wait between runs and go on in the next one, as an
 //! asyncio loop's do between `run_until_complete` calls. A wake or callback
@@ -27,11 +27,11 @@
 //! 4. Close the runtime (`Runtime::close_now`: steps 3 to 6 of its shutdown
 //!    protocol), reporting the tasks still pending as destroyed.
 
-use crate::context::{self, Loop};
+use crate::context;
 use crate::error::BlockOnError;
 use crate::loop_handle::LoopHandle;
 use crate::runtime::{Builder, Handle, Runtime, DEFAULT_SHUTDOWN_GRACE};
-use crate::scheduler;
+use crate::scheduler::BlockOn;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -47,7 +47,12 @@ use std::time::{Duration, Instant};
 /// ([`spawn_local`](crate::spawn_local)) wait for the next run.
 ///
 /// A `Runner` stays on the thread that made it (it is neither `Send` nor
-/// `Sync`), as its loop does.
+/// `Sync`), as its loop does:
+///
+/// ```compile_fail
+/// fn send<T: Send>(_: T) {}
+/// send(weft::Runner::new().unwrap());
+/// ```
 ///
 /// **Dropping it** closes it, as [`close`](Self::close) does: every task is
 /// cancelled and given up to [`DEFAULT_SHUTDOWN_GRACE`] to clean up, then
@@ -68,7 +73,7 @@ pub struct Runner {
     /// `None` once closed (by `close`, before `Drop` runs).
     rt: Option<Runtime>,
     /// The loop each run drives (module header).
-    lp: Loop,
+    lp: BlockOn,
     /// How long `close` lets cancelled tasks clean up.
     grace: Duration,
     /// Tied to this thread (module header), whatever the fields say.
@@ -96,7 +101,7 @@ impl Runner {
     /// ```
     pub fn with_builder(builder: Builder) -> io::Result<Runner> {
         let rt = builder.build()?;
-        let lp = scheduler::block_on_loop(&rt.handle().shared);
+        let lp = BlockOn::new(&rt.handle().shared);
         Ok(Runner {
             rt: Some(rt),
             lp,
@@ -161,7 +166,7 @@ impl Runner {
         if context::is_entered() {
             return Err(BlockOnError::nested());
         }
-        Ok(scheduler::run_on(&self.lp, future, false))
+        Ok(self.lp.run(future, false))
     }
 
     /// The runtime's handle (asyncio's `Runner.get_loop()`, as what spawns).
@@ -200,7 +205,7 @@ impl Runner {
     pub fn loop_handle(&self) -> LoopHandle {
         LoopHandle::from_parts(
             self.runtime().handle().shared.clone(),
-            self.lp.remote.clone(),
+            self.lp.lp().remote.clone(),
         )
     }
 
@@ -232,11 +237,11 @@ impl Runner {
             task.cancel();
         }
         // Step 2: only where this thread may run a loop.
-        let clean = !context::is_entered()
-            && scheduler::run_on(&self.lp, all_done(&shared, deadline), false);
+        let clean = !context::is_entered() && self.lp.run(all_done(&shared, deadline), false);
         {
-            let _enter = self.lp.enter();
-            self.lp.shutdown_pinned(true);
+            let lp = self.lp.lp();
+            let _enter = lp.enter();
+            lp.shutdown_pinned(true);
         }
         rt.close_now(true);
         clean

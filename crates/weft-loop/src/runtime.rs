@@ -645,8 +645,8 @@ impl Handle {
     }
 
     /// Replaces the runtime's exception handler (asyncio's
-    /// `loop.set_exception_handler`); `None` restores the default. See
-    /// [`Builder::exception_handler`] for what it receives.
+    /// `loop.set_exception_handler`). See [`Builder::exception_handler`]
+    /// for what it receives.
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
@@ -655,19 +655,35 @@ impl Handle {
     /// let rt = weft::Runtime::new().unwrap();
     /// let calls = Arc::new(AtomicUsize::new(0));
     /// let c = calls.clone();
-    /// rt.handle().set_exception_handler(Some(move |_: &weft::Handle, _: &weft::ExceptionContext| {
+    /// rt.handle().set_exception_handler(move |_, _| {
     ///     c.fetch_add(1, Ordering::SeqCst);
-    /// }));
+    /// });
     /// rt.handle().call_exception_handler(weft::ExceptionContext::new("one"));
-    /// rt.handle().set_exception_handler(None::<fn(&weft::Handle, &weft::ExceptionContext)>);
+    /// rt.handle().reset_exception_handler();
     /// rt.handle().call_exception_handler(weft::ExceptionContext::new("logged by the default"));
     /// assert_eq!(calls.load(Ordering::SeqCst), 1);
     /// ```
-    pub fn set_exception_handler<H>(&self, handler: Option<H>)
-    where
-        H: Fn(&Handle, &ExceptionContext) + Send + Sync + 'static,
-    {
-        let handler = handler.map(wrap_handler);
+    pub fn set_exception_handler(
+        &self,
+        handler: impl Fn(&Handle, &ExceptionContext) + Send + Sync + 'static,
+    ) {
+        self.replace_exception_handler(Some(wrap_handler(handler)));
+    }
+
+    /// Goes back to the default exception handler (asyncio's
+    /// `loop.set_exception_handler(None)`):
+    /// [`default_exception_handler`](weft_task::default_exception_handler),
+    /// which logs through `tracing`.
+    ///
+    /// ```
+    /// let rt = weft::Builder::new().exception_handler(|_, _| {}).build().unwrap();
+    /// rt.handle().reset_exception_handler();
+    /// ```
+    pub fn reset_exception_handler(&self) {
+        self.replace_exception_handler(None);
+    }
+
+    fn replace_exception_handler(&self, handler: Option<ExceptionHandler>) {
         // The old one is dropped outside the lock.
         let old = std::mem::replace(&mut *self.shared.exception_handler.lock(), handler);
         drop(old);

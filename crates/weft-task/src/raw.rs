@@ -526,10 +526,7 @@ unsafe fn drop_output<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
             .with_mut(|stage| unsafe { *stage = Stage::Consumed })
     });
     if let Some(error) = unread {
-        let retrieved = cell
-            .header
-            .peek_cold(|c| c.is_some_and(|c| c.error_retrieved));
-        if !retrieved {
+        if !crate::header::error_retrieved(RawTask::from_header(ptr)) {
             report_unretrieved(cell, ptr, error);
         }
     }

@@ -189,7 +189,10 @@ impl fmt::Debug for TaskRef {
 ///
 /// **Dropping a `Task` does not cancel the task**: as in asyncio the runtime owns
 /// it and runs it to the end; the output is then dropped. [`detach`](Self::detach)
-/// says so in code. If a task is cancelled while awaiting another task's handle,
+/// says so in code. An error nobody retrieved (the handle gone without
+/// awaiting it, [`result`](Task::result) or `exception()`, and no done
+/// callback reading it) goes to the runtime's exception handler, as asyncio
+/// logs "Task exception was never retrieved". If a task is cancelled while awaiting another task's handle,
 /// the awaited task is cancelled too (asyncio propagates down await chains).
 /// "Awaiting" means the handle was polled, and pending, in the awaiting task's
 /// latest poll; a handle merely held (say, after losing a `select`) and not

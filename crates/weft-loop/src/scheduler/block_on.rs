@@ -17,7 +17,9 @@
 //!    then still ends on time: `time/sleep.rs`).
 //!
 //! When `block_on` ends, normally or by a panic, its pinned tasks still
-//! pending are shut down on this thread, while its loop is still current. A
+//! pending are shut down on this thread, while its loop is still current
+//! (except on a `Runner`'s kept loop, whose pinned tasks wait for its next
+//! run; `Runner::close` shuts them down). A
 //! `block_on` that turned the driver after shutdown then closes it again,
 //! which wakes every timer still registered: a sleep of another `block_on`
 //! still running registers again, and its thread takes the driver over. As
@@ -56,6 +58,12 @@ impl Wake for MainWaker {
     }
 }
 
+/// A `block_on` loop: its record, current on this thread while it runs. A
+/// `Runner` keeps one across its runs (`runner.rs`).
+pub(crate) struct BlockOn {
+    lp: Loop,
+}
+
 /// Shuts down a loop's pinned tasks when dropped, even if the future
 /// panicked; dropped while the loop is still current. Hands the driver over
 /// if this loop turned it after shutdown (module header).
@@ -81,60 +89,70 @@ impl Drop for ShutdownPinned<'_> {
 /// Drives `future` on this thread (see the module header). The caller
 /// checked that no loop runs on this thread.
 pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
-    run_on(&block_on_loop(shared), future, true)
+    BlockOn::new(shared).run(future, true)
 }
 
-/// A new `block_on` loop record for `shared`'s runtime, not running yet: a
-/// `Runner` keeps one across its runs.
-pub(crate) fn block_on_loop(shared: &Arc<Shared>) -> Loop {
-    let (remote, inbox) = LoopRemote::new(&shared.driver);
-    super::new_loop(shared.clone(), remote, inbox, Kind::BlockOn)
-}
+impl BlockOn {
+    /// A new loop record for `shared`'s runtime, not running yet.
+    pub(crate) fn new(shared: &Arc<Shared>) -> BlockOn {
+        let (remote, inbox) = LoopRemote::new(&shared.driver);
+        BlockOn {
+            lp: super::new_loop(shared.clone(), remote, inbox, Kind::BlockOn),
+        }
+    }
 
-/// Drives `future` on `lp` (this thread's own record, not current yet; see
-/// the module header). `shut_down_pinned`: whether the pinned tasks still
-/// pending at the end are shut down (false for a kept loop).
-pub(crate) fn run_on<F: Future>(lp: &Loop, future: F, shut_down_pinned: bool) -> F::Output {
-    let _enter = lp.enter();
-    let shutdown = ShutdownPinned {
-        lp,
-        turned: Cell::new(false),
-        pinned: shut_down_pinned,
-    };
-    let main = std::sync::Arc::new(MainWaker {
-        woken: AtomicBool::new(true),
-        parker: lp.remote.parker.clone(),
-    });
-    let waker = Waker::from(main.clone());
-    let mut cx = Context::from_waker(&waker);
-    let mut future = pin!(future);
-    loop {
-        // Acquire: pairs with the Release in `MainWaker::wake_by_ref`.
-        if main.woken.swap(false, Ordering::Acquire) {
-            if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-                return out;
-            }
-        }
-        let mut ran = lp.run_callbacks();
-        // Only the pinned tasks queued now: one that yields goes behind the
-        // main future, which then gets its turn (asyncio's round-robin).
-        lp.drain_inbox();
-        let queued = lp.local.borrow().pinned.len().min(BLOCK_ON_BATCH);
-        for _ in 0..queued {
-            let Some(task) = lp.local.borrow_mut().pinned.pop_front() else {
-                break;
-            };
-            task.run();
-            ran = true;
-        }
-        // Acquire: pairs with the Release in `MainWaker::wake_by_ref`.
-        if !ran && !main.woken.load(Ordering::Acquire) && !lp.has_local_work() {
-            if lp.shared.is_closed() {
-                if park_after_shutdown(lp) {
-                    shutdown.turned.set(true);
+    /// The loop's record.
+    pub(crate) fn lp(&self) -> &Loop {
+        &self.lp
+    }
+
+    /// Drives `future` on this loop, on this thread, which runs no loop (see
+    /// the module header). `shut_down_pinned`: whether the pinned tasks still
+    /// pending at the end are shut down (false for a kept loop, whose next
+    /// run goes on with them).
+    pub(crate) fn run<F: Future>(&self, future: F, shut_down_pinned: bool) -> F::Output {
+        let lp = &self.lp;
+        let _enter = lp.enter();
+        let shutdown = ShutdownPinned {
+            lp,
+            turned: Cell::new(false),
+            pinned: shut_down_pinned,
+        };
+        let main = std::sync::Arc::new(MainWaker {
+            woken: AtomicBool::new(true),
+            parker: lp.remote.parker.clone(),
+        });
+        let waker = Waker::from(main.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        loop {
+            // Acquire: pairs with the Release in `MainWaker::wake_by_ref`.
+            if main.woken.swap(false, Ordering::Acquire) {
+                if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                    return out;
                 }
-            } else {
-                lp.remote.parker.park();
+            }
+            let mut ran = lp.run_callbacks();
+            // Only the pinned tasks queued now: one that yields goes behind the
+            // main future, which then gets its turn (asyncio's round-robin).
+            lp.drain_inbox();
+            let queued = lp.local.borrow().pinned.len().min(BLOCK_ON_BATCH);
+            for _ in 0..queued {
+                let Some(task) = lp.local.borrow_mut().pinned.pop_front() else {
+                    break;
+                };
+                task.run();
+                ran = true;
+            }
+            // Acquire: pairs with the Release in `MainWaker::wake_by_ref`.
+            if !ran && !main.woken.load(Ordering::Acquire) && !lp.has_local_work() {
+                if lp.shared.is_closed() {
+                    if park_after_shutdown(lp) {
+                        shutdown.turned.set(true);
+                    }
+                } else {
+                    lp.remote.parker.park();
+                }
             }
         }
     }
