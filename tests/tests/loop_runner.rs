@@ -20,6 +20,20 @@ use weft::{catch_cancel, Builder, DoneCallback, Promise, Runner, Runtime};
 
 // ----- run_forever / stop -----
 
+/// Runs `rt` forever, stopped from another thread after 30 ms, and checks
+/// that the run waited for that stop.
+fn run_waits_for_its_own_stop(rt: &Runtime) {
+    let handle = rt.handle().clone();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(30));
+        handle.stop();
+    });
+    let start = Instant::now();
+    rt.run_forever();
+    assert!(start.elapsed() >= Duration::from_millis(30));
+    stopper.join().unwrap();
+}
+
 // CPython: test_base_events.py BaseEventLoopTests.test_run_forever_pre_stopped
 // (the "Future with run_forever" seed program: a done callback stops the loop)
 #[test]
@@ -56,15 +70,7 @@ fn test_run_forever_pre_stopped() {
         rt.run_forever();
         assert!(start.elapsed() < Duration::from_secs(2));
         // The stop was consumed: the next run waits for a stop of its own.
-        let handle = rt.handle().clone();
-        let stopper = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(30));
-            handle.stop();
-        });
-        let start = Instant::now();
-        rt.run_forever();
-        assert!(start.elapsed() >= Duration::from_millis(30));
-        stopper.join().unwrap();
+        run_waits_for_its_own_stop(&rt);
     });
 }
 
@@ -80,15 +86,7 @@ fn stops_before_a_run_count_once() {
         rt.stop();
         rt.stop();
         rt.run_forever();
-        let handle = rt.handle().clone();
-        let stopper = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(30));
-            handle.stop();
-        });
-        let start = Instant::now();
-        rt.run_forever();
-        assert!(start.elapsed() >= Duration::from_millis(30));
-        stopper.join().unwrap();
+        run_waits_for_its_own_stop(&rt);
     });
 }
 

@@ -123,6 +123,16 @@ impl BlockOnError {
     pub fn is_running(&self) -> bool {
         self.kind == BlockOnErrorKind::Running
     }
+
+    /// The panic of `block_on`, `run_forever` and `Runner::run` (the forms
+    /// without `try_`) for this error.
+    #[track_caller]
+    pub(crate) fn raise(self) -> ! {
+        if self.is_nested() {
+            panic!("{self}: use .await instead");
+        }
+        panic!("{self}")
+    }
 }
 
 impl fmt::Display for BlockOnError {

@@ -148,8 +148,7 @@ impl Runner {
     pub fn run<F: Future>(&self, future: F) -> F::Output {
         match self.try_run(future) {
             Ok(out) => out,
-            Err(e) if e.is_nested() => panic!("{e}: use .await instead"),
-            Err(e) => panic!("{e}"),
+            Err(e) => e.raise(),
         }
     }
 

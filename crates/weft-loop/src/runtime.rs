@@ -535,8 +535,7 @@ impl Handle {
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         match self.try_block_on(future) {
             Ok(out) => out,
-            Err(e) if e.is_nested() => panic!("{e}: use .await instead"),
-            Err(e) => panic!("{e}"),
+            Err(e) => e.raise(),
         }
     }
 
@@ -594,8 +593,7 @@ impl Handle {
     pub fn run_forever(&self) {
         match self.try_run_forever() {
             Ok(()) => {}
-            Err(e) if e.is_nested() => panic!("{e}: use .await instead"),
-            Err(e) => panic!("{e}"),
+            Err(e) => e.raise(),
         }
     }
 
