@@ -34,8 +34,9 @@ fn run_waits_for_its_own_stop(rt: &Runtime) {
     stopper.join().unwrap();
 }
 
-// CPython: test_base_events.py BaseEventLoopTests.test_run_forever_pre_stopped
-// (the "Future with run_forever" seed program: a done callback stops the loop)
+// CPython: test_base_events.py BaseEventLoopTests.test_default_exc_handler_callback's
+// idiom, `fut.add_done_callback(lambda fut: loop.stop()); loop.run_forever()`
+// (the "Future with run_forever" seed program)
 #[test]
 fn test_run_forever_stopped_by_a_done_callback() {
     watchdog(|| {
@@ -173,8 +174,9 @@ fn test_run() {
     });
 }
 
-// CPython: test_runners.py RunnerTests.test_run_future (a future made in one
-// run, settled and awaited in another)
+// CPython: test_runners.py RunnerTests.test_run_future (asyncio refuses a
+// bare future, "a coroutine was expected"; weft's run takes any future, so
+// this pins the weft side: a promise made in one run, awaited in another)
 #[test]
 fn test_run_future() {
     watchdog(|| {
