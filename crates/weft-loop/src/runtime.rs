@@ -52,7 +52,7 @@ use crate::error::{BlockOnError, SpawnError};
 use crate::lifo::LifoSlot;
 use crate::loom::sync::{Arc, AtomicUsize, Ordering};
 use crate::scheduler::{self, PinTo, Scheduler};
-use crate::state::{Config, LoopRemote, Remote, Shared};
+use crate::state::{Config, ExceptionHandler, LoopRemote, Remote, Shared};
 use crossbeam_deque::Worker;
 use crossbeam_utils::CachePadded;
 use std::fmt;
@@ -62,7 +62,7 @@ use std::panic::Location;
 
 use std::thread::JoinHandle;
 use std::time::Duration;
-use weft_task::{Spawned, Task, TaskRef};
+use weft_task::{ExceptionContext, Spawned, Task, TaskRef};
 
 /// How long [`run`](crate::run) lets cancelled tasks clean up before it drops
 /// them.
@@ -88,6 +88,7 @@ pub struct Builder {
     max_blocking_threads: usize,
     blocking_keep_alive: Duration,
     eager_tasks: bool,
+    exception_handler: Option<ExceptionHandler>,
 }
 
 impl Builder {
@@ -101,6 +102,7 @@ impl Builder {
             max_blocking_threads: crate::thread_pool::DEFAULT_MAX_THREADS,
             blocking_keep_alive: crate::thread_pool::DEFAULT_KEEP_ALIVE,
             eager_tasks: false,
+            exception_handler: None,
         }
     }
 
@@ -124,6 +126,44 @@ impl Builder {
     /// ```
     pub fn eager_tasks(mut self, eager: bool) -> Builder {
         self.eager_tasks = eager;
+        self
+    }
+
+    /// Sets the runtime's exception handler (asyncio's
+    /// `loop.set_exception_handler`): what receives the errors nobody else
+    /// will see, each as an [`ExceptionContext`], on the thread where it
+    /// was found: a `call_soon` / `call_later` callback, done callback or
+    /// waker that panicked ("... panicked"), a task whose error was never
+    /// retrieved (its handle dropped without awaiting it, `result()` or
+    /// `exception()`: "Task exception was never retrieved"), a
+    /// [`Promise`](weft_task::Promise) settled with an error nobody read
+    /// ("Future exception was never retrieved"), and what
+    /// [`Handle::call_exception_handler`] is given. Without one,
+    /// [`default_exception_handler`](weft_task::default_exception_handler)
+    /// logs through `tracing`. A handler that panics is reported through
+    /// `tracing` ("Unhandled error in exception handler") and the runtime
+    /// goes on.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let s = seen.clone();
+    /// let rt = weft::Builder::new()
+    ///     .exception_handler(move |_handle, ctx| s.lock().unwrap().push(ctx.message.clone()))
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(async {
+    ///     weft::call_soon(|| panic!("boom"));
+    ///     weft::yield_now().await;
+    /// });
+    /// assert_eq!(*seen.lock().unwrap(), ["a call_soon callback panicked"]);
+    /// ```
+    pub fn exception_handler(
+        mut self,
+        handler: impl Fn(&Handle, &ExceptionContext) + Send + Sync + 'static,
+    ) -> Builder {
+        self.exception_handler = Some(wrap_handler(handler));
         self
     }
 
@@ -224,6 +264,7 @@ impl Builder {
             driver,
             blocking,
         ));
+        *shared.exception_handler.lock() = self.exception_handler;
         let mut rt = Runtime {
             handle: Handle {
                 shared: shared.clone(),
@@ -348,6 +389,23 @@ impl Runtime {
         self.handle.try_block_on(future)
     }
 
+    /// Runs a loop on this thread until [`stop`](Self::stop) (see
+    /// [`Handle::run_forever`]).
+    #[track_caller]
+    pub fn run_forever(&self) {
+        self.handle.run_forever()
+    }
+
+    /// See [`Handle::try_run_forever`].
+    pub fn try_run_forever(&self) -> Result<(), BlockOnError> {
+        self.handle.try_run_forever()
+    }
+
+    /// Stops [`run_forever`](Self::run_forever) (see [`Handle::stop`]).
+    pub fn stop(&self) {
+        self.handle.stop()
+    }
+
     /// Shuts down gracefully: cancels every pending task, lets them run their
     /// cleanup for up to `grace`, then stops the workers and drops what is
     /// left, reporting each such task through `tracing` ("destroyed while
@@ -363,10 +421,7 @@ impl Runtime {
 
     fn shutdown(&mut self, grace: Duration) -> bool {
         let shared = self.handle.shared.clone();
-        let (on_own_worker, current_loop) = with_current(|lp| match lp {
-            Some(lp) if lp.shared().same(&shared) => (lp.is_worker(), lp.key()),
-            _ => (false, 0),
-        });
+        let (on_own_worker, current_loop) = caller_loop(&shared);
         let mut clean = true;
         if !grace.is_zero() && !shared.is_closed() {
             let me = weft_task::current_task();
@@ -380,9 +435,17 @@ impl Runtime {
             // and those pinned to the caller's loop (which cannot run now).
             clean = !on_own_worker && shared.wait_for_tasks(grace, current_loop);
         }
-        shared
-            .warn_destroyed
-            .store(!grace.is_zero(), Ordering::Relaxed);
+        self.close_now(!grace.is_zero());
+        clean
+    }
+
+    /// Steps 3 to 6 of the shutdown protocol (module header), after the
+    /// grace, if any, was given: `warn` reports the tasks destroyed while
+    /// pending as warnings (a grace ran out) rather than at debug level.
+    pub(crate) fn close_now(&mut self, warn: bool) {
+        let shared = self.handle.shared.clone();
+        let (on_own_worker, _) = caller_loop(&shared);
+        shared.warn_destroyed.store(warn, Ordering::Relaxed);
         shared
             .last_worker_finishes
             .store(on_own_worker, Ordering::Relaxed);
@@ -399,8 +462,16 @@ impl Runtime {
             }
             shared.shutdown_remaining();
         }
-        clean
     }
+}
+
+/// Whether the caller runs on one of `shared`'s own workers, and the key of
+/// the loop it runs if that loop is `shared`'s (0 if none).
+fn caller_loop(shared: &Arc<Shared>) -> (bool, usize) {
+    with_current(|lp| match lp {
+        Some(lp) if lp.shared().same(shared) => (lp.is_worker(), lp.key()),
+        _ => (false, 0),
+    })
 }
 
 impl Drop for Runtime {
@@ -499,8 +570,7 @@ impl Handle {
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         match self.try_block_on(future) {
             Ok(out) => out,
-            Err(e) if e.is_nested() => panic!("{e}: use .await instead"),
-            Err(e) => panic!("{e}"),
+            Err(e) => e.raise(),
         }
     }
 
@@ -514,6 +584,160 @@ impl Handle {
             return Err(BlockOnError::closed());
         }
         Ok(scheduler::block_on(&self.shared, future))
+    }
+
+    /// Blocks the calling thread, running this runtime, until
+    /// [`stop`](Self::stop) is called (asyncio's `loop.run_forever()`).
+    ///
+    /// A weft runtime's workers run its tasks and callbacks from the moment
+    /// it is built, with or without this call; what it adds is the wait, on
+    /// a loop of the calling thread (a `block_on` loop: tasks and callbacks
+    /// that this loop's own callbacks pin to it run there, and those still
+    /// pending when it returns are cancelled). As in asyncio, a `stop()`
+    /// made before this call makes it return after one iteration of that
+    /// loop, and one made during the run ends it once the iteration under
+    /// way has run. It does not shut the runtime down: run it again, or
+    /// drop the runtime.
+    ///
+    /// # Panics
+    ///
+    /// As [`block_on`](Self::block_on), and while another `run_forever` of
+    /// this runtime runs; see [`try_run_forever`](Self::try_run_forever).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weft::{DoneCallback, Promise};
+    ///
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let handle = rt.handle().clone();
+    /// let future = Promise::new();
+    /// let setter = future.clone();
+    /// rt.spawn(async move {
+    ///     weft::sleep(Duration::from_millis(5)).await;
+    ///     setter.set_result("Future is done!").unwrap();
+    /// })
+    /// .detach();
+    /// future.add_done_callback(DoneCallback::new(move |f: &Promise<&str>| {
+    ///     assert_eq!(f.result().unwrap().unwrap(), "Future is done!");
+    ///     handle.stop();
+    /// }));
+    /// rt.run_forever();
+    /// assert!(future.done());
+    /// ```
+    #[track_caller]
+    pub fn run_forever(&self) {
+        match self.try_run_forever() {
+            Ok(()) => {}
+            Err(e) => e.raise(),
+        }
+    }
+
+    /// Like [`run_forever`](Self::run_forever), but nested use, a shut-down
+    /// runtime, or another `run_forever` of this runtime still running
+    /// ([`BlockOnError::is_running`]) is an error.
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// rt.stop();
+    /// rt.try_run_forever().unwrap(); // one iteration, then returns
+    /// let handle = rt.handle().clone();
+    /// rt.block_on(async move {
+    ///     assert!(handle.try_run_forever().unwrap_err().is_nested());
+    /// });
+    /// ```
+    pub fn try_run_forever(&self) -> Result<(), BlockOnError> {
+        if context::is_entered() {
+            return Err(BlockOnError::nested());
+        }
+        if self.shared.is_closed() {
+            return Err(BlockOnError::closed());
+        }
+        let run = self.shared.stop.start().ok_or_else(BlockOnError::running)?;
+        scheduler::block_on(&self.shared, run);
+        Ok(())
+    }
+
+    /// Stops [`run_forever`](Self::run_forever) (asyncio's `loop.stop()`):
+    /// the one running returns once the iteration under way has run; if none
+    /// runs, the next one returns after one iteration. Callable from any
+    /// thread, a task or a callback; it does not stop the workers, nor shut
+    /// the runtime down.
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let handle = rt.handle().clone();
+    /// let stopper = std::thread::spawn(move || {
+    ///     std::thread::sleep(std::time::Duration::from_millis(5));
+    ///     handle.stop();
+    /// });
+    /// rt.run_forever();
+    /// stopper.join().unwrap();
+    /// ```
+    pub fn stop(&self) {
+        self.shared.stop.stop();
+    }
+
+    /// Replaces the runtime's exception handler (asyncio's
+    /// `loop.set_exception_handler`). See [`Builder::exception_handler`]
+    /// for what it receives.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let calls = Arc::new(AtomicUsize::new(0));
+    /// let c = calls.clone();
+    /// rt.handle().set_exception_handler(move |_, _| {
+    ///     c.fetch_add(1, Ordering::SeqCst);
+    /// });
+    /// rt.handle().call_exception_handler(weft::ExceptionContext::new("one"));
+    /// rt.handle().reset_exception_handler();
+    /// rt.handle().call_exception_handler(weft::ExceptionContext::new("logged by the default"));
+    /// assert_eq!(calls.load(Ordering::SeqCst), 1);
+    /// ```
+    pub fn set_exception_handler(
+        &self,
+        handler: impl Fn(&Handle, &ExceptionContext) + Send + Sync + 'static,
+    ) {
+        self.replace_exception_handler(Some(wrap_handler(handler)));
+    }
+
+    /// Goes back to the default exception handler (asyncio's
+    /// `loop.set_exception_handler(None)`):
+    /// [`default_exception_handler`](weft_task::default_exception_handler),
+    /// which logs through `tracing`.
+    ///
+    /// ```
+    /// let rt = weft::Builder::new().exception_handler(|_, _| {}).build().unwrap();
+    /// rt.handle().reset_exception_handler();
+    /// ```
+    pub fn reset_exception_handler(&self) {
+        self.replace_exception_handler(None);
+    }
+
+    fn replace_exception_handler(&self, handler: Option<ExceptionHandler>) {
+        // The old one is dropped outside the lock.
+        let old = std::mem::replace(&mut *self.shared.exception_handler.lock(), handler);
+        drop(old);
+    }
+
+    /// Hands `context` to the runtime's exception handler now, on this
+    /// thread (asyncio's `loop.call_exception_handler`): the one set with
+    /// [`Builder::exception_handler`] or
+    /// [`set_exception_handler`](Self::set_exception_handler), else
+    /// [`default_exception_handler`](weft_task::default_exception_handler).
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// rt.handle().call_exception_handler(
+    ///     weft::ExceptionContext::new("a protocol error").with_error(weft::TaskError::failed(
+    ///         std::io::Error::other("bad frame"),
+    ///     )),
+    /// );
+    /// ```
+    pub fn call_exception_handler(&self, context: ExceptionContext) {
+        self.shared.call_exception_handler(context);
     }
 
     /// The tasks of this runtime that are not done yet (asyncio's `all_tasks`).
@@ -584,6 +808,22 @@ pub(crate) enum Start {
     Configured,
     /// Eagerly, whatever the runtime says ([`spawn_eager`](crate::spawn_eager)).
     Eager,
+}
+
+/// The user's handler, as the runtime keeps it: given the `Shared`, it
+/// makes the `Handle` the user's receives (a handler kept in `Shared` that
+/// held a `Handle` would keep it alive).
+fn wrap_handler(
+    handler: impl Fn(&Handle, &ExceptionContext) + Send + Sync + 'static,
+) -> ExceptionHandler {
+    std::sync::Arc::new(move |shared: &Arc<Shared>, ctx: &ExceptionContext| {
+        handler(
+            &Handle {
+                shared: shared.clone(),
+            },
+            ctx,
+        )
+    })
 }
 
 /// Spawns onto `shared`: the one `Arc` clone a task needs, then its first

@@ -15,6 +15,9 @@
 //!   done-callback list, which `Task`, `Promise` and weft-loop's
 //!   `ConcurrentFuture` share; [`catch_panic`] and [`run_reporting`]: the one
 //!   runner for code weft does not own.
+//! * [`ExceptionContext`] and [`default_exception_handler`]: what reaches a
+//!   loop's exception handler (a panicking callback, an error never
+//!   retrieved), through the [`CallExceptionHandler`] a loop provides.
 //!
 //! Users normally reach all of this through the `weft` crate.
 
@@ -29,6 +32,7 @@ pub mod chain;
 pub mod context;
 pub mod contextvars;
 mod error;
+mod exception;
 mod header;
 mod id;
 // The workspace's one loom shim, public (hidden) for weft's own crates only.
@@ -50,6 +54,10 @@ mod loom_tests;
 pub use callback::{DoneCallback, DoneCallbacks};
 pub use cancel::{catch_cancel, CatchCancel, Raise};
 pub use error::{Cancelled, ContextError, InvalidStateError, PanicError, TaskError, TimeoutError};
+pub use exception::{
+    default_exception_handler, discard_context, set_exception_hook, CallExceptionHandler,
+    ExceptionContext, ExceptionHook,
+};
 pub use header::TaskRef;
 pub use id::TaskId;
 pub use panic::{catch_panic, run_reporting, wake_all};

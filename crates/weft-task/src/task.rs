@@ -107,7 +107,13 @@ impl TaskRef {
         if state.is_ended_cancelled() {
             return Ok(Some(TaskError::Cancelled(header.cancelled_error())));
         }
-        Ok(header.peek_cold(|c| c.and_then(|c| c.error.clone())))
+        // Reading the error retrieves it (asyncio's `exception()` clears
+        // `__log_traceback`): dropping the handle then reports nothing.
+        let mut cold = header.cold.lock();
+        Ok(cold.as_mut().and_then(|c| {
+            c.error_retrieved = c.error.is_some();
+            c.error.clone()
+        }))
     }
 
     /// The task's context variables (asyncio's `task.get_context()`): a
@@ -219,7 +225,10 @@ impl fmt::Debug for TaskRef {
 ///
 /// **Dropping a `Task` does not cancel the task**: as in asyncio the runtime owns
 /// it and runs it to the end; the output is then dropped. [`detach`](Self::detach)
-/// says so in code. If a task is cancelled while awaiting another task's handle,
+/// says so in code. An error nobody retrieved (the handle gone without
+/// awaiting it, [`result`](Task::result) or `exception()`, and no done
+/// callback reading it) goes to the runtime's exception handler, as asyncio
+/// logs "Task exception was never retrieved". If a task is cancelled while awaiting another task's handle,
 /// the awaited task is cancelled too (asyncio propagates down await chains),
 /// and the cancelled task reports done only after the awaited one has ended,
 /// its cleanup included. "Awaiting" means the handle was polled, and pending,

@@ -25,6 +25,9 @@
 //! | `asyncio.create_task(c, context=ctx)` | [`spawn_with_context`]`(ctx, fut)`   |
 //! | `asyncio.all_tasks()`           | [`all_tasks`]                              |
 //! | `loop.run_until_complete(f)`    | [`Runtime::block_on`]                      |
+//! | `loop.run_forever()` / `loop.stop()` | [`Runtime::run_forever`] / [`Handle::stop`] |
+//! | `with asyncio.Runner() as r: r.run(c)` | [`Runner::new`], [`Runner::run`]     |
+//! | `loop.set_exception_handler(h)` | [`Builder::exception_handler`], [`Handle::set_exception_handler`] |
 //! | `await asyncio.sleep(d)`        | [`sleep`]`(d).await`                       |
 //! | `loop.call_soon(f)` / `call_later` / `call_at` | [`call_soon`] / [`call_later`] / [`call_at`] |
 //! | `loop.call_soon_threadsafe(f)`  | [`LoopHandle::call_soon_threadsafe`]       |
@@ -73,6 +76,9 @@ pub use weft_loop::{
 // Issue 16 section 4: eager tasks (asyncio 3.12's eager_task_factory); the
 // runtime-wide switch is `Builder::eager_tasks`.
 pub use weft_loop::{spawn_eager, try_spawn_eager};
+// Issue 16, section 5 (the loop's own API): run_forever / stop (on
+// `Runtime` and `Handle`), `Runner`, the exception handler.
+pub use weft_loop::Runner;
 pub use weft_macros::{main, test};
 pub use weft_sync as sync;
 pub use weft_sync::queue;
@@ -80,6 +86,7 @@ pub use weft_task::{
     catch_cancel, coop, Cancelled, CatchCancel, DoneCallback, InvalidStateError, PanicError,
     Promise, PromiseWait, Raise, Task, TaskError, TaskId, TaskRef, TimeoutError,
 };
+pub use weft_task::{default_exception_handler, ExceptionContext};
 
 // Issue 16, section 3: context variables (PEP 567). The `Context` type stays
 // inside `weft::contextvars`, so it is never confused with `std::task::Context`.

@@ -25,7 +25,9 @@
 //!    then still ends on time: `time/sleep.rs`).
 //!
 //! When `block_on` ends, normally or by a panic, its pinned tasks still
-//! pending are shut down on this thread, while its loop is still current. A
+//! pending are shut down on this thread, while its loop is still current
+//! (except on a `Runner`'s kept loop, whose pinned tasks wait for its next
+//! run; `Runner::close` shuts them down). A
 //! `block_on` that turned the driver after shutdown then closes it again,
 //! which wakes every timer still registered: a sleep of another `block_on`
 //! still running registers again, and its thread takes the driver over. As
@@ -138,8 +140,9 @@ impl Wake for MainWaker {
     }
 }
 
-/// A `block_on` loop: its record, current on this thread while it runs.
-struct BlockOn {
+/// A `block_on` loop: its record, current on this thread while it runs. A
+/// `Runner` keeps one across its runs (`runner.rs`).
+pub(crate) struct BlockOn {
     lp: Loop,
 }
 
@@ -149,11 +152,16 @@ struct BlockOn {
 struct ShutdownPinned<'a> {
     lp: &'a Loop,
     turned: Cell<bool>,
+    /// False for a kept loop (a `Runner`'s): its pinned tasks wait for the
+    /// next run, and its owner shuts them down when it closes.
+    pinned: bool,
 }
 
 impl Drop for ShutdownPinned<'_> {
     fn drop(&mut self) {
-        self.lp.shutdown_pinned(true);
+        if self.pinned {
+            self.lp.shutdown_pinned(true);
+        }
         if self.turned.get() {
             self.lp.shared.driver.close();
         }
@@ -163,20 +171,34 @@ impl Drop for ShutdownPinned<'_> {
 /// Drives `future` on this thread (see the module header). The caller
 /// checked that no loop runs on this thread.
 pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
-    let (remote, inbox) = LoopRemote::new(&shared.driver);
-    let b = BlockOn {
-        lp: super::new_loop(shared.clone(), remote, inbox, Kind::BlockOn),
-    };
-    b.run(future)
+    BlockOn::new(shared).run(future, true)
 }
 
 impl BlockOn {
-    fn run<F: Future>(&self, future: F) -> F::Output {
+    /// A new loop record for `shared`'s runtime, not running yet.
+    pub(crate) fn new(shared: &Arc<Shared>) -> BlockOn {
+        let (remote, inbox) = LoopRemote::new(&shared.driver);
+        BlockOn {
+            lp: super::new_loop(shared.clone(), remote, inbox, Kind::BlockOn),
+        }
+    }
+
+    /// The loop's record.
+    pub(crate) fn lp(&self) -> &Loop {
+        &self.lp
+    }
+
+    /// Drives `future` on this loop, on this thread, which runs no loop (see
+    /// the module header). `shut_down_pinned`: whether the pinned tasks still
+    /// pending at the end are shut down (false for a kept loop, whose next
+    /// run goes on with them).
+    pub(crate) fn run<F: Future>(&self, future: F, shut_down_pinned: bool) -> F::Output {
         let lp = &self.lp;
         let _enter = lp.enter();
         let shutdown = ShutdownPinned {
             lp,
             turned: Cell::new(false),
+            pinned: shut_down_pinned,
         };
         let main = std::sync::Arc::new(MainWaker {
             turn: MainTurn::queued(),

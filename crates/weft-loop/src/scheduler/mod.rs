@@ -46,7 +46,7 @@ mod block_on;
 mod local;
 mod worker;
 
-pub(crate) use block_on::block_on;
+pub(crate) use block_on::{block_on, BlockOn};
 pub(crate) use local::{spawn_pinned, PinTo};
 pub(crate) use worker::run_worker;
 
@@ -54,7 +54,7 @@ use crate::context::{with_current, Loop};
 use crate::state::{Callback, LoopRemote, Msg, Shared};
 use std::sync::Arc;
 use weft_task::context::CallSoon;
-use weft_task::{Runnable, Schedule, TaskRegistry};
+use weft_task::{CallExceptionHandler, ExceptionContext, Runnable, Schedule, TaskRegistry};
 
 impl Loop {
     /// A stealable task woken on this thread (rows 1 and 2). A `block_on`
@@ -239,6 +239,12 @@ unsafe impl Schedule for Scheduler {
     }
 }
 
+impl CallExceptionHandler for Scheduler {
+    fn call_exception_handler(&self, context: ExceptionContext) {
+        self.shared.call_exception_handler(context);
+    }
+}
+
 impl CallSoon for Scheduler {
     fn call_soon(&self, f: Callback) {
         call_soon(&self.shared, f);
@@ -261,6 +267,12 @@ unsafe impl Schedule for LocalScheduler {
 
     fn registry(&self) -> &TaskRegistry {
         &self.shared.registry
+    }
+}
+
+impl CallExceptionHandler for LocalScheduler {
+    fn call_exception_handler(&self, context: ExceptionContext) {
+        self.shared.call_exception_handler(context);
     }
 }
 
