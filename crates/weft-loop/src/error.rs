@@ -60,7 +60,11 @@ impl Error for SpawnError {}
 
 /// `block_on` could not run the future, which was dropped unpolled: the
 /// thread already runs a weft loop (a worker, or inside another `block_on`),
-/// where blocking would deadlock, or the runtime is shut down.
+/// where blocking would deadlock, or the runtime is shut down. The same for
+/// [`Runtime::run_forever`](crate::Runtime::run_forever), which also refuses
+/// to start while another `run_forever` of the runtime runs
+/// ([`is_running`](Self::is_running), asyncio's "This event loop is already
+/// running"), and for [`Runner::run`](crate::Runner::run).
 ///
 /// ```
 /// let rt = weft::Runtime::new().unwrap();
@@ -75,36 +79,59 @@ impl Error for SpawnError {}
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BlockOnError {
-    closed: bool,
+    kind: BlockOnErrorKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BlockOnErrorKind {
+    Nested,
+    Closed,
+    Running,
 }
 
 impl BlockOnError {
     pub(crate) fn nested() -> BlockOnError {
-        BlockOnError { closed: false }
+        BlockOnError {
+            kind: BlockOnErrorKind::Nested,
+        }
     }
 
     pub(crate) fn closed() -> BlockOnError {
-        BlockOnError { closed: true }
+        BlockOnError {
+            kind: BlockOnErrorKind::Closed,
+        }
+    }
+
+    pub(crate) fn running() -> BlockOnError {
+        BlockOnError {
+            kind: BlockOnErrorKind::Running,
+        }
     }
 
     /// Whether the thread was already running a weft loop.
     pub fn is_nested(&self) -> bool {
-        !self.closed
+        self.kind == BlockOnErrorKind::Nested
     }
 
-    /// Whether the runtime was shut down.
+    /// Whether the runtime was shut down (or the [`Runner`](crate::Runner)
+    /// closed).
     pub fn is_closed(&self) -> bool {
-        self.closed
+        self.kind == BlockOnErrorKind::Closed
+    }
+
+    /// Whether another `run_forever` of the runtime was running.
+    pub fn is_running(&self) -> bool {
+        self.kind == BlockOnErrorKind::Running
     }
 }
 
 impl fmt::Display for BlockOnError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.closed {
-            f.write_str("runtime is shut down")
-        } else {
-            f.write_str("cannot block on a future inside a running weft loop")
-        }
+        f.write_str(match self.kind {
+            BlockOnErrorKind::Closed => "runtime is shut down",
+            BlockOnErrorKind::Nested => "cannot block on a future inside a running weft loop",
+            BlockOnErrorKind::Running => "the runtime is already running forever",
+        })
     }
 }
 

@@ -8,7 +8,8 @@
 //! Each module uses only those in the layers before its own (no import
 //! cycle: `python3 .ci/modcycles.py .` checks it):
 //!
-//! 1. `loom` (the sync shim), `deadline` (saturating deadlines), `error`.
+//! 1. `loom` (the sync shim), `deadline` (saturating deadlines), `error`,
+//!    `stop` (`run_forever`'s stop signal).
 //! 2. `park` (sleeping workers), `lifo` (the LIFO slot), `reactor/` (the
 //!    selector and readiness), `timer/` (the timer wheels), `thread_pool`
 //!    (the blocking pool's threads).
@@ -20,7 +21,7 @@
 //!    (`block_on.rs`).
 //! 7. `time/` (`Sleep`, `Interval`, the one timer entry), then `loop_handle`
 //!    (`LoopHandle`, `call_soon`, `call_later`).
-//! 8. `runtime`: `Builder`, `Runtime`, `Handle`.
+//! 8. `runtime`: `Builder`, `Runtime`, `Handle`; then `runner` (`Runner`).
 //! 9. `bridge` (`ConcurrentFuture`, `run_coroutine_threadsafe`), then
 //!    `blocking` (`spawn_blocking`), then `net/` (sockets, with `PollIo`),
 //!    then `signal` (Unix signals, read through a `PollIo`).
@@ -43,11 +44,13 @@ mod loop_handle;
 pub mod net;
 mod park;
 mod reactor;
+mod runner;
 mod runtime;
 mod scheduler;
 #[cfg(unix)]
 pub mod signal;
 mod state;
+mod stop;
 mod thread_pool;
 mod time;
 mod timer;
@@ -56,6 +59,7 @@ pub use blocking::{spawn_blocking, to_thread};
 pub use bridge::{run_coroutine_threadsafe, ConcurrentFuture, FutureError, Target};
 pub use error::{BlockOnError, SpawnError};
 pub use loop_handle::{call_at, call_later, call_soon, loop_time, CallbackHandle, LoopHandle};
+pub use runner::Runner;
 pub use runtime::{Builder, Handle, Runtime, RuntimeMetrics, DEFAULT_SHUTDOWN_GRACE};
 pub use time::{interval, interval_at, sleep, sleep_until, sleep_with, Interval, Sleep, SleepWith};
 pub use weft_task::current_task;

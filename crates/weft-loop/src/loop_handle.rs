@@ -131,6 +131,10 @@ impl LoopHandle {
         LoopHandle::try_current().expect("LoopHandle::current called outside a weft loop")
     }
 
+    pub(crate) fn from_parts(shared: Arc<Shared>, remote: Arc<LoopRemote>) -> LoopHandle {
+        LoopHandle { shared, remote }
+    }
+
     pub(crate) fn parts(&self) -> (&Arc<Shared>, &Arc<LoopRemote>) {
         (&self.shared, &self.remote)
     }

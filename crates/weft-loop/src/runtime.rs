@@ -318,6 +318,23 @@ impl Runtime {
         self.handle.try_block_on(future)
     }
 
+    /// Runs a loop on this thread until [`stop`](Self::stop) (see
+    /// [`Handle::run_forever`]).
+    #[track_caller]
+    pub fn run_forever(&self) {
+        self.handle.run_forever()
+    }
+
+    /// See [`Handle::try_run_forever`].
+    pub fn try_run_forever(&self) -> Result<(), BlockOnError> {
+        self.handle.try_run_forever()
+    }
+
+    /// Stops [`run_forever`](Self::run_forever) (see [`Handle::stop`]).
+    pub fn stop(&self) {
+        self.handle.stop()
+    }
+
     /// Shuts down gracefully: cancels every pending task, lets them run their
     /// cleanup for up to `grace`, then stops the workers and drops what is
     /// left, reporting each such task through `tracing` ("destroyed while
@@ -333,10 +350,7 @@ impl Runtime {
 
     fn shutdown(&mut self, grace: Duration) -> bool {
         let shared = self.handle.shared.clone();
-        let (on_own_worker, current_loop) = with_current(|lp| match lp {
-            Some(lp) if lp.shared().same(&shared) => (lp.is_worker(), lp.key()),
-            _ => (false, 0),
-        });
+        let (on_own_worker, current_loop) = caller_loop(&shared);
         let mut clean = true;
         if !grace.is_zero() && !shared.is_closed() {
             let me = weft_task::current_task();
@@ -350,9 +364,17 @@ impl Runtime {
             // and those pinned to the caller's loop (which cannot run now).
             clean = !on_own_worker && shared.wait_for_tasks(grace, current_loop);
         }
-        shared
-            .warn_destroyed
-            .store(!grace.is_zero(), Ordering::Relaxed);
+        self.close_now(!grace.is_zero());
+        clean
+    }
+
+    /// Steps 3 to 6 of the shutdown protocol (module header), after the
+    /// grace, if any, was given: `warn` reports the tasks destroyed while
+    /// pending as warnings (a grace ran out) rather than at debug level.
+    pub(crate) fn close_now(&mut self, warn: bool) {
+        let shared = self.handle.shared.clone();
+        let (on_own_worker, _) = caller_loop(&shared);
+        shared.warn_destroyed.store(warn, Ordering::Relaxed);
         shared
             .last_worker_finishes
             .store(on_own_worker, Ordering::Relaxed);
@@ -369,8 +391,16 @@ impl Runtime {
             }
             shared.shutdown_remaining();
         }
-        clean
     }
+}
+
+/// Whether the caller runs on one of `shared`'s own workers, and the key of
+/// the loop it runs if that loop is `shared`'s (0 if none).
+fn caller_loop(shared: &Arc<Shared>) -> (bool, usize) {
+    with_current(|lp| match lp {
+        Some(lp) if lp.shared().same(shared) => (lp.is_worker(), lp.key()),
+        _ => (false, 0),
+    })
 }
 
 impl Drop for Runtime {
@@ -479,6 +509,98 @@ impl Handle {
             return Err(BlockOnError::closed());
         }
         Ok(scheduler::block_on(&self.shared, future))
+    }
+
+    /// Blocks the calling thread, running this runtime, until
+    /// [`stop`](Self::stop) is called (asyncio's `loop.run_forever()`).
+    ///
+    /// A weft runtime's workers run its tasks and callbacks from the moment
+    /// it is built, with or without this call; what it adds is the wait, on
+    /// a loop of the calling thread (a `block_on` loop: tasks and callbacks
+    /// that this loop's own callbacks pin to it run there, and those still
+    /// pending when it returns are cancelled). As in asyncio, a `stop()`
+    /// made before this call makes it return after one iteration of that
+    /// loop, and one made during the run ends it once the iteration under
+    /// way has run. It does not shut the runtime down: run it again, or
+    /// drop the runtime.
+    ///
+    /// # Panics
+    ///
+    /// As [`block_on`](Self::block_on), and while another `run_forever` of
+    /// this runtime runs; see [`try_run_forever`](Self::try_run_forever).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weft::{DoneCallback, Promise};
+    ///
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let handle = rt.handle().clone();
+    /// let future = Promise::new();
+    /// let setter = future.clone();
+    /// rt.spawn(async move {
+    ///     weft::sleep(Duration::from_millis(5)).await;
+    ///     setter.set_result("Future is done!").unwrap();
+    /// })
+    /// .detach();
+    /// future.add_done_callback(DoneCallback::new(move |f: &Promise<&str>| {
+    ///     assert_eq!(f.result().unwrap().unwrap(), "Future is done!");
+    ///     handle.stop();
+    /// }));
+    /// rt.run_forever();
+    /// assert!(future.done());
+    /// ```
+    #[track_caller]
+    pub fn run_forever(&self) {
+        match self.try_run_forever() {
+            Ok(()) => {}
+            Err(e) if e.is_nested() => panic!("{e}: use .await instead"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Like [`run_forever`](Self::run_forever), but nested use, a shut-down
+    /// runtime, or another `run_forever` of this runtime still running
+    /// ([`BlockOnError::is_running`]) is an error.
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// rt.stop();
+    /// rt.try_run_forever().unwrap(); // one iteration, then returns
+    /// let handle = rt.handle().clone();
+    /// rt.block_on(async move {
+    ///     assert!(handle.try_run_forever().unwrap_err().is_nested());
+    /// });
+    /// ```
+    pub fn try_run_forever(&self) -> Result<(), BlockOnError> {
+        if context::is_entered() {
+            return Err(BlockOnError::nested());
+        }
+        if self.shared.is_closed() {
+            return Err(BlockOnError::closed());
+        }
+        let run = self.shared.stop.start().ok_or_else(BlockOnError::running)?;
+        scheduler::block_on(&self.shared, run);
+        Ok(())
+    }
+
+    /// Stops [`run_forever`](Self::run_forever) (asyncio's `loop.stop()`):
+    /// the one running returns once the iteration under way has run; if none
+    /// runs, the next one returns after one iteration. Callable from any
+    /// thread, a task or a callback; it does not stop the workers, nor shut
+    /// the runtime down.
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let handle = rt.handle().clone();
+    /// let stopper = std::thread::spawn(move || {
+    ///     std::thread::sleep(std::time::Duration::from_millis(5));
+    ///     handle.stop();
+    /// });
+    /// rt.run_forever();
+    /// stopper.join().unwrap();
+    /// ```
+    pub fn stop(&self) {
+        self.shared.stop.stop();
     }
 
     /// The tasks of this runtime that are not done yet (asyncio's `all_tasks`).

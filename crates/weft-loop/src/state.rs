@@ -11,6 +11,7 @@ use crate::driver::Driver;
 use crate::lifo::LifoSlot;
 use crate::loom::sync::{AtomicBool, AtomicUsize, Ordering};
 use crate::park::{Idle, Parker};
+use crate::stop::StopSignal;
 use crate::thread_pool::BlockingPool;
 use crossbeam_deque::{Injector, Stealer};
 use crossbeam_utils::CachePadded;
@@ -107,6 +108,8 @@ pub(crate) struct Shared {
     pub(crate) driver: Arc<Driver>,
     /// Threads for `spawn_blocking`.
     pub(crate) blocking: Arc<BlockingPool>,
+    /// `run_forever`'s stop signal.
+    pub(crate) stop: StopSignal,
     next_call_target: AtomicUsize,
 }
 
@@ -129,6 +132,7 @@ impl Shared {
             config,
             driver,
             blocking: Arc::new(blocking),
+            stop: StopSignal::default(),
             next_call_target: AtomicUsize::new(0),
             remotes,
         }

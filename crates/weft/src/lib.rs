@@ -68,6 +68,9 @@ pub use weft_loop::{
 pub use weft_loop::{
     run_coroutine_threadsafe, spawn_blocking, to_thread, ConcurrentFuture, FutureError, Target,
 };
+// Issue 16, section 5 (the loop's own API): run_forever / stop (on
+// `Runtime` and `Handle`), `Runner`, the exception handler.
+pub use weft_loop::Runner;
 pub use weft_macros::{main, test};
 pub use weft_sync as sync;
 pub use weft_sync::queue;

@@ -56,22 +56,22 @@ impl Wake for MainWaker {
     }
 }
 
-/// A `block_on` loop: its record, current on this thread while it runs.
-struct BlockOn {
-    lp: Loop,
-}
-
 /// Shuts down a loop's pinned tasks when dropped, even if the future
 /// panicked; dropped while the loop is still current. Hands the driver over
 /// if this loop turned it after shutdown (module header).
 struct ShutdownPinned<'a> {
     lp: &'a Loop,
     turned: Cell<bool>,
+    /// False for a kept loop (a `Runner`'s): its pinned tasks wait for the
+    /// next run, and its owner shuts them down when it closes.
+    pinned: bool,
 }
 
 impl Drop for ShutdownPinned<'_> {
     fn drop(&mut self) {
-        self.lp.shutdown_pinned(true);
+        if self.pinned {
+            self.lp.shutdown_pinned(true);
+        }
         if self.turned.get() {
             self.lp.shared.driver.close();
         }
@@ -81,56 +81,60 @@ impl Drop for ShutdownPinned<'_> {
 /// Drives `future` on this thread (see the module header). The caller
 /// checked that no loop runs on this thread.
 pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
-    let (remote, inbox) = LoopRemote::new(&shared.driver);
-    let b = BlockOn {
-        lp: super::new_loop(shared.clone(), remote, inbox, Kind::BlockOn),
-    };
-    b.run(future)
+    run_on(&block_on_loop(shared), future, true)
 }
 
-impl BlockOn {
-    fn run<F: Future>(&self, future: F) -> F::Output {
-        let lp = &self.lp;
-        let _enter = lp.enter();
-        let shutdown = ShutdownPinned {
-            lp,
-            turned: Cell::new(false),
-        };
-        let main = std::sync::Arc::new(MainWaker {
-            woken: AtomicBool::new(true),
-            parker: lp.remote.parker.clone(),
-        });
-        let waker = Waker::from(main.clone());
-        let mut cx = Context::from_waker(&waker);
-        let mut future = pin!(future);
-        loop {
-            // Acquire: pairs with the Release in `MainWaker::wake_by_ref`.
-            if main.woken.swap(false, Ordering::Acquire) {
-                if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-                    return out;
-                }
+/// A new `block_on` loop record for `shared`'s runtime, not running yet: a
+/// `Runner` keeps one across its runs.
+pub(crate) fn block_on_loop(shared: &Arc<Shared>) -> Loop {
+    let (remote, inbox) = LoopRemote::new(&shared.driver);
+    super::new_loop(shared.clone(), remote, inbox, Kind::BlockOn)
+}
+
+/// Drives `future` on `lp` (this thread's own record, not current yet; see
+/// the module header). `shut_down_pinned`: whether the pinned tasks still
+/// pending at the end are shut down (false for a kept loop).
+pub(crate) fn run_on<F: Future>(lp: &Loop, future: F, shut_down_pinned: bool) -> F::Output {
+    let _enter = lp.enter();
+    let shutdown = ShutdownPinned {
+        lp,
+        turned: Cell::new(false),
+        pinned: shut_down_pinned,
+    };
+    let main = std::sync::Arc::new(MainWaker {
+        woken: AtomicBool::new(true),
+        parker: lp.remote.parker.clone(),
+    });
+    let waker = Waker::from(main.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        // Acquire: pairs with the Release in `MainWaker::wake_by_ref`.
+        if main.woken.swap(false, Ordering::Acquire) {
+            if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                return out;
             }
-            let mut ran = lp.run_callbacks();
-            // Only the pinned tasks queued now: one that yields goes behind the
-            // main future, which then gets its turn (asyncio's round-robin).
-            lp.drain_inbox();
-            let queued = lp.local.borrow().pinned.len().min(BLOCK_ON_BATCH);
-            for _ in 0..queued {
-                let Some(task) = lp.local.borrow_mut().pinned.pop_front() else {
-                    break;
-                };
-                task.run();
-                ran = true;
-            }
-            // Acquire: pairs with the Release in `MainWaker::wake_by_ref`.
-            if !ran && !main.woken.load(Ordering::Acquire) && !lp.has_local_work() {
-                if lp.shared.is_closed() {
-                    if park_after_shutdown(lp) {
-                        shutdown.turned.set(true);
-                    }
-                } else {
-                    lp.remote.parker.park();
+        }
+        let mut ran = lp.run_callbacks();
+        // Only the pinned tasks queued now: one that yields goes behind the
+        // main future, which then gets its turn (asyncio's round-robin).
+        lp.drain_inbox();
+        let queued = lp.local.borrow().pinned.len().min(BLOCK_ON_BATCH);
+        for _ in 0..queued {
+            let Some(task) = lp.local.borrow_mut().pinned.pop_front() else {
+                break;
+            };
+            task.run();
+            ran = true;
+        }
+        // Acquire: pairs with the Release in `MainWaker::wake_by_ref`.
+        if !ran && !main.woken.load(Ordering::Acquire) && !lp.has_local_work() {
+            if lp.shared.is_closed() {
+                if park_after_shutdown(lp) {
+                    shutdown.turned.set(true);
                 }
+            } else {
+                lp.remote.parker.park();
             }
         }
     }

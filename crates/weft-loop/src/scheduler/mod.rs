@@ -31,7 +31,7 @@ mod block_on;
 mod local;
 mod worker;
 
-pub(crate) use block_on::block_on;
+pub(crate) use block_on::{block_on, block_on_loop, run_on};
 pub(crate) use local::{spawn_pinned, PinTo};
 pub(crate) use worker::run_worker;
 
