@@ -68,7 +68,7 @@ use pymotw::seconds;
 use weft::TaskError;
 
 /// Runs the two programs (the test of the examples calls it too).
-pub(crate) fn main() -> Result<(), TaskError> {
+pub(crate) fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("== Example (15.6.2): create a task, await it");
     weft::run(work_main())?;
 
