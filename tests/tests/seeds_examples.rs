@@ -29,6 +29,10 @@
 //! libtest filters; flags (`--nocapture`, `--skip x`, ...) are accepted and
 //! ignored, except `--list`.
 
+// Each example declares `mod pymotw;` (the helpers the ports share), as it
+// does when built alone, so this crate loads that file once per example.
+#![allow(clippy::duplicate_mod)]
+
 #[path = "../../crates/weft/examples/as_completed.rs"]
 mod as_completed;
 #[path = "../../crates/weft/examples/asyncio_task.rs"]
