@@ -284,7 +284,7 @@ Completed All Tasks",
                 "\
 {<Task pending name='Task-#' coro=<my_task() running at {file}:{line:(0..5).map(|_| weft::ensure_future!(my_task())).collect()}>>, \
 <Task pending name='Task-#' coro=<my_task() running at {file}:{line:(0..5).map(|_| weft::ensure_future!(my_task())).collect()}>>, \
-<Task pending name='Task-#' coro=<all_tasks_main() running at {file}:{line:let main = rt.spawn(all_tasks_main());}>>, \
+<Task pending name='Task-#' coro=<all_tasks_main() running at {file}:{line:run_until_complete_with_tasks(all_tasks_main())}>>, \
 <Task pending name='Task-#' coro=<my_task() running at {file}:{line:(0..5).map(|_| weft::ensure_future!(my_task())).collect()}>>, \
 <Task pending name='Task-#' coro=<my_task() running at {file}:{line:(0..5).map(|_| weft::ensure_future!(my_task())).collect()}>>, \
 <Task pending name='Task-#' coro=<my_task() running at {file}:{line:(0..5).map(|_| weft::ensure_future!(my_task())).collect()}>>}

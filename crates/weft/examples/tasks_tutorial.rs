@@ -93,8 +93,9 @@
 mod pymotw;
 
 use pymotw::seconds;
+use std::future::Future;
 use std::time::Duration;
-use weft::{Runtime, Task, TaskError};
+use weft::{Task, TaskError};
 
 /// Runs the six programs (the test of the examples calls it too).
 pub(crate) fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -131,17 +132,22 @@ async fn my_task_generator() -> Vec<Task<()>> {
 
 /// `loop.run_until_complete(main())`, and the tasks `main` scheduled, which
 /// asyncio's loop runs before it stops (see the module doc); then
-/// `loop.close()`.
-fn run_until_complete_with_tasks(rt: Runtime, main: Task<Vec<Task<()>>>) -> Result<(), TaskError> {
+/// `loop.close()`. `main` runs as a task spawned here, with the caller's line
+/// as its spawn site.
+#[track_caller]
+fn run_until_complete_with_tasks<F>(main: F) -> Result<(), Box<dyn std::error::Error>>
+where
+    F: Future<Output = Vec<Task<()>>> + Send + 'static,
+{
+    let rt = pymotw::one_thread()?;
+    let main = rt.spawn(main);
     let tasks = rt.block_on(main)?;
-    rt.block_on(weft::wait(tasks)).map_err(TaskError::failed)?;
+    rt.block_on(weft::wait(tasks))?;
     Ok(())
 }
 
 fn simple_example() -> Result<(), Box<dyn std::error::Error>> {
-    let rt = pymotw::one_thread()?;
-    let main = rt.spawn(my_task_generator());
-    run_until_complete_with_tasks(rt, main)?;
+    run_until_complete_with_tasks(my_task_generator())?;
     println!("Completed All Tasks");
     Ok(())
 }
@@ -160,9 +166,7 @@ async fn all_tasks_main() -> Vec<Task<()>> {
 }
 
 fn all_tasks_example() -> Result<(), Box<dyn std::error::Error>> {
-    let rt = pymotw::one_thread()?;
-    let main = rt.spawn(all_tasks_main());
-    run_until_complete_with_tasks(rt, main)?;
+    run_until_complete_with_tasks(all_tasks_main())?;
     println!("Completed All Tasks");
     Ok(())
 }
@@ -186,9 +190,7 @@ async fn cancel_main() -> Vec<Task<()>> {
 }
 
 fn cancel_example() -> Result<(), Box<dyn std::error::Error>> {
-    let rt = pymotw::one_thread()?;
-    let main = rt.spawn(cancel_main());
-    run_until_complete_with_tasks(rt, main)?;
+    run_until_complete_with_tasks(cancel_main())?;
     println!("Completed All Tasks");
     Ok(())
 }
