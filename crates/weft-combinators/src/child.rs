@@ -16,7 +16,7 @@ use std::future::Future;
 use std::ops::ControlFlow;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
-use weft_task::{catch_cancel, Cancelled, Task, TaskError, TaskRef};
+use weft_task::{catch_cancel, Cancelled, DoneCallback, Task, TaskError, TaskRef};
 
 /// A task a combinator watches: polled for completion, its value left in place.
 #[doc(hidden)]
@@ -99,7 +99,8 @@ pub(crate) type Pending<C> = FuturesUnordered<Done<C>>;
 /// once, in argument order (no waker is registered for it), and puts the
 /// rest in a [`Pending`] set to wait on. Stops at the first `Break` of
 /// `on_done`, returning it; the children not yet looked at are dropped,
-/// which leaves them running, as dropping any handle does.
+/// which leaves them running, as dropping any handle does, their errors
+/// retrieved ([`retrieve_later`]).
 ///
 /// Nothing here checks or touches the caller's task: what a cancellation of
 /// the caller does is each combinator's rule, applied while it waits
@@ -109,22 +110,43 @@ pub(crate) fn watch<C, B>(
     mut on_done: impl FnMut(usize, C) -> ControlFlow<B>,
 ) -> Result<Pending<C>, B>
 where
-    C: Child,
+    C: Child + Unpin,
 {
     let pending = Pending::new();
-    for (index, child) in children.into_iter().enumerate() {
+    let mut children = children.into_iter().enumerate();
+    for (index, child) in children.by_ref() {
         if !child.task_ref().done() {
             pending.push(Done::new(index, child));
         } else if let ControlFlow::Break(b) = on_done(index, child) {
+            retrieve_later(pending.iter().filter_map(Done::child));
+            retrieve_later(children.map(|(_, c)| c).collect::<Vec<_>>().iter());
             return Err(b);
         }
     }
     Ok(pending)
 }
 
+/// The children a combinator gives up on (gather after its first error):
+/// each one's error, whenever it ends, counts as retrieved, as asyncio's
+/// gather marks its children's (`fut.exception()` in its done callback), so
+/// none is reported to the exception handler as never retrieved.
+pub(crate) fn retrieve_later<'a, C: Child + 'a>(children: impl Iterator<Item = &'a C>) {
+    for child in children {
+        let task = child.task_ref();
+        task.add_done_callback(DoneCallback::new(|task: &TaskRef| {
+            let _ = task.exception();
+        }));
+        // Done already: the callback is only queued, and the handle may be
+        // dropped (reporting an error still unread) before it runs.
+        if task.done() {
+            let _ = task.exception();
+        }
+    }
+}
+
 /// [`watch`] for the combinators that never stop at a done child (wait,
 /// as_completed): every child already done goes to `on_done`.
-pub(crate) fn watch_all<C: Child>(
+pub(crate) fn watch_all<C: Child + Unpin>(
     children: impl IntoIterator<Item = C>,
     mut on_done: impl FnMut(usize, C),
 ) -> Pending<C> {
@@ -185,6 +207,7 @@ where
     let run = async {
         while let Some((index, child)) = pending.next().await {
             if let ControlFlow::Break(b) = on_done(index, child) {
+                retrieve_later(pending.iter().filter_map(Done::child));
                 return Some(b);
             }
         }

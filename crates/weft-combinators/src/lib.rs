@@ -57,11 +57,12 @@ pub mod __private {
     pub use crate::child::Child;
     pub use crate::gather::{gather_tuple, gather_tuple_settled, TaskTuple};
     use std::future::Future;
-    use weft_task::Task;
+    use weft_task::{Promise, Task};
 
     /// Holds one argument of [`ensure_future!`](crate::ensure_future!) while
-    /// method resolution picks [`EnsureTask`] (a `Task`, passed through) over
-    /// [`EnsureFuture`] (any other future, spawned).
+    /// method resolution picks [`EnsureTask`] (a `Task`, passed through) or
+    /// [`EnsurePromise`] (a `Promise`, passed through) over [`EnsureFuture`]
+    /// (any other future, spawned).
     #[derive(Debug)]
     pub struct Ensure<X>(pub Option<X>);
 
@@ -77,6 +78,25 @@ pub mod __private {
         type Output = T;
 
         fn ensure(&mut self) -> Task<T> {
+            self.0
+                .take()
+                .expect("ensure_future! takes its argument once")
+        }
+    }
+
+    /// A `Promise`: passed through, as asyncio's `ensure_future` returns a
+    /// `Future` itself.
+    pub trait EnsurePromise {
+        /// The promise's value.
+        type Output;
+        /// The promise itself.
+        fn ensure(&mut self) -> Promise<Self::Output>;
+    }
+
+    impl<T> EnsurePromise for Ensure<Promise<T>> {
+        type Output = T;
+
+        fn ensure(&mut self) -> Promise<T> {
             self.0
                 .take()
                 .expect("ensure_future! takes its argument once")
@@ -111,8 +131,13 @@ pub mod __private {
 
 /// Turns its argument into a [`Task`](weft_task::Task) (asyncio's
 /// `ensure_future`): a `Task` passes through unchanged, any other future is
-/// spawned. Works on the argument's concrete type, so call it where that type
-/// is known (not inside a function generic over "task or future").
+/// spawned. A [`Promise`](weft_task::Promise) (asyncio's `Future`) passes
+/// through too, and stays a `Promise`: the result is that promise itself,
+/// as asyncio returns the future it was given (await it, cancel it, add
+/// callbacks to it). Works on the argument's concrete type, so call it where
+/// that type is known (not inside a function generic over "task or
+/// future"). [`gather!`] takes tasks and plain futures only: to gather a
+/// promise, pass `promise.wait()`, which is spawned.
 ///
 /// # Panics
 ///
@@ -127,13 +152,18 @@ pub mod __private {
 ///     assert_eq!(same.id(), id);
 ///     let spawned = weft::ensure_future!(async { 2 });
 ///     assert_eq!(same.await.unwrap() + spawned.await.unwrap(), 3);
+///
+///     let promise = weft::Promise::new();
+///     let itself: weft::Promise<u8> = weft::ensure_future!(promise.clone());
+///     promise.set_result(4).unwrap();
+///     assert_eq!(itself.await.unwrap(), 4);
 /// });
 /// ```
 #[macro_export]
 macro_rules! ensure_future {
     ($x:expr) => {{
         #[allow(unused_imports)]
-        use $crate::__private::{EnsureFuture as _, EnsureTask as _};
+        use $crate::__private::{EnsureFuture as _, EnsurePromise as _, EnsureTask as _};
         (&mut $crate::__private::Ensure(::core::option::Option::Some($x))).ensure()
     }};
 }

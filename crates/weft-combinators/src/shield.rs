@@ -1,7 +1,7 @@
 //! `shield`: await a task without passing a cancellation of the caller on to it.
 
-use crate::child::outcome;
-use std::future::poll_fn;
+use crate::child::{outcome, retrieve_later};
+use std::future::{poll_fn, Future};
 use weft_task::{Task, TaskError};
 
 /// Awaits `task` while ignoring cancellation of the caller (asyncio's
@@ -22,7 +22,33 @@ use weft_task::{Task, TaskError};
 ///     assert!(!watcher.cancelled());
 /// });
 /// ```
-pub async fn shield<T>(mut task: Task<T>) -> Result<T, TaskError> {
-    poll_fn(|cx| task.poll_done(cx)).await;
-    outcome(&mut task)
+pub fn shield<T>(task: Task<T>) -> impl Future<Output = Result<T, TaskError>> {
+    // Made before the first poll: a caller cancelled before it ever polls
+    // this future drops the guard too.
+    let mut shielded = Shielded(Some(task));
+    async move {
+        poll_fn(|cx| shielded.task().poll_done(cx)).await;
+        let mut task = shielded.0.take().expect("taken once, here");
+        outcome(&mut task)
+    }
+}
+
+/// The shielded task while `shield` waits. Dropped before it is done (the
+/// caller was cancelled), the task runs on, and its error will count as
+/// retrieved, as asyncio's shield marks the inner task's ("Mark inner's
+/// result as retrieved") so it is not reported as never retrieved.
+struct Shielded<T>(Option<Task<T>>);
+
+impl<T> Shielded<T> {
+    fn task(&mut self) -> &mut Task<T> {
+        self.0.as_mut().expect("present until shield returns")
+    }
+}
+
+impl<T> Drop for Shielded<T> {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            retrieve_later(std::iter::once(task));
+        }
+    }
 }

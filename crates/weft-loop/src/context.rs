@@ -14,7 +14,7 @@
 
 use crate::driver::{outside_runtime, Driver};
 use crate::loom::sync::Arc;
-use crate::state::{LoopRemote, Msg, Shared};
+use crate::state::{LoopRemote, Msg, RuntimeExceptions, Shared};
 use crossbeam_deque::Worker;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -22,7 +22,7 @@ use std::io;
 use std::marker::PhantomData;
 use std::ptr;
 use weft_task::context::CallSoon;
-use weft_task::Runnable;
+use weft_task::{CallExceptionHandler, Runnable};
 
 thread_local! {
     static CURRENT: Cell<*const Loop> = const { Cell::new(ptr::null()) };
@@ -154,11 +154,24 @@ fn current_call_soon() -> Option<std::sync::Arc<dyn CallSoon>> {
     with_current(|lp| lp.map(|lp| lp.call_soon.clone()))
 }
 
-/// Installs [`current_call_soon`] as weft-task's loop hook, once per process
+/// weft-task's exception hook: the exception handler of the current loop's
+/// runtime, if any (a report is rare: one allocation each is fine).
+fn current_exception_handler() -> Option<std::sync::Arc<dyn CallExceptionHandler>> {
+    with_current(|lp| {
+        lp.map(|lp| {
+            std::sync::Arc::new(RuntimeExceptions(lp.shared.clone()))
+                as std::sync::Arc<dyn CallExceptionHandler>
+        })
+    })
+}
+
+/// Installs [`current_call_soon`] as weft-task's loop hook, and
+/// [`current_exception_handler`] as its exception hook, once per process
 /// (a std `Once`: loom types cannot be statics, and this is no algorithm).
 fn install_loop_hook() {
     static INSTALL: std::sync::Once = std::sync::Once::new();
     INSTALL.call_once(|| {
         weft_task::context::set_loop_hook(current_call_soon);
+        weft_task::set_exception_hook(current_exception_handler);
     });
 }

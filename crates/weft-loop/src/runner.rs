@@ -187,8 +187,15 @@ impl Runner {
     /// let (tx, rx) = mpsc::channel();
     /// runner.loop_handle().call_soon_threadsafe(move || tx.send(7).unwrap());
     /// assert!(rx.try_recv().is_err()); // waits for a run
-    /// runner.run(weft::yield_now());
-    /// assert_eq!(rx.try_recv().unwrap(), 7);
+    /// let got = runner.run(async {
+    ///     loop {
+    ///         if let Ok(v) = rx.try_recv() {
+    ///             break v;
+    ///         }
+    ///         weft::yield_now().await;
+    ///     }
+    /// });
+    /// assert_eq!(got, 7);
     /// ```
     pub fn loop_handle(&self) -> LoopHandle {
         LoopHandle::from_parts(
@@ -240,7 +247,7 @@ impl Runner {
 /// `deadline` has passed; returns whether none is left.
 async fn all_done(shared: &crate::state::Shared, deadline: Instant) -> bool {
     loop {
-        if shared.registry.len() == 0 {
+        if shared.registry.is_empty() {
             return true;
         }
         if Instant::now() >= deadline {

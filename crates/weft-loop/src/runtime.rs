@@ -49,7 +49,7 @@ use crate::error::{BlockOnError, SpawnError};
 use crate::lifo::LifoSlot;
 use crate::loom::sync::{Arc, AtomicUsize, Ordering};
 use crate::scheduler::{self, PinTo, Scheduler};
-use crate::state::{Config, LoopRemote, Remote, Shared};
+use crate::state::{Config, ExceptionHandler, LoopRemote, Remote, Shared};
 use crossbeam_deque::Worker;
 use crossbeam_utils::CachePadded;
 use std::fmt;
@@ -59,7 +59,7 @@ use std::panic::Location;
 
 use std::thread::JoinHandle;
 use std::time::Duration;
-use weft_task::{Spawned, Task, TaskRef};
+use weft_task::{ExceptionContext, Spawned, Task, TaskRef};
 
 /// How long [`run`](crate::run) lets cancelled tasks clean up before it drops
 /// them.
@@ -84,6 +84,7 @@ pub struct Builder {
     on_thread_stop: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
     max_blocking_threads: usize,
     blocking_keep_alive: Duration,
+    exception_handler: Option<ExceptionHandler>,
 }
 
 impl Builder {
@@ -96,7 +97,46 @@ impl Builder {
             on_thread_stop: None,
             max_blocking_threads: crate::thread_pool::DEFAULT_MAX_THREADS,
             blocking_keep_alive: crate::thread_pool::DEFAULT_KEEP_ALIVE,
+            exception_handler: None,
         }
+    }
+
+    /// Sets the runtime's exception handler (asyncio's
+    /// `loop.set_exception_handler`): what receives the errors nobody else
+    /// will see, each as an [`ExceptionContext`], on the thread where it
+    /// was found: a `call_soon` / `call_later` callback, done callback or
+    /// waker that panicked ("... panicked"), a task whose error was never
+    /// retrieved (its handle dropped without awaiting it, `result()` or
+    /// `exception()`: "Task exception was never retrieved"), a
+    /// [`Promise`](weft_task::Promise) settled with an error nobody read
+    /// ("Future exception was never retrieved"), and what
+    /// [`Handle::call_exception_handler`] is given. Without one,
+    /// [`default_exception_handler`](weft_task::default_exception_handler)
+    /// logs through `tracing`. A handler that panics is reported through
+    /// `tracing` ("Unhandled error in exception handler") and the runtime
+    /// goes on.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let s = seen.clone();
+    /// let rt = weft::Builder::new()
+    ///     .exception_handler(move |_handle, ctx| s.lock().unwrap().push(ctx.message.clone()))
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(async {
+    ///     weft::call_soon(|| panic!("boom"));
+    ///     weft::yield_now().await;
+    /// });
+    /// assert_eq!(*seen.lock().unwrap(), ["a call_soon callback panicked"]);
+    /// ```
+    pub fn exception_handler(
+        mut self,
+        handler: impl Fn(&Handle, &ExceptionContext) + Send + Sync + 'static,
+    ) -> Builder {
+        self.exception_handler = Some(wrap_handler(handler));
+        self
     }
 
     /// The most threads [`spawn_blocking`](crate::spawn_blocking) runs at
@@ -195,6 +235,7 @@ impl Builder {
             driver,
             blocking,
         ));
+        *shared.exception_handler.lock() = self.exception_handler;
         let mut rt = Runtime {
             handle: Handle {
                 shared: shared.clone(),
@@ -603,6 +644,53 @@ impl Handle {
         self.shared.stop.stop();
     }
 
+    /// Replaces the runtime's exception handler (asyncio's
+    /// `loop.set_exception_handler`); `None` restores the default. See
+    /// [`Builder::exception_handler`] for what it receives.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let calls = Arc::new(AtomicUsize::new(0));
+    /// let c = calls.clone();
+    /// rt.handle().set_exception_handler(Some(move |_: &weft::Handle, _: &weft::ExceptionContext| {
+    ///     c.fetch_add(1, Ordering::SeqCst);
+    /// }));
+    /// rt.handle().call_exception_handler(weft::ExceptionContext::new("one"));
+    /// rt.handle().set_exception_handler(None::<fn(&weft::Handle, &weft::ExceptionContext)>);
+    /// rt.handle().call_exception_handler(weft::ExceptionContext::new("logged by the default"));
+    /// assert_eq!(calls.load(Ordering::SeqCst), 1);
+    /// ```
+    pub fn set_exception_handler<H>(&self, handler: Option<H>)
+    where
+        H: Fn(&Handle, &ExceptionContext) + Send + Sync + 'static,
+    {
+        let handler = handler.map(wrap_handler);
+        // The old one is dropped outside the lock.
+        let old = std::mem::replace(&mut *self.shared.exception_handler.lock(), handler);
+        drop(old);
+    }
+
+    /// Hands `context` to the runtime's exception handler now, on this
+    /// thread (asyncio's `loop.call_exception_handler`): the one set with
+    /// [`Builder::exception_handler`] or
+    /// [`set_exception_handler`](Self::set_exception_handler), else
+    /// [`default_exception_handler`](weft_task::default_exception_handler).
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// rt.handle().call_exception_handler(
+    ///     weft::ExceptionContext::new("a protocol error").with_error(weft::TaskError::failed(
+    ///         std::io::Error::other("bad frame"),
+    ///     )),
+    /// );
+    /// ```
+    pub fn call_exception_handler(&self, context: ExceptionContext) {
+        self.shared.call_exception_handler(context);
+    }
+
     /// The tasks of this runtime that are not done yet (asyncio's `all_tasks`).
     pub fn all_tasks(&self) -> Vec<TaskRef> {
         self.shared.registry.live_tasks()
@@ -661,6 +749,22 @@ impl Handle {
             spawn_on(lp.shared(), future, location).map_err(|_| SpawnError::shut_down())
         })
     }
+}
+
+/// The user's handler, as the runtime keeps it: given the `Shared`, it
+/// makes the `Handle` the user's receives (a handler kept in `Shared` that
+/// held a `Handle` would keep it alive).
+fn wrap_handler(
+    handler: impl Fn(&Handle, &ExceptionContext) + Send + Sync + 'static,
+) -> ExceptionHandler {
+    std::sync::Arc::new(move |shared: &Arc<Shared>, ctx: &ExceptionContext| {
+        handler(
+            &Handle {
+                shared: shared.clone(),
+            },
+            ctx,
+        )
+    })
 }
 
 /// Spawns onto `shared`: the one `Arc` clone a task needs, then its first

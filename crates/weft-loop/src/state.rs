@@ -9,7 +9,7 @@
 
 use crate::driver::Driver;
 use crate::lifo::LifoSlot;
-use crate::loom::sync::{AtomicBool, AtomicUsize, Ordering};
+use crate::loom::sync::{AtomicBool, AtomicUsize, Mutex, Ordering};
 use crate::park::{Idle, Parker};
 use crate::stop::StopSignal;
 use crate::thread_pool::BlockingPool;
@@ -18,7 +18,12 @@ use crossbeam_utils::CachePadded;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
-use weft_task::{Runnable, TaskRegistry};
+use weft_task::{ExceptionContext, Runnable, TaskError, TaskRegistry};
+
+/// The runtime's exception handler: the user's, as `Builder::exception_handler`
+/// and `Handle::set_exception_handler` wrap it (they make the `Handle` it
+/// receives from the `Shared`).
+pub(crate) type ExceptionHandler = Arc<dyn Fn(&Arc<Shared>, &ExceptionContext) + Send + Sync>;
 
 /// A callback queued with `call_soon`.
 pub(crate) type Callback = Box<dyn FnOnce() + Send>;
@@ -110,6 +115,9 @@ pub(crate) struct Shared {
     pub(crate) blocking: Arc<BlockingPool>,
     /// `run_forever`'s stop signal.
     pub(crate) stop: StopSignal,
+    /// The exception handler; `None`: the default one. Read (cloned out)
+    /// only when something is reported, never on a hot path.
+    pub(crate) exception_handler: Mutex<Option<ExceptionHandler>>,
     next_call_target: AtomicUsize,
 }
 
@@ -132,7 +140,8 @@ impl Shared {
             config,
             driver,
             blocking: Arc::new(blocking),
-            stop: StopSignal::default(),
+            stop: StopSignal::new(),
+            exception_handler: Mutex::new(None),
             next_call_target: AtomicUsize::new(0),
             remotes,
         }
@@ -222,6 +231,31 @@ impl Shared {
         self.remotes[i].lp.send(Msg::Call(f));
     }
 
+    /// Hands `context` to the exception handler, on this thread (asyncio's
+    /// `call_exception_handler`); the default one if none was set. A handler
+    /// that panics is reported through `tracing` ("Unhandled error in
+    /// exception handler", with the context it was given), as asyncio logs it.
+    pub(crate) fn call_exception_handler(self: &Arc<Self>, context: ExceptionContext) {
+        // Cloned out: the handler may set another, or report again.
+        let handler = self.exception_handler.lock().clone();
+        match handler {
+            None => weft_task::default_exception_handler(&context),
+            Some(handler) => {
+                if let Err(panic) = weft_task::catch_panic(|| handler(self, &context)) {
+                    tracing::error!(
+                        error = %panic,
+                        context = %context,
+                        "Unhandled error in exception handler"
+                    );
+                    weft_task::discard_context(
+                        ExceptionContext::default().with_error(TaskError::Panicked(panic)),
+                    );
+                }
+            }
+        }
+        weft_task::discard_context(context);
+    }
+
     pub(crate) fn same(&self, other: &Shared) -> bool {
         std::ptr::eq(self, other)
     }
@@ -242,6 +276,17 @@ impl Shared {
             }
             std::thread::sleep(Duration::from_micros(500));
         }
+    }
+}
+
+/// A runtime's exception handler as the task core reaches it (through the
+/// hook `context.rs` installs): what a panic caught on one of its loops, or a
+/// promise error dropped there unread, is reported to.
+pub(crate) struct RuntimeExceptions(pub(crate) Arc<Shared>);
+
+impl weft_task::CallExceptionHandler for RuntimeExceptions {
+    fn call_exception_handler(&self, context: ExceptionContext) {
+        self.0.call_exception_handler(context);
     }
 }
 

@@ -30,7 +30,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 /// A runtime's stop signal (module header).
-#[derive(Default)]
 pub(crate) struct StopSignal {
     state: Mutex<StopState>,
 }
@@ -46,6 +45,12 @@ struct StopState {
 }
 
 impl StopSignal {
+    pub(crate) fn new() -> StopSignal {
+        StopSignal {
+            state: Mutex::new(StopState::default()),
+        }
+    }
+
     /// Asks the running `run_forever` to return, or the next one to return
     /// after one iteration.
     pub(crate) fn stop(&self) {

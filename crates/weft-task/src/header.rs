@@ -46,6 +46,9 @@ pub(crate) struct Cold {
     pub(crate) callbacks: DoneCallbacks<TaskRef>,
     /// The error the task ended with, for `exception()` on any handle.
     pub(crate) error: Option<TaskError>,
+    /// `exception()` returned that error: it was retrieved, so dropping
+    /// the handle with the output unread does not report it.
+    pub(crate) error_retrieved: bool,
 }
 
 impl Header {
@@ -302,6 +305,12 @@ impl RawTask {
 pub(crate) fn schedule_callbacks(raw: RawTask, callbacks: DoneCallbacks<TaskRef>) {
     let task = TaskRef::from_raw_inc(raw);
     raw.call_soon(Box::new(move || callbacks.fire(&task)));
+}
+
+/// Whether `exception()` read the task's error (see `Cold::error_retrieved`).
+pub(crate) fn error_retrieved(raw: RawTask) -> bool {
+    raw.header()
+        .peek_cold(|c| c.is_some_and(|c| c.error_retrieved))
 }
 
 /// A handle to any task, whatever its output type: what `current_task()`,

@@ -13,6 +13,9 @@
 //!   done-callback list, which `Task`, `Promise` and weft-loop's
 //!   `ConcurrentFuture` share; [`catch_panic`] and [`run_reporting`]: the one
 //!   runner for code weft does not own.
+//! * [`ExceptionContext`] and [`default_exception_handler`]: what reaches a
+//!   loop's exception handler (a panicking callback, an error never
+//!   retrieved), through the [`CallExceptionHandler`] a loop provides.
 //!
 //! Users normally reach all of this through the `weft` crate.
 
@@ -22,6 +25,7 @@ mod callback;
 mod cancel;
 pub mod context;
 mod error;
+mod exception;
 mod header;
 mod id;
 // The workspace's one loom shim, public (hidden) for weft's own crates only.
@@ -43,6 +47,10 @@ mod loom_tests;
 pub use callback::{DoneCallback, DoneCallbacks};
 pub use cancel::{catch_cancel, CatchCancel, Raise};
 pub use error::{Cancelled, InvalidStateError, PanicError, TaskError, TimeoutError};
+pub use exception::{
+    default_exception_handler, discard_context, set_exception_hook, CallExceptionHandler,
+    ExceptionContext, ExceptionHook,
+};
 pub use header::TaskRef;
 pub use id::TaskId;
 pub use panic::{catch_panic, run_reporting, wake_all};

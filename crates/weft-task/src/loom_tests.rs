@@ -121,6 +121,9 @@ impl crate::context::CallSoon for Sched {
     }
 }
 
+// The default handler (it logs); the models check no report.
+impl crate::CallExceptionHandler for Sched {}
+
 /// What a model's futures and outputs did.
 #[derive(Debug, Default)]
 struct Counters {

@@ -2,7 +2,8 @@
 //! not own (a task's poll or drop, a done callback, a waker, a `call_soon`
 //! callback, a blocking job) goes through [`catch_panic`] or
 //! [`run_reporting`], so a panic there becomes a [`PanicError`] (the task's
-//! error) or a `tracing` report, never an unwind through runtime code.
+//! error) or a report to the loop's exception handler (`exception.rs`),
+//! never an unwind through runtime code.
 
 use crate::error::PanicError;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -24,8 +25,10 @@ pub fn catch_panic<R>(f: impl FnOnce() -> R) -> Result<R, PanicError> {
     catch_unwind(AssertUnwindSafe(f)).map_err(PanicError::from_payload)
 }
 
-/// Runs `f`; a panic is reported through `tracing` (at error level, with
-/// `what` saying what panicked) and swallowed, so the caller goes on.
+/// Runs `f`; a panic is reported to the exception handler of the loop
+/// running on this thread (by default: logged through `tracing` at error
+/// level), with the message "{what} panicked", and swallowed, so the caller
+/// goes on.
 ///
 /// ```
 /// weft_task::run_reporting("an example callback", || panic!("ignored"));
@@ -61,15 +64,31 @@ pub fn wake_all(what: &'static str, wakers: impl IntoIterator<Item = Waker>) {
     }
 }
 
-/// Reports a caught panic (`what` names what panicked) and drops it. Out of
-/// line and cold, so the runners above stay small enough to inline into the
+/// Reports a caught panic (`what` names what panicked) to the exception
+/// handler (through the reporter `exception.rs` installs), which drops it. Out of line and cold, so the runners above stay small enough to inline into the
 /// hot paths that call them (a task's free, its join waker's wake): the
 /// happy path is then the bare call, as without the guard.
 #[cold]
 #[inline(never)]
 fn report(what: &'static str, err: PanicError) {
-    tracing::error!(error = %err, "{what} panicked");
-    discard(err);
+    match REPORTER.get() {
+        Some(reporter) => reporter(what, err),
+        None => {
+            tracing::error!(error = %err, "{what} panicked");
+            discard(err);
+        }
+    }
+}
+
+/// Where [`report`] sends a caught panic: set by `exception.rs` when a loop
+/// installs its exception hook (this layer cannot name the handler's types);
+/// until then, a panic is logged here. A std `OnceLock`: set once per
+/// process, it orders nothing else.
+static REPORTER: std::sync::OnceLock<fn(&'static str, PanicError)> = std::sync::OnceLock::new();
+
+/// Sends the panics caught from now on to `reporter` (once per process).
+pub(crate) fn set_reporter(reporter: fn(&'static str, PanicError)) {
+    let _ = REPORTER.set(reporter);
 }
 
 /// Drops a panic nobody will read, guarding against a payload whose own

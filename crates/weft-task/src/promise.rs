@@ -19,7 +19,12 @@ use std::task::{Context, Poll};
 /// promise was created, never synchronously, in registration order; a promise
 /// made outside any loop runs them on the thread that settles it.
 ///
-/// Dropping a handle never settles or cancels the promise. A task cancelled
+/// Dropping a handle never settles or cancels the promise; dropping the
+/// last one of a promise settled with an error nobody read (by awaiting,
+/// `result()` or `exception()`) reports that error to the exception handler
+/// of the loop running on the thread dropping it (the default handler, which
+/// logs, on a thread without one), as asyncio logs "Future exception was
+/// never retrieved". A task cancelled
 /// while awaiting a promise cancels the promise (asyncio propagates
 /// cancellation to the awaited future).
 ///
@@ -117,7 +122,11 @@ impl<T: Send + 'static> Promise<T> {
     /// The error it was settled with: `Ok(None)` for a value, `Ok(Some(err))` for
     /// an error or cancellation, `Err(InvalidStateError)` while pending.
     pub fn exception(&self) -> Result<Option<TaskError>, InvalidStateError> {
-        self.inner.state.lock().exception()
+        let mut state = self.inner.state.lock();
+        if state.is_done() {
+            state.mark_retrieved();
+        }
+        state.exception()
     }
 
     /// Registers `cb` to run when the promise is settled (at once, on the loop,
@@ -139,7 +148,11 @@ impl<T: Clone + Send + 'static> Promise<T> {
     /// The value (cloned) without awaiting: `Err(InvalidStateError)` while
     /// pending; the inner `Result` is the outcome (asyncio's `result()`).
     pub fn result(&self) -> Result<Result<T, TaskError>, InvalidStateError> {
-        self.inner.state.lock().peek().cloned()
+        let mut state = self.inner.state.lock();
+        if state.is_done() {
+            state.mark_retrieved();
+        }
+        state.peek().cloned()
     }
 
     /// A future resolving to the outcome; many may wait at once.
@@ -150,6 +163,27 @@ impl<T: Clone + Send + 'static> Promise<T> {
             awaited_at: None,
         }
     }
+}
+
+impl<T> Drop for Inner<T> {
+    /// The last handle is gone: an error nobody read is reported to the
+    /// exception handler of the loop running on this thread (asyncio's
+    /// "Future exception was never retrieved").
+    fn drop(&mut self) {
+        let error = self.state.lock().unretrieved_error().cloned();
+        if let Some(error) = error {
+            report_unretrieved::<T>(error);
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn report_unretrieved<T>(error: TaskError) {
+    let context = crate::ExceptionContext::new("Future exception was never retrieved")
+        .with_error(error)
+        .with_future(std::any::type_name::<Promise<T>>());
+    crate::exception::report(None, context);
 }
 
 impl<T: Send + 'static> Default for Promise<T> {
@@ -231,6 +265,9 @@ impl<T: Clone + Send + 'static> Future for PromiseWait<T> {
         }
         let this = &mut *self;
         let mut state = this.promise.inner.state.lock();
+        if state.is_done() {
+            state.mark_retrieved();
+        }
         if let Ok(outcome) = state.peek() {
             this.slot = None;
             return Poll::Ready(outcome.clone());

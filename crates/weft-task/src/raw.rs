@@ -57,7 +57,7 @@
 
 use crate::context;
 use crate::error::{Cancelled, InvalidStateError, TaskError};
-use crate::header::{Header, RawTask, Vtable};
+use crate::header::{Header, RawTask, TaskRef, Vtable};
 use crate::id::TaskId;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::{AtomicU32, Mutex};
@@ -349,11 +349,14 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
 ) {
     let header = &cell.header;
     // The future is gone by now (dropped by `poll_future` or `cancel_future`).
+    // The error, kept for a report if nobody will read it (below).
+    let mut failed = None;
     let outcome = match &output {
         Ok(_) => Outcome::Value,
         Err(TaskError::Cancelled(_)) => Outcome::Cancelled,
         Err(error) => {
             let error = error.clone();
+            failed = Some(error.clone());
             header.with_cold(|c| c.error = Some(error));
             Outcome::Error
         }
@@ -383,8 +386,15 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
             }
         });
     }
+    // An error with the handle gone: no handle will retrieve it, but a
+    // done callback still may (asyncio reports when the last reference
+    // goes, after the callbacks ran): reported after them, if still unread.
+    let mut unretrieved = failed.filter(|_| !snapshot.is_join_interested());
     if snapshot.has_callbacks() {
-        fire_done_callbacks(RawTask::from_header(ptr));
+        unretrieved = fire_done_callbacks(RawTask::from_header(ptr), unretrieved);
+    }
+    if let Some(error) = unretrieved {
+        report_unretrieved(cell, ptr, error);
     }
     if header.state.ref_dec(1 + usize::from(released)) {
         // SAFETY: those were the last references.
@@ -392,13 +402,28 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
     }
 }
 
-/// Hands the registered done callbacks to the loop, in registration order. Only
+/// Hands the registered done callbacks to the loop, in registration order,
+/// then `unretrieved` to the exception handler if they left it unread. Only
 /// called when completion saw `HAS_CALLBACKS` (see `State::set_has_callbacks`).
-fn fire_done_callbacks(raw: RawTask) {
+/// With no callback left to run, gives `unretrieved` back to report now.
+fn fire_done_callbacks(raw: RawTask, unretrieved: Option<TaskError>) -> Option<TaskError> {
     let callbacks = raw.header().with_cold(|c| c.callbacks.take());
-    if !callbacks.is_empty() {
-        crate::header::schedule_callbacks(raw, callbacks);
+    if callbacks.is_empty() {
+        return unretrieved;
     }
+    match unretrieved {
+        None => crate::header::schedule_callbacks(raw, callbacks),
+        Some(error) => {
+            let task = TaskRef::from_raw_inc(raw);
+            raw.call_soon(Box::new(move || {
+                callbacks.fire(&task);
+                if !crate::header::error_retrieved(task.raw()) {
+                    crate::exception::report(None, unretrieved_context(task, error));
+                }
+            }));
+        }
+    }
+    None
 }
 
 /// # Safety
@@ -503,14 +528,51 @@ unsafe fn with_output<F: Future, S>(ptr: NonNull<Header>, f: &mut dyn FnMut(*con
 /// # Safety
 ///
 /// Complete, and the caller is the handle.
-unsafe fn drop_output<F: Future, S>(ptr: NonNull<Header>) {
+unsafe fn drop_output<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: live cell.
     let cell = unsafe { cell::<F, S>(ptr) };
+    // An error still in the stage was never taken; unless `exception()`
+    // read it, it was never retrieved. (Checked on the stage first, so a
+    // handle dropped after its value was taken costs no lock.)
+    // SAFETY: the output is the handle's once COMPLETE is observed.
+    let unread = cell.stage.with(|stage| match unsafe { &*stage } {
+        Stage::Finished(Err(e)) if !e.is_cancelled() => Some(e.clone()),
+        _ => None,
+    });
     run_reporting("a task's output, dropped with its handle,", || {
-        // SAFETY: the output is the handle's once COMPLETE is observed.
+        // SAFETY: as above.
         cell.stage
             .with_mut(|stage| unsafe { *stage = Stage::Consumed })
     });
+    if let Some(error) = unread {
+        let retrieved = cell
+            .header
+            .peek_cold(|c| c.is_some_and(|c| c.error_retrieved));
+        if !retrieved {
+            report_unretrieved(cell, ptr, error);
+        }
+    }
+}
+
+/// asyncio's "Task exception was never retrieved": hands the error to the
+/// task's runtime's exception handler, on this thread. The caller holds a
+/// reference (the runner's, or the handle's).
+#[cold]
+#[inline(never)]
+fn report_unretrieved<F: Future + 'static, S: Schedule>(
+    cell: &Cell<F, S>,
+    ptr: NonNull<Header>,
+    error: TaskError,
+) {
+    let task = TaskRef::from_raw_inc(RawTask::from_header(ptr));
+    crate::exception::report(Some(&cell.scheduler), unretrieved_context(task, error));
+}
+
+/// The context of asyncio's "Task exception was never retrieved".
+fn unretrieved_context(task: TaskRef, error: TaskError) -> crate::ExceptionContext {
+    crate::ExceptionContext::new("Task exception was never retrieved")
+        .with_error(error)
+        .with_task(task)
 }
 
 /// # Safety

@@ -120,6 +120,9 @@ impl<T> Outcome<T> {
 /// ```
 pub struct ResultCell<T, A: ?Sized> {
     outcome: Outcome<T>,
+    /// Someone read the outcome ([`mark_retrieved`](ResultCell::mark_retrieved)):
+    /// an error it holds was retrieved (asyncio's `__log_traceback`, negated).
+    retrieved: bool,
     /// Waiters' wakers, indexed by the slot each waiter holds.
     waiters: Vec<Option<Waker>>,
     callbacks: DoneCallbacks<A>,
@@ -175,6 +178,7 @@ impl<T, A: ?Sized> ResultCell<T, A> {
     pub const fn new() -> ResultCell<T, A> {
         ResultCell {
             outcome: Outcome::Pending,
+            retrieved: false,
             waiters: Vec::new(),
             callbacks: DoneCallbacks::new(),
         }
@@ -222,6 +226,32 @@ impl<T, A: ?Sized> ResultCell<T, A> {
     /// The error it ended with, if set to one (taken or not).
     pub fn error(&self) -> Option<&TaskError> {
         self.outcome.error()
+    }
+
+    /// Records that the outcome was read (a `result()`, an `exception()`,
+    /// an awaiter that got it): an error it holds is no longer reported as
+    /// never retrieved. Taking the outcome needs no call.
+    pub fn mark_retrieved(&mut self) {
+        self.retrieved = true;
+    }
+
+    /// The error it was set to, if nobody read or took it: what the owner
+    /// reports as never retrieved when it is dropped. Never a cancellation.
+    ///
+    /// ```
+    /// use weft_task::{ResultCell, TaskError};
+    ///
+    /// let mut cell = ResultCell::<u8, ()>::new();
+    /// let _ = cell.try_set(Err(TaskError::failed(std::fmt::Error))).unwrap().wake();
+    /// assert!(cell.unretrieved_error().is_some());
+    /// cell.mark_retrieved();
+    /// assert!(cell.unretrieved_error().is_none());
+    /// ```
+    pub fn unretrieved_error(&self) -> Option<&TaskError> {
+        match &self.outcome {
+            Outcome::Ready(Err(e)) if !self.retrieved && !e.is_cancelled() => Some(e),
+            _ => None,
+        }
     }
 
     /// Whether it ended cancelled.

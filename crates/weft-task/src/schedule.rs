@@ -1,20 +1,22 @@
 //! The contract between a task and the loop that runs it.
 
 use crate::context::CallSoon;
+use crate::exception::CallExceptionHandler;
 use crate::registry::TaskRegistry;
 use crate::task::Runnable;
 
 /// What a loop provides to the tasks it runs. weft-loop implements it; the task
 /// core calls it when a task is woken, yields or completes. Running a task's
 /// done callbacks goes through its [`CallSoon`] supertrait, the one
-/// `call_soon` a promise made on the loop uses too.
+/// `call_soon` a promise made on the loop uses too; a task error nobody
+/// retrieved goes to its [`CallExceptionHandler`] supertrait.
 ///
 /// # Safety
 ///
 /// Implementors promise that [`registry`](Schedule::registry) returns the same
 /// registry every time it is called on one scheduler value (a task is removed
 /// from the registry it was inserted in, by the slot it got there).
-pub unsafe trait Schedule: CallSoon + Send + Sync + 'static {
+pub unsafe trait Schedule: CallSoon + CallExceptionHandler + Send + Sync + 'static {
     /// A task became ready (woken): queue it. Called on whatever thread woke it.
     fn schedule(&self, task: Runnable);
 

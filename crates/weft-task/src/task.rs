@@ -104,7 +104,13 @@ impl TaskRef {
         if state.is_ended_cancelled() {
             return Ok(Some(TaskError::Cancelled(header.cancelled_error())));
         }
-        Ok(header.peek_cold(|c| c.and_then(|c| c.error.clone())))
+        // Reading the error retrieves it (asyncio's `exception()` clears
+        // `__log_traceback`): dropping the handle then reports nothing.
+        let mut cold = header.cold.lock();
+        Ok(cold.as_mut().and_then(|c| {
+            c.error_retrieved = c.error.is_some();
+            c.error.clone()
+        }))
     }
 
     /// Registers `cb` to run (on the loop, never synchronously) when the task is

@@ -23,6 +23,9 @@
 //! | `asyncio.current_task()`        | [`current_task`]                           |
 //! | `asyncio.all_tasks()`           | [`all_tasks`]                              |
 //! | `loop.run_until_complete(f)`    | [`Runtime::block_on`]                      |
+//! | `loop.run_forever()` / `loop.stop()` | [`Runtime::run_forever`] / [`Handle::stop`] |
+//! | `with asyncio.Runner() as r: r.run(c)` | [`Runner::new`], [`Runner::run`]     |
+//! | `loop.set_exception_handler(h)` | [`Builder::exception_handler`], [`Handle::set_exception_handler`] |
 //! | `await asyncio.sleep(d)`        | [`sleep`]`(d).await`                       |
 //! | `loop.call_soon(f)` / `call_later` / `call_at` | [`call_soon`] / [`call_later`] / [`call_at`] |
 //! | `loop.call_soon_threadsafe(f)`  | [`LoopHandle::call_soon_threadsafe`]       |
@@ -78,6 +81,7 @@ pub use weft_task::{
     catch_cancel, coop, Cancelled, CatchCancel, DoneCallback, InvalidStateError, PanicError,
     Promise, PromiseWait, Raise, Task, TaskError, TaskId, TaskRef, TimeoutError,
 };
+pub use weft_task::{default_exception_handler, ExceptionContext};
 
 /// What the code `#[weft::main]` and `#[weft::test]` generate calls. Not a
 /// stable API: it changes with the attributes.

@@ -356,6 +356,15 @@ impl TraceLog {
 
     /// Records this thread's events until the guard drops.
     pub fn install(&self) -> tracing::subscriber::DefaultGuard {
+        // tracing caches a callsite's interest when it is first hit; while
+        // exactly one dispatcher is alive it asks the hitting thread's
+        // default, so a callsite first hit on a thread without a
+        // subscriber, while one test's TraceLog is the only one alive, is
+        // off for everyone (tracing-core's `has_just_one`). A second
+        // dispatcher kept alive for the whole run makes it ask every
+        // registered one instead; events still go to each thread's default.
+        static SECOND: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+        SECOND.get_or_init(|| tracing::Dispatch::new(Capture(Default::default())));
         tracing::subscriber::set_default(Capture(self.0.clone()))
     }
 

@@ -39,7 +39,7 @@ use crate::context::{with_current, Loop};
 use crate::state::{Callback, LoopRemote, Msg, Shared};
 use std::sync::Arc;
 use weft_task::context::CallSoon;
-use weft_task::{Runnable, Schedule, TaskRegistry};
+use weft_task::{CallExceptionHandler, ExceptionContext, Runnable, Schedule, TaskRegistry};
 
 impl Loop {
     /// A stealable task woken on this thread (rows 1 and 2). A `block_on`
@@ -162,6 +162,12 @@ unsafe impl Schedule for Scheduler {
     }
 }
 
+impl CallExceptionHandler for Scheduler {
+    fn call_exception_handler(&self, context: ExceptionContext) {
+        self.shared.call_exception_handler(context);
+    }
+}
+
 impl CallSoon for Scheduler {
     fn call_soon(&self, f: Callback) {
         call_soon(&self.shared, f);
@@ -184,6 +190,12 @@ unsafe impl Schedule for LocalScheduler {
 
     fn registry(&self) -> &TaskRegistry {
         &self.shared.registry
+    }
+}
+
+impl CallExceptionHandler for LocalScheduler {
+    fn call_exception_handler(&self, context: ExceptionContext) {
+        self.shared.call_exception_handler(context);
     }
 }
 
