@@ -109,6 +109,12 @@ pub(crate) struct Vtable {
     pub(crate) shutdown: unsafe fn(NonNull<Header>),
     /// Runs `f` soon on the task's loop.
     pub(crate) call_soon: unsafe fn(NonNull<Header>, Box<dyn FnOnce() + Send>),
+    /// `std::any::type_name` of the future, for the task's repr (`repr.rs`).
+    pub(crate) future_type_name: fn() -> &'static str,
+    /// Calls `f` with a pointer to the stored value (`*const F::Output`) if the
+    /// task returned one that is still stored, else with null. The caller is
+    /// the handle and has seen `COMPLETE`.
+    pub(crate) with_output: unsafe fn(NonNull<Header>, &mut dyn FnMut(*const ())),
 }
 
 /// Where a task sits in the registry; only touched under its shard's lock

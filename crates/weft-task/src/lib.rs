@@ -42,6 +42,7 @@ mod panic;
 mod promise;
 mod raw;
 mod registry;
+mod repr;
 mod result_cell;
 mod schedule;
 mod state;

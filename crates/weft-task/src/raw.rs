@@ -218,6 +218,8 @@ fn vtable<F: Future + 'static, S: Schedule>() -> &'static Vtable {
         drop_output: drop_output::<F, S>,
         shutdown: shutdown::<F, S>,
         call_soon: call_soon::<F, S>,
+        future_type_name: std::any::type_name::<F>,
+        with_output: with_output::<F, S>,
     }
 }
 
@@ -760,6 +762,23 @@ unsafe fn take<F: Future, S>(ptr: NonNull<Header>) -> Option<Result<F::Output, T
         return Some(Err(TaskError::Cancelled(cell.header.cancelled_error())));
     }
     Some(out)
+}
+
+/// # Safety
+///
+/// Complete, and the caller is the handle (the output is its alone, and it
+/// only reads it here).
+unsafe fn with_output<F: Future, S>(ptr: NonNull<Header>, f: &mut dyn FnMut(*const ())) {
+    // SAFETY: live cell.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    cell.stage.with(|stage| {
+        // SAFETY: the output is the handle's once COMPLETE is observed, and the
+        // handle does not take it while it reads it.
+        match unsafe { &*stage } {
+            Stage::Finished(Ok(value)) => f(value as *const F::Output as *const ()),
+            _ => f(std::ptr::null()),
+        }
+    });
 }
 
 /// # Safety

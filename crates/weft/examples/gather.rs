@@ -60,20 +60,19 @@
 
 mod pymotw;
 
-use pymotw::py_list;
-use std::time::Duration;
+use pymotw::{py_list, seconds};
 use weft::TaskError;
 
 async fn phase1() -> &'static str {
     println!("in phase1");
-    weft::sleep(Duration::from_secs(2)).await;
+    weft::sleep(seconds(2.0)).await;
     println!("done with phase1");
     "phase1 result"
 }
 
 async fn phase2() -> &'static str {
     println!("in phase2");
-    weft::sleep(Duration::from_secs(1)).await;
+    weft::sleep(seconds(1.0)).await;
     println!("done with phase2");
     "phase2 result"
 }
@@ -92,7 +91,9 @@ async fn async_main() -> Result<(), TaskError> {
     Ok(())
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Runs the program (tests/tests/seeds_examples.rs calls it too, and compares
+/// what it prints with the Python output above).
+pub(crate) fn main() -> Result<(), Box<dyn std::error::Error>> {
     // event_loop.run_until_complete(main()); event_loop.close()
     pymotw::run_one_thread(async_main())??;
     Ok(())

@@ -118,7 +118,9 @@ async fn async_main(num_phases: u32) {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Runs the program (tests/tests/seeds_examples.rs calls it too, and compares
+/// what it prints with the Python output above).
+pub(crate) fn main() -> Result<(), Box<dyn std::error::Error>> {
     // event_loop.run_until_complete(main(3)); event_loop.close()
     pymotw::run_one_thread(async_main(3))?;
     Ok(())

@@ -1,22 +1,47 @@
-//! What the PyMOTW ports (`wait`, `wait_timeout`, `gather`, `as_completed`)
-//! share: asyncio's single-threaded loop, and Python's list `repr`.
+//! What the ports of the seed programs share (the PyMOTW chapters, the Python
+//! documentation's "Tasks and coroutines", the tutorials): asyncio's
+//! single-threaded loop, the length of a second, and Python's `repr` of a list.
+//!
+//! Each example uses part of it.
+#![allow(dead_code)]
 
 use std::future::Future;
+use std::time::Duration;
 
 /// Runs `main` as a task on a one-worker runtime and returns its output:
 /// `event_loop.run_until_complete(main())` with asyncio's one-thread,
 /// first-come-first-run order (the phases are spawned with `spawn_local`).
+/// The task's spawn site (what its `Display` shows) is the caller's line.
+#[track_caller]
 pub(crate) fn run_one_thread<F>(main: F) -> Result<F::Output, Box<dyn std::error::Error>>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let rt = weft::Builder::new().workers(1).build()?;
-    Ok(rt.block_on(rt.spawn(main))?)
+    let rt = one_thread()?;
+    let task = rt.spawn(main);
+    Ok(rt.block_on(task)?)
+}
+
+/// A runtime with one worker: asyncio's one thread, for programs that drive
+/// it themselves.
+pub(crate) fn one_thread() -> std::io::Result<weft::Runtime> {
+    weft::Builder::new().workers(1).build()
+}
+
+/// `s` seconds of the original program: real seconds, unless the environment
+/// variable `WEFT_SEEDS_SECOND_MS` says how many milliseconds a second lasts
+/// (the test that checks the examples' output, tests/tests/seeds_examples.rs,
+/// runs them fast that way; the programs' order does not depend on it).
+pub(crate) fn seconds(s: f64) -> Duration {
+    let second_ms = std::env::var("WEFT_SEEDS_SECOND_MS")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(1000.0);
+    Duration::from_secs_f64(s * second_ms / 1000.0)
 }
 
 /// Python's `repr` of a list of strings: `['a', 'b']`.
-#[allow(dead_code)] // wait_timeout prints no list
 pub(crate) fn py_list<S: AsRef<str>>(items: &[S]) -> String {
     let quoted: Vec<String> = items.iter().map(|s| format!("'{}'", s.as_ref())).collect();
     format!("[{}]", quoted.join(", "))
