@@ -35,9 +35,18 @@ async fn reraise<T>(e: TaskError) -> T {
 /// settled, then sets `cleaned` and re-raises. Returned once it is parked in
 /// its `catch_cancel`.
 async fn slow_to_die(gate: &Promise<()>, cleaned: &Flag) -> Task<()> {
-    let (gate, cleaned) = (gate.clone(), cleaned.clone());
+    slow_to_die_watched(gate, cleaned, &Flag::new()).await
+}
+
+/// As [`slow_to_die`], setting `cleaning` once the child has taken its first
+/// cancellation (its `catch_cancel` returned): a request made after that is a
+/// new one, where one made before would merge with the first (as two
+/// `cancel()`s before a task runs do in asyncio).
+async fn slow_to_die_watched(gate: &Promise<()>, cleaned: &Flag, cleaning: &Flag) -> Task<()> {
+    let (gate, cleaned, cleaning) = (gate.clone(), cleaned.clone(), cleaning.clone());
     spawn_started!("the child to park", {
         if let Err(c) = catch_cancel(pending::<()>()).await {
+            cleaning.set();
             let _ = gate.await;
             cleaned.set();
             c.raise().await
@@ -90,12 +99,15 @@ async fn a_cancelled_task_ends_only_after_the_task_it_awaited_has_ended() {
 #[weft::test(workers = 2, time_limit = common::WATCHDOG)]
 async fn a_second_cancel_while_draining_is_passed_on_to_the_awaited_task() {
     in_task(async move {
-        let (gate, cleaned) = (Promise::new(), Flag::new());
-        let child = slow_to_die(&gate, &cleaned).await;
+        let (gate, cleaned, cleaning) = (Promise::new(), Flag::new(), Flag::new());
+        let child = slow_to_die_watched(&gate, &cleaned, &cleaning).await;
         let child_ref = child.task_ref();
         let parent = spawn_started!("the parent to await the child", { child.await });
         assert!(parent.cancel());
         wait_until("the child to be cancelled", || child_ref.cancelling() == 1).await;
+        // Until the child has taken the first request, a second one would
+        // merge with it (two cancels before a task runs are one).
+        wait_until("the child to start its cleanup", || cleaning.get()).await;
         yield_times(5).await;
         assert!(!parent.done());
         assert!(

@@ -532,6 +532,10 @@ unsafe fn cancel_future<F: Future + 'static, S: Schedule>(
             .expect("a draining task has its drains")
             .ending));
     }
+    // Delivered from here on: a request made while the future is dropped is
+    // a new one, to pass on once draining (it also re-notifies the task).
+    // Cleared before the drop, not after, or such a request would be lost.
+    header.state.clear_cancel_request();
     let cancelled = header.cancelled_error();
     // SAFETY: RUNNING is ours.
     let (dropped, drains) = unsafe { drop_future(cell, ptr, &cancelled) };
@@ -543,8 +547,6 @@ unsafe fn cancel_future<F: Future + 'static, S: Schedule>(
     if !may_drain || drains.is_empty() {
         return Polled::Ready(Err(ending));
     }
-    // Delivered: from now on a request is a new one, to pass on.
-    header.state.clear_cancel_request();
     header.with_cold(|c| c.draining = Some(Box::new(Draining { ending, drains })));
     header.state.set_draining();
     // SAFETY: RUNNING is ours.
