@@ -234,9 +234,53 @@ fn test_recursive_run() {
     });
 }
 
-// CPython: test_runners.py RunnerTests.test_run_keeps_context is section 3's
-// (contextvars); the loop-keeping part: tasks pinned to the runner's loop
-// wait between runs and go on in the next.
+// CPython: test_runners.py RunnerTests.test_run_keeps_context: every run
+// runs in the runner's one context, so what a run sets the next one sees.
+#[test]
+fn test_run_keeps_context() {
+    static CVAR: weft::ContextVar<i32> = weft::ContextVar::with_default("cvar", -1);
+    watchdog(|| {
+        async fn f(val: i32) -> i32 {
+            let old = CVAR.get().unwrap();
+            weft::yield_now().await;
+            CVAR.set(val);
+            old
+        }
+        let runner = Runner::new().unwrap();
+        assert_eq!(runner.run(f(1)), -1);
+        assert_eq!(runner.run(f(2)), 1);
+        let ctx = runner.run(async { weft::copy_context() });
+        assert_eq!(ctx.get(&CVAR), Some(2));
+        // The caller's own context is not the runner's.
+        assert_eq!(CVAR.get(), Some(-1));
+    });
+}
+
+// asyncio's `runner.run(coro, context=ctx)` (no CPython case of its own):
+// the future runs in (a copy of) `ctx`,
+// not the runner's context; weft's contexts are values, so `ctx` itself and
+// the runner's context keep what they had.
+#[test]
+fn run_with_context_runs_in_a_copy_of_that_context() {
+    static CVAR: weft::ContextVar<i32> = weft::ContextVar::with_default("cvar", -1);
+    watchdog(|| {
+        let runner = Runner::new().unwrap();
+        runner.run(async { CVAR.set(1) });
+        let mut ctx = weft::contextvars::Context::new();
+        ctx.run(|| CVAR.set(7));
+        let seen = runner.run_with_context(&ctx, async {
+            let seen = CVAR.get();
+            CVAR.set(8);
+            seen
+        });
+        assert_eq!(seen, Some(7));
+        assert_eq!(ctx.get(&CVAR), Some(7));
+        assert_eq!(runner.run(async { CVAR.get() }), Some(1));
+    });
+}
+
+// The loop-keeping part of test_run_keeps_context: tasks pinned to the
+// runner's loop wait between runs and go on in the next.
 #[test]
 fn pinned_tasks_wait_between_runs() {
     watchdog(|| {

@@ -12,6 +12,15 @@
 //! sent there between runs waits in its inbox. Tasks any worker may run
 //! ([`spawn`](crate::spawn)) do not wait: the workers run them all along.
 //!
+//! # The runner's context
+//!
+//! As asyncio's `Runner` keeps one `contextvars` context (a copy of the
+//! creating thread's) and runs every `run` in it, each `run` here drives its
+//! future in the runner's [`Context`](weft_task::contextvars::Context): what
+//! one run sets, the next one sees (tasks spawned in a run copy it, as any
+//! spawn does). [`run_with_context`](Runner::run_with_context) runs one
+//! future in a copy of another context instead.
+//!
 //! # Closing
 //!
 //! asyncio's `Runner.close` (as `asyncio.run` ends): cancel every task, run
@@ -76,6 +85,9 @@ pub struct Runner {
     lp: BlockOn,
     /// How long `close` lets cancelled tasks clean up.
     grace: Duration,
+    /// The context every [`run`](Runner::run) runs in, kept across runs
+    /// (asyncio's `Runner._context`): a copy of the creating thread's.
+    context: std::cell::RefCell<weft_task::contextvars::Context>,
     /// Tied to this thread (module header), whatever the fields say.
     _not_send: PhantomData<*const ()>,
 }
@@ -106,6 +118,7 @@ impl Runner {
             rt: Some(rt),
             lp,
             grace: DEFAULT_SHUTDOWN_GRACE,
+            context: std::cell::RefCell::new(weft_task::contextvars::copy_context()),
             _not_send: PhantomData,
         })
     }
@@ -152,6 +165,39 @@ impl Runner {
         }
     }
 
+    /// Like [`run`](Self::run), with `future` running in a copy of `context`
+    /// instead of the runner's own (asyncio's `Runner.run(coro, context=ctx)`).
+    /// As with [`spawn_with_context`](crate::spawn_with_context), a context is
+    /// a value: what `future` sets stays in its copy, and neither `context`
+    /// nor the runner's context changes.
+    ///
+    /// ```
+    /// use weft::contextvars::{Context, ContextVar};
+    ///
+    /// static USER: ContextVar<&str> = ContextVar::new("user");
+    ///
+    /// let mut ctx = Context::new();
+    /// ctx.run(|| USER.set("ann"));
+    /// let runner = weft::Runner::new().unwrap();
+    /// assert_eq!(runner.run_with_context(&ctx, async { USER.get() }), Some("ann"));
+    /// assert_eq!(USER.get(), None); // the caller's own context is untouched
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`run`](Self::run).
+    #[track_caller]
+    pub fn run_with_context<F: Future>(
+        &self,
+        context: &weft_task::contextvars::Context,
+        future: F,
+    ) -> F::Output {
+        if context::is_entered() {
+            BlockOnError::nested().raise()
+        }
+        self.lp.run(future, false, &mut context.clone())
+    }
+
     /// Like [`run`](Self::run), but on a thread already running a weft loop
     /// returns [`BlockOnError`] (and drops `future` unpolled).
     ///
@@ -165,7 +211,9 @@ impl Runner {
         if context::is_entered() {
             return Err(BlockOnError::nested());
         }
-        Ok(self.lp.run(future, false))
+        // Not nested (checked above), so the runner's context is not lent out.
+        let mut context = self.context.borrow_mut();
+        Ok(self.lp.run(future, false, &mut context))
     }
 
     /// The runtime's handle (asyncio's `Runner.get_loop()`, as what spawns).
@@ -236,7 +284,12 @@ impl Runner {
             task.cancel();
         }
         // Step 2: only where this thread may run a loop.
-        let clean = !context::is_entered() && self.lp.run(all_done(&shared, deadline), false);
+        let clean = !context::is_entered()
+            && self.lp.run(
+                all_done(&shared, deadline),
+                false,
+                &mut self.context.borrow_mut(),
+            );
         {
             let lp = self.lp.lp();
             let _enter = lp.enter();

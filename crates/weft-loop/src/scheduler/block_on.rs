@@ -171,7 +171,8 @@ impl Drop for ShutdownPinned<'_> {
 /// Drives `future` on this thread (see the module header). The caller
 /// checked that no loop runs on this thread.
 pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
-    BlockOn::new(shared).run(future, true)
+    let mut context = weft_task::contextvars::copy_context();
+    BlockOn::new(shared).run(future, true, &mut context)
 }
 
 impl BlockOn {
@@ -191,8 +192,15 @@ impl BlockOn {
     /// Drives `future` on this loop, on this thread, which runs no loop (see
     /// the module header). `shut_down_pinned`: whether the pinned tasks still
     /// pending at the end are shut down (false for a kept loop, whose next
-    /// run goes on with them).
-    pub(crate) fn run<F: Future>(&self, future: F, shut_down_pinned: bool) -> F::Output {
+    /// run goes on with them). `future` runs in `context`, which keeps what it
+    /// sets (`block_on` passes a copy of the caller's, as `asyncio.run`'s main
+    /// task gets; a `Runner` its own, kept across runs).
+    pub(crate) fn run<F: Future>(
+        &self,
+        future: F,
+        shut_down_pinned: bool,
+        context: &mut weft_task::contextvars::Context,
+    ) -> F::Output {
         let lp = &self.lp;
         let _enter = lp.enter();
         let shutdown = ShutdownPinned {
@@ -209,9 +217,6 @@ impl BlockOn {
         let waker = Waker::from(main.clone());
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
-        // The main future runs in a copy of the caller's context (asyncio.run's
-        // main task does): what it sets stays inside this `block_on`.
-        let mut context = weft_task::contextvars::copy_context();
         loop {
             lp.poll_inbox();
             if main.turn.take_woken() {
