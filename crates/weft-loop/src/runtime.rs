@@ -142,7 +142,10 @@ impl Builder {
     /// [`default_exception_handler`](weft_task::default_exception_handler)
     /// logs through `tracing`. A handler that panics is reported through
     /// `tracing` ("Unhandled error in exception handler") and the runtime
-    /// goes on.
+    /// goes on. The handler is dropped when the runtime shuts down (so one
+    /// that keeps the contexts it is given, and with them their tasks, does
+    /// not keep the runtime alive); a report after that goes to the default
+    /// handler.
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};

@@ -209,6 +209,11 @@ impl Shared {
         self.drain_injector();
         // Timers registered after `close` (a `call_later` from a destructor).
         self.driver.close();
+        // The handler goes with the runtime: one that keeps the contexts it
+        // is given keeps their tasks, which keep this `Shared` (a cycle that
+        // would leak the runtime). Reports after this use the default one.
+        let handler = self.exception_handler.lock().take();
+        drop(handler);
     }
 
     /// Wakes a parked worker if work may be waiting and nobody is looking.
