@@ -200,11 +200,11 @@ impl Shared {
                 tracing::debug!(task = ?task, "task dropped at runtime shutdown");
             }
         };
-        // SAFETY: every worker has exited (the caller is the last one, or joined
-        // them all), and block_on loops poll tasks with owner 0 only in an
-        // eager spawn's first step, which holds RUNNING (so the shutdown of
-        // that one task is refused: `to_running_for_shutdown`); so no thread
-        // polls the tasks shut down here; their futures are Send.
+        // Every worker has exited (the caller is the last one, or joined them
+        // all), and block_on loops poll tasks with owner 0 only in an eager
+        // spawn's first step, which holds RUNNING (so the shutdown of that one
+        // task is refused: `to_running_for_shutdown`).
+        // SAFETY: so no thread polls the tasks shut down here; their futures are Send.
         unsafe { self.registry.shutdown_tasks(|owner| owner == 0, report) };
         self.drain_injector();
         // Timers registered after `close` (a `call_later` from a destructor).

@@ -408,11 +408,11 @@ unsafe fn leave_slow(header: &Header, left: Snapshot) {
 unsafe fn store_vars(header: &Header, vars: Snapshot) {
     let old = {
         let _readers = header.cold.lock();
-        // SAFETY: RUNNING is ours and the cold lock keeps the other readers
-        // (`TaskRef::context`) out while it is written.
-        header
-            .vars
-            .with_mut(|v| unsafe { std::mem::replace(&mut **v, vars) })
+        header.vars.with_mut(|v| {
+            // SAFETY: RUNNING is ours and the cold lock keeps the other
+            // readers (`TaskRef::context`) out while it is written.
+            unsafe { std::mem::replace(&mut **v, vars) }
+        })
     };
     // Outside the lock: the last reference to a value runs its `Drop`.
     drop(old);
@@ -691,11 +691,10 @@ unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
     let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) };
     // The context's one drop (`Header::vars` is `ManuallyDrop`, so the
     // header needs no drop glue of its own for it).
-    // SAFETY: no references remain; taken once, here.
-    let vars = cell
-        .header
-        .vars
-        .with_mut(|v| unsafe { ManuallyDrop::take(&mut *v) });
+    let vars = cell.header.vars.with_mut(|v| {
+        // SAFETY: no references remain; taken once, here.
+        unsafe { ManuallyDrop::take(&mut *v) }
+    });
     // A panicking output or scheduler drop must not unwind into runtime code.
     run_reporting(
         "a task's output or scheduler, dropped at free,",

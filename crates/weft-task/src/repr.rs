@@ -255,10 +255,10 @@ impl<T: fmt::Debug + Sync> fmt::Display for Task<T> {
                     written = write_value(f, "result", value);
                 }
             };
-            // SAFETY: `write_repr` calls this only once it saw the task
-            // finished (COMPLETE, Acquire); this handle owns the output, and
-            // `&self` keeps it from being taken meanwhile. Shared reads from
-            // several threads are fine since `T: Sync`.
+            // `write_repr` calls this only once it saw the task finished
+            // (COMPLETE, Acquire); this handle owns the output, and `&self`
+            // keeps it from being taken meanwhile.
+            // SAFETY: as above; shared reads from several threads are fine (`T: Sync`).
             unsafe { (raw.header().vtable.with_output)(raw.header_ptr(), &mut show) };
             written
         })
