@@ -59,6 +59,9 @@ pub(crate) struct Cold {
     /// While draining (see `raw.rs`): the error it will end with and what it
     /// waits for first. Touched only by the thread holding `RUNNING`.
     pub(crate) draining: Option<Box<Draining>>,
+    /// The task's `tracing` span (`trace.rs`): set at spawn when a
+    /// subscriber wants one, taken out when the task completes.
+    pub(crate) span: Option<tracing::Span>,
 }
 
 /// A cancelled task whose future is dropped, waiting for the tasks it awaited

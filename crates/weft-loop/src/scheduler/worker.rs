@@ -22,6 +22,7 @@
 //! a busy owner. Shutdown: `Shared::close` unparks everyone; each worker leaves
 //! its loop at the next tick and shuts down its pinned tasks on its own thread.
 
+use super::slow_poll;
 use crate::context::{Kind, Loop, WorkerQueue};
 use crate::loom::sync::{Arc, Ordering};
 use crate::state::{LoopRemote, Msg, Remote, Shared};
@@ -165,7 +166,7 @@ impl Worker<'_> {
             match self.next() {
                 Some(Next::Task(task)) => {
                     self.stop_searching();
-                    task.run();
+                    slow_poll::run_task(&self.lp.shared, task);
                     continue;
                 }
                 Some(Next::Ready) => {
@@ -177,7 +178,7 @@ impl Worker<'_> {
             }
             if let Some(task) = self.search() {
                 self.stop_searching();
-                task.run();
+                slow_poll::run_task(&self.lp.shared, task);
                 continue;
             }
             if self.lp.has_local_work() {
