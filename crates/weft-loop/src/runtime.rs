@@ -151,12 +151,12 @@ impl Builder {
     /// use std::time::Duration;
     ///
     /// let rt = weft::Builder::new()
-    ///     .slow_poll_threshold(Duration::from_millis(100))
+    ///     .slow_poll_threshold(Duration::from_millis(20))
     ///     .build()
     ///     .unwrap();
     /// rt.block_on(async {
-    ///     // Logs "Executing <Task ...> took 0.2.. seconds" at WARN.
-    ///     weft::spawn(async { std::thread::sleep(Duration::from_millis(200)) })
+    ///     // Logs "Executing <Task ...> took 0.03.. seconds" at WARN.
+    ///     weft::spawn(async { std::thread::sleep(Duration::from_millis(30)) })
     ///         .await
     ///         .unwrap();
     /// });

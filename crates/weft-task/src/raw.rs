@@ -157,10 +157,11 @@ where
     let id = TaskId::next();
     // Decided once, here: a task without a span runs the plain vtable and
     // pays nothing per poll (`trace.rs`).
-    let span = trace::new_span(id, location);
-    let (vtable, cold) = match span {
-        None => (&Vtables::<F, S>::PLAIN, None),
-        Some(span) => (&Vtables::<F, S>::TRACED, trace::cold_with(span)),
+    let cold = trace::cold_for(id, location);
+    let vtable = if cold.is_some() {
+        &Vtables::<F, S>::TRACED
+    } else {
+        &Vtables::<F, S>::PLAIN
     };
     let header = Header {
         state: State::new(),

@@ -24,7 +24,7 @@
 //! # What it costs
 //!
 //! Whether a task has a span is decided once, at spawn: with no subscriber,
-//! or one that does not enable `TRACE` there, [`new_span`] costs one atomic
+//! or one that does not enable `TRACE` there, [`cold_for`] costs one atomic
 //! load and a comparison (tracing's global level filter) and the task gets
 //! none. A task with a span gets the *traced* vtable (`raw.rs`), whose `run`
 //! and `shutdown` are [`run_in_span`] and [`shutdown_in_span`] around the
@@ -43,22 +43,26 @@ use tracing::{Level, Span};
 /// The task span's level.
 const LEVEL: Level = Level::TRACE;
 
-/// The span of a task being spawned (`id`, at `location`), if the current
-/// subscriber wants one. Inlined into the spawn path: the common case (no
-/// subscriber, or none enabling `TRACE`) is the level test alone.
+/// The cold data a task being spawned (`id`, at `location`) starts with:
+/// `Some`, holding its span, if the subscriber current on this thread wants
+/// one. Inlined into the spawn path, where the common case (no subscriber,
+/// or none enabling `TRACE`) is the level test alone: one atomic load and a
+/// comparison.
 #[inline]
-pub(crate) fn new_span(id: TaskId, location: &'static Location<'static>) -> Option<Span> {
+pub(crate) fn cold_for(id: TaskId, location: &'static Location<'static>) -> Option<Box<Cold>> {
     if LEVEL > STATIC_MAX_LEVEL || LEVEL > LevelFilter::current() {
         return None;
     }
-    make_span(id, location)
+    cold_with_span(id, location)
 }
 
-/// The span itself, behind the level test (the callsite's interest and the
-/// subscriber's `enabled` decide the rest).
+/// The cold data of a task being spawned (`id`, at `location`) holding its
+/// span, if the subscriber current on this thread enables it (the
+/// callsite's interest and the subscriber's `enabled` decide); else `None`.
+/// Out of line: only reached past [`cold_for`]'s level test.
 #[cold]
 #[inline(never)]
-fn make_span(id: TaskId, location: &'static Location<'static>) -> Option<Span> {
+fn cold_with_span(id: TaskId, location: &'static Location<'static>) -> Option<Box<Cold>> {
     let span = tracing::span!(
         target: "weft::task",
         parent: None,
@@ -70,13 +74,9 @@ fn make_span(id: TaskId, location: &'static Location<'static>) -> Option<Span> {
         loc.line = location.line(),
         loc.col = location.column(),
     );
-    (!span.is_disabled()).then_some(span)
-}
-
-/// The cold data a traced task starts with: its span.
-#[cold]
-#[inline(never)]
-pub(crate) fn cold_with(span: Span) -> Option<Box<Cold>> {
+    if span.is_disabled() {
+        return None;
+    }
     Some(Box::new(Cold {
         span: Some(span),
         ..Cold::default()

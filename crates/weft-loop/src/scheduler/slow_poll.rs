@@ -37,48 +37,64 @@ pub(crate) fn run_task(shared: &Shared, task: Runnable) {
 /// [`run_task`] runs a task step.
 #[inline]
 pub(crate) fn run_callback(shared: &Shared, f: impl FnOnce()) {
-    match shared.config.slow_poll {
-        None => f(),
-        Some(threshold) => {
-            if let Some(took) = timed(threshold, f) {
-                warn_other("<callback>", took);
-            }
-        }
+    let started = start(shared);
+    f();
+    if let Some(started) = started {
+        started.check("<callback>");
     }
 }
 
-/// Runs one turn of `block_on`'s own future, as [`run_task`] runs a task step.
+/// Runs one turn of `block_on`'s own future, as [`run_task`] runs a task
+/// step. `poll` has one call site here (whatever the option), so the
+/// future's poll inlines into `block_on` as it would without the timing.
 #[inline]
 pub(crate) fn run_main<R>(shared: &Shared, poll: impl FnOnce() -> R) -> R {
-    match shared.config.slow_poll {
-        None => poll(),
-        Some(threshold) => {
-            let start = Instant::now();
-            let out = poll();
-            let took = start.elapsed();
-            if took >= threshold {
-                warn_other("<block_on future>", took);
-            }
-            out
+    let started = start(shared);
+    let out = poll();
+    if let Some(started) = started {
+        started.check("<block_on future>");
+    }
+    out
+}
+
+/// A timed step under way: its threshold and when it started.
+struct Started {
+    threshold: Duration,
+    at: Instant,
+}
+
+/// Reads the clock if `shared`'s runtime asks for slow-poll warnings.
+#[inline]
+fn start(shared: &Shared) -> Option<Started> {
+    shared.config.slow_poll.map(|threshold| Started {
+        threshold,
+        at: Instant::now(),
+    })
+}
+
+impl Started {
+    /// Warns if the step, `what`, took the threshold or longer.
+    #[inline(never)]
+    fn check(self, what: &str) {
+        let took = self.at.elapsed();
+        if took >= self.threshold {
+            warn_other(what, took);
         }
     }
 }
 
+/// [`run_task`] with the option set (a worker decides once, and calls this
+/// directly).
 #[inline(never)]
-fn run_task_timed(task: Runnable, threshold: Duration) {
+pub(crate) fn run_task_timed(task: Runnable, threshold: Duration) {
     // A handle of our own: the step may end the task and free it.
     let task_ref = task.task_ref();
-    if let Some(took) = timed(threshold, || task.run()) {
+    let at = Instant::now();
+    task.run();
+    let took = at.elapsed();
+    if took >= threshold {
         warn_task(&task_ref, took);
     }
-}
-
-/// Runs `f`; how long it took if that was at least `threshold`.
-fn timed(threshold: Duration, f: impl FnOnce()) -> Option<Duration> {
-    let start = Instant::now();
-    f();
-    let took = start.elapsed();
-    (took >= threshold).then_some(took)
 }
 
 #[cold]
