@@ -15,8 +15,14 @@
 //! that ended in it shows `finished`); the event's fields repeat it as data:
 //! `task.id`, `task.name`, `task.location` (the spawn site) and `elapsed`.
 //!
-//! Off (the default, or a zero threshold), each step costs one test of the
-//! runtime's configuration, and no clock is read.
+//! Off (the default, or a zero threshold), no clock is read. A worker
+//! chooses its timed or plain loop once, at start (`worker.rs`), so its task
+//! steps pay nothing for the option; a step from a ready queue (callbacks,
+//! pinned tasks) and a `block_on` turn pay one test of the runtime's
+//! configuration. Each runner has one call site of what it runs, so what is
+//! run inlines as it would without the timing (a second call site of
+//! `block_on`'s poll once kept the future's code from being inlined, which
+//! cost 2.7% on the spawn bench: `docs/benchmarks.md`).
 
 use crate::state::Shared;
 use std::time::{Duration, Instant};
