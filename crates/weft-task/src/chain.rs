@@ -66,7 +66,7 @@ struct Delivery {
 
 /// What a task can await and `cancel()` can reach at once: a promise, the
 /// work behind a `ConcurrentFuture`. A leaf future returning `Pending` in a
-/// task records its target ([`awaiting::record`](crate::awaiting::record));
+/// task records its target ([`awaiting::suspend`](crate::awaiting::suspend));
 /// cancelling the task then cancels the target before `cancel()` returns.
 ///
 /// For leaf futures of weft's own crates.
@@ -172,6 +172,12 @@ impl AwaitMark {
     #[inline]
     pub fn pending(&mut self) {
         self.at = context::poll_stamp();
+    }
+
+    /// Sets the stamp directly (`awaiting.rs`, which has read the context).
+    #[inline]
+    pub(crate) fn set(&mut self, at: Option<PollStamp>) {
+        self.at = at;
     }
 
     /// The leaf returned `Ready`: it is awaited no more.

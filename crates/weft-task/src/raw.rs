@@ -166,7 +166,7 @@ where
         intercept_depth: UnsafeCell::new(0),
         polls: UnsafeCell::new(0),
         join_waker: UnsafeCell::new(None),
-        awaiting: UnsafeCell::new(None),
+        awaiting: UnsafeCell::new(ManuallyDrop::new(None)),
         // A copy of the spawner's context: one `Arc` clone, none if empty.
         vars: UnsafeCell::new(ManuallyDrop::new(varmap::snapshot())),
         cold: Mutex::new(None),
