@@ -3,6 +3,7 @@
 //! the done-callback list names) and [`Runnable`] (a task ready to be polled,
 //! as loops queue it).
 
+use crate::awaiting;
 use crate::callback::DoneCallback;
 use crate::chain::{self, AwaitMark, Awaited};
 use crate::error::Cancelled;
@@ -359,8 +360,10 @@ impl<T> Future for Task<T> {
         };
         if out.is_pending() {
             self.awaited_at.pending();
-        } else {
+            awaiting::record_task(self.task.raw);
+        } else if self.awaited_at.is_set() {
             self.awaited_at.ready();
+            awaiting::forget(awaiting::addr_of(self.task.raw) as *const ());
         }
         out
     }
@@ -375,6 +378,9 @@ impl<T> Drop for Task<T> {
         if self.awaited_at.is_set() && pass_cancel_on(self.task.raw, &self.awaited_at) {
             return;
         }
+        if self.awaited_at.is_set() {
+            awaiting::forget(awaiting::addr_of(self.task.raw) as *const ());
+        }
         self.task.raw.drop_join_handle();
     }
 }
@@ -384,10 +390,12 @@ impl<T> Drop for Task<T> {
 /// the handle's reference and join interest to the delivery (true).
 #[inline(never)]
 fn pass_cancel_on(raw: RawTask, awaited_at: &AwaitMark) -> bool {
-    let Some(c) = awaited_at.delivering() else {
+    let Some(d) = awaited_at.delivering(awaiting::addr_of(raw) as *const ()) else {
         return false;
     };
-    raw.request_cancel(c.message_arc());
+    if d.must_cancel() {
+        raw.request_cancel(d.cancelled().message_arc());
+    }
     if raw.header().state.load().is_complete() {
         return false;
     }
