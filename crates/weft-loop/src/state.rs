@@ -10,6 +10,7 @@
 use crate::driver::Driver;
 use crate::lifo::LifoSlot;
 use crate::loom::sync::{AtomicBool, AtomicUsize, Mutex, Ordering};
+use crate::metrics::WorkerStats;
 use crate::park::{Idle, Parker};
 use crate::stop::StopSignal;
 use crate::thread_pool::BlockingPool;
@@ -83,8 +84,8 @@ pub(crate) struct Remote {
     pub(crate) stealer: Stealer<Runnable>,
     pub(crate) lifo: LifoSlot,
     pub(crate) lp: Arc<LoopRemote>,
-    pub(crate) steals: CachePadded<AtomicUsize>,
-    pub(crate) parks: CachePadded<AtomicUsize>,
+    /// The worker's counters (`metrics.rs`), on cache lines of their own.
+    pub(crate) stats: CachePadded<WorkerStats>,
 }
 
 /// User hooks and settings, fixed at build time.
@@ -93,6 +94,8 @@ pub(crate) struct Config {
     pub(crate) on_thread_stop: Option<Arc<dyn Fn() + Send + Sync>>,
     /// `Builder::eager_tasks`: every spawn runs the task's first step at once.
     pub(crate) eager_tasks: bool,
+    /// `Builder::enable_poll_time_histogram`: workers time every task step.
+    pub(crate) poll_time_histogram: bool,
 }
 
 pub(crate) struct Shared {

@@ -32,6 +32,7 @@ pub mod chain;
 pub mod context;
 pub mod contextvars;
 mod error;
+mod events;
 mod exception;
 mod header;
 mod id;
@@ -126,7 +127,10 @@ where
     // SAFETY: the caller upholds allocate's contract (same as ours).
     let (raw, built) = unsafe { raw::allocate(future, scheduler, location, local_owner) };
     match built {
-        Built::Ready => Spawned::Ready(Task::from_raw(raw), Runnable::from_raw(raw.header_ptr())),
+        Built::Ready => {
+            events::spawned(raw.header().id, location);
+            Spawned::Ready(Task::from_raw(raw), Runnable::from_raw(raw.header_ptr()))
+        }
         Built::Refused => Spawned::Refused(Task::from_raw(raw)),
     }
 }

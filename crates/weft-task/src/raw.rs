@@ -595,6 +595,8 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
     output: Result<F::Output, TaskError>,
 ) {
     let header = &cell.header;
+    // The runtime event (`events.rs`): one relaxed load without a subscriber.
+    crate::events::ended(header.id, output.as_ref().err());
     // The future is gone by now (dropped by `poll_future` or `cancel_future`).
     // The error, kept for a report if nobody will read it (below).
     let mut failed = None;

@@ -89,13 +89,19 @@ impl Loop {
         self.local.borrow_mut().ready.pop_front().map(|q| q.step)
     }
 
-    /// Runs the front of the ready queue (a worker's tick found it due). Out
-    /// of line: most ticks run a task from the deque instead.
+    /// Runs the front of the ready queue (a worker's tick found it due): a
+    /// task step through `run_task` (which counts it in the worker's
+    /// metrics), a callback itself. Out of line: most ticks run a task from
+    /// the deque instead.
     #[inline(never)]
-    pub(crate) fn run_ready(&self) {
+    pub(crate) fn run_ready(&self, run_task: impl FnOnce(Runnable)) {
         let front = self.local.borrow_mut().ready.pop_front();
-        if let Some(q) = front {
-            q.step.run();
+        match front.map(|q| q.step) {
+            Some(Ready::Task(task)) => run_task(task),
+            Some(step) => {
+                step.run();
+            }
+            None => {}
         }
     }
 

@@ -177,13 +177,18 @@ pub(crate) fn schedule(shared: &Shared, task: Runnable) {
 /// itself; if it comes second, the check sees the registry closed.
 fn start_eager(shared: &Shared, task: Runnable) {
     let here = with_current(|lp| match lp {
-        Some(lp) if lp.shared().same(shared) => Some(lp.is_worker()),
+        Some(lp) if lp.shared().same(shared) => Some(lp.worker().map(|w| w.index)),
         _ => None,
     });
     match here {
         None => schedule(shared, task),
-        Some(true) => task.run(),
-        Some(false) => {
+        // A worker's step: counted in its metrics as the steps its loop runs.
+        Some(Some(index)) => {
+            shared.remotes[index]
+                .stats
+                .run(task, shared.config.poll_time_histogram);
+        }
+        Some(None) => {
             let task_ref = task.task_ref();
             task.run();
             if !task_ref.done() && shared.registry.is_closed() {
