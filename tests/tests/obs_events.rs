@@ -4,10 +4,8 @@
 
 mod common;
 
-use common::{spin_until, watchdog, TraceLog};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use common::{spin_until, steal_from_a_held_worker, watchdog, TraceLog};
+use std::time::Duration;
 use tracing::Level;
 use weft::Builder;
 
@@ -103,26 +101,7 @@ fn a_steal_is_reported_with_thief_victim_and_count() {
         let log = TraceLog::new();
         let _guard = log.install();
         let rt = traced_runtime(&log, 2);
-        let done = Arc::new(AtomicUsize::new(0));
-        let d = done.clone();
-        let victim = rt
-            .block_on(rt.spawn(async move {
-                for _ in 0..CHILDREN {
-                    let d = d.clone();
-                    weft::spawn(async move {
-                        d.fetch_add(1, Ordering::SeqCst);
-                    })
-                    .detach();
-                }
-                let start = Instant::now();
-                while d.load(Ordering::SeqCst) < CHILDREN {
-                    assert!(start.elapsed() < Duration::from_secs(10), "nobody stole");
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                std::thread::current().name().unwrap().to_owned()
-            }))
-            .unwrap();
-        let victim: usize = victim.strip_prefix("ev-").unwrap().parse().unwrap();
+        let victim = steal_from_a_held_worker(&rt, "ev", CHILDREN);
         let thief = 1 - victim;
         log.assert_has(
             Level::TRACE,

@@ -8,10 +8,8 @@
 
 mod common;
 
-use common::{spin_until, watchdog, Flag};
+use common::{spin_until, steal_from_a_held_worker, watchdog, Flag};
 use futures_util::{AsyncReadExt, AsyncWriteExt};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weft::{Builder, Handle, RuntimeMetrics};
 
@@ -96,28 +94,7 @@ fn a_blocked_workers_queue_is_stolen_and_both_sides_count_it() {
             .thread_name("steal")
             .build()
             .unwrap();
-        let done = Arc::new(AtomicUsize::new(0));
-        let d = done.clone();
-        let blocked_on = rt
-            .block_on(rt.spawn(async move {
-                for _ in 0..CHILDREN {
-                    let d = d.clone();
-                    weft::spawn(async move {
-                        d.fetch_add(1, Ordering::SeqCst);
-                    })
-                    .detach();
-                }
-                // This worker runs nothing until its sibling took them all.
-                let start = Instant::now();
-                while d.load(Ordering::SeqCst) < CHILDREN {
-                    assert!(start.elapsed() < PATIENCE, "nobody stole the children");
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                std::thread::current().name().unwrap().to_owned()
-            }))
-            .unwrap();
-        assert_eq!(done.load(Ordering::SeqCst), CHILDREN);
-        let victim: usize = blocked_on.strip_prefix("steal-").unwrap().parse().unwrap();
+        let victim = steal_from_a_held_worker(&rt, "steal", CHILDREN);
         let thief = 1 - victim;
         let m = rt.handle().metrics();
         let (v, t) = (&m.per_worker[victim], &m.per_worker[thief]);

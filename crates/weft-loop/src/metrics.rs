@@ -262,9 +262,8 @@ pub struct RuntimeMetrics {
 /// let m = rt.handle().metrics();
 /// let polls: u64 = m.per_worker.iter().map(|w| w.poll_count).sum();
 /// assert!(polls >= 1);
-/// for w in &m.per_worker {
-///     assert!(w.unpark_count <= w.park_count); // parked now if one less
-/// }
+/// let parks: u64 = m.per_worker.iter().map(|w| w.park_count).sum();
+/// assert_eq!(parks as usize, m.parks); // the runtime-wide sum
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
