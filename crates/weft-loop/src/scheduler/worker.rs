@@ -17,6 +17,12 @@
 //!
 //! Every 61st tick a busy worker also turns the driver without blocking.
 //!
+//! Metrics and events (`metrics.rs`): every task step the worker runs goes
+//! through `Worker::run` (`WorkerStats::run`: counted, and timed only with
+//! the poll-time histogram on); busy time is added up on the way into a
+//! park and at the 61st tick; a park, its wake-up and a successful steal
+//! are counted and reported to `tracing` (target `weft::runtime`, trace).
+//!
 //! A worker that finds work while searching stops searching, and if it was the
 //! last searcher wakes another worker, so queued work always has a searcher or
 //! a busy owner. Shutdown: `Shared::close` unparks everyone; each worker leaves
