@@ -127,10 +127,7 @@ where
     // SAFETY: the caller upholds allocate's contract (same as ours).
     let (raw, built) = unsafe { raw::allocate(future, scheduler, location, local_owner) };
     match built {
-        Built::Ready => {
-            events::spawned(raw.header().id, location);
-            Spawned::Ready(Task::from_raw(raw), Runnable::from_raw(raw.header_ptr()))
-        }
+        Built::Ready => Spawned::Ready(Task::from_raw(raw), Runnable::from_raw(raw.header_ptr())),
         Built::Refused => Spawned::Refused(Task::from_raw(raw)),
     }
 }
