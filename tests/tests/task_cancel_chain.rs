@@ -16,7 +16,7 @@ mod common;
 use common::{
     block_on, cancel_message, live_tasks, spawn_started, wait_done, wait_until, yield_times, Flag,
 };
-use std::future::pending;
+use std::future::{pending, Future};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -265,8 +265,8 @@ async fn cancel_both_task_and_inner_future() {
 }
 
 // CPython: test_tasks.py BaseTaskTests.test_cancel_task_catching
-// (CPython checks `fut2.cancelled()` right after `t.cancel()`; here the
-// request reaches fut2 when the task next runs, so it is checked after.)
+// (new behaviour: `fut2.cancelled()` right after `t.cancel()`, as in CPython;
+// before, the request reached fut2 only when the task next ran).
 #[weft::test(workers = 1, time_limit = common::WATCHDOG)]
 async fn cancel_task_catching() {
     in_task(async move {
@@ -283,6 +283,10 @@ async fn cancel_task_catching() {
         fut1.set_result(()).unwrap();
         yield_times(5).await;
         assert!(t.cancel());
+        assert!(
+            fut2.cancelled(),
+            "cancel() returned before fut2 was cancelled"
+        );
         assert_eq!(t.await.unwrap(), 42);
         assert!(fut2.cancelled());
         assert!(!r.cancelled());
@@ -305,11 +309,147 @@ async fn cancel_task_ignoring() {
         fut1.set_result(()).unwrap();
         yield_times(5).await;
         assert!(t.cancel());
-        wait_until("fut2 to be cancelled", || fut2.cancelled()).await;
+        assert!(
+            fut2.cancelled(),
+            "cancel() returned before fut2 was cancelled"
+        );
         fut3.set_result(42).unwrap();
         assert_eq!(t.await.unwrap(), 42);
         assert!(!fut3.cancelled());
         assert!(!r.cancelled());
+    })
+    .await
+}
+
+// ----- cancel() reaches the awaited future before it returns -----
+
+// New behaviour (section 1, second part): asyncio's `task.cancel()` calls
+// `self._fut_waiter.cancel(msg)` before it returns; weft's `cancel()` of a
+// task parked on a promise cancels the promise as it returns.
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn cancel_cancels_the_awaited_promise_before_it_returns() {
+    in_task(async move {
+        let f = Promise::<u32>::new();
+        let t = awaiting_inner_future(&f).await;
+        assert!(!f.done());
+        assert!(t.cancel_with("now"));
+        assert!(f.cancelled(), "cancel() returned with the promise pending");
+        let e = f.exception().unwrap().unwrap();
+        assert_eq!(cancel_message(&e).as_deref(), Some("now"));
+        let err = t.await.unwrap_err();
+        assert_eq!(cancel_message(&err).as_deref(), Some("now"));
+    })
+    .await
+}
+
+// New behaviour: the same for a task awaiting a task; the request reaches
+// the awaited task once, as in asyncio (the delivery that follows does not
+// pass it again).
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn cancel_cancels_the_awaited_task_before_it_returns_and_only_once() {
+    in_task(async move {
+        let (gate, cleaned) = (Promise::new(), Flag::new());
+        let child = slow_to_die(&gate, &cleaned).await;
+        let child_ref = child.task_ref();
+        let parent = spawn_started!("the parent to await the child", { child.await });
+        assert_eq!(child_ref.cancelling(), 0);
+        assert!(parent.cancel());
+        assert_eq!(
+            child_ref.cancelling(),
+            1,
+            "cancel() returned before the awaited task was cancelled"
+        );
+        gate.set_result(()).unwrap();
+        assert!(parent.await.unwrap_err().is_cancelled());
+        assert!(child_ref.done() && child_ref.cancelled() && cleaned.get());
+        assert_eq!(child_ref.cancelling(), 1, "the request was passed twice");
+    })
+    .await
+}
+
+// New behaviour: the chain is followed at once: a task awaiting a task that
+// awaits a promise cancels the promise before cancel() returns.
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn cancel_follows_a_chain_of_awaits_at_once() {
+    in_task(async move {
+        let f = Promise::<u32>::new();
+        let inner = awaiting_inner_future(&f).await;
+        let inner_ref = inner.task_ref();
+        let outer = spawn_started!("the outer task to await the inner one", { inner.await });
+        assert!(outer.cancel());
+        assert_eq!(inner_ref.cancelling(), 1);
+        assert!(
+            f.cancelled(),
+            "the promise at the end of the chain is pending"
+        );
+        assert!(outer.await.unwrap_err().is_cancelled());
+        assert!(inner_ref.cancelled());
+    })
+    .await
+}
+
+// What is passed at once is what the task awaits at its latest suspension:
+// a promise awaited earlier and done with is left alone.
+#[weft::test(workers = 1, time_limit = common::WATCHDOG)]
+async fn cancel_passes_nothing_to_a_promise_no_longer_awaited() {
+    in_task(async move {
+        let (first, second) = (Promise::<u32>::new(), Promise::<u32>::new());
+        let (f, s) = (first.clone(), second.clone());
+        let t = spawn_started!("the task to await the first promise", {
+            // Awaited until it is ready, then something else is awaited.
+            let _ = f.wait().await;
+            let _ = s.wait().await;
+        });
+        first.set_result(1).unwrap();
+        yield_times(5).await;
+        // Parked on `second` now; a promise polled and then dropped unawaited
+        // is forgotten too.
+        let third = Promise::<u32>::new();
+        let th = third.clone();
+        let probe = spawn_started!("the probe to park", {
+            let mut w = th.wait();
+            std::future::poll_fn(|cx| {
+                let _ = std::pin::Pin::new(&mut w).poll(cx);
+                std::task::Poll::Ready(())
+            })
+            .await;
+            drop(w);
+            pending::<()>().await
+        });
+        assert!(t.cancel());
+        assert!(second.cancelled());
+        assert!(!first.cancelled() && first.done());
+        assert!(probe.cancel());
+        assert!(!third.done(), "a dropped waiter's promise was cancelled");
+        assert!(t.await.unwrap_err().is_cancelled());
+        assert!(probe.await.unwrap_err().is_cancelled());
+    })
+    .await
+}
+
+// A running task is not borrowed: the request is delivered when its poll
+// ends, and passed down by the delivery as before.
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn cancel_of_a_running_task_passes_the_request_at_delivery() {
+    in_task(async move {
+        let f = Promise::<u32>::new();
+        let (fw, started) = (f.clone(), Flag::new());
+        let (st, release) = (started.clone(), Arc::new(std::sync::Barrier::new(2)));
+        let r = release.clone();
+        let t = weft::spawn(async move {
+            st.set();
+            // Blocks its worker while the test cancels it.
+            r.wait();
+            fw.await
+        });
+        common::sleep_until_true("the task to run", || started.get()).await;
+        assert!(t.cancel());
+        assert!(!f.done(), "nothing is awaited while the task runs");
+        release.wait();
+        assert!(t.await.unwrap_err().is_cancelled());
+        // Dropped in its first poll, pending: the promise is cancelled by the
+        // delivery (asyncio's `_must_cancel` path).
+        assert!(f.cancelled());
     })
     .await
 }
@@ -669,11 +809,17 @@ fn wrap_future_cancel_body() {
     let rn = ran.clone();
     let f1 = rt.handle().spawn_blocking(move || rn.set());
     let f2 = f1.clone();
-    rt.block_on(async move {
+    let f3 = f1.clone();
+    // The body runs as a task on the one worker, so the task it cancels is
+    // parked (not in the middle of its poll) when it does.
+    rt.block_on(in_task(async move {
         let t = spawn_started!("the task to await the job", { f2.await });
         assert!(t.cancel());
+        // New behaviour: cancelled before cancel() returned, as asyncio's
+        // `_fut_waiter.cancel()` cancels the wrapped future at once.
+        assert!(f3.cancelled(), "the job was not cancelled at once");
         assert!(t.await.unwrap_err().is_cancelled());
-    });
+    }));
     assert!(f1.cancelled(), "the queued job was not cancelled");
     release.wait();
     busy.result(Some(Duration::from_secs(10))).unwrap();

@@ -50,7 +50,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
-use weft_task::chain::{self, AwaitMark, Awaited};
+use weft_task::awaiting;
+use weft_task::chain::{self, AwaitMark, AwaitTarget, Awaited, Delivering};
 use weft_task::{Cancelled, DoneCallback, InvalidStateError, ResultCell, Task, TaskError};
 
 /// How long a blocked `result` spins on the `done` flag before it sleeps on
@@ -189,7 +190,7 @@ pub struct ConcurrentFuture<T> {
 }
 
 /// How a cancellation of the awaiting task reaches the work (`pass_cancel_on`).
-type PassOn<T> = fn(&Arc<Slot<T>>, &Cancelled);
+type PassOn<T> = fn(&Arc<Slot<T>>, &Delivering);
 
 impl<T> Clone for ConcurrentFuture<T> {
     fn clone(&self) -> Self {
@@ -202,21 +203,39 @@ impl<T> Drop for ConcurrentFuture<T> {
         if let Some(i) = self.waiter {
             self.slot.state.lock().cell.deregister(i);
         }
+        if self.awaited_at.is_set() {
+            awaiting::forget(self.target());
+        }
         if let Some(pass_on) = self.pass_on {
-            if let Some(cancelled) = self.awaited_at.delivering() {
-                pass_on(&self.slot, &cancelled);
+            if let Some(delivering) = self.awaited_at.delivering(self.target()) {
+                pass_on(&self.slot, &delivering);
             }
         }
     }
 }
 
 /// A task awaiting the future is being cancelled: cancel the work with the
-/// same message; if that was accepted and it has not ended, the task ends
-/// only after it has (see the module header).
-fn pass_cancel_on<T: Send + 'static>(slot: &Arc<Slot<T>>, cancelled: &Cancelled) {
+/// same message (unless the `cancel()` did already); if it was accepted
+/// and it has not ended, the task ends only after it has (see the module
+/// header).
+fn pass_cancel_on<T: Send + 'static>(slot: &Arc<Slot<T>>, delivering: &Delivering) {
     let end = ConcurrentFuture::from_slot(slot.clone());
-    if end.cancel_as(cancelled) && !end.done() {
+    let accepted = if delivering.must_cancel() {
+        end.cancel_as(delivering.cancelled())
+    } else {
+        // The `cancel()` passed it on: a task took the request (a running
+        // job refused it, and is not waited for, as above).
+        matches!(end.slot.state.lock().source, Source::Task(_))
+    };
+    if accepted && !end.done() {
         chain::wait_for_end(Box::new(end));
+    }
+}
+
+/// A task awaiting the future is cancelled: the work is cancelled at once.
+impl<T: Send + 'static> AwaitTarget for Slot<T> {
+    fn cancel_awaited(self: Arc<Self>, cancelled: &Cancelled) {
+        ConcurrentFuture::from_slot(self).cancel_as(cancelled);
     }
 }
 
@@ -367,6 +386,11 @@ impl<T: Send + 'static> Wake for Slot<T> {
 }
 
 impl<T> ConcurrentFuture<T> {
+    /// The work's address, as the await record names it.
+    fn target(&self) -> *const () {
+        Arc::as_ptr(&self.slot) as *const ()
+    }
+
     pub(crate) fn from_slot(slot: Arc<Slot<T>>) -> ConcurrentFuture<T> {
         ConcurrentFuture {
             slot,
@@ -507,12 +531,15 @@ impl<T: Send + 'static> Future for ConcurrentFuture<T> {
         let this = &mut *self;
         let mut st = this.slot.state.lock();
         if st.cell.is_done() {
-            this.awaited_at.ready();
-            return Poll::Ready(st.take_result());
+            let out = st.take_result();
+            drop(st);
+            let target = this.target();
+            awaiting::resume(&mut this.awaited_at, target);
+            return Poll::Ready(out);
         }
         st.cell.register(&mut this.waiter, cx.waker());
         drop(st);
-        this.awaited_at.pending();
+        awaiting::suspend(&mut this.awaited_at, &this.slot);
         this.pass_on = Some(pass_cancel_on::<T>);
         Poll::Pending
     }

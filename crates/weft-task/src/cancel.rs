@@ -26,6 +26,7 @@
 //! request reaches it (and it passes that on to them) instead of dropping the
 //! task's future around it.
 
+use crate::awaiting;
 use crate::chain::{self, Drains};
 use crate::context::{self, PollStamp};
 use crate::error::Cancelled;
@@ -116,7 +117,9 @@ impl<F: Future> CatchCancel<F> {
         // SAFETY: `inner` is structurally pinned; dropping it in place through
         // the pinned reference is allowed (drop is the end of its pin).
         let this = unsafe { self.as_mut().get_unchecked_mut() };
-        let delivery = chain::enter_cancel_delivery(&cancelled, awaited);
+        // SAFETY: this is a poll of `task`: its runner holds RUNNING.
+        let passed = unsafe { awaiting::passed_for_delivery(task.header(), awaited.1) };
+        let delivery = chain::enter_cancel_delivery(&cancelled, awaited, passed);
         this.inner = None;
         let drains = delivery.finish();
         if drains.is_empty() {

@@ -8,6 +8,11 @@
 //! [`catch_cancel`](crate::catch_cancel) wrapper's inner future), so the same
 //! two halves happen here in the drop:
 //!
+//! 0. **At once.** `cancel()` of a task suspended on a leaf passes the
+//!    request to that leaf's target before it returns, as asyncio's
+//!    `_fut_waiter.cancel()` does (the await record, `awaiting.rs`). The
+//!    delivery below then tells that leaf the target had it already, so the
+//!    target sees the one request.
 //! 1. **Down.** While the future is dropped, this thread holds the
 //!    cancellation and the stamp of the task poll it is delivered at
 //!    ([`EnterDelivery`]). A leaf future (a `Task` handle, a promise waiter, a
@@ -54,7 +59,58 @@ thread_local! {
 struct Delivery {
     cancelled: Cancelled,
     at: PollStamp,
+    /// The target (its address) a `cancel()` passed this request to already.
+    passed: Option<usize>,
     ends: Vec<Box<dyn Awaited>>,
+}
+
+/// What a task can await and `cancel()` can reach at once: a promise, the
+/// work behind a `ConcurrentFuture`. A leaf future returning `Pending` in a
+/// task records its target ([`awaiting::suspend`](crate::awaiting::suspend));
+/// cancelling the task then cancels the target before `cancel()` returns.
+///
+/// For leaf futures of weft's own crates.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use weft_task::chain::AwaitTarget;
+/// use weft_task::Cancelled;
+///
+/// /// Remembers the message it was cancelled with.
+/// struct Gate(Mutex<Option<Cancelled>>);
+/// impl AwaitTarget for Gate {
+///     fn cancel_awaited(self: Arc<Self>, cancelled: &Cancelled) {
+///         *self.0.lock().unwrap() = Some(cancelled.clone());
+///     }
+/// }
+/// let gate = Arc::new(Gate(Mutex::new(None)));
+/// gate.clone().cancel_awaited(&Cancelled::with_message("stop"));
+/// assert_eq!(gate.0.lock().unwrap().as_ref().unwrap().message(), Some("stop"));
+/// ```
+pub trait AwaitTarget: Send + Sync {
+    /// The task awaiting this is cancelled: cancel this with the same
+    /// message (asyncio's `_fut_waiter.cancel(msg)`).
+    fn cancel_awaited(self: std::sync::Arc<Self>, cancelled: &Cancelled);
+}
+
+/// A cancellation a dropped leaf future is part of ([`AwaitMark::delivering`]).
+#[derive(Debug)]
+pub struct Delivering {
+    cancelled: Cancelled,
+    passed: bool,
+}
+
+impl Delivering {
+    /// The cancellation being delivered.
+    pub fn cancelled(&self) -> &Cancelled {
+        &self.cancelled
+    }
+
+    /// Whether the leaf still has to cancel its target: false when the
+    /// `cancel()` that made this request passed it to the target already.
+    pub fn must_cancel(&self) -> bool {
+        !self.passed
+    }
 }
 
 /// Something a cancelled task (or `catch_cancel` wrapper) waits for before it
@@ -99,7 +155,7 @@ pub trait Awaited: Send + Sync {
 ///
 /// let mut mark = AwaitMark::new();
 /// mark.pending(); // outside a task: records nothing
-/// assert!(mark.delivering().is_none());
+/// assert!(mark.delivering(std::ptr::null()).is_none());
 /// ```
 #[derive(Clone, Copy, Default)]
 pub struct AwaitMark {
@@ -118,6 +174,12 @@ impl AwaitMark {
         self.at = context::poll_stamp();
     }
 
+    /// Sets the stamp directly (`awaiting.rs`, which has read the context).
+    #[inline]
+    pub(crate) fn set(&mut self, at: Option<PollStamp>) {
+        self.at = at;
+    }
+
     /// The leaf returned `Ready`: it is awaited no more.
     #[inline]
     pub fn ready(&mut self) {
@@ -131,12 +193,17 @@ impl AwaitMark {
 
     /// In the leaf's destructor: the cancellation being delivered to it, if
     /// the task awaiting it (at its latest poll) is being cancelled by this
-    /// drop. The leaf then cancels its target with it, and hands
-    /// [`wait_for_end`] the target if that does not end at once.
-    pub fn delivering(&self) -> Option<Cancelled> {
+    /// drop. The leaf then cancels its target with it (unless
+    /// [`Delivering::must_cancel`] says that was done), and hands
+    /// [`wait_for_end`] the target if that does not end at once. `target` is
+    /// the address the leaf records its target under (`awaiting.rs`).
+    pub fn delivering(&self, target: *const ()) -> Option<Delivering> {
         let at = self.at?;
         DELIVERING.with_borrow(|d| match d {
-            Some(d) if d.at == at => Some(d.cancelled.clone()),
+            Some(d) if d.at == at => Some(Delivering {
+                cancelled: d.cancelled.clone(),
+                passed: d.passed == Some(target as usize),
+            }),
             _ => None,
         })
     }
@@ -224,11 +291,17 @@ pub(crate) struct EnterDelivery {
     prev: Option<Delivery>,
 }
 
-/// Starts delivering `cancelled` to what was awaited at poll `at`.
-pub(crate) fn enter_cancel_delivery(cancelled: &Cancelled, at: PollStamp) -> EnterDelivery {
+/// Starts delivering `cancelled` to what was awaited at poll `at`; `passed`
+/// is the target a `cancel()` passed it to already, if any.
+pub(crate) fn enter_cancel_delivery(
+    cancelled: &Cancelled,
+    at: PollStamp,
+    passed: Option<usize>,
+) -> EnterDelivery {
     let delivery = Delivery {
         cancelled: cancelled.clone(),
         at,
+        passed,
         ends: Vec::new(),
     };
     EnterDelivery {

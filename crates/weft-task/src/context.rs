@@ -97,6 +97,13 @@ pub(crate) fn poll_stamp() -> Option<PollStamp> {
     Some((current.task.as_ptr() as usize, current.polls))
 }
 
+/// The task being polled on this thread (its header's address) and which
+/// poll of it this is.
+#[inline]
+pub(crate) fn current_poll() -> Option<(NonNull<()>, u32)> {
+    CURRENT.get().map(|c| (c.task, c.polls))
+}
+
 /// Cooperative scheduling: spends one unit of the running task's budget.
 ///
 /// Leaf futures that may be ready many times in a row (a finished task's handle,

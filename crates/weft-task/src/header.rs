@@ -8,12 +8,12 @@
 //! module header; the state bits in `state.rs`.
 
 use crate::callback::DoneCallbacks;
-use crate::chain::Drains;
+use crate::chain::{AwaitTarget, Drains};
 use crate::error::{Cancelled, InvalidStateError, TaskError};
 use crate::id::TaskId;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::{AtomicU32, Mutex, Ordering};
-use crate::state::{State, ToNotified};
+use crate::state::{State, ToNotified, ToShutdown};
 use crate::varmap::Snapshot;
 use std::mem::ManuallyDrop;
 use std::panic::Location;
@@ -38,6 +38,10 @@ pub(crate) struct Header {
     /// Polls so far (wrapping); stamps what the task is awaiting. RUNNING only.
     pub(crate) polls: UnsafeCell<u32>,
     pub(crate) join_waker: UnsafeCell<Option<Waker>>,
+    /// What the task awaits, as its leaf futures recorded it (`awaiting.rs`).
+    /// Touched only by the thread holding `RUNNING` (a runner or a borrower).
+    /// Cleared when the future goes (`raw.rs`), so it needs no drop glue.
+    pub(crate) awaiting: UnsafeCell<ManuallyDrop<Option<AwaitRecord>>>,
     /// The task's context variables (`None`: empty). Written at spawn, then
     /// only by the RUNNING thread under the `cold` lock; read freely by it,
     /// by others under the `cold` lock. Dropped by `raw.rs`'s `dealloc`.
@@ -68,6 +72,43 @@ pub(crate) struct Draining {
     /// while its future was dropped.
     pub(crate) ending: TaskError,
     pub(crate) drains: Drains,
+}
+
+/// What a task awaits: the target the last leaf future to return `Pending`
+/// in poll number `poll` recorded (asyncio's `task._fut_waiter`).
+pub(crate) struct AwaitRecord {
+    pub(crate) poll: u32,
+    /// A `cancel()` passed its request to the target already (`awaiting.rs`):
+    /// the delivery that follows only waits for it.
+    pub(crate) passed: bool,
+    pub(crate) target: Awaiting,
+}
+
+/// A counted reference to what a task awaits.
+#[derive(Clone)]
+pub(crate) enum Awaiting {
+    Task(TaskRef),
+    Other(Arc<dyn AwaitTarget>),
+}
+
+impl Awaiting {
+    /// The target's address: its identity in the record.
+    pub(crate) fn addr(&self) -> usize {
+        match self {
+            Awaiting::Task(t) => t.raw.header_ptr().as_ptr() as usize,
+            Awaiting::Other(a) => Arc::as_ptr(a) as *const () as usize,
+        }
+    }
+
+    /// Cancels the target with `cancelled` (asyncio's `_fut_waiter.cancel(msg)`).
+    pub(crate) fn cancel(self, cancelled: &Cancelled) {
+        match self {
+            Awaiting::Task(t) => {
+                t.raw.request_cancel(cancelled.message_arc());
+            }
+            Awaiting::Other(a) => a.cancel_awaited(cancelled),
+        }
+    }
 }
 
 impl Header {
@@ -203,7 +244,9 @@ impl RawTask {
         }
     }
 
-    /// Records a cancellation request; false if the task is done.
+    /// Records a cancellation request; false if the task is done. A task
+    /// found idle is borrowed for a moment to pass the request on to what it
+    /// awaits (`awaiting.rs`), then scheduled to deliver it.
     pub(crate) fn request_cancel(self, message: Option<Arc<str>>) -> bool {
         use crate::state::ToCancelRequested::*;
         let header = self.header();
@@ -211,10 +254,12 @@ impl RawTask {
         // AcqRel in `to_cancel_requested` pairs with the runner's Acquire), and
         // rolled back if the task turns out to be done, all under the cold lock
         // so no reader of the message sees the transient one.
-        let submit = {
+        // The lock is let go before the request is passed on: that takes the
+        // target's own locks, and the target may be awaiting this task.
+        let borrowed = {
             let mut cold = header.cold.lock();
             let cold = cold.get_or_insert_with(Default::default);
-            let previous = std::mem::replace(&mut cold.cancel_message, message);
+            let previous = std::mem::replace(&mut cold.cancel_message, message.clone());
             header.cancelling.fetch_add(1, Ordering::Relaxed);
             match header.state.to_cancel_requested() {
                 AlreadyComplete => {
@@ -223,22 +268,60 @@ impl RawTask {
                     return false;
                 }
                 Recorded => false,
-                Submit => true,
+                Borrowed => true,
             }
         };
-        if submit {
+        if borrowed {
+            // SAFETY: `Borrowed` means this thread holds RUNNING.
+            if let Some(target) = unsafe { self.take_awaited_to_cancel() } {
+                // Still borrowed: the task cannot deliver before its target is
+                // cancelled. A target awaiting this task in turn finds it
+                // running and only records its request.
+                target.cancel(&Cancelled::from_message(message));
+            }
+            self.header().state.release_borrow();
             self.schedule();
         }
         true
+    }
+
+    /// What the task awaits at its latest poll, marked as passed a request,
+    /// for the `cancel()` that borrowed it.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds `RUNNING`.
+    unsafe fn take_awaited_to_cancel(self) -> Option<Awaiting> {
+        let header = self.header();
+        // SAFETY: RUNNING is the caller's.
+        let latest = header.polls.with(|p| unsafe { *p });
+        header.awaiting.with_mut(|record| {
+            // SAFETY: RUNNING is the caller's: nobody else touches the record.
+            let record = unsafe { &mut **record }.as_mut()?;
+            if record.poll != latest || record.passed {
+                return None;
+            }
+            record.passed = true;
+            Some(record.target.clone())
+        })
     }
 
     /// Shuts the task down if nobody runs it: drops the future and completes it
     /// as cancelled. The caller guarantees no worker is running tasks of this
     /// runtime, and for local tasks that this is the owner thread.
     pub(crate) fn shutdown(self) {
-        if self.header().state.to_running_for_shutdown() {
-            // SAFETY: RUNNING was just claimed by this thread.
-            unsafe { (self.header().vtable.shutdown)(self.ptr) }
+        loop {
+            match self.header().state.to_running_for_shutdown() {
+                ToShutdown::Claimed => {
+                    // SAFETY: RUNNING was just claimed by this thread.
+                    unsafe { (self.header().vtable.shutdown)(self.ptr) };
+                    return;
+                }
+                ToShutdown::Skip => return,
+                // A `cancel()` passing its request on; it lets go within a
+                // few steps and schedules the task, which is then claimed.
+                ToShutdown::Borrowed => crate::loom::thread::yield_now(),
+            }
         }
     }
 

@@ -23,6 +23,10 @@
 
 #![warn(missing_docs)]
 
+// Public (hidden) for the leaf futures of weft's own crates (weft-loop's
+// `ConcurrentFuture`), as `chain` is.
+#[doc(hidden)]
+pub mod awaiting;
 mod callback;
 mod cancel;
 // Public (hidden) for the leaf futures of weft's own crates (weft-loop's

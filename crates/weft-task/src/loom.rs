@@ -137,6 +137,15 @@ pub mod sync {
     }
 }
 
+/// Yielding the thread in a retry loop: loom's under `--cfg loom`, so a
+/// model explores the other threads' steps in between.
+pub mod thread {
+    #[cfg(loom)]
+    pub use loom::thread::yield_now;
+    #[cfg(not(loom))]
+    pub use std::thread::yield_now;
+}
+
 /// `UnsafeCell` with loom's closure-based access surface.
 #[cfg(not(loom))]
 pub mod cell {

@@ -875,6 +875,40 @@ fn loom_cancel_races_wake() {
     });
 }
 
+/// A `cancel()` borrows a task parked on a gate (to pass the request to what
+/// it awaits) while the runtime shuts down on another thread: shutdown waits
+/// for the borrow to end (`ToShutdown::Borrowed`), then either claims the
+/// task or finds the Runnable the canceller submitted queued and claims it
+/// anyway (`ToRunning::Busy` for that Runnable). The task ends `Cancelled`,
+/// once, its future dropped once, and it is freed once.
+#[test]
+fn loom_cancel_borrow_races_shutdown() {
+    model(|| {
+        let env = Env::new();
+        let gate = Gate::new();
+        let (mut task, runnable) = env.spawn(WaitGate::new(&gate, &env.c));
+        runnable.run();
+        assert!(!task.done());
+        let handle = task.task_ref();
+        let canceller = thread::spawn(move || handle.cancel());
+
+        env.inner.registry.close();
+        // SAFETY: the model's futures are `Send`, and no thread polls.
+        unsafe { env.inner.registry.shutdown_tasks(|_| true, |_| {}) };
+        let accepted = canceller.join().unwrap();
+        drain(&env.inner);
+
+        assert!(task.done(), "the task did not finish");
+        let e = task.result().unwrap().unwrap_err();
+        assert!(e.is_cancelled(), "{e:?}");
+        assert_eq!(task.cancelling(), u32::from(accepted));
+        drop(task);
+        drop(gate);
+        assert_eq!(env.polls(), 1, "the task was polled after its cancel");
+        env.finish();
+    });
+}
+
 // ----- join -----
 
 /// The handle is polled (twice, with two different wakers, so the second poll

@@ -1,14 +1,18 @@
 //! [`Promise<T>`]: asyncio's `Future`, a one-shot result settled by hand.
 
+use crate::awaiting;
 use crate::callback::{DoneCallback, DoneCallbacks};
-use crate::chain::AwaitMark;
+use crate::chain::{AwaitMark, AwaitTarget};
 use crate::context::{self, CallSoon};
 use crate::error::{Cancelled, InvalidStateError, TaskError};
-use crate::loom::sync::{Arc, Mutex};
+use crate::loom::sync::Mutex;
 use crate::result_cell::ResultCell;
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
+// std's `Arc` even under loom: the await record holds it as a trait object,
+// which loom's `Arc` cannot be; its count takes part in no protocol here.
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 /// asyncio's `Future`: a result that some code sets and any number of tasks
@@ -45,7 +49,14 @@ pub struct Promise<T> {
 
 struct Inner<T> {
     state: Mutex<ResultCell<T, Promise<T>>>,
-    lp: Option<std::sync::Arc<dyn CallSoon>>,
+    lp: Option<Arc<dyn CallSoon>>,
+}
+
+/// A task awaiting the promise is cancelled: so is the promise, at once.
+impl<T: Send + 'static> AwaitTarget for Inner<T> {
+    fn cancel_awaited(self: Arc<Self>, cancelled: &Cancelled) {
+        let _ = Promise { inner: self }.settle(Err(TaskError::Cancelled(cancelled.clone())));
+    }
 }
 
 impl<T: Send + 'static> Promise<T> {
@@ -261,7 +272,7 @@ impl<T: Clone + Send + 'static> Future for PromiseWait<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if crate::coop::poll_proceed(cx).is_pending() {
-            self.awaited_at.pending();
+            self.suspend();
             return Poll::Pending;
         }
         let this = &mut *self;
@@ -271,12 +282,28 @@ impl<T: Clone + Send + 'static> Future for PromiseWait<T> {
         }
         if let Ok(outcome) = state.peek() {
             this.slot = None;
-            return Poll::Ready(outcome.clone());
+            let outcome = outcome.clone();
+            drop(state);
+            let target = this.target();
+            awaiting::resume(&mut this.awaited_at, target);
+            return Poll::Ready(outcome);
         }
         state.register(&mut this.slot, cx.waker());
         drop(state);
-        this.awaited_at.pending();
+        this.suspend();
         Poll::Pending
+    }
+}
+
+impl<T: Send + 'static> PromiseWait<T> {
+    /// Returns `Pending`: the task awaits the promise now.
+    fn suspend(&mut self) {
+        awaiting::suspend(&mut self.awaited_at, &self.promise.inner);
+    }
+
+    /// The promise's address, as the await record names it.
+    fn target(&self) -> *const () {
+        Arc::as_ptr(&self.promise.inner) as *const ()
     }
 }
 
@@ -284,6 +311,9 @@ impl<T: Send + 'static> Drop for PromiseWait<T> {
     /// Leaves the waiter list; if the task awaiting this (at its latest poll)
     /// is being cancelled, cancels the promise too.
     fn drop(&mut self) {
+        if self.awaited_at.is_set() {
+            awaiting::forget(self.target());
+        }
         let Some(i) = self.slot else { return };
         let cancel = {
             let mut state = self.promise.inner.state.lock();
@@ -291,8 +321,11 @@ impl<T: Send + 'static> Drop for PromiseWait<T> {
             !state.is_done()
         };
         if cancel {
-            if let Some(c) = self.awaited_at.delivering() {
-                let _ = self.promise.settle(Err(TaskError::Cancelled(c)));
+            if let Some(d) = self.awaited_at.delivering(self.target()) {
+                if d.must_cancel() {
+                    let c = d.cancelled().clone();
+                    let _ = self.promise.settle(Err(TaskError::Cancelled(c)));
+                }
             }
         }
     }

@@ -35,6 +35,7 @@
 //! | `join_waker`     | see `state.rs`: handle while `JOIN_WAKER` is clear, runner after `COMPLETE` while it is set |
 //! | `slot`           | the registry: written at insert, cleared at removal        |
 //! | `intercept_depth`, `polls` | the thread that set `RUNNING`                    |
+//! | `awaiting`       | the thread holding `RUNNING`: its leaf futures while polled, the runner, a borrowing `cancel()` (`awaiting.rs`) |
 //! | `cold.draining`  | the thread that set `RUNNING` (under the cold lock, taken out while polled) |
 //! | `vars`           | written at spawn, then by the thread that set `RUNNING` under the `cold` lock; read by it freely, by others (`TaskRef::context`) under the lock; dropped at free |
 //! | `cold`           | anyone, under its mutex                                    |
@@ -79,6 +80,7 @@
 //! `F` and `S`; the reference count (see `state.rs`) keeps it live, and the state
 //! bits above grant the exclusive access each function documents.
 
+use crate::awaiting;
 use crate::chain::{self, Drains};
 use crate::context;
 use crate::error::{Cancelled, InvalidStateError, TaskError};
@@ -164,6 +166,7 @@ where
         intercept_depth: UnsafeCell::new(0),
         polls: UnsafeCell::new(0),
         join_waker: UnsafeCell::new(None),
+        awaiting: UnsafeCell::new(ManuallyDrop::new(None)),
         // A copy of the spawner's context: one `Arc` clone, none if empty.
         vars: UnsafeCell::new(ManuallyDrop::new(varmap::snapshot())),
         cold: Mutex::new(None),
@@ -495,8 +498,12 @@ unsafe fn drop_future<F: Future, S>(
     // What the task awaited at its last poll is what this delivery cancels.
     // SAFETY: RUNNING is ours.
     let polls = cell.header.polls.with(|p| unsafe { *p });
+    // SAFETY: RUNNING is ours (for this and the clear below).
+    let passed = unsafe { awaiting::passed_for_delivery(&cell.header, polls) };
+    // SAFETY: as above. The future goes: it awaits nothing any more.
+    unsafe { awaiting::clear(&cell.header) };
     let _enter = context::enter_task(ptr.cast(), polls);
-    let delivery = chain::enter_cancel_delivery(delivering, (ptr.as_ptr() as usize, polls));
+    let delivery = chain::enter_cancel_delivery(delivering, (ptr.as_ptr() as usize, polls), passed);
     // SAFETY: RUNNING is ours (for this and the leave below).
     let scope = unsafe { enter_task_context(&cell.header) };
     let result = catch_panic(|| {
@@ -597,7 +604,11 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
     let header = &cell.header;
     // The runtime event (`events.rs`): one relaxed load without a subscriber.
     crate::events::ended(header.id, output.as_ref().err());
-    // The future is gone by now (dropped by `poll_future` or `cancel_future`).
+    // The future is gone by now (dropped by `poll_future` or `cancel_future`),
+    // and with it what it awaited: the record's reference goes too, so two
+    // tasks that awaited each other do not keep each other alive.
+    // SAFETY: RUNNING is ours.
+    unsafe { awaiting::clear(header) };
     // The error, kept for a report if nobody will read it (below).
     let mut failed = None;
     let outcome = match &output {

@@ -13,6 +13,7 @@
 //! | `ENDED_CANCELLED`| `to_complete`                 | never                      | requires `COMPLETE`  |
 //! | `HAS_CALLBACKS`  | `add_done_callback` (under the cold lock) | never          |                      |
 //! | `DRAINING`       | the runner (`set_draining`), future dropped | `to_complete` | `COMPLETE`        |
+//! | `BORROWED`       | `cancel` of an idle task, with `RUNNING` | `release_borrow` | `COMPLETE`     |
 //!
 //! The remaining high bits count references. Holders: the `Task<T>` handle, the
 //! registry entry (until the task completes), each [`Runnable`](crate::Runnable),
@@ -27,6 +28,12 @@
 //!   The one exception: shutdown claims `RUNNING` on a task whose `Runnable` is
 //!   still queued; whoever runs that `Runnable` then gets `ToRunning::Busy` and
 //!   only releases its reference.
+//! * `RUNNING && BORROWED`: `cancel()` found the task idle (not running, not
+//!   queued) and holds `RUNNING` itself for a moment, to pass the request on
+//!   to what the task awaits (`awaiting.rs`); it never touches the future.
+//!   It sets `NOTIFIED` with the claim and counts a reference for the
+//!   `Runnable` it submits when it lets go, so no `Runnable` exists until
+//!   then and wake-ups meanwhile submit nothing.
 //! * Only the thread that set `RUNNING` touches the future; the output slot is
 //!   written once, before `COMPLETE` is published with `AcqRel`.
 //! * The join-waker slot is written by the handle only while `JOIN_WAKER` is
@@ -54,9 +61,11 @@ pub(crate) const HAS_CALLBACKS: usize = 1 << 7;
 /// "Cancellation delivery"). A bit, not a field, so that `to_running`'s one
 /// test of the word tells the runner "deliver" for it as for a request.
 pub(crate) const DRAINING: usize = 1 << 8;
+/// `RUNNING` is held by a `cancel()` passing its request on, not by a runner.
+pub(crate) const BORROWED: usize = 1 << 9;
 
 const LIFECYCLE: usize = RUNNING | COMPLETE;
-const REF_SHIFT: u32 = 9;
+const REF_SHIFT: u32 = 10;
 pub(crate) const REF_ONE: usize = 1 << REF_SHIFT;
 #[cfg(all(test, not(loom)))]
 const FLAGS: usize = REF_ONE - 1;
@@ -100,6 +109,9 @@ impl Snapshot {
     pub(crate) fn is_draining(self) -> bool {
         self.0 & DRAINING != 0
     }
+    pub(crate) fn is_borrowed(self) -> bool {
+        self.0 & BORROWED != 0
+    }
     pub(crate) fn ref_count(self) -> usize {
         self.0 >> REF_SHIFT
     }
@@ -118,6 +130,7 @@ impl fmt::Debug for Snapshot {
             .field("join_interest", &self.is_join_interested())
             .field("join_waker", &self.is_join_waker_set())
             .field("draining", &self.is_draining())
+            .field("borrowed", &self.is_borrowed())
             .field("refs", &self.ref_count())
             .finish()
     }
@@ -183,8 +196,23 @@ pub(crate) enum ToCancelRequested {
     AlreadyComplete,
     /// Recorded; the task is running or queued and will see it.
     Recorded,
-    /// Recorded and the task was idle: submit a `Runnable` (a reference was taken).
-    Submit,
+    /// Recorded, and the task was idle: the caller now holds `RUNNING`
+    /// (with `BORROWED`) to pass the request on, then calls
+    /// [`State::release_borrow`] and submits the `Runnable` (a reference was
+    /// taken for it, and `NOTIFIED` is set).
+    Borrowed,
+}
+
+/// What `to_running_for_shutdown` found.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ToShutdown {
+    /// `RUNNING` is the caller's now: drop the future and complete the task.
+    Claimed,
+    /// Complete, or (defensively) running: nothing to do.
+    Skip,
+    /// A `cancel()` holds it for a moment: try again.
+    Borrowed,
 }
 
 impl State {
@@ -286,14 +314,16 @@ impl State {
     }
 
     /// Shutdown claims a task that is not running (the runtime's workers are
-    /// stopped, or this is the task's owner thread). Returns false if it is
-    /// complete or (defensively) running.
-    pub(crate) fn to_running_for_shutdown(&self) -> bool {
+    /// stopped, or this is the task's owner thread).
+    pub(crate) fn to_running_for_shutdown(&self) -> ToShutdown {
         self.fetch_update(|s| {
-            if s.is_complete() || s.is_running() {
-                return (None, false);
+            if s.is_borrowed() {
+                (None, ToShutdown::Borrowed)
+            } else if s.is_complete() || s.is_running() {
+                (None, ToShutdown::Skip)
+            } else {
+                (Some(Snapshot(s.0 | RUNNING)), ToShutdown::Claimed)
             }
-            (Some(Snapshot(s.0 | RUNNING)), true)
         })
     }
 
@@ -335,15 +365,16 @@ impl State {
         })
     }
 
-    /// `cancel()`: record a request; schedule the task if it is idle so the
-    /// request is delivered promptly.
+    /// `cancel()`: record a request. An idle task is also borrowed (see
+    /// [`ToCancelRequested::Borrowed`]), so the caller can pass the request
+    /// on to what it awaits before it schedules it for delivery.
     pub(crate) fn to_cancel_requested(&self) -> ToCancelRequested {
         self.fetch_update(|s| {
             if s.is_complete() {
                 (None, ToCancelRequested::AlreadyComplete)
             } else if s.is_idle() {
-                let next = Snapshot((s.0 | CANCEL_REQ | NOTIFIED) + REF_ONE);
-                (Some(next), ToCancelRequested::Submit)
+                let next = Snapshot((s.0 | CANCEL_REQ | NOTIFIED | RUNNING | BORROWED) + REF_ONE);
+                (Some(next), ToCancelRequested::Borrowed)
             } else {
                 // Running: also mark notified so the runner re-polls and delivers.
                 (
@@ -352,6 +383,20 @@ impl State {
                 )
             }
         })
+    }
+
+    /// The `cancel()` that borrowed the task lets go: it is idle and notified
+    /// again, and the caller submits the `Runnable` counted at the borrow.
+    /// Wake-ups during the borrow found it running and notified and did
+    /// nothing more, so that `Runnable` is the only one.
+    pub(crate) fn release_borrow(&self) {
+        // AcqRel: as every transition here; the runner's `to_running` (AcqRel)
+        // on the submitted Runnable reads what the borrower wrote (the record).
+        let prev = Snapshot(self.0.fetch_and(!(RUNNING | BORROWED), Ordering::AcqRel));
+        debug_assert!(
+            prev.is_borrowed() && prev.is_running() && prev.is_notified(),
+            "{prev:?}"
+        );
     }
 
     /// Withdraws a pending request (delivered through `catch_cancel`, or
@@ -509,7 +554,17 @@ mod tests {
         let s = State::new();
         let _ = s.to_running();
         assert_eq!(s.to_idle(), ToIdle::Idle);
-        assert_eq!(s.to_cancel_requested(), ToCancelRequested::Submit);
+        assert_eq!(s.to_cancel_requested(), ToCancelRequested::Borrowed);
+        assert!(s.load().is_running() && s.load().is_borrowed());
+        assert_eq!(s.to_running_for_shutdown(), ToShutdown::Borrowed);
+        assert_eq!(
+            s.to_notified_by_ref(),
+            ToNotified::Nothing,
+            "the borrower submits"
+        );
+        s.release_borrow();
+        assert!(!s.load().is_running() && s.load().is_notified());
+        assert_eq!(s.load().ref_count(), 3);
         assert_eq!(s.to_cancel_requested(), ToCancelRequested::Recorded);
         assert_eq!(s.to_running(), ToRunning::Run { cancel: true });
         assert!(s.clear_cancel_request());

@@ -3,6 +3,7 @@
 //! the done-callback list names) and [`Runnable`] (a task ready to be polled,
 //! as loops queue it).
 
+use crate::awaiting;
 use crate::callback::DoneCallback;
 use crate::chain::{self, AwaitMark, Awaited};
 use crate::error::Cancelled;
@@ -357,10 +358,11 @@ impl<T> Future for Task<T> {
             // SAFETY: T is this task's output type and we are its handle.
             unsafe { self.task.raw.try_read_output::<T>(cx.waker()) }
         };
+        let raw = self.task.raw;
         if out.is_pending() {
-            self.awaited_at.pending();
+            awaiting::suspend_on_task(&mut self.awaited_at, raw);
         } else {
-            self.awaited_at.ready();
+            awaiting::resume(&mut self.awaited_at, awaiting::addr_of(raw) as *const ());
         }
         out
     }
@@ -379,15 +381,19 @@ impl<T> Drop for Task<T> {
     }
 }
 
-/// A dropped handle that was pending in its holder's latest poll: if the
-/// holder is being cancelled, cancels `raw` too and, while it runs on, hands
+/// A dropped handle that was pending in its holder's latest poll: it is
+/// awaited no more (`awaiting.rs`); if the holder is being cancelled, cancels `raw` too and, while it runs on, hands
 /// the handle's reference and join interest to the delivery (true).
 #[inline(never)]
 fn pass_cancel_on(raw: RawTask, awaited_at: &AwaitMark) -> bool {
-    let Some(c) = awaited_at.delivering() else {
+    let addr = awaiting::addr_of(raw) as *const ();
+    awaiting::forget(addr);
+    let Some(d) = awaited_at.delivering(addr) else {
         return false;
     };
-    raw.request_cancel(c.message_arc());
+    if d.must_cancel() {
+        raw.request_cancel(d.cancelled().message_arc());
+    }
     if raw.header().state.load().is_complete() {
         return false;
     }

@@ -1,0 +1,209 @@
+//! What a task is suspended on: its *await record*, asyncio's
+//! `task._fut_waiter`, which `task.cancel()` cancels at once.
+//!
+//! A leaf future that returns `Pending` inside a task (a [`Task`](crate::Task)
+//! handle, a promise's waiter, weft-loop's `ConcurrentFuture`) records its
+//! target in the task's header ([`suspend`]); once it is ready, or dropped
+//! inside the task, it forgets it ([`resume`], [`forget`]). The record keeps a counted
+//! reference to the target and the number of the poll that wrote it: only a
+//! record of the task's latest poll says what the task awaits now. Where one
+//! poll leaves several leaves pending (`join!` of two handles) the record is
+//! the last of them; the drop that delivers the cancellation still reaches
+//! every one (`chain.rs`). Combinators watch their children without
+//! recording them (`Task::poll_done`), as asyncio's gather is the awaited
+//! future rather than its children.
+//!
+//! # Who touches the record
+//!
+//! | who                       | when                                   | holding |
+//! |---------------------------|----------------------------------------|---------|
+//! | a leaf: `record`, `forget`| inside a poll of the task              | the runner's `RUNNING` |
+//! | the runner                | delivering a cancellation; completing  | `RUNNING` |
+//! | `cancel()`                | the task idle: not running, not queued | `RUNNING` borrowed (`BORROWED`) |
+//!
+//! Every access is made holding `RUNNING`, so the record needs no lock of
+//! its own and a leaf's record costs two thread-local reads and a compare
+//! (plus a reference count for a new target).
+//!
+//! # `cancel()` of an idle task
+//!
+//! The one read-modify-write that records the request also borrows an idle
+//! task: it sets `RUNNING | BORROWED | NOTIFIED` and counts a reference for
+//! a `Runnable` (`State::to_cancel_requested`). Holding `RUNNING`, the
+//! canceller reads the record; if it is of the latest poll, it marks it
+//! passed and cancels the target with the request's message, then lets go
+//! (`State::release_borrow`) and submits the `Runnable`, which delivers the
+//! request as before. A task running or queued is not borrowed: its record
+//! is the runner's, and the delivery passes the request down as it did.
+//!
+//! No wake-up is lost: while borrowed the task reads as running and
+//! notified, so a wake-up (the target's end, say) changes nothing and
+//! submits nothing, and the `Runnable` the canceller submits runs the task.
+//! The canceller never touches the future, so a task pinned to its loop may
+//! be borrowed from any thread. Shutdown finding a task borrowed yields until
+//! the borrow ends (`RawTask::shutdown`): a borrow lasts one target's cancel.
+//!
+//! The delivery that follows learns from the record which target had the
+//! request already ([`passed_for_delivery`]); that leaf only waits for its
+//! target to end, so the target sees one request, as in asyncio.
+
+use crate::chain::{AwaitMark, AwaitTarget};
+use crate::context;
+use crate::header::{AwaitRecord, Awaiting, Header, RawTask, TaskRef};
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+/// A leaf future returns `Pending`: inside a task's poll, stamps `mark` with
+/// this poll and records `target` as what the task awaits now (its latest
+/// record); outside a task, clears `mark` and records nothing.
+///
+/// ```
+/// use std::sync::Arc;
+/// use weft_task::awaiting;
+/// use weft_task::chain::{AwaitMark, AwaitTarget};
+/// use weft_task::Cancelled;
+///
+/// struct Gate;
+/// impl AwaitTarget for Gate {
+///     fn cancel_awaited(self: Arc<Self>, _: &Cancelled) {}
+/// }
+/// let (gate, mut mark) = (Arc::new(Gate), AwaitMark::new());
+/// awaiting::suspend(&mut mark, &gate); // outside a task: records nothing
+/// assert!(!mark.is_set());
+/// awaiting::resume(&mut mark, Arc::as_ptr(&gate) as *const ());
+/// ```
+#[inline]
+pub fn suspend<T: AwaitTarget + 'static>(mark: &mut AwaitMark, target: &Arc<T>) {
+    let addr = Arc::as_ptr(target) as *const () as usize;
+    suspend_with(mark, addr, || Awaiting::Other(target.clone()));
+}
+
+/// [`suspend`] for a task handle: the task is the target.
+#[inline]
+pub(crate) fn suspend_on_task(mark: &mut AwaitMark, raw: RawTask) {
+    suspend_with(mark, addr_of(raw), || {
+        Awaiting::Task(TaskRef::from_raw_inc(raw))
+    });
+}
+
+/// The leaf future stamped `mark` returns `Ready`: if it was pending, it is
+/// awaited no more ([`forget`] of its `target`, the address it recorded).
+#[inline]
+pub fn resume(mark: &mut AwaitMark, target: *const ()) {
+    if mark.is_set() {
+        mark.ready();
+        forget(target);
+    }
+}
+
+/// A task's address, as its record names it.
+#[inline]
+pub(crate) fn addr_of(raw: RawTask) -> usize {
+    raw.header_ptr().as_ptr() as usize
+}
+
+#[inline]
+fn suspend_with(mark: &mut AwaitMark, addr: usize, make: impl FnOnce() -> Awaiting) {
+    let Some((task, poll)) = context::current_poll() else {
+        mark.set(None);
+        return;
+    };
+    mark.set(Some((task.as_ptr() as usize, poll)));
+    let header = header_of(task);
+    let same = header.awaiting.with_mut(|record| {
+        // SAFETY: this thread is polling the task: it holds RUNNING.
+        match unsafe { &mut **record } {
+            Some(r) if r.target.addr() == addr => {
+                r.poll = poll;
+                r.passed = false;
+                true
+            }
+            _ => false,
+        }
+    });
+    if !same {
+        replace(header, poll, make());
+    }
+}
+
+/// A new target: the record is replaced (the old one released).
+#[inline(never)]
+fn replace(header: &Header, poll: u32, target: Awaiting) {
+    let replaced = header.awaiting.with_mut(|record| {
+        let new = AwaitRecord {
+            poll,
+            passed: false,
+            target,
+        };
+        // SAFETY: this thread is polling the task: it holds RUNNING.
+        unsafe { &mut **record }.replace(new)
+    });
+    // Outside the cell: the last reference to a task frees it.
+    drop(replaced);
+}
+
+/// The leaf future that awaited `target` (the address it recorded) is
+/// ready, or dropped inside the task: if it is the record, the task awaits
+/// it no more. Outside a task, nothing.
+///
+/// ```
+/// weft_task::awaiting::forget(std::ptr::null()); // outside a task: nothing
+/// ```
+#[inline(never)]
+pub fn forget(target: *const ()) {
+    let Some((task, _)) = context::current_poll() else {
+        return;
+    };
+    let header = header_of(task);
+    let forgotten = header.awaiting.with_mut(|record| {
+        // SAFETY: this thread is polling (or dropping the future of) the
+        // task: it holds RUNNING.
+        let record = unsafe { &mut **record };
+        if record
+            .as_ref()
+            .is_some_and(|r| r.target.addr() == target as usize)
+        {
+            record.take()
+        } else {
+            None
+        }
+    });
+    drop(forgotten);
+}
+
+/// For a delivery at poll `poll` of the task: the target a `cancel()`
+/// passed the request to already (its address), if it is that poll's record.
+///
+/// # Safety
+///
+/// The caller holds the task's `RUNNING`.
+pub(crate) unsafe fn passed_for_delivery(header: &Header, poll: u32) -> Option<usize> {
+    header.awaiting.with(|record| {
+        // SAFETY: RUNNING is the caller's.
+        let record = unsafe { &**record }.as_ref()?;
+        (record.passed && record.poll == poll).then(|| record.target.addr())
+    })
+}
+
+/// The future is gone (delivered, completed): it awaits nothing any more.
+/// The record has no drop glue (`Header::awaiting`): this is its drop.
+///
+/// # Safety
+///
+/// The caller holds the task's `RUNNING`.
+#[inline]
+pub(crate) unsafe fn clear(header: &Header) {
+    // SAFETY: RUNNING is the caller's.
+    let cleared = header
+        .awaiting
+        .with_mut(|record| unsafe { (**record).take() });
+    if cleared.is_some() {
+        drop(cleared);
+    }
+}
+
+fn header_of<'a>(task: NonNull<()>) -> &'a Header {
+    // SAFETY: the context names the task being polled on this thread, which
+    // the runner keeps alive while it polls it.
+    unsafe { task.cast::<Header>().as_ref() }
+}
