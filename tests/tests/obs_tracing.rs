@@ -268,7 +268,7 @@ fn spans_of_many_tasks_on_two_workers_are_not_mixed_up() {
                 .map(|i| {
                     weft::spawn(async move {
                         for step in 0..STEPS {
-                            tracing::info!("task {i} step {step}");
+                            tracing::info!("work {i} step {step}");
                             weft::yield_now().await;
                         }
                         // Some of each on each worker, as best it can.
@@ -286,7 +286,7 @@ fn spans_of_many_tasks_on_two_workers_are_not_mixed_up() {
         let events: Vec<_> = log
             .events()
             .into_iter()
-            .filter(|e| e.message.starts_with("task "))
+            .filter(|e| e.message.starts_with("work "))
             .collect();
         assert_eq!(events.len(), TASKS * STEPS);
         for e in &events {

@@ -152,6 +152,11 @@ pub(crate) struct Driver {
     turn: Mutex<Turn>,
     next_wake: NextWake,
     closed: AtomicBool,
+    /// Readiness events handed to sockets (`RuntimeMetrics`). Written only
+    /// under `turn` (one writer at a time, ordered by the lock), read by anyone.
+    io_ready_count: AtomicU64,
+    /// Timers fired; written and read as `io_ready_count`.
+    timer_fire_count: AtomicU64,
 }
 
 impl Driver {
@@ -166,6 +171,8 @@ impl Driver {
             }),
             next_wake: NextWake::new(),
             closed: AtomicBool::new(false),
+            io_ready_count: AtomicU64::new(0),
+            timer_fire_count: AtomicU64::new(0),
         })
     }
 
@@ -211,6 +218,16 @@ impl Driver {
             .map(|turn| Turning { driver: self, turn })
     }
 
+    /// Readiness events handed to sockets since the start.
+    pub(crate) fn io_ready_count(&self) -> u64 {
+        self.io_ready_count.load(Ordering::Relaxed)
+    }
+
+    /// Timers fired since the start.
+    pub(crate) fn timer_fire_count(&self) -> u64 {
+        self.timer_fire_count.load(Ordering::Relaxed)
+    }
+
     /// A busy worker's non-blocking turn, if nobody else is turning.
     pub(crate) fn maintain(&self) {
         let Some(mut turning) = self.try_turn() else {
@@ -250,11 +267,21 @@ impl Turning<'_> {
     /// Wakes the sockets the last wait reported and the timers now due.
     pub(crate) fn dispatch(&mut self) {
         let turn = &mut *self.turn;
-        self.driver
-            .reactor
-            .dispatch(&turn.events, &mut turn.sources);
+        let driver = self.driver;
+        let ready = driver.reactor.dispatch(&turn.events, &mut turn.sources);
         turn.events.clear();
-        self.driver.timers.fire_due(&mut turn.fired);
+        driver.timers.fire_due(&mut turn.fired);
+        let fired = turn.fired.len();
+        // Counted under the turn lock we hold: the only writer now, so a
+        // Relaxed load and store (the lock orders successive turners).
+        if ready != 0 {
+            let c = &driver.io_ready_count;
+            c.store(c.load(Ordering::Relaxed) + ready as u64, Ordering::Relaxed);
+        }
+        if fired != 0 {
+            let c = &driver.timer_fire_count;
+            c.store(c.load(Ordering::Relaxed) + fired as u64, Ordering::Relaxed);
+        }
         wake_all(turn.fired.drain(..).map(|f| f.waker));
     }
 }

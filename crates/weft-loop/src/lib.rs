@@ -9,7 +9,8 @@
 //! cycle: `python3 .ci/modcycles.py .` checks it):
 //!
 //! 1. `loom` (the sync shim), `deadline` (saturating deadlines), `error`,
-//!    `stop` (`run_forever`'s stop signal).
+//!    `stop` (`run_forever`'s stop signal), `metrics` (the workers'
+//!    counters and the `RuntimeMetrics` snapshot).
 //! 2. `park` (sleeping workers), `lifo` (the LIFO slot), `reactor/` (the
 //!    selector and readiness), `timer/` (the timer wheels), `thread_pool`
 //!    (the blocking pool's threads).
@@ -41,6 +42,7 @@ mod error;
 mod lifo;
 mod loom;
 mod loop_handle;
+mod metrics;
 pub mod net;
 mod park;
 mod reactor;
@@ -59,8 +61,9 @@ pub use blocking::{spawn_blocking, to_thread};
 pub use bridge::{run_coroutine_threadsafe, ConcurrentFuture, FutureError, Target};
 pub use error::{BlockOnError, SpawnError};
 pub use loop_handle::{call_at, call_later, call_soon, loop_time, CallbackHandle, LoopHandle};
+pub use metrics::{PollTimeHistogram, RuntimeMetrics, WorkerMetrics};
 pub use runner::Runner;
-pub use runtime::{Builder, Handle, Runtime, RuntimeMetrics, DEFAULT_SHUTDOWN_GRACE};
+pub use runtime::{Builder, Handle, Runtime, DEFAULT_SHUTDOWN_GRACE};
 pub use time::{interval, interval_at, sleep, sleep_until, sleep_with, Interval, Sleep, SleepWith};
 pub use weft_task::current_task;
 

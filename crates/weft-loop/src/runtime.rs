@@ -50,7 +50,8 @@ use crate::context::{self, with_current};
 use crate::driver::Driver;
 use crate::error::{BlockOnError, SpawnError};
 use crate::lifo::LifoSlot;
-use crate::loom::sync::{Arc, AtomicUsize, Ordering};
+use crate::loom::sync::{Arc, Ordering};
+use crate::metrics::{PollTimeHistogram, RuntimeMetrics, WorkerMetrics, WorkerStats};
 use crate::scheduler::{self, PinTo, Scheduler};
 use crate::state::{Config, ExceptionHandler, LoopRemote, Remote, Shared};
 use crossbeam_deque::Worker;
@@ -88,6 +89,7 @@ pub struct Builder {
     max_blocking_threads: usize,
     blocking_keep_alive: Duration,
     eager_tasks: bool,
+    poll_time_histogram: bool,
     exception_handler: Option<ExceptionHandler>,
     slow_poll: Option<Duration>,
 }
@@ -103,9 +105,34 @@ impl Builder {
             max_blocking_threads: crate::thread_pool::DEFAULT_MAX_THREADS,
             blocking_keep_alive: crate::thread_pool::DEFAULT_KEEP_ALIVE,
             eager_tasks: false,
+            poll_time_histogram: false,
             exception_handler: None,
             slow_poll: None,
         }
+    }
+
+    /// Keeps a histogram of how long each task step takes, per worker, in
+    /// [`RuntimeMetrics::poll_time_histogram`] and each
+    /// [`WorkerMetrics::poll_time_histogram`] (tokio's
+    /// `enable_metrics_poll_time_histogram`). The buckets are fixed:
+    /// powers of two from 256 ns up to 16.78 ms and beyond
+    /// ([`PollTimeHistogram`] lists them). It costs two clock reads per
+    /// step, which is why it is off by default: without it the poll path
+    /// reads no clock.
+    ///
+    /// ```
+    /// let rt = weft::Builder::new()
+    ///     .workers(1)
+    ///     .enable_poll_time_histogram()
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(async { weft::spawn(async {}).await.unwrap() });
+    /// let h = rt.handle().metrics().poll_time_histogram;
+    /// assert!(h.total() >= 1);
+    /// ```
+    pub fn enable_poll_time_histogram(mut self) -> Builder {
+        self.poll_time_histogram = true;
+        self
     }
 
     /// Makes every task spawned on this runtime eager (asyncio 3.12's
@@ -283,8 +310,7 @@ impl Builder {
                 stealer: queue.stealer(),
                 lifo: LifoSlot::new(),
                 lp: lp.clone(),
-                steals: CachePadded::new(AtomicUsize::new(0)),
-                parks: CachePadded::new(AtomicUsize::new(0)),
+                stats: CachePadded::new(WorkerStats::new(n)),
             });
             locals.push((queue, lp, inbox));
         }
@@ -293,6 +319,7 @@ impl Builder {
             on_thread_stop: self.on_thread_stop,
             eager_tasks: self.eager_tasks,
             slow_poll: self.slow_poll,
+            poll_time_histogram: self.poll_time_histogram,
         };
         let blocking = crate::thread_pool::BlockingPool::new(
             self.max_blocking_threads,
@@ -359,6 +386,7 @@ impl fmt::Debug for Builder {
             .field("thread_name", &self.thread_name)
             .field("eager_tasks", &self.eager_tasks)
             .field("slow_poll_threshold", &self.slow_poll)
+            .field("poll_time_histogram", &self.poll_time_histogram)
             .finish_non_exhaustive()
     }
 }
@@ -787,19 +815,55 @@ impl Handle {
         self.shared.registry.live_tasks()
     }
 
-    /// Counters describing the runtime.
+    /// A snapshot of the runtime's counters: tasks, each worker's polls,
+    /// busy time, steals, parks and queue, the injector, I/O events, timer
+    /// fires, the blocking pool (see [`RuntimeMetrics`]). Callable from any
+    /// thread at any time; it never stops or waits for a worker (it reads
+    /// each counter once, so the figures are each a moment's, not one
+    /// moment's; it takes the blocking pool's and the registry's locks for
+    /// a count).
+    ///
+    /// ```
+    /// let rt = weft::Builder::new().workers(2).build().unwrap();
+    /// let m = rt.handle().metrics();
+    /// assert_eq!(m.per_worker.len(), 2);
+    /// assert_eq!(m.injection_queue_depth, 0);
+    /// ```
     pub fn metrics(&self) -> RuntimeMetrics {
-        use crate::loom::sync::Ordering::Relaxed;
         let s = &self.shared;
+        let histogram = s.config.poll_time_histogram;
+        let per_worker: Vec<WorkerMetrics> = s
+            .remotes
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let stolen = s.remotes.iter().map(|t| t.stats.stolen_from(i)).sum();
+                let depth = r.stealer.len() + usize::from(!r.lifo.is_empty());
+                r.stats.snapshot(stolen, depth, histogram)
+            })
+            .collect();
+        let mut poll_time_histogram = PollTimeHistogram::default();
+        for w in &per_worker {
+            poll_time_histogram.add(&w.poll_time_histogram);
+        }
+        let sum = |f: fn(&WorkerMetrics) -> u64| -> usize {
+            usize::try_from(per_worker.iter().map(f).sum::<u64>()).unwrap_or(usize::MAX)
+        };
         RuntimeMetrics {
             workers: s.remotes.len(),
             live_tasks: s.registry.len(),
             spawned: s.registry.spawned(),
-            steals: s.remotes.iter().map(|r| r.steals.load(Relaxed)).sum(),
-            parks: s.remotes.iter().map(|r| r.parks.load(Relaxed)).sum(),
+            steals: sum(|w| w.steal_operations),
+            parks: sum(|w| w.park_count),
             io_sources: s.driver.reactor.len(),
             pending_timers: s.driver.timers.len(),
             blocking_threads: s.blocking.threads(),
+            injection_queue_depth: s.injector.len(),
+            io_driver_ready_count: s.driver.io_ready_count(),
+            timer_fire_count: s.driver.timer_fire_count(),
+            blocking_queue_depth: s.blocking.queue_depth(),
+            poll_time_histogram,
+            per_worker,
         }
     }
 
@@ -926,25 +990,3 @@ impl std::panic::UnwindSafe for Handle {}
 impl std::panic::RefUnwindSafe for Handle {}
 impl std::panic::UnwindSafe for Runtime {}
 impl std::panic::RefUnwindSafe for Runtime {}
-
-/// A snapshot of a runtime's counters ([`Handle::metrics`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RuntimeMetrics {
-    /// Worker threads.
-    pub workers: usize,
-    /// Tasks spawned and not yet complete.
-    pub live_tasks: usize,
-    /// Tasks spawned since the start.
-    pub spawned: usize,
-    /// Successful steals from other workers' queues.
-    pub steals: usize,
-    /// Times a worker went to sleep for lack of work.
-    pub parks: usize,
-    /// Sockets registered with the reactor (each live socket is one).
-    pub io_sources: usize,
-    /// Timers waiting to fire (sleeps, intervals, `call_later`s).
-    pub pending_timers: usize,
-    /// Threads of the blocking pool, busy or idle.
-    pub blocking_threads: usize,
-}

@@ -10,6 +10,7 @@
 use crate::driver::Driver;
 use crate::lifo::LifoSlot;
 use crate::loom::sync::{AtomicBool, AtomicUsize, Mutex, Ordering};
+use crate::metrics::{StepTiming, WorkerStats};
 use crate::park::{Idle, Parker};
 use crate::stop::StopSignal;
 use crate::thread_pool::BlockingPool;
@@ -83,8 +84,8 @@ pub(crate) struct Remote {
     pub(crate) stealer: Stealer<Runnable>,
     pub(crate) lifo: LifoSlot,
     pub(crate) lp: Arc<LoopRemote>,
-    pub(crate) steals: CachePadded<AtomicUsize>,
-    pub(crate) parks: CachePadded<AtomicUsize>,
+    /// The worker's counters (`metrics.rs`), on cache lines of their own.
+    pub(crate) stats: CachePadded<WorkerStats>,
 }
 
 /// User hooks and settings, fixed at build time.
@@ -94,8 +95,20 @@ pub(crate) struct Config {
     /// `Builder::eager_tasks`: every spawn runs the task's first step at once.
     pub(crate) eager_tasks: bool,
     /// `Builder::slow_poll_threshold` (`None`: off): steps taking at least
-    /// this long are logged (`scheduler/slow_poll.rs`).
+    /// this long are logged (`scheduler/step_timing.rs`).
     pub(crate) slow_poll: Option<std::time::Duration>,
+    /// `Builder::enable_poll_time_histogram`: workers time every task step.
+    pub(crate) poll_time_histogram: bool,
+}
+
+impl Config {
+    /// How the loops time their steps (`metrics.rs`'s `StepTiming`).
+    pub(crate) fn step_timing(&self) -> StepTiming {
+        StepTiming {
+            slow_poll: self.slow_poll,
+            histogram: self.poll_time_histogram,
+        }
+    }
 }
 
 pub(crate) struct Shared {

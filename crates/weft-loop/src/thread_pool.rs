@@ -200,6 +200,11 @@ impl BlockingPool {
     pub(crate) fn threads(&self) -> usize {
         self.state.lock().threads
     }
+
+    /// Jobs queued for a free thread now.
+    pub(crate) fn queue_depth(&self) -> usize {
+        self.state.lock().queue.len()
+    }
 }
 
 impl PoolState {

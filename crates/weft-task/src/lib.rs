@@ -36,6 +36,7 @@ pub mod chain;
 pub mod context;
 pub mod contextvars;
 mod error;
+mod events;
 mod exception;
 mod header;
 mod id;

@@ -76,6 +76,9 @@ pub use weft_loop::{
 // Issue 16 section 4: eager tasks (asyncio 3.12's eager_task_factory); the
 // runtime-wide switch is `Builder::eager_tasks`.
 pub use weft_loop::{spawn_eager, try_spawn_eager};
+// Issue 17 section 5 (metrics): per-worker figures in `RuntimeMetrics`, the
+// opt-in poll-time histogram (`Builder::enable_poll_time_histogram`).
+pub use weft_loop::{PollTimeHistogram, WorkerMetrics};
 // Issue 16, section 5 (the loop's own API): run_forever / stop (on
 // `Runtime` and `Handle`), `Runner`, the exception handler.
 pub use weft_loop::Runner;

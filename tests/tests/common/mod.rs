@@ -574,3 +574,37 @@ where
         }
     })
 }
+
+// ----- a steal on demand -----
+
+/// On `rt` (two workers, threads named `{prefix}-{index}`): a task spawns
+/// `children` detached tasks onto its own worker, then holds that worker
+/// (a plain sleep loop, bounded) until they have all run, so the sibling
+/// must steal every one. Returns the index of the held worker (the victim).
+pub fn steal_from_a_held_worker(rt: &Runtime, prefix: &str, children: usize) -> usize {
+    let done = Arc::new(AtomicUsize::new(0));
+    let d = done.clone();
+    let held_on = rt
+        .block_on(rt.spawn(async move {
+            for _ in 0..children {
+                let d = d.clone();
+                weft::spawn(async move {
+                    d.fetch_add(1, Ordering::SeqCst);
+                })
+                .detach();
+            }
+            let start = Instant::now();
+            while d.load(Ordering::SeqCst) < children {
+                give_up_after_20s(start, "the sibling to steal the children");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            std::thread::current().name().unwrap_or_default().to_owned()
+        }))
+        .expect("the holding task");
+    assert_eq!(done.load(Ordering::SeqCst), children);
+    held_on
+        .strip_prefix(prefix)
+        .and_then(|s| s.strip_prefix('-'))
+        .and_then(|i| i.parse().ok())
+        .unwrap_or_else(|| panic!("not a worker of {prefix}: {held_on:?}"))
+}

@@ -261,9 +261,13 @@ impl Reactor {
 
     /// Delivers the events of one wait. Sources are looked up under the lock,
     /// and woken outside it (a waker may drop a socket).
-    pub(crate) fn dispatch(&self, events: &sys::Events, scratch: &mut Vec<(Arc<Source>, usize)>) {
+    pub(crate) fn dispatch(
+        &self,
+        events: &sys::Events,
+        scratch: &mut Vec<(Arc<Source>, usize)>,
+    ) -> usize {
         if events.is_empty() {
-            return;
+            return 0;
         }
         {
             let sources = self.sources.lock();
@@ -280,9 +284,11 @@ impl Reactor {
                 }
             }
         }
+        let ready = scratch.len();
         for (source, bits) in scratch.drain(..) {
             source.set_ready(bits);
         }
+        ready
     }
 }
 

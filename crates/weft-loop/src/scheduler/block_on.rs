@@ -35,7 +35,7 @@
 //! condvar meanwhile gets its timers fired by the one turning the driver,
 //! so they wait while that one runs without parking.
 
-use super::{on_own_thread, slow_poll};
+use super::{on_own_thread, step_timing};
 use crate::context::{Kind, Loop, Ready};
 use crate::loom::sync::{Arc, AtomicU32, Ordering};
 use crate::park::Parker;
@@ -231,7 +231,7 @@ impl BlockOn {
                 };
                 if !step.run(&lp.shared) {
                     main.turn.begin();
-                    let polled = slow_poll::run_main(&lp.shared, || {
+                    let polled = step_timing::run_main(&lp.shared, || {
                         context.run(|| future.as_mut().poll(&mut cx))
                     });
                     if let Poll::Ready(out) = polled {

@@ -23,7 +23,7 @@
 //! thread (`spawn_local`) or from another (`run_coroutine_threadsafe` on a
 //! `LoopHandle`).
 
-use super::{on_own_thread, slow_poll, LocalScheduler};
+use super::{on_own_thread, step_timing, LocalScheduler};
 use crate::context::{Loop, Queued, Ready};
 use crate::loom::sync::Arc;
 use crate::state::{LoopRemote, Msg, Shared};
@@ -35,13 +35,13 @@ use weft_task::{Runnable, Spawned, Task};
 impl Ready {
     /// Runs a task step or a callback of `shared`'s runtime (a panicking
     /// callback is reported through `tracing`, and the loop goes on), timed
-    /// if the runtime asks for slow-poll warnings (`slow_poll.rs`). Gives
+    /// if the runtime asks for slow-poll warnings (`step_timing.rs`). Gives
     /// back `false` for the main future's turn, which only `block_on` can
     /// take.
     pub(crate) fn run(self, shared: &Shared) -> bool {
         match self {
-            Ready::Task(task) => slow_poll::run_task(shared, task),
-            Ready::Call(f) => slow_poll::run_callback(shared, || {
+            Ready::Task(task) => step_timing::run_task(shared, task),
+            Ready::Call(f) => step_timing::run_callback(shared, || {
                 weft_task::run_reporting("a call_soon callback", f)
             }),
             Ready::Main => return false,
@@ -93,13 +93,19 @@ impl Loop {
         self.local.borrow_mut().ready.pop_front().map(|q| q.step)
     }
 
-    /// Runs the front of the ready queue (a worker's tick found it due). Out
-    /// of line: most ticks run a task from the deque instead.
+    /// Runs the front of the ready queue (a worker's tick found it due): a
+    /// task step through `run_task` (which counts it in the worker's
+    /// metrics), a callback itself. Out of line: most ticks run a task from
+    /// the deque instead.
     #[inline(never)]
-    pub(crate) fn run_ready(&self) {
+    pub(crate) fn run_ready(&self, run_task: impl FnOnce(Runnable)) {
         let front = self.local.borrow_mut().ready.pop_front();
-        if let Some(q) = front {
-            q.step.run(&self.shared);
+        match front.map(|q| q.step) {
+            Some(Ready::Task(task)) => run_task(task),
+            Some(step) => {
+                step.run(&self.shared);
+            }
+            None => {}
         }
     }
 
@@ -235,7 +241,7 @@ where
         if lp.shared().config.eager_tasks {
             // Eager (`Builder::eager_tasks`): the first step runs now, on the
             // task's own thread; if it suspends, its wake-ups come back here.
-            slow_poll::run_task(lp.shared(), runnable);
+            step_timing::run_task(lp.shared(), runnable);
         } else {
             lp.push_pinned(runnable);
         }

@@ -44,7 +44,7 @@
 
 mod block_on;
 mod local;
-mod slow_poll;
+mod step_timing;
 mod worker;
 
 pub(crate) use block_on::{block_on, BlockOn};
@@ -178,15 +178,19 @@ pub(crate) fn schedule(shared: &Shared, task: Runnable) {
 /// itself; if it comes second, the check sees the registry closed.
 fn start_eager(shared: &Shared, task: Runnable) {
     let here = with_current(|lp| match lp {
-        Some(lp) if lp.shared().same(shared) => Some(lp.is_worker()),
+        Some(lp) if lp.shared().same(shared) => Some(lp.worker().map(|w| w.index)),
         _ => None,
     });
     match here {
         None => schedule(shared, task),
-        Some(true) => slow_poll::run_task(shared, task),
-        Some(false) => {
+        // A worker's step: counted in its metrics as the steps its loop runs.
+        Some(Some(index)) => {
+            let stats = &shared.remotes[index].stats;
+            step_timing::run_counted(stats, shared.config.step_timing(), task);
+        }
+        Some(None) => {
             let task_ref = task.task_ref();
-            slow_poll::run_task(shared, task);
+            step_timing::run_task(shared, task);
             if !task_ref.done() && shared.registry.is_closed() {
                 task_ref.cancel_with("runtime is shut down");
             }

@@ -17,17 +17,25 @@
 //!
 //! Every 61st tick a busy worker also turns the driver without blocking.
 //!
+//! Metrics and events (`metrics.rs`): every task step the worker runs goes
+//! through `Worker::run` (`WorkerStats::run`: counted, and timed only with
+//! the poll-time histogram on); busy time is added up on the way into a
+//! park and at the 61st tick; a park, its wake-up and a successful steal
+//! are counted and reported to `tracing` (target `weft::runtime`, trace).
+//!
 //! A worker that finds work while searching stops searching, and if it was the
 //! last searcher wakes another worker, so queued work always has a searcher or
 //! a busy owner. Shutdown: `Shared::close` unparks everyone; each worker leaves
 //! its loop at the next tick and shuts down its pinned tasks on its own thread.
 
-use super::slow_poll;
+use super::step_timing;
 use crate::context::{Kind, Loop, WorkerQueue};
 use crate::loom::sync::{Arc, Ordering};
+use crate::metrics::StepTiming;
 use crate::state::{LoopRemote, Msg, Remote, Shared};
 use crossbeam_deque::{Steal, Worker as Deque};
 use std::cell::Cell;
+use std::time::Instant;
 use weft_task::Runnable;
 
 /// Every this many ticks a worker looks at the injector and its inbox first.
@@ -57,6 +65,11 @@ struct Worker<'a> {
     searching: Cell<bool>,
     lifo_streak: Cell<u8>,
     rng: Cell<u64>,
+    /// Whether and why task steps are timed (`step_timing.rs`).
+    timing: StepTiming,
+    /// When the busy stretch being measured began: the last wake-up from a
+    /// park, or the last time busy time was added up (`metrics.rs`).
+    busy_since: Cell<Instant>,
 }
 
 /// A worker's thread: runs the start hook, the loop until the runtime
@@ -95,6 +108,8 @@ pub(crate) fn run_worker(
         rng: Cell::new(
             0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407),
         ),
+        timing: lp.shared.config.step_timing(),
+        busy_since: Cell::new(Instant::now()),
     };
     let _enter = lp.enter();
     if let Some(hook) = &lp.shared.config.on_thread_start {
@@ -106,6 +121,7 @@ pub(crate) fn run_worker(
         }
     }
     w.main();
+    w.mine.stats.add_busy(w.busy_since.get());
     lp.shutdown_pinned(true);
     while let Some(t) = w.queue().pop() {
         drop(t);
@@ -160,37 +176,26 @@ impl Worker<'_> {
         &self.own.queue
     }
 
-    /// The worker's loop. Whether it times its steps for slow-poll warnings
-    /// is decided here, once: the loop is built twice, so a worker of a
-    /// runtime without the option pays nothing per step for it.
+    /// The worker's loop: ticks until the runtime closes.
     fn main(&self) {
-        match self.lp.shared.config.slow_poll {
-            None => self.run_loop(Runnable::run),
-            Some(threshold) => self.run_loop(|task| slow_poll::run_task_timed(task, threshold)),
-        }
-    }
-
-    /// Ticks until the runtime closes, running each task step with `run`.
-    #[inline(always)]
-    fn run_loop(&self, run: impl Fn(Runnable)) {
         while !self.lp.shared.is_closed() {
             self.tick.set(self.tick.get().wrapping_add(1));
             match self.next() {
                 Some(Next::Task(task)) => {
                     self.stop_searching();
-                    run(task);
+                    self.run(task);
                     continue;
                 }
                 Some(Next::Ready) => {
                     self.stop_searching();
-                    self.lp.run_ready();
+                    self.lp.run_ready(|task| self.run(task));
                     continue;
                 }
                 None => {}
             }
             if let Some(task) = self.search() {
                 self.stop_searching();
-                run(task);
+                self.run(task);
                 continue;
             }
             if self.lp.has_local_work() {
@@ -198,6 +203,13 @@ impl Worker<'_> {
             }
             self.park();
         }
+    }
+
+    /// Runs one task step, counting it (and timing it, with the histogram
+    /// on) in this worker's metrics.
+    #[inline]
+    fn run(&self, task: Runnable) {
+        step_timing::run_counted(&self.mine.stats, self.timing, task);
     }
 
     /// About to run what it found: a searcher stops searching.
@@ -214,6 +226,9 @@ impl Worker<'_> {
     #[inline(always)]
     fn next(&self) -> Option<Next> {
         if self.tick.get() % GLOBAL_QUEUE_INTERVAL == 0 {
+            // Busy time, so a worker that never parks still shows it.
+            self.busy_since
+                .set(self.mine.stats.add_busy(self.busy_since.get()));
             self.lp.shared.driver.maintain();
             self.lp.drain_inbox();
             if let Some(t) = self.steal_injector(self.queue().len()) {
@@ -306,8 +321,9 @@ impl Worker<'_> {
                         .steal_into(0, |q| remote.stealer.steal_batch_and_pop(q))
                     {
                         Steal::Success(t) => {
-                            let steals = &self.mine.steals;
-                            steals.store(steals.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                            // The deque was empty: what is in it now came
+                            // with `t` (less what a sibling took meanwhile).
+                            self.stolen(victim, 1 + self.queue().len());
                             return Some(t);
                         }
                         Steal::Empty => break,
@@ -318,6 +334,7 @@ impl Worker<'_> {
                 // on a later pass, when the owner looks stuck.
                 if round > 0 {
                     if let Some(t) = remote.lifo.take() {
+                        self.stolen(victim, 1);
                         return Some(t);
                     }
                 }
@@ -332,7 +349,22 @@ impl Worker<'_> {
         None
     }
 
+    /// A successful steal of `tasks` tasks from worker `victim`: counted,
+    /// and reported to `tracing` (target `weft::runtime`, trace level).
+    fn stolen(&self, victim: usize, tasks: usize) {
+        self.mine.stats.count_steal(victim, tasks as u64);
+        tracing::trace!(
+            target: "weft::runtime",
+            worker = self.own.index,
+            victim,
+            tasks,
+            "worker stole tasks"
+        );
+    }
+
     fn park(&self) {
+        // Busy time ends here (module `metrics.rs`), and starts again below.
+        self.mine.stats.add_busy(self.busy_since.get());
         let mut turning = None;
         self.lp.shared.idle.park_worker(
             self.own.index,
@@ -344,16 +376,21 @@ impl Worker<'_> {
                     || self.lp.shared.is_closed()
             },
             || {
-                let parks = &self.mine.parks;
-                parks.store(parks.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                let worker = self.own.index;
+                self.mine.stats.count_park();
                 let parker = &self.lp.remote.parker;
                 turning = self.lp.shared.driver.try_turn();
+                let driver = turning.is_some();
+                tracing::trace!(target: "weft::runtime", worker, driver, "worker parked");
                 match &mut turning {
                     Some(turning) => parker.park_driving(|| turning.block()),
                     None => parker.park(),
                 }
+                self.mine.stats.count_unpark();
+                tracing::trace!(target: "weft::runtime", worker, "worker unparked");
             },
         );
+        self.busy_since.set(Instant::now());
         // Awake and off the sleeper list: wake what the driver found (the
         // tasks land in this worker's queues).
         if let Some(mut turning) = turning {

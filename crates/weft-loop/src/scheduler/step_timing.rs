@@ -1,8 +1,10 @@
-//! Slow-poll warnings (`Builder::slow_poll_threshold`, asyncio's debug-mode
-//! `slow_callback_duration`): every place a loop runs a task step, a
-//! callback or `block_on`'s own future goes through [`run_task`],
-//! [`run_callback`] or [`run_main`], which time it only when the option is
-//! set. A step that took at least the threshold is logged through `tracing`
+//! Timing the loops' steps, for slow-poll warnings (`Builder::slow_poll_threshold`,
+//! asyncio's debug-mode `slow_callback_duration`) and for the poll-time
+//! histogram (`Builder::enable_poll_time_histogram`, `metrics.rs`): every
+//! place a loop runs a task step, a callback or `block_on`'s own future goes
+//! through [`run_counted`] (a worker's task step, also counted in its
+//! metrics), [`run_task`], [`run_callback`] or [`run_main`], which read the
+//! clock only when one of the options is set; one reading serves both. A step that took at least the threshold is logged through `tracing`
 //! at `WARN`, target `weft::slow_poll`, in asyncio's words:
 //!
 //! ```text
@@ -15,18 +17,41 @@
 //! that ended in it shows `finished`); the event's fields repeat it as data:
 //! `task.id`, `task.name`, `task.location` (the spawn site) and `elapsed`.
 //!
-//! Off (the default, or a zero threshold), no clock is read. A worker
-//! chooses its timed or plain loop once, at start (`worker.rs`), so its task
-//! steps pay nothing for the option; a step from a ready queue (callbacks,
-//! pinned tasks) and a `block_on` turn pay one test of the runtime's
-//! configuration. Each runner has one call site of what it runs, so what is
+//! Off (the default, or a zero threshold), no clock is read: a worker's step
+//! pays one test of a flag the worker read at start, a step from a ready
+//! queue (callbacks, pinned tasks) and a `block_on` turn one test of the
+//! runtime's configuration. The histogram counts a worker's task steps only
+//! (its buckets are per worker). Each runner has one call site of what it runs, so what is
 //! run inlines as it would without the timing (a second call site of
 //! `block_on`'s poll once kept the future's code from being inlined, which
 //! cost 2.7% on the spawn bench: `docs/benchmarks.md`).
 
+use crate::metrics::{StepTiming, WorkerStats};
 use crate::state::Shared;
 use std::time::{Duration, Instant};
 use weft_task::{Runnable, TaskRef};
+
+/// A worker runs one step of `task`: counted in its `stats`, and timed if
+/// `timing` asks (a slow step warned about, its time put in the histogram).
+#[inline]
+pub(crate) fn run_counted(stats: &WorkerStats, timing: StepTiming, task: Runnable) {
+    stats.count_step();
+    if timing.is_on() {
+        run_counted_timed(stats, timing, task);
+    } else {
+        task.run();
+    }
+}
+
+/// [`run_counted`] with timing on: out of line, so the plain path stays as
+/// small as it was.
+#[inline(never)]
+fn run_counted_timed(stats: &WorkerStats, timing: StepTiming, task: Runnable) {
+    let took = run_task_timed(task, timing.slow_poll);
+    if timing.histogram {
+        stats.record_poll_time(took);
+    }
+}
 
 /// Runs one step of `task` (a poll, or the drop that delivers its
 /// cancellation), timing it if `shared`'s runtime asks for slow-poll
@@ -35,7 +60,9 @@ use weft_task::{Runnable, TaskRef};
 pub(crate) fn run_task(shared: &Shared, task: Runnable) {
     match shared.config.slow_poll {
         None => task.run(),
-        Some(threshold) => run_task_timed(task, threshold),
+        Some(threshold) => {
+            run_task_timed(task, Some(threshold));
+        }
     }
 }
 
@@ -89,18 +116,21 @@ impl Started {
     }
 }
 
-/// [`run_task`] with the option set (a worker decides once, and calls this
-/// directly).
+/// Runs `task`'s step, timed: warns if it took `threshold` or longer (when
+/// there is one); returns how long it took.
 #[inline(never)]
-pub(crate) fn run_task_timed(task: Runnable, threshold: Duration) {
+pub(crate) fn run_task_timed(task: Runnable, threshold: Option<Duration>) -> Duration {
     // A handle of our own: the step may end the task and free it.
-    let task_ref = task.task_ref();
+    let task_ref = threshold.map(|_| task.task_ref());
     let at = Instant::now();
     task.run();
     let took = at.elapsed();
-    if took >= threshold {
-        warn_task(&task_ref, took);
+    if let (Some(threshold), Some(task_ref)) = (threshold, task_ref) {
+        if took >= threshold {
+            warn_task(&task_ref, took);
+        }
     }
+    took
 }
 
 #[cold]
