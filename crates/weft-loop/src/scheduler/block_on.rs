@@ -231,9 +231,11 @@ impl BlockOn {
                 };
                 if !step.run(&lp.shared) {
                     main.turn.begin();
-                    let polled = slow_poll::run_main(&lp.shared, || {
-                        context.run(|| future.as_mut().poll(&mut cx))
-                    });
+                    // Timed around, not through a closure: the future's
+                    // poll inlines here as it would without the option.
+                    let started = slow_poll::start(&lp.shared);
+                    let polled = context.run(|| future.as_mut().poll(&mut cx));
+                    slow_poll::finish(started, "<block_on future>");
                     if let Poll::Ready(out) = polled {
                         return out;
                     }
