@@ -156,19 +156,10 @@ where
     if at.is_null() {
         std::alloc::handle_alloc_error(layout);
     }
-    let id = TaskId::next();
-    // Decided once, here: a task without a span runs the plain vtable and
-    // pays nothing per poll (`trace.rs`).
-    let cold = trace::cold_for(id, location);
-    let vtable = if cold.is_some() {
-        &Vtables::<F, S>::TRACED
-    } else {
-        &Vtables::<F, S>::PLAIN
-    };
     let header = Header {
         state: State::new(),
-        vtable,
-        id,
+        vtable: &Vtables::<F, S>::PLAIN,
+        id: TaskId::next(),
         location,
         local_owner,
         slot: UnsafeCell::new(None),
@@ -179,7 +170,7 @@ where
         awaiting: UnsafeCell::new(ManuallyDrop::new(None)),
         // A copy of the spawner's context: one `Arc` clone, none if empty.
         vars: UnsafeCell::new(ManuallyDrop::new(varmap::snapshot())),
-        cold: Mutex::new(cold),
+        cold: Mutex::new(None),
     };
     // SAFETY: `at` is a fresh allocation for a `Cell<F, S>`, not shared; each
     // field is written once, all of them before it is used as a cell.
@@ -187,6 +178,13 @@ where
         std::ptr::addr_of_mut!((*at).header).write(header);
         std::ptr::addr_of_mut!((*at).scheduler).write(scheduler);
         std::ptr::addr_of_mut!((*at).stage).write(UnsafeCell::new(Stage::Running(future)));
+    }
+    // Whether the task gets a span is decided once, here: one inlined level
+    // test, and the rest out of line. A task without one keeps the plain
+    // vtable and pays nothing per poll (`trace.rs`).
+    if trace::may_want_spans() {
+        // SAFETY: the cell was just written and is not shared yet.
+        unsafe { give_span::<F, S>(at) };
     }
     // SAFETY: checked non-null above.
     let ptr = unsafe { NonNull::new_unchecked(at) }.cast::<Header>();
@@ -245,6 +243,23 @@ impl<F: Future + 'static, S: Schedule> Vtables<F, S> {
         shutdown: shutdown_traced::<F, S>,
         ..Self::PLAIN
     };
+}
+
+/// Gives the task being allocated at `at` its span and the traced vtable,
+/// if the subscriber current on this thread wants a span for it.
+///
+/// # Safety
+///
+/// `at` is a fully written cell that nothing else can reach yet.
+#[cold]
+#[inline(never)]
+unsafe fn give_span<F: Future + 'static, S: Schedule>(at: *mut Cell<F, S>) {
+    // SAFETY: the caller's promise: written, and ours alone.
+    let header = unsafe { &mut (*at).header };
+    if let Some(cold) = trace::cold_with_span(header.id, header.location) {
+        header.vtable = &Vtables::<F, S>::TRACED;
+        *header.cold.lock() = Some(cold);
+    }
 }
 
 /// `run` inside the task's span.

@@ -24,7 +24,7 @@
 //! # What it costs
 //!
 //! Whether a task has a span is decided once, at spawn: with no subscriber,
-//! or one that does not enable `TRACE` there, [`cold_for`] costs one atomic
+//! or one that does not enable `TRACE` there, [`may_want_spans`] costs one atomic
 //! load and a comparison (tracing's global level filter) and the task gets
 //! none. A task with a span gets the *traced* vtable (`raw.rs`), whose `run`
 //! and `shutdown` are [`run_in_span`] and [`shutdown_in_span`] around the
@@ -43,26 +43,23 @@ use tracing::{Level, Span};
 /// The task span's level.
 const LEVEL: Level = Level::TRACE;
 
-/// The cold data a task being spawned (`id`, at `location`) starts with:
-/// `Some`, holding its span, if the subscriber current on this thread wants
-/// one. Inlined into the spawn path, where the common case (no subscriber,
-/// or none enabling `TRACE`) is the level test alone: one atomic load and a
-/// comparison.
+/// Whether a subscriber may want task spans: tracing's level test alone
+/// (one atomic load and a comparison), inlined into the spawn path. With no
+/// subscriber, or none enabling `TRACE`, it is false and the task gets no
+/// span.
 #[inline]
-pub(crate) fn cold_for(id: TaskId, location: &'static Location<'static>) -> Option<Box<Cold>> {
-    if LEVEL > STATIC_MAX_LEVEL || LEVEL > LevelFilter::current() {
-        return None;
-    }
-    cold_with_span(id, location)
+pub(crate) fn may_want_spans() -> bool {
+    LEVEL <= STATIC_MAX_LEVEL && LEVEL <= LevelFilter::current()
 }
 
 /// The cold data of a task being spawned (`id`, at `location`) holding its
 /// span, if the subscriber current on this thread enables it (the
 /// callsite's interest and the subscriber's `enabled` decide); else `None`.
-/// Out of line: only reached past [`cold_for`]'s level test.
-#[cold]
-#[inline(never)]
-fn cold_with_span(id: TaskId, location: &'static Location<'static>) -> Option<Box<Cold>> {
+/// Only reached once [`may_want_spans`] said yes.
+pub(crate) fn cold_with_span(
+    id: TaskId,
+    location: &'static Location<'static>,
+) -> Option<Box<Cold>> {
     let span = tracing::span!(
         target: "weft::task",
         parent: None,

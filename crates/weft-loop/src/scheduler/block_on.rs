@@ -231,9 +231,11 @@ impl BlockOn {
                 };
                 if !step.run(&lp.shared) {
                     main.turn.begin();
-                    let polled = step_timing::run_main(&lp.shared, || {
-                        context.run(|| future.as_mut().poll(&mut cx))
-                    });
+                    // Timed around, not through a closure: the future's
+                    // poll inlines here as it would without the option.
+                    let started = step_timing::start(&lp.shared);
+                    let polled = context.run(|| future.as_mut().poll(&mut cx));
+                    step_timing::finish(started, "<block_on future>");
                     if let Poll::Ready(out) = polled {
                         return out;
                     }

@@ -3,8 +3,9 @@
 //! histogram (`Builder::enable_poll_time_histogram`, `metrics.rs`): every
 //! place a loop runs a task step, a callback or `block_on`'s own future goes
 //! through [`run_counted`] (a worker's task step, also counted in its
-//! metrics), [`run_task`], [`run_callback`] or [`run_main`], which read the
-//! clock only when one of the options is set; one reading serves both. A step that took at least the threshold is logged through `tracing`
+//! metrics), [`run_task`], [`run_callback`] or [`start`] and [`finish`],
+//! which read the clock only when one of the options is set; one reading
+//! serves both. A step that took at least the threshold is logged through `tracing`
 //! at `WARN`, target `weft::slow_poll`, in asyncio's words:
 //!
 //! ```text
@@ -21,10 +22,10 @@
 //! pays one test of a flag the worker read at start, a step from a ready
 //! queue (callbacks, pinned tasks) and a `block_on` turn one test of the
 //! runtime's configuration. The histogram counts a worker's task steps only
-//! (its buckets are per worker). Each runner has one call site of what it runs, so what is
-//! run inlines as it would without the timing (a second call site of
-//! `block_on`'s poll once kept the future's code from being inlined, which
-//! cost 2.7% on the spawn bench: `docs/benchmarks.md`).
+//! (its buckets are per worker). What is run must inline as it would without
+//! the timing: a second call site of `block_on`'s poll, or one more closure
+//! around it, kept the future's code (and the spawns in it) from being
+//! inlined, which cost 1.5 to 2.7% on the spawn bench (`docs/benchmarks.md`).
 
 use crate::metrics::{StepTiming, WorkerStats};
 use crate::state::Shared;
@@ -72,41 +73,38 @@ pub(crate) fn run_task(shared: &Shared, task: Runnable) {
 pub(crate) fn run_callback(shared: &Shared, f: impl FnOnce()) {
     let started = start(shared);
     f();
-    if let Some(started) = started {
-        started.check("<callback>");
-    }
-}
-
-/// Runs one turn of `block_on`'s own future, as [`run_task`] runs a task
-/// step. `poll` has one call site here (whatever the option), so the
-/// future's poll inlines into `block_on` as it would without the timing.
-#[inline]
-pub(crate) fn run_main<R>(shared: &Shared, poll: impl FnOnce() -> R) -> R {
-    let started = start(shared);
-    let out = poll();
-    if let Some(started) = started {
-        started.check("<block_on future>");
-    }
-    out
+    finish(started, "<callback>");
 }
 
 /// A timed step under way: its threshold and when it started.
-struct Started {
+pub(crate) struct Started {
     threshold: Duration,
     at: Instant,
 }
 
-/// Reads the clock if `shared`'s runtime asks for slow-poll warnings.
+/// Starts timing a step if `shared`'s runtime asks for slow-poll warnings
+/// (only then is the clock read); [`finish`] ends it. For `block_on`'s turns,
+/// which time the future's poll around it rather than through a closure: a
+/// poll wrapped in one more closure was no longer inlined into `block_on`,
+/// nor what it calls (the spawn bench's spawns: +1.5%).
 #[inline]
-fn start(shared: &Shared) -> Option<Started> {
+pub(crate) fn start(shared: &Shared) -> Option<Started> {
     shared.config.slow_poll.map(|threshold| Started {
         threshold,
         at: Instant::now(),
     })
 }
 
+/// Ends a step [`start`] timed: warns if it (`what`) took the threshold or
+/// longer.
+#[inline]
+pub(crate) fn finish(started: Option<Started>, what: &str) {
+    if let Some(started) = started {
+        started.check(what);
+    }
+}
+
 impl Started {
-    /// Warns if the step, `what`, took the threshold or longer.
     #[inline(never)]
     fn check(self, what: &str) {
         let took = self.at.elapsed();
