@@ -335,11 +335,15 @@ fn metrics_can_be_read_from_a_plain_thread_while_workers_are_busy() {
         let reader = std::thread::spawn(move || {
             let mut reads = 0u32;
             let mut last = 0;
-            while !s.get() {
+            // At least one read, however late this thread gets to run.
+            loop {
                 let polls = total_polls(&h);
                 assert!(polls >= last, "the poll count went back");
                 last = polls;
                 reads += 1;
+                if s.get() {
+                    break;
+                }
             }
             reads
         });
