@@ -37,6 +37,8 @@ mod context;
 mod criterion;
 mod deadline;
 mod driver;
+#[cfg(unix)]
+mod dump_signal;
 mod error;
 mod lifo;
 mod loom;

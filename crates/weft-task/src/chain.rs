@@ -91,6 +91,12 @@ pub trait AwaitTarget: Send + Sync {
     /// The task awaiting this is cancelled: cancel this with the same
     /// message (asyncio's `_fut_waiter.cancel(msg)`).
     fn cancel_awaited(self: std::sync::Arc<Self>, cancelled: &Cancelled);
+
+    /// What this is, for a task dump (`TaskRef::awaiting`): `"future"`
+    /// unless overridden. Called from any thread, outside any task.
+    fn describe(&self) -> crate::AwaitDescription {
+        crate::AwaitDescription::new("future")
+    }
 }
 
 /// A cancellation a dropped leaf future is part of ([`AwaitMark::delivering`]).

@@ -465,6 +465,26 @@ impl Runnable {
         raw.run();
     }
 
+    /// [`run`](Self::run) by worker number `worker` of a runtime, which a
+    /// task dump then shows as the worker that last ran the task.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let t = weft::spawn(async {});
+    ///     t.task_ref().id(); // workers run tasks with `run_on`
+    ///     t.await.unwrap();
+    /// });
+    /// ```
+    #[inline]
+    pub fn run_on(self, worker: u32) {
+        // Relaxed: a statistic, read by dumps only; a plain store, no RMW.
+        self.raw
+            .header()
+            .last_worker
+            .store(worker.wrapping_add(1), crate::loom::sync::Ordering::Relaxed);
+        self.run();
+    }
+
     /// The task's id.
     pub fn id(&self) -> TaskId {
         self.raw.header().id

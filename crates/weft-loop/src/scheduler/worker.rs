@@ -165,7 +165,7 @@ impl Worker<'_> {
             match self.next() {
                 Some(Next::Task(task)) => {
                     self.stop_searching();
-                    task.run();
+                    task.run_on(self.own.index as u32);
                     continue;
                 }
                 Some(Next::Ready) => {
@@ -177,7 +177,7 @@ impl Worker<'_> {
             }
             if let Some(task) = self.search() {
                 self.stop_searching();
-                task.run();
+                task.run_on(self.own.index as u32);
                 continue;
             }
             if self.lp.has_local_work() {
