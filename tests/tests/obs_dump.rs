@@ -355,3 +355,121 @@ fn serde_writes_the_dump_as_data() {
         waiter.await.unwrap().unwrap();
     });
 }
+
+/// The kind of target task `id` awaits in a dump, and the tasks it watches.
+fn target_of(dump: &TaskDump, id: TaskId) -> Option<(&'static str, Vec<TaskId>)> {
+    match &dump.get(id)?.awaiting {
+        Some(AwaitEdge::Target(d)) => Some((d.kind, d.tasks.clone())),
+        _ => None,
+    }
+}
+
+#[test]
+fn combinators_show_as_described_targets_over_their_children() {
+    watchdog(|| {
+        let rt = common::runtime(2);
+        // One promise each: cancelling a task awaiting a promise cancels
+        // the promise (asyncio's `_fut_waiter.cancel()`).
+        let promises = parking_lot::Mutex::new(Vec::new());
+        let child = |name: &str| {
+            let p = Promise::<()>::new();
+            promises.lock().push(p.clone());
+            let t = rt.spawn(async move { p.wait().await.unwrap() });
+            t.set_name(name);
+            t
+        };
+        let (g1, g2) = (child("g1"), child("g2"));
+        let ids = vec![g1.id(), g2.id()];
+        let gatherer = rt.spawn(weft::gather([g1, g2]));
+        gatherer.set_name("gatherer");
+        let w = child("w");
+        let w_id = w.id();
+        let waiter = rt.spawn(weft::wait([w]));
+        let ac = child("ac");
+        let ac_id = ac.id();
+        let completer = rt.spawn(async move {
+            let mut s = weft::as_completed([ac]);
+            s.next().await
+        });
+        let wf = child("wf");
+        let wf_id = wf.id();
+        let wait_forer = rt.spawn(weft::wait_for(wf, Some(FOREVER)));
+        let scoped = rt.spawn(async { weft::timeout(FOREVER).run(weft::sleep(FOREVER)).await });
+        let p = Promise::<()>::new();
+        promises.lock().push(p.clone());
+        let grouped = rt.spawn(async move {
+            weft::task_group(move |g| {
+                let p = p.clone();
+                async move {
+                    g.spawn(async move { p.wait().await.unwrap() })
+                        .unwrap()
+                        .detach();
+                    Ok(())
+                }
+            })
+            .await
+        });
+        let all = [
+            gatherer.id(),
+            waiter.id(),
+            completer.id(),
+            wait_forer.id(),
+            scoped.id(),
+            grouped.id(),
+        ];
+        let dump = dump_until(rt.handle(), |d| {
+            all.iter().all(|&id| target_of(d, id).is_some())
+        });
+        assert_eq!(
+            target_of(&dump, gatherer.id()),
+            Some(("gather", ids.clone()))
+        );
+        assert_eq!(target_of(&dump, waiter.id()), Some(("wait", vec![w_id])));
+        assert_eq!(
+            target_of(&dump, completer.id()),
+            Some(("as_completed", vec![ac_id]))
+        );
+        assert_eq!(
+            target_of(&dump, wait_forer.id()),
+            Some(("wait_for", vec![wf_id]))
+        );
+        assert_eq!(
+            target_of(&dump, scoped.id()),
+            Some(("timeout scope", vec![]))
+        );
+        let (kind, group_children) = target_of(&dump, grouped.id()).unwrap();
+        assert_eq!((kind, group_children.len()), ("task group", 1));
+        // The tree: the children hang under the gather, not as roots.
+        let text = dump.to_string();
+        let at = text
+            .find("(T) gatherer #")
+            .unwrap_or_else(|| panic!("{text}"));
+        let below: Vec<&str> = text[at..].lines().take(6).collect();
+        assert_eq!(below[1], "    └── gather", "{text}");
+        assert!(below[2].starts_with("        ├── (T) g1 #"), "{text}");
+        assert_eq!(below[3], "        │   └── promise", "{text}");
+        assert!(below[4].starts_with("        └── (T) g2 #"), "{text}");
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with("└── (T) g1") || l.starts_with("├── (T) g1")),
+            "{text}"
+        );
+        // Cancelling the gatherer still cancels its children (the described
+        // target's cancel does nothing; the gather's own rule applies).
+        gatherer.cancel();
+        let out = rt.block_on(gatherer).unwrap_err();
+        assert!(out.is_cancelled());
+        let dump = rt.handle().dump();
+        assert!(ids.iter().all(|&id| dump.get(id).is_none()), "{dump}");
+        for p in promises.lock().iter() {
+            let _ = p.set_result(()); // g1's and g2's were cancelled
+        }
+        scoped.cancel();
+        let _ = rt.block_on(waiter).unwrap();
+        rt.block_on(completer).unwrap();
+        rt.block_on(wait_forer).unwrap().unwrap();
+        rt.block_on(grouped).unwrap().unwrap();
+        let _ = rt.block_on(scoped);
+    });
+}

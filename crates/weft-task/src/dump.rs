@@ -501,8 +501,14 @@ impl Tree<'_, '_, '_> {
                 writeln!(self.f, "{d}")?;
                 let inner = prefix.len();
                 prefix.push_str("    ");
-                for (i, id) in d.tasks.iter().enumerate() {
-                    self.task_id(*id, prefix, i + 1 == d.tasks.len())?;
+                let live: Vec<TaskId> = d
+                    .tasks
+                    .iter()
+                    .copied()
+                    .filter(|id| self.index.contains_key(id))
+                    .collect();
+                for (i, id) in live.iter().enumerate() {
+                    self.task_id(*id, prefix, i + 1 == live.len())?;
                 }
                 prefix.truncate(inner);
             }
@@ -517,10 +523,8 @@ impl Tree<'_, '_, '_> {
                 let dump = self.dump;
                 self.task(&dump.tasks[i], prefix, last)
             }
-            None => {
-                self.branch(prefix, last)?;
-                writeln!(self.f, "(T) #{id} (ended)")
-            }
+            // Ended since the target was described (a gather's child).
+            None => Ok(()),
         }
     }
 }
