@@ -473,3 +473,40 @@ fn combinators_show_as_described_targets_over_their_children() {
         let _ = rt.block_on(scoped);
     });
 }
+
+#[test]
+fn locks_and_queues_show_as_described_targets() {
+    watchdog(|| {
+        let rt = common::runtime(2);
+        let mutex = Arc::new(weft::sync::Mutex::new(0));
+        let sem = Arc::new(weft::sync::Semaphore::new(0));
+        let queue = weft::queue::Queue::<u32>::new(0);
+        let guard = rt.block_on(mutex.lock());
+        let locker = rt.spawn({
+            let mutex = mutex.clone();
+            async move { *mutex.lock().await += 1 }
+        });
+        let acquirer = rt.spawn({
+            let sem = sem.clone();
+            async move { sem.acquire().await.forget() }
+        });
+        let getter = rt.spawn({
+            let q = queue.clone();
+            async move { q.get().await.unwrap() }
+        });
+        let ids = [locker.id(), acquirer.id(), getter.id()];
+        let dump = dump_until(rt.handle(), |d| {
+            ids.iter().all(|&id| target_of(d, id).is_some())
+        });
+        assert_eq!(target_of(&dump, locker.id()), Some(("lock", vec![])));
+        assert_eq!(target_of(&dump, acquirer.id()), Some(("semaphore", vec![])));
+        assert_eq!(target_of(&dump, getter.id()), Some(("queue get", vec![])));
+        drop(guard);
+        sem.add_permits(1);
+        rt.block_on(queue.put(7)).unwrap();
+        rt.block_on(locker).unwrap();
+        rt.block_on(acquirer).unwrap();
+        assert_eq!(rt.block_on(getter).unwrap(), 7);
+        assert_eq!(*rt.block_on(mutex.lock()), 1);
+    });
+}
