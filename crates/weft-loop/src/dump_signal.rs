@@ -10,13 +10,67 @@
 //! number of tasks (the tree's first line), and ends with an empty line. Write errors are reported
 //! through `tracing` (there is nobody to return them to).
 
-use crate::runtime::Handle;
+use crate::runtime::{Builder, Handle};
 use crate::signal::{signal, SignalKind};
 use std::io::{self, Write};
 use std::path::PathBuf;
 
 /// The name of the listener task.
 pub(crate) const TASK_NAME: &str = "weft-dump-on-signal";
+
+/// `Builder::dump_on_signal`: here, so that `runtime` (which `signal` and
+/// the blocking pool build on) does not depend on them.
+impl Builder {
+    /// Writes a task dump ([`Handle::dump`](crate::Handle::dump)) to stderr each time the
+    /// process gets `signal`, so an operator can ask a running program
+    /// what its tasks are doing, as `python -m asyncio pstree PID` does
+    /// (`kill -USR1 PID`). A listener task (named `weft-dump-on-signal`)
+    /// runs on the runtime for this, and the dump is written from a
+    /// blocking-pool thread. `build` fails for a signal that cannot be
+    /// handled (`SIGKILL`, `SIGSTOP`, `SIGSEGV`...). As with
+    /// [`signal`](crate::signal::signal), the signal's default action is
+    /// replaced for the rest of the process's life. Default: off.
+    ///
+    /// ```
+    /// use weft::signal::SignalKind;
+    ///
+    /// let rt = weft::Builder::new()
+    ///     .dump_on_signal(SignalKind::user_defined1())
+    ///     .build()
+    ///     .unwrap();
+    /// // `kill -USR1 <pid>` now prints the tasks' tree on stderr.
+    /// assert!(rt.handle().all_tasks().iter().any(|t| t.name() == "weft-dump-on-signal"));
+    /// ```
+    pub fn dump_on_signal(mut self, signal: SignalKind) -> Builder {
+        self.on_built = Some(Box::new(move |h: &Handle| start(h, signal, DumpTo::Stderr)));
+        self
+    }
+
+    /// [`dump_on_signal`](Self::dump_on_signal), appending each dump to the
+    /// file at `path` (created if missing) instead of stderr: for a process
+    /// whose stderr goes nowhere. A dump that cannot be written is reported
+    /// through `tracing` as a warning.
+    ///
+    /// ```
+    /// use weft::signal::SignalKind;
+    ///
+    /// let path = std::env::temp_dir().join(format!("weft-doc-dump-{}.txt", std::process::id()));
+    /// let rt = weft::Builder::new()
+    ///     .dump_on_signal_to_file(SignalKind::user_defined2(), &path)
+    ///     .build()
+    ///     .unwrap();
+    /// drop(rt);
+    /// ```
+    pub fn dump_on_signal_to_file(
+        mut self,
+        signal: SignalKind,
+        path: impl Into<std::path::PathBuf>,
+    ) -> Builder {
+        let to = DumpTo::File(path.into());
+        self.on_built = Some(Box::new(move |h: &Handle| start(h, signal, to)));
+        self
+    }
+}
 
 /// Where a dump on a signal goes.
 #[derive(Clone, Debug)]

@@ -89,9 +89,13 @@ pub struct Builder {
     blocking_keep_alive: Duration,
     eager_tasks: bool,
     exception_handler: Option<ExceptionHandler>,
-    #[cfg(unix)]
-    dump_on_signal: Option<(crate::signal::SignalKind, crate::dump_signal::DumpTo)>,
+    /// Run on the new runtime at the end of `build`, which fails with its
+    /// error (the dump on a signal: `dump_signal.rs`).
+    pub(crate) on_built: Option<OnBuilt>,
 }
+
+/// See `Builder::on_built`.
+pub(crate) type OnBuilt = Box<dyn FnOnce(&Handle) -> io::Result<()> + Send>;
 
 impl Builder {
     /// Defaults: one worker per available core, threads named `weft-worker-N`.
@@ -105,60 +109,8 @@ impl Builder {
             blocking_keep_alive: crate::thread_pool::DEFAULT_KEEP_ALIVE,
             eager_tasks: false,
             exception_handler: None,
-            #[cfg(unix)]
-            dump_on_signal: None,
+            on_built: None,
         }
-    }
-
-    /// Writes a task dump ([`Handle::dump`]) to stderr each time the
-    /// process gets `signal`, so an operator can ask a running program
-    /// what its tasks are doing, as `python -m asyncio pstree PID` does
-    /// (`kill -USR1 PID`). A listener task (named `weft-dump-on-signal`)
-    /// runs on the runtime for this, and the dump is written from a
-    /// blocking-pool thread. `build` fails for a signal that cannot be
-    /// handled (`SIGKILL`, `SIGSTOP`, `SIGSEGV`...). As with
-    /// [`signal`](crate::signal::signal), the signal's default action is
-    /// replaced for the rest of the process's life. Default: off.
-    ///
-    /// ```
-    /// use weft::signal::SignalKind;
-    ///
-    /// let rt = weft::Builder::new()
-    ///     .dump_on_signal(SignalKind::user_defined1())
-    ///     .build()
-    ///     .unwrap();
-    /// // `kill -USR1 <pid>` now prints the tasks' tree on stderr.
-    /// assert!(rt.handle().all_tasks().iter().any(|t| t.name() == "weft-dump-on-signal"));
-    /// ```
-    #[cfg(unix)]
-    pub fn dump_on_signal(mut self, signal: crate::signal::SignalKind) -> Builder {
-        self.dump_on_signal = Some((signal, crate::dump_signal::DumpTo::Stderr));
-        self
-    }
-
-    /// [`dump_on_signal`](Self::dump_on_signal), appending each dump to the
-    /// file at `path` (created if missing) instead of stderr: for a process
-    /// whose stderr goes nowhere. A dump that cannot be written is reported
-    /// through `tracing` as a warning.
-    ///
-    /// ```
-    /// use weft::signal::SignalKind;
-    ///
-    /// let path = std::env::temp_dir().join(format!("weft-doc-dump-{}.txt", std::process::id()));
-    /// let rt = weft::Builder::new()
-    ///     .dump_on_signal_to_file(SignalKind::user_defined2(), &path)
-    ///     .build()
-    ///     .unwrap();
-    /// drop(rt);
-    /// ```
-    #[cfg(unix)]
-    pub fn dump_on_signal_to_file(
-        mut self,
-        signal: crate::signal::SignalKind,
-        path: impl Into<std::path::PathBuf>,
-    ) -> Builder {
-        self.dump_on_signal = Some((signal, crate::dump_signal::DumpTo::File(path.into())));
-        self
     }
 
     /// Makes every task spawned on this runtime eager (asyncio 3.12's
@@ -359,10 +311,9 @@ impl Builder {
                 }
             }
         }
-        #[cfg(unix)]
-        if let Some((signal, to)) = self.dump_on_signal {
+        if let Some(on_built) = self.on_built {
             // On failure `rt` drops here and stops the workers.
-            crate::dump_signal::start(&rt.handle, signal, to)?;
+            on_built(&rt.handle)?;
         }
         Ok(rt)
     }
