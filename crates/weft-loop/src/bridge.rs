@@ -537,16 +537,13 @@ impl<T: Send + 'static> Future for ConcurrentFuture<T> {
         if st.cell.is_done() {
             let out = st.take_result();
             drop(st);
-            if this.awaited_at.is_set() {
-                this.awaited_at.ready();
-                awaiting::forget(this.target());
-            }
+            let target = this.target();
+            awaiting::resume(&mut this.awaited_at, target);
             return Poll::Ready(out);
         }
         st.cell.register(&mut this.waiter, cx.waker());
         drop(st);
-        this.awaited_at.pending();
-        awaiting::record(&this.slot);
+        awaiting::suspend(&mut this.awaited_at, &this.slot);
         this.pass_on = Some(pass_cancel_on::<T>);
         Poll::Pending
     }

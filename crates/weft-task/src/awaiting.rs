@@ -3,8 +3,8 @@
 //!
 //! A leaf future that returns `Pending` inside a task (a [`Task`](crate::Task)
 //! handle, a promise's waiter, weft-loop's `ConcurrentFuture`) records its
-//! target in the task's header ([`record`]); once it is ready, or dropped
-//! inside the task, it forgets it ([`forget`]). The record keeps a counted
+//! target in the task's header ([`suspend`]); once it is ready, or dropped
+//! inside the task, it forgets it ([`resume`], [`forget`]). The record keeps a counted
 //! reference to the target and the number of the poll that wrote it: only a
 //! record of the task's latest poll says what the task awaits now. Where one
 //! poll leaves several leaves pending (`join!` of two handles) the record is
@@ -47,41 +47,54 @@
 //! request already ([`passed_for_delivery`]); that leaf only waits for its
 //! target to end, so the target sees one request, as in asyncio.
 
-use crate::chain::AwaitTarget;
+use crate::chain::{AwaitDescription, AwaitMark, AwaitTarget};
 use crate::context;
 use crate::error::Cancelled;
 use crate::header::{AwaitRecord, Awaiting, Header, RawTask, TaskRef};
-use crate::AwaitDescription;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-/// Inside a task's poll, a leaf future returning `Pending`: `target` is
-/// what the task awaits now (its latest record). Outside a task, nothing.
+/// A leaf future returns `Pending`: inside a task's poll, stamps `mark` with
+/// this poll and records `target` as what the task awaits now (its latest
+/// record); outside a task, clears `mark` and records nothing.
 ///
 /// ```
 /// use std::sync::Arc;
 /// use weft_task::awaiting;
-/// use weft_task::chain::AwaitTarget;
+/// use weft_task::chain::{AwaitMark, AwaitTarget};
 /// use weft_task::Cancelled;
 ///
 /// struct Gate;
 /// impl AwaitTarget for Gate {
 ///     fn cancel_awaited(self: Arc<Self>, _: &Cancelled) {}
 /// }
-/// let gate = Arc::new(Gate);
-/// awaiting::record(&gate); // outside a task: records nothing
-/// awaiting::forget(Arc::as_ptr(&gate) as *const ());
+/// let (gate, mut mark) = (Arc::new(Gate), AwaitMark::new());
+/// awaiting::suspend(&mut mark, &gate); // outside a task: records nothing
+/// assert!(!mark.is_set());
+/// awaiting::resume(&mut mark, Arc::as_ptr(&gate) as *const ());
 /// ```
 #[inline]
-pub fn record<T: AwaitTarget + 'static>(target: &Arc<T>) {
+pub fn suspend<T: AwaitTarget + 'static>(mark: &mut AwaitMark, target: &Arc<T>) {
     let addr = Arc::as_ptr(target) as *const () as usize;
-    record_with(addr, || Awaiting::Other(target.clone()));
+    suspend_with(mark, addr, || Awaiting::Other(target.clone()));
 }
 
-/// [`record`] for a task handle: the task is the target.
+/// [`suspend`] for a task handle: the task is the target.
 #[inline]
-pub(crate) fn record_task(raw: RawTask) {
-    record_with(addr_of(raw), || Awaiting::Task(TaskRef::from_raw_inc(raw)));
+pub(crate) fn suspend_on_task(mark: &mut AwaitMark, raw: RawTask) {
+    suspend_with(mark, addr_of(raw), || {
+        Awaiting::Task(TaskRef::from_raw_inc(raw))
+    });
+}
+
+/// The leaf future stamped `mark` returns `Ready`: if it was pending, it is
+/// awaited no more ([`forget`] of its `target`, the address it recorded).
+#[inline]
+pub fn resume(mark: &mut AwaitMark, target: *const ()) {
+    if mark.is_set() {
+        mark.ready();
+        forget(target);
+    }
 }
 
 /// A task's address, as its record names it.
@@ -90,10 +103,35 @@ pub(crate) fn addr_of(raw: RawTask) -> usize {
     raw.header_ptr().as_ptr() as usize
 }
 
-/// [`record`] for a target that is only described ([`Described`]: a
-/// combinator, a lock): recorded unless a leaf future recorded a target in
-/// this same poll already (the innermost thing awaited wins, and a leaf's
-/// record is what `cancel()` reaches at once). Outside a task, nothing.
+#[inline]
+fn suspend_with(mark: &mut AwaitMark, addr: usize, make: impl FnOnce() -> Awaiting) {
+    let Some((task, poll)) = context::current_poll() else {
+        mark.set(None);
+        return;
+    };
+    mark.set(Some((task.as_ptr() as usize, poll)));
+    let header = header_of(task);
+    let same = header.awaiting.with_mut(|record| {
+        // SAFETY: this thread is polling the task: it holds RUNNING.
+        match unsafe { &mut **record } {
+            Some(r) if r.target.addr() == addr => {
+                r.poll = poll;
+                r.passed = false;
+                true
+            }
+            _ => false,
+        }
+    });
+    if !same {
+        replace(header, poll, make());
+    }
+}
+
+/// [`suspend`] for a target that is only described ([`Described`]: a
+/// combinator, a lock), with no mark (nothing to deliver a cancellation
+/// to): recorded unless a leaf future recorded another target in this same
+/// poll already (the innermost thing awaited wins, and a leaf's record is
+/// what `cancel()` reaches at once). Outside a task, nothing.
 ///
 /// ```
 /// use weft_task::awaiting::{self, Described};
@@ -104,39 +142,40 @@ pub(crate) fn addr_of(raw: RawTask) -> usize {
 /// ```
 #[inline]
 pub fn record_described(target: &Arc<Described>) {
-    let addr = Arc::as_ptr(target) as *const () as usize;
-    record_with_rule(addr, true, || Awaiting::Other(target.clone()));
-}
-
-#[inline]
-fn record_with(addr: usize, make: impl FnOnce() -> Awaiting) {
-    record_with_rule(addr, false, make)
-}
-
-/// Records `addr` as what the current task awaits; with `yield_to_leaf`,
-/// not over another target recorded in this same poll.
-#[inline]
-fn record_with_rule(addr: usize, yield_to_leaf: bool, make: impl FnOnce() -> Awaiting) {
     let Some((task, poll)) = context::current_poll() else {
         return;
     };
+    let addr = Arc::as_ptr(target) as *const () as usize;
     let header = header_of(task);
-    let replaced = header.awaiting.with_mut(|record| {
+    let new = header.awaiting.with_mut(|record| {
         // SAFETY: this thread is polling the task: it holds RUNNING.
-        let record = unsafe { &mut *record };
-        match record {
+        match unsafe { &mut **record } {
             Some(r) if r.target.addr() == addr => {
                 r.poll = poll;
                 r.passed = false;
-                None
+                false
             }
-            Some(r) if yield_to_leaf && r.poll == poll => None,
-            _ => record.replace(AwaitRecord {
-                poll,
-                passed: false,
-                target: make(),
-            }),
+            // A leaf's record of this poll.
+            Some(r) if r.poll == poll => false,
+            _ => true,
         }
+    });
+    if new {
+        replace(header, poll, Awaiting::Other(target.clone()));
+    }
+}
+
+/// A new target: the record is replaced (the old one released).
+#[inline(never)]
+fn replace(header: &Header, poll: u32, target: Awaiting) {
+    let replaced = header.awaiting.with_mut(|record| {
+        let new = AwaitRecord {
+            poll,
+            passed: false,
+            target,
+        };
+        // SAFETY: this thread is polling the task: it holds RUNNING.
+        unsafe { &mut **record }.replace(new)
     });
     // Outside the cell: the last reference to a task frees it.
     drop(replaced);
@@ -149,7 +188,7 @@ fn record_with_rule(addr: usize, yield_to_leaf: bool, make: impl FnOnce() -> Awa
 /// ```
 /// weft_task::awaiting::forget(std::ptr::null()); // outside a task: nothing
 /// ```
-#[inline]
+#[inline(never)]
 pub fn forget(target: *const ()) {
     let Some((task, _)) = context::current_poll() else {
         return;
@@ -158,7 +197,7 @@ pub fn forget(target: *const ()) {
     let forgotten = header.awaiting.with_mut(|record| {
         // SAFETY: this thread is polling (or dropping the future of) the
         // task: it holds RUNNING.
-        let record = unsafe { &mut *record };
+        let record = unsafe { &mut **record };
         if record
             .as_ref()
             .is_some_and(|r| r.target.addr() == target as usize)
@@ -180,22 +219,26 @@ pub fn forget(target: *const ()) {
 pub(crate) unsafe fn passed_for_delivery(header: &Header, poll: u32) -> Option<usize> {
     header.awaiting.with(|record| {
         // SAFETY: RUNNING is the caller's.
-        let record = unsafe { &*record }.as_ref()?;
+        let record = unsafe { &**record }.as_ref()?;
         (record.passed && record.poll == poll).then(|| record.target.addr())
     })
 }
 
 /// The future is gone (delivered, completed): it awaits nothing any more.
+/// The record has no drop glue (`Header::awaiting`): this is its drop.
 ///
 /// # Safety
 ///
 /// The caller holds the task's `RUNNING`.
+#[inline]
 pub(crate) unsafe fn clear(header: &Header) {
     // SAFETY: RUNNING is the caller's.
     let cleared = header
         .awaiting
-        .with_mut(|record| unsafe { (*record).take() });
-    drop(cleared);
+        .with_mut(|record| unsafe { (**record).take() });
+    if cleared.is_some() {
+        drop(cleared);
+    }
 }
 
 fn header_of<'a>(task: NonNull<()>) -> &'a Header {

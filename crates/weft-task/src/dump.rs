@@ -38,7 +38,7 @@
 //! under the first and named again (`see above`) under the others; tasks on
 //! a cycle are drawn from the lowest id of the cycle.
 
-use crate::chain::AwaitTarget;
+use crate::chain::{AwaitDescription, AwaitTarget};
 use crate::header::{Awaiting, RawTask, TaskRef};
 use crate::id::TaskId;
 use crate::loom::sync::Ordering;
@@ -116,74 +116,6 @@ impl From<&'static Location<'static>> for SpawnSite {
 impl fmt::Display for SpawnSite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.file, self.line)
-    }
-}
-
-/// What a non-task await target says it is, for a dump: what
-/// [`AwaitTarget::describe`] returns.
-///
-/// ```
-/// let d = weft::AwaitDescription::new("gather").with_detail("2 of 3 left");
-/// assert_eq!(d.to_string(), "gather (2 of 3 left)");
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub struct AwaitDescription {
-    /// What it is: `"promise"`, `"gather"`, `"lock"`...
-    pub kind: &'static str,
-    /// More about it, if anything.
-    pub detail: Option<String>,
-    /// The tasks it watches for the awaiting task (a gather's children).
-    pub tasks: Vec<TaskId>,
-}
-
-impl AwaitDescription {
-    /// A target of kind `kind`, with no detail and no tasks.
-    ///
-    /// ```
-    /// assert_eq!(weft::AwaitDescription::new("promise").kind, "promise");
-    /// ```
-    pub fn new(kind: &'static str) -> AwaitDescription {
-        AwaitDescription {
-            kind,
-            detail: None,
-            tasks: Vec::new(),
-        }
-    }
-
-    /// With a detail (shown in parentheses).
-    ///
-    /// ```
-    /// let d = weft::AwaitDescription::new("queue").with_detail("full");
-    /// assert_eq!(d.detail.as_deref(), Some("full"));
-    /// ```
-    pub fn with_detail(mut self, detail: impl Into<String>) -> AwaitDescription {
-        self.detail = Some(detail.into());
-        self
-    }
-
-    /// With the tasks it watches.
-    ///
-    /// ```
-    /// weft::run(async {
-    ///     let t = weft::spawn(async {});
-    ///     let d = weft::AwaitDescription::new("gather").with_tasks([t.id()]);
-    ///     assert_eq!(d.tasks, [t.id()]);
-    /// });
-    /// ```
-    pub fn with_tasks(mut self, tasks: impl IntoIterator<Item = TaskId>) -> AwaitDescription {
-        self.tasks = tasks.into_iter().collect();
-        self
-    }
-}
-
-impl fmt::Display for AwaitDescription {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.kind)?;
-        if let Some(detail) = &self.detail {
-            write!(f, " ({detail})")?;
-        }
-        Ok(())
     }
 }
 

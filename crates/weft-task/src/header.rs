@@ -47,7 +47,8 @@ pub(crate) struct Header {
     pub(crate) join_waker: UnsafeCell<Option<Waker>>,
     /// What the task awaits, as its leaf futures recorded it (`awaiting.rs`).
     /// Touched only by the thread holding `RUNNING` (a runner or a borrower).
-    pub(crate) awaiting: UnsafeCell<Option<AwaitRecord>>,
+    /// Cleared when the future goes (`raw.rs`), so it needs no drop glue.
+    pub(crate) awaiting: UnsafeCell<ManuallyDrop<Option<AwaitRecord>>>,
     /// The task's context variables (`None`: empty). Written at spawn, then
     /// only by the RUNNING thread under the `cold` lock; read freely by it,
     /// by others under the `cold` lock. Dropped by `raw.rs`'s `dealloc`.
@@ -309,7 +310,7 @@ impl RawTask {
         let latest = header.polls.load(Ordering::Relaxed);
         header.awaiting.with_mut(|record| {
             // SAFETY: RUNNING is the caller's: nobody else touches the record.
-            let record = unsafe { &mut *record }.as_mut()?;
+            let record = unsafe { &mut **record }.as_mut()?;
             if record.poll != latest || record.passed {
                 return None;
             }

@@ -60,7 +60,8 @@ mod loom_tests;
 
 pub use callback::{DoneCallback, DoneCallbacks};
 pub use cancel::{catch_cancel, CatchCancel, Raise};
-pub use dump::{AwaitDescription, AwaitEdge, SpawnSite, TaskDump, TaskInfo, TaskState};
+pub use chain::AwaitDescription;
+pub use dump::{AwaitEdge, SpawnSite, TaskDump, TaskInfo, TaskState};
 pub use error::{Cancelled, ContextError, InvalidStateError, PanicError, TaskError, TimeoutError};
 pub use exception::{
     default_exception_handler, discard_context, set_exception_hook, CallExceptionHandler,

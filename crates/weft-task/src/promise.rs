@@ -288,10 +288,8 @@ impl<T: Clone + Send + 'static> Future for PromiseWait<T> {
             this.slot = None;
             let outcome = outcome.clone();
             drop(state);
-            if this.awaited_at.is_set() {
-                this.awaited_at.ready();
-                awaiting::forget(this.target());
-            }
+            let target = this.target();
+            awaiting::resume(&mut this.awaited_at, target);
             return Poll::Ready(outcome);
         }
         state.register(&mut this.slot, cx.waker());
@@ -304,8 +302,7 @@ impl<T: Clone + Send + 'static> Future for PromiseWait<T> {
 impl<T: Send + 'static> PromiseWait<T> {
     /// Returns `Pending`: the task awaits the promise now.
     fn suspend(&mut self) {
-        self.awaited_at.pending();
-        awaiting::record(&self.promise.inner);
+        awaiting::suspend(&mut self.awaited_at, &self.promise.inner);
     }
 
     /// The promise's address, as the await record names it.

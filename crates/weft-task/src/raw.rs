@@ -170,7 +170,7 @@ where
         last_worker: AtomicU32::new(0),
         spawned_ms: crate::clock::coarse_ms(),
         join_waker: UnsafeCell::new(None),
-        awaiting: UnsafeCell::new(None),
+        awaiting: UnsafeCell::new(ManuallyDrop::new(None)),
         // A copy of the spawner's context: one `Arc` clone, none if empty.
         vars: UnsafeCell::new(ManuallyDrop::new(varmap::snapshot())),
         cold: Mutex::new(None),

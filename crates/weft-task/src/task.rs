@@ -358,12 +358,11 @@ impl<T> Future for Task<T> {
             // SAFETY: T is this task's output type and we are its handle.
             unsafe { self.task.raw.try_read_output::<T>(cx.waker()) }
         };
+        let raw = self.task.raw;
         if out.is_pending() {
-            self.awaited_at.pending();
-            awaiting::record_task(self.task.raw);
-        } else if self.awaited_at.is_set() {
-            self.awaited_at.ready();
-            awaiting::forget(awaiting::addr_of(self.task.raw) as *const ());
+            awaiting::suspend_on_task(&mut self.awaited_at, raw);
+        } else {
+            awaiting::resume(&mut self.awaited_at, awaiting::addr_of(raw) as *const ());
         }
         out
     }
@@ -378,19 +377,18 @@ impl<T> Drop for Task<T> {
         if self.awaited_at.is_set() && pass_cancel_on(self.task.raw, &self.awaited_at) {
             return;
         }
-        if self.awaited_at.is_set() {
-            awaiting::forget(awaiting::addr_of(self.task.raw) as *const ());
-        }
         self.task.raw.drop_join_handle();
     }
 }
 
-/// A dropped handle that was pending in its holder's latest poll: if the
-/// holder is being cancelled, cancels `raw` too and, while it runs on, hands
+/// A dropped handle that was pending in its holder's latest poll: it is
+/// awaited no more (`awaiting.rs`); if the holder is being cancelled, cancels `raw` too and, while it runs on, hands
 /// the handle's reference and join interest to the delivery (true).
 #[inline(never)]
 fn pass_cancel_on(raw: RawTask, awaited_at: &AwaitMark) -> bool {
-    let Some(d) = awaited_at.delivering(awaiting::addr_of(raw) as *const ()) else {
+    let addr = awaiting::addr_of(raw) as *const ();
+    awaiting::forget(addr);
+    let Some(d) = awaited_at.delivering(addr) else {
         return false;
     };
     if d.must_cancel() {

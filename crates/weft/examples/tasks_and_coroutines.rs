@@ -178,7 +178,8 @@ async fn hello_world() {
     println!("Hello World!");
 }
 
-/// `datetime.datetime.now()`'s format, `2018-06-12 15:32:01.123456`, in UTC.
+/// `str(datetime.datetime.now())`, `2018-06-12 15:32:01.123456`, in UTC (the
+/// microseconds left out when they are zero, as Python's `str` does).
 fn now() -> String {
     let since_epoch = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -195,12 +196,15 @@ fn now() -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
+    let micros = match since_epoch.subsec_micros() {
+        0 => String::new(),
+        us => format!(".{us:06}"),
+    };
     format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:06}",
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}{micros}",
         day_secs / 3600,
         day_secs / 60 % 60,
         day_secs % 60,
-        since_epoch.subsec_micros()
     )
 }
 

@@ -70,18 +70,21 @@
 //! belongs in [`weft::to_thread`] (asyncio's `to_thread`), which runs it on
 //! the blocking pool while the loop goes on.
 //!
+//! `loop.run_until_complete(main())` is asyncio's: `main` runs as a task, a
+//! done callback on it stops the loop, and the loop runs until then
+//! (`pymotw::run_until_complete`). The tasks `main` scheduled were queued
+//! ahead of that callback, so they all run (or, in program 3, end
+//! cancelled) before the loop stops, as in the tutorial.
+//!
 //! Differences from the tutorial's output, by design:
 //!
-//! - `loop.run_until_complete(main())` returns after the tasks `main`
-//!   scheduled have run: they were queued ahead of the done callback that stops
-//!   the loop. weft's `block_on` returns as soon as `main` is done, and the
-//!   runtime cancels what is left when it is dropped, so `main` returns its
-//!   tasks and the program waits for them ([`weft::wait`]) before printing
-//!   "Completed All Tasks".
 //! - `all_tasks()` lists the tasks not done yet, as asyncio's does since 3.7
 //!   (3.6's `Task.all_tasks()` listed finished ones too): program 3 prints the
 //!   five `myTask`s, not the finished `main`. The reprs carry names (Python
 //!   3.8+) and no `cb=[..]` part (see the `Display` of `weft::TaskRef`).
+//! - Python prints a set (program 2) and walks one (program 3) in an
+//!   arbitrary order; weft's `all_tasks()` is a `Vec` in the registry's
+//!   order, which is just as arbitrary.
 //!
 //! tests/tests/seeds_examples.rs runs this program (with shorter seconds) and
 //! compares its output with the Python one.
@@ -126,30 +129,30 @@ async fn my_task() {
     println!("Processing Task");
 }
 
-async fn my_task_generator() -> Vec<Task<()>> {
-    (0..5).map(|_| weft::ensure_future!(my_task())).collect()
+async fn my_task_generator() {
+    for _ in 0..5 {
+        // The task runs on without its handle, as asyncio's does.
+        weft::ensure_future!(my_task()).detach();
+    }
 }
 
-/// `loop.run_until_complete(main())`, and the tasks `main` scheduled, which
-/// asyncio's loop runs before it stops (see the module doc); then
-/// `loop.close()`. `main` runs as a task spawned here, with the caller's line
-/// as its spawn site.
+/// `loop = asyncio.get_event_loop(); loop.run_until_complete(main())`; then
+/// `print("Completed All Tasks")` and `loop.close()` (dropping the runtime).
+/// `main` runs as a task spawned here, with the caller's line as its spawn
+/// site.
 #[track_caller]
-fn run_until_complete_with_tasks<F>(main: F) -> Result<(), Box<dyn std::error::Error>>
+fn run_main<F>(main: F) -> Result<(), Box<dyn std::error::Error>>
 where
-    F: Future<Output = Vec<Task<()>>> + Send + 'static,
+    F: Future<Output = ()> + Send + 'static,
 {
     let rt = pymotw::one_thread()?;
-    let main = rt.spawn(main);
-    let tasks = rt.block_on(main)?;
-    rt.block_on(weft::wait(tasks))?;
+    pymotw::run_until_complete(&rt, main)?;
+    println!("Completed All Tasks");
     Ok(())
 }
 
 fn simple_example() -> Result<(), Box<dyn std::error::Error>> {
-    run_until_complete_with_tasks(my_task_generator())?;
-    println!("Completed All Tasks");
-    Ok(())
+    run_main(my_task_generator())
 }
 
 /// Python's `print` of a set of tasks: `{<Task ..>, <Task ..>}`.
@@ -158,17 +161,14 @@ fn print_task_set(tasks: &[weft::TaskRef]) {
     println!("{{{}}}", shown.join(", "));
 }
 
-async fn all_tasks_main() -> Vec<Task<()>> {
-    let tasks = my_task_generator().await;
+async fn all_tasks_main() {
+    my_task_generator().await;
     let pending = weft::all_tasks();
     print_task_set(&pending);
-    tasks
 }
 
 fn all_tasks_example() -> Result<(), Box<dyn std::error::Error>> {
-    run_until_complete_with_tasks(all_tasks_main())?;
-    println!("Completed All Tasks");
-    Ok(())
+    run_main(all_tasks_main())
 }
 
 /// Program 3's `myTask`: the first one to run cancels every pending task,
@@ -183,16 +183,14 @@ async fn my_cancelling_task() {
     }
 }
 
-async fn cancel_main() -> Vec<Task<()>> {
-    (0..5)
-        .map(|_| weft::ensure_future!(my_cancelling_task()))
-        .collect()
+async fn cancel_main() {
+    for _ in 0..5 {
+        weft::ensure_future!(my_cancelling_task()).detach();
+    }
 }
 
 fn cancel_example() -> Result<(), Box<dyn std::error::Error>> {
-    run_until_complete_with_tasks(cancel_main())?;
-    println!("Completed All Tasks");
-    Ok(())
+    run_main(cancel_main())
 }
 
 async fn my_doubling_worker(number: u32) -> u32 {

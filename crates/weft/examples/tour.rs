@@ -3,9 +3,11 @@
 //!
 //! 1. Starting a Task (`asyncio_create_task.py`): spawn, await, look at the task.
 //! 2. Canceling a Task (`asyncio_cancel_task.py`): cancel before it ever runs.
-//! 3. Canceling a running Task (`asyncio_cancel_task2.py`): the task catches the
-//!    cancellation at its await point with [`weft::catch_cancel`], cleans up, and
-//!    re-raises it with `cancelled.raise().await`.
+//! 3. Canceling a running Task (`asyncio_cancel_task2.py`): a callback
+//!    scheduled with [`weft::call_soon`] cancels the task once it waits; the
+//!    task catches the cancellation at its await point with
+//!    [`weft::catch_cancel`], cleans up, and re-raises it with
+//!    `cancelled.raise().await`.
 //! 4. Creating Tasks from Coroutines (`asyncio_ensure_future.py`):
 //!    [`weft::ensure_future!`] turns a future into a task another function can
 //!    await without knowing where it came from.
@@ -117,13 +119,11 @@ fn task_canceller(t: &TaskRef) {
 async fn cancel_task2_main() {
     println!("creating task");
     let task = weft::spawn_local(sleeping_task_func());
-    // `loop.call_soon(task_canceller, task)`: asyncio runs that callback after
-    // the task's first step, which was scheduled before it. weft's `call_soon`
-    // runs callbacks ahead of tasks already queued (docs/asyncio.md, issue 16
-    // section 2), so a second task on the same loop calls it: the loop runs its
-    // tasks in order, so the canceller runs once the first task is waiting.
+    // `loop.call_soon(task_canceller, task)`: the loop runs its ready work in
+    // the order it was scheduled, so the callback runs after the task's first
+    // step, once the task is waiting in its sleep, as in asyncio.
     let target = task.task_ref();
-    weft::spawn_local(async move { task_canceller(&target) }).detach();
+    weft::call_soon(move || task_canceller(&target));
     match task.await {
         Err(err) if err.is_cancelled() => println!("main() also sees task as canceled"),
         Err(err) => println!("task failed: {err}"),

