@@ -510,3 +510,52 @@ fn locks_and_queues_show_as_described_targets() {
         assert_eq!(*rt.block_on(mutex.lock()), 1);
     });
 }
+
+#[test]
+fn a_long_chain_draws_without_deep_recursion_or_huge_lines() {
+    watchdog(|| {
+        // (Far deeper chains overflow a worker's stack when the chain is
+        // freed: each task's join waker holds the last reference to its
+        // awaiter, whose free drops the next; a runtime issue of its own.)
+        const N: usize = 2_000;
+        let rt = common::runtime(2);
+        let promise = Promise::<()>::new();
+        let p = promise.clone();
+        let mut last = rt.spawn(async move { p.wait().await.map(|_| 0usize) });
+        let first_id = last.id();
+        for _ in 1..N {
+            let inner = last;
+            last = rt.spawn(async move { inner.await.unwrap().map(|d| d + 1) });
+        }
+        let top = last.id();
+        let dump = dump_until(rt.handle(), |d| {
+            d.tasks.len() == N && d.tasks.iter().all(|t| t.awaiting.is_some())
+        });
+        // Drawn on a thread with a small stack: no recursion per level.
+        let text = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || dump.to_string())
+            .unwrap()
+            .join()
+            .unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines.len(),
+            N + 2,
+            "a header, one line per task, the promise"
+        );
+        assert!(lines[1].contains(&format!("#{top} ")), "{}", lines[1]);
+        assert!(lines[N].contains(&format!("#{first_id} ")));
+        assert!(
+            lines[N].contains(&format!("[depth {}]", N - 1)),
+            "{}",
+            lines[N]
+        );
+        assert!(
+            lines.iter().all(|l| l.len() < 400),
+            "a line grew with the depth"
+        );
+        promise.set_result(()).unwrap();
+        assert_eq!(rt.block_on(last).unwrap().unwrap(), N - 1);
+    });
+}

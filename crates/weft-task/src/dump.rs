@@ -360,6 +360,17 @@ unsafe fn latest_target(raw: RawTask) -> Option<Target> {
 
 // ----- the tree -----
 
+/// Deeper levels are drawn at this indentation (a chain of 10^5 tasks
+/// awaiting each other would otherwise print lines of 400 kB), with their
+/// depth written out.
+const MAX_INDENT: usize = 32;
+
+/// A line of the tree still to draw.
+enum Node<'a> {
+    Task(&'a TaskInfo),
+    Target(&'a AwaitDescription),
+}
+
 impl fmt::Display for TaskDump {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let index: HashMap<TaskId, usize> = self
@@ -376,87 +387,92 @@ impl fmt::Display for TaskDump {
             .collect();
         writeln!(f, "{} tasks", self.tasks.len())?;
         let mut tree = Tree {
-            dump: self,
             index: &index,
+            tasks: &self.tasks,
             drawn: HashSet::new(),
-            f,
+            lasts: Vec::new(),
+            stack: Vec::new(),
         };
         // Roots first (tasks nobody awaits), then what only cycles reach.
         for t in self.tasks.iter().filter(|t| !awaited.contains(&t.id)) {
-            tree.task(t, &mut String::new(), true)?;
+            tree.draw(f, t)?;
         }
         for t in &self.tasks {
             if !tree.drawn.contains(&t.id) {
-                tree.task(t, &mut String::new(), true)?;
+                tree.draw(f, t)?;
             }
         }
         Ok(())
     }
 }
 
-struct Tree<'a, 'f, 'g> {
-    dump: &'a TaskDump,
+/// Draws one root's tree depth first, with an explicit stack (a long chain
+/// must not overflow the thread's).
+struct Tree<'a> {
     index: &'a HashMap<TaskId, usize>,
+    tasks: &'a [TaskInfo],
     drawn: HashSet<TaskId>,
-    f: &'f mut fmt::Formatter<'g>,
+    /// Whether each ancestor of the line being drawn was its parent's last.
+    lasts: Vec<bool>,
+    /// (depth, line, last child of its parent)
+    stack: Vec<(usize, Node<'a>, bool)>,
 }
 
-impl Tree<'_, '_, '_> {
-    fn branch(&mut self, prefix: &str, last: bool) -> fmt::Result {
-        write!(self.f, "{prefix}{}", if last { "└── " } else { "├── " })
-    }
-
-    fn task(&mut self, t: &TaskInfo, prefix: &mut String, last: bool) -> fmt::Result {
-        self.branch(prefix, last)?;
-        write!(
-            self.f,
-            "(T) {} #{} {} at {} age {:?} polls {}",
-            t.name, t.id, t.state, t.spawned_at, t.age, t.polls
-        )?;
-        if let Some(w) = t.last_worker {
-            write!(self.f, " worker {w}")?;
-        }
-        if t.cancelling > 0 {
-            write!(self.f, " cancelling {}", t.cancelling)?;
-        }
-        if !self.drawn.insert(t.id) {
-            return writeln!(self.f, " (see above)");
-        }
-        writeln!(self.f)?;
-        let len = prefix.len();
-        prefix.push_str(if last { "    " } else { "│   " });
-        match &t.awaiting {
-            None => {}
-            Some(AwaitEdge::Task(id)) => self.task_id(*id, prefix, true)?,
-            Some(AwaitEdge::Target(d)) => {
-                self.branch(prefix, true)?;
-                writeln!(self.f, "{d}")?;
-                let inner = prefix.len();
-                prefix.push_str("    ");
-                let live: Vec<TaskId> = d
-                    .tasks
-                    .iter()
-                    .copied()
-                    .filter(|id| self.index.contains_key(id))
-                    .collect();
-                for (i, id) in live.iter().enumerate() {
-                    self.task_id(*id, prefix, i + 1 == live.len())?;
+impl<'a> Tree<'a> {
+    fn draw(&mut self, f: &mut fmt::Formatter<'_>, root: &'a TaskInfo) -> fmt::Result {
+        self.stack.push((0, Node::Task(root), true));
+        while let Some((depth, node, last)) = self.stack.pop() {
+            self.lasts.truncate(depth);
+            for &l in self.lasts.iter().take(MAX_INDENT) {
+                f.write_str(if l { "    " } else { "│   " })?;
+            }
+            if depth > MAX_INDENT {
+                write!(f, "[depth {depth}] ")?;
+            }
+            f.write_str(if last { "└── " } else { "├── " })?;
+            self.lasts.push(last);
+            let children: Vec<Node<'a>> = match node {
+                Node::Target(d) => {
+                    writeln!(f, "{d}")?;
+                    d.tasks.iter().filter_map(|id| self.task(*id)).collect()
                 }
-                prefix.truncate(inner);
+                Node::Task(t) => {
+                    write!(
+                        f,
+                        "(T) {} #{} {} at {} age {:?} polls {}",
+                        t.name, t.id, t.state, t.spawned_at, t.age, t.polls
+                    )?;
+                    if let Some(w) = t.last_worker {
+                        write!(f, " worker {w}")?;
+                    }
+                    if t.cancelling > 0 {
+                        write!(f, " cancelling {}", t.cancelling)?;
+                    }
+                    if !self.drawn.insert(t.id) {
+                        writeln!(f, " (see above)")?;
+                        continue;
+                    }
+                    writeln!(f)?;
+                    match &t.awaiting {
+                        None => Vec::new(),
+                        Some(AwaitEdge::Task(id)) => self.task(*id).into_iter().collect(),
+                        Some(AwaitEdge::Target(d)) => vec![Node::Target(d)],
+                    }
+                }
+            };
+            let n = children.len();
+            // Reversed: the first child is drawn first.
+            for (i, child) in children.into_iter().enumerate().rev() {
+                self.stack.push((depth + 1, child, i + 1 == n));
             }
         }
-        prefix.truncate(len);
         Ok(())
     }
 
-    fn task_id(&mut self, id: TaskId, prefix: &mut String, last: bool) -> fmt::Result {
-        match self.index.get(&id) {
-            Some(&i) => {
-                let dump = self.dump;
-                self.task(&dump.tasks[i], prefix, last)
-            }
-            // Ended since the target was described (a gather's child).
-            None => Ok(()),
-        }
+    /// The line of task `id`, if it is in the dump (a target's tasks may
+    /// have ended since it was described).
+    fn task(&self, id: TaskId) -> Option<Node<'a>> {
+        let tasks = self.tasks;
+        self.index.get(&id).map(|&i| Node::Task(&tasks[i]))
     }
 }

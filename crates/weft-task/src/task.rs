@@ -467,11 +467,12 @@ impl Runnable {
     /// task dump then shows as the worker that last ran the task.
     ///
     /// ```
-    /// weft::run(async {
-    ///     let t = weft::spawn(async {});
-    ///     t.task_ref().id(); // workers run tasks with `run_on`
-    ///     t.await.unwrap();
-    /// });
+    /// // A runtime's workers run tasks with `run_on(index)`.
+    /// let rt = weft::Builder::new().workers(1).build().unwrap();
+    /// let t = rt.spawn(async {});
+    /// let task = t.task_ref();
+    /// rt.block_on(t).unwrap();
+    /// assert_eq!(weft::TaskInfo::of(&task).last_worker, Some(0));
     /// ```
     #[inline]
     pub fn run_on(self, worker: u32) {
