@@ -111,20 +111,29 @@ fn suspend_with(mark: &mut AwaitMark, addr: usize, make: impl FnOnce() -> Awaiti
     };
     mark.set(Some((task.as_ptr() as usize, poll)));
     let header = header_of(task);
-    let same = header.awaiting.with_mut(|record| {
-        // SAFETY: this thread is polling the task: it holds RUNNING.
+    if must_replace(header, addr, poll, false) {
+        replace(header, poll, make());
+    }
+}
+
+/// Re-stamps a record of `addr` with this poll; true if the record must be
+/// replaced by the new target instead (with `yield_to_leaf`: not when
+/// another target was recorded in this same poll).
+#[inline(always)]
+fn must_replace(header: &Header, addr: usize, poll: u32, yield_to_leaf: bool) -> bool {
+    header.awaiting.with_mut(|record| {
+        // SAFETY: the caller is polling the task: it holds RUNNING.
         match unsafe { &mut **record } {
             Some(r) if r.target.addr() == addr => {
                 r.poll = poll;
                 r.passed = false;
-                true
+                false
             }
-            _ => false,
+            // A leaf's record of this poll.
+            Some(r) if yield_to_leaf && r.poll == poll => false,
+            _ => true,
         }
-    });
-    if !same {
-        replace(header, poll, make());
-    }
+    })
 }
 
 /// [`suspend`] for a target that is only described ([`Described`]: a
@@ -147,20 +156,7 @@ pub fn record_described(target: &Arc<Described>) {
     };
     let addr = Arc::as_ptr(target) as *const () as usize;
     let header = header_of(task);
-    let new = header.awaiting.with_mut(|record| {
-        // SAFETY: this thread is polling the task: it holds RUNNING.
-        match unsafe { &mut **record } {
-            Some(r) if r.target.addr() == addr => {
-                r.poll = poll;
-                r.passed = false;
-                false
-            }
-            // A leaf's record of this poll.
-            Some(r) if r.poll == poll => false,
-            _ => true,
-        }
-    });
-    if new {
+    if must_replace(header, addr, poll, true) {
         replace(header, poll, Awaiting::Other(target.clone()));
     }
 }
