@@ -118,10 +118,10 @@ fn a_stuck_chain_shows_as_a_chain() {
         let c = rt.spawn(async move { p.wait().await });
         c.set_name("C");
         let c_id = c.id();
-        let b = rt.spawn(async move { c.await });
+        let b = rt.spawn(c);
         b.set_name("B");
         let b_id = b.id();
-        let a = rt.spawn(async move { b.await });
+        let a = rt.spawn(b);
         a.set_name("A");
         let dump = dump_until(rt.handle(), |d| {
             [a.id(), b_id, c_id]

@@ -31,9 +31,9 @@ fn main() {
     });
     query.set_name("query");
     let query_id = query.id();
-    let handler = rt.spawn(async move { query.await });
+    let handler = rt.spawn(query);
     handler.set_name("handler");
-    let main_task = rt.spawn(async move { handler.await });
+    let main_task = rt.spawn(handler);
     main_task.set_name("main");
     std::thread::sleep(Duration::from_millis(50));
 
