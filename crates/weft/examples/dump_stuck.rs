@@ -11,9 +11,9 @@
 //!
 //! ```text
 //! 3 tasks
-//! └── (T) main #3 waiting at crates/weft/examples/dump_stuck.rs:39 age 52ms polls 1 worker 0
-//!     └── (T) handler #2 waiting at crates/weft/examples/dump_stuck.rs:37 age 52ms polls 1 worker 0
-//!         └── (T) query #1 waiting at crates/weft/examples/dump_stuck.rs:31 age 52ms polls 1 worker 0
+//! └── (T) main #3 waiting at crates/weft/examples/dump_stuck.rs:36 age 52ms polls 1 worker 0
+//!     └── (T) handler #2 waiting at crates/weft/examples/dump_stuck.rs:34 age 52ms polls 1 worker 0
+//!         └── (T) query #1 waiting at crates/weft/examples/dump_stuck.rs:28 age 52ms polls 1 worker 0
 //!             └── promise
 //! ```
 //!
