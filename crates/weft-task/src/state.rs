@@ -402,6 +402,9 @@ impl State {
     /// changed) for any other task: a running or queued task is not
     /// suspended, and its record is its runner's. Never waits.
     pub(crate) fn to_borrowed(&self) -> bool {
+        // AcqRel (fetch_update): the acquiring half pairs with the runner's
+        // `to_idle`, so the borrower reads the record the last poll wrote;
+        // `release_borrow` publishes in turn to the next `to_running`.
         self.fetch_update(|s| {
             if s.is_idle() {
                 (Some(borrowed(s)), true)
