@@ -494,10 +494,32 @@ fn locks_and_queues_show_as_described_targets() {
             let q = queue.clone();
             async move { q.get().await.unwrap() }
         });
-        let ids = [locker.id(), acquirer.id(), getter.id()];
+        let event = Arc::new(weft::sync::Event::new());
+        let event_waiter = rt.spawn({
+            let event = event.clone();
+            async move { event.wait().await }
+        });
+        let barrier = Arc::new(weft::sync::Barrier::new(2).unwrap());
+        let arriver = rt.spawn({
+            let barrier = barrier.clone();
+            async move { barrier.wait().await.unwrap() }
+        });
+        let ids = [
+            locker.id(),
+            acquirer.id(),
+            getter.id(),
+            event_waiter.id(),
+            arriver.id(),
+        ];
         let dump = dump_until(rt.handle(), |d| {
             ids.iter().all(|&id| target_of(d, id).is_some())
         });
+        assert_eq!(target_of(&dump, event_waiter.id()), Some(("event", vec![])));
+        assert_eq!(target_of(&dump, arriver.id()), Some(("barrier", vec![])));
+        event.set();
+        rt.block_on(barrier.wait()).unwrap();
+        rt.block_on(event_waiter).unwrap();
+        rt.block_on(arriver).unwrap();
         assert_eq!(target_of(&dump, locker.id()), Some(("lock", vec![])));
         assert_eq!(target_of(&dump, acquirer.id()), Some(("semaphore", vec![])));
         assert_eq!(target_of(&dump, getter.id()), Some(("queue get", vec![])));
