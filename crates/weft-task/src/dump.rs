@@ -207,8 +207,9 @@ impl TaskInfo {
     /// ```
     /// weft::run(async {
     ///     let t = weft::spawn(async {});
-    ///     t.task_ref().await_done().await;
-    ///     assert_eq!(weft::TaskInfo::of(&t).state, weft::TaskState::Done);
+    ///     let task = t.task_ref();
+    ///     t.await.unwrap();
+    ///     assert_eq!(weft::TaskInfo::of(&task).state, weft::TaskState::Done);
     /// });
     /// ```
     pub fn of(task: &TaskRef) -> TaskInfo {
