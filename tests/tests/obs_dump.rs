@@ -581,3 +581,32 @@ fn a_long_chain_draws_without_deep_recursion_or_huge_lines() {
         assert_eq!(rt.block_on(last).unwrap().unwrap(), N - 1);
     });
 }
+
+#[test]
+fn poll_time_is_summed_where_the_runtime_times_its_steps() {
+    watchdog(|| {
+        // Timing on (a threshold no step reaches): every step is timed.
+        let rt = weft::Builder::new()
+            .workers(2)
+            .slow_poll_threshold(FOREVER)
+            .build()
+            .unwrap();
+        let promise = Promise::<()>::new();
+        let p = promise.clone();
+        let t = rt.spawn(async move {
+            for _ in 0..3 {
+                std::thread::sleep(ms(2));
+                weft::yield_now().await;
+            }
+            p.wait().await
+        });
+        let dump = dump_until(rt.handle(), |d| {
+            d.get(t.id()).is_some_and(|i| i.awaiting.is_some())
+        });
+        let info = info(&dump, t.id());
+        assert_eq!(info.polls, 4);
+        assert!(info.poll_time.is_some_and(|d| d >= ms(6)), "{info:?}");
+        promise.set_result(()).unwrap();
+        rt.block_on(t).unwrap().unwrap();
+    });
+}

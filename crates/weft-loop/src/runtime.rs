@@ -89,6 +89,7 @@ pub struct Builder {
     blocking_keep_alive: Duration,
     eager_tasks: bool,
     exception_handler: Option<ExceptionHandler>,
+    slow_poll: Option<Duration>,
     /// Run on the new runtime at the end of `build`, which fails with its
     /// error (the dump on a signal: `dump_signal.rs`).
     pub(crate) on_built: Option<OnBuilt>,
@@ -109,6 +110,7 @@ impl Builder {
             blocking_keep_alive: crate::thread_pool::DEFAULT_KEEP_ALIVE,
             eager_tasks: false,
             exception_handler: None,
+            slow_poll: None,
             on_built: None,
         }
     }
@@ -133,6 +135,41 @@ impl Builder {
     /// ```
     pub fn eager_tasks(mut self, eager: bool) -> Builder {
         self.eager_tasks = eager;
+        self
+    }
+
+    /// Warns about slow steps (asyncio's debug-mode `slow_callback_duration`):
+    /// a task's poll (or the drop that delivers its cancellation), a
+    /// callback (`call_soon`, `call_later`, a done callback) or a turn of a
+    /// `block_on` / [`Runner`](crate::Runner) future that takes `threshold`
+    /// or longer is logged through `tracing` at `WARN`, target
+    /// `weft::slow_poll`, in asyncio's words: `Executing <Task pending
+    /// name='Task-7' coro=<handler() running at src/main.rs:40>> took 0.123
+    /// seconds`, with the task's id, name and spawn site and the time taken
+    /// as fields too. Such a step held its worker up for that long; the
+    /// usual culprit is blocking code (a file read, a lock, a long
+    /// computation) that belongs in [`spawn_blocking`](crate::spawn_blocking).
+    ///
+    /// Off by default: then no clock is read. `Duration::ZERO` turns it off
+    /// (every step takes zero time or more, so "warn about every step" would
+    /// only flood the log); it is the way to undo an earlier call.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = weft::Builder::new()
+    ///     .slow_poll_threshold(Duration::from_millis(20))
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(async {
+    ///     // Logs "Executing <Task ...> took 0.03.. seconds" at WARN.
+    ///     weft::spawn(async { std::thread::sleep(Duration::from_millis(30)) })
+    ///         .await
+    ///         .unwrap();
+    /// });
+    /// ```
+    pub fn slow_poll_threshold(mut self, threshold: Duration) -> Builder {
+        self.slow_poll = (!threshold.is_zero()).then_some(threshold);
         self
     }
 
@@ -262,6 +299,7 @@ impl Builder {
             on_thread_start: self.on_thread_start,
             on_thread_stop: self.on_thread_stop,
             eager_tasks: self.eager_tasks,
+            slow_poll: self.slow_poll,
         };
         let blocking = crate::thread_pool::BlockingPool::new(
             self.max_blocking_threads,
@@ -331,6 +369,7 @@ impl fmt::Debug for Builder {
             .field("workers", &self.workers)
             .field("thread_name", &self.thread_name)
             .field("eager_tasks", &self.eager_tasks)
+            .field("slow_poll_threshold", &self.slow_poll)
             .finish_non_exhaustive()
     }
 }

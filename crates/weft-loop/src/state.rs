@@ -93,6 +93,9 @@ pub(crate) struct Config {
     pub(crate) on_thread_stop: Option<Arc<dyn Fn() + Send + Sync>>,
     /// `Builder::eager_tasks`: every spawn runs the task's first step at once.
     pub(crate) eager_tasks: bool,
+    /// `Builder::slow_poll_threshold` (`None`: off): steps taking at least
+    /// this long are logged (`scheduler/slow_poll.rs`).
+    pub(crate) slow_poll: Option<std::time::Duration>,
 }
 
 pub(crate) struct Shared {

@@ -189,8 +189,8 @@ pub struct TaskInfo {
     pub age: Duration,
     /// Times it was polled (wrapping at `u32::MAX`).
     pub polls: u32,
-    /// Total time spent in its polls, where poll timing is on (it is not
-    /// measured by default: `None`).
+    /// Total time spent in its polls, where the runtime times them
+    /// (`Builder::slow_poll_threshold` set); `None` otherwise.
     pub poll_time: Option<Duration>,
     /// The index of the worker that last ran it (`None`: not run yet, or
     /// last run by a thread that is no worker, e.g. inside `block_on`).
@@ -223,7 +223,7 @@ impl TaskInfo {
             spawned_at: SpawnSite::from(header.location),
             age: crate::clock::since(header.spawned_ms),
             polls: header.polls.load(Ordering::Relaxed),
-            poll_time: None,
+            poll_time: header.peek_cold(|c| c.and_then(|c| c.poll_time)),
             last_worker: last.checked_sub(1),
             cancelling: header.cancelling.load(Ordering::Relaxed),
             awaiting,
@@ -301,6 +301,30 @@ impl TaskRef {
     /// ```
     pub fn awaiting(&self) -> Option<AwaitEdge> {
         read_state_and_edge(self.raw).1
+    }
+}
+
+impl TaskRef {
+    /// For weft's loops: adds one timed step of the task (a poll, or the
+    /// drop that delivers its cancellation) to its total poll time, which
+    /// dumps show ([`TaskInfo::poll_time`]). Takes the task's cold lock:
+    /// only runtimes that time their steps call it.
+    ///
+    /// ```
+    /// let rt = weft::Builder::new()
+    ///     .slow_poll_threshold(std::time::Duration::from_secs(60))
+    ///     .build()
+    ///     .unwrap();
+    /// let t = rt.spawn(async {});
+    /// let task = t.task_ref();
+    /// rt.block_on(t).unwrap();
+    /// assert!(weft::TaskInfo::of(&task).poll_time.is_some());
+    /// ```
+    #[doc(hidden)]
+    pub fn add_poll_time(&self, took: Duration) {
+        self.raw
+            .header()
+            .with_cold(|c| *c.poll_time.get_or_insert(Duration::ZERO) += took);
     }
 }
 

@@ -40,7 +40,7 @@ pub(crate) struct Header {
     /// read by anyone (a dump).
     pub(crate) polls: AtomicU32,
     /// The worker that last ran the task, plus one (0: none yet, or a
-    /// thread that is no worker). Relaxed: a statistic (`Runnable::run_on`).
+    /// thread that is no worker). Relaxed: a statistic (`Runnable::set_worker`).
     pub(crate) last_worker: AtomicU32,
     /// When it was spawned, in `clock::coarse_ms` (wrapping).
     pub(crate) spawned_ms: u32,
@@ -70,6 +70,12 @@ pub(crate) struct Cold {
     /// While draining (see `raw.rs`): the error it will end with and what it
     /// waits for first. Touched only by the thread holding `RUNNING`.
     pub(crate) draining: Option<Box<Draining>>,
+    /// The task's `tracing` span (`trace.rs`): set at spawn when a
+    /// subscriber wants one, taken out when the task completes.
+    pub(crate) span: Option<tracing::Span>,
+    /// Total time of the task's timed steps, when the runtime times them
+    /// (slow-poll warnings on: `TaskRef::add_poll_time`); read by dumps.
+    pub(crate) poll_time: Option<std::time::Duration>,
 }
 
 /// A cancelled task whose future is dropped, waiting for the tasks it awaited

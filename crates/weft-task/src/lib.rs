@@ -53,6 +53,7 @@ mod result_cell;
 mod schedule;
 mod state;
 mod task;
+mod trace;
 mod varmap;
 
 #[cfg(all(test, loom))]

@@ -36,7 +36,7 @@
 //! | `slot`           | the registry: written at insert, cleared at removal        |
 //! | `intercept_depth` | the thread that set `RUNNING`                             |
 //! | `polls`          | written by the thread that set `RUNNING`; read by anyone (a dump) |
-//! | `last_worker`    | written by whoever runs a `Runnable` (`run_on`); read by anyone |
+//! | `last_worker`    | written by a worker about to run a `Runnable` (`set_worker`); read by anyone |
 //! | `awaiting`       | the thread holding `RUNNING`: its leaf futures while polled, the runner, a borrowing `cancel()` (`awaiting.rs`) |
 //! | `cold.draining`  | the thread that set `RUNNING` (under the cold lock, taken out while polled) |
 //! | `vars`           | written at spawn, then by the thread that set `RUNNING` under the `cold` lock; read by it freely, by others (`TaskRef::context`) under the lock; dropped at free |
@@ -93,6 +93,7 @@ use crate::loom::sync::{AtomicU32, Mutex, Ordering};
 use crate::panic::{catch_panic, discard, run_reporting};
 use crate::schedule::Schedule;
 use crate::state::{Outcome, State, ToIdle, ToNotified, ToRunning};
+use crate::trace;
 use crate::varmap::{self, Snapshot};
 use std::future::Future;
 use std::mem::ManuallyDrop;
@@ -157,10 +158,19 @@ where
     if at.is_null() {
         std::alloc::handle_alloc_error(layout);
     }
+    let id = TaskId::next();
+    // Decided once, here: a task without a span runs the plain vtable and
+    // pays nothing per poll (`trace.rs`).
+    let cold = trace::cold_for(id, location);
+    let vtable = if cold.is_some() {
+        &Vtables::<F, S>::TRACED
+    } else {
+        &Vtables::<F, S>::PLAIN
+    };
     let header = Header {
         state: State::new(),
-        vtable: vtable::<F, S>(),
-        id: TaskId::next(),
+        vtable,
+        id,
         location,
         local_owner,
         slot: UnsafeCell::new(None),
@@ -173,7 +183,7 @@ where
         awaiting: UnsafeCell::new(ManuallyDrop::new(None)),
         // A copy of the spawner's context: one `Arc` clone, none if empty.
         vars: UnsafeCell::new(ManuallyDrop::new(varmap::snapshot())),
-        cold: Mutex::new(None),
+        cold: Mutex::new(cold),
     };
     // SAFETY: `at` is a fresh allocation for a `Cell<F, S>`, not shared; each
     // field is written once, all of them before it is used as a cell.
@@ -215,8 +225,13 @@ where
     (raw, Built::Refused)
 }
 
-fn vtable<F: Future + 'static, S: Schedule>() -> &'static Vtable {
-    &Vtable {
+/// The two vtables of a task type: `PLAIN`, and `TRACED` for a task with a
+/// `tracing` span, whose `run` and `shutdown` enter the span around the
+/// plain ones (`trace.rs`).
+struct Vtables<F, S>(std::marker::PhantomData<(F, S)>);
+
+impl<F: Future + 'static, S: Schedule> Vtables<F, S> {
+    const PLAIN: Vtable = Vtable {
         run: run::<F, S>,
         schedule: schedule::<F, S>,
         dealloc: dealloc::<F, S>,
@@ -227,7 +242,33 @@ fn vtable<F: Future + 'static, S: Schedule>() -> &'static Vtable {
         call_soon: call_soon::<F, S>,
         future_type_name: std::any::type_name::<F>,
         with_output: with_output::<F, S>,
-    }
+    };
+
+    const TRACED: Vtable = Vtable {
+        run: run_traced::<F, S>,
+        shutdown: shutdown_traced::<F, S>,
+        ..Self::PLAIN
+    };
+}
+
+/// `run` inside the task's span.
+///
+/// # Safety
+///
+/// As `run`.
+unsafe fn run_traced<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the caller's promise is `run`'s, passed on.
+    unsafe { trace::run_in_span(ptr, run::<F, S>) }
+}
+
+/// `shutdown` inside the task's span.
+///
+/// # Safety
+///
+/// As `shutdown`.
+unsafe fn shutdown_traced<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the caller's promise is `shutdown`'s, passed on.
+    unsafe { trace::shutdown_in_span(ptr, shutdown::<F, S>) }
 }
 
 /// # Safety

@@ -36,10 +36,37 @@ impl TaskRef {
             .unwrap_or_else(|| format!("Task-{}", header.id))
     }
 
-    /// Renames the task (asyncio's `set_name`; any string).
+    /// Renames the task (asyncio's `set_name`; any string). A task with a
+    /// `tracing` span (see [`span`](Self::span)) records the name as the
+    /// span's `task.name` field.
     pub fn set_name(&self, name: impl Into<String>) {
         let name: Arc<str> = Arc::from(name.into());
-        self.raw.header().with_cold(|c| c.name = Some(name));
+        let span = self.raw.header().with_cold(|c| {
+            c.name = Some(name.clone());
+            c.span.clone()
+        });
+        crate::trace::record_name(span, &name);
+    }
+
+    /// The task's `tracing` span: target `weft::task`, level `TRACE`, name
+    /// `task`, fields `task.id`, `task.name` (once [`set_name`](Self::set_name)
+    /// gave one), `loc.file`, `loc.line` and `loc.col` (the spawn site).
+    /// weft enters it around each poll of the task, so the events its code
+    /// emits carry it. A disabled span ([`Span::none`](tracing::Span::none))
+    /// if no subscriber enabled `TRACE` for `weft::task` when the task was
+    /// spawned (the choice is made then, and costs nothing per poll when it
+    /// is no), and once the task is done (its span closes as it ends).
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     // No subscriber is installed here: no task gets a span.
+    ///     let t = weft::spawn(async {});
+    ///     assert!(t.span().is_disabled());
+    ///     t.await.unwrap();
+    /// });
+    /// ```
+    pub fn span(&self) -> tracing::Span {
+        crate::trace::span_of(self.raw.header()).unwrap_or_else(tracing::Span::none)
     }
 
     /// Where the task was spawned.
@@ -463,11 +490,11 @@ impl Runnable {
         raw.run();
     }
 
-    /// [`run`](Self::run) by worker number `worker` of a runtime, which a
-    /// task dump then shows as the worker that last ran the task.
+    /// Worker number `worker` of a runtime is about to run the task: a task
+    /// dump then shows it as the worker that last ran the task.
     ///
     /// ```
-    /// // A runtime's workers run tasks with `run_on(index)`.
+    /// // A runtime's workers call `set_worker(index)` before each run.
     /// let rt = weft::Builder::new().workers(1).build().unwrap();
     /// let t = rt.spawn(async {});
     /// let task = t.task_ref();
@@ -475,13 +502,12 @@ impl Runnable {
     /// assert_eq!(weft::TaskInfo::of(&task).last_worker, Some(0));
     /// ```
     #[inline]
-    pub fn run_on(self, worker: u32) {
+    pub fn set_worker(&self, worker: u32) {
         // Relaxed: a statistic, read by dumps only; a plain store, no RMW.
         self.raw
             .header()
             .last_worker
             .store(worker.wrapping_add(1), crate::loom::sync::Ordering::Relaxed);
-        self.run();
     }
 
     /// The task's id.

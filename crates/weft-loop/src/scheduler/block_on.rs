@@ -35,7 +35,7 @@
 //! condvar meanwhile gets its timers fired by the one turning the driver,
 //! so they wait while that one runs without parking.
 
-use super::on_own_thread;
+use super::{on_own_thread, slow_poll};
 use crate::context::{Kind, Loop, Ready};
 use crate::loom::sync::{Arc, AtomicU32, Ordering};
 use crate::park::Parker;
@@ -229,9 +229,12 @@ impl BlockOn {
                 let Some(step) = lp.pop_ready() else {
                     break;
                 };
-                if !step.run() {
+                if !step.run(&lp.shared) {
                     main.turn.begin();
-                    if let Poll::Ready(out) = context.run(|| future.as_mut().poll(&mut cx)) {
+                    let polled = slow_poll::run_main(&lp.shared, || {
+                        context.run(|| future.as_mut().poll(&mut cx))
+                    });
+                    if let Poll::Ready(out) = polled {
                         return out;
                     }
                 }

@@ -23,7 +23,7 @@
 //! thread (`spawn_local`) or from another (`run_coroutine_threadsafe` on a
 //! `LoopHandle`).
 
-use super::{on_own_thread, LocalScheduler};
+use super::{on_own_thread, slow_poll, LocalScheduler};
 use crate::context::{Loop, Queued, Ready};
 use crate::loom::sync::Arc;
 use crate::state::{LoopRemote, Msg, Shared};
@@ -33,13 +33,17 @@ use std::panic::Location;
 use weft_task::{Runnable, Spawned, Task};
 
 impl Ready {
-    /// Runs a task step or a callback (a panicking callback is reported
-    /// through `tracing`, and the loop goes on). Gives back `false` for the
-    /// main future's turn, which only `block_on` can take.
-    pub(crate) fn run(self) -> bool {
+    /// Runs a task step or a callback of `shared`'s runtime (a panicking
+    /// callback is reported through `tracing`, and the loop goes on), timed
+    /// if the runtime asks for slow-poll warnings (`slow_poll.rs`). Gives
+    /// back `false` for the main future's turn, which only `block_on` can
+    /// take.
+    pub(crate) fn run(self, shared: &Shared) -> bool {
         match self {
-            Ready::Task(task) => task.run(),
-            Ready::Call(f) => weft_task::run_reporting("a call_soon callback", f),
+            Ready::Task(task) => slow_poll::run_task(shared, task),
+            Ready::Call(f) => slow_poll::run_callback(shared, || {
+                weft_task::run_reporting("a call_soon callback", f)
+            }),
             Ready::Main => return false,
         }
         true
@@ -95,7 +99,7 @@ impl Loop {
     pub(crate) fn run_ready(&self) {
         let front = self.local.borrow_mut().ready.pop_front();
         if let Some(q) = front {
-            q.step.run();
+            q.step.run(&self.shared);
         }
     }
 
@@ -231,7 +235,7 @@ where
         if lp.shared().config.eager_tasks {
             // Eager (`Builder::eager_tasks`): the first step runs now, on the
             // task's own thread; if it suspends, its wake-ups come back here.
-            runnable.run();
+            slow_poll::run_task(lp.shared(), runnable);
         } else {
             lp.push_pinned(runnable);
         }

@@ -44,6 +44,7 @@
 
 mod block_on;
 mod local;
+mod slow_poll;
 mod worker;
 
 pub(crate) use block_on::{block_on, BlockOn};
@@ -182,10 +183,10 @@ fn start_eager(shared: &Shared, task: Runnable) {
     });
     match here {
         None => schedule(shared, task),
-        Some(true) => task.run(),
+        Some(true) => slow_poll::run_task(shared, task),
         Some(false) => {
             let task_ref = task.task_ref();
-            task.run();
+            slow_poll::run_task(shared, task);
             if !task_ref.done() && shared.registry.is_closed() {
                 task_ref.cancel_with("runtime is shut down");
             }

@@ -22,6 +22,7 @@
 //! a busy owner. Shutdown: `Shared::close` unparks everyone; each worker leaves
 //! its loop at the next tick and shuts down its pinned tasks on its own thread.
 
+use super::slow_poll;
 use crate::context::{Kind, Loop, WorkerQueue};
 use crate::loom::sync::{Arc, Ordering};
 use crate::state::{LoopRemote, Msg, Remote, Shared};
@@ -159,13 +160,26 @@ impl Worker<'_> {
         &self.own.queue
     }
 
+    /// The worker's loop. Whether it times its steps for slow-poll warnings
+    /// is decided here, once: the loop is built twice, so a worker of a
+    /// runtime without the option pays nothing per step for it.
     fn main(&self) {
+        match self.lp.shared.config.slow_poll {
+            None => self.run_loop(Runnable::run),
+            Some(threshold) => self.run_loop(|task| slow_poll::run_task_timed(task, threshold)),
+        }
+    }
+
+    /// Ticks until the runtime closes, running each task step with `run`.
+    #[inline(always)]
+    fn run_loop(&self, run: impl Fn(Runnable)) {
         while !self.lp.shared.is_closed() {
             self.tick.set(self.tick.get().wrapping_add(1));
             match self.next() {
                 Some(Next::Task(task)) => {
                     self.stop_searching();
-                    task.run_on(self.own.index as u32);
+                    task.set_worker(self.own.index as u32);
+                    run(task);
                     continue;
                 }
                 Some(Next::Ready) => {
@@ -177,7 +191,8 @@ impl Worker<'_> {
             }
             if let Some(task) = self.search() {
                 self.stop_searching();
-                task.run_on(self.own.index as u32);
+                task.set_worker(self.own.index as u32);
+                run(task);
                 continue;
             }
             if self.lp.has_local_work() {
@@ -196,7 +211,9 @@ impl Worker<'_> {
         }
     }
 
-    /// The tick's step 2 (module header).
+    /// The tick's step 2 (module header). Inlined into both of `main`'s
+    /// loops, as it was into the one loop before there were two.
+    #[inline(always)]
     fn next(&self) -> Option<Next> {
         if self.tick.get() % GLOBAL_QUEUE_INTERVAL == 0 {
             self.lp.shared.driver.maintain();
