@@ -600,8 +600,10 @@ fn poll_time_is_summed_where_the_runtime_times_its_steps() {
             }
             p.wait().await
         });
+        // A step's time is added once the step has returned: wait for both.
         let dump = dump_until(rt.handle(), |d| {
-            d.get(t.id()).is_some_and(|i| i.awaiting.is_some())
+            d.get(t.id())
+                .is_some_and(|i| i.awaiting.is_some() && i.poll_time.is_some_and(|d| d >= ms(6)))
         });
         let info = info(&dump, t.id());
         assert_eq!(info.polls, 4);

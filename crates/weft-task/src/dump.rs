@@ -311,14 +311,13 @@ impl TaskRef {
     /// only runtimes that time their steps call it.
     ///
     /// ```
-    /// let rt = weft::Builder::new()
-    ///     .slow_poll_threshold(std::time::Duration::from_secs(60))
-    ///     .build()
-    ///     .unwrap();
+    /// use std::time::Duration;
+    ///
+    /// let rt = weft::Runtime::new().unwrap();
     /// let t = rt.spawn(async {});
-    /// let task = t.task_ref();
-    /// rt.block_on(t).unwrap();
-    /// assert!(weft::TaskInfo::of(&task).poll_time.is_some());
+    /// assert_eq!(weft::TaskInfo::of(&t).poll_time, None); // not timed
+    /// t.add_poll_time(Duration::from_millis(3));
+    /// assert_eq!(weft::TaskInfo::of(&t).poll_time, Some(Duration::from_millis(3)));
     /// ```
     #[doc(hidden)]
     pub fn add_poll_time(&self, took: Duration) {
