@@ -1,6 +1,6 @@
 //! `as_completed`: the children's results, as a stream, in the order they finish.
 
-use crate::child::{outcome, watch_all, Done, Pending};
+use crate::child::{describe, outcome, watch_all, Done, Pending};
 use futures_util::stream::{Stream, StreamExt};
 use std::collections::VecDeque;
 use std::fmt;
@@ -9,6 +9,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use weft_loop::Sleep;
+use weft_task::awaiting::DescribedWait;
 use weft_task::{Task, TaskError, TimeoutError};
 
 /// A stream of the tasks' results in the order they finish (asyncio's
@@ -47,6 +48,7 @@ where
             pending,
             deadline: None,
             queued,
+            described: DescribedWait::new(),
         },
     }
 }
@@ -112,6 +114,8 @@ pub struct AsCompletedTasks<T> {
     /// stream was made (argument order), then, once the deadline passed,
     /// every task not yet yielded (argument order).
     queued: VecDeque<Task<T>>,
+    /// What a task dump shows the caller awaiting.
+    described: DescribedWait,
 }
 
 impl<T> Stream for AsCompletedTasks<T> {
@@ -129,8 +133,14 @@ impl<T> Stream for AsCompletedTasks<T> {
             }));
         }
         match this.pending.poll_next_unpin(cx) {
-            Poll::Ready(Some((_, task))) => return Poll::Ready(Some(Ok(task))),
-            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Ready(Some((_, task))) => {
+                this.described.ready();
+                return Poll::Ready(Some(Ok(task)));
+            }
+            Poll::Ready(None) => {
+                this.described.ready();
+                return Poll::Ready(None);
+            }
             Poll::Pending => {}
         }
         if let Some(deadline) = this.deadline.as_mut() {
@@ -142,9 +152,12 @@ impl<T> Stream for AsCompletedTasks<T> {
                     .collect();
                 left.sort_unstable_by_key(|(index, _)| *index);
                 this.queued = left.into_iter().map(|(_, task)| task).collect();
+                this.described.ready();
                 return self.poll_next(cx);
             }
         }
+        let pending = &this.pending;
+        this.described.pending(|| describe("as_completed", pending));
         Poll::Pending
     }
 

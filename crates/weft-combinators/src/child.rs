@@ -12,11 +12,14 @@
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::convert::Infallible;
+use std::future::poll_fn;
 use std::future::Future;
 use std::ops::ControlFlow;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
+use weft_task::awaiting::DescribedWait;
 use weft_task::{catch_cancel, Cancelled, DoneCallback, Task, TaskError, TaskRef};
+use weft_task::{AwaitDescription, TaskId};
 
 /// A task a combinator watches: polled for completion, its value left in place.
 #[doc(hidden)]
@@ -163,6 +166,21 @@ pub(crate) fn watch_all<C: Child + Unpin>(
 /// The outcome of a done task, taking its value. A value already taken by the
 /// caller (through [`Task::result`]) comes back as that `InvalidStateError`,
 /// failed, rather than a panic.
+/// A combinator's await target for task dumps: `kind`, watching the
+/// children in `pending` (`weft_task::awaiting::Described`).
+pub(crate) fn describe<C: Child + Unpin>(
+    kind: &'static str,
+    pending: &Pending<C>,
+) -> AwaitDescription {
+    let mut children: Vec<(usize, TaskId)> = pending
+        .iter()
+        .filter_map(|d| Some((d.index, d.child()?.task_ref().id())))
+        .collect();
+    // In argument order (the set's own order is its internal one).
+    children.sort_unstable_by_key(|&(index, _)| index);
+    AwaitDescription::new(kind).with_tasks(children.into_iter().map(|(_, id)| id))
+}
+
 pub(crate) fn outcome<T>(task: &mut Task<T>) -> Result<T, TaskError> {
     task.result().unwrap_or_else(|e| Err(TaskError::failed(e)))
 }
@@ -204,15 +222,28 @@ pub(crate) async fn supervise<C, B>(
 where
     C: Child + Unpin,
 {
-    let run = async {
-        while let Some((index, child)) = pending.next().await {
-            if let ControlFlow::Break(b) = on_done(index, child) {
-                retrieve_later(pending.iter().filter_map(Done::child));
-                return Some(b);
+    // A task dump shows the caller awaiting the gather and, under it, the
+    // children still running when it first waited.
+    let mut described = DescribedWait::new();
+    let run = poll_fn(|cx| loop {
+        match pending.poll_next_unpin(cx) {
+            Poll::Ready(Some((index, child))) => {
+                if let ControlFlow::Break(b) = on_done(index, child) {
+                    retrieve_later(pending.iter().filter_map(Done::child));
+                    described.ready();
+                    return Poll::Ready(Some(b));
+                }
+            }
+            Poll::Ready(None) => {
+                described.ready();
+                return Poll::Ready(None);
+            }
+            Poll::Pending => {
+                described.pending(|| describe("gather", pending));
+                return Poll::Pending;
             }
         }
-        None
-    };
+    });
     let caught = catch_cancel(run).await;
     match caught {
         Ok(broke) => broke,

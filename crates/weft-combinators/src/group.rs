@@ -42,8 +42,10 @@ use std::future::{poll_fn, Future};
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Waker};
 use weft_loop::Handle;
+use weft_task::awaiting::DescribedWait;
 use weft_task::{
-    catch_cancel, current_task, Cancelled, DoneCallback, Task, TaskError, TaskId, TaskRef,
+    catch_cancel, current_task, AwaitDescription, Cancelled, DoneCallback, Task, TaskError, TaskId,
+    TaskRef,
 };
 
 /// Runs `body` with a [`TaskGroup`] to spawn children into, and returns once
@@ -140,7 +142,18 @@ where
     cancel_all(&to_cancel);
 
     loop {
-        let waited = catch_cancel(poll_fn(|cx| group.poll_children_done(cx))).await;
+        let mut described = DescribedWait::new();
+        let waited = catch_cancel(poll_fn(|cx| {
+            let done = group.poll_children_done(cx);
+            if done.is_pending() {
+                described.pending(|| group.describe());
+            } else {
+                described.ready();
+            }
+            done
+        }))
+        .await;
+        drop(described);
         match waited {
             Ok(()) => break,
             Err(c) => {
@@ -338,6 +351,12 @@ impl TaskGroup {
         let mut st = self.inner.state.lock();
         set_waker(&mut st.waker, cx.waker());
         std::mem::take(&mut st.interrupt_body)
+    }
+
+    /// The group's await target for task dumps: its children still running.
+    fn describe(&self) -> AwaitDescription {
+        let st = self.inner.state.lock();
+        AwaitDescription::new("task group").with_tasks(st.live.keys().copied())
     }
 
     fn poll_children_done(&self, cx: &mut Context<'_>) -> Poll<()> {

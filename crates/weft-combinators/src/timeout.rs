@@ -61,11 +61,13 @@ use std::fmt;
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
 use std::sync::Arc;
-use std::task::Waker;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use weft_loop::{sleep, sleep_until, Sleep};
+use weft_task::awaiting::DescribedWait;
 use weft_task::{
-    catch_cancel, current_task, InvalidStateError, Task, TaskError, TaskRef, TimeoutError,
+    catch_cancel, current_task, AwaitDescription, InvalidStateError, Task, TaskError, TaskRef,
+    TimeoutError,
 };
 
 /// Waits for `task` for at most `timeout` (asyncio's `wait_for`). `None`
@@ -101,20 +103,18 @@ pub async fn wait_for<T>(mut task: Task<T>, timeout: Option<Duration>) -> Result
     let mut deadline: Option<Sleep> = timeout.filter(|t| !t.is_zero()).map(sleep);
     let mut expire_now = timeout.is_some_and(|t| t.is_zero());
     let mut expired = false;
+    let mut described = DescribedWait::new();
     let watched = catch_cancel(poll_fn(|cx| {
-        if !expired && !task.done() {
-            if let Some(d) = deadline.as_mut() {
-                expire_now |= Pin::new(d).poll(cx).is_ready();
-            }
-            if expire_now {
-                expired = true;
-                deadline = None;
-                task.cancel();
-            }
+        let done = wait_for_step(&mut task, &mut deadline, &mut expire_now, &mut expired, cx);
+        if done.is_pending() {
+            described.pending(|| AwaitDescription::new("wait_for").with_tasks([task.id()]));
+        } else {
+            described.ready();
         }
-        task.poll_done(cx)
+        done
     }))
     .await;
+    drop(described);
     if let Err(cancelled) = watched {
         let mut only = Pending::new();
         only.push(Done::new(0, &mut task));
@@ -124,6 +124,28 @@ pub async fn wait_for<T>(mut task: Task<T>, timeout: Option<Duration>) -> Result
         Err(e) if expired && e.is_cancelled() => Err(TimeoutError::new().into()),
         other => other,
     }
+}
+
+/// One poll of `wait_for`'s watch: expires the wait when its deadline
+/// passed (cancelling the task), then polls the task's end.
+fn wait_for_step<T>(
+    task: &mut Task<T>,
+    deadline: &mut Option<Sleep>,
+    expire_now: &mut bool,
+    expired: &mut bool,
+    cx: &mut Context<'_>,
+) -> Poll<()> {
+    if !*expired && !task.done() {
+        if let Some(d) = deadline.as_mut() {
+            *expire_now |= Pin::new(d).poll(cx).is_ready();
+        }
+        if *expire_now {
+            *expired = true;
+            *deadline = None;
+            task.cancel();
+        }
+    }
+    task.poll_done(cx)
 }
 
 /// A timeout scope for a block of async code (asyncio's `asyncio.timeout`):
@@ -268,11 +290,21 @@ impl Timeout {
         }));
         // The clock is read once per poll, before the deadline check, and
         // shared with the scopes nested in the block (see `PollClock`).
+        // A task dump shows the scope where the block's own leaf recorded
+        // nothing this poll (it waits for a timer, say).
+        let mut described = DescribedWait::new();
         let out = poll_fn(|cx| {
             let _clock = PollClock::enter();
-            run.as_mut().poll(cx)
+            let out = run.as_mut().poll(cx);
+            if out.is_pending() {
+                described.pending(|| AwaitDescription::new("timeout scope"));
+            } else {
+                described.ready();
+            }
+            out
         })
         .await;
+        drop(described);
         let expired = {
             let mut scope = self.scope.lock();
             let expired = scope.state == State::Expiring;

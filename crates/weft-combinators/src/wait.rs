@@ -1,6 +1,6 @@
 //! `wait`: block until some or all children are done; hand back the handles.
 
-use crate::child::{error_of, watch_all, Done, Pending};
+use crate::child::{describe, error_of, watch_all, Done, Pending};
 use futures_util::stream::StreamExt;
 use std::fmt;
 use std::future::Future;
@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use weft_loop::Sleep;
+use weft_task::awaiting::DescribedWait;
 use weft_task::{Task, TaskError};
 
 /// When [`wait`] returns (asyncio's `return_when`).
@@ -96,6 +97,7 @@ where
         timeout: None,
         deadline: None,
         started: false,
+        described: DescribedWait::new(),
     }
 }
 
@@ -112,6 +114,8 @@ pub struct Wait<T> {
     timeout: Option<Duration>,
     deadline: Option<Sleep>,
     started: bool,
+    /// What a task dump shows the caller awaiting.
+    described: DescribedWait,
 }
 
 impl<T> Wait<T> {
@@ -182,6 +186,7 @@ impl<T> Future for Wait<T> {
         }
         loop {
             if this.satisfied() {
+                this.described.ready();
                 return Poll::Ready(Ok(this.split()));
             }
             match this.pending.poll_next_unpin(cx) {
@@ -192,9 +197,12 @@ impl<T> Future for Wait<T> {
         }
         if let Some(deadline) = this.deadline.as_mut() {
             if Pin::new(deadline).poll(cx).is_ready() {
+                this.described.ready();
                 return Poll::Ready(Ok(this.split()));
             }
         }
+        let pending = &this.pending;
+        this.described.pending(|| describe("wait", pending));
         Poll::Pending
     }
 }

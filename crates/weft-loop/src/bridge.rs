@@ -237,6 +237,10 @@ impl<T: Send + 'static> AwaitTarget for Slot<T> {
     fn cancel_awaited(self: Arc<Self>, cancelled: &Cancelled) {
         ConcurrentFuture::from_slot(self).cancel_as(cancelled);
     }
+
+    fn describe(&self) -> weft_task::AwaitDescription {
+        weft_task::AwaitDescription::new("concurrent future")
+    }
 }
 
 impl<T: Send + 'static> Awaited for ConcurrentFuture<T> {

@@ -25,7 +25,8 @@
 //! 8. `runtime`: `Builder`, `Runtime`, `Handle`; then `runner` (`Runner`).
 //! 9. `bridge` (`ConcurrentFuture`, `run_coroutine_threadsafe`), then
 //!    `blocking` (`spawn_blocking`), then `net/` (sockets, with `PollIo`),
-//!    then `signal` (Unix signals, read through a `PollIo`).
+//!    then `signal` (Unix signals, read through a `PollIo`), then
+//!    `dump_signal` (a task dump on a signal).
 //! 10. `criterion` (feature `criterion`): criterion's `AsyncExecutor` for
 //!     `&Runtime` and `Handle`.
 
@@ -38,6 +39,8 @@ mod context;
 mod criterion;
 mod deadline;
 mod driver;
+#[cfg(unix)]
+mod dump_signal;
 mod error;
 mod lifo;
 mod loom;

@@ -63,7 +63,7 @@ use std::panic::Location;
 
 use std::thread::JoinHandle;
 use std::time::Duration;
-use weft_task::{ExceptionContext, Spawned, Task, TaskRef};
+use weft_task::{ExceptionContext, Spawned, Task, TaskDump, TaskRef};
 
 /// How long [`run`](crate::run) lets cancelled tasks clean up before it drops
 /// them.
@@ -92,7 +92,13 @@ pub struct Builder {
     poll_time_histogram: bool,
     exception_handler: Option<ExceptionHandler>,
     slow_poll: Option<Duration>,
+    /// Run on the new runtime at the end of `build`, which fails with its
+    /// error (the dump on a signal: `dump_signal.rs`).
+    pub(crate) on_built: Option<OnBuilt>,
 }
+
+/// See `Builder::on_built`.
+pub(crate) type OnBuilt = Box<dyn FnOnce(&Handle) -> io::Result<()> + Send>;
 
 impl Builder {
     /// Defaults: one worker per available core, threads named `weft-worker-N`.
@@ -108,6 +114,7 @@ impl Builder {
             poll_time_histogram: false,
             exception_handler: None,
             slow_poll: None,
+            on_built: None,
         }
     }
 
@@ -368,6 +375,10 @@ impl Builder {
                     )));
                 }
             }
+        }
+        if let Some(on_built) = self.on_built {
+            // On failure `rt` drops here and stops the workers.
+            on_built(&rt.handle)?;
         }
         Ok(rt)
     }
@@ -813,6 +824,24 @@ impl Handle {
     /// The tasks of this runtime that are not done yet (asyncio's `all_tasks`).
     pub fn all_tasks(&self) -> Vec<TaskRef> {
         self.shared.registry.live_tasks()
+    }
+
+    /// Every live task of this runtime with what it is doing and what it
+    /// awaits (see [`TaskDump`]: its `Display` draws the await graph as
+    /// `python -m asyncio pstree` does). From any thread, workers busy or
+    /// not: it takes each registry shard's lock once, and reads each task
+    /// without blocking it.
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let t = rt.spawn(weft::sleep(std::time::Duration::from_secs(5)));
+    /// let handle = rt.handle().clone();
+    /// let dump = std::thread::spawn(move || handle.dump()).join().unwrap();
+    /// assert!(dump.get(t.id()).is_some());
+    /// t.cancel();
+    /// ```
+    pub fn dump(&self) -> TaskDump {
+        self.shared.registry.dump()
     }
 
     /// A snapshot of the runtime's counters: tasks, each worker's polls,

@@ -14,6 +14,8 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use weft_task::awaiting::DescribedWait;
+use weft_task::AwaitDescription;
 
 use crate::error::{BrokenBarrierError, ZeroPartiesError};
 use crate::waitlist::{Left, Locked, WaitList, Waiter};
@@ -140,6 +142,7 @@ impl Barrier {
             barrier: self,
             waiter: Waiter::new(1),
             done: false,
+            described: DescribedWait::new(),
         }
     }
 
@@ -242,6 +245,8 @@ pub struct BarrierWait<'a> {
     barrier: &'a Barrier,
     waiter: Waiter,
     done: bool,
+    /// What a task dump shows the task awaiting while it is queued.
+    described: DescribedWait,
 }
 
 impl fmt::Debug for BarrierWait<'_> {
@@ -257,6 +262,19 @@ impl Future for BarrierWait<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        let r = this.poll_wait(cx);
+        if r.is_ready() {
+            this.described.ready();
+        } else if this.waiter.is_queued() {
+            this.described.pending(|| AwaitDescription::new("barrier"));
+        }
+        r
+    }
+}
+
+impl BarrierWait<'_> {
+    fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<<Self as Future>::Output> {
+        let this = self;
         if this.done {
             return Poll::Pending;
         }

@@ -6,6 +6,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use weft_task::awaiting::DescribedWait;
+use weft_task::AwaitDescription;
 
 use crate::loom::const_fn_unless_loom;
 use crate::loom::sync::{AtomicBool, Ordering};
@@ -133,6 +135,7 @@ impl Event {
             event: self,
             waiter: Waiter::new(1),
             done: false,
+            described: DescribedWait::new(),
         }
     }
 
@@ -201,6 +204,8 @@ pub struct EventWait<'a> {
     event: &'a Event,
     waiter: Waiter,
     done: bool,
+    /// What a task dump shows the task awaiting while it is queued.
+    described: DescribedWait,
 }
 
 impl fmt::Debug for EventWait<'_> {
@@ -216,6 +221,19 @@ impl Future for EventWait<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        let r = this.poll_wait(cx);
+        if r.is_ready() {
+            this.described.ready();
+        } else if this.waiter.is_queued() {
+            this.described.pending(|| AwaitDescription::new("event"));
+        }
+        r
+    }
+}
+
+impl EventWait<'_> {
+    fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<<Self as Future>::Output> {
+        let this = self;
         if this.done {
             return Poll::Pending;
         }

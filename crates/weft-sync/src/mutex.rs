@@ -136,7 +136,7 @@ impl<T: ?Sized> Mutex<T> {
     pub fn lock(&self) -> Lock<'_, T> {
         Lock {
             mutex: self,
-            state: Acquiring::new(1),
+            state: Acquiring::new(1, "lock"),
         }
     }
 
@@ -171,7 +171,7 @@ impl<T: ?Sized> Mutex<T> {
     pub fn lock_owned(self: Arc<Self>) -> LockOwned<T> {
         LockOwned {
             mutex: self,
-            state: Acquiring::new(1),
+            state: Acquiring::new(1, "lock"),
         }
     }
 

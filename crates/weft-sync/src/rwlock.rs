@@ -113,7 +113,7 @@ impl<T: ?Sized> RwLock<T> {
     pub fn read(&self) -> Read<'_, T> {
         Read {
             lock: self,
-            state: Acquiring::new(1),
+            state: Acquiring::new(1, "rwlock read"),
         }
     }
 
@@ -129,7 +129,7 @@ impl<T: ?Sized> RwLock<T> {
     pub fn write(&self) -> Write<'_, T> {
         Write {
             lock: self,
-            state: Acquiring::new(MAX_READS),
+            state: Acquiring::new(MAX_READS, "rwlock write"),
         }
     }
 
@@ -176,7 +176,7 @@ impl<T: ?Sized> RwLock<T> {
     pub fn read_owned(self: Arc<Self>) -> ReadOwned<T> {
         ReadOwned {
             lock: self,
-            state: Acquiring::new(1),
+            state: Acquiring::new(1, "rwlock read"),
         }
     }
 
@@ -194,7 +194,7 @@ impl<T: ?Sized> RwLock<T> {
     pub fn write_owned(self: Arc<Self>) -> WriteOwned<T> {
         WriteOwned {
             lock: self,
-            state: Acquiring::new(MAX_READS),
+            state: Acquiring::new(MAX_READS, "rwlock write"),
         }
     }
 

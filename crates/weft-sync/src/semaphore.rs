@@ -152,7 +152,7 @@ impl Semaphore {
     pub fn acquire_many(&self, n: usize) -> Acquire<'_> {
         Acquire {
             sem: self,
-            state: Acquiring::new(n),
+            state: Acquiring::new(n, "semaphore"),
         }
     }
 
@@ -212,7 +212,7 @@ impl Semaphore {
     pub fn acquire_many_owned(self: Arc<Self>, n: usize) -> AcquireOwned {
         AcquireOwned {
             sem: self,
-            state: Acquiring::new(n),
+            state: Acquiring::new(n, "semaphore"),
         }
     }
 

@@ -114,6 +114,8 @@ use std::fmt;
 use std::mem::MaybeUninit;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
+use weft_task::awaiting::DescribedWait;
+use weft_task::AwaitDescription;
 
 use crate::loom::const_fn_unless_loom;
 use crate::loom::sync::{AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
@@ -447,14 +449,19 @@ impl<S> WaitList<S> {
 pub(crate) struct Acquiring {
     waiter: Waiter,
     done: bool,
+    /// What a task dump shows the task awaiting while it is queued (`kind`).
+    kind: &'static str,
+    described: DescribedWait,
 }
 
 impl Acquiring {
-    /// Not started, for `units` units.
-    pub(crate) const fn new(units: usize) -> Self {
+    /// Not started, for `units` units of a primitive of `kind` (`"lock"`...).
+    pub(crate) const fn new(units: usize, kind: &'static str) -> Self {
         Acquiring {
             waiter: Waiter::new(units),
             done: false,
+            kind,
+            described: DescribedWait::new(),
         }
     }
 
@@ -484,6 +491,10 @@ impl Acquiring {
         let r = list.poll_acquire(&mut self.waiter, cx);
         if r.is_ready() {
             self.done = true;
+            self.described.ready();
+        } else {
+            let kind = self.kind;
+            self.described.pending(|| AwaitDescription::new(kind));
         }
         r
     }

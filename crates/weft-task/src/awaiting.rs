@@ -47,8 +47,9 @@
 //! request already ([`passed_for_delivery`]); that leaf only waits for its
 //! target to end, so the target sees one request, as in asyncio.
 
-use crate::chain::{AwaitMark, AwaitTarget};
+use crate::chain::{AwaitDescription, AwaitMark, AwaitTarget};
 use crate::context;
+use crate::error::Cancelled;
 use crate::header::{AwaitRecord, Awaiting, Header, RawTask, TaskRef};
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -110,19 +111,53 @@ fn suspend_with(mark: &mut AwaitMark, addr: usize, make: impl FnOnce() -> Awaiti
     };
     mark.set(Some((task.as_ptr() as usize, poll)));
     let header = header_of(task);
-    let same = header.awaiting.with_mut(|record| {
-        // SAFETY: this thread is polling the task: it holds RUNNING.
+    if must_replace(header, addr, poll, false) {
+        replace(header, poll, make());
+    }
+}
+
+/// Re-stamps a record of `addr` with this poll; true if the record must be
+/// replaced by the new target instead (with `yield_to_leaf`: not when
+/// another target was recorded in this same poll).
+#[inline(always)]
+fn must_replace(header: &Header, addr: usize, poll: u32, yield_to_leaf: bool) -> bool {
+    header.awaiting.with_mut(|record| {
+        // SAFETY: the caller is polling the task: it holds RUNNING.
         match unsafe { &mut **record } {
             Some(r) if r.target.addr() == addr => {
                 r.poll = poll;
                 r.passed = false;
-                true
+                false
             }
-            _ => false,
+            // A leaf's record of this poll.
+            Some(r) if yield_to_leaf && r.poll == poll => false,
+            _ => true,
         }
-    });
-    if !same {
-        replace(header, poll, make());
+    })
+}
+
+/// [`suspend`] for a target that is only described ([`Described`]: a
+/// combinator, a lock), with no mark (nothing to deliver a cancellation
+/// to): recorded unless a leaf future recorded another target in this same
+/// poll already (the innermost thing awaited wins, and a leaf's record is
+/// what `cancel()` reaches at once). Outside a task, nothing.
+///
+/// ```
+/// use weft_task::awaiting::{self, Described};
+///
+/// let gate = Described::new(weft::AwaitDescription::new("gate"));
+/// awaiting::record_described(&gate); // outside a task: records nothing
+/// awaiting::forget(std::sync::Arc::as_ptr(&gate) as *const ());
+/// ```
+#[inline]
+pub fn record_described(target: &Arc<Described>) {
+    let Some((task, poll)) = context::current_poll() else {
+        return;
+    };
+    let addr = Arc::as_ptr(target) as *const () as usize;
+    let header = header_of(task);
+    if must_replace(header, addr, poll, true) {
+        replace(header, poll, Awaiting::Other(target.clone()));
     }
 }
 
@@ -206,4 +241,102 @@ fn header_of<'a>(task: NonNull<()>) -> &'a Header {
     // SAFETY: the context names the task being polled on this thread, which
     // the runner keeps alive while it polls it.
     unsafe { task.cast::<Header>().as_ref() }
+}
+
+/// An await target that is only described, for task dumps: a combinator
+/// (gather, wait, a timeout scope, a task group) or a lock or queue a task
+/// is suspended in. Its `cancel_awaited` does nothing: cancelling the task
+/// reaches the combinator's children, or leaves the lock's wait, when the
+/// task's future is dropped, by the rules each of them documents, as
+/// before the target was recorded.
+///
+/// ```
+/// use weft_task::awaiting::Described;
+/// use weft_task::chain::AwaitTarget;
+///
+/// let d = Described::new(weft::AwaitDescription::new("lock"));
+/// assert_eq!(d.describe().kind, "lock");
+/// ```
+#[derive(Debug)]
+pub struct Described(AwaitDescription);
+
+impl Described {
+    /// A target described as `description`.
+    ///
+    /// ```
+    /// let d = weft_task::awaiting::Described::new(weft::AwaitDescription::new("queue"));
+    /// # drop(d);
+    /// ```
+    pub fn new(description: AwaitDescription) -> Arc<Described> {
+        Arc::new(Described(description))
+    }
+}
+
+impl AwaitTarget for Described {
+    fn cancel_awaited(self: Arc<Self>, _: &Cancelled) {}
+
+    fn describe(&self) -> AwaitDescription {
+        self.0.clone()
+    }
+}
+
+/// What a combinator or lock embeds to be recorded while it leaves its task
+/// pending: the [`Described`] target, made at its first `Pending` (one `Arc`
+/// per combinator call or lock wait, none per poll), and forgotten when it
+/// is ready or dropped.
+///
+/// ```
+/// use weft_task::awaiting::DescribedWait;
+///
+/// let mut wait = DescribedWait::new();
+/// wait.pending(|| weft::AwaitDescription::new("gate")); // outside a task: records nothing
+/// wait.ready();
+/// ```
+#[derive(Default)]
+pub struct DescribedWait {
+    target: Option<Arc<Described>>,
+}
+
+impl DescribedWait {
+    /// Nothing made yet.
+    pub const fn new() -> DescribedWait {
+        DescribedWait { target: None }
+    }
+
+    /// The combinator returns `Pending` in a task's poll: records its target,
+    /// making it with `describe` the first time.
+    #[inline]
+    pub fn pending(&mut self, describe: impl FnOnce() -> AwaitDescription) {
+        if context::current_poll().is_none() {
+            return;
+        }
+        let target = self
+            .target
+            .get_or_insert_with(|| Described::new(describe()));
+        record_described(target);
+    }
+
+    /// The combinator is ready: the task awaits it no more. The target is
+    /// kept for the next `Pending` (a stream's next item), described as it
+    /// was made.
+    #[inline]
+    pub fn ready(&mut self) {
+        if let Some(target) = &self.target {
+            forget(Arc::as_ptr(target) as *const ());
+        }
+    }
+}
+
+impl Drop for DescribedWait {
+    fn drop(&mut self) {
+        self.ready();
+    }
+}
+
+impl std::fmt::Debug for DescribedWait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DescribedWait")
+            .field("recorded", &self.target.is_some())
+            .finish()
+    }
 }

@@ -46,6 +46,7 @@
 
 use crate::context::{self, PollStamp};
 use crate::error::Cancelled;
+use crate::id::TaskId;
 use std::cell::RefCell;
 use std::fmt;
 use std::task::{Context, Poll};
@@ -91,6 +92,80 @@ pub trait AwaitTarget: Send + Sync {
     /// The task awaiting this is cancelled: cancel this with the same
     /// message (asyncio's `_fut_waiter.cancel(msg)`).
     fn cancel_awaited(self: std::sync::Arc<Self>, cancelled: &Cancelled);
+
+    /// What this is, for a task dump (`TaskRef::awaiting`): `"future"`
+    /// unless overridden. Called from any thread, outside any task.
+    fn describe(&self) -> AwaitDescription {
+        AwaitDescription::new("future")
+    }
+}
+
+/// What a non-task await target says it is, for a dump: what
+/// [`AwaitTarget::describe`] returns.
+///
+/// ```
+/// let d = weft::AwaitDescription::new("gather").with_detail("2 of 3 left");
+/// assert_eq!(d.to_string(), "gather (2 of 3 left)");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct AwaitDescription {
+    /// What it is: `"promise"`, `"gather"`, `"lock"`...
+    pub kind: &'static str,
+    /// More about it, if anything.
+    pub detail: Option<String>,
+    /// The tasks it watches for the awaiting task (a gather's children).
+    pub tasks: Vec<TaskId>,
+}
+
+impl AwaitDescription {
+    /// A target of kind `kind`, with no detail and no tasks.
+    ///
+    /// ```
+    /// assert_eq!(weft::AwaitDescription::new("promise").kind, "promise");
+    /// ```
+    pub fn new(kind: &'static str) -> AwaitDescription {
+        AwaitDescription {
+            kind,
+            detail: None,
+            tasks: Vec::new(),
+        }
+    }
+
+    /// With a detail (shown in parentheses).
+    ///
+    /// ```
+    /// let d = weft::AwaitDescription::new("queue").with_detail("full");
+    /// assert_eq!(d.detail.as_deref(), Some("full"));
+    /// ```
+    pub fn with_detail(mut self, detail: impl Into<String>) -> AwaitDescription {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// With the tasks it watches.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let t = weft::spawn(async {});
+    ///     let d = weft::AwaitDescription::new("gather").with_tasks([t.id()]);
+    ///     assert_eq!(d.tasks, [t.id()]);
+    /// });
+    /// ```
+    pub fn with_tasks(mut self, tasks: impl IntoIterator<Item = TaskId>) -> AwaitDescription {
+        self.tasks = tasks.into_iter().collect();
+        self
+    }
+}
+
+impl fmt::Display for AwaitDescription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind)?;
+        if let Some(detail) = &self.detail {
+            write!(f, " ({detail})")?;
+        }
+        Ok(())
+    }
 }
 
 /// A cancellation a dropped leaf future is part of ([`AwaitMark::delivering`]).

@@ -35,8 +35,15 @@ pub(crate) struct Header {
     pub(crate) cancelling: AtomicU32,
     /// `catch_cancel` wrappers on the await path at the last `Pending`.
     pub(crate) intercept_depth: UnsafeCell<u32>,
-    /// Polls so far (wrapping); stamps what the task is awaiting. RUNNING only.
-    pub(crate) polls: UnsafeCell<u32>,
+    /// Polls so far (wrapping); stamps what the task is awaiting. Written
+    /// (Relaxed load and store, no RMW) only by the thread holding RUNNING;
+    /// read by anyone (a dump).
+    pub(crate) polls: AtomicU32,
+    /// The worker that last ran the task, plus one (0: none yet, or a
+    /// thread that is no worker). Relaxed: a statistic (`Runnable::set_worker`).
+    pub(crate) last_worker: AtomicU32,
+    /// When it was spawned, in `clock::coarse_ms` (wrapping).
+    pub(crate) spawned_ms: u32,
     pub(crate) join_waker: UnsafeCell<Option<Waker>>,
     /// What the task awaits, as its leaf futures recorded it (`awaiting.rs`).
     /// Touched only by the thread holding `RUNNING` (a runner or a borrower).
@@ -66,6 +73,9 @@ pub(crate) struct Cold {
     /// The task's `tracing` span (`trace.rs`): set at spawn when a
     /// subscriber wants one, taken out when the task completes.
     pub(crate) span: Option<tracing::Span>,
+    /// Total time of the task's timed steps, when the runtime times them
+    /// (slow-poll warnings on: `TaskRef::add_poll_time`); read by dumps.
+    pub(crate) poll_time: Option<std::time::Duration>,
 }
 
 /// A cancelled task whose future is dropped, waiting for the tasks it awaited
@@ -282,10 +292,17 @@ impl RawTask {
                 // running and only records its request.
                 target.cancel(&Cancelled::from_message(message));
             }
-            self.header().state.release_borrow();
-            self.schedule();
+            self.release_borrow();
         }
         true
+    }
+
+    /// Lets go of a borrow (`State::to_borrowed`, or `cancel()`'s), submitting
+    /// the task if it was woken (or cancelled) meanwhile.
+    pub(crate) fn release_borrow(self) {
+        if let ToNotified::Submit = self.header().state.release_borrow() {
+            self.schedule();
+        }
     }
 
     /// What the task awaits at its latest poll, marked as passed a request,
@@ -296,8 +313,7 @@ impl RawTask {
     /// The caller holds `RUNNING`.
     unsafe fn take_awaited_to_cancel(self) -> Option<Awaiting> {
         let header = self.header();
-        // SAFETY: RUNNING is the caller's.
-        let latest = header.polls.with(|p| unsafe { *p });
+        let latest = header.polls.load(Ordering::Relaxed);
         header.awaiting.with_mut(|record| {
             // SAFETY: RUNNING is the caller's: nobody else touches the record.
             let record = unsafe { &mut **record }.as_mut()?;

@@ -16,6 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// });
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
 pub struct TaskId(NonZeroU64);
 
 impl TaskId {

@@ -33,8 +33,10 @@ mod cancel;
 // `ConcurrentFuture`); users see its effects through `Task` and `Promise`.
 #[doc(hidden)]
 pub mod chain;
+mod clock;
 pub mod context;
 pub mod contextvars;
+mod dump;
 mod error;
 mod events;
 mod exception;
@@ -60,6 +62,8 @@ mod loom_tests;
 
 pub use callback::{DoneCallback, DoneCallbacks};
 pub use cancel::{catch_cancel, CatchCancel, Raise};
+pub use chain::AwaitDescription;
+pub use dump::{AwaitEdge, SpawnSite, TaskDump, TaskInfo, TaskState};
 pub use error::{Cancelled, ContextError, InvalidStateError, PanicError, TaskError, TimeoutError};
 pub use exception::{
     default_exception_handler, discard_context, set_exception_hook, CallExceptionHandler,

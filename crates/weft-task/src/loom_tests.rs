@@ -909,6 +909,48 @@ fn loom_cancel_borrow_races_shutdown() {
     });
 }
 
+/// A dump reads a task parked on a gate (`TaskRef::awaiting` borrows it:
+/// `State::to_borrowed`) while another thread opens the gate, wakes the task
+/// and runs what is queued. Wherever the wake falls (before the borrow, while
+/// the dump holds it, after its release) the task is polled again and
+/// completes: a wake-up during the borrow is submitted by the release, no
+/// poll overlaps the borrow's read of the record (loom would report the
+/// cell race), and nothing is queued twice.
+#[test]
+fn loom_dump_borrow_races_wake_and_run() {
+    model(|| {
+        let env = Env::new();
+        let gate = Gate::new();
+        let (mut task, runnable) = env.spawn(WaitGate::new(&gate, &env.c));
+        runnable.run();
+        let handle = task.task_ref();
+        let dumper = thread::spawn(move || handle.awaiting());
+        let waker_thread = {
+            let (gate, inner) = (gate.clone(), env.inner.clone());
+            thread::spawn(move || {
+                if let Some(w) = gate.open() {
+                    w.wake();
+                }
+                drain(&inner);
+            })
+        };
+        // The gate records nothing: a dump finds no edge, whenever it reads.
+        assert_eq!(dumper.join().unwrap(), None);
+        waker_thread.join().unwrap();
+        drain(&env.inner);
+
+        assert!(
+            task.done(),
+            "lost wake-up: the gate is open but the task is not done"
+        );
+        drop(expect_value(task.result().unwrap()));
+        drop(task);
+        drop(gate);
+        assert_eq!(env.polls(), 2);
+        env.finish();
+    });
+}
+
 // ----- join -----
 
 /// The handle is polled (twice, with two different wakers, so the second poll

@@ -57,6 +57,10 @@ impl<T: Send + 'static> AwaitTarget for Inner<T> {
     fn cancel_awaited(self: Arc<Self>, cancelled: &Cancelled) {
         let _ = Promise { inner: self }.settle(Err(TaskError::Cancelled(cancelled.clone())));
     }
+
+    fn describe(&self) -> crate::AwaitDescription {
+        crate::AwaitDescription::new("promise")
+    }
 }
 
 impl<T: Send + 'static> Promise<T> {

@@ -34,7 +34,9 @@
 //! | `stage` (output) | written by the runner before `COMPLETE`; afterwards owned by the `Task<T>` handle if `JOIN_INTEREST` was set at completion, else dropped by the runner |
 //! | `join_waker`     | see `state.rs`: handle while `JOIN_WAKER` is clear, runner after `COMPLETE` while it is set |
 //! | `slot`           | the registry: written at insert, cleared at removal        |
-//! | `intercept_depth`, `polls` | the thread that set `RUNNING`                    |
+//! | `intercept_depth` | the thread that set `RUNNING`                             |
+//! | `polls`          | written by the thread that set `RUNNING`; read by anyone (a dump) |
+//! | `last_worker`    | written by a worker about to run a `Runnable` (`set_worker`); read by anyone |
 //! | `awaiting`       | the thread holding `RUNNING`: its leaf futures while polled, the runner, a borrowing `cancel()` (`awaiting.rs`) |
 //! | `cold.draining`  | the thread that set `RUNNING` (under the cold lock, taken out while polled) |
 //! | `vars`           | written at spawn, then by the thread that set `RUNNING` under the `cold` lock; read by it freely, by others (`TaskRef::context`) under the lock; dropped at free |
@@ -87,7 +89,7 @@ use crate::error::{Cancelled, InvalidStateError, TaskError};
 use crate::header::{Draining, Header, RawTask, TaskRef, Vtable};
 use crate::id::TaskId;
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::{AtomicU32, Mutex};
+use crate::loom::sync::{AtomicU32, Mutex, Ordering};
 use crate::panic::{catch_panic, discard, run_reporting};
 use crate::schedule::Schedule;
 use crate::state::{Outcome, State, ToIdle, ToNotified, ToRunning};
@@ -165,7 +167,9 @@ where
         slot: UnsafeCell::new(None),
         cancelling: AtomicU32::new(0),
         intercept_depth: UnsafeCell::new(0),
-        polls: UnsafeCell::new(0),
+        polls: AtomicU32::new(0),
+        last_worker: AtomicU32::new(0),
+        spawned_ms: crate::clock::coarse_ms(),
         join_waker: UnsafeCell::new(None),
         awaiting: UnsafeCell::new(ManuallyDrop::new(None)),
         // A copy of the spawner's context: one `Arc` clone, none if empty.
@@ -485,13 +489,10 @@ unsafe fn poll_future<F: Future, S>(cell: &Cell<F, S>, ptr: NonNull<Header>) -> 
     // from releasing a reference it never took.
     let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw_waker(ptr)) });
     let mut cx = Context::from_waker(&waker);
-    let polls = cell.header.polls.with_mut(|p| {
-        // SAFETY: RUNNING is ours.
-        unsafe {
-            *p = (*p).wrapping_add(1);
-            *p
-        }
-    });
+    // Load and store, not an RMW: only this thread writes it (RUNNING);
+    // others (a dump) read it.
+    let polls = cell.header.polls.load(Ordering::Relaxed).wrapping_add(1);
+    cell.header.polls.store(polls, Ordering::Relaxed);
     let _enter = context::enter_task(ptr.cast(), polls);
     // SAFETY: RUNNING is ours (for this and the two leaves below).
     let scope = unsafe { enter_task_context(&cell.header) };
@@ -552,8 +553,7 @@ unsafe fn drop_future<F: Future, S>(
     delivering: &Cancelled,
 ) -> (Result<(), TaskError>, Drains) {
     // What the task awaited at its last poll is what this delivery cancels.
-    // SAFETY: RUNNING is ours.
-    let polls = cell.header.polls.with(|p| unsafe { *p });
+    let polls = cell.header.polls.load(Ordering::Relaxed);
     // SAFETY: RUNNING is ours (for this and the clear below).
     let passed = unsafe { awaiting::passed_for_delivery(&cell.header, polls) };
     // SAFETY: as above. The future goes: it awaits nothing any more.

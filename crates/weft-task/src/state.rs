@@ -13,7 +13,7 @@
 //! | `ENDED_CANCELLED`| `to_complete`                 | never                      | requires `COMPLETE`  |
 //! | `HAS_CALLBACKS`  | `add_done_callback` (under the cold lock) | never          |                      |
 //! | `DRAINING`       | the runner (`set_draining`), future dropped | `to_complete` | `COMPLETE`        |
-//! | `BORROWED`       | `cancel` of an idle task, with `RUNNING` | `release_borrow` | `COMPLETE`     |
+//! | `BORROWED`       | `to_borrowed` (a dump) or `cancel` of an idle task, with `RUNNING` | `release_borrow` | `COMPLETE` |
 //!
 //! The remaining high bits count references. Holders: the `Task<T>` handle, the
 //! registry entry (until the task completes), each [`Runnable`](crate::Runnable),
@@ -28,12 +28,15 @@
 //!   The one exception: shutdown claims `RUNNING` on a task whose `Runnable` is
 //!   still queued; whoever runs that `Runnable` then gets `ToRunning::Busy` and
 //!   only releases its reference.
-//! * `RUNNING && BORROWED`: `cancel()` found the task idle (not running, not
-//!   queued) and holds `RUNNING` itself for a moment, to pass the request on
-//!   to what the task awaits (`awaiting.rs`); it never touches the future.
-//!   It sets `NOTIFIED` with the claim and counts a reference for the
-//!   `Runnable` it submits when it lets go, so no `Runnable` exists until
-//!   then and wake-ups meanwhile submit nothing.
+//! * `RUNNING && BORROWED`: a borrower found the task idle (not running,
+//!   not queued, not complete) and holds `RUNNING` itself for a moment, to
+//!   read (a dump, `to_borrowed`) or pass a request on to (`cancel()`,
+//!   `to_cancel_requested`) what the task awaits (`awaiting.rs`); it never
+//!   touches the future. No `Runnable` exists while borrowed: a wake-up
+//!   meanwhile finds the task running and only sets `NOTIFIED` (`cancel()`
+//!   sets it with the claim). The borrower's `release_borrow` turns that
+//!   `NOTIFIED` into a `Runnable` (counting its reference) and submits it,
+//!   so no wake-up is lost and none is doubled.
 //! * Only the thread that set `RUNNING` touches the future; the output slot is
 //!   written once, before `COMPLETE` is published with `AcqRel`.
 //! * The join-waker slot is written by the handle only while `JOIN_WAKER` is
@@ -73,6 +76,13 @@ const FLAGS: usize = REF_ONE - 1;
 /// A new task: one reference for the handle, one for the registry, one for the
 /// first `Runnable`, which is already counted as `NOTIFIED`.
 const INITIAL: usize = (3 * REF_ONE) | JOIN_INTEREST | NOTIFIED;
+
+/// An idle task's word borrowed: `RUNNING | BORROWED` set, no `Runnable`
+/// (see the invariants).
+fn borrowed(s: Snapshot) -> Snapshot {
+    debug_assert!(s.is_idle(), "{s:?}");
+    Snapshot(s.0 | RUNNING | BORROWED)
+}
 
 /// The atomic state word of one task.
 pub(crate) struct State(AtomicUsize);
@@ -198,8 +208,8 @@ pub(crate) enum ToCancelRequested {
     Recorded,
     /// Recorded, and the task was idle: the caller now holds `RUNNING`
     /// (with `BORROWED`) to pass the request on, then calls
-    /// [`State::release_borrow`] and submits the `Runnable` (a reference was
-    /// taken for it, and `NOTIFIED` is set).
+    /// [`State::release_borrow`] and submits the `Runnable` it counts
+    /// (`NOTIFIED` is set with the claim).
     Borrowed,
 }
 
@@ -373,7 +383,9 @@ impl State {
             if s.is_complete() {
                 (None, ToCancelRequested::AlreadyComplete)
             } else if s.is_idle() {
-                let next = Snapshot((s.0 | CANCEL_REQ | NOTIFIED | RUNNING | BORROWED) + REF_ONE);
+                // The borrow of `to_borrowed`, already notified: the release
+                // submits the `Runnable` that delivers the request.
+                let next = Snapshot(borrowed(s).0 | CANCEL_REQ | NOTIFIED);
                 (Some(next), ToCancelRequested::Borrowed)
             } else {
                 // Running: also mark notified so the runner re-polls and delivers.
@@ -385,18 +397,40 @@ impl State {
         })
     }
 
-    /// The `cancel()` that borrowed the task lets go: it is idle and notified
-    /// again, and the caller submits the `Runnable` counted at the borrow.
-    /// Wake-ups during the borrow found it running and notified and did
-    /// nothing more, so that `Runnable` is the only one.
-    pub(crate) fn release_borrow(&self) {
+    /// A dump borrows an idle task (not running, not queued, not complete)
+    /// to read what it awaits: sets `RUNNING | BORROWED`. False (nothing
+    /// changed) for any other task: a running or queued task is not
+    /// suspended, and its record is its runner's. Never waits.
+    pub(crate) fn to_borrowed(&self) -> bool {
+        // AcqRel (fetch_update): the acquiring half pairs with the runner's
+        // `to_idle`, so the borrower reads the record the last poll wrote;
+        // `release_borrow` publishes in turn to the next `to_running`.
+        self.fetch_update(|s| {
+            if s.is_idle() {
+                (Some(borrowed(s)), true)
+            } else {
+                (None, false)
+            }
+        })
+    }
+
+    /// The borrower (`to_borrowed`, or `cancel()`'s `to_cancel_requested`)
+    /// lets go: clears `RUNNING | BORROWED`. If the task was notified
+    /// meanwhile (a wake-up found it running; `cancel()` notifies with the
+    /// claim) it stays notified, a reference is counted for its `Runnable`,
+    /// and the caller must submit it (`Submit`); else `Nothing`.
+    pub(crate) fn release_borrow(&self) -> ToNotified {
         // AcqRel: as every transition here; the runner's `to_running` (AcqRel)
         // on the submitted Runnable reads what the borrower wrote (the record).
-        let prev = Snapshot(self.0.fetch_and(!(RUNNING | BORROWED), Ordering::AcqRel));
-        debug_assert!(
-            prev.is_borrowed() && prev.is_running() && prev.is_notified(),
-            "{prev:?}"
-        );
+        self.fetch_update(|s| {
+            debug_assert!(s.is_borrowed() && s.is_running(), "{s:?}");
+            let next = s.0 & !(RUNNING | BORROWED);
+            if s.is_notified() {
+                (Some(Snapshot(next + REF_ONE)), ToNotified::Submit)
+            } else {
+                (Some(Snapshot(next)), ToNotified::Nothing)
+            }
+        })
     }
 
     /// Withdraws a pending request (delivered through `catch_cancel`, or
@@ -562,7 +596,7 @@ mod tests {
             ToNotified::Nothing,
             "the borrower submits"
         );
-        s.release_borrow();
+        assert_eq!(s.release_borrow(), ToNotified::Submit);
         assert!(!s.load().is_running() && s.load().is_notified());
         assert_eq!(s.load().ref_count(), 3);
         assert_eq!(s.to_cancel_requested(), ToCancelRequested::Recorded);
@@ -573,6 +607,28 @@ mod tests {
         assert!(done.is_ended_cancelled());
         assert_eq!(s.to_cancel_requested(), ToCancelRequested::AlreadyComplete);
         assert_eq!(s.flags() & CANCEL_REQ, 0);
+    }
+
+    #[test]
+    fn a_dump_borrows_only_an_idle_task_and_its_release_submits_a_wake_up() {
+        let s = State::new();
+        assert!(!s.to_borrowed(), "queued: not borrowed");
+        let _ = s.to_running();
+        assert!(!s.to_borrowed(), "running: not borrowed");
+        assert_eq!(s.to_idle(), ToIdle::Idle);
+        let refs = s.load().ref_count();
+        assert!(s.to_borrowed());
+        assert!(s.load().is_running() && s.load().is_borrowed());
+        assert!(!s.to_borrowed(), "one borrower at a time");
+        assert_eq!(s.to_running_for_shutdown(), ToShutdown::Borrowed);
+        assert_eq!(s.release_borrow(), ToNotified::Nothing, "no wake-up came");
+        assert_eq!((s.load().ref_count(), s.load().is_running()), (refs, false));
+        assert!(s.to_borrowed());
+        assert_eq!(s.to_notified_by_ref(), ToNotified::Nothing, "borrowed");
+        assert_eq!(s.release_borrow(), ToNotified::Submit, "the wake-up");
+        assert!(s.load().is_notified() && !s.load().is_running());
+        assert_eq!(s.load().ref_count(), refs + 1, "the Runnable's");
+        assert!(!s.to_borrowed(), "queued again");
     }
 
     #[test]

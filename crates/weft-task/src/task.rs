@@ -490,6 +490,26 @@ impl Runnable {
         raw.run();
     }
 
+    /// Worker number `worker` of a runtime is about to run the task: a task
+    /// dump then shows it as the worker that last ran the task.
+    ///
+    /// ```
+    /// // A runtime's workers call `set_worker(index)` before each run.
+    /// let rt = weft::Builder::new().workers(1).build().unwrap();
+    /// let t = rt.spawn(async {});
+    /// let task = t.task_ref();
+    /// rt.block_on(t).unwrap();
+    /// assert_eq!(weft::TaskInfo::of(&task).last_worker, Some(0));
+    /// ```
+    #[inline]
+    pub fn set_worker(&self, worker: u32) {
+        // Relaxed: a statistic, read by dumps only; a plain store, no RMW.
+        self.raw
+            .header()
+            .last_worker
+            .store(worker.wrapping_add(1), crate::loom::sync::Ordering::Relaxed);
+    }
+
     /// The task's id.
     pub fn id(&self) -> TaskId {
         self.raw.header().id

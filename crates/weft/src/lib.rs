@@ -96,6 +96,9 @@ pub use weft_task::{default_exception_handler, ExceptionContext};
 pub use weft_loop::spawn_with_context;
 pub use weft_task::contextvars;
 pub use weft_task::contextvars::{copy_context, ContextVar};
+// Issue 17, sections 1 and 2: task dumps and the await graph
+// (`Handle::dump`, `TaskRef::awaiting`, `Builder::dump_on_signal`).
+pub use weft_task::{AwaitDescription, AwaitEdge, SpawnSite, TaskDump, TaskInfo, TaskState};
 
 /// What the code `#[weft::main]` and `#[weft::test]` generate calls. Not a
 /// stable API: it changes with the attributes.

@@ -119,14 +119,14 @@ impl Started {
 #[inline(never)]
 pub(crate) fn run_task_timed(task: Runnable, threshold: Option<Duration>) -> Duration {
     // A handle of our own: the step may end the task and free it.
-    let task_ref = threshold.map(|_| task.task_ref());
+    let task_ref = task.task_ref();
     let at = Instant::now();
     task.run();
     let took = at.elapsed();
-    if let (Some(threshold), Some(task_ref)) = (threshold, task_ref) {
-        if took >= threshold {
-            warn_task(&task_ref, took);
-        }
+    // The total a task dump shows (`TaskInfo::poll_time`).
+    task_ref.add_poll_time(took);
+    if threshold.is_some_and(|threshold| took >= threshold) {
+        warn_task(&task_ref, took);
     }
     took
 }

@@ -209,6 +209,7 @@ impl Worker<'_> {
     /// on) in this worker's metrics.
     #[inline]
     fn run(&self, task: Runnable) {
+        task.set_worker(self.own.index as u32);
         step_timing::run_counted(&self.mine.stats, self.timing, task);
     }
 

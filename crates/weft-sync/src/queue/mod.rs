@@ -465,7 +465,7 @@ impl<S: Storage> GenericQueue<S> {
         Put {
             shared: &self.shared,
             item: Some(item),
-            state: Acquiring::new(1),
+            state: Acquiring::new(1, "queue put"),
         }
     }
 
@@ -488,7 +488,7 @@ impl<S: Storage> GenericQueue<S> {
     pub fn get(&self) -> Get<'_, S> {
         Get {
             shared: &self.shared,
-            state: Acquiring::new(1),
+            state: Acquiring::new(1, "queue get"),
         }
     }
 
