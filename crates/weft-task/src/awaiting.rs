@@ -228,10 +228,10 @@ pub(crate) unsafe fn passed_for_delivery(header: &Header, poll: u32) -> Option<u
 /// The caller holds the task's `RUNNING`.
 #[inline]
 pub(crate) unsafe fn clear(header: &Header) {
-    // SAFETY: RUNNING is the caller's.
-    let cleared = header
-        .awaiting
-        .with_mut(|record| unsafe { (**record).take() });
+    let cleared = header.awaiting.with_mut(|record| {
+        // SAFETY: RUNNING is the caller's.
+        unsafe { (**record).take() }
+    });
     if cleared.is_some() {
         drop(cleared);
     }
