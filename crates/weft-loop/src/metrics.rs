@@ -65,13 +65,23 @@ fn bucket_of(nanos: u64) -> usize {
 pub(crate) struct StepTiming {
     pub(crate) slow_poll: Option<Duration>,
     pub(crate) histogram: bool,
+    /// Either of the two: decided once, so a worker's step tests one flag.
+    on: bool,
 }
 
 impl StepTiming {
+    pub(crate) fn new(slow_poll: Option<Duration>, histogram: bool) -> StepTiming {
+        StepTiming {
+            slow_poll,
+            histogram,
+            on: slow_poll.is_some() || histogram,
+        }
+    }
+
     /// Whether steps are timed at all.
     #[inline]
     pub(crate) fn is_on(self) -> bool {
-        self.slow_poll.is_some() || self.histogram
+        self.on
     }
 }
 

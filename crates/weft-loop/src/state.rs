@@ -104,10 +104,7 @@ pub(crate) struct Config {
 impl Config {
     /// How the loops time their steps (`metrics.rs`'s `StepTiming`).
     pub(crate) fn step_timing(&self) -> StepTiming {
-        StepTiming {
-            slow_poll: self.slow_poll,
-            histogram: self.poll_time_histogram,
-        }
+        StepTiming::new(self.slow_poll, self.poll_time_histogram)
     }
 }
 
