@@ -38,7 +38,7 @@
 //! under the first and named again (`see above`) under the others; tasks on
 //! a cycle are drawn from the lowest id of the cycle.
 
-use crate::chain::{AwaitDescription, AwaitTarget};
+use crate::chain::AwaitDescription;
 use crate::header::{Awaiting, RawTask, TaskRef};
 use crate::id::TaskId;
 use crate::loom::sync::Ordering;
@@ -46,7 +46,6 @@ use crate::registry::TaskRegistry;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::panic::Location;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// What a task is doing, as a dump saw it.
@@ -327,12 +326,6 @@ impl TaskRef {
     }
 }
 
-/// The record's target, cloned under a borrow.
-enum Target {
-    Task(TaskRef),
-    Other(Arc<dyn AwaitTarget>),
-}
-
 /// The task's state and, if it is suspended, its await edge.
 fn read_state_and_edge(raw: RawTask) -> (TaskState, Option<AwaitEdge>) {
     let header = raw.header();
@@ -358,8 +351,8 @@ fn read_state_and_edge(raw: RawTask) -> (TaskState, Option<AwaitEdge>) {
     let target = unsafe { latest_target(raw) };
     raw.release_borrow();
     let edge = target.map(|t| match t {
-        Target::Task(t) => AwaitEdge::Task(t.id()),
-        Target::Other(o) => AwaitEdge::Target(o.describe()),
+        Awaiting::Task(t) => AwaitEdge::Task(t.id()),
+        Awaiting::Other(o) => AwaitEdge::Target(o.describe()),
     });
     (TaskState::Waiting, edge)
 }
@@ -369,16 +362,13 @@ fn read_state_and_edge(raw: RawTask) -> (TaskState, Option<AwaitEdge>) {
 /// # Safety
 ///
 /// The caller holds the task's `RUNNING`.
-unsafe fn latest_target(raw: RawTask) -> Option<Target> {
+unsafe fn latest_target(raw: RawTask) -> Option<Awaiting> {
     let header = raw.header();
     let latest = header.polls.load(Ordering::Relaxed);
     header.awaiting.with(|record| {
         // SAFETY: RUNNING is the caller's: nobody else touches the record.
         let record = unsafe { &*record }.as_ref()?;
-        (record.poll == latest).then(|| match &record.target {
-            Awaiting::Task(t) => Target::Task(t.clone()),
-            Awaiting::Other(o) => Target::Other(o.clone()),
-        })
+        (record.poll == latest).then(|| record.target.clone())
     })
 }
 
