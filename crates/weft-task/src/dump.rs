@@ -367,8 +367,9 @@ unsafe fn latest_target(raw: RawTask) -> Option<Awaiting> {
     let latest = header.polls.load(Ordering::Relaxed);
     header.awaiting.with(|record| {
         // SAFETY: RUNNING is the caller's: nobody else touches the record.
-        let record = unsafe { &*record }.as_ref()?;
-        (record.poll == latest).then(|| record.target.clone())
+        let record = unsafe { &*record }.as_deref()?;
+        let target = record.target.as_ref()?;
+        (record.poll == latest).then(|| target.clone())
     })
 }
 

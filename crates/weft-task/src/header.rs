@@ -48,7 +48,9 @@ pub(crate) struct Header {
     /// What the task awaits, as its leaf futures recorded it (`awaiting.rs`).
     /// Touched only by the thread holding `RUNNING` (a runner or a borrower).
     /// Cleared when the future goes (`raw.rs`), so it needs no drop glue.
-    pub(crate) awaiting: UnsafeCell<ManuallyDrop<Option<AwaitRecord>>>,
+    /// Boxed at the task's first recorded suspension and kept until then,
+    /// so a task that never awaits one costs the header one word.
+    pub(crate) awaiting: UnsafeCell<ManuallyDrop<Option<Box<AwaitRecord>>>>,
     /// The task's context variables (`None`: empty). Written at spawn, then
     /// only by the RUNNING thread under the `cold` lock; read freely by it,
     /// by others under the `cold` lock. Dropped by `raw.rs`'s `dealloc`.
@@ -94,7 +96,8 @@ pub(crate) struct AwaitRecord {
     /// A `cancel()` passed its request to the target already (`awaiting.rs`):
     /// the delivery that follows only waits for it.
     pub(crate) passed: bool,
-    pub(crate) target: Awaiting,
+    /// `None`: the last target was forgotten (the box is kept for the next).
+    pub(crate) target: Option<Awaiting>,
 }
 
 /// A counted reference to what a task awaits.
@@ -316,12 +319,14 @@ impl RawTask {
         let latest = header.polls.load(Ordering::Relaxed);
         header.awaiting.with_mut(|record| {
             // SAFETY: RUNNING is the caller's: nobody else touches the record.
-            let record = unsafe { &mut **record }.as_mut()?;
+            let record = unsafe { &mut **record }.as_deref_mut()?;
+            let target = record.target.as_ref()?;
             if record.poll != latest || record.passed {
                 return None;
             }
+            let target = target.clone();
             record.passed = true;
-            Some(record.target.clone())
+            Some(target)
         })
     }
 
