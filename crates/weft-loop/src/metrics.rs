@@ -336,7 +336,12 @@ pub struct WorkerMetrics {
 ///     .enable_poll_time_histogram()
 ///     .build()
 ///     .unwrap();
-/// rt.block_on(async { weft::spawn(async {}).await.unwrap() });
+/// rt.block_on(async {
+///     // A step is counted once it has returned: by the time the one worker
+///     // runs the second task, the first one's step is in.
+///     weft::spawn(async {}).await.unwrap();
+///     weft::spawn(async {}).await.unwrap();
+/// });
 /// let h = rt.handle().metrics().poll_time_histogram;
 /// assert!(h.is_enabled());
 /// assert_eq!(h.num_buckets(), 18);

@@ -12,7 +12,7 @@ use crate::chain::{AwaitTarget, Drains};
 use crate::error::{Cancelled, InvalidStateError, TaskError};
 use crate::id::TaskId;
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::{AtomicU32, Mutex, Ordering};
+use crate::loom::sync::{AtomicU32, Mutex, MutexGuard, Ordering};
 use crate::state::{State, ToNotified, ToShutdown};
 use crate::varmap::Snapshot;
 use std::mem::ManuallyDrop;
@@ -28,8 +28,6 @@ pub(crate) struct Header {
     pub(crate) vtable: &'static Vtable,
     pub(crate) id: TaskId,
     pub(crate) location: &'static Location<'static>,
-    /// Non-zero for tasks pinned to one loop (`spawn_local`): the loop's key.
-    pub(crate) local_owner: usize,
     pub(crate) slot: UnsafeCell<Option<Slot>>,
     /// asyncio's `cancelling()`: requests made minus `uncancel()` calls.
     pub(crate) cancelling: AtomicU32,
@@ -44,6 +42,9 @@ pub(crate) struct Header {
     pub(crate) last_worker: AtomicU32,
     /// When it was spawned, in `clock::coarse_ms` (wrapping).
     pub(crate) spawned_ms: u32,
+    /// Guards `cold` (one byte here, beside the other small fields, where a
+    /// `Mutex<Option<Box<Cold>>>` would take two words): `lock_cold`.
+    pub(crate) cold_lock: Mutex<()>,
     pub(crate) join_waker: UnsafeCell<Option<Waker>>,
     /// What the task awaits, as its leaf futures recorded it (`awaiting.rs`).
     /// Touched only by the thread holding `RUNNING` (a runner or a borrower).
@@ -55,7 +56,9 @@ pub(crate) struct Header {
     /// only by the RUNNING thread under the `cold` lock; read freely by it,
     /// by others under the `cold` lock. Dropped by `raw.rs`'s `dealloc`.
     pub(crate) vars: UnsafeCell<ManuallyDrop<Snapshot>>,
-    pub(crate) cold: Mutex<Option<Box<Cold>>>,
+    /// Rarely used data, made on first use; reached only through
+    /// [`Header::lock_cold`].
+    pub(crate) cold: UnsafeCell<Option<Box<Cold>>>,
 }
 
 /// Rarely used per-task data.
@@ -127,16 +130,45 @@ impl Awaiting {
     }
 }
 
+/// The `cold` lock held: the task's rarely used data, `None` until made.
+pub(crate) struct ColdGuard<'a> {
+    _lock: MutexGuard<'a, ()>,
+    cold: &'a mut Option<Box<Cold>>,
+}
+
+impl std::ops::Deref for ColdGuard<'_> {
+    type Target = Option<Box<Cold>>;
+
+    fn deref(&self) -> &Self::Target {
+        self.cold
+    }
+}
+
+impl std::ops::DerefMut for ColdGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.cold
+    }
+}
+
 impl Header {
+    /// Locks the cold data.
+    pub(crate) fn lock_cold(&self) -> ColdGuard<'_> {
+        let lock = self.cold_lock.lock();
+        // SAFETY: `cold` is reached only here, under `cold_lock`, which the
+        // guard holds for as long as the reference lives.
+        let cold = self.cold.with_mut(|c| unsafe { &mut *c });
+        ColdGuard { _lock: lock, cold }
+    }
+
     /// Runs `f` on the cold data, creating it if needed.
     pub(crate) fn with_cold<R>(&self, f: impl FnOnce(&mut Cold) -> R) -> R {
-        let mut guard = self.cold.lock();
+        let mut guard = self.lock_cold();
         f(guard.get_or_insert_with(Default::default))
     }
 
     /// Reads the cold data if it exists.
     pub(crate) fn peek_cold<R>(&self, f: impl FnOnce(Option<&Cold>) -> R) -> R {
-        let guard = self.cold.lock();
+        let guard = self.lock_cold();
         f(guard.as_deref())
     }
 
@@ -172,23 +204,30 @@ pub(crate) struct Vtable {
     /// task returned one that is still stored, else with null. The caller is
     /// the handle and has seen `COMPLETE`.
     pub(crate) with_output: unsafe fn(NonNull<Header>, &mut dyn FnMut(*const ())),
+    /// Non-zero for tasks pinned to one loop (`spawn_local`): the loop's key
+    /// (`Schedule::local_owner`).
+    pub(crate) local_owner: unsafe fn(NonNull<Header>) -> usize,
 }
 
 /// Where a task sits in the registry; only touched under its shard's lock
 /// (written at insert, read at removal).
-#[derive(Clone, Copy, Default)]
+/// The shard is stored plus one, so `Option<Slot>` needs no tag (8 bytes, not 12).
+#[derive(Clone, Copy)]
 pub(crate) struct Slot {
-    shard: u32,
+    shard_plus_one: std::num::NonZeroU32,
     index: u32,
 }
 
 impl Slot {
     pub(crate) fn new(shard: u32, index: u32) -> Slot {
-        Slot { shard, index }
+        Slot {
+            shard_plus_one: std::num::NonZeroU32::MIN.saturating_add(shard),
+            index,
+        }
     }
 
     pub(crate) fn shard(self) -> u32 {
-        self.shard
+        self.shard_plus_one.get() - 1
     }
 
     pub(crate) fn index(self) -> u32 {
@@ -228,6 +267,12 @@ impl RawTask {
         // SAFETY: a RawTask is only made from a live task whose reference the
         // holder owns (see raw.rs's Safety section).
         unsafe { self.ptr.as_ref() }
+    }
+
+    /// The key of the loop the task is pinned to, or 0 (`Schedule::local_owner`).
+    pub(crate) fn local_owner(self) -> usize {
+        // SAFETY: the task is live (see `header`).
+        unsafe { (self.header().vtable.local_owner)(self.ptr) }
     }
 
     /// Runs the task; consumes one `Runnable` reference.
@@ -273,7 +318,7 @@ impl RawTask {
         // The lock is let go before the request is passed on: that takes the
         // target's own locks, and the target may be awaiting this task.
         let borrowed = {
-            let mut cold = header.cold.lock();
+            let mut cold = header.lock_cold();
             let cold = cold.get_or_insert_with(Default::default);
             let previous = std::mem::replace(&mut cold.cancel_message, message.clone());
             header.cancelling.fetch_add(1, Ordering::Relaxed);
@@ -484,5 +529,15 @@ impl Clone for TaskRef {
 impl Drop for TaskRef {
     fn drop(&mut self) {
         self.raw.ref_dec();
+    }
+}
+
+#[cfg(all(test, not(loom), target_pointer_width = "64"))]
+mod tests {
+    /// Every task carries the header: a word more moves many tasks' cells
+    /// to the next allocator size class (docs/benchmarks.md, issue 16).
+    #[test]
+    fn header_stays_thirteen_words() {
+        assert_eq!(std::mem::size_of::<super::Header>(), 104);
     }
 }

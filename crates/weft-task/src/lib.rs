@@ -111,7 +111,7 @@ where
     S: Schedule,
 {
     // SAFETY: F and its output are Send, so any thread may run and drop them.
-    unsafe { spawn_unchecked(future, scheduler, location, 0) }
+    unsafe { spawn_unchecked(future, scheduler, location) }
 }
 
 /// [`spawn`] without the `Send` bounds, for tasks pinned to one loop.
@@ -119,22 +119,21 @@ where
 /// # Safety
 ///
 /// If `F` is not `Send`, `scheduler` must run the task's `Runnable`s only on the
-/// thread that called this, `local_owner` must be a non-zero key naming that
-/// thread's loop, and that thread must shut the task down (through
+/// thread that called this, its [`Schedule::local_owner`] must be a non-zero
+/// key naming that thread's loop, and that thread must shut the task down (through
 /// [`TaskRegistry::shutdown_tasks`]) before it exits. If `F::Output` is not
 /// `Send`, the returned `Task` is not `Send` either, so the output stays put.
 pub unsafe fn spawn_unchecked<F, S>(
     future: F,
     scheduler: S,
     location: &'static Location<'static>,
-    local_owner: usize,
 ) -> Spawned<F::Output>
 where
     F: Future + 'static,
     S: Schedule,
 {
     // SAFETY: the caller upholds allocate's contract (same as ours).
-    let (raw, built) = unsafe { raw::allocate(future, scheduler, location, local_owner) };
+    let (raw, built) = unsafe { raw::allocate(future, scheduler, location) };
     match built {
         Built::Ready => Spawned::Ready(Task::from_raw(raw), Runnable::from_raw(raw.header_ptr())),
         Built::Refused => Spawned::Refused(Task::from_raw(raw)),

@@ -7,10 +7,11 @@
 //! ```text
 //! Cell<F, S> (repr(C), one Box)
 //! +---------------------------------------------------------------+
-//! | Header: state word, vtable, id, spawn location, registry slot, |
-//! |         cancelling count, join waker, context variables,      |
-//! |         cold (name, message, done callbacks, error) behind a  |
-//! |         lazily boxed Mutex                                    |
+//! | Header (104 bytes): state word, vtable, id, spawn location,    |
+//! |         registry slot, cancelling count, poll count, join     |
+//! |         waker, await record (boxed on first use), context     |
+//! |         variables, cold (name, message, done callbacks,       |
+//! |         error: boxed on first use) behind a one-byte lock     |
 //! | scheduler: S                                                  |
 //! | stage: Running(F) | Finished(Result<F::Output, TaskError>) | Consumed |
 //! +---------------------------------------------------------------+
@@ -135,13 +136,13 @@ pub(crate) enum Built {
 /// # Safety
 ///
 /// If `F` (or `F::Output`) is not `Send`, the scheduler must run, shut down
-/// and drop the task only on the thread that spawned it (`local_owner` != 0
-/// tells the registry to leave its shutdown to that thread).
+/// and drop the task only on the thread that spawned it (its
+/// `Schedule::local_owner` != 0 tells the registry to leave its shutdown to
+/// that thread).
 pub(crate) unsafe fn allocate<F, S>(
     future: F,
     scheduler: S,
     location: &'static Location<'static>,
-    local_owner: usize,
 ) -> (RawTask, Built)
 where
     F: Future + 'static,
@@ -163,7 +164,6 @@ where
         vtable: &Vtables::<F, S>::PLAIN,
         id: TaskId::next(),
         location,
-        local_owner,
         slot: UnsafeCell::new(None),
         cancelling: AtomicU32::new(0),
         intercept_depth: UnsafeCell::new(0),
@@ -174,7 +174,8 @@ where
         awaiting: UnsafeCell::new(ManuallyDrop::new(None)),
         // A copy of the spawner's context: one `Arc` clone, none if empty.
         vars: UnsafeCell::new(ManuallyDrop::new(varmap::snapshot())),
-        cold: Mutex::new(None),
+        cold_lock: Mutex::new(()),
+        cold: UnsafeCell::new(None),
     };
     // SAFETY: `at` is a fresh allocation for a `Cell<F, S>`, not shared; each
     // field is written once, all of them before it is used as a cell.
@@ -240,6 +241,7 @@ impl<F: Future + 'static, S: Schedule> Vtables<F, S> {
         call_soon: call_soon::<F, S>,
         future_type_name: std::any::type_name::<F>,
         with_output: with_output::<F, S>,
+        local_owner: local_owner::<F, S>,
     };
 
     const TRACED: Vtable = Vtable {
@@ -262,7 +264,7 @@ unsafe fn give_span<F: Future + 'static, S: Schedule>(at: *mut Cell<F, S>) {
     let header = unsafe { &mut (*at).header };
     if let Some(cold) = trace::cold_with_span(header.id, header.location) {
         header.vtable = &Vtables::<F, S>::TRACED;
-        *header.cold.lock() = Some(cold);
+        *header.lock_cold() = Some(cold);
     }
 }
 
@@ -470,7 +472,7 @@ unsafe fn leave_slow(header: &Header, left: Snapshot) {
 /// The caller holds `RUNNING`.
 unsafe fn store_vars(header: &Header, vars: Snapshot) {
     let old = {
-        let _readers = header.cold.lock();
+        let _readers = header.lock_cold();
         header.vars.with_mut(|v| {
             // SAFETY: RUNNING is ours and the cold lock keeps the other
             // readers (`TaskRef::context`) out while it is written.
@@ -929,6 +931,17 @@ unsafe fn call_soon<F: Future + 'static, S: Schedule>(
     // SAFETY: live cell.
     let cell = unsafe { cell::<F, S>(ptr) };
     cell.scheduler.call_soon(f);
+}
+
+/// The scheduler's local owner key (`Schedule::local_owner`).
+///
+/// # Safety
+///
+/// `ptr` is a live cell of this type.
+unsafe fn local_owner<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) -> usize {
+    // SAFETY: live cell.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    cell.scheduler.local_owner()
 }
 
 // ----- wakers -----

@@ -131,7 +131,7 @@ impl TaskRegistry {
     /// thread may run).
     pub fn count_where(&self, mut owner: impl FnMut(usize) -> bool) -> usize {
         let mut n = 0;
-        self.for_each(|raw| n += usize::from(owner(raw.header().local_owner)));
+        self.for_each(|raw| n += usize::from(owner(raw.local_owner())));
         n
     }
 
@@ -204,7 +204,7 @@ impl TaskRegistry {
     ) -> usize {
         let mut victims = Vec::new();
         self.for_each(|raw| {
-            if owned(raw.header().local_owner) && !raw.header().state.load().is_complete() {
+            if owned(raw.local_owner()) && !raw.header().state.load().is_complete() {
                 victims.push(TaskRef::from_raw_inc(raw));
             }
         });

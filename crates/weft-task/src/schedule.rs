@@ -28,4 +28,12 @@ pub unsafe trait Schedule: CallSoon + CallExceptionHandler + Send + Sync + 'stat
 
     /// The registry the task was entered in at spawn.
     fn registry(&self) -> &TaskRegistry;
+
+    /// The key of the loop this scheduler pins its tasks to (`spawn_local`),
+    /// or 0 for tasks any thread may run: the registry leaves the shutdown of
+    /// a pinned task to its loop. Kept here rather than in every task's
+    /// header, which it would grow by a word.
+    fn local_owner(&self) -> usize {
+        0
+    }
 }

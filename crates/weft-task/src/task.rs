@@ -137,7 +137,7 @@ impl TaskRef {
         }
         // Reading the error retrieves it (asyncio's `exception()` clears
         // `__log_traceback`): dropping the handle then reports nothing.
-        let mut cold = header.cold.lock();
+        let mut cold = header.lock_cold();
         Ok(cold.as_mut().and_then(|c| {
             c.error_retrieved = c.error.is_some();
             c.error.clone()
@@ -167,7 +167,7 @@ impl TaskRef {
     pub fn context(&self) -> crate::contextvars::Context {
         let header = self.raw.header();
         let vars = {
-            let _readers = header.cold.lock();
+            let _readers = header.lock_cold();
             // SAFETY: the cold lock keeps the runner from writing `vars`
             // (header.rs: it writes only under that lock).
             header.vars.with(|v| unsafe { Option::clone(&*v) })
@@ -197,7 +197,7 @@ impl TaskRef {
 
     /// Removes every registration of `cb`; returns how many there were.
     pub fn remove_done_callback(&self, cb: &DoneCallback<TaskRef>) -> usize {
-        let mut cold = self.raw.header().cold.lock();
+        let mut cold = self.raw.header().lock_cold();
         cold.as_mut().map_or(0, |c| c.callbacks.remove(cb))
     }
 
@@ -542,7 +542,7 @@ impl Runnable {
 
     /// The local-owner key given at spawn (0 for tasks any thread may run).
     pub fn local_owner(&self) -> usize {
-        self.raw.header().local_owner
+        self.raw.local_owner()
     }
 
     /// A type-erased handle to the task.

@@ -232,7 +232,7 @@ where
     // and the key is that loop's; `PinTo` proves the thread: `Here` is this
     // thread's own loop, `There` requires `F` and its output to be `Send`.
     // SAFETY: that is spawn_unchecked's contract when `F` is not `Send`.
-    let spawned = unsafe { weft_task::spawn_unchecked(future, scheduler, location, remote.key) };
+    let spawned = unsafe { weft_task::spawn_unchecked(future, scheduler, location) };
     let (task, runnable) = match spawned {
         Spawned::Ready(task, runnable) => (task, runnable),
         Spawned::Refused(task) => return Err(task),

@@ -273,6 +273,10 @@ unsafe impl Schedule for LocalScheduler {
     fn registry(&self) -> &TaskRegistry {
         &self.shared.registry
     }
+
+    fn local_owner(&self) -> usize {
+        self.owner.key
+    }
 }
 
 impl CallExceptionHandler for LocalScheduler {
