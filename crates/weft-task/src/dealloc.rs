@@ -101,26 +101,6 @@ loom::thread_local! {
     static FREEING: Cell<*mut Deferred> = Cell::new(ptr::null_mut());
 }
 
-/// Runs `free(task)`, or, if a free is running on this thread already (this
-/// call comes from inside it), queues it for that free to run after its own.
-///
-/// # Safety
-///
-/// `free(task)` may be called (the last reference to `task` was released),
-/// once, on this thread.
-#[inline]
-pub(crate) unsafe fn free_or_defer(task: NonNull<()>, free: unsafe fn(NonNull<()>)) {
-    match enter() {
-        Some(outermost) => {
-            // SAFETY: the caller's promise; called once, here.
-            unsafe { free(task) };
-            drop(outermost);
-        }
-        // SAFETY: the caller's promise, passed on.
-        None => unsafe { defer(task, free) },
-    }
-}
-
 /// Marks this thread as freeing, if it is not already: `Some` for the
 /// outermost free (which drains the queue when dropped), `None` if a free is
 /// running (whatever the caller was about to drop must then be queued with
@@ -213,6 +193,19 @@ mod tests {
         static DEPTH: Cell<usize> = const { Cell::new(0) };
         static DEEPEST: Cell<usize> = const { Cell::new(0) };
         static FREED: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// What `raw.rs`'s `dealloc` does, for a fake task.
+    unsafe fn free_or_defer(task: NonNull<()>, free: unsafe fn(NonNull<()>)) {
+        match enter() {
+            Some(outermost) => {
+                // SAFETY: the caller's promise.
+                unsafe { free(task) };
+                drop(outermost);
+            }
+            // SAFETY: as above; `enter` said a free runs.
+            None => unsafe { defer(task, free) },
+        }
     }
 
     /// A fake free of "task" `n` (its address): frees `n - 1` from inside

@@ -446,6 +446,8 @@ fn pass_cancel_down(first: RawTask, message: Option<Arc<str>>) {
             Awaiting::Task(next) => {
                 // Running, queued or done: it only records the request (a
                 // runner delivers it); idle: borrowed, and passed on below.
+                // A target awaiting a task above it in turn finds that one
+                // running (borrowed) and only records its request.
                 if next.raw.record_cancel_request(&message) != Some(true) {
                     break;
                 }

@@ -759,11 +759,19 @@ unsafe fn schedule<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
 /// # Safety
 ///
 /// The last reference was released.
-#[inline]
 unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
-    // SAFETY: the last reference was released: `free` may run, once (the
-    // thread that released it calls this once).
-    unsafe { crate::dealloc::free_or_defer(ptr.cast(), free::<F, S>) }
+    // The free is called directly (not through `dealloc::free_or_defer`'s
+    // pointer), so that it is inlined here as it was before the queue.
+    match crate::dealloc::enter() {
+        Some(outermost) => {
+            // SAFETY: the last reference was released: the free may run,
+            // once (the thread that released it calls this once).
+            unsafe { free::<F, S>(ptr.cast()) };
+            drop(outermost);
+        }
+        // SAFETY: as above; `enter` said a free runs on this thread.
+        None => unsafe { crate::dealloc::defer(ptr.cast(), free::<F, S>) },
+    }
 }
 
 /// Drops the cell and frees its allocation.
@@ -771,6 +779,7 @@ unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
 /// # Safety
 ///
 /// `ptr` is a `Cell<F, S>` whose last reference was released; called once.
+#[inline(always)]
 unsafe fn free<F: Future, S>(ptr: NonNull<()>) {
     // SAFETY: the cell was allocated in `allocate` with the global allocator and
     // its own layout, as a `Box` is; no references remain.
