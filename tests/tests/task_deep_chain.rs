@@ -2,20 +2,25 @@
 //! each awaiting the next (task `i` spawns task `i + 1` and awaits its
 //! handle), ends on a worker's normal 2 MiB stack when the innermost task
 //! returns, when the root is cancelled from outside while every link waits,
-//! and when the links' handles are dropped while their tasks are pending;
+//! when the links' handles are dropped while their tasks are pending, and
+//! when the runtime is dropped while every link waits;
 //! and a chain of finished tasks, each holding the next one's handle in its
 //! output, is freed without a deep stack when the first one goes.
 //!
 //! Each test checks the result, that every link's future was dropped (a drop
 //! counter) and that no task is left live (the runtime's live-task count);
-//! each runs on a two-worker and on a one-worker runtime.
+//! each runs on a two-worker and on a one-worker runtime, with the workers'
+//! default (2 MiB) stacks.
 //!
 //! Regression tests for the stack overflow noticed at the end of long
-//! chains (`deep chain` in the commit log): before the fix, a cancellation
-//! passed down the chain at once (`cancel()` of an idle task borrowing it
-//! and cancelling what it awaits, which borrowed the next...) recursed once
-//! per link, and so did freeing a task whose output held the last
-//! reference to the next one.
+//! chains (`deep chain` in the commit log). Before the fix (`dealloc.rs`,
+//! and `header.rs`'s `pass_cancel_down`) each of these recursed once per
+//! link: freeing a finished task freed the one whose join waker it held
+//! (each link kept alive only by that waker once the innermost outlived
+//! the rest), dropping a finished task's handle dropped its output and the
+//! handle in it, and `cancel()` of an idle task borrowed it and cancelled
+//! what it awaited, which borrowed the next... The dropped-handles test
+//! passed before: that path never recursed.
 
 mod common;
 
@@ -245,4 +250,31 @@ async fn a_100k_chain_held_in_outputs_is_freed_on_two_workers() {
 #[weft::test(workers = 1, time_limit = LIMIT)]
 async fn a_100k_chain_held_in_outputs_is_freed_on_one_worker() {
     chain_in_outputs_freed().await;
+}
+
+/// A runtime dropped while every link of a chain waits: its shutdown drops
+/// every link's future (each handle dropped while its task is pending), and
+/// every task ends cancelled.
+fn chain_dropped_with_its_runtime(workers: usize) {
+    common::watchdog_for(LIMIT, move || {
+        let rt = common::runtime(workers);
+        let handle = rt.handle().clone();
+        let chain = Chain::new();
+        let root = rt.spawn(link(chain.clone(), 0, LINKS, true));
+        common::spin_until("every link to wait", || chain.waiting() == LINKS);
+        drop(rt);
+        assert!(root.cancelled(), "the root ended cancelled");
+        assert_eq!(chain.drops.get(), LINKS, "every link's future was dropped");
+        assert_eq!(handle.metrics().live_tasks, 0, "no task left live");
+    });
+}
+
+#[test]
+fn a_100k_chain_dropped_with_its_runtime_ends_on_two_workers() {
+    chain_dropped_with_its_runtime(2);
+}
+
+#[test]
+fn a_100k_chain_dropped_with_its_runtime_ends_on_one_worker() {
+    chain_dropped_with_its_runtime(1);
 }
