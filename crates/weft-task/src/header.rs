@@ -309,6 +309,20 @@ impl RawTask {
     /// found idle is borrowed for a moment to pass the request on to what it
     /// awaits (`awaiting.rs`), then scheduled to deliver it.
     pub(crate) fn request_cancel(self, message: Option<Arc<str>>) -> bool {
+        match self.record_cancel_request(&message) {
+            None => false,
+            Some(false) => true,
+            Some(true) => {
+                pass_cancel_down(self, message);
+                true
+            }
+        }
+    }
+
+    /// The first half of [`request_cancel`](Self::request_cancel): records
+    /// the request; `None` if the task is done, `Some(true)` if it was idle
+    /// and this thread now borrows it (holds `RUNNING`).
+    fn record_cancel_request(self, message: &Option<Arc<str>>) -> Option<bool> {
         use crate::state::ToCancelRequested::*;
         let header = self.header();
         // The message and count are written before the request is published (the
@@ -317,32 +331,19 @@ impl RawTask {
         // so no reader of the message sees the transient one.
         // The lock is let go before the request is passed on: that takes the
         // target's own locks, and the target may be awaiting this task.
-        let borrowed = {
-            let mut cold = header.lock_cold();
-            let cold = cold.get_or_insert_with(Default::default);
-            let previous = std::mem::replace(&mut cold.cancel_message, message.clone());
-            header.cancelling.fetch_add(1, Ordering::Relaxed);
-            match header.state.to_cancel_requested() {
-                AlreadyComplete => {
-                    header.cancelling.fetch_sub(1, Ordering::Relaxed);
-                    cold.cancel_message = previous;
-                    return false;
-                }
-                Recorded => false,
-                Borrowed => true,
+        let mut cold = header.lock_cold();
+        let cold = cold.get_or_insert_with(Default::default);
+        let previous = std::mem::replace(&mut cold.cancel_message, message.clone());
+        header.cancelling.fetch_add(1, Ordering::Relaxed);
+        match header.state.to_cancel_requested() {
+            AlreadyComplete => {
+                header.cancelling.fetch_sub(1, Ordering::Relaxed);
+                cold.cancel_message = previous;
+                None
             }
-        };
-        if borrowed {
-            // SAFETY: `Borrowed` means this thread holds RUNNING.
-            if let Some(target) = unsafe { self.take_awaited_to_cancel() } {
-                // Still borrowed: the task cannot deliver before its target is
-                // cancelled. A target awaiting this task in turn finds it
-                // running and only records its request.
-                target.cancel(&Cancelled::from_message(message));
-            }
-            self.release_borrow();
+            Recorded => Some(false),
+            Borrowed => Some(true),
         }
-        true
     }
 
     /// Lets go of a borrow (`State::to_borrowed`, or `cancel()`'s), submitting
@@ -470,6 +471,49 @@ impl RawTask {
         });
         header.state.set_join_waker().is_err()
     }
+}
+
+/// `cancel()` found `first` idle and borrowed it: passes the request to
+/// what it awaits, and on down the chain while each target is a task found
+/// idle in turn, then lets every borrow go.
+///
+/// Each borrow is held until the targets below it have the request (a
+/// borrowed task cannot deliver before its target is cancelled), and they
+/// are let go innermost first, as one `request_cancel` calling the next
+/// would. A loop rather than that recursion: a chain of 100 000 idle tasks,
+/// each awaiting the next, must not take 100 000 stack frames (regression
+/// test: `tests/tests/task_deep_chain.rs`). The held borrows are kept in a
+/// `Vec`, allocated only for a chain two tasks deep or more.
+fn pass_cancel_down(first: RawTask, message: Option<Arc<str>>) {
+    // The tasks below `first` borrowed here, each with the counted
+    // reference its await record gave (released after its borrow).
+    let mut below: Vec<TaskRef> = Vec::new();
+    let mut task = first;
+    // SAFETY: `task` is borrowed by this thread: `first` by the caller,
+    // each later one by `record_cancel_request` returning `Some(true)`.
+    while let Some(target) = unsafe { task.take_awaited_to_cancel() } {
+        match target {
+            Awaiting::Task(next) => {
+                // Running, queued or done: it only records the request (a
+                // runner delivers it); idle: borrowed, and passed on below.
+                // A target awaiting a task above it in turn finds that one
+                // running (borrowed) and only records its request.
+                if next.raw.record_cancel_request(&message) != Some(true) {
+                    break;
+                }
+                task = next.raw;
+                below.push(next);
+            }
+            other => {
+                other.cancel(&Cancelled::from_message(message));
+                break;
+            }
+        }
+    }
+    for next in below.into_iter().rev() {
+        next.raw.release_borrow();
+    }
+    first.release_borrow();
 }
 
 /// Runs `callbacks` soon on the task's loop, each once, in order.

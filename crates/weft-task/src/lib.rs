@@ -36,6 +36,7 @@ pub mod chain;
 mod clock;
 pub mod context;
 pub mod contextvars;
+mod dealloc;
 mod dump;
 mod error;
 mod events;

@@ -753,10 +753,36 @@ unsafe fn schedule<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     cell.scheduler.schedule(crate::Runnable::from_raw(ptr));
 }
 
+/// Frees the task, now or, if this is reached from inside another task's
+/// free on this thread, once that returns (`dealloc.rs`: a long chain of
+/// tasks each holding the last reference to the next is freed in a loop,
+/// not a recursion).
+///
 /// # Safety
 ///
 /// The last reference was released.
 unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
+    // The free is called directly (not through `dealloc::free_or_defer`'s
+    // pointer), so that it is inlined here as it was before the queue.
+    match crate::dealloc::enter() {
+        Some(outermost) => {
+            // SAFETY: the last reference was released: the free may run,
+            // once (the thread that released it calls this once).
+            unsafe { free::<F, S>(ptr.cast()) };
+            drop(outermost);
+        }
+        // SAFETY: as above; `enter` said a free runs on this thread.
+        None => unsafe { crate::dealloc::defer(ptr.cast(), free::<F, S>) },
+    }
+}
+
+/// Drops the cell and frees its allocation.
+///
+/// # Safety
+///
+/// `ptr` is a `Cell<F, S>` whose last reference was released; called once.
+#[inline(always)]
+unsafe fn free<F: Future, S>(ptr: NonNull<()>) {
     // SAFETY: the cell was allocated in `allocate` with the global allocator and
     // its own layout, as a `Box` is; no references remain.
     let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) };
@@ -861,22 +887,60 @@ unsafe fn drop_output<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     let cell = unsafe { cell::<F, S>(ptr) };
     // An error still in the stage was never taken; unless `exception()`
     // read it, it was never retrieved. (Checked on the stage first, so a
-    // handle dropped after its value was taken costs no lock.)
+    // handle dropped after its value was taken costs no lock, and drops
+    // nothing.)
     // SAFETY: the output is the handle's once COMPLETE is observed.
-    let unread = cell.stage.with(|stage| match unsafe { &*stage } {
-        Stage::Finished(Err(e)) if !e.is_cancelled() => Some(e.clone()),
-        _ => None,
+    let (stored, unread) = cell.stage.with(|stage| match unsafe { &*stage } {
+        Stage::Finished(Err(e)) if !e.is_cancelled() => (true, Some(e.clone())),
+        Stage::Finished(_) => (true, None),
+        _ => (false, None),
     });
-    run_reporting("a task's output, dropped with its handle,", || {
-        // SAFETY: as above.
-        cell.stage
-            .with_mut(|stage| unsafe { *stage = Stage::Consumed })
-    });
+    if !stored {
+        return;
+    }
+    // The output may hold the last handle of another task, whose output
+    // may hold the next...: dropped here by the outermost such drop (or
+    // free) on this thread, and queued for it when inside one (`dealloc.rs`).
+    match crate::dealloc::enter() {
+        Some(outermost) => {
+            run_reporting("a task's output, dropped with its handle,", || {
+                // SAFETY: as above.
+                cell.stage
+                    .with_mut(|stage| unsafe { *stage = Stage::Consumed })
+            });
+            drop(outermost);
+        }
+        None => {
+            // SAFETY: as above.
+            let taken = cell
+                .stage
+                .with_mut(|stage| unsafe { std::mem::replace(&mut *stage, Stage::Consumed) });
+            if let Stage::Finished(output) = taken {
+                let boxed = NonNull::from(Box::leak(Box::new(output))).cast();
+                // SAFETY: `enter` said a free runs on this thread; the box
+                // is dropped once, by `drop_boxed_output`, on this thread.
+                unsafe { crate::dealloc::defer(boxed, drop_boxed_output::<F::Output>) };
+            }
+        }
+    }
     if let Some(error) = unread {
         if !crate::header::error_retrieved(RawTask::from_header(ptr)) {
             report_unretrieved(cell, ptr, error);
         }
     }
+}
+
+/// Drops a task's output that `drop_output` moved out and queued.
+///
+/// # Safety
+///
+/// `boxed` is a leaked `Box<Result<T, TaskError>>`, dropped once, here.
+unsafe fn drop_boxed_output<T>(boxed: NonNull<()>) {
+    // SAFETY: the caller's promise.
+    let output = unsafe { Box::from_raw(boxed.cast::<Result<T, TaskError>>().as_ptr()) };
+    run_reporting("a task's output, dropped with its handle,", move || {
+        drop(output)
+    });
 }
 
 /// asyncio's "Task exception was never retrieved": hands the error to the
