@@ -155,8 +155,15 @@ impl TaskRef {
     ///
     /// weft::run(async {
     ///     USER.set("ann");
-    ///     let t = weft::spawn(async { USER.set("bob"); });
+    ///     // The task waits for `go`, so `before` is read before its `set`.
+    ///     let go = std::sync::Arc::new(weft::sync::Event::new());
+    ///     let wait = go.clone();
+    ///     let t = weft::spawn(async move {
+    ///         wait.wait().await;
+    ///         USER.set("bob");
+    ///     });
     ///     let before = t.context();
+    ///     go.set();
     ///     let handle: weft::TaskRef = (*t).clone();
     ///     t.await.unwrap();
     ///     let t = handle;
