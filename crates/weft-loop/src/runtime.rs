@@ -821,7 +821,17 @@ impl Handle {
         self.shared.call_exception_handler(context);
     }
 
-    /// The tasks of this runtime that are not done yet (asyncio's `all_tasks`).
+    /// The tasks of this runtime that are not done yet (asyncio's
+    /// `all_tasks`), from any thread; [`dump`](Self::dump) also says what
+    /// each is doing.
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let t = rt.spawn(weft::sleep(std::time::Duration::from_secs(5)));
+    /// let tasks = rt.handle().all_tasks();
+    /// assert!(tasks.iter().any(|r| r.id() == t.id()));
+    /// t.cancel();
+    /// ```
     pub fn all_tasks(&self) -> Vec<TaskRef> {
         self.shared.registry.live_tasks()
     }

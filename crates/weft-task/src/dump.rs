@@ -271,7 +271,15 @@ impl TaskDump {
 }
 
 impl TaskRegistry {
-    /// Reads every registered task (see the module header of `dump.rs`).
+    /// Reads every registered task (see the module header of `dump.rs`);
+    /// a runtime's `Handle::dump` is this on its registry.
+    ///
+    /// ```
+    /// let registry = weft_task::TaskRegistry::new(1);
+    /// let dump = registry.dump();
+    /// assert!(dump.tasks.is_empty());
+    /// assert_eq!(dump.to_string(), "0 tasks\n");
+    /// ```
     pub fn dump(&self) -> TaskDump {
         let mut tasks: Vec<TaskInfo> = self.live_tasks().iter().map(TaskInfo::of).collect();
         tasks.sort_unstable_by_key(|t| t.id);
