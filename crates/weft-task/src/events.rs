@@ -8,36 +8,40 @@
 //! load of tracing's global max level, which is `OFF` while no subscriber
 //! wants TRACE), then, only if that passes, a call to the out-of-line
 //! function that builds the event (and checks the callsite's interest).
+//! What the event reports (the task's id, spawn site, outcome) is read only
+//! there: the inlined part passes the header and the output by reference,
+//! so a spawn or an end without a subscriber loads nothing for it.
 
 use crate::error::TaskError;
+use crate::header::Header;
 use crate::id::TaskId;
-use std::panic::Location;
 
-/// A task was spawned (registered; its first step not yet run).
+/// The task with this `header` was spawned (registered; its first step not
+/// yet run).
 #[inline(always)]
-pub(crate) fn spawned(id: TaskId, location: &'static Location<'static>) {
+pub(crate) fn spawned(header: &Header) {
     if tracing::level_enabled!(tracing::Level::TRACE) {
-        emit_spawned(id, location);
+        emit_spawned(header);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn emit_spawned(id: TaskId, location: &'static Location<'static>) {
+fn emit_spawned(header: &Header) {
     tracing::event!(
         target: "weft::runtime",
         tracing::Level::TRACE,
-        task.id = id.as_u64(),
-        location = %location,
+        task.id = header.id.as_u64(),
+        location = %header.location,
         "task spawned"
     );
 }
 
-/// A task ended: `error` is `None` for a value, else what it ended with.
+/// The task `id` ended with `output` (a value, or the error it ended with).
 #[inline(always)]
-pub(crate) fn ended(id: TaskId, error: Option<&TaskError>) {
+pub(crate) fn ended<T>(id: TaskId, output: &Result<T, TaskError>) {
     if tracing::level_enabled!(tracing::Level::TRACE) {
-        emit_ended(id, error);
+        emit_ended(id, output.as_ref().err());
     }
 }
 
