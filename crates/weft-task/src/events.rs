@@ -9,39 +9,41 @@
 //! wants TRACE), then, only if that passes, a call to the out-of-line
 //! function that builds the event (and checks the callsite's interest).
 //! What the event reports (the task's id, spawn site, outcome) is read only
-//! there: the inlined part passes the header and the output by reference,
-//! so a spawn or an end without a subscriber loads nothing for it.
+//! once the level test passed: the callers pass closures that read it, so a
+//! spawn or an end without a subscriber loads nothing for it.
 
 use crate::error::TaskError;
-use crate::header::Header;
 use crate::id::TaskId;
+use std::panic::Location;
 
-/// The task with this `header` was spawned (registered; its first step not
-/// yet run).
+/// A task was spawned (registered; its first step not yet run): `task`
+/// gives its id and spawn site.
 #[inline(always)]
-pub(crate) fn spawned(header: &Header) {
+pub(crate) fn spawned(task: impl FnOnce() -> (TaskId, &'static Location<'static>)) {
     if tracing::level_enabled!(tracing::Level::TRACE) {
-        emit_spawned(header);
+        let (id, location) = task();
+        emit_spawned(id, location);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn emit_spawned(header: &Header) {
+fn emit_spawned(id: TaskId, location: &'static Location<'static>) {
     tracing::event!(
         target: "weft::runtime",
         tracing::Level::TRACE,
-        task.id = header.id.as_u64(),
-        location = %header.location,
+        task.id = id.as_u64(),
+        location = %location,
         "task spawned"
     );
 }
 
-/// The task `id` ended with `output` (a value, or the error it ended with).
+/// A task ended with `output` (a value, or the error it ended with): `id`
+/// gives its id.
 #[inline(always)]
-pub(crate) fn ended<T>(id: TaskId, output: &Result<T, TaskError>) {
+pub(crate) fn ended<T>(id: impl FnOnce() -> TaskId, output: &Result<T, TaskError>) {
     if tracing::level_enabled!(tracing::Level::TRACE) {
-        emit_ended(id, output.as_ref().err());
+        emit_ended(id(), output.as_ref().err());
     }
 }
 

@@ -660,7 +660,7 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
 ) {
     let header = &cell.header;
     // The runtime event (`events.rs`): one relaxed load without a subscriber.
-    crate::events::ended(header.id, &output);
+    crate::events::ended(|| header.id, &output);
     // The future is gone by now (dropped by `poll_future` or `cancel_future`),
     // and with it what it awaited: the record's reference goes too, so two
     // tasks that awaited each other do not keep each other alive.
