@@ -619,3 +619,52 @@ fn poll_time_is_summed_where_the_runtime_times_its_steps() {
         rt.block_on(t).unwrap().unwrap();
     });
 }
+
+#[test]
+fn an_eager_first_step_on_a_worker_marks_that_worker() {
+    watchdog(|| {
+        let rt = common::runtime(1);
+        let promise = Promise::<()>::new();
+        let p = promise.clone();
+        // On the worker: the child's first step runs inside spawn_eager,
+        // there, and leaves it waiting on the promise.
+        let child = rt
+            .block_on(rt.spawn(async move {
+                let child = weft::spawn_eager(async move { p.wait().await.unwrap() });
+                child.task_ref()
+            }))
+            .unwrap();
+        let info = TaskInfo::of(&child);
+        assert_eq!(
+            (info.state, info.polls),
+            (TaskState::Waiting, 1),
+            "{info:?}"
+        );
+        assert_eq!(info.last_worker, Some(0), "{info:?}");
+        promise.set_result(()).unwrap();
+    });
+}
+
+#[test]
+fn a_task_spawned_by_a_worker_that_slept_is_not_aged_by_its_sleep() {
+    watchdog(|| {
+        const SLEPT: Duration = Duration::from_millis(600);
+        let rt = common::runtime(1);
+        let wake = Promise::<()>::new();
+        let hold = Promise::<()>::new();
+        let (w, h) = (wake.clone(), hold.clone());
+        let parent = rt.spawn(async move {
+            w.wait().await.unwrap();
+            // The worker woke from its park just now: the child's spawn
+            // time is read then, not before the sleep (`SpawnClock`).
+            weft::spawn(async move { h.wait().await.unwrap() }).task_ref()
+        });
+        // The worker parks with nothing to do for SLEPT.
+        std::thread::sleep(SLEPT);
+        wake.set_result(()).unwrap();
+        let child = rt.block_on(parent).unwrap();
+        let info = TaskInfo::of(&child);
+        assert!(info.age < SLEPT - ms(100), "{info:?}");
+        hold.set_result(()).unwrap();
+    });
+}

@@ -184,7 +184,10 @@ pub struct TaskInfo {
     pub state: TaskState,
     /// Where it was spawned.
     pub spawned_at: SpawnSite,
-    /// Time since it was spawned (a coarse clock: within a few milliseconds).
+    /// Time since it was spawned (a coarse clock: within a few milliseconds;
+    /// for a task spawned on a worker, counted from the worker's last clock
+    /// reading, at most one wake-up or 61 steps before: see
+    /// [`SpawnClock`](crate::SpawnClock)).
     pub age: Duration,
     /// Times it was polled (wrapping at `u32::MAX`).
     pub polls: u32,
@@ -223,7 +226,7 @@ impl TaskInfo {
             age: crate::clock::since(header.spawned_ms),
             polls: header.polls.load(Ordering::Relaxed),
             poll_time: header.peek_cold(|c| c.and_then(|c| c.poll_time)),
-            last_worker: last.checked_sub(1),
+            last_worker: (last != crate::header::NO_WORKER).then_some(last),
             cancelling: header.cancelling.load(Ordering::Relaxed),
             awaiting,
         }

@@ -8,15 +8,20 @@
 //! load of tracing's global max level, which is `OFF` while no subscriber
 //! wants TRACE), then, only if that passes, a call to the out-of-line
 //! function that builds the event (and checks the callsite's interest).
+//! What the event reports (the task's id, spawn site, outcome) is read only
+//! once the level test passed: the callers pass closures that read it, so a
+//! spawn or an end without a subscriber loads nothing for it.
 
 use crate::error::TaskError;
 use crate::id::TaskId;
 use std::panic::Location;
 
-/// A task was spawned (registered; its first step not yet run).
+/// A task was spawned (registered; its first step not yet run): `task`
+/// gives its id and spawn site.
 #[inline(always)]
-pub(crate) fn spawned(id: TaskId, location: &'static Location<'static>) {
+pub(crate) fn spawned(task: impl FnOnce() -> (TaskId, &'static Location<'static>)) {
     if tracing::level_enabled!(tracing::Level::TRACE) {
+        let (id, location) = task();
         emit_spawned(id, location);
     }
 }
@@ -33,11 +38,12 @@ fn emit_spawned(id: TaskId, location: &'static Location<'static>) {
     );
 }
 
-/// A task ended: `error` is `None` for a value, else what it ended with.
+/// A task ended with `output` (a value, or the error it ended with): `id`
+/// gives its id.
 #[inline(always)]
-pub(crate) fn ended(id: TaskId, error: Option<&TaskError>) {
+pub(crate) fn ended<T>(id: impl FnOnce() -> TaskId, output: &Result<T, TaskError>) {
     if tracing::level_enabled!(tracing::Level::TRACE) {
-        emit_ended(id, error);
+        emit_ended(id(), output.as_ref().err());
     }
 }
 

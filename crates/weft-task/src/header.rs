@@ -37,10 +37,11 @@ pub(crate) struct Header {
     /// (Relaxed load and store, no RMW) only by the thread holding RUNNING;
     /// read by anyone (a dump).
     pub(crate) polls: AtomicU32,
-    /// The worker that last ran the task, plus one (0: none yet, or a
-    /// thread that is no worker). Relaxed: a statistic (`Runnable::set_worker`).
+    /// The index of the worker that last ran the task ([`NO_WORKER`]: none
+    /// yet). Relaxed: a statistic (`Runnable::set_worker`).
     pub(crate) last_worker: AtomicU32,
-    /// When it was spawned, in `clock::coarse_ms` (wrapping).
+    /// When it was spawned, in `clock::coarse_ms` (wrapping): on a thread
+    /// keeping a `SpawnClock` (a worker), its last reading (`clock.rs`).
     pub(crate) spawned_ms: u32,
     /// Guards `cold` (one byte here, beside the other small fields, where a
     /// `Mutex<Option<Box<Cold>>>` would take two words): `lock_cold`.
@@ -60,6 +61,9 @@ pub(crate) struct Header {
     /// [`Header::lock_cold`].
     pub(crate) cold: UnsafeCell<Option<Box<Cold>>>,
 }
+
+/// `Header::last_worker` of a task no worker has run yet.
+pub(crate) const NO_WORKER: u32 = u32::MAX;
 
 /// Rarely used per-task data.
 #[derive(Default)]

@@ -64,6 +64,7 @@ mod loom_tests;
 pub use callback::{DoneCallback, DoneCallbacks};
 pub use cancel::{catch_cancel, CatchCancel, Raise};
 pub use chain::AwaitDescription;
+pub use clock::SpawnClock;
 pub use dump::{AwaitEdge, SpawnSite, TaskDump, TaskInfo, TaskState};
 pub use error::{Cancelled, ContextError, InvalidStateError, PanicError, TaskError, TimeoutError};
 pub use exception::{

@@ -168,8 +168,9 @@ where
         cancelling: AtomicU32::new(0),
         intercept_depth: UnsafeCell::new(0),
         polls: AtomicU32::new(0),
-        last_worker: AtomicU32::new(0),
-        spawned_ms: crate::clock::coarse_ms(),
+        last_worker: AtomicU32::new(crate::header::NO_WORKER),
+        // The thread's cached reading on a worker (`clock.rs`).
+        spawned_ms: crate::clock::spawn_ms(),
         join_waker: UnsafeCell::new(None),
         awaiting: UnsafeCell::new(ManuallyDrop::new(None)),
         // A copy of the spawner's context: one `Arc` clone, none if empty.
@@ -661,7 +662,7 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
 ) {
     let header = &cell.header;
     // The runtime event (`events.rs`): one relaxed load without a subscriber.
-    crate::events::ended(header.id, output.as_ref().err());
+    crate::events::ended(|| header.id, &output);
     // The future is gone by now (dropped by `poll_future` or `cancel_future`),
     // and with it what it awaited: the record's reference goes too, so two
     // tasks that awaited each other do not keep each other alive.

@@ -104,7 +104,7 @@ impl TaskRegistry {
         drop(shard);
         // Here rather than in the generic spawn path, whose inlining the
         // check would change (callgrind: +30 instructions a spawn there).
-        crate::events::spawned(task.header().id, task.header().location);
+        crate::events::spawned(|| (task.header().id, task.header().location));
         true
     }
 

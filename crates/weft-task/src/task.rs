@@ -498,7 +498,8 @@ impl Runnable {
     }
 
     /// Worker number `worker` of a runtime is about to run the task: a task
-    /// dump then shows it as the worker that last ran the task.
+    /// dump then shows it as the worker that last ran the task. (`u32::MAX`
+    /// is no worker's number: the dump then shows none.)
     ///
     /// ```
     /// // A runtime's workers call `set_worker(index)` before each run.
@@ -510,11 +511,13 @@ impl Runnable {
     /// ```
     #[inline]
     pub fn set_worker(&self, worker: u32) {
-        // Relaxed: a statistic, read by dumps only; a plain store, no RMW.
+        // Relaxed: a statistic, read by dumps only; a plain store, no RMW,
+        // of the number as it is (no worker is `NO_WORKER`), so a worker's
+        // step stores a value it holds.
         self.raw
             .header()
             .last_worker
-            .store(worker.wrapping_add(1), crate::loom::sync::Ordering::Relaxed);
+            .store(worker, crate::loom::sync::Ordering::Relaxed);
     }
 
     /// The task's id.

@@ -186,7 +186,12 @@ fn start_eager(shared: &Shared, task: Runnable) {
         // A worker's step: counted in its metrics as the steps its loop runs.
         Some(Some(index)) => {
             let stats = &shared.remotes[index].stats;
-            step_timing::run_counted(stats, shared.config.step_timing(), task);
+            let timing = shared.config.step_timing();
+            if timing.is_on() {
+                step_timing::run_counted::<true>(index as u32, stats, &timing, task);
+            } else {
+                step_timing::run_counted::<false>(index as u32, stats, &timing, task);
+            }
         }
         Some(None) => {
             let task_ref = task.task_ref();

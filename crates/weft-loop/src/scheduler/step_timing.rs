@@ -19,7 +19,8 @@
 //! `task.id`, `task.name`, `task.location` (the spawn site) and `elapsed`.
 //!
 //! Off (the default, or a zero threshold), no clock is read: a worker's step
-//! pays one test of a flag the worker read at start, a step from a ready
+//! pays no test at all (the worker chose its plain loop at start,
+//! `run_counted::<false>`), a step from a ready
 //! queue (callbacks, pinned tasks) and a `block_on` turn one test of the
 //! runtime's configuration. The histogram counts a worker's task steps only
 //! (its buckets are per worker). What is run must inline as it would without
@@ -32,12 +33,21 @@ use crate::state::Shared;
 use std::time::{Duration, Instant};
 use weft_task::{Runnable, TaskRef};
 
-/// A worker runs one step of `task`: counted in its `stats`, and timed if
-/// `timing` asks (a slow step warned about, its time put in the histogram).
+/// Worker number `worker` runs one step of `task`: marked as the worker
+/// that last ran it (for dumps), counted in its `stats`, and, if `TIMED`
+/// (which must be `timing.is_on()`), timed as `timing` asks (a slow step
+/// warned about, its time put in the histogram). A worker's loop passes
+/// `TIMED` as a constant (`worker.rs`), so a plain step tests nothing.
 #[inline]
-pub(crate) fn run_counted(stats: &WorkerStats, timing: StepTiming, task: Runnable) {
+pub(crate) fn run_counted<const TIMED: bool>(
+    worker: u32,
+    stats: &WorkerStats,
+    timing: &StepTiming,
+    task: Runnable,
+) {
+    task.set_worker(worker);
     stats.count_step();
-    if timing.is_on() {
+    if TIMED {
         run_counted_timed(stats, timing, task);
     } else {
         task.run();
@@ -47,7 +57,7 @@ pub(crate) fn run_counted(stats: &WorkerStats, timing: StepTiming, task: Runnabl
 /// [`run_counted`] with timing on: out of line, so the plain path stays as
 /// small as it was.
 #[inline(never)]
-fn run_counted_timed(stats: &WorkerStats, timing: StepTiming, task: Runnable) {
+fn run_counted_timed(stats: &WorkerStats, timing: &StepTiming, task: Runnable) {
     let took = run_task_timed(task, timing.slow_poll);
     if timing.histogram {
         stats.record_poll_time(took);

@@ -18,10 +18,19 @@
 //! Every 61st tick a busy worker also turns the driver without blocking.
 //!
 //! Metrics and events (`metrics.rs`): every task step the worker runs goes
-//! through `Worker::run` (`WorkerStats::run`: counted, and timed only with
-//! the poll-time histogram on); busy time is added up on the way into a
-//! park and at the 61st tick; a park, its wake-up and a successful steal
-//! are counted and reported to `tracing` (target `weft::runtime`, trace).
+//! through `Worker::run` (`step_timing::run_counted`: marked with the
+//! worker's index for dumps, counted, and timed only with slow-poll
+//! warnings or the poll-time histogram on); busy time is added up on the
+//! way into a park and at the 61st tick; a park, its wake-up and a
+//! successful steal are counted and reported to `tracing` (target
+//! `weft::runtime`, trace).
+//!
+//! Whether steps are timed is fixed when the runtime is built, so the
+//! worker picks its timed or plain loop once, at start (`main::<TIMED>`):
+//! a plain step pays no test for it. The worker keeps a cached clock
+//! reading for the spawn times of the tasks it spawns (weft-task's
+//! `SpawnClock`), refreshed where it reads the clock anyway: when it wakes
+//! from a park and at the 61st tick.
 //!
 //! A worker that finds work while searching stops searching, and if it was the
 //! last searcher wakes another worker, so queued work always has a searcher or
@@ -61,12 +70,17 @@ struct Worker<'a> {
     /// This worker's entry in `Shared::remotes` (its LIFO slot and counters),
     /// looked up once: the tick reads the slot every time.
     mine: &'a Remote,
+    /// `own.index`, as each step marks the task it runs with it (held here,
+    /// a load away, rather than behind `own`).
+    index: u32,
     tick: Cell<u32>,
     searching: Cell<bool>,
     lifo_streak: Cell<u8>,
     rng: Cell<u64>,
     /// Whether and why task steps are timed (`step_timing.rs`).
     timing: StepTiming,
+    /// The cached clock reading its spawns take (module header).
+    spawn_clock: weft_task::SpawnClock,
     /// When the busy stretch being measured began: the last wake-up from a
     /// park, or the last time busy time was added up (`metrics.rs`).
     busy_since: Cell<Instant>,
@@ -102,6 +116,7 @@ pub(crate) fn run_worker(
         lp: &lp,
         own,
         mine: &lp.shared.remotes[index],
+        index: index as u32,
         tick: Cell::new(0),
         searching: Cell::new(false),
         lifo_streak: Cell::new(0),
@@ -109,6 +124,7 @@ pub(crate) fn run_worker(
             0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407),
         ),
         timing: lp.shared.config.step_timing(),
+        spawn_clock: weft_task::SpawnClock::keep(),
         busy_since: Cell::new(Instant::now()),
     };
     let _enter = lp.enter();
@@ -120,7 +136,11 @@ pub(crate) fn run_worker(
             let _ = started.send(outcome);
         }
     }
-    w.main();
+    if w.timing.is_on() {
+        w.main::<true>();
+    } else {
+        w.main::<false>();
+    }
     w.mine.stats.add_busy(w.busy_since.get());
     lp.shutdown_pinned(true);
     while let Some(t) = w.queue().pop() {
@@ -176,26 +196,27 @@ impl Worker<'_> {
         &self.own.queue
     }
 
-    /// The worker's loop: ticks until the runtime closes.
-    fn main(&self) {
+    /// The worker's loop: ticks until the runtime closes; `TIMED`: whether
+    /// its steps are timed (`self.timing.is_on()`, module header).
+    fn main<const TIMED: bool>(&self) {
         while !self.lp.shared.is_closed() {
             self.tick.set(self.tick.get().wrapping_add(1));
             match self.next() {
                 Some(Next::Task(task)) => {
                     self.stop_searching();
-                    self.run(task);
+                    self.run::<TIMED>(task);
                     continue;
                 }
                 Some(Next::Ready) => {
                     self.stop_searching();
-                    self.lp.run_ready(|task| self.run(task));
+                    self.lp.run_ready(|task| self.run::<TIMED>(task));
                     continue;
                 }
                 None => {}
             }
             if let Some(task) = self.search() {
                 self.stop_searching();
-                self.run(task);
+                self.run::<TIMED>(task);
                 continue;
             }
             if self.lp.has_local_work() {
@@ -205,12 +226,11 @@ impl Worker<'_> {
         }
     }
 
-    /// Runs one task step, counting it (and timing it, with the histogram
-    /// on) in this worker's metrics.
+    /// Runs one task step: marked as this worker's, counted in its metrics,
+    /// timed if `TIMED`.
     #[inline]
-    fn run(&self, task: Runnable) {
-        task.set_worker(self.own.index as u32);
-        step_timing::run_counted(&self.mine.stats, self.timing, task);
+    fn run<const TIMED: bool>(&self, task: Runnable) {
+        step_timing::run_counted::<TIMED>(self.index, &self.mine.stats, &self.timing, task);
     }
 
     /// About to run what it found: a searcher stops searching.
@@ -223,13 +243,16 @@ impl Worker<'_> {
     }
 
     /// The tick's step 2 (module header). Inlined into both of `main`'s
-    /// loops, as it was into the one loop before there were two.
+    /// loops (timed and plain), as it was into the one loop before there
+    /// were two.
     #[inline(always)]
     fn next(&self) -> Option<Next> {
         if self.tick.get() % GLOBAL_QUEUE_INTERVAL == 0 {
-            // Busy time, so a worker that never parks still shows it.
+            // Busy time, so a worker that never parks still shows it; and
+            // the clock its spawns take.
             self.busy_since
                 .set(self.mine.stats.add_busy(self.busy_since.get()));
+            self.spawn_clock.refresh();
             self.lp.shared.driver.maintain();
             self.lp.drain_inbox();
             if let Some(t) = self.steal_injector(self.queue().len()) {
@@ -392,6 +415,7 @@ impl Worker<'_> {
             },
         );
         self.busy_since.set(Instant::now());
+        self.spawn_clock.refresh();
         // Awake and off the sleeper list: wake what the driver found (the
         // tasks land in this worker's queues).
         if let Some(mut turning) = turning {
