@@ -118,14 +118,17 @@ use weft_task::awaiting::DescribedWait;
 use weft_task::AwaitDescription;
 
 use crate::loom::const_fn_unless_loom;
-use crate::loom::sync::{AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
+use crate::loom::sync::{fence, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
 
 /// The list has been closed ([`Locked::close`]).
 const CLOSED: usize = 0b01;
 /// The queue is non-empty (so `units` is 0). Only changed under the lock.
 const WAITERS: usize = 0b10;
+/// A waiter was handed a wake-up by [`Locked::hand_over`] and has not looked
+/// yet (protocol step 9). Only changed under the lock.
+const RESERVED: usize = 0b100;
 /// Where the unit count starts in the word.
-const SHIFT: u32 = 2;
+const SHIFT: u32 = 3;
 
 /// The most free units a list holds; releases past it saturate.
 pub(crate) const MAX_UNITS: usize = usize::MAX >> (SHIFT + 1);
@@ -176,6 +179,9 @@ struct Slot {
     /// The primitive's number for this waiter ([`Locked::tag_queued`]), or
     /// `NONE`.
     tag: usize,
+    /// Handed a wake-up by [`Locked::hand_over`], counted in
+    /// [`Inner::reserved`] until freed.
+    reserved: bool,
     prev: usize,
     /// The next queued slot, or (while `Free`) the next free slot.
     next: usize,
@@ -192,6 +198,9 @@ pub(crate) struct Inner<S> {
     head: usize,
     tail: usize,
     next_ticket: u64,
+    /// Slots handed a wake-up by [`Locked::hand_over`] and not freed yet;
+    /// `RESERVED` is set in the word while it is not zero.
+    reserved: usize,
     pub(crate) user: S,
 }
 
@@ -263,6 +272,7 @@ impl<S> WaitList<S> {
                     head: NONE,
                     tail: NONE,
                     next_ticket: 0,
+                    reserved: 0,
                     user,
                 }),
                 threads: Condvar::new(),
@@ -283,6 +293,71 @@ impl<S> WaitList<S> {
     /// Whether the list is closed.
     pub(crate) fn is_closed(&self) -> bool {
         self.word.load(Ordering::Relaxed) & CLOSED != 0
+    }
+
+    /// Whether a newcomer must queue instead of looking at what the list
+    /// guards (protocol step 9): someone is queued, or was handed a wake-up
+    /// and has not looked yet. One load; never takes the lock.
+    pub(crate) fn must_queue(&self) -> bool {
+        self.word.load(Ordering::Relaxed) & (WAITERS | RESERVED) != 0
+    }
+
+    /// Protocol step 9, the maker's side: call after making what the waiters
+    /// wait for available (an item pushed, a place freed). Wakes the head
+    /// waiter if anyone is queued; costs a fence and a load when no one is.
+    pub(crate) fn wake_one(&self) {
+        // SeqCst: pairs with the fence in `Acquiring::poll_watch` (and
+        // `WaitList::wait_watch`) between queueing (`WAITERS` set) and the
+        // waiter's last look: either that look sees what the caller made
+        // available, or this load sees `WAITERS`.
+        fence(Ordering::SeqCst);
+        if self.word.load(Ordering::Relaxed) & WAITERS != 0 {
+            self.lock().hand_over();
+        }
+    }
+
+    /// Protocol step 9 for a plain thread: returns `attempt`'s first
+    /// `Some`, blocking between tries until a [`wake_one`](Self::wake_one)
+    /// (or a close) wakes it, for at most until `deadline` (`None` then).
+    /// `attempt(owed)` runs under the list's lock: it must not take it; see
+    /// [`Acquiring::poll_watch`] for `owed`.
+    pub(crate) fn wait_watch<T>(
+        &self,
+        deadline: Option<Instant>,
+        mut attempt: impl FnMut(usize) -> Option<T>,
+    ) -> Option<T> {
+        if !self.must_queue() {
+            if let Some(t) = attempt(0) {
+                return Some(t);
+            }
+        }
+        let mut w = Waiter::new(1);
+        let mut front = false;
+        let mut locked = self.lock();
+        loop {
+            locked.enqueue_at(&mut w, None, front);
+            // SeqCst: pairs with the fence in `wake_one` (see there).
+            fence(Ordering::SeqCst);
+            let owed = locked.inner().reserved;
+            if let Some(t) = attempt(owed) {
+                locked.leave_passing_on(&mut w);
+                return Some(t);
+            }
+            match locked.wait_thread(&mut w, deadline) {
+                // Woken (or closed): look again, keeping the turn if it fails.
+                Ok(()) | Err(Fail::Closed) => {
+                    if let Some(t) = attempt(0) {
+                        return Some(t);
+                    }
+                    front = true;
+                }
+                Err(Fail::NoUnits) => {
+                    // Timed out, still queued.
+                    locked.leave_passing_on(&mut w);
+                    return None;
+                }
+            }
+        }
     }
 
     /// Takes `n` units without waiting (protocol step 1). Never takes the lock.
@@ -334,7 +409,7 @@ impl<S> WaitList<S> {
             if units > bound {
                 return Added::OverBound;
             }
-            let new = (units.min(MAX_UNITS) << SHIFT) | (cur & CLOSED);
+            let new = (units.min(MAX_UNITS) << SHIFT) | (cur & (CLOSED | RESERVED));
             // Release: pairs with the Acquire in `try_acquire` and in
             // `Locked::take_or_enqueue` of whoever takes these units next.
             match self
@@ -499,6 +574,85 @@ impl Acquiring {
         r
     }
 
+    /// Protocol step 9, the waiter's side: polls for what `attempt` looks
+    /// for (an item in a ring, a place in it), queueing between tries; the
+    /// list carries no units, only wake-ups ([`WaitList::wake_one`]). A
+    /// newcomer looks first unless others wait ([`WaitList::must_queue`]);
+    /// a waiter queues, then looks once more (so a `wake_one` that came
+    /// before it queued is not lost); one woken that finds nothing queues
+    /// again at the head. `attempt` runs under the list's lock on those
+    /// second looks: it must not take it. `attempt(owed)` must leave `owed`
+    /// items (places) for the waiters handed a wake-up and not yet run: a
+    /// newcomer's look after queueing does not take what a woken waiter was
+    /// woken for (a newcomer looking first, and a woken waiter, pass 0:
+    /// nobody else is owed anything then, or it is owed itself). Spends one unit of the task's
+    /// cooperative budget on the first poll. The future's `Drop` calls
+    /// [`cancel_watch`](Self::cancel_watch).
+    pub(crate) fn poll_watch<S, T>(
+        &mut self,
+        list: &WaitList<S>,
+        cx: &mut Context<'_>,
+        mut attempt: impl FnMut(usize) -> Option<T>,
+    ) -> Poll<T> {
+        if self.done {
+            return Poll::Pending;
+        }
+        let mut locked = if self.waiter.is_queued() {
+            let mut locked = list.lock();
+            match locked.poll_slot(&mut self.waiter, cx.waker()) {
+                Poll::Pending => return Poll::Pending,
+                // Handed a wake-up, or closed: look again.
+                Poll::Ready(_) => {}
+            }
+            if let Some(t) = attempt(0) {
+                drop(locked);
+                return self.finish_watch(t);
+            }
+            // Another took it first: wait again, keeping the turn.
+            locked.enqueue_at(&mut self.waiter, Some(cx.waker()), true);
+            locked
+        } else {
+            if weft_task::coop::poll_proceed(cx).is_pending() {
+                return Poll::Pending;
+            }
+            if !list.must_queue() {
+                if let Some(t) = attempt(0) {
+                    return self.finish_watch(t);
+                }
+            }
+            let mut locked = list.lock();
+            locked.enqueue_at(&mut self.waiter, Some(cx.waker()), false);
+            locked
+        };
+        // SeqCst: pairs with the fence in `WaitList::wake_one` (see there).
+        fence(Ordering::SeqCst);
+        let owed = locked.inner().reserved;
+        if let Some(t) = attempt(owed) {
+            locked.leave_passing_on(&mut self.waiter);
+            drop(locked);
+            return self.finish_watch(t);
+        }
+        drop(locked);
+        let kind = self.kind;
+        self.described.pending(|| AwaitDescription::new(kind));
+        Poll::Pending
+    }
+
+    fn finish_watch<T>(&mut self, t: T) -> Poll<T> {
+        self.done = true;
+        self.described.ready();
+        Poll::Ready(t)
+    }
+
+    /// The future of a [`poll_watch`](Self::poll_watch) was dropped: leaves
+    /// the queue, passing on a wake-up it was handed and did not use.
+    pub(crate) fn cancel_watch<S>(&mut self, list: &WaitList<S>) {
+        if !self.waiter.is_queued() {
+            return;
+        }
+        list.lock().leave_passing_on(&mut self.waiter);
+    }
+
     /// The future was dropped: leaves the queue and hands on whatever units
     /// were assigned to it (protocol step 6).
     pub(crate) fn cancel<S>(&mut self, list: &WaitList<S>) {
@@ -633,7 +787,8 @@ impl<'a, S> Locked<'a, S> {
         }
     }
 
-    fn alloc_slot(&mut self, units: usize, assigned: usize, wake: Wake) -> usize {
+    /// Takes a free slot and links it at the tail (at the head if `front`).
+    fn alloc_slot(&mut self, units: usize, assigned: usize, wake: Wake, front: bool) -> usize {
         let inner = self.inner();
         let ticket = inner.next_ticket;
         inner.next_ticket += 1;
@@ -643,8 +798,9 @@ impl<'a, S> Locked<'a, S> {
             assigned,
             ticket,
             tag: NONE,
-            prev: inner.tail,
-            next: NONE,
+            reserved: false,
+            prev: if front { NONE } else { inner.tail },
+            next: if front { inner.head } else { NONE },
             wake,
         };
         let idx = if inner.free != NONE {
@@ -656,13 +812,19 @@ impl<'a, S> Locked<'a, S> {
             inner.slots.push(slot);
             inner.slots.len() - 1
         };
-        if inner.tail == NONE {
+        if front {
+            match inner.head {
+                NONE => inner.tail = idx,
+                head => inner.slots[head].prev = idx,
+            }
             inner.head = idx;
         } else {
-            let tail = inner.tail;
-            inner.slots[tail].next = idx;
+            match inner.tail {
+                NONE => inner.head = idx,
+                tail => inner.slots[tail].next = idx,
+            }
+            inner.tail = idx;
         }
-        inner.tail = idx;
         idx
     }
 
@@ -671,8 +833,18 @@ impl<'a, S> Locked<'a, S> {
         let slot = &mut inner.slots[idx];
         slot.state = SlotState::Free;
         let wake = std::mem::replace(&mut slot.wake, Wake::Idle);
+        let reserved = std::mem::take(&mut slot.reserved);
         slot.next = inner.free;
         inner.free = idx;
+        if reserved {
+            inner.reserved -= 1;
+            if inner.reserved == 0 {
+                // Relaxed: as `WAITERS` in `unlink`, a hint read outside the
+                // lock (`WaitList::must_queue`); what it guards is published
+                // by the lock and by the fences of step 9.
+                self.list.word.fetch_and(!RESERVED, Ordering::Relaxed);
+            }
+        }
         if let Wake::Task(w) = wake {
             self.stale = Some(w);
         }
@@ -726,7 +898,7 @@ impl<'a, S> Locked<'a, S> {
             let (new, taken) = if free >= n {
                 (cur - (n << SHIFT), n)
             } else {
-                (WAITERS, free)
+                (WAITERS | (cur & RESERVED), free)
             };
             // Acquire: pairs with `add_free`'s Release (the units' releaser).
             match word.compare_exchange_weak(cur, new, Ordering::Acquire, Ordering::Relaxed) {
@@ -738,24 +910,50 @@ impl<'a, S> Locked<'a, S> {
         // `WAITERS` is set: the loop left either on seeing it or by the CAS
         // that set it, and only this lock's holder clears it. So no second
         // read-modify-write of the hot word (`enqueue`'s `mark_waiters`).
-        self.link(w, taken, waker);
+        self.link(w, taken, waker, false);
         None
     }
 
     /// Queues `w` without taking units (the notify-style primitives).
     pub(crate) fn enqueue(&mut self, w: &mut Waiter, waker: Option<&Waker>) {
-        self.link(w, 0, waker);
+        self.link(w, 0, waker, false);
         self.mark_waiters();
     }
 
-    /// Links `w` at the tail with `taken` units already its own. The caller
-    /// sees to `WAITERS`.
-    fn link(&mut self, w: &mut Waiter, taken: usize, waker: Option<&Waker>) {
+    /// [`enqueue`](Self::enqueue), at the tail, or at the head if `front`
+    /// (a waiter handed a wake-up that found nothing: it keeps its turn).
+    pub(crate) fn enqueue_at(&mut self, w: &mut Waiter, waker: Option<&Waker>, front: bool) {
+        self.link(w, 0, waker, front);
+        self.mark_waiters();
+    }
+
+    /// Links `w` at the tail (the head if `front`) with `taken` units
+    /// already its own. The caller sees to `WAITERS`.
+    fn link(&mut self, w: &mut Waiter, taken: usize, waker: Option<&Waker>, front: bool) {
         let wake = match waker {
             Some(waker) => Wake::Task(waker.clone()),
             None => Wake::Thread,
         };
-        w.slot = self.alloc_slot(w.units, taken, wake);
+        w.slot = self.alloc_slot(w.units, taken, wake, front);
+    }
+
+    /// Protocol step 9: wakes the head waiter, if any, marking its slot
+    /// reserved (`RESERVED` set until its owner frees it); returns whether
+    /// there was one.
+    pub(crate) fn hand_over(&mut self) -> bool {
+        let head = self.inner().head;
+        if head == NONE {
+            return false;
+        }
+        self.assign(head);
+        let inner = self.inner();
+        inner.slots[head].reserved = true;
+        inner.reserved += 1;
+        if inner.reserved == 1 {
+            // Relaxed: see `free_slot`.
+            self.list.word.fetch_or(RESERVED, Ordering::Relaxed);
+        }
+        true
     }
 
     /// Checks a queued waiter's slot: `Ready` (slot freed) once assigned or
@@ -871,6 +1069,15 @@ impl<'a, S> Locked<'a, S> {
     pub(crate) fn cancel(&mut self, w: &mut Waiter) {
         if let Left::Queued(a) | Left::Assigned(a) = self.leave(w) {
             self.release(a);
+        }
+    }
+
+    /// Protocol step 9's leave: takes `w` out of the list; a wake-up it was
+    /// handed ([`hand_over`](Self::hand_over)) and did not use goes to the
+    /// next waiter.
+    pub(crate) fn leave_passing_on(&mut self, w: &mut Waiter) {
+        if let Left::Assigned(_) = self.leave(w) {
+            self.hand_over();
         }
     }
 

@@ -281,11 +281,11 @@ impl<S: Storage> Shared<S> {
         self.unfinished.fetch_add(1, Ordering::Relaxed);
         let refused = match &self.ring {
             // The ring's close refuses the push if the shutdown came first.
+            // An unbounded ring here (a bounded one is pushed by
+            // `try_push`): never full.
             Some(ring) => match ring.push(item) {
                 Ok(()) => {
-                    // After the push: this unit's Release (in the wait list)
-                    // publishes the item to the getter that acquires it.
-                    self.items.release(1);
+                    self.items.wake_one();
                     return Ok(());
                 }
                 Err(item) => item,
@@ -307,13 +307,69 @@ impl<S: Storage> Shared<S> {
         Err(QueueShutDown(refused))
     }
 
-    /// Protocol step 2 after the unit is ours (or the list is closed): pop.
-    /// `None` only once the queue has been shut down.
-    fn take(&self) -> Option<S::Item> {
-        let item = match &self.ring {
-            Some(ring) => ring.pop(),
-            None => self.items.lock().user().items.pop(),
+    /// Protocol step 1 on a ring that bounds the queue: pushes the item in
+    /// `item` if there is a place (`Some(Ok)`, `item` emptied), gives it
+    /// back if the queue was shut down (`Some(Err)`), or leaves it there if
+    /// the ring is full, or has no more than `owed` places free (`None`). Wakes no getter (the caller does, outside
+    /// the `slots` lock this may run under).
+    fn try_push(
+        &self,
+        ring: &Ring<S::Item>,
+        item: &mut Option<S::Item>,
+        owed: usize,
+    ) -> Option<Result<(), S::Item>> {
+        // A full ring would make the count below go up and down again; and
+        // `owed` places are for putters woken and not yet run.
+        let full = match owed {
+            0 => ring.is_full(),
+            owed => ring.len().saturating_add(owed) >= self.maxsize,
         };
+        if full && !ring.is_closed() {
+            return None;
+        }
+        let Some(value) = item.take() else {
+            // Pushed already: `Put` polls no further once it has.
+            return None;
+        };
+        // Relaxed: as in `insert`.
+        self.unfinished.fetch_add(1, Ordering::Relaxed);
+        match ring.try_push(value) {
+            Ok(()) => Some(Ok(())),
+            Err(back) => {
+                self.finish(1);
+                match back {
+                    Ok(full) => {
+                        *item = Some(full);
+                        None
+                    }
+                    Err(refused) => Some(Err(refused)),
+                }
+            }
+        }
+    }
+
+    /// Whether the ring bounds the queue: its places are the ring's, and
+    /// `slots` only wakes putters (protocol step 1).
+    fn ring_places(&self) -> Option<(&Ring<S::Item>, &WaitList)> {
+        match (&self.ring, &self.slots) {
+            (Some(ring), Some(slots)) if ring.is_bounded() => Some((ring, slots)),
+            _ => None,
+        }
+    }
+
+    /// After a ring pop (`Some` item) or the shutdown's end (`None`): gives
+    /// the place back.
+    fn popped(&self, item: Option<S::Item>) -> Result<S::Item, QueueShutDown> {
+        if item.is_some() {
+            self.release_slot();
+        }
+        item.ok_or(QueueShutDown(()))
+    }
+
+    /// Protocol step 2 on a locked store, after the unit is ours (or the list
+    /// is closed): pop. `None` only once the queue has been shut down.
+    fn take(&self) -> Option<S::Item> {
+        let item = self.items.lock().user().items.pop();
         if item.is_some() {
             self.release_slot();
         }
@@ -329,8 +385,10 @@ impl<S: Storage> Shared<S> {
     }
 
     fn release_slot(&self) {
-        if let Some(slots) = &self.slots {
-            slots.release(1);
+        match (&self.slots, &self.ring) {
+            (Some(slots), Some(ring)) if ring.is_bounded() => slots.wake_one(),
+            (Some(slots), _) => slots.release(1),
+            (None, _) => {}
         }
     }
 
@@ -503,6 +561,24 @@ impl<S: Storage> GenericQueue<S> {
     /// assert!(q.put_nowait(2).unwrap_err().is_full());
     /// ```
     pub fn put_nowait(&self, item: S::Item) -> Result<(), TryPutError<S::Item>> {
+        if let Some((ring, slots)) = self.shared.ring_places() {
+            // Waiting putters (or one woken, not yet run) go first.
+            if slots.must_queue() && !ring.is_closed() {
+                return Err(TryPutError::Full(QueueFull(item)));
+            }
+            let mut item = Some(item);
+            return match self.shared.try_push(ring, &mut item, 0) {
+                Some(Ok(())) => {
+                    self.shared.items.wake_one();
+                    Ok(())
+                }
+                Some(Err(item)) => Err(TryPutError::ShutDown(QueueShutDown(item))),
+                None => match item {
+                    Some(item) => Err(TryPutError::Full(QueueFull(item))),
+                    None => unreachable!("a refused push gives its item back"),
+                },
+            };
+        }
         if let Some(slots) = &self.shared.slots {
             match slots.try_acquire(1) {
                 Ok(()) => {}
@@ -524,6 +600,17 @@ impl<S: Storage> GenericQueue<S> {
     /// assert!(q.get_nowait().unwrap_err().is_empty());
     /// ```
     pub fn get_nowait(&self) -> Result<S::Item, TryGetError> {
+        if let Some(ring) = &self.shared.ring {
+            // Waiting getters (or one woken, not yet run) go first, until the
+            // shutdown: then anyone drains.
+            if self.shared.items.must_queue() && !ring.is_closed() {
+                return Err(TryGetError::Empty(QueueEmpty));
+            }
+            return match ring.pop_or_closed() {
+                Some(item) => self.shared.popped(item).map_err(TryGetError::ShutDown),
+                None => Err(TryGetError::Empty(QueueEmpty)),
+            };
+        }
         match self.shared.items.try_acquire(1) {
             Ok(()) | Err(Fail::Closed) => self
                 .shared
@@ -561,6 +648,22 @@ impl<S: Storage> GenericQueue<S> {
         item: S::Item,
         timeout: Option<Duration>,
     ) -> Result<(), BlockingPutError<S::Item>> {
+        if let Some((ring, slots)) = self.shared.ring_places() {
+            let mut item = Some(item);
+            return match slots.wait_watch(deadline(timeout), |owed| {
+                self.shared.try_push(ring, &mut item, owed)
+            }) {
+                Some(Ok(())) => {
+                    self.shared.items.wake_one();
+                    Ok(())
+                }
+                Some(Err(item)) => Err(BlockingPutError::ShutDown(item)),
+                None => match item {
+                    Some(item) => Err(BlockingPutError::TimedOut(item)),
+                    None => unreachable!("a refused push gives its item back"),
+                },
+            };
+        }
         if let Some(slots) = &self.shared.slots {
             match slots.acquire_blocking(1, deadline(timeout)) {
                 Ok(()) => {}
@@ -590,6 +693,19 @@ impl<S: Storage> GenericQueue<S> {
     /// assert_eq!(consumer.join().unwrap(), Ok(7));
     /// ```
     pub fn get_blocking(&self, timeout: Option<Duration>) -> Result<S::Item, BlockingGetError> {
+        if let Some(ring) = &self.shared.ring {
+            return match self
+                .shared
+                .items
+                .wait_watch(deadline(timeout), |owed| ring.pop_beyond(owed))
+            {
+                Some(item) => self
+                    .shared
+                    .popped(item)
+                    .map_err(|QueueShutDown(())| BlockingGetError::ShutDown),
+                None => Err(BlockingGetError::TimedOut),
+            };
+        }
         match self.shared.items.acquire_blocking(1, deadline(timeout)) {
             Ok(()) | Err(Fail::Closed) => self.shared.take().ok_or(BlockingGetError::ShutDown),
             Err(Fail::NoUnits) => Err(BlockingGetError::TimedOut),
@@ -764,6 +880,21 @@ impl<S: Storage> Future for Put<'_, S> {
             // Polled after completion.
             return Poll::Pending;
         }
+        if let Some((ring, slots)) = this.shared.ring_places() {
+            let shared = this.shared;
+            let item = &mut this.item;
+            return match this
+                .state
+                .poll_watch(slots, cx, |owed| shared.try_push(ring, item, owed))
+            {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Ok(())) => {
+                    shared.items.wake_one();
+                    Poll::Ready(Ok(()))
+                }
+                Poll::Ready(Err(item)) => Poll::Ready(Err(QueueShutDown(item))),
+            };
+        }
         let closed = match &this.shared.slots {
             Some(slots) => match this.state.poll(slots, cx) {
                 Poll::Pending => return Poll::Pending,
@@ -788,7 +919,9 @@ impl<S: Storage> Future for Put<'_, S> {
 
 impl<S: Storage> Drop for Put<'_, S> {
     fn drop(&mut self) {
-        if let Some(slots) = &self.shared.slots {
+        if let Some((_, slots)) = self.shared.ring_places() {
+            self.state.cancel_watch(slots);
+        } else if let Some(slots) = &self.shared.slots {
             self.state.cancel(slots);
         }
     }
@@ -830,6 +963,15 @@ impl<S: Storage> Future for Get<'_, S> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
+        if let Some(ring) = &this.shared.ring {
+            return match this
+                .state
+                .poll_watch(&this.shared.items, cx, |owed| ring.pop_beyond(owed))
+            {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(item) => Poll::Ready(this.shared.popped(item)),
+            };
+        }
         match this.state.poll(&this.shared.items, cx) {
             Poll::Pending => Poll::Pending,
             // Closed: after a shutdown, drain what is left.
@@ -842,7 +984,11 @@ impl<S: Storage> Future for Get<'_, S> {
 
 impl<S: Storage> Drop for Get<'_, S> {
     fn drop(&mut self) {
-        self.state.cancel(&self.shared.items);
+        if self.shared.ring.is_some() {
+            self.state.cancel_watch(&self.shared.items);
+        } else {
+            self.state.cancel(&self.shared.items);
+        }
     }
 }
 

@@ -3,14 +3,14 @@
 //! running at once on two threads share no lock (see the queue's module
 //! header, "The lock-free ring").
 //!
-//! The ring is not what bounds the queue: the `slots` wait list is. A put
-//! pushes only while it holds a slot unit, and a get gives its slot unit back
-//! only after its pop returned, so the pushes in flight never outnumber the
-//! free places of a ring sized `maxsize`. Very large or zero `maxsize` gets the
-//! unbounded kind (a list of blocks), which allocates as it grows instead of
-//! reserving `maxsize` places up front.
+//! The ring is the truth for "is there an item", and, for a queue of
+//! `maxsize` up to `RING_MAX` (a ring of exactly `maxsize` places), for "is
+//! there a place": the queue's wait lists only put waiters to sleep and wake
+//! them. Very large or zero `maxsize` gets the unbounded kind (a list of
+//! blocks), which allocates as it grows instead of reserving `maxsize` places
+//! up front; a large bounded queue then counts its places in its `slots` list.
 
-use concurrent_queue::{ConcurrentQueue, PushError};
+use concurrent_queue::{ConcurrentQueue, PopError, PushError};
 
 /// The largest `maxsize` given a ring of its own size; a larger one takes the
 /// unbounded kind (the slots still bound it).
@@ -34,18 +34,63 @@ impl<T> Ring<T> {
     /// either lands before the close (and a pop after the close finds it) or
     /// is refused.
     ///
-    /// The caller holds a slot unit (bounded queues), so there is room: see
-    /// the module header.
+    /// For an unbounded ring only (bounded queues past `RING_MAX` count their
+    /// places in the `slots` list): there is always room.
     pub(super) fn push(&self, item: T) -> Result<(), T> {
         match self.0.push(item) {
             Ok(()) => Ok(()),
             Err(PushError::Closed(item)) => Err(item),
-            // A bounded ring has `maxsize` places and a pusher holds one of
-            // the `maxsize` slot units, each given back only after its pop
-            // returned (the slots list's Release/Acquire orders that pop
-            // before this push): full is impossible, whatever the user does.
-            Err(PushError::Full(_)) => unreachable!("queue ring full while a slot was held"),
+            // Only an unbounded ring is pushed this way (a bounded one with
+            // `try_push`): full is impossible.
+            Err(PushError::Full(_)) => unreachable!("unbounded queue ring full"),
         }
+    }
+
+    /// Whether the ring itself bounds the queue (a ring of `maxsize`
+    /// places): then it is the truth for "is there a place", and the `slots`
+    /// list only puts putters to sleep and wakes them (the queue's protocol,
+    /// step 1).
+    pub(super) fn is_bounded(&self) -> bool {
+        self.0.capacity().is_some()
+    }
+
+    /// Whether it holds as many items as it has places (never if unbounded).
+    pub(super) fn is_full(&self) -> bool {
+        self.0.is_full()
+    }
+
+    /// Whether [`close`](Self::close) ran.
+    pub(super) fn is_closed(&self) -> bool {
+        self.0.is_closed()
+    }
+
+    /// Appends `item` if there is a place: `Err(Ok(item))` back if the
+    /// ring is full, `Err(Err(item))` if it was closed first.
+    pub(super) fn try_push(&self, item: T) -> Result<(), Result<T, T>> {
+        match self.0.push(item) {
+            Ok(()) => Ok(()),
+            Err(PushError::Full(item)) => Err(Ok(item)),
+            Err(PushError::Closed(item)) => Err(Err(item)),
+        }
+    }
+
+    /// The oldest item (`Some(Some)`), or `Some(None)` once the ring is closed
+    /// and empty; `None` if it is empty and open.
+    pub(super) fn pop_or_closed(&self) -> Option<Option<T>> {
+        match self.0.pop() {
+            Ok(item) => Some(Some(item)),
+            Err(PopError::Empty) => None,
+            Err(PopError::Closed) => Some(None),
+        }
+    }
+
+    /// [`pop_or_closed`](Self::pop_or_closed), but `None` unless more than
+    /// `owed` items are there (those are for getters woken and not yet run).
+    pub(super) fn pop_beyond(&self, owed: usize) -> Option<Option<T>> {
+        if owed > 0 && self.0.len() <= owed && !self.0.is_closed() {
+            return None;
+        }
+        self.pop_or_closed()
     }
 
     /// Removes the oldest item; `None` if there is none. After a close it
