@@ -9,13 +9,14 @@
 //!
 //! # The state word and the queue
 //!
-//! `word` (an `AtomicUsize`) is `units << SHIFT | WAITERS | CLOSED`:
+//! `word` (an `AtomicUsize`) is `units << SHIFT | RESERVED | WAITERS | CLOSED`:
 //!
 //! | bit / field | meaning | may not coexist with |
 //! |-------------|---------|----------------------|
 //! | `units`     | free units anyone may take | `WAITERS` (units are 0 while it is set) |
 //! | `WAITERS`   | the queue is non-empty; set and cleared only under the lock | `units > 0` |
 //! | `CLOSED`    | [`Locked::close`] ran: waiters and new acquires fail | — |
+//! | `RESERVED`  | a slot handed a wake-up by [`Locked::hand_over`] is not freed yet (step 9); set and cleared only under the lock | `units > 0` (step 9's lists carry no units) |
 //!
 //! The queue lives in `inner` (a `Mutex`): a slab of [`Slot`]s linked into a
 //! FIFO list by index. A waiter's slot is in one of these states:
@@ -60,6 +61,27 @@
 //! 8. **Tags**: a primitive may number its queued waiters, head first
 //!    ([`Locked::tag_queued`]); a slot keeps its tag until its owner frees it
 //!    and reads it ([`Locked::tag`]). A barrier's arrival indices are these.
+//! 9. **Watch** (the FIFO queue: its lock-free ring is the truth for "is
+//!    there an item / a place", and the list carries no units, only
+//!    wake-ups; async-channel and event-listener's shape, kept FIFO).
+//!    A waiter ([`Acquiring::poll_watch`], [`WaitList::wait_watch`]) looks
+//!    at the ring first unless [`WaitList::must_queue`] (`WAITERS` or
+//!    `RESERVED` set: someone is ahead of it); else, or if it found
+//!    nothing, it queues under the lock, issues a SeqCst fence and looks
+//!    once more, leaving `owed` (the slots handed a wake-up and not freed)
+//!    items or places to those woken ones. The maker (a push, a pop)
+//!    changes the ring, then [`WaitList::wake_one`]: a SeqCst fence and a
+//!    load of `word`, and only if `WAITERS` is set, the lock and
+//!    [`Locked::hand_over`]: the head is unlinked, marked `Assigned` and
+//!    reserved, and woken. A woken waiter looks (without leaving anything
+//!    owed: it is the one owed); if a racing newcomer took the item first,
+//!    it queues again at the head and looks once more. A waiter that leaves
+//!    with a wake-up it did not use passes it to the next
+//!    ([`Locked::leave_passing_on`]). The two fences make the race of a
+//!    waiter queueing and a maker's `wake_one` a store-buffering pair:
+//!    either the waiter's last look sees the maker's change, or the maker's
+//!    load sees `WAITERS` and wakes the head. No unit moves: the ring's
+//!    own atomics publish the items.
 //!
 //! Wakers are collected while the lock is held and woken after it is dropped
 //! (32 at a time; a longer release drops and retakes the lock in between), and
@@ -88,6 +110,12 @@
 //!   it was woken") returns its units in `leave`, under the lock, and the
 //!   primitive hands them on (step 6). The loom models in `loom_tests` check
 //!   exactly this on this code.
+//! * Step 9: every item (place) in the ring beyond the `owed` ones is either
+//!   seen by a queued waiter's last look, or was made after that waiter's
+//!   `WAITERS` was visible, and then its maker woke the head; a woken waiter
+//!   is owed one, takes it, or (a newcomer's fast look raced it) queues
+//!   again and looks again; one dropped passes its wake-up on. The queue's
+//!   loom models (`queue/loom_tests.rs`) check these races on this code.
 //!
 //! # FIFO and fairness
 //!

@@ -10,10 +10,21 @@
 //! `waitlist.rs`), one counter and, for a FIFO queue, a lock-free ring, in a
 //! shared `Arc`:
 //!
+//! A FIFO queue's ring is the truth for "is there an item" and, when it has
+//! exactly `maxsize` places, for "is there a place": its `items` (and then
+//! `slots`) list counts nothing and only puts waiters to sleep and wakes them
+//! (the wait list's step 9, "watch": a put or get tries the ring; on failure
+//! it queues, fences, and looks again; a push or pop wakes the head waiter
+//! only if the list's word says someone waits, a fence and a load otherwise).
+//! So a put and a get that find what they need share no lock and no counter
+//! but the ring's own (and `unfinished`). The steps below describe the
+//! counting lists, which the LIFO and priority queues (and a FIFO queue's
+//! `slots` past `RING_MAX`) keep; where the FIFO queue differs, it says so.
+//!
 //! | part | units mean | its waiters | lock holds |
 //! |------|------------|-------------|------------|
-//! | `slots` (bounded queues only) | free places, `maxsize` at first | blocked putters | — |
-//! | `items` | items a getter may take | blocked getters | the `shut_down` flag, and the store of a LIFO or priority queue |
+//! | `slots` (bounded queues only) | free places, `maxsize` at first; none when the ring bounds the queue (a FIFO queue of `maxsize` up to `RING_MAX`) | blocked putters | — |
+//! | `items` | items a getter may take; none for a FIFO queue | blocked getters | the `shut_down` flag, and the store of a LIFO or priority queue |
 //! | `ring` (FIFO queues only, `queue/ring.rs`) | — (holds the items) | — | none: lock-free, with an atomic close |
 //! | `joiners` | none (notify-style) | `join` callers | — |
 //! | `unfinished` (atomic) | items put and not yet `task_done` | — | — |
@@ -30,18 +41,22 @@
 //! ## Protocol
 //!
 //! 1. **put**: take one `slots` unit (waiting FIFO if there is none; an
-//!    unbounded queue has no `slots` and never waits). Then, in one step that
+//!    unbounded queue has no `slots` and never waits; a ring of `maxsize`
+//!    places instead: add one to `unfinished`, try the push, and on a full
+//!    ring take the one back and wait on `slots` (step 9)). Then, in one step that
 //!    cannot be interrupted (no await): add one to `unfinished`, and
-//!    * ring: push the item (refused if the ring is closed), then release one
-//!      `items` unit (to the first waiting getter, else free);
+//!    * ring: push the item (refused if the ring is closed), then wake the
+//!      first waiting getter, if any (`wake_one`);
 //!    * locked store: lock `items`, and if `shut_down` is clear push the item
 //!      and release one `items` unit under the lock.
 //!
 //!    If the push was refused (`shut_down` set), undo: `unfinished` minus
 //!    one, the slot released, the item given back as [`QueueShutDown`].
-//! 2. **get**: take one `items` unit (waiting FIFO), then in one step pop (from
-//!    the ring; or under the `items` lock from the store) and release one
-//!    `slots` unit.
+//! 2. **get**: take one `items` unit (waiting FIFO), then in one step pop
+//!    under the `items` lock from the store and release one `slots` unit. A
+//!    FIFO queue's get pops the ring (waiting on `items`, step 9, while it is
+//!    empty), then releases one `slots` unit, or, if the ring bounds the
+//!    queue, wakes the first waiting putter (`wake_one`).
 //! 3. **task_done**: subtract one from `unfinished` (never below zero:
 //!    [`TaskDoneError`]); whoever takes it to zero locks `joiners` and wakes
 //!    every joiner queued there.
@@ -65,19 +80,17 @@
 //!   future until then and is dropped with it.
 //! * A get pops only after its `items` unit is its own, in the same poll that
 //!   returns the item: a get dropped while waiting removed nothing.
-//! * Before the shutdown, every `items` unit stands for an item in the store
-//!   (the unit is released after the push, and taken before the pop), so a
-//!   get holding a unit always finds an item. For the locked store the lock
-//!   orders the two. For the ring, a put's push completes (the ring's own
-//!   Release on the item's place) before the put releases the unit (the wait
-//!   list's Release CAS, or its lock on the hand-off path), and the get
-//!   acquires the unit (Acquire CAS, or the lock) before it pops: the pop
-//!   happens after that push, and pops never outnumber the units taken, so
-//!   there is an item for each. Only a shutdown pops without a unit (an
-//!   `immediate` one, and the gets that drain a closed list), so only after
-//!   it has begun can a pop find the queue empty, and then the get reports
-//!   [`QueueShutDown`]. The loom model of a put racing a get on the ring checks
-//!   this on the shipped code.
+//! * Locked store: before the shutdown, every `items` unit stands for an item
+//!   in the store (the unit is released after the push, and taken before the
+//!   pop, both under the lock), so a get holding a unit always finds an item.
+//!   Only a shutdown pops without a unit (an `immediate` one, and the gets
+//!   that drain a closed list), so only after it has begun can a pop find the
+//!   queue empty, and then the get reports [`QueueShutDown`].
+//! * Ring: a get or put takes from the ring only what is there (the ring's
+//!   own atomics publish the item); one that finds nothing waits as the wait
+//!   list's step 9 says, which loses no wake-up. The loom models of a put
+//!   racing a get (bounded and unbounded, task and thread waiters) and of a
+//!   fresh get racing a woken getter check this on the shipped code.
 //! * A waiter dropped after it was handed a unit but before it looked (woken
 //!   then cancelled: asyncio's "cancelled after it was woken") leaves its
 //!   list and releases that unit, which goes to the next waiter in line; the
@@ -90,24 +103,30 @@
 //!   back. The close comes before the `items` list is closed, so a getter
 //!   woken by that close pops after it and finds every item pushed before it
 //!   (a pop waits out a push that claimed its place but has not written it
-//!   yet). A put that pushed before the close may release its `items` unit
-//!   after the list closed: the unit then lies unused in a closed list, which
-//!   no get asks.
+//!   yet); a getter that queues after the list closed finds the ring closed
+//!   on its look after queueing (the `items` lock orders it after the close),
+//!   so it never sleeps in a closed list. A put that pushed before the close
+//!   may wake after the list closed: nobody is queued there then.
 //! * `unfinished` is raised before the item becomes visible, so a `task_done`
 //!   for that item never sees it at zero. A joiner reads it and queues in one
 //!   critical section under the `joiners` lock; the task_done that reaches
 //!   zero takes the same lock after its decrement to wake, so the joiner
 //!   either sees zero or is queued before the wake.
 //!
-//! Units go to waiters in arrival order and nobody overtakes a queued waiter
-//! (the wait list's FIFO rule), so getters and putters are served FIFO, and
+//! Units (or, for the ring, wake-ups) go to waiters in arrival order and a
+//! newcomer does not look past a queued or woken waiter (the wait list's FIFO
+//! rule; step 9's `must_queue` and `owed`), so getters and putters are served FIFO, and
 //! an item (or place) handed to a waiter is reserved for it: a `get_nowait`
 //! (`put_nowait`) that comes between cannot take it, although `qsize`
-//! (`full`) still counts it until the waiter runs.
+//! (`full`) still counts it until the waiter runs. On the ring this holds up
+//! to a race: a newcomer's first look that read the list's word just before
+//! a waiter queued may take the item that waiter is then woken for; the
+//! woken waiter then queues again at the head (nothing is lost).
 //!
 //! The loom models in `queue/loom_tests.rs` check the woken-then-cancelled
 //! getter and putter, a shutdown racing a put, a put racing a get on the ring
-//! (bounded and unbounded), and a `task_done` racing a `join`, on this code
+//! (bounded and unbounded; tasks, and plain threads' blocking put and get),
+//! a fresh get racing a woken getter, and a `task_done` racing a `join`, on this code
 //! (under `--cfg loom` the ring is built on loom's atomics too).
 //!
 //! ```
