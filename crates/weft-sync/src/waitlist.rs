@@ -1381,6 +1381,54 @@ mod tests {
     }
 
     #[test]
+    fn watch_hand_over_reserves_until_freed_and_passes_an_unused_wake_on() {
+        let list = WaitList::new(0, ());
+        let (fa, wa) = flag();
+        let (fb, wb) = flag();
+        let (mut a, mut b) = (Waiter::new(1), Waiter::new(1));
+        assert!(!list.must_queue());
+        list.wake_one(); // nobody queued: no lock, nothing reserved
+        assert!(!list.must_queue());
+        {
+            let mut l = list.lock();
+            l.enqueue_at(&mut a, Some(&wa), false);
+            l.enqueue_at(&mut b, Some(&wb), false);
+        }
+        assert!(list.must_queue());
+        list.wake_one();
+        assert_eq!((woken(&fa), woken(&fb)), (1, 0));
+        assert!(list.must_queue()); // b queued, a reserved
+        // a is dropped with its unused wake-up: it goes to b.
+        list.lock().leave_passing_on(&mut a);
+        assert_eq!(woken(&fb), 1);
+        assert!(list.must_queue()); // b reserved, not yet looked
+        assert_eq!(list.lock().poll_slot(&mut b, &wb), Poll::Ready(Ok(())));
+        assert!(!list.must_queue());
+        assert_eq!(list.available(), 0); // no unit ever moved
+    }
+
+    #[test]
+    fn watch_requeue_at_the_front_keeps_the_turn() {
+        let list = WaitList::new(0, ());
+        let (fa, wa) = flag();
+        let (fb, wb) = flag();
+        let (mut a, mut b) = (Waiter::new(1), Waiter::new(1));
+        {
+            let mut l = list.lock();
+            l.enqueue_at(&mut b, Some(&wb), false);
+            l.enqueue_at(&mut a, Some(&wa), true); // a woken one, back at the head
+        }
+        list.wake_one();
+        assert_eq!((woken(&fa), woken(&fb)), (1, 0));
+        let mut l = list.lock();
+        assert_eq!(l.poll_slot(&mut a, &wa), Poll::Ready(Ok(())));
+        l.leave_passing_on(&mut b); // still queued: passes nothing on
+        drop(l);
+        assert!(!list.must_queue());
+        assert_eq!(woken(&fb), 0);
+    }
+
+    #[test]
     fn many_wakers_are_woken_in_batches() {
         let list = WaitList::new(0, ());
         let (f, waker) = flag();
