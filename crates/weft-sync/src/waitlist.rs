@@ -639,32 +639,36 @@ impl Acquiring {
                 }
             }
         }
-        // One `Locked` built in place (it carries the wake batch: moving it
-        // out of a branch would copy it).
-        let mut locked = list.lock();
-        if woken {
-            match locked.poll_slot(&mut self.waiter, cx.waker()) {
-                Poll::Pending => return Poll::Pending,
+        // The `Locked` lives in this block and is dropped where it is (it
+        // carries the wake batch: moving it, even into `drop`, copies it).
+        let got = {
+            let mut locked = list.lock();
+            let mut got = None;
+            if woken {
+                if locked.poll_slot(&mut self.waiter, cx.waker()).is_pending() {
+                    return Poll::Pending;
+                }
                 // Handed a wake-up, or closed: look again.
-                Poll::Ready(_) => {}
+                got = attempt(0);
             }
-            if let Some(t) = attempt(0) {
-                drop(locked);
-                return self.finish_watch(t);
+            if got.is_none() {
+                // Queue (again, at the head, if a newcomer took what this
+                // waiter was woken for: it keeps its turn).
+                locked.enqueue_at(&mut self.waiter, Some(cx.waker()), woken);
+                // SeqCst: pairs with the fence in `WaitList::wake_one` (see
+                // there).
+                fence(Ordering::SeqCst);
+                let owed = locked.inner().reserved;
+                got = attempt(owed);
+                if got.is_some() {
+                    locked.leave_passing_on(&mut self.waiter);
+                }
             }
-        }
-        // Queue (again, at the head, if a newcomer took what this waiter was
-        // woken for: it keeps its turn).
-        locked.enqueue_at(&mut self.waiter, Some(cx.waker()), woken);
-        // SeqCst: pairs with the fence in `WaitList::wake_one` (see there).
-        fence(Ordering::SeqCst);
-        let owed = locked.inner().reserved;
-        if let Some(t) = attempt(owed) {
-            locked.leave_passing_on(&mut self.waiter);
-            drop(locked);
+            got
+        };
+        if let Some(t) = got {
             return self.finish_watch(t);
         }
-        drop(locked);
         let kind = self.kind;
         self.described.pending(|| AwaitDescription::new(kind));
         Poll::Pending
