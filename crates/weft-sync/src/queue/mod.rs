@@ -10,20 +10,23 @@
 //! `waitlist.rs`), one counter and, for a FIFO queue, a lock-free ring, in a
 //! shared `Arc`:
 //!
-//! A FIFO queue's ring is the truth for "is there an item" and, when it has
-//! exactly `maxsize` places, for "is there a place": its `items` (and then
-//! `slots`) list counts nothing and only puts waiters to sleep and wakes them
-//! (the wait list's step 9, "watch": a put or get tries the ring; on failure
-//! it queues, fences, and looks again; a push or pop wakes the head waiter
-//! only if the list's word says someone waits, a fence and a load otherwise).
-//! So a put and a get that find what they need share no lock and no counter
-//! but the ring's own (and `unfinished`). The steps below describe the
-//! counting lists, which the LIFO and priority queues (and a FIFO queue's
-//! `slots` past `RING_MAX`) keep; where the FIFO queue differs, it says so.
+//! A FIFO queue's ring is the truth for "is there an item": its `items` list
+//! counts nothing and only puts getters to sleep and wakes them (the wait
+//! list's step 9, "watch": a get tries the ring; on failure it queues,
+//! fences, and looks again; a put's push wakes the head getter only if the
+//! list's word says someone waits, a fence and a load otherwise). So a put
+//! and a get that find what they need share no `items` word; the places
+//! stay counted by `slots` (making the ring the truth for places too, with
+//! `slots` only waking putters, was measured: callgrind's instructions per
+//! item of `queue_backpressure`, four putters mostly waiting, went from
+//! 1,688 to 2,045, and its wall clock from about 3.6 ms to 4.7 ms per
+//! iteration; docs/benchmarks.md). The steps below describe the counting
+//! lists, which the LIFO and priority queues keep; where the FIFO queue
+//! differs, it says so.
 //!
 //! | part | units mean | its waiters | lock holds |
 //! |------|------------|-------------|------------|
-//! | `slots` (bounded queues only) | free places, `maxsize` at first; none when the ring bounds the queue (a FIFO queue of `maxsize` up to `RING_MAX`) | blocked putters | — |
+//! | `slots` (bounded queues only) | free places, `maxsize` at first | blocked putters | — |
 //! | `items` | items a getter may take; none for a FIFO queue | blocked getters | the `shut_down` flag, and the store of a LIFO or priority queue |
 //! | `ring` (FIFO queues only, `queue/ring.rs`) | — (holds the items) | — | none: lock-free, with an atomic close |
 //! | `joiners` | none (notify-style) | `join` callers | — |
@@ -41,9 +44,7 @@
 //! ## Protocol
 //!
 //! 1. **put**: take one `slots` unit (waiting FIFO if there is none; an
-//!    unbounded queue has no `slots` and never waits; a ring of `maxsize`
-//!    places instead: add one to `unfinished`, try the push, and on a full
-//!    ring take the one back and wait on `slots` (step 9)). Then, in one step that
+//!    unbounded queue has no `slots` and never waits). Then, in one step that
 //!    cannot be interrupted (no await): add one to `unfinished`, and
 //!    * ring: push the item (refused if the ring is closed), then wake the
 //!      first waiting getter, if any (`wake_one`);
@@ -55,8 +56,7 @@
 //! 2. **get**: take one `items` unit (waiting FIFO), then in one step pop
 //!    under the `items` lock from the store and release one `slots` unit. A
 //!    FIFO queue's get pops the ring (waiting on `items`, step 9, while it is
-//!    empty), then releases one `slots` unit, or, if the ring bounds the
-//!    queue, wakes the first waiting putter (`wake_one`).
+//!    empty), then releases one `slots` unit.
 //! 3. **task_done**: subtract one from `unfinished` (never below zero:
 //!    [`TaskDoneError`]); whoever takes it to zero locks `joiners` and wakes
 //!    every joiner queued there.
@@ -86,9 +86,11 @@
 //!   Only a shutdown pops without a unit (an `immediate` one, and the gets
 //!   that drain a closed list), so only after it has begun can a pop find the
 //!   queue empty, and then the get reports [`QueueShutDown`].
-//! * Ring: a get or put takes from the ring only what is there (the ring's
-//!   own atomics publish the item); one that finds nothing waits as the wait
-//!   list's step 9 says, which loses no wake-up. The loom models of a put
+//! * Ring: a get takes from the ring only what is there (the ring's own
+//!   atomics publish the item); one that finds nothing waits as the wait
+//!   list's step 9 says, which loses no wake-up. A put pushes only while it
+//!   holds a `slots` unit, so the ring (of `maxsize` places) is never full
+//!   then. The loom models of a put
 //!   racing a get (bounded and unbounded, task and thread waiters) and of a
 //!   fresh get racing a woken getter check this on the shipped code.
 //! * A waiter dropped after it was handed a unit but before it looked (woken
@@ -300,8 +302,8 @@ impl<S: Storage> Shared<S> {
         self.unfinished.fetch_add(1, Ordering::Relaxed);
         let refused = match &self.ring {
             // The ring's close refuses the push if the shutdown came first.
-            // An unbounded ring here (a bounded one is pushed by
-            // `try_push`): never full.
+            // After the push: a getter woken here (or looking after its
+            // queueing) finds the item (the ring's own Release publishes it).
             Some(ring) => match ring.push(item) {
                 Ok(()) => {
                     self.items.wake_one();
@@ -324,56 +326,6 @@ impl<S: Storage> Shared<S> {
         self.finish(1);
         self.release_slot();
         Err(QueueShutDown(refused))
-    }
-
-    /// Protocol step 1 on a ring that bounds the queue: pushes the item in
-    /// `item` if there is a place (`Some(Ok)`, `item` emptied), gives it
-    /// back if the queue was shut down (`Some(Err)`), or leaves it there if
-    /// the ring is full, or has no more than `owed` places free (`None`). Wakes no getter (the caller does, outside
-    /// the `slots` lock this may run under).
-    fn try_push(
-        &self,
-        ring: &Ring<S::Item>,
-        item: &mut Option<S::Item>,
-        owed: usize,
-    ) -> Option<Result<(), S::Item>> {
-        // A full ring would make the count below go up and down again; and
-        // `owed` places are for putters woken and not yet run.
-        let full = match owed {
-            0 => ring.is_full(),
-            owed => ring.len().saturating_add(owed) >= self.maxsize,
-        };
-        if full && !ring.is_closed() {
-            return None;
-        }
-        let Some(value) = item.take() else {
-            // Pushed already: `Put` polls no further once it has.
-            return None;
-        };
-        // Relaxed: as in `insert`.
-        self.unfinished.fetch_add(1, Ordering::Relaxed);
-        match ring.try_push(value) {
-            Ok(()) => Some(Ok(())),
-            Err(back) => {
-                self.finish(1);
-                match back {
-                    Ok(full) => {
-                        *item = Some(full);
-                        None
-                    }
-                    Err(refused) => Some(Err(refused)),
-                }
-            }
-        }
-    }
-
-    /// Whether the ring bounds the queue: its places are the ring's, and
-    /// `slots` only wakes putters (protocol step 1).
-    fn ring_places(&self) -> Option<(&Ring<S::Item>, &WaitList)> {
-        match (&self.ring, &self.slots) {
-            (Some(ring), Some(slots)) if ring.is_bounded() => Some((ring, slots)),
-            _ => None,
-        }
     }
 
     /// After a ring pop (`Some` item) or the shutdown's end (`None`): gives
@@ -404,10 +356,8 @@ impl<S: Storage> Shared<S> {
     }
 
     fn release_slot(&self) {
-        match (&self.slots, &self.ring) {
-            (Some(slots), Some(ring)) if ring.is_bounded() => slots.wake_one(),
-            (Some(slots), _) => slots.release(1),
-            (None, _) => {}
+        if let Some(slots) = &self.slots {
+            slots.release(1);
         }
     }
 
@@ -580,24 +530,6 @@ impl<S: Storage> GenericQueue<S> {
     /// assert!(q.put_nowait(2).unwrap_err().is_full());
     /// ```
     pub fn put_nowait(&self, item: S::Item) -> Result<(), TryPutError<S::Item>> {
-        if let Some((ring, slots)) = self.shared.ring_places() {
-            // Waiting putters (or one woken, not yet run) go first.
-            if slots.must_queue() && !ring.is_closed() {
-                return Err(TryPutError::Full(QueueFull(item)));
-            }
-            let mut item = Some(item);
-            return match self.shared.try_push(ring, &mut item, 0) {
-                Some(Ok(())) => {
-                    self.shared.items.wake_one();
-                    Ok(())
-                }
-                Some(Err(item)) => Err(TryPutError::ShutDown(QueueShutDown(item))),
-                None => match item {
-                    Some(item) => Err(TryPutError::Full(QueueFull(item))),
-                    None => unreachable!("a refused push gives its item back"),
-                },
-            };
-        }
         if let Some(slots) = &self.shared.slots {
             match slots.try_acquire(1) {
                 Ok(()) => {}
@@ -667,22 +599,6 @@ impl<S: Storage> GenericQueue<S> {
         item: S::Item,
         timeout: Option<Duration>,
     ) -> Result<(), BlockingPutError<S::Item>> {
-        if let Some((ring, slots)) = self.shared.ring_places() {
-            let mut item = Some(item);
-            return match slots.wait_watch(deadline(timeout), |owed| {
-                self.shared.try_push(ring, &mut item, owed)
-            }) {
-                Some(Ok(())) => {
-                    self.shared.items.wake_one();
-                    Ok(())
-                }
-                Some(Err(item)) => Err(BlockingPutError::ShutDown(item)),
-                None => match item {
-                    Some(item) => Err(BlockingPutError::TimedOut(item)),
-                    None => unreachable!("a refused push gives its item back"),
-                },
-            };
-        }
         if let Some(slots) = &self.shared.slots {
             match slots.acquire_blocking(1, deadline(timeout)) {
                 Ok(()) => {}
@@ -899,21 +815,6 @@ impl<S: Storage> Future for Put<'_, S> {
             // Polled after completion.
             return Poll::Pending;
         }
-        if let Some((ring, slots)) = this.shared.ring_places() {
-            let shared = this.shared;
-            let item = &mut this.item;
-            return match this
-                .state
-                .poll_watch(slots, cx, |owed| shared.try_push(ring, item, owed))
-            {
-                Poll::Pending => Poll::Pending,
-                Poll::Ready(Ok(())) => {
-                    shared.items.wake_one();
-                    Poll::Ready(Ok(()))
-                }
-                Poll::Ready(Err(item)) => Poll::Ready(Err(QueueShutDown(item))),
-            };
-        }
         let closed = match &this.shared.slots {
             Some(slots) => match this.state.poll(slots, cx) {
                 Poll::Pending => return Poll::Pending,
@@ -938,9 +839,7 @@ impl<S: Storage> Future for Put<'_, S> {
 
 impl<S: Storage> Drop for Put<'_, S> {
     fn drop(&mut self) {
-        if let Some((_, slots)) = self.shared.ring_places() {
-            self.state.cancel_watch(slots);
-        } else if let Some(slots) = &self.shared.slots {
+        if let Some(slots) = &self.shared.slots {
             self.state.cancel(slots);
         }
     }

@@ -3,12 +3,14 @@
 //! running at once on two threads share no lock (see the queue's module
 //! header, "The lock-free ring").
 //!
-//! The ring is the truth for "is there an item", and, for a queue of
-//! `maxsize` up to `RING_MAX` (a ring of exactly `maxsize` places), for "is
-//! there a place": the queue's wait lists only put waiters to sleep and wake
-//! them. Very large or zero `maxsize` gets the unbounded kind (a list of
+//! The ring is the truth for "is there an item": the queue's `items` wait
+//! list only puts getters to sleep and wakes them. It is not what bounds the
+//! queue: the `slots` wait list is. A put pushes only while it holds a slot
+//! unit, and a get gives its slot unit back only after its pop returned, so
+//! the pushes in flight never outnumber the free places of a ring sized
+//! `maxsize`. Very large or zero `maxsize` gets the unbounded kind (a list of
 //! blocks), which allocates as it grows instead of reserving `maxsize` places
-//! up front; a large bounded queue then counts its places in its `slots` list.
+//! up front.
 
 use concurrent_queue::{ConcurrentQueue, PopError, PushError};
 
@@ -34,44 +36,23 @@ impl<T> Ring<T> {
     /// either lands before the close (and a pop after the close finds it) or
     /// is refused.
     ///
-    /// For an unbounded ring only (bounded queues past `RING_MAX` count their
-    /// places in the `slots` list): there is always room.
+    /// The caller holds a slot unit (bounded queues), so there is room: see
+    /// the module header.
     pub(super) fn push(&self, item: T) -> Result<(), T> {
         match self.0.push(item) {
             Ok(()) => Ok(()),
             Err(PushError::Closed(item)) => Err(item),
-            // Only an unbounded ring is pushed this way (a bounded one with
-            // `try_push`): full is impossible.
-            Err(PushError::Full(_)) => unreachable!("unbounded queue ring full"),
+            // A bounded ring has `maxsize` places and a pusher holds one of
+            // the `maxsize` slot units, each given back only after its pop
+            // returned (the slots list's Release/Acquire orders that pop
+            // before this push): full is impossible, whatever the user does.
+            Err(PushError::Full(_)) => unreachable!("queue ring full while a slot was held"),
         }
-    }
-
-    /// Whether the ring itself bounds the queue (a ring of `maxsize`
-    /// places): then it is the truth for "is there a place", and the `slots`
-    /// list only puts putters to sleep and wakes them (the queue's protocol,
-    /// step 1).
-    pub(super) fn is_bounded(&self) -> bool {
-        self.0.capacity().is_some()
-    }
-
-    /// Whether it holds as many items as it has places (never if unbounded).
-    pub(super) fn is_full(&self) -> bool {
-        self.0.is_full()
     }
 
     /// Whether [`close`](Self::close) ran.
     pub(super) fn is_closed(&self) -> bool {
         self.0.is_closed()
-    }
-
-    /// Appends `item` if there is a place: `Err(Ok(item))` back if the
-    /// ring is full, `Err(Err(item))` if it was closed first.
-    pub(super) fn try_push(&self, item: T) -> Result<(), Result<T, T>> {
-        match self.0.push(item) {
-            Ok(()) => Ok(()),
-            Err(PushError::Full(item)) => Err(Ok(item)),
-            Err(PushError::Closed(item)) => Err(Err(item)),
-        }
     }
 
     /// The oldest item (`Some(Some)`), or `Some(None)` once the ring is closed
