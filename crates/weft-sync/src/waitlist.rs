@@ -9,13 +9,14 @@
 //!
 //! # The state word and the queue
 //!
-//! `word` (an `AtomicUsize`) is `units << SHIFT | WAITERS | CLOSED`:
+//! `word` (an `AtomicUsize`) is `units << SHIFT | RESERVED | WAITERS | CLOSED`:
 //!
 //! | bit / field | meaning | may not coexist with |
 //! |-------------|---------|----------------------|
 //! | `units`     | free units anyone may take | `WAITERS` (units are 0 while it is set) |
 //! | `WAITERS`   | the queue is non-empty; set and cleared only under the lock | `units > 0` |
 //! | `CLOSED`    | [`Locked::close`] ran: waiters and new acquires fail | — |
+//! | `RESERVED`  | a slot handed a wake-up by [`Locked::hand_over`] is not freed yet (step 9); set and cleared only under the lock | `units > 0` (step 9's lists carry no units) |
 //!
 //! The queue lives in `inner` (a `Mutex`): a slab of [`Slot`]s linked into a
 //! FIFO list by index. A waiter's slot is in one of these states:
@@ -60,6 +61,27 @@
 //! 8. **Tags**: a primitive may number its queued waiters, head first
 //!    ([`Locked::tag_queued`]); a slot keeps its tag until its owner frees it
 //!    and reads it ([`Locked::tag`]). A barrier's arrival indices are these.
+//! 9. **Watch** (the FIFO queue: its lock-free ring is the truth for "is
+//!    there an item / a place", and the list carries no units, only
+//!    wake-ups; async-channel and event-listener's shape, kept FIFO).
+//!    A waiter ([`Acquiring::poll_watch`], [`WaitList::wait_watch`]) looks
+//!    at the ring first unless [`WaitList::must_queue`] (`WAITERS` or
+//!    `RESERVED` set: someone is ahead of it); else, or if it found
+//!    nothing, it queues under the lock, issues a SeqCst fence and looks
+//!    once more, leaving `owed` (the slots handed a wake-up and not freed)
+//!    items or places to those woken ones. The maker (a push, a pop)
+//!    changes the ring, then [`WaitList::wake_one`]: a SeqCst fence and a
+//!    load of `word`, and only if `WAITERS` is set, the lock and
+//!    [`Locked::hand_over`]: the head is unlinked, marked `Assigned` and
+//!    reserved, and woken. A woken waiter looks (without leaving anything
+//!    owed: it is the one owed); if a racing newcomer took the item first,
+//!    it queues again at the head and looks once more. A waiter that leaves
+//!    with a wake-up it did not use passes it to the next
+//!    ([`Locked::leave_passing_on`]). The two fences make the race of a
+//!    waiter queueing and a maker's `wake_one` a store-buffering pair:
+//!    either the waiter's last look sees the maker's change, or the maker's
+//!    load sees `WAITERS` and wakes the head. No unit moves: the ring's
+//!    own atomics publish the items.
 //!
 //! Wakers are collected while the lock is held and woken after it is dropped
 //! (32 at a time; a longer release drops and retakes the lock in between), and
@@ -88,6 +110,12 @@
 //!   it was woken") returns its units in `leave`, under the lock, and the
 //!   primitive hands them on (step 6). The loom models in `loom_tests` check
 //!   exactly this on this code.
+//! * Step 9: every item (place) in the ring beyond the `owed` ones is either
+//!   seen by a queued waiter's last look, or was made after that waiter's
+//!   `WAITERS` was visible, and then its maker woke the head; a woken waiter
+//!   is owed one, takes it, or (a newcomer's fast look raced it) queues
+//!   again and looks again; one dropped passes its wake-up on. The queue's
+//!   loom models (`queue/loom_tests.rs`) check these races on this code.
 //!
 //! # FIFO and fairness
 //!
@@ -118,14 +146,17 @@ use weft_task::awaiting::DescribedWait;
 use weft_task::AwaitDescription;
 
 use crate::loom::const_fn_unless_loom;
-use crate::loom::sync::{AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
+use crate::loom::sync::{fence, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
 
 /// The list has been closed ([`Locked::close`]).
 const CLOSED: usize = 0b01;
 /// The queue is non-empty (so `units` is 0). Only changed under the lock.
 const WAITERS: usize = 0b10;
+/// A waiter was handed a wake-up by [`Locked::hand_over`] and has not looked
+/// yet (protocol step 9). Only changed under the lock.
+const RESERVED: usize = 0b100;
 /// Where the unit count starts in the word.
-const SHIFT: u32 = 2;
+const SHIFT: u32 = 3;
 
 /// The most free units a list holds; releases past it saturate.
 pub(crate) const MAX_UNITS: usize = usize::MAX >> (SHIFT + 1);
@@ -176,6 +207,9 @@ struct Slot {
     /// The primitive's number for this waiter ([`Locked::tag_queued`]), or
     /// `NONE`.
     tag: usize,
+    /// Handed a wake-up by [`Locked::hand_over`], counted in
+    /// [`Inner::reserved`] until freed.
+    reserved: bool,
     prev: usize,
     /// The next queued slot, or (while `Free`) the next free slot.
     next: usize,
@@ -192,6 +226,9 @@ pub(crate) struct Inner<S> {
     head: usize,
     tail: usize,
     next_ticket: u64,
+    /// Slots handed a wake-up by [`Locked::hand_over`] and not freed yet;
+    /// `RESERVED` is set in the word while it is not zero.
+    reserved: usize,
     pub(crate) user: S,
 }
 
@@ -263,6 +300,7 @@ impl<S> WaitList<S> {
                     head: NONE,
                     tail: NONE,
                     next_ticket: 0,
+                    reserved: 0,
                     user,
                 }),
                 threads: Condvar::new(),
@@ -283,6 +321,71 @@ impl<S> WaitList<S> {
     /// Whether the list is closed.
     pub(crate) fn is_closed(&self) -> bool {
         self.word.load(Ordering::Relaxed) & CLOSED != 0
+    }
+
+    /// Whether a newcomer must queue instead of looking at what the list
+    /// guards (protocol step 9): someone is queued, or was handed a wake-up
+    /// and has not looked yet. One load; never takes the lock.
+    pub(crate) fn must_queue(&self) -> bool {
+        self.word.load(Ordering::Relaxed) & (WAITERS | RESERVED) != 0
+    }
+
+    /// Protocol step 9, the maker's side: call after making what the waiters
+    /// wait for available (an item pushed, a place freed). Wakes the head
+    /// waiter if anyone is queued; costs a fence and a load when no one is.
+    pub(crate) fn wake_one(&self) {
+        // SeqCst: pairs with the fence in `Acquiring::poll_watch` (and
+        // `WaitList::wait_watch`) between queueing (`WAITERS` set) and the
+        // waiter's last look: either that look sees what the caller made
+        // available, or this load sees `WAITERS`.
+        fence(Ordering::SeqCst);
+        if self.word.load(Ordering::Relaxed) & WAITERS != 0 {
+            self.lock().hand_over();
+        }
+    }
+
+    /// Protocol step 9 for a plain thread: returns `attempt`'s first
+    /// `Some`, blocking between tries until a [`wake_one`](Self::wake_one)
+    /// (or a close) wakes it, for at most until `deadline` (`None` then).
+    /// `attempt(owed)` runs under the list's lock: it must not take it; see
+    /// [`Acquiring::poll_watch`] for `owed`.
+    pub(crate) fn wait_watch<T>(
+        &self,
+        deadline: Option<Instant>,
+        mut attempt: impl FnMut(usize) -> Option<T>,
+    ) -> Option<T> {
+        if !self.must_queue() {
+            if let Some(t) = attempt(0) {
+                return Some(t);
+            }
+        }
+        let mut w = Waiter::new(1);
+        let mut front = false;
+        let mut locked = self.lock();
+        loop {
+            locked.enqueue_at(&mut w, None, front);
+            // SeqCst: pairs with the fence in `wake_one` (see there).
+            fence(Ordering::SeqCst);
+            let owed = locked.inner().reserved;
+            if let Some(t) = attempt(owed) {
+                locked.leave_passing_on(&mut w);
+                return Some(t);
+            }
+            match locked.wait_thread(&mut w, deadline) {
+                // Woken (or closed): look again, keeping the turn if it fails.
+                Ok(()) | Err(Fail::Closed) => {
+                    if let Some(t) = attempt(0) {
+                        return Some(t);
+                    }
+                    front = true;
+                }
+                Err(Fail::NoUnits) => {
+                    // Timed out, still queued.
+                    locked.leave_passing_on(&mut w);
+                    return None;
+                }
+            }
+        }
     }
 
     /// Takes `n` units without waiting (protocol step 1). Never takes the lock.
@@ -334,7 +437,7 @@ impl<S> WaitList<S> {
             if units > bound {
                 return Added::OverBound;
             }
-            let new = (units.min(MAX_UNITS) << SHIFT) | (cur & CLOSED);
+            let new = (units.min(MAX_UNITS) << SHIFT) | (cur & (CLOSED | RESERVED));
             // Release: pairs with the Acquire in `try_acquire` and in
             // `Locked::take_or_enqueue` of whoever takes these units next.
             match self
@@ -386,6 +489,9 @@ impl<S> WaitList<S> {
     }
 
     /// Takes the lock: the queue and the primitive's state.
+    // Inlined so the `Locked` (with its wake batch) is built where it is
+    // used, not built here and copied out (callgrind: a `memcpy` per lock).
+    #[inline]
     pub(crate) fn lock(&self) -> Locked<'_, S> {
         Locked {
             list: self,
@@ -497,6 +603,90 @@ impl Acquiring {
             self.described.pending(|| AwaitDescription::new(kind));
         }
         r
+    }
+
+    /// Protocol step 9, the waiter's side: polls for what `attempt` looks
+    /// for (an item in a ring, a place in it), queueing between tries; the
+    /// list carries no units, only wake-ups ([`WaitList::wake_one`]). A
+    /// newcomer looks first unless others wait ([`WaitList::must_queue`]);
+    /// a waiter queues, then looks once more (so a `wake_one` that came
+    /// before it queued is not lost); one woken that finds nothing queues
+    /// again at the head. `attempt` runs under the list's lock on those
+    /// second looks: it must not take it. `attempt(owed)` must leave `owed`
+    /// items (places) for the waiters handed a wake-up and not yet run: a
+    /// newcomer's look after queueing does not take what a woken waiter was
+    /// woken for (a newcomer looking first, and a woken waiter, pass 0:
+    /// nobody else is owed anything then, or it is owed itself). Spends one unit of the task's
+    /// cooperative budget on the first poll. The future's `Drop` calls
+    /// [`cancel_watch`](Self::cancel_watch).
+    pub(crate) fn poll_watch<S, T>(
+        &mut self,
+        list: &WaitList<S>,
+        cx: &mut Context<'_>,
+        mut attempt: impl FnMut(usize) -> Option<T>,
+    ) -> Poll<T> {
+        if self.done {
+            return Poll::Pending;
+        }
+        let woken = self.waiter.is_queued();
+        if !woken {
+            if weft_task::coop::poll_proceed(cx).is_pending() {
+                return Poll::Pending;
+            }
+            if !list.must_queue() {
+                if let Some(t) = attempt(0) {
+                    return self.finish_watch(t);
+                }
+            }
+        }
+        // The `Locked` lives in this block and is dropped where it is (it
+        // carries the wake batch: moving it, even into `drop`, copies it).
+        let got = {
+            let mut locked = list.lock();
+            let mut got = None;
+            if woken {
+                if locked.poll_slot(&mut self.waiter, cx.waker()).is_pending() {
+                    return Poll::Pending;
+                }
+                // Handed a wake-up, or closed: look again.
+                got = attempt(0);
+            }
+            if got.is_none() {
+                // Queue (again, at the head, if a newcomer took what this
+                // waiter was woken for: it keeps its turn).
+                locked.enqueue_at(&mut self.waiter, Some(cx.waker()), woken);
+                // SeqCst: pairs with the fence in `WaitList::wake_one` (see
+                // there).
+                fence(Ordering::SeqCst);
+                let owed = locked.inner().reserved;
+                got = attempt(owed);
+                if got.is_some() {
+                    locked.leave_passing_on(&mut self.waiter);
+                }
+            }
+            got
+        };
+        if let Some(t) = got {
+            return self.finish_watch(t);
+        }
+        let kind = self.kind;
+        self.described.pending(|| AwaitDescription::new(kind));
+        Poll::Pending
+    }
+
+    fn finish_watch<T>(&mut self, t: T) -> Poll<T> {
+        self.done = true;
+        self.described.ready();
+        Poll::Ready(t)
+    }
+
+    /// The future of a [`poll_watch`](Self::poll_watch) was dropped: leaves
+    /// the queue, passing on a wake-up it was handed and did not use.
+    pub(crate) fn cancel_watch<S>(&mut self, list: &WaitList<S>) {
+        if !self.waiter.is_queued() {
+            return;
+        }
+        list.lock().leave_passing_on(&mut self.waiter);
     }
 
     /// The future was dropped: leaves the queue and hands on whatever units
@@ -633,7 +823,8 @@ impl<'a, S> Locked<'a, S> {
         }
     }
 
-    fn alloc_slot(&mut self, units: usize, assigned: usize, wake: Wake) -> usize {
+    /// Takes a free slot and links it at the tail (at the head if `front`).
+    fn alloc_slot(&mut self, units: usize, assigned: usize, wake: Wake, front: bool) -> usize {
         let inner = self.inner();
         let ticket = inner.next_ticket;
         inner.next_ticket += 1;
@@ -643,8 +834,9 @@ impl<'a, S> Locked<'a, S> {
             assigned,
             ticket,
             tag: NONE,
-            prev: inner.tail,
-            next: NONE,
+            reserved: false,
+            prev: if front { NONE } else { inner.tail },
+            next: if front { inner.head } else { NONE },
             wake,
         };
         let idx = if inner.free != NONE {
@@ -656,13 +848,19 @@ impl<'a, S> Locked<'a, S> {
             inner.slots.push(slot);
             inner.slots.len() - 1
         };
-        if inner.tail == NONE {
+        if front {
+            match inner.head {
+                NONE => inner.tail = idx,
+                head => inner.slots[head].prev = idx,
+            }
             inner.head = idx;
         } else {
-            let tail = inner.tail;
-            inner.slots[tail].next = idx;
+            match inner.tail {
+                NONE => inner.head = idx,
+                tail => inner.slots[tail].next = idx,
+            }
+            inner.tail = idx;
         }
-        inner.tail = idx;
         idx
     }
 
@@ -671,8 +869,18 @@ impl<'a, S> Locked<'a, S> {
         let slot = &mut inner.slots[idx];
         slot.state = SlotState::Free;
         let wake = std::mem::replace(&mut slot.wake, Wake::Idle);
+        let reserved = std::mem::take(&mut slot.reserved);
         slot.next = inner.free;
         inner.free = idx;
+        if reserved {
+            inner.reserved -= 1;
+            if inner.reserved == 0 {
+                // Relaxed: as `WAITERS` in `unlink`, a hint read outside the
+                // lock (`WaitList::must_queue`); what it guards is published
+                // by the lock and by the fences of step 9.
+                self.list.word.fetch_and(!RESERVED, Ordering::Relaxed);
+            }
+        }
         if let Wake::Task(w) = wake {
             self.stale = Some(w);
         }
@@ -726,7 +934,7 @@ impl<'a, S> Locked<'a, S> {
             let (new, taken) = if free >= n {
                 (cur - (n << SHIFT), n)
             } else {
-                (WAITERS, free)
+                (WAITERS | (cur & RESERVED), free)
             };
             // Acquire: pairs with `add_free`'s Release (the units' releaser).
             match word.compare_exchange_weak(cur, new, Ordering::Acquire, Ordering::Relaxed) {
@@ -738,24 +946,50 @@ impl<'a, S> Locked<'a, S> {
         // `WAITERS` is set: the loop left either on seeing it or by the CAS
         // that set it, and only this lock's holder clears it. So no second
         // read-modify-write of the hot word (`enqueue`'s `mark_waiters`).
-        self.link(w, taken, waker);
+        self.link(w, taken, waker, false);
         None
     }
 
     /// Queues `w` without taking units (the notify-style primitives).
     pub(crate) fn enqueue(&mut self, w: &mut Waiter, waker: Option<&Waker>) {
-        self.link(w, 0, waker);
+        self.link(w, 0, waker, false);
         self.mark_waiters();
     }
 
-    /// Links `w` at the tail with `taken` units already its own. The caller
-    /// sees to `WAITERS`.
-    fn link(&mut self, w: &mut Waiter, taken: usize, waker: Option<&Waker>) {
+    /// [`enqueue`](Self::enqueue), at the tail, or at the head if `front`
+    /// (a waiter handed a wake-up that found nothing: it keeps its turn).
+    pub(crate) fn enqueue_at(&mut self, w: &mut Waiter, waker: Option<&Waker>, front: bool) {
+        self.link(w, 0, waker, front);
+        self.mark_waiters();
+    }
+
+    /// Links `w` at the tail (the head if `front`) with `taken` units
+    /// already its own. The caller sees to `WAITERS`.
+    fn link(&mut self, w: &mut Waiter, taken: usize, waker: Option<&Waker>, front: bool) {
         let wake = match waker {
             Some(waker) => Wake::Task(waker.clone()),
             None => Wake::Thread,
         };
-        w.slot = self.alloc_slot(w.units, taken, wake);
+        w.slot = self.alloc_slot(w.units, taken, wake, front);
+    }
+
+    /// Protocol step 9: wakes the head waiter, if any, marking its slot
+    /// reserved (`RESERVED` set until its owner frees it); returns whether
+    /// there was one.
+    pub(crate) fn hand_over(&mut self) -> bool {
+        let head = self.inner().head;
+        if head == NONE {
+            return false;
+        }
+        self.assign(head);
+        let inner = self.inner();
+        inner.slots[head].reserved = true;
+        inner.reserved += 1;
+        if inner.reserved == 1 {
+            // Relaxed: see `free_slot`.
+            self.list.word.fetch_or(RESERVED, Ordering::Relaxed);
+        }
+        true
     }
 
     /// Checks a queued waiter's slot: `Ready` (slot freed) once assigned or
@@ -871,6 +1105,15 @@ impl<'a, S> Locked<'a, S> {
     pub(crate) fn cancel(&mut self, w: &mut Waiter) {
         if let Left::Queued(a) | Left::Assigned(a) = self.leave(w) {
             self.release(a);
+        }
+    }
+
+    /// Protocol step 9's leave: takes `w` out of the list; a wake-up it was
+    /// handed ([`hand_over`](Self::hand_over)) and did not use goes to the
+    /// next waiter.
+    pub(crate) fn leave_passing_on(&mut self, w: &mut Waiter) {
+        if let Left::Assigned(_) = self.leave(w) {
+            self.hand_over();
         }
     }
 
@@ -1143,6 +1386,54 @@ mod tests {
         assert!(!list.has_waiters());
         list.release(1);
         assert_eq!(list.available(), 1);
+    }
+
+    #[test]
+    fn watch_hand_over_reserves_until_freed_and_passes_an_unused_wake_on() {
+        let list = WaitList::new(0, ());
+        let (fa, wa) = flag();
+        let (fb, wb) = flag();
+        let (mut a, mut b) = (Waiter::new(1), Waiter::new(1));
+        assert!(!list.must_queue());
+        list.wake_one(); // nobody queued: no lock, nothing reserved
+        assert!(!list.must_queue());
+        {
+            let mut l = list.lock();
+            l.enqueue_at(&mut a, Some(&wa), false);
+            l.enqueue_at(&mut b, Some(&wb), false);
+        }
+        assert!(list.must_queue());
+        list.wake_one();
+        assert_eq!((woken(&fa), woken(&fb)), (1, 0));
+        assert!(list.must_queue()); // b queued, a reserved
+                                    // a is dropped with its unused wake-up: it goes to b.
+        list.lock().leave_passing_on(&mut a);
+        assert_eq!(woken(&fb), 1);
+        assert!(list.must_queue()); // b reserved, not yet looked
+        assert_eq!(list.lock().poll_slot(&mut b, &wb), Poll::Ready(Ok(())));
+        assert!(!list.must_queue());
+        assert_eq!(list.available(), 0); // no unit ever moved
+    }
+
+    #[test]
+    fn watch_requeue_at_the_front_keeps_the_turn() {
+        let list = WaitList::new(0, ());
+        let (fa, wa) = flag();
+        let (fb, wb) = flag();
+        let (mut a, mut b) = (Waiter::new(1), Waiter::new(1));
+        {
+            let mut l = list.lock();
+            l.enqueue_at(&mut b, Some(&wb), false);
+            l.enqueue_at(&mut a, Some(&wa), true); // a woken one, back at the head
+        }
+        list.wake_one();
+        assert_eq!((woken(&fa), woken(&fb)), (1, 0));
+        let mut l = list.lock();
+        assert_eq!(l.poll_slot(&mut a, &wa), Poll::Ready(Ok(())));
+        l.leave_passing_on(&mut b); // still queued: passes nothing on
+        drop(l);
+        assert!(!list.must_queue());
+        assert_eq!(woken(&fb), 0);
     }
 
     #[test]

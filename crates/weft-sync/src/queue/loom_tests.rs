@@ -224,3 +224,62 @@ fn loom_immediate_shutdown_racing_a_put_delivers_or_drops_the_item() {
         assert!(q.task_done().is_err());
     });
 }
+
+/// Protocol step 9's re-queue: getter A waits on an empty queue; a thread
+/// puts two items (the first hands A a wake-up) while another thread's fresh
+/// get races A for them. A getter that finds nothing after its wake-up waits
+/// again (A at the head) and gets the other item: each getter gets one, none
+/// is lost, no wake-up is lost (a lost one is a deadlock loom reports).
+#[test]
+fn loom_fresh_get_racing_a_woken_getter_loses_nothing() {
+    loom::model(|| {
+        let q: &'static Queue<u32> = leak(Queue::new(2));
+        let mut a = q.get();
+        let (_f, waker) = flag();
+        assert!(poll(&mut a, &waker).is_pending());
+
+        let putter = thread::spawn(move || {
+            q.put_nowait(1).unwrap();
+            q.put_nowait(2).unwrap();
+        });
+        let fresh = thread::spawn(move || block_on(q.get()).unwrap());
+        let mine = block_on(a).unwrap();
+        putter.join().unwrap();
+        let other = fresh.join().unwrap();
+        let mut got = [mine, other];
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+        assert!(q.empty());
+    });
+}
+
+/// A plain thread's blocking put (its own wait on the `slots` list) races a
+/// task's gets on a one-place ring: both items arrive, in order, and the
+/// blocked putter is woken by the get that frees the place.
+#[test]
+fn loom_blocking_put_racing_get_on_a_one_place_ring() {
+    loom::model(|| {
+        let q: &'static Queue<u32> = leak(Queue::new(1));
+        let putter = thread::spawn(move || {
+            q.put_blocking(1, None).unwrap();
+            q.put_blocking(2, None).unwrap();
+        });
+        assert_eq!(block_on(q.get()), Ok(1));
+        assert_eq!(block_on(q.get()), Ok(2));
+        putter.join().unwrap();
+        assert!(q.empty());
+    });
+}
+
+/// A plain thread's blocking get races a put on an unbounded ring: it gets
+/// the item (woken, or finding it on its last look before sleeping).
+#[test]
+fn loom_blocking_get_racing_put() {
+    loom::model(|| {
+        let q: &'static Queue<u32> = leak(Queue::new(0));
+        let getter = thread::spawn(move || q.get_blocking(None));
+        q.put_nowait(4).unwrap();
+        assert_eq!(getter.join().unwrap(), Ok(4));
+        assert!(q.empty());
+    });
+}

@@ -10,10 +10,24 @@
 //! `waitlist.rs`), one counter and, for a FIFO queue, a lock-free ring, in a
 //! shared `Arc`:
 //!
+//! A FIFO queue's ring is the truth for "is there an item": its `items` list
+//! counts nothing and only puts getters to sleep and wakes them (the wait
+//! list's step 9, "watch": a get tries the ring; on failure it queues,
+//! fences, and looks again; a put's push wakes the head getter only if the
+//! list's word says someone waits, a fence and a load otherwise). So a put
+//! and a get that find what they need share no `items` word; the places
+//! stay counted by `slots` (making the ring the truth for places too, with
+//! `slots` only waking putters, was measured: callgrind's instructions per
+//! item of `queue_backpressure`, four putters mostly waiting, went from
+//! 1,688 to 2,045, and its wall clock from about 3.6 ms to 4.7 ms per
+//! iteration; docs/benchmarks.md). The steps below describe the counting
+//! lists, which the LIFO and priority queues keep; where the FIFO queue
+//! differs, it says so.
+//!
 //! | part | units mean | its waiters | lock holds |
 //! |------|------------|-------------|------------|
 //! | `slots` (bounded queues only) | free places, `maxsize` at first | blocked putters | — |
-//! | `items` | items a getter may take | blocked getters | the `shut_down` flag, and the store of a LIFO or priority queue |
+//! | `items` | items a getter may take; none for a FIFO queue | blocked getters | the `shut_down` flag, and the store of a LIFO or priority queue |
 //! | `ring` (FIFO queues only, `queue/ring.rs`) | — (holds the items) | — | none: lock-free, with an atomic close |
 //! | `joiners` | none (notify-style) | `join` callers | — |
 //! | `unfinished` (atomic) | items put and not yet `task_done` | — | — |
@@ -32,16 +46,17 @@
 //! 1. **put**: take one `slots` unit (waiting FIFO if there is none; an
 //!    unbounded queue has no `slots` and never waits). Then, in one step that
 //!    cannot be interrupted (no await): add one to `unfinished`, and
-//!    * ring: push the item (refused if the ring is closed), then release one
-//!      `items` unit (to the first waiting getter, else free);
+//!    * ring: push the item (refused if the ring is closed), then wake the
+//!      first waiting getter, if any (`wake_one`);
 //!    * locked store: lock `items`, and if `shut_down` is clear push the item
 //!      and release one `items` unit under the lock.
 //!
 //!    If the push was refused (`shut_down` set), undo: `unfinished` minus
 //!    one, the slot released, the item given back as [`QueueShutDown`].
-//! 2. **get**: take one `items` unit (waiting FIFO), then in one step pop (from
-//!    the ring; or under the `items` lock from the store) and release one
-//!    `slots` unit.
+//! 2. **get**: take one `items` unit (waiting FIFO), then in one step pop
+//!    under the `items` lock from the store and release one `slots` unit. A
+//!    FIFO queue's get pops the ring (waiting on `items`, step 9, while it is
+//!    empty), then releases one `slots` unit.
 //! 3. **task_done**: subtract one from `unfinished` (never below zero:
 //!    [`TaskDoneError`]); whoever takes it to zero locks `joiners` and wakes
 //!    every joiner queued there.
@@ -65,19 +80,19 @@
 //!   future until then and is dropped with it.
 //! * A get pops only after its `items` unit is its own, in the same poll that
 //!   returns the item: a get dropped while waiting removed nothing.
-//! * Before the shutdown, every `items` unit stands for an item in the store
-//!   (the unit is released after the push, and taken before the pop), so a
-//!   get holding a unit always finds an item. For the locked store the lock
-//!   orders the two. For the ring, a put's push completes (the ring's own
-//!   Release on the item's place) before the put releases the unit (the wait
-//!   list's Release CAS, or its lock on the hand-off path), and the get
-//!   acquires the unit (Acquire CAS, or the lock) before it pops: the pop
-//!   happens after that push, and pops never outnumber the units taken, so
-//!   there is an item for each. Only a shutdown pops without a unit (an
-//!   `immediate` one, and the gets that drain a closed list), so only after
-//!   it has begun can a pop find the queue empty, and then the get reports
-//!   [`QueueShutDown`]. The loom model of a put racing a get on the ring checks
-//!   this on the shipped code.
+//! * Locked store: before the shutdown, every `items` unit stands for an item
+//!   in the store (the unit is released after the push, and taken before the
+//!   pop, both under the lock), so a get holding a unit always finds an item.
+//!   Only a shutdown pops without a unit (an `immediate` one, and the gets
+//!   that drain a closed list), so only after it has begun can a pop find the
+//!   queue empty, and then the get reports [`QueueShutDown`].
+//! * Ring: a get takes from the ring only what is there (the ring's own
+//!   atomics publish the item); one that finds nothing waits as the wait
+//!   list's step 9 says, which loses no wake-up. A put pushes only while it
+//!   holds a `slots` unit, so the ring (of `maxsize` places) is never full
+//!   then. The loom models of a put
+//!   racing a get (bounded and unbounded, task and thread waiters) and of a
+//!   fresh get racing a woken getter check this on the shipped code.
 //! * A waiter dropped after it was handed a unit but before it looked (woken
 //!   then cancelled: asyncio's "cancelled after it was woken") leaves its
 //!   list and releases that unit, which goes to the next waiter in line; the
@@ -90,24 +105,30 @@
 //!   back. The close comes before the `items` list is closed, so a getter
 //!   woken by that close pops after it and finds every item pushed before it
 //!   (a pop waits out a push that claimed its place but has not written it
-//!   yet). A put that pushed before the close may release its `items` unit
-//!   after the list closed: the unit then lies unused in a closed list, which
-//!   no get asks.
+//!   yet); a getter that queues after the list closed finds the ring closed
+//!   on its look after queueing (the `items` lock orders it after the close),
+//!   so it never sleeps in a closed list. A put that pushed before the close
+//!   may wake after the list closed: nobody is queued there then.
 //! * `unfinished` is raised before the item becomes visible, so a `task_done`
 //!   for that item never sees it at zero. A joiner reads it and queues in one
 //!   critical section under the `joiners` lock; the task_done that reaches
 //!   zero takes the same lock after its decrement to wake, so the joiner
 //!   either sees zero or is queued before the wake.
 //!
-//! Units go to waiters in arrival order and nobody overtakes a queued waiter
-//! (the wait list's FIFO rule), so getters and putters are served FIFO, and
+//! Units (or, for the ring, wake-ups) go to waiters in arrival order and a
+//! newcomer does not look past a queued or woken waiter (the wait list's FIFO
+//! rule; step 9's `must_queue` and `owed`), so getters and putters are served FIFO, and
 //! an item (or place) handed to a waiter is reserved for it: a `get_nowait`
 //! (`put_nowait`) that comes between cannot take it, although `qsize`
-//! (`full`) still counts it until the waiter runs.
+//! (`full`) still counts it until the waiter runs. On the ring this holds up
+//! to a race: a newcomer's first look that read the list's word just before
+//! a waiter queued may take the item that waiter is then woken for; the
+//! woken waiter then queues again at the head (nothing is lost).
 //!
 //! The loom models in `queue/loom_tests.rs` check the woken-then-cancelled
 //! getter and putter, a shutdown racing a put, a put racing a get on the ring
-//! (bounded and unbounded), and a `task_done` racing a `join`, on this code
+//! (bounded and unbounded; tasks, and plain threads' blocking put and get),
+//! a fresh get racing a woken getter, and a `task_done` racing a `join`, on this code
 //! (under `--cfg loom` the ring is built on loom's atomics too).
 //!
 //! ```
@@ -281,11 +302,11 @@ impl<S: Storage> Shared<S> {
         self.unfinished.fetch_add(1, Ordering::Relaxed);
         let refused = match &self.ring {
             // The ring's close refuses the push if the shutdown came first.
+            // After the push: a getter woken here (or looking after its
+            // queueing) finds the item (the ring's own Release publishes it).
             Some(ring) => match ring.push(item) {
                 Ok(()) => {
-                    // After the push: this unit's Release (in the wait list)
-                    // publishes the item to the getter that acquires it.
-                    self.items.release(1);
+                    self.items.wake_one();
                     return Ok(());
                 }
                 Err(item) => item,
@@ -307,13 +328,19 @@ impl<S: Storage> Shared<S> {
         Err(QueueShutDown(refused))
     }
 
-    /// Protocol step 2 after the unit is ours (or the list is closed): pop.
-    /// `None` only once the queue has been shut down.
+    /// After a ring pop (`Some` item) or the shutdown's end (`None`): gives
+    /// the place back.
+    fn popped(&self, item: Option<S::Item>) -> Result<S::Item, QueueShutDown> {
+        if item.is_some() {
+            self.release_slot();
+        }
+        item.ok_or(QueueShutDown(()))
+    }
+
+    /// Protocol step 2 on a locked store, after the unit is ours (or the list
+    /// is closed): pop. `None` only once the queue has been shut down.
     fn take(&self) -> Option<S::Item> {
-        let item = match &self.ring {
-            Some(ring) => ring.pop(),
-            None => self.items.lock().user().items.pop(),
-        };
+        let item = self.items.lock().user().items.pop();
         if item.is_some() {
             self.release_slot();
         }
@@ -524,6 +551,17 @@ impl<S: Storage> GenericQueue<S> {
     /// assert!(q.get_nowait().unwrap_err().is_empty());
     /// ```
     pub fn get_nowait(&self) -> Result<S::Item, TryGetError> {
+        if let Some(ring) = &self.shared.ring {
+            // Waiting getters (or one woken, not yet run) go first, until the
+            // shutdown: then anyone drains.
+            if self.shared.items.must_queue() && !ring.is_closed() {
+                return Err(TryGetError::Empty(QueueEmpty));
+            }
+            return match ring.pop_or_closed() {
+                Some(item) => self.shared.popped(item).map_err(TryGetError::ShutDown),
+                None => Err(TryGetError::Empty(QueueEmpty)),
+            };
+        }
         match self.shared.items.try_acquire(1) {
             Ok(()) | Err(Fail::Closed) => self
                 .shared
@@ -590,6 +628,19 @@ impl<S: Storage> GenericQueue<S> {
     /// assert_eq!(consumer.join().unwrap(), Ok(7));
     /// ```
     pub fn get_blocking(&self, timeout: Option<Duration>) -> Result<S::Item, BlockingGetError> {
+        if let Some(ring) = &self.shared.ring {
+            return match self
+                .shared
+                .items
+                .wait_watch(deadline(timeout), |owed| ring.pop_beyond(owed))
+            {
+                Some(item) => self
+                    .shared
+                    .popped(item)
+                    .map_err(|QueueShutDown(())| BlockingGetError::ShutDown),
+                None => Err(BlockingGetError::TimedOut),
+            };
+        }
         match self.shared.items.acquire_blocking(1, deadline(timeout)) {
             Ok(()) | Err(Fail::Closed) => self.shared.take().ok_or(BlockingGetError::ShutDown),
             Err(Fail::NoUnits) => Err(BlockingGetError::TimedOut),
@@ -830,6 +881,15 @@ impl<S: Storage> Future for Get<'_, S> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
+        if let Some(ring) = &this.shared.ring {
+            return match this
+                .state
+                .poll_watch(&this.shared.items, cx, |owed| ring.pop_beyond(owed))
+            {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(item) => Poll::Ready(this.shared.popped(item)),
+            };
+        }
         match this.state.poll(&this.shared.items, cx) {
             Poll::Pending => Poll::Pending,
             // Closed: after a shutdown, drain what is left.
@@ -842,7 +902,11 @@ impl<S: Storage> Future for Get<'_, S> {
 
 impl<S: Storage> Drop for Get<'_, S> {
     fn drop(&mut self) {
-        self.state.cancel(&self.shared.items);
+        if self.shared.ring.is_some() {
+            self.state.cancel_watch(&self.shared.items);
+        } else {
+            self.state.cancel(&self.shared.items);
+        }
     }
 }
 

@@ -3,14 +3,16 @@
 //! running at once on two threads share no lock (see the queue's module
 //! header, "The lock-free ring").
 //!
-//! The ring is not what bounds the queue: the `slots` wait list is. A put
-//! pushes only while it holds a slot unit, and a get gives its slot unit back
-//! only after its pop returned, so the pushes in flight never outnumber the
-//! free places of a ring sized `maxsize`. Very large or zero `maxsize` gets the
-//! unbounded kind (a list of blocks), which allocates as it grows instead of
-//! reserving `maxsize` places up front.
+//! The ring is the truth for "is there an item": the queue's `items` wait
+//! list only puts getters to sleep and wakes them. It is not what bounds the
+//! queue: the `slots` wait list is. A put pushes only while it holds a slot
+//! unit, and a get gives its slot unit back only after its pop returned, so
+//! the pushes in flight never outnumber the free places of a ring sized
+//! `maxsize`. Very large or zero `maxsize` gets the unbounded kind (a list of
+//! blocks), which allocates as it grows instead of reserving `maxsize` places
+//! up front.
 
-use concurrent_queue::{ConcurrentQueue, PushError};
+use concurrent_queue::{ConcurrentQueue, PopError, PushError};
 
 /// The largest `maxsize` given a ring of its own size; a larger one takes the
 /// unbounded kind (the slots still bound it).
@@ -46,6 +48,30 @@ impl<T> Ring<T> {
             // before this push): full is impossible, whatever the user does.
             Err(PushError::Full(_)) => unreachable!("queue ring full while a slot was held"),
         }
+    }
+
+    /// Whether [`close`](Self::close) ran.
+    pub(super) fn is_closed(&self) -> bool {
+        self.0.is_closed()
+    }
+
+    /// The oldest item (`Some(Some)`), or `Some(None)` once the ring is closed
+    /// and empty; `None` if it is empty and open.
+    pub(super) fn pop_or_closed(&self) -> Option<Option<T>> {
+        match self.0.pop() {
+            Ok(item) => Some(Some(item)),
+            Err(PopError::Empty) => None,
+            Err(PopError::Closed) => Some(None),
+        }
+    }
+
+    /// [`pop_or_closed`](Self::pop_or_closed), but `None` unless more than
+    /// `owed` items are there (those are for getters woken and not yet run).
+    pub(super) fn pop_beyond(&self, owed: usize) -> Option<Option<T>> {
+        if owed > 0 && self.0.len() <= owed && !self.0.is_closed() {
+            return None;
+        }
+        self.pop_or_closed()
     }
 
     /// Removes the oldest item; `None` if there is none. After a close it
