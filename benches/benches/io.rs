@@ -94,7 +94,7 @@ fn tcp_echo(c: &mut Criterion) {
 }
 
 fn unix_echo(c: &mut Criterion) {
-    let dir = SocketDir::new();
+    let dir = SocketDir::create();
     let mut group = c.benchmark_group("unix_echo");
     group.sampling_mode(SamplingMode::Flat);
     group.throughput(Throughput::Elements((CONNS * ROUND_TRIPS) as u64));

@@ -26,7 +26,7 @@ fn main() {
     let iterations: usize = args.next().map_or(1, |s| s.parse().expect("iterations"));
     let workers: usize = args.next().map_or(2, |s| s.parse().expect("worker count"));
     let any_port = std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0));
-    let dir = SocketDir::new();
+    let dir = SocketDir::create();
     let path = dir.0.join("echo.sock");
     match (runtime.as_str(), transport.as_str()) {
         ("weft", "tcp") => run::<Tcp<Weft>>(any_port, iterations, workers),

@@ -391,7 +391,9 @@ pub fn echo_iter<R: Rt, S: EchoStream>(rt: &R, conns: &mut Vec<S>) {
 pub struct SocketDir(pub PathBuf);
 
 impl SocketDir {
-    pub fn new() -> SocketDir {
+    /// Makes the directory: `weft-bench-unix-<pid>` under the temp directory
+    /// (a short path, well within a socket address's limit).
+    pub fn create() -> SocketDir {
         let dir = std::env::temp_dir().join(format!("weft-bench-unix-{}", std::process::id()));
         // A directory left by an earlier run that died with this pid.
         let _ = std::fs::remove_dir_all(&dir);
