@@ -42,6 +42,7 @@ ORDER = [
     "spawn_cost_1_worker",
     "spawn_detached_cost_1_worker",
     "tcp_echo",
+    "unix_echo",
     "timer_storm",
     "gather_100k",
     "as_completed_10k",

@@ -10,15 +10,22 @@
 //!   outside the timed loop, and reused by every iteration, so an iteration
 //!   measures round trips only (no connect/accept, no TIME_WAIT build-up).
 //!   The server task reads up to 4 KiB per call and writes it all back.
+//! * `unix_echo`: `tcp_echo` over Unix domain stream sockets (weft's
+//!   `weft::net::UnixStream` against `tokio::net::UnixStream`): the same
+//!   connections, round trips, message size and server, the listener bound
+//!   to a socket file in a directory of its own under the system's temp
+//!   directory, removed with its files when the bench ends.
 //! * `timer_storm`: from inside a task, spawn 100 000 tasks, task `i` sleeping
 //!   `delays()[i]` (uniform in 0..=20 ms at microsecond resolution, the same
 //!   deterministic sequence for every runtime), and await them all.
 //!
 //! The runtime adapters (`Rt`) are shared with `runtime.rs` (see
-//! `benches/src/lib.rs`); this file adds the network and timer operations
-//! ([`IoRt`]). async-executor's runner threads sit in `async_io::block_on`,
-//! so an idle runner drives async-io's reactor, as `smol` does (weft and tokio
-//! likewise turn their reactor on a parked worker).
+//! `benches/src/lib.rs`); the timer operations (`IoRt`), the transports
+//! (`Net`: TCP and Unix sockets per runtime) and the echo workload are in
+//! `benches/src/io.rs`, shared with `examples/echo.rs`. async-executor's runner
+//! threads sit in `async_io::block_on`, so an idle runner drives async-io's
+//! reactor, as `smol` does (weft and tokio likewise turn their reactor on a
+//! parked worker).
 //!
 //! Each runtime is built (and, for the echo, connected) the first time its
 //! bench runs, checked with one untimed iteration, and dropped before the
@@ -27,316 +34,34 @@
 //! Bench ids are `<bench>/<runtime>`, as in `runtime.rs`, so
 //! `benches/table.py` prints them too.
 
-use std::future::Future;
-use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
-use weft_benches::{run_in_task, workers, AsyncExecutor, Rt, Tokio, Weft};
+use weft_benches::io::{
+    echo_iter, echo_setup, IoRt, Net, SocketDir, Tcp, Unix, CONNS, ROUND_TRIPS,
+};
+use weft_benches::{workers, AsyncExecutor, Rt, Tokio, Weft};
 
 // ---------------------------------------------------------------------------
-// Network and timer operations per runtime
+// Echo (TCP and Unix sockets)
 // ---------------------------------------------------------------------------
 
-/// What the I/O workloads need beyond [`Rt`]. Everything but `build_io` is
-/// called from tasks running on the runtime.
-trait IoRt: Rt {
-    type Listener: Send + Sync + 'static;
-    type Stream: Send + 'static;
-
-    /// The runtime as the I/O benches run it.
-    fn build_io(workers: usize) -> Self {
-        Self::build(workers)
-    }
-
-    fn bind(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Listener>> + Send;
-    fn local_addr(listener: &Self::Listener) -> SocketAddr;
-    fn accept(
-        listener: &Self::Listener,
-    ) -> impl Future<Output = io::Result<Self::Stream>> + Send + '_;
-    fn connect(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Stream>> + Send;
-    fn set_nodelay(stream: &Self::Stream) -> io::Result<()>;
-
-    /// Reads what is there, up to `buf.len()` bytes (0: end of stream).
-    fn read<'a>(
-        stream: &'a mut Self::Stream,
-        buf: &'a mut [u8],
-    ) -> impl Future<Output = io::Result<usize>> + Send + 'a;
-    fn read_exact<'a>(
-        stream: &'a mut Self::Stream,
-        buf: &'a mut [u8],
-    ) -> impl Future<Output = io::Result<()>> + Send + 'a;
-    fn write_all<'a>(
-        stream: &'a mut Self::Stream,
-        buf: &'a [u8],
-    ) -> impl Future<Output = io::Result<()>> + Send + 'a;
-
-    fn sleep(d: Duration) -> impl Future<Output = ()> + Send;
-}
-
-impl IoRt for Weft {
-    type Listener = weft::net::TcpListener;
-    type Stream = weft::net::TcpStream;
-
-    async fn bind(addr: SocketAddr) -> io::Result<Self::Listener> {
-        weft::net::TcpListener::bind(addr)
-    }
-
-    fn local_addr(listener: &Self::Listener) -> SocketAddr {
-        listener.local_addr().expect("weft local_addr")
-    }
-
-    async fn accept(listener: &Self::Listener) -> io::Result<Self::Stream> {
-        listener.accept().await.map(|(s, _)| s)
-    }
-
-    async fn connect(addr: SocketAddr) -> io::Result<Self::Stream> {
-        weft::net::TcpStream::connect(addr).await
-    }
-
-    fn set_nodelay(stream: &Self::Stream) -> io::Result<()> {
-        stream.set_nodelay(true)
-    }
-
-    fn read<'a>(
-        stream: &'a mut Self::Stream,
-        buf: &'a mut [u8],
-    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
-        futures_util::AsyncReadExt::read(stream, buf)
-    }
-
-    fn read_exact<'a>(
-        stream: &'a mut Self::Stream,
-        buf: &'a mut [u8],
-    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
-        futures_util::AsyncReadExt::read_exact(stream, buf)
-    }
-
-    fn write_all<'a>(
-        stream: &'a mut Self::Stream,
-        buf: &'a [u8],
-    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
-        futures_util::AsyncWriteExt::write_all(stream, buf)
-    }
-
-    fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
-        weft::sleep(d)
-    }
-}
-
-impl IoRt for Tokio {
-    type Listener = tokio::net::TcpListener;
-    type Stream = tokio::net::TcpStream;
-
-    async fn bind(addr: SocketAddr) -> io::Result<Self::Listener> {
-        tokio::net::TcpListener::bind(addr).await
-    }
-
-    fn local_addr(listener: &Self::Listener) -> SocketAddr {
-        listener.local_addr().expect("tokio local_addr")
-    }
-
-    async fn accept(listener: &Self::Listener) -> io::Result<Self::Stream> {
-        listener.accept().await.map(|(s, _)| s)
-    }
-
-    async fn connect(addr: SocketAddr) -> io::Result<Self::Stream> {
-        tokio::net::TcpStream::connect(addr).await
-    }
-
-    fn set_nodelay(stream: &Self::Stream) -> io::Result<()> {
-        stream.set_nodelay(true)
-    }
-
-    fn read<'a>(
-        stream: &'a mut Self::Stream,
-        buf: &'a mut [u8],
-    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
-        tokio::io::AsyncReadExt::read(stream, buf)
-    }
-
-    async fn read_exact(stream: &mut Self::Stream, buf: &mut [u8]) -> io::Result<()> {
-        tokio::io::AsyncReadExt::read_exact(stream, buf)
-            .await
-            .map(drop)
-    }
-
-    fn write_all<'a>(
-        stream: &'a mut Self::Stream,
-        buf: &'a [u8],
-    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
-        tokio::io::AsyncWriteExt::write_all(stream, buf)
-    }
-
-    fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
-        tokio::time::sleep(d)
-    }
-}
-
-impl IoRt for AsyncExecutor {
-    type Listener = async_io::Async<std::net::TcpListener>;
-    type Stream = async_io::Async<std::net::TcpStream>;
-
-    fn build_io(workers: usize) -> Self {
-        AsyncExecutor::build_driving_io(workers)
-    }
-
-    async fn bind(addr: SocketAddr) -> io::Result<Self::Listener> {
-        async_io::Async::<std::net::TcpListener>::bind(addr)
-    }
-
-    fn local_addr(listener: &Self::Listener) -> SocketAddr {
-        listener
-            .get_ref()
-            .local_addr()
-            .expect("async-io local_addr")
-    }
-
-    async fn accept(listener: &Self::Listener) -> io::Result<Self::Stream> {
-        listener.accept().await.map(|(s, _)| s)
-    }
-
-    async fn connect(addr: SocketAddr) -> io::Result<Self::Stream> {
-        async_io::Async::<std::net::TcpStream>::connect(addr).await
-    }
-
-    fn set_nodelay(stream: &Self::Stream) -> io::Result<()> {
-        stream.get_ref().set_nodelay(true)
-    }
-
-    fn read<'a>(
-        stream: &'a mut Self::Stream,
-        buf: &'a mut [u8],
-    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
-        futures_lite::AsyncReadExt::read(stream, buf)
-    }
-
-    fn read_exact<'a>(
-        stream: &'a mut Self::Stream,
-        buf: &'a mut [u8],
-    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
-        futures_lite::AsyncReadExt::read_exact(stream, buf)
-    }
-
-    fn write_all<'a>(
-        stream: &'a mut Self::Stream,
-        buf: &'a [u8],
-    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
-        futures_lite::AsyncWriteExt::write_all(stream, buf)
-    }
-
-    async fn sleep(d: Duration) {
-        async_io::Timer::after(d).await;
-    }
-}
-
-// ---------------------------------------------------------------------------
-// TCP echo
-// ---------------------------------------------------------------------------
-
-const CONNS: usize = 50;
-const ROUND_TRIPS: usize = 1_000;
-const MSG: usize = 64;
-/// The server reads up to this much per call and writes it all back.
-const SERVER_BUF: usize = 4096;
-
-/// One server connection: echo everything until end of stream.
-async fn serve<R: IoRt>(mut stream: R::Stream) {
-    let mut buf = vec![0u8; SERVER_BUF];
-    loop {
-        let n = match R::read(&mut stream, &mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        if R::write_all(&mut stream, &buf[..n]).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// One client connection's share of an iteration: `ROUND_TRIPS` sequential
-/// round trips of `MSG` bytes, each checked. Gives the stream back.
-async fn client<R: IoRt>(mut stream: R::Stream, conn: usize) -> R::Stream {
-    let mut msg = [0u8; MSG];
-    let mut echo = [0u8; MSG];
-    msg[8..16].copy_from_slice(&(conn as u64).to_le_bytes());
-    for round in 0..ROUND_TRIPS {
-        msg[..8].copy_from_slice(&(round as u64).to_le_bytes());
-        R::write_all(&mut stream, &msg).await.expect("client write");
-        R::read_exact(&mut stream, &mut echo)
-            .await
-            .expect("client read");
-        assert!(echo == msg, "connection {conn}, round {round}: wrong echo");
-    }
-    stream
-}
-
-/// Binds the server on 127.0.0.1:0, opens `CONNS` connections to it (nodelay
-/// on both ends) and leaves one echo task per accepted connection running.
-/// Returns the client ends.
-fn echo_setup<R: IoRt>(rt: &R) -> Vec<R::Stream> {
-    let ctx = rt.ctx();
-    run_in_task(rt, async move {
-        let listener = R::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-            .await
-            .expect("bind");
-        let addr = R::local_addr(&listener);
-        let server_ctx = ctx.clone();
-        let acceptor = R::spawn(&ctx, async move {
-            for _ in 0..CONNS {
-                let stream = R::accept(&listener).await.expect("accept");
-                R::set_nodelay(&stream).expect("server nodelay");
-                R::spawn_detached(&server_ctx, serve::<R>(stream));
-            }
-            // The listener is dropped here: no connection comes after setup.
-        });
-        let mut clients = Vec::with_capacity(CONNS);
-        for _ in 0..CONNS {
-            let stream = R::connect(addr).await.expect("connect");
-            R::set_nodelay(&stream).expect("client nodelay");
-            clients.push(stream);
-        }
-        acceptor.await;
-        clients
-    })
-}
-
-/// One iteration: every connection runs its round trips in its own task.
-fn echo_iter<R: IoRt>(rt: &R, conns: &mut Vec<R::Stream>) {
-    let ctx = rt.ctx();
-    let streams = std::mem::take(conns);
-    assert_eq!(
-        streams.len(),
-        CONNS,
-        "connections lost by an earlier iteration"
-    );
-    *conns = run_in_task(rt, async move {
-        let handles: Vec<_> = streams
-            .into_iter()
-            .enumerate()
-            .map(|(i, s)| R::spawn(&ctx, client::<R>(s, i)))
-            .collect();
-        let mut back = Vec::with_capacity(CONNS);
-        for h in handles {
-            back.push(h.await);
-        }
-        back
-    });
-}
-
-fn bench_echo<R: IoRt>(
+/// Benchmarks the echo over transport `N` as `group`'s function
+/// `<N::Rt>::NAME`, its server bound at `addr`.
+fn bench_echo<N: Net>(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    addr: N::Addr,
 ) {
     // Built on the first call of the routine, so a bench left out by a
     // filter costs nothing; criterion calls the routine once per warm-up and
     // sample batch, all of which reuse this runtime and these connections.
-    let mut state: Option<(R, Vec<R::Stream>)> = None;
-    group.bench_function(R::NAME, |b| {
+    let mut state: Option<(N::Rt, Vec<N::Stream>)> = None;
+    group.bench_function(<N::Rt as Rt>::NAME, |b| {
         let (rt, conns) = state.get_or_insert_with(|| {
-            let rt = R::build_io(workers());
-            let mut conns = echo_setup(&rt);
+            let rt = N::Rt::build_io(workers());
+            let mut conns = echo_setup::<N>(&rt, addr.clone());
             // Sanity run before timing: a broken runtime fails here, not
             // mid-sample.
             echo_iter(&rt, &mut conns);
@@ -361,10 +86,24 @@ fn tcp_echo(c: &mut Criterion) {
     let mut group = c.benchmark_group("tcp_echo");
     group.sampling_mode(SamplingMode::Flat);
     group.throughput(Throughput::Elements((CONNS * ROUND_TRIPS) as u64));
-    bench_echo::<Weft>(&mut group);
-    bench_echo::<Tokio>(&mut group);
-    bench_echo::<AsyncExecutor>(&mut group);
+    let any_port = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    bench_echo::<Tcp<Weft>>(&mut group, any_port);
+    bench_echo::<Tcp<Tokio>>(&mut group, any_port);
+    bench_echo::<Tcp<AsyncExecutor>>(&mut group, any_port);
     group.finish();
+}
+
+fn unix_echo(c: &mut Criterion) {
+    let dir = SocketDir::create();
+    let mut group = c.benchmark_group("unix_echo");
+    group.sampling_mode(SamplingMode::Flat);
+    group.throughput(Throughput::Elements((CONNS * ROUND_TRIPS) as u64));
+    // A socket file per runtime: binding where one exists fails (as it
+    // should), and each listener's file outlives its listener.
+    bench_echo::<Unix<Weft>>(&mut group, dir.0.join("weft.sock"));
+    bench_echo::<Unix<Tokio>>(&mut group, dir.0.join("tokio.sock"));
+    group.finish();
+    drop(dir);
 }
 
 // ---------------------------------------------------------------------------
@@ -471,6 +210,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = io;
     config = config();
-    targets = tcp_echo, timer_storm
+    targets = tcp_echo, unix_echo, timer_storm
 }
 criterion_main!(io);

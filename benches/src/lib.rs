@@ -6,6 +6,8 @@
 //! dropped before the next runtime is built, so idle workers of one runtime
 //! never compete with another runtime's measurement.
 
+pub mod io;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::thread::JoinHandle;

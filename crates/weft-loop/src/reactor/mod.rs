@@ -55,6 +55,7 @@
 //! back short) is kept.
 
 use crate::loom::sync::{AtomicUsize, Mutex, Ordering};
+use crossbeam_utils::CachePadded;
 use std::io;
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
@@ -99,8 +100,18 @@ impl Direction {
     }
 }
 
-/// The readiness and wakers of one registered socket.
-pub(crate) struct Source {
+/// The readiness and wakers of one registered socket, alone on their cache
+/// line(s) (`CachePadded`: 128 bytes on x86-64, as tokio pads its
+/// `ScheduledIo`). The thread turning the driver writes `readiness` and takes
+/// `wakers` for every event; the worker polling the socket reads the one and,
+/// when it must wait, takes the other. Without the padding a source shared its
+/// line with whatever the allocator put beside it, typically the source of
+/// the connection registered just before or after, polled by another worker:
+/// each side's writes then evicted the other's line for nothing.
+pub(crate) struct Source(CachePadded<SourceState>);
+
+/// What [`Source`] pads.
+pub(crate) struct SourceState {
     readiness: AtomicUsize,
     wakers: Mutex<[Option<Waker>; 2]>,
     key: usize,
@@ -108,27 +119,27 @@ pub(crate) struct Source {
 
 impl Source {
     fn new(key: usize) -> Source {
-        Source {
+        Source(CachePadded::new(SourceState {
             readiness: AtomicUsize::new(0),
             wakers: Mutex::new([None, None]),
             key,
-        }
+        }))
     }
 
     /// Ready: the tick to pass to `clear_ready`. Pending: the waker is stored.
     pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<usize> {
         // Acquire: pairs with the AcqRel update in `set_ready`.
-        let r = self.readiness.load(Ordering::Acquire);
+        let r = self.0.readiness.load(Ordering::Acquire);
         if r & dir.ready_mask() != 0 {
             return Poll::Ready(r >> TICK_SHIFT);
         }
-        let mut wakers = self.wakers.lock();
+        let mut wakers = self.0.wakers.lock();
         match &mut wakers[dir as usize] {
             Some(w) if w.will_wake(cx.waker()) => {}
             slot => *slot = Some(cx.waker().clone()),
         }
         // Re-read under the lock (header, step 1).
-        let r = self.readiness.load(Ordering::Acquire);
+        let r = self.0.readiness.load(Ordering::Acquire);
         if r & dir.ready_mask() != 0 {
             return Poll::Ready(r >> TICK_SHIFT);
         }
@@ -141,6 +152,7 @@ impl Source {
         // AcqRel / Acquire: ordered with `set_ready`'s update, whose tick it
         // compares against.
         let _ = self
+            .0
             .readiness
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| {
                 (r >> TICK_SHIFT == tick).then_some(r & !bits)
@@ -151,12 +163,13 @@ impl Source {
     fn set_ready(&self, bits: usize) {
         // AcqRel: pairs with the Acquire loads in `poll_ready`.
         let _ = self
+            .0
             .readiness
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| {
                 let tick = (r >> TICK_SHIFT).wrapping_add(1);
                 Some((tick << TICK_SHIFT) | (r & BITS) | bits)
             });
-        let mut wakers = self.wakers.lock();
+        let mut wakers = self.0.wakers.lock();
         let woken = [Direction::Read, Direction::Write].map(|dir| {
             (bits & dir.ready_mask() != 0)
                 .then(|| wakers[dir as usize].take())
@@ -230,8 +243,8 @@ impl Reactor {
         // elsewhere; nothing useful to do with that error.
         let _ = self.selector.delete(fd);
         let mut sources = self.sources.lock();
-        if sources.slots[source.key].take().is_some() {
-            sources.free.push(source.key);
+        if sources.slots[source.0.key].take().is_some() {
+            sources.free.push(source.0.key);
             self.registered.fetch_sub(1, Ordering::Relaxed);
         }
     }
@@ -243,7 +256,7 @@ impl Reactor {
         {
             let sources = self.sources.lock();
             for source in sources.slots.iter().flatten() {
-                wakers.extend(source.wakers.lock().iter_mut().filter_map(Option::take));
+                wakers.extend(source.0.wakers.lock().iter_mut().filter_map(Option::take));
             }
         }
         wake_all(wakers);
