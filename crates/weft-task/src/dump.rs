@@ -374,14 +374,11 @@ fn read_state_and_edge(raw: RawTask) -> (TaskState, Option<AwaitEdge>) {
 ///
 /// The caller holds the task's `RUNNING`.
 unsafe fn latest_target(raw: RawTask) -> Option<Awaiting> {
-    let header = raw.header();
-    let latest = header.polls.load(Ordering::Relaxed);
-    header.awaiting.with(|record| {
-        // SAFETY: RUNNING is the caller's: nobody else touches the record.
-        let record = unsafe { &*record }.as_deref()?;
-        let target = record.target.as_ref()?;
-        (record.poll == latest).then(|| target.clone())
-    })
+    // SAFETY: the caller's promise, passed on.
+    unsafe {
+        raw.header()
+            .with_latest_record(|_, target| Some(target.clone()))
+    }
 }
 
 // ----- the tree -----

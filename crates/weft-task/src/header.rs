@@ -176,6 +176,28 @@ impl Header {
         f(guard.as_deref())
     }
 
+    /// Runs `f` on the await record's `passed` flag and target if the
+    /// task's latest poll wrote it (`awaiting.rs`); `None` otherwise.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the task's `RUNNING` (its own, or borrowed).
+    pub(crate) unsafe fn with_latest_record<R>(
+        &self,
+        f: impl FnOnce(&mut bool, &Awaiting) -> Option<R>,
+    ) -> Option<R> {
+        let latest = self.polls.load(Ordering::Relaxed);
+        self.awaiting.with_mut(|record| {
+            // SAFETY: RUNNING is the caller's: nobody else touches the record.
+            let record = unsafe { &mut **record }.as_deref_mut()?;
+            let target = record.target.as_ref()?;
+            if record.poll != latest {
+                return None;
+            }
+            f(&mut record.passed, target)
+        })
+    }
+
     pub(crate) fn cancelled_error(&self) -> Cancelled {
         Cancelled::from_message(self.peek_cold(|c| c.and_then(|c| c.cancel_message.clone())))
     }
@@ -359,25 +381,19 @@ impl RawTask {
     }
 
     /// What the task awaits at its latest poll, marked as passed a request,
-    /// for the `cancel()` that borrowed it.
+    /// for the `cancel()` that borrowed it: only a target no request was
+    /// passed to yet.
     ///
     /// # Safety
     ///
     /// The caller holds `RUNNING`.
     unsafe fn take_awaited_to_cancel(self) -> Option<Awaiting> {
-        let header = self.header();
-        let latest = header.polls.load(Ordering::Relaxed);
-        header.awaiting.with_mut(|record| {
-            // SAFETY: RUNNING is the caller's: nobody else touches the record.
-            let record = unsafe { &mut **record }.as_deref_mut()?;
-            let target = record.target.as_ref()?;
-            if record.poll != latest || record.passed {
-                return None;
-            }
-            let target = target.clone();
-            record.passed = true;
-            Some(target)
-        })
+        // SAFETY: the caller's promise, passed on.
+        unsafe {
+            self.header().with_latest_record(|passed, target| {
+                (!std::mem::replace(passed, true)).then(|| target.clone())
+            })
+        }
     }
 
     /// Shuts the task down if nobody runs it: drops the future and completes it
