@@ -36,23 +36,161 @@
 //! | task, future dropped   | the runner, under `RUNNING`   | consumed, passed on to every entry |
 //! | `catch_cancel` wrapper | the wrapper, in its task poll | consumed by the wrapper (it counts as intercepting), passed on |
 //!
+//! # Cycles
+//!
+//! Tasks can await each other in a cycle (A awaits B's handle, B awaits
+//! A's). Cancelled, each would drain until the next one ended, for ever:
+//! the wait closes on a task that is itself waiting. So every wait of a
+//! cancelled task (or `catch_cancel` wrapper) for a task's end is an edge
+//! of one process-wide graph ([`WAITS`]), added when the delivery takes the
+//! wait and removed when the wait is over. A wait whose target already
+//! waits, through such edges, for the waiter would close a cycle: it is not
+//! taken, as if that target had ended, so the cycle is cut where it closes
+//! and every task of it ends cancelled, in the order a chain cut there ends
+//! in. (asyncio offers nothing to follow: its `cancel()` recurses around
+//! such a cycle until `RecursionError`.) The look and the insertion happen
+//! under the graph's one lock, so of two waits closing a cycle at the same
+//! time the later sees the earlier. Every edge is a wait that lasts until
+//! its target ends, so a path found is a real one: nothing is cut that
+//! would have ended.
+//!
 //! No wake-up is lost: each [`Awaited`] registers the canceller's waker and
 //! checks for the end in the same step, under the target's own protocol (a
 //! task's join waker, `state.rs`; a result cell's waiter list under its
 //! lock), exactly as awaiting it does; the canceller is not complete, so the
 //! wake-up finds it and schedules it. Everything else here is thread-local
-//! or touched only by the thread holding the canceller's `RUNNING`, so this
-//! adds no cross-thread protocol of its own.
+//! or touched only by the thread holding the canceller's `RUNNING`, bar the
+//! graph of waits behind its one lock (above), so this adds no cross-thread
+//! protocol of its own.
 
 use crate::context::{self, PollStamp};
 use crate::error::Cancelled;
 use crate::id::TaskId;
+use crate::loom::sync::Mutex;
 use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::task::{Context, Poll};
 
 thread_local! {
     static DELIVERING: RefCell<Option<Delivery>> = const { RefCell::new(None) };
+}
+
+/// The waits of cancelled tasks for tasks' ends (see "Cycles"), by
+/// address. Touched only on the cancellation path, by tasks awaiting tasks.
+#[derive(Default)]
+struct Waits {
+    /// Each waiter, and the tasks it waits for, one entry per wait.
+    out: BTreeMap<usize, Vec<usize>>,
+    /// Each task waited for, and its waiters, one entry per wait.
+    into: BTreeMap<usize, Vec<usize>>,
+}
+
+#[cfg(not(loom))]
+static WAITS: Mutex<Waits> = Mutex::new(Waits {
+    out: BTreeMap::new(),
+    into: BTreeMap::new(),
+});
+#[cfg(loom)]
+loom::lazy_static! {
+    static ref WAITS: Mutex<Waits> = Mutex::new(Waits::default());
+}
+
+/// Adds the wait of `waiter` for `target`, unless `target` already waits,
+/// through the graph, for `waiter`: then that wait would close a cycle and
+/// is not added (false).
+fn add_wait(waiter: usize, target: usize) -> bool {
+    let mut waits = WAITS.lock();
+    if waits.closes_cycle(waiter, target) {
+        return false;
+    }
+    waits.out.entry(waiter).or_default().push(target);
+    waits.into.entry(target).or_default().push(waiter);
+    true
+}
+
+/// Removes one wait of `waiter` for `target` (it is over).
+fn remove_wait(waiter: usize, target: usize) {
+    let mut waits = WAITS.lock();
+    remove_one(&mut waits.out, waiter, target);
+    remove_one(&mut waits.into, target, waiter);
+}
+
+/// Removes one `value` from `key`'s list, and the key with its last value.
+fn remove_one(map: &mut BTreeMap<usize, Vec<usize>>, key: usize, value: usize) {
+    let Some(values) = map.get_mut(&key) else {
+        return;
+    };
+    if let Some(i) = values.iter().position(|&v| v == value) {
+        values.swap_remove(i);
+    }
+    if values.is_empty() {
+        map.remove(&key);
+    }
+}
+
+impl Waits {
+    /// Whether a wait of `waiter` for `target` would close a cycle: whether
+    /// `target` waits, through the graph, for `waiter`.
+    ///
+    /// Searched from both ends in turn, a task at a time: down from `target`
+    /// along the waits, and up from `waiter` along the waits for it; the
+    /// first search to end decides. That costs at most about twice the
+    /// smaller side, so links joining a long chain (a chain cancelled at
+    /// once, its links delivered in any order) cost `O(n log n)` in all,
+    /// where a search down alone was quadratic.
+    fn closes_cycle(&self, waiter: usize, target: usize) -> bool {
+        if waiter == target {
+            return true;
+        }
+        // The usual case: nobody waits for the waiter, or the target waits
+        // for nothing.
+        if !self.into.contains_key(&waiter) || !self.out.contains_key(&target) {
+            return false;
+        }
+        let mut down = Search::from(target);
+        let mut up = Search::from(waiter);
+        loop {
+            if let Some(found) = down.step(&self.out, waiter) {
+                return found;
+            }
+            if let Some(found) = up.step(&self.into, target) {
+                return found;
+            }
+        }
+    }
+}
+
+/// One direction of [`Waits::closes_cycle`]'s search.
+struct Search {
+    seen: BTreeSet<usize>,
+    next: Vec<usize>,
+}
+
+impl Search {
+    fn from(start: usize) -> Search {
+        Search {
+            seen: BTreeSet::from([start]),
+            next: vec![start],
+        }
+    }
+
+    /// Looks at the next task's edges: `Some(true)` if one leads to `goal`,
+    /// `Some(false)` if nothing is left to look at, `None` to go on.
+    fn step(&mut self, edges: &BTreeMap<usize, Vec<usize>>, goal: usize) -> Option<bool> {
+        let Some(task) = self.next.pop() else {
+            return Some(false);
+        };
+        for &next in edges.get(&task).into_iter().flatten() {
+            if next == goal {
+                return Some(true);
+            }
+            if self.seen.insert(next) {
+                self.next.push(next);
+            }
+        }
+        None
+    }
 }
 
 /// A cancellation being delivered on this thread: the error, the poll it is
@@ -62,7 +200,31 @@ struct Delivery {
     at: PollStamp,
     /// The target (its address) a `cancel()` passed this request to already.
     passed: Option<usize>,
-    ends: Vec<Box<dyn Awaited>>,
+    ends: Vec<End>,
+}
+
+/// One thing a delivery (then a [`Drains`]) waits for.
+struct End {
+    awaited: Box<dyn Awaited>,
+    /// For the end of a task ([`wait_for_task_end`]): the waiter's address
+    /// and the task's, an edge of [`WAITS`] while this lives.
+    edge: Option<(usize, usize)>,
+}
+
+impl End {
+    /// Out of the graph: the wait is over, or handed on.
+    fn leave_graph(&mut self) -> Option<usize> {
+        let (waiter, target) = self.edge.take()?;
+        remove_wait(waiter, target);
+        Some(target)
+    }
+}
+
+impl Drop for End {
+    fn drop(&mut self) {
+        // Before `awaited` goes (and with it, the reference on the task).
+        self.leave_graph();
+    }
 }
 
 /// What a task can await and `cancel()` can reach at once: a promise, the
@@ -311,12 +473,48 @@ impl fmt::Debug for AwaitMark {
 /// wait_for_end(Box::new(Ended)); // no delivery here: dropped
 /// ```
 pub fn wait_for_end(awaited: Box<dyn Awaited>) {
+    push_end(End {
+        awaited,
+        edge: None,
+    });
+}
+
+/// [`wait_for_end`] for the end of the task at address `task` (a `Task`
+/// handle's `awaited`): not taken (dropped at once, as outside a delivery)
+/// where `task` waits for the deliverer already, which would close a cycle
+/// of waits (see "Cycles").
+pub(crate) fn wait_for_task_end(awaited: Box<dyn Awaited>, task: usize) {
+    push_task_end(
+        End {
+            awaited,
+            edge: None,
+        },
+        task,
+    );
+}
+
+/// Has the delivery wait for `end`, the end of the task at address `task`,
+/// unless that would close a cycle.
+fn push_task_end(mut end: End, task: usize) {
     let refused = DELIVERING.with_borrow_mut(|d| match d {
-        Some(d) => {
-            d.ends.push(awaited);
+        Some(d) if add_wait(d.at.0, task) => {
+            end.edge = Some((d.at.0, task));
+            d.ends.push(end);
             None
         }
-        None => Some(awaited),
+        _ => Some(end),
+    });
+    // Dropped outside the borrow: its destructor may reach this thread-local.
+    drop(refused);
+}
+
+fn push_end(end: End) {
+    let refused = DELIVERING.with_borrow_mut(|d| match d {
+        Some(d) => {
+            d.ends.push(end);
+            None
+        }
+        None => Some(end),
     });
     // Dropped outside the borrow: its destructor may reach this thread-local.
     drop(refused);
@@ -325,7 +523,7 @@ pub fn wait_for_end(awaited: Box<dyn Awaited>) {
 /// What a cancelled task or wrapper still waits for: the [`Awaited`]s its
 /// delivery collected, each dropped once it has ended.
 pub(crate) struct Drains {
-    ends: Vec<Box<dyn Awaited>>,
+    ends: Vec<End>,
 }
 
 impl Drains {
@@ -336,13 +534,14 @@ impl Drains {
     /// Passes a further cancellation on to every target still running.
     pub(crate) fn cancel_all(&mut self, cancelled: &Cancelled) {
         for end in &mut self.ends {
-            end.cancel(cancelled);
+            end.awaited.cancel(cancelled);
         }
     }
 
     /// Ready once every target has ended; drops each as it ends.
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        self.ends.retain_mut(|end| end.poll_ended(cx).is_pending());
+        self.ends
+            .retain_mut(|end| end.awaited.poll_ended(cx).is_pending());
         if self.ends.is_empty() {
             Poll::Ready(())
         } else {
@@ -354,8 +553,12 @@ impl Drains {
     /// progress on this thread takes the targets over, so whoever it cancels
     /// still waits for them; otherwise they are let go.
     pub(crate) fn hand_over(self) {
-        for end in self.ends {
-            wait_for_end(end);
+        for mut end in self.ends {
+            // A task's end is taken again, as the new waiter's wait.
+            match end.leave_graph() {
+                Some(task) => push_task_end(end, task),
+                None => push_end(end),
+            }
         }
     }
 }

@@ -431,7 +431,7 @@ fn pass_cancel_on(raw: RawTask, awaited_at: &AwaitMark) -> bool {
     if raw.header().state.load().is_complete() {
         return false;
     }
-    chain::wait_for_end(Box::new(JoinEnd { raw }));
+    chain::wait_for_task_end(Box::new(JoinEnd { raw }), addr as usize);
     true
 }
 
