@@ -102,6 +102,11 @@ pub(crate) type OnBuilt = Box<dyn FnOnce(&Handle) -> io::Result<()> + Send>;
 
 impl Builder {
     /// Defaults: one worker per available core, threads named `weft-worker-N`.
+    ///
+    /// ```
+    /// let rt = weft::Builder::new().build().unwrap();
+    /// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
+    /// ```
     pub fn new() -> Builder {
         Builder {
             workers: None,
@@ -134,8 +139,13 @@ impl Builder {
     ///     .build()
     ///     .unwrap();
     /// rt.block_on(async { weft::spawn(async {}).await.unwrap() });
-    /// let h = rt.handle().metrics().poll_time_histogram;
-    /// assert!(h.total() >= 1);
+    /// // The step is counted just after it returns: the awaiter may be
+    /// // woken first.
+    /// let counted = (0..1000).any(|_| {
+    ///     std::thread::sleep(std::time::Duration::from_millis(1));
+    ///     rt.handle().metrics().poll_time_histogram.total() >= 1
+    /// });
+    /// assert!(counted);
     /// ```
     pub fn enable_poll_time_histogram(mut self) -> Builder {
         self.poll_time_histogram = true;
@@ -243,6 +253,17 @@ impl Builder {
 
     /// The most threads [`spawn_blocking`](crate::spawn_blocking) runs at
     /// once (default 512; at least 1). Jobs beyond it wait for a free thread.
+    ///
+    /// ```
+    /// let rt = weft::Builder::new().max_blocking_threads(1).build().unwrap();
+    /// rt.block_on(async {
+    ///     // One thread: the second job starts once the first is done.
+    ///     let a = weft::spawn_blocking(|| std::thread::current().id());
+    ///     let b = weft::spawn_blocking(|| std::thread::current().id());
+    ///     a.await.unwrap();
+    ///     b.await.unwrap();
+    /// });
+    /// ```
     pub fn max_blocking_threads(mut self, n: usize) -> Builder {
         self.max_blocking_threads = n;
         self
@@ -250,18 +271,43 @@ impl Builder {
 
     /// How long an idle blocking thread waits for a job before it exits
     /// (default 10 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = weft::Builder::new()
+    ///     .blocking_keep_alive(Duration::from_millis(100))
+    ///     .build()
+    ///     .unwrap();
+    /// let out = rt.block_on(async { weft::spawn_blocking(|| 7).await });
+    /// assert_eq!(out.unwrap(), 7);
+    /// ```
     pub fn blocking_keep_alive(mut self, keep_alive: Duration) -> Builder {
         self.blocking_keep_alive = keep_alive;
         self
     }
 
     /// Number of worker threads (at least 1).
+    ///
+    /// ```
+    /// let rt = weft::Builder::new().workers(2).build().unwrap();
+    /// assert_eq!(rt.handle().metrics().workers, 2);
+    /// assert!(weft::Builder::new().workers(0).build().is_err());
+    /// ```
     pub fn workers(mut self, n: usize) -> Builder {
         self.workers = Some(n);
         self
     }
 
     /// Prefix of the worker threads' names (`{name}-{index}`).
+    ///
+    /// ```
+    /// let rt = weft::Builder::new().workers(1).thread_name("db").build().unwrap();
+    /// let name = rt.block_on(rt.spawn(async {
+    ///     std::thread::current().name().map(str::to_owned)
+    /// }));
+    /// assert_eq!(name.unwrap().as_deref(), Some("db-0"));
+    /// ```
     pub fn thread_name(mut self, name: impl Into<String>) -> Builder {
         self.thread_name = name.into();
         self
@@ -287,6 +333,23 @@ impl Builder {
 
     /// Runs `f` on each worker thread as it stops. A panic in `f` is
     /// reported through `tracing`, and the worker finishes its exit.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let stopped = Arc::new(AtomicUsize::new(0));
+    /// let count = stopped.clone();
+    /// let rt = weft::Builder::new()
+    ///     .workers(2)
+    ///     .on_thread_stop(move || {
+    ///         count.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// drop(rt); // joins the workers
+    /// assert_eq!(stopped.load(Ordering::SeqCst), 2);
+    /// ```
     pub fn on_thread_stop(mut self, f: impl Fn() + Send + Sync + 'static) -> Builder {
         self.on_thread_stop = Some(std::sync::Arc::new(f));
         self
@@ -296,6 +359,13 @@ impl Builder {
     /// the OS error if a thread cannot be started, or with an `Other` error
     /// ("on_thread_start panicked: ...") if the start hook panicked; it then
     /// waits for every worker's hook to return before it returns.
+    ///
+    /// ```
+    /// let rt = weft::Builder::new().workers(1).build().unwrap();
+    /// assert_eq!(rt.block_on(rt.spawn(async { 5 })).unwrap(), 5);
+    /// let err = weft::Builder::new().workers(0).build().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// ```
     pub fn build(self) -> io::Result<Runtime> {
         let n = match self.workers {
             Some(0) => {
@@ -422,16 +492,34 @@ pub struct Runtime {
 
 impl Runtime {
     /// A runtime with default settings ([`Builder::new`]).
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// assert!(rt.handle().metrics().workers >= 1);
+    /// ```
     pub fn new() -> io::Result<Runtime> {
         Builder::new().build()
     }
 
     /// A handle for spawning from elsewhere.
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let handle = rt.handle().clone();
+    /// let t = std::thread::spawn(move || handle.block_on(async { 3 }));
+    /// assert_eq!(t.join().unwrap(), 3);
+    /// ```
     pub fn handle(&self) -> &Handle {
         &self.handle
     }
 
     /// Spawns `future` (see [`Handle::spawn`]).
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let t = rt.spawn(async { "from a worker" });
+    /// assert_eq!(rt.block_on(t).unwrap(), "from a worker");
+    /// ```
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> Task<F::Output>
     where
@@ -459,6 +547,15 @@ impl Runtime {
     }
 
     /// Drives `future` to completion on this thread (see [`Handle::block_on`]).
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let out = rt.block_on(async {
+    ///     weft::yield_now().await;
+    ///     40 + 2
+    /// });
+    /// assert_eq!(out, 42);
+    /// ```
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.handle.block_on(future)
@@ -466,23 +563,49 @@ impl Runtime {
 
     /// Like [`block_on`](Self::block_on), but nested use is an error (see
     /// [`Handle::try_block_on`]).
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let handle = rt.handle().clone();
+    /// let nested = rt.try_block_on(async move { handle.try_block_on(async {}) });
+    /// assert!(nested.unwrap().unwrap_err().is_nested());
+    /// ```
     pub fn try_block_on<F: Future>(&self, future: F) -> Result<F::Output, BlockOnError> {
         self.handle.try_block_on(future)
     }
 
     /// Runs a loop on this thread until [`stop`](Self::stop) (see
     /// [`Handle::run_forever`]).
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let handle = rt.handle().clone();
+    /// rt.spawn(async move { handle.stop() }).detach();
+    /// rt.run_forever(); // returns once the task has called stop()
+    /// ```
     #[track_caller]
     pub fn run_forever(&self) {
         self.handle.run_forever()
     }
 
     /// See [`Handle::try_run_forever`].
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// rt.stop(); // the next run_forever returns after one iteration
+    /// assert!(rt.try_run_forever().is_ok());
+    /// ```
     pub fn try_run_forever(&self) -> Result<(), BlockOnError> {
         self.handle.try_run_forever()
     }
 
     /// Stops [`run_forever`](Self::run_forever) (see [`Handle::stop`]).
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// rt.stop();
+    /// rt.run_forever(); // one iteration, then returns
+    /// ```
     pub fn stop(&self) {
         self.handle.stop()
     }
@@ -496,6 +619,15 @@ impl Runtime {
     /// cannot wait (it would hold up the very cleanup it waits for): it
     /// cancels everything, closes at once and returns false. Tasks pinned to
     /// the calling loop are not waited for either (they cannot run meanwhile).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let forever = rt.spawn(std::future::pending::<()>()).task_ref();
+    /// assert!(rt.shutdown_timeout(Duration::from_secs(5)));
+    /// assert!(forever.cancelled());
+    /// ```
     pub fn shutdown_timeout(mut self, grace: Duration) -> bool {
         self.shutdown(grace)
     }
@@ -592,12 +724,24 @@ impl Handle {
     /// # Panics
     ///
     /// Outside a weft loop; see [`try_current`](Self::try_current).
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let handle = weft::Handle::current();
+    ///     assert_eq!(handle.spawn(async { 1 }).await.unwrap(), 1);
+    /// });
+    /// ```
     #[track_caller]
     pub fn current() -> Handle {
         Handle::try_current().expect("not inside a weft runtime: call this from a task or block_on")
     }
 
     /// The runtime whose loop runs on this thread, if any.
+    ///
+    /// ```
+    /// assert!(weft::Handle::try_current().is_none());
+    /// weft::run(async { assert!(weft::Handle::try_current().is_some()) });
+    /// ```
     pub fn try_current() -> Option<Handle> {
         with_current(|lp| {
             lp.map(|lp| Handle {
@@ -615,6 +759,15 @@ impl Handle {
     /// scheduled as usual. On a shut-down runtime the future is dropped unpolled
     /// and the returned task is already `Cancelled` ("runtime is shut down");
     /// [`try_spawn`](Self::try_spawn) reports that as an error instead.
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let handle = rt.handle().clone();
+    /// let t = handle.spawn(async { 2 });
+    /// assert_eq!(rt.block_on(t).unwrap(), 2);
+    /// drop(rt);
+    /// assert!(handle.spawn(async { 3 }).task_ref().cancelled());
+    /// ```
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> Task<F::Output>
     where
@@ -627,6 +780,14 @@ impl Handle {
     }
 
     /// Like [`spawn`](Self::spawn), but a shut-down runtime is an error.
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let handle = rt.handle().clone();
+    /// assert!(handle.try_spawn(async {}).is_ok());
+    /// drop(rt);
+    /// assert!(handle.try_spawn(async {}).unwrap_err().is_shutdown());
+    /// ```
     #[track_caller]
     pub fn try_spawn<F>(&self, future: F) -> Result<Task<F::Output>, SpawnError>
     where
@@ -647,6 +808,13 @@ impl Handle {
     /// On a thread already running a weft loop (a worker, or inside another
     /// `block_on`), where blocking would deadlock, or if the runtime is shut
     /// down; see [`try_block_on`](Self::try_block_on).
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let handle = rt.handle().clone();
+    /// let out = std::thread::spawn(move || handle.block_on(async { 6 * 7 }));
+    /// assert_eq!(out.join().unwrap(), 42);
+    /// ```
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         match self.try_block_on(future) {
@@ -657,6 +825,14 @@ impl Handle {
 
     /// Like [`block_on`](Self::block_on), but nested use, or a shut-down
     /// runtime, is an error; the future is then dropped unpolled.
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let handle = rt.handle().clone();
+    /// assert_eq!(handle.try_block_on(async { 1 }).unwrap(), 1);
+    /// drop(rt);
+    /// assert!(handle.try_block_on(async { 1 }).unwrap_err().is_closed());
+    /// ```
     pub fn try_block_on<F: Future>(&self, future: F) -> Result<F::Output, BlockOnError> {
         if context::is_entered() {
             return Err(BlockOnError::nested());
@@ -907,6 +1083,14 @@ impl Handle {
     }
 
     /// Whether the runtime has shut down (new work is refused).
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let handle = rt.handle().clone();
+    /// assert!(!handle.is_closed());
+    /// drop(rt);
+    /// assert!(handle.is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.shared.is_closed()
     }

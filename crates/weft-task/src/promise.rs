@@ -65,6 +65,11 @@ impl<T: Send + 'static> AwaitTarget for Inner<T> {
 
 impl<T: Send + 'static> Promise<T> {
     /// A pending promise bound to the current loop (if any) for its callbacks.
+    ///
+    /// ```
+    /// let p = weft::Promise::<u8>::new(); // outside a loop: callbacks run inline
+    /// assert!(!p.done());
+    /// ```
     pub fn new() -> Promise<T> {
         Promise {
             inner: Arc::new(Inner {
@@ -76,24 +81,59 @@ impl<T: Send + 'static> Promise<T> {
 
     /// Settles the promise with a value. `Err(InvalidStateError)` if it is
     /// already done (cancelled included); the value is then dropped.
+    ///
+    /// ```
+    /// let p = weft::Promise::new();
+    /// p.set_result(1).unwrap();
+    /// assert!(p.set_result(2).unwrap_err().is_already_done());
+    /// assert_eq!(p.result().unwrap().unwrap(), 1);
+    /// ```
     pub fn set_result(&self, value: T) -> Result<(), InvalidStateError> {
         self.settle(Ok(value))
     }
 
     /// Settles the promise with an error (asyncio's `set_exception`).
     /// `Err(InvalidStateError)` if it is already done.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let p = weft::Promise::<u8>::new();
+    ///     p.set_exception(weft::TaskError::failed(std::io::Error::other("boom")))
+    ///         .unwrap();
+    ///     let err = p.await.unwrap_err();
+    ///     assert!(err.is_failed());
+    ///     assert!(err.to_string().contains("boom"));
+    /// });
+    /// ```
     pub fn set_exception(&self, error: TaskError) -> Result<(), InvalidStateError> {
         self.settle(Err(error))
     }
 
     /// Cancels the promise: false if it is already done, else true and it is
     /// done and cancelled from now on.
+    ///
+    /// ```
+    /// let p = weft::Promise::<u8>::new();
+    /// assert!(p.cancel());
+    /// assert!(!p.cancel(), "already done");
+    /// assert!(p.cancelled() && p.done());
+    /// assert!(p.set_result(1).is_err());
+    /// ```
     pub fn cancel(&self) -> bool {
         self.settle(Err(TaskError::Cancelled(Cancelled::new())))
             .is_ok()
     }
 
     /// [`cancel`](Self::cancel) with a message.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let p = weft::Promise::<u8>::new();
+    ///     assert!(p.cancel_with("no longer needed"));
+    ///     let err = p.await.unwrap_err();
+    ///     assert_eq!(err.as_cancelled().unwrap().message(), Some("no longer needed"));
+    /// });
+    /// ```
     pub fn cancel_with(&self, message: impl Into<String>) -> bool {
         let c = Cancelled::with_message(message.into());
         self.settle(Err(TaskError::Cancelled(c))).is_ok()
@@ -126,17 +166,43 @@ impl<T: Send + 'static> Promise<T> {
     }
 
     /// Whether the promise is settled (value, error or cancelled).
+    ///
+    /// ```
+    /// let p = weft::Promise::new();
+    /// assert!(!p.done());
+    /// p.set_result(()).unwrap();
+    /// assert!(p.done());
+    /// ```
     pub fn done(&self) -> bool {
         self.inner.state.lock().is_done()
     }
 
     /// Whether the promise was cancelled.
+    ///
+    /// ```
+    /// let (kept, dropped) = (weft::Promise::new(), weft::Promise::<()>::new());
+    /// kept.set_result(()).unwrap();
+    /// dropped.cancel();
+    /// assert!(!kept.cancelled());
+    /// assert!(dropped.cancelled());
+    /// ```
     pub fn cancelled(&self) -> bool {
         self.inner.state.lock().is_cancelled()
     }
 
     /// The error it was settled with: `Ok(None)` for a value, `Ok(Some(err))` for
     /// an error or cancellation, `Err(InvalidStateError)` while pending.
+    ///
+    /// ```
+    /// let p = weft::Promise::<u8>::new();
+    /// assert!(p.exception().unwrap_err().is_pending());
+    /// p.cancel();
+    /// assert!(p.exception().unwrap().unwrap().is_cancelled());
+    ///
+    /// let ok = weft::Promise::new();
+    /// ok.set_result(1).unwrap();
+    /// assert!(ok.exception().unwrap().is_none());
+    /// ```
     pub fn exception(&self) -> Result<Option<TaskError>, InvalidStateError> {
         let mut state = self.inner.state.lock();
         if state.is_done() {
@@ -147,6 +213,26 @@ impl<T: Send + 'static> Promise<T> {
 
     /// Registers `cb` to run when the promise is settled (at once, on the loop,
     /// if it already is).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use weft::{DoneCallback, Promise};
+    ///
+    /// weft::run(async {
+    ///     let seen = Arc::new(AtomicBool::new(false));
+    ///     let s = seen.clone();
+    ///     let p = Promise::new();
+    ///     p.add_done_callback(DoneCallback::new(move |p: &Promise<u8>| {
+    ///         assert_eq!(p.result().unwrap().unwrap(), 9);
+    ///         s.store(true, Ordering::SeqCst);
+    ///     }));
+    ///     p.set_result(9).unwrap();
+    ///     while !seen.load(Ordering::SeqCst) {
+    ///         weft::yield_now().await; // callbacks run soon, on the loop
+    ///     }
+    /// });
+    /// ```
     pub fn add_done_callback(&self, cb: DoneCallback<Promise<T>>) {
         let refused = self.inner.state.lock().add_done_callback(cb);
         if let Err(cb) = refused {
@@ -155,6 +241,17 @@ impl<T: Send + 'static> Promise<T> {
     }
 
     /// Removes every registration of `cb`; returns how many there were.
+    ///
+    /// ```
+    /// use weft::{DoneCallback, Promise};
+    ///
+    /// let p = Promise::<()>::new();
+    /// let cb = DoneCallback::new(|_: &Promise<()>| unreachable!("removed"));
+    /// p.add_done_callback(cb.clone());
+    /// p.add_done_callback(cb.clone());
+    /// assert_eq!(p.remove_done_callback(&cb), 2);
+    /// p.set_result(()).unwrap();
+    /// ```
     pub fn remove_done_callback(&self, cb: &DoneCallback<Promise<T>>) -> usize {
         self.inner.state.lock().remove_done_callback(cb)
     }
@@ -163,6 +260,14 @@ impl<T: Send + 'static> Promise<T> {
 impl<T: Clone + Send + 'static> Promise<T> {
     /// The value (cloned) without awaiting: `Err(InvalidStateError)` while
     /// pending; the inner `Result` is the outcome (asyncio's `result()`).
+    ///
+    /// ```
+    /// let p = weft::Promise::new();
+    /// assert!(p.result().unwrap_err().is_pending());
+    /// p.set_result(String::from("v")).unwrap();
+    /// assert_eq!(p.result().unwrap().unwrap(), "v");
+    /// assert_eq!(p.result().unwrap().unwrap(), "v", "cloned: readable again");
+    /// ```
     pub fn result(&self) -> Result<Result<T, TaskError>, InvalidStateError> {
         let mut state = self.inner.state.lock();
         if state.is_done() {
@@ -172,6 +277,18 @@ impl<T: Clone + Send + 'static> Promise<T> {
     }
 
     /// A future resolving to the outcome; many may wait at once.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let p = weft::Promise::new();
+    ///     let (w1, w2) = (p.wait(), p.wait());
+    ///     let a = weft::spawn(w1);
+    ///     let b = weft::spawn(w2);
+    ///     p.set_result(3).unwrap();
+    ///     assert_eq!(a.await.unwrap().unwrap(), 3);
+    ///     assert_eq!(b.await.unwrap().unwrap(), 3);
+    /// });
+    /// ```
     pub fn wait(&self) -> PromiseWait<T> {
         PromiseWait {
             promise: self.clone(),

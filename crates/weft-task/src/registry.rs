@@ -47,13 +47,55 @@ fn home_shard() -> usize {
     })
 }
 
-/// The live tasks of one runtime.
+/// The live tasks of one runtime: a loop (a [`Schedule`](crate::Schedule)
+/// implementation) creates one, and [`spawn`](crate::spawn) enters each task
+/// in it until the task completes.
+///
+/// ```
+/// # use std::collections::VecDeque;
+/// # use std::sync::{Arc, Mutex};
+/// # use weft_task::context::CallSoon;
+/// # use weft_task::{CallExceptionHandler, Runnable, Schedule, Spawned, Task, TaskRegistry};
+/// # /// A loop of one queue, run by hand.
+/// # #[derive(Clone)]
+/// # struct Queue(Arc<(TaskRegistry, Mutex<VecDeque<Runnable>>)>);
+/// # impl CallSoon for Queue {
+/// #     fn call_soon(&self, f: Box<dyn FnOnce() + Send>) { f() }
+/// # }
+/// # impl CallExceptionHandler for Queue {}
+/// # // SAFETY: `registry` always returns the same registry.
+/// # unsafe impl Schedule for Queue {
+/// #     fn schedule(&self, task: Runnable) { self.0 .1.lock().unwrap().push_back(task) }
+/// #     fn registry(&self) -> &TaskRegistry { &self.0 .0 }
+/// # }
+/// # /// Spawns `f` on `q` and runs its first step.
+/// # fn start<F: std::future::Future<Output = ()> + Send + 'static>(q: &Queue, f: F) -> Task<()> {
+/// #     let Spawned::Ready(task, first) = weft_task::spawn(f, q.clone(), std::panic::Location::caller())
+/// #     else { panic!("the registry is closed") };
+/// #     first.run();
+/// #     task
+/// # }
+/// # let q = Queue(Arc::new((TaskRegistry::new(1), Mutex::new(VecDeque::new()))));
+/// # let registry = q.registry();
+/// // Scheduled by hand: a loop of one queue (hidden above), whose registry
+/// // this is.
+/// let done = start(&q, async {});
+/// let parked = start(&q, std::future::pending());
+/// assert!(done.done());
+/// assert_eq!((registry.spawned(), registry.len()), (2, 1));
+/// assert_eq!(registry.live_tasks(), [parked.task_ref()]);
+/// ```
 pub struct TaskRegistry {
     shards: Box<[CachePadded<Mutex<Shard>>]>,
 }
 
 impl TaskRegistry {
     /// A registry sized for `workers` threads spawning concurrently.
+    ///
+    /// ```
+    /// let registry = weft_task::TaskRegistry::new(4);
+    /// assert!(registry.is_empty() && !registry.is_closed());
+    /// ```
     pub fn new(workers: usize) -> TaskRegistry {
         // Two shards under loom: fewer states, same code paths.
         #[cfg(not(loom))]
@@ -129,6 +171,37 @@ impl TaskRegistry {
     }
     /// Registered tasks whose local owner key `owner` accepts (0 for tasks any
     /// thread may run).
+    ///
+    /// ```
+    /// # use std::collections::VecDeque;
+    /// # use std::sync::{Arc, Mutex};
+    /// # use weft_task::context::CallSoon;
+    /// # use weft_task::{CallExceptionHandler, Runnable, Schedule, Spawned, Task, TaskRegistry};
+    /// # /// A loop of one queue, run by hand.
+    /// # #[derive(Clone)]
+    /// # struct Queue(Arc<(TaskRegistry, Mutex<VecDeque<Runnable>>)>);
+    /// # impl CallSoon for Queue {
+    /// #     fn call_soon(&self, f: Box<dyn FnOnce() + Send>) { f() }
+    /// # }
+    /// # impl CallExceptionHandler for Queue {}
+    /// # // SAFETY: `registry` always returns the same registry.
+    /// # unsafe impl Schedule for Queue {
+    /// #     fn schedule(&self, task: Runnable) { self.0 .1.lock().unwrap().push_back(task) }
+    /// #     fn registry(&self) -> &TaskRegistry { &self.0 .0 }
+    /// # }
+    /// # /// Spawns `f` on `q` and runs its first step.
+    /// # fn start<F: std::future::Future<Output = ()> + Send + 'static>(q: &Queue, f: F) -> Task<()> {
+    /// #     let Spawned::Ready(task, first) = weft_task::spawn(f, q.clone(), std::panic::Location::caller())
+    /// #     else { panic!("the registry is closed") };
+    /// #     first.run();
+    /// #     task
+    /// # }
+    /// # let q = Queue(Arc::new((TaskRegistry::new(1), Mutex::new(VecDeque::new()))));
+    /// # let registry = q.registry();
+    /// let _parked = start(&q, std::future::pending());
+    /// assert_eq!(registry.count_where(|owner| owner == 0), 1, "not pinned");
+    /// assert_eq!(registry.count_where(|owner| owner != 0), 0);
+    /// ```
     pub fn count_where(&self, mut owner: impl FnMut(usize) -> bool) -> usize {
         let mut n = 0;
         self.for_each(|raw| n += usize::from(owner(raw.local_owner())));
@@ -136,21 +209,151 @@ impl TaskRegistry {
     }
 
     /// Tasks registered and not yet complete.
+    ///
+    /// ```
+    /// # use std::collections::VecDeque;
+    /// # use std::sync::{Arc, Mutex};
+    /// # use weft_task::context::CallSoon;
+    /// # use weft_task::{CallExceptionHandler, Runnable, Schedule, Spawned, Task, TaskRegistry};
+    /// # /// A loop of one queue, run by hand.
+    /// # #[derive(Clone)]
+    /// # struct Queue(Arc<(TaskRegistry, Mutex<VecDeque<Runnable>>)>);
+    /// # impl CallSoon for Queue {
+    /// #     fn call_soon(&self, f: Box<dyn FnOnce() + Send>) { f() }
+    /// # }
+    /// # impl CallExceptionHandler for Queue {}
+    /// # // SAFETY: `registry` always returns the same registry.
+    /// # unsafe impl Schedule for Queue {
+    /// #     fn schedule(&self, task: Runnable) { self.0 .1.lock().unwrap().push_back(task) }
+    /// #     fn registry(&self) -> &TaskRegistry { &self.0 .0 }
+    /// # }
+    /// # /// Spawns `f` on `q` and runs its first step.
+    /// # fn start<F: std::future::Future<Output = ()> + Send + 'static>(q: &Queue, f: F) -> Task<()> {
+    /// #     let Spawned::Ready(task, first) = weft_task::spawn(f, q.clone(), std::panic::Location::caller())
+    /// #     else { panic!("the registry is closed") };
+    /// #     first.run();
+    /// #     task
+    /// # }
+    /// # let q = Queue(Arc::new((TaskRegistry::new(1), Mutex::new(VecDeque::new()))));
+    /// # let registry = q.registry();
+    /// let gate = weft::Promise::<()>::new();
+    /// let wait = gate.clone();
+    /// let _t = start(&q, async move { let _ = wait.await; });
+    /// assert_eq!(registry.len(), 1);
+    /// gate.set_result(()).unwrap(); // wakes the task: queued
+    /// q.0 .1.lock().unwrap().pop_front().unwrap().run();
+    /// assert_eq!(registry.len(), 0);
+    /// ```
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.lock().len).sum()
     }
 
     /// Whether no task is registered.
+    ///
+    /// ```
+    /// # use std::collections::VecDeque;
+    /// # use std::sync::{Arc, Mutex};
+    /// # use weft_task::context::CallSoon;
+    /// # use weft_task::{CallExceptionHandler, Runnable, Schedule, Spawned, Task, TaskRegistry};
+    /// # /// A loop of one queue, run by hand.
+    /// # #[derive(Clone)]
+    /// # struct Queue(Arc<(TaskRegistry, Mutex<VecDeque<Runnable>>)>);
+    /// # impl CallSoon for Queue {
+    /// #     fn call_soon(&self, f: Box<dyn FnOnce() + Send>) { f() }
+    /// # }
+    /// # impl CallExceptionHandler for Queue {}
+    /// # // SAFETY: `registry` always returns the same registry.
+    /// # unsafe impl Schedule for Queue {
+    /// #     fn schedule(&self, task: Runnable) { self.0 .1.lock().unwrap().push_back(task) }
+    /// #     fn registry(&self) -> &TaskRegistry { &self.0 .0 }
+    /// # }
+    /// # /// Spawns `f` on `q` and runs its first step.
+    /// # fn start<F: std::future::Future<Output = ()> + Send + 'static>(q: &Queue, f: F) -> Task<()> {
+    /// #     let Spawned::Ready(task, first) = weft_task::spawn(f, q.clone(), std::panic::Location::caller())
+    /// #     else { panic!("the registry is closed") };
+    /// #     first.run();
+    /// #     task
+    /// # }
+    /// # let q = Queue(Arc::new((TaskRegistry::new(1), Mutex::new(VecDeque::new()))));
+    /// # let registry = q.registry();
+    /// assert!(registry.is_empty());
+    /// let _parked = start(&q, std::future::pending());
+    /// assert!(!registry.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Tasks spawned through this registry so far.
+    ///
+    /// ```
+    /// # use std::collections::VecDeque;
+    /// # use std::sync::{Arc, Mutex};
+    /// # use weft_task::context::CallSoon;
+    /// # use weft_task::{CallExceptionHandler, Runnable, Schedule, Spawned, Task, TaskRegistry};
+    /// # /// A loop of one queue, run by hand.
+    /// # #[derive(Clone)]
+    /// # struct Queue(Arc<(TaskRegistry, Mutex<VecDeque<Runnable>>)>);
+    /// # impl CallSoon for Queue {
+    /// #     fn call_soon(&self, f: Box<dyn FnOnce() + Send>) { f() }
+    /// # }
+    /// # impl CallExceptionHandler for Queue {}
+    /// # // SAFETY: `registry` always returns the same registry.
+    /// # unsafe impl Schedule for Queue {
+    /// #     fn schedule(&self, task: Runnable) { self.0 .1.lock().unwrap().push_back(task) }
+    /// #     fn registry(&self) -> &TaskRegistry { &self.0 .0 }
+    /// # }
+    /// # /// Spawns `f` on `q` and runs its first step.
+    /// # fn start<F: std::future::Future<Output = ()> + Send + 'static>(q: &Queue, f: F) -> Task<()> {
+    /// #     let Spawned::Ready(task, first) = weft_task::spawn(f, q.clone(), std::panic::Location::caller())
+    /// #     else { panic!("the registry is closed") };
+    /// #     first.run();
+    /// #     task
+    /// # }
+    /// # let q = Queue(Arc::new((TaskRegistry::new(1), Mutex::new(VecDeque::new()))));
+    /// # let registry = q.registry();
+    /// for _ in 0..3 {
+    ///     start(&q, async {}).detach();
+    /// }
+    /// assert_eq!(registry.spawned(), 3);
+    /// assert_eq!(registry.len(), 0, "all three completed");
+    /// ```
     pub fn spawned(&self) -> usize {
         self.shards.iter().map(|s| s.lock().inserted).sum()
     }
 
     /// Handles to every registered task that is not done (asyncio's `all_tasks`).
+    ///
+    /// ```
+    /// # use std::collections::VecDeque;
+    /// # use std::sync::{Arc, Mutex};
+    /// # use weft_task::context::CallSoon;
+    /// # use weft_task::{CallExceptionHandler, Runnable, Schedule, Spawned, Task, TaskRegistry};
+    /// # /// A loop of one queue, run by hand.
+    /// # #[derive(Clone)]
+    /// # struct Queue(Arc<(TaskRegistry, Mutex<VecDeque<Runnable>>)>);
+    /// # impl CallSoon for Queue {
+    /// #     fn call_soon(&self, f: Box<dyn FnOnce() + Send>) { f() }
+    /// # }
+    /// # impl CallExceptionHandler for Queue {}
+    /// # // SAFETY: `registry` always returns the same registry.
+    /// # unsafe impl Schedule for Queue {
+    /// #     fn schedule(&self, task: Runnable) { self.0 .1.lock().unwrap().push_back(task) }
+    /// #     fn registry(&self) -> &TaskRegistry { &self.0 .0 }
+    /// # }
+    /// # /// Spawns `f` on `q` and runs its first step.
+    /// # fn start<F: std::future::Future<Output = ()> + Send + 'static>(q: &Queue, f: F) -> Task<()> {
+    /// #     let Spawned::Ready(task, first) = weft_task::spawn(f, q.clone(), std::panic::Location::caller())
+    /// #     else { panic!("the registry is closed") };
+    /// #     first.run();
+    /// #     task
+    /// # }
+    /// # let q = Queue(Arc::new((TaskRegistry::new(1), Mutex::new(VecDeque::new()))));
+    /// # let registry = q.registry();
+    /// let parked = start(&q, std::future::pending());
+    /// start(&q, async {}).detach();
+    /// assert_eq!(registry.live_tasks(), [parked.task_ref()]);
+    /// ```
     pub fn live_tasks(&self) -> Vec<TaskRef> {
         let mut out = Vec::new();
         self.for_each(|raw| {
@@ -174,6 +377,38 @@ impl TaskRegistry {
     }
 
     /// Refuses new tasks from now on.
+    ///
+    /// ```
+    /// # use std::collections::VecDeque;
+    /// # use std::sync::{Arc, Mutex};
+    /// # use weft_task::context::CallSoon;
+    /// # use weft_task::{CallExceptionHandler, Runnable, Schedule, Spawned, Task, TaskRegistry};
+    /// # /// A loop of one queue, run by hand.
+    /// # #[derive(Clone)]
+    /// # struct Queue(Arc<(TaskRegistry, Mutex<VecDeque<Runnable>>)>);
+    /// # impl CallSoon for Queue {
+    /// #     fn call_soon(&self, f: Box<dyn FnOnce() + Send>) { f() }
+    /// # }
+    /// # impl CallExceptionHandler for Queue {}
+    /// # // SAFETY: `registry` always returns the same registry.
+    /// # unsafe impl Schedule for Queue {
+    /// #     fn schedule(&self, task: Runnable) { self.0 .1.lock().unwrap().push_back(task) }
+    /// #     fn registry(&self) -> &TaskRegistry { &self.0 .0 }
+    /// # }
+    /// # /// Spawns `f` on `q` and runs its first step.
+    /// # fn start<F: std::future::Future<Output = ()> + Send + 'static>(q: &Queue, f: F) -> Task<()> {
+    /// #     let Spawned::Ready(task, first) = weft_task::spawn(f, q.clone(), std::panic::Location::caller())
+    /// #     else { panic!("the registry is closed") };
+    /// #     first.run();
+    /// #     task
+    /// # }
+    /// # let q = Queue(Arc::new((TaskRegistry::new(1), Mutex::new(VecDeque::new()))));
+    /// # let registry = q.registry();
+    /// registry.close();
+    /// let refused = weft_task::spawn(async {}, q.clone(), std::panic::Location::caller());
+    /// let Spawned::Refused(task) = refused else { panic!("spawned after close") };
+    /// assert!(task.cancelled());
+    /// ```
     pub fn close(&self) {
         for shard in self.shards.iter() {
             shard.lock().closed = true;
@@ -181,6 +416,13 @@ impl TaskRegistry {
     }
 
     /// Whether [`close`](Self::close) was called.
+    ///
+    /// ```
+    /// let registry = weft_task::TaskRegistry::new(1);
+    /// assert!(!registry.is_closed());
+    /// registry.close();
+    /// assert!(registry.is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.shards[0].lock().closed
     }
@@ -197,6 +439,41 @@ impl TaskRegistry {
     /// the task claimed and let it be): the runtime's workers have stopped, or
     /// these are this thread's own pinned tasks. Tasks whose future is not
     /// `Send` must only be accepted on their owner thread.
+    ///
+    /// ```
+    /// # use std::collections::VecDeque;
+    /// # use std::sync::{Arc, Mutex};
+    /// # use weft_task::context::CallSoon;
+    /// # use weft_task::{CallExceptionHandler, Runnable, Schedule, Spawned, Task, TaskRegistry};
+    /// # /// A loop of one queue, run by hand.
+    /// # #[derive(Clone)]
+    /// # struct Queue(Arc<(TaskRegistry, Mutex<VecDeque<Runnable>>)>);
+    /// # impl CallSoon for Queue {
+    /// #     fn call_soon(&self, f: Box<dyn FnOnce() + Send>) { f() }
+    /// # }
+    /// # impl CallExceptionHandler for Queue {}
+    /// # // SAFETY: `registry` always returns the same registry.
+    /// # unsafe impl Schedule for Queue {
+    /// #     fn schedule(&self, task: Runnable) { self.0 .1.lock().unwrap().push_back(task) }
+    /// #     fn registry(&self) -> &TaskRegistry { &self.0 .0 }
+    /// # }
+    /// # /// Spawns `f` on `q` and runs its first step.
+    /// # fn start<F: std::future::Future<Output = ()> + Send + 'static>(q: &Queue, f: F) -> Task<()> {
+    /// #     let Spawned::Ready(task, first) = weft_task::spawn(f, q.clone(), std::panic::Location::caller())
+    /// #     else { panic!("the registry is closed") };
+    /// #     first.run();
+    /// #     task
+    /// # }
+    /// # let q = Queue(Arc::new((TaskRegistry::new(1), Mutex::new(VecDeque::new()))));
+    /// # let registry = q.registry();
+    /// let parked = start(&q, std::future::pending());
+    /// registry.close();
+    /// let mut seen = Vec::new();
+    /// // SAFETY: this thread is the queue's only runner, and it runs nothing now.
+    /// let n = unsafe { registry.shutdown_tasks(|_| true, |t| seen.push(t.id())) };
+    /// assert_eq!((n, seen), (1, vec![parked.id()]));
+    /// assert!(parked.cancelled());
+    /// ```
     pub unsafe fn shutdown_tasks(
         &self,
         mut owned: impl FnMut(usize) -> bool,

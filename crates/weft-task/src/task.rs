@@ -24,11 +24,26 @@ use std::task::{Context, Poll};
 
 impl TaskRef {
     /// The task's id.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let (a, b) = (weft::spawn(async {}), weft::spawn(async {}));
+    ///     assert_ne!(a.id(), b.id());
+    ///     assert_eq!(a.task_ref().id(), a.id());
+    /// });
+    /// ```
     pub fn id(&self) -> TaskId {
         self.raw.header().id
     }
 
     /// The task's name: `Task-{id}` unless [`set_name`](Self::set_name) gave one.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let t = weft::spawn(async {});
+    ///     assert_eq!(t.name(), format!("Task-{}", t.id()));
+    /// });
+    /// ```
     pub fn name(&self) -> String {
         let header = self.raw.header();
         header
@@ -39,6 +54,14 @@ impl TaskRef {
     /// Renames the task (asyncio's `set_name`; any string). A task with a
     /// `tracing` span (see [`span`](Self::span)) records the name as the
     /// span's `task.name` field.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let t = weft::spawn(async {});
+    ///     t.set_name("fetch-users");
+    ///     assert_eq!(t.name(), "fetch-users");
+    /// });
+    /// ```
     pub fn set_name(&self, name: impl Into<String>) {
         let name: Arc<str> = Arc::from(name.into());
         let span = self.raw.header().with_cold(|c| {
@@ -70,17 +93,52 @@ impl TaskRef {
     }
 
     /// Where the task was spawned.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let line = line!() + 1;
+    ///     let t = weft::spawn(async {});
+    ///     assert_eq!(t.location().line(), line);
+    /// });
+    /// ```
     pub fn location(&self) -> &'static Location<'static> {
         self.raw.header().location
     }
 
     /// Whether the task finished: returned, failed, panicked or was cancelled.
+    ///
+    /// ```
+    /// // On one worker, busy with this task, `t` cannot run before it awaits.
+    /// let rt = weft::Builder::new().workers(1).build().unwrap();
+    /// rt.block_on(rt.spawn(async {
+    ///     let t = weft::spawn(async { 1 });
+    ///     let r = t.task_ref();
+    ///     assert!(!r.done(), "not run yet");
+    ///     t.await.unwrap();
+    ///     assert!(r.done());
+    /// }))
+    /// .unwrap();
+    /// ```
     pub fn done(&self) -> bool {
         self.raw.header().state.load().is_complete()
     }
 
     /// Whether the task ended cancelled. A cancel request the task has not
     /// acted on yet does not count (see [`cancelling`](Self::cancelling)).
+    ///
+    /// ```
+    /// // On one worker, busy with this task, `t` cannot run before it awaits.
+    /// let rt = weft::Builder::new().workers(1).build().unwrap();
+    /// rt.block_on(rt.spawn(async {
+    ///     let t = weft::spawn(std::future::pending::<()>());
+    ///     let r = t.task_ref();
+    ///     t.cancel();
+    ///     assert!(!r.cancelled(), "requested, not delivered yet");
+    ///     assert!(t.await.unwrap_err().is_cancelled());
+    ///     assert!(r.cancelled());
+    /// }))
+    /// .unwrap();
+    /// ```
     pub fn cancelled(&self) -> bool {
         self.raw.header().state.load().is_ended_cancelled()
     }
@@ -93,23 +151,68 @@ impl TaskRef {
     /// task, a promise) is cancelled with it, and it ends only after that has
     /// ended. A task cancelled before its first poll is never polled. Each
     /// call adds one to [`cancelling`](Self::cancelling).
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let t = weft::spawn(std::future::pending::<()>());
+    ///     assert!(t.cancel());
+    ///     let r = t.task_ref();
+    ///     assert!(t.await.unwrap_err().is_cancelled());
+    ///     assert!(!r.cancel(), "already done");
+    /// });
+    /// ```
     pub fn cancel(&self) -> bool {
         self.raw.request_cancel(None)
     }
 
     /// [`cancel`](Self::cancel) with a message, which the resulting
     /// [`Cancelled`](crate::Cancelled) carries (asyncio's `cancel(msg)`).
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let t = weft::spawn(std::future::pending::<()>());
+    ///     t.cancel_with("shutting down");
+    ///     let err = t.await.unwrap_err();
+    ///     assert_eq!(err.as_cancelled().unwrap().message(), Some("shutting down"));
+    /// });
+    /// ```
     pub fn cancel_with(&self, message: impl Into<String>) -> bool {
         self.raw.request_cancel(Some(Arc::from(message.into())))
     }
 
     /// Pending cancellation requests: `cancel()` calls minus `uncancel()` calls.
+    ///
+    /// ```
+    /// // On one worker, busy with this task, `t` cannot run before it awaits.
+    /// let rt = weft::Builder::new().workers(1).build().unwrap();
+    /// rt.block_on(rt.spawn(async {
+    ///     let t = weft::spawn(std::future::pending::<()>());
+    ///     assert_eq!(t.cancelling(), 0);
+    ///     t.cancel();
+    ///     t.cancel();
+    ///     assert_eq!(t.cancelling(), 2);
+    ///     t.await.unwrap_err();
+    /// }))
+    /// .unwrap();
+    /// ```
     pub fn cancelling(&self) -> u32 {
         self.raw.header().cancelling.load(Ordering::Relaxed)
     }
 
     /// Takes back one cancellation request (never below zero) and returns how
     /// many remain. When none remain, a request not yet delivered is withdrawn.
+    ///
+    /// ```
+    /// // On one worker, busy with this task, `t` cannot run before it awaits.
+    /// let rt = weft::Builder::new().workers(1).build().unwrap();
+    /// rt.block_on(rt.spawn(async {
+    ///     let t = weft::spawn(async { 5 });
+    ///     t.cancel();
+    ///     assert_eq!(t.uncancel(), 0); // withdrawn before the task ran
+    ///     assert_eq!(t.await.unwrap(), 5);
+    /// }))
+    /// .unwrap();
+    /// ```
     pub fn uncancel(&self) -> u32 {
         let header = self.raw.header();
         let left = header
@@ -126,6 +229,17 @@ impl TaskRef {
 
     /// The error the task ended with: `Ok(None)` for a value, `Ok(Some(err))` for
     /// a cancellation, panic or failure, `Err(InvalidStateError)` while pending.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let t = weft::spawn(std::future::pending::<()>());
+    ///     let r = t.task_ref();
+    ///     assert!(r.exception().unwrap_err().is_pending());
+    ///     t.cancel();
+    ///     let _ = t.await;
+    ///     assert!(r.exception().unwrap().unwrap().is_cancelled());
+    /// });
+    /// ```
     pub fn exception(&self) -> Result<Option<TaskError>, InvalidStateError> {
         let header = self.raw.header();
         let state = header.state.load();
@@ -186,6 +300,25 @@ impl TaskRef {
     /// done; if it is done already, `cb` is scheduled at once. Callbacks run in
     /// registration order, each once, each in (a copy of) the context current
     /// when it was registered.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// weft::run(async {
+    ///     let seen = Arc::new(AtomicBool::new(false));
+    ///     let s = seen.clone();
+    ///     let t = weft::spawn(async {});
+    ///     t.add_done_callback(weft::DoneCallback::new(move |t: &weft::TaskRef| {
+    ///         assert!(t.done());
+    ///         s.store(true, Ordering::SeqCst);
+    ///     }));
+    ///     t.await.unwrap();
+    ///     while !seen.load(Ordering::SeqCst) {
+    ///         weft::yield_now().await; // it runs soon, on the loop
+    ///     }
+    /// });
+    /// ```
     pub fn add_done_callback(&self, cb: DoneCallback<TaskRef>) {
         let cb = cb.in_current_context();
         let header = self.raw.header();
@@ -203,6 +336,17 @@ impl TaskRef {
     }
 
     /// Removes every registration of `cb`; returns how many there were.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let t = weft::spawn(async {});
+    ///     let cb = weft::DoneCallback::new(|_: &weft::TaskRef| unreachable!("removed"));
+    ///     t.add_done_callback(cb.clone());
+    ///     assert_eq!(t.remove_done_callback(&cb), 1);
+    ///     assert_eq!(t.remove_done_callback(&cb), 0);
+    ///     t.await.unwrap();
+    /// });
+    /// ```
     pub fn remove_done_callback(&self, cb: &DoneCallback<TaskRef>) -> usize {
         let mut cold = self.raw.header().lock_cold();
         cold.as_mut().map_or(0, |c| c.callbacks.remove(cb))
@@ -312,6 +456,15 @@ impl<T> Task<T> {
     }
 
     /// A type-erased handle to the same task.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let t = weft::spawn(async { 1 });
+    ///     let r: weft::TaskRef = t.task_ref();
+    ///     t.await.unwrap();
+    ///     assert!(r.done());
+    /// });
+    /// ```
     pub fn task_ref(&self) -> TaskRef {
         (*self.task).clone()
     }
@@ -368,6 +521,15 @@ impl<T> Task<T> {
     }
 
     /// Lets the task run on without this handle. Same as dropping it; says so.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let done = weft::Promise::new();
+    ///     let d = done.clone();
+    ///     weft::spawn(async move { d.set_result(()).unwrap() }).detach();
+    ///     done.await.unwrap(); // it ran to the end all the same
+    /// });
+    /// ```
     pub fn detach(self) {}
 }
 

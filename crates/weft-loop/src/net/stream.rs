@@ -73,14 +73,31 @@ pub(crate) fn close_write(shutdown: io::Result<()>) -> Poll<io::Result<()>> {
 /// for `$stream` and `&$stream`, its `split` and `into_split` methods, and
 /// the halves they return (`ReadHalf`, `WriteHalf`, `OwnedReadHalf`,
 /// `OwnedWriteHalf`), defined in the calling module too. `$example` is a
-/// doc example of `into_split` and `reunite`.
+/// doc example of `into_split` and `reunite`; `$pair` is the start of an
+/// async block that makes two connected streams `a` and `b`, which the
+/// other items' doc examples begin with.
 macro_rules! stream_halves {
-    ($stream:ident, $example:literal) => {
+    ($stream:ident, $example:literal, $pair:literal) => {
         impl $stream {
             #[doc = concat!(
                 "Borrowed halves, for reading and writing from two places at once ",
                 "within one task (`futures_util::join!`, `select!`). `&", stringify!($stream),
                 "` is `AsyncRead` and `AsyncWrite` too, which does the same."
+            )]
+            ///
+            #[doc = concat!(
+                "```\nuse futures_util::{AsyncReadExt, AsyncWriteExt};\n\n",
+                "weft::run(async {\n", $pair,
+                "    // Echo what `a` sends, through `b`'s two halves.\n",
+                "    let (mut read, mut write) = b.split();\n",
+                "    let mut a = a;\n",
+                "    a.write_all(b\"ping\").await.unwrap();\n",
+                "    let mut buf = [0; 4];\n",
+                "    read.read_exact(&mut buf).await.unwrap();\n",
+                "    write.write_all(&buf).await.unwrap();\n",
+                "    a.read_exact(&mut buf).await.unwrap();\n",
+                "    assert_eq!(&buf, b\"ping\");\n",
+                "});\n```"
             )]
             pub fn split(&self) -> (ReadHalf<'_>, WriteHalf<'_>) {
                 (ReadHalf { stream: self }, WriteHalf { stream: self })
@@ -105,6 +122,19 @@ macro_rules! stream_halves {
             "The reading half of [`", stringify!($stream), "::split`]. Dropping it ",
             "does nothing to the stream."
         )]
+        ///
+        #[doc = concat!(
+            "```\nuse futures_util::{AsyncReadExt, AsyncWriteExt};\n\n",
+            "weft::run(async {\n", $pair,
+            "    let mut a = a;\n",
+            "    a.write_all(b\"hello\").await.unwrap();\n",
+            "    a.close().await.unwrap(); // `b` reads to the end of the stream\n",
+            "    let (mut read, _write) = b.split();\n",
+            "    let mut got = Vec::new();\n",
+            "    read.read_to_end(&mut got).await.unwrap();\n",
+            "    assert_eq!(got, b\"hello\");\n",
+            "});\n```"
+        )]
         #[derive(Debug)]
         pub struct ReadHalf<'a> {
             stream: &'a $stream,
@@ -114,6 +144,19 @@ macro_rules! stream_halves {
             "The writing half of [`", stringify!($stream), "::split`]. Closing it ",
             "shuts down the stream's write half; dropping it does nothing to the stream."
         )]
+        ///
+        #[doc = concat!(
+            "```\nuse futures_util::{AsyncReadExt, AsyncWriteExt};\n\n",
+            "weft::run(async {\n", $pair,
+            "    let (_read, mut write) = b.split();\n",
+            "    write.write_all(b\"hello\").await.unwrap();\n",
+            "    write.close().await.unwrap(); // `a` reads to the end of the stream\n",
+            "    let mut a = a;\n",
+            "    let mut got = Vec::new();\n",
+            "    a.read_to_end(&mut got).await.unwrap();\n",
+            "    assert_eq!(got, b\"hello\");\n",
+            "});\n```"
+        )]
         #[derive(Debug)]
         pub struct WriteHalf<'a> {
             stream: &'a $stream,
@@ -122,6 +165,23 @@ macro_rules! stream_halves {
         #[doc = concat!(
             "The reading half of [`", stringify!($stream), "::into_split`]. ",
             "The socket closes once both halves are dropped."
+        )]
+        ///
+        #[doc = concat!(
+            "```\nuse futures_util::{AsyncReadExt, AsyncWriteExt};\n\n",
+            "weft::run(async {\n", $pair,
+            "    let (mut read, write) = b.into_split();\n",
+            "    let reader = weft::spawn(async move {\n",
+            "        let mut got = Vec::new();\n",
+            "        read.read_to_end(&mut got).await.unwrap();\n",
+            "        got\n",
+            "    });\n",
+            "    let mut a = a;\n",
+            "    a.write_all(b\"hello\").await.unwrap();\n",
+            "    a.close().await.unwrap();\n",
+            "    assert_eq!(reader.await.unwrap(), b\"hello\");\n",
+            "    drop(write); // the socket closes now\n",
+            "});\n```"
         )]
         #[derive(Debug)]
         pub struct OwnedReadHalf {
@@ -133,6 +193,23 @@ macro_rules! stream_halves {
             "it shuts down the stream's write half; dropping it does not (the read ",
             "half keeps the socket open)."
         )]
+        ///
+        #[doc = concat!(
+            "```\nuse futures_util::{AsyncReadExt, AsyncWriteExt};\n\n",
+            "weft::run(async {\n", $pair,
+            "    let (read, mut write) = b.into_split();\n",
+            "    let writer = weft::spawn(async move {\n",
+            "        write.write_all(b\"hello\").await.unwrap();\n",
+            "        write.close().await.unwrap();\n",
+            "    });\n",
+            "    let mut a = a;\n",
+            "    let mut got = Vec::new();\n",
+            "    a.read_to_end(&mut got).await.unwrap();\n",
+            "    assert_eq!(got, b\"hello\");\n",
+            "    writer.await.unwrap();\n",
+            "    drop(read);\n",
+            "});\n```"
+        )]
         #[derive(Debug)]
         pub struct OwnedWriteHalf {
             stream: ::std::sync::Arc<$stream>,
@@ -141,6 +218,17 @@ macro_rules! stream_halves {
         impl OwnedReadHalf {
             /// Joins the halves of one stream again; gives them back if they
             /// are from different streams.
+            ///
+            #[doc = concat!(
+                "```\nweft::run(async {\n", $pair,
+                "    let (a_read, a_write) = a.into_split();\n",
+                "    let (b_read, b_write) = b.into_split();\n",
+                "    // Halves of two streams: given back.\n",
+                "    let (b_read, a_write) = b_read.reunite(a_write).unwrap_err();\n",
+                "    let _a = a_read.reunite(a_write).unwrap();\n",
+                "    let _b = b_read.reunite(b_write).unwrap();\n",
+                "});\n```"
+            )]
             #[allow(clippy::result_large_err)]
             pub fn reunite(
                 self,
@@ -155,6 +243,14 @@ macro_rules! stream_halves {
             }
 
             /// The stream both halves share.
+            ///
+            #[doc = concat!(
+                "```\nweft::run(async {\n", $pair,
+                "    let _ = a;\n",
+                "    let (read, write) = b.into_split();\n",
+                "    assert!(std::ptr::eq(read.as_stream(), write.as_stream()));\n",
+                "});\n```"
+            )]
             pub fn as_stream(&self) -> &$stream {
                 &self.stream
             }
@@ -162,6 +258,14 @@ macro_rules! stream_halves {
 
         impl OwnedWriteHalf {
             /// The stream both halves share.
+            ///
+            #[doc = concat!(
+                "```\nweft::run(async {\n", $pair,
+                "    let _ = a;\n",
+                "    let (read, write) = b.into_split();\n",
+                "    assert!(std::ptr::eq(read.as_stream(), write.as_stream()));\n",
+                "});\n```"
+            )]
             pub fn as_stream(&self) -> &$stream {
                 &self.stream
             }

@@ -269,5 +269,9 @@ weft::run(async {
     echo.await.unwrap();
 });
 ```
+"#,
+    r#"    let listener = weft::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let a = weft::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+    let (b, _) = listener.accept().await.unwrap();
 "#
 );

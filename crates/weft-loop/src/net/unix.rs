@@ -513,6 +513,8 @@ weft::run(async {
     echo.await.unwrap();
 });
 ```
+"#,
+    r#"    let (a, b) = weft::net::UnixStream::pair().unwrap();
 "#
 );
 

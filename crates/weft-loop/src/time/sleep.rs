@@ -79,6 +79,18 @@ pub fn sleep_with<T>(duration: Duration, value: T) -> SleepWith<T> {
 }
 
 /// The future of [`sleep`] and [`sleep_until`]. Dropping it cancels the timer.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// weft::run(async {
+///     // A sleep is a value: it can be kept, inspected, and raced.
+///     let mut long: weft::Sleep = weft::sleep(Duration::from_secs(3600));
+///     let short = weft::sleep(Duration::from_millis(1));
+///     futures_util::future::select(&mut long, short).await;
+///     assert!(!long.is_elapsed());
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
     deadline: Instant,
@@ -89,11 +101,25 @@ pub struct Sleep {
 
 impl Sleep {
     /// When this sleep ends.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let deadline = Instant::now() + Duration::from_secs(1);
+    /// assert_eq!(weft::sleep_until(deadline).deadline(), deadline);
+    /// ```
     pub fn deadline(&self) -> Instant {
         self.deadline
     }
 
     /// Whether the deadline has passed.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// assert!(weft::sleep_until(Instant::now()).is_elapsed());
+    /// assert!(!weft::sleep(Duration::from_secs(3600)).is_elapsed());
+    /// ```
     pub fn is_elapsed(&self) -> bool {
         Instant::now() >= self.deadline
     }
@@ -168,7 +194,17 @@ impl fmt::Debug for Sleep {
     }
 }
 
-/// The future of [`sleep_with`].
+/// The future of [`sleep_with`]. Dropping it cancels the timer and drops
+/// the value.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// weft::run(async {
+///     let later: weft::SleepWith<u32> = weft::sleep_with(Duration::from_millis(1), 7);
+///     assert_eq!(later.await, 7);
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct SleepWith<T> {
@@ -219,6 +255,17 @@ pub fn interval(period: Duration) -> Interval {
 /// # Panics
 ///
 /// If `period` is zero.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// weft::run(async {
+///     let start = Instant::now() + Duration::from_millis(5);
+///     let mut every = weft::interval_at(start, Duration::from_millis(2));
+///     assert_eq!(every.tick().await, start);
+///     assert!(Instant::now() >= start);
+/// });
+/// ```
 pub fn interval_at(start: Instant, period: Duration) -> Interval {
     assert!(!period.is_zero(), "interval period must be non-zero");
     Interval {
@@ -228,6 +275,17 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
 }
 
 /// The timer of [`interval`]. Dropping it cancels the pending tick.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// weft::run(async {
+///     let mut every: weft::Interval = weft::interval(Duration::from_millis(1));
+///     for _ in 0..3 {
+///         every.tick().await;
+///     }
+/// });
+/// ```
 #[derive(Debug)]
 pub struct Interval {
     sleep: Sleep,
@@ -236,11 +294,33 @@ pub struct Interval {
 
 impl Interval {
     /// Waits for the next tick and returns when it was scheduled.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// weft::run(async {
+    ///     let mut every = weft::interval(Duration::from_millis(3));
+    ///     let first = every.tick().await;
+    ///     let second = every.tick().await;
+    ///     // On the schedule (a late tick skips the ones it missed).
+    ///     assert_eq!((second - first).as_nanos() % 3_000_000, 0);
+    /// });
+    /// ```
     pub async fn tick(&mut self) -> Instant {
         std::future::poll_fn(|cx| self.poll_tick(cx)).await
     }
 
     /// Polls for the next tick (see [`tick`](Self::tick)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// weft::run(async {
+    ///     let mut every = weft::interval(Duration::from_millis(1));
+    ///     let at = std::future::poll_fn(|cx| every.poll_tick(cx)).await;
+    ///     assert!(at <= std::time::Instant::now());
+    /// });
+    /// ```
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
         std::task::ready!(Pin::new(&mut self.sleep).poll(cx));
         let scheduled = self.sleep.deadline();
@@ -261,6 +341,15 @@ impl Interval {
     }
 
     /// The time between ticks.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// weft::run(async {
+    ///     let every = weft::interval(Duration::from_millis(250));
+    ///     assert_eq!(every.period(), Duration::from_millis(250));
+    /// });
+    /// ```
     pub fn period(&self) -> Duration {
         self.period
     }

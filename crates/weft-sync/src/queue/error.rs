@@ -22,6 +22,17 @@ pub struct QueueShutDown<T = ()>(pub T);
 
 impl<T> QueueShutDown<T> {
     /// The refused item.
+    ///
+    /// ```
+    /// use weft::queue::{Queue, QueueShutDown};
+    ///
+    /// weft::run(async {
+    ///     let q = Queue::new(0);
+    ///     q.shutdown(false);
+    ///     let refused: QueueShutDown<&str> = q.put("x").await.unwrap_err();
+    ///     assert_eq!(refused.into_inner(), "x");
+    /// });
+    /// ```
     pub fn into_inner(self) -> T {
         self.0
     }
@@ -111,6 +122,14 @@ pub enum TryPutError<T> {
 
 impl<T> TryPutError<T> {
     /// The refused item.
+    ///
+    /// ```
+    /// use weft::queue::Queue;
+    ///
+    /// let q = Queue::new(1);
+    /// q.put_nowait("a").unwrap();
+    /// assert_eq!(q.put_nowait("b").unwrap_err().into_inner(), "b");
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             TryPutError::Full(QueueFull(item)) | TryPutError::ShutDown(QueueShutDown(item)) => item,
@@ -118,11 +137,23 @@ impl<T> TryPutError<T> {
     }
 
     /// Whether the queue was full.
+    ///
+    /// ```
+    /// let q = weft::queue::Queue::new(1);
+    /// q.put_nowait(1).unwrap();
+    /// assert!(q.put_nowait(2).unwrap_err().is_full());
+    /// ```
     pub fn is_full(&self) -> bool {
         matches!(self, TryPutError::Full(_))
     }
 
     /// Whether the queue has been shut down.
+    ///
+    /// ```
+    /// let q = weft::queue::Queue::new(1);
+    /// q.shutdown(false);
+    /// assert!(q.put_nowait(1).unwrap_err().is_shut_down());
+    /// ```
     pub fn is_shut_down(&self) -> bool {
         matches!(self, TryPutError::ShutDown(_))
     }
@@ -167,11 +198,22 @@ pub enum TryGetError {
 
 impl TryGetError {
     /// Whether the queue was empty (and still open).
+    ///
+    /// ```
+    /// let q = weft::queue::Queue::<u8>::new(0);
+    /// assert!(q.get_nowait().unwrap_err().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         matches!(self, TryGetError::Empty(_))
     }
 
     /// Whether the queue has been shut down (and is empty).
+    ///
+    /// ```
+    /// let q = weft::queue::Queue::<u8>::new(0);
+    /// q.shutdown(false);
+    /// assert!(q.get_nowait().unwrap_err().is_shut_down());
+    /// ```
     pub fn is_shut_down(&self) -> bool {
         matches!(self, TryGetError::ShutDown(_))
     }
@@ -211,6 +253,16 @@ pub enum BlockingPutError<T> {
 
 impl<T> BlockingPutError<T> {
     /// The refused item.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weft::queue::Queue;
+    ///
+    /// let q = Queue::new(1);
+    /// q.put_blocking(1, None).unwrap();
+    /// let err = q.put_blocking(2, Some(Duration::from_millis(1))).unwrap_err();
+    /// assert_eq!(err.into_inner(), 2);
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             BlockingPutError::TimedOut(item) | BlockingPutError::ShutDown(item) => item,
