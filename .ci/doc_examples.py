@@ -6,7 +6,7 @@ Usage: python3 .ci/doc_examples.py [ROOT] [--list]
 A public item is a `pub fn` (free function or inherent method), `pub struct`,
 `pub enum`, `pub trait` or `pub union` in crates/*/src, outside `#[cfg(test)]`
 modules and loom-only code (`#[cfg(loom)]`), and not `#[doc(hidden)]` (nor in
-a module declared `#[doc(hidden)] pub mod`). The workspace denies
+a module declared `#[doc(hidden)] pub mod`, in its own file or inline). The workspace denies
 `unreachable_pub`, so every such `pub` item is reachable from its crate's
 root. An item has an example when its doc comment (`///` lines, or
 `#[doc = ...]` attributes) contains a ``` fence; in a `macro_rules!` body,
@@ -26,6 +26,7 @@ ITEM = re.compile(
     r"(fn|struct|enum|trait|union)\s+(\w+)"
 )
 HIDDEN_MOD = re.compile(r"^\s*pub\s+mod\s+(\w+)\s*;")
+INLINE_MOD = re.compile(r"^\s*pub\s+mod\s+\w+\s*\{")
 TEST_MOD = re.compile(r"^\s*#\[cfg\((?:all\()?test\b")
 
 
@@ -82,17 +83,26 @@ def scan_file(path):
     """(line, kind, name, has_example) for each public item of `path`."""
     lines = open(path, encoding="utf-8").read().splitlines()
     found = []
+    skip_depth = 0  # inside an inline `#[doc(hidden)] pub mod name { .. }`
     for i, line in enumerate(lines):
         if TEST_MOD.match(line):
             # test modules sit at the end of a file
             break
+        if skip_depth > 0:
+            skip_depth += line.count("{") - line.count("}")
+            continue
+        if INLINE_MOD.match(line) and any("doc(hidden)" in a for a in attrs_and_docs(lines, i)):
+            skip_depth = line.count("{") - line.count("}")
+            continue
         m = ITEM.match(line)
         if not m:
             continue
         above = attrs_and_docs(lines, i)
         if any("doc(hidden)" in a or "cfg(loom)" in a for a in above):
             continue
-        docs = [a for a in above if a.startswith("///") or a.startswith("#[doc")]
+        # Every line above, not only those starting `///` or `#[doc`: a
+        # multi-line `#[doc = concat!(..)]` has its fence on a later line.
+        docs = above
         # In a macro_rules! body, `#[doc = $example]` takes the example
         # from each invocation.
         has = any("```" in d or re.match(r"#\[doc\s*=\s*\$", d) for d in docs)

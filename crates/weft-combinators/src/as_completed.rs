@@ -54,6 +54,19 @@ where
 }
 
 /// The stream returned by [`as_completed`].
+///
+/// ```
+/// use std::time::Duration;
+///
+/// weft::run(async {
+///     let slow = weft::spawn(weft::sleep_with(Duration::from_millis(20), "slow"));
+///     let fast = weft::spawn(async { "fast" });
+///     let mut done: weft::AsCompleted<&str> = weft::as_completed([slow, fast]);
+///     assert_eq!(done.next().await.unwrap().unwrap(), "fast");
+///     assert_eq!(done.next().await.unwrap().unwrap(), "slow");
+///     assert!(done.next().await.is_none());
+/// });
+/// ```
 #[must_use = "streams do nothing unless polled"]
 pub struct AsCompleted<T> {
     tasks: AsCompletedTasks<T>,
@@ -62,6 +75,17 @@ pub struct AsCompleted<T> {
 impl<T> AsCompleted<T> {
     /// Stops waiting `timeout` from now: what has not finished by then comes
     /// out as a timeout, and keeps running.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// weft::run(async {
+    ///     let stuck = weft::spawn(std::future::pending::<()>());
+    ///     let mut done = weft::as_completed([stuck]).timeout(Duration::from_millis(5));
+    ///     assert!(done.next().await.unwrap().unwrap_err().is_timeout());
+    ///     assert!(done.next().await.is_none());
+    /// });
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> AsCompleted<T> {
         self.tasks.deadline = Some(weft_loop::sleep(timeout));
         self
@@ -69,12 +93,31 @@ impl<T> AsCompleted<T> {
 
     /// The same stream, yielding the finished handles themselves (asyncio
     /// 3.13's `async for task in as_completed(...)`).
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let t = weft::spawn(async { 4 });
+    ///     let id = t.id();
+    ///     let mut done = weft::as_completed([t]).tasks();
+    ///     let first = done.next().await.unwrap().unwrap();
+    ///     assert_eq!(first.id(), id);
+    ///     assert_eq!(first.await.unwrap(), 4);
+    /// });
+    /// ```
     pub fn tasks(self) -> AsCompletedTasks<T> {
         self.tasks
     }
 
     /// The next result, or `None` when every task has been yielded
     /// (`StreamExt::next` without importing it).
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let mut done = weft::as_completed([weft::spawn(async { 1 })]);
+    ///     assert_eq!(done.next().await.unwrap().unwrap(), 1);
+    ///     assert!(done.next().await.is_none());
+    /// });
+    /// ```
     pub async fn next(&mut self) -> Option<Result<T, TaskError>> {
         poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
     }
@@ -82,6 +125,14 @@ impl<T> AsCompleted<T> {
 
 impl<T> AsCompletedTasks<T> {
     /// The next handle, or `None` when every task has been yielded.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let mut done = weft::as_completed([weft::spawn(async { 1 })]).tasks();
+    ///     assert_eq!(done.next().await.unwrap().unwrap().await.unwrap(), 1);
+    ///     assert!(done.next().await.is_none());
+    /// });
+    /// ```
     pub async fn next(&mut self) -> Option<Result<Task<T>, TimedOut<T>>> {
         poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
     }
@@ -106,6 +157,21 @@ impl<T> Stream for AsCompleted<T> {
 
 /// The stream of [`AsCompleted::tasks`]: each task's handle as it finishes, or
 /// a [`TimedOut`] holding the handle of a task still running at the deadline.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// weft::run(async {
+///     let quick = weft::spawn(async { 1 });
+///     let stuck = weft::spawn(async { std::future::pending::<()>().await; 2 });
+///     let mut done: weft::AsCompletedTasks<i32> =
+///         weft::as_completed([quick, stuck]).timeout(Duration::from_millis(10)).tasks();
+///     assert_eq!(done.next().await.unwrap().unwrap().await.unwrap(), 1);
+///     let late = done.next().await.unwrap().unwrap_err().into_task();
+///     assert!(!late.done(), "it keeps running");
+///     late.cancel();
+/// });
+/// ```
 #[must_use = "streams do nothing unless polled"]
 pub struct AsCompletedTasks<T> {
     pending: Pending<Task<T>>,
@@ -169,12 +235,38 @@ impl<T> Stream for AsCompletedTasks<T> {
 
 /// A task still running when [`AsCompleted::timeout`]'s deadline passed. It
 /// keeps running; [`into_task`](TimedOut::into_task) gives its handle back.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// weft::run(async {
+///     let gate = weft::Promise::new();
+///     let open = gate.clone();
+///     let slow = weft::spawn(async move { open.await.map(|()| "late") });
+///     let mut done = weft::as_completed([slow]).timeout(Duration::from_millis(1)).tasks();
+///     let timed_out: weft::TimedOut<_> = done.next().await.unwrap().unwrap_err();
+///     gate.set_result(()).unwrap(); // only now can it finish
+///     assert_eq!(timed_out.into_task().await.unwrap().unwrap(), "late");
+/// });
+/// ```
 pub struct TimedOut<T> {
     task: Task<T>,
 }
 
 impl<T> TimedOut<T> {
     /// The handle of the task that did not finish in time.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// weft::run(async {
+    ///     let stuck = weft::spawn(std::future::pending::<()>());
+    ///     let mut done = weft::as_completed([stuck]).timeout(Duration::from_millis(1)).tasks();
+    ///     let task = done.next().await.unwrap().unwrap_err().into_task();
+    ///     assert!(!task.done());
+    ///     task.cancel();
+    /// });
+    /// ```
     pub fn into_task(self) -> Task<T> {
         self.task
     }

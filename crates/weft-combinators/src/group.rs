@@ -206,6 +206,23 @@ where
 /// The handle [`task_group`] gives its body: spawns children into the group.
 /// Cheap to clone; children may hold a clone to spawn more children, and the
 /// group waits for those too. Dropping a clone does nothing.
+///
+/// ```
+/// weft::run(async {
+///     let total = weft::task_group(|tg: weft::TaskGroup| async move {
+///         let a = tg.spawn(async { 1 }).unwrap();
+///         let inner = tg.clone();
+///         // A child spawning a grandchild into the same group.
+///         let b = tg
+///             .spawn(async move { inner.spawn(async { 2 }).unwrap().await.unwrap() })
+///             .unwrap();
+///         Ok(a.await? + b.await?)
+///     })
+///     .await
+///     .unwrap();
+///     assert_eq!(total, 3);
+/// });
+/// ```
 #[derive(Clone)]
 pub struct TaskGroup {
     inner: Arc<Group>,
@@ -288,6 +305,19 @@ impl TaskGroup {
     ///
     /// If the group has finished, or is aborting after a failure, the future
     /// is dropped unpolled and this is an error.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     weft::task_group(|tg| async move {
+    ///         let child = tg.spawn(async { "child" }).unwrap();
+    ///         tg.spawn(async {}).unwrap().detach(); // the group still waits for it
+    ///         assert_eq!(child.await?, "child");
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> Result<Task<F::Output>, TaskGroupSpawnError>
     where
@@ -336,11 +366,39 @@ impl TaskGroup {
     }
 
     /// How many children are still running.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     weft::task_group(|tg| async move {
+    ///         let child = tg.spawn(std::future::pending::<()>()).unwrap();
+    ///         assert_eq!(tg.len(), 1);
+    ///         child.cancel();
+    ///         let _ = child.await;
+    ///         assert_eq!(tg.len(), 0);
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
     pub fn len(&self) -> usize {
         self.inner.state.lock().live.len()
     }
 
     /// Whether no child is running.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     weft::task_group(|tg| async move {
+    ///         assert!(tg.is_empty());
+    ///         tg.spawn(async {}).unwrap().await?;
+    ///         assert!(tg.is_empty());
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -469,11 +527,37 @@ pub struct TaskGroupError {
 
 impl TaskGroupError {
     /// The errors, children's first in the order they failed, then the body's.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let err = weft::task_group(|tg| async move {
+    ///         tg.spawn(async { panic!("child") }).unwrap().detach();
+    ///         weft::sleep(std::time::Duration::from_secs(60)).await; // cancelled
+    ///         Err::<(), _>(weft::TaskError::failed(std::fmt::Error))
+    ///     })
+    ///     .await
+    ///     .unwrap_err();
+    ///     assert_eq!(err.errors().len(), 1, "the body was cancelled, not failed");
+    ///     assert!(err.errors()[0].is_panic());
+    /// });
+    /// ```
     pub fn errors(&self) -> &[TaskError] {
         &self.errors
     }
 
     /// The errors, by value.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let err = weft::task_group(|_tg| async move {
+    ///         Err::<(), _>(weft::TaskError::failed(std::fmt::Error))
+    ///     })
+    ///     .await
+    ///     .unwrap_err();
+    ///     let errors: Vec<weft::TaskError> = err.into_errors();
+    ///     assert!(errors[0].is_failed());
+    /// });
+    /// ```
     pub fn into_errors(self) -> Vec<TaskError> {
         self.errors
     }
@@ -524,11 +608,53 @@ enum Refusal {
 
 impl TaskGroupSpawnError {
     /// Whether the group had finished.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let mut kept = None;
+    ///     weft::task_group(|tg| {
+    ///         kept = Some(tg.clone());
+    ///         async { Ok(()) }
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    ///     assert!(kept.unwrap().spawn(async {}).unwrap_err().is_finished());
+    /// });
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.0 == Refusal::Finished
     }
 
     /// Whether the group was aborting after a failure.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::time::Duration;
+    ///
+    /// weft::run(async {
+    ///     // In a task: the group aborts its body by cancelling the task.
+    ///     weft::spawn(async {
+    ///         let checked = AtomicBool::new(false);
+    ///         let checked = &checked;
+    ///         let result: Result<(), _> = weft::task_group(|tg| async move {
+    ///             tg.spawn(async { panic!("a child fails") }).unwrap().detach();
+    ///             match weft::catch_cancel(weft::sleep(Duration::from_secs(60))).await {
+    ///                 Ok(()) => unreachable!("the failure cancels the body"),
+    ///                 Err(c) => {
+    ///                     assert!(tg.spawn(async {}).unwrap_err().is_aborting());
+    ///                     checked.store(true, Ordering::SeqCst);
+    ///                     Err(c.into())
+    ///                 }
+    ///             }
+    ///         })
+    ///         .await;
+    ///         assert!(result.unwrap_err().errors()[0].is_panic());
+    ///         assert!(checked.load(Ordering::SeqCst));
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
     pub fn is_aborting(&self) -> bool {
         self.0 == Refusal::Aborting
     }

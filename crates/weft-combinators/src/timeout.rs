@@ -207,11 +207,36 @@ enum State {
 }
 
 /// A scope that times out `delay` from now (asyncio's `timeout(delay)`).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// weft::run(async {
+///     let out = weft::timeout(Duration::from_secs(60)).run(async { 1 }).await;
+///     assert_eq!(out.unwrap(), 1);
+///     let late = weft::timeout(Duration::from_millis(1))
+///         .run(weft::sleep(Duration::from_secs(60)))
+///         .await;
+///     assert!(late.is_err());
+/// });
+/// ```
 pub fn timeout(delay: Duration) -> Timeout {
     Timeout::new(Some(sleep(delay).deadline()))
 }
 
 /// A scope that times out at `deadline` (asyncio's `timeout_at(when)`).
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// weft::run(async {
+///     let deadline = Instant::now() + Duration::from_millis(5);
+///     let scope = weft::timeout_at(deadline);
+///     assert_eq!(scope.when(), Some(deadline));
+///     assert!(scope.run(std::future::pending::<()>()).await.is_err());
+///     assert!(Instant::now() >= deadline);
+/// });
+/// ```
 pub fn timeout_at(deadline: Instant) -> Timeout {
     Timeout::new(Some(deadline))
 }
@@ -229,17 +254,44 @@ impl Timeout {
 
     /// A scope with no deadline yet (asyncio's `timeout(None)`); give it one
     /// with [`reschedule`](Self::reschedule).
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let scope = weft::Timeout::unbounded();
+    ///     assert_eq!(scope.when(), None);
+    ///     assert_eq!(scope.run(async { 2 }).await.unwrap(), 2);
+    /// });
+    /// ```
     pub fn unbounded() -> Timeout {
         Timeout::new(None)
     }
 
     /// The deadline, if any (asyncio's `when()`).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let at = Instant::now() + Duration::from_secs(1);
+    /// assert_eq!(weft::timeout_at(at).when(), Some(at));
+    /// assert_eq!(weft::Timeout::unbounded().when(), None);
+    /// ```
     pub fn when(&self) -> Option<Instant> {
         self.scope.lock().deadline
     }
 
     /// Whether the deadline passed while the block ran (asyncio's
     /// `expired()`), whatever the block then did.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// weft::run(async {
+    ///     let scope = weft::timeout(Duration::from_millis(1));
+    ///     assert!(!scope.expired());
+    ///     let _ = scope.run(weft::sleep(Duration::from_secs(60))).await;
+    ///     assert!(scope.expired());
+    /// });
+    /// ```
     pub fn expired(&self) -> bool {
         matches!(self.scope.lock().state, State::Expiring | State::Expired)
     }
@@ -247,6 +299,25 @@ impl Timeout {
     /// Moves the deadline (`None`: no deadline). Only while the block runs
     /// and the scope has not expired; otherwise an [`InvalidStateError`].
     /// A deadline already past expires the scope at once.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// weft::run(async {
+    ///     let scope = weft::timeout(Duration::from_millis(1));
+    ///     // Not running yet: refused.
+    ///     let refused = scope.reschedule(None);
+    ///     assert!(matches!(refused, Err(weft::InvalidStateError::NotStarted)));
+    ///     let out = scope
+    ///         .run(async {
+    ///             scope.reschedule(Some(Instant::now() + Duration::from_secs(60))).unwrap();
+    ///             weft::sleep(Duration::from_millis(5)).await; // outlives the first deadline
+    ///             "done"
+    ///         })
+    ///         .await;
+    ///     assert_eq!(out.unwrap(), "done");
+    /// });
+    /// ```
     pub fn reschedule(&self, deadline: Option<Instant>) -> Result<(), InvalidStateError> {
         let mut scope = self.scope.lock();
         match scope.state {
@@ -269,6 +340,19 @@ impl Timeout {
     /// # Panics
     ///
     /// If the scope was run before: a scope is entered once.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// weft::run(async {
+    ///     let scope = weft::timeout(Duration::from_secs(60));
+    ///     let body = async {
+    ///         weft::yield_now().await;
+    ///         "in time"
+    ///     };
+    ///     assert_eq!(scope.run(body).await.unwrap(), "in time");
+    /// });
+    /// ```
     pub async fn run<F: Future>(&self, block: F) -> Result<F::Output, TimeoutError> {
         let task = current_task();
         let cancelling_at_entry = task.as_ref().map_or(0, |t| t.cancelling());

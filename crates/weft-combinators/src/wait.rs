@@ -12,6 +12,23 @@ use weft_task::awaiting::DescribedWait;
 use weft_task::{Task, TaskError};
 
 /// When [`wait`] returns (asyncio's `return_when`).
+///
+/// ```
+/// use std::time::Duration;
+/// use weft::ReturnWhen;
+///
+/// weft::run(async {
+///     let slow = weft::spawn(weft::sleep_with(Duration::from_secs(60), 1));
+///     let fast = weft::spawn(async { 2 });
+///     let (done, pending) = weft::wait([slow, fast])
+///         .return_when(ReturnWhen::FirstCompleted)
+///         .await
+///         .unwrap();
+///     assert_eq!((done.len(), pending.len()), (1, 1));
+///     assert_eq!(ReturnWhen::default(), ReturnWhen::AllCompleted);
+///     pending[0].cancel();
+/// });
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ReturnWhen {
     /// As soon as any task is done; every task done by then is in `done`.
@@ -102,6 +119,16 @@ where
 }
 
 /// The future returned by [`wait`]; also its builder.
+///
+/// ```
+/// weft::run(async {
+///     let tasks = vec![weft::spawn(async { 1 }), weft::spawn(async { 2 })];
+///     let waiting: weft::Wait<i32> = weft::wait(tasks);
+///     let (done, pending) = waiting.await.unwrap();
+///     assert_eq!(done.len(), 2);
+///     assert!(pending.is_empty());
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Wait<T> {
     /// The input, until the first poll.
@@ -120,6 +147,19 @@ pub struct Wait<T> {
 
 impl<T> Wait<T> {
     /// Sets when to return (asyncio's `return_when`).
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let fails = weft::spawn(async { panic!("boom") });
+    ///     let stuck = weft::spawn(std::future::pending::<()>());
+    ///     let (done, pending) = weft::wait([fails, stuck])
+    ///         .return_when(weft::ReturnWhen::FirstException)
+    ///         .await
+    ///         .unwrap();
+    ///     assert!(done[0].exception().unwrap().unwrap().is_panic());
+    ///     pending[0].cancel();
+    /// });
+    /// ```
     pub fn return_when(mut self, when: ReturnWhen) -> Wait<T> {
         self.return_when = when;
         self
@@ -127,6 +167,21 @@ impl<T> Wait<T> {
 
     /// Returns after `timeout` at the latest, counted from the first poll
     /// (asyncio's `timeout`). The tasks are not cancelled.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// weft::run(async {
+    ///     let stuck = weft::spawn(std::future::pending::<()>());
+    ///     let (done, pending) = weft::wait([stuck])
+    ///         .timeout(Duration::from_millis(5))
+    ///         .await
+    ///         .unwrap();
+    ///     assert!(done.is_empty());
+    ///     assert!(!pending[0].done(), "not cancelled");
+    ///     pending[0].cancel();
+    /// });
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Wait<T> {
         self.timeout = Some(timeout);
         self

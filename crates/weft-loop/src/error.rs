@@ -36,11 +36,23 @@ impl SpawnError {
     }
 
     /// Whether the runtime was shut down.
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let handle = rt.handle().clone();
+    /// drop(rt);
+    /// assert!(handle.try_spawn(async {}).unwrap_err().is_shutdown());
+    /// ```
     pub fn is_shutdown(&self) -> bool {
         self.shut_down
     }
 
     /// Whether no weft loop runs on the calling thread.
+    ///
+    /// ```
+    /// let err = weft::try_spawn(async {}).unwrap_err();
+    /// assert!(err.is_outside_runtime() && !err.is_shutdown());
+    /// ```
     pub fn is_outside_runtime(&self) -> bool {
         !self.shut_down
     }
@@ -109,12 +121,26 @@ impl BlockOnError {
     }
 
     /// Whether the thread was already running a weft loop.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let rt = weft::Runtime::new().unwrap();
+    ///     assert!(rt.try_block_on(async {}).unwrap_err().is_nested());
+    /// });
+    /// ```
     pub fn is_nested(&self) -> bool {
         self.kind == BlockOnErrorKind::Nested
     }
 
     /// Whether the runtime was shut down (or the [`Runner`](crate::Runner)
     /// closed).
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let handle = rt.handle().clone();
+    /// drop(rt);
+    /// assert!(handle.try_block_on(async {}).unwrap_err().is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.kind == BlockOnErrorKind::Closed
     }

@@ -27,6 +27,17 @@ use weft_task::contextvars::copy_context;
 
 /// A queued callback. [`cancel`](Self::cancel) keeps it from running (asyncio's
 /// `Handle` / `TimerHandle`). Dropping the handle does not cancel.
+///
+/// ```
+/// weft::run(async {
+///     let lp = weft::LoopHandle::current();
+///     let h: weft::CallbackHandle = lp.call_later(std::time::Duration::from_secs(60), || {
+///         unreachable!("cancelled first")
+///     });
+///     h.cancel();
+///     assert!(h.cancelled());
+/// });
+/// ```
 #[derive(Clone)]
 pub struct CallbackHandle {
     state: Arc<CallbackState>,
@@ -75,6 +86,16 @@ impl CallbackHandle {
     }
 
     /// Whether [`cancel`](Self::cancel) was called.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let h = weft::call_soon(|| {});
+    ///     assert!(!h.cancelled());
+    ///     h.cancel();
+    ///     h.cancel(); // idempotent
+    ///     assert!(h.cancelled());
+    /// });
+    /// ```
     pub fn cancelled(&self) -> bool {
         self.state.cancelled.load(Ordering::Acquire)
     }
@@ -130,6 +151,19 @@ impl LoopHandle {
     /// # Panics
     ///
     /// Outside a weft loop (see [`try_current`](Self::try_current)).
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let lp = weft::LoopHandle::current();
+    ///     let (tx, rx) = std::sync::mpsc::channel();
+    ///     std::thread::spawn(move || {
+    ///         lp.call_soon_threadsafe(move || tx.send("ran on the loop").unwrap());
+    ///     });
+    ///     while rx.try_recv().is_err() {
+    ///         weft::yield_now().await;
+    ///     }
+    /// });
+    /// ```
     pub fn current() -> LoopHandle {
         LoopHandle::try_current().expect("LoopHandle::current called outside a weft loop")
     }
@@ -143,6 +177,11 @@ impl LoopHandle {
     }
 
     /// The loop running on this thread, or `None`.
+    ///
+    /// ```
+    /// assert!(weft::LoopHandle::try_current().is_none());
+    /// weft::run(async { assert!(weft::LoopHandle::try_current().is_some()) });
+    /// ```
     pub fn try_current() -> Option<LoopHandle> {
         with_current(|lp| {
             lp.map(|lp| LoopHandle {
@@ -155,6 +194,24 @@ impl LoopHandle {
     /// Queues `f` on this loop from any thread (asyncio's
     /// `call_soon_threadsafe`), waking the loop. If the loop has ended, `f`
     /// is dropped without running.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// weft::run(async {
+    ///     let lp = weft::LoopHandle::current();
+    ///     let ran = Arc::new(AtomicBool::new(false));
+    ///     let r = ran.clone();
+    ///     let from = std::thread::spawn(move || {
+    ///         lp.call_soon_threadsafe(move || r.store(true, Ordering::SeqCst));
+    ///     });
+    ///     from.join().unwrap();
+    ///     while !ran.load(Ordering::SeqCst) {
+    ///         weft::yield_now().await;
+    ///     }
+    /// });
+    /// ```
     pub fn call_soon_threadsafe(&self, f: impl FnOnce() + Send + 'static) -> CallbackHandle {
         let handle = CallbackHandle::new();
         hand_over(&self.remote, Box::new(handle.guard(f)));
@@ -163,6 +220,25 @@ impl LoopHandle {
 
     /// Runs `f` on this loop once `delay` has passed (asyncio's
     /// `call_later`); callable from any thread.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use std::time::{Duration, Instant};
+    ///
+    /// weft::run(async {
+    ///     let ran = Arc::new(AtomicBool::new(false));
+    ///     let r = ran.clone();
+    ///     let start = Instant::now();
+    ///     weft::LoopHandle::current().call_later(Duration::from_millis(5), move || {
+    ///         assert!(start.elapsed() >= Duration::from_millis(5));
+    ///         r.store(true, Ordering::SeqCst);
+    ///     });
+    ///     while !ran.load(Ordering::SeqCst) {
+    ///         weft::sleep(Duration::from_millis(1)).await;
+    ///     }
+    /// });
+    /// ```
     pub fn call_later(&self, delay: Duration, f: impl FnOnce() + Send + 'static) -> CallbackHandle {
         self.call_at(crate::deadline::after(delay), f)
     }
@@ -170,6 +246,26 @@ impl LoopHandle {
     /// Runs `f` on this loop at `when` (asyncio's `call_at`), never earlier;
     /// callbacks due at the same time run in the order they were scheduled.
     /// Callable from any thread.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// weft::run(async {
+    ///     let lp = weft::LoopHandle::current();
+    ///     let when = lp.time() + Duration::from_millis(3);
+    ///     let ran = Arc::new(AtomicBool::new(false));
+    ///     let r = ran.clone();
+    ///     lp.call_at(when, move || {
+    ///         assert!(std::time::Instant::now() >= when);
+    ///         r.store(true, Ordering::SeqCst);
+    ///     });
+    ///     while !ran.load(Ordering::SeqCst) {
+    ///         weft::sleep(Duration::from_millis(1)).await;
+    ///     }
+    /// });
+    /// ```
     pub fn call_at(&self, when: Instant, f: impl FnOnce() + Send + 'static) -> CallbackHandle {
         let handle = CallbackHandle::new();
         let call = Arc::new(DelayedCall {
@@ -191,6 +287,15 @@ impl LoopHandle {
 
     /// The loop's clock (asyncio's `loop.time()`): the monotonic clock
     /// [`call_at`](Self::call_at) and [`sleep_until`](crate::sleep_until) use.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let lp = weft::LoopHandle::current();
+    ///     let before = lp.time();
+    ///     weft::sleep(std::time::Duration::from_millis(1)).await;
+    ///     assert!(lp.time() > before);
+    /// });
+    /// ```
     pub fn time(&self) -> Instant {
         Instant::now()
     }

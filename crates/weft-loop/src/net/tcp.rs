@@ -51,6 +51,13 @@ impl TcpListener {
     /// resolver on this thread (use [`lookup_host`](super::lookup_host) to
     /// keep the loop free). Must be called inside a weft runtime (else an
     /// `Other` error).
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let listener = weft::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     assert_ne!(listener.local_addr().unwrap().port(), 0, "a free port was picked");
+    /// });
+    /// ```
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         let mut last = None;
         for addr in addr.to_socket_addrs()? {
@@ -65,6 +72,17 @@ impl TcpListener {
     }
 
     /// Wraps a listener made elsewhere (it is set non-blocking).
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let addr = std_listener.local_addr().unwrap();
+    ///     let listener = weft::net::TcpListener::from_std(std_listener).unwrap();
+    ///     let client = weft::spawn(weft::net::TcpStream::connect(addr));
+    ///     let (_conn, _) = listener.accept().await.unwrap();
+    ///     client.await.unwrap().unwrap();
+    /// });
+    /// ```
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         listener.set_nonblocking(true)?;
         Ok(TcpListener {
@@ -77,11 +95,32 @@ impl TcpListener {
     /// One task at a time should accept: the listener remembers only the
     /// latest waiter (for several acceptors, have one accept and hand the
     /// streams out).
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let listener = weft::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     let client = weft::spawn(weft::net::TcpStream::connect(addr));
+    ///     let (conn, peer) = listener.accept().await.unwrap();
+    ///     let client = client.await.unwrap().unwrap();
+    ///     assert_eq!(peer, client.local_addr().unwrap());
+    ///     assert_eq!(conn.peer_addr().unwrap(), peer);
+    /// });
+    /// ```
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         poll_fn(|cx| self.poll_accept(cx)).await
     }
 
     /// Polls for a connection (see [`accept`](Self::accept)).
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let listener = weft::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let client = weft::spawn(weft::net::TcpStream::connect(listener.local_addr().unwrap()));
+    ///     let (_conn, _peer) = std::future::poll_fn(|cx| listener.poll_accept(cx)).await.unwrap();
+    ///     client.await.unwrap().unwrap();
+    /// });
+    /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let (stream, peer) =
             std::task::ready!(self.io.poll_io(Direction::Read, cx, |l| l.accept()))?;
@@ -90,11 +129,35 @@ impl TcpListener {
 
     /// The stream of incoming connections (`accept` in a loop). It never
     /// ends; errors (such as running out of file descriptors) are items.
+    ///
+    /// ```
+    /// use futures_util::StreamExt;
+    ///
+    /// weft::run(async {
+    ///     let listener = weft::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     let clients = weft::spawn(async move {
+    ///         let a = weft::net::TcpStream::connect(addr).await.unwrap();
+    ///         let b = weft::net::TcpStream::connect(addr).await.unwrap();
+    ///         (a, b)
+    ///     });
+    ///     let accepted: Vec<_> = listener.incoming().take(2).collect().await;
+    ///     assert!(accepted.iter().all(|conn| conn.is_ok()));
+    ///     clients.await.unwrap();
+    /// });
+    /// ```
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming { listener: self }
     }
 
     /// The address this listener is bound to.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let listener = weft::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     assert!(listener.local_addr().unwrap().ip().is_loopback());
+    /// });
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get().local_addr()
     }
@@ -125,6 +188,19 @@ impl fmt::Debug for TcpListener {
 }
 
 /// The stream of [`TcpListener::incoming`].
+///
+/// ```
+/// use futures_util::StreamExt;
+///
+/// weft::run(async {
+///     let listener = weft::net::TcpListener::bind("127.0.0.1:0").unwrap();
+///     let client = weft::spawn(weft::net::TcpStream::connect(listener.local_addr().unwrap()));
+///     let mut incoming: weft::net::Incoming<'_> = listener.incoming();
+///     let conn: weft::net::TcpStream = incoming.next().await.unwrap().unwrap();
+///     let client = client.await.unwrap().unwrap();
+///     assert_eq!(conn.peer_addr().unwrap(), client.local_addr().unwrap());
+/// });
+/// ```
 #[must_use = "streams do nothing unless polled"]
 #[derive(Debug)]
 pub struct Incoming<'a> {
@@ -149,6 +225,21 @@ impl Stream for Incoming<'_> {
 /// One task at a time should read, and one write: each direction remembers
 /// only the latest waiter. Dropping the stream deregisters and closes it.
 /// Errors are `io::Error`s (refused, reset by peer, ...), never panics.
+///
+/// ```
+/// use futures_util::{AsyncReadExt, AsyncWriteExt};
+///
+/// weft::run(async {
+///     let listener = weft::net::TcpListener::bind("127.0.0.1:0").unwrap();
+///     let a = weft::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+///     let (b, _) = listener.accept().await.unwrap();
+///     let (mut a, mut b) = (a, b);
+///     a.write_all(b"hello").await.unwrap();
+///     let mut buf = [0; 5];
+///     b.read_exact(&mut buf).await.unwrap();
+///     assert_eq!(&buf, b"hello");
+/// });
+/// ```
 pub struct TcpStream {
     io: PollIo<std::net::TcpStream>,
 }
@@ -159,6 +250,14 @@ impl TcpStream {
     /// blocks the thread, nor does a literal address; a host name is resolved
     /// by the system resolver on this thread (use
     /// [`lookup_host`](super::lookup_host) to keep the loop free).
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let listener = weft::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let stream = weft::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+    ///     assert_eq!(stream.peer_addr().unwrap(), listener.local_addr().unwrap());
+    /// });
+    /// ```
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         let mut last = None;
         for addr in addr.to_socket_addrs()? {
@@ -203,6 +302,16 @@ impl TcpStream {
     }
 
     /// Wraps a connected stream made elsewhere (it is set non-blocking).
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let listener = weft::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let std_stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    ///     let stream = weft::net::TcpStream::from_std(std_stream).unwrap();
+    ///     let (conn, _) = listener.accept().await.unwrap();
+    ///     assert_eq!(conn.peer_addr().unwrap(), stream.local_addr().unwrap());
+    /// });
+    /// ```
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
         Ok(TcpStream {
@@ -211,27 +320,83 @@ impl TcpStream {
     }
 
     /// The remote address.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let listener = weft::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let a = weft::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+    ///     let (b, _) = listener.accept().await.unwrap();
+    ///     assert_eq!(a.peer_addr().unwrap(), b.local_addr().unwrap());
+    /// });
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.io.get().peer_addr()
     }
 
     /// The local address.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let listener = weft::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let a = weft::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+    ///     let (b, _) = listener.accept().await.unwrap();
+    ///     assert_eq!(a.local_addr().unwrap(), b.peer_addr().unwrap());
+    /// });
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get().local_addr()
     }
 
     /// Sets `TCP_NODELAY` (turns Nagle's algorithm off when true).
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let listener = weft::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let a = weft::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+    ///     let (b, _) = listener.accept().await.unwrap();
+    ///     a.set_nodelay(true).unwrap();
+    ///     assert!(a.nodelay().unwrap());
+    ///     drop(b);
+    /// });
+    /// ```
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         self.io.get().set_nodelay(nodelay)
     }
 
     /// Whether `TCP_NODELAY` is set.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let listener = weft::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let a = weft::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+    ///     let (b, _) = listener.accept().await.unwrap();
+    ///     b.set_nodelay(false).unwrap();
+    ///     assert!(!b.nodelay().unwrap());
+    ///     drop(a);
+    /// });
+    /// ```
     pub fn nodelay(&self) -> io::Result<bool> {
         self.io.get().nodelay()
     }
 
     /// Shuts down the read half, the write half (the peer reads end of
     /// stream), or both. It does not block.
+    ///
+    /// ```
+    /// use futures_util::AsyncReadExt;
+    /// use std::net::Shutdown;
+    ///
+    /// weft::run(async {
+    ///     let listener = weft::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let a = weft::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+    ///     let (b, _) = listener.accept().await.unwrap();
+    ///     a.shutdown(Shutdown::Write).unwrap();
+    ///     let mut b = b;
+    ///     let mut rest = Vec::new();
+    ///     b.read_to_end(&mut rest).await.unwrap(); // the end of the stream
+    ///     assert!(rest.is_empty());
+    /// });
+    /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.io.get().shutdown(how)
     }

@@ -35,11 +35,28 @@ pub struct UdpSocket {
 impl UdpSocket {
     /// Binds to `addr` (port 0 picks a free port). Must be called inside a
     /// weft runtime (else an `Other` error).
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let socket = weft::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    ///     assert_ne!(socket.local_addr().unwrap().port(), 0);
+    /// });
+    /// assert!(weft::net::UdpSocket::bind("127.0.0.1:0").is_err(), "outside a runtime");
+    /// ```
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
         UdpSocket::from_std(std::net::UdpSocket::bind(addr)?)
     }
 
     /// Wraps a socket made elsewhere (it is set non-blocking).
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let std_socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    ///     let addr = std_socket.local_addr().unwrap();
+    ///     let socket = weft::net::UdpSocket::from_std(std_socket).unwrap();
+    ///     assert_eq!(socket.local_addr().unwrap(), addr);
+    /// });
+    /// ```
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
         socket.set_nonblocking(true)?;
         Ok(UdpSocket {
@@ -49,6 +66,20 @@ impl UdpSocket {
 
     /// Sets the default peer for [`send`](Self::send) and filters
     /// [`recv`](Self::recv) to it. Does not block.
+    ///
+    /// ```
+    /// use weft::net::UdpSocket;
+    ///
+    /// weft::run(async {
+    ///     let (a, b) = (UdpSocket::bind("127.0.0.1:0").unwrap(), UdpSocket::bind("127.0.0.1:0").unwrap());
+    ///     a.connect(b.local_addr().unwrap()).unwrap();
+    ///     b.connect(a.local_addr().unwrap()).unwrap();
+    ///     a.send(b"hi").await.unwrap();
+    ///     let mut buf = [0; 8];
+    ///     assert_eq!(b.recv(&mut buf).await.unwrap(), 2);
+    ///     assert_eq!(a.peer_addr().unwrap(), b.local_addr().unwrap());
+    /// });
+    /// ```
     pub fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
         self.io.get().connect(addr)
     }
@@ -57,6 +88,18 @@ impl UdpSocket {
     /// address never blocks; a host name is resolved by the system resolver
     /// on this thread, on every call (resolve it once with
     /// [`lookup_host`](super::lookup_host) and pass the `SocketAddr`).
+    ///
+    /// ```
+    /// use weft::net::UdpSocket;
+    ///
+    /// weft::run(async {
+    ///     let (a, b) = (UdpSocket::bind("127.0.0.1:0").unwrap(), UdpSocket::bind("127.0.0.1:0").unwrap());
+    ///     assert_eq!(a.send_to(b"four", b.local_addr().unwrap()).await.unwrap(), 4);
+    ///     let mut buf = [0; 8];
+    ///     let (n, from) = b.recv_from(&mut buf).await.unwrap();
+    ///     assert_eq!((&buf[..n], from), (&b"four"[..], a.local_addr().unwrap()));
+    /// });
+    /// ```
     pub async fn send_to(&self, buf: &[u8], addr: impl ToSocketAddrs) -> io::Result<usize> {
         let addr = addr
             .to_socket_addrs()?
@@ -66,6 +109,17 @@ impl UdpSocket {
     }
 
     /// Polls [`send_to`](Self::send_to).
+    ///
+    /// ```
+    /// use weft::net::UdpSocket;
+    ///
+    /// weft::run(async {
+    ///     let (a, b) = (UdpSocket::bind("127.0.0.1:0").unwrap(), UdpSocket::bind("127.0.0.1:0").unwrap());
+    ///     let to = b.local_addr().unwrap();
+    ///     let sent = std::future::poll_fn(|cx| a.poll_send_to(cx, b"x", to)).await.unwrap();
+    ///     assert_eq!(sent, 1);
+    /// });
+    /// ```
     pub fn poll_send_to(
         &self,
         cx: &mut Context<'_>,
