@@ -46,6 +46,14 @@ pub struct DoneCallback<A: ?Sized> {
 
 impl<A: ?Sized> DoneCallback<A> {
     /// Wraps `f`.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let t = weft::spawn(async {});
+    ///     t.add_done_callback(weft::DoneCallback::new(|t: &weft::TaskRef| assert!(t.done())));
+    ///     t.await.unwrap();
+    /// });
+    /// ```
     pub fn new(f: impl Fn(&A) + Send + Sync + 'static) -> DoneCallback<A> {
         DoneCallback {
             f: Arc::new(f),
@@ -74,6 +82,13 @@ impl<A: ?Sized> DoneCallback<A> {
     }
 
     /// Whether `self` and `other` are (clones of) the same callback.
+    ///
+    /// ```
+    /// let a = weft::DoneCallback::new(|_: &u8| {});
+    /// let b = weft::DoneCallback::new(|_: &u8| {});
+    /// assert!(a.same_as(&a.clone()));
+    /// assert!(!a.same_as(&b), "same code, different callbacks");
+    /// ```
     pub fn same_as(&self, other: &DoneCallback<A>) -> bool {
         Arc::ptr_eq(&self.f, &other.f)
     }
@@ -140,16 +155,41 @@ pub struct DoneCallbacks<A: ?Sized> {
 
 impl<A: ?Sized> DoneCallbacks<A> {
     /// An empty list (no allocation).
+    ///
+    /// ```
+    /// let list = weft_task::DoneCallbacks::<u8>::new();
+    /// assert!(list.is_empty());
+    /// ```
     pub const fn new() -> DoneCallbacks<A> {
         DoneCallbacks { list: Vec::new() }
     }
 
     /// Adds `cb` at the end.
+    ///
+    /// ```
+    /// use weft_task::{DoneCallback, DoneCallbacks};
+    ///
+    /// let mut list = DoneCallbacks::new();
+    /// list.push(DoneCallback::new(|n: &u8| assert_eq!(*n, 3)));
+    /// assert!(!list.is_empty());
+    /// list.fire(&3);
+    /// ```
     pub fn push(&mut self, cb: DoneCallback<A>) {
         self.list.push(cb);
     }
 
     /// Removes every registration of `cb`; returns how many there were.
+    ///
+    /// ```
+    /// use weft_task::{DoneCallback, DoneCallbacks};
+    ///
+    /// let cb = DoneCallback::new(|_: &u8| unreachable!("removed"));
+    /// let mut list = DoneCallbacks::new();
+    /// list.push(cb.clone());
+    /// list.push(cb.clone());
+    /// assert_eq!(list.remove(&cb), 2);
+    /// assert!(list.is_empty());
+    /// ```
     pub fn remove(&mut self, cb: &DoneCallback<A>) -> usize {
         let before = self.list.len();
         self.list.retain(|c| !c.same_as(cb));
@@ -157,11 +197,29 @@ impl<A: ?Sized> DoneCallbacks<A> {
     }
 
     /// Whether no callback is registered.
+    ///
+    /// ```
+    /// use weft_task::{DoneCallback, DoneCallbacks};
+    ///
+    /// let mut list = DoneCallbacks::new();
+    /// assert!(list.is_empty());
+    /// list.push(DoneCallback::new(|_: &()| {}));
+    /// assert!(!list.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
     }
 
     /// Moves the callbacks out, leaving the list empty.
+    ///
+    /// ```
+    /// use weft_task::{DoneCallback, DoneCallbacks};
+    ///
+    /// let mut list = DoneCallbacks::new();
+    /// list.push(DoneCallback::new(|_: &()| {}));
+    /// let taken = list.take();
+    /// assert!(list.is_empty() && !taken.is_empty());
+    /// ```
     pub fn take(&mut self) -> DoneCallbacks<A> {
         DoneCallbacks {
             list: std::mem::take(&mut self.list),
@@ -170,6 +228,23 @@ impl<A: ?Sized> DoneCallbacks<A> {
 
     /// Runs each callback once, in order, with `arg`; a panic in one is
     /// reported through `tracing` and the rest still run.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use weft_task::{DoneCallback, DoneCallbacks};
+    ///
+    /// let calls = Arc::new(AtomicUsize::new(0));
+    /// let mut list = DoneCallbacks::new();
+    /// for _ in 0..2 {
+    ///     let c = calls.clone();
+    ///     list.push(DoneCallback::new(move |_: &()| {
+    ///         c.fetch_add(1, Ordering::SeqCst);
+    ///     }));
+    /// }
+    /// list.fire(&());
+    /// assert_eq!(calls.load(Ordering::SeqCst), 2);
+    /// ```
     pub fn fire(self, arg: &A) {
         for cb in &self.list {
             cb.invoke(arg);

@@ -278,6 +278,17 @@ pub struct Token<T> {
 impl<T: Clone + 'static> Token<T> {
     /// The value the variable had before the `set`; `None` if it was unset
     /// (Python's `Token.MISSING`).
+    ///
+    /// ```
+    /// static LEVEL: weft::ContextVar<u8> = weft::ContextVar::new("level");
+    ///
+    /// weft::run(async {
+    ///     let first = LEVEL.set(1);
+    ///     assert_eq!(first.old_value(), None);
+    ///     let second = LEVEL.set(2);
+    ///     assert_eq!(second.old_value(), Some(1));
+    /// });
+    /// ```
     pub fn old_value(&self) -> Option<T> {
         self.old.as_ref()?.downcast_ref::<T>().cloned()
     }
@@ -285,12 +296,32 @@ impl<T: Clone + 'static> Token<T> {
 
 impl<T> Token<T> {
     /// Whether [`ContextVar::reset`] used it already.
+    ///
+    /// ```
+    /// static USER: weft::ContextVar<&str> = weft::ContextVar::new("user");
+    ///
+    /// weft::run(async {
+    ///     let token = USER.set("ann");
+    ///     assert!(!token.is_used());
+    ///     USER.reset(&token).unwrap();
+    ///     assert!(token.is_used());
+    ///     assert!(USER.reset(&token).is_err(), "a token resets once");
+    /// });
+    /// ```
     pub fn is_used(&self) -> bool {
         // Relaxed: only this flag is read.
         self.used.load(Ordering::Relaxed)
     }
 
     /// The name of the variable that made it.
+    ///
+    /// ```
+    /// static USER: weft::ContextVar<&str> = weft::ContextVar::new("user");
+    ///
+    /// weft::run(async {
+    ///     assert_eq!(USER.set("bob").var_name(), "user");
+    /// });
+    /// ```
     pub fn var_name(&self) -> &'static str {
         self.name
     }

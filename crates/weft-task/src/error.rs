@@ -39,28 +39,56 @@ pub enum TaskError {
 
 impl TaskError {
     /// Whether this is a cancellation.
+    ///
+    /// ```
+    /// let e = weft::TaskError::Cancelled(weft::Cancelled::new());
+    /// assert!(e.is_cancelled() && !e.is_failed());
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self, TaskError::Cancelled(_))
     }
 
     /// Whether the task panicked.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let e = weft::spawn(async { panic!("oops") }).await.unwrap_err();
+    ///     assert!(e.is_panic());
+    /// });
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self, TaskError::Panicked(_))
     }
 
     /// Whether the work failed with an error (not cancelled, not panicked, not
     /// timed out).
+    ///
+    /// ```
+    /// let e = weft::TaskError::failed(std::fmt::Error);
+    /// assert!(e.is_failed() && !e.is_panic());
+    /// ```
     pub fn is_failed(&self) -> bool {
         matches!(self, TaskError::Failed(_))
     }
 
     /// Whether a deadline passed: [`TaskError::TimedOut`] (what `wait_for`
     /// and `as_completed` report).
+    ///
+    /// ```
+    /// let e = weft::TaskError::TimedOut(weft::TimeoutError::new());
+    /// assert!(e.is_timeout());
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, TaskError::TimedOut(_))
     }
 
     /// The cancellation, if this is one.
+    ///
+    /// ```
+    /// let e = weft::TaskError::Cancelled(weft::Cancelled::with_message("stop"));
+    /// assert_eq!(e.as_cancelled().unwrap().message(), Some("stop"));
+    /// assert!(weft::TaskError::failed(std::fmt::Error).as_cancelled().is_none());
+    /// ```
     pub fn as_cancelled(&self) -> Option<&Cancelled> {
         match self {
             TaskError::Cancelled(c) => Some(c),
@@ -69,6 +97,17 @@ impl TaskError {
     }
 
     /// Wraps an error as [`TaskError::Failed`].
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let t = weft::spawn(async {
+    ///         Err::<(), _>(weft::TaskError::failed(std::io::Error::other("disk full")))
+    ///     });
+    ///     let e = t.await.unwrap().unwrap_err();
+    ///     assert!(e.is_failed());
+    ///     assert!(e.to_string().contains("disk full"));
+    /// });
+    /// ```
     pub fn failed<E: Error + Send + Sync + 'static>(error: E) -> TaskError {
         TaskError::Failed(Arc::new(error))
     }
@@ -165,11 +204,19 @@ pub struct Cancelled {
 
 impl Cancelled {
     /// A cancellation without a message.
+    ///
+    /// ```
+    /// assert_eq!(weft::Cancelled::new().message(), None);
+    /// ```
     pub fn new() -> Cancelled {
         Cancelled { message: None }
     }
 
     /// A cancellation carrying `message` (asyncio's `cancel(msg)`).
+    ///
+    /// ```
+    /// assert_eq!(weft::Cancelled::with_message("bye").message(), Some("bye"));
+    /// ```
     pub fn with_message(message: impl Into<Arc<str>>) -> Cancelled {
         Cancelled {
             message: Some(message.into()),
@@ -181,6 +228,15 @@ impl Cancelled {
     }
 
     /// The message given to `cancel_with`, if any.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let t = weft::spawn(std::future::pending::<()>());
+    ///     t.cancel_with("timeout");
+    ///     let e = t.await.unwrap_err();
+    ///     assert_eq!(e.as_cancelled().unwrap().message(), Some("timeout"));
+    /// });
+    /// ```
     pub fn message(&self) -> Option<&str> {
         self.message.as_deref()
     }
@@ -235,6 +291,12 @@ struct PanicInner {
 
 impl PanicError {
     /// Builds the error from a `catch_unwind` payload, keeping it.
+    ///
+    /// ```
+    /// let payload = std::panic::catch_unwind(|| panic!("bad input")).unwrap_err();
+    /// let e = weft::PanicError::from_payload(payload);
+    /// assert_eq!(e.message(), "bad input");
+    /// ```
     pub fn from_payload(payload: Box<dyn Any + Send>) -> PanicError {
         let message: Box<str> = if let Some(s) = payload.downcast_ref::<&'static str>() {
             Box::from(*s)
@@ -252,6 +314,14 @@ impl PanicError {
     }
 
     /// The panic message.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let e = weft::spawn(async { panic!("at the disco") }).await.unwrap_err();
+    ///     let weft::TaskError::Panicked(p) = e else { unreachable!() };
+    ///     assert_eq!(p.message(), "at the disco");
+    /// });
+    /// ```
     pub fn message(&self) -> &str {
         &self.inner.message
     }
@@ -259,6 +329,13 @@ impl PanicError {
     /// The panic payload, to re-raise with `std::panic::resume_unwind`. The
     /// first clone to ask gets the original payload; the others get the
     /// message as a `String`.
+    ///
+    /// ```
+    /// let payload = std::panic::catch_unwind(|| panic!("again")).unwrap_err();
+    /// let e = weft::PanicError::from_payload(payload);
+    /// let again = std::panic::catch_unwind(move || std::panic::resume_unwind(e.into_panic()));
+    /// assert_eq!(*again.unwrap_err().downcast::<&str>().unwrap(), "again");
+    /// ```
     pub fn into_panic(self) -> Box<dyn Any + Send> {
         let taken = match self.inner.payload.lock() {
             Ok(mut payload) => payload.take(),
@@ -314,6 +391,10 @@ pub enum InvalidStateError {
 
 impl InvalidStateError {
     /// Why the state was invalid, in a few lower-case words.
+    ///
+    /// ```
+    /// assert_eq!(weft::InvalidStateError::Pending.reason(), "result is not ready");
+    /// ```
     pub fn reason(&self) -> &'static str {
         match self {
             InvalidStateError::Pending => "result is not ready",
@@ -324,16 +405,38 @@ impl InvalidStateError {
     }
 
     /// Whether the object was still pending.
+    ///
+    /// ```
+    /// let p = weft::Promise::<u8>::new();
+    /// assert!(p.result().unwrap_err().is_pending());
+    /// ```
     pub fn is_pending(&self) -> bool {
         matches!(self, InvalidStateError::Pending)
     }
 
     /// Whether it was done already.
+    ///
+    /// ```
+    /// let p = weft::Promise::new();
+    /// p.set_result(1).unwrap();
+    /// assert!(p.set_result(2).unwrap_err().is_already_done());
+    /// ```
     pub fn is_already_done(&self) -> bool {
         matches!(self, InvalidStateError::AlreadyDone)
     }
 
     /// Whether the value was taken already.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let mut t = weft::spawn(async { 1 });
+    ///     while !t.done() {
+    ///         weft::yield_now().await;
+    ///     }
+    ///     assert_eq!(t.result().unwrap().unwrap(), 1);
+    ///     assert!(t.result().unwrap_err().is_result_taken());
+    /// });
+    /// ```
     pub fn is_result_taken(&self) -> bool {
         matches!(self, InvalidStateError::ResultTaken)
     }
@@ -359,6 +462,10 @@ pub struct TimeoutError(());
 
 impl TimeoutError {
     /// A timeout.
+    ///
+    /// ```
+    /// assert!(weft::TaskError::from(weft::TimeoutError::new()).is_timeout());
+    /// ```
     pub const fn new() -> TimeoutError {
         TimeoutError(())
     }

@@ -63,6 +63,12 @@ pub struct ExceptionContext {
 
 impl ExceptionContext {
     /// A context with only a message.
+    ///
+    /// ```
+    /// let ctx = weft::ExceptionContext::new("something odd");
+    /// assert_eq!(ctx.message, "something odd");
+    /// assert!(ctx.error.is_none() && ctx.task.is_none());
+    /// ```
     pub fn new(message: impl Into<String>) -> ExceptionContext {
         ExceptionContext {
             message: message.into(),
@@ -71,6 +77,12 @@ impl ExceptionContext {
     }
 
     /// With the error set.
+    ///
+    /// ```
+    /// let ctx = weft::ExceptionContext::new("failed")
+    ///     .with_error(weft::TaskError::failed(std::fmt::Error));
+    /// assert!(ctx.error.unwrap().is_failed());
+    /// ```
     pub fn with_error(mut self, error: TaskError) -> ExceptionContext {
         self.error = Some(error);
         self
@@ -91,6 +103,12 @@ impl ExceptionContext {
     }
 
     /// With the promise's type set.
+    ///
+    /// ```
+    /// let ctx = weft::ExceptionContext::new("Future exception was never retrieved")
+    ///     .with_future("Promise<u32>");
+    /// assert_eq!(ctx.future, Some("Promise<u32>"));
+    /// ```
     pub fn with_future(mut self, future: &'static str) -> ExceptionContext {
         self.future = Some(future);
         self

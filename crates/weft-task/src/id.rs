@@ -31,6 +31,13 @@ impl TaskId {
     }
 
     /// The id as a number.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let t = weft::spawn(async {});
+    ///     assert_eq!(t.id().as_u64().to_string(), t.id().to_string());
+    /// });
+    /// ```
     pub fn as_u64(self) -> u64 {
         self.0.get()
     }
