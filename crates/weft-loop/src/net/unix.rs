@@ -213,6 +213,18 @@ impl UnixListener {
     /// One task at a time should accept: the listener remembers only the
     /// latest waiter (for several acceptors, have one accept and hand the
     /// streams out). See [`UnixListener`] for an example.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("weft-doc-accept-{}.sock", std::process::id()));
+    /// weft::run(async {
+    ///     let listener = weft::net::UnixListener::bind(&path).unwrap();
+    ///     let client = weft::spawn(weft::net::UnixStream::connect(path.clone()));
+    ///     let (conn, _peer) = listener.accept().await.unwrap();
+    ///     let client = client.await.unwrap().unwrap();
+    ///     drop((conn, client));
+    /// });
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         poll_fn(|cx| self.poll_accept(cx)).await
     }
@@ -282,6 +294,20 @@ impl fmt::Debug for UnixListener {
 }
 
 /// The stream of [`UnixListener::incoming`].
+///
+/// ```
+/// use futures_util::StreamExt;
+///
+/// let path = std::env::temp_dir().join(format!("weft-doc-incoming-stream-{}.sock", std::process::id()));
+/// weft::run(async {
+///     let listener = weft::net::UnixListener::bind(&path).unwrap();
+///     let client = weft::spawn(weft::net::UnixStream::connect(path.clone()));
+///     let mut incoming: weft::net::unix::Incoming<'_> = listener.incoming();
+///     let _conn = incoming.next().await.unwrap().unwrap();
+///     client.await.unwrap().unwrap();
+/// });
+/// std::fs::remove_file(&path).unwrap();
+/// ```
 #[must_use = "streams do nothing unless polled"]
 #[derive(Debug)]
 pub struct Incoming<'a> {
@@ -337,6 +363,21 @@ impl UnixStream {
     /// instead of queueing it), for as long as a blocking connect would wait:
     /// bound it with a timeout (`weft::timeout`) if the server may never
     /// accept. See [`UnixListener`] for an example.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("weft-doc-connect-{}.sock", std::process::id()));
+    /// weft::run(async {
+    ///     let listener = weft::net::UnixListener::bind(&path).unwrap();
+    ///     let stream = weft::net::UnixStream::connect(&path).await.unwrap();
+    ///     let (_conn, _) = listener.accept().await.unwrap();
+    ///     assert_eq!(stream.peer_addr().unwrap().as_pathname(), Some(path.as_path()));
+    /// });
+    /// std::fs::remove_file(&path).unwrap();
+    /// weft::run(async {
+    ///     // Nobody listens there any more.
+    ///     assert!(weft::net::UnixStream::connect(&path).await.is_err());
+    /// });
+    /// ```
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         UnixStream::connect_addr(&path_addr(path.as_ref())?).await
     }
@@ -344,6 +385,23 @@ impl UnixStream {
     /// Connects to `addr`, a path or (on Linux) an abstract name, as
     /// [`connect`](Self::connect). See [`UnixListener::bind_addr`] for an
     /// example.
+    ///
+    /// ```
+    /// # #[cfg(target_os = "linux")] {
+    /// use std::os::linux::net::SocketAddrExt;
+    /// use std::os::unix::net::SocketAddr;
+    ///
+    /// let name = format!("weft-doc-connect-addr-{}", std::process::id());
+    /// let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    /// weft::run(async {
+    ///     let listener = weft::net::UnixListener::bind_addr(&addr).unwrap();
+    ///     let stream = weft::net::UnixStream::connect_addr(&addr).await.unwrap();
+    ///     let (_conn, _) = listener.accept().await.unwrap();
+    ///     let peer = stream.peer_addr().unwrap();
+    ///     assert_eq!(peer.as_abstract_name(), Some(name.as_bytes()));
+    /// });
+    /// # }
+    /// ```
     pub async fn connect_addr(addr: &SocketAddr) -> io::Result<UnixStream> {
         let target = sock_addr(addr)?;
         let socket = unix_socket(socket2::Type::STREAM)?;
@@ -381,6 +439,18 @@ impl UnixStream {
     /// A connected pair of streams (`socketpair`).
     ///
     /// See [`UnixStream`] for an example.
+    ///
+    /// ```
+    /// use futures_util::{AsyncReadExt, AsyncWriteExt};
+    ///
+    /// weft::run(async {
+    ///     let (mut a, mut b) = weft::net::UnixStream::pair().unwrap();
+    ///     a.write_all(b"one").await.unwrap();
+    ///     let mut buf = [0; 3];
+    ///     b.read_exact(&mut buf).await.unwrap();
+    ///     assert_eq!(&buf, b"one");
+    /// });
+    /// ```
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = std::os::unix::net::UnixStream::pair()?;
         Ok((UnixStream::from_std(a)?, UnixStream::from_std(b)?))
@@ -406,6 +476,13 @@ impl UnixStream {
     /// either end of a pair).
     ///
     /// See [`from_std`](Self::from_std) for an example.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let (a, _b) = weft::net::UnixStream::pair().unwrap();
+    ///     assert!(a.peer_addr().unwrap().is_unnamed(), "a pair's ends have no name");
+    /// });
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.io.get().peer_addr()
     }
@@ -538,6 +615,16 @@ impl UCred {
     /// The peer's user id.
     ///
     /// See [`UCred`] for an example.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let (a, _b) = weft::net::UnixStream::pair().unwrap();
+    ///     let me = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+    ///     if let Ok(me) = me {
+    ///         assert_eq!(a.peer_cred().unwrap().uid(), me, "the peer is this process");
+    ///     }
+    /// });
+    /// ```
     pub fn uid(&self) -> u32 {
         self.uid
     }
@@ -545,6 +632,16 @@ impl UCred {
     /// The peer's group id.
     ///
     /// See [`UCred`] for an example.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let (a, _b) = weft::net::UnixStream::pair().unwrap();
+    ///     let me = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::gid(&m));
+    ///     if let Ok(me) = me {
+    ///         assert_eq!(a.peer_cred().unwrap().gid(), me, "the peer is this process");
+    ///     }
+    /// });
+    /// ```
     pub fn gid(&self) -> u32 {
         self.gid
     }
@@ -553,6 +650,15 @@ impl UCred {
     /// Linux).
     ///
     /// See [`UCred`] for an example.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let (a, _b) = weft::net::UnixStream::pair().unwrap();
+    ///     if let Some(pid) = a.peer_cred().unwrap().pid() {
+    ///         assert_eq!(pid as u32, std::process::id(), "the peer is this process");
+    ///     }
+    /// });
+    /// ```
     pub fn pid(&self) -> Option<i32> {
         self.pid
     }
@@ -588,6 +694,15 @@ pub struct UnixDatagram {
 impl UnixDatagram {
     /// Binds to the socket file `path`, with the errors of
     /// [`UnixListener::bind`]. See [`UnixDatagram`] for an example.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("weft-doc-dgram-bind-{}.sock", std::process::id()));
+    /// weft::run(async {
+    ///     let socket = weft::net::UnixDatagram::bind(&path).unwrap();
+    ///     assert_eq!(socket.local_addr().unwrap().as_pathname(), Some(path.as_path()));
+    /// });
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
         UnixDatagram::bind_addr(&path_addr(path.as_ref())?)
     }
@@ -623,6 +738,20 @@ impl UnixDatagram {
     /// once connected, or from a peer that knows it through a pair.
     ///
     /// See [`UnixDatagram`] for an example.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("weft-doc-unbound-{}.sock", std::process::id()));
+    /// weft::run(async {
+    ///     let server = weft::net::UnixDatagram::bind(&path).unwrap();
+    ///     let client = weft::net::UnixDatagram::unbound().unwrap();
+    ///     client.send_to(b"hi", &path).await.unwrap();
+    ///     let mut buf = [0; 4];
+    ///     let (n, from) = server.recv_from(&mut buf).await.unwrap();
+    ///     assert_eq!(&buf[..n], b"hi");
+    ///     assert!(from.is_unnamed(), "an unbound sender has no address");
+    /// });
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
     pub fn unbound() -> io::Result<UnixDatagram> {
         UnixDatagram::from_std(std::os::unix::net::UnixDatagram::unbound()?)
     }
@@ -699,12 +828,42 @@ impl UnixDatagram {
 
     /// Sends one datagram to the socket at `path`; returns the bytes sent.
     /// See [`UnixDatagram`] for an example.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("weft-doc-send-to-{}.sock", std::process::id()));
+    /// weft::run(async {
+    ///     let server = weft::net::UnixDatagram::bind(&path).unwrap();
+    ///     let client = weft::net::UnixDatagram::unbound().unwrap();
+    ///     assert_eq!(client.send_to(b"three", &path).await.unwrap(), 5);
+    ///     let mut buf = [0; 8];
+    ///     assert_eq!(server.recv_from(&mut buf).await.unwrap().0, 5);
+    /// });
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
     pub async fn send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
         self.send_to_addr(buf, &path_addr(path.as_ref())?).await
     }
 
     /// Sends one datagram to `addr`, a path or (on Linux) an abstract name.
     /// See [`bind_addr`](Self::bind_addr) for an example.
+    ///
+    /// ```
+    /// # #[cfg(target_os = "linux")] {
+    /// use std::os::linux::net::SocketAddrExt;
+    /// use std::os::unix::net::SocketAddr;
+    ///
+    /// let name = format!("weft-doc-send-to-addr-{}", std::process::id());
+    /// let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    /// weft::run(async {
+    ///     let server = weft::net::UnixDatagram::bind_addr(&addr).unwrap();
+    ///     let client = weft::net::UnixDatagram::unbound().unwrap();
+    ///     client.send_to_addr(b"abstract", &addr).await.unwrap();
+    ///     let mut buf = [0; 16];
+    ///     let (n, _) = server.recv_from(&mut buf).await.unwrap();
+    ///     assert_eq!(&buf[..n], b"abstract");
+    /// });
+    /// # }
+    /// ```
     pub async fn send_to_addr(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
         poll_fn(|cx| self.poll_send_to_addr(cx, buf, addr)).await
     }
