@@ -95,65 +95,137 @@ pub struct SignalKind(c_int);
 impl SignalKind {
     /// Any signal, by number (`libc::SIGUSR1`, ...). See [`SignalKind`] for
     /// an example.
+    ///
+    /// ```
+    /// use weft::signal::SignalKind;
+    ///
+    /// assert_eq!(SignalKind::from_raw(libc::SIGUSR2), SignalKind::user_defined2());
+    /// ```
     pub const fn from_raw(signum: c_int) -> SignalKind {
         SignalKind(signum)
     }
 
     /// The signal's number. See [`SignalKind`] for an example.
+    ///
+    /// ```
+    /// use weft::signal::SignalKind;
+    ///
+    /// assert_eq!(SignalKind::interrupt().as_raw(), libc::SIGINT);
+    /// ```
     pub const fn as_raw(self) -> c_int {
         self.0
     }
 
     /// `SIGINT`: Ctrl-C at a terminal. See [`SignalKind`] for an example.
+    ///
+    /// ```
+    /// use weft::signal::SignalKind;
+    ///
+    /// assert_eq!(SignalKind::interrupt().as_raw(), libc::SIGINT);
+    /// ```
     pub const fn interrupt() -> SignalKind {
         SignalKind(libc::SIGINT)
     }
 
     /// `SIGTERM`: the polite request to stop (what `kill` and service
     /// managers send). See [`SignalKind`] for an example.
+    ///
+    /// ```
+    /// use weft::signal::SignalKind;
+    ///
+    /// assert_eq!(SignalKind::terminate().as_raw(), libc::SIGTERM);
+    /// ```
     pub const fn terminate() -> SignalKind {
         SignalKind(libc::SIGTERM)
     }
 
     /// `SIGHUP`: the terminal went away; daemons take it as "reload". See
     /// [`SignalKind`] for an example.
+    ///
+    /// ```
+    /// use weft::signal::SignalKind;
+    ///
+    /// assert_eq!(SignalKind::hangup().as_raw(), libc::SIGHUP);
+    /// ```
     pub const fn hangup() -> SignalKind {
         SignalKind(libc::SIGHUP)
     }
 
     /// `SIGQUIT`: Ctrl-\ at a terminal. See [`SignalKind`] for an example.
+    ///
+    /// ```
+    /// use weft::signal::SignalKind;
+    ///
+    /// assert_eq!(SignalKind::quit().as_raw(), libc::SIGQUIT);
+    /// ```
     pub const fn quit() -> SignalKind {
         SignalKind(libc::SIGQUIT)
     }
 
     /// `SIGUSR1`. See [`SignalKind`] for an example.
+    ///
+    /// ```
+    /// use weft::signal::SignalKind;
+    ///
+    /// assert_eq!(SignalKind::user_defined1().as_raw(), libc::SIGUSR1);
+    /// ```
     pub const fn user_defined1() -> SignalKind {
         SignalKind(libc::SIGUSR1)
     }
 
     /// `SIGUSR2`. See [`SignalKind`] for an example.
+    ///
+    /// ```
+    /// use weft::signal::SignalKind;
+    ///
+    /// assert_eq!(SignalKind::user_defined2().as_raw(), libc::SIGUSR2);
+    /// ```
     pub const fn user_defined2() -> SignalKind {
         SignalKind(libc::SIGUSR2)
     }
 
     /// `SIGALRM`. See [`SignalKind`] for an example.
+    ///
+    /// ```
+    /// use weft::signal::SignalKind;
+    ///
+    /// assert_eq!(SignalKind::alarm().as_raw(), libc::SIGALRM);
+    /// ```
     pub const fn alarm() -> SignalKind {
         SignalKind(libc::SIGALRM)
     }
 
     /// `SIGCHLD`: a child process stopped or ended. See [`SignalKind`] for
     /// an example.
+    ///
+    /// ```
+    /// use weft::signal::SignalKind;
+    ///
+    /// assert_eq!(SignalKind::child().as_raw(), libc::SIGCHLD);
+    /// ```
     pub const fn child() -> SignalKind {
         SignalKind(libc::SIGCHLD)
     }
 
     /// `SIGPIPE`. See [`SignalKind`] for an example.
+    ///
+    /// ```
+    /// use weft::signal::SignalKind;
+    ///
+    /// assert_eq!(SignalKind::pipe().as_raw(), libc::SIGPIPE);
+    /// ```
     pub const fn pipe() -> SignalKind {
         SignalKind(libc::SIGPIPE)
     }
 
     /// `SIGWINCH`: the terminal's size changed. See [`SignalKind`] for an
     /// example.
+    ///
+    /// ```
+    /// use weft::signal::SignalKind;
+    ///
+    /// assert_eq!(SignalKind::window_change().as_raw(), libc::SIGWINCH);
+    /// ```
     pub const fn window_change() -> SignalKind {
         SignalKind(libc::SIGWINCH)
     }
@@ -278,6 +350,17 @@ impl Signal {
     /// Waits for the next delivery (or returns the one that came since the
     /// last call). `None` once the runtime has shut down, after which no
     /// delivery can come. Cancel-safe. See [`Signal`] for an example.
+    ///
+    /// ```
+    /// use weft::signal::{signal, SignalKind};
+    ///
+    /// weft::run(async {
+    ///     let mut usr2 = signal(SignalKind::user_defined2()).unwrap();
+    ///     // SAFETY: kill(2) with our own pid; a handler is registered.
+    ///     unsafe { libc::kill(libc::getpid(), libc::SIGUSR2) };
+    ///     assert_eq!(usr2.recv().await, Some(()));
+    /// });
+    /// ```
     pub async fn recv(&mut self) -> Option<()> {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
