@@ -414,6 +414,16 @@ impl<T> ConcurrentFuture<T> {
     /// where blocking could deadlock the loop the work needs, it does not
     /// wait: a result not ready yet is [`FutureError::WouldBlock`]; await the
     /// future there instead.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let fut = weft::run_coroutine_threadsafe(async { "value" }, rt.handle());
+    /// assert_eq!(fut.result(Some(Duration::from_secs(5))).unwrap(), "value");
+    /// // Moved out: a second call says so.
+    /// assert!(fut.result(None).is_err());
+    /// ```
     pub fn result(&self, timeout: Option<Duration>) -> Result<T, FutureError> {
         self.wait(timeout)?.take_result()
     }
@@ -421,22 +431,64 @@ impl<T> ConcurrentFuture<T> {
     /// Waits like [`result`](Self::result), then returns the work's error,
     /// or `None` if it produced a value (concurrent.futures' `exception()`).
     /// The value stays in place.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let fut = weft::run_coroutine_threadsafe(async { 1 }, rt.handle());
+    /// assert!(fut.exception(Some(Duration::from_secs(5))).unwrap().is_none());
+    /// assert_eq!(fut.result(None).unwrap(), 1, "still there");
+    /// ```
     pub fn exception(&self, timeout: Option<Duration>) -> Result<Option<TaskError>, FutureError> {
         let st = self.wait(timeout)?;
         Ok(st.cell.error().cloned())
     }
 
     /// Whether the work has finished (a value, an error or cancelled).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let fut = weft::run_coroutine_threadsafe(async { 2 }, rt.handle());
+    /// fut.result(Some(Duration::from_secs(5))).unwrap();
+    /// assert!(fut.done());
+    /// ```
     pub fn done(&self) -> bool {
         self.slot.is_done()
     }
 
     /// Whether the work ended cancelled.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let fut = weft::run_coroutine_threadsafe(std::future::pending::<()>(), rt.handle());
+    /// assert!(!fut.cancelled());
+    /// fut.cancel();
+    /// assert!(fut.result(Some(Duration::from_secs(5))).unwrap_err().is_cancelled());
+    /// assert!(fut.cancelled());
+    /// ```
     pub fn cancelled(&self) -> bool {
         self.slot.state.lock().cell.is_cancelled()
     }
 
     /// Whether the work has started and not finished.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let fut = weft::run_coroutine_threadsafe(std::future::pending::<()>(), rt.handle());
+    /// while !fut.running() {
+    ///     std::thread::sleep(Duration::from_millis(1)); // until a worker polls it
+    /// }
+    /// fut.cancel();
+    /// let _ = fut.result(Some(Duration::from_secs(5)));
+    /// assert!(!fut.running());
+    /// ```
     pub fn running(&self) -> bool {
         self.slot.started.load(Ordering::Relaxed) && !self.done()
     }
@@ -446,6 +498,16 @@ impl<T> ConcurrentFuture<T> {
     /// a blocking job not started yet is skipped and ends `Cancelled`, one
     /// already running cannot be stopped (false). Calling it again is
     /// harmless.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let fut = weft::run_coroutine_threadsafe(std::future::pending::<()>(), rt.handle());
+    /// assert!(fut.cancel());
+    /// let _ = fut.result(Some(Duration::from_secs(5)));
+    /// assert!(!fut.cancel(), "finished: nothing to cancel");
+    /// ```
     pub fn cancel(&self) -> bool {
         self.cancel_as(&Cancelled::new())
     }
@@ -472,6 +534,16 @@ impl<T> ConcurrentFuture<T> {
     /// Runs `f` when the work finishes, on the thread that finishes it; at
     /// once, on this thread, if it has finished already. Callbacks run in the
     /// order they were added; a panic in one is reported through `tracing`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let fut = weft::run_coroutine_threadsafe(async { 5 }, rt.handle());
+    /// fut.add_done_callback(move |f| tx.send(f.done()).unwrap());
+    /// assert!(rx.recv_timeout(Duration::from_secs(5)).unwrap());
+    /// ```
     pub fn add_done_callback(&self, f: impl FnOnce(&ConcurrentFuture<T>) + Send + 'static) {
         let refused = self
             .slot
@@ -590,16 +662,44 @@ pub enum FutureError {
 
 impl FutureError {
     /// Whether the timeout passed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let fut = weft::run_coroutine_threadsafe(std::future::pending::<()>(), rt.handle());
+    /// assert!(fut.result(Some(Duration::from_millis(1))).unwrap_err().is_timeout());
+    /// fut.cancel();
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, FutureError::Timeout)
     }
 
     /// Whether the work was cancelled.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let fut = weft::run_coroutine_threadsafe(std::future::pending::<()>(), rt.handle());
+    /// fut.cancel();
+    /// let err = fut.result(Some(Duration::from_secs(5))).unwrap_err();
+    /// assert!(err.is_cancelled() && !err.is_timeout());
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self, FutureError::Task(e) if e.is_cancelled())
     }
 
     /// The work's error, if it ended with one.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let fut = weft::run_coroutine_threadsafe(async { panic!("boom") }, rt.handle());
+    /// let err = fut.result(Some(Duration::from_secs(5))).unwrap_err();
+    /// assert!(err.task_error().unwrap().is_panic());
+    /// ```
     pub fn task_error(&self) -> Option<&TaskError> {
         match self {
             FutureError::Task(e) => Some(e),
