@@ -95,6 +95,13 @@ where
 }
 
 /// asyncio's name for [`spawn_blocking`]: `await asyncio.to_thread(f)`.
+///
+/// ```
+/// weft::run(async {
+///     let sum = weft::to_thread(|| (1..=10).sum::<u32>()).await.unwrap();
+///     assert_eq!(sum, 55);
+/// });
+/// ```
 #[track_caller]
 pub fn to_thread<T, F>(f: F) -> ConcurrentFuture<T>
 where

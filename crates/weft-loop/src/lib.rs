@@ -309,6 +309,13 @@ pub fn yield_now() -> YieldNow {
 }
 
 /// The future returned by [`yield_now`].
+///
+/// ```
+/// weft::run(async {
+///     let step: weft::YieldNow = weft::yield_now();
+///     step.await; // back after the loop's other ready work
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct YieldNow {

@@ -81,6 +81,23 @@ pub fn catch_cancel<F: Future>(future: F) -> CatchCancel<F> {
 }
 
 /// The future returned by [`catch_cancel`].
+///
+/// ```
+/// weft::run(async {
+///     let started = weft::Promise::new();
+///     let s = started.clone();
+///     let t = weft::spawn(async move {
+///         let guarded: weft::CatchCancel<_> = weft::catch_cancel(async move {
+///             s.set_result(()).unwrap();
+///             std::future::pending::<()>().await
+///         });
+///         guarded.await.is_err() // intercepted: the task returns normally
+///     });
+///     started.await.unwrap(); // it is inside the wrapper now
+///     t.cancel();
+///     assert!(t.await.unwrap());
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct CatchCancel<F> {
     inner: Option<F>,
@@ -241,6 +258,18 @@ impl Cancelled {
 }
 
 /// The future returned by [`Cancelled::raise`]; never completes.
+///
+/// ```
+/// weft::run(async {
+///     let t = weft::spawn(async {
+///         let c = weft::Cancelled::with_message("from inside");
+///         let raised: weft::Raise<()> = c.raise();
+///         raised.await
+///     });
+///     let err = t.await.unwrap_err();
+///     assert_eq!(err.as_cancelled().unwrap().message(), Some("from inside"));
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Raise<T> {
     cancelled: Option<Cancelled>,
