@@ -58,7 +58,10 @@ async fn read_to_end<T: AsyncRead + Unpin + 'static>(io: &mut WeftIo<T>, cap: us
         got.extend_from_slice(&chunk);
     }
     for _ in 0..3 {
-        assert!(read_once(io, cap).await.is_empty(), "data after end of stream");
+        assert!(
+            read_once(io, cap).await.is_empty(),
+            "data after end of stream"
+        );
     }
     got
 }
