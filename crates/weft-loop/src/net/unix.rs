@@ -522,21 +522,17 @@ use std::mem::MaybeUninit;
 use weft::net::UnixStream;
 
 weft::run(async {
-    let (mut client, server) = UnixStream::pair().unwrap();
-    client.write_all(b"hello").await.unwrap();
-    drop(client);
+    let (mut a, b) = UnixStream::pair().unwrap();
+    a.write_all(b"ping").await.unwrap();
+    a.close().await.unwrap(); // shuts down a's write half
 
-    let mut buf = [MaybeUninit::<u8>::uninit(); 64];
-    let mut got = Vec::new();
-    loop {
-        let n = poll_fn(|cx| server.poll_read_uninit(cx, &mut buf)).await.unwrap();
-        if n == 0 {
-            break; // end of stream
-        }
-        // SAFETY: `poll_read_uninit` initialised the first `n` bytes.
-        got.extend(buf[..n].iter().map(|b| unsafe { b.assume_init() }));
-    }
-    assert_eq!(got, b"hello");
+    let mut buf = vec![MaybeUninit::<u8>::uninit(); 4096];
+    let n = poll_fn(|cx| b.poll_read_uninit(cx, &mut buf)).await.unwrap();
+    // SAFETY: `poll_read_uninit` initialised the first `n` bytes.
+    let got: Vec<u8> = buf[..n].iter().map(|x| unsafe { x.assume_init() }).collect();
+    assert_eq!(got, b"ping");
+    // End of stream.
+    assert_eq!(poll_fn(|cx| b.poll_read_uninit(cx, &mut buf)).await.unwrap(), 0);
 });
 ```
 "#
