@@ -7,33 +7,54 @@
 //! It is the same idea, but its read zeroes hyper's whole spare buffer on
 //! every call (8 KiB or more, for a request head of a hundred bytes: 5% of a
 //! hello-world server's CPU time in a profile), and its default features pull
-//! in async-executor and async-io. This adapter is one small file with two
-//! `unsafe` blocks (lending hyper's buffer, then advancing it).
+//! in async-executor and async-io.
+//!
+//! # Reads
 //!
 //! hyper reads into uninitialised memory; futures-io's `poll_read` takes an
-//! initialised `&mut [u8]`. Zeroing the part we lend is the price of that
-//! (a memset, not a copy: the bytes land in hyper's buffer directly). To keep
-//! it small, a read lends only a window of the spare buffer, sized to what
-//! the stream has been delivering: it doubles (up to [`MAX_READ`]) after a
-//! read that fills it and halves (down to [`MIN_READ`]) after one that uses
-//! under a quarter of it. A burst larger than the window costs one more read
-//! call, and the next window is twice as large.
+//! initialised `&mut [u8]`. Two paths:
+//!
+//! - **weft's own streams** ([`TcpStream`], `UnixStream`) read straight into
+//!   hyper's spare buffer, all of it, uninitialised, through their
+//!   `poll_read_uninit` (one `recv(2)`), as hyper on tokio does. The adapter
+//!   picks this path by the stream's type (a `TypeId` comparison the
+//!   compiler folds away), so [`serve`](crate::serve) and the
+//!   [`client`](crate::client) get it with no choice to make.
+//! - **any other stream** (TLS over a socket, an in-memory pipe) gets a zeroed
+//!   slice: a memset, not a copy, the bytes still land in hyper's buffer
+//!   directly. To keep the memset small, a read lends only a window of the
+//!   spare buffer, sized to what the stream has been delivering: it doubles
+//!   (up to [`MAX_READ`]) after a read that fills it and halves (down to
+//!   [`MIN_READ`]) after one that uses under a quarter of it. A burst larger
+//!   than the window costs one more read call, and the next window is twice
+//!   as large.
 
 use futures_io::{AsyncRead, AsyncWrite};
+use std::any::Any;
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use weft_loop::net::TcpStream;
+#[cfg(unix)]
+use weft_loop::net::UnixStream;
 
-/// The most bytes one read lends to the inner reader (and zeroes first).
+/// The most bytes one read lends to a stream other than weft's own (and
+/// zeroes first).
 const MAX_READ: usize = 64 * 1024;
 
-/// The least a read lends (when hyper's buffer has that much room).
+/// The least a read lends to a stream other than weft's own (when hyper's
+/// buffer has that much room).
 const MIN_READ: usize = 1024;
 
 pin_project_lite::pin_project! {
-    /// Adapts a futures-io stream (a weft [`TcpStream`](weft_loop::net::TcpStream),
+    /// Adapts a futures-io stream (a weft [`TcpStream`],
     /// a TLS stream over one, ...) to hyper's [`Read`](hyper::rt::Read) and
     /// [`Write`](hyper::rt::Write), so hyper's connection builders take it.
+    ///
+    /// Reads from weft's own `TcpStream` and `UnixStream` go into hyper's
+    /// uninitialised buffer directly; other streams get a zeroed window of
+    /// it (see the [module docs](self)).
     ///
     /// Dropping it drops the inner stream (for a socket: closes it).
     ///
@@ -130,27 +151,61 @@ impl<T> WeftIo<T> {
     }
 }
 
-impl<T: AsyncRead> hyper::rt::Read for WeftIo<T> {
+/// `inner`'s read into uninitialised `spare`, when `inner` is one of weft's
+/// own streams (which can do that); `None` for any other type. Monomorphised
+/// per `T`, the type tests fold to constants.
+fn poll_read_uninit<T: 'static>(
+    inner: &T,
+    cx: &mut Context<'_>,
+    spare: &mut [MaybeUninit<u8>],
+) -> Option<Poll<io::Result<usize>>> {
+    let inner: &dyn Any = inner;
+    if let Some(stream) = inner.downcast_ref::<TcpStream>() {
+        return Some(stream.poll_read_uninit(cx, spare));
+    }
+    #[cfg(unix)]
+    if let Some(stream) = inner.downcast_ref::<UnixStream>() {
+        return Some(stream.poll_read_uninit(cx, spare));
+    }
+    None
+}
+
+impl<T: AsyncRead + 'static> hyper::rt::Read for WeftIo<T> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         mut buf: hyper::rt::ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.project();
+        // SAFETY: `as_mut` obliges us never to de-initialise a byte of the
+        // cursor's spare capacity: `poll_read_uninit` only writes the bytes
+        // it reads (never uninitialised ones), and nothing else borrows
+        // `buf` while `spare` lives.
+        let spare = unsafe { buf.as_mut() };
+        let len = spare.len();
+        if let Some(read) = poll_read_uninit(&*this.inner, cx, spare) {
+            let n = match read {
+                Poll::Ready(Ok(n)) => n.min(len),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            // SAFETY: `poll_read_uninit` returned `n` (`<= len`): it
+            // initialised the first `n` bytes of the spare capacity.
+            unsafe { buf.advance(n) };
+            return Poll::Ready(Ok(()));
+        }
+
         let window = *this.window;
-        // `as_mut` obliges us never to de-initialise a byte of the cursor's
-        // spare capacity: we only write zeroes over its first `len` bytes (in
-        // bounds, `len <= spare.len()`), which also makes them initialised.
-        // SAFETY: so the `&mut [u8]` over exactly those bytes is valid
-        // (`MaybeUninit<u8>` has `u8`'s layout); nothing else borrows `buf`.
+        let len = len.min(window);
+        let ptr = spare.as_mut_ptr().cast::<u8>();
+        // SAFETY: zeroing the first `len` bytes of `spare` (in bounds: `len
+        // <= spare.len()`) makes them initialised, so the `&mut [u8]` over
+        // exactly those bytes is valid (`MaybeUninit<u8>` has `u8`'s layout);
+        // `spare` is not used again while `init` lives.
         let init: &mut [u8] = unsafe {
-            let spare = buf.as_mut();
-            let len = spare.len().min(window);
-            let ptr = spare.as_mut_ptr().cast::<u8>();
             ptr.write_bytes(0, len);
             std::slice::from_raw_parts_mut(ptr, len)
         };
-        let len = init.len();
         let n = match this.inner.poll_read(cx, init) {
             Poll::Ready(Ok(n)) => n.min(len),
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),

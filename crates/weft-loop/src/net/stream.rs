@@ -9,6 +9,7 @@
 use super::poll_io::PollIo;
 use crate::reactor::Direction;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::mem::MaybeUninit;
 use std::os::fd::AsFd;
 use std::task::{Context, Poll};
 
@@ -24,6 +25,19 @@ where
     ) -> Poll<io::Result<usize>> {
         let len = buf.len();
         self.poll_read_stream(cx, len, |mut s| s.read(buf))
+    }
+
+    /// A stream read into memory that need not be initialised (see
+    /// `poll_read_stream`): `recv(2)` writes the bytes it returns and reads
+    /// none, so no zeroing first. On `Ok(n)` the first `n` bytes of `buf` are
+    /// initialised.
+    pub(crate) fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        let len = buf.len();
+        self.poll_read_stream(cx, len, |s| socket2::SockRef::from(s).recv(buf))
     }
 
     /// A vectored stream read.
@@ -72,13 +86,32 @@ pub(crate) fn close_write(shutdown: io::Result<()>) -> Poll<io::Result<()>> {
 /// defined in the calling module: futures-io's `AsyncRead` / `AsyncWrite`
 /// for `$stream` and `&$stream`, its `split` and `into_split` methods, and
 /// the halves they return (`ReadHalf`, `WriteHalf`, `OwnedReadHalf`,
-/// `OwnedWriteHalf`), defined in the calling module too. `$example` is a
-/// doc example of `into_split` and `reunite`; `$pair` is the start of an
-/// async block that makes two connected streams `a` and `b`, which the
-/// other items' doc examples begin with.
+/// `OwnedWriteHalf`), defined in the calling module too, and the stream's
+/// `poll_read_uninit`. `$example` is a doc example of `into_split` and
+/// `reunite`; `$pair` is the start of an async block that makes two
+/// connected streams `a` and `b`, which the other items' doc examples begin
+/// with; `$uninit_example` is a doc example of `poll_read_uninit`.
 macro_rules! stream_halves {
-    ($stream:ident, $example:literal, $pair:literal) => {
+    ($stream:ident, $example:literal, $pair:literal, $uninit_example:literal) => {
         impl $stream {
+            /// Reads into `buf` without it having to be initialised first,
+            /// for adapters to APIs that lend uninitialised memory (hyper's
+            /// `ReadBufCursor`, tokio's `ReadBuf`): `futures_io::AsyncRead`
+            /// takes `&mut [u8]`, which such a caller would have to zero
+            /// first. Otherwise the same as `AsyncRead::poll_read`: `Ready(Ok(n))`
+            /// says the first `n` bytes of `buf` now hold data (`n <=
+            /// buf.len()`) and no byte past them was written; `Ready(Ok(0))`
+            /// with a non-empty `buf` is end of stream; `Pending` registers
+            /// the task's waker for read readiness.
+            #[doc = $uninit_example]
+            pub fn poll_read_uninit(
+                &self,
+                cx: &mut ::std::task::Context<'_>,
+                buf: &mut [::std::mem::MaybeUninit<u8>],
+            ) -> ::std::task::Poll<::std::io::Result<usize>> {
+                self.io.poll_read_uninit(cx, buf)
+            }
+
             #[doc = concat!(
                 "Borrowed halves, for reading and writing from two places at once ",
                 "within one task (`futures_util::join!`, `select!`). `&", stringify!($stream),

@@ -438,5 +438,33 @@ weft::run(async {
     r#"    let listener = weft::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let a = weft::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
     let (b, _) = listener.accept().await.unwrap();
+"#,
+    r#"
+```
+use futures_util::AsyncWriteExt;
+use std::future::poll_fn;
+use std::mem::MaybeUninit;
+use weft::net::{TcpListener, TcpStream};
+
+weft::run(async {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+    let (server, _) = listener.accept().await.unwrap();
+    client.write_all(b"hello").await.unwrap();
+    drop(client);
+
+    let mut buf = [MaybeUninit::<u8>::uninit(); 64];
+    let mut got = Vec::new();
+    loop {
+        let n = poll_fn(|cx| server.poll_read_uninit(cx, &mut buf)).await.unwrap();
+        if n == 0 {
+            break; // end of stream
+        }
+        // SAFETY: `poll_read_uninit` initialised the first `n` bytes.
+        got.extend(buf[..n].iter().map(|b| unsafe { b.assume_init() }));
+    }
+    assert_eq!(got, b"hello");
+});
+```
 "#
 );

@@ -592,6 +592,28 @@ weft::run(async {
 ```
 "#,
     r#"    let (a, b) = weft::net::UnixStream::pair().unwrap();
+"#,
+    r#"
+```
+use futures_util::AsyncWriteExt;
+use std::future::poll_fn;
+use std::mem::MaybeUninit;
+use weft::net::UnixStream;
+
+weft::run(async {
+    let (mut a, b) = UnixStream::pair().unwrap();
+    a.write_all(b"ping").await.unwrap();
+    a.close().await.unwrap(); // shuts down a's write half
+
+    let mut buf = vec![MaybeUninit::<u8>::uninit(); 4096];
+    let n = poll_fn(|cx| b.poll_read_uninit(cx, &mut buf)).await.unwrap();
+    // SAFETY: `poll_read_uninit` initialised the first `n` bytes.
+    let got: Vec<u8> = buf[..n].iter().map(|x| unsafe { x.assume_init() }).collect();
+    assert_eq!(got, b"ping");
+    // End of stream.
+    assert_eq!(poll_fn(|cx| b.poll_read_uninit(cx, &mut buf)).await.unwrap(), 0);
+});
+```
 "#
 );
 
