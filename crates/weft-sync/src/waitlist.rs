@@ -180,9 +180,8 @@ use std::fmt;
 use std::mem::MaybeUninit;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
-use weft_task::awaiting::DescribedWait;
-use weft_task::AwaitDescription;
 
+use crate::described::KindWait;
 use crate::loom::const_fn_unless_loom;
 use crate::loom::sync::{fence, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
 // Not the shim's: this `Arc` only keeps a slot's mailbox (a shim atomic,
@@ -669,7 +668,7 @@ pub(crate) struct Acquiring {
     done: bool,
     /// What a task dump shows the task awaiting while it is queued (`kind`).
     kind: &'static str,
-    described: DescribedWait,
+    described: KindWait,
 }
 
 impl Acquiring {
@@ -679,7 +678,7 @@ impl Acquiring {
             waiter: Waiter::new(units),
             done: false,
             kind,
-            described: DescribedWait::new(),
+            described: KindWait::new(),
         }
     }
 
@@ -711,8 +710,7 @@ impl Acquiring {
             self.done = true;
             self.described.ready();
         } else {
-            let kind = self.kind;
-            self.described.pending(|| AwaitDescription::new(kind));
+            self.described.pending(self.kind);
         }
         r
     }
@@ -781,8 +779,7 @@ impl Acquiring {
         if let Some(t) = got {
             return self.finish_watch(t);
         }
-        let kind = self.kind;
-        self.described.pending(|| AwaitDescription::new(kind));
+        self.described.pending(self.kind);
         Poll::Pending
     }
 
