@@ -25,32 +25,28 @@ use weft_task::awaiting::{forget, record_described, Described};
 use weft_task::AwaitDescription;
 
 /// Kinds a thread has made targets for: a handful (one per primitive and
-/// direction), so a short list searched by the kind's address.
+/// direction), so a short list searched by the kind's address (the same
+/// literal at two addresses only makes two targets of one description).
 type Targets = Vec<(&'static str, Arc<Described>)>;
 
 thread_local! {
     static TARGETS: RefCell<Targets> = const { RefCell::new(Vec::new()) };
 }
 
-/// Where `kind` is in `targets`.
-fn find(targets: &Targets, kind: &'static str) -> Option<usize> {
-    targets
-        .iter()
-        .position(|(k, _)| std::ptr::eq(*k, kind) || *k == kind)
-}
-
 /// Runs `f` on this thread's target of `kind` (made the first time).
 fn with_target<R>(kind: &'static str, f: impl FnOnce(&Arc<Described>) -> R) -> R {
     TARGETS.with(|targets| {
-        let at = find(&targets.borrow(), kind);
-        let at = at.unwrap_or_else(|| {
-            let mut targets = targets.borrow_mut();
-            targets.push((kind, Described::new(AwaitDescription::new(kind))));
-            targets.len() - 1
-        });
-        // A shared borrow while `f` runs: what `f` may drop (a replaced
-        // record) never makes a target.
-        f(&targets.borrow()[at].1)
+        {
+            // A shared borrow while `f` runs: what `f` may drop (a replaced
+            // record) never makes a target.
+            let targets = targets.borrow();
+            if let Some((_, target)) = targets.iter().find(|(k, _)| std::ptr::eq(*k, kind)) {
+                return f(target);
+            }
+        }
+        let target = Described::new(AwaitDescription::new(kind));
+        targets.borrow_mut().push((kind, target.clone()));
+        f(&target)
     })
 }
 
@@ -97,21 +93,28 @@ impl Drop for KindWait {
 #[cfg(not(loom))]
 mod tests {
     use super::*;
+    use weft_task::chain::AwaitTarget;
+
+    /// One `&'static str` (one address), as a primitive's kind is.
+    static LOCK: &str = "lock";
+    static PUT: &str = "queue put";
 
     #[test]
     fn one_target_per_kind_and_thread() {
         let addr = |kind| with_target(kind, |t| Arc::as_ptr(t) as usize);
-        let a = addr("lock");
-        assert_eq!(addr("lock"), a);
-        assert_ne!(addr("queue put"), a);
+        let a = addr(LOCK);
+        assert_eq!(addr(LOCK), a);
+        assert_ne!(addr(PUT), a);
+        with_target(PUT, |t| assert_eq!(t.describe().kind, "queue put"));
         // Alive while the other thread's is: the addresses cannot coincide.
-        let mine = with_target("lock", Arc::clone);
-        let other = std::thread::spawn(move || addr("lock")).join().unwrap();
+        let mine = with_target(LOCK, Arc::clone);
+        let other = std::thread::spawn(move || addr(LOCK)).join().unwrap();
         assert_ne!(other, Arc::as_ptr(&mine) as usize);
         // Outside a task nothing is recorded; the wait remembers the target
         // only to forget it.
         let mut w = KindWait::new();
-        w.pending("lock");
+        w.pending(LOCK);
+        assert_eq!(w.recorded, a);
         w.ready();
         assert_eq!(w.recorded, 0);
     }
