@@ -1476,7 +1476,7 @@ impl<'a, S> Locked<'a, S> {
     }
 
     /// Slots in the slab, free or not (its high-water mark).
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     fn slab_len(&mut self) -> usize {
         self.inner().slots.len()
     }
