@@ -19,6 +19,7 @@
 //! (default 8). callgrind runs one thread at a time, so the counts are path
 //! lengths, not the cost of two workers writing one word at once.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use weft_benches::{run_in_task, AsyncExecutor, Rt, Tokio, Weft};
@@ -34,9 +35,12 @@ const CAPACITY: usize = 8;
 trait Peer: Rt {
     type Sem: Send + Sync + 'static;
     fn sem(permits: usize) -> Self::Sem;
-    fn acquire_yield_release(s: &Self::Sem) -> impl std::future::Future<Output = ()> + Send;
-    /// One iteration of `queue_backpressure`: the sum of the items.
-    fn backpressure(rt: &Self) -> u64;
+    fn acquire_yield_release(s: &Self::Sem) -> impl Future<Output = ()> + Send;
+    type Tx: Clone + Send + Sync + 'static;
+    type Rx: Send + 'static;
+    fn bounded(capacity: usize) -> (Self::Tx, Self::Rx);
+    fn send(tx: &Self::Tx, v: u64) -> impl Future<Output = ()> + Send;
+    fn recv(rx: &mut Self::Rx) -> impl Future<Output = u64> + Send;
 }
 
 impl Peer for Weft {
@@ -49,28 +53,17 @@ impl Peer for Weft {
         weft::yield_now().await;
         drop(permit);
     }
-    fn backpressure(rt: &Self) -> u64 {
-        run_in_task(rt, async {
-            let q = weft::queue::Queue::new(CAPACITY);
-            let producers: Vec<_> = (0..PRODUCERS)
-                .map(|p| {
-                    let q = q.clone();
-                    weft::spawn(async move {
-                        for i in (p..ITEMS).step_by(PRODUCERS as usize) {
-                            q.put(i).await.expect("not shut down");
-                        }
-                    })
-                })
-                .collect();
-            let mut sum = 0;
-            for _ in 0..ITEMS {
-                sum += q.get().await.expect("not shut down");
-            }
-            for p in producers {
-                p.await.expect("producer");
-            }
-            sum
-        })
+    type Tx = weft::queue::Queue<u64>;
+    type Rx = weft::queue::Queue<u64>;
+    fn bounded(capacity: usize) -> (Self::Tx, Self::Rx) {
+        let q = weft::queue::Queue::new(capacity);
+        (q.clone(), q)
+    }
+    async fn send(tx: &Self::Tx, v: u64) {
+        tx.put(v).await.expect("not shut down");
+    }
+    async fn recv(rx: &mut Self::Rx) -> u64 {
+        rx.get().await.expect("not shut down")
     }
 }
 
@@ -84,29 +77,16 @@ impl Peer for Tokio {
         tokio::task::yield_now().await;
         drop(permit);
     }
-    fn backpressure(rt: &Self) -> u64 {
-        run_in_task(rt, async {
-            let (tx, mut rx) = tokio::sync::mpsc::channel(CAPACITY);
-            let producers: Vec<_> = (0..PRODUCERS)
-                .map(|p| {
-                    let tx = tx.clone();
-                    tokio::spawn(async move {
-                        for i in (p..ITEMS).step_by(PRODUCERS as usize) {
-                            tx.send(i).await.expect("not closed");
-                        }
-                    })
-                })
-                .collect();
-            drop(tx);
-            let mut sum = 0;
-            for _ in 0..ITEMS {
-                sum += rx.recv().await.expect("not closed");
-            }
-            for p in producers {
-                p.await.expect("producer");
-            }
-            sum
-        })
+    type Tx = tokio::sync::mpsc::Sender<u64>;
+    type Rx = tokio::sync::mpsc::Receiver<u64>;
+    fn bounded(capacity: usize) -> (Self::Tx, Self::Rx) {
+        tokio::sync::mpsc::channel(capacity)
+    }
+    async fn send(tx: &Self::Tx, v: u64) {
+        tx.send(v).await.expect("not closed");
+    }
+    async fn recv(rx: &mut Self::Rx) -> u64 {
+        rx.recv().await.expect("not closed")
     }
 }
 
@@ -120,31 +100,44 @@ impl Peer for AsyncExecutor {
         futures_lite::future::yield_now().await;
         drop(permit);
     }
-    fn backpressure(rt: &Self) -> u64 {
-        let ctx = rt.ctx();
-        run_in_task(rt, async move {
-            let (tx, rx) = async_channel::bounded(CAPACITY);
-            let producers: Vec<_> = (0..PRODUCERS)
-                .map(|p| {
-                    let tx = tx.clone();
-                    AsyncExecutor::spawn(&ctx, async move {
-                        for i in (p..ITEMS).step_by(PRODUCERS as usize) {
-                            tx.send(i).await.expect("not closed");
-                        }
-                    })
-                })
-                .collect();
-            drop(tx);
-            let mut sum = 0;
-            for _ in 0..ITEMS {
-                sum += rx.recv().await.expect("not closed");
-            }
-            for p in producers {
-                p.await;
-            }
-            sum
-        })
+    type Tx = async_channel::Sender<u64>;
+    type Rx = async_channel::Receiver<u64>;
+    fn bounded(capacity: usize) -> (Self::Tx, Self::Rx) {
+        async_channel::bounded(capacity)
     }
+    async fn send(tx: &Self::Tx, v: u64) {
+        tx.send(v).await.expect("not closed");
+    }
+    async fn recv(rx: &mut Self::Rx) -> u64 {
+        rx.recv().await.expect("not closed")
+    }
+}
+
+/// One iteration of `queue_backpressure`: the sum of the items.
+fn backpressure<R: Peer>(rt: &R) -> u64 {
+    let ctx = rt.ctx();
+    run_in_task(rt, async move {
+        let (tx, mut rx) = R::bounded(CAPACITY);
+        let producers: Vec<_> = (0..PRODUCERS)
+            .map(|p| {
+                let tx = tx.clone();
+                R::spawn(&ctx, async move {
+                    for i in (p..ITEMS).step_by(PRODUCERS as usize) {
+                        R::send(&tx, i).await;
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        let mut sum = 0;
+        for _ in 0..ITEMS {
+            sum += R::recv(&mut rx).await;
+        }
+        for p in producers {
+            p.await;
+        }
+        sum
+    })
 }
 
 /// One iteration of `semaphore_contended`: the permits taken.
@@ -176,7 +169,7 @@ fn run<R: Peer>(workload: &str, iters: usize) {
     for _ in 0..iters {
         match workload {
             "semaphore" => assert_eq!(semaphore(&rt), TASKS * PER_TASK),
-            "backpressure" => assert_eq!(R::backpressure(&rt), ITEMS * (ITEMS - 1) / 2),
+            "backpressure" => assert_eq!(backpressure(&rt), ITEMS * (ITEMS - 1) / 2),
             other => panic!("unknown workload {other}: semaphore or backpressure"),
         }
     }

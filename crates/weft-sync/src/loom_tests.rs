@@ -25,7 +25,7 @@ use std::task::{Poll, Waker};
 use loom::thread;
 
 use crate::test_util::{
-    cancel, flag, poll as poll_fut, poll_units, two_waiters, woken, TwoWaiters,
+    cancel, flag, one_waiter, poll as poll_fut, poll_units, two_waiters, woken, TwoWaiters,
 };
 use crate::waitlist::{WaitList, Waiter};
 
@@ -120,10 +120,7 @@ fn loom_two_releases_and_a_cancel_lose_nothing() {
 #[test]
 fn loom_woken_waiter_looks_without_the_lock_while_its_slot_is_reused() {
     loom::model(|| {
-        let list = Arc::new(WaitList::new(0, ()));
-        let (fa, wa) = flag();
-        let mut a = Waiter::new(1);
-        assert!(poll(&list, &mut a, &wa).is_pending());
+        let (list, mut a, fa, wa) = one_waiter();
         let l1 = list.clone();
         let releaser = thread::spawn(move || l1.release(1));
         let l2 = list.clone();
@@ -165,10 +162,7 @@ fn loom_woken_waiter_looks_without_the_lock_while_its_slot_is_reused() {
 #[test]
 fn loom_close_races_a_waiter_looking_without_the_lock() {
     loom::model(|| {
-        let list = Arc::new(WaitList::new(0, ()));
-        let (fa, wa) = flag();
-        let mut a = Waiter::new(1);
-        assert!(poll(&list, &mut a, &wa).is_pending());
+        let (list, mut a, fa, wa) = one_waiter();
         let l1 = list.clone();
         let closer = thread::spawn(move || l1.lock().close());
         let first = poll_units(&list, &mut a, &wa);

@@ -1498,7 +1498,7 @@ impl<'a, S> Locked<'a, S> {
 mod tests {
     use super::*;
     use crate::test_util::{
-        cancel as drop_waiter, flag, poll_units as poll, two_waiters, woken, TwoWaiters,
+        cancel as drop_waiter, flag, one_waiter, poll_units as poll, two_waiters, woken, TwoWaiters,
     };
     use std::sync::Arc;
 
@@ -1676,10 +1676,7 @@ mod tests {
 
     #[test]
     fn woken_task_waiter_is_served_without_the_lock_and_its_slot_reused() {
-        let list = Arc::new(WaitList::new(0, ()));
-        let (fa, wa) = flag();
-        let mut a = Waiter::new(1);
-        assert!(poll(&list, &mut a, &wa).is_pending());
+        let (list, mut a, fa, wa) = one_waiter();
         list.release(1);
         assert_eq!(woken(&fa), 1);
         // A's next poll, while another thread holds the list's lock: it
