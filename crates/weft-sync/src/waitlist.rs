@@ -961,9 +961,10 @@ impl<'a, S> Locked<'a, S> {
                 slot.prev = prev;
                 slot.next = next;
                 slot.wake = wake;
-                // Relaxed: the mailbox is RETIRED (its last owner is gone:
-                // `take_free_slot`) or was never handed out; the new owner
-                // gets its clone under this lock.
+                // Relaxed: the slot's last owner is gone (it retired the
+                // slot, seen by `take_free_slot`'s Acquire, or freed it
+                // under this lock); the new owner gets its clone under this
+                // lock.
                 slot.mailbox.store(WAITING, Ordering::Relaxed);
                 idx
             }
