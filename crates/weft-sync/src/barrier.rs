@@ -14,9 +14,8 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use weft_task::awaiting::DescribedWait;
-use weft_task::AwaitDescription;
 
+use crate::described::KindWait;
 use crate::error::{BrokenBarrierError, ZeroPartiesError};
 use crate::waitlist::{Left, Locked, WaitList, Waiter};
 
@@ -142,7 +141,7 @@ impl Barrier {
             barrier: self,
             waiter: Waiter::new(1),
             done: false,
-            described: DescribedWait::new(),
+            described: KindWait::new(),
         }
     }
 
@@ -246,7 +245,7 @@ pub struct BarrierWait<'a> {
     waiter: Waiter,
     done: bool,
     /// What a task dump shows the task awaiting while it is queued.
-    described: DescribedWait,
+    described: KindWait,
 }
 
 impl fmt::Debug for BarrierWait<'_> {
@@ -266,7 +265,7 @@ impl Future for BarrierWait<'_> {
         if r.is_ready() {
             this.described.ready();
         } else if this.waiter.is_queued() {
-            this.described.pending(|| AwaitDescription::new("barrier"));
+            this.described.pending("barrier");
         }
         r
     }

@@ -6,9 +6,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use weft_task::awaiting::DescribedWait;
-use weft_task::AwaitDescription;
 
+use crate::described::KindWait;
 use crate::loom::const_fn_unless_loom;
 use crate::loom::sync::{AtomicBool, Ordering};
 use crate::waitlist::{WaitList, Waiter};
@@ -135,7 +134,7 @@ impl Event {
             event: self,
             waiter: Waiter::new(1),
             done: false,
-            described: DescribedWait::new(),
+            described: KindWait::new(),
         }
     }
 
@@ -205,7 +204,7 @@ pub struct EventWait<'a> {
     waiter: Waiter,
     done: bool,
     /// What a task dump shows the task awaiting while it is queued.
-    described: DescribedWait,
+    described: KindWait,
 }
 
 impl fmt::Debug for EventWait<'_> {
@@ -225,7 +224,7 @@ impl Future for EventWait<'_> {
         if r.is_ready() {
             this.described.ready();
         } else if this.waiter.is_queued() {
-            this.described.pending(|| AwaitDescription::new("event"));
+            this.described.pending("event");
         }
         r
     }

@@ -43,6 +43,7 @@
 
 mod barrier;
 mod condition;
+mod described;
 mod error;
 mod event;
 mod loom;

@@ -1,6 +1,7 @@
 //! Loom models of the wait list (`waitlist.rs`), on the shipped code through
-//! the `loom` shim: wake-then-cancel, and release racing a waiter's drop,
-//! on the list itself and through `Mutex`'s owned lock future and guard;
+//! the `loom` shim: wake-then-cancel, release racing a waiter's drop, and a
+//! woken waiter's look without the lock (step 10) racing a release, a close,
+//! and a newcomer that reuses its slot, on the list itself and through `Mutex`'s owned lock future and guard;
 //! `Event::set` (and `clear`) racing a `wait`, and `Condition::notify`
 //! racing a `wait` that queues and unlocks (no lost wake-up); a
 //! `BoundedSemaphore::release` racing a permit's drop (the bound check and
@@ -24,7 +25,7 @@ use std::task::{Poll, Waker};
 use loom::thread;
 
 use crate::test_util::{
-    cancel, flag, poll as poll_fut, poll_units, two_waiters, woken, TwoWaiters,
+    cancel, flag, one_waiter, poll as poll_fut, poll_units, two_waiters, woken, TwoWaiters,
 };
 use crate::waitlist::{WaitList, Waiter};
 
@@ -108,6 +109,77 @@ fn loom_release_races_enqueue_and_drop() {
 #[test]
 fn loom_two_releases_and_a_cancel_lose_nothing() {
     loom::model(|| release_races_cancel(true));
+}
+
+/// Protocol step 10: waiter A is queued; a release assigns it its unit on
+/// one thread while A's own task polls on another (its look at the slot's
+/// mailbox, without the lock, and its retiring of the slot), and a newcomer
+/// B queues on this one (its slot may be A's, reclaimed). A is served once
+/// (at its racing poll or the next), B gets the unit A gives back, and it
+/// ends free.
+#[test]
+fn loom_woken_waiter_looks_without_the_lock_while_its_slot_is_reused() {
+    loom::model(|| {
+        let (list, mut a, fa, wa) = one_waiter();
+        let l1 = list.clone();
+        let releaser = thread::spawn(move || l1.release(1));
+        let l2 = list.clone();
+        let owner = thread::spawn(move || {
+            if poll(&l2, &mut a, &wa).is_ready() {
+                // Served: use the unit and give it back.
+                l2.release(1);
+                None
+            } else {
+                Some((a, wa))
+            }
+        });
+        let (fb, wb) = flag();
+        let mut b = Waiter::new(1);
+        let b_at_once = poll(&list, &mut b, &wb).is_ready();
+        releaser.join().unwrap();
+        if let Some((mut a, wa)) = owner.join().unwrap() {
+            assert_eq!(woken(&fa), 1, "A was assigned its unit but never woken");
+            assert!(poll(&list, &mut a, &wa).is_ready());
+            list.release(1);
+        }
+        assert!(woken(&fa) <= 1);
+        if !b_at_once {
+            assert_eq!(woken(&fb), 1, "B was handed A's unit but never woken");
+            assert!(poll(&list, &mut b, &wb).is_ready());
+        }
+        assert!(!b.is_queued());
+        list.release(1);
+        assert_eq!(list.available(), 1);
+        assert!(!list.has_waiters());
+        assert_eq!(list.lock().waiter_count(), 0);
+    });
+}
+
+/// Protocol step 10 with a close: waiter A is queued; the list is closed on
+/// one thread while A's task polls on another. A's look without the lock
+/// sees the close published in its mailbox, or its poll (under the lock,
+/// or the next one) does: it fails once, and a later acquire fails too.
+#[test]
+fn loom_close_races_a_waiter_looking_without_the_lock() {
+    loom::model(|| {
+        let (list, mut a, fa, wa) = one_waiter();
+        let l1 = list.clone();
+        let closer = thread::spawn(move || l1.lock().close());
+        let first = poll_units(&list, &mut a, &wa);
+        closer.join().unwrap();
+        assert_eq!(woken(&fa), 1, "the close never woke A");
+        let r = match first {
+            Poll::Ready(r) => r,
+            Poll::Pending => match poll_units(&list, &mut a, &wa) {
+                Poll::Ready(r) => r,
+                Poll::Pending => panic!("A still queued after the close"),
+            },
+        };
+        assert_eq!(r, Err(crate::waitlist::Fail::Closed));
+        assert!(!a.is_queued());
+        assert_eq!(list.try_acquire(1), Err(crate::waitlist::Fail::Closed));
+        assert_eq!(list.available(), 0);
+    });
 }
 
 /// The same race through the public types: A holds a `Mutex`, B and C wait

@@ -52,6 +52,16 @@ pub(crate) fn cancel(list: &WaitList, w: &mut Waiter) {
     list.lock().cancel(w);
 }
 
+/// A list with no free unit and one waiter queued (a task's, so its slot
+/// is peekable): the list, the waiter, its flag and its waker.
+pub(crate) fn one_waiter() -> (Arc<WaitList>, Waiter, Arc<Flag>, Waker) {
+    let list = Arc::new(WaitList::new(0, ()));
+    let (f, waker) = flag();
+    let mut w = Waiter::new(1);
+    assert!(poll_units(&list, &mut w, &waker).is_pending());
+    (list, w, f, waker)
+}
+
 /// A list with no free unit and two waiters, `a` then `b`, queued.
 pub(crate) struct TwoWaiters {
     pub(crate) list: Arc<WaitList>,

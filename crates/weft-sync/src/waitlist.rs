@@ -25,11 +25,26 @@
 //! |------------|---------|-----------------|
 //! | `Free`     | on the free list | an enqueue (→ `Queued`) |
 //! | `Queued`   | in the FIFO; `assigned` units of its `wanted` already handed to it | a release/notify (→ `Assigned`), a close (→ `Closed`), its owner leaving (→ `Free`) |
-//! | `Assigned` | unlinked; all its units are its own; its owner has not looked yet | its owner only (→ `Free`) |
-//! | `Closed`   | unlinked by a close; owns nothing | its owner only (→ `Free`) |
+//! | `Assigned` | unlinked; all its units are its own; its owner has not looked yet | its owner, under the lock (→ `Free`); or, if peekable, its owner retires it without the lock and a later enqueue reclaims it (→ `Free`) |
+//! | `Closed`   | unlinked by a close; owns nothing | as `Assigned` |
 //!
-//! Only the owner (the waiter future, or the blocked thread) ever frees its
-//! slot, so a slot index is never reused under a waiter that still holds it.
+//! A *peekable* slot (a task's units acquire, [`WaitList::poll_acquire`]:
+//! step 10) also has a *mailbox*, an `AtomicUsize` of its own (in an `Arc`
+//! the slot keeps for its life, so the slab may grow under it; the owner
+//! holds a clone while it holds the slot):
+//!
+//! | mailbox | meaning | written by |
+//! |---------|---------|------------|
+//! | `WAITING`     | queued (or freed, or not peekable) | an enqueue, under the lock (Relaxed) |
+//! | `ASSIGNED`    | the slot is `Assigned` | the assigner, under the lock (Release) |
+//! | `CLOSED_SLOT` | the slot is `Closed` | the closer, under the lock (Release) |
+//! | `RETIRED`     | the owner read `ASSIGNED`/`CLOSED_SLOT` without the lock and is gone | the owner, without the lock (Release) |
+//!
+//! An `Assigned` or `Closed` peekable slot sits on the *published* list (by
+//! `prev`/`next`, which the FIFO no longer uses) until it is freed. Only
+//! the owner ends its hold on a slot (freeing it under the lock, or writing
+//! `RETIRED`), and only a `RETIRED` slot is freed by someone else, so a slot
+//! index is never reused under a waiter that still holds it.
 //!
 //! # Protocol
 //!
@@ -82,6 +97,19 @@
 //!    either the waiter's last look sees the maker's change, or the maker's
 //!    load sees `WAITERS` and wakes the head. No unit moves: the ring's
 //!    own atomics publish the items.
+//! 10. **Look without the lock** (tokio's batch semaphore lets its woken
+//!     waiter read its permits from its own node the same way): a task's
+//!     units waiter, polled again, first loads its slot's mailbox
+//!     ([`Waiter::peek`]); `ASSIGNED` (or `CLOSED_SLOT`) means its slot was
+//!     assigned (closed) under the lock: it stores `RETIRED`, drops its
+//!     clone and returns `Ready`, without taking the lock. The slot stays on
+//!     the published list until an enqueue that finds no free slot takes it
+//!     back ([`Locked::take_free_slot`]: the oldest `RECLAIM_LOOKS`
+//!     published slots, one load each). `WAITING`: it takes the lock and
+//!     looks at the slot as before. Thread waiters, notify-style waiters and
+//!     step 9's watchers never peek: their slots have no published state (a
+//!     reserved slot must clear `RESERVED` under the lock when its owner
+//!     looks).
 //!
 //! Wakers are collected while the lock is held and woken after it is dropped
 //! (32 at a time; a longer release drops and retakes the lock in between), and
@@ -116,6 +144,16 @@
 //!   is owed one, takes it, or (a newcomer's fast look raced it) queues
 //!   again and looks again; one dropped passes its wake-up on. The queue's
 //!   loom models (`queue/loom_tests.rs`) check these races on this code.
+//! * Step 10: the mailbox is written under the lock, in the same critical
+//!   section that changes the slot's state and takes its waker; a waiter
+//!   that reads `WAITING` takes the lock and looks at the slot as before, so
+//!   the look without the lock only adds a way to see an outcome, never
+//!   hides one. A peekable slot's owner that retires it has returned
+//!   `Ready` with the units (or the close); one that goes away first frees
+//!   it under the lock (`leave`), handing on its units as before. A slot is
+//!   reclaimed only once `RETIRED`, so no later waiter's `WAITING` can be
+//!   read by the old owner. The loom models check a release, a close and a
+//!   newcomer reusing the slot, racing the look without the lock.
 //!
 //! # FIFO and fairness
 //!
@@ -142,11 +180,15 @@ use std::fmt;
 use std::mem::MaybeUninit;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
-use weft_task::awaiting::DescribedWait;
-use weft_task::AwaitDescription;
 
+use crate::described::KindWait;
 use crate::loom::const_fn_unless_loom;
 use crate::loom::sync::{fence, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
+// Not the shim's: this `Arc` only keeps a slot's mailbox (a shim atomic,
+// which the models do explore) allocated while its owner holds a clone; its
+// count orders nothing the protocol relies on. loom's would report the
+// queue models' deliberately leaked queues as leaked `Arc`s.
+use std::sync::Arc;
 
 /// The list has been closed ([`Locked::close`]).
 const CLOSED: usize = 0b01;
@@ -166,6 +208,21 @@ const NONE: usize = usize::MAX;
 
 /// Wakers woken per unlock.
 const WAKE_BATCH: usize = 32;
+
+/// A slot's mailbox (protocol step 10): its waiter is queued, or its result
+/// is not published (the owner looks under the lock).
+const WAITING: usize = 0;
+/// A slot's mailbox: all its units were handed to it.
+const ASSIGNED: usize = 1;
+/// A slot's mailbox: the list was closed under it.
+const CLOSED_SLOT: usize = 2;
+/// A slot's mailbox: its owner read the result without the lock and is gone;
+/// the slot may be reclaimed.
+const RETIRED: usize = 3;
+
+/// Published slots [`Locked::take_free_slot`] looks at, oldest first, before
+/// it grows the slab.
+const RECLAIM_LOOKS: usize = 4;
 
 /// Why an acquire did not complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,10 +267,28 @@ struct Slot {
     /// Handed a wake-up by [`Locked::hand_over`], counted in
     /// [`Inner::reserved`] until freed.
     reserved: bool,
+    /// Its owner may read its result from `mailbox` without the lock (a
+    /// units waiter polled by [`WaitList::poll_acquire`]); set when linked.
+    peekable: bool,
+    /// The previous queued slot, or (while published) the previous
+    /// published one.
     prev: usize,
-    /// The next queued slot, or (while `Free`) the next free slot.
+    /// The next queued slot, (while `Free`) the next free slot, or (while
+    /// published) the next published one.
     next: usize,
     wake: Wake,
+    /// Protocol step 10: `WAITING`, `ASSIGNED`, `CLOSED_SLOT` or `RETIRED`.
+    /// Kept for the slot's life (never reallocated with the slab); a
+    /// peekable waiter holds a clone while it holds the slot.
+    mailbox: Arc<AtomicUsize>,
+}
+
+impl Slot {
+    /// On the published list: assigned or closed, and its owner may see
+    /// that without the lock.
+    fn is_published(&self) -> bool {
+        self.peekable && matches!(self.state, SlotState::Assigned | SlotState::Closed)
+    }
 }
 
 /// What is behind the lock: the queue, and the primitive's own state `S`
@@ -229,6 +304,9 @@ pub(crate) struct Inner<S> {
     /// Slots handed a wake-up by [`Locked::hand_over`] and not freed yet;
     /// `RESERVED` is set in the word while it is not zero.
     reserved: usize,
+    /// The published slots (step 10), oldest first, linked by `prev`/`next`.
+    published_head: usize,
+    published_tail: usize,
     pub(crate) user: S,
 }
 
@@ -248,17 +326,45 @@ pub(crate) struct WaitList<S = ()> {
 pub(crate) struct Waiter {
     slot: usize,
     units: usize,
+    /// Its slot's mailbox, while it holds a peekable slot (step 10).
+    mailbox: Option<Arc<AtomicUsize>>,
 }
 
 impl Waiter {
     /// A waiter for `units` units, not queued yet.
     pub(crate) const fn new(units: usize) -> Self {
-        Waiter { slot: NONE, units }
+        Waiter {
+            slot: NONE,
+            units,
+            mailbox: None,
+        }
     }
 
     /// Whether it holds a slot (queued, or assigned/closed and not yet seen).
     pub(crate) fn is_queued(&self) -> bool {
         self.slot != NONE
+    }
+
+    /// Protocol step 10: the result published in its slot's mailbox, read
+    /// without the lock; the slot is then retired (left to the list to
+    /// reclaim) and no longer held. `None` if nothing is published yet (or
+    /// the slot is not peekable): look under the lock.
+    fn peek(&mut self) -> Option<Result<(), Fail>> {
+        let mailbox = self.mailbox.as_ref()?;
+        // Acquire: pairs with the Release store in `Locked::publish`, so
+        // what the releaser did (and what happened before its release: the
+        // last holder's use of the units) happens-before our use of them.
+        let r = match mailbox.load(Ordering::Acquire) {
+            ASSIGNED => Ok(()),
+            CLOSED_SLOT => Err(Fail::Closed),
+            _ => return None,
+        };
+        // Release: pairs with the Acquire load in `Locked::take_free_slot`,
+        // so our load above happens-before the slot's reuse.
+        mailbox.store(RETIRED, Ordering::Release);
+        self.mailbox = None;
+        self.slot = NONE;
+        Some(r)
     }
 }
 
@@ -301,6 +407,8 @@ impl<S> WaitList<S> {
                     tail: NONE,
                     next_ticket: 0,
                     reserved: 0,
+                    published_head: NONE,
+                    published_tail: NONE,
                     user,
                 }),
                 threads: Condvar::new(),
@@ -522,6 +630,9 @@ impl<S> WaitList<S> {
                 None => Poll::Pending,
             };
         }
+        if let Some(r) = w.peek() {
+            return Poll::Ready(r);
+        }
         self.lock().poll_slot(w, cx.waker())
     }
 
@@ -557,7 +668,7 @@ pub(crate) struct Acquiring {
     done: bool,
     /// What a task dump shows the task awaiting while it is queued (`kind`).
     kind: &'static str,
-    described: DescribedWait,
+    described: KindWait,
 }
 
 impl Acquiring {
@@ -567,7 +678,7 @@ impl Acquiring {
             waiter: Waiter::new(units),
             done: false,
             kind,
-            described: DescribedWait::new(),
+            described: KindWait::new(),
         }
     }
 
@@ -599,8 +710,7 @@ impl Acquiring {
             self.done = true;
             self.described.ready();
         } else {
-            let kind = self.kind;
-            self.described.pending(|| AwaitDescription::new(kind));
+            self.described.pending(self.kind);
         }
         r
     }
@@ -669,8 +779,7 @@ impl Acquiring {
         if let Some(t) = got {
             return self.finish_watch(t);
         }
-        let kind = self.kind;
-        self.described.pending(|| AwaitDescription::new(kind));
+        self.described.pending(self.kind);
         Poll::Pending
     }
 
@@ -823,31 +932,60 @@ impl<'a, S> Locked<'a, S> {
         }
     }
 
-    /// Takes a free slot and links it at the tail (at the head if `front`).
-    fn alloc_slot(&mut self, units: usize, assigned: usize, wake: Wake, front: bool) -> usize {
+    /// Takes a free slot and links it at the tail (at the head if `front`);
+    /// returns it and, if `peekable`, a clone of its mailbox for the owner.
+    fn alloc_slot(
+        &mut self,
+        units: usize,
+        assigned: usize,
+        wake: Wake,
+        front: bool,
+        peekable: bool,
+    ) -> (usize, Option<Arc<AtomicUsize>>) {
+        let reused = self.take_free_slot();
         let inner = self.inner();
         let ticket = inner.next_ticket;
         inner.next_ticket += 1;
-        let slot = Slot {
-            state: SlotState::Queued,
-            wanted: units,
-            assigned,
-            ticket,
-            tag: NONE,
-            reserved: false,
-            prev: if front { NONE } else { inner.tail },
-            next: if front { inner.head } else { NONE },
-            wake,
+        let prev = if front { NONE } else { inner.tail };
+        let next = if front { inner.head } else { NONE };
+        let idx = match reused {
+            Some(idx) => {
+                let slot = &mut inner.slots[idx];
+                slot.state = SlotState::Queued;
+                slot.wanted = units;
+                slot.assigned = assigned;
+                slot.ticket = ticket;
+                slot.tag = NONE;
+                slot.reserved = false;
+                slot.peekable = peekable;
+                slot.prev = prev;
+                slot.next = next;
+                slot.wake = wake;
+                // Relaxed: the slot's last owner is gone (it retired the
+                // slot, seen by `take_free_slot`'s Acquire, or freed it
+                // under this lock); the new owner gets its clone under this
+                // lock.
+                slot.mailbox.store(WAITING, Ordering::Relaxed);
+                idx
+            }
+            None => {
+                inner.slots.push(Slot {
+                    state: SlotState::Queued,
+                    wanted: units,
+                    assigned,
+                    ticket,
+                    tag: NONE,
+                    reserved: false,
+                    peekable,
+                    prev,
+                    next,
+                    wake,
+                    mailbox: Arc::new(AtomicUsize::new(WAITING)),
+                });
+                inner.slots.len() - 1
+            }
         };
-        let idx = if inner.free != NONE {
-            let idx = inner.free;
-            inner.free = inner.slots[idx].next;
-            inner.slots[idx] = slot;
-            idx
-        } else {
-            inner.slots.push(slot);
-            inner.slots.len() - 1
-        };
+        let mailbox = peekable.then(|| inner.slots[idx].mailbox.clone());
         if front {
             match inner.head {
                 NONE => inner.tail = idx,
@@ -861,10 +999,88 @@ impl<'a, S> Locked<'a, S> {
             }
             inner.tail = idx;
         }
-        idx
+        (idx, mailbox)
+    }
+
+    /// A slot off the free list, else a published slot whose owner retired
+    /// it (step 10; the oldest `RECLAIM_LOOKS` are looked at, those still
+    /// held move to the back), else `None` (the slab grows).
+    fn take_free_slot(&mut self) -> Option<usize> {
+        for _ in 0..RECLAIM_LOOKS {
+            let inner = self.inner();
+            if inner.free != NONE {
+                break;
+            }
+            let idx = inner.published_head;
+            if idx == NONE {
+                return None;
+            }
+            // Acquire: pairs with the Release store of `RETIRED` in
+            // `Waiter::peek`: the owner's last look at the mailbox
+            // happens-before the slot's reuse.
+            if inner.slots[idx].mailbox.load(Ordering::Acquire) == RETIRED {
+                self.free_slot(idx);
+                break;
+            }
+            self.unlink_published(idx);
+            self.push_published(idx);
+        }
+        let inner = self.inner();
+        let idx = inner.free;
+        if idx == NONE {
+            return None;
+        }
+        inner.free = inner.slots[idx].next;
+        Some(idx)
+    }
+
+    /// Appends the just assigned or closed peekable slot `idx` to the
+    /// published list and publishes `result` in its mailbox (step 10).
+    fn publish(&mut self, idx: usize, result: usize) {
+        // Release: pairs with the Acquire load in `Waiter::peek`.
+        self.inner().slots[idx]
+            .mailbox
+            .store(result, Ordering::Release);
+        self.push_published(idx);
+    }
+
+    fn push_published(&mut self, idx: usize) {
+        let inner = self.inner();
+        let tail = inner.published_tail;
+        inner.slots[idx].prev = tail;
+        inner.slots[idx].next = NONE;
+        match tail {
+            NONE => inner.published_head = idx,
+            tail => inner.slots[tail].next = idx,
+        }
+        inner.published_tail = idx;
+    }
+
+    fn unlink_published(&mut self, idx: usize) {
+        let inner = self.inner();
+        let (prev, next) = (inner.slots[idx].prev, inner.slots[idx].next);
+        match prev {
+            NONE => inner.published_head = next,
+            prev => inner.slots[prev].next = next,
+        }
+        match next {
+            NONE => inner.published_tail = prev,
+            next => inner.slots[next].prev = prev,
+        }
+    }
+
+    /// Frees `w`'s slot (assigned or closed, or already unlinked by
+    /// `leave`): `w` holds no slot afterwards.
+    fn drop_slot(&mut self, w: &mut Waiter) {
+        self.free_slot(w.slot);
+        w.slot = NONE;
+        w.mailbox = None;
     }
 
     fn free_slot(&mut self, idx: usize) {
+        if self.inner().slots[idx].is_published() {
+            self.unlink_published(idx);
+        }
         let inner = self.inner();
         let slot = &mut inner.slots[idx];
         slot.state = SlotState::Free;
@@ -946,31 +1162,41 @@ impl<'a, S> Locked<'a, S> {
         // `WAITERS` is set: the loop left either on seeing it or by the CAS
         // that set it, and only this lock's holder clears it. So no second
         // read-modify-write of the hot word (`enqueue`'s `mark_waiters`).
-        self.link(w, taken, waker, false);
+        // A task's slot is peekable (step 10: `poll_acquire` looks at its
+        // mailbox first); a thread looks under the lock.
+        self.link(w, taken, waker, false, waker.is_some());
         None
     }
 
     /// Queues `w` without taking units (the notify-style primitives).
     pub(crate) fn enqueue(&mut self, w: &mut Waiter, waker: Option<&Waker>) {
-        self.link(w, 0, waker, false);
+        self.link(w, 0, waker, false, false);
         self.mark_waiters();
     }
 
     /// [`enqueue`](Self::enqueue), at the tail, or at the head if `front`
     /// (a waiter handed a wake-up that found nothing: it keeps its turn).
     pub(crate) fn enqueue_at(&mut self, w: &mut Waiter, waker: Option<&Waker>, front: bool) {
-        self.link(w, 0, waker, front);
+        self.link(w, 0, waker, front, false);
         self.mark_waiters();
     }
 
     /// Links `w` at the tail (the head if `front`) with `taken` units
-    /// already its own. The caller sees to `WAITERS`.
-    fn link(&mut self, w: &mut Waiter, taken: usize, waker: Option<&Waker>, front: bool) {
+    /// already its own; `peekable`: its owner looks at the slot's mailbox
+    /// before it takes the lock (step 10). The caller sees to `WAITERS`.
+    fn link(
+        &mut self,
+        w: &mut Waiter,
+        taken: usize,
+        waker: Option<&Waker>,
+        front: bool,
+        peekable: bool,
+    ) {
         let wake = match waker {
             Some(waker) => Wake::Task(waker.clone()),
             None => Wake::Thread,
         };
-        w.slot = self.alloc_slot(w.units, taken, wake, front);
+        (w.slot, w.mailbox) = self.alloc_slot(w.units, taken, wake, front, peekable);
     }
 
     /// Protocol step 9: wakes the head waiter, if any, marking its slot
@@ -981,6 +1207,9 @@ impl<'a, S> Locked<'a, S> {
         if head == NONE {
             return false;
         }
+        // A reserved slot's owner must look under the lock (it clears
+        // `RESERVED`): step 9's watchers are never peekable (step 10).
+        debug_assert!(!self.inner().slots[head].peekable);
         self.assign(head);
         let inner = self.inner();
         inner.slots[head].reserved = true;
@@ -1013,8 +1242,7 @@ impl<'a, S> Locked<'a, S> {
             SlotState::Assigned => Ok(()),
             SlotState::Closed | SlotState::Free => Err(Fail::Closed),
         };
-        self.free_slot(idx);
-        w.slot = NONE;
+        self.drop_slot(w);
         Poll::Ready(r)
     }
 
@@ -1046,8 +1274,7 @@ impl<'a, S> Locked<'a, S> {
             };
             if let Some(r) = r {
                 let tag = self.tag(w);
-                self.free_slot(idx);
-                w.slot = NONE;
+                self.drop_slot(w);
                 return (r, tag);
             }
             let threads = &self.list.threads;
@@ -1124,7 +1351,6 @@ impl<'a, S> Locked<'a, S> {
         if idx == NONE {
             return Left::NotQueued;
         }
-        w.slot = NONE;
         let (state, assigned) = {
             let slot = &self.inner().slots[idx];
             (slot.state, slot.assigned)
@@ -1137,7 +1363,7 @@ impl<'a, S> Locked<'a, S> {
             SlotState::Assigned => Left::Assigned(assigned),
             SlotState::Closed | SlotState::Free => Left::Closed,
         };
-        self.free_slot(idx);
+        self.drop_slot(w);
         left
     }
 
@@ -1161,12 +1387,16 @@ impl<'a, S> Locked<'a, S> {
         }
     }
 
-    /// Unlinks the queued slot `idx`, marks it `Assigned` and wakes it.
+    /// Unlinks the queued slot `idx`, marks it `Assigned` (publishing that
+    /// if it is peekable) and wakes it.
     fn assign(&mut self, idx: usize) {
         self.unlink(idx);
         let slot = &mut self.inner().slots[idx];
         slot.assigned = slot.wanted;
         slot.state = SlotState::Assigned;
+        if slot.peekable {
+            self.publish(idx, ASSIGNED);
+        }
         self.wake_slot(idx);
     }
 
@@ -1217,6 +1447,9 @@ impl<'a, S> Locked<'a, S> {
             slot.state = SlotState::Closed;
             returned = returned.saturating_add(slot.assigned);
             slot.assigned = 0;
+            if slot.peekable {
+                self.publish(head, CLOSED_SLOT);
+            }
             self.wake_slot(head);
         }
         if returned > 0 {
@@ -1243,6 +1476,12 @@ impl<'a, S> Locked<'a, S> {
         n
     }
 
+    /// Slots in the slab, free or not (its high-water mark).
+    #[cfg(all(test, not(loom)))]
+    fn slab_len(&mut self) -> usize {
+        self.inner().slots.len()
+    }
+
     /// Units assigned to the head waiter so far (only the head can hold a
     /// partial assignment).
     pub(crate) fn head_assigned(&mut self) -> usize {
@@ -1260,7 +1499,7 @@ impl<'a, S> Locked<'a, S> {
 mod tests {
     use super::*;
     use crate::test_util::{
-        cancel as drop_waiter, flag, poll_units as poll, two_waiters, woken, TwoWaiters,
+        cancel as drop_waiter, flag, one_waiter, poll_units as poll, two_waiters, woken, TwoWaiters,
     };
     use std::sync::Arc;
 
@@ -1434,6 +1673,38 @@ mod tests {
         drop(l);
         assert!(!list.must_queue());
         assert_eq!(woken(&fb), 0);
+    }
+
+    #[test]
+    fn woken_task_waiter_is_served_without_the_lock_and_its_slot_reused() {
+        let (list, mut a, fa, wa) = one_waiter();
+        list.release(1);
+        assert_eq!(woken(&fa), 1);
+        // A's next poll, while another thread holds the list's lock: it
+        // reads its mailbox (step 10) and does not wait for the lock.
+        let held = list.lock();
+        let l2 = list.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let owner = std::thread::spawn(move || {
+            tx.send(poll(&l2, &mut a, &wa)).unwrap();
+            a
+        });
+        let got = rx.recv_timeout(std::time::Duration::from_secs(10));
+        drop(held);
+        let a = owner.join().unwrap();
+        assert_eq!(got, Ok(Poll::Ready(Ok(()))));
+        assert!(!a.is_queued());
+        // The retired slot is the next waiter's: the slab does not grow.
+        let (fb, wb) = flag();
+        let mut b = Waiter::new(1);
+        assert!(poll(&list, &mut b, &wb).is_pending());
+        assert_eq!(list.lock().slab_len(), 1);
+        list.release(1);
+        assert_eq!(woken(&fb), 1);
+        assert_eq!(poll(&list, &mut b, &wb), Poll::Ready(Ok(())));
+        list.release(1);
+        assert_eq!(list.available(), 1);
+        assert!(!list.has_waiters());
     }
 
     #[test]

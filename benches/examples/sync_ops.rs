@@ -1,0 +1,189 @@
+//! The `semaphore_contended` and `queue_backpressure` benches' iteration
+//! (`--bench sync`) for weft and a peer, run `ITERS` times on one runtime of
+//! 2 workers, for instruction counts under callgrind (deterministic where the
+//! wall clock of a shared machine is not):
+//!
+//! ```sh
+//! cargo build --release -p weft-benches --example sync_ops
+//! valgrind --tool=callgrind target/release/examples/sync_ops semaphore weft 4
+//! valgrind --tool=callgrind target/release/examples/sync_ops semaphore weft 12
+//! ```
+//!
+//! The difference of two runs' totals over the difference of their `ITERS`,
+//! divided by the operations of an iteration (8 000 acquire+release pairs,
+//! or 10 000 items), is the instructions per operation with the runtime's
+//! start and stop taken out. Arguments: the workload (`semaphore`: 8 tasks ×
+//! 1 000 acquire, yield, release on 2 permits; `backpressure`: 4 producer
+//! tasks, the driver gets, capacity 8), the peer (`weft`, `tokio`, or
+//! `async` for async-lock / async-channel on async-executor) and `ITERS`
+//! (default 8). callgrind runs one thread at a time, so the counts are path
+//! lengths, not the cost of two workers writing one word at once.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use weft_benches::{run_in_task, AsyncExecutor, Rt, Tokio, Weft};
+
+const TASKS: usize = 8;
+const PER_TASK: usize = 1_000;
+const PERMITS: usize = 2;
+const ITEMS: u64 = 10_000;
+const PRODUCERS: u64 = 4;
+const CAPACITY: usize = 8;
+
+/// One peer's semaphore and bounded queue.
+trait Peer: Rt {
+    type Sem: Send + Sync + 'static;
+    fn sem(permits: usize) -> Self::Sem;
+    fn acquire_yield_release(s: &Self::Sem) -> impl Future<Output = ()> + Send;
+    type Tx: Clone + Send + Sync + 'static;
+    type Rx: Send + 'static;
+    fn bounded(capacity: usize) -> (Self::Tx, Self::Rx);
+    fn send(tx: &Self::Tx, v: u64) -> impl Future<Output = ()> + Send;
+    fn recv(rx: &mut Self::Rx) -> impl Future<Output = u64> + Send;
+}
+
+impl Peer for Weft {
+    type Sem = weft::sync::Semaphore;
+    fn sem(permits: usize) -> Self::Sem {
+        weft::sync::Semaphore::new(permits)
+    }
+    async fn acquire_yield_release(s: &Self::Sem) {
+        let permit = s.acquire().await;
+        weft::yield_now().await;
+        drop(permit);
+    }
+    type Tx = weft::queue::Queue<u64>;
+    type Rx = weft::queue::Queue<u64>;
+    fn bounded(capacity: usize) -> (Self::Tx, Self::Rx) {
+        let q = weft::queue::Queue::new(capacity);
+        (q.clone(), q)
+    }
+    async fn send(tx: &Self::Tx, v: u64) {
+        tx.put(v).await.expect("not shut down");
+    }
+    async fn recv(rx: &mut Self::Rx) -> u64 {
+        rx.get().await.expect("not shut down")
+    }
+}
+
+impl Peer for Tokio {
+    type Sem = tokio::sync::Semaphore;
+    fn sem(permits: usize) -> Self::Sem {
+        tokio::sync::Semaphore::new(permits)
+    }
+    async fn acquire_yield_release(s: &Self::Sem) {
+        let permit = s.acquire().await.expect("not closed");
+        tokio::task::yield_now().await;
+        drop(permit);
+    }
+    type Tx = tokio::sync::mpsc::Sender<u64>;
+    type Rx = tokio::sync::mpsc::Receiver<u64>;
+    fn bounded(capacity: usize) -> (Self::Tx, Self::Rx) {
+        tokio::sync::mpsc::channel(capacity)
+    }
+    async fn send(tx: &Self::Tx, v: u64) {
+        tx.send(v).await.expect("not closed");
+    }
+    async fn recv(rx: &mut Self::Rx) -> u64 {
+        rx.recv().await.expect("not closed")
+    }
+}
+
+impl Peer for AsyncExecutor {
+    type Sem = async_lock::Semaphore;
+    fn sem(permits: usize) -> Self::Sem {
+        async_lock::Semaphore::new(permits)
+    }
+    async fn acquire_yield_release(s: &Self::Sem) {
+        let permit = s.acquire().await;
+        futures_lite::future::yield_now().await;
+        drop(permit);
+    }
+    type Tx = async_channel::Sender<u64>;
+    type Rx = async_channel::Receiver<u64>;
+    fn bounded(capacity: usize) -> (Self::Tx, Self::Rx) {
+        async_channel::bounded(capacity)
+    }
+    async fn send(tx: &Self::Tx, v: u64) {
+        tx.send(v).await.expect("not closed");
+    }
+    async fn recv(rx: &mut Self::Rx) -> u64 {
+        rx.recv().await.expect("not closed")
+    }
+}
+
+/// One iteration of `queue_backpressure`: the sum of the items.
+fn backpressure<R: Peer>(rt: &R) -> u64 {
+    let ctx = rt.ctx();
+    run_in_task(rt, async move {
+        let (tx, mut rx) = R::bounded(CAPACITY);
+        let producers: Vec<_> = (0..PRODUCERS)
+            .map(|p| {
+                let tx = tx.clone();
+                R::spawn(&ctx, async move {
+                    for i in (p..ITEMS).step_by(PRODUCERS as usize) {
+                        R::send(&tx, i).await;
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        let mut sum = 0;
+        for _ in 0..ITEMS {
+            sum += R::recv(&mut rx).await;
+        }
+        for p in producers {
+            p.await;
+        }
+        sum
+    })
+}
+
+/// One iteration of `semaphore_contended`: the permits taken.
+fn semaphore<R: Peer>(rt: &R) -> usize {
+    let ctx = rt.ctx();
+    run_in_task(rt, async move {
+        let s = Arc::new(R::sem(PERMITS));
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|_| {
+                let s = s.clone();
+                R::spawn(&ctx, async move {
+                    for _ in 0..PER_TASK {
+                        R::acquire_yield_release(&s).await;
+                    }
+                    PER_TASK
+                })
+            })
+            .collect();
+        let mut done = 0;
+        for t in tasks {
+            done += t.await;
+        }
+        done
+    })
+}
+
+fn run<R: Peer>(workload: &str, iters: usize) {
+    let rt = R::build(2);
+    for _ in 0..iters {
+        match workload {
+            "semaphore" => assert_eq!(semaphore(&rt), TASKS * PER_TASK),
+            "backpressure" => assert_eq!(backpressure(&rt), ITEMS * (ITEMS - 1) / 2),
+            other => panic!("unknown workload {other}: semaphore or backpressure"),
+        }
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let workload = args.next().unwrap_or_else(|| "semaphore".to_string());
+    let peer = args.next().unwrap_or_else(|| "weft".to_string());
+    let iters: usize = args.next().map_or(8, |s| s.parse().expect("a number"));
+    match peer.as_str() {
+        "weft" => run::<Weft>(&workload, iters),
+        "tokio" => run::<Tokio>(&workload, iters),
+        "async" => run::<AsyncExecutor>(&workload, iters),
+        other => panic!("unknown peer {other}: weft, tokio or async"),
+    }
+}
