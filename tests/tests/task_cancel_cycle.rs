@@ -86,10 +86,9 @@ async fn cancelling_one_of_two_tasks_awaiting_each_other_ends_both() {
     let (before, drops) = (live_tasks(), DropCounter::new());
     let cycle = Cycle::start(2, &drops).await;
     assert!(cycle.tasks[0].cancel_with("cut"));
-    // Passed around the cycle before `cancel()` returned. (The first task
-    // counts it twice, as the pass comes back round to it: `header.rs`'s
-    // `pass_cancel_down` records it again.)
-    assert!(cycle.tasks.iter().all(|t| t.cancelling() >= 1));
+    // Passed around the cycle before `cancel()` returned, and counted once
+    // by each task: the pass stops where it comes back round to the first.
+    assert!(cycle.tasks.iter().all(|t| t.cancelling() == 1));
     cycle.ended_cancelled().await;
     for t in &cycle.tasks {
         let e = t.exception().unwrap().unwrap();
@@ -149,6 +148,7 @@ async fn cancelling_one_task_of_a_three_task_cycle_ends_all_three() {
     for first in 0..3 {
         let cycle = Cycle::start(3, &drops).await;
         assert!(cycle.tasks[first].cancel());
+        assert!(cycle.tasks.iter().all(|t| t.cancelling() == 1));
         cycle.ended_cancelled().await;
     }
     assert_eq!(drops.get(), 9);

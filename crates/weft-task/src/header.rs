@@ -15,6 +15,7 @@ use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::{AtomicU32, Mutex, MutexGuard, Ordering};
 use crate::state::{State, ToNotified, ToShutdown};
 use crate::varmap::Snapshot;
+use std::collections::HashSet;
 use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::ptr::NonNull;
@@ -503,26 +504,54 @@ impl RawTask {
 /// would. A loop rather than that recursion: a chain of 100 000 idle tasks,
 /// each awaiting the next, must not take 100 000 stack frames (regression
 /// test: `tests/tests/task_deep_chain.rs`). The held borrows are kept in a
-/// `Vec`, allocated only for a chain two tasks deep or more.
+/// `Vec`, allocated only for a chain two tasks deep or more. Around a cycle
+/// of awaits the pass stops where it comes back to a task it borrowed, so
+/// each task of the cycle counts the request once (`tests/tests/
+/// task_cancel_cycle.rs`).
 fn pass_cancel_down(first: RawTask, message: Option<Arc<str>>) {
+    const SCAN_BELOW: usize = 16;
+    let addr = |raw: RawTask| raw.header_ptr().as_ptr() as usize;
     // The tasks below `first` borrowed here, each with the counted
     // reference its await record gave (released after its borrow).
     let mut below: Vec<TaskRef> = Vec::new();
+    // A target that is `first` or among `below` closes a cycle of awaits
+    // (A awaits B, B awaits A): it has this request already, so it is not
+    // recorded twice. Looked for in `below` while it is short, then in a
+    // set of their addresses, so a long chain stays linear.
+    let mut borrowed: HashSet<usize> = HashSet::new();
     let mut task = first;
     // SAFETY: `task` is borrowed by this thread: `first` by the caller,
     // each later one by `record_cancel_request` returning `Some(true)`.
     while let Some(target) = unsafe { task.take_awaited_to_cancel() } {
         match target {
             Awaiting::Task(next) => {
+                let at = addr(next.raw);
+                let closes_cycle = at == addr(first)
+                    || if below.len() <= SCAN_BELOW {
+                        below.iter().any(|t| addr(t.raw) == at)
+                    } else {
+                        borrowed.contains(&at)
+                    };
+                if closes_cycle {
+                    break;
+                }
                 // Running, queued or done: it only records the request (a
                 // runner delivers it); idle: borrowed, and passed on below.
                 // A target awaiting a task above it in turn finds that one
-                // running (borrowed) and only records its request.
+                // running (borrowed by another thread's `cancel()`) and only
+                // records its request.
                 if next.raw.record_cancel_request(&message) != Some(true) {
                     break;
                 }
                 task = next.raw;
                 below.push(next);
+                if below.len() > SCAN_BELOW {
+                    if borrowed.is_empty() {
+                        borrowed.extend(below.iter().map(|t| addr(t.raw)));
+                    } else {
+                        borrowed.insert(at);
+                    }
+                }
             }
             other => {
                 other.cancel(&Cancelled::from_message(message));
