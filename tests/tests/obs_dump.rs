@@ -266,8 +266,12 @@ fn a_task_woken_while_a_dump_reads_it_still_runs() {
             })
             .collect();
         let stop = Arc::new(AtomicBool::new(false));
+        // The settler starts once a dump has seen a task awaiting its promise
+        // (they all wait for their first until then), so the dumps are known
+        // to read such tasks whatever the threads' timing; the races follow.
+        let seen = Arc::new(AtomicBool::new(false));
         let dumper = {
-            let (handle, stop) = (rt.handle().clone(), stop.clone());
+            let (handle, stop, seen) = (rt.handle().clone(), stop.clone(), seen.clone());
             std::thread::spawn(move || {
                 let mut edges = 0;
                 while !stop.load(Ordering::SeqCst) {
@@ -277,6 +281,9 @@ fn a_task_woken_while_a_dump_reads_it_still_runs() {
                         .iter()
                         .filter(|t| t.awaiting.is_some())
                         .count();
+                    if edges > 0 {
+                        seen.store(true, Ordering::SeqCst);
+                    }
                 }
                 edges
             })
@@ -284,6 +291,9 @@ fn a_task_woken_while_a_dump_reads_it_still_runs() {
         let settler = {
             let (slots, stop) = (slots.clone(), stop.clone());
             std::thread::spawn(move || {
+                while !seen.load(Ordering::SeqCst) {
+                    std::thread::yield_now();
+                }
                 while !stop.load(Ordering::SeqCst) {
                     for slot in slots.iter() {
                         if let Some(p) = slot.lock().take() {
