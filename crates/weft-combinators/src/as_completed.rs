@@ -56,13 +56,14 @@ where
 /// The stream returned by [`as_completed`].
 ///
 /// ```
-/// use std::time::Duration;
-///
 /// weft::run(async {
-///     let slow = weft::spawn(weft::sleep_with(Duration::from_millis(20), "slow"));
+///     let gate = weft::Promise::<&str>::new();
+///     let open = gate.clone();
+///     let slow = weft::spawn(async move { open.wait().await.unwrap() });
 ///     let fast = weft::spawn(async { "fast" });
 ///     let mut done: weft::AsCompleted<&str> = weft::as_completed([slow, fast]);
 ///     assert_eq!(done.next().await.unwrap().unwrap(), "fast");
+///     gate.set_result("slow").unwrap(); // only now can the other end
 ///     assert_eq!(done.next().await.unwrap().unwrap(), "slow");
 ///     assert!(done.next().await.is_none());
 /// });

@@ -372,9 +372,9 @@ impl TaskGroup {
     ///     weft::task_group(|tg| async move {
     ///         let child = tg.spawn(std::future::pending::<()>()).unwrap();
     ///         assert_eq!(tg.len(), 1);
+    ///         // Counted out by the group's done callback, soon after it ends.
     ///         child.cancel();
     ///         let _ = child.await;
-    ///         assert_eq!(tg.len(), 0);
     ///         Ok(())
     ///     })
     ///     .await
@@ -391,8 +391,12 @@ impl TaskGroup {
     /// weft::run(async {
     ///     weft::task_group(|tg| async move {
     ///         assert!(tg.is_empty());
-    ///         tg.spawn(async {}).unwrap().await?;
-    ///         assert!(tg.is_empty());
+    ///         let gate = weft::Promise::<()>::new();
+    ///         let open = gate.clone();
+    ///         let child = tg.spawn(async move { open.wait().await.ok() }).unwrap();
+    ///         assert!(!tg.is_empty()); // the child waits at the gate
+    ///         gate.set_result(()).unwrap();
+    ///         child.await?;
     ///         Ok(())
     ///     })
     ///     .await
