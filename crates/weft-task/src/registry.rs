@@ -84,6 +84,8 @@ fn home_shard() -> usize {
 /// assert!(done.done());
 /// assert_eq!((registry.spawned(), registry.len()), (2, 1));
 /// assert_eq!(registry.live_tasks(), [parked.task_ref()]);
+/// # // SAFETY: nothing else runs these tasks: this thread runs the queue.
+/// # unsafe { registry.shutdown_tasks(|_| true, |_| {}) }; // no cycle left to leak
 /// ```
 pub struct TaskRegistry {
     shards: Box<[CachePadded<Mutex<Shard>>]>,
@@ -201,6 +203,8 @@ impl TaskRegistry {
     /// let _parked = start(&q, std::future::pending());
     /// assert_eq!(registry.count_where(|owner| owner == 0), 1, "not pinned");
     /// assert_eq!(registry.count_where(|owner| owner != 0), 0);
+    /// # // SAFETY: nothing else runs these tasks: this thread runs the queue.
+    /// # unsafe { registry.shutdown_tasks(|_| true, |_| {}) }; // no cycle left to leak
     /// ```
     pub fn count_where(&self, mut owner: impl FnMut(usize) -> bool) -> usize {
         let mut n = 0;
@@ -279,6 +283,8 @@ impl TaskRegistry {
     /// assert!(registry.is_empty());
     /// let _parked = start(&q, std::future::pending());
     /// assert!(!registry.is_empty());
+    /// # // SAFETY: nothing else runs these tasks: this thread runs the queue.
+    /// # unsafe { registry.shutdown_tasks(|_| true, |_| {}) }; // no cycle left to leak
     /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -353,6 +359,8 @@ impl TaskRegistry {
     /// let parked = start(&q, std::future::pending());
     /// start(&q, async {}).detach();
     /// assert_eq!(registry.live_tasks(), [parked.task_ref()]);
+    /// # // SAFETY: nothing else runs these tasks: this thread runs the queue.
+    /// # unsafe { registry.shutdown_tasks(|_| true, |_| {}) }; // no cycle left to leak
     /// ```
     pub fn live_tasks(&self) -> Vec<TaskRef> {
         let mut out = Vec::new();
