@@ -177,10 +177,10 @@ impl<T: AsyncRead + 'static> hyper::rt::Read for WeftIo<T> {
         mut buf: hyper::rt::ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.project();
-        // SAFETY: `as_mut` obliges us never to de-initialise a byte of the
-        // cursor's spare capacity: `poll_read_uninit` only writes the bytes
-        // it reads (never uninitialised ones), and nothing else borrows
-        // `buf` while `spare` lives.
+        // `as_mut` obliges us never to de-initialise a byte of the cursor's
+        // spare capacity: `poll_read_uninit` only writes the bytes it reads,
+        // and the fallback below only writes zeroes.
+        // SAFETY: so, and nothing else borrows `buf` while `spare` lives.
         let spare = unsafe { buf.as_mut() };
         let len = spare.len();
         if let Some(read) = poll_read_uninit(&*this.inner, cx, spare) {
@@ -198,10 +198,10 @@ impl<T: AsyncRead + 'static> hyper::rt::Read for WeftIo<T> {
         let window = *this.window;
         let len = len.min(window);
         let ptr = spare.as_mut_ptr().cast::<u8>();
-        // SAFETY: zeroing the first `len` bytes of `spare` (in bounds: `len
-        // <= spare.len()`) makes them initialised, so the `&mut [u8]` over
-        // exactly those bytes is valid (`MaybeUninit<u8>` has `u8`'s layout);
-        // `spare` is not used again while `init` lives.
+        // Zeroing the first `len` bytes of `spare` (in bounds: `len <=
+        // spare.len()`) makes them initialised, and `MaybeUninit<u8>` has
+        // `u8`'s layout; `spare` is not used again while `init` lives.
+        // SAFETY: so the `&mut [u8]` over exactly those bytes is valid.
         let init: &mut [u8] = unsafe {
             ptr.write_bytes(0, len);
             std::slice::from_raw_parts_mut(ptr, len)
