@@ -51,10 +51,16 @@ fn a_dump_lists_spawned_tasks_with_their_fields() {
         let sleeper = rt.spawn(weft::sleep(FOREVER));
         let handle = rt.handle().clone();
         let ids: Vec<TaskId> = waiters.iter().map(|t| t.id()).collect();
+        let sleeper_id = sleeper.id();
+        // Ready once every waiter records its await and the sleeper has
+        // finished its first step (a dump taken during that step shows it
+        // running, which is right, but not what this test looks at).
         let dump = std::thread::spawn(move || {
             dump_until(&handle, |d| {
                 ids.iter()
                     .all(|&id| d.get(id).is_some_and(|i| i.awaiting.is_some()))
+                    && d.get(sleeper_id)
+                        .is_some_and(|i| i.state == TaskState::Waiting)
             })
         })
         .join()
