@@ -359,13 +359,22 @@ impl RawTask {
         // The lock is let go before the request is passed on: that takes the
         // target's own locks, and the target may be awaiting this task.
         let mut cold = header.lock_cold();
-        let cold = cold.get_or_insert_with(Default::default);
-        let previous = std::mem::replace(&mut cold.cancel_message, message.clone());
+        // A request without a message, where no cold data exists, leaves the
+        // message as it is (none): no cold data is made for it, so a plain
+        // `cancel()` allocates nothing.
+        let previous = if cold.is_none() && message.is_none() {
+            None
+        } else {
+            let c = cold.get_or_insert_with(Default::default);
+            Some(std::mem::replace(&mut c.cancel_message, message.clone()))
+        };
         header.cancelling.fetch_add(1, Ordering::Relaxed);
         match header.state.to_cancel_requested() {
             AlreadyComplete => {
                 header.cancelling.fetch_sub(1, Ordering::Relaxed);
-                cold.cancel_message = previous;
+                if let (Some(previous), Some(c)) = (previous, cold.as_deref_mut()) {
+                    c.cancel_message = previous;
+                }
                 None
             }
             Recorded => Some(false),
