@@ -1,4 +1,4 @@
-//! Scheduler benchmarks: the same six workloads on weft, tokio (multi-thread)
+//! Scheduler benchmarks: the same workloads on weft, tokio (multi-thread)
 //! and async-executor, in one run, so the numbers can be compared side by side.
 //!
 //! The workload shapes follow tokio's `benches/rt_multi_threaded.rs`.
@@ -324,6 +324,24 @@ impl TaskWorkload for PingPong {
     }
 }
 
+/// Cancellation's per-task cost, on ONE worker: from inside a task, spawn
+/// `SpawnCost::N` tasks that stay pending, let them start, cancel each and
+/// await it (weft `cancel`, tokio `abort`, async-executor `Task::cancel`).
+/// Reported per task (Throughput).
+struct CancelCost;
+
+impl TaskWorkload for CancelCost {
+    const NAME: &'static str = "cancel_cost_1_worker";
+
+    async fn iteration<R: Rt>(rt: &R) {
+        let ctx = rt.ctx();
+        let cancelled = rt
+            .spawn_remote(async move { R::cancel_many(&ctx, SpawnCost::N).await })
+            .await;
+        assert_eq!(cancelled, SpawnCost::N);
+    }
+}
+
 /// Recursive spawn + join: a binary tree of depth 12 where every node spawns
 /// two children and awaits both handles (8_191 tasks).
 struct SpawnTree;
@@ -400,6 +418,10 @@ fn spawn_detached_cost(c: &mut Criterion) {
     bench_one_worker::<InTask<SpawnDetachedCost>>(c);
 }
 
+fn cancel_cost(c: &mut Criterion) {
+    bench_one_worker::<InTask<CancelCost>>(c);
+}
+
 fn spawn_many_local(c: &mut Criterion) {
     bench_workload::<InTask<SpawnManyLocal>>(c);
 }
@@ -427,6 +449,6 @@ fn spawn_tree(c: &mut Criterion) {
 criterion_group! {
     name = runtime;
     config = weft_benches::criterion_config();
-    targets = spawn_cost, spawn_detached_cost, spawn_many_local, spawn_many_remote, chained_spawn, yield_many, ping_pong, spawn_tree
+    targets = spawn_cost, spawn_detached_cost, cancel_cost, spawn_many_local, spawn_many_remote, chained_spawn, yield_many, ping_pong, spawn_tree
 }
 criterion_main!(runtime);

@@ -18,7 +18,11 @@
 //! `result` from the main thread), `yield` (N / 1000 tasks yielding 1000
 //! times each, the `yield_many` bench's shape), `pingpong` (N ping tasks,
 //! each spawning a pong task and trading two `tokio::sync::oneshot`s with
-//! it, the `ping_pong` bench's shape). Each checks its result, so a broken
+//! it, the `ping_pong` bench's shape), `cancel` (spawn N tasks that stay
+//! pending, cancel each and await it: the `cancel_cost_1_worker` bench's
+//! shape), `cancelchild` (the same with N tasks each awaiting a child task
+//! that stays pending: cancelling the parent cancels the child, and the
+//! parent ends after it). Each checks its result, so a broken
 //! runtime fails instead of measuring nothing.
 
 fn main() {
@@ -105,8 +109,37 @@ fn main() {
                     t.await.expect("ping");
                 }
             }
+            "cancel" => {
+                let tasks: Vec<_> = (0..n)
+                    .map(|_| weft::spawn(std::future::pending::<()>()))
+                    .collect();
+                weft::yield_now().await;
+                for t in &tasks {
+                    t.cancel();
+                }
+                for t in tasks {
+                    assert!(t.await.expect_err("cancelled").is_cancelled());
+                }
+            }
+            "cancelchild" => {
+                let parents: Vec<_> = (0..n)
+                    .map(|_| {
+                        weft::spawn(async {
+                            let _ = weft::spawn(std::future::pending::<()>()).await;
+                        })
+                    })
+                    .collect();
+                weft::yield_now().await;
+                for p in &parents {
+                    p.cancel();
+                }
+                for p in parents {
+                    assert!(p.await.expect_err("cancelled").is_cancelled());
+                }
+            }
             other => panic!(
-                "unknown mode {other}: join, chain, detach, gather, promise, bridge, yield or pingpong"
+                "unknown mode {other}: join, chain, detach, gather, promise, bridge, yield, \
+                 pingpong, cancel or cancelchild"
             ),
         }
         n

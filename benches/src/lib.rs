@@ -64,6 +64,13 @@ pub trait Rt: Sized + 'static {
 
     fn yield_now() -> impl Future<Output = ()> + Send;
 
+    /// From inside a task: spawns `n` tasks that never end by themselves
+    /// (each awaits a future that stays pending), yields once so they
+    /// start, then cancels each with the runtime's own request (weft's
+    /// `cancel`, tokio's `abort`, async-executor's `Task::cancel`) and awaits
+    /// it. Returns how many ended cancelled.
+    fn cancel_many(ctx: &Self::Ctx, n: usize) -> impl Future<Output = usize> + Send;
+
     /// Times `routine` with criterion's `to_async` on this runtime's own
     /// `block_on` (the same one [`Rt::block_on`] uses): the bench thread
     /// enters it once per sample and awaits `routine()` once per iteration.
@@ -128,6 +135,21 @@ impl Rt for Weft {
 
     fn yield_now() -> impl Future<Output = ()> + Send {
         weft::yield_now()
+    }
+
+    async fn cancel_many(_: &(), n: usize) -> usize {
+        let tasks: Vec<_> = (0..n)
+            .map(|_| weft::spawn(std::future::pending::<()>()))
+            .collect();
+        weft::yield_now().await;
+        for t in &tasks {
+            t.cancel();
+        }
+        let mut cancelled = 0;
+        for t in tasks {
+            cancelled += usize::from(t.await.is_err_and(|e| e.is_cancelled()));
+        }
+        cancelled
     }
 
     fn iter_async<Fut: Future>(&self, b: &mut Bencher<'_>, routine: impl FnMut() -> Fut) {
@@ -195,6 +217,21 @@ impl Rt for Tokio {
 
     fn yield_now() -> impl Future<Output = ()> + Send {
         tokio::task::yield_now()
+    }
+
+    async fn cancel_many(_: &(), n: usize) -> usize {
+        let tasks: Vec<_> = (0..n)
+            .map(|_| tokio::spawn(std::future::pending::<()>()))
+            .collect();
+        tokio::task::yield_now().await;
+        for t in &tasks {
+            t.abort();
+        }
+        let mut cancelled = 0;
+        for t in tasks {
+            cancelled += usize::from(t.await.is_err_and(|e| e.is_cancelled()));
+        }
+        cancelled
     }
 
     fn iter_async<Fut: Future>(&self, b: &mut Bencher<'_>, routine: impl FnMut() -> Fut) {
@@ -323,6 +360,20 @@ impl Rt for AsyncExecutor {
 
     fn yield_now() -> impl Future<Output = ()> + Send {
         futures_lite::future::yield_now()
+    }
+
+    async fn cancel_many(ex: &Self::Ctx, n: usize) -> usize {
+        let tasks: Vec<_> = (0..n)
+            .map(|_| ex.spawn(std::future::pending::<()>()))
+            .collect();
+        futures_lite::future::yield_now().await;
+        // Its request and its wait are one call: `cancel().await` is
+        // `None` when the task ended cancelled.
+        let mut cancelled = 0;
+        for t in tasks {
+            cancelled += usize::from(t.cancel().await.is_none());
+        }
+        cancelled
     }
 
     fn iter_async<Fut: Future>(&self, b: &mut Bencher<'_>, routine: impl FnMut() -> Fut) {

@@ -503,8 +503,11 @@ fn a_hundred_thousand_pending_timers_all_cancelled() {
         spin_until("the cancelled tasks to end", || {
             handle.metrics().live_tasks == 0
         });
+        // A task leaves the registry (the live count) just before it
+        // publishes its end, so the last ones may still be finishing here.
+        spin_until("every task to be done", || tasks.iter().all(|t| t.done()));
         assert_eq!(drops.get(), N, "each task's future was dropped once");
-        assert!(tasks.iter().all(|t| t.done() && t.cancelled()));
+        assert!(tasks.iter().all(|t| t.cancelled()));
     });
 }
 
