@@ -8,7 +8,9 @@
 //! ```
 //!
 //! Arguments: `N`, the mode, and optionally the number of workers (default
-//! 1; more for wall-clock runs of `bridge` as the criterion bench has them).
+//! 1; more for wall-clock runs of `bridge` as the criterion bench has them)
+//! and of rounds (default 1: the workload run that many times on one
+//! runtime, as criterion's iterations are; not for `bridge`).
 //!
 //! Modes: `join` (spawn N empty tasks, then await each), `chain` (spawn one and
 //! await it, N times), `detach` (spawn N detached), `gather` (spawn N tasks,
@@ -30,6 +32,7 @@ fn main() {
     let n: usize = args.next().map_or(100_000, |s| s.parse().expect("N"));
     let mode = args.next().unwrap_or_else(|| "join".into());
     let workers: usize = args.next().map_or(1, |s| s.parse().expect("workers"));
+    let rounds: usize = args.next().map_or(1, |s| s.parse().expect("rounds"));
     let rt = weft::Builder::new()
         .workers(workers)
         .build()
@@ -42,6 +45,13 @@ fn main() {
         }
         return;
     }
+    for _ in 0..rounds {
+        run_round(&rt, &handle, n, mode.clone());
+    }
+}
+
+/// One run of the workload `mode` on `rt`, from a task.
+fn run_round(rt: &weft::Runtime, handle: &weft::Handle, n: usize, mode: String) {
     let done = rt.block_on(handle.spawn(async move {
         match mode.as_str() {
             "join" => {
