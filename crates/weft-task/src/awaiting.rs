@@ -320,7 +320,8 @@ impl AwaitTarget for Described {
 ///   first time a wait of that kind pends there and lives as long as the
 ///   thread; the record keeps its own reference, as with any target.
 ///
-/// A wait records in one of the two ways, always the same.
+/// A wait records in one of the two ways, always the same (switching
+/// replaces what it holds: a new own target is made).
 ///
 /// The one difference of a shared target: [`forget`] compares addresses, so
 /// where one task has two waits of the same kind pending at once (a `join!`
@@ -402,7 +403,6 @@ impl DescribedWait {
         let Some(current) = context::current_poll() else {
             return;
         };
-        debug_assert!(!matches!(self.target, WaitTarget::Shared(_)));
         if !matches!(self.target, WaitTarget::Own(_)) {
             self.target = WaitTarget::Own(Described::new(describe()));
         }
@@ -413,12 +413,34 @@ impl DescribedWait {
 
     /// The wait returns `Pending` in a task's poll: records the thread's
     /// target shared by the waits of `kind` (see the type's doc).
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use std::task::Poll;
+    /// use weft_task::awaiting::DescribedWait;
+    ///
+    /// weft::run(async {
+    ///     let mut wait = DescribedWait::new();
+    ///     let mut polls = 0;
+    ///     // A wait that pends once, shown in a dump as `lock` meanwhile.
+    ///     poll_fn(|cx| {
+    ///         polls += 1;
+    ///         if polls == 1 {
+    ///             wait.pending_kind("lock");
+    ///             cx.waker().wake_by_ref();
+    ///             return Poll::Pending;
+    ///         }
+    ///         wait.ready();
+    ///         Poll::Ready(())
+    ///     })
+    ///     .await;
+    /// });
+    /// ```
     #[inline]
     pub fn pending_kind(&mut self, kind: &'static str) {
         let Some(current) = context::current_poll() else {
             return;
         };
-        debug_assert!(!matches!(self.target, WaitTarget::Own(_)));
         let addr = with_shared_target(kind, |target| {
             record_described_in(current, target);
             Arc::as_ptr(target) as usize
