@@ -556,6 +556,50 @@ fn locks_and_queues_show_as_described_targets() {
     });
 }
 
+/// Lock waits share one target per kind and thread (`DescribedWait::pending_kind`):
+/// a wait that completed forgets it at once, so its future, dropped later
+/// while another lock wait of the task pends, does not clear that one's
+/// record.
+#[test]
+fn a_finished_lock_wait_dropped_later_leaves_the_next_wait_shown() {
+    use std::future::Future;
+    watchdog(|| {
+        let rt = common::runtime(2);
+        let (first, second) = (
+            Arc::new(weft::sync::Mutex::new(())),
+            Arc::new(weft::sync::Mutex::new(())),
+        );
+        let first_guard = rt.block_on(first.lock());
+        let second_guard = rt.block_on(second.lock());
+        let dropped = Arc::new(AtomicBool::new(false));
+        let task = rt.spawn({
+            let (first, second, dropped) = (first.clone(), second.clone(), dropped.clone());
+            async move {
+                let mut first_wait = Some(Box::pin(first.lock()));
+                // Pends (its target recorded), then completes: kept undropped.
+                drop(first_wait.as_mut().unwrap().await);
+                let mut second_wait = std::pin::pin!(second.lock());
+                std::future::poll_fn(|cx| {
+                    let r = second_wait.as_mut().poll(cx);
+                    if r.is_pending() && first_wait.take().is_some() {
+                        dropped.store(true, Ordering::SeqCst);
+                    }
+                    r.map(drop)
+                })
+                .await
+            }
+        });
+        dump_until(rt.handle(), |d| target_of(d, task.id()).is_some());
+        drop(first_guard);
+        let dump = dump_until(rt.handle(), |d| {
+            dropped.load(Ordering::SeqCst) && target_of(d, task.id()).is_some()
+        });
+        assert_eq!(target_of(&dump, task.id()), Some(("lock", vec![])));
+        drop(second_guard);
+        rt.block_on(task).unwrap();
+    });
+}
+
 #[test]
 fn a_long_chain_draws_without_deep_recursion_or_huge_lines() {
     watchdog(|| {

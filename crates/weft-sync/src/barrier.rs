@@ -15,9 +15,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::described::KindWait;
 use crate::error::{BrokenBarrierError, ZeroPartiesError};
 use crate::waitlist::{Left, Locked, WaitList, Waiter};
+use weft_task::awaiting::DescribedWait;
 
 /// What the list's lock guards besides the queue.
 #[derive(Debug)]
@@ -141,7 +141,7 @@ impl Barrier {
             barrier: self,
             waiter: Waiter::new(1),
             done: false,
-            described: KindWait::new(),
+            described: DescribedWait::new(),
         }
     }
 
@@ -245,7 +245,7 @@ pub struct BarrierWait<'a> {
     waiter: Waiter,
     done: bool,
     /// What a task dump shows the task awaiting while it is queued.
-    described: KindWait,
+    described: DescribedWait,
 }
 
 impl fmt::Debug for BarrierWait<'_> {
@@ -265,7 +265,7 @@ impl Future for BarrierWait<'_> {
         if r.is_ready() {
             this.described.ready();
         } else if this.waiter.is_queued() {
-            this.described.pending("barrier");
+            this.described.pending_kind("barrier");
         }
         r
     }

@@ -7,10 +7,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::described::KindWait;
 use crate::loom::const_fn_unless_loom;
 use crate::loom::sync::{AtomicBool, Ordering};
 use crate::waitlist::{WaitList, Waiter};
+use weft_task::awaiting::DescribedWait;
 
 /// asyncio's `Event`: a flag tasks (and threads) can wait for.
 ///
@@ -134,7 +134,7 @@ impl Event {
             event: self,
             waiter: Waiter::new(1),
             done: false,
-            described: KindWait::new(),
+            described: DescribedWait::new(),
         }
     }
 
@@ -204,7 +204,7 @@ pub struct EventWait<'a> {
     waiter: Waiter,
     done: bool,
     /// What a task dump shows the task awaiting while it is queued.
-    described: KindWait,
+    described: DescribedWait,
 }
 
 impl fmt::Debug for EventWait<'_> {
@@ -224,7 +224,7 @@ impl Future for EventWait<'_> {
         if r.is_ready() {
             this.described.ready();
         } else if this.waiter.is_queued() {
-            this.described.pending("event");
+            this.described.pending_kind("event");
         }
         r
     }

@@ -43,7 +43,6 @@
 
 mod barrier;
 mod condition;
-mod described;
 mod error;
 mod event;
 mod loom;

@@ -181,9 +181,9 @@ use std::mem::MaybeUninit;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use crate::described::KindWait;
 use crate::loom::const_fn_unless_loom;
 use crate::loom::sync::{fence, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
+use weft_task::awaiting::DescribedWait;
 // Not the shim's: this `Arc` only keeps a slot's mailbox (a shim atomic,
 // which the models do explore) allocated while its owner holds a clone; its
 // count orders nothing the protocol relies on. loom's would report the
@@ -668,7 +668,7 @@ pub(crate) struct Acquiring {
     done: bool,
     /// What a task dump shows the task awaiting while it is queued (`kind`).
     kind: &'static str,
-    described: KindWait,
+    described: DescribedWait,
 }
 
 impl Acquiring {
@@ -678,7 +678,7 @@ impl Acquiring {
             waiter: Waiter::new(units),
             done: false,
             kind,
-            described: KindWait::new(),
+            described: DescribedWait::new(),
         }
     }
 
@@ -710,7 +710,7 @@ impl Acquiring {
             self.done = true;
             self.described.ready();
         } else {
-            self.described.pending(self.kind);
+            self.described.pending_kind(self.kind);
         }
         r
     }
@@ -779,7 +779,7 @@ impl Acquiring {
         if let Some(t) = got {
             return self.finish_watch(t);
         }
-        self.described.pending(self.kind);
+        self.described.pending_kind(self.kind);
         Poll::Pending
     }
 

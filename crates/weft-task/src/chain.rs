@@ -473,10 +473,13 @@ impl fmt::Debug for AwaitMark {
 /// wait_for_end(Box::new(Ended)); // no delivery here: dropped
 /// ```
 pub fn wait_for_end(awaited: Box<dyn Awaited>) {
-    push_end(End {
-        awaited,
-        edge: None,
-    });
+    push_end(
+        End {
+            awaited,
+            edge: None,
+        },
+        None,
+    );
 }
 
 /// [`wait_for_end`] for the end of the task at address `task` (a `Task`
@@ -484,37 +487,31 @@ pub fn wait_for_end(awaited: Box<dyn Awaited>) {
 /// where `task` waits for the deliverer already, which would close a cycle
 /// of waits (see "Cycles").
 pub(crate) fn wait_for_task_end(awaited: Box<dyn Awaited>, task: usize) {
-    push_task_end(
+    push_end(
         End {
             awaited,
             edge: None,
         },
-        task,
+        Some(task),
     );
 }
 
-/// Has the delivery wait for `end`, the end of the task at address `task`,
-/// unless that would close a cycle.
-fn push_task_end(mut end: End, task: usize) {
-    let refused = DELIVERING.with_borrow_mut(|d| match d {
-        Some(d) if add_wait(d.at.0, task) => {
+/// Has the delivery in progress on this thread wait for `end`; with `task`,
+/// `end` is the end of the task at that address, refused where waiting for
+/// it would close a cycle. Outside a delivery, or refused, `end` is dropped.
+fn push_end(mut end: End, task: Option<usize>) {
+    let refused = DELIVERING.with_borrow_mut(|d| {
+        let Some(d) = d else {
+            return Some(end);
+        };
+        if let Some(task) = task {
+            if !add_wait(d.at.0, task) {
+                return Some(end);
+            }
             end.edge = Some((d.at.0, task));
-            d.ends.push(end);
-            None
         }
-        _ => Some(end),
-    });
-    // Dropped outside the borrow: its destructor may reach this thread-local.
-    drop(refused);
-}
-
-fn push_end(end: End) {
-    let refused = DELIVERING.with_borrow_mut(|d| match d {
-        Some(d) => {
-            d.ends.push(end);
-            None
-        }
-        None => Some(end),
+        d.ends.push(end);
+        None
     });
     // Dropped outside the borrow: its destructor may reach this thread-local.
     drop(refused);
@@ -555,10 +552,8 @@ impl Drains {
     pub(crate) fn hand_over(self) {
         for mut end in self.ends {
             // A task's end is taken again, as the new waiter's wait.
-            match end.leave_graph() {
-                Some(task) => push_task_end(end, task),
-                None => push_end(end),
-            }
+            let task = end.leave_graph();
+            push_end(end, task);
         }
     }
 }

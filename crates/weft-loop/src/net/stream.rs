@@ -118,9 +118,7 @@ macro_rules! stream_halves {
                 "` is `AsyncRead` and `AsyncWrite` too, which does the same."
             )]
             ///
-            #[doc = concat!(
-                "```\nuse futures_util::{AsyncReadExt, AsyncWriteExt};\n\n",
-                "weft::run(async {\n", $pair,
+            #[doc = $crate::net::stream::stream_halves!(@io_example $pair,
                 "    // Echo what `a` sends, through `b`'s two halves.\n",
                 "    let (mut read, mut write) = b.split();\n",
                 "    let mut a = a;\n",
@@ -130,7 +128,6 @@ macro_rules! stream_halves {
                 "    write.write_all(&buf).await.unwrap();\n",
                 "    a.read_exact(&mut buf).await.unwrap();\n",
                 "    assert_eq!(&buf, b\"ping\");\n",
-                "});\n```"
             )]
             pub fn split(&self) -> (ReadHalf<'_>, WriteHalf<'_>) {
                 (ReadHalf { stream: self }, WriteHalf { stream: self })
@@ -156,9 +153,7 @@ macro_rules! stream_halves {
             "does nothing to the stream."
         )]
         ///
-        #[doc = concat!(
-            "```\nuse futures_util::{AsyncReadExt, AsyncWriteExt};\n\n",
-            "weft::run(async {\n", $pair,
+        #[doc = $crate::net::stream::stream_halves!(@io_example $pair,
             "    let mut a = a;\n",
             "    a.write_all(b\"hello\").await.unwrap();\n",
             "    a.close().await.unwrap(); // `b` reads to the end of the stream\n",
@@ -166,7 +161,6 @@ macro_rules! stream_halves {
             "    let mut got = Vec::new();\n",
             "    read.read_to_end(&mut got).await.unwrap();\n",
             "    assert_eq!(got, b\"hello\");\n",
-            "});\n```"
         )]
         #[derive(Debug)]
         pub struct ReadHalf<'a> {
@@ -178,9 +172,7 @@ macro_rules! stream_halves {
             "shuts down the stream's write half; dropping it does nothing to the stream."
         )]
         ///
-        #[doc = concat!(
-            "```\nuse futures_util::{AsyncReadExt, AsyncWriteExt};\n\n",
-            "weft::run(async {\n", $pair,
+        #[doc = $crate::net::stream::stream_halves!(@io_example $pair,
             "    let (_read, mut write) = b.split();\n",
             "    write.write_all(b\"hello\").await.unwrap();\n",
             "    write.close().await.unwrap(); // `a` reads to the end of the stream\n",
@@ -188,7 +180,6 @@ macro_rules! stream_halves {
             "    let mut got = Vec::new();\n",
             "    a.read_to_end(&mut got).await.unwrap();\n",
             "    assert_eq!(got, b\"hello\");\n",
-            "});\n```"
         )]
         #[derive(Debug)]
         pub struct WriteHalf<'a> {
@@ -200,9 +191,7 @@ macro_rules! stream_halves {
             "The socket closes once both halves are dropped."
         )]
         ///
-        #[doc = concat!(
-            "```\nuse futures_util::{AsyncReadExt, AsyncWriteExt};\n\n",
-            "weft::run(async {\n", $pair,
+        #[doc = $crate::net::stream::stream_halves!(@io_example $pair,
             "    let (mut read, write) = b.into_split();\n",
             "    let reader = weft::spawn(async move {\n",
             "        let mut got = Vec::new();\n",
@@ -214,7 +203,6 @@ macro_rules! stream_halves {
             "    a.close().await.unwrap();\n",
             "    assert_eq!(reader.await.unwrap(), b\"hello\");\n",
             "    drop(write); // the socket closes now\n",
-            "});\n```"
         )]
         #[derive(Debug)]
         pub struct OwnedReadHalf {
@@ -227,9 +215,7 @@ macro_rules! stream_halves {
             "half keeps the socket open)."
         )]
         ///
-        #[doc = concat!(
-            "```\nuse futures_util::{AsyncReadExt, AsyncWriteExt};\n\n",
-            "weft::run(async {\n", $pair,
+        #[doc = $crate::net::stream::stream_halves!(@io_example $pair,
             "    let (read, mut write) = b.into_split();\n",
             "    let writer = weft::spawn(async move {\n",
             "        write.write_all(b\"hello\").await.unwrap();\n",
@@ -241,7 +227,6 @@ macro_rules! stream_halves {
             "    assert_eq!(got, b\"hello\");\n",
             "    writer.await.unwrap();\n",
             "    drop(read);\n",
-            "});\n```"
         )]
         #[derive(Debug)]
         pub struct OwnedWriteHalf {
@@ -274,36 +259,9 @@ macro_rules! stream_halves {
                 Ok(::std::sync::Arc::into_inner(self.stream)
                     .expect("the two halves held the only references"))
             }
-
-            /// The stream both halves share.
-            ///
-            #[doc = concat!(
-                "```\nweft::run(async {\n", $pair,
-                "    let _ = a;\n",
-                "    let (read, write) = b.into_split();\n",
-                "    assert!(std::ptr::eq(read.as_stream(), write.as_stream()));\n",
-                "});\n```"
-            )]
-            pub fn as_stream(&self) -> &$stream {
-                &self.stream
-            }
         }
 
-        impl OwnedWriteHalf {
-            /// The stream both halves share.
-            ///
-            #[doc = concat!(
-                "```\nweft::run(async {\n", $pair,
-                "    let _ = a;\n",
-                "    let (read, write) = b.into_split();\n",
-                "    assert!(std::ptr::eq(read.as_stream(), write.as_stream()));\n",
-                "});\n```"
-            )]
-            pub fn as_stream(&self) -> &$stream {
-                &self.stream
-            }
-        }
-
+        $crate::net::stream::stream_halves!(@as_stream $stream, $pair, OwnedReadHalf, OwnedWriteHalf);
         $crate::net::stream::stream_halves!(@read
             $stream => |s| s,
             &$stream => |s| s,
@@ -317,6 +275,33 @@ macro_rules! stream_halves {
             OwnedWriteHalf => |s| s.stream,
         );
     };
+    // A doc example that reads and writes, in the two connected streams
+    // that `$pair` makes: the lines of its body.
+    (@io_example $pair:literal, $($line:literal),* $(,)?) => {
+        concat!(
+            "```\nuse futures_util::{AsyncReadExt, AsyncWriteExt};\n\n",
+            "weft::run(async {\n", $pair,
+            $($line,)*
+            "});\n```"
+        )
+    };
+    // The owned halves' way back to their stream.
+    (@as_stream $stream:ident, $pair:literal, $($half:ident),*) => {$(
+        impl $half {
+            /// The stream both halves share.
+            ///
+            #[doc = concat!(
+                "```\nweft::run(async {\n", $pair,
+                "    let _ = a;\n",
+                "    let (read, write) = b.into_split();\n",
+                "    assert!(std::ptr::eq(read.as_stream(), write.as_stream()));\n",
+                "});\n```"
+            )]
+            pub fn as_stream(&self) -> &$stream {
+                &self.stream
+            }
+        }
+    )*};
     (@read $($ty:ty => |$s:ident| $stream:expr),* $(,)?) => {$(
         impl ::futures_io::AsyncRead for $ty {
             fn poll_read(
