@@ -501,6 +501,9 @@ where
         };
 
         drop(listener);
+        // Counted before the connections are told to stop: one that closes
+        // on the signal (an idle keep-alive one, at once) was open at it.
+        connections.prune();
         stop.set();
         let report = connections.drain(grace).await;
         tracing::debug!(?report, "weft-hyper: shut down");
@@ -635,16 +638,21 @@ impl Connections {
 
     fn push(&mut self, task: Task<()>) {
         if self.tasks.len() >= self.prune_at.max(Self::MIN_PRUNE) {
-            self.tasks.retain(|t| !t.done());
-            self.prune_at = self.tasks.len() * 2;
+            self.prune();
         }
         self.tasks.push(task);
     }
 
-    /// Waits for every task up to `grace` (a weft timeout scope), then
-    /// cancels and awaits those still running.
-    async fn drain(mut self, grace: Duration) -> Shutdown {
+    /// Drops the finished tasks.
+    fn prune(&mut self) {
         self.tasks.retain(|t| !t.done());
+        self.prune_at = self.tasks.len() * 2;
+    }
+
+    /// Waits for every task up to `grace` (a weft timeout scope), then
+    /// cancels and awaits those still running. The tasks open at the
+    /// signal are those left by the last [`prune`](Self::prune).
+    async fn drain(mut self, grace: Duration) -> Shutdown {
         let open = self.tasks.len();
         let tasks = &mut self.tasks;
         let _ = weft_combinators::timeout(grace)
