@@ -338,14 +338,17 @@ impl TaskRef {
     /// Removes every registration of `cb`; returns how many there were.
     ///
     /// ```
-    /// weft::run(async {
+    /// // On one worker, busy with this task, `t` cannot run before it awaits.
+    /// let rt = weft::Builder::new().workers(1).build().unwrap();
+    /// rt.block_on(rt.spawn(async {
     ///     let t = weft::spawn(async {});
     ///     let cb = weft::DoneCallback::new(|_: &weft::TaskRef| unreachable!("removed"));
     ///     t.add_done_callback(cb.clone());
     ///     assert_eq!(t.remove_done_callback(&cb), 1);
     ///     assert_eq!(t.remove_done_callback(&cb), 0);
     ///     t.await.unwrap();
-    /// });
+    /// }))
+    /// .unwrap();
     /// ```
     pub fn remove_done_callback(&self, cb: &DoneCallback<TaskRef>) -> usize {
         let mut cold = self.raw.header().lock_cold();
