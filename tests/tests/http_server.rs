@@ -291,6 +291,37 @@ async fn graceful_shutdown_finishes_in_flight_requests_and_refuses_new_ones() {
     base.back().await;
 }
 
+// An idle keep-alive connection is open at the signal, so the report counts
+// it (as finished: the shutdown closes it at once). The count used to be
+// taken after the connections were told to stop, so one that closed in
+// between was counted nowhere.
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn graceful_shutdown_counts_an_idle_keep_alive_connection() {
+    let base = Baseline::now();
+    let hello = hyper::service::service_fn(|_req: Request<Incoming>| async {
+        Ok::<_, Infallible>(Response::new(String::from("hello")))
+    });
+    for _ in 0..100 {
+        let server = start(hello, |s| s.grace_period(ms(5000)));
+        let mut client = TcpStream::connect(server.addr).await.unwrap();
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            .await
+            .unwrap();
+        let mut reply = Vec::new();
+        let mut buf = [0; 256];
+        while !reply.ends_with(b"hello") {
+            let n = client.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed before the reply: {reply:?}");
+            reply.extend_from_slice(&buf[..n]);
+        }
+        let report = server.shut_down().await;
+        assert_eq!((report.finished(), report.cut_off()), (1, 0));
+        assert_eq!(client.read(&mut buf).await.unwrap(), 0);
+    }
+    base.back().await;
+}
+
 #[weft::test(workers = 2, time_limit = common::WATCHDOG)]
 async fn graceful_shutdown_lets_http2_streams_in_flight_finish() {
     let base = Baseline::now();

@@ -247,6 +247,46 @@ where
 /// A server being configured: see [`serve`]. Await
 /// [`run`](Self::run) or [`with_graceful_shutdown`](Self::with_graceful_shutdown)
 /// to serve. Dropping it unawaited closes the listener.
+///
+/// ```
+/// use futures_util::{AsyncReadExt, AsyncWriteExt};
+/// use std::convert::Infallible;
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// weft::run(async {
+///     let listener = weft::net::TcpListener::bind("127.0.0.1:0").unwrap();
+///     let svc = hyper::service::service_fn(|_req: hyper::Request<hyper::body::Incoming>| async {
+///         Ok::<_, Infallible>(hyper::Response::new(String::from("hello")))
+///     });
+///     let server = weft::hyper::serve(listener, svc).grace_period(Duration::from_secs(5));
+///     let addr = server.local_addr().unwrap();
+///     let stop = Arc::new(weft::sync::Event::new());
+///     let signal = stop.clone();
+///     let server = weft::spawn(async move {
+///         server.with_graceful_shutdown(async move { signal.wait().await }).await
+///     });
+///
+///     // A keep-alive HTTP/1.1 client, idle after one exchange.
+///     let mut client = weft::net::TcpStream::connect(addr).await.unwrap();
+///     client.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").await.unwrap();
+///     let mut reply = Vec::new();
+///     let mut buf = [0; 256];
+///     while !reply.ends_with(b"hello") {
+///         let n = client.read(&mut buf).await.unwrap();
+///         assert!(n > 0, "the connection stays open");
+///         reply.extend_from_slice(&buf[..n]);
+///     }
+///     assert!(reply.starts_with(b"HTTP/1.1 200 OK"));
+///
+///     // The shutdown closes the idle connection, which counts as finished.
+///     stop.set();
+///     let report = server.await.unwrap();
+///     assert_eq!((report.finished(), report.cut_off()), (1, 0));
+///     assert_eq!(client.read(&mut buf).await.unwrap(), 0, "closed by the server");
+///     assert!(weft::net::TcpStream::connect(addr).await.is_err(), "no longer listening");
+/// });
+/// ```
 #[must_use = "a Serve does nothing until run() or with_graceful_shutdown() is awaited"]
 pub struct Serve<L, S, H = Plain> {
     listener: L,
@@ -501,6 +541,9 @@ where
         };
 
         drop(listener);
+        // Counted before the connections are told to stop: one that closes
+        // on the signal (an idle keep-alive one, at once) was open at it.
+        connections.prune();
         stop.set();
         let report = connections.drain(grace).await;
         tracing::debug!(?report, "weft-hyper: shut down");
@@ -635,16 +678,21 @@ impl Connections {
 
     fn push(&mut self, task: Task<()>) {
         if self.tasks.len() >= self.prune_at.max(Self::MIN_PRUNE) {
-            self.tasks.retain(|t| !t.done());
-            self.prune_at = self.tasks.len() * 2;
+            self.prune();
         }
         self.tasks.push(task);
     }
 
-    /// Waits for every task up to `grace` (a weft timeout scope), then
-    /// cancels and awaits those still running.
-    async fn drain(mut self, grace: Duration) -> Shutdown {
+    /// Drops the finished tasks.
+    fn prune(&mut self) {
         self.tasks.retain(|t| !t.done());
+        self.prune_at = self.tasks.len() * 2;
+    }
+
+    /// Waits for every task up to `grace` (a weft timeout scope), then
+    /// cancels and awaits those still running. The tasks open at the
+    /// signal are those left by the last [`prune`](Self::prune).
+    async fn drain(mut self, grace: Duration) -> Shutdown {
         let open = self.tasks.len();
         let tasks = &mut self.tasks;
         let _ = weft_combinators::timeout(grace)

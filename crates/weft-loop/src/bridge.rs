@@ -105,8 +105,31 @@ where
     ConcurrentFuture::from_slot(slot)
 }
 
-/// Where [`run_coroutine_threadsafe`] runs its future: a [`Handle`] or a
-/// [`LoopHandle`]. Sealed.
+/// Where [`run_coroutine_threadsafe`] runs its future: a [`Handle`] (any
+/// worker of its runtime) or a [`LoopHandle`] (that one loop).
+///
+/// ```
+/// use weft::{ConcurrentFuture, Target};
+///
+/// /// Works out the answer wherever `target` says.
+/// fn answer<T: Target + ?Sized>(target: &T) -> ConcurrentFuture<u32> {
+///     weft::run_coroutine_threadsafe(async { 6 * 7 }, target)
+/// }
+///
+/// let runner = weft::Runner::new().unwrap();
+/// assert_eq!(answer(runner.handle()).result(None).unwrap(), 42);
+/// // The runner's own loop runs only during a run: the work waits for one.
+/// let on_loop = answer(&runner.loop_handle());
+/// assert!(!on_loop.done());
+/// assert_eq!(runner.run(on_loop).unwrap(), 42);
+/// ```
+///
+/// Sealed: only weft's handles implement it.
+///
+/// ```compile_fail,E0277
+/// struct Elsewhere;
+/// impl weft::Target for Elsewhere {}
+/// ```
 pub trait Target: sealed::Sealed {
     #[doc(hidden)]
     fn spawn_on_target<F>(
@@ -120,6 +143,9 @@ pub trait Target: sealed::Sealed {
 }
 
 mod sealed {
+    /// The supertrait that keeps [`Target`](super::Target) to weft's own
+    /// handles; private, so nothing outside can name it.
+    #[doc(hidden)]
     pub trait Sealed {}
     impl Sealed for crate::Handle {}
     impl Sealed for crate::LoopHandle {}

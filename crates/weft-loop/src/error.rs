@@ -146,6 +146,25 @@ impl BlockOnError {
     }
 
     /// Whether another `run_forever` of the runtime was running.
+    ///
+    /// ```
+    /// // Two threads try to run the runtime forever: whichever comes second
+    /// // is refused, and stops the one that runs.
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let attempt = |handle: weft::Handle| {
+    ///     std::thread::spawn(move || {
+    ///         let outcome = handle.try_run_forever();
+    ///         if outcome.is_err() {
+    ///             handle.stop();
+    ///         }
+    ///         outcome
+    ///     })
+    /// };
+    /// let (a, b) = (attempt(rt.handle().clone()), attempt(rt.handle().clone()));
+    /// let (a, b) = (a.join().unwrap(), b.join().unwrap());
+    /// let refused = a.err().or(b.err()).expect("one of the two was refused");
+    /// assert!(refused.is_running() && !refused.is_nested() && !refused.is_closed());
+    /// ```
     pub fn is_running(&self) -> bool {
         self.kind == BlockOnErrorKind::Running
     }

@@ -135,8 +135,15 @@ impl fmt::Debug for CallbackHandle {
 ///     std::thread::spawn(move || {
 ///         lp.call_soon_threadsafe(move || tx.send(std::thread::current().id()).unwrap());
 ///     });
-///     weft::sleep(std::time::Duration::from_millis(50)).await;
-///     assert_eq!(rx.recv().unwrap(), std::thread::current().id());
+///     // Not a blocking recv: the callback runs on this very thread, so the
+///     // loop must keep turning until it has.
+///     let ran_on = loop {
+///         match rx.try_recv() {
+///             Ok(id) => break id,
+///             Err(_) => weft::yield_now().await,
+///         }
+///     };
+///     assert_eq!(ran_on, std::thread::current().id());
 /// });
 /// ```
 #[derive(Clone)]

@@ -157,6 +157,23 @@ impl Runner {
     /// cannot be called from a running event loop"); see
     /// [`try_run`](Self::try_run). A panic of `future` passes through, and
     /// the runner stays usable.
+    ///
+    /// ```
+    /// use weft::ContextVar;
+    ///
+    /// static USER: ContextVar<&str> = ContextVar::new("user");
+    ///
+    /// let runner = weft::Runner::new().unwrap();
+    /// let here = std::thread::current().id();
+    /// let ran_on = runner.run(async {
+    ///     USER.set("ann");
+    ///     std::thread::current().id()
+    /// });
+    /// assert_eq!(ran_on, here, "driven on the calling thread");
+    /// // Each run is in the runner's one context: the next run sees the set.
+    /// assert_eq!(runner.run(async { USER.get() }), Some("ann"));
+    /// assert_eq!(USER.get(), None, "the caller's own context is untouched");
+    /// ```
     #[track_caller]
     pub fn run<F: Future>(&self, future: F) -> F::Output {
         match self.try_run(future) {

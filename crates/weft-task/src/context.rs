@@ -134,6 +134,30 @@ pub fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
 }
 
 /// Whether the running task has budget left (always true outside a task).
+///
+/// A leaf future that does a lot of work per poll can check this to yield
+/// before [`poll_proceed`] would make it.
+///
+/// ```
+/// use std::future::poll_fn;
+/// use std::task::Poll;
+/// use weft_task::coop::{has_budget_remaining, poll_proceed};
+///
+/// assert!(has_budget_remaining(), "outside a task: unlimited");
+/// weft::run(async {
+///     // A task that spends its whole budget in one poll.
+///     let task = weft::spawn(poll_fn(|cx| {
+///         let mut spent = 0;
+///         while has_budget_remaining() {
+///             assert!(poll_proceed(cx).is_ready());
+///             spent += 1;
+///         }
+///         assert!(poll_proceed(cx).is_pending(), "spent: time to yield");
+///         Poll::Ready(spent)
+///     }));
+///     assert!(task.await.unwrap() > 0);
+/// });
+/// ```
 pub fn has_budget_remaining() -> bool {
     BUDGET_LEFT.get() != Some(0)
 }
@@ -141,6 +165,34 @@ pub fn has_budget_remaining() -> bool {
 /// A loop that can run callbacks: what a [`Promise`](crate::Promise) made on this
 /// thread uses to schedule its done callbacks. Loop implementations make theirs
 /// reachable with [`set_loop_hook`].
+///
+/// ```
+/// use std::collections::VecDeque;
+/// use std::sync::{Arc, Mutex};
+/// use weft_task::context::CallSoon;
+///
+/// /// A loop whose callbacks wait in a queue until it is run by hand.
+/// #[derive(Default)]
+/// struct Deferred(Mutex<VecDeque<Box<dyn FnOnce() + Send>>>);
+/// impl CallSoon for Deferred {
+///     fn call_soon(&self, f: Box<dyn FnOnce() + Send>) {
+///         self.0.lock().unwrap().push_back(f);
+///     }
+/// }
+///
+/// let lp = Deferred::default();
+/// let order = Arc::new(Mutex::new(Vec::new()));
+/// for n in 1..=2 {
+///     let order = order.clone();
+///     lp.call_soon(Box::new(move || order.lock().unwrap().push(n)));
+/// }
+/// assert!(order.lock().unwrap().is_empty(), "soon, not now");
+/// let pop = || lp.0.lock().unwrap().pop_front();
+/// while let Some(f) = pop() {
+///     f();
+/// }
+/// assert_eq!(*order.lock().unwrap(), [1, 2], "in the order scheduled");
+/// ```
 pub trait CallSoon: Send + Sync {
     /// Runs `f` soon on the loop, after the callbacks already scheduled.
     fn call_soon(&self, f: Box<dyn FnOnce() + Send>);

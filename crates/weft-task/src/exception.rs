@@ -158,6 +158,30 @@ pub fn default_exception_handler(context: &ExceptionContext) {
 /// A loop's exception handler, as the task core reaches it: weft-loop
 /// implements it for its schedulers (a task's errors go to its runtime's
 /// handler) and returns one from the hook ([`set_exception_hook`]).
+///
+/// ```
+/// use std::sync::Mutex;
+/// use weft_task::{discard_context, CallExceptionHandler, ExceptionContext};
+///
+/// /// A handler that keeps the messages it is handed.
+/// #[derive(Default)]
+/// struct Collect(Mutex<Vec<String>>);
+/// impl CallExceptionHandler for Collect {
+///     fn call_exception_handler(&self, context: ExceptionContext) {
+///         self.0.lock().unwrap().push(context.message.clone());
+///         discard_context(context);
+///     }
+/// }
+///
+/// let handler = Collect::default();
+/// handler.call_exception_handler(ExceptionContext::new("a callback panicked"));
+/// assert_eq!(*handler.0.lock().unwrap(), ["a callback panicked"]);
+///
+/// /// Without an override, contexts go to the default handler (logged).
+/// struct Logs;
+/// impl CallExceptionHandler for Logs {}
+/// Logs.call_exception_handler(ExceptionContext::new("logged"));
+/// ```
 pub trait CallExceptionHandler: Send + Sync {
     /// Hands `context` to the handler now, on this thread (asyncio's
     /// `loop.call_exception_handler`). The default is

@@ -153,6 +153,34 @@ impl<A: ?Sized> Wakeups<A> {
     /// Wakes every waiter, each through the panic runner (a panicking waker
     /// is reported and the others still woken), and returns the callbacks
     /// for the owner to fire where it documents.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use std::task::{Wake, Waker};
+    /// use weft_task::{DoneCallback, ResultCell};
+    ///
+    /// struct Count(AtomicUsize);
+    /// impl Wake for Count {
+    ///     fn wake(self: Arc<Self>) {
+    ///         self.0.fetch_add(1, Ordering::SeqCst);
+    ///     }
+    /// }
+    /// let woken = Arc::new(Count(AtomicUsize::new(0)));
+    /// let fired = Arc::new(AtomicUsize::new(0));
+    /// let f = fired.clone();
+    /// let mut cell = ResultCell::<u8, ()>::new();
+    /// cell.register(&mut None, &Waker::from(woken.clone()));
+    /// cell.add_done_callback(DoneCallback::new(move |_: &()| {
+    ///     f.fetch_add(1, Ordering::SeqCst);
+    /// }))
+    /// .unwrap();
+    /// let callbacks = cell.try_set(Ok(1)).unwrap().wake();
+    /// assert_eq!(woken.0.load(Ordering::SeqCst), 1, "the waiter is woken");
+    /// assert_eq!(fired.load(Ordering::SeqCst), 0, "the callbacks wait for fire");
+    /// callbacks.fire(&());
+    /// assert_eq!(fired.load(Ordering::SeqCst), 1);
+    /// ```
     pub fn wake(self) -> DoneCallbacks<A> {
         // Most completions have no async waiter (a bridge round trip's
         // waiter blocks on a condvar; a promise's is often awaited already
@@ -178,6 +206,12 @@ impl<A: ?Sized> fmt::Debug for Wakeups<A> {
 
 impl<T, A: ?Sized> ResultCell<T, A> {
     /// An empty cell (no allocation).
+    ///
+    /// ```
+    /// let cell = weft_task::ResultCell::<u8, ()>::new();
+    /// assert!(!cell.is_done());
+    /// assert!(cell.peek().unwrap_err().is_pending());
+    /// ```
     pub const fn new() -> ResultCell<T, A> {
         ResultCell {
             outcome: Outcome::Pending,
@@ -189,12 +223,30 @@ impl<T, A: ?Sized> ResultCell<T, A> {
     }
 
     /// Whether the outcome was set (taken or not).
+    ///
+    /// ```
+    /// let mut cell = weft_task::ResultCell::<u8, ()>::new();
+    /// assert!(!cell.is_done());
+    /// cell.try_set(Ok(1)).unwrap().wake().fire(&());
+    /// assert!(cell.is_done());
+    /// cell.take().unwrap().unwrap();
+    /// assert!(cell.is_done(), "still done once taken");
+    /// ```
     pub fn is_done(&self) -> bool {
         self.outcome.is_done()
     }
 
     /// Sets the outcome and hands back who to tell; if it was set already,
     /// the outcome is refused and given back.
+    ///
+    /// ```
+    /// let mut cell = weft_task::ResultCell::<u8, ()>::new();
+    /// let wakeups = cell.try_set(Ok(1)).unwrap(); // under the owner's lock
+    /// wakeups.wake().fire(&()); // after releasing it
+    /// let refused = cell.try_set(Ok(2)).unwrap_err();
+    /// assert_eq!(refused.unwrap(), 2, "a second set gets its outcome back");
+    /// assert_eq!(*cell.peek().unwrap().as_ref().unwrap(), 1);
+    /// ```
     pub fn try_set(
         &mut self,
         outcome: Result<T, TaskError>,
@@ -213,22 +265,66 @@ impl<T, A: ?Sized> ResultCell<T, A> {
     /// Moves the outcome out: [`InvalidStateError::Pending`] before it is
     /// set, [`InvalidStateError::ResultTaken`] after a take. The error of an
     /// outcome taken stays readable through [`exception`](Self::exception).
+    ///
+    /// ```
+    /// use weft_task::{InvalidStateError, ResultCell, TaskError};
+    ///
+    /// let mut cell = ResultCell::<u8, ()>::new();
+    /// assert_eq!(cell.take().unwrap_err(), InvalidStateError::Pending);
+    /// cell.try_set(Err(TaskError::failed(std::fmt::Error))).unwrap().wake().fire(&());
+    /// assert!(cell.take().unwrap().unwrap_err().is_failed(), "moved out once");
+    /// assert_eq!(cell.take().unwrap_err(), InvalidStateError::ResultTaken);
+    /// assert!(cell.exception().unwrap().is_some(), "the error is kept");
+    /// ```
     pub fn take(&mut self) -> Result<Result<T, TaskError>, InvalidStateError> {
         self.outcome.take()
     }
 
     /// The outcome in place, to clone (errors as [`take`](Self::take)).
+    ///
+    /// ```
+    /// let mut cell = weft_task::ResultCell::<String, ()>::new();
+    /// cell.try_set(Ok("hi".into())).unwrap().wake().fire(&());
+    /// // Every reader clones it; it stays in the cell.
+    /// assert_eq!(cell.peek().unwrap().as_ref().unwrap(), "hi");
+    /// assert_eq!(cell.peek().unwrap().as_ref().unwrap(), "hi");
+    /// assert_eq!(cell.take().unwrap().unwrap(), "hi");
+    /// assert!(cell.peek().unwrap_err().is_result_taken());
+    /// ```
     pub fn peek(&self) -> Result<&Result<T, TaskError>, InvalidStateError> {
         self.outcome.peek()
     }
 
     /// The error it ended with: `Ok(None)` for a value (taken or not),
     /// `Err(InvalidStateError::Pending)` before it is set.
+    ///
+    /// ```
+    /// use weft_task::{ResultCell, TaskError};
+    ///
+    /// let mut ok = ResultCell::<u8, ()>::new();
+    /// assert!(ok.exception().unwrap_err().is_pending());
+    /// ok.try_set(Ok(1)).unwrap().wake().fire(&());
+    /// assert!(ok.exception().unwrap().is_none());
+    ///
+    /// let mut failed = ResultCell::<u8, ()>::new();
+    /// failed.try_set(Err(TaskError::failed(std::fmt::Error))).unwrap().wake().fire(&());
+    /// let _ = failed.take(); // the error stays readable after a take
+    /// assert!(failed.exception().unwrap().unwrap().is_failed());
+    /// ```
     pub fn exception(&self) -> Result<Option<TaskError>, InvalidStateError> {
         self.outcome.exception()
     }
 
     /// The error it ended with, if set to one (taken or not).
+    ///
+    /// ```
+    /// use weft_task::{ResultCell, TaskError};
+    ///
+    /// let mut cell = ResultCell::<u8, ()>::new();
+    /// assert!(cell.error().is_none(), "not set");
+    /// cell.try_set(Err(TaskError::failed(std::fmt::Error))).unwrap().wake().fire(&());
+    /// assert!(cell.error().unwrap().is_failed());
+    /// ```
     pub fn error(&self) -> Option<&TaskError> {
         self.outcome.error()
     }
@@ -236,6 +332,17 @@ impl<T, A: ?Sized> ResultCell<T, A> {
     /// Records that the outcome was read (a `result()`, an `exception()`,
     /// an awaiter that got it): an error it holds is no longer reported as
     /// never retrieved. Taking the outcome needs no call.
+    ///
+    /// ```
+    /// use weft_task::{ResultCell, TaskError};
+    ///
+    /// let mut cell = ResultCell::<u8, ()>::new();
+    /// cell.try_set(Err(TaskError::failed(std::fmt::Error))).unwrap().wake().fire(&());
+    /// let seen = cell.peek().unwrap().is_err(); // a reader saw the error...
+    /// assert!(seen && cell.unretrieved_error().is_some());
+    /// cell.mark_retrieved(); // ...and its owner records that it did
+    /// assert!(cell.unretrieved_error().is_none());
+    /// ```
     pub fn mark_retrieved(&mut self) {
         self.retrieved = true;
     }
@@ -260,6 +367,17 @@ impl<T, A: ?Sized> ResultCell<T, A> {
     }
 
     /// Whether it ended cancelled.
+    ///
+    /// ```
+    /// use weft_task::{Cancelled, ResultCell, TaskError};
+    ///
+    /// let mut cell = ResultCell::<u8, ()>::new();
+    /// assert!(!cell.is_cancelled());
+    /// let cancelled = TaskError::from(Cancelled::with_message("stop"));
+    /// cell.try_set(Err(cancelled)).unwrap().wake().fire(&());
+    /// assert!(cell.is_cancelled());
+    /// assert!(cell.unretrieved_error().is_none(), "never reported as unretrieved");
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         self.error().is_some_and(TaskError::is_cancelled)
     }
@@ -311,6 +429,30 @@ impl<T, A: ?Sized> ResultCell<T, A> {
     }
 
     /// Drops a waiter's waker (the waiter went away); its slot is reused.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use std::task::{Wake, Waker};
+    /// use weft_task::ResultCell;
+    ///
+    /// struct Count(AtomicUsize);
+    /// impl Wake for Count {
+    ///     fn wake(self: Arc<Self>) {
+    ///         self.0.fetch_add(1, Ordering::SeqCst);
+    ///     }
+    /// }
+    /// let (gone, stays) = (Arc::new(Count(AtomicUsize::new(0))), Arc::new(Count(AtomicUsize::new(0))));
+    /// let mut cell = ResultCell::<u8, ()>::new();
+    /// let (mut a, mut b) = (None, None);
+    /// cell.register(&mut a, &Waker::from(gone.clone()));
+    /// cell.deregister(a.take().unwrap()); // the first waiter went away
+    /// cell.register(&mut b, &Waker::from(stays.clone()));
+    /// assert_eq!(b, Some(0), "its slot is reused");
+    /// cell.try_set(Ok(1)).unwrap().wake().fire(&());
+    /// assert_eq!(gone.0.load(Ordering::SeqCst), 0);
+    /// assert_eq!(stays.0.load(Ordering::SeqCst), 1);
+    /// ```
     pub fn deregister(&mut self, slot: usize) {
         if let Some(w) = self.waiters.get_mut(slot) {
             *w = None;
@@ -321,6 +463,28 @@ impl<T, A: ?Sized> ResultCell<T, A> {
     /// Registers a done callback, to run in the context current now (see
     /// `contextvars`); if the outcome is set already, gives it back for the
     /// caller to fire (as it would fire the list).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use weft_task::{DoneCallback, DoneCallbacks, ResultCell};
+    ///
+    /// let calls = Arc::new(AtomicUsize::new(0));
+    /// let c = calls.clone();
+    /// let cb = DoneCallback::new(move |_: &()| {
+    ///     c.fetch_add(1, Ordering::SeqCst);
+    /// });
+    /// let mut cell = ResultCell::<u8, ()>::new();
+    /// cell.add_done_callback(cb.clone()).unwrap(); // kept until the set
+    /// cell.try_set(Ok(1)).unwrap().wake().fire(&());
+    /// assert_eq!(calls.load(Ordering::SeqCst), 1);
+    /// // Set already: given back, and the caller fires it.
+    /// let late = cell.add_done_callback(cb).unwrap_err();
+    /// let mut list = DoneCallbacks::new();
+    /// list.push(late);
+    /// list.fire(&());
+    /// assert_eq!(calls.load(Ordering::SeqCst), 2);
+    /// ```
     pub fn add_done_callback(&mut self, cb: DoneCallback<A>) -> Result<(), DoneCallback<A>> {
         let cb = cb.in_current_context();
         if self.outcome.is_done() {
@@ -331,6 +495,18 @@ impl<T, A: ?Sized> ResultCell<T, A> {
     }
 
     /// Removes every registration of `cb`; returns how many there were.
+    ///
+    /// ```
+    /// use weft_task::{DoneCallback, ResultCell};
+    ///
+    /// let cb = DoneCallback::new(|_: &()| unreachable!("removed before the set"));
+    /// let mut cell = ResultCell::<u8, ()>::new();
+    /// cell.add_done_callback(cb.clone()).unwrap();
+    /// cell.add_done_callback(cb.clone()).unwrap();
+    /// assert_eq!(cell.remove_done_callback(&cb), 2);
+    /// assert_eq!(cell.remove_done_callback(&cb), 0);
+    /// cell.try_set(Ok(1)).unwrap().wake().fire(&());
+    /// ```
     pub fn remove_done_callback(&mut self, cb: &DoneCallback<A>) -> usize {
         self.callbacks.remove(cb)
     }

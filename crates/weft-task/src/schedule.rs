@@ -16,6 +16,53 @@ use crate::task::Runnable;
 /// Implementors promise that [`registry`](Schedule::registry) returns the same
 /// registry every time it is called on one scheduler value (a task is removed
 /// from the registry it was inserted in, by the slot it got there).
+///
+/// # Example
+///
+/// A loop of one queue, run by hand: a woken task lands in the queue, and
+/// running what the queue holds polls it.
+///
+/// ```
+/// use std::collections::VecDeque;
+/// use std::sync::{Arc, Mutex};
+/// use weft_task::context::CallSoon;
+/// use weft_task::{CallExceptionHandler, Promise, Runnable, Schedule, Spawned, TaskRegistry};
+///
+/// #[derive(Clone)]
+/// struct Queue(Arc<(TaskRegistry, Mutex<VecDeque<Runnable>>)>);
+/// impl CallSoon for Queue {
+///     fn call_soon(&self, f: Box<dyn FnOnce() + Send>) {
+///         f()
+///     }
+/// }
+/// impl CallExceptionHandler for Queue {} // the default handler: logs
+/// // SAFETY: `registry` always returns the same registry.
+/// unsafe impl Schedule for Queue {
+///     fn schedule(&self, task: Runnable) {
+///         self.0 .1.lock().unwrap().push_back(task)
+///     }
+///     fn registry(&self) -> &TaskRegistry {
+///         &self.0 .0
+///     }
+/// }
+///
+/// let q = Queue(Arc::new((TaskRegistry::new(1), Mutex::new(VecDeque::new()))));
+/// let gate = Promise::<u8>::new();
+/// let wait = gate.clone();
+/// let here = std::panic::Location::caller();
+/// let Spawned::Ready(mut task, first) =
+///     weft_task::spawn(async move { wait.await.unwrap() + 1 }, q.clone(), here)
+/// else {
+///     unreachable!("the registry is open")
+/// };
+/// first.run(); // the first step: the task waits for the gate
+/// assert!(!task.done() && q.0 .1.lock().unwrap().is_empty());
+/// gate.set_result(41).unwrap(); // wakes the task: `schedule` queues it
+/// let next = q.0 .1.lock().unwrap().pop_front().unwrap();
+/// next.run();
+/// assert_eq!(task.result().unwrap().unwrap(), 42);
+/// assert!(q.registry().is_empty());
+/// ```
 pub unsafe trait Schedule: CallSoon + CallExceptionHandler + Send + Sync + 'static {
     /// A task became ready (woken): queue it. Called on whatever thread woke it.
     fn schedule(&self, task: Runnable);

@@ -338,14 +338,17 @@ impl TaskRef {
     /// Removes every registration of `cb`; returns how many there were.
     ///
     /// ```
-    /// weft::run(async {
+    /// // On one worker, busy with this task, `t` cannot run before it awaits.
+    /// let rt = weft::Builder::new().workers(1).build().unwrap();
+    /// rt.block_on(rt.spawn(async {
     ///     let t = weft::spawn(async {});
     ///     let cb = weft::DoneCallback::new(|_: &weft::TaskRef| unreachable!("removed"));
     ///     t.add_done_callback(cb.clone());
     ///     assert_eq!(t.remove_done_callback(&cb), 1);
     ///     assert_eq!(t.remove_done_callback(&cb), 0);
     ///     t.await.unwrap();
-    /// });
+    /// }))
+    /// .unwrap();
     /// ```
     pub fn remove_done_callback(&self, cb: &DoneCallback<TaskRef>) -> usize {
         let mut cold = self.raw.header().lock_cold();
@@ -636,6 +639,39 @@ impl<T> fmt::Debug for Task<T> {
 ///
 /// Loops get `Runnable`s from [`Schedule::schedule`](crate::Schedule::schedule)
 /// and from spawning.
+///
+/// ```
+/// # use std::collections::VecDeque;
+/// # use std::sync::{Arc, Mutex};
+/// # use weft_task::context::CallSoon;
+/// # use weft_task::{CallExceptionHandler, Runnable, Schedule, Spawned, Task, TaskRegistry};
+/// # /// A loop of one queue, run by hand.
+/// # #[derive(Clone)]
+/// # struct Queue(Arc<(TaskRegistry, Mutex<VecDeque<Runnable>>)>);
+/// # impl CallSoon for Queue {
+/// #     fn call_soon(&self, f: Box<dyn FnOnce() + Send>) { f() }
+/// # }
+/// # impl CallExceptionHandler for Queue {}
+/// # // SAFETY: `registry` always returns the same registry.
+/// # unsafe impl Schedule for Queue {
+/// #     fn schedule(&self, task: Runnable) { self.0 .1.lock().unwrap().push_back(task) }
+/// #     fn registry(&self) -> &TaskRegistry { &self.0 .0 }
+/// # }
+/// # /// Spawns `f` on `s`: its handle and first `Runnable`.
+/// # fn spawn<S: Schedule + Clone, F: std::future::Future<Output = ()> + Send + 'static>(s: &S, f: F) -> (Task<()>, Runnable) {
+/// #     match weft_task::spawn(f, s.clone(), std::panic::Location::caller()) {
+/// #         Spawned::Ready(task, first) => (task, first),
+/// #         Spawned::Refused(_) => panic!("the registry is closed"),
+/// #     }
+/// # }
+/// # let q = Queue(Arc::new((TaskRegistry::new(1), Mutex::new(VecDeque::new()))));
+/// // Scheduled by hand: a loop of one queue (hidden above).
+/// let (task, first) = spawn(&q, async {});
+/// assert_eq!(first.id(), task.id());
+/// assert!(!task.done(), "spawning does not poll it");
+/// first.run();
+/// assert!(task.done());
+/// ```
 pub struct Runnable {
     raw: RawTask,
 }
@@ -653,6 +689,51 @@ impl Runnable {
     }
 
     /// Polls the task once (or delivers its cancellation).
+    ///
+    /// ```
+    /// # use std::collections::VecDeque;
+    /// # use std::sync::{Arc, Mutex};
+    /// # use weft_task::context::CallSoon;
+    /// # use weft_task::{CallExceptionHandler, Runnable, Schedule, Spawned, Task, TaskRegistry};
+    /// # /// A loop of one queue, run by hand.
+    /// # #[derive(Clone)]
+    /// # struct Queue(Arc<(TaskRegistry, Mutex<VecDeque<Runnable>>)>);
+    /// # impl CallSoon for Queue {
+    /// #     fn call_soon(&self, f: Box<dyn FnOnce() + Send>) { f() }
+    /// # }
+    /// # impl CallExceptionHandler for Queue {}
+    /// # // SAFETY: `registry` always returns the same registry.
+    /// # unsafe impl Schedule for Queue {
+    /// #     fn schedule(&self, task: Runnable) { self.0 .1.lock().unwrap().push_back(task) }
+    /// #     fn registry(&self) -> &TaskRegistry { &self.0 .0 }
+    /// # }
+    /// # /// Spawns `f` on `s`: its handle and first `Runnable`.
+    /// # fn spawn<S: Schedule + Clone, F: std::future::Future<Output = ()> + Send + 'static>(s: &S, f: F) -> (Task<()>, Runnable) {
+    /// #     match weft_task::spawn(f, s.clone(), std::panic::Location::caller()) {
+    /// #         Spawned::Ready(task, first) => (task, first),
+    /// #         Spawned::Refused(_) => panic!("the registry is closed"),
+    /// #     }
+    /// # }
+    /// # let q = Queue(Arc::new((TaskRegistry::new(1), Mutex::new(VecDeque::new()))));
+    /// use std::future::poll_fn;
+    /// use std::task::Poll;
+    ///
+    /// // A task that yields once: it wakes itself and returns `Pending`.
+    /// let mut yielded = false;
+    /// let (task, first) = spawn(&q, poll_fn(move |cx| {
+    ///     if yielded {
+    ///         return Poll::Ready(());
+    ///     }
+    ///     yielded = true;
+    ///     cx.waker().wake_by_ref();
+    ///     Poll::Pending
+    /// }));
+    /// first.run(); // one poll: the task is queued again
+    /// assert!(!task.done());
+    /// let again = q.0 .1.lock().unwrap().pop_front().unwrap();
+    /// again.run();
+    /// assert!(task.done());
+    /// ```
     pub fn run(self) {
         let raw = self.raw;
         std::mem::forget(self);
@@ -683,6 +764,36 @@ impl Runnable {
     }
 
     /// The task's id.
+    ///
+    /// ```
+    /// # use std::collections::VecDeque;
+    /// # use std::sync::{Arc, Mutex};
+    /// # use weft_task::context::CallSoon;
+    /// # use weft_task::{CallExceptionHandler, Runnable, Schedule, Spawned, Task, TaskRegistry};
+    /// # /// A loop of one queue, run by hand.
+    /// # #[derive(Clone)]
+    /// # struct Queue(Arc<(TaskRegistry, Mutex<VecDeque<Runnable>>)>);
+    /// # impl CallSoon for Queue {
+    /// #     fn call_soon(&self, f: Box<dyn FnOnce() + Send>) { f() }
+    /// # }
+    /// # impl CallExceptionHandler for Queue {}
+    /// # // SAFETY: `registry` always returns the same registry.
+    /// # unsafe impl Schedule for Queue {
+    /// #     fn schedule(&self, task: Runnable) { self.0 .1.lock().unwrap().push_back(task) }
+    /// #     fn registry(&self) -> &TaskRegistry { &self.0 .0 }
+    /// # }
+    /// # /// Spawns `f` on `s`: its handle and first `Runnable`.
+    /// # fn spawn<S: Schedule + Clone, F: std::future::Future<Output = ()> + Send + 'static>(s: &S, f: F) -> (Task<()>, Runnable) {
+    /// #     match weft_task::spawn(f, s.clone(), std::panic::Location::caller()) {
+    /// #         Spawned::Ready(task, first) => (task, first),
+    /// #         Spawned::Refused(_) => panic!("the registry is closed"),
+    /// #     }
+    /// # }
+    /// # let q = Queue(Arc::new((TaskRegistry::new(1), Mutex::new(VecDeque::new()))));
+    /// let (task, first) = spawn(&q, async {});
+    /// assert_eq!(first.id(), task.id());
+    /// first.run();
+    /// ```
     pub fn id(&self) -> TaskId {
         self.raw.header().id
     }
@@ -690,7 +801,41 @@ impl Runnable {
     /// Cancels the task without polling it again (its future is dropped here
     /// and it ends `Cancelled`), for work refused after a runtime closed. A
     /// task pinned to a loop (`local_owner() != 0`) is left alone: its future
+    /// Cancels the task without polling it again (its future is dropped here
+    /// and it ends `Cancelled`), for work refused after a runtime closed. A
+    /// task pinned to a loop (`local_owner() != 0`) is left alone: its future
     /// may only be dropped on its own thread; only this reference is released.
+    ///
+    /// ```
+    /// # use std::collections::VecDeque;
+    /// # use std::sync::{Arc, Mutex};
+    /// # use weft_task::context::CallSoon;
+    /// # use weft_task::{CallExceptionHandler, Runnable, Schedule, Spawned, Task, TaskRegistry};
+    /// # /// A loop of one queue, run by hand.
+    /// # #[derive(Clone)]
+    /// # struct Queue(Arc<(TaskRegistry, Mutex<VecDeque<Runnable>>)>);
+    /// # impl CallSoon for Queue {
+    /// #     fn call_soon(&self, f: Box<dyn FnOnce() + Send>) { f() }
+    /// # }
+    /// # impl CallExceptionHandler for Queue {}
+    /// # // SAFETY: `registry` always returns the same registry.
+    /// # unsafe impl Schedule for Queue {
+    /// #     fn schedule(&self, task: Runnable) { self.0 .1.lock().unwrap().push_back(task) }
+    /// #     fn registry(&self) -> &TaskRegistry { &self.0 .0 }
+    /// # }
+    /// # /// Spawns `f` on `s`: its handle and first `Runnable`.
+    /// # fn spawn<S: Schedule + Clone, F: std::future::Future<Output = ()> + Send + 'static>(s: &S, f: F) -> (Task<()>, Runnable) {
+    /// #     match weft_task::spawn(f, s.clone(), std::panic::Location::caller()) {
+    /// #         Spawned::Ready(task, first) => (task, first),
+    /// #         Spawned::Refused(_) => panic!("the registry is closed"),
+    /// #     }
+    /// # }
+    /// # let q = Queue(Arc::new((TaskRegistry::new(1), Mutex::new(VecDeque::new()))));
+    /// let (task, first) = spawn(&q, std::future::pending());
+    /// first.shutdown(); // never polled: its future is dropped here
+    /// assert!(task.cancelled());
+    /// assert!(q.registry().is_empty());
+    /// ```
     pub fn shutdown(self) {
         if self.local_owner() == 0 {
             // Holding the Runnable means nobody is polling the task (a queued
@@ -707,29 +852,240 @@ impl Runnable {
     /// # Safety
     ///
     /// The task's future and output must be `Send` (so this thread may drop
+    /// [`shutdown`](Self::shutdown) for a task pinned to a loop, from any
+    /// thread: for a pinned task whose loop ended before it ever ran (the
+    /// `Runnable` could not be delivered).
+    ///
+    /// ```
+    /// # use std::collections::VecDeque;
+    /// # use std::sync::{Arc, Mutex};
+    /// # use weft_task::context::CallSoon;
+    /// # use weft_task::{CallExceptionHandler, Runnable, Schedule, Spawned, Task, TaskRegistry};
+    /// # /// A loop of one queue, run by hand.
+    /// # #[derive(Clone)]
+    /// # struct Queue(Arc<(TaskRegistry, Mutex<VecDeque<Runnable>>)>);
+    /// # impl CallSoon for Queue {
+    /// #     fn call_soon(&self, f: Box<dyn FnOnce() + Send>) { f() }
+    /// # }
+    /// # impl CallExceptionHandler for Queue {}
+    /// # // SAFETY: `registry` always returns the same registry.
+    /// # unsafe impl Schedule for Queue {
+    /// #     fn schedule(&self, task: Runnable) { self.0 .1.lock().unwrap().push_back(task) }
+    /// #     fn registry(&self) -> &TaskRegistry { &self.0 .0 }
+    /// # }
+    /// # /// Spawns `f` on `s`: its handle and first `Runnable`.
+    /// # fn spawn<S: Schedule + Clone, F: std::future::Future<Output = ()> + Send + 'static>(s: &S, f: F) -> (Task<()>, Runnable) {
+    /// #     match weft_task::spawn(f, s.clone(), std::panic::Location::caller()) {
+    /// #         Spawned::Ready(task, first) => (task, first),
+    /// #         Spawned::Refused(_) => panic!("the registry is closed"),
+    /// #     }
+    /// # }
+    /// # let q = Queue(Arc::new((TaskRegistry::new(1), Mutex::new(VecDeque::new()))));
+    /// # /// The same queue, its tasks pinned to a loop keyed 1.
+    /// # #[derive(Clone)]
+    /// # struct Pinned(Queue);
+    /// # impl CallSoon for Pinned {
+    /// #     fn call_soon(&self, f: Box<dyn FnOnce() + Send>) { f() }
+    /// # }
+    /// # impl CallExceptionHandler for Pinned {}
+    /// # // SAFETY: `registry` always returns the same registry.
+    /// # unsafe impl Schedule for Pinned {
+    /// #     fn schedule(&self, task: Runnable) { self.0.schedule(task) }
+    /// #     fn registry(&self) -> &TaskRegistry { self.0.registry() }
+    /// #     fn local_owner(&self) -> usize { 1 }
+    /// # }
+    /// // A task pinned to a loop (the scheduler's `local_owner` is 1), whose
+    /// // loop is gone before the task ever ran.
+    /// let (task, first) = spawn(&Pinned(q.clone()), std::future::pending());
+    /// assert_eq!(first.local_owner(), 1);
+    /// // SAFETY: the future is `Send`, and `first` is the task's only `Runnable`.
+    /// unsafe { first.shutdown_pinned() };
+    /// assert!(task.cancelled());
+    /// ```
+    ///
+    /// # Safety
+    ///
+    /// The task's future and output must be `Send` (so this thread may drop
     /// them), and nothing else may run the task: this is its only `Runnable`.
     pub unsafe fn shutdown_pinned(self) {
         self.raw.shutdown();
     }
 
     /// The local-owner key given at spawn (0 for tasks any thread may run).
+    ///
+    /// ```
+    /// # use std::collections::VecDeque;
+    /// # use std::sync::{Arc, Mutex};
+    /// # use weft_task::context::CallSoon;
+    /// # use weft_task::{CallExceptionHandler, Runnable, Schedule, Spawned, Task, TaskRegistry};
+    /// # /// A loop of one queue, run by hand.
+    /// # #[derive(Clone)]
+    /// # struct Queue(Arc<(TaskRegistry, Mutex<VecDeque<Runnable>>)>);
+    /// # impl CallSoon for Queue {
+    /// #     fn call_soon(&self, f: Box<dyn FnOnce() + Send>) { f() }
+    /// # }
+    /// # impl CallExceptionHandler for Queue {}
+    /// # // SAFETY: `registry` always returns the same registry.
+    /// # unsafe impl Schedule for Queue {
+    /// #     fn schedule(&self, task: Runnable) { self.0 .1.lock().unwrap().push_back(task) }
+    /// #     fn registry(&self) -> &TaskRegistry { &self.0 .0 }
+    /// # }
+    /// # /// Spawns `f` on `s`: its handle and first `Runnable`.
+    /// # fn spawn<S: Schedule + Clone, F: std::future::Future<Output = ()> + Send + 'static>(s: &S, f: F) -> (Task<()>, Runnable) {
+    /// #     match weft_task::spawn(f, s.clone(), std::panic::Location::caller()) {
+    /// #         Spawned::Ready(task, first) => (task, first),
+    /// #         Spawned::Refused(_) => panic!("the registry is closed"),
+    /// #     }
+    /// # }
+    /// # let q = Queue(Arc::new((TaskRegistry::new(1), Mutex::new(VecDeque::new()))));
+    /// # /// The same queue, its tasks pinned to a loop keyed 1.
+    /// # #[derive(Clone)]
+    /// # struct Pinned(Queue);
+    /// # impl CallSoon for Pinned {
+    /// #     fn call_soon(&self, f: Box<dyn FnOnce() + Send>) { f() }
+    /// # }
+    /// # impl CallExceptionHandler for Pinned {}
+    /// # // SAFETY: `registry` always returns the same registry.
+    /// # unsafe impl Schedule for Pinned {
+    /// #     fn schedule(&self, task: Runnable) { self.0.schedule(task) }
+    /// #     fn registry(&self) -> &TaskRegistry { self.0.registry() }
+    /// #     fn local_owner(&self) -> usize { 1 }
+    /// # }
+    /// let (_free, first) = spawn(&q, async {});
+    /// assert_eq!(first.local_owner(), 0, "any thread may run it");
+    /// first.run();
+    /// let (_pinned, first) = spawn(&Pinned(q.clone()), async {});
+    /// assert_eq!(first.local_owner(), 1, "only loop 1 may run it");
+    /// first.run();
+    /// ```
     pub fn local_owner(&self) -> usize {
         self.raw.local_owner()
     }
 
     /// A type-erased handle to the task.
+    ///
+    /// ```
+    /// # use std::collections::VecDeque;
+    /// # use std::sync::{Arc, Mutex};
+    /// # use weft_task::context::CallSoon;
+    /// # use weft_task::{CallExceptionHandler, Runnable, Schedule, Spawned, Task, TaskRegistry};
+    /// # /// A loop of one queue, run by hand.
+    /// # #[derive(Clone)]
+    /// # struct Queue(Arc<(TaskRegistry, Mutex<VecDeque<Runnable>>)>);
+    /// # impl CallSoon for Queue {
+    /// #     fn call_soon(&self, f: Box<dyn FnOnce() + Send>) { f() }
+    /// # }
+    /// # impl CallExceptionHandler for Queue {}
+    /// # // SAFETY: `registry` always returns the same registry.
+    /// # unsafe impl Schedule for Queue {
+    /// #     fn schedule(&self, task: Runnable) { self.0 .1.lock().unwrap().push_back(task) }
+    /// #     fn registry(&self) -> &TaskRegistry { &self.0 .0 }
+    /// # }
+    /// # /// Spawns `f` on `s`: its handle and first `Runnable`.
+    /// # fn spawn<S: Schedule + Clone, F: std::future::Future<Output = ()> + Send + 'static>(s: &S, f: F) -> (Task<()>, Runnable) {
+    /// #     match weft_task::spawn(f, s.clone(), std::panic::Location::caller()) {
+    /// #         Spawned::Ready(task, first) => (task, first),
+    /// #         Spawned::Refused(_) => panic!("the registry is closed"),
+    /// #     }
+    /// # }
+    /// # let q = Queue(Arc::new((TaskRegistry::new(1), Mutex::new(VecDeque::new()))));
+    /// let (task, first) = spawn(&q, async {});
+    /// let seen = first.task_ref();
+    /// assert_eq!(seen, task.task_ref());
+    /// first.run();
+    /// assert!(seen.done(), "the handle outlives the Runnable");
+    /// ```
     pub fn task_ref(&self) -> TaskRef {
         TaskRef::from_raw_inc(self.raw)
     }
 
     /// Turns the runnable into a raw pointer, e.g. to store it in a lock-free
+    /// Turns the runnable into a raw pointer, e.g. to store it in a lock-free
     /// slot. [`from_raw_ptr`](Self::from_raw_ptr) gives it back.
+    ///
+    /// ```
+    /// # use std::collections::VecDeque;
+    /// # use std::sync::{Arc, Mutex};
+    /// # use weft_task::context::CallSoon;
+    /// # use weft_task::{CallExceptionHandler, Runnable, Schedule, Spawned, Task, TaskRegistry};
+    /// # /// A loop of one queue, run by hand.
+    /// # #[derive(Clone)]
+    /// # struct Queue(Arc<(TaskRegistry, Mutex<VecDeque<Runnable>>)>);
+    /// # impl CallSoon for Queue {
+    /// #     fn call_soon(&self, f: Box<dyn FnOnce() + Send>) { f() }
+    /// # }
+    /// # impl CallExceptionHandler for Queue {}
+    /// # // SAFETY: `registry` always returns the same registry.
+    /// # unsafe impl Schedule for Queue {
+    /// #     fn schedule(&self, task: Runnable) { self.0 .1.lock().unwrap().push_back(task) }
+    /// #     fn registry(&self) -> &TaskRegistry { &self.0 .0 }
+    /// # }
+    /// # /// Spawns `f` on `s`: its handle and first `Runnable`.
+    /// # fn spawn<S: Schedule + Clone, F: std::future::Future<Output = ()> + Send + 'static>(s: &S, f: F) -> (Task<()>, Runnable) {
+    /// #     match weft_task::spawn(f, s.clone(), std::panic::Location::caller()) {
+    /// #         Spawned::Ready(task, first) => (task, first),
+    /// #         Spawned::Refused(_) => panic!("the registry is closed"),
+    /// #     }
+    /// # }
+    /// # let q = Queue(Arc::new((TaskRegistry::new(1), Mutex::new(VecDeque::new()))));
+    /// use std::ptr::{null_mut, NonNull};
+    /// use std::sync::atomic::{AtomicPtr, Ordering};
+    ///
+    /// let (task, first) = spawn(&q, async {});
+    /// let id = first.id();
+    /// // Parked in a lock-free slot as a plain pointer...
+    /// let slot = AtomicPtr::new(first.into_raw_ptr().as_ptr());
+    /// // ...and taken back out of it, once.
+    /// let ptr = NonNull::new(slot.swap(null_mut(), Ordering::AcqRel)).unwrap();
+    /// // SAFETY: `ptr` came from `into_raw_ptr`, and the swap took it out once.
+    /// let back = unsafe { Runnable::from_raw_ptr(ptr) };
+    /// assert_eq!(back.id(), id);
+    /// back.run();
+    /// assert!(task.done());
+    /// ```
     pub fn into_raw_ptr(self) -> NonNull<()> {
         let ptr = self.raw.header_ptr().cast();
         std::mem::forget(self);
         ptr
     }
 
+    /// The runnable a pointer from [`into_raw_ptr`](Self::into_raw_ptr)
+    /// stands for.
+    ///
+    /// ```
+    /// # use std::collections::VecDeque;
+    /// # use std::sync::{Arc, Mutex};
+    /// # use weft_task::context::CallSoon;
+    /// # use weft_task::{CallExceptionHandler, Runnable, Schedule, Spawned, Task, TaskRegistry};
+    /// # /// A loop of one queue, run by hand.
+    /// # #[derive(Clone)]
+    /// # struct Queue(Arc<(TaskRegistry, Mutex<VecDeque<Runnable>>)>);
+    /// # impl CallSoon for Queue {
+    /// #     fn call_soon(&self, f: Box<dyn FnOnce() + Send>) { f() }
+    /// # }
+    /// # impl CallExceptionHandler for Queue {}
+    /// # // SAFETY: `registry` always returns the same registry.
+    /// # unsafe impl Schedule for Queue {
+    /// #     fn schedule(&self, task: Runnable) { self.0 .1.lock().unwrap().push_back(task) }
+    /// #     fn registry(&self) -> &TaskRegistry { &self.0 .0 }
+    /// # }
+    /// # /// Spawns `f` on `s`: its handle and first `Runnable`.
+    /// # fn spawn<S: Schedule + Clone, F: std::future::Future<Output = ()> + Send + 'static>(s: &S, f: F) -> (Task<()>, Runnable) {
+    /// #     match weft_task::spawn(f, s.clone(), std::panic::Location::caller()) {
+    /// #         Spawned::Ready(task, first) => (task, first),
+    /// #         Spawned::Refused(_) => panic!("the registry is closed"),
+    /// #     }
+    /// # }
+    /// # let q = Queue(Arc::new((TaskRegistry::new(1), Mutex::new(VecDeque::new()))));
+    /// let (task, first) = spawn(&q, async {});
+    /// let ptr = first.into_raw_ptr();
+    /// // SAFETY: `ptr` came from `into_raw_ptr`, and is used once.
+    /// let first = unsafe { Runnable::from_raw_ptr(ptr) };
+    /// assert_eq!(first.id(), task.id());
+    /// first.run();
+    /// assert!(task.done());
+    /// ```
+    ///
     /// # Safety
     ///
     /// `ptr` must come from [`into_raw_ptr`](Self::into_raw_ptr), and be used once.

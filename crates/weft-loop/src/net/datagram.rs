@@ -8,19 +8,21 @@
 /// having std's `recv_from`, `send`, `recv`, `local_addr` and `peer_addr`
 /// with addresses of type `$addr`, defined in the calling module: the async
 /// and poll forms of `recv_from`, `send` and `recv`, and the two addresses.
-/// `$example` is a doc example of the connected `send` / `recv`.
+/// `$connected` is a doc example of the connected `send` / `recv` (async and
+/// poll forms) and `peer_addr`; `$unconnected` one of `recv_from` (both
+/// forms) and `local_addr`.
 macro_rules! datagram_io {
-    ($socket:ident, $addr:ty, $example:literal) => {
+    ($socket:ident, $addr:ty, $connected:literal, $unconnected:literal) => {
         impl $socket {
             /// Receives one datagram: its length and sender. A datagram
             /// longer than `buf` is truncated.
-            #[doc = concat!("See [`", stringify!($socket), "`] for an example.")]
+            #[doc = $unconnected]
             pub async fn recv_from(&self, buf: &mut [u8]) -> ::std::io::Result<(usize, $addr)> {
                 ::std::future::poll_fn(|cx| self.poll_recv_from(cx, buf)).await
             }
 
             /// Polls [`recv_from`](Self::recv_from).
-            #[doc = concat!("See [`", stringify!($socket), "`] for an example.")]
+            #[doc = $unconnected]
             pub fn poll_recv_from(
                 &self,
                 cx: &mut ::std::task::Context<'_>,
@@ -31,12 +33,13 @@ macro_rules! datagram_io {
             }
 
             /// Sends one datagram to the connected peer.
-            #[doc = $example]
+            #[doc = $connected]
             pub async fn send(&self, buf: &[u8]) -> ::std::io::Result<usize> {
                 ::std::future::poll_fn(|cx| self.poll_send(cx, buf)).await
             }
 
-            /// Polls [`send`](Self::send); see there for an example.
+            /// Polls [`send`](Self::send).
+            #[doc = $connected]
             pub fn poll_send(
                 &self,
                 cx: &mut ::std::task::Context<'_>,
@@ -47,12 +50,13 @@ macro_rules! datagram_io {
             }
 
             /// Receives one datagram from the connected peer.
-            #[doc = $example]
+            #[doc = $connected]
             pub async fn recv(&self, buf: &mut [u8]) -> ::std::io::Result<usize> {
                 ::std::future::poll_fn(|cx| self.poll_recv(cx, buf)).await
             }
 
-            /// Polls [`recv`](Self::recv); see there for an example.
+            /// Polls [`recv`](Self::recv).
+            #[doc = $connected]
             pub fn poll_recv(
                 &self,
                 cx: &mut ::std::task::Context<'_>,
@@ -63,13 +67,13 @@ macro_rules! datagram_io {
             }
 
             /// The local address.
-            #[doc = concat!("See [`", stringify!($socket), "`] for an example.")]
+            #[doc = $unconnected]
             pub fn local_addr(&self) -> ::std::io::Result<$addr> {
                 self.io.get().local_addr()
             }
 
             /// The connected peer's address (an error if not connected).
-            #[doc = $example]
+            #[doc = $connected]
             pub fn peer_addr(&self) -> ::std::io::Result<$addr> {
                 self.io.get().peer_addr()
             }

@@ -136,6 +136,7 @@ datagram_io!(
     SocketAddr,
     r#"
 ```
+use std::future::poll_fn;
 use weft::net::UdpSocket;
 
 weft::run(async {
@@ -148,6 +149,31 @@ weft::run(async {
     let mut buf = [0; 8];
     let n = b.recv(&mut buf).await.unwrap();
     assert_eq!(&buf[..n], b"ping");
+    // The poll forms, for futures written by hand.
+    poll_fn(|cx| b.poll_send(cx, b"pong")).await.unwrap();
+    let n = poll_fn(|cx| a.poll_recv(cx, &mut buf)).await.unwrap();
+    assert_eq!(&buf[..n], b"pong");
+});
+```
+"#,
+    r#"
+```
+use std::future::poll_fn;
+use weft::net::UdpSocket;
+
+weft::run(async {
+    let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (from_a, to_b) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+    assert!(to_b.ip().is_loopback() && to_b.port() != 0);
+    a.send_to(b"one", to_b).await.unwrap();
+    a.send_to(b"two", to_b).await.unwrap();
+    let mut buf = [0; 8];
+    let (n, from) = b.recv_from(&mut buf).await.unwrap();
+    assert_eq!((&buf[..n], from), (&b"one"[..], from_a));
+    // The poll form, for futures written by hand.
+    let (n, from) = poll_fn(|cx| b.poll_recv_from(cx, &mut buf)).await.unwrap();
+    assert_eq!((&buf[..n], from), (&b"two"[..], from_a));
 });
 ```
 "#

@@ -933,6 +933,8 @@ datagram_io!(
     SocketAddr,
     r#"
 ```
+use std::future::poll_fn;
+
 let path = std::env::temp_dir().join(format!("weft-doc-dgram-peer-{}.sock", std::process::id()));
 weft::run(async {
     let server = weft::net::UnixDatagram::bind(&path).unwrap();
@@ -943,8 +945,38 @@ weft::run(async {
     let mut buf = [0; 8];
     let n = server.recv(&mut buf).await.unwrap();
     assert_eq!(&buf[..n], b"hi");
+    // The poll forms, for futures written by hand.
+    poll_fn(|cx| client.poll_send(cx, b"again")).await.unwrap();
+    let n = poll_fn(|cx| server.poll_recv(cx, &mut buf)).await.unwrap();
+    assert_eq!(&buf[..n], b"again");
 });
 std::fs::remove_file(&path).unwrap();
+```
+"#,
+    r#"
+```
+use std::future::poll_fn;
+use weft::net::UnixDatagram;
+
+let dir = std::env::temp_dir();
+let id = std::process::id();
+let a_path = dir.join(format!("weft-doc-dgram-a-{id}.sock"));
+let b_path = dir.join(format!("weft-doc-dgram-b-{id}.sock"));
+weft::run(async {
+    let a = UnixDatagram::bind(&a_path).unwrap();
+    let b = UnixDatagram::bind(&b_path).unwrap();
+    assert_eq!(b.local_addr().unwrap().as_pathname(), Some(b_path.as_path()));
+    a.send_to(b"one", &b_path).await.unwrap();
+    a.send_to(b"two", &b_path).await.unwrap();
+    let mut buf = [0; 8];
+    let (n, from) = b.recv_from(&mut buf).await.unwrap();
+    assert_eq!((&buf[..n], from.as_pathname()), (&b"one"[..], Some(a_path.as_path())));
+    // The poll form, for futures written by hand.
+    let (n, from) = poll_fn(|cx| b.poll_recv_from(cx, &mut buf)).await.unwrap();
+    assert_eq!((&buf[..n], from.as_pathname()), (&b"two"[..], Some(a_path.as_path())));
+});
+std::fs::remove_file(&a_path).unwrap();
+std::fs::remove_file(&b_path).unwrap();
 ```
 "#
 );
