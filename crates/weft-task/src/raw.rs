@@ -511,10 +511,10 @@ unsafe fn poll_future<F: Future, S>(cell: &Cell<F, S>, ptr: NonNull<Header>) -> 
         })
     });
     let intercepting = context::take_intercept_count();
-    // SAFETY: RUNNING is ours.
-    cell.header
-        .intercept_depth
-        .with_mut(|d| unsafe { *d = intercepting });
+    cell.header.intercept_depth.with_mut(|d| {
+        // SAFETY: RUNNING is ours.
+        unsafe { *d = intercepting }
+    });
     let output = match result {
         Ok(Poll::Pending) => {
             // SAFETY: RUNNING is ours.
@@ -527,9 +527,10 @@ unsafe fn poll_future<F: Future, S>(cell: &Cell<F, S>, ptr: NonNull<Header>) -> 
     // Finished (or panicked): drop the future now, still inside the task's
     // context. A panicking destructor becomes the task's error.
     let dropped = catch_panic(|| {
-        // SAFETY: RUNNING gives exclusive access to the stage.
-        cell.stage
-            .with_mut(|stage| unsafe { *stage = Stage::Consumed })
+        cell.stage.with_mut(|stage| {
+            // SAFETY: RUNNING gives exclusive access to the stage.
+            unsafe { *stage = Stage::Consumed }
+        })
     });
     // SAFETY: RUNNING is ours.
     unsafe { leave_task_context(&cell.header, scope) };
@@ -566,9 +567,10 @@ unsafe fn drop_future<F: Future, S>(
     // SAFETY: RUNNING is ours (for this and the leave below).
     let scope = unsafe { enter_task_context(&cell.header) };
     let result = catch_panic(|| {
-        // SAFETY: RUNNING gives exclusive access to the stage.
-        cell.stage
-            .with_mut(|stage| unsafe { *stage = Stage::Consumed })
+        cell.stage.with_mut(|stage| {
+            // SAFETY: RUNNING gives exclusive access to the stage.
+            unsafe { *stage = Stage::Consumed }
+        })
     });
     let drains = delivery.finish();
     // SAFETY: RUNNING is ours.
@@ -683,16 +685,20 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
     // Leave the registry first, so that whoever sees the task complete (the
     // joiner, woken below) no longer counts it as live.
     let released = cell.scheduler.registry().remove(RawTask::from_header(ptr));
-    // SAFETY: RUNNING is ours; the output is written before COMPLETE is published.
-    cell.stage
-        .with_mut(|stage| unsafe { *stage = Stage::Finished(output) });
+    cell.stage.with_mut(|stage| {
+        // SAFETY: RUNNING is ours; the output is written before COMPLETE is
+        // published.
+        unsafe { *stage = Stage::Finished(output) }
+    });
     let snapshot = header.state.to_complete(outcome);
     if !snapshot.is_join_interested() {
         // Nobody will read it: drop it here, guarding against a panicking drop.
         run_reporting("a task's output, dropped unread,", || {
-            // SAFETY: COMPLETE without JOIN_INTEREST: the runner owns the output.
-            cell.stage
-                .with_mut(|stage| unsafe { *stage = Stage::Consumed })
+            cell.stage.with_mut(|stage| {
+                // SAFETY: COMPLETE without JOIN_INTEREST: the runner owns the
+                // output.
+                unsafe { *stage = Stage::Consumed }
+            })
         });
     } else if snapshot.is_join_waker_set() {
         header.join_waker.with(|w| {
@@ -905,17 +911,18 @@ unsafe fn drop_output<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     match crate::dealloc::enter() {
         Some(outermost) => {
             run_reporting("a task's output, dropped with its handle,", || {
-                // SAFETY: as above.
-                cell.stage
-                    .with_mut(|stage| unsafe { *stage = Stage::Consumed })
+                cell.stage.with_mut(|stage| {
+                    // SAFETY: as above.
+                    unsafe { *stage = Stage::Consumed }
+                })
             });
             drop(outermost);
         }
         None => {
-            // SAFETY: as above.
-            let taken = cell
-                .stage
-                .with_mut(|stage| unsafe { std::mem::replace(&mut *stage, Stage::Consumed) });
+            let taken = cell.stage.with_mut(|stage| {
+                // SAFETY: as above.
+                unsafe { std::mem::replace(&mut *stage, Stage::Consumed) }
+            });
             if let Stage::Finished(output) = taken {
                 let boxed = NonNull::from(Box::leak(Box::new(output))).cast();
                 // SAFETY: `enter` said a free runs on this thread; the box
