@@ -556,7 +556,7 @@ fn locks_and_queues_show_as_described_targets() {
     });
 }
 
-/// Lock waits share one target per kind and thread (`DescribedWait::pending_kind`):
+/// Lock waits share one `static` target per kind (`DescribedWait::pending_static`):
 /// a wait that completed forgets it at once, so its future, dropped later
 /// while another lock wait of the task pends, does not clear that one's
 /// record.

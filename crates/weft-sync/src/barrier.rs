@@ -17,7 +17,10 @@ use std::task::{Context, Poll};
 
 use crate::error::{BrokenBarrierError, ZeroPartiesError};
 use crate::waitlist::{Left, Locked, WaitList, Waiter};
-use weft_task::awaiting::DescribedWait;
+use weft_task::awaiting::{Described, DescribedWait};
+
+/// What a task dump shows a task waiting at the barrier.
+static BARRIER_WAIT: Described = Described::of_kind("barrier");
 
 /// What the list's lock guards besides the queue.
 #[derive(Debug)]
@@ -265,7 +268,7 @@ impl Future for BarrierWait<'_> {
         if r.is_ready() {
             this.described.ready();
         } else if this.waiter.is_queued() {
-            this.described.pending_kind("barrier");
+            this.described.pending_static(&BARRIER_WAIT);
         }
         r
     }

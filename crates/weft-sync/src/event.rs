@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 use crate::loom::const_fn_unless_loom;
 use crate::loom::sync::{AtomicBool, Ordering};
 use crate::waitlist::{WaitList, Waiter};
-use weft_task::awaiting::DescribedWait;
+use weft_task::awaiting::{Described, DescribedWait};
+
+/// What a task dump shows a task waiting for the event to be set.
+static EVENT_WAIT: Described = Described::of_kind("event");
 
 /// asyncio's `Event`: a flag tasks (and threads) can wait for.
 ///
@@ -224,7 +227,7 @@ impl Future for EventWait<'_> {
         if r.is_ready() {
             this.described.ready();
         } else if this.waiter.is_queued() {
-            this.described.pending_kind("event");
+            this.described.pending_static(&EVENT_WAIT);
         }
         r
     }

@@ -15,6 +15,10 @@ use std::time::{Duration, Instant};
 use crate::error::{TimedOut, TryLockError};
 use crate::loom::const_fn_unless_loom;
 use crate::waitlist::{Acquiring, WaitList};
+use weft_task::awaiting::Described;
+
+/// What a task dump shows a task queued for the lock.
+static LOCK_WAIT: Described = Described::of_kind("lock");
 
 /// An async mutex: asyncio's `Lock`, holding the data it guards.
 ///
@@ -136,7 +140,7 @@ impl<T: ?Sized> Mutex<T> {
     pub fn lock(&self) -> Lock<'_, T> {
         Lock {
             mutex: self,
-            state: Acquiring::new(1, "lock"),
+            state: Acquiring::new(1, &LOCK_WAIT),
         }
     }
 
@@ -171,7 +175,7 @@ impl<T: ?Sized> Mutex<T> {
     pub fn lock_owned(self: Arc<Self>) -> LockOwned<T> {
         LockOwned {
             mutex: self,
-            state: Acquiring::new(1, "lock"),
+            state: Acquiring::new(1, &LOCK_WAIT),
         }
     }
 

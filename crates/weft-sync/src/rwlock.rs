@@ -15,6 +15,12 @@ use std::task::{Context, Poll};
 use crate::error::TryLockError;
 use crate::loom::const_fn_unless_loom;
 use crate::waitlist::{Acquiring, WaitList};
+use weft_task::awaiting::Described;
+
+/// What a task dump shows a task queued to read.
+static READ_WAIT: Described = Described::of_kind("rwlock read");
+/// What a task dump shows a task queued to write.
+static WRITE_WAIT: Described = Described::of_kind("rwlock write");
 
 /// The most readers at once (a writer takes this many units).
 const MAX_READS: usize = (u32::MAX >> 3) as usize;
@@ -113,7 +119,7 @@ impl<T: ?Sized> RwLock<T> {
     pub fn read(&self) -> Read<'_, T> {
         Read {
             lock: self,
-            state: Acquiring::new(1, "rwlock read"),
+            state: Acquiring::new(1, &READ_WAIT),
         }
     }
 
@@ -129,7 +135,7 @@ impl<T: ?Sized> RwLock<T> {
     pub fn write(&self) -> Write<'_, T> {
         Write {
             lock: self,
-            state: Acquiring::new(MAX_READS, "rwlock write"),
+            state: Acquiring::new(MAX_READS, &WRITE_WAIT),
         }
     }
 
@@ -176,7 +182,7 @@ impl<T: ?Sized> RwLock<T> {
     pub fn read_owned(self: Arc<Self>) -> ReadOwned<T> {
         ReadOwned {
             lock: self,
-            state: Acquiring::new(1, "rwlock read"),
+            state: Acquiring::new(1, &READ_WAIT),
         }
     }
 
@@ -194,7 +200,7 @@ impl<T: ?Sized> RwLock<T> {
     pub fn write_owned(self: Arc<Self>) -> WriteOwned<T> {
         WriteOwned {
             lock: self,
-            state: Acquiring::new(MAX_READS, "rwlock write"),
+            state: Acquiring::new(MAX_READS, &WRITE_WAIT),
         }
     }
 

@@ -13,6 +13,10 @@ use std::time::{Duration, Instant};
 use crate::error::{ReleaseError, TimedOut, TryAcquireError};
 use crate::loom::const_fn_unless_loom;
 use crate::waitlist::{Acquiring, Fail, WaitList, MAX_UNITS};
+use weft_task::awaiting::Described;
+
+/// What a task dump shows a task queued for permits.
+static PERMITS_WAIT: Described = Described::of_kind("semaphore");
 
 /// asyncio's `Semaphore`: a count of permits; [`acquire`](Self::acquire)
 /// waits for one (FIFO) and returns a [`SemaphorePermit`] that gives it back
@@ -152,7 +156,7 @@ impl Semaphore {
     pub fn acquire_many(&self, n: usize) -> Acquire<'_> {
         Acquire {
             sem: self,
-            state: Acquiring::new(n, "semaphore"),
+            state: Acquiring::new(n, &PERMITS_WAIT),
         }
     }
 
@@ -212,7 +216,7 @@ impl Semaphore {
     pub fn acquire_many_owned(self: Arc<Self>, n: usize) -> AcquireOwned {
         AcquireOwned {
             sem: self,
-            state: Acquiring::new(n, "semaphore"),
+            state: Acquiring::new(n, &PERMITS_WAIT),
         }
     }
 

@@ -183,7 +183,7 @@ use std::time::Instant;
 
 use crate::loom::const_fn_unless_loom;
 use crate::loom::sync::{fence, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
-use weft_task::awaiting::DescribedWait;
+use weft_task::awaiting::{Described, DescribedWait};
 // Not the shim's: this `Arc` only keeps a slot's mailbox (a shim atomic,
 // which the models do explore) allocated while its owner holds a clone; its
 // count orders nothing the protocol relies on. loom's would report the
@@ -666,14 +666,15 @@ impl<S> WaitList<S> {
 pub(crate) struct Acquiring {
     waiter: Waiter,
     done: bool,
-    /// What a task dump shows the task awaiting while it is queued (`kind`).
-    kind: &'static str,
+    /// What a task dump shows the task awaiting while it is queued.
+    kind: &'static Described,
     described: DescribedWait,
 }
 
 impl Acquiring {
-    /// Not started, for `units` units of a primitive of `kind` (`"lock"`...).
-    pub(crate) const fn new(units: usize, kind: &'static str) -> Self {
+    /// Not started, for `units` units of a primitive whose waits a dump
+    /// shows as `kind` (`Described::of_kind("lock")`...).
+    pub(crate) const fn new(units: usize, kind: &'static Described) -> Self {
         Acquiring {
             waiter: Waiter::new(units),
             done: false,
@@ -710,7 +711,7 @@ impl Acquiring {
             self.done = true;
             self.described.ready();
         } else {
-            self.described.pending_kind(self.kind);
+            self.described.pending_static(self.kind);
         }
         r
     }
@@ -779,7 +780,7 @@ impl Acquiring {
         if let Some(t) = got {
             return self.finish_watch(t);
         }
-        self.described.pending_kind(self.kind);
+        self.described.pending_static(self.kind);
         Poll::Pending
     }
 

@@ -54,7 +54,6 @@ use crate::chain::{AwaitDescription, AwaitMark, AwaitTarget};
 use crate::context;
 use crate::error::Cancelled;
 use crate::header::{AwaitRecord, Awaiting, Header, RawTask, TaskRef};
-use std::cell::RefCell;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
@@ -286,6 +285,25 @@ fn header_of<'a>(task: NonNull<()>) -> &'a Header {
 pub struct Described(AwaitDescription);
 
 impl Described {
+    /// A target described by its kind alone, made at compile time: for a
+    /// `static` that every wait of that kind records
+    /// ([`DescribedWait::pending_static`]).
+    ///
+    /// ```
+    /// use weft_task::awaiting::Described;
+    /// use weft_task::chain::AwaitTarget;
+    ///
+    /// static PUT: Described = Described::of_kind("queue put");
+    /// assert_eq!(PUT.describe().kind, "queue put");
+    /// ```
+    pub const fn of_kind(kind: &'static str) -> Described {
+        Described(AwaitDescription {
+            kind,
+            detail: None,
+            tasks: Vec::new(),
+        })
+    }
+
     /// A target described as `description`.
     ///
     /// ```
@@ -312,13 +330,13 @@ impl AwaitTarget for Described {
 /// - the wait's own ([`pending`](Self::pending)), made at its first
 ///   `Pending` (one `Arc` per combinator call, none per poll) and kept for
 ///   the next (a stream's next item), described as it was made; or
-/// - shared by every wait of one kind on the thread
-///   ([`pending_kind`](Self::pending_kind)), for waits described by their
-///   kind alone (`"lock"`, `"queue put"`...): no allocation per wait. An
-///   `Arc` per wait was about 7% of `semaphore_contended`'s instructions
-///   (callgrind, in `malloc`/`free` alone). The thread's target is made the
-///   first time a wait of that kind pends there and lives as long as the
-///   thread; the record keeps its own reference, as with any target.
+/// - a `static` shared by every wait of one kind
+///   ([`pending_static`](Self::pending_static), [`Described::of_kind`]), for
+///   waits described by their kind alone (`"lock"`, `"queue put"`...): no
+///   allocation and no reference count per wait, since the target lives for
+///   ever. (An `Arc` per wait was about 7% of `semaphore_contended`'s
+///   instructions, in `malloc`/`free` alone; a target per thread and kind,
+///   counted, still cost two reference-count read-modify-writes a wait.)
 ///
 /// A wait records in one of the two ways, always the same (switching
 /// replaces what it holds: a new own target is made).
@@ -340,8 +358,9 @@ impl AwaitTarget for Described {
 /// let mut wait = DescribedWait::new();
 /// wait.pending(|| weft::AwaitDescription::new("gate")); // outside a task: records nothing
 /// wait.ready();
+/// static LOCK: weft_task::awaiting::Described = weft_task::awaiting::Described::of_kind("lock");
 /// let mut lock_wait = DescribedWait::new();
-/// lock_wait.pending_kind("lock"); // likewise
+/// lock_wait.pending_static(&LOCK); // likewise
 /// lock_wait.ready();
 /// ```
 #[derive(Default)]
@@ -357,35 +376,9 @@ enum WaitTarget {
     None,
     /// The wait's own target, kept once made.
     Own(Arc<Described>),
-    /// The address of the thread's shared target that the last `Pending`
+    /// The address of the shared `static` target that the last `Pending`
     /// recorded, until `ready`.
     Shared(usize),
-}
-
-/// Kinds a thread has made shared targets for: a handful (one per primitive
-/// and direction), so a short list searched by the kind's address (the same
-/// literal at two addresses only makes two targets of one description).
-type SharedTargets = Vec<(&'static str, Arc<Described>)>;
-
-thread_local! {
-    static SHARED_TARGETS: RefCell<SharedTargets> = const { RefCell::new(Vec::new()) };
-}
-
-/// Runs `f` on this thread's shared target of `kind` (made the first time).
-fn with_shared_target<R>(kind: &'static str, f: impl FnOnce(&Arc<Described>) -> R) -> R {
-    SHARED_TARGETS.with(|targets| {
-        {
-            // A shared borrow while `f` runs: what `f` may drop (a replaced
-            // record) never makes a target.
-            let targets = targets.borrow();
-            if let Some((_, target)) = targets.iter().find(|(k, _)| std::ptr::eq(*k, kind)) {
-                return f(target);
-            }
-        }
-        let target = Described::new(AwaitDescription::new(kind));
-        targets.borrow_mut().push((kind, target.clone()));
-        f(&target)
-    })
 }
 
 impl DescribedWait {
@@ -411,14 +404,15 @@ impl DescribedWait {
         }
     }
 
-    /// The wait returns `Pending` in a task's poll: records the thread's
-    /// target shared by the waits of `kind` (see the type's doc).
+    /// The wait returns `Pending` in a task's poll: records `target`, a
+    /// `static` shared by the waits of its kind (see the type's doc).
     ///
     /// ```
     /// use std::future::poll_fn;
     /// use std::task::Poll;
-    /// use weft_task::awaiting::DescribedWait;
+    /// use weft_task::awaiting::{Described, DescribedWait};
     ///
+    /// static LOCK: Described = Described::of_kind("lock");
     /// weft::run(async {
     ///     let mut wait = DescribedWait::new();
     ///     let mut polls = 0;
@@ -426,7 +420,7 @@ impl DescribedWait {
     ///     poll_fn(|cx| {
     ///         polls += 1;
     ///         if polls == 1 {
-    ///             wait.pending_kind("lock");
+    ///             wait.pending_static(&LOCK);
     ///             cx.waker().wake_by_ref();
     ///             return Poll::Pending;
     ///         }
@@ -437,14 +431,15 @@ impl DescribedWait {
     /// });
     /// ```
     #[inline]
-    pub fn pending_kind(&mut self, kind: &'static str) {
-        let Some(current) = context::current_poll() else {
+    pub fn pending_static(&mut self, target: &'static Described) {
+        let Some((task, poll)) = context::current_poll() else {
             return;
         };
-        let addr = with_shared_target(kind, |target| {
-            record_described_in(current, target);
-            Arc::as_ptr(target) as usize
-        });
+        let addr = target as *const Described as usize;
+        let header = header_of(task);
+        if must_replace(header, addr, poll, true) {
+            replace(header, poll, Awaiting::Static(target));
+        }
         self.target = WaitTarget::Shared(addr);
     }
 
@@ -483,26 +478,15 @@ impl std::fmt::Debug for DescribedWait {
 mod tests {
     use super::*;
 
-    /// One `&'static str` (one address), as a primitive's kind is.
-    static LOCK: &str = "lock";
-    static PUT: &str = "queue put";
+    static LOCK: Described = Described::of_kind("lock");
 
     #[test]
-    fn one_shared_target_per_kind_and_thread() {
-        let addr = |kind| with_shared_target(kind, |t| Arc::as_ptr(t) as usize);
-        let a = addr(LOCK);
-        assert_eq!(addr(LOCK), a);
-        assert_ne!(addr(PUT), a);
-        with_shared_target(PUT, |t| assert_eq!(t.describe().kind, "queue put"));
-        // Alive while the other thread's is: the addresses cannot coincide.
-        let mine = with_shared_target(LOCK, Arc::clone);
-        let other = std::thread::spawn(move || addr(LOCK)).join().unwrap();
-        assert_ne!(other, Arc::as_ptr(&mine) as usize);
-        // Outside a task nothing is recorded, nor remembered to forget.
+    fn a_static_wait_outside_a_task_records_and_remembers_nothing() {
         let mut w = DescribedWait::new();
-        w.pending_kind(LOCK);
+        w.pending_static(&LOCK);
         assert!(matches!(w.target, WaitTarget::None));
         w.ready();
         assert!(matches!(w.target, WaitTarget::None));
+        assert_eq!(LOCK.describe().kind, "lock");
     }
 }

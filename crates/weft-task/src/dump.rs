@@ -364,6 +364,7 @@ fn read_state_and_edge(raw: RawTask) -> (TaskState, Option<AwaitEdge>) {
     let edge = target.map(|t| match t {
         Awaiting::Task(t) => AwaitEdge::Task(t.id()),
         Awaiting::Other(o) => AwaitEdge::Target(o.describe()),
+        Awaiting::Static(d) => AwaitEdge::Target(d.describe()),
     });
     (TaskState::Waiting, edge)
 }

@@ -108,11 +108,14 @@ pub(crate) struct AwaitRecord {
     pub(crate) target: Option<Awaiting>,
 }
 
-/// A counted reference to what a task awaits.
+/// A reference to what a task awaits: counted, or to a `static` target.
 #[derive(Clone)]
 pub(crate) enum Awaiting {
     Task(TaskRef),
     Other(Arc<dyn AwaitTarget>),
+    /// A `static` target shared by every wait of one kind, only described:
+    /// nothing to count, nothing to cancel (`DescribedWait::pending_static`).
+    Static(&'static dyn AwaitTarget),
 }
 
 impl Awaiting {
@@ -121,6 +124,7 @@ impl Awaiting {
         match self {
             Awaiting::Task(t) => t.raw.header_ptr().as_ptr() as usize,
             Awaiting::Other(a) => Arc::as_ptr(a) as *const () as usize,
+            Awaiting::Static(d) => *d as *const dyn AwaitTarget as *const () as usize,
         }
     }
 
@@ -131,6 +135,8 @@ impl Awaiting {
                 t.raw.request_cancel(cancelled.message_arc());
             }
             Awaiting::Other(a) => a.cancel_awaited(cancelled),
+            // Only described: the wait is left when its future drops.
+            Awaiting::Static(_) => {}
         }
     }
 }

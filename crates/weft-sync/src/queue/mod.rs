@@ -181,6 +181,12 @@ use weft_task::coop::poll_proceed;
 use crate::loom::sync::{AtomicUsize, Ordering};
 use crate::waitlist::{Acquiring, Fail, WaitList, Waiter};
 use ring::Ring;
+use weft_task::awaiting::Described;
+
+/// What a task dump shows a task waiting for room to put.
+static PUT_WAIT: Described = Described::of_kind("queue put");
+/// What a task dump shows a task waiting for an item.
+static GET_WAIT: Described = Described::of_kind("queue get");
 
 /// A first-in, first-out queue (asyncio's `Queue`).
 ///
@@ -492,7 +498,7 @@ impl<S: Storage> GenericQueue<S> {
         Put {
             shared: &self.shared,
             item: Some(item),
-            state: Acquiring::new(1, "queue put"),
+            state: Acquiring::new(1, &PUT_WAIT),
         }
     }
 
@@ -515,7 +521,7 @@ impl<S: Storage> GenericQueue<S> {
     pub fn get(&self) -> Get<'_, S> {
         Get {
             shared: &self.shared,
-            state: Acquiring::new(1, "queue get"),
+            state: Acquiring::new(1, &GET_WAIT),
         }
     }
 
