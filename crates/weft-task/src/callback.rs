@@ -65,10 +65,21 @@ impl<A: ?Sized> DoneCallback<A> {
     /// later ones do nothing): for callers whose callbacks are `FnOnce`.
     ///
     /// ```
-    /// use weft::DoneCallback;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use weft_task::{DoneCallback, DoneCallbacks};
     ///
-    /// let cb = DoneCallback::once(|n: &u8| assert_eq!(*n, 1));
-    /// # let _ = cb;
+    /// let calls = Arc::new(AtomicUsize::new(0));
+    /// let c = calls.clone();
+    /// let cb = DoneCallback::once(move |n: &u8| {
+    ///     c.fetch_add(usize::from(*n), Ordering::SeqCst);
+    /// });
+    /// // The same callback registered twice, fired: `f` runs the first time only.
+    /// let mut list = DoneCallbacks::new();
+    /// list.push(cb.clone());
+    /// list.push(cb);
+    /// list.fire(&1);
+    /// assert_eq!(calls.load(Ordering::SeqCst), 1);
     /// ```
     pub fn once(f: impl FnOnce(&A) + Send + 'static) -> DoneCallback<A> {
         let f = Mutex::new(Some(f));
