@@ -165,11 +165,23 @@ pub fn record_described(target: &Arc<Described>) {
 /// [`record_described`] in the poll `(task, poll)` that the caller has read
 /// from the context.
 #[inline]
-fn record_described_in((task, poll): (NonNull<()>, u32), target: &Arc<Described>) {
+fn record_described_in(current: (NonNull<()>, u32), target: &Arc<Described>) {
     let addr = Arc::as_ptr(target) as *const () as usize;
+    record_described_at(current, addr, || Awaiting::Other(target.clone()));
+}
+
+/// Records the described target at `addr` (made by `make` if the record
+/// must change) in the poll `(task, poll)`, unless a leaf recorded another
+/// target in this poll.
+#[inline]
+fn record_described_at(
+    (task, poll): (NonNull<()>, u32),
+    addr: usize,
+    make: impl FnOnce() -> Awaiting,
+) {
     let header = header_of(task);
     if must_replace(header, addr, poll, true) {
-        replace(header, poll, Awaiting::Other(target.clone()));
+        replace(header, poll, make());
     }
 }
 
@@ -376,9 +388,9 @@ enum WaitTarget {
     None,
     /// The wait's own target, kept once made.
     Own(Arc<Described>),
-    /// The address of the shared `static` target that the last `Pending`
-    /// recorded, until `ready`.
-    Shared(usize),
+    /// The shared `static` target that the last `Pending` recorded, until
+    /// `ready`.
+    Static(&'static Described),
 }
 
 impl DescribedWait {
@@ -432,27 +444,24 @@ impl DescribedWait {
     /// ```
     #[inline]
     pub fn pending_static(&mut self, target: &'static Described) {
-        let Some((task, poll)) = context::current_poll() else {
+        let Some(current) = context::current_poll() else {
             return;
         };
         let addr = target as *const Described as usize;
-        let header = header_of(task);
-        if must_replace(header, addr, poll, true) {
-            replace(header, poll, Awaiting::Static(target));
-        }
-        self.target = WaitTarget::Shared(addr);
+        record_described_at(current, addr, || Awaiting::Static(target));
+        self.target = WaitTarget::Static(target);
     }
 
     /// The wait is ready (or dropped): the task awaits it no more. An own
-    /// target is kept for the next `Pending`; a shared one is let go.
+    /// target is kept for the next `Pending`; a static one is let go.
     #[inline]
     pub fn ready(&mut self) {
         let addr = match self.target {
             WaitTarget::None => return,
             WaitTarget::Own(ref target) => Arc::as_ptr(target) as usize,
-            WaitTarget::Shared(addr) => {
+            WaitTarget::Static(target) => {
                 self.target = WaitTarget::None;
-                addr
+                target as *const Described as usize
             }
         };
         forget(addr as *const ());
