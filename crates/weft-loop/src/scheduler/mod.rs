@@ -36,17 +36,9 @@
 //! (the cheapest place for a chain of hand-offs, one runnable task at a
 //! time): `Builder::workers(1)` and `block_on` run exactly FIFO.
 //!
-//! Stealable work pushed to a worker's deque wakes a sibling to steal
+//! Stealable work pushed to a worker's own queues wakes a sibling to steal
 //! (`notify_one`, skipped when the runtime has one worker: that worker is
-//! this one, awake); work pushed to the injector always does. A task that
-//! goes into an empty LIFO slot wakes nobody, as in tokio: the slot's owner
-//! is the thread pushing, awake, and its next tick takes the slot, so a
-//! sibling woken for it would mostly find nothing to steal, and one that did
-//! steal it would move a hand-off (a woken waiter, a spawned child) away from
-//! the caches that hold its data. A task the slot displaces goes to the deque
-//! and wakes a sibling as any deque push does. A sibling already searching
-//! still takes a slot's task on its second pass (`worker.rs`), so a step that
-//! runs long does not strand it while a sibling looks for work. `park.rs`
+//! this one, awake); work pushed to the injector always does. `park.rs`
 //! explains why that loses no wake-up. Work injected after shutdown is
 //! cancelled at once (`Shared::inject`).
 
@@ -86,12 +78,14 @@ impl Loop {
             debug_assert!(displaced.is_none(), "only this worker fills its slot");
             return None;
         }
-        // The slot is ours to run next: only a displaced task, now in the
-        // deque, is work for a sibling (module header).
         if let Some(displaced) = slot.push(task) {
             w.push(displaced);
-            self.notify_siblings();
         }
+        // Even for an empty slot: if this step blocks its thread, the sibling
+        // woken here steals the slot on its second pass, where tokio's slot
+        // waits behind the blocked step (tokio#4941, `tests/loop_stranding.rs`;
+        // skipping it is in docs/benchmarks.md's "Tried and dropped").
+        self.notify_siblings();
         None
     }
 
