@@ -166,8 +166,7 @@ pub fn record_described(target: &Arc<Described>) {
 /// from the context.
 #[inline]
 fn record_described_in(current: (NonNull<()>, u32), target: &Arc<Described>) {
-    let addr = Arc::as_ptr(target) as *const () as usize;
-    record_described_at(current, addr, || Awaiting::Other(target.clone()));
+    record_described_at(current, target.addr(), || Awaiting::Other(target.clone()));
 }
 
 /// Records the described target at `addr` (made by `make` if the record
@@ -325,6 +324,12 @@ impl Described {
     pub fn new(description: AwaitDescription) -> Arc<Described> {
         Arc::new(Described(description))
     }
+
+    /// Its address: its identity in an await record, whether it is shared
+    /// (`Arc`) or `static`.
+    fn addr(&self) -> usize {
+        self as *const Described as usize
+    }
 }
 
 impl AwaitTarget for Described {
@@ -447,8 +452,7 @@ impl DescribedWait {
         let Some(current) = context::current_poll() else {
             return;
         };
-        let addr = target as *const Described as usize;
-        record_described_at(current, addr, || Awaiting::Static(target));
+        record_described_at(current, target.addr(), || Awaiting::Static(target));
         self.target = WaitTarget::Static(target);
     }
 
@@ -458,10 +462,10 @@ impl DescribedWait {
     pub fn ready(&mut self) {
         let addr = match self.target {
             WaitTarget::None => return,
-            WaitTarget::Own(ref target) => Arc::as_ptr(target) as usize,
+            WaitTarget::Own(ref target) => target.addr(),
             WaitTarget::Static(target) => {
                 self.target = WaitTarget::None;
-                target as *const Described as usize
+                target.addr()
             }
         };
         forget(addr as *const ());
