@@ -49,18 +49,10 @@ use std::panic::Location;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::{Duration, Instant};
-use weft_task::awaiting;
+use std::time::Duration;
 use weft_task::chain::{self, AwaitMark, AwaitTarget, Awaited, Delivering};
+use weft_task::{awaiting, spin};
 use weft_task::{Cancelled, DoneCallback, InvalidStateError, ResultCell, Task, TaskError};
-
-/// How long a blocked `result` spins on the `done` flag before it sleeps on
-/// the condvar. A round trip to a worker usually ends within it, and a sleep
-/// and a wake-up cost a futex call on each side and often a migration. Timed,
-/// not counted, since one `spin_loop` costs from a few to tens of ns across
-/// CPUs. No `yield_now` phase: yielding let the woken worker and the waiter
-/// share one core (docs/benchmarks.md, "Sync bridge").
-const SPIN_FOR: Duration = Duration::from_micros(10);
 
 /// Runs `future` on a weft runtime from any thread (asyncio's
 /// `run_coroutine_threadsafe`) and returns a [`ConcurrentFuture`] for its
@@ -588,7 +580,9 @@ impl<T> ConcurrentFuture<T> {
             if crate::context::is_entered() {
                 return Err(FutureError::WouldBlock);
             }
-            self.spin();
+            // A round trip to a worker usually ends within the spin; a sleep
+            // costs a futex call on each side and often a migration.
+            spin::spin_until(|| self.slot.is_done());
         }
         let deadline = timeout.map(crate::deadline::after);
         let mut st = self.slot.state.lock();
@@ -605,22 +599,6 @@ impl<T> ConcurrentFuture<T> {
             }
         }
         Ok(st)
-    }
-
-    /// The short spin before sleeping.
-    fn spin(&self) {
-        let start = Instant::now();
-        loop {
-            for _ in 0..32 {
-                if self.slot.is_done() {
-                    return;
-                }
-                std::hint::spin_loop();
-            }
-            if start.elapsed() >= SPIN_FOR {
-                return;
-            }
-        }
     }
 }
 

@@ -117,7 +117,9 @@
 //! too, so a waker that drops the last reference to a task, whose future then
 //! leaves this list, cannot deadlock on the lock. Blocked threads wait on one condvar
 //! per list, notified (after the unlock) whenever a thread waiter was assigned
-//! or closed.
+//! or closed. Before it queues, a blocking acquire or watch spins for a few µs
+//! repeating its first try (`look_then_spin`): the same lock-free try, which
+//! refuses while anyone is queued, so the spin changes no rule above.
 //!
 //! # Why no wake-up or unit is lost
 //!
@@ -184,6 +186,7 @@ use std::time::Instant;
 use crate::loom::const_fn_unless_loom;
 use crate::loom::sync::{fence, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
 use weft_task::awaiting::{Described, DescribedWait};
+use weft_task::spin;
 // Not the shim's: this `Arc` only keeps a slot's mailbox (a shim atomic,
 // which the models do explore) allocated while its owner holds a clone; its
 // count orders nothing the protocol relies on. loom's would report the
@@ -462,10 +465,14 @@ impl<S> WaitList<S> {
         deadline: Option<Instant>,
         mut attempt: impl FnMut(usize) -> Option<T>,
     ) -> Option<T> {
-        if !self.must_queue() {
-            if let Some(t) = attempt(0) {
-                return Some(t);
-            }
+        let mut found = None;
+        // Looks only while nobody is queued ahead (the FIFO rule).
+        look_then_spin(deadline, || {
+            found = if self.must_queue() { None } else { attempt(0) };
+            found.is_some()
+        });
+        if found.is_some() {
+            return found;
         }
         let mut w = Waiter::new(1);
         let mut front = false;
@@ -639,9 +646,13 @@ impl<S> WaitList<S> {
     /// Blocks the calling thread for `n` units, until `deadline` if given.
     /// `Err(NoUnits)` on timeout (nothing taken), `Err(Closed)` if closed.
     pub(crate) fn acquire_blocking(&self, n: usize, deadline: Option<Instant>) -> Result<(), Fail> {
-        match self.try_acquire(n) {
-            Err(Fail::NoUnits) => {}
-            r => return r,
+        let mut r = Err(Fail::NoUnits);
+        look_then_spin(deadline, || {
+            r = self.try_acquire(n);
+            !matches!(r, Err(Fail::NoUnits))
+        });
+        if !matches!(r, Err(Fail::NoUnits)) {
+            return r;
         }
         let mut w = Waiter::new(n);
         let mut locked = self.lock();
@@ -657,6 +668,15 @@ impl<S> WaitList<S> {
             }
         }
     }
+}
+
+/// A blocking wait's tries before it queues: one look with `ready`, then,
+/// unless `deadline` has passed, [`spin::spin_until`] it. A thread blocked on
+/// a queue's place or item, or a permit, is often short of it for only a few
+/// hundred ns while a task on a worker makes it; the spin spares both sides a
+/// futex call (the sleep, and the wake-up). Returns whether `ready` said yes.
+fn look_then_spin(deadline: Option<Instant>, mut ready: impl FnMut() -> bool) -> bool {
+    ready() || (deadline.map_or(true, |d| Instant::now() < d) && spin::spin_until(ready))
 }
 
 /// The state of one units-acquiring future (a semaphore's `acquire`, a

@@ -53,6 +53,10 @@ mod registry;
 mod repr;
 mod result_cell;
 mod schedule;
+// The short spin before a thread sleeps, public (hidden) for weft-loop's
+// bridge and weft-sync's blocking waits.
+#[doc(hidden)]
+pub mod spin;
 mod state;
 mod task;
 mod trace;
