@@ -596,10 +596,19 @@ impl<S> WaitList<S> {
 
     /// Gives `n` units back: to the queue's head waiters first, the rest free
     /// (protocol steps 3 and 4).
+    // Inlined: the fast path is one CAS; the lock, with its wake batch on the
+    // stack, is out of line (`release_queued`).
+    #[inline]
     pub(crate) fn release(&self, n: usize) {
         if n == 0 || self.add_free(n) {
             return;
         }
+        self.release_queued(n);
+    }
+
+    /// [`release`](Self::release)'s slow path: waiters are queued.
+    #[inline(never)]
+    fn release_queued(&self, n: usize) {
         self.lock().release(n);
     }
 
@@ -620,6 +629,9 @@ impl<S> WaitList<S> {
     /// Polls an acquire of `w.units()` units: the fast path on the first poll,
     /// then the slot. The caller's `Drop` must [`leave`](Locked::leave) (and
     /// hand back what it returns) if this never returned `Ready`.
+    // Inlined: the fast path is one CAS; the rest, with the lock and its wake
+    // batch on the stack, is out of line (`poll_acquire_slow`).
+    #[inline]
     pub(crate) fn poll_acquire(
         &self,
         w: &mut Waiter,
@@ -631,6 +643,15 @@ impl<S> WaitList<S> {
                 Err(Fail::Closed) => return Poll::Ready(Err(Fail::Closed)),
                 Err(Fail::NoUnits) => {}
             }
+        }
+        self.poll_acquire_slow(w, cx)
+    }
+
+    /// [`poll_acquire`](Self::poll_acquire) past the fast path: queues `w`,
+    /// or looks at its slot.
+    #[inline(never)]
+    fn poll_acquire_slow(&self, w: &mut Waiter, cx: &mut Context<'_>) -> Poll<Result<(), Fail>> {
+        if !w.is_queued() {
             let mut locked = self.lock();
             return match locked.take_or_enqueue(w, Some(cx.waker())) {
                 Some(r) => Poll::Ready(r),
@@ -715,6 +736,7 @@ impl Acquiring {
 
     /// Polls for the units (spending one unit of the task's cooperative
     /// budget on the first poll). `Pending` forever once it returned `Ready`.
+    #[inline]
     pub(crate) fn poll<S>(
         &mut self,
         list: &WaitList<S>,
@@ -821,10 +843,17 @@ impl Acquiring {
 
     /// The future was dropped: leaves the queue and hands on whatever units
     /// were assigned to it (protocol step 6).
+    #[inline]
     pub(crate) fn cancel<S>(&mut self, list: &WaitList<S>) {
-        if !self.waiter.is_queued() {
-            return;
+        if self.waiter.is_queued() {
+            self.leave(list);
         }
+    }
+
+    /// [`cancel`](Self::cancel) of a queued waiter, out of line (the lock's
+    /// wake batch stays off the caller's stack).
+    #[inline(never)]
+    fn leave<S>(&mut self, list: &WaitList<S>) {
         list.lock().cancel(&mut self.waiter);
     }
 }

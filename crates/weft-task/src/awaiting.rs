@@ -473,6 +473,7 @@ impl DescribedWait {
 }
 
 impl Drop for DescribedWait {
+    #[inline]
     fn drop(&mut self) {
         self.ready();
     }

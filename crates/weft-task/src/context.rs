@@ -119,6 +119,7 @@ pub(crate) fn current_poll() -> Option<(NonNull<()>, u32)> {
 ///     poll_fn(|cx| weft_task::coop::poll_proceed(cx)).await;
 /// });
 /// ```
+#[inline]
 pub fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
     match BUDGET_LEFT.get() {
         None => Poll::Ready(()),
@@ -158,6 +159,7 @@ pub fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
 ///     assert!(task.await.unwrap() > 0);
 /// });
 /// ```
+#[inline]
 pub fn has_budget_remaining() -> bool {
     BUDGET_LEFT.get() != Some(0)
 }
