@@ -444,15 +444,23 @@ impl<S> WaitList<S> {
     /// Protocol step 9, the maker's side: call after making what the waiters
     /// wait for available (an item pushed, a place freed). Wakes the head
     /// waiter if anyone is queued; costs a fence and a load when no one is.
+    // Inlined: a fence and a load; the lock is out of line (`hand_over_head`).
+    #[inline]
     pub(crate) fn wake_one(&self) {
-        // SeqCst: pairs with the fence in `Acquiring::poll_watch` (and
+        // SeqCst: pairs with the fence in `Acquiring::poll_watch_queued` (and
         // `WaitList::wait_watch`) between queueing (`WAITERS` set) and the
         // waiter's last look: either that look sees what the caller made
         // available, or this load sees `WAITERS`.
         fence(Ordering::SeqCst);
         if self.word.load(Ordering::Relaxed) & WAITERS != 0 {
-            self.lock().hand_over();
+            self.hand_over_head();
         }
+    }
+
+    /// [`wake_one`](Self::wake_one) with someone queued.
+    #[inline(never)]
+    fn hand_over_head(&self) {
+        self.lock().hand_over();
     }
 
     /// Protocol step 9 for a plain thread: returns `attempt`'s first
@@ -772,6 +780,9 @@ impl Acquiring {
     /// nobody else is owed anything then, or it is owed itself). Spends one unit of the task's
     /// cooperative budget on the first poll. The future's `Drop` calls
     /// [`cancel_watch`](Self::cancel_watch).
+    // Inlined: the first look needs no lock; the rest, with the lock and its
+    // wake batch on the stack, is out of line (`poll_watch_queued`).
+    #[inline]
     pub(crate) fn poll_watch<S, T>(
         &mut self,
         list: &WaitList<S>,
@@ -781,8 +792,7 @@ impl Acquiring {
         if self.done {
             return Poll::Pending;
         }
-        let woken = self.waiter.is_queued();
-        if !woken {
+        if !self.waiter.is_queued() {
             if weft_task::coop::poll_proceed(cx).is_pending() {
                 return Poll::Pending;
             }
@@ -792,6 +802,19 @@ impl Acquiring {
                 }
             }
         }
+        self.poll_watch_queued(list, cx, attempt)
+    }
+
+    /// [`poll_watch`](Self::poll_watch) past the first look: queues, or
+    /// looks at the slot of a waiter already queued.
+    #[inline(never)]
+    fn poll_watch_queued<S, T>(
+        &mut self,
+        list: &WaitList<S>,
+        cx: &mut Context<'_>,
+        mut attempt: impl FnMut(usize) -> Option<T>,
+    ) -> Poll<T> {
+        let woken = self.waiter.is_queued();
         // The `Locked` lives in this block and is dropped where it is (it
         // carries the wake batch: moving it, even into `drop`, copies it).
         let got = {
@@ -834,10 +857,16 @@ impl Acquiring {
 
     /// The future of a [`poll_watch`](Self::poll_watch) was dropped: leaves
     /// the queue, passing on a wake-up it was handed and did not use.
+    #[inline]
     pub(crate) fn cancel_watch<S>(&mut self, list: &WaitList<S>) {
-        if !self.waiter.is_queued() {
-            return;
+        if self.waiter.is_queued() {
+            self.leave_watch(list);
         }
+    }
+
+    /// [`cancel_watch`](Self::cancel_watch) of a queued waiter, out of line.
+    #[inline(never)]
+    fn leave_watch<S>(&mut self, list: &WaitList<S>) {
         list.lock().leave_passing_on(&mut self.waiter);
     }
 

@@ -121,17 +121,20 @@ pub(crate) fn current_poll() -> Option<(NonNull<()>, u32)> {
 /// ```
 #[inline]
 pub fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
-    match BUDGET_LEFT.get() {
+    // `with`, not `LocalKey::set`: `set` goes through std's out-of-line
+    // `initialize_with` (callgrind: 17 instructions a call, once inlined here
+    // into every leaf future).
+    BUDGET_LEFT.with(|left| match left.get() {
         None => Poll::Ready(()),
         Some(0) => {
             cx.waker().wake_by_ref();
             Poll::Pending
         }
         Some(n) => {
-            BUDGET_LEFT.set(Some(n - 1));
+            left.set(Some(n - 1));
             Poll::Ready(())
         }
-    }
+    })
 }
 
 /// Whether the running task has budget left (always true outside a task).
