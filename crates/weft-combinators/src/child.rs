@@ -81,6 +81,7 @@ impl<C> Done<C> {
 impl<C: Child + Unpin> Future for Done<C> {
     type Output = (usize, C);
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(usize, C)> {
         let Some(child) = self.child.as_mut() else {
             panic!("Done polled after it returned its child");
@@ -181,6 +182,7 @@ pub(crate) fn describe<C: Child + Unpin>(
     AwaitDescription::new(kind).with_tasks(children.into_iter().map(|(_, id)| id))
 }
 
+#[inline]
 pub(crate) fn outcome<T>(task: &mut Task<T>) -> Result<T, TaskError> {
     task.result().unwrap_or_else(|e| Err(TaskError::failed(e)))
 }
