@@ -1,7 +1,8 @@
-//! The `semaphore_contended` and `queue_backpressure` benches' iteration
-//! (`--bench sync`) for weft and a peer, run `ITERS` times on one runtime of
-//! 2 workers, for instruction counts under callgrind (deterministic where the
-//! wall clock of a shared machine is not):
+//! The `semaphore_contended`, `queue_backpressure`, `mutex_uncontended` and
+//! `queue_thread_to_task` benches' iteration (`--bench sync`) for weft and a
+//! peer, run `ITERS` times on one runtime of 2 workers, for instruction counts
+//! under callgrind (deterministic where the wall clock of a shared machine is
+//! not) and system-call counts under `perf stat`:
 //!
 //! ```sh
 //! cargo build --release -p weft-benches --example sync_ops
@@ -11,10 +12,12 @@
 //!
 //! The difference of two runs' totals over the difference of their `ITERS`,
 //! divided by the operations of an iteration (8 000 acquire+release pairs,
-//! or 10 000 items), is the instructions per operation with the runtime's
+//! 10 000 lock+unlock pairs, or 10 000 items), is the instructions per operation with the runtime's
 //! start and stop taken out. Arguments: the workload (`semaphore`: 8 tasks ×
 //! 1 000 acquire, yield, release on 2 permits; `backpressure`: 4 producer
-//! tasks, the driver gets, capacity 8), the peer (`weft`, `tokio`, or
+//! tasks, the driver gets, capacity 8; `mutex`: one task, 10 000 lock,
+//! increment, unlock; `thread_to_task`: this thread puts 10 000 items with the
+//! blocking put, capacity 128, one task gets them), the peer (`weft`, `tokio`, or
 //! `async` for async-lock / async-channel on async-executor) and `ITERS`
 //! (default 8). callgrind runs one thread at a time, so the counts are path
 //! lengths, not the cost of two workers writing one word at once.
@@ -30,6 +33,8 @@ const PERMITS: usize = 2;
 const ITEMS: u64 = 10_000;
 const PRODUCERS: u64 = 4;
 const CAPACITY: usize = 8;
+/// `queue_thread_to_task`'s capacity.
+const THREAD_CAPACITY: usize = 128;
 
 /// One peer's semaphore and bounded queue.
 trait Peer: Rt {
@@ -41,6 +46,12 @@ trait Peer: Rt {
     fn bounded(capacity: usize) -> (Self::Tx, Self::Rx);
     fn send(tx: &Self::Tx, v: u64) -> impl Future<Output = ()> + Send;
     fn recv(rx: &mut Self::Rx) -> impl Future<Output = u64> + Send;
+    /// The blocking put of a plain thread.
+    fn send_blocking(tx: &Self::Tx, v: u64);
+    type Mutex: Send + Sync + 'static;
+    fn mutex() -> Self::Mutex;
+    /// Lock, add one, unlock; returns the value it wrote.
+    fn increment(m: &Self::Mutex) -> impl Future<Output = u64> + Send;
 }
 
 impl Peer for Weft {
@@ -65,6 +76,18 @@ impl Peer for Weft {
     async fn recv(rx: &mut Self::Rx) -> u64 {
         rx.get().await.expect("not shut down")
     }
+    fn send_blocking(tx: &Self::Tx, v: u64) {
+        tx.put_blocking(v, None).expect("not shut down");
+    }
+    type Mutex = weft::sync::Mutex<u64>;
+    fn mutex() -> Self::Mutex {
+        weft::sync::Mutex::new(0)
+    }
+    async fn increment(m: &Self::Mutex) -> u64 {
+        let mut g = m.lock().await;
+        *g += 1;
+        *g
+    }
 }
 
 impl Peer for Tokio {
@@ -87,6 +110,18 @@ impl Peer for Tokio {
     }
     async fn recv(rx: &mut Self::Rx) -> u64 {
         rx.recv().await.expect("not closed")
+    }
+    fn send_blocking(tx: &Self::Tx, v: u64) {
+        tx.blocking_send(v).expect("not closed");
+    }
+    type Mutex = tokio::sync::Mutex<u64>;
+    fn mutex() -> Self::Mutex {
+        tokio::sync::Mutex::new(0)
+    }
+    async fn increment(m: &Self::Mutex) -> u64 {
+        let mut g = m.lock().await;
+        *g += 1;
+        *g
     }
 }
 
@@ -111,6 +146,46 @@ impl Peer for AsyncExecutor {
     async fn recv(rx: &mut Self::Rx) -> u64 {
         rx.recv().await.expect("not closed")
     }
+    fn send_blocking(tx: &Self::Tx, v: u64) {
+        tx.send_blocking(v).expect("not closed");
+    }
+    type Mutex = async_lock::Mutex<u64>;
+    fn mutex() -> Self::Mutex {
+        async_lock::Mutex::new(0)
+    }
+    async fn increment(m: &Self::Mutex) -> u64 {
+        let mut g = m.lock().await;
+        *g += 1;
+        *g
+    }
+}
+
+/// One iteration of `mutex_uncontended`: the counter's last value.
+fn mutex<R: Peer>(rt: &R) -> u64 {
+    run_in_task(rt, async {
+        let m = R::mutex();
+        let mut last = 0;
+        for _ in 0..ITEMS {
+            last = R::increment(&m).await;
+        }
+        last
+    })
+}
+
+/// One iteration of `queue_thread_to_task`: the sum of the items.
+fn thread_to_task<R: Peer>(rt: &R) -> u64 {
+    let (tx, mut rx) = R::bounded(THREAD_CAPACITY);
+    let consumer = rt.spawn_remote(async move {
+        let mut sum = 0;
+        for _ in 0..ITEMS {
+            sum += R::recv(&mut rx).await;
+        }
+        sum
+    });
+    for i in 0..ITEMS {
+        R::send_blocking(&tx, i);
+    }
+    rt.block_on(consumer)
 }
 
 /// One iteration of `queue_backpressure`: the sum of the items.
@@ -170,7 +245,11 @@ fn run<R: Peer>(workload: &str, iters: usize) {
         match workload {
             "semaphore" => assert_eq!(semaphore(&rt), TASKS * PER_TASK),
             "backpressure" => assert_eq!(backpressure(&rt), ITEMS * (ITEMS - 1) / 2),
-            other => panic!("unknown workload {other}: semaphore or backpressure"),
+            "mutex" => assert_eq!(mutex(&rt), ITEMS),
+            "thread_to_task" => assert_eq!(thread_to_task(&rt), ITEMS * (ITEMS - 1) / 2),
+            other => panic!(
+                "unknown workload {other}: semaphore, backpressure, mutex or thread_to_task"
+            ),
         }
     }
 }
