@@ -106,3 +106,30 @@ fn shutdown_wakes_blocked_threads_with_the_error() {
         }
     });
 }
+
+/// The blocking get's spin before it queues (`look_then_spin`) keeps the FIFO
+/// rule: an item handed to a woken task getter is not taken by a thread that
+/// comes after, however long it spins.
+#[test]
+fn a_blocking_get_does_not_take_the_item_a_woken_getter_was_woken_for() {
+    watchdog(|| {
+        use std::future::Future;
+        use std::pin::pin;
+        use std::task::{Context, Poll, Waker};
+
+        let q = Queue::new(0);
+        let mut waiting = pin!(q.get());
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(waiting.as_mut().poll(&mut cx).is_pending(), "queued");
+        // Hands the item's wake-up to the queued getter, which has not run.
+        q.put_nowait(7).unwrap();
+        let start = Instant::now();
+        assert_eq!(
+            q.get_blocking(Some(ms(5))),
+            Err(BlockingGetError::TimedOut),
+            "the thread overtook the woken getter"
+        );
+        assert!(start.elapsed() >= ms(5));
+        assert_eq!(waiting.as_mut().poll(&mut cx), Poll::Ready(Ok(7)));
+    });
+}
