@@ -247,9 +247,9 @@ fn run<R: Peer>(workload: &str, iters: usize) {
             "backpressure" => assert_eq!(backpressure(&rt), ITEMS * (ITEMS - 1) / 2),
             "mutex" => assert_eq!(mutex(&rt), ITEMS),
             "thread_to_task" => assert_eq!(thread_to_task(&rt), ITEMS * (ITEMS - 1) / 2),
-            other => panic!(
-                "unknown workload {other}: semaphore, backpressure, mutex or thread_to_task"
-            ),
+            other => {
+                panic!("unknown workload {other}: semaphore, backpressure, mutex or thread_to_task")
+            }
         }
     }
 }
