@@ -115,11 +115,11 @@ fn a_blocking_get_does_not_take_the_item_a_woken_getter_was_woken_for() {
     watchdog(|| {
         use std::future::Future;
         use std::pin::pin;
-        use std::task::{Context, Poll, Waker};
+        use std::task::{Context, Poll};
 
         let q = Queue::new(0);
         let mut waiting = pin!(q.get());
-        let mut cx = Context::from_waker(Waker::noop());
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
         assert!(waiting.as_mut().poll(&mut cx).is_pending(), "queued");
         // Hands the item's wake-up to the queued getter, which has not run.
         q.put_nowait(7).unwrap();

@@ -576,15 +576,15 @@ impl<T> ConcurrentFuture<T> {
 
     /// Waits until done, or `timeout`; returns the locked state.
     fn wait(&self, timeout: Option<Duration>) -> Result<MutexGuard<'_, SlotState<T>>, FutureError> {
+        let deadline = timeout.map(crate::deadline::after);
         if !self.slot.is_done() {
             if crate::context::is_entered() {
                 return Err(FutureError::WouldBlock);
             }
             // A round trip to a worker usually ends within the spin; a sleep
             // costs a futex call on each side and often a migration.
-            spin::spin_until(|| self.slot.is_done());
+            spin::spin_until(deadline, || self.slot.is_done());
         }
-        let deadline = timeout.map(crate::deadline::after);
         let mut st = self.slot.state.lock();
         while !st.cell.is_done() {
             match deadline {

@@ -117,9 +117,13 @@
 //! too, so a waker that drops the last reference to a task, whose future then
 //! leaves this list, cannot deadlock on the lock. Blocked threads wait on one condvar
 //! per list, notified (after the unlock) whenever a thread waiter was assigned
-//! or closed. Before it queues, a blocking acquire or watch spins for a few µs
-//! repeating its first try (`look_then_spin`): the same lock-free try, which
-//! refuses while anyone is queued, so the spin changes no rule above.
+//! or closed. A queue's blocking put or get (`acquire_blocking_spinning`,
+//! `wait_watch`) first repeats its lock-free try for up to 10 µs
+//! (`look_then_spin`); the try refuses while anyone is queued (or owed), so
+//! the spin overtakes no waiter, but the thread takes its place in line only
+//! when the spin ends. The locks' and semaphores' blocking acquires do not
+//! spin: a writer of an rwlock must hold back the readers that come after it
+//! from the moment it asks.
 //!
 //! # Why no wake-up or unit is lost
 //!
@@ -672,16 +676,32 @@ impl<S> WaitList<S> {
         self.lock().poll_slot(w, cx.waker())
     }
 
-    /// Blocks the calling thread for `n` units, until `deadline` if given.
-    /// `Err(NoUnits)` on timeout (nothing taken), `Err(Closed)` if closed.
-    pub(crate) fn acquire_blocking(&self, n: usize, deadline: Option<Instant>) -> Result<(), Fail> {
+    /// [`acquire_blocking`](Self::acquire_blocking), first repeating its
+    /// lock-free try for a few µs ([`look_then_spin`]): for a queue's
+    /// blocking put and get, whose place or item a task on a worker usually
+    /// makes within that. The thread is not in line while it spins.
+    pub(crate) fn acquire_blocking_spinning(
+        &self,
+        n: usize,
+        deadline: Option<Instant>,
+    ) -> Result<(), Fail> {
         let mut r = Err(Fail::NoUnits);
         look_then_spin(deadline, || {
             r = self.try_acquire(n);
             !matches!(r, Err(Fail::NoUnits))
         });
-        if !matches!(r, Err(Fail::NoUnits)) {
-            return r;
+        match r {
+            Err(Fail::NoUnits) => self.acquire_blocking(n, deadline),
+            r => r,
+        }
+    }
+
+    /// Blocks the calling thread for `n` units, until `deadline` if given.
+    /// `Err(NoUnits)` on timeout (nothing taken), `Err(Closed)` if closed.
+    pub(crate) fn acquire_blocking(&self, n: usize, deadline: Option<Instant>) -> Result<(), Fail> {
+        match self.try_acquire(n) {
+            Err(Fail::NoUnits) => {}
+            r => return r,
         }
         let mut w = Waiter::new(n);
         let mut locked = self.lock();
@@ -699,13 +719,14 @@ impl<S> WaitList<S> {
     }
 }
 
-/// A blocking wait's tries before it queues: one look with `ready`, then,
-/// unless `deadline` has passed, [`spin::spin_until`] it. A thread blocked on
-/// a queue's place or item, or a permit, is often short of it for only a few
-/// hundred ns while a task on a worker makes it; the spin spares both sides a
-/// futex call (the sleep, and the wake-up). Returns whether `ready` said yes.
+/// A queue's blocking wait's tries before it queues: one look with `ready`,
+/// then [`spin::spin_until`] it (up to 10 µs, never past `deadline`: a zero
+/// timeout is one look). A thread blocked on a queue's place or item is often
+/// short of it for only a few hundred ns while a task on a worker makes it;
+/// the spin spares both sides a futex call (the sleep, and the wake-up).
+/// Returns whether `ready` said yes.
 fn look_then_spin(deadline: Option<Instant>, mut ready: impl FnMut() -> bool) -> bool {
-    ready() || (deadline.map_or(true, |d| Instant::now() < d) && spin::spin_until(ready))
+    ready() || spin::spin_until(deadline, ready)
 }
 
 /// The state of one units-acquiring future (a semaphore's `acquire`, a

@@ -580,7 +580,10 @@ impl<S: Storage> GenericQueue<S> {
     /// Puts `item` from a plain thread, blocking it while the queue is full,
     /// for at most `timeout` (`None`: no limit). Gives the item back on
     /// timeout ([`BlockingPutError::TimedOut`]) or shutdown. A zero timeout
-    /// tries once, like [`put_nowait`](Self::put_nowait).
+    /// tries once, like [`put_nowait`](Self::put_nowait). On a full queue it
+    /// first retries for up to 10 µs (a task getting items usually frees a
+    /// place within that, and the thread then never sleeps); only then does
+    /// it wait in line behind the putters already waiting.
     ///
     /// Do not call it from a task: it blocks the worker thread (await
     /// [`put`](Self::put) there).
@@ -606,7 +609,7 @@ impl<S: Storage> GenericQueue<S> {
         timeout: Option<Duration>,
     ) -> Result<(), BlockingPutError<S::Item>> {
         if let Some(slots) = &self.shared.slots {
-            match slots.acquire_blocking(1, deadline(timeout)) {
+            match slots.acquire_blocking_spinning(1, deadline(timeout)) {
                 Ok(()) => {}
                 Err(Fail::Closed) => return Err(BlockingPutError::ShutDown(item)),
                 Err(Fail::NoUnits) => return Err(BlockingPutError::TimedOut(item)),
@@ -619,7 +622,10 @@ impl<S: Storage> GenericQueue<S> {
 
     /// Gets an item from a plain thread, blocking it while the queue is empty,
     /// for at most `timeout` (`None`: no limit). After a shutdown it returns
-    /// what is left, then [`BlockingGetError::ShutDown`].
+    /// what is left, then [`BlockingGetError::ShutDown`]. A zero timeout
+    /// tries once, like [`get_nowait`](Self::get_nowait). Like
+    /// [`put_blocking`](Self::put_blocking), it retries for up to 10 µs
+    /// before it waits in line.
     ///
     /// Do not call it from a task: it blocks the worker thread (await
     /// [`get`](Self::get) there).
@@ -647,7 +653,11 @@ impl<S: Storage> GenericQueue<S> {
                 None => Err(BlockingGetError::TimedOut),
             };
         }
-        match self.shared.items.acquire_blocking(1, deadline(timeout)) {
+        match self
+            .shared
+            .items
+            .acquire_blocking_spinning(1, deadline(timeout))
+        {
             Ok(()) | Err(Fail::Closed) => self.shared.take().ok_or(BlockingGetError::ShutDown),
             Err(Fail::NoUnits) => Err(BlockingGetError::TimedOut),
         }
