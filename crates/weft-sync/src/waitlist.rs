@@ -691,7 +691,7 @@ impl<S> WaitList<S> {
             !matches!(r, Err(Fail::NoUnits))
         });
         match r {
-            Err(Fail::NoUnits) => self.acquire_blocking(n, deadline),
+            Err(Fail::NoUnits) => self.acquire_in_line(n, deadline),
             r => r,
         }
     }
@@ -700,9 +700,16 @@ impl<S> WaitList<S> {
     /// `Err(NoUnits)` on timeout (nothing taken), `Err(Closed)` if closed.
     pub(crate) fn acquire_blocking(&self, n: usize, deadline: Option<Instant>) -> Result<(), Fail> {
         match self.try_acquire(n) {
-            Err(Fail::NoUnits) => {}
-            r => return r,
+            Err(Fail::NoUnits) => self.acquire_in_line(n, deadline),
+            r => r,
         }
+    }
+
+    /// The blocking acquires past their lock-free try: queues a thread
+    /// waiter for `n` units (or takes them, if they came meanwhile) and
+    /// blocks until it is assigned, the list is closed, or `deadline` passes
+    /// (then it leaves the queue: `Err(NoUnits)`).
+    fn acquire_in_line(&self, n: usize, deadline: Option<Instant>) -> Result<(), Fail> {
         let mut w = Waiter::new(n);
         let mut locked = self.lock();
         if let Some(r) = locked.take_or_enqueue(&mut w, None) {

@@ -45,20 +45,21 @@ pub fn spin_until(deadline: Option<Instant>, mut ready: impl FnMut() -> bool) ->
     if cfg!(loom) {
         return false;
     }
-    let start = Instant::now();
+    let mut now = Instant::now();
     let end = match deadline {
-        Some(d) if d < start + SPIN_FOR => d,
-        _ => start + SPIN_FOR,
+        Some(d) if d < now + SPIN_FOR => d,
+        _ => now + SPIN_FOR,
     };
     // Read the clock once every 32 looks: `Instant::now` costs about as much
     // as the look and the hint together.
-    while Instant::now() < end {
+    while now < end {
         for _ in 0..32 {
             if ready() {
                 return true;
             }
             std::hint::spin_loop();
         }
+        now = Instant::now();
     }
     false
 }
