@@ -154,6 +154,7 @@ impl Drop for Entered<'_> {
 }
 
 /// Runs `f` with this thread's loop, if it has one.
+#[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Loop>) -> R) -> R {
     let ptr = CURRENT.get();
     // SAFETY: CURRENT is set by `Loop::enter` to a loop that the returned

@@ -325,24 +325,18 @@ unsafe fn run<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
         Polled::Cancel
     } else {
         // SAFETY: RUNNING is ours.
-        match unsafe { poll_future(cell, ptr) } {
-            Polled::Pending => {
-                // SAFETY: RUNNING is ours.
-                let depth = header.intercept_depth.with(|d| unsafe { *d });
-                // A request that arrived (or was re-raised) during the poll with
-                // no wrapper to catch it is delivered now rather than a poll later.
-                if depth == 0 && header.state.load().is_cancel_requested() {
-                    Polled::Cancel
-                } else {
-                    Polled::Pending
-                }
-            }
-            other => other,
-        }
+        unsafe { poll_future(cell, ptr) }
     };
     match polled {
-        // SAFETY: RUNNING is ours.
-        Polled::Pending => unsafe { to_idle(cell, ptr) },
+        Polled::Pending => {
+            // SAFETY: RUNNING is ours.
+            let depth = header.intercept_depth.with(|d| unsafe { *d });
+            // A request that arrived (or was re-raised) during the poll with
+            // no wrapper to catch it is delivered now rather than a poll
+            // later: `to_idle` looks for it in the same read.
+            // SAFETY: RUNNING is ours.
+            unsafe { to_idle(cell, ptr, depth == 0) }
+        }
         // SAFETY: RUNNING is ours.
         Polled::Ready(output) => unsafe { complete(cell, ptr, output) },
         // SAFETY: RUNNING is ours.
@@ -351,18 +345,25 @@ unsafe fn run<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
 }
 
 /// The task stays pending: release `RUNNING` (re-submitting the task if it
-/// was woken meanwhile).
+/// was woken meanwhile), unless `deliverable` and a cancellation is
+/// requested, which is delivered now (`deliver_cancel`).
 ///
 /// # Safety
 ///
 /// The caller holds `RUNNING` and the runner's reference.
 #[inline]
-unsafe fn to_idle<F: Future + 'static, S: Schedule>(cell: &Cell<F, S>, ptr: NonNull<Header>) {
-    match cell.header.state.to_idle() {
+unsafe fn to_idle<F: Future + 'static, S: Schedule>(
+    cell: &Cell<F, S>,
+    ptr: NonNull<Header>,
+    deliverable: bool,
+) {
+    match cell.header.state.to_idle(deliverable) {
         ToIdle::Idle => {}
         ToIdle::Notified => cell.scheduler.yield_now(crate::Runnable::from_raw(ptr)),
         // SAFETY: the runner's reference was the last.
         ToIdle::Dealloc => unsafe { dealloc::<F, S>(ptr) },
+        // SAFETY: RUNNING is still ours (`to_idle` changed nothing).
+        ToIdle::Cancel => unsafe { deliver_cancel(cell, ptr) },
     }
 }
 
@@ -386,8 +387,10 @@ unsafe fn deliver_cancel<F: Future + 'static, S: Schedule>(
         unsafe { cancel_future(cell, ptr, true) }
     };
     match polled {
-        // SAFETY: RUNNING is ours.
-        Polled::Pending => unsafe { to_idle(cell, ptr) },
+        // SAFETY: RUNNING is ours. A request that arrives now waits for the
+        // next run, as before this delivery (the wake-up it made re-submits
+        // the task).
+        Polled::Pending => unsafe { to_idle(cell, ptr, false) },
         // SAFETY: RUNNING is ours.
         Polled::Ready(output) => unsafe { complete(cell, ptr, output) },
         Polled::Cancel => unreachable!("a delivered cancellation ends or drains"),

@@ -184,6 +184,9 @@ pub(crate) enum ToIdle {
     /// Woken (or cancelled) during the poll: re-submit the `Runnable`, which keeps
     /// its reference.
     Notified,
+    /// A cancellation is requested and the caller said it can be delivered
+    /// now: nothing changed, `RUNNING` is still the caller's.
+    Cancel,
 }
 
 /// What a waker (or `cancel`) does after marking the task notified.
@@ -232,10 +235,12 @@ impl State {
 
     /// Reads the word. `Acquire`: pairs with the `AcqRel` of whichever transition
     /// wrote it, so what that thread published (the output, the message) is seen.
+    #[inline]
     pub(crate) fn load(&self) -> Snapshot {
         Snapshot(self.0.load(Ordering::Acquire))
     }
 
+    #[inline]
     fn fetch_update<R>(&self, mut f: impl FnMut(Snapshot) -> (Option<Snapshot>, R)) -> R {
         let mut current = self.load();
         loop {
@@ -257,6 +262,7 @@ impl State {
 
     /// The runner claims the task. Requires `NOTIFIED` (the caller holds the
     /// `Runnable`); clears it and sets `RUNNING`.
+    #[inline]
     pub(crate) fn to_running(&self) -> ToRunning {
         self.fetch_update(|s| {
             debug_assert!(s.is_notified() || s.is_complete(), "{s:?}");
@@ -280,11 +286,17 @@ impl State {
 
     /// The poll returned `Pending`. Clears `RUNNING`; if the task was notified
     /// meanwhile the caller keeps its reference for the re-submitted `Runnable`,
-    /// otherwise the reference is released here.
-    pub(crate) fn to_idle(&self) -> ToIdle {
+    /// otherwise the reference is released here. With `deliverable` (nothing
+    /// in the future intercepts a cancellation), a pending cancellation
+    /// request leaves the word as it is and returns `Cancel`: the runner
+    /// delivers it now rather than a poll later, with no second load.
+    #[inline]
+    pub(crate) fn to_idle(&self, deliverable: bool) -> ToIdle {
         self.fetch_update(|s| {
             debug_assert!(s.is_running(), "{s:?}");
-            if s.is_notified() {
+            if deliverable && s.is_cancel_requested() {
+                (None, ToIdle::Cancel)
+            } else if s.is_notified() {
                 // Stay notified: the Runnable the caller holds is re-submitted.
                 (Some(Snapshot(s.0 & !RUNNING)), ToIdle::Notified)
             } else {
@@ -339,6 +351,7 @@ impl State {
 
     /// `wake_by_ref`: mark notified; if the task was idle take a reference for
     /// the new `Runnable`.
+    #[inline]
     pub(crate) fn to_notified_by_ref(&self) -> ToNotified {
         self.fetch_update(|s| {
             if s.is_complete() || s.is_notified() {
@@ -356,6 +369,7 @@ impl State {
 
     /// `wake` (by value): the waker's own reference becomes the `Runnable`'s when
     /// the task was idle, and is released otherwise.
+    #[inline]
     pub(crate) fn to_notified_by_val(&self) -> ToNotified {
         self.fetch_update(|s| {
             if s.is_idle() {
@@ -520,6 +534,7 @@ impl State {
     }
 
     /// Takes one more reference.
+    #[inline]
     pub(crate) fn ref_inc(&self) {
         // Relaxed: like `Arc::clone`, a new reference is made from an existing
         // one, which already keeps the task alive; nothing is published.
@@ -530,6 +545,7 @@ impl State {
     }
 
     /// Releases `n` references; true if they were the last.
+    #[inline]
     pub(crate) fn ref_dec(&self, n: usize) -> bool {
         // AcqRel: the releasing half publishes this holder's writes, the acquire
         // half lets the thread that frees see every other holder's (as `Arc`).
@@ -573,10 +589,10 @@ mod tests {
         let s = State::new();
         let _ = s.to_running();
         assert_eq!(s.to_notified_by_ref(), ToNotified::Nothing);
-        assert_eq!(s.to_idle(), ToIdle::Notified);
+        assert_eq!(s.to_idle(false), ToIdle::Notified);
         assert_eq!(s.load().ref_count(), 3);
         assert_eq!(s.to_running(), ToRunning::Run { cancel: false });
-        assert_eq!(s.to_idle(), ToIdle::Idle);
+        assert_eq!(s.to_idle(false), ToIdle::Idle);
         assert_eq!(s.load().ref_count(), 2);
         assert_eq!(s.to_notified_by_ref(), ToNotified::Submit);
         assert_eq!(s.to_notified_by_ref(), ToNotified::Nothing);
@@ -584,10 +600,22 @@ mod tests {
     }
 
     #[test]
+    fn a_deliverable_request_keeps_the_runner_running() {
+        let s = State::new();
+        let _ = s.to_running();
+        s.set_cancel_request();
+        let before = s.load();
+        assert_eq!(s.to_idle(true), ToIdle::Cancel);
+        assert_eq!(s.load(), before, "nothing changed: RUNNING is still held");
+        assert_ne!(s.to_idle(false), ToIdle::Cancel, "an intercepted one waits");
+        assert!(!s.load().is_running());
+    }
+
+    #[test]
     fn cancel_requests() {
         let s = State::new();
         let _ = s.to_running();
-        assert_eq!(s.to_idle(), ToIdle::Idle);
+        assert_eq!(s.to_idle(false), ToIdle::Idle);
         assert_eq!(s.to_cancel_requested(), ToCancelRequested::Borrowed);
         assert!(s.load().is_running() && s.load().is_borrowed());
         assert_eq!(s.to_running_for_shutdown(), ToShutdown::Borrowed);
@@ -615,7 +643,7 @@ mod tests {
         assert!(!s.to_borrowed(), "queued: not borrowed");
         let _ = s.to_running();
         assert!(!s.to_borrowed(), "running: not borrowed");
-        assert_eq!(s.to_idle(), ToIdle::Idle);
+        assert_eq!(s.to_idle(false), ToIdle::Idle);
         let refs = s.load().ref_count();
         assert!(s.to_borrowed());
         assert!(s.load().is_running() && s.load().is_borrowed());
@@ -636,7 +664,7 @@ mod tests {
         let s = State::new();
         assert_eq!(s.to_running(), ToRunning::Run { cancel: false });
         s.set_draining();
-        assert_eq!(s.to_idle(), ToIdle::Idle);
+        assert_eq!(s.to_idle(false), ToIdle::Idle);
         assert_eq!(s.to_notified_by_ref(), ToNotified::Submit);
         assert_eq!(s.to_running(), ToRunning::Run { cancel: true });
         assert!(!s.clear_cancel_request(), "draining is not a request");
@@ -651,6 +679,6 @@ mod tests {
         s.ref_inc(); // a waker
         assert_eq!(s.to_notified_by_val(), ToNotified::Nothing);
         assert_eq!(s.load().ref_count(), 3);
-        assert_eq!(s.to_idle(), ToIdle::Notified);
+        assert_eq!(s.to_idle(false), ToIdle::Notified);
     }
 }
