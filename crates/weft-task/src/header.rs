@@ -282,20 +282,24 @@ unsafe impl Send for RawTask {}
 unsafe impl Sync for RawTask {}
 
 impl RawTask {
+    #[inline]
     pub(crate) fn from_header(ptr: NonNull<Header>) -> RawTask {
         RawTask { ptr }
     }
 
     /// The task being polled on this thread, uncounted (the context stores
     /// the header's address opaquely; this layer knows what it points to).
+    #[inline]
     pub(crate) fn current() -> Option<RawTask> {
         crate::context::current().map(|ptr| RawTask { ptr: ptr.cast() })
     }
 
+    #[inline]
     pub(crate) fn header_ptr(self) -> NonNull<Header> {
         self.ptr
     }
 
+    #[inline]
     pub(crate) fn header(&self) -> &Header {
         // SAFETY: a RawTask is only made from a live task whose reference the
         // holder owns (see raw.rs's Safety section).
@@ -309,16 +313,19 @@ impl RawTask {
     }
 
     /// Runs the task; consumes one `Runnable` reference.
+    #[inline]
     pub(crate) fn run(self) {
         // SAFETY: the caller (Runnable::run) owns a reference and NOTIFIED.
         unsafe { (self.header().vtable.run)(self.ptr) }
     }
 
+    #[inline]
     pub(crate) fn ref_inc(self) {
         self.header().state.ref_inc();
     }
 
     /// Releases one reference, freeing the task if it was the last.
+    #[inline]
     pub(crate) fn ref_dec(self) {
         if self.header().state.ref_dec(1) {
             // SAFETY: that was the last reference.
@@ -327,6 +334,7 @@ impl RawTask {
     }
 
     /// Hands a `Runnable` (reference already counted) to the scheduler.
+    #[inline]
     pub(crate) fn schedule(self) {
         // SAFETY: the caller transferred a counted reference with NOTIFIED set.
         unsafe { (self.header().vtable.schedule)(self.ptr) }

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct TaskId(NonZeroU64);
 
 impl TaskId {
+    #[inline]
     pub(crate) fn next() -> TaskId {
         // A process-wide static, outside what the loom models explore (loom
         // atomics cannot live in statics); only uniqueness matters.

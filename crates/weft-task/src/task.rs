@@ -370,6 +370,7 @@ impl TaskRef {
         }
     }
 
+    #[inline]
     pub(crate) fn is_current(&self) -> bool {
         RawTask::current() == Some(self.raw)
     }
@@ -734,6 +735,7 @@ impl Runnable {
     /// again.run();
     /// assert!(task.done());
     /// ```
+    #[inline]
     pub fn run(self) {
         let raw = self.raw;
         std::mem::forget(self);
