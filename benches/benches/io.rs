@@ -40,7 +40,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use weft_benches::io::{
-    echo_iter, echo_setup, IoRt, Net, SocketDir, Tcp, Unix, CONNS, ROUND_TRIPS,
+    echo_iter, echo_setup, timer_delays, IoRt, Net, SocketDir, Tcp, Unix, CONNS, MAX_DELAY_US,
+    ROUND_TRIPS,
 };
 use weft_benches::{workers, AsyncExecutor, Rt, Tokio, Weft};
 
@@ -111,21 +112,11 @@ fn unix_echo(c: &mut Criterion) {
 // ---------------------------------------------------------------------------
 
 const TIMERS: usize = 100_000;
-/// Longest sleep, in microseconds (delays are uniform in 0..=MAX_DELAY_US).
-const MAX_DELAY_US: u64 = 20_000;
 
-/// The delays, a fixed xorshift64* sequence: the same for every runtime and run.
+/// The storm's delays (`weft_benches::io::timer_delays`): the same for every
+/// runtime and run.
 fn delays() -> Arc<[Duration]> {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    (0..TIMERS)
-        .map(|_| {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32;
-            Duration::from_micros(r % (MAX_DELAY_US + 1))
-        })
-        .collect()
+    timer_delays(TIMERS).into()
 }
 
 /// One iteration: 100 000 tasks, each sleeping its delay; await them all.

@@ -300,6 +300,26 @@ impl Net for Unix<Tokio> {
 // Echo (TCP and Unix sockets)
 // ---------------------------------------------------------------------------
 
+/// Longest timer-storm sleep, in microseconds (delays are uniform in
+/// `0..=MAX_DELAY_US`).
+pub const MAX_DELAY_US: u64 = 20_000;
+
+/// The timer storm's `n` delays (the `timer_storm` bench and
+/// `examples/timer_storm.rs`): a fixed xorshift64* sequence, the same for
+/// every runtime and run.
+pub fn timer_delays(n: usize) -> Vec<Duration> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..n)
+        .map(|_| {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32;
+            Duration::from_micros(r % (MAX_DELAY_US + 1))
+        })
+        .collect()
+}
+
 pub const CONNS: usize = 50;
 pub const ROUND_TRIPS: usize = 1_000;
 pub const MSG: usize = 64;
