@@ -54,7 +54,9 @@
 //! it is never polled. A request still pending when the future returns a value
 //! turns that value into a cancellation (asyncio's "cancelled right before the
 //! coroutine stopped"), so `cancel() == true` always means "ends cancelled unless
-//! it intercepts".
+//! it intercepts". A request made during a poll that ends `Pending` with
+//! nothing intercepting is delivered at the end of that poll, in the same
+//! read that would release `RUNNING` (`State::to_idle`).
 //!
 //! The drop delivers the cancellation down the await chain (`chain.rs`): the
 //! tasks the future was awaiting are cancelled, and handed back as what the
@@ -387,9 +389,9 @@ unsafe fn deliver_cancel<F: Future + 'static, S: Schedule>(
         unsafe { cancel_future(cell, ptr, true) }
     };
     match polled {
-        // SAFETY: RUNNING is ours. A request that arrives now waits for the
-        // next run, as before this delivery (the wake-up it made re-submits
-        // the task).
+        // SAFETY: RUNNING is ours. `false`: a request made during this
+        // delivery waits for the next run (a `cancel()` set `NOTIFIED`, so
+        // `to_idle` re-submits the task); `true` would deliver again here.
         Polled::Pending => unsafe { to_idle(cell, ptr, false) },
         // SAFETY: RUNNING is ours.
         Polled::Ready(output) => unsafe { complete(cell, ptr, output) },

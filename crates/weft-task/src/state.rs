@@ -181,8 +181,9 @@ pub(crate) enum ToIdle {
     Idle,
     /// The runner's reference was the last: free the task.
     Dealloc,
-    /// Woken (or cancelled) during the poll: re-submit the `Runnable`, which keeps
-    /// its reference.
+    /// Woken (or cancelled while something intercepts it, or during a
+    /// delivery) during the poll: re-submit the `Runnable`, which keeps its
+    /// reference.
     Notified,
     /// A cancellation is requested and the caller said it can be delivered
     /// now: nothing changed, `RUNNING` is still the caller's.
@@ -464,7 +465,7 @@ impl State {
 
     /// Re-arms a request from inside the running task (`Cancelled::raise`).
     pub(crate) fn set_cancel_request(&self) {
-        // Release: pairs with the Acquire load in the runner's `to_running`/`load`.
+        // Release: pairs with the Acquire load in the runner's `to_running`/`to_idle`.
         self.0.fetch_or(CANCEL_REQ, Ordering::Release);
     }
 
@@ -608,6 +609,14 @@ mod tests {
         assert_eq!(s.to_idle(true), ToIdle::Cancel);
         assert_eq!(s.load(), before, "nothing changed: RUNNING is still held");
         assert_ne!(s.to_idle(false), ToIdle::Cancel, "an intercepted one waits");
+        assert!(!s.load().is_running());
+    }
+
+    #[test]
+    fn a_deliverable_poll_with_no_request_goes_idle() {
+        let s = State::new();
+        let _ = s.to_running();
+        assert_eq!(s.to_idle(true), ToIdle::Idle);
         assert!(!s.load().is_running());
     }
 
