@@ -52,6 +52,12 @@ impl TimerEntry {
         self.before_shutdown && self.driver.is_closed()
     }
 
+    /// Whether the timer has fired, which means its deadline has passed
+    /// (`Timers::has_fired`: no clock read, no lock).
+    pub(crate) fn has_fired(&self) -> bool {
+        self.driver.timers.has_fired(self.slot)
+    }
+
     /// Re-arms the timer with `waker`; false if it already fired.
     pub(crate) fn set_waker(&self, waker: &Waker) -> bool {
         self.driver.timers.set_waker(self.slot, waker)

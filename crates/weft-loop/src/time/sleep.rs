@@ -157,7 +157,10 @@ impl Future for Sleep {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        if Instant::now() >= this.deadline {
+        // A timer that fired is past its deadline: no clock read, and its
+        // drop takes no lock (the common wake-up of a sleep).
+        if this.timer.as_ref().is_some_and(TimerEntry::has_fired) || Instant::now() >= this.deadline
+        {
             this.cancel_timer();
             return Poll::Ready(());
         }

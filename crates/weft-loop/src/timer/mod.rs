@@ -21,11 +21,12 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 use wheel::{Fired, TimerKey, Wheel};
 
-/// Where one timer is registered.
+/// Where one timer is registered, and the tick it fires at.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TimerSlot {
     shard: u32,
     key: TimerKey,
+    tick: u64,
 }
 
 /// One tick of the wheels.
@@ -34,10 +35,14 @@ const TICK_NANOS: u128 = 250_000;
 /// One wheel and, readable without its lock, a tick no later than its next
 /// work (`u64::MAX`: none). Inserts lower it; advancing the wheel sets it
 /// exactly; a removal leaves it (early is harmless: the driver wakes, finds
-/// nothing due, and reads it again).
+/// nothing due, and reads it again). And `elapsed`, the wheel's own
+/// `elapsed` as of its last advance: a timer due at or before it has fired
+/// (`Timers::has_fired`), so its owner neither reads the clock nor takes the
+/// lock to learn it.
 struct Shard {
     wheel: Mutex<Wheel>,
     next: AtomicU64,
+    elapsed: AtomicU64,
 }
 
 pub(crate) struct Timers {
@@ -54,6 +59,7 @@ impl Timers {
                     CachePadded::new(Shard {
                         wheel: Mutex::new(Wheel::new()),
                         next: AtomicU64::new(u64::MAX),
+                        elapsed: AtomicU64::new(0),
                     })
                 })
                 .collect(),
@@ -113,6 +119,7 @@ impl Timers {
             TimerSlot {
                 shard: shard as u32,
                 key,
+                tick,
             },
         )
     }
@@ -125,9 +132,26 @@ impl Timers {
             .set_waker(slot.key, waker)
     }
 
-    /// Cancels a registered timer (a no-op if it already fired). The waker is
-    /// dropped after the shard's lock is released.
+    /// Whether a registered timer has fired: its shard was advanced to its
+    /// tick, so its deadline has passed (the tick is rounded up from the
+    /// deadline, and the wheel advances only to ticks that have passed). No
+    /// lock; false may be stale (it fires a moment later), true is final.
+    pub(crate) fn has_fired(&self, slot: TimerSlot) -> bool {
+        // Acquire: pairs with the Release store in `fire_due`, after the
+        // advance that fired this entry released it from the wheel.
+        slot.tick
+            <= self.shards[slot.shard as usize]
+                .elapsed
+                .load(Ordering::Acquire)
+    }
+
+    /// Cancels a registered timer (a no-op if it already fired, which
+    /// `has_fired` tells without the lock). The waker is dropped after the
+    /// shard's lock is released.
     pub(crate) fn remove(&self, slot: TimerSlot) {
+        if self.has_fired(slot) {
+            return;
+        }
         let waker = self.shards[slot.shard as usize]
             .wheel
             .lock()
@@ -156,6 +180,9 @@ impl Timers {
             shard
                 .next
                 .store(wheel.next_tick().unwrap_or(u64::MAX), Ordering::Relaxed);
+            // Release: pairs with the Acquire load in `has_fired`. Under the
+            // lock, so successive advances store in order (it only grows).
+            shard.elapsed.store(wheel.elapsed(), Ordering::Release);
         }
     }
 
@@ -188,5 +215,33 @@ impl std::fmt::Debug for Timers {
         f.debug_struct("Timers")
             .field("shards", &self.shards.len())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn waker() -> Waker {
+        futures_util::task::noop_waker()
+    }
+
+    #[test]
+    fn a_timer_is_known_fired_once_its_shard_has_advanced_past_it() {
+        let timers = Timers::new(2);
+        let (_, _, due) = timers.insert(0, Instant::now(), waker());
+        let far = Instant::now() + Duration::from_secs(3600);
+        let (_, _, later) = timers.insert(1, far, waker());
+        assert!(!timers.has_fired(due), "not fired before the driver looks");
+        std::thread::sleep(Duration::from_millis(1));
+        let mut fired = Vec::new();
+        timers.fire_due(&mut fired);
+        assert_eq!(fired.len(), 1);
+        assert!(timers.has_fired(due));
+        assert!(!timers.has_fired(later), "a later timer is not");
+        timers.remove(due); // no lock, no-op
+        assert_eq!(timers.len(), 1);
+        timers.remove(later);
+        assert_eq!(timers.len(), 0);
     }
 }

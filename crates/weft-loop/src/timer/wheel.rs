@@ -104,9 +104,10 @@ impl Wheel {
         self.len
     }
 
-    /// The tick the wheel has been advanced to.
-    #[cfg(test)]
-    fn elapsed(&self) -> u64 {
+    /// The tick the wheel has been advanced to: every entry it holds is due
+    /// later (the placement invariant), so one due at or before it has fired
+    /// or been removed.
+    pub(crate) fn elapsed(&self) -> u64 {
         self.elapsed
     }
 
