@@ -21,8 +21,9 @@
 //!
 //! The runtime adapters (`Rt`) are shared with `runtime.rs` (see
 //! `benches/src/lib.rs`); the timer operations (`IoRt`), the transports
-//! (`Net`: TCP and Unix sockets per runtime) and the echo workload are in
-//! `benches/src/io.rs`, shared with `examples/echo.rs`. async-executor's runner
+//! (`Net`: TCP and Unix sockets per runtime), the echo workload and the timer
+//! storm are in `benches/src/io.rs`, shared with `examples/echo.rs` and
+//! `examples/timer_storm.rs`. async-executor's runner
 //! threads sit in `async_io::block_on`, so an idle runner drives async-io's
 //! reactor, as `smol` does (weft and tokio likewise turn their reactor on a
 //! parked worker).
@@ -36,12 +37,12 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use weft_benches::io::{
-    echo_iter, echo_setup, timer_delays, IoRt, Net, SocketDir, Tcp, Unix, CONNS, MAX_DELAY_US,
-    ROUND_TRIPS,
+    echo_iter, echo_setup, timer_delays, timer_storm_iter, IoRt, Net, SocketDir, Tcp, Unix, CONNS,
+    MAX_DELAY_US, ROUND_TRIPS, TIMERS,
 };
 use weft_benches::{workers, AsyncExecutor, Rt, Tokio, Weft};
 
@@ -111,39 +112,9 @@ fn unix_echo(c: &mut Criterion) {
 // Timer storm
 // ---------------------------------------------------------------------------
 
-const TIMERS: usize = 100_000;
-
-/// The storm's delays (`weft_benches::io::timer_delays`): the same for every
-/// runtime and run.
+/// The storm's delays ([`timer_delays`]): the same for every runtime and run.
 fn delays() -> Arc<[Duration]> {
     timer_delays(TIMERS).into()
-}
-
-/// One iteration: 100 000 tasks, each sleeping its delay; await them all.
-/// Awaited on the bench thread, in the runtime's `block_on`.
-async fn timer_storm_iter<R: IoRt>(rt: &R, delays: &Arc<[Duration]>) {
-    let ctx = rt.ctx();
-    let delays = delays.clone();
-    let start = Instant::now();
-    let done = rt
-        .spawn_remote(async move {
-            let mut handles = Vec::with_capacity(TIMERS);
-            for &d in delays.iter() {
-                handles.push(R::spawn(&ctx, async move {
-                    R::sleep(d).await;
-                    1usize
-                }));
-            }
-            let mut done = 0;
-            for h in handles {
-                done += h.await;
-            }
-            done
-        })
-        .await;
-    assert_eq!(done, TIMERS);
-    // Cheap check that the sleeps slept: the longest one bounds the iteration.
-    assert!(start.elapsed() >= Duration::from_micros(MAX_DELAY_US));
 }
 
 fn bench_timers<R: IoRt>(

@@ -1,16 +1,18 @@
-//! The I/O workloads' shared pieces (`benches/benches/io.rs` and
-//! `examples/echo.rs`): timer operations per runtime ([`IoRt`]), the
-//! transports ([`Net`]: TCP and Unix sockets per runtime) and their streams'
-//! reads and writes ([`EchoStream`]), and the echo workload itself (one
-//! iteration: [`CONNS`] connections x [`ROUND_TRIPS`] round trips of [`MSG`]
-//! bytes, each checked).
+//! The I/O workloads' shared pieces (`benches/benches/io.rs`,
+//! `examples/echo.rs` and `examples/timer_storm.rs`): timer operations per
+//! runtime ([`IoRt`]), the transports ([`Net`]: TCP and Unix sockets per
+//! runtime) and their streams' reads and writes ([`EchoStream`]), the echo
+//! workload itself (one iteration: [`CONNS`] connections x [`ROUND_TRIPS`]
+//! round trips of [`MSG`] bytes, each checked) and the timer storm (one
+//! iteration: [`TIMERS`] sleepers, [`timer_delays`]).
 
 use std::future::Future;
 use std::io;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::{run_in_task, AsyncExecutor, Rt, Tokio, Weft};
 
@@ -300,26 +302,6 @@ impl Net for Unix<Tokio> {
 // Echo (TCP and Unix sockets)
 // ---------------------------------------------------------------------------
 
-/// Longest timer-storm sleep, in microseconds (delays are uniform in
-/// `0..=MAX_DELAY_US`).
-pub const MAX_DELAY_US: u64 = 20_000;
-
-/// The timer storm's `n` delays (the `timer_storm` bench and
-/// `examples/timer_storm.rs`): a fixed xorshift64* sequence, the same for
-/// every runtime and run.
-pub fn timer_delays(n: usize) -> Vec<Duration> {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    (0..n)
-        .map(|_| {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32;
-            Duration::from_micros(r % (MAX_DELAY_US + 1))
-        })
-        .collect()
-}
-
 pub const CONNS: usize = 50;
 pub const ROUND_TRIPS: usize = 1_000;
 pub const MSG: usize = 64;
@@ -426,4 +408,58 @@ impl Drop for SocketDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+// ---------------------------------------------------------------------------
+// Timer storm
+// ---------------------------------------------------------------------------
+
+/// Sleepers in one storm.
+pub const TIMERS: usize = 100_000;
+/// Longest timer-storm sleep, in microseconds (delays are uniform in
+/// `0..=MAX_DELAY_US`).
+pub const MAX_DELAY_US: u64 = 20_000;
+
+/// The timer storm's `n` delays: a fixed xorshift64* sequence, the same for
+/// every runtime and run.
+pub fn timer_delays(n: usize) -> Vec<Duration> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..n)
+        .map(|_| {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32;
+            Duration::from_micros(r % (MAX_DELAY_US + 1))
+        })
+        .collect()
+}
+
+/// One storm: from a task on `rt`, spawn a task per delay, each sleeping it,
+/// and await them all (checked: every one ran, and the longest sleep bounds
+/// the storm).
+pub async fn timer_storm_iter<R: IoRt>(rt: &R, delays: &Arc<[Duration]>) {
+    let ctx = rt.ctx();
+    let n = delays.len();
+    let longest = delays.iter().copied().max().unwrap_or_default();
+    let delays = delays.clone();
+    let start = Instant::now();
+    let done = rt
+        .spawn_remote(async move {
+            let mut handles = Vec::with_capacity(delays.len());
+            for &d in delays.iter() {
+                handles.push(R::spawn(&ctx, async move {
+                    R::sleep(d).await;
+                    1usize
+                }));
+            }
+            let mut done = 0;
+            for h in handles {
+                done += h.await;
+            }
+            done
+        })
+        .await;
+    assert_eq!(done, n);
+    assert!(start.elapsed() >= longest, "the sleeps slept");
 }
