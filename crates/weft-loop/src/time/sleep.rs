@@ -172,7 +172,9 @@ impl Future for Sleep {
             if entry.set_waker(cx.waker()) {
                 return Poll::Pending;
             }
-            // Fired, yet the clock says not quite: register again.
+            // Gone from the wheel and not past its deadline: registered after
+            // shutdown, then drained by a later `close` (a `block_on` that
+            // turned the driver since, ending). Register again.
         }
         let (driver, key) = crate::context::with_current(|lp| {
             let lp = lp.expect("weft::sleep polled outside a weft runtime");

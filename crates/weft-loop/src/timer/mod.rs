@@ -8,8 +8,9 @@
 //! than the earliest one.
 //!
 //! Time is counted in ticks of 250 µs from the runtime's start. A deadline
-//! becomes the tick *at or after* it, and a timer's owner re-checks the real
-//! clock when woken, so nothing fires early; on an idle machine one fires
+//! becomes the tick *at or after* it, and a wheel fires an entry only once
+//! its tick has passed, so nothing fires early (a fired timer's owner needs
+//! no clock read: `Timers::has_fired`); on an idle machine one fires
 //! within a tick of its deadline plus the OS's wake-up latency (the selector
 //! waits on a timerfd, so that is tens of microseconds on Linux).
 

@@ -34,7 +34,7 @@ const SLOT_BITS: u32 = 6;
 const SLOTS: usize = 1 << SLOT_BITS;
 const SLOT_MASK: u64 = SLOTS as u64 - 1;
 /// Ticks the wheel spans; later deadlines are parked in the last slot and
-/// re-placed (their owners re-check the real clock, so nothing fires early).
+/// re-placed when that slot is reached: an entry fires only at its own tick.
 const MAX_SPAN: u64 = 1 << (SLOT_BITS as usize * LEVELS);
 const NIL: u32 = u32::MAX;
 
