@@ -84,6 +84,29 @@ async fn as_completed_of_nothing_ends_at_once() {
     assert!(handles.next().await.is_none());
 }
 
+// A burst of completions larger than one poll's cooperative budget (128):
+// the stream polls a done child, finds the budget spent, and yields; every
+// child still comes out exactly once, none polled in a loop.
+#[weft::test(workers = 2, time_limit = common::WATCHDOG)]
+async fn as_completed_hands_out_a_burst_of_completions_each_once() {
+    const N: usize = 2_000;
+    let (gates, tasks): (Vec<_>, Vec<_>) = (0..N).map(gated).unzip();
+    let mut stream = weft::as_completed(tasks);
+    let reader = weft::spawn(async move {
+        let mut seen = vec![false; N];
+        while let Some(item) = stream.next().await {
+            let i = item.expect("no child fails");
+            assert!(!std::mem::replace(&mut seen[i], true), "child {i} twice");
+        }
+        seen.into_iter().filter(|&s| s).count()
+    });
+    weft::yield_now().await; // let the reader register every child
+    for gate in gates.iter().rev() {
+        gate.set_result(()).unwrap();
+    }
+    assert_eq!(reader.await.unwrap(), N, "every child once");
+}
+
 // ----- timeout -----
 
 // Spec: "With a timeout: after the deadline each remaining item yields

@@ -199,7 +199,7 @@ impl<T> Stream for AsCompletedTasks<T> {
                 Err(TimedOut { task })
             }));
         }
-        match this.pending.poll_next_unpin(cx) {
+        match this.pending.poll_next(cx) {
             Poll::Ready(Some((_, task))) => {
                 this.described.ready();
                 return Poll::Ready(Some(Ok(task)));

@@ -6,16 +6,16 @@
 //! what cancelling it does to its children (gather cancels them, wait and
 //! shield leave them running) and says so in its documentation.
 //!
-//! Waiting on many children goes through a [`FuturesUnordered`] of [`Done`]
-//! futures: each child gets its own waker, so a wake-up costs one poll of that
-//! child, not a pass over all of them (gather of 10^5 tasks stays linear).
+//! Waiting on many children goes through a [`Pending`] set: each child gets
+//! its own waker (a slot of a [`WakeSet`]), so a wake-up costs one poll of
+//! that child, not a pass over all of them (gather of 10^5 tasks stays
+//! linear).
 
-use futures_util::stream::{FuturesUnordered, StreamExt};
+use crate::wake_set::WakeSet;
 use std::convert::Infallible;
 use std::future::poll_fn;
 use std::future::Future;
 use std::ops::ControlFlow;
-use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use weft_task::awaiting::DescribedWait;
 use weft_task::{catch_cancel, Cancelled, DoneCallback, Task, TaskError, TaskRef};
@@ -50,8 +50,7 @@ impl<C: Child + ?Sized> Child for &mut C {
     }
 }
 
-/// A child and its position among the combinator's arguments; resolves to
-/// both once the child is done.
+/// A child and its position among the combinator's arguments.
 #[derive(Debug)]
 pub(crate) struct Done<C> {
     index: usize,
@@ -78,25 +77,127 @@ impl<C> Done<C> {
     }
 }
 
-impl<C: Child + Unpin> Future for Done<C> {
-    type Output = (usize, C);
+/// The children still running, each watched through its own slot of a
+/// [`WakeSet`]: [`poll_next`](Pending::poll_next) polls a child the first
+/// time in argument order, and after that only when its slot was woken.
+/// Dropping the set leaves the children running.
+pub(crate) struct Pending<C> {
+    /// By slot; a child handed out leaves `None` behind.
+    children: Vec<Done<C>>,
+    wakes: WakeSet,
+    /// Children not handed out yet.
+    live: usize,
+    /// Slots `..polled` have been polled once (and registered their waker).
+    polled: usize,
+    /// Slots taken from `wakes`, to poll from `ready_at` on.
+    ready: Vec<usize>,
+    ready_at: usize,
+}
 
-    #[inline]
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(usize, C)> {
-        let Some(child) = self.child.as_mut() else {
-            panic!("Done polled after it returned its child");
-        };
-        if child.poll_done(cx).is_pending() {
-            return Poll::Pending;
-        }
-        let index = self.index;
-        let child = self.child.take().expect("checked above");
-        Poll::Ready((index, child))
+impl<C> Default for Pending<C> {
+    fn default() -> Self {
+        Pending::new(Vec::new())
     }
 }
 
-/// The children still running.
-pub(crate) type Pending<C> = FuturesUnordered<Done<C>>;
+impl<C> Pending<C> {
+    /// A set watching `children`.
+    pub(crate) fn new(children: Vec<Done<C>>) -> Pending<C> {
+        Pending {
+            wakes: WakeSet::new(children.len()),
+            live: children.len(),
+            children,
+            polled: 0,
+            ready: Vec::new(),
+            ready_at: 0,
+        }
+    }
+
+    /// How many children are still in the set.
+    pub(crate) fn len(&self) -> usize {
+        self.live
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Every slot, in argument order; [`Done::child`] is `None` for the
+    /// children handed out already.
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, Done<C>> {
+        self.children.iter()
+    }
+
+    /// The next child to finish, with its position; `None` once every child
+    /// was handed out. Registers `cx`'s waker otherwise.
+    ///
+    /// One call takes the woken slots once, and returns `Pending` (waking
+    /// `cx`) as soon as the task is out of cooperative budget: a child that is
+    /// done then refuses and wakes its slot again, and is polled on a later
+    /// call, not in a loop within this one.
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<(usize, C)>>
+    where
+        C: Child,
+    {
+        let mut took = false;
+        loop {
+            let slot = if self.polled < self.children.len() {
+                self.polled += 1;
+                self.polled - 1
+            } else if let Some(&slot) = self.ready.get(self.ready_at) {
+                self.ready_at += 1;
+                self.wakes.clear(slot);
+                slot
+            } else if self.live == 0 {
+                return Poll::Ready(None);
+            } else if took {
+                return Poll::Pending;
+            } else {
+                took = true;
+                self.ready.clear();
+                self.ready_at = 0;
+                self.wakes.take_woken(cx.waker(), &mut self.ready);
+                continue;
+            };
+            let done = &mut self.children[slot];
+            // `None`: handed out already; a late wake of its slot.
+            let Some(child) = done.child.as_mut() else {
+                continue;
+            };
+            let waker = self.wakes.waker(slot);
+            if child.poll_done(&mut Context::from_waker(&waker)).is_ready() {
+                self.live -= 1;
+                let child = done.child.take().expect("checked above");
+                return Poll::Ready(Some((done.index, child)));
+            }
+            if !weft_task::coop::has_budget_remaining() {
+                // Done but out of budget: the child woke its slot (polled
+                // again on the next call). Yield rather than poll the rest of
+                // `ready` just to see each one refuse the same way.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// [`poll_next`](Pending::poll_next) as a future.
+    pub(crate) fn next(&mut self) -> impl Future<Output = Option<(usize, C)>> + '_
+    where
+        C: Child,
+    {
+        poll_fn(move |cx| self.poll_next(cx))
+    }
+}
+
+impl<C> IntoIterator for Pending<C> {
+    type Item = Done<C>;
+    type IntoIter = std::vec::IntoIter<Done<C>>;
+
+    /// Every slot, in argument order (see [`Pending::iter`]).
+    fn into_iter(self) -> Self::IntoIter {
+        self.children.into_iter()
+    }
+}
 
 /// The opening step every combinator over many children takes: numbers the
 /// children in argument order, hands each one already done to `on_done` at
@@ -114,9 +215,9 @@ pub(crate) fn watch<C, B>(
     mut on_done: impl FnMut(usize, C) -> ControlFlow<B>,
 ) -> Result<Pending<C>, B>
 where
-    C: Child + Unpin,
+    C: Child,
 {
-    let pending = Pending::new();
+    let mut pending = Vec::new();
     let mut children = children.into_iter().enumerate();
     for (index, child) in children.by_ref() {
         if !child.task_ref().done() {
@@ -127,7 +228,7 @@ where
             return Err(b);
         }
     }
-    Ok(pending)
+    Ok(Pending::new(pending))
 }
 
 /// The children a combinator gives up on (gather after its first error):
@@ -150,7 +251,7 @@ pub(crate) fn retrieve_later<'a, C: Child + 'a>(children: impl Iterator<Item = &
 
 /// [`watch`] for the combinators that never stop at a done child (wait,
 /// as_completed): every child already done goes to `on_done`.
-pub(crate) fn watch_all<C: Child + Unpin>(
+pub(crate) fn watch_all<C: Child>(
     children: impl IntoIterator<Item = C>,
     mut on_done: impl FnMut(usize, C),
 ) -> Pending<C> {
@@ -169,10 +270,7 @@ pub(crate) fn watch_all<C: Child + Unpin>(
 /// failed, rather than a panic.
 /// A combinator's await target for task dumps: `kind`, watching the
 /// children in `pending` (`weft_task::awaiting::Described`).
-pub(crate) fn describe<C: Child + Unpin>(
-    kind: &'static str,
-    pending: &Pending<C>,
-) -> AwaitDescription {
+pub(crate) fn describe<C: Child>(kind: &'static str, pending: &Pending<C>) -> AwaitDescription {
     let mut children: Vec<(usize, TaskId)> = pending
         .iter()
         .filter_map(|d| Some((d.index, d.child()?.task_ref().id())))
@@ -222,13 +320,13 @@ pub(crate) async fn supervise<C, B>(
     mut on_done: impl FnMut(usize, C) -> ControlFlow<B>,
 ) -> Option<B>
 where
-    C: Child + Unpin,
+    C: Child,
 {
     // A task dump shows the caller awaiting the gather and, under it, the
     // children still running when it first waited.
     let mut described = DescribedWait::new();
     let run = poll_fn(|cx| loop {
-        match pending.poll_next_unpin(cx) {
+        match pending.poll_next(cx) {
             Poll::Ready(Some((index, child))) => {
                 if let ControlFlow::Break(b) = on_done(index, child) {
                     retrieve_later(pending.iter().filter_map(Done::child));
@@ -259,7 +357,7 @@ where
 /// `cancelled` in the caller.
 pub(crate) async fn cancel_and_drain<C, T>(pending: &mut Pending<C>, cancelled: Cancelled) -> T
 where
-    C: Child + Unpin,
+    C: Child,
 {
     let mut again = Some(cancelled.clone());
     while let Some(c) = again.take() {

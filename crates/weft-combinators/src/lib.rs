@@ -40,9 +40,13 @@ mod body;
 mod child;
 mod gather;
 mod group;
+mod loom;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod shield;
 mod timeout;
 mod wait;
+mod wake_set;
 
 pub use as_completed::{as_completed, AsCompleted, AsCompletedTasks, TimedOut};
 pub use gather::{gather, gather_settled};

@@ -116,8 +116,7 @@ pub async fn wait_for<T>(mut task: Task<T>, timeout: Option<Duration>) -> Result
     .await;
     drop(described);
     if let Err(cancelled) = watched {
-        let mut only = Pending::new();
-        only.push(Done::new(0, &mut task));
+        let mut only = Pending::new(vec![Done::new(0, &mut task)]);
         return cancel_and_drain(&mut only, cancelled).await;
     }
     match outcome(&mut task) {

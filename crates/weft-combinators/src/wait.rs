@@ -1,7 +1,6 @@
 //! `wait`: block until some or all children are done; hand back the handles.
 
 use crate::child::{describe, error_of, watch_all, Done, Pending};
-use futures_util::stream::StreamExt;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -107,7 +106,7 @@ where
 {
     Wait {
         tasks: tasks.into_iter().collect(),
-        pending: Pending::new(),
+        pending: Pending::default(),
         done: Vec::new(),
         failed: false,
         return_when: ReturnWhen::AllCompleted,
@@ -244,7 +243,7 @@ impl<T> Future for Wait<T> {
                 this.described.ready();
                 return Poll::Ready(Ok(this.split()));
             }
-            match this.pending.poll_next_unpin(cx) {
+            match this.pending.poll_next(cx) {
                 Poll::Ready(Some((index, task))) => this.push_done(index, task),
                 Poll::Ready(None) => continue,
                 Poll::Pending => break,

@@ -1,0 +1,436 @@
+//! A fixed set of wakers, one per slot, that tell their owner which slots
+//! were woken: what lets a combinator over `n` children poll only the
+//! children that finished, with one allocation for all of them.
+//!
+//! # Why not `FuturesUnordered`
+//!
+//! futures-util's `FuturesUnordered` does the same job for any futures, and
+//! the combinators used it before this set. It allocates a node (an `Arc`)
+//! per future. For `gather` of 10^5 tasks that was a second `malloc` and
+//! `free` per child beside the task's own, about a quarter of the
+//! instructions per child (callgrind, `spawn_loop 100000 gather 1`). Here
+//! the `n` slots are one boxed slice, allocated once per combinator call.
+//!
+//! # Protocol
+//!
+//! The shared part ([`Shared`]) holds the slots, a stack of the slots woken
+//! since the owner last looked (`woken`, an intrusive Treiber stack through
+//! each slot's `next`), the owner's waker, and a reference count.
+//!
+//! | who | step | what it does |
+//! |---|---|---|
+//! | waker of slot `i` | wake | `queued[i].swap(true)`; already `true`: done (the slot is on the stack, or taken and not yet polled, and the owner polls it after it clears the flag). Else push slot `i` onto `woken`; if the stack was empty, wake the owner's waker. |
+//! | owner | [`WakeSet::take_woken`] | store the owner's waker, then `woken.swap(null)`: the slots woken so far, newest first. |
+//! | owner | [`WakeSet::clear`]`(i)` | `queued[i].swap(false)`, just before it polls slot `i`'s future again. |
+//!
+//! **Why no wake-up is lost.** A wake either finds `queued` set, or pushes.
+//! - Found set: the owner has not yet cleared the flag, and clears it
+//!   (`AcqRel`) before it polls the slot's future, so that poll sees what the
+//!   waker published before its `swap` (`AcqRel`, the pair).
+//! - Pushed onto a non-empty stack: an earlier push made the stack non-empty
+//!   and wakes the owner (or already did), and the owner takes the whole stack
+//!   after that wake.
+//! - Pushed onto the empty stack: it wakes the owner's waker, read under the
+//!   owner lock. The owner stores its waker under that lock *before* its
+//!   `swap` of the stack; the push's CAS read the `null` that swap left (or
+//!   one before it), so either the owner's swap comes after the push and takes
+//!   the slot, or the push's lock comes after the owner's store and wakes the
+//!   current waker.
+//!
+//! **Why the stack is sound without a counter (no ABA).** Slots are only
+//! pushed one at a time and taken all at once, so a push's CAS that finds the
+//! head it read links its slot in front of a live stack, whatever happened
+//! in between. A slot is on the stack at most once: only the wake that turns
+//! `queued` from `false` to `true` pushes it, and the owner reads a slot's
+//! `next` (in `take_woken`) before it clears that slot's `queued` (in
+//! `clear`), so a later push that rewrites `next` happens after the read
+//! (`clear`'s `AcqRel` swap pairs with the push's `AcqRel` swap).
+//!
+//! **Lifetime.** [`Shared`] is freed when its count reaches zero: one count
+//! for the [`WakeSet`], and one for each slot until that slot is closed
+//! with no clone of its waker left. Clones are counted per slot
+//! (`Slot::clones`), not on the shared count: the owner clones a slot's
+//! waker when it registers it with a child, and the child's worker drops the
+//! clone when it wakes it, so a shared count would be one cache line written
+//! by both workers for every child (with 2 workers, `gather` of 10^5 tasks
+//! took 0.76 s for 20 rounds that way against 0.61 s with no count at all).
+//! The wakers the owner lends through [`WakeSet::waker`] are borrowed, not
+//! counted.
+//!
+//! Dropping the set takes the owner's waker out first, so a child that
+//! finishes after its combinator is gone wakes nobody. Then it closes each
+//! slot: a slot with no clone left cannot get one any more (only the set
+//! lends, and a clone is made from a live one), so its count is released
+//! there; a slot with clones gets `CLOSED`, and whichever clone drop takes
+//! the count to `CLOSED` alone releases it.
+
+use crate::loom::sync::{fence, AtomicBool, AtomicPtr, AtomicUsize, Mutex, Ordering};
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
+use std::ptr::{self, NonNull};
+use std::task::{RawWaker, RawWakerVTable, Waker};
+
+/// `n` wakers, and the list of the ones woken since the owner last looked.
+/// Dropping it drops the owner's waker; wakers of its slots still held
+/// elsewhere stay valid (they keep the shared part alive) and wake nobody.
+pub(crate) struct WakeSet {
+    shared: NonNull<Shared>,
+}
+
+// SAFETY: the shared part is only touched through atomics and its mutex;
+// the set itself holds one count of it, as an `Arc` would.
+unsafe impl Send for WakeSet {}
+// SAFETY: as for `Send`: every method takes `&self` and the shared part is
+// synchronized.
+unsafe impl Sync for WakeSet {}
+
+struct Shared {
+    /// The set's count plus one per slot not yet released (see `Slot::clones`).
+    refs: AtomicUsize,
+    /// The slots woken since the owner last took them, newest first, linked
+    /// through `Slot::next`; null when none.
+    woken: AtomicPtr<Slot>,
+    /// Woken when `woken` goes from empty to not; `None` once the set is
+    /// dropped.
+    owner: Mutex<Option<Waker>>,
+    slots: Box<[Slot]>,
+}
+
+struct Slot {
+    /// The shared part this slot is in (its waker's way back).
+    shared: *const Shared,
+    /// Whether the slot was woken and the owner has not cleared it since.
+    queued: AtomicBool,
+    /// The next slot down `woken`, while this one is on it.
+    next: AtomicPtr<Slot>,
+    /// `CLONE` times the live clones of this slot's waker, plus `CLOSED`
+    /// once the set is dropped. The slot holds a count of the shared part
+    /// until it is closed with no clone.
+    clones: AtomicUsize,
+}
+
+/// `Slot::clones`: the set was dropped.
+const CLOSED: usize = 1;
+/// `Slot::clones`: one live clone.
+const CLONE: usize = 2;
+
+/// A slot's waker, lent by the set for one poll (not counted).
+pub(crate) struct WakerRef<'a> {
+    waker: ManuallyDrop<Waker>,
+    _set: PhantomData<&'a WakeSet>,
+}
+
+impl std::ops::Deref for WakerRef<'_> {
+    type Target = Waker;
+
+    fn deref(&self) -> &Waker {
+        &self.waker
+    }
+}
+
+impl WakeSet {
+    /// A set of `n` slots, none woken.
+    pub(crate) fn new(n: usize) -> WakeSet {
+        let mut shared = Box::new(Shared {
+            refs: AtomicUsize::new(n + 1),
+            woken: AtomicPtr::new(ptr::null_mut()),
+            owner: Mutex::new(None),
+            slots: Box::new([]),
+        });
+        // The box's contents do not move when the box does.
+        let back: *const Shared = &*shared;
+        shared.slots = (0..n)
+            .map(|_| Slot {
+                shared: back,
+                queued: AtomicBool::new(false),
+                next: AtomicPtr::new(ptr::null_mut()),
+                clones: AtomicUsize::new(0),
+            })
+            .collect();
+        WakeSet {
+            shared: NonNull::from(Box::leak(shared)),
+        }
+    }
+
+    fn shared(&self) -> &Shared {
+        // SAFETY: the set holds a count, so the shared part is alive.
+        unsafe { self.shared.as_ref() }
+    }
+
+    /// Slot `i`'s waker, for one poll of its future; whoever keeps it clones
+    /// it (and so counts it).
+    pub(crate) fn waker(&self, i: usize) -> WakerRef<'_> {
+        let slot: *const Slot = &self.shared().slots[i];
+        // SAFETY: the vtable's contract holds for a pointer to a slot of a
+        // live shared part; `ManuallyDrop` keeps this uncounted copy from
+        // being released.
+        let waker = unsafe { Waker::from_raw(RawWaker::new(slot.cast(), &VTABLE)) };
+        WakerRef {
+            waker: ManuallyDrop::new(waker),
+            _set: PhantomData,
+        }
+    }
+
+    /// Makes `owner` the waker to wake when a slot is next woken, then
+    /// appends the slots woken since the last call to `out`, oldest wake
+    /// first. Each stays marked woken (a further wake of it is absorbed)
+    /// until [`clear`](Self::clear).
+    pub(crate) fn take_woken(&self, owner: &Waker, out: &mut Vec<usize>) {
+        let shared = self.shared();
+        {
+            let mut slot = shared.owner.lock();
+            if !slot.as_ref().is_some_and(|w| w.will_wake(owner)) {
+                *slot = Some(owner.clone());
+            }
+        }
+        // AcqRel: Acquire pairs with a wake's Release CAS in `push` (the
+        // slot's `next` is written); Release orders the owner store above
+        // before the `null` a later push reads.
+        let mut top = shared.woken.swap(ptr::null_mut(), Ordering::AcqRel);
+        let start = out.len();
+        while let Some(slot) = NonNull::new(top) {
+            // SAFETY: a slot on the stack is one of this shared part's.
+            let slot = unsafe { slot.as_ref() };
+            out.push(shared.index_of(slot));
+            // Read before `clear` lets the slot be pushed again.
+            top = slot.next.load(Ordering::Relaxed);
+        }
+        out[start..].reverse();
+    }
+
+    /// Unmarks slot `i`, taken by [`take_woken`](Self::take_woken), just
+    /// before its future is polled again: a wake from now on queues it anew.
+    pub(crate) fn clear(&self, i: usize) {
+        // AcqRel: Acquire pairs with the Release of the wake's swap in
+        // `wake_slot`, so the poll that follows sees what the waker's side
+        // did before waking; Release orders `take_woken`'s read of `next`
+        // before a new push's write of it.
+        self.shared().slots[i].queued.swap(false, Ordering::AcqRel);
+    }
+}
+
+impl Drop for WakeSet {
+    fn drop(&mut self) {
+        // Late wakes (children finishing after their combinator is gone)
+        // then wake nobody.
+        let owner = self.shared().owner.lock().take();
+        drop(owner);
+        let mut counts = 1; // the set's own
+        for slot in self.shared().slots.iter() {
+            // Acquire: pairs with the Release of the last clone's drop
+            // (`drop_slot`), whose uses of the slot then happen before the
+            // count released here.
+            if slot.clones.load(Ordering::Acquire) == 0 {
+                // No clone, and none can be made now: the slot's count is ours.
+                counts += 1;
+                continue;
+            }
+            // AcqRel: Acquire as above, for a drop that lands first; Release
+            // so the clone drop that sees `CLOSED` releases after this.
+            if slot.clones.fetch_or(CLOSED, Ordering::AcqRel) == 0 {
+                counts += 1;
+            }
+        }
+        // SAFETY: the set's own count and those of the slots found without a
+        // clone, each released once (a closed slot's is released here or by
+        // the clone drop that leaves it at `CLOSED`, never both).
+        unsafe { release(self.shared.as_ptr(), counts) }
+    }
+}
+
+impl Shared {
+    fn index_of(&self, slot: &Slot) -> usize {
+        // SAFETY: `slot` is an element of `self.slots` (every slot pointer
+        // handed out points into it), so both are in one allocation.
+        let offset = unsafe { (slot as *const Slot).offset_from(self.slots.as_ptr()) };
+        offset as usize
+    }
+
+    /// A wake of `slot`: queues it unless it is queued already, and wakes
+    /// the owner when the stack was empty.
+    fn wake_slot(&self, slot: &Slot) {
+        // AcqRel: Release pairs with `clear`'s Acquire (what the waker's side
+        // did before waking is seen by the owner's next poll); Acquire pairs
+        // with `clear`'s Release (the owner's read of `next` is done before
+        // the write below).
+        if slot.queued.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let me = slot as *const Slot as *mut Slot;
+        let mut top = self.woken.load(Ordering::Relaxed);
+        loop {
+            slot.next.store(top, Ordering::Relaxed);
+            // AcqRel: Release publishes `next` to `take_woken`'s Acquire swap;
+            // Acquire pairs with that swap's Release (the owner's waker is
+            // stored before the `null` read here).
+            match self
+                .woken
+                .compare_exchange_weak(top, me, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(now) => top = now,
+            }
+        }
+        if top.is_null() {
+            if let Some(owner) = self.owner.lock().as_ref() {
+                owner.wake_by_ref();
+            }
+        }
+    }
+}
+
+/// Drops `counts` counts of `shared`, freeing it with the last.
+///
+/// # Safety
+///
+/// `shared` is live and the caller owns `counts` of its counts.
+unsafe fn release(shared: *const Shared, counts: usize) {
+    // SAFETY: live, by the caller's counts.
+    let refs = unsafe { &(*shared).refs };
+    // Release: this holder's uses of the shared part happen before the free;
+    // the Acquire fence below pairs with it in the last holder.
+    if refs.fetch_sub(counts, Ordering::Release) != counts {
+        return;
+    }
+    fence(Ordering::Acquire);
+    // SAFETY: the last count: nothing else can reach the shared part, which
+    // was made by `Box::leak` in `WakeSet::new`.
+    drop(unsafe { Box::from_raw(shared as *mut Shared) });
+}
+
+static VTABLE: RawWakerVTable =
+    RawWakerVTable::new(clone_slot, wake_slot, wake_slot_by_ref, drop_slot);
+
+/// The shared part of the slot a waker's data points to.
+///
+/// # Safety
+///
+/// `data` is a slot pointer given to a waker by [`WakeSet::waker`] (or a
+/// clone of one) whose count, or the set's, is still held.
+unsafe fn shared_of<'a>(data: *const ()) -> (&'a Shared, &'a Slot) {
+    // SAFETY: by the caller, the slot and its shared part are alive.
+    unsafe {
+        let slot = &*data.cast::<Slot>();
+        (&*slot.shared, slot)
+    }
+}
+
+unsafe fn clone_slot(data: *const ()) -> RawWaker {
+    // SAFETY: the waker being cloned holds a clone's count, or borrows the
+    // set's.
+    let (_, slot) = unsafe { shared_of(data) };
+    // Relaxed: a new clone from a live one (or from the set), as
+    // `Arc::clone`.
+    if slot.clones.fetch_add(CLONE, Ordering::Relaxed) > isize::MAX as usize {
+        std::process::abort();
+    }
+    RawWaker::new(data, &VTABLE)
+}
+
+unsafe fn wake_slot(data: *const ()) {
+    // SAFETY: a counted waker, woken by value: its count is released after.
+    unsafe {
+        wake_slot_by_ref(data);
+        drop_slot(data);
+    }
+}
+
+unsafe fn wake_slot_by_ref(data: *const ()) {
+    // SAFETY: the waker holds (or borrows) a count.
+    let (shared, slot) = unsafe { shared_of(data) };
+    shared.wake_slot(slot);
+}
+
+unsafe fn drop_slot(data: *const ()) {
+    // SAFETY: a clone's count, given up once, here.
+    let (shared, slot) = unsafe { shared_of(data) };
+    // AcqRel: Release so this clone's uses of the slot happen before the
+    // set's drop that finds no clone (its Acquire load); Acquire pairs with
+    // the Release of that drop's `fetch_or`, when this is the last clone of
+    // a closed slot.
+    if slot.clones.fetch_sub(CLONE, Ordering::AcqRel) == CLOSED | CLONE {
+        // SAFETY: the last clone of a closed slot: the slot's count, which
+        // the set's drop left to this drop.
+        unsafe { release(shared, 1) }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize as StdCount;
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    struct CountWakes(StdCount);
+
+    impl Wake for CountWakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn owner() -> (Arc<CountWakes>, Waker) {
+        let count = Arc::new(CountWakes(StdCount::new(0)));
+        (count.clone(), Waker::from(count))
+    }
+
+    #[test]
+    fn woken_slots_come_back_once_each_oldest_first() {
+        let set = WakeSet::new(4);
+        let (wakes, owner) = owner();
+        let mut out = Vec::new();
+        set.take_woken(&owner, &mut out);
+        assert!(out.is_empty());
+        set.waker(2).wake_by_ref();
+        set.waker(0).wake_by_ref();
+        set.waker(2).wake_by_ref(); // absorbed: 2 is still queued
+        assert_eq!(
+            wakes.0.load(Ordering::SeqCst),
+            1,
+            "one wake per empty stack"
+        );
+        set.take_woken(&owner, &mut out);
+        assert_eq!(out, [2, 0]);
+        out.clear();
+        set.waker(2).wake_by_ref(); // not cleared yet: absorbed
+        set.take_woken(&owner, &mut out);
+        assert!(out.is_empty());
+        set.clear(2);
+        set.waker(2).wake_by_ref();
+        set.take_woken(&owner, &mut out);
+        assert_eq!(out, [2]);
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_clone_outlives_the_set_and_wakes_nobody() {
+        let set = WakeSet::new(2);
+        let (wakes, owner) = owner();
+        set.take_woken(&owner, &mut Vec::new());
+        drop(owner);
+        assert_eq!(
+            Arc::strong_count(&wakes),
+            2,
+            "the set keeps its owner's waker"
+        );
+        let kept = set.waker(1).clone();
+        drop(set);
+        assert_eq!(
+            Arc::strong_count(&wakes),
+            1,
+            "the set let its owner's waker go"
+        );
+        kept.wake();
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn an_empty_set_has_no_slots() {
+        let set = WakeSet::new(0);
+        let (_, owner) = owner();
+        let mut out = Vec::new();
+        set.take_woken(&owner, &mut out);
+        assert!(out.is_empty());
+    }
+}
