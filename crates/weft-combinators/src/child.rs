@@ -89,9 +89,6 @@ pub(crate) struct Pending<C> {
     live: usize,
     /// Slots `..polled` have been polled once (and registered their waker).
     polled: usize,
-    /// Slots taken from `wakes`, to poll from `ready_at` on.
-    ready: Vec<usize>,
-    ready_at: usize,
 }
 
 impl<C> Default for Pending<C> {
@@ -108,8 +105,6 @@ impl<C> Pending<C> {
             live: children.len(),
             children,
             polled: 0,
-            ready: Vec::new(),
-            ready_at: 0,
         }
     }
 
@@ -144,9 +139,7 @@ impl<C> Pending<C> {
             let slot = if self.polled < self.children.len() {
                 self.polled += 1;
                 self.polled - 1
-            } else if let Some(&slot) = self.ready.get(self.ready_at) {
-                self.ready_at += 1;
-                self.wakes.clear(slot);
+            } else if let Some(slot) = self.wakes.pop_woken() {
                 slot
             } else if self.live == 0 {
                 return Poll::Ready(None);
@@ -154,9 +147,7 @@ impl<C> Pending<C> {
                 return Poll::Pending;
             } else {
                 took = true;
-                self.ready.clear();
-                self.ready_at = 0;
-                self.wakes.take_woken(cx.waker(), &mut self.ready);
+                self.wakes.take_woken(cx.waker());
                 continue;
             };
             let done = &mut self.children[slot];
@@ -173,7 +164,7 @@ impl<C> Pending<C> {
             if !weft_task::coop::has_budget_remaining() {
                 // Done but out of budget: the child woke its slot (polled
                 // again on the next call). Yield rather than poll the rest of
-                // `ready` just to see each one refuse the same way.
+                // the woken slots just to see each one refuse the same way.
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }

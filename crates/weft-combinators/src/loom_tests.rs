@@ -1,6 +1,6 @@
 //! Loom models of the wake set (`wake_set.rs`), on the shipped code through
-//! the `loom` shim: a slot woken from another thread while the owner takes
-//! and polls (no lost wake-up, and the owner sees what the waker did before
+//! the `loom` shim: a slot woken from another thread while the owner takes,
+//! pops and polls (no lost wake-up, and the owner sees what the waker did before
 //! waking), a second wake absorbed while the slot is taken and not yet
 //! cleared, and the set dropped while a clone of a slot's waker is woken.
 //!
@@ -26,14 +26,11 @@ use crate::wake_set::WakeSet;
 /// The owner's side: takes woken slots, clears and "polls" slot 0 (reads
 /// `value`) until it has seen `want`. Pending otherwise, so a wake that
 /// never reaches the owner parks it for good.
-fn own_until(set: &WakeSet, value: &AtomicU32, want: u32) {
-    let mut woken = Vec::new();
+fn own_until(set: &mut WakeSet, value: &AtomicU32, want: u32) {
     loom::future::block_on(poll_fn(|cx| {
-        woken.clear();
-        set.take_woken(cx.waker(), &mut woken);
-        for &slot in &woken {
+        set.take_woken(cx.waker());
+        while let Some(slot) = set.pop_woken() {
             assert_eq!(slot, 0, "only slot 0 is ever woken");
-            set.clear(slot);
             // Relaxed: the ordering under test is the set's own.
             if value.load(Ordering::Relaxed) == want {
                 return Poll::Ready(());
@@ -48,7 +45,7 @@ fn own_until(set: &WakeSet, value: &AtomicU32, want: u32) {
 #[test]
 fn loom_a_wake_from_another_thread_reaches_the_owner() {
     loom::model(|| {
-        let set = WakeSet::new(2);
+        let mut set = WakeSet::new(2);
         let value = Arc::new(AtomicU32::new(0));
         let waker = set.waker(0).clone();
         let v = value.clone();
@@ -56,7 +53,7 @@ fn loom_a_wake_from_another_thread_reaches_the_owner() {
             v.store(1, Ordering::Relaxed);
             waker.wake();
         });
-        own_until(&set, &value, 1);
+        own_until(&mut set, &value, 1);
         child.join().unwrap();
     });
 }
@@ -67,7 +64,7 @@ fn loom_a_wake_from_another_thread_reaches_the_owner() {
 #[test]
 fn loom_a_wake_absorbed_while_taken_is_not_lost() {
     loom::model(|| {
-        let set = WakeSet::new(1);
+        let mut set = WakeSet::new(1);
         let value = Arc::new(AtomicU32::new(0));
         let waker = set.waker(0).clone();
         let v = value.clone();
@@ -77,7 +74,7 @@ fn loom_a_wake_absorbed_while_taken_is_not_lost() {
             v.store(2, Ordering::Relaxed);
             waker.wake();
         });
-        own_until(&set, &value, 2);
+        own_until(&mut set, &value, 2);
         child.join().unwrap();
     });
 }
@@ -89,11 +86,11 @@ fn loom_a_wake_absorbed_while_taken_is_not_lost() {
 #[test]
 fn loom_the_set_dropped_while_a_waker_wakes() {
     loom::model(|| {
-        let set = WakeSet::new(1);
+        let mut set = WakeSet::new(1);
         let waker = set.waker(0).clone();
         let child = thread::spawn(move || waker.wake());
         let owner = loom::future::block_on(poll_fn(|cx| Poll::Ready(cx.waker().clone())));
-        set.take_woken(&owner, &mut Vec::new());
+        set.take_woken(&owner);
         drop(set);
         child.join().unwrap();
     });

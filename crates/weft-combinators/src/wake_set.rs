@@ -20,8 +20,8 @@
 //! | who | step | what it does |
 //! |---|---|---|
 //! | waker of slot `i` | wake | `queued[i].swap(true)`; already `true`: done (the slot is on the stack, or taken and not yet polled, and the owner polls it after it clears the flag). Else push slot `i` onto `woken`; if the stack was empty, wake the owner's waker. |
-//! | owner | [`WakeSet::take_woken`] | store the owner's waker, then `woken.swap(null)`: the slots woken so far, newest first. |
-//! | owner | [`WakeSet::clear`]`(i)` | `queued[i].swap(false)`, just before it polls slot `i`'s future again. |
+//! | owner | [`WakeSet::take_woken`] | store the owner's waker (under the owner lock, when it is not the one stored already), then `woken.swap(null)`: the slots woken so far, newest first, which it relinks oldest first as its own `taken` list. |
+//! | owner | [`WakeSet::pop_woken`] | unlinks the first slot of `taken`, reading its `next`, then `queued[i].swap(false)`, just before it polls slot `i`'s future again. |
 //!
 //! **Why no wake-up is lost.** A wake either finds `queued` set, or pushes.
 //! - Found set: the owner has not yet cleared the flag, and clears it
@@ -42,9 +42,10 @@
 //! head it read links its slot in front of a live stack, whatever happened
 //! in between. A slot is on the stack at most once: only the wake that turns
 //! `queued` from `false` to `true` pushes it, and the owner reads a slot's
-//! `next` (in `take_woken`) before it clears that slot's `queued` (in
-//! `clear`), so a later push that rewrites `next` happens after the read
-//! (`clear`'s `AcqRel` swap pairs with the push's `AcqRel` swap).
+//! `next` (in `take_woken` and `pop_woken`) before it clears that slot's
+//! `queued` (in `pop_woken`), so a later push that rewrites `next` happens
+//! after the read (the clear's `AcqRel` swap pairs with the push's `AcqRel`
+//! swap); until then only the owner touches a taken slot's `next`.
 //!
 //! **Lifetime.** [`Shared`] is freed when its count reaches zero: one count
 //! for the [`WakeSet`], and one for each slot until that slot is closed
@@ -75,6 +76,13 @@ use std::task::{RawWaker, RawWakerVTable, Waker};
 /// elsewhere stay valid (they keep the shared part alive) and wake nobody.
 pub(crate) struct WakeSet {
     shared: NonNull<Shared>,
+    /// A clone of the owner's waker stored in `Shared::owner`, so that a
+    /// take with the same waker (every take but the first, usually) does not
+    /// lock: the lock is what the wakes of the other workers take.
+    registered: Option<Waker>,
+    /// The slots taken and not yet popped, oldest wake first, linked through
+    /// `Slot::next` (the owner's alone until it clears their `queued`).
+    taken: *mut Slot,
 }
 
 // SAFETY: the shared part is only touched through atomics and its mutex;
@@ -149,6 +157,8 @@ impl WakeSet {
             .collect();
         WakeSet {
             shared: NonNull::from(Box::leak(shared)),
+            registered: None,
+            taken: ptr::null_mut(),
         }
     }
 
@@ -172,40 +182,61 @@ impl WakeSet {
     }
 
     /// Makes `owner` the waker to wake when a slot is next woken, then
-    /// appends the slots woken since the last call to `out`, oldest wake
+    /// takes the slots woken since the last call, to be handed out by
+    /// [`pop_woken`](Self::pop_woken) after those taken before, oldest wake
     /// first. Each stays marked woken (a further wake of it is absorbed)
-    /// until [`clear`](Self::clear).
-    pub(crate) fn take_woken(&self, owner: &Waker, out: &mut Vec<usize>) {
-        let shared = self.shared();
-        {
-            let mut slot = shared.owner.lock();
-            if !slot.as_ref().is_some_and(|w| w.will_wake(owner)) {
-                *slot = Some(owner.clone());
-            }
+    /// until it is popped.
+    pub(crate) fn take_woken(&mut self, owner: &Waker) {
+        if !self.registered.as_ref().is_some_and(|w| w.will_wake(owner)) {
+            // Only the owner writes the stored waker, so `registered` is what
+            // the lock holds.
+            *self.shared().owner.lock() = Some(owner.clone());
+            self.registered = Some(owner.clone());
         }
-        // AcqRel: Acquire pairs with a wake's Release CAS in `push` (the
+        // AcqRel: Acquire pairs with a wake's Release CAS in `wake_slot` (the
         // slot's `next` is written); Release orders the owner store above
         // before the `null` a later push reads.
-        let mut top = shared.woken.swap(ptr::null_mut(), Ordering::AcqRel);
-        let start = out.len();
+        let mut top = self.shared().woken.swap(ptr::null_mut(), Ordering::AcqRel);
+        // Relink newest-first as oldest-first, in front of nothing: the
+        // slots are the owner's until popped, `next` included.
+        let mut oldest_first = ptr::null_mut();
         while let Some(slot) = NonNull::new(top) {
             // SAFETY: a slot on the stack is one of this shared part's.
             let slot = unsafe { slot.as_ref() };
-            out.push(shared.index_of(slot));
-            // Read before `clear` lets the slot be pushed again.
             top = slot.next.load(Ordering::Relaxed);
+            slot.next.store(oldest_first, Ordering::Relaxed);
+            oldest_first = slot as *const Slot as *mut Slot;
         }
-        out[start..].reverse();
+        // Behind what is still taken (`Pending` pops everything first).
+        match NonNull::new(self.taken) {
+            None => self.taken = oldest_first,
+            Some(mut last) => {
+                // SAFETY: taken slots are this shared part's and the owner's.
+                unsafe {
+                    while let Some(next) = NonNull::new(last.as_ref().next.load(Ordering::Relaxed))
+                    {
+                        last = next;
+                    }
+                    last.as_ref().next.store(oldest_first, Ordering::Relaxed);
+                }
+            }
+        }
     }
 
-    /// Unmarks slot `i`, taken by [`take_woken`](Self::take_woken), just
-    /// before its future is polled again: a wake from now on queues it anew.
-    pub(crate) fn clear(&self, i: usize) {
+    /// The next slot taken by [`take_woken`](Self::take_woken), unmarked
+    /// just before its future is polled again: a wake from now on queues it
+    /// anew. `None` when every taken slot was popped.
+    pub(crate) fn pop_woken(&mut self) -> Option<usize> {
+        // SAFETY: taken slots are this shared part's, alive while the set is.
+        let slot = unsafe { NonNull::new(self.taken)?.as_ref() };
+        // Read before the clear below lets a wake push the slot again.
+        self.taken = slot.next.load(Ordering::Relaxed);
         // AcqRel: Acquire pairs with the Release of the wake's swap in
         // `wake_slot`, so the poll that follows sees what the waker's side
-        // did before waking; Release orders `take_woken`'s read of `next`
-        // before a new push's write of it.
-        self.shared().slots[i].queued.swap(false, Ordering::AcqRel);
+        // did before waking; Release orders the reads of `next` before a new
+        // push's write of it.
+        slot.queued.swap(false, Ordering::AcqRel);
+        Some(self.shared().index_of(slot))
     }
 }
 
@@ -249,10 +280,10 @@ impl Shared {
     /// A wake of `slot`: queues it unless it is queued already, and wakes
     /// the owner when the stack was empty.
     fn wake_slot(&self, slot: &Slot) {
-        // AcqRel: Release pairs with `clear`'s Acquire (what the waker's side
-        // did before waking is seen by the owner's next poll); Acquire pairs
-        // with `clear`'s Release (the owner's read of `next` is done before
-        // the write below).
+        // AcqRel: Release pairs with `pop_woken`'s Acquire (what the waker's
+        // side did before waking is seen by the owner's next poll); Acquire
+        // pairs with `pop_woken`'s Release (the owner's reads of `next` are
+        // done before the write below).
         if slot.queued.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -375,44 +406,61 @@ mod tests {
         (count.clone(), Waker::from(count))
     }
 
+    /// Takes, then pops every slot taken.
+    fn take_all(set: &mut WakeSet, owner: &Waker) -> Vec<usize> {
+        set.take_woken(owner);
+        std::iter::from_fn(|| set.pop_woken()).collect()
+    }
+
     #[test]
     fn woken_slots_come_back_once_each_oldest_first() {
-        let set = WakeSet::new(4);
+        let mut set = WakeSet::new(300);
         let (wakes, owner) = owner();
-        let mut out = Vec::new();
-        set.take_woken(&owner, &mut out);
-        assert!(out.is_empty());
-        set.waker(2).wake_by_ref();
+        assert!(take_all(&mut set, &owner).is_empty());
+        let far = 299;
+        set.waker(far).wake_by_ref();
         set.waker(0).wake_by_ref();
-        set.waker(2).wake_by_ref(); // absorbed: 2 is still queued
+        set.waker(far).wake_by_ref(); // absorbed: still queued
         assert_eq!(
             wakes.0.load(Ordering::SeqCst),
             1,
             "one wake per empty stack"
         );
-        set.take_woken(&owner, &mut out);
-        assert_eq!(out, [2, 0]);
-        out.clear();
-        set.waker(2).wake_by_ref(); // not cleared yet: absorbed
-        set.take_woken(&owner, &mut out);
-        assert!(out.is_empty());
-        set.clear(2);
-        set.waker(2).wake_by_ref();
-        set.take_woken(&owner, &mut out);
-        assert_eq!(out, [2]);
+        set.take_woken(&owner);
+        set.waker(0).wake_by_ref(); // taken, not popped: absorbed
+        assert_eq!(set.pop_woken(), Some(far));
+        assert_eq!(set.pop_woken(), Some(0));
+        assert_eq!(set.pop_woken(), None);
+        assert!(take_all(&mut set, &owner).is_empty(), "the absorbed wake");
+        set.waker(far).wake_by_ref(); // popped: queued anew
+        set.waker(1).wake_by_ref();
+        assert_eq!(take_all(&mut set, &owner), [far, 1]);
         assert_eq!(wakes.0.load(Ordering::SeqCst), 2);
     }
 
     #[test]
+    fn a_take_lines_up_behind_slots_not_yet_popped() {
+        let mut set = WakeSet::new(4);
+        let (_, owner) = owner();
+        set.waker(3).wake_by_ref();
+        set.waker(1).wake_by_ref();
+        set.take_woken(&owner);
+        assert_eq!(set.pop_woken(), Some(3));
+        set.waker(0).wake_by_ref();
+        set.take_woken(&owner);
+        assert_eq!(take_all(&mut set, &owner), [1, 0]);
+    }
+
+    #[test]
     fn a_clone_outlives_the_set_and_wakes_nobody() {
-        let set = WakeSet::new(2);
+        let mut set = WakeSet::new(2);
         let (wakes, owner) = owner();
-        set.take_woken(&owner, &mut Vec::new());
+        set.take_woken(&owner);
         drop(owner);
         assert_eq!(
             Arc::strong_count(&wakes),
-            2,
-            "the set keeps its owner's waker"
+            3,
+            "the set keeps its owner's waker (stored, and its own copy)"
         );
         let kept = set.waker(1).clone();
         drop(set);
@@ -427,10 +475,8 @@ mod tests {
 
     #[test]
     fn an_empty_set_has_no_slots() {
-        let set = WakeSet::new(0);
+        let mut set = WakeSet::new(0);
         let (_, owner) = owner();
-        let mut out = Vec::new();
-        set.take_woken(&owner, &mut out);
-        assert!(out.is_empty());
+        assert!(take_all(&mut set, &owner).is_empty());
     }
 }
