@@ -7,7 +7,7 @@
 //! futures-util's `FuturesUnordered` does the same job for any futures, and
 //! the combinators used it before this set. It allocates a node (an `Arc`)
 //! per future. For `gather` of 10^5 tasks that was a second `malloc` and
-//! `free` per child beside the task's own, about a quarter of the
+//! `free` per child beside the task's own, about 30% of the
 //! instructions per child (callgrind, `spawn_loop 100000 gather 1`). Here
 //! the `n` slots are one boxed slice, allocated once per combinator call.
 //!
@@ -29,7 +29,9 @@
 //!   waker published before its `swap` (`AcqRel`, the pair).
 //! - Pushed onto a non-empty stack: an earlier push made the stack non-empty
 //!   and wakes the owner (or already did), and the owner takes the whole stack
-//!   after that wake.
+//!   after that wake. If that earlier push came before the owner stored any
+//!   waker (it woke nobody), the owner's first take, which comes after it
+//!   stores one, takes the stack.
 //! - Pushed onto the empty stack: it wakes the owner's waker, read under the
 //!   owner lock. The owner stores its waker under that lock *before* its
 //!   `swap` of the stack; the push's CAS read the `null` that swap left (or
@@ -57,6 +59,10 @@
 //! within the noise of two-worker runs; the per-slot count costs nothing
 //! the slot's wake does not already touch.) The wakers the owner lends through [`WakeSet::waker`] are borrowed, not
 //! counted.
+//!
+//! So the slots live until the last clone goes: a `wait` or `as_completed`
+//! that hands back children still running keeps its `n` slots (32 bytes
+//! each) until each of those children ends or drops its waker.
 //!
 //! Dropping the set takes the owner's waker out first, so a child that
 //! finishes after its combinator is gone wakes nobody. Then it closes each
@@ -88,8 +94,9 @@ pub(crate) struct WakeSet {
 // SAFETY: the shared part is only touched through atomics and its mutex;
 // the set itself holds one count of it, as an `Arc` would.
 unsafe impl Send for WakeSet {}
-// SAFETY: as for `Send`: every method takes `&self` and the shared part is
-// synchronized.
+// SAFETY: through `&WakeSet` only `waker` is reachable, which reads the
+// slots; the shared part is synchronized (the owner-side fields are
+// touched only through `&mut self`).
 unsafe impl Sync for WakeSet {}
 
 struct Shared {
@@ -139,24 +146,27 @@ impl std::ops::Deref for WakerRef<'_> {
 impl WakeSet {
     /// A set of `n` slots, none woken.
     pub(crate) fn new(n: usize) -> WakeSet {
-        let mut shared = Box::new(Shared {
+        // One raw pointer for everything that reaches the shared part (the
+        // set, each slot's way back, the final free), so none of them is
+        // derived from a reference a later write would invalidate.
+        let shared = NonNull::from(Box::leak(Box::new(Shared {
             refs: AtomicUsize::new(n + 1),
             woken: AtomicPtr::new(ptr::null_mut()),
             owner: Mutex::new(None),
             slots: Box::new([]),
-        });
-        // The box's contents do not move when the box does.
-        let back: *const Shared = &*shared;
-        shared.slots = (0..n)
+        })));
+        let slots = (0..n)
             .map(|_| Slot {
-                shared: back,
+                shared: shared.as_ptr(),
                 queued: AtomicBool::new(false),
                 next: AtomicPtr::new(ptr::null_mut()),
                 clones: AtomicUsize::new(0),
             })
             .collect();
+        // SAFETY: just allocated, and not shared yet: no waker exists.
+        unsafe { (*shared.as_ptr()).slots = slots };
         WakeSet {
-            shared: NonNull::from(Box::leak(shared)),
+            shared,
             registered: None,
             taken: ptr::null_mut(),
         }
@@ -189,8 +199,9 @@ impl WakeSet {
     pub(crate) fn take_woken(&mut self, owner: &Waker) {
         if !self.registered.as_ref().is_some_and(|w| w.will_wake(owner)) {
             // Only the owner writes the stored waker, so `registered` is what
-            // the lock holds.
-            *self.shared().owner.lock() = Some(owner.clone());
+            // the lock holds. The old one is dropped after the lock.
+            let old = self.shared().owner.lock().replace(owner.clone());
+            drop(old);
             self.registered = Some(owner.clone());
         }
         // AcqRel: Acquire pairs with a wake's Release CAS in `wake_slot` (the
@@ -303,8 +314,10 @@ impl Shared {
             }
         }
         if top.is_null() {
-            if let Some(owner) = self.owner.lock().as_ref() {
-                owner.wake_by_ref();
+            // Woken outside the lock: a waker is foreign code.
+            let owner = self.owner.lock().clone();
+            if let Some(owner) = owner {
+                owner.wake();
             }
         }
     }
@@ -374,7 +387,10 @@ unsafe fn wake_slot_by_ref(data: *const ()) {
 
 unsafe fn drop_slot(data: *const ()) {
     // SAFETY: a clone's count, given up once, here.
-    let (shared, slot) = unsafe { shared_of(data) };
+    let (_, slot) = unsafe { shared_of(data) };
+    // The pointer the set was made with (not one derived from the reference
+    // above), for the free in `release`; read while the slot is surely alive.
+    let shared = slot.shared;
     // AcqRel: Release so this clone's uses of the slot happen before the
     // set's drop that finds no clone (its Acquire load); Acquire pairs with
     // the Release of that drop's `fetch_or`, when this is the last clone of
