@@ -1153,3 +1153,51 @@ fn loom_last_reference_released_by_any_holder() {
         env.finish();
     });
 }
+
+// ----- the registry: removals from away -----
+
+/// A task spawned on this thread (its home shard) completes on another
+/// thread, which leaves the removal in the shard's `away` list, releases the
+/// entry's reference and drops the handle: the task is freed there while this
+/// thread reads the registry and spawns again (a spawn that reclaims the
+/// stale entry, `AWAY_BATCH` being one under loom). A reader counts only the
+/// task still running and never reaches the freed one; the freed task's slot
+/// is reused only after its reclaim.
+#[test]
+fn loom_removal_from_away_races_spawn_and_read() {
+    model(|| {
+        let env = Env::new();
+        let (task, runnable) = env.spawn(ReadyNow::new(&env.c));
+        let freed = env.inner.clone();
+        let remover = thread::spawn(move || {
+            runnable.run(); // completes here: a removal from away
+            drop(expect_value_of(task));
+        });
+        // Each reading holds the shard and `away`: the first task is either
+        // still registered (live or complete, with its reference) or gone.
+        let live = env.inner.registry.live_tasks();
+        assert!(live.len() <= 1);
+        drop(live);
+        let (second, second_run) = env.spawn(ReadyNow::new(&env.c));
+        let n = env.inner.registry.len();
+        assert!((1..=2).contains(&n), "{n} entries for at most two tasks");
+        remover.join().unwrap();
+        assert_eq!(freed.freed.load(SeqCst), 1, "the first task is freed");
+        assert_eq!(env.inner.registry.len(), 1, "only the second is registered");
+        assert_eq!(env.inner.registry.live_tasks(), [second.task_ref()]);
+        second_run.run();
+        drop(expect_value_of(second));
+        drop(freed);
+        env.finish_tasks(2);
+    });
+}
+
+/// The handle's value, read once the task is done (it ran to completion on
+/// this thread or one joined before).
+fn expect_value_of(mut task: Task<Out>) -> Out {
+    let (_flag, waker) = flag_waker();
+    match poll_handle(&mut task, &waker) {
+        Poll::Ready(r) => expect_value(r),
+        Poll::Pending => panic!("the task ran to completion"),
+    }
+}

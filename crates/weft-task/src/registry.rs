@@ -1,50 +1,165 @@
 //! The registry of a runtime's live tasks: what `all_tasks()` lists and what
 //! shutdown cancels.
 //!
-//! Shards of slabs: each shard is a `Mutex<Vec<slot>>` with a free list, and a
-//! task remembers its shard and slot in its header, so removal touches only its
-//! own slot (a linked list would also touch two neighbours, usually cold in
-//! cache). A thread spawns into its own shard (assigned round-robin on first
-//! use), so workers rarely meet on a lock, and the worker that completes a task
-//! is usually the one that spawned it. A registered task holds one reference
-//! for its entry; completion removes the entry and releases it. Once closed,
-//! the registry refuses new tasks, which is how a shut-down runtime refuses work.
+//! # Design
+//!
+//! Shards of slabs: each shard is a slab (`Vec<slot>` with a free list) under
+//! its own lock, and a task remembers its shard and slot in its header, so
+//! removal touches only its own slot (a linked list would also touch two
+//! neighbours, usually cold in cache). A thread spawns into its own shard (its
+//! *home*, assigned round-robin on first use), so spawning threads rarely meet
+//! on a lock. A registered task holds one reference for its entry. Once
+//! closed, the registry refuses new tasks, which is how a shut-down runtime
+//! refuses work.
+//!
+//! **Removals from away.** A task spawned on one worker is often completed on
+//! another (it was stolen). That thread does not lock the task's shard, which
+//! its spawner is locking for every spawn (on two workers that lock was the
+//! largest cost of a burst of spawns: 40% of `spawn_loop 100000 gather 2`'s
+//! wall time, docs/benchmarks.md). It appends the slot's index to the shard's
+//! `away` list, under that list's own lock, and releases the entry's
+//! reference at once. The slab's entry is then *stale*: it still points at
+//! the task, which may be freed, until the index is *reclaimed* (cleared and
+//! put on the free list) by a holder of the slab lock.
+//!
+//! | entry | slab slot | in `away` | task alive |
+//! |-------|-----------|-----------|------------|
+//! | live | the task | no | yes (the entry's reference) |
+//! | stale | the task | yes | not necessarily |
+//! | free | `None` | no | — |
+//!
+//! Who reclaims, and why nobody follows a stale pointer:
+//!
+//! * Everything that reads entries (`len`, `live_tasks`, `count_where`,
+//!   `shutdown_tasks`, dumps) locks the slab, then `away`, reclaims every
+//!   index there, and keeps `away` locked while it reads. A remover appends
+//!   before it releases the reference, under `away`'s lock: so while a reader
+//!   holds that lock, every entry not yet appended still holds its reference,
+//!   and every entry appended before was just reclaimed. A reader sees exactly
+//!   the tasks not yet removed, as when removal locked the slab: a task leaves
+//!   before its completion is published (`raw.rs`), so whoever saw it complete
+//!   and then reads the registry does not count it.
+//! * A spawn that finds the free list empty reclaims too, if `pending` says
+//!   that at least [`AWAY_BATCH`] indices wait: so the slab grows past its
+//!   peak of live entries by at most `AWAY_BATCH` stale ones, and the spawner
+//!   takes `away`'s lock once per batch, not once per removal. `pending` is
+//!   a hint (Relaxed both ways): set by the append that fills a batch, cleared
+//!   by a reclaim, both under `away`'s lock; a reader reclaims whatever it says.
+//! * Locks are taken slab first, then `away`; a remover takes only `away`.
+//!
+//! An index is on the free list only after its reclaim, so it is never
+//! reused while stale, and a task's removal appends it once.
 
 use crate::header::{Header, RawTask, Slot, TaskRef};
-use crate::loom::sync::Mutex;
+use crate::loom::sync::{AtomicBool, Ordering};
+use crate::loom::sync::{Mutex, MutexGuard};
 use crossbeam_utils::CachePadded;
 use std::cell::Cell;
 use std::fmt;
 use std::ptr::NonNull;
 
-struct Shard {
+/// Removals from away that make a spawn reclaim them (see the header); one
+/// under loom, so a model's spawn reclaims.
+const AWAY_BATCH: usize = if cfg!(loom) { 1 } else { 32 };
+
+/// One shard's slab, under [`Shard::slab`]'s lock.
+struct Slab {
     slots: Vec<Option<NonNull<Header>>>,
     free: Vec<u32>,
+    /// Live and stale entries: a reader reclaims before it reads this.
     len: usize,
     /// Tasks ever inserted here (a statistic, kept under the lock already held).
     inserted: usize,
     closed: bool,
+    /// An empty vector swapped with `away`'s when a spawn reclaims, so the
+    /// remover's lock is held for a swap, and neither list is reallocated.
+    spare: Vec<u32>,
 }
 
-// SAFETY: the pointers are only followed under the shard's lock, and each task
-// they point to is kept alive by the reference its entry holds.
-unsafe impl Send for Shard {}
+// SAFETY: the pointers are only followed under the slab's lock and `away`'s
+// (see the module header), and each live task they point to is kept alive by
+// the reference its entry holds.
+unsafe impl Send for Slab {}
 
+impl Slab {
+    /// Puts every stale index of `away` back on the free list.
+    fn reclaim(&mut self, away: &mut Vec<u32>) {
+        self.len -= away.len();
+        for i in away.drain(..) {
+            self.slots[i as usize] = None;
+            self.free.push(i);
+        }
+    }
+}
+
+/// A shard: the slab its home threads spawn into, and the removals other
+/// threads leave for it.
+struct Shard {
+    slab: CachePadded<SlabLock>,
+    away: CachePadded<Mutex<Vec<u32>>>,
+}
+
+/// The slab's lock and the hint beside it (one cache line: the spawner reads
+/// the hint with the lock it holds).
+struct SlabLock {
+    lock: Mutex<Slab>,
+    /// `away` holds at least [`AWAY_BATCH`] indices (a hint, see the header).
+    pending: AtomicBool,
+}
+
+impl Shard {
+    /// Locks the slab with every stale entry reclaimed, and `away` kept
+    /// locked, so that every entry in the slab is live while both are held.
+    fn lock_for_reading(&self) -> (MutexGuard<'_, Slab>, MutexGuard<'_, Vec<u32>>) {
+        let mut slab = self.slab.lock.lock();
+        let mut away = self.away.lock();
+        // Relaxed: a hint; `away`'s lock orders the list itself.
+        self.slab.pending.store(false, Ordering::Relaxed);
+        slab.reclaim(&mut away);
+        (slab, away)
+    }
+}
+
+#[cfg(not(loom))]
 std::thread_local! {
     static HOME_SHARD: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
+// Under loom, per model thread (its threads are coroutines on one OS thread,
+// which would give them all one home), so the models see removals from away.
+#[cfg(loom)]
+loom::thread_local! {
+    static HOME_SHARD: Cell<usize> = Cell::new(usize::MAX);
+}
+
 /// This thread's shard number (modulo the shard count).
 fn home_shard() -> usize {
-    // A std static (loom atomics cannot be statics): it only spreads threads.
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     HOME_SHARD.with(|h| {
         if h.get() == usize::MAX {
-            // Relaxed: only spreads threads over shards.
-            h.set(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+            h.set(next_home());
         }
         h.get()
     })
+}
+
+/// A new thread's home: the threads of a process in turn.
+#[cfg(not(loom))]
+fn next_home() -> usize {
+    // A std static (loom atomics cannot be statics): it only spreads threads.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    // Relaxed: only spreads threads over shards.
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A new model thread's home: the threads of one model execution in turn, so
+/// every execution of a model places its threads alike.
+#[cfg(loom)]
+fn next_home() -> usize {
+    loom::lazy_static! {
+        static ref NEXT: crate::loom::sync::AtomicUsize = crate::loom::sync::AtomicUsize::new(0);
+    }
+    // Relaxed: only spreads threads over shards.
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// The live tasks of one runtime: a loop (a [`Schedule`](crate::Schedule)
@@ -88,7 +203,7 @@ fn home_shard() -> usize {
 /// # unsafe { registry.shutdown_tasks(|_| true, |_| {}) }; // no cycle left to leak
 /// ```
 pub struct TaskRegistry {
-    shards: Box<[CachePadded<Mutex<Shard>>]>,
+    shards: Box<[Shard]>,
 }
 
 impl TaskRegistry {
@@ -108,14 +223,19 @@ impl TaskRegistry {
             2
         };
         let shards = (0..n)
-            .map(|_| {
-                CachePadded::new(Mutex::new(Shard {
-                    slots: Vec::new(),
-                    free: Vec::new(),
-                    len: 0,
-                    inserted: 0,
-                    closed: false,
-                }))
+            .map(|_| Shard {
+                slab: CachePadded::new(SlabLock {
+                    lock: Mutex::new(Slab {
+                        slots: Vec::new(),
+                        free: Vec::new(),
+                        len: 0,
+                        inserted: 0,
+                        closed: false,
+                        spare: Vec::new(),
+                    }),
+                    pending: AtomicBool::new(false),
+                }),
+                away: CachePadded::new(Mutex::new(Vec::new())),
             })
             .collect();
         TaskRegistry { shards }
@@ -125,9 +245,21 @@ impl TaskRegistry {
     /// reference). False if the registry is closed.
     pub(crate) fn insert(&self, task: RawTask) -> bool {
         let shard_no = home_shard() & (self.shards.len() - 1);
-        let mut shard = self.shards[shard_no].lock();
+        let home = &self.shards[shard_no];
+        let mut shard = home.slab.lock.lock();
         if shard.closed {
             return false;
+        }
+        // Relaxed: a hint (module header); `away`'s lock orders the list.
+        if shard.free.is_empty() && home.slab.pending.load(Ordering::Relaxed) {
+            let mut batch = std::mem::take(&mut shard.spare);
+            {
+                let mut away = home.away.lock();
+                std::mem::swap(&mut batch, &mut *away);
+                home.slab.pending.store(false, Ordering::Relaxed);
+            }
+            shard.reclaim(&mut batch);
+            shard.spare = batch;
         }
         let ptr = Some(task.header_ptr());
         let index = match shard.free.pop() {
@@ -143,7 +275,8 @@ impl TaskRegistry {
         shard.len += 1;
         shard.inserted += 1;
         let slot = Slot::new(shard_no as u32, index);
-        // SAFETY: the slot field is only touched under this shard's lock.
+        // SAFETY: written here under the slab lock, before the task can run
+        // (the queue hand-off orders it before the one removal).
         task.header().slot.with_mut(|s| unsafe { *s = Some(slot) });
         drop(shard);
         // Here rather than in the generic spawn path, whose inlining the
@@ -156,21 +289,33 @@ impl TaskRegistry {
     /// releases the entry's reference).
     pub(crate) fn remove(&self, task: RawTask) -> bool {
         let header = task.header();
-        // Reading the slot before locking is fine: it is written once, at
-        // insert, by the spawning thread before the task could run (the queue
-        // hand-off orders it), and cleared only here, by the one completion.
+        // The slot is written once, at insert, by the spawning thread before
+        // the task could run (the queue hand-off orders it), and cleared only
+        // here, by the one completion, which alone reads it.
         // SAFETY: see above.
-        let Some(slot) = header.slot.with(|s| unsafe { *s }) else {
+        let Some(slot) = header.slot.with_mut(|s| unsafe { (*s).take() }) else {
             return false; // never inserted (refused)
         };
-        let mut shard = self.shards[slot.shard() as usize].lock();
-        // SAFETY: under the shard lock.
-        header.slot.with_mut(|s| unsafe { *s = None });
-        shard.slots[slot.index() as usize] = None;
-        shard.free.push(slot.index());
-        shard.len -= 1;
+        let shard_no = slot.shard() as usize;
+        let shard = &self.shards[shard_no];
+        if shard_no == home_shard() & (self.shards.len() - 1) {
+            let mut slab = shard.slab.lock.lock();
+            slab.slots[slot.index() as usize] = None;
+            slab.free.push(slot.index());
+            slab.len -= 1;
+        } else {
+            // From away (module header): appended before the caller releases
+            // the reference, under `away`'s lock, which readers hold.
+            let mut away = shard.away.lock();
+            away.push(slot.index());
+            if away.len() == AWAY_BATCH {
+                // Relaxed: a hint, read by the spawner (module header).
+                shard.slab.pending.store(true, Ordering::Relaxed);
+            }
+        }
         true
     }
+
     /// Registered tasks whose local owner key `owner` accepts (0 for tasks any
     /// thread may run).
     ///
@@ -249,7 +394,7 @@ impl TaskRegistry {
     /// assert_eq!(registry.len(), 0);
     /// ```
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().len).sum()
+        self.shards.iter().map(|s| s.lock_for_reading().0.len).sum()
     }
 
     /// Whether no task is registered.
@@ -325,7 +470,10 @@ impl TaskRegistry {
     /// assert_eq!(registry.len(), 0, "all three completed");
     /// ```
     pub fn spawned(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().inserted).sum()
+        self.shards
+            .iter()
+            .map(|s| s.slab.lock.lock().inserted)
+            .sum()
     }
 
     /// Handles to every registered task that is not done (asyncio's `all_tasks`).
@@ -374,8 +522,9 @@ impl TaskRegistry {
 
     fn for_each(&self, mut f: impl FnMut(RawTask)) {
         for shard in self.shards.iter() {
-            let shard = shard.lock();
-            // Entries are live while registered (each holds a reference).
+            // Every entry left is live (each holds a reference) while both
+            // locks are held: the module header.
+            let (shard, _away) = shard.lock_for_reading();
             shard
                 .slots
                 .iter()
@@ -419,7 +568,7 @@ impl TaskRegistry {
     /// ```
     pub fn close(&self) {
         for shard in self.shards.iter() {
-            shard.lock().closed = true;
+            shard.slab.lock.lock().closed = true;
         }
     }
 
@@ -432,7 +581,7 @@ impl TaskRegistry {
     /// assert!(registry.is_closed());
     /// ```
     pub fn is_closed(&self) -> bool {
-        self.shards[0].lock().closed
+        self.shards[0].slab.lock.lock().closed
     }
 
     /// Cancels and drops every registered task accepted by `owned` (given each
