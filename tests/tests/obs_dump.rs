@@ -246,6 +246,53 @@ fn dumps_while_tasks_start_and_end_list_each_task_once() {
     });
 }
 
+/// Tasks spawned from a plain thread all complete on the workers, so each
+/// leaves the registry from away (`registry.rs`: an index left on the
+/// spawner's shard, reclaimed later) and is freed at once. Dumps, task lists
+/// and counts read meanwhile from another thread must list each task once,
+/// never read a freed one (the sanitizer step would catch it), and count
+/// only tasks not yet done: after each round, none.
+#[test]
+fn readers_while_tasks_leave_from_away_count_only_live_tasks() {
+    watchdog(|| {
+        let rt = common::runtime(2);
+        let handle = rt.handle().clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let stop = stop.clone();
+            let handle = handle.clone();
+            std::thread::spawn(move || {
+                let mut reads = 0usize;
+                while !stop.load(Ordering::SeqCst) || reads < 100 {
+                    let dump = handle.dump();
+                    let mut ids = HashSet::new();
+                    for t in &dump.tasks {
+                        assert!(ids.insert(t.id), "task {} twice:\n{dump}", t.id);
+                    }
+                    let listed = handle.all_tasks().len();
+                    let live = handle.metrics().live_tasks;
+                    assert!(listed <= 500 && live <= 500, "{listed} listed, {live} live");
+                    reads += 1;
+                }
+                reads
+            })
+        };
+        for round in 0..40u64 {
+            let tasks: Vec<_> = (0..500u64)
+                .map(|i| rt.spawn(async move { i * round }))
+                .collect();
+            let sum: u64 = tasks.into_iter().map(|t| rt.block_on(t).unwrap()).sum();
+            assert_eq!(sum, 499 * 500 / 2 * round);
+            assert_eq!(handle.metrics().live_tasks, 0, "round {round}");
+            assert!(handle.all_tasks().is_empty(), "round {round}");
+        }
+        stop.store(true, Ordering::SeqCst);
+        assert!(reader.join().unwrap() >= 100);
+        assert_eq!(handle.metrics().spawned, 40 * 500);
+        drop(rt);
+    });
+}
+
 #[test]
 fn a_task_woken_while_a_dump_reads_it_still_runs() {
     watchdog(|| {
