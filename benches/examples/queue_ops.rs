@@ -13,7 +13,10 @@
 //! divided by the 10 000 items of an iteration, is the instructions per item
 //! with the runtime's start and stop taken out. Arguments: the workload
 //! (`1to1`: one producer task, the driver gets, capacity 1 024;
-//! `backpressure`: four producer tasks, capacity 8) and `ITERS` (default 20).
+//! `backpressure`: four producer tasks, capacity 8), `ITERS` (default 20)
+//! and, optionally, `task`: the driver is then a task on the workers, as in
+//! the bench (`run_in_task`), not `block_on`'s future on the main thread
+//! (the default, which the instruction counts in docs/benchmarks.md used).
 
 use weft::queue::Queue;
 
@@ -48,6 +51,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let workload = args.next().unwrap_or_else(|| "1to1".to_string());
     let iters: usize = args.next().map_or(20, |s| s.parse().expect("a number"));
+    let in_task = args.next().is_some_and(|s| s == "task");
     let (capacity, producers) = match workload.as_str() {
         "1to1" => (1_024, 1),
         "backpressure" => (8, 4),
@@ -55,7 +59,12 @@ fn main() {
     };
     let rt = weft::Builder::new().workers(2).build().expect("runtime");
     for _ in 0..iters {
-        let sum = rt.block_on(pipeline(capacity, producers));
+        let sum = if in_task {
+            rt.block_on(rt.spawn(pipeline(capacity, producers)))
+                .expect("the driver task")
+        } else {
+            rt.block_on(pipeline(capacity, producers))
+        };
         assert_eq!(sum, ITEMS * (ITEMS - 1) / 2);
     }
 }

@@ -242,8 +242,8 @@ pub(crate) struct Vtable {
     pub(crate) local_owner: unsafe fn(NonNull<Header>) -> usize,
 }
 
-/// Where a task sits in the registry; only touched under its shard's lock
-/// (written at insert, read at removal).
+/// Where a task sits in the registry: written at insert under its shard's
+/// lock, taken at removal by the one completion (`registry.rs`).
 /// The shard is stored plus one, so `Option<Slot>` needs no tag (8 bytes, not 12).
 #[derive(Clone, Copy)]
 pub(crate) struct Slot {

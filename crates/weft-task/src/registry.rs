@@ -118,6 +118,20 @@ impl Shard {
         slab.reclaim(&mut away);
         (slab, away)
     }
+
+    /// A spawn's reclaim (module header), under the slab lock: `away`'s lock
+    /// is held only to swap its list with the slab's empty spare.
+    fn reclaim_for_spawn(&self, slab: &mut Slab) {
+        let mut batch = std::mem::take(&mut slab.spare);
+        {
+            let mut away = self.away.lock();
+            std::mem::swap(&mut batch, &mut *away);
+            // Relaxed: a hint; `away`'s lock orders the list itself.
+            self.slab.pending.store(false, Ordering::Relaxed);
+        }
+        slab.reclaim(&mut batch);
+        slab.spare = batch;
+    }
 }
 
 #[cfg(not(loom))]
@@ -252,14 +266,7 @@ impl TaskRegistry {
         }
         // Relaxed: a hint (module header); `away`'s lock orders the list.
         if shard.free.is_empty() && home.slab.pending.load(Ordering::Relaxed) {
-            let mut batch = std::mem::take(&mut shard.spare);
-            {
-                let mut away = home.away.lock();
-                std::mem::swap(&mut batch, &mut *away);
-                home.slab.pending.store(false, Ordering::Relaxed);
-            }
-            shard.reclaim(&mut batch);
-            shard.spare = batch;
+            home.reclaim_for_spawn(&mut shard);
         }
         let ptr = Some(task.header_ptr());
         let index = match shard.free.pop() {
