@@ -1015,7 +1015,7 @@ impl Handle {
     /// Every live task of this runtime with what it is doing and what it
     /// awaits (see [`TaskDump`]: its `Display` draws the await graph as
     /// `python -m asyncio pstree` does). From any thread, workers busy or
-    /// not: it takes each registry shard's lock once, and reads each task
+    /// not: it takes each registry shard's locks once, and reads each task
     /// without blocking it.
     ///
     /// ```

@@ -4,7 +4,8 @@
 //!
 //! # Reading a task from another thread
 //!
-//! A dump lists the registry one shard at a time: one lock hold per shard,
+//! A dump lists the registry one shard at a time: one hold of the shard's
+//! two locks (its slab and its `away` list, `registry.rs`) per shard,
 //! taking a counted reference ([`TaskRef`]) to each task, so no task is
 //! listed twice (a task sits in one slot of one shard for its life) and none
 //! is freed while it is read. Each task is then read outside the locks:

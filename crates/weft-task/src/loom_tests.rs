@@ -32,9 +32,10 @@
 //!   `loom::thread::yield_now()` there (see `YieldOnce`). A few orderings are
 //!   only caught at a bound of 3, e.g. the acquire half of the last `ref_dec`,
 //!   which is why CI runs these models at 3 (about 10 s).
-//! * `context.rs` and the registry's home shard use `std` thread-locals, which
-//!   all loom threads of a model share (they are coroutines on one OS thread).
-//!   The models keep each use of the task context on one loom thread at a time:
+//! * `context.rs` uses `std` thread-locals, which all loom threads of a
+//!   model share (they are coroutines on one OS thread); the registry's home
+//!   shard is a `loom::thread_local!`, so a task completed on another model
+//!   thread than its spawner's leaves through `away`. The models keep each use of the task context on one loom thread at a time:
 //!   the handle is only polled or dropped-while-awaited when the task's own
 //!   poll cannot be preempted (its future does no loom operation) and no
 //!   cancellation is being delivered.
@@ -1168,15 +1169,20 @@ fn loom_removal_from_away_races_spawn_and_read() {
     model(|| {
         let env = Env::new();
         let (task, runnable) = env.spawn(ReadyNow::new(&env.c));
+        let task_id = task.id();
         let freed = env.inner.clone();
         let remover = thread::spawn(move || {
             runnable.run(); // completes here: a removal from away
             drop(expect_value_of(task));
         });
         // Each reading holds the shard and `away`: the first task is either
-        // still registered (live or complete, with its reference) or gone.
+        // still registered (not yet complete, with its reference) or gone.
+        let first = task_id;
         let live = env.inner.registry.live_tasks();
-        assert!(live.len() <= 1);
+        assert!(
+            live.iter().all(|t| t.id() == first),
+            "only the first task exists"
+        );
         drop(live);
         let (second, second_run) = env.spawn(ReadyNow::new(&env.c));
         let n = env.inner.registry.len();

@@ -41,11 +41,17 @@
 //!   and then reads the registry does not count it.
 //! * A spawn that finds the free list empty reclaims too, if `pending` says
 //!   that at least [`AWAY_BATCH`] indices wait: so the slab grows past its
-//!   peak of live entries by at most `AWAY_BATCH` stale ones, and the spawner
+//!   peak of live entries by fewer than `AWAY_BATCH` stale ones (plus what
+//!   lands while the Relaxed hint is on its way), and the spawner
 //!   takes `away`'s lock once per batch, not once per removal. `pending` is
 //!   a hint (Relaxed both ways): set by the append that fills a batch, cleared
 //!   by a reclaim, both under `away`'s lock; a reader reclaims whatever it says.
 //! * Locks are taken slab first, then `away`; a remover takes only `away`.
+//!   No reference is released, and so no task freed, under either lock.
+//! * Which path a removal takes is only a matter of speed: a thread with no
+//!   home yet (one that never spawned), or whose home is another shard,
+//!   appends; a thread completing a task of its own home shard locks the slab.
+//!   Threads share a home when there are more of them than shards.
 //!
 //! An index is on the free list only after its reclaim, so it is never
 //! reused while stale, and a task's removal appends it once.
@@ -86,6 +92,7 @@ impl Slab {
     fn reclaim(&mut self, away: &mut Vec<u32>) {
         self.len -= away.len();
         for i in away.drain(..) {
+            debug_assert!(self.slots[i as usize].is_some(), "a free slot reclaimed");
             self.slots[i as usize] = None;
             self.free.push(i);
         }
@@ -99,8 +106,9 @@ struct Shard {
     away: CachePadded<Mutex<Vec<u32>>>,
 }
 
-/// The slab's lock and the hint beside it (one cache line: the spawner reads
-/// the hint with the lock it holds).
+/// The slab's lock and the hint beside it (one cache-padded block, apart from
+/// `away`'s, which removers write: the spawner reads the hint with the lock
+/// it holds).
 struct SlabLock {
     lock: Mutex<Slab>,
     /// `away` holds at least [`AWAY_BATCH`] indices (a hint, see the header).
@@ -159,14 +167,15 @@ fn home_shard() -> usize {
 /// A new thread's home: the threads of a process in turn.
 #[cfg(not(loom))]
 fn next_home() -> usize {
-    // A std static (loom atomics cannot be statics): it only spreads threads.
+    // A plain static: it only spreads threads.
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     // Relaxed: only spreads threads over shards.
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
-/// A new model thread's home: the threads of one model execution in turn, so
-/// every execution of a model places its threads alike.
+/// A new model thread's home: the threads of one model execution in the
+/// order they first spawn, counted afresh in every execution (loom's
+/// `lazy_static` is per execution).
 #[cfg(loom)]
 fn next_home() -> usize {
     loom::lazy_static! {
@@ -283,7 +292,8 @@ impl TaskRegistry {
         shard.inserted += 1;
         let slot = Slot::new(shard_no as u32, index);
         // SAFETY: written here under the slab lock, before the task can run
-        // (the queue hand-off orders it before the one removal).
+        // (the queue hand-off, or the slab lock `shutdown_tasks` takes,
+        // orders it before the one removal).
         task.header().slot.with_mut(|s| unsafe { *s = Some(slot) });
         drop(shard);
         // Here rather than in the generic spawn path, whose inlining the
@@ -297,15 +307,19 @@ impl TaskRegistry {
     pub(crate) fn remove(&self, task: RawTask) -> bool {
         let header = task.header();
         // The slot is written once, at insert, by the spawning thread before
-        // the task could run (the queue hand-off orders it), and cleared only
-        // here, by the one completion, which alone reads it.
+        // the task could run or be shut down (the queue hand-off, or the slab
+        // lock under which `shutdown_tasks` took its reference, orders it
+        // before this), and taken only here, by the one completion.
         // SAFETY: see above.
         let Some(slot) = header.slot.with_mut(|s| unsafe { (*s).take() }) else {
             return false; // never inserted (refused)
         };
         let shard_no = slot.shard() as usize;
         let shard = &self.shards[shard_no];
-        if shard_no == home_shard() & (self.shards.len() - 1) {
+        // The home without assigning one: a thread that only completes tasks
+        // does not take a number from the spawners' round-robin.
+        let home = HOME_SHARD.with(Cell::get);
+        if home != usize::MAX && shard_no == home & (self.shards.len() - 1) {
             let mut slab = shard.slab.lock.lock();
             slab.slots[slot.index() as usize] = None;
             slab.free.push(slot.index());
@@ -315,6 +329,8 @@ impl TaskRegistry {
             // the reference, under `away`'s lock, which readers hold.
             let mut away = shard.away.lock();
             away.push(slot.index());
+            // Exactly at the batch: the list grows one by one and is emptied
+            // together with the hint's clearing, so one store per batch.
             if away.len() == AWAY_BATCH {
                 // Relaxed: a hint, read by the spawner (module header).
                 shard.slab.pending.store(true, Ordering::Relaxed);
