@@ -35,7 +35,8 @@
 //! * `context.rs` uses `std` thread-locals, which all loom threads of a
 //!   model share (they are coroutines on one OS thread); the registry's home
 //!   shard is a `loom::thread_local!`, so a task completed on another model
-//!   thread than its spawner's leaves through `away`. The models keep each use of the task context on one loom thread at a time:
+//!   thread than its spawner's leaves through `away`. The models keep each
+//!   use of the task context on one loom thread at a time:
 //!   the handle is only polled or dropped-while-awaited when the task's own
 //!   poll cannot be preempted (its future does no loom operation) and no
 //!   cancellation is being delivered.
@@ -1169,15 +1170,14 @@ fn loom_removal_from_away_races_spawn_and_read() {
     model(|| {
         let env = Env::new();
         let (task, runnable) = env.spawn(ReadyNow::new(&env.c));
-        let task_id = task.id();
-        let freed = env.inner.clone();
+        let first = task.id();
         let remover = thread::spawn(move || {
+            let mut task = task;
             runnable.run(); // completes here: a removal from away
-            drop(expect_value_of(task));
+            drop(expect_value(task.result().unwrap()));
         });
         // Each reading holds the shard and `away`: the first task is either
         // still registered (not yet complete, with its reference) or gone.
-        let first = task_id;
         let live = env.inner.registry.live_tasks();
         assert!(
             live.iter().all(|t| t.id() == first),
@@ -1188,22 +1188,13 @@ fn loom_removal_from_away_races_spawn_and_read() {
         let n = env.inner.registry.len();
         assert!((1..=2).contains(&n), "{n} entries for at most two tasks");
         remover.join().unwrap();
-        assert_eq!(freed.freed.load(SeqCst), 1, "the first task is freed");
+        assert_eq!(env.inner.freed.load(SeqCst), 1, "the first task is freed");
         assert_eq!(env.inner.registry.len(), 1, "only the second is registered");
         assert_eq!(env.inner.registry.live_tasks(), [second.task_ref()]);
         second_run.run();
-        drop(expect_value_of(second));
-        drop(freed);
+        let mut second = second;
+        drop(expect_value(second.result().unwrap()));
+        drop(second);
         env.finish_tasks(2);
     });
-}
-
-/// The handle's value, read once the task is done (it ran to completion on
-/// this thread or one joined before).
-fn expect_value_of(mut task: Task<Out>) -> Out {
-    let (_flag, waker) = flag_waker();
-    match poll_handle(&mut task, &waker) {
-        Poll::Ready(r) => expect_value(r),
-        Poll::Pending => panic!("the task ran to completion"),
-    }
 }
