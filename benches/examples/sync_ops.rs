@@ -21,9 +21,21 @@
 //! `async` for async-lock / async-channel on async-executor) and `ITERS`
 //! (default 8). callgrind runs one thread at a time, so the counts are path
 //! lengths, not the cost of two workers writing one word at once.
+//!
+//! A fourth argument, `windows`, prints to stderr, for every 100
+//! iterations, the mean wall time of one and the process's CPU time per
+//! iteration (two busy workers show as twice the wall time): the wall-clock
+//! side, where a two-worker runtime can sit in one state for seconds at a
+//! time (`backpressure` on weft: docs/benchmarks.md, issue 14 "Session 14"):
+//!
+//! ```sh
+//! target/release/examples/sync_ops backpressure weft 1000 windows
+//! target/release/examples/sync_ops backpressure tokio 1000 windows
+//! ```
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use weft_benches::{run_in_task, AsyncExecutor, Rt, Tokio, Weft};
 
@@ -31,6 +43,8 @@ const TASKS: usize = 8;
 const PER_TASK: usize = 1_000;
 const PERMITS: usize = 2;
 const ITEMS: u64 = 10_000;
+/// Iterations per line of the `windows` output.
+const WINDOW: usize = 100;
 const PRODUCERS: u64 = 4;
 const CAPACITY: usize = 8;
 /// `queue_thread_to_task`'s capacity.
@@ -239,9 +253,34 @@ fn semaphore<R: Peer>(rt: &R) -> usize {
     })
 }
 
-fn run<R: Peer>(workload: &str, iters: usize) {
+/// The process's user plus system CPU time so far.
+fn cpu_time() -> Duration {
+    // SAFETY: `getrusage` fills the plain-data struct it is given, so a
+    // zeroed one is a valid place for it.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let of = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    of(usage.ru_utime) + of(usage.ru_stime)
+}
+
+fn run<R: Peer>(workload: &str, iters: usize, windows: bool) {
     let rt = R::build(2);
-    for _ in 0..iters {
+    let mut window = (Instant::now(), cpu_time());
+    for i in 0..iters {
+        if windows && i > 0 && i % WINDOW == 0 {
+            let now = (Instant::now(), cpu_time());
+            eprintln!(
+                "{i:>6}: {:>8.3} ms wall, {:>8.3} ms CPU per iteration",
+                (now.0 - window.0).as_secs_f64() * 1e3 / WINDOW as f64,
+                (now.1 - window.1).as_secs_f64() * 1e3 / WINDOW as f64,
+            );
+            window = now;
+        }
         match workload {
             "semaphore" => assert_eq!(semaphore(&rt), TASKS * PER_TASK),
             "backpressure" => assert_eq!(backpressure(&rt), ITEMS * (ITEMS - 1) / 2),
@@ -259,10 +298,11 @@ fn main() {
     let workload = args.next().unwrap_or_else(|| "semaphore".to_string());
     let peer = args.next().unwrap_or_else(|| "weft".to_string());
     let iters: usize = args.next().map_or(8, |s| s.parse().expect("a number"));
+    let windows = args.next().is_some_and(|s| s == "windows");
     match peer.as_str() {
-        "weft" => run::<Weft>(&workload, iters),
-        "tokio" => run::<Tokio>(&workload, iters),
-        "async" => run::<AsyncExecutor>(&workload, iters),
+        "weft" => run::<Weft>(&workload, iters, windows),
+        "tokio" => run::<Tokio>(&workload, iters, windows),
+        "async" => run::<AsyncExecutor>(&workload, iters, windows),
         other => panic!("unknown peer {other}: weft, tokio or async"),
     }
 }
