@@ -110,6 +110,24 @@
 //!     step 9's watchers never peek: their slots have no published state (a
 //!     reserved slot must clear `RESERVED` under the lock when its owner
 //!     looks).
+//! 11. **Units counted outside** (a bounded queue's places: the putters and
+//!     the getters each write their own count, so that neither writes the
+//!     other's cache line on every item; `queue/mod.rs`'s `Places`). The
+//!     list's `units` then hold only units a leaving waiter handed back
+//!     with nobody queued; the rest live in a count outside, which the
+//!     caller's `outside` closure takes from.
+//!     [`WaitList::try_acquire_outside`] takes the list's units or an
+//!     outside one, refusing while `WAITERS` or `CLOSED` is set. A waiter
+//!     that found none queues as in step 2, issues a SeqCst fence and, if
+//!     it is the head, tries the outside count once more (leaving the
+//!     queue if that succeeds). A freer gives its unit back to the outside
+//!     count, then [`WaitList::released_outside`]: a SeqCst fence and a
+//!     load of `word`, and only if `WAITERS` is set, the lock, under which
+//!     it takes outside units for the head waiters in turn and hands each
+//!     its unit as a release does (step 4), so a waiter handed one reads
+//!     it from its mailbox (step 10). A freed unit a newcomer took first,
+//!     between the freer's give-back and its hand-over, went to one whose
+//!     try read `WAITERS` clear before the head queued: it came first.
 //!
 //! Wakers are collected while the lock is held and woken after it is dropped
 //! (32 at a time; a longer release drops and retakes the lock in between), and
@@ -150,6 +168,18 @@
 //!   is owed one, takes it, or (a newcomer's fast look raced it) queues
 //!   again and looks again; one dropped passes its wake-up on. The queue's
 //!   loom models (`queue/loom_tests.rs`) check these races on this code.
+//! * Step 11: the head waiter's fence and look after queueing, and the
+//!   freer's fence and load of `word` after giving its unit back, are a
+//!   store-buffering pair (`WAITERS` set / outside count read against
+//!   outside count written / `WAITERS` read): either the waiter takes the
+//!   freed unit itself, or the freer sees `WAITERS` and hands it (or
+//!   another free one) to the head under the lock. A waiter behind the
+//!   head is served after it, by that freer's loop or the next freer's.
+//!   Units a leaving waiter hands back go to the next waiter (step 6) or,
+//!   with nobody queued, to `word`, where the next try takes them first.
+//!   The queue's loom models of a put racing a get on one- and two-place
+//!   rings, of a blocking put racing a get and of a woken putter dropped
+//!   run this code (a model without the freer's fence deadlocks).
 //! * Step 10: the mailbox is written under the lock, in the same critical
 //!   section that changes the slot's state and takes its waker; a waiter
 //!   that reads `WAITING` takes the lock and looks at the slot as before, so
@@ -515,6 +545,110 @@ impl<S> WaitList<S> {
         }
     }
 
+    /// Protocol step 11: takes one unit without waiting, from the list's
+    /// own free units or, failing those, from the count kept outside it
+    /// (`outside` takes one there, or says there is none). Refused while
+    /// anyone is queued (the FIFO rule) or the list is closed. Never takes
+    /// the lock.
+    pub(crate) fn try_acquire_outside(&self, outside: &impl Fn() -> bool) -> Result<(), Fail> {
+        let cur = self.word.load(Ordering::Relaxed);
+        if cur & CLOSED != 0 {
+            return Err(Fail::Closed);
+        }
+        if cur & WAITERS != 0 {
+            return Err(Fail::NoUnits);
+        }
+        if cur >> SHIFT > 0 && self.try_acquire(1).is_ok() {
+            return Ok(());
+        }
+        if outside() {
+            Ok(())
+        } else {
+            Err(Fail::NoUnits)
+        }
+    }
+
+    /// Protocol step 11, a waiter's side past its try: queues `w` for one
+    /// unit (or takes the list's own, if some came meanwhile), then, if it is
+    /// the head, looks at the outside count once more. `None`: queued.
+    fn enqueue_or_take_outside(
+        &self,
+        w: &mut Waiter,
+        waker: Option<&Waker>,
+        outside: &impl Fn() -> bool,
+    ) -> Option<Result<(), Fail>> {
+        let mut locked = self.lock();
+        if let Some(r) = locked.take_or_enqueue(w, waker) {
+            return Some(r);
+        }
+        // SeqCst: pairs with the fence in `released_outside`, between a
+        // unit freed outside and its freer's look at `WAITERS`: either this
+        // look sees the freed unit, or that look sees `WAITERS` (set by
+        // `take_or_enqueue` above) and hands the unit to the head.
+        fence(Ordering::SeqCst);
+        // Only the head looks: a unit taken by one behind it would overtake
+        // the head (whom the freer serves first).
+        if locked.inner().head == w.slot && outside() {
+            locked.cancel(w);
+            return Some(Ok(()));
+        }
+        None
+    }
+
+    /// Protocol step 11, the freer's side: call after a unit was given back
+    /// to the outside count. If anyone is queued, takes units from that
+    /// count through `outside` for the head waiters, in order, and hands
+    /// them over. A fence and a load when nobody is queued.
+    #[inline]
+    pub(crate) fn released_outside(&self, outside: &impl Fn() -> bool) {
+        // SeqCst: pairs with the fence in `enqueue_or_take_outside`.
+        fence(Ordering::SeqCst);
+        if self.word.load(Ordering::Relaxed) & WAITERS != 0 {
+            self.hand_outside_units(outside);
+        }
+    }
+
+    /// [`released_outside`](Self::released_outside) with someone queued.
+    #[inline(never)]
+    fn hand_outside_units(&self, outside: &impl Fn() -> bool) {
+        let mut locked = self.lock();
+        while locked.inner().head != NONE && outside() {
+            locked.release(1);
+        }
+    }
+
+    /// Protocol step 11 for a plain thread: one unit, blocking until a freer
+    /// hands it over (or the list closes, or `deadline` passes:
+    /// `Err(NoUnits)`, nothing taken). Repeats its try for a few µs first
+    /// ([`look_then_spin`]), as the queue's other blocking waits do.
+    pub(crate) fn acquire_blocking_outside(
+        &self,
+        deadline: Option<Instant>,
+        outside: &impl Fn() -> bool,
+    ) -> Result<(), Fail> {
+        let mut r = Err(Fail::NoUnits);
+        look_then_spin(deadline, || {
+            r = self.try_acquire_outside(outside);
+            !matches!(r, Err(Fail::NoUnits))
+        });
+        if !matches!(r, Err(Fail::NoUnits)) {
+            return r;
+        }
+        let mut w = Waiter::new(1);
+        if let Some(r) = self.enqueue_or_take_outside(&mut w, None, outside) {
+            return r;
+        }
+        let mut locked = self.lock();
+        match locked.wait_thread(&mut w, deadline) {
+            Ok(()) => Ok(()),
+            Err(Fail::Closed) => Err(Fail::Closed),
+            Err(Fail::NoUnits) => {
+                locked.cancel(&mut w);
+                Err(Fail::NoUnits)
+            }
+        }
+    }
+
     /// Takes `n` units without waiting (protocol step 1). Never takes the lock.
     pub(crate) fn try_acquire(&self, n: usize) -> Result<(), Fail> {
         let mut cur = self.word.load(Ordering::Relaxed);
@@ -785,6 +919,51 @@ impl Acquiring {
             return Poll::Pending;
         }
         let r = list.poll_acquire(&mut self.waiter, cx);
+        if r.is_ready() {
+            self.done = true;
+            self.described.ready();
+        } else {
+            self.described.pending_static(self.kind);
+        }
+        r
+    }
+
+    /// Protocol step 11: polls for one unit of a list whose free units are
+    /// counted mostly outside it (`outside` takes one from that count, as in
+    /// [`WaitList::try_acquire_outside`]), spending one unit of the task's
+    /// cooperative budget on the first poll. Once queued it is served as
+    /// [`poll`](Self::poll) is (a freer hands it a unit; it looks at its
+    /// mailbox first), and its future's `Drop` calls
+    /// [`cancel`](Self::cancel).
+    pub(crate) fn poll_outside<S>(
+        &mut self,
+        list: &WaitList<S>,
+        cx: &mut Context<'_>,
+        outside: impl Fn() -> bool,
+    ) -> Poll<Result<(), Fail>> {
+        if self.done {
+            return Poll::Pending;
+        }
+        let r = if self.waiter.is_queued() {
+            match self.waiter.peek() {
+                Some(r) => Poll::Ready(r),
+                None => list.lock().poll_slot(&mut self.waiter, cx.waker()),
+            }
+        } else {
+            if weft_task::coop::poll_proceed(cx).is_pending() {
+                return Poll::Pending;
+            }
+            match list.try_acquire_outside(&outside) {
+                Err(Fail::NoUnits) => {
+                    match list.enqueue_or_take_outside(&mut self.waiter, Some(cx.waker()), &outside)
+                    {
+                        Some(r) => Poll::Ready(r),
+                        None => Poll::Pending,
+                    }
+                }
+                r => Poll::Ready(r),
+            }
+        };
         if r.is_ready() {
             self.done = true;
             self.described.ready();

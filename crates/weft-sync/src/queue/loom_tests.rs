@@ -253,7 +253,7 @@ fn loom_fresh_get_racing_a_woken_getter_loses_nothing() {
     });
 }
 
-/// A plain thread's blocking put (its own wait on the `slots` list) races a
+/// A plain thread's blocking put (its own wait on the `places` list) races a
 /// task's gets on a one-place ring: both items arrive, in order, and the
 /// blocked putter is woken by the get that frees the place.
 #[test]

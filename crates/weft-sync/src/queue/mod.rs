@@ -16,17 +16,21 @@
 //! fences, and looks again; a put's push wakes the head getter only if the
 //! list's word says someone waits, a fence and a load otherwise). So a put
 //! and a get that find what they need share no `items` word; the places
-//! stay counted by `slots` (making the ring the truth for places too, with
-//! `slots` only waking putters, was measured: callgrind's instructions per
+//! stay counted, by `places` (making the ring the truth for places too,
+//! with putters only woken, was measured: callgrind's instructions per
 //! item of `queue_backpressure`, four putters mostly waiting, went from
 //! 1,688 to 2,045, and its wall clock from about 3.6 ms to 4.7 ms per
-//! iteration; docs/benchmarks.md). The steps below describe the counting
-//! lists, which the LIFO and priority queues keep; where the FIFO queue
-//! differs, it says so.
+//! iteration; docs/benchmarks.md). `places` counts on two cache lines, one
+//! the putters write (places taken) and one the getters write (places
+//! given back), so that a put and a get running at once on two workers do
+//! not write one word each per item (the wait list's step 11: a putter
+//! reads the getters' count only when its copy of it says the queue is
+//! full). The steps below describe the counting lists, which the LIFO and
+//! priority queues keep; where the FIFO queue differs, it says so.
 //!
 //! | part | units mean | its waiters | lock holds |
 //! |------|------------|-------------|------------|
-//! | `slots` (bounded queues only) | free places, `maxsize` at first | blocked putters | — |
+//! | `places` (bounded queues only; `Places`) | free places, `maxsize` at first: counted outside the list (`taken`, `freed`), the list's own units only ones a leaving putter handed back | blocked putters | — |
 //! | `items` | items a getter may take; none for a FIFO queue | blocked getters | the `shut_down` flag, and the store of a LIFO or priority queue |
 //! | `ring` (FIFO queues only, `queue/ring.rs`) | — (holds the items) | — | none: lock-free, with an atomic close |
 //! | `joiners` | none (notify-style) | `join` callers | — |
@@ -43,8 +47,11 @@
 //!
 //! ## Protocol
 //!
-//! 1. **put**: take one `slots` unit (waiting FIFO if there is none; an
-//!    unbounded queue has no `slots` and never waits). Then, in one step that
+//! 1. **put**: take one place (waiting FIFO if there is none; an
+//!    unbounded queue has no `places` and never waits): the list's own
+//!    units first, else a CAS on `taken` while `taken - freed` (by the
+//!    putters' copy of `freed`, reloaded when it says full) is below
+//!    `maxsize`; refused while putters are queued. Then, in one step that
 //!    cannot be interrupted (no await): add one to `unfinished`, and
 //!    * ring: push the item (refused if the ring is closed), then wake the
 //!      first waiting getter, if any (`wake_one`);
@@ -52,11 +59,15 @@
 //!      and release one `items` unit under the lock.
 //!
 //!    If the push was refused (`shut_down` set), undo: `unfinished` minus
-//!    one, the slot released, the item given back as [`QueueShutDown`].
+//!    one, the place given back, the item given back as [`QueueShutDown`].
 //! 2. **get**: take one `items` unit (waiting FIFO), then in one step pop
-//!    under the `items` lock from the store and release one `slots` unit. A
+//!    under the `items` lock from the store and give one place back. A
 //!    FIFO queue's get pops the ring (waiting on `items`, step 9, while it is
-//!    empty), then releases one `slots` unit.
+//!    empty), then gives one place back. Giving a place back adds one to
+//!    `freed`, then, only if putters are queued (a fence and a load of the
+//!    list's word otherwise), takes places for the head putters in turn
+//!    under the list's lock and hands each its own (the wait list's step
+//!    11).
 //! 3. **task_done**: subtract one from `unfinished` (never below zero:
 //!    [`TaskDoneError`]); whoever takes it to zero locks `joiners` and wakes
 //!    every joiner queued there.
@@ -65,8 +76,8 @@
 //! 5. **shutdown(immediate)**: close the ring (later pushes fail) and, if
 //!    `immediate`, pop every item from it; lock `items`, set `shut_down`, pop
 //!    every item of a locked store if `immediate`, close the list (every
-//!    waiting getter wakes with "closed"), unlock; close `slots` (every
-//!    waiting putter wakes and gets its item back); if `immediate`, subtract
+//!    waiting getter wakes with "closed"), unlock; close the `places` list
+//!    (every waiting putter wakes and gets its item back); if `immediate`, subtract
 //!    the popped items from `unfinished` as in 3 (waking joiners at zero).
 //!    Later gets still pop what is left (a closed `items` list no longer
 //!    counts, so a get after the shutdown skips the unit and pops directly)
@@ -74,7 +85,7 @@
 //!
 //! ## Why no item and no wake-up is lost
 //!
-//! * A put inserts only after its slot is its own, and the insert happens in
+//! * A put inserts only after its place is its own, and the insert happens in
 //!   the same poll as the `Ready` that ends the wait: a put future dropped
 //!   while waiting (cancelled, timed out) never inserted. The item lives in the
 //!   future until then and is dropped with it.
@@ -89,8 +100,12 @@
 //! * Ring: a get takes from the ring only what is there (the ring's own
 //!   atomics publish the item); one that finds nothing waits as the wait
 //!   list's step 9 says, which loses no wake-up. A put pushes only while it
-//!   holds a `slots` unit, so the ring (of `maxsize` places) is never full
-//!   then. The loom models of a put
+//!   holds a place, so the ring (of `maxsize` places) is never full then: a
+//!   place counted free happens-after the pop that emptied it (`freed` is
+//!   raised with Release after the pop, and read with Acquire, directly or
+//!   through the putters' copy, before the place is taken). A putter that
+//!   queues for a place and a get that gives one back at once lose no
+//!   wake-up: the wait list's step 11. The loom models of a put
 //!   racing a get (bounded and unbounded, task and thread waiters) and of a
 //!   fresh get racing a woken getter check this on the shipped code.
 //! * A waiter dropped after it was handed a unit but before it looked (woken
@@ -271,10 +286,98 @@ pub struct GenericQueue<S: Storage> {
 }
 
 /// What the handles share. See the module header.
+/// A bounded queue's free places (the module header's `places`): a count
+/// the putters write and one the getters write, each on its own cache line,
+/// and the wait list where putters queue (protocol step 11 of
+/// `waitlist.rs`: the list's own units are only places a leaving waiter
+/// handed back with nobody queued).
+///
+/// Places in use (items in the queue, puts under way, places handed to woken
+/// putters) are `taken - freed`, at most `maxsize`. A putter takes a place
+/// by a CAS on `taken` while its copy of `freed` says one is free, and reads
+/// `freed` itself (the getters' line) only when that copy says the queue is
+/// full; a get gives its place back by adding to `freed`. Neither side writes
+/// the other's line while the queue is neither full nor empty.
+struct Places {
+    putters: CachePadded<PutterCounts>,
+    /// Places given back (gets, refused pushes), ever.
+    freed: CachePadded<AtomicUsize>,
+    /// Putters waiting for a place; its units: see the type's doc.
+    list: CachePadded<WaitList>,
+    maxsize: usize,
+}
+
+/// The putters' line of [`Places`].
+struct PutterCounts {
+    /// Places taken (by puts, and by gets for the putters they hand one to),
+    /// ever.
+    taken: AtomicUsize,
+    /// A value `freed` had, at most its current one: the putters' copy.
+    freed_seen: AtomicUsize,
+}
+
+impl Places {
+    fn new(maxsize: usize) -> Self {
+        Places {
+            putters: CachePadded::new(PutterCounts {
+                taken: AtomicUsize::new(0),
+                freed_seen: AtomicUsize::new(0),
+            }),
+            freed: CachePadded::new(AtomicUsize::new(0)),
+            list: CachePadded::new(WaitList::new(0, ())),
+            maxsize,
+        }
+    }
+
+    /// Takes a place from the counts if one is free (the wait list's
+    /// `outside`).
+    fn take(&self) -> bool {
+        let PutterCounts { taken, freed_seen } = &*self.putters;
+        loop {
+            // `freed_seen` first: `freed` never passes `taken` (a place is
+            // given back only after it was taken), so neither does a copy
+            // read before it, and the difference cannot wrap.
+            // Acquire: pairs with the Release store below, which carries the
+            // Acquire load of `freed`: a place counted free happens-after
+            // the get that emptied it, so the ring has room for our push.
+            let seen = freed_seen.load(Ordering::Acquire);
+            let t = taken.load(Ordering::Relaxed);
+            if t.wrapping_sub(seen) < self.maxsize {
+                // Relaxed: what makes the place usable is ordered by the
+                // `freed_seen`/`freed` Acquire loads that said it was free.
+                if taken
+                    .compare_exchange_weak(t, t + 1, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return true;
+                }
+                continue;
+            }
+            // Acquire: pairs with the Release `fetch_add` in `free`.
+            let freed = self.freed.load(Ordering::Acquire);
+            if freed == seen {
+                return false;
+            }
+            // Release: pairs with the Acquire load above (other putters').
+            freed_seen.store(freed, Ordering::Release);
+        }
+    }
+
+    /// Gives a place back (a get, or a put refused by the shutdown), then
+    /// hands free places to the putters queued, if any.
+    fn free(&self) {
+        // Release: publishes the get's pop to the putter that takes this
+        // place (its Acquire load of `freed`); the fence in
+        // `released_outside` orders this before the look at the waiters.
+        self.freed.fetch_add(1, Ordering::Release);
+        self.list.released_outside(&|| self.take());
+    }
+}
+
 struct Shared<S: Storage> {
     maxsize: usize,
     /// Free places; `None` for an unbounded queue.
-    slots: Option<CachePadded<WaitList>>,
+    places: Option<Places>,
     /// Items a getter may take; its lock guards the store.
     items: CachePadded<WaitList<Store<S>>>,
     /// The items themselves when `S` is [`FIFO`](Storage::FIFO) (the store
@@ -362,8 +465,8 @@ impl<S: Storage> Shared<S> {
     }
 
     fn release_slot(&self) {
-        if let Some(slots) = &self.slots {
-            slots.release(1);
+        if let Some(places) = &self.places {
+            places.free();
         }
     }
 
@@ -410,7 +513,7 @@ impl<S: Storage> GenericQueue<S> {
         GenericQueue {
             shared: Arc::new(Shared {
                 maxsize,
-                slots: (maxsize > 0).then(|| CachePadded::new(WaitList::new(maxsize, ()))),
+                places: (maxsize > 0).then(|| Places::new(maxsize)),
                 items: CachePadded::new(WaitList::new(
                     0,
                     Store {
@@ -536,8 +639,8 @@ impl<S: Storage> GenericQueue<S> {
     /// assert!(q.put_nowait(2).unwrap_err().is_full());
     /// ```
     pub fn put_nowait(&self, item: S::Item) -> Result<(), TryPutError<S::Item>> {
-        if let Some(slots) = &self.shared.slots {
-            match slots.try_acquire(1) {
+        if let Some(places) = &self.shared.places {
+            match places.list.try_acquire_outside(&|| places.take()) {
                 Ok(()) => {}
                 Err(Fail::Closed) => return Err(TryPutError::ShutDown(QueueShutDown(item))),
                 Err(Fail::NoUnits) => return Err(TryPutError::Full(QueueFull(item))),
@@ -608,8 +711,11 @@ impl<S: Storage> GenericQueue<S> {
         item: S::Item,
         timeout: Option<Duration>,
     ) -> Result<(), BlockingPutError<S::Item>> {
-        if let Some(slots) = &self.shared.slots {
-            match slots.acquire_blocking_spinning(1, deadline(timeout)) {
+        if let Some(places) = &self.shared.places {
+            match places
+                .list
+                .acquire_blocking_outside(deadline(timeout), &|| places.take())
+            {
                 Ok(()) => {}
                 Err(Fail::Closed) => return Err(BlockingPutError::ShutDown(item)),
                 Err(Fail::NoUnits) => return Err(BlockingPutError::TimedOut(item)),
@@ -749,8 +855,8 @@ impl<S: Storage> GenericQueue<S> {
             }
             locked.close();
         }
-        if let Some(slots) = &shared.slots {
-            slots.lock().close();
+        if let Some(places) = &shared.places {
+            places.list.lock().close();
         }
         if !dropped.is_empty() {
             shared.finish(dropped.len());
@@ -782,7 +888,10 @@ impl<S: Storage> fmt::Debug for GenericQueue<S> {
         let shared = &*self.shared;
         let qsize = shared.len();
         let getters = shared.items.lock().waiter_count();
-        let putters = shared.slots.as_ref().map_or(0, |s| s.lock().waiter_count());
+        let putters = shared
+            .places
+            .as_ref()
+            .map_or(0, |p| p.list.lock().waiter_count());
         f.debug_struct(S::KIND)
             .field("maxsize", &shared.maxsize)
             .field("qsize", &qsize)
@@ -831,8 +940,8 @@ impl<S: Storage> Future for Put<'_, S> {
             // Polled after completion.
             return Poll::Pending;
         }
-        let closed = match &this.shared.slots {
-            Some(slots) => match this.state.poll(slots, cx) {
+        let closed = match &this.shared.places {
+            Some(places) => match this.state.poll_outside(&places.list, cx, || places.take()) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(acquired) => acquired.is_err(),
             },
@@ -855,8 +964,8 @@ impl<S: Storage> Future for Put<'_, S> {
 
 impl<S: Storage> Drop for Put<'_, S> {
     fn drop(&mut self) {
-        if let Some(slots) = &self.shared.slots {
-            self.state.cancel(slots);
+        if let Some(places) = &self.shared.places {
+            self.state.cancel(&places.list);
         }
     }
 }

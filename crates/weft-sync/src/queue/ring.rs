@@ -5,8 +5,8 @@
 //!
 //! The ring is the truth for "is there an item": the queue's `items` wait
 //! list only puts getters to sleep and wakes them. It is not what bounds the
-//! queue: the `slots` wait list is. A put pushes only while it holds a slot
-//! unit, and a get gives its slot unit back only after its pop returned, so
+//! queue: its `places` count is. A put pushes only while it holds a place,
+//! and a get gives its place back only after its pop returned, so
 //! the pushes in flight never outnumber the free places of a ring sized
 //! `maxsize`. Very large or zero `maxsize` gets the unbounded kind (a list of
 //! blocks), which allocates as it grows instead of reserving `maxsize` places
@@ -36,15 +36,15 @@ impl<T> Ring<T> {
     /// either lands before the close (and a pop after the close finds it) or
     /// is refused.
     ///
-    /// The caller holds a slot unit (bounded queues), so there is room: see
+    /// The caller holds a place (bounded queues), so there is room: see
     /// the module header.
     pub(super) fn push(&self, item: T) -> Result<(), T> {
         match self.0.push(item) {
             Ok(()) => Ok(()),
             Err(PushError::Closed(item)) => Err(item),
             // A bounded ring has `maxsize` places and a pusher holds one of
-            // the `maxsize` slot units, each given back only after its pop
-            // returned (the slots list's Release/Acquire orders that pop
+            // the `maxsize` places, each given back only after its pop
+            // returned (`freed`'s Release/Acquire orders that pop
             // before this push): full is impossible, whatever the user does.
             Err(PushError::Full(_)) => unreachable!("queue ring full while a slot was held"),
         }
