@@ -125,7 +125,10 @@
 //!     load of `word`, and only if `WAITERS` is set, the lock, under which
 //!     it takes outside units for the head waiters in turn and hands each
 //!     its unit as a release does (step 4), so a waiter handed one reads
-//!     it from its mailbox (step 10). A freed unit a newcomer took first,
+//!     it from its mailbox (step 10). A freer that sees `WAITERS` before it
+//!     gives its unit back hands that unit straight to the head instead
+//!     ([`WaitList::release_to_head`]: the count outside is not touched),
+//!     and gives it back only if the queue emptied meanwhile. A freed unit a newcomer took first,
 //!     between the freer's give-back and its hand-over, went to one whose
 //!     try read `WAITERS` clear before the head queued: it came first.
 //!
@@ -606,6 +609,21 @@ impl<S> WaitList<S> {
         if self.word.load(Ordering::Relaxed) & WAITERS != 0 {
             self.hand_outside_units(outside);
         }
+    }
+
+    /// Gives one unit to the head waiter, if anyone is queued (step 4 for
+    /// one unit); false, changing nothing, if nobody is. Step 11's freer
+    /// calls it first when `WAITERS` is set, so that a place it frees while
+    /// putters wait passes straight to the head without touching the
+    /// outside count.
+    #[inline(never)]
+    pub(crate) fn release_to_head(&self) -> bool {
+        let mut locked = self.lock();
+        if locked.inner().head == NONE {
+            return false;
+        }
+        locked.release(1);
+        true
     }
 
     /// [`released_outside`](Self::released_outside) with someone queued.

@@ -296,8 +296,10 @@ pub struct GenericQueue<S: Storage> {
 /// putters) are `taken - freed`, at most `maxsize`. A putter takes a place
 /// by a CAS on `taken` while its copy of `freed` says one is free, and reads
 /// `freed` itself (the getters' line) only when that copy says the queue is
-/// full; a get gives its place back by adding to `freed`. Neither side writes
-/// the other's line while the queue is neither full nor empty.
+/// full; a get gives its place back by adding to `freed`, or, while putters
+/// wait, hands it to the head putter under the list's lock without touching
+/// either count. Neither side writes the other's line while the queue is
+/// neither full nor empty.
 struct Places {
     putters: CachePadded<PutterCounts>,
     /// Places given back (gets, refused pushes), ever.
@@ -366,6 +368,13 @@ impl Places {
     /// Gives a place back (a get, or a put refused by the shutdown), then
     /// hands free places to the putters queued, if any.
     fn free(&self) {
+        // Putters waiting (a hint): the place goes to the head as it is, the
+        // counts unchanged (it stays in use). Nobody queued under the lock:
+        // give it back as below; a putter that queues later looks at `freed`
+        // after the lock that orders it after this.
+        if self.list.has_waiters() && self.list.release_to_head() {
+            return;
+        }
         // Release: publishes the get's pop to the putter that takes this
         // place (its Acquire load of `freed`); the fence in
         // `released_outside` orders this before the look at the waiters.
