@@ -656,15 +656,7 @@ impl<S> WaitList<S> {
         if let Some(r) = self.enqueue_or_take_outside(&mut w, None, outside) {
             return r;
         }
-        let mut locked = self.lock();
-        match locked.wait_thread(&mut w, deadline) {
-            Ok(()) => Ok(()),
-            Err(Fail::Closed) => Err(Fail::Closed),
-            Err(Fail::NoUnits) => {
-                locked.cancel(&mut w);
-                Err(Fail::NoUnits)
-            }
-        }
+        self.lock().wait_thread_in_line(&mut w, deadline)
     }
 
     /// Takes `n` units without waiting (protocol step 1). Never takes the lock.
@@ -867,14 +859,7 @@ impl<S> WaitList<S> {
         if let Some(r) = locked.take_or_enqueue(&mut w, None) {
             return r;
         }
-        match locked.wait_thread(&mut w, deadline) {
-            Ok(()) => Ok(()),
-            Err(Fail::Closed) => Err(Fail::Closed),
-            Err(Fail::NoUnits) => {
-                locked.cancel(&mut w);
-                Err(Fail::NoUnits)
-            }
-        }
+        locked.wait_thread_in_line(&mut w, deadline)
     }
 }
 
@@ -1559,6 +1544,21 @@ impl<'a, S> Locked<'a, S> {
         deadline: Option<Instant>,
     ) -> Result<(), Fail> {
         self.wait_thread_tagged(w, deadline).0
+    }
+
+    /// [`wait_thread`](Self::wait_thread) for a units waiter: on timeout it
+    /// leaves the queue, handing on what it was given (protocol step 6), so
+    /// `Err(NoUnits)` means nothing taken.
+    pub(crate) fn wait_thread_in_line(
+        &mut self,
+        w: &mut Waiter,
+        deadline: Option<Instant>,
+    ) -> Result<(), Fail> {
+        let r = self.wait_thread(w, deadline);
+        if r == Err(Fail::NoUnits) {
+            self.cancel(w);
+        }
+        r
     }
 
     /// [`wait_thread`](Self::wait_thread), also returning the slot's
