@@ -338,7 +338,8 @@ impl Places {
         loop {
             // `freed_seen` first: `freed` never passes `taken` (a place is
             // given back only after it was taken), so neither does a copy
-            // read before it, and the difference cannot wrap.
+            // read before it, and the difference cannot wrap (`wrapping_sub`
+            // all the same: a wrap would read as full, never as room).
             // Acquire: pairs with the Release store below, which carries the
             // Acquire load of `freed`: a place counted free happens-after
             // the get that emptied it, so the ring has room for our push.
@@ -369,9 +370,9 @@ impl Places {
     /// hands free places to the putters queued, if any.
     fn free(&self) {
         // Putters waiting (a hint): the place goes to the head as it is, the
-        // counts unchanged (it stays in use). Nobody queued under the lock:
-        // give it back as below; a putter that queues later looks at `freed`
-        // after the lock that orders it after this.
+        // counts unchanged (it stays in use). Nobody queued after all under
+        // the lock: give it back as below, where a putter that queues
+        // meanwhile is caught by step 11's fence pair.
         if self.list.has_waiters() && self.list.release_to_head() {
             return;
         }
