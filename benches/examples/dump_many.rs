@@ -27,30 +27,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use weft_benches::{process_cpu_time, thread_cpu_time};
+
 /// One window of a round.
 const WINDOW: Duration = Duration::from_millis(500);
-
-/// The CPU time `clock` (a CPU-time clock) has counted so far.
-fn cpu_time(clock: libc::clockid_t) -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec for the call's duration.
-    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime({clock})");
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-/// The CPU time the calling thread has used so far.
-fn thread_cpu_time() -> Duration {
-    cpu_time(libc::CLOCK_THREAD_CPUTIME_ID)
-}
-
-/// The CPU time the whole process has used so far.
-fn process_cpu_time() -> Duration {
-    cpu_time(libc::CLOCK_PROCESS_CPUTIME_ID)
-}
 
 /// What one window measured of the busy tasks: their polls per second of
 /// wall time, and per second of CPU time the workers got.

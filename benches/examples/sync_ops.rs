@@ -35,9 +35,9 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use weft_benches::{run_in_task, AsyncExecutor, Rt, Tokio, Weft};
+use weft_benches::{process_cpu_time, run_in_task, AsyncExecutor, Rt, Tokio, Weft};
 
 const TASKS: usize = 8;
 const PER_TASK: usize = 1_000;
@@ -253,27 +253,12 @@ fn semaphore<R: Peer>(rt: &R) -> usize {
     })
 }
 
-/// The process's user plus system CPU time so far.
-fn cpu_time() -> Duration {
-    // SAFETY: `getrusage` fills the plain-data struct it is given, so a
-    // zeroed one is a valid place for it.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let of = |t: libc::timeval| {
-        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
-    };
-    of(usage.ru_utime) + of(usage.ru_stime)
-}
-
 fn run<R: Peer>(workload: &str, iters: usize, windows: bool) {
     let rt = R::build(2);
-    let mut window = (Instant::now(), cpu_time());
+    let mut window = (Instant::now(), process_cpu_time());
     for i in 0..iters {
         if windows && i > 0 && i % WINDOW == 0 {
-            let now = (Instant::now(), cpu_time());
+            let now = (Instant::now(), process_cpu_time());
             eprintln!(
                 "{i:>6}: {:>8.3} ms wall, {:>8.3} ms CPU per iteration",
                 (now.0 - window.0).as_secs_f64() * 1e3 / WINDOW as f64,

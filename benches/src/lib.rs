@@ -1,6 +1,7 @@
 //! Shared pieces of the weft benches (`benches/benches/*.rs`): the [`Rt`]
 //! trait with its adapters for weft, tokio (multi-thread) and async-executor,
-//! the worker count, and [`run_in_task`].
+//! the worker count, [`run_in_task`], and the CPU-time clocks the examples
+//! read ([`process_cpu_time`], [`thread_cpu_time`]).
 //!
 //! Each runtime is built once per bench function, outside the timed loop, and
 //! dropped before the next runtime is built, so idle workers of one runtime
@@ -466,4 +467,37 @@ where
 {
     let join = rt.spawn_remote(body);
     rt.block_on(join)
+}
+
+/// The CPU time `clock` (a CPU-time clock) has counted so far.
+fn cpu_time(clock: libc::clockid_t) -> std::time::Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the call's duration.
+    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime({clock})");
+    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// The CPU time the whole process (every thread) has used so far.
+///
+/// ```
+/// let before = weft_benches::process_cpu_time();
+/// let _busy: u64 = (0..100_000u64).sum();
+/// assert!(weft_benches::process_cpu_time() >= before);
+/// ```
+pub fn process_cpu_time() -> std::time::Duration {
+    cpu_time(libc::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+/// The CPU time the calling thread has used so far.
+///
+/// ```
+/// let before = weft_benches::thread_cpu_time();
+/// assert!(weft_benches::thread_cpu_time() >= before);
+/// ```
+pub fn thread_cpu_time() -> std::time::Duration {
+    cpu_time(libc::CLOCK_THREAD_CPUTIME_ID)
 }
