@@ -814,10 +814,39 @@ impl<S> WaitList<S> {
                 None => Poll::Pending,
             };
         }
+        self.poll_queued(w, cx)
+    }
+
+    /// A queued units waiter polled again: its mailbox first (step 10),
+    /// then its slot under the lock.
+    fn poll_queued(&self, w: &mut Waiter, cx: &mut Context<'_>) -> Poll<Result<(), Fail>> {
         if let Some(r) = w.peek() {
             return Poll::Ready(r);
         }
         self.lock().poll_slot(w, cx.waker())
+    }
+
+    /// Protocol step 11 for a task: [`poll_acquire`](Self::poll_acquire)
+    /// for one unit of a list whose units are counted mostly outside it
+    /// (`outside` as in [`try_acquire_outside`](Self::try_acquire_outside)).
+    fn poll_acquire_outside(
+        &self,
+        w: &mut Waiter,
+        cx: &mut Context<'_>,
+        outside: &impl Fn() -> bool,
+    ) -> Poll<Result<(), Fail>> {
+        if w.is_queued() {
+            return self.poll_queued(w, cx);
+        }
+        match self.try_acquire_outside(outside) {
+            Err(Fail::NoUnits) => {
+                match self.enqueue_or_take_outside(w, Some(cx.waker()), outside) {
+                    Some(r) => Poll::Ready(r),
+                    None => Poll::Pending,
+                }
+            }
+            r => Poll::Ready(r),
+        }
     }
 
     /// [`acquire_blocking`](Self::acquire_blocking), first repeating its
@@ -915,20 +944,7 @@ impl Acquiring {
         list: &WaitList<S>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), Fail>> {
-        if self.done {
-            return Poll::Pending;
-        }
-        if !self.waiter.is_queued() && weft_task::coop::poll_proceed(cx).is_pending() {
-            return Poll::Pending;
-        }
-        let r = list.poll_acquire(&mut self.waiter, cx);
-        if r.is_ready() {
-            self.done = true;
-            self.described.ready();
-        } else {
-            self.described.pending_static(self.kind);
-        }
-        r
+        self.poll_with(cx, |w, cx| list.poll_acquire(w, cx))
     }
 
     /// Protocol step 11: polls for one unit of a list whose free units are
@@ -944,29 +960,25 @@ impl Acquiring {
         cx: &mut Context<'_>,
         outside: impl Fn() -> bool,
     ) -> Poll<Result<(), Fail>> {
+        self.poll_with(cx, |w, cx| list.poll_acquire_outside(w, cx, &outside))
+    }
+
+    /// What [`poll`](Self::poll) and [`poll_outside`](Self::poll_outside)
+    /// share around their acquire: `Pending` once done, the cooperative
+    /// budget spent on the first poll, and the dump's record of the wait.
+    #[inline]
+    fn poll_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        acquire: impl FnOnce(&mut Waiter, &mut Context<'_>) -> Poll<Result<(), Fail>>,
+    ) -> Poll<Result<(), Fail>> {
         if self.done {
             return Poll::Pending;
         }
-        let r = if self.waiter.is_queued() {
-            match self.waiter.peek() {
-                Some(r) => Poll::Ready(r),
-                None => list.lock().poll_slot(&mut self.waiter, cx.waker()),
-            }
-        } else {
-            if weft_task::coop::poll_proceed(cx).is_pending() {
-                return Poll::Pending;
-            }
-            match list.try_acquire_outside(&outside) {
-                Err(Fail::NoUnits) => {
-                    match list.enqueue_or_take_outside(&mut self.waiter, Some(cx.waker()), &outside)
-                    {
-                        Some(r) => Poll::Ready(r),
-                        None => Poll::Pending,
-                    }
-                }
-                r => Poll::Ready(r),
-            }
-        };
+        if !self.waiter.is_queued() && weft_task::coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let r = acquire(&mut self.waiter, cx);
         if r.is_ready() {
             self.done = true;
             self.described.ready();
