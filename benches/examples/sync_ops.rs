@@ -19,7 +19,10 @@
 //! increment, unlock; `thread_to_task`: this thread puts 10 000 items with the
 //! blocking put, capacity 128, one task gets them), the peer (`weft`, `tokio`, or
 //! `async` for async-lock / async-channel on async-executor) and `ITERS`
-//! (default 8). callgrind runs one thread at a time, so the counts are path
+//! (default 8). The peer may also be `RT/LIB`, one library's primitives on
+//! another's runtime (`weft/tokio`: tokio's channel on weft's runtime), which
+//! tells the primitive's cost from the runtime's (docs/benchmarks.md, issue
+//! 14 "Session 15"). callgrind runs one thread at a time, so the counts are path
 //! lengths, not the cost of two workers writing one word at once.
 //!
 //! A fourth argument, `windows`, prints to stderr, for every 100
@@ -31,6 +34,7 @@
 //! ```sh
 //! target/release/examples/sync_ops backpressure weft 1000 windows
 //! target/release/examples/sync_ops backpressure tokio 1000 windows
+//! target/release/examples/sync_ops backpressure tokio/weft 1000 windows   # weft's queue on tokio
 //! ```
 
 use std::future::Future;
@@ -50,11 +54,13 @@ const CAPACITY: usize = 8;
 /// `queue_thread_to_task`'s capacity.
 const THREAD_CAPACITY: usize = 128;
 
-/// One peer's semaphore and bounded queue.
-trait Peer: Rt {
+/// One library's semaphore, bounded queue and mutex, whichever runtime runs
+/// them.
+trait Prims: 'static {
     type Sem: Send + Sync + 'static;
     fn sem(permits: usize) -> Self::Sem;
-    fn acquire_yield_release(s: &Self::Sem) -> impl Future<Output = ()> + Send;
+    /// Acquire, yield (`R`'s yield), release.
+    fn acquire_yield_release<R: Rt>(s: &Self::Sem) -> impl Future<Output = ()> + Send;
     type Tx: Clone + Send + Sync + 'static;
     type Rx: Send + 'static;
     fn bounded(capacity: usize) -> (Self::Tx, Self::Rx);
@@ -68,14 +74,17 @@ trait Peer: Rt {
     fn increment(m: &Self::Mutex) -> impl Future<Output = u64> + Send;
 }
 
-impl Peer for Weft {
+/// weft's `sync` and `queue`.
+struct WeftPrims;
+
+impl Prims for WeftPrims {
     type Sem = weft::sync::Semaphore;
     fn sem(permits: usize) -> Self::Sem {
         weft::sync::Semaphore::new(permits)
     }
-    async fn acquire_yield_release(s: &Self::Sem) {
+    async fn acquire_yield_release<R: Rt>(s: &Self::Sem) {
         let permit = s.acquire().await;
-        weft::yield_now().await;
+        R::yield_now().await;
         drop(permit);
     }
     type Tx = weft::queue::Queue<u64>;
@@ -104,14 +113,17 @@ impl Peer for Weft {
     }
 }
 
-impl Peer for Tokio {
+/// tokio's `sync` (its bounded `mpsc` channel as the queue).
+struct TokioPrims;
+
+impl Prims for TokioPrims {
     type Sem = tokio::sync::Semaphore;
     fn sem(permits: usize) -> Self::Sem {
         tokio::sync::Semaphore::new(permits)
     }
-    async fn acquire_yield_release(s: &Self::Sem) {
+    async fn acquire_yield_release<R: Rt>(s: &Self::Sem) {
         let permit = s.acquire().await.expect("not closed");
-        tokio::task::yield_now().await;
+        R::yield_now().await;
         drop(permit);
     }
     type Tx = tokio::sync::mpsc::Sender<u64>;
@@ -139,14 +151,17 @@ impl Peer for Tokio {
     }
 }
 
-impl Peer for AsyncExecutor {
+/// async-lock and async-channel.
+struct AsyncPrims;
+
+impl Prims for AsyncPrims {
     type Sem = async_lock::Semaphore;
     fn sem(permits: usize) -> Self::Sem {
         async_lock::Semaphore::new(permits)
     }
-    async fn acquire_yield_release(s: &Self::Sem) {
+    async fn acquire_yield_release<R: Rt>(s: &Self::Sem) {
         let permit = s.acquire().await;
-        futures_lite::future::yield_now().await;
+        R::yield_now().await;
         drop(permit);
     }
     type Tx = async_channel::Sender<u64>;
@@ -175,44 +190,44 @@ impl Peer for AsyncExecutor {
 }
 
 /// One iteration of `mutex_uncontended`: the counter's last value.
-fn mutex<R: Peer>(rt: &R) -> u64 {
+fn mutex<R: Rt, P: Prims>(rt: &R) -> u64 {
     run_in_task(rt, async {
-        let m = R::mutex();
+        let m = P::mutex();
         let mut last = 0;
         for _ in 0..ITEMS {
-            last = R::increment(&m).await;
+            last = P::increment(&m).await;
         }
         last
     })
 }
 
 /// One iteration of `queue_thread_to_task`: the sum of the items.
-fn thread_to_task<R: Peer>(rt: &R) -> u64 {
-    let (tx, mut rx) = R::bounded(THREAD_CAPACITY);
+fn thread_to_task<R: Rt, P: Prims>(rt: &R) -> u64 {
+    let (tx, mut rx) = P::bounded(THREAD_CAPACITY);
     let consumer = rt.spawn_remote(async move {
         let mut sum = 0;
         for _ in 0..ITEMS {
-            sum += R::recv(&mut rx).await;
+            sum += P::recv(&mut rx).await;
         }
         sum
     });
     for i in 0..ITEMS {
-        R::send_blocking(&tx, i);
+        P::send_blocking(&tx, i);
     }
     rt.block_on(consumer)
 }
 
 /// One iteration of `queue_backpressure`: the sum of the items.
-fn backpressure<R: Peer>(rt: &R) -> u64 {
+fn backpressure<R: Rt, P: Prims>(rt: &R) -> u64 {
     let ctx = rt.ctx();
     run_in_task(rt, async move {
-        let (tx, mut rx) = R::bounded(CAPACITY);
+        let (tx, mut rx) = P::bounded(CAPACITY);
         let producers: Vec<_> = (0..PRODUCERS)
             .map(|p| {
                 let tx = tx.clone();
                 R::spawn(&ctx, async move {
                     for i in (p..ITEMS).step_by(PRODUCERS as usize) {
-                        R::send(&tx, i).await;
+                        P::send(&tx, i).await;
                     }
                 })
             })
@@ -220,7 +235,7 @@ fn backpressure<R: Peer>(rt: &R) -> u64 {
         drop(tx);
         let mut sum = 0;
         for _ in 0..ITEMS {
-            sum += R::recv(&mut rx).await;
+            sum += P::recv(&mut rx).await;
         }
         for p in producers {
             p.await;
@@ -230,16 +245,16 @@ fn backpressure<R: Peer>(rt: &R) -> u64 {
 }
 
 /// One iteration of `semaphore_contended`: the permits taken.
-fn semaphore<R: Peer>(rt: &R) -> usize {
+fn semaphore<R: Rt, P: Prims>(rt: &R) -> usize {
     let ctx = rt.ctx();
     run_in_task(rt, async move {
-        let s = Arc::new(R::sem(PERMITS));
+        let s = Arc::new(P::sem(PERMITS));
         let tasks: Vec<_> = (0..TASKS)
             .map(|_| {
                 let s = s.clone();
                 R::spawn(&ctx, async move {
                     for _ in 0..PER_TASK {
-                        R::acquire_yield_release(&s).await;
+                        P::acquire_yield_release::<R>(&s).await;
                     }
                     PER_TASK
                 })
@@ -253,7 +268,7 @@ fn semaphore<R: Peer>(rt: &R) -> usize {
     })
 }
 
-fn run<R: Peer>(workload: &str, iters: usize, windows: bool) {
+fn run<R: Rt, P: Prims>(workload: &str, iters: usize, windows: bool) {
     let rt = R::build(2);
     let mut window = (Instant::now(), process_cpu_time());
     for i in 0..iters {
@@ -267,10 +282,10 @@ fn run<R: Peer>(workload: &str, iters: usize, windows: bool) {
             window = now;
         }
         match workload {
-            "semaphore" => assert_eq!(semaphore(&rt), TASKS * PER_TASK),
-            "backpressure" => assert_eq!(backpressure(&rt), ITEMS * (ITEMS - 1) / 2),
-            "mutex" => assert_eq!(mutex(&rt), ITEMS),
-            "thread_to_task" => assert_eq!(thread_to_task(&rt), ITEMS * (ITEMS - 1) / 2),
+            "semaphore" => assert_eq!(semaphore::<R, P>(&rt), TASKS * PER_TASK),
+            "backpressure" => assert_eq!(backpressure::<R, P>(&rt), ITEMS * (ITEMS - 1) / 2),
+            "mutex" => assert_eq!(mutex::<R, P>(&rt), ITEMS),
+            "thread_to_task" => assert_eq!(thread_to_task::<R, P>(&rt), ITEMS * (ITEMS - 1) / 2),
             other => {
                 panic!("unknown workload {other}: semaphore, backpressure, mutex or thread_to_task")
             }
@@ -284,10 +299,19 @@ fn main() {
     let peer = args.next().unwrap_or_else(|| "weft".to_string());
     let iters: usize = args.next().map_or(8, |s| s.parse().expect("a number"));
     let windows = args.next().is_some_and(|s| s == "windows");
-    match peer.as_str() {
-        "weft" => run::<Weft>(&workload, iters, windows),
-        "tokio" => run::<Tokio>(&workload, iters, windows),
-        "async" => run::<AsyncExecutor>(&workload, iters, windows),
-        other => panic!("unknown peer {other}: weft, tokio or async"),
+    // `RT` or `RT/LIB`: a runtime, and the library whose primitives run on it
+    // (by default its own).
+    let (runtime, library) = peer.split_once('/').unwrap_or((&peer, &peer));
+    match (runtime, library) {
+        ("weft", "weft") => run::<Weft, WeftPrims>(&workload, iters, windows),
+        ("weft", "tokio") => run::<Weft, TokioPrims>(&workload, iters, windows),
+        ("weft", "async") => run::<Weft, AsyncPrims>(&workload, iters, windows),
+        ("tokio", "weft") => run::<Tokio, WeftPrims>(&workload, iters, windows),
+        ("tokio", "tokio") => run::<Tokio, TokioPrims>(&workload, iters, windows),
+        ("tokio", "async") => run::<Tokio, AsyncPrims>(&workload, iters, windows),
+        ("async", "weft") => run::<AsyncExecutor, WeftPrims>(&workload, iters, windows),
+        ("async", "tokio") => run::<AsyncExecutor, TokioPrims>(&workload, iters, windows),
+        ("async", "async") => run::<AsyncExecutor, AsyncPrims>(&workload, iters, windows),
+        _ => panic!("unknown peer {peer}: RT or RT/LIB, each weft, tokio or async"),
     }
 }
