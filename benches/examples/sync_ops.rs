@@ -29,7 +29,9 @@
 //! iterations, the mean wall time of one and the process's CPU time per
 //! iteration (two busy workers show as twice the wall time): the wall-clock
 //! side, where a two-worker runtime can sit in one state for seconds at a
-//! time (`backpressure` on weft: docs/benchmarks.md, issue 14 "Session 14"):
+//! time (`backpressure` on weft: docs/benchmarks.md, issue 14 "Session 14");
+//! on weft's runtime it ends with the task steps, stolen tasks and parks
+//! per iteration (`Rt::scheduler_counts`):
 //!
 //! ```sh
 //! target/release/examples/sync_ops backpressure weft 1000 windows
@@ -290,6 +292,15 @@ fn run<R: Rt, P: Prims>(workload: &str, iters: usize, windows: bool) {
                 panic!("unknown workload {other}: semaphore, backpressure, mutex or thread_to_task")
             }
         }
+    }
+    if let Some(c) = rt.scheduler_counts().filter(|_| windows) {
+        let per = |n: u64| n as f64 / iters as f64;
+        eprintln!(
+            "per iteration: {:.0} task steps, {:.1} stolen tasks, {:.2} parks",
+            per(c.polls),
+            per(c.stolen),
+            per(c.parks)
+        );
     }
 }
 

@@ -76,6 +76,39 @@ pub trait Rt: Sized + 'static {
     /// `block_on` (the same one [`Rt::block_on`] uses): the bench thread
     /// enters it once per sample and awaits `routine()` once per iteration.
     fn iter_async<Fut: Future>(&self, b: &mut Bencher<'_>, routine: impl FnMut() -> Fut);
+
+    /// The scheduler's counters since the runtime was built, summed over its
+    /// workers, where the runtime reports them (weft's `Handle::metrics`);
+    /// `None` where it does not (tokio's need `--cfg tokio_unstable`).
+    ///
+    /// ```
+    /// use weft_benches::{run_in_task, Rt, Tokio, Weft};
+    ///
+    /// let rt = Weft::build(2);
+    /// run_in_task(&rt, async {});
+    /// assert!(rt.scheduler_counts().unwrap().polls >= 1);
+    /// assert_eq!(Tokio::build(2).scheduler_counts(), None);
+    /// ```
+    fn scheduler_counts(&self) -> Option<SchedulerCounts> {
+        None
+    }
+}
+
+/// Scheduler counters summed over a runtime's workers
+/// ([`Rt::scheduler_counts`]).
+///
+/// ```
+/// let none = weft_benches::SchedulerCounts::default();
+/// assert_eq!(none.polls + none.stolen + none.parks, 0);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SchedulerCounts {
+    /// Task steps run.
+    pub polls: u64,
+    /// Tasks taken from another worker.
+    pub stolen: u64,
+    /// Times a worker went to sleep for lack of work.
+    pub parks: u64,
 }
 
 // ----- weft ----------------------------------------------------------------
@@ -156,6 +189,19 @@ impl Rt for Weft {
     fn iter_async<Fut: Future>(&self, b: &mut Bencher<'_>, routine: impl FnMut() -> Fut) {
         // weft's own impl (facade feature `criterion`).
         b.to_async(&self.0).iter(routine)
+    }
+
+    fn scheduler_counts(&self) -> Option<SchedulerCounts> {
+        let m = self.0.handle().metrics();
+        Some(
+            m.per_worker
+                .iter()
+                .fold(SchedulerCounts::default(), |c, w| SchedulerCounts {
+                    polls: c.polls + w.poll_count,
+                    stolen: c.stolen + w.steal_count,
+                    parks: c.parks + w.park_count,
+                }),
+        )
     }
 }
 
