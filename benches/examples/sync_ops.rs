@@ -293,7 +293,7 @@ fn run<R: Rt, P: Prims>(workload: &str, iters: usize, windows: bool) {
             }
         }
     }
-    if let Some(c) = rt.scheduler_counts().filter(|_| windows) {
+    if let Some(c) = windows.then(|| rt.scheduler_counts()).flatten() {
         let per = |n: u64| n as f64 / iters as f64;
         eprintln!(
             "per iteration: {:.0} task steps, {:.1} stolen tasks, {:.2} parks",
@@ -313,16 +313,20 @@ fn main() {
     // `RT` or `RT/LIB`: a runtime, and the library whose primitives run on it
     // (by default its own).
     let (runtime, library) = peer.split_once('/').unwrap_or((&peer, &peer));
-    match (runtime, library) {
-        ("weft", "weft") => run::<Weft, WeftPrims>(&workload, iters, windows),
-        ("weft", "tokio") => run::<Weft, TokioPrims>(&workload, iters, windows),
-        ("weft", "async") => run::<Weft, AsyncPrims>(&workload, iters, windows),
-        ("tokio", "weft") => run::<Tokio, WeftPrims>(&workload, iters, windows),
-        ("tokio", "tokio") => run::<Tokio, TokioPrims>(&workload, iters, windows),
-        ("tokio", "async") => run::<Tokio, AsyncPrims>(&workload, iters, windows),
-        ("async", "weft") => run::<AsyncExecutor, WeftPrims>(&workload, iters, windows),
-        ("async", "tokio") => run::<AsyncExecutor, TokioPrims>(&workload, iters, windows),
-        ("async", "async") => run::<AsyncExecutor, AsyncPrims>(&workload, iters, windows),
-        _ => panic!("unknown peer {peer}: RT or RT/LIB, each weft, tokio or async"),
+    match runtime {
+        "weft" => run_on::<Weft>(library, &workload, iters, windows),
+        "tokio" => run_on::<Tokio>(library, &workload, iters, windows),
+        "async" => run_on::<AsyncExecutor>(library, &workload, iters, windows),
+        other => panic!("unknown runtime {other}: weft, tokio or async"),
+    }
+}
+
+/// [`run`] on runtime `R` with `library`'s primitives.
+fn run_on<R: Rt>(library: &str, workload: &str, iters: usize, windows: bool) {
+    match library {
+        "weft" => run::<R, WeftPrims>(workload, iters, windows),
+        "tokio" => run::<R, TokioPrims>(workload, iters, windows),
+        "async" => run::<R, AsyncPrims>(workload, iters, windows),
+        other => panic!("unknown library {other}: weft, tokio or async"),
     }
 }

@@ -98,8 +98,12 @@ pub trait Rt: Sized + 'static {
 /// ([`Rt::scheduler_counts`]).
 ///
 /// ```
-/// let none = weft_benches::SchedulerCounts::default();
-/// assert_eq!(none.polls + none.stolen + none.parks, 0);
+/// use weft_benches::{run_in_task, Rt, SchedulerCounts, Weft};
+///
+/// let rt = Weft::build(1);
+/// run_in_task(&rt, async {});
+/// let counts: SchedulerCounts = rt.scheduler_counts().unwrap();
+/// assert_eq!(counts.stolen, 0); // a lone worker has nobody to steal from
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SchedulerCounts {

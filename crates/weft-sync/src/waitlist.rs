@@ -128,9 +128,10 @@
 //!     it from its mailbox (step 10). A freer that sees `WAITERS` before it
 //!     gives its unit back hands that unit straight to the head instead
 //!     ([`WaitList::release_to_head`]: the count outside is not touched),
-//!     and gives it back only if the queue emptied meanwhile. A freed unit a newcomer took first,
-//!     between the freer's give-back and its hand-over, went to one whose
-//!     try read `WAITERS` clear before the head queued: it came first.
+//!     and gives it back only if the queue emptied meanwhile. A freed unit
+//!     a newcomer took first, between the freer's give-back and its
+//!     hand-over, went to one whose try read `WAITERS` clear before the
+//!     head queued: it came first.
 //!
 //! Wakers are collected while the lock is held and woken after it is dropped
 //! (32 at a time; a longer release drops and retakes the lock in between), and
