@@ -1,5 +1,5 @@
-//! The `semaphore_contended`, `queue_backpressure`, `mutex_uncontended` and
-//! `queue_thread_to_task` benches' iteration (`--bench sync`) for weft and a
+//! The `semaphore_contended`, `queue_backpressure`, `mutex_uncontended`,
+//! `mutex_contended` and `queue_thread_to_task` benches' iteration (`--bench sync`) for weft and a
 //! peer, run `ITERS` times on one runtime of 2 workers, for instruction counts
 //! under callgrind (deterministic where the wall clock of a shared machine is
 //! not) and system-call counts under `perf stat`:
@@ -12,14 +12,16 @@
 //!
 //! The difference of two runs' totals over the difference of their `ITERS`,
 //! divided by the operations of an iteration (8 000 acquire+release pairs,
-//! 10 000 lock+unlock pairs, or 10 000 items), is the instructions per operation with the runtime's
-//! start and stop taken out. Arguments: the workload (`semaphore`: 8 tasks ×
-//! 1 000 acquire, yield, release on 2 permits; `backpressure`: 4 producer
-//! tasks, the driver gets, capacity 8; `mutex`: one task, 10 000 lock,
-//! increment, unlock; `thread_to_task`: this thread puts 10 000 items with the
-//! blocking put, capacity 128, one task gets them), the peer (`weft`, `tokio`, or
-//! `async` for async-lock / async-channel on async-executor) and `ITERS`
-//! (default 8). The peer may also be `RT/LIB`, one library's primitives on
+//! 10 000 or, contended, 8 000 lock+unlock pairs, or 10 000 items), is the
+//! instructions per operation with the runtime's start and stop taken out.
+//! Arguments: the workload (`semaphore`: 8 tasks × 1 000 acquire, yield,
+//! release on 2 permits; `backpressure`: 4 producer tasks, the driver gets,
+//! capacity 8; `mutex`: one task, 10 000 lock, increment, unlock;
+//! `mutex_contended`: 8 tasks × 1 000 of those on one mutex;
+//! `thread_to_task`: this thread puts 10 000 items with the blocking put,
+//! capacity 128, one task gets them), the peer (`weft`, `tokio`, or `async`
+//! for async-lock / async-channel on async-executor) and `ITERS` (default
+//! 8). The peer may also be `RT/LIB`, one library's primitives on
 //! another's runtime (`weft/tokio`: tokio's channel on weft's runtime), which
 //! tells the primitive's cost from the runtime's (docs/benchmarks.md, issue
 //! 14 "Session 15"). callgrind runs one thread at a time, so the counts are path
@@ -203,6 +205,31 @@ fn mutex<R: Rt, P: Prims>(rt: &R) -> u64 {
     })
 }
 
+/// One iteration of `mutex_contended`: the counter's last value.
+fn mutex_contended<R: Rt, P: Prims>(rt: &R) -> u64 {
+    let ctx = rt.ctx();
+    run_in_task(rt, async move {
+        let m = Arc::new(P::mutex());
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|_| {
+                let m = m.clone();
+                R::spawn(&ctx, async move {
+                    let mut last = 0;
+                    for _ in 0..PER_TASK {
+                        last = P::increment(&m).await;
+                    }
+                    last
+                })
+            })
+            .collect();
+        let mut last = 0;
+        for t in tasks {
+            last = last.max(t.await);
+        }
+        last
+    })
+}
+
 /// One iteration of `queue_thread_to_task`: the sum of the items.
 fn thread_to_task<R: Rt, P: Prims>(rt: &R) -> u64 {
     let (tx, mut rx) = P::bounded(THREAD_CAPACITY);
@@ -287,9 +314,15 @@ fn run<R: Rt, P: Prims>(workload: &str, iters: usize, windows: bool) {
             "semaphore" => assert_eq!(semaphore::<R, P>(&rt), TASKS * PER_TASK),
             "backpressure" => assert_eq!(backpressure::<R, P>(&rt), ITEMS * (ITEMS - 1) / 2),
             "mutex" => assert_eq!(mutex::<R, P>(&rt), ITEMS),
+            "mutex_contended" => {
+                assert_eq!(mutex_contended::<R, P>(&rt), (TASKS * PER_TASK) as u64)
+            }
             "thread_to_task" => assert_eq!(thread_to_task::<R, P>(&rt), ITEMS * (ITEMS - 1) / 2),
             other => {
-                panic!("unknown workload {other}: semaphore, backpressure, mutex or thread_to_task")
+                panic!(
+                    "unknown workload {other}: semaphore, backpressure, mutex, mutex_contended \
+                     or thread_to_task"
+                )
             }
         }
     }
