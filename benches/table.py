@@ -59,12 +59,19 @@ ORDER = [
 ]
 
 
+# The workspace root: the parent of this script's folder.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 def default_dir():
-    target = os.environ.get("CARGO_TARGET_DIR")
-    if not target:
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        target = os.path.join(root, "target")
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
     return os.path.join(target, "criterion")
+
+
+def peer_name(func):
+    """The column a bench function id stands in: its own, or the third
+    peer's for async-lock / async-channel."""
+    return "async-executor" if func in THIRD_PEER else func
 
 
 def load(crit_dir, per_element=False):
@@ -90,9 +97,7 @@ def load(crit_dir, per_element=False):
         median = est["median"]["point_estimate"]
         if per_element and elements:
             median /= elements
-        if func in THIRD_PEER:
-            func = "async-executor"
-        results.setdefault(group, {})[func] = median
+        results.setdefault(group, {})[peer_name(func)] = median
     return results
 
 
@@ -102,7 +107,8 @@ def fmt_time(ns):
     for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
         if ns >= scale:
             return "%.3g %s" % (ns / scale, unit) if ns / scale < 100 else "%.0f %s" % (ns / scale, unit)
-    return "%.3g ns" % ns
+    # "%.3g" would print 999.6 as "1e+03".
+    return "%.0f ns" % ns if ns >= 100 else "%.3g ns" % ns
 
 
 def fmt_ratio(a, b):

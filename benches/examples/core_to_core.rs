@@ -10,20 +10,19 @@
 //! target/release/examples/core_to_core 20 0 1
 //! ```
 //!
-//! Why it is here: on the shared 2-vCPU machine the contended sync and
-//! queue rows (and anything else whose tasks hand work between the two
-//! workers) fall into a state about 2.5x slower for seconds at a time, for
-//! weft and tokio alike, and that state is the host's: this probe reads
-//! 65-100 ns a round trip normally and 380-510 ns while it lasts
-//! (docs/benchmarks.md, issue 14 "Against the bar"). Run it before and
-//! after a measurement (`benches/gated.py` does, around every bench
-//! function); a run during which it reads several times its usual figure
-//! measured the host, not the code.
+//! Why it is here: on the shared 2-vCPU machine the probe reads about
+//! 60-110 ns a round trip usually and 380-510 ns in spells of seconds, and
+//! in those spells the rows whose tasks hand work between the two workers
+//! slow down, weft's by 2.6-3.4x and tokio's by 1.4-1.9x in the ones
+//! measured (docs/benchmarks.md, issue 14 "Against the bar"). Run it
+//! before and after a measurement (`benches/gated.py` does, around every
+//! bench function); a run during which it reads several times its usual
+//! figure measured the host, not the code.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-/// Round trips per round: about 20-100 ms a round.
+/// Round trips per round: about 13-100 ms a round.
 const TRIPS: u64 = 200_000;
 
 /// The word the two threads pass, alone on its cache line (and the next:
@@ -31,43 +30,56 @@ const TRIPS: u64 = 200_000;
 #[repr(align(128))]
 struct Line(AtomicU64);
 
-/// Pins the calling thread to `cpu`; false if the OS refused (then the
-/// threads run wherever the scheduler puts them).
+/// Pins the calling thread to `cpu`; false if the OS refused or there is
+/// no such CPU.
 fn pin(cpu: usize) -> bool {
+    if cpu >= libc::CPU_SETSIZE as usize {
+        return false;
+    }
     // SAFETY: `set` is a plain bit set owned by this frame; zeroed is its
-    // empty value, CPU_SET writes inside it (`cpu` is checked against its
-    // size first), and sched_setaffinity only reads `size_of` bytes of it.
+    // empty value, CPU_SET writes inside it (`cpu` is below CPU_SETSIZE,
+    // its size in bits), and sched_setaffinity only reads `size_of` bytes
+    // of it.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if cpu >= 8 * std::mem::size_of::<libc::cpu_set_t>() {
-            return false;
-        }
         libc::CPU_SET(cpu, &mut set);
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
     }
 }
 
+/// Pins the calling thread to `cpu`, or ends the program: unpinned, both
+/// spinning threads may share one CPU and every round trip waits for a
+/// thread switch.
+fn pin_or_exit(cpu: usize) {
+    if !pin(cpu) {
+        eprintln!("core_to_core: cannot pin a thread to CPU {cpu}");
+        std::process::exit(2);
+    }
+}
+
 /// One round: mean ns per round trip.
+///
+/// Every access is Relaxed: a round trip is the one word's own coherence
+/// (each side waits until it reads the value the other wrote), and nothing
+/// else is published through it.
 fn round(a: usize, b: usize) -> f64 {
     let line = Line(AtomicU64::new(0));
     let word = &line.0;
     std::thread::scope(|s| {
         s.spawn(|| {
-            pin(b);
+            pin_or_exit(b);
             for i in 0..TRIPS {
-                // Acquire/Release: each side's store pairs with the other's
-                // load; the order is what makes it a round trip.
-                while word.load(Ordering::Acquire) != 2 * i + 1 {
+                while word.load(Ordering::Relaxed) != 2 * i + 1 {
                     std::hint::spin_loop();
                 }
-                word.store(2 * i + 2, Ordering::Release);
+                word.store(2 * i + 2, Ordering::Relaxed);
             }
         });
-        pin(a);
+        pin_or_exit(a);
         let start = Instant::now();
         for i in 0..TRIPS {
-            word.store(2 * i + 1, Ordering::Release);
-            while word.load(Ordering::Acquire) != 2 * i + 2 {
+            word.store(2 * i + 1, Ordering::Relaxed);
+            while word.load(Ordering::Relaxed) != 2 * i + 2 {
                 std::hint::spin_loop();
             }
         }
@@ -83,6 +95,10 @@ fn main() {
     };
     let rounds = number(5).max(1);
     let (a, b) = (number(0), number(1));
+    if a == b {
+        eprintln!("core_to_core: two different CPUs, please (both are {a})");
+        std::process::exit(2);
+    }
     let mut each: Vec<f64> = (0..rounds)
         .map(|_| {
             let ns = round(a, b);

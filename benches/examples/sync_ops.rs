@@ -1,8 +1,9 @@
 //! The `semaphore_contended`, `queue_backpressure`, `mutex_uncontended`,
-//! `mutex_contended` and `queue_thread_to_task` benches' iteration (`--bench sync`) for weft and a
-//! peer, run `ITERS` times on one runtime of 2 workers, for instruction counts
-//! under callgrind (deterministic where the wall clock of a shared machine is
-//! not) and system-call counts under `perf stat`:
+//! `mutex_contended` and `queue_thread_to_task` benches' iteration
+//! (`--bench sync`) for weft and a peer, run `ITERS` times on one runtime
+//! of 2 workers, for instruction counts under callgrind (deterministic
+//! where the wall clock of a shared machine is not) and system-call counts
+//! under `perf stat`:
 //!
 //! ```sh
 //! cargo build --release -p weft-benches --example sync_ops
@@ -22,10 +23,11 @@
 //! capacity 128, one task gets them), the peer (`weft`, `tokio`, or `async`
 //! for async-lock / async-channel on async-executor) and `ITERS` (default
 //! 8). The peer may also be `RT/LIB`, one library's primitives on
-//! another's runtime (`weft/tokio`: tokio's channel on weft's runtime), which
-//! tells the primitive's cost from the runtime's (docs/benchmarks.md, issue
-//! 14 "Session 15"). callgrind runs one thread at a time, so the counts are path
-//! lengths, not the cost of two workers writing one word at once.
+//! another's runtime (`weft/tokio`: tokio's channel, semaphore or mutex on
+//! weft's runtime), which tells the primitive's cost from the runtime's
+//! (docs/benchmarks.md, issue 14 "Session 15" and "Against the bar").
+//! callgrind runs one thread at a time, so the counts are path lengths, not
+//! the cost of two workers writing one word at once.
 //!
 //! A fourth argument, `windows`, prints to stderr, for every 100
 //! iterations, the mean wall time of one and the process's CPU time per
