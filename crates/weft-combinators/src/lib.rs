@@ -1,16 +1,18 @@
-//! asyncio's combinators for weft: [`gather`], [`wait`], [`as_completed`],
-//! [`wait_for`], [`timeout`] scopes, [`shield`] and [`task_group`].
+//! asyncio's combinators for weft: [`gather`](fn@gather),
+//! [`wait`](fn@wait), [`as_completed`](fn@as_completed), [`wait_for`],
+//! [`timeout`](fn@timeout) scopes, [`shield`](fn@shield) and
+//! [`task_group`].
 //!
 //! | asyncio                                   | weft                                         |
 //! |-------------------------------------------|----------------------------------------------|
-//! | `await gather(*tasks)`                    | [`gather`]`(tasks).await`                    |
+//! | `await gather(*tasks)`                    | [`gather`](fn@gather)`(tasks).await`         |
 //! | `await gather(a(), b())` (mixed types)    | [`gather!`]`(a(), b()).await`                |
-//! | `gather(..., return_exceptions=True)`     | [`gather_settled`] / [`gather_settled!`]     |
-//! | `await wait(tasks, timeout=t, return_when=w)` | [`wait`]`(tasks).timeout(t).return_when(w).await` |
-//! | `for f in as_completed(tasks, timeout=t)` | [`as_completed`]`(tasks).timeout(t)` (a `Stream`) |
+//! | `gather(..., return_exceptions=True)`     | [`gather_settled`](fn@gather_settled) / [`gather_settled!`] |
+//! | `await wait(tasks, timeout=t, return_when=w)` | [`wait`](fn@wait)`(tasks).timeout(t).return_when(w).await` |
+//! | `for f in as_completed(tasks, timeout=t)` | [`as_completed`](fn@as_completed)`(tasks).timeout(t)` (a `Stream`) |
 //! | `await wait_for(task, t)`                 | [`wait_for`]`(task, Some(t)).await`          |
-//! | `async with timeout(t) as cm:`            | [`timeout`]`(t).run(block).await`            |
-//! | `await shield(task)`                      | [`shield`]`(task).await`                     |
+//! | `async with timeout(t) as cm:`            | [`timeout`](fn@timeout)`(t).run(block).await` |
+//! | `await shield(task)`                      | [`shield`](fn@shield)`(task).await`          |
 //! | `async with TaskGroup() as tg:`           | [`task_group`]`(\|tg\| async move { .. }).await` |
 //! | `ensure_future(x)`                        | [`ensure_future!`]`(x)`                      |
 //!
@@ -172,11 +174,11 @@ macro_rules! ensure_future {
     }};
 }
 
-/// [`gather`] for a fixed list of children of different types, tasks and
+/// [`gather`](fn@gather) for a fixed list of children of different types, tasks and
 /// plain futures mixed (futures are spawned, as [`ensure_future!`] does):
 /// resolves to `Ok((a, b, ..))` in argument order, or the first error. Up to
 /// 12 children, whose outputs must be `Send`. Same cancellation rule as
-/// [`gather`].
+/// [`gather`](fn@gather).
 ///
 /// ```
 /// use std::time::Duration;
@@ -196,7 +198,7 @@ macro_rules! gather {
     };
 }
 
-/// [`gather_settled`] for a fixed list of children of different types:
+/// [`gather_settled`](fn@gather_settled) for a fixed list of children of different types:
 /// resolves to `(Result<A, TaskError>, Result<B, TaskError>, ..)`.
 ///
 /// ```

@@ -45,7 +45,7 @@ where
 
 impl Handle {
     /// Runs the sync function `f` on this runtime's blocking pool (see
-    /// [`spawn_blocking`](crate::spawn_blocking)); callable from any thread.
+    /// [`spawn_blocking`]); callable from any thread.
     ///
     /// ```
     /// let rt = weft::Runtime::new().unwrap();

@@ -1,5 +1,5 @@
 //! The sync bridge: [`run_coroutine_threadsafe`] and [`ConcurrentFuture`]
-//! (Python's `concurrent.futures.Future`), which [`spawn_blocking`] returns
+//! (Python's `concurrent.futures.Future`), which [`spawn_blocking`](crate::spawn_blocking) returns
 //! too.
 //!
 //! # Protocol

@@ -28,7 +28,7 @@ impl Builder {
     /// runs on the runtime for this, and the dump is written from a
     /// blocking-pool thread. `build` fails for a signal that cannot be
     /// handled (`SIGKILL`, `SIGSTOP`, `SIGSEGV`...). As with
-    /// [`signal`](crate::signal::signal), the signal's default action is
+    /// [`signal`](crate::signal::signal()), the signal's default action is
     /// replaced for the rest of the process's life. Default: off.
     ///
     /// ```
@@ -82,7 +82,7 @@ pub(crate) enum DumpTo {
 
 /// Starts the listener task on `handle`'s runtime, and waits until it
 /// listens (so a signal sent once `build` returned is not the signal's
-/// default action). Fails as [`signal`](crate::signal::signal) does for a
+/// default action). Fails as [`signal`](crate::signal::signal()) does for a
 /// signal that cannot be handled.
 pub(crate) fn start(handle: &Handle, kind: SignalKind, to: DumpTo) -> io::Result<()> {
     let (listening, started) = std::sync::mpsc::sync_channel(1);

@@ -220,7 +220,7 @@ impl<T: ?Sized> Condition<T> {
 
     /// [`wait`](Self::wait) that, if the task is cancelled while waiting
     /// (or while re-locking), catches the cancellation (as
-    /// [`catch_cancel`](weft_task::catch_cancel) does), locks again, and
+    /// [`catch_cancel`] does), locks again, and
     /// returns the guard with `Err(Cancelled)`: asyncio's rule that `wait`
     /// holds the lock when it returns, even by cancellation. Re-raise with
     /// [`Cancelled::raise`] after cleaning up, or carry on.

@@ -25,7 +25,7 @@
 //! its own and a leaf's record costs two thread-local reads and a compare
 //! (plus a reference count for a new target). The record is boxed at the
 //! task's first recorded suspension and kept until its future goes
-//! ([`clear`]): one word in every task's header instead of three, one small
+//! (`clear`): one word in every task's header instead of three, one small
 //! allocation in a task that awaits a task, a promise or a combinator.
 //!
 //! # `cancel()` of an idle task
@@ -47,7 +47,7 @@
 //! the borrow ends (`RawTask::shutdown`): a borrow lasts one target's cancel.
 //!
 //! The delivery that follows learns from the record which target had the
-//! request already ([`passed_for_delivery`]); that leaf only waits for its
+//! request already (`passed_for_delivery`); that leaf only waits for its
 //! target to end, so the target sees one request, as in asyncio.
 
 use crate::chain::{AwaitDescription, AwaitMark, AwaitTarget};

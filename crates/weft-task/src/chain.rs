@@ -15,7 +15,7 @@
 //!    target sees the one request.
 //! 1. **Down.** While the future is dropped, this thread holds the
 //!    cancellation and the stamp of the task poll it is delivered at
-//!    ([`EnterDelivery`]). A leaf future (a `Task` handle, a promise waiter, a
+//!    (`EnterDelivery`). A leaf future (a `Task` handle, a promise waiter, a
 //!    `ConcurrentFuture`) remembers in an [`AwaitMark`] the poll it last
 //!    returned `Pending` in; if that is the stamp being delivered, the task
 //!    was awaiting it right now, and its destructor passes the cancellation
@@ -24,14 +24,14 @@
 //!    has to run its own cleanup; a promise is settled on the spot and needs
 //!    nothing) hands the delivery something to wait for
 //!    ([`wait_for_end`]: an [`Awaited`]). When the drop is over, the
-//!    deliverer takes that list ([`EnterDelivery::finish`]) and, if it is not
+//!    deliverer takes that list (`EnterDelivery::finish`) and, if it is not
 //!    empty, ends only after each entry has ended: the runner keeps the task
 //!    in its *draining* stage (future gone, not complete; `raw.rs`), a
 //!    `catch_cancel` wrapper returns `Err(Cancelled)` only then (`cancel.rs`).
 //!
 //! # Draining
 //!
-//! | stage of the canceller | who polls [`Drains`]          | a further `cancel()` |
+//! | stage of the canceller | who polls `Drains`          | a further `cancel()` |
 //! |------------------------|-------------------------------|----------------------|
 //! | task, future dropped   | the runner, under `RUNNING`   | consumed, passed on to every entry |
 //! | `catch_cancel` wrapper | the wrapper, in its task poll | consumed by the wrapper (it counts as intercepting), passed on |
@@ -42,7 +42,7 @@
 //! A's). Cancelled, each would drain until the next one ended, for ever:
 //! the wait closes on a task that is itself waiting. So every wait of a
 //! cancelled task (or `catch_cancel` wrapper) for a task's end is an edge
-//! of one process-wide graph ([`WAITS`]), added when the delivery takes the
+//! of one process-wide graph (`WAITS`), added when the delivery takes the
 //! wait and removed when the wait is over. A wait whose target already
 //! waits, through such edges, for the waiter would close a cycle: it is not
 //! taken, as if that target had ended, so the cycle is cut where it closes

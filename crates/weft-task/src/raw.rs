@@ -24,7 +24,7 @@
 //! are the same `DoneCallbacks` list, in `cold`; the join waker is the one
 //! waiter, woken (like every waiter) through the panic runner.
 //!
-//! Type-erased pointers (`NonNull<Header>`) travel in [`Runnable`]s, wakers,
+//! Type-erased pointers (`NonNull<Header>`) travel in [`Runnable`](crate::Runnable)s, wakers,
 //! [`TaskRef`]s and `Task<T>`; the vtable recovers `F` and `S`.
 //!
 //! # Who touches what

@@ -166,7 +166,7 @@ impl TaskRef {
     }
 
     /// [`cancel`](Self::cancel) with a message, which the resulting
-    /// [`Cancelled`](crate::Cancelled) carries (asyncio's `cancel(msg)`).
+    /// [`Cancelled`] carries (asyncio's `cancel(msg)`).
     ///
     /// ```
     /// weft::run(async {
