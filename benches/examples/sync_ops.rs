@@ -207,29 +207,39 @@ fn mutex<R: Rt, P: Prims>(rt: &R) -> u64 {
     })
 }
 
-/// One iteration of `mutex_contended`: the counter's last value.
-fn mutex_contended<R: Rt, P: Prims>(rt: &R) -> u64 {
+/// Spawns `TASKS` tasks on `R`'s workers, each running `task(shared)` on a
+/// clone of `shared`, and returns their outputs in spawn order: the shape of
+/// `semaphore_contended` and `mutex_contended`.
+fn on_tasks<R, S, T, Fut>(rt: &R, shared: S, task: fn(S) -> Fut) -> Vec<T>
+where
+    R: Rt,
+    S: Clone + Send + 'static,
+    T: Send + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+{
     let ctx = rt.ctx();
     run_in_task(rt, async move {
-        let m = Arc::new(P::mutex());
         let tasks: Vec<_> = (0..TASKS)
-            .map(|_| {
-                let m = m.clone();
-                R::spawn(&ctx, async move {
-                    let mut last = 0;
-                    for _ in 0..PER_TASK {
-                        last = P::increment(&m).await;
-                    }
-                    last
-                })
-            })
+            .map(|_| R::spawn(&ctx, task(shared.clone())))
             .collect();
-        let mut last = 0;
+        let mut outputs = Vec::with_capacity(TASKS);
         for t in tasks {
-            last = last.max(t.await);
+            outputs.push(t.await);
+        }
+        outputs
+    })
+}
+
+/// One iteration of `mutex_contended`: the counter's last value.
+fn mutex_contended<R: Rt, P: Prims>(rt: &R) -> u64 {
+    let outputs = on_tasks(rt, Arc::new(P::mutex()), |m| async move {
+        let mut last = 0;
+        for _ in 0..PER_TASK {
+            last = P::increment(&m).await;
         }
         last
-    })
+    });
+    outputs.into_iter().max().unwrap_or(0)
 }
 
 /// One iteration of `queue_thread_to_task`: the sum of the items.
@@ -277,26 +287,13 @@ fn backpressure<R: Rt, P: Prims>(rt: &R) -> u64 {
 
 /// One iteration of `semaphore_contended`: the permits taken.
 fn semaphore<R: Rt, P: Prims>(rt: &R) -> usize {
-    let ctx = rt.ctx();
-    run_in_task(rt, async move {
-        let s = Arc::new(P::sem(PERMITS));
-        let tasks: Vec<_> = (0..TASKS)
-            .map(|_| {
-                let s = s.clone();
-                R::spawn(&ctx, async move {
-                    for _ in 0..PER_TASK {
-                        P::acquire_yield_release::<R>(&s).await;
-                    }
-                    PER_TASK
-                })
-            })
-            .collect();
-        let mut done = 0;
-        for t in tasks {
-            done += t.await;
+    let outputs = on_tasks(rt, Arc::new(P::sem(PERMITS)), |s| async move {
+        for _ in 0..PER_TASK {
+            P::acquire_yield_release::<R>(&s).await;
         }
-        done
-    })
+        PER_TASK
+    });
+    outputs.into_iter().sum()
 }
 
 fn run<R: Rt, P: Prims>(workload: &str, iters: usize, windows: bool) {
